@@ -1,0 +1,82 @@
+# Helpers that every folder uses to declare its targets in one line each.
+#
+#   os_pure_library(NAME SOURCES ... DEPS ...)  a pure (I/O-free) library: may link only other pure
+#                                               libraries and OpenSSL::Crypto (checked by
+#                                               scripts/check-layering.sh).
+#   os_library(NAME SOURCES ... DEPS ...)       a library that may do I/O (common/ipc, daemons).
+#   os_test(NAME SOURCES ... DEPS ...)          a GoogleTest program registered with ctest.
+#   os_fuzzer(NAME SOURCES ... DEPS ...)        a libFuzzer target; without ONIONSPLIT_FUZZ it becomes a
+#                                               plain program that replays its seed corpus under ctest.
+#   os_bench(NAME SOURCES ... DEPS ...)         a Google Benchmark program (prints a RESULT line).
+
+function(os_pure_library name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;DEPS")
+  if(NOT A_SOURCES)
+    # A header-only pure library (or one whose sources have not landed yet).
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${name} INTERFACE onionsplit_flags ${A_DEPS})
+    set_property(GLOBAL APPEND PROPERTY ONIONSPLIT_PURE_LIBS ${name})
+    return()
+  endif()
+  add_library(${name} STATIC ${A_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC onionsplit_flags ${A_DEPS})
+  set_property(GLOBAL APPEND PROPERTY ONIONSPLIT_PURE_LIBS ${name})
+endfunction()
+
+function(os_library name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;DEPS")
+  add_library(${name} STATIC ${A_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PUBLIC onionsplit_flags ${A_DEPS})
+endfunction()
+
+function(os_test name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;DEPS;LABELS")
+  if(NOT ONIONSPLIT_TESTS)
+    return()
+  endif()
+  add_executable(${name} ${A_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PRIVATE onionsplit_flags ${A_DEPS} GTest::gtest GTest::gmock
+    GTest::gtest_main)
+  if(NOT A_LABELS)
+    set(A_LABELS unit)
+  endif()
+  add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
+  set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT 300)
+endfunction()
+
+function(os_fuzzer name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;DEPS")
+  set(corpus ${PROJECT_SOURCE_DIR}/fuzz/corpus/${name})
+  add_executable(${name} ${A_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/fuzz)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PRIVATE onionsplit_flags ${A_DEPS})
+  if(ONIONSPLIT_FUZZ)
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    set_property(GLOBAL APPEND PROPERTY ONIONSPLIT_FUZZERS ${name})
+  else()
+    target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/fuzz/replay_main.cc)
+    if(ONIONSPLIT_TESTS)
+      add_test(NAME ${name}_corpus COMMAND ${name} ${corpus})
+      set_tests_properties(${name}_corpus PROPERTIES LABELS "fuzz-corpus" TIMEOUT 120)
+    endif()
+  endif()
+endfunction()
+
+function(os_bench name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;DEPS")
+  if(NOT ONIONSPLIT_BENCH)
+    return()
+  endif()
+  add_executable(${name} ${A_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PRIVATE onionsplit_flags ${A_DEPS} os_bench_support
+    benchmark::benchmark)
+endfunction()

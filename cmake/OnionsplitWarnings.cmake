@@ -1,0 +1,13 @@
+# Warning and sanitizer flags shared by every onionsplit target.
+add_library(onionsplit_flags INTERFACE)
+target_compile_options(onionsplit_flags INTERFACE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
+  -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+  -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+if(ONIONSPLIT_WERROR)
+  target_compile_options(onionsplit_flags INTERFACE -Werror)
+endif()
+if(ONIONSPLIT_SANITIZE)
+  target_compile_options(onionsplit_flags INTERFACE -fsanitize=address,undefined
+    -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(onionsplit_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,43 @@
+// common/base/hex.cc
+#include "common/base/hex.h"
+
+namespace onionsplit {
+
+std::string toHex(Bytes b, bool upper) {
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string s;
+  s.reserve(b.size() * 2);
+  for (uint8_t c : b) {
+    s.push_back(digits[c >> 4]);
+    s.push_back(digits[c & 15]);
+  }
+  return s;
+}
+
+static int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::vector<uint8_t>> fromHex(std::string_view s) {
+  std::vector<uint8_t> out;
+  out.reserve(s.size() / 2);
+  int hi = -1;
+  for (char c : s) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') continue;
+    int v = hexValue(c);
+    if (v < 0) return std::nullopt;
+    if (hi < 0) {
+      hi = v;
+    } else {
+      out.push_back(static_cast<uint8_t>((hi << 4) | v));
+      hi = -1;
+    }
+  }
+  if (hi >= 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace onionsplit
