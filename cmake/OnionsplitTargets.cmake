@@ -27,6 +27,12 @@ endfunction()
 
 function(os_library name)
   cmake_parse_arguments(PARSE_ARGV 1 A "" "" "SOURCES;DEPS")
+  if(NOT A_SOURCES)
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+    target_link_libraries(${name} INTERFACE onionsplit_flags ${A_DEPS})
+    return()
+  endif()
   add_library(${name} STATIC ${A_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   target_link_libraries(${name} PUBLIC onionsplit_flags ${A_DEPS})
@@ -79,4 +85,18 @@ function(os_bench name)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   target_link_libraries(${name} PRIVATE onionsplit_flags ${A_DEPS} os_bench_support
     benchmark::benchmark)
+endfunction()
+
+# os_capnp_library(NAME schema.capnp ...): C++ generated from Cap'n Proto schemas. Generated headers
+# live under <build>/gen/<path relative to the source root> (included as "proto/x.capnp.h") and are
+# marked SYSTEM so our strict warnings apply to our code, not to capnpc's output.
+function(os_capnp_library name)
+  set(CAPNPC_SRC_PREFIX ${PROJECT_SOURCE_DIR})
+  set(CAPNPC_OUTPUT_DIR ${PROJECT_BINARY_DIR}/gen)
+  set(CAPNPC_IMPORT_DIRS ${PROJECT_SOURCE_DIR}/proto)
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/gen)
+  capnp_generate_cpp(srcs hdrs ${ARGN})
+  add_library(${name} STATIC ${srcs} ${hdrs})
+  target_include_directories(${name} SYSTEM PUBLIC ${PROJECT_BINARY_DIR}/gen)
+  target_link_libraries(${name} PUBLIC CapnProto::capnp-rpc)
 endfunction()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The project's test command (README.md "Test"; .ci/run calls it). On a fresh Debian 12 machine, as root:
+#   installs every dependency from Debian packages, checks formatting and layering, builds the release
+#   and ASan+UBSan configurations and runs ctest in both, builds the libFuzzer targets with clang and runs
+#   each for a bounded time.
+# Environment: JOBS (default: nproc), FUZZ_SECONDS per fuzzer (default 8), SKIP_DEPS=1 to skip apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-8}
+start=$(date +%s)
+stage() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
+
+if [ "${SKIP_DEPS:-0}" != 1 ]; then
+  stage "dependencies"
+  bash scripts/install-deps.sh
+fi
+
+stage "format and layering"
+bash scripts/check-format.sh
+bash scripts/check-layering.sh
+
+stage "release build"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$JOBS"
+
+stage "release tests"
+(cd build/release && ctest --output-on-failure -j"$JOBS" --timeout 600)
+
+stage "ASan+UBSan build"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DONIONSPLIT_SANITIZE=ON \
+  -DONIONSPLIT_BENCH=OFF >/dev/null
+cmake --build build/asan -j"$JOBS"
+
+stage "ASan+UBSan tests (unit, component, fuzz corpora)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build/asan && ctest --output-on-failure -j"$JOBS" --timeout 900 -LE interop)
+
+stage "fuzzers (clang libFuzzer, ${FUZZ_SECONDS}s each)"
+bash scripts/run-fuzzers.sh build/fuzz "$FUZZ_SECONDS"
+
+stage "benchmarks (smoke: each program runs and prints its RESULT line)"
+bash scripts/run-benches.sh build/release --smoke
+
+stage "all tests passed in $(( $(date +%s) - start ))s"
