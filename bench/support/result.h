@@ -13,15 +13,15 @@ namespace onionsplit::bench {
 enum class Metric { kTimePerItem, kItemsPerSecond };
 
 struct ResultSpec {
-  std::string name;       // the RESULT's name
-  std::string subject;    // benchmark name (as registered, with arguments) measured
-  std::string baseline;   // benchmark name used as the baseline
+  std::string name;      // the RESULT's name
+  std::string subject;   // benchmark name (as registered, with arguments) measured
+  std::string baseline;  // benchmark name used as the baseline
   Metric metric = Metric::kTimePerItem;
-  std::string unit;       // printed after value=, e.g. "ns/cell" or "handshakes/s"
+  std::string unit;  // printed after value=, e.g. "ns/cell" or "handshakes/s"
 };
 
-// Runs every registered benchmark (honouring --benchmark_* flags) and prints one RESULT line per spec,
-// in order; returns a process exit code (non-zero if a named benchmark did not run).
+// Runs every registered benchmark (honouring --benchmark_* flags) and prints one RESULT line per
+// spec, in order; returns a process exit code (non-zero if a named benchmark did not run).
 int runAndReport(int argc, char** argv, const std::vector<ResultSpec>& specs);
 
 }  // namespace onionsplit::bench

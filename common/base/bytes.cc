@@ -24,7 +24,8 @@ const char* toString(ParseErrc e) {
 bool constantTimeEqual(Bytes a, Bytes b) {
   if (a.size() != b.size()) return false;
   uint8_t acc = 0;
-  for (size_t i = 0; i < a.size(); ++i) acc |= static_cast<uint8_t>(a[i] ^ b[i]);
+  for (size_t i = 0; i < a.size(); ++i)
+    acc |= static_cast<uint8_t>(a[i] ^ b[i]);
   return acc == 0;
 }
 

@@ -1,9 +1,9 @@
 // common/base/bytes.h: bounds-checked readers and writers over caller-owned bytes.
 //
-// Every decoder in common/ reads hostile bytes through Reader and every encoder writes through Writer.
-// Neither allocates. Both are "sticky": the first failure is remembered, later calls return zeros or
-// do nothing, and the caller checks once at the end. A failure names the field that was being read, so
-// the decoder's error says what was wrong without a string being built.
+// Every decoder in common/ reads hostile bytes through Reader and every encoder writes through
+// Writer. Neither allocates. Both are "sticky": the first failure is remembered, later calls return
+// zeros or do nothing, and the caller checks once at the end. A failure names the field that was
+// being read, so the decoder's error says what was wrong without a string being built.
 #pragma once
 
 #include <array>
@@ -144,7 +144,8 @@ class Writer {
   }
   void u32(uint32_t v) {
     if (!room(4)) return;
-    for (int s = 24; s >= 0; s -= 8) b_[pos_++] = static_cast<uint8_t>(v >> s);
+    for (int s = 24; s >= 0; s -= 8)
+      b_[pos_++] = static_cast<uint8_t>(v >> s);
   }
   void u64(uint64_t v) {
     u32(static_cast<uint32_t>(v >> 32));
@@ -192,7 +193,9 @@ class Writer {
 };
 
 // Big-endian helpers for code that has fixed offsets (cell headers).
-inline uint16_t loadU16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint16_t loadU16(const uint8_t* p) {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 inline uint32_t loadU32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }

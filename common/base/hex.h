@@ -12,7 +12,8 @@
 namespace onionsplit {
 
 std::string toHex(Bytes b, bool upper = false);
-// Accepts upper or lower case and ignores ASCII whitespace; nullopt on any other character or odd length.
+// Accepts upper or lower case and ignores ASCII whitespace; nullopt on any other character or odd
+// length.
 std::optional<std::vector<uint8_t>> fromHex(std::string_view s);
 
 }  // namespace onionsplit

@@ -1,0 +1,489 @@
+// common/config/config.cc: see config.h. The option table below is the list of what onionsplit
+// implements; each handler checks its value and fills Config.
+#include "common/config/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+
+#include "common/base/hex.h"
+
+namespace onionsplit::config {
+namespace {
+
+constexpr std::string_view kCtorOptions[] = {
+#include "common/config/ctor_options.inc"
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> splitWords(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i])))
+      ++i;
+    size_t j = i;
+    while (j < s.size() && !std::isspace(static_cast<unsigned char>(s[j])))
+      ++j;
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::vector<std::string> splitCommas(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t c = s.find(',', i);
+    std::string_view item = trim(s.substr(i, c == s.npos ? s.npos : c - i));
+    if (!item.empty()) out.emplace_back(item);
+    if (c == s.npos) break;
+    i = c + 1;
+  }
+  return out;
+}
+
+template <class T>
+std::optional<T> parseUnsigned(std::string_view s) {
+  T v{};
+  if (s.empty()) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<uint16_t> parsePort(std::string_view s) {
+  return parseUnsigned<uint16_t>(s);
+}
+
+bool isIpv4Literal(std::string_view s) {
+  int parts = 0;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t d = s.find('.', i);
+    auto octet = parseUnsigned<unsigned>(s.substr(i, d == s.npos ? s.npos : d - i));
+    if (!octet || *octet > 255) return false;
+    ++parts;
+    if (d == s.npos) break;
+    i = d + 1;
+  }
+  return parts == 4;
+}
+
+std::optional<std::array<uint8_t, 20>> parseFingerprint(std::string_view s) {
+  auto bytes = fromHex(s);
+  if (!bytes || bytes->size() != 20) return std::nullopt;
+  std::array<uint8_t, 20> fp{};
+  std::copy(bytes->begin(), bytes->end(), fp.begin());
+  return fp;
+}
+
+std::optional<LogSeverity> parseSeverity(std::string_view s) {
+  if (iequals(s, "debug")) return LogSeverity::kDebug;
+  if (iequals(s, "info")) return LogSeverity::kInfo;
+  if (iequals(s, "notice")) return LogSeverity::kNotice;
+  if (iequals(s, "warn")) return LogSeverity::kWarn;
+  if (iequals(s, "err")) return LogSeverity::kErr;
+  return std::nullopt;
+}
+
+using Status = Expected<void, std::string>;
+using Handler = std::function<Status(Config&, std::string_view)>;
+
+Status setBool(bool& out, std::string_view v, std::string_view name) {
+  auto b = parseBool(v);
+  if (!b) return fail(std::string(name) + " takes 0 or 1, not \"" + std::string(v) + "\"");
+  out = *b;
+  return {};
+}
+
+Status parseOrPort(Config& c, std::string_view v) {
+  auto words = splitWords(v);
+  if (words.empty()) return fail(std::string("ORPort needs a port"));
+  OrPort p;
+  std::string_view addrPort = words[0];
+  std::string_view portText = addrPort;
+  if (!addrPort.empty() && addrPort.front() == '[') {
+    size_t close = addrPort.find("]:");
+    if (close == addrPort.npos) return fail("ORPort: bad IPv6 address in " + std::string(addrPort));
+    p.address = std::string(addrPort.substr(1, close - 1));
+    portText = addrPort.substr(close + 2);
+  } else if (size_t colon = addrPort.rfind(':'); colon != addrPort.npos) {
+    p.address = std::string(addrPort.substr(0, colon));
+    if (!isIpv4Literal(p.address)) return fail("ORPort: bad IPv4 address " + p.address);
+    portText = addrPort.substr(colon + 1);
+  }
+  auto port = parsePort(portText);
+  if (!port) return fail("ORPort: bad port \"" + std::string(portText) + "\"");
+  p.port = *port;
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (iequals(words[i], "NoAdvertise")) {
+      p.noAdvertise = true;
+    } else if (iequals(words[i], "NoListen")) {
+      p.noListen = true;
+    } else if (iequals(words[i], "IPv4Only")) {
+      p.ipv4Only = true;
+    } else if (iequals(words[i], "IPv6Only")) {
+      p.ipv6Only = true;
+    } else {
+      return fail("ORPort: unknown flag " + std::string(words[i]));
+    }
+  }
+  if (p.port != 0) c.orPorts.push_back(std::move(p));
+  return {};
+}
+
+Status parseDirAuthority(Config& c, std::string_view v) {
+  auto words = splitWords(v);
+  DirAuthority a;
+  size_t i = 0;
+  if (i < words.size() && words[i].find('=') == words[i].npos &&
+      words[i].find(':') == words[i].npos && !iequals(words[i], "no-v2") &&
+      !iequals(words[i], "hs") && !iequals(words[i], "bridge") && !iequals(words[i], "v3ident"))
+    a.nickname = std::string(words[i++]);
+  bool haveAddr = false;
+  for (; i < words.size() && !haveAddr; ++i) {
+    std::string_view w = words[i];
+    if (w.starts_with("orport=")) {
+      auto p = parsePort(w.substr(7));
+      if (!p || *p == 0) return fail("DirAuthority: bad " + std::string(w));
+      a.orPort = *p;
+    } else if (w.starts_with("v3ident=")) {
+      auto fp = parseFingerprint(w.substr(8));
+      if (!fp) return fail("DirAuthority: bad " + std::string(w));
+      a.v3Identity = *fp;
+      a.hasV3Identity = true;
+    } else if (w.starts_with("ipv6=") || w.starts_with("weight=") || iequals(w, "no-v2") ||
+               iequals(w, "hs") || iequals(w, "bridge") || iequals(w, "v3")) {
+      // Accepted flags that do not change what onionsplit does with an authority.
+    } else if (size_t colon = w.rfind(':'); colon != w.npos) {
+      a.address = std::string(w.substr(0, colon));
+      if (!isIpv4Literal(a.address)) return fail("DirAuthority: bad address " + a.address);
+      auto p = parsePort(w.substr(colon + 1));
+      if (!p || *p == 0) return fail("DirAuthority: bad DirPort in " + std::string(w));
+      a.dirPort = *p;
+      haveAddr = true;
+    } else {
+      return fail("DirAuthority: unexpected \"" + std::string(w) + "\"");
+    }
+  }
+  if (!haveAddr) return fail(std::string("DirAuthority: missing address:dirport"));
+  std::string fpText;
+  for (; i < words.size(); ++i)
+    fpText.append(words[i]);
+  auto fp = parseFingerprint(fpText);
+  if (!fp) return fail("DirAuthority: bad fingerprint \"" + fpText + "\"");
+  a.fingerprint = *fp;
+  if (a.orPort == 0) return fail(std::string("DirAuthority: missing orport="));
+  c.dirAuthorities.push_back(std::move(a));
+  return {};
+}
+
+Status parseLog(Config& c, std::string_view v) {
+  auto words = splitWords(v);
+  if (words.empty()) return fail(std::string("Log needs a severity and a target"));
+  LogTarget t;
+  std::string_view sev = words[0];
+  if (sev.starts_with("[")) return fail(std::string("Log: log domains are not implemented"));
+  size_t dash = sev.find('-');
+  auto lo = parseSeverity(sev.substr(0, dash));
+  if (!lo) return fail("Log: unknown severity " + std::string(sev));
+  t.minSeverity = *lo;
+  if (dash != sev.npos) {
+    auto hi = parseSeverity(sev.substr(dash + 1));
+    if (!hi) return fail("Log: unknown severity " + std::string(sev));
+    t.maxSeverity = *hi;
+  }
+  std::string_view kind = words.size() > 1 ? words[1] : "stdout";
+  if (iequals(kind, "stderr")) {
+    t.kind = LogTarget::Kind::kStderr;
+  } else if (iequals(kind, "stdout")) {
+    t.kind = LogTarget::Kind::kStdout;
+  } else if (iequals(kind, "syslog")) {
+    t.kind = LogTarget::Kind::kSyslog;
+  } else if (iequals(kind, "file")) {
+    if (words.size() < 3) return fail(std::string("Log: file needs a path"));
+    t.kind = LogTarget::Kind::kFile;
+    t.path = std::string(words[2]);
+  } else {
+    return fail("Log: unknown target " + std::string(kind));
+  }
+  size_t expected = t.kind == LogTarget::Kind::kFile ? 3 : 2;
+  if (words.size() > expected)
+    return fail("Log: unexpected \"" + std::string(words[expected]) + "\"");
+  c.logs.push_back(std::move(t));
+  return {};
+}
+
+bool validNickname(std::string_view n) {
+  if (n.empty() || n.size() > 19) return false;
+  return std::all_of(n.begin(), n.end(),
+                     [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; });
+}
+
+struct OptionDef {
+  const char* name;
+  Handler handle;
+};
+
+const std::vector<OptionDef>& implementedOptions() {
+  static const std::vector<OptionDef> table = {
+      {"TestingTorNetwork",
+       [](Config& c, std::string_view v) {
+         return setBool(c.testingTorNetwork, v, "TestingTorNetwork");
+       }},
+      {"DataDirectory",
+       [](Config& c, std::string_view v) -> Status {
+         if (v.empty()) return fail(std::string("DataDirectory needs a path"));
+         c.dataDirectory = std::string(v);
+         return {};
+       }},
+      {"IPCDirectory",
+       [](Config& c, std::string_view v) -> Status {
+         if (v.empty()) return fail(std::string("IPCDirectory needs a path"));
+         c.ipcDirectory = std::string(v);
+         return {};
+       }},
+      {"Nickname",
+       [](Config& c, std::string_view v) -> Status {
+         if (!validNickname(v))
+           return fail("Nickname must be 1 to 19 letters or digits, not \"" + std::string(v) +
+                       "\"");
+         c.nickname = std::string(v);
+         return {};
+       }},
+      {"Address",
+       [](Config& c, std::string_view v) -> Status {
+         c.address = std::string(v);
+         return {};
+       }},
+      {"ORPort", parseOrPort},
+      {"ContactInfo",
+       [](Config& c, std::string_view v) -> Status {
+         c.contactInfo = std::string(v);
+         return {};
+       }},
+      {"AssumeReachable",
+       [](Config& c, std::string_view v) {
+         return setBool(c.assumeReachable, v, "AssumeReachable");
+       }},
+      {"Log", parseLog},
+      {"DirAuthority", parseDirAuthority},
+      {"ExitRelay",
+       [](Config& c, std::string_view v) -> Status {
+         if (iequals(v, "auto")) {
+           c.exitRelay.reset();
+           return {};
+         }
+         bool b = false;
+         if (auto s = setBool(b, v, "ExitRelay"); !s) return s;
+         c.exitRelay = b;
+         return {};
+       }},
+      {"ExitPolicy",
+       [](Config& c, std::string_view v) -> Status {
+         for (auto& item : splitCommas(v))
+           c.exitPolicy.push_back(std::move(item));
+         return {};
+       }},
+      {"ExitPolicyRejectPrivate",
+       [](Config& c, std::string_view v) {
+         return setBool(c.exitPolicyRejectPrivate, v, "ExitPolicyRejectPrivate");
+       }},
+      {"ExitPolicyRejectLocalInterfaces",
+       [](Config& c, std::string_view v) {
+         return setBool(c.exitPolicyRejectLocalInterfaces, v, "ExitPolicyRejectLocalInterfaces");
+       }},
+      {"ReducedExitPolicy",
+       [](Config& c, std::string_view v) {
+         return setBool(c.reducedExitPolicy, v, "ReducedExitPolicy");
+       }},
+      {"IPv6Exit",
+       [](Config& c, std::string_view v) { return setBool(c.ipv6Exit, v, "IPv6Exit"); }},
+      {"MyFamily",
+       [](Config& c, std::string_view v) -> Status {
+         for (auto& item : splitCommas(v))
+           c.myFamily.push_back(std::move(item));
+         return {};
+       }},
+      {"BandwidthRate",
+       [](Config& c, std::string_view v) -> Status {
+         auto b = parseBandwidth(v);
+         if (!b) return fail("BandwidthRate: cannot read \"" + std::string(v) + "\"");
+         c.bandwidthRateBytes = *b;
+         return {};
+       }},
+      {"BandwidthBurst",
+       [](Config& c, std::string_view v) -> Status {
+         auto b = parseBandwidth(v);
+         if (!b) return fail("BandwidthBurst: cannot read \"" + std::string(v) + "\"");
+         c.bandwidthBurstBytes = *b;
+         return {};
+       }},
+      {"User",
+       [](Config& c, std::string_view v) -> Status {
+         c.user = std::string(v);
+         return {};
+       }},
+  };
+  return table;
+}
+
+// C tor options with no effect on the relay's behaviour on the network: accepted with a warning.
+constexpr std::string_view kNoEffectOptions[] = {
+    "AvoidDiskWrites",
+    "CookieAuthentication",
+    "DataDirectoryGroupReadable",
+    "DisableAllSwap",
+    "DisableDebuggerAttachment",
+    "HardwareAccel",
+    "LogMessageDomains",
+    "LogTimeGranularity",
+    "NumCPUs",
+    "PidFile",
+    "RunAsDaemon",
+    "SafeLogging",
+    "Sandbox",
+    "ShutdownWaitLength",
+    "SyslogIdentityTag",
+    "TruncateLogFile",
+};
+
+// Client and control listeners: onionsplit has none, so "0" (off) is what it does anyway.
+constexpr std::string_view kOffWhenZero[] = {
+    "ControlPort", "DNSPort",  "DirPort",   "ExtORPort", "HTTPTunnelPort",
+    "MetricsPort", "NATDPort", "SocksPort", "TransPort",
+};
+
+}  // namespace
+
+bool isCtorOption(std::string_view name) {
+  return std::any_of(std::begin(kCtorOptions), std::end(kCtorOptions),
+                     [&](std::string_view o) { return iequals(o, name); });
+}
+
+std::optional<bool> parseBool(std::string_view value) {
+  if (value == "1") return true;
+  if (value == "0") return false;
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parseBandwidth(std::string_view value) {
+  auto words = splitWords(value);
+  if (words.empty() || words.size() > 2) return std::nullopt;
+  auto n = parseUnsigned<uint64_t>(words[0]);
+  if (!n) return std::nullopt;
+  if (words.size() == 1) return n;
+  struct Unit {
+    std::string_view name;
+    uint64_t num, den;  // bytes = n * num / den
+  };
+  static constexpr Unit kUnits[] = {
+      {"b", 1, 1},
+      {"byte", 1, 1},
+      {"bytes", 1, 1},
+      {"kb", 1 << 10, 1},
+      {"kbyte", 1 << 10, 1},
+      {"kbytes", 1 << 10, 1},
+      {"kilobyte", 1 << 10, 1},
+      {"kilobytes", 1 << 10, 1},
+      {"mb", 1 << 20, 1},
+      {"mbyte", 1 << 20, 1},
+      {"mbytes", 1 << 20, 1},
+      {"megabyte", 1 << 20, 1},
+      {"megabytes", 1 << 20, 1},
+      {"gb", 1 << 30, 1},
+      {"gbyte", 1 << 30, 1},
+      {"gbytes", 1 << 30, 1},
+      {"gigabyte", 1 << 30, 1},
+      {"gigabytes", 1 << 30, 1},
+      {"tb", 1ULL << 40, 1},
+      {"tbytes", 1ULL << 40, 1},
+      {"terabytes", 1ULL << 40, 1},
+      {"kbit", 1000, 8},
+      {"kbits", 1000, 8},
+      {"kilobit", 1000, 8},
+      {"kilobits", 1000, 8},
+      {"mbit", 1000000, 8},
+      {"mbits", 1000000, 8},
+      {"megabit", 1000000, 8},
+      {"megabits", 1000000, 8},
+      {"gbit", 1000000000, 8},
+      {"gbits", 1000000000, 8},
+      {"gigabit", 1000000000, 8},
+      {"gigabits", 1000000000, 8},
+  };
+  for (const Unit& u : kUnits) {
+    if (!iequals(words[1], u.name)) continue;
+    if (*n > UINT64_MAX / u.num) return std::nullopt;
+    return *n * u.num / u.den;
+  }
+  return std::nullopt;
+}
+
+Expected<BuildResult, ConfigError> buildConfig(const std::vector<TorrcEntry>& entries) {
+  BuildResult out;
+  Config& c = out.config;
+  for (const TorrcEntry& e : entries) {
+    const auto& table = implementedOptions();
+    auto it = std::find_if(table.begin(), table.end(),
+                           [&](const OptionDef& d) { return iequals(d.name, e.key); });
+    if (it != table.end()) {
+      Status s = it->handle(c, e.value);
+      if (!s) return fail(ConfigError{e.line, s.error()});
+      continue;
+    }
+    auto matches = [&](std::string_view o) { return iequals(o, e.key); };
+    if (std::any_of(std::begin(kNoEffectOptions), std::end(kNoEffectOptions), matches)) {
+      out.warnings.push_back("line " + std::to_string(e.line) + ": " + e.key +
+                             " has no effect in onionsplit; ignored");
+      continue;
+    }
+    if (std::any_of(std::begin(kOffWhenZero), std::end(kOffWhenZero), matches)) {
+      if (e.value == "0") {
+        out.warnings.push_back("line " + std::to_string(e.line) + ": " + e.key +
+                               " 0: onionsplit has no such listener; ignored");
+        continue;
+      }
+      return fail(ConfigError{e.line, e.key +
+                                          " is a C tor option that onionsplit does not "
+                                          "implement (only \"" +
+                                          e.key + " 0\" is accepted)"});
+    }
+    if (isCtorOption(e.key))
+      return fail(
+          ConfigError{e.line, e.key + " is a C tor option that onionsplit does not implement"});
+    return fail(ConfigError{e.line, "unknown option " + e.key});
+  }
+  if (c.ipcDirectory.empty()) c.ipcDirectory = c.dataDirectory + "/ipc";
+  if (c.dirAuthorities.empty() && c.testingTorNetwork)
+    return fail(ConfigError{0, "TestingTorNetwork needs DirAuthority lines"});
+  if (c.bandwidthBurstBytes < c.bandwidthRateBytes)
+    return fail(ConfigError{0, "BandwidthBurst must be at least BandwidthRate"});
+  if (c.logs.empty()) c.logs.push_back(LogTarget{});
+  return out;
+}
+
+Expected<BuildResult, ConfigError> parseConfig(std::string_view torrcText) {
+  auto entries = lexTorrc(torrcText);
+  if (!entries) return fail(entries.error());
+  return buildConfig(*entries);
+}
+
+}  // namespace onionsplit::config

@@ -1,0 +1,88 @@
+// common/config/config.h: onionsplit's configuration (pure): the torrc options it implements, with
+// C tor's names and meanings, checked and typed. The launcher and every daemon build their Config
+// from the same file with buildConfig(); nothing else reads options.
+//
+// Option policy (DESIGN.md §6): an option nobody knows is an error that names it; a C tor option
+// that onionsplit does not implement is an error that says so, unless it has no effect on the
+// relay's behaviour on the network, in which case it is accepted with a warning. onionsplit's own
+// options (IPCDirectory) are few and documented in docs/OPERATING.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/config/torrc.h"
+
+namespace onionsplit::config {
+
+struct OrPort {
+  std::string address;  // "" means all IPv4 addresses (C tor's default for a bare port)
+  uint16_t port = 0;
+  bool noAdvertise = false;
+  bool noListen = false;
+  bool ipv4Only = false;
+  bool ipv6Only = false;
+};
+
+struct DirAuthority {
+  std::string nickname;
+  uint16_t orPort = 0;
+  std::array<uint8_t, 20> v3Identity{};  // v3ident=HEX: the authority's signing-key identity
+  bool hasV3Identity = false;
+  std::string address;  // IPv4 literal
+  uint16_t dirPort = 0;
+  std::array<uint8_t, 20> fingerprint{};  // RSA identity fingerprint
+};
+
+enum class LogSeverity : uint8_t { kDebug, kInfo, kNotice, kWarn, kErr };
+
+struct LogTarget {
+  LogSeverity minSeverity = LogSeverity::kNotice;
+  LogSeverity maxSeverity = LogSeverity::kErr;
+  enum class Kind : uint8_t { kStderr, kStdout, kSyslog, kFile } kind = Kind::kStderr;
+  std::string path;  // for kFile
+};
+
+struct Config {
+  std::string dataDirectory = "/var/lib/onionsplit";
+  std::string ipcDirectory;  // IPCDirectory; defaults to DataDirectory/ipc
+  std::string nickname = "Unnamed";
+  std::string address;  // Address, may be empty (unset)
+  std::vector<OrPort> orPorts;
+  std::string contactInfo;
+  bool assumeReachable = false;
+  std::vector<LogTarget> logs;
+  std::vector<DirAuthority> dirAuthorities;
+  std::optional<bool> exitRelay;        // unset = C tor's "auto"
+  std::vector<std::string> exitPolicy;  // one policy item per element, in order
+  bool exitPolicyRejectPrivate = true;
+  bool exitPolicyRejectLocalInterfaces = false;
+  bool reducedExitPolicy = false;
+  bool ipv6Exit = false;
+  std::vector<std::string> myFamily;  // "$FINGERPRINT" or nicknames, as written
+  uint64_t bandwidthRateBytes = 1ULL << 30;
+  uint64_t bandwidthBurstBytes = 1ULL << 30;
+  std::string user;
+  bool testingTorNetwork = false;
+};
+
+struct BuildResult {
+  Config config;
+  std::vector<std::string> warnings;  // accepted-but-ignored options, one line each
+};
+
+Expected<BuildResult, ConfigError> buildConfig(const std::vector<TorrcEntry>& entries);
+// Lexes and builds in one step.
+Expected<BuildResult, ConfigError> parseConfig(std::string_view torrcText);
+
+// Exposed for tests and for --verify-config's messages.
+bool isCtorOption(std::string_view name);
+std::optional<uint64_t> parseBandwidth(std::string_view value);
+std::optional<bool> parseBool(std::string_view value);
+
+}  // namespace onionsplit::config

@@ -1,0 +1,159 @@
+// Tests for common/config: the torrc lexer and the option policy of DESIGN.md §6.
+#include "common/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/base/hex.h"
+
+namespace onionsplit::config {
+namespace {
+
+TEST(Torrc, CommentsContinuationsAndQuotes) {
+  auto e = lexTorrc(
+      "# a comment\n"
+      "Nickname  onion1   # trailing comment\n"
+      "ContactInfo \"op \\\"x\\\" <a@b>\"\n"
+      "ExitPolicy accept *:80, \\\n"
+      "  accept *:443\n"
+      "\n");
+  ASSERT_TRUE(e) << describe(e.error());
+  ASSERT_EQ(e->size(), 3u);
+  EXPECT_EQ((*e)[0].key, "Nickname");
+  EXPECT_EQ((*e)[0].value, "onion1");
+  EXPECT_EQ((*e)[0].line, 2);
+  EXPECT_EQ((*e)[1].value, "op \"x\" <a@b>");
+  EXPECT_EQ((*e)[2].value, "accept *:80,    accept *:443");
+  EXPECT_EQ((*e)[2].line, 4);
+}
+
+TEST(Torrc, RejectsBadSyntax) {
+  EXPECT_FALSE(lexTorrc("ContactInfo \"unterminated\n"));
+  EXPECT_FALSE(lexTorrc("ContactInfo \"bad\\q\"\n"));
+  EXPECT_FALSE(lexTorrc("Nick-name x\n"));
+  EXPECT_FALSE(lexTorrc(std::string(kMaxTorrcBytes + 1, '#')));
+}
+
+TEST(Config, TheOptionsTheTestNetworkUses) {
+  auto r = parseConfig(
+      "TestingTorNetwork 1\n"
+      "DataDirectory /tmp/os\n"
+      "Nickname onionsplit1\n"
+      "Address 127.0.0.1\n"
+      "ORPort 127.0.0.1:5100\n"
+      "ContactInfo ops@example\n"
+      "AssumeReachable 1\n"
+      "Log notice stderr\n"
+      "Log info-err file /tmp/os/log\n"
+      "DirAuthority auth1 orport=5000 no-v2 "
+      "v3ident=0123456789ABCDEF0123456789ABCDEF01234567 127.0.0.1:7000 "
+      "AAAA BBBB CCCC DDDD EEEE FFFF 0000 1111 2222 3333\n"
+      "ExitRelay 1\n"
+      "ExitPolicy accept 127.0.0.0/8:*\n"
+      "ExitPolicy reject *:25, accept *:*\n"
+      "ExitPolicyRejectPrivate 0\n"
+      "ExitPolicyRejectLocalInterfaces 0\n"
+      "ReducedExitPolicy 0\n"
+      "IPv6Exit 1\n"
+      "MyFamily "
+      "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,$BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n"
+      "BandwidthRate 10 MB\n"
+      "BandwidthBurst 20 MBytes\n"
+      "User debian-tor\n");
+  ASSERT_TRUE(r) << describe(r.error());
+  const Config& c = r->config;
+  EXPECT_TRUE(c.testingTorNetwork);
+  EXPECT_EQ(c.ipcDirectory, "/tmp/os/ipc");
+  EXPECT_EQ(c.nickname, "onionsplit1");
+  ASSERT_EQ(c.orPorts.size(), 1u);
+  EXPECT_EQ(c.orPorts[0].address, "127.0.0.1");
+  EXPECT_EQ(c.orPorts[0].port, 5100);
+  ASSERT_EQ(c.logs.size(), 2u);
+  EXPECT_EQ(c.logs[1].kind, LogTarget::Kind::kFile);
+  EXPECT_EQ(c.logs[1].minSeverity, LogSeverity::kInfo);
+  ASSERT_EQ(c.dirAuthorities.size(), 1u);
+  const DirAuthority& a = c.dirAuthorities[0];
+  EXPECT_EQ(a.nickname, "auth1");
+  EXPECT_EQ(a.orPort, 5000);
+  EXPECT_EQ(a.dirPort, 7000);
+  EXPECT_EQ(a.address, "127.0.0.1");
+  EXPECT_EQ(toHex(a.fingerprint, true), "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333");
+  EXPECT_EQ(toHex(a.v3Identity, true), "0123456789ABCDEF0123456789ABCDEF01234567");
+  EXPECT_EQ(c.exitRelay, std::optional<bool>(true));
+  EXPECT_EQ(c.exitPolicy,
+            (std::vector<std::string>{"accept 127.0.0.0/8:*", "reject *:25", "accept *:*"}));
+  EXPECT_FALSE(c.exitPolicyRejectPrivate);
+  EXPECT_TRUE(c.ipv6Exit);
+  EXPECT_EQ(c.myFamily.size(), 2u);
+  EXPECT_EQ(c.bandwidthRateBytes, 10u << 20);
+  EXPECT_EQ(c.bandwidthBurstBytes, 20u << 20);
+  EXPECT_EQ(c.user, "debian-tor");
+  EXPECT_TRUE(r->warnings.empty());
+}
+
+TEST(Config, UnknownOptionIsAnErrorNamingIt) {
+  auto r = parseConfig("Nickname a\nExitPolcy accept *:*\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().line, 2);
+  EXPECT_NE(r.error().message.find("unknown option ExitPolcy"), std::string::npos);
+}
+
+TEST(Config, UnimplementedCtorOptionSaysSo) {
+  auto r = parseConfig("HiddenServiceDir /x\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("C tor option that onionsplit does not implement"),
+            std::string::npos);
+  auto s = parseConfig("SocksPort 9050\n");
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("SocksPort"), std::string::npos);
+}
+
+TEST(Config, NoEffectOptionsWarn) {
+  auto r = parseConfig("DisableDebuggerAttachment 0\nSafeLogging 1\nSocksPort 0\n");
+  ASSERT_TRUE(r) << describe(r.error());
+  ASSERT_EQ(r->warnings.size(), 3u);
+  EXPECT_NE(r->warnings[0].find("DisableDebuggerAttachment"), std::string::npos);
+}
+
+TEST(Config, OptionNamesAreCaseInsensitive) {
+  auto r = parseConfig("nickname abc\nexitrelay auto\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->config.nickname, "abc");
+  EXPECT_FALSE(r->config.exitRelay.has_value());
+}
+
+TEST(Config, BadValuesAreRefused) {
+  EXPECT_FALSE(parseConfig("Nickname has-dash\n"));
+  EXPECT_FALSE(parseConfig("Nickname abcdefghijklmnopqrst\n"));
+  EXPECT_FALSE(parseConfig("AssumeReachable yes\n"));
+  EXPECT_FALSE(parseConfig("ORPort 70000\n"));
+  EXPECT_FALSE(parseConfig("ORPort 1.2.3:9001\n"));
+  EXPECT_FALSE(parseConfig("ORPort 9001 Frobnicate\n"));
+  EXPECT_FALSE(parseConfig("BandwidthRate 10 parsecs\n"));
+  EXPECT_FALSE(parseConfig("BandwidthRate 99999999999999999999 GB\n"));
+  EXPECT_FALSE(parseConfig("BandwidthRate 2 MB\nBandwidthBurst 1 MB\n"));
+  EXPECT_FALSE(parseConfig("DirAuthority a orport=1 127.0.0.1:7000 ABCD\n"));
+  EXPECT_FALSE(
+      parseConfig("DirAuthority a 127.0.0.1:7000 "
+                  "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333\n"));  // no orport
+  EXPECT_FALSE(parseConfig("Log [net]info stderr\n"));
+  EXPECT_FALSE(parseConfig("Log loud stderr\n"));
+  EXPECT_FALSE(parseConfig("TestingTorNetwork 1\n"));
+}
+
+TEST(Config, BandwidthUnits) {
+  EXPECT_EQ(parseBandwidth("1024"), 1024u);
+  EXPECT_EQ(parseBandwidth("1 KB"), 1024u);
+  EXPECT_EQ(parseBandwidth("8 kbits"), 1000u);
+  EXPECT_EQ(parseBandwidth("1 GBytes"), 1u << 30);
+  EXPECT_FALSE(parseBandwidth(""));
+  EXPECT_FALSE(parseBandwidth("1 2 3"));
+}
+
+TEST(Config, KnowsCtorOptionNames) {
+  EXPECT_TRUE(isCtorOption("ExitPolicy"));
+  EXPECT_TRUE(isCtorOption("hiddenservicedir"));
+  EXPECT_FALSE(isCtorOption("IPCDirectory"));
+}
+
+}  // namespace
+}  // namespace onionsplit::config
