@@ -1,0 +1,196 @@
+// launcher/main.cc: `onionsplit`, the fifth and smallest program. Reads the torrc-syntax config,
+// creates the IPC directory and each daemon's listening Unix socket, starts channeld, circuitd,
+// streamd and confluxd as children (launcher/supervisor.h), and stops them all on SIGTERM or
+// SIGINT. Under systemd the launcher is not running: each daemon is its own unit with socket
+// activation.
+//
+// Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version
+#include <event2/event.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "launcher/supervisor.h"
+
+namespace onionsplit::launcher {
+namespace {
+
+constexpr const char* kDaemons[] = {"channeld", "circuitd", "streamd", "confluxd"};
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: onionsplit -f FILE              run the relay (starts the four daemons)\n"
+               "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
+               "       onionsplit --version\n");
+}
+
+std::string selfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  return std::filesystem::path(buf).parent_path().string();
+}
+
+// Where the daemon executables are: $ONIONSPLIT_LIBEXEC, else beside this program.
+std::string daemonDir() {
+  if (const char* d = std::getenv("ONIONSPLIT_LIBEXEC")) return d;
+  return selfDir();
+}
+
+bool readFile(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+int makeDir(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    std::fprintf(stderr, "onionsplit: cannot create %s: %s\n", path.c_str(), ec.message().c_str());
+    return -1;
+  }
+  chmod(path.c_str(), 0700);
+  return 0;
+}
+
+// Creates a listening AF_UNIX socket at `path` (replacing a stale socket file), mode 0660.
+int listenUnix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    std::fprintf(stderr, "onionsplit: socket path too long: %s\n", path.c_str());
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      chmod(path.c_str(), 0660) != 0 || listen(fd, 128) != 0) {
+    std::fprintf(stderr, "onionsplit: cannot listen on %s: %s\n", path.c_str(),
+                 std::strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct Loop {
+  event_base* base = nullptr;
+  Supervisor* sup = nullptr;
+  bool stopping = false;
+};
+
+void onStopSignal(evutil_socket_t sig, short, void* arg) {
+  auto* l = static_cast<Loop*>(arg);
+  if (l->stopping) return;
+  l->stopping = true;
+  std::fprintf(stderr, "onionsplit: %s received; stopping the daemons\n",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  l->sup->stopAll(std::chrono::milliseconds(10000), [l] { event_base_loopexit(l->base, nullptr); });
+}
+
+int run(const std::string& configPath, const config::Config& cfg) {
+  if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
+  std::string dir = daemonDir();
+  std::vector<DaemonSpec> specs;
+  for (const char* name : kDaemons) {
+    DaemonSpec s;
+    s.name = name;
+    s.path = dir + "/" + name;
+    if (access(s.path.c_str(), X_OK) != 0) {
+      std::fprintf(stderr, "onionsplit: daemon %s not found at %s\n", name, s.path.c_str());
+      return 1;
+    }
+    s.args = {"-f", configPath};
+    s.listenFd = listenUnix(cfg.ipcDirectory + "/" + name + ".sock");
+    if (s.listenFd < 0) return 1;
+    specs.push_back(std::move(s));
+  }
+  signal(SIGPIPE, SIG_IGN);
+  Loop loop;
+  loop.base = event_base_new();
+  Supervisor sup(loop.base, std::move(specs), RestartBackoff::Params{},
+                 [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+  loop.sup = &sup;
+  event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
+  event* intr = evsignal_new(loop.base, SIGINT, onStopSignal, &loop);
+  event_add(term, nullptr);
+  event_add(intr, nullptr);
+  sup.startAll();
+  event_base_dispatch(loop.base);
+  event_free(term);
+  event_free(intr);
+  std::fprintf(stderr, "onionsplit: stopped\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace onionsplit::launcher
+
+int main(int argc, char** argv) {
+  using namespace onionsplit;
+  std::string configPath;
+  bool verify = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-f" || a == "--config") && i + 1 < argc) {
+      configPath = argv[++i];
+    } else if (a == "--verify-config") {
+      verify = true;
+    } else if (a == "--version") {
+      std::printf("onionsplit 0.1.0\n");
+      return 0;
+    } else if (a == "-h" || a == "--help") {
+      launcher::usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "onionsplit: unknown argument %s\n", a.c_str());
+      launcher::usage();
+      return 2;
+    }
+  }
+  if (configPath.empty()) {
+    launcher::usage();
+    return 2;
+  }
+  std::string text;
+  if (!launcher::readFile(configPath, text)) {
+    std::fprintf(stderr, "onionsplit: cannot read %s: %s\n", configPath.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  auto cfg = config::parseConfig(text);
+  if (!cfg) {
+    std::fprintf(stderr, "onionsplit: %s: %s\n", configPath.c_str(),
+                 config::describe(cfg.error()).c_str());
+    return 1;
+  }
+  for (const auto& w : cfg->warnings)
+    std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
+  if (verify) {
+    std::printf("Configuration was valid\n");
+    return 0;
+  }
+  return launcher::run(configPath, cfg->config);
+}
