@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""tests/interop/tornet.py: a private Tor network of Debian's `tor` on 127.0.0.1, for interop tests.
+
+Three directory authorities (also relays), middles, optional C tor exits, and a client, configured as
+shared/design/TESTNET-NOTES.md measured. Every process is started here and stopped by its PID; every
+wait is bounded. onionsplit joins as an extra relay: `dir_authority_lines()` gives the lines its torrc
+needs and `wait_for_relay_in_consensus()` tells when the client can use it.
+
+Command line (for people):  tornet.py up DIR [--exits N]   |   tornet.py down DIR
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+TOR = "/usr/sbin/tor"
+GENCERT = "/usr/bin/tor-gencert"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    def __init__(self, net, name, role):
+        self.net, self.name, self.role = net, name, role
+        self.dir = os.path.join(net.root, name)
+        self.or_port = free_port()
+        self.dir_port = free_port() if role == "authority" else None
+        self.control_port = free_port() if role == "client" else None
+        self.socks_port = free_port() if role == "client" else None
+        self.fingerprint = None
+        self.v3ident = None
+        self.proc = None
+        self.extra = []
+
+    @property
+    def torrc(self):
+        return os.path.join(self.dir, "torrc")
+
+    @property
+    def log(self):
+        return os.path.join(self.dir, "notice.log")
+
+
+class TorNet:
+    """A private network. Use as a context manager so that every process is stopped."""
+
+    def __init__(self, root, authorities=3, middles=2, exits=0, client=True, conflux=True):
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, exist_ok=True)
+        self.nodes = [Node(self, f"auth{i}", "authority") for i in range(authorities)]
+        self.nodes += [Node(self, f"middle{i}", "middle") for i in range(middles)]
+        self.nodes += [Node(self, f"exit{i}", "exit") for i in range(exits)]
+        self.client = Node(self, "client", "client") if client else None
+        if self.client:
+            self.nodes.append(self.client)
+        self.conflux = conflux
+        self.exit_nodes = []  # fingerprints the client is pinned to (ExitNodes)
+
+    # ---- set-up -------------------------------------------------------------------------------
+
+    def authorities(self):
+        return [n for n in self.nodes if n.role == "authority"]
+
+    def _make_authority_keys(self, n):
+        keys = os.path.join(n.dir, "keys")
+        os.makedirs(keys, exist_ok=True)
+        subprocess.run([GENCERT, "--create-identity-key", "-m", "12", "-a",
+                        f"127.0.0.1:{n.dir_port}",
+                        "-i", os.path.join(keys, "authority_identity_key"),
+                        "-s", os.path.join(keys, "authority_signing_key"),
+                        "-c", os.path.join(keys, "authority_certificate"),
+                        "--passphrase-fd", "0"],
+                       input=b"\n", check=True, cwd=n.dir, capture_output=True, timeout=60)
+        with open(os.path.join(keys, "authority_certificate")) as f:
+            n.v3ident = re.search(r"^fingerprint (\S+)", f.read(), re.M).group(1)
+
+    def _list_fingerprint(self, n):
+        out = subprocess.run([TOR, "--list-fingerprint", "--DataDirectory", n.dir,
+                              "--ORPort", str(n.or_port), "--Nickname", n.name,
+                              "--Address", "127.0.0.1", "--SocksPort", "0",
+                              "--Log", "err stderr"],
+                             check=True, capture_output=True, text=True, timeout=60).stdout
+        # "nickname AAAA BBBB ..." on the last line
+        n.fingerprint = "".join(out.strip().split("\n")[-1].split()[1:])
+
+    def dir_authority_lines(self):
+        return [f"DirAuthority {a.name} orport={a.or_port} no-v2 v3ident={a.v3ident} "
+                f"127.0.0.1:{a.dir_port} {a.fingerprint}" for a in self.authorities()]
+
+    def _common_torrc(self, n):
+        lines = ["TestingTorNetwork 1", f"DataDirectory {n.dir}", f"Nickname {n.name}",
+                 "RunAsDaemon 0", "ShutdownWaitLength 0", "AssumeReachable 1",
+                 "PathsNeededToBuildCircuits 0.25", f"Log notice file {n.log}",
+                 "SafeLogging 0", "ContactInfo tornet@localhost",
+                 "ConsensusParams cc_alg=2 cfx_enabled=1"]
+        lines += self.dir_authority_lines()
+        return lines
+
+    def _write_torrc(self, n):
+        lines = self._common_torrc(n)
+        if n.role != "client":
+            lines += ["Address 127.0.0.1", f"ORPort 127.0.0.1:{n.or_port}", "SocksPort 0",
+                      "ExitRelay 0" if n.role != "exit" else "ExitRelay 1"]
+        if n.role == "authority":
+            guards = ",".join(m.fingerprint for m in self.nodes if m.role in ("authority", "middle"))
+            lines += [f"DirPort 127.0.0.1:{n.dir_port}", "AuthoritativeDirectory 1",
+                      "V3AuthoritativeDirectory 1", "TestingV3AuthInitialVotingInterval 5",
+                      "V3AuthVotingInterval 10", "TestingV3AuthInitialVoteDelay 2",
+                      "TestingV3AuthInitialDistDelay 2", "V3AuthVoteDelay 2", "V3AuthDistDelay 2",
+                      "V3AuthNIntervalsValid 2", f"TestingDirAuthVoteGuard {guards}",
+                      "TestingDirAuthVoteGuardIsStrict 1", "TestingMinExitFlagThreshold 0",
+                      "AuthDirVoteStableGuaranteeMinUptime 0", "AuthDirFastGuarantee 1 byte",
+                      "AuthDirTestReachability 1", "AuthDirMaxServersPerAddr 0"]
+        if n.role == "exit":
+            lines += ["ExitPolicyRejectPrivate 0", "ExitPolicyRejectLocalInterfaces 0",
+                      "ExitPolicy accept 127.0.0.0/8:*", "ExitPolicy accept *:*"]
+        if n.role == "client":
+            middles = ",".join(m.fingerprint for m in self.nodes if m.role in ("authority", "middle"))
+            lines += [f"SocksPort 127.0.0.1:{n.socks_port}", f"ControlPort 127.0.0.1:{n.control_port}",
+                      "CookieAuthentication 0", f"MiddleNodes {middles}", "FetchDirInfoEarly 1",
+                      "FetchDirInfoExtraEarly 1", "UseEntryGuards 1",
+                      f"ConfluxEnabled {1 if self.conflux else 0}", "ConfluxClientUX throughput"]
+            if self.exit_nodes:
+                lines += ["ExitNodes " + ",".join("$" + f for f in self.exit_nodes),
+                          "StrictNodes 1"]
+        lines += n.extra
+        with open(n.torrc, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def setup(self):
+        for n in self.nodes:
+            os.makedirs(n.dir, exist_ok=True)
+            if n.role == "authority":
+                self._make_authority_keys(n)
+            if n.role != "client":
+                self._list_fingerprint(n)
+
+    # ---- running ------------------------------------------------------------------------------
+
+    def start(self, nodes=None):
+        nodes = nodes or self.nodes
+        for n in nodes:
+            self._write_torrc(n)
+            n.proc = subprocess.Popen([TOR, "-f", n.torrc], stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(n.dir, "stderr.log"), "w"),
+                                      start_new_session=True)
+        self._save_pids()
+
+    def _save_pids(self):
+        with open(os.path.join(self.root, "pids.json"), "w") as f:
+            json.dump({n.name: n.proc.pid for n in self.nodes if n.proc}, f)
+
+    def stop(self):
+        for n in self.nodes:
+            if n.proc and n.proc.poll() is None:
+                n.proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 10
+        for n in self.nodes:
+            if n.proc:
+                try:
+                    n.proc.wait(timeout=max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    n.proc.kill()
+                    n.proc.wait(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop_node(self, n):
+        if n.proc and n.proc.poll() is None:
+            os.kill(n.proc.pid, signal.SIGKILL)
+            n.proc.wait(timeout=10)
+
+    # ---- observing ----------------------------------------------------------------------------
+
+    def control(self, *commands, timeout=10):
+        """Sends control-port commands to the client; returns the replies as text."""
+        with socket.create_connection(("127.0.0.1", self.client.control_port), timeout=timeout) as s:
+            f = s.makefile("rwb")
+            out = []
+            for cmd in ("AUTHENTICATE",) + commands:
+                f.write(cmd.encode() + b"\r\n")
+                f.flush()
+                reply = []
+                while True:
+                    line = f.readline().decode(errors="replace")
+                    if not line:
+                        raise RuntimeError("control connection closed")
+                    reply.append(line.rstrip("\r\n"))
+                    if re.match(r"^\d{3} ", line):
+                        break
+                out.append("\n".join(reply))
+            return out[1:]
+
+    def getinfo(self, key):
+        reply = self.control(f"GETINFO {key}")[0]
+        if not reply.startswith("250"):
+            raise RuntimeError(reply)
+        lines = reply.split("\n")
+        if lines[0].startswith(f"250-{key}="):
+            return lines[0].split("=", 1)[1]
+        return "\n".join(l for l in lines[1:] if l not in (".", "250 OK"))
+
+    def wait_bootstrapped(self, timeout=120):
+        deadline = time.time() + timeout
+        last = ""
+        while time.time() < deadline:
+            self._check_alive()
+            try:
+                last = self.getinfo("status/bootstrap-phase")
+                if "PROGRESS=100" in last:
+                    return
+            except (OSError, RuntimeError):
+                pass
+            time.sleep(1)
+        raise TimeoutError(f"client did not bootstrap in {timeout}s: {last}")
+
+    def wait_for_relay_in_consensus(self, fingerprint, flags=("Running", "Valid"), timeout=120):
+        deadline = time.time() + timeout
+        status = ""
+        while time.time() < deadline:
+            self._check_alive()
+            try:
+                status = self.getinfo(f"ns/id/{fingerprint}")
+                s_line = next((l for l in status.split("\n") if l.startswith("s ")), "")
+                if all(f in s_line.split() for f in flags):
+                    return s_line
+            except (OSError, RuntimeError):
+                pass
+            time.sleep(1)
+        raise TimeoutError(f"{fingerprint} not in the consensus with {flags} after {timeout}s: {status}")
+
+    def _check_alive(self):
+        for n in self.nodes:
+            if n.proc and n.proc.poll() is not None and not getattr(n, "stopped_on_purpose", False):
+                raise RuntimeError(f"{n.name} exited with {n.proc.returncode}; see {n.log}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up")
+    up.add_argument("dir")
+    up.add_argument("--exits", type=int, default=1)
+    down = sub.add_parser("down")
+    down.add_argument("dir")
+    args = ap.parse_args()
+    if args.cmd == "up":
+        net = TorNet(args.dir, exits=args.exits)
+        net.setup()
+        t0 = time.time()
+        net.start()
+        try:
+            net.wait_bootstrapped()
+        except Exception:
+            net.stop()
+            raise
+        print(f"bootstrapped in {time.time() - t0:.1f}s; socks 127.0.0.1:{net.client.socks_port}, "
+              f"control 127.0.0.1:{net.client.control_port}; stop with: {sys.argv[0]} down {args.dir}")
+    else:
+        with open(os.path.join(args.dir, "pids.json")) as f:
+            for name, pid in json.load(f).items():
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                    print(f"stopped {name} ({pid})")
+                except ProcessLookupError:
+                    pass
+
+
+if __name__ == "__main__":
+    main()
