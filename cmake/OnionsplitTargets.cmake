@@ -46,6 +46,7 @@ function(os_test name)
   add_executable(${name} ${A_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_compile_definitions(${name} PRIVATE ONIONSPLIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_link_libraries(${name} PRIVATE onionsplit_flags ${A_DEPS} GTest::gtest GTest::gmock
     GTest::gtest_main)
   if(NOT A_LABELS)
