@@ -1,0 +1,52 @@
+// common/daemon/log.h: logging for the daemons and the launcher (spdlog). Every line carries the
+// daemon's name; under systemd (JOURNAL_STREAM set, or forced) stderr lines start with the
+// sd-daemon priority prefix "<N>" so the journal records their level. Messages about misbehaving
+// peers go through RateLimiter so that a hostile peer cannot flood the log.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/config/config.h"
+
+namespace onionsplit::daemon {
+
+struct LogOptions {
+  std::string name;      // "channeld", ...; prefixed to every line
+  bool journal = false;  // write sd-daemon "<N>" priority prefixes on stderr
+};
+
+// True when stderr is connected to the journal (systemd sets JOURNAL_STREAM to its dev:inode).
+bool stderrIsJournal();
+
+// Installs the default spdlog logger with one sink per configured Log target. Returns false with
+// `error` set if a log file cannot be opened.
+bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& targets,
+                  std::string& error);
+
+// Allows at most `burst` events per key per `period`; counts what it suppressed so the next allowed
+// line can say how many were dropped. Pure: the caller passes the time.
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  RateLimiter(unsigned burst, std::chrono::milliseconds period) : burst_(burst), period_(period) {}
+
+  // Returns true if an event for `key` may be logged now; `suppressed` is then set to how many
+  // events for that key were dropped since the last one logged.
+  bool allow(std::string_view key, Clock::time_point now, uint64_t& suppressed);
+
+ private:
+  struct Window {
+    Clock::time_point start{};
+    unsigned used = 0;
+    uint64_t dropped = 0;
+  };
+  unsigned burst_;
+  std::chrono::milliseconds period_;
+  std::unordered_map<std::string, Window> windows_;
+};
+
+}  // namespace onionsplit::daemon
