@@ -16,9 +16,10 @@ if [ "${SKIP_DEPS:-0}" != 1 ]; then
   bash scripts/install-deps.sh
 fi
 
-stage "format and layering"
+stage "format, layering and size ratchet"
 bash scripts/check-format.sh
 bash scripts/check-layering.sh
+bash scripts/check-size.sh
 
 stage "release build"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
