@@ -1,7 +1,7 @@
 # Warning and sanitizer flags shared by every onionsplit target.
 add_library(onionsplit_flags INTERFACE)
 target_compile_options(onionsplit_flags INTERFACE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
-  -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+  -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
   -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 if(ONIONSPLIT_WERROR)
   target_compile_options(onionsplit_flags INTERFACE -Werror)

@@ -1,0 +1,97 @@
+// channeld/descriptor/server_descriptor.cc: see server_descriptor.h.
+#include "channeld/descriptor/server_descriptor.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "common/base/hex.h"
+
+namespace onionsplit::channeld {
+namespace {
+
+std::string base64(Bytes b) {
+  std::string out(4 * ((b.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), b.data(),
+                          static_cast<int>(b.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string spacedFingerprint(Bytes fp) {
+  std::string hex = toHex(fp, true), out;
+  for (size_t i = 0; i < hex.size(); i += 4) {
+    if (i) out.push_back(' ');
+    out.append(hex, i, 4);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string base64NoPad(Bytes b) {
+  std::string s = base64(b);
+  while (!s.empty() && s.back() == '=')
+    s.pop_back();
+  return s;
+}
+
+std::string pemBlock(std::string_view label, Bytes der) {
+  std::string b64 = base64(der);
+  std::string out = "-----BEGIN " + std::string(label) + "-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64)
+    out += b64.substr(i, 64) + "\n";
+  return out + "-----END " + std::string(label) + "-----\n";
+}
+
+std::string formatUtcTime(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& signer) {
+  std::string d;
+  d += "router " + in.nickname + " " + in.address + " " + std::to_string(in.orPort) + " 0 0\n";
+  d += "identity-ed25519\n" + pemBlock("ED25519 CERT", in.signingCert);
+  d += "master-key-ed25519 " + base64NoPad(in.masterKey) + "\n";
+  d += "platform " + in.platform + "\n";
+  d += "proto " + in.proto + "\n";
+  d += "published " + formatUtcTime(in.published) + "\n";
+  d += "fingerprint " + spacedFingerprint(in.rsaFingerprint) + "\n";
+  d += "uptime " + std::to_string(in.uptimeSeconds) + "\n";
+  d += "bandwidth " + std::to_string(in.bandwidthAvg) + " " + std::to_string(in.bandwidthBurst) +
+       " " + std::to_string(in.bandwidthObserved) + "\n";
+  d += "onion-key\n" + in.tapOnionKeyPem;
+  d += "signing-key\n" + in.identityKeyPem;
+  d += "onion-key-crosscert\n" + pemBlock("CROSSCERT", in.tapOnionKeyCrosscert);
+  d += "ntor-onion-key-crosscert " + std::to_string(in.ntorCrosscertSignBit) + "\n" +
+       pemBlock("ED25519 CERT", in.ntorOnionKeyCrosscert);
+  if (!in.family.empty()) {
+    d += "family";
+    for (const auto& f : in.family)
+      d += " " + f;
+    d += "\n";
+  }
+  if (!in.contact.empty()) d += "contact " + in.contact + "\n";
+  d += "ntor-onion-key " + base64NoPad(in.ntorOnionKey) + "\n";
+  d += in.policyLines;
+  if (!in.ipv6Policy.empty()) d += "ipv6-policy " + in.ipv6Policy + "\n";
+
+  d += "router-sig-ed25519 ";
+  {
+    static constexpr std::string_view kPrefix = "Tor router descriptor signature v1";
+    std::string signedPart = std::string(kPrefix) + d;
+    uint8_t digest[32];
+    SHA256(reinterpret_cast<const unsigned char*>(signedPart.data()), signedPart.size(), digest);
+    d += base64NoPad(signer.signEd25519(Bytes(digest))) + "\n";
+  }
+  d += "router-signature\n";
+  uint8_t sha1[20];
+  SHA1(reinterpret_cast<const unsigned char*>(d.data()), d.size(), sha1);
+  d += pemBlock("SIGNATURE", signer.signRsaDigest(Bytes(sha1)));
+  return d;
+}
+
+}  // namespace onionsplit::channeld
