@@ -11,3 +11,7 @@ if(ONIONSPLIT_SANITIZE)
     -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(onionsplit_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(ONIONSPLIT_FUZZ)
+  # Coverage instrumentation for every library, so libFuzzer sees inside the code it feeds.
+  target_compile_options(onionsplit_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
