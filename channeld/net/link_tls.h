@@ -1,0 +1,60 @@
+// channeld/net/link_tls.h: the TLS layer of a Tor link (tor-spec §2), both roles.
+//
+// Tor authenticates relays inside the link protocol (CERTS, AUTHENTICATE), not through TLS: the
+// link certificate is arbitrary (C tor: a 2048-bit RSA key signed by the identity) and is bound to
+// the relay's keys by CERTS type 5 (SHA-256 of its DER). So the TLS context presents the link key
+// and certificate, requires TLS 1.2 or newer (as C tor 0.4.9 does), verifies nothing itself, and
+// exposes what the link handshake needs: the DER of both certificates and the RFC 5705 exporter of
+// AUTHENTICATE type 3.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/bytes.h"
+#include "common/crypto/rsa_identity.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
+
+namespace onionsplit::channeld {
+
+enum class TlsRole : uint8_t { kResponder, kInitiator };
+
+class LinkTlsContext {
+ public:
+  // A context presenting `linkKey` with `linkCert` (the responder's link certificate; an
+  // initiator presents one too, as C tor does). Returns nullopt with `error` set on failure.
+  static std::optional<LinkTlsContext> create(TlsRole role, const crypto::RsaPrivateKey& linkKey,
+                                              const crypto::X509Cert& linkCert, std::string& error);
+  LinkTlsContext(LinkTlsContext&&) noexcept = default;
+  LinkTlsContext& operator=(LinkTlsContext&&) noexcept = default;
+
+  TlsRole role() const { return role_; }
+  ssl_ctx_st* get() const { return ctx_.get(); }
+  // A new SSL object for one connection (the caller owns it, e.g. through bufferevent_openssl).
+  ssl_st* newSsl() const;
+
+ private:
+  struct CtxFree {
+    void operator()(ssl_ctx_st* c) const;
+  };
+  LinkTlsContext(TlsRole role, ssl_ctx_st* ctx) : role_(role), ctx_(ctx) {}
+  TlsRole role_;
+  std::unique_ptr<ssl_ctx_st, CtxFree> ctx_;
+};
+
+// DER of the certificate this side presented / the peer presented on `ssl` (empty if none).
+std::vector<uint8_t> localCertDer(ssl_st* ssl);
+std::vector<uint8_t> peerCertDer(ssl_st* ssl);
+
+// TLSSECRETS of AUTHENTICATE type 3 (tor-spec §4.4.2): RFC 5705 exporter with the label
+// "EXPORTER FOR TOR TLS CLIENT BINDING AUTH0003", the initiator's Ed25519 identity as context, 32
+// bytes. Nullopt if the TLS session cannot export.
+std::optional<std::array<uint8_t, 32>> authTlsSecrets(ssl_st* ssl, Bytes initiatorEd25519Id);
+
+}  // namespace onionsplit::channeld
