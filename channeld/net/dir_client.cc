@@ -1,0 +1,89 @@
+// channeld/net/dir_client.cc: see dir_client.h.
+#include "channeld/net/dir_client.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+namespace onionsplit::channeld {
+
+struct DirClient::Request {
+  std::shared_ptr<bool> alive;
+  evhttp_connection* conn = nullptr;
+  Done done;
+};
+
+DirClient::DirClient(event_base* base, int timeoutSeconds)
+    : base_(base), timeoutSeconds_(timeoutSeconds), alive_(std::make_shared<bool>(true)) {}
+
+DirClient::~DirClient() {
+  *alive_ = false;
+}
+
+void DirClient::postDescriptor(const DirEndpoint& to, const std::string& descriptor, Done done) {
+  start(to, true, "/tor/", descriptor, std::move(done));
+}
+
+void DirClient::fetchServerDescriptor(const DirEndpoint& from, const std::string& fingerprintHex,
+                                      Done done) {
+  start(from, false, "/tor/server/fp/" + fingerprintHex, "", std::move(done));
+}
+
+void DirClient::start(const DirEndpoint& to, bool post, const std::string& path,
+                      const std::string& body, Done done) {
+  auto* r = new Request{alive_, nullptr, std::move(done)};
+  r->conn = evhttp_connection_base_new(base_, nullptr, to.address.c_str(), to.dirPort);
+  if (!r->conn) {
+    HttpResult res{0, "cannot create the connection", ""};
+    r->done(res);
+    delete r;
+    return;
+  }
+  evhttp_connection_set_timeout(r->conn, timeoutSeconds_);
+  evhttp_connection_set_max_body_size(r->conn, kMaxResponseBytes);
+  evhttp_connection_set_retries(r->conn, 0);
+  evhttp_request* req = evhttp_request_new(&DirClient::onResponse, r);
+  evkeyvalq* headers = evhttp_request_get_output_headers(req);
+  std::string host = to.address + ":" + std::to_string(to.dirPort);
+  evhttp_add_header(headers, "Host", host.c_str());
+  evhttp_add_header(headers, "Connection", "close");
+  if (post) {
+    evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
+    evhttp_add_header(headers, "Content-Type", "application/octet-stream");
+  }
+  if (evhttp_make_request(r->conn, req, post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path.c_str()) !=
+      0) {
+    // libevent frees `req` on failure.
+    evhttp_connection_free(r->conn);
+    HttpResult res{0, "cannot send the request", ""};
+    r->done(res);
+    delete r;
+  }
+}
+
+void DirClient::onResponse(evhttp_request* req, void* arg) {
+  auto* r = static_cast<Request*>(arg);
+  HttpResult res;
+  if (!req || evhttp_request_get_response_code(req) == 0) {
+    res.reason = "no response (connection refused, timed out or too large)";
+  } else {
+    res.status = evhttp_request_get_response_code(req);
+    if (const char* line = evhttp_request_get_response_code_line(req)) res.reason = line;
+    evbuffer* in = evhttp_request_get_input_buffer(req);
+    size_t n = std::min(evbuffer_get_length(in), kMaxResponseBytes);
+    res.body.resize(n);
+    evbuffer_remove(in, res.body.data(), n);
+  }
+  if (*r->alive) r->done(res);
+  // The connection cannot be freed from inside its own callback: free it on the next loop turn.
+  evhttp_connection* conn = r->conn;
+  event_base* base = evhttp_connection_get_base(conn);
+  delete r;
+  event_base_once(
+      base, -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* c) {
+        evhttp_connection_free(static_cast<evhttp_connection*>(c));
+      },
+      conn, nullptr);
+}
+
+}  // namespace onionsplit::channeld
