@@ -1,0 +1,125 @@
+// channeld/net/or_listener.cc: see or_listener.h.
+#include "channeld/net/or_listener.h"
+
+#include <arpa/inet.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace onionsplit::channeld {
+namespace {
+
+PeerAddress peerOf(const sockaddr* addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  PeerAddress p;
+  if (addr->sa_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    p.port = ntohs(in->sin_port);
+  } else if (addr->sa_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    p.port = ntohs(in6->sin6_port);
+  }
+  p.ip = buf;
+  return p;
+}
+
+bool isLoopback(const std::string& ip) {
+  return ip.starts_with("127.") || ip == "::1";
+}
+
+}  // namespace
+
+OrConnection::~OrConnection() {
+  if (bev_) bufferevent_free(bev_);
+  if (onGone_) onGone_();
+}
+
+std::unique_ptr<OrListener> OrListener::create(event_base* base, const LinkTlsContext& tls, int fd,
+                                               const std::string& address, uint16_t port,
+                                               OrListenerLimits limits, OnConnection onConnection,
+                                               std::string& error) {
+  std::unique_ptr<OrListener> l(new OrListener(base, tls, limits, std::move(onConnection)));
+  unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+  if (fd >= 0) {
+    l->listener_ = evconnlistener_new(base, &OrListener::onAccept, l.get(), flags, -1, fd);
+  } else {
+    sockaddr_storage ss{};
+    int len = 0;
+    std::string ip = address.empty() ? "0.0.0.0" : address;
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (inet_pton(AF_INET, ip.c_str(), &in4->sin_addr) == 1) {
+      in4->sin_family = AF_INET;
+      in4->sin_port = htons(port);
+      len = sizeof *in4;
+    } else if (inet_pton(AF_INET6, ip.c_str(), &in6->sin6_addr) == 1) {
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons(port);
+      len = sizeof *in6;
+    } else {
+      error = "bad ORPort address " + ip;
+      return nullptr;
+    }
+    l->listener_ =
+        evconnlistener_new_bind(base, &OrListener::onAccept, l.get(), flags | LEV_OPT_REUSEABLE,
+                                128, reinterpret_cast<sockaddr*>(&ss), len);
+  }
+  if (!l->listener_) {
+    error = std::string("cannot listen on the ORPort: ") + std::strerror(errno);
+    return nullptr;
+  }
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  getsockname(evconnlistener_get_fd(l->listener_), reinterpret_cast<sockaddr*>(&bound), &blen);
+  l->port_ = peerOf(reinterpret_cast<sockaddr*>(&bound)).port;
+  return l;
+}
+
+OrListener::~OrListener() {
+  if (listener_) evconnlistener_free(listener_);
+}
+
+unsigned OrListener::connectionsFrom(const std::string& ip) const {
+  auto it = perAddress_->find(ip);
+  return it == perAddress_->end() ? 0 : it->second;
+}
+
+void OrListener::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
+  auto* self = static_cast<OrListener*>(arg);
+  PeerAddress peer = peerOf(addr);
+  unsigned& count = (*self->perAddress_)[peer.ip];
+  bool exempt = self->limits_.exemptLoopback && isLoopback(peer.ip);
+  if (!exempt && count >= self->limits_.maxConnectionsPerAddress) {
+    ++self->refused_;
+    evutil_closesocket(fd);
+    return;
+  }
+  SSL* ssl = self->tls_.newSsl();
+  bufferevent* bev =
+      ssl ? bufferevent_openssl_socket_new(self->base_, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                           BEV_OPT_CLOSE_ON_FREE)
+          : nullptr;
+  if (!bev) {
+    if (ssl) SSL_free(ssl);
+    evutil_closesocket(fd);
+    return;
+  }
+  ++count;
+  std::weak_ptr<std::unordered_map<std::string, unsigned>> counts = self->perAddress_;
+  std::string ip = peer.ip;
+  auto conn = std::unique_ptr<OrConnection>(new OrConnection(bev, std::move(peer), [counts, ip] {
+    if (auto c = counts.lock()) {
+      auto it = c->find(ip);
+      if (it != c->end() && --it->second == 0) c->erase(it);
+    }
+  }));
+  self->onConnection_(std::move(conn));
+}
+
+}  // namespace onionsplit::channeld

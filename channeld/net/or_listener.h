@@ -1,0 +1,88 @@
+// channeld/net/or_listener.h: the ORPort. Accepts TCP connections (or takes the listening socket
+// from systemd or the launcher), enforces the per-address connection limit of C tor's DoS defaults,
+// and wraps each accepted socket in TLS (libevent bufferevent_openssl). What happens on a link
+// after TLS is the link handshake's business: OrListener hands each TLS connection to
+// `onConnection`.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "channeld/net/link_tls.h"
+
+namespace onionsplit::channeld {
+
+struct PeerAddress {
+  std::string ip;  // textual, IPv4 or IPv6
+  uint16_t port = 0;
+};
+
+// One accepted TLS connection. Owns its bufferevent; the listener's per-address count drops when
+// it is destroyed.
+class OrConnection {
+ public:
+  ~OrConnection();
+  OrConnection(const OrConnection&) = delete;
+  OrConnection& operator=(const OrConnection&) = delete;
+
+  bufferevent* bev() const { return bev_; }
+  const PeerAddress& peer() const { return peer_; }
+
+ private:
+  friend class OrListener;
+  OrConnection(bufferevent* bev, PeerAddress peer, std::function<void()> onGone)
+      : bev_(bev), peer_(std::move(peer)), onGone_(std::move(onGone)) {}
+  bufferevent* bev_;
+  PeerAddress peer_;
+  std::function<void()> onGone_;
+};
+
+struct OrListenerLimits {
+  // C tor's DoSConnectionMaxConcurrentCount default: concurrent connections from one address.
+  unsigned maxConnectionsPerAddress = 50;
+  // Loopback peers are exempt only when the caller says so (TestingTorNetwork runs every relay on
+  // 127.0.0.1).
+  bool exemptLoopback = false;
+};
+
+class OrListener {
+ public:
+  using OnConnection = std::function<void(std::unique_ptr<OrConnection>)>;
+
+  // Listens on `fd` (already bound and listening, e.g. from systemd) or, if fd < 0, binds
+  // address:port itself. Returns nullptr with `error` set on failure.
+  static std::unique_ptr<OrListener> create(event_base* base, const LinkTlsContext& tls, int fd,
+                                            const std::string& address, uint16_t port,
+                                            OrListenerLimits limits, OnConnection onConnection,
+                                            std::string& error);
+  ~OrListener();
+
+  uint16_t port() const { return port_; }
+  unsigned connectionsFrom(const std::string& ip) const;
+  uint64_t refusedConnections() const { return refused_; }
+
+ private:
+  OrListener(event_base* base, const LinkTlsContext& tls, OrListenerLimits limits,
+             OnConnection onConnection)
+      : base_(base), tls_(tls), limits_(limits), onConnection_(std::move(onConnection)) {}
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* self);
+
+  event_base* base_;
+  const LinkTlsContext& tls_;
+  OrListenerLimits limits_;
+  OnConnection onConnection_;
+  evconnlistener* listener_ = nullptr;
+  uint16_t port_ = 0;
+  std::shared_ptr<std::unordered_map<std::string, unsigned>> perAddress_ =
+      std::make_shared<std::unordered_map<std::string, unsigned>>();
+  uint64_t refused_ = 0;
+};
+
+}  // namespace onionsplit::channeld
