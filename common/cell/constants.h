@@ -11,8 +11,8 @@ namespace onionsplit::cell {
 
 // Link-level sizes (link protocol >= 4 uses 4-byte circuit ids; VERSIONS always uses 2).
 inline constexpr size_t kCellPayloadLen = 509;
-inline constexpr size_t kCircIdLenV3 = 2;  // link protocol 3
-inline constexpr size_t kCircIdLenV4 = 4;  // link protocols 4 and 5
+inline constexpr size_t kCircIdLenV3 = 2;                                  // link protocol 3
+inline constexpr size_t kCircIdLenV4 = 4;                                  // link protocols 4 and 5
 inline constexpr size_t kMaxCellLen = kCircIdLenV4 + 1 + kCellPayloadLen;  // 514
 inline constexpr size_t kVarCellHeaderLenV4 = kCircIdLenV4 + 1 + 2;
 inline constexpr size_t kMaxVarCellPayloadLen = 65535;
@@ -48,7 +48,9 @@ enum class CellCmd : uint8_t {
 };
 
 // Variable-length cells: VERSIONS and every command >= 128 (tor-spec §3).
-constexpr bool isVariableLength(uint8_t cmd) { return cmd == 7 || cmd >= 128; }
+constexpr bool isVariableLength(uint8_t cmd) {
+  return cmd == 7 || cmd >= 128;
+}
 
 enum class RelayCmd : uint8_t {
   kBegin = 1,
