@@ -7,16 +7,32 @@
 namespace onionsplit::channeld {
 
 struct DirClient::Request {
-  std::shared_ptr<bool> alive;
+  DirClient* owner = nullptr;
   evhttp_connection* conn = nullptr;
   Done done;
 };
 
 DirClient::DirClient(event_base* base, int timeoutSeconds)
-    : base_(base), timeoutSeconds_(timeoutSeconds), alive_(std::make_shared<bool>(true)) {}
+    : base_(base), timeoutSeconds_(timeoutSeconds) {
+  reaper_ = evtimer_new(base_, &DirClient::onReap, this);
+}
 
 DirClient::~DirClient() {
-  *alive_ = false;
+  event_free(reaper_);
+  for (evhttp_connection* c : finished_)
+    evhttp_connection_free(c);
+  // Freeing a connection drops its queued request without calling the request's callback.
+  for (Request* r : pending_) {
+    evhttp_connection_free(r->conn);
+    delete r;
+  }
+}
+
+void DirClient::onReap(evutil_socket_t, short, void* self) {
+  auto* c = static_cast<DirClient*>(self);
+  for (evhttp_connection* conn : c->finished_)
+    evhttp_connection_free(conn);
+  c->finished_.clear();
 }
 
 void DirClient::postDescriptor(const DirEndpoint& to, const std::string& descriptor, Done done) {
@@ -30,7 +46,7 @@ void DirClient::fetchServerDescriptor(const DirEndpoint& from, const std::string
 
 void DirClient::start(const DirEndpoint& to, bool post, const std::string& path,
                       const std::string& body, Done done) {
-  auto* r = new Request{alive_, nullptr, std::move(done)};
+  auto* r = new Request{this, nullptr, std::move(done)};
   r->conn = evhttp_connection_base_new(base_, nullptr, to.address.c_str(), to.dirPort);
   if (!r->conn) {
     HttpResult res{0, "cannot create the connection", ""};
@@ -57,7 +73,9 @@ void DirClient::start(const DirEndpoint& to, bool post, const std::string& path,
     HttpResult res{0, "cannot send the request", ""};
     r->done(res);
     delete r;
+    return;
   }
+  pending_.insert(r);
 }
 
 void DirClient::onResponse(evhttp_request* req, void* arg) {
@@ -73,17 +91,14 @@ void DirClient::onResponse(evhttp_request* req, void* arg) {
     res.body.resize(n);
     evbuffer_remove(in, res.body.data(), n);
   }
-  if (*r->alive) r->done(res);
-  // The connection cannot be freed from inside its own callback: free it on the next loop turn.
-  evhttp_connection* conn = r->conn;
-  event_base* base = evhttp_connection_get_base(conn);
+  DirClient* owner = r->owner;
+  owner->pending_.erase(r);
+  owner->finished_.push_back(r->conn);
+  timeval now{0, 0};
+  evtimer_add(owner->reaper_, &now);
+  Done done = std::move(r->done);
   delete r;
-  event_base_once(
-      base, -1, EV_TIMEOUT,
-      [](evutil_socket_t, short, void* c) {
-        evhttp_connection_free(static_cast<evhttp_connection*>(c));
-      },
-      conn, nullptr);
+  done(res);  // last: the callback may destroy the client
 }
 
 }  // namespace onionsplit::channeld

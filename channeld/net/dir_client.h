@@ -11,6 +11,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 namespace onionsplit::channeld {
 
@@ -33,7 +35,7 @@ class DirClient {
   using Done = std::function<void(const HttpResult&)>;
 
   // `base` must outlive the client. Requests still running when it is destroyed are cancelled
-  // and their callbacks are not called.
+  // and their callbacks are not called; the client frees every connection it made.
   DirClient(event_base* base, int timeoutSeconds = 30);
   ~DirClient();
   DirClient(const DirClient&) = delete;
@@ -47,10 +49,15 @@ class DirClient {
   void start(const DirEndpoint& to, bool post, const std::string& path, const std::string& body,
              Done done);
   static void onResponse(evhttp_request* req, void* arg);
+  static void onReap(evutil_socket_t, short, void* self);
 
   event_base* base_;
   int timeoutSeconds_;
-  std::shared_ptr<bool> alive_;
+  std::unordered_set<Request*> pending_;
+  // Connections whose request finished: a connection cannot be freed inside its own callback, so
+  // they are freed on the next loop turn (or with the client).
+  std::vector<evhttp_connection*> finished_;
+  event* reaper_ = nullptr;
 };
 
 }  // namespace onionsplit::channeld

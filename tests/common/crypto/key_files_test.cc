@@ -47,7 +47,8 @@ TEST(KeyFiles, ReadsCtorTaggedFiles) {
       parseTaggedBody(readData("ed25519_master_id_secret_key"), "ed25519v1-secret", "type0", 64));
   EXPECT_TRUE(
       parseTaggedBody(readData("ed25519_signing_secret_key"), "ed25519v1-secret", "type4", 64));
-  auto cert = parseTaggedFile(readData("ed25519_signing_cert"));
+  auto certFile = readData("ed25519_signing_cert");  // the parse result views into it
+  auto cert = parseTaggedFile(certFile);
   ASSERT_TRUE(cert);
   EXPECT_EQ(cert->type, "ed25519v1-cert");
   EXPECT_EQ(cert->tag, "type4");
