@@ -4,7 +4,7 @@
 # Usage: scripts/run-fuzzers.sh [BUILD_DIR=build/fuzz] [SECONDS=8]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-build/fuzz}
+dir=$(realpath -m "${1:-build/fuzz}")
 secs=${2:-8}
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DONIONSPLIT_FUZZ=ON -DONIONSPLIT_SANITIZE=ON -DONIONSPLIT_TESTS=OFF -DONIONSPLIT_BENCH=OFF >/dev/null
