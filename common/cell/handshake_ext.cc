@@ -1,0 +1,74 @@
+// common/cell/handshake_ext.cc: see handshake_ext.h.
+#include "common/cell/handshake_ext.h"
+
+namespace onionsplit::cell {
+
+const HandshakeExt* HandshakeExtList::find(HandshakeExtType t) const {
+  for (uint8_t i = 0; i < count; ++i)
+    if (items[i].type == static_cast<uint8_t>(t)) return &items[i];
+  return nullptr;
+}
+
+Parsed<HandshakeExtList> decodeHandshakeExts(Bytes msg) {
+  Reader r(msg);
+  HandshakeExtList list;
+  uint8_t n = r.u8("extension count");
+  if (!r.failed() && n > kMaxHandshakeExtensions)
+    return fail(ParseError{ParseErrc::kTooLong, "extension count"});
+  for (uint8_t i = 0; i < n && !r.failed(); ++i) {
+    HandshakeExt e;
+    e.type = r.u8("extension type");
+    uint8_t len = r.u8("extension length");
+    e.body = r.bytes(len, "extension body");
+    list.items[list.count++] = e;
+  }
+  r.expectEnd("extension list");
+  if (r.failed()) return fail(r.error());
+  return list;
+}
+
+bool encodeHandshakeExts(const HandshakeExtList& list, Writer& out) {
+  out.u8(list.count);
+  for (uint8_t i = 0; i < list.count; ++i) {
+    const HandshakeExt& e = list.items[i];
+    if (e.body.size() > 255) return false;
+    out.u8(e.type);
+    out.u8(static_cast<uint8_t>(e.body.size()));
+    out.bytes(e.body);
+  }
+  return !out.overflowed();
+}
+
+std::optional<ExitNegotiation> negotiateExit(Bytes clientMessage, const CcConsensus& consensus) {
+  auto list = decodeHandshakeExts(clientMessage);
+  if (!list) return std::nullopt;
+  if (list->find(HandshakeExtType::kSubprotoRequest)) return std::nullopt;
+  ExitNegotiation out;
+  const HandshakeExt* cc = list->find(HandshakeExtType::kCcRequest);
+  out.ccEnabled = cc != nullptr && consensus.ccAlg != 0;
+  if (out.ccEnabled) {
+    out.reply = {1, static_cast<uint8_t>(HandshakeExtType::kCcResponse), 1, consensus.sendmeInc};
+    out.replyLen = 4;
+  } else {
+    out.reply = {0};
+    out.replyLen = 1;
+  }
+  return out;
+}
+
+std::optional<ClientCcResult> checkExitReply(Bytes serverMessage, const CcConsensus& consensus) {
+  auto list = decodeHandshakeExts(serverMessage);
+  if (!list) return std::nullopt;
+  ClientCcResult r;
+  const HandshakeExt* cc = list->find(HandshakeExtType::kCcResponse);
+  if (!cc) return r;
+  if (cc->body.size() != 1) return std::nullopt;
+  uint8_t inc = cc->body[0];
+  int diff = int{inc} - int{consensus.sendmeInc};
+  if (inc == 0 || diff > 1 || diff < -1) return std::nullopt;
+  r.ccEnabled = true;
+  r.sendmeInc = inc;
+  return r;
+}
+
+}  // namespace onionsplit::cell

@@ -1,0 +1,60 @@
+// common/cell/handshake_ext.h: the extension lists carried inside ntor v3's encrypted client and
+// server messages (trunnel extension.trunnel; proposal 332 A.2 with the leading count byte that
+// proposal 358 and the wire have), and the congestion-control negotiation they carry (proposal 324
+// §10): CC request (type 1, empty), CC response (type 2, sendme_inc u8), SUBPROTO request (type 3).
+//
+// Where it sits: circuitd's CREATE2 handler passes negotiateExit() to the ntor v3 server as the
+// function that reads the client's message and writes the reply.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "common/base/bytes.h"
+
+namespace onionsplit::cell {
+
+enum class HandshakeExtType : uint8_t { kCcRequest = 1, kCcResponse = 2, kSubprotoRequest = 3 };
+
+inline constexpr size_t kMaxHandshakeExtensions = 16;
+
+struct HandshakeExt {
+  uint8_t type = 0;
+  Bytes body;  // view into the message
+};
+
+struct HandshakeExtList {
+  std::array<HandshakeExt, kMaxHandshakeExtensions> items{};
+  uint8_t count = 0;
+  const HandshakeExt* find(HandshakeExtType t) const;
+};
+
+Parsed<HandshakeExtList> decodeHandshakeExts(Bytes msg);
+// Writes the list; returns false if `out` is too small or an extension body is over 255 bytes.
+bool encodeHandshakeExts(const HandshakeExtList& list, Writer& out);
+
+struct CcConsensus {
+  uint8_t ccAlg = 2;       // cc_alg: 0 disables congestion control, 2 is Vegas
+  uint8_t sendmeInc = 31;  // cc_sendme_inc
+};
+
+struct ExitNegotiation {
+  bool ccEnabled = false;
+  std::array<uint8_t, 8> reply{};  // the server message: "00" or "01 02 01 <sendme_inc>"
+  size_t replyLen = 0;
+};
+// What the exit answers to a client's message, as C tor 0.4.9 does: CC is enabled iff the client
+// asked for it and cc_alg != 0; unknown extension types are ignored; a SUBPROTO request (only used
+// for CGO, Relay=6, which onionsplit does not offer) or a malformed message refuses the handshake.
+std::optional<ExitNegotiation> negotiateExit(Bytes clientMessage, const CcConsensus& consensus);
+
+// The client's check of the exit's reply: the sendme_inc it announces, if CC was accepted; nullopt
+// if the reply is malformed or the increment is 0 or further than 1 from the consensus value.
+struct ClientCcResult {
+  bool ccEnabled = false;
+  uint8_t sendmeInc = 0;
+};
+std::optional<ClientCcResult> checkExitReply(Bytes serverMessage, const CcConsensus& consensus);
+
+}  // namespace onionsplit::cell

@@ -1,0 +1,76 @@
+// Tests for common/cell/handshake_ext.h: the §6.1 wire encodings of test-vectors.md, the exit's CC
+// negotiation as C tor does it, and malformed lists.
+#include "common/cell/handshake_ext.h"
+
+#include <gtest/gtest.h>
+
+#include "common/base/hex.h"
+
+namespace onionsplit::cell {
+namespace {
+
+std::vector<uint8_t> h(const char* s) {
+  return *fromHex(s);
+}
+
+TEST(HandshakeExt, ExitAnswersAsCtor) {
+  CcConsensus cons;
+  auto cc = negotiateExit(h("010100"), cons);  // CC requested
+  ASSERT_TRUE(cc);
+  EXPECT_TRUE(cc->ccEnabled);
+  EXPECT_EQ(toHex(Bytes(cc->reply.data(), cc->replyLen)), "0102011f");
+  auto none = negotiateExit(h("00"), cons);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->ccEnabled);
+  EXPECT_EQ(toHex(Bytes(none->reply.data(), none->replyLen)), "00");
+  CcConsensus off{0, 31};
+  EXPECT_FALSE(negotiateExit(h("010100"), off)->ccEnabled) << "cc_alg=0 disables CC";
+  // CC + CGO (a 0.4.9 client to an exit advertising Relay=6): onionsplit does not offer CGO.
+  EXPECT_FALSE(negotiateExit(h("02010003020206"), cons));
+  // Unknown types are ignored.
+  auto unknown = negotiateExit(h("02090201020100"), cons);
+  ASSERT_TRUE(unknown);
+  EXPECT_TRUE(unknown->ccEnabled);
+}
+
+TEST(HandshakeExt, MalformedLists) {
+  EXPECT_EQ(decodeHandshakeExts({}).error().code, ParseErrc::kTruncated);
+  EXPECT_EQ(decodeHandshakeExts(h("0201")).error().code, ParseErrc::kTruncated);
+  EXPECT_EQ(decodeHandshakeExts(h("010105")).error().code, ParseErrc::kTruncated);
+  EXPECT_EQ(decodeHandshakeExts(h("01010000")).error().code, ParseErrc::kTrailingBytes);
+  EXPECT_EQ(decodeHandshakeExts(h("ff")).error().code, ParseErrc::kTooLong);
+  EXPECT_FALSE(negotiateExit(h("0101"), {}));
+}
+
+TEST(HandshakeExt, RoundTrip) {
+  auto list = decodeHandshakeExts(h("0201000302020600"));
+  ASSERT_FALSE(list) << "trailing byte";
+  auto wire = h("02010003020206");  // the decoded list views into it
+  list = decodeHandshakeExts(wire);
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->count, 2);
+  uint8_t buf[16];
+  Writer w{MutBytes(buf)};
+  ASSERT_TRUE(encodeHandshakeExts(*list, w));
+  EXPECT_EQ(toHex(w.written()), "02010003020206");
+  Writer small{MutBytes(buf, 3)};
+  EXPECT_FALSE(encodeHandshakeExts(*list, small));
+}
+
+TEST(HandshakeExt, ClientChecksTheIncrement) {
+  CcConsensus cons;
+  auto ok = checkExitReply(h("0102011f"), cons);
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(ok->ccEnabled);
+  EXPECT_EQ(ok->sendmeInc, 31);
+  EXPECT_TRUE(checkExitReply(h("01020120"), cons)) << "consensus + 1";
+  EXPECT_FALSE(checkExitReply(h("01020121"), cons)) << "consensus + 2";
+  EXPECT_FALSE(checkExitReply(h("01020100"), cons)) << "zero";
+  EXPECT_FALSE(checkExitReply(h("0102021f1f"), cons)) << "body of 2";
+  auto off = checkExitReply(h("00"), cons);
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->ccEnabled);
+}
+
+}  // namespace
+}  // namespace onionsplit::cell
