@@ -1,0 +1,13 @@
+// fuzz/fuzz_relay_connected.cc: cell::decodeConnected(in) fed arbitrary bytes (what a hostile peer
+// can put in a cell); accepted input must round-trip through the encoder (fuzz/codec_roundtrip.h).
+#include "common/cell/relay.h"
+#include "fuzz/codec_roundtrip.h"
+
+using namespace onionsplit;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fuzz::checkRoundTrip(
+      data, size, [](Bytes in) { return cell::decodeConnected(in); },
+      [](const auto& m, Writer& w) { return cell::encodeConnected(m, w); });
+  return 0;
+}
