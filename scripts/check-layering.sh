@@ -49,7 +49,7 @@ for d in $DAEMONS; do
 done
 
 for f in $(find proto -name '*.capnp' 2>/dev/null); do
-  grep -nE 'import +"' "$f" | grep -vE 'import +"(/capnp/[a-z-]+\.capnp|[a-z_]+\.capnp)"' | while read -r line; do
+  grep -nE 'import +"' "$f" | grep -vE 'import +"(/capnp/[a-z+-]+\.capnp|[a-z_]+\.capnp)"' | while read -r line; do
     echo "layering: $f imports outside proto/: $line"; exit 1
   done || fail=1
 done

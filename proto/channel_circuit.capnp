@@ -1,0 +1,66 @@
+# proto/channel_circuit.capnp: the channeld <-> circuitd boundary (link cells of every circuit).
+#
+# Implemented by: circuitd serves CircuitEntry (in its bootstrap, daemons.capnp); both sides
+# implement CellSink. Called by: channeld connects to circuitd's socket and calls attach() once per
+# connection, passing the sink circuitd will push to and receiving the sink it will push to.
+#
+# Trust: neither side trusts the other. channeld parses bytes from every Tor peer, so circuitd (which
+# holds the onion keys) treats every cell as hostile input from the network; channeld treats
+# circuitd's cells as bounded output that must still name a channel and circuit it knows.
+#
+# Flows (credit, types.capnp): one per circuit, flow id = (channel << 32) | circId. A flow exists from
+# the first cell either side sends for it until a DESTROY cell (either way) or the channel's
+# `closed`. A cell for a flow the receiver does not know opens it, within the per-connection limit.
+#
+# Ordering: one sink's pushes are processed in the order sent (E-order), and the events of a batch in
+# list order, so the cells of one circuit and the open/close of a channel keep their order.
+#
+# Lifetime and restart: the sinks live as long as the connection. If it breaks (either daemon died or
+# restarted) each side drops everything bound to it: channeld sends DESTROY for every circuit it had
+# on every channel (the clients' circuits are gone; DESIGN.md section 4), circuitd forgets those
+# circuits. channeld reconnects with backoff, calls attach() again, and announces each open channel
+# with `opened` before any of its cells.
+@0x80589ad6b348682b;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("onionsplit::proto");
+
+using Types = import "types.capnp";
+
+interface CircuitEntry {
+  attach @0 (toChanneld :CellSink) -> (toCircuitd :CellSink);
+}
+
+interface CellSink {
+  # Returns once the receiver's reader has moved the batch into its per-circuit queues (connection
+  # credit comes back with the next batch the other way). A sender keeps several pushes in flight;
+  # credit, not the return, is the back-pressure.
+  push @0 (batch :CellBatch) -> ();
+}
+
+struct CellBatch {
+  events @0 :List(ChannelEvent);  # at most 1024 per batch
+  credit @1 :Types.Credit;        # for what the receiver of this batch sends
+}
+
+struct ChannelEvent {
+  channel @0 :UInt32;  # channeld's id for a channel, never reused while the connection lasts
+  union {
+    opened @1 :ChannelOpened;  # channeld -> circuitd only, once, before the channel's first cell
+    cell @2 :Cell;             # both ways; one message of flow (channel, circId)
+    closed @3 :Void;           # channeld -> circuitd only: the channel is gone with its circuits
+  }
+}
+
+struct ChannelOpened {
+  linkProtocol @0 :UInt16;  # negotiated link protocol version (4 or 5)
+  peerRsaId @1 :Data;       # 20-byte RSA identity digest if the peer authenticated (a relay); else empty
+  peerEd25519Id @2 :Data;   # 32-byte ed25519 identity if the peer authenticated; else empty
+}
+
+struct Cell {
+  circId @0 :UInt32;   # nonzero; 4-byte circuit ids (link protocol 4+)
+  command @1 :UInt8;   # CREATE2, CREATE_FAST, RELAY, RELAY_EARLY, DESTROY (to circuitd); CREATED2,
+                       # CREATED_FAST, RELAY, DESTROY (to channeld); anything else is a violation
+  payload @2 :Data;    # exactly 509 bytes
+}

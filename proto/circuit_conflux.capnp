@@ -1,0 +1,78 @@
+# proto/circuit_conflux.capnp: the circuitd <-> confluxd boundary (conflux legs).
+#
+# Implemented by: confluxd serves ConfluxEntry (in its bootstrap, daemons.capnp); both sides
+# implement LegSink. Called by: circuitd connects to confluxd's socket and calls attachCircuitd()
+# once per connection.
+#
+# The design doc's picture: circuitd's FWD of every leg sends CONFLUX_LINK to ConfluxMgr (`link`);
+# the manager matches the nonce, creates or finds the set's ConfluxController and answers `linked`,
+# after which that leg's FWD routes its multiplexed messages (stream messages, SWITCH, LINKED_ACK)
+# to the controller (`relay`, circuitd -> confluxd), and the controller sends on the leg it chooses
+# (`relay`, confluxd -> circuitd), which that leg's BWD encrypts and sends. circuitd reports each
+# leg's congestion state with its credit (`state`), which is what the controller's leg choice reads.
+#
+# Trust: circuitd holds onion keys and faces channeld; confluxd holds none. Each side checks the
+# other's ids (a leg must be one circuitd announced with `link` and confluxd accepted with `linked`),
+# commands and lengths; a violation closes the connection.
+#
+# Flows (credit, types.capnp): one per leg, flow id = `leg`, from `link` until `closed` either way.
+#
+# Ordering: pushes and the events within them keep their order; `linked` for a leg precedes any
+# `relay` to it, and circuitd sends no stream message of a leg to streamd after it saw `linked`.
+#
+# Lifetime and restart: if the connection breaks, circuitd closes every linked leg with DESTROY (the
+# sets' sequence state is gone; DESIGN.md section 4) and keeps its single-path circuits; confluxd
+# forgets every set. circuitd reconnects with backoff.
+@0xe27f6cc1aa0b6a4f;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("onionsplit::proto");
+
+using Types = import "types.capnp";
+
+interface ConfluxEntry {
+  attachCircuitd @0 (toCircuitd :LegSink) -> (toConfluxd :LegSink);
+}
+
+interface LegSink {
+  # Returns once the receiver's reader has queued the batch; credit, not the return, bounds it.
+  push @0 (batch :LegBatch) -> ();
+}
+
+struct LegBatch {
+  events @0 :List(LegEvent);  # at most 1024 per batch
+  credit @1 :Types.Credit;    # for what the receiver of this batch sends
+}
+
+struct LegEvent {
+  leg @0 :UInt64;  # circuitd's circuit id of the leg, never reused while the connection lasts
+  union {
+    # circuitd -> confluxd: a CONFLUX_LINK arrived on this circuit, a last-hop circuit that has
+    # carried no stream.
+    link @1 :Link;
+    # confluxd -> circuitd: send CONFLUX_LINKED with these fields on the leg and route its
+    # multiplexed messages to confluxd from now on.
+    linked @2 :Link;
+    # Both ways: a multiplexed relay message received on the leg / to send on the leg.
+    relay @3 :Types.RelayMsg;
+    # circuitd -> confluxd: the leg's congestion state changed.
+    state @4 :LegState;
+    # Both ways: the leg's circuit closed (reason) / close it with DESTROY (reason).
+    closed @5 :UInt8;
+  }
+}
+
+struct Link {
+  nonce @0 :Data;          # 32 bytes
+  lastSeqSent @1 :UInt64;  # as in CONFLUX_LINK / CONFLUX_LINKED (proposal 329)
+  lastSeqRecv @2 :UInt64;
+  desiredUx @3 :UInt8;     # the client's CONFLUX_UX value
+}
+
+struct LegState {
+  canSend @0 :Bool;        # the congestion window has room
+  cwndCells @1 :UInt32;
+  inflightCells @2 :UInt32;
+  rttMinUsec @3 :UInt32;   # 0 while unmeasured
+  rttEwmaUsec @4 :UInt32;
+}

@@ -1,0 +1,58 @@
+# proto/circuit_stream.capnp: the circuitd <-> streamd boundary (relay messages of exit streams).
+#
+# Implemented by: streamd serves StreamEntry (in its bootstrap, daemons.capnp); both sides implement
+# StreamSink. Called by: circuitd connects to streamd's socket and calls attachCircuitd() once per
+# connection. conflux_stream.capnp reuses StreamSink for the confluxd <-> streamd boundary.
+#
+# Trust: streamd talks to arbitrary Internet hosts and parses DNS answers, so circuitd treats what it
+# sends as hostile: ids must name circuits circuitd gave it, commands must be ones an exit sends, and
+# bodies must fit a relay cell. streamd treats circuitd's messages as client input (they are).
+#
+# Flows (credit, types.capnp): one per circuit, flow id = `circuit`. The stream side of a circuit
+# is created lazily: the flow starts with circuitd's first message for it (the first BEGIN, RESOLVE or
+# BEGIN_DIR) and ends with `closed` either way. streamd's credit toward a circuit is what makes it
+# read that circuit's sockets: it reads a stream only while the circuit may take another message, and
+# circuitd grants credit only when BWD has encrypted and handed the cell on (its own congestion
+# window and channeld's credit both allowed it), so a slow client slows the exit's reads.
+#
+# Ordering: pushes and the events within them keep their order, so a stream's messages arrive in
+# order and `closed` follows every message of its circuit.
+#
+# Lifetime and restart: if the connection breaks, circuitd sends END (reason MISC) to the client for
+# every open stream and forgets that circuits had a stream side; streamd closes every socket it
+# opened for circuitd. circuitd reconnects with backoff; new BEGINs work once it is back.
+@0xe2c3e4448dbaab99;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("onionsplit::proto");
+
+using Types = import "types.capnp";
+
+interface StreamEntry {
+  attachCircuitd @0 (toCircuitd :StreamSink) -> (toStreamd :StreamSink);
+}
+
+interface StreamSink {
+  # Returns once the receiver's reader has queued the batch; credit, not the return, bounds it.
+  push @0 (batch :StreamBatch) -> ();
+}
+
+struct StreamBatch {
+  events @0 :List(StreamEvent);  # at most 1024 per batch
+  credit @1 :Types.Credit;       # for what the receiver of this batch sends
+}
+
+struct StreamEvent {
+  # The flow: circuitd's circuit id on this boundary, confluxd's set id on conflux_stream.capnp.
+  # Never reused while the connection lasts.
+  flow @0 :UInt64;
+  union {
+    # Both ways. To streamd: BEGIN, BEGIN_DIR, DATA, END, RESOLVE, SENDME (stream-level), XON,
+    # XOFF. From streamd: CONNECTED, DATA, END, RESOLVED, SENDME (stream-level), XON, XOFF.
+    relay @1 :Types.RelayMsg;
+    # Both ways: the flow is over. From circuitd/confluxd: the circuit or set closed (streamd closes
+    # its streams silently). From streamd: it dropped the flow (reason is an END reason sent to the
+    # client for every stream still open).
+    closed @2 :UInt8;
+  }
+}

@@ -1,0 +1,30 @@
+# proto/types.capnp: types every boundary shares: credit grants and relay messages.
+#
+# Credit (common/flowctl/credit.h) has two levels: per flow (a circuit, a stream, or a conflux set,
+# named by the boundary's flow id) in messages, and per connection in bytes. Grants for what the
+# *other* side sends travel inside the batches this side sends, so credit costs no extra call. A
+# grant may never open a window beyond its size: a peer that over-grants, or that sends beyond a
+# window, has violated the contract and loses its connection.
+@0x9dbed0a07aec3310;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("onionsplit::proto");
+
+struct FlowGrant {
+  flow @0 :UInt64;      # the boundary's flow id (see each boundary's file)
+  messages @1 :UInt32;  # messages the receiver's edge has taken since the last grant
+}
+
+struct Credit {
+  connectionBytes @0 :UInt32;  # bytes of message bodies the receiver's reader has taken
+  flows @1 :List(FlowGrant);
+}
+
+# A relay message as the stream side sees it: already decrypted and recognized (inbound to streamd)
+# or not yet encrypted (outbound from streamd). Bodies are at most 498 bytes (a relay cell's
+# payload); a longer body is a violation.
+struct RelayMsg {
+  streamId @0 :UInt16;  # 0 for circuit-level messages
+  command @1 :UInt8;    # tor-spec relay command
+  body @2 :Data;
+}
