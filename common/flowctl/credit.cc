@@ -87,6 +87,12 @@ CreditStatus CreditReceiver::onReceived(FlowId id, uint32_t bytes) {
   return {};
 }
 
+CreditStatus CreditReceiver::onConnReceived(uint32_t bytes) {
+  if (bytes > w_.connBytes - connUsed_) return fail(CreditErrc::kConnOverrun);
+  connUsed_ += bytes;
+  return {};
+}
+
 void CreditReceiver::onConnTaken(uint32_t bytes) {
   if (bytes > connUsed_) bytes = connUsed_;
   connUsed_ -= bytes;

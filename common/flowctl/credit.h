@@ -104,6 +104,8 @@ class CreditReceiver {
 
   // A message arrived off the socket for `id`: checks both windows.
   CreditStatus onReceived(FlowId id, uint32_t bytes);
+  // A message arrived for no open flow (stale, dropped): only the connection window counts it.
+  CreditStatus onConnReceived(uint32_t bytes);
   // The reader moved `bytes` off the socket into the flow queues (connection level).
   void onConnTaken(uint32_t bytes);
   // Our edge took `messages` of flow `id` (flow level).
