@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/ipc/peers.h"
 #include "launcher/supervisor.h"
 
 namespace onionsplit::launcher {
@@ -72,29 +73,6 @@ int makeDir(const std::string& path) {
   return 0;
 }
 
-// Creates a listening AF_UNIX socket at `path` (replacing a stale socket file), mode 0660.
-int listenUnix(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    std::fprintf(stderr, "onionsplit: socket path too long: %s\n", path.c_str());
-    return -1;
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  struct stat st {};
-  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      chmod(path.c_str(), 0660) != 0 || listen(fd, 128) != 0) {
-    std::fprintf(stderr, "onionsplit: cannot listen on %s: %s\n", path.c_str(),
-                 std::strerror(errno));
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 struct Loop {
   event_base* base = nullptr;
   Supervisor* sup = nullptr;
@@ -123,8 +101,13 @@ int run(const std::string& configPath, const config::Config& cfg) {
       return 1;
     }
     s.args = {"-f", configPath};
-    s.listenFd = listenUnix(cfg.ipcDirectory + "/" + name + ".sock");
-    if (s.listenFd < 0) return 1;
+    std::string path = cfg.ipcDirectory + "/" + name + ".sock";
+    s.listenFd = ipc::listenUnix(path);
+    if (s.listenFd < 0) {
+      std::fprintf(stderr, "onionsplit: cannot listen on %s: %s\n", path.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
     specs.push_back(std::move(s));
   }
   signal(SIGPIPE, SIG_IGN);

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/backoff.h"
+#include "common/base/backoff.h"
 
 namespace onionsplit::launcher {
 

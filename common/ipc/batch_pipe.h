@@ -31,6 +31,7 @@
 #include <kj/debug.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -76,14 +77,15 @@ class BatchPipe {
       : windows_(w), handler_(h), maxBatch_(maxBatch), tx_(w), rx_(w), tasks_(errors_) {
     errors_.pipe = this;
   }
+  ~BatchPipe() { *alive_ = nullptr; }
   BatchPipe(const BatchPipe&) = delete;
   BatchPipe& operator=(const BatchPipe&) = delete;
 
   // The peer's sink; events are sent there.
   void setPeer(typename Sink::Client peer) { peer_ = kj::mv(peer); }
-  // A server object for the peer to push to. It refers to this pipe: the owner drops the connection
-  // (and so the object) before the pipe.
-  typename Sink::Client makeLocalSink() { return kj::heap<LocalSink>(*this); }
+  // A server object for the peer to push to. It may outlive the pipe (the connection is torn down
+  // on a later turn); pushes after that fail as disconnected.
+  typename Sink::Client makeLocalSink() { return kj::heap<LocalSink>(alive_); }
 
   // Opens a flow from our side (we are about to send its opener).
   bool openFlow(FlowId f) {
@@ -180,15 +182,17 @@ class BatchPipe {
 
   class LocalSink final : public Sink::Server {
    public:
-    explicit LocalSink(BatchPipe& p) : pipe_(p) {}
+    explicit LocalSink(std::shared_ptr<BatchPipe*> pipe) : pipe_(std::move(pipe)) {}
     kj::Promise<void> push(typename Sink::Server::PushContext ctx) override {
-      pipe_.receive(ctx.getParams().getBatch());
-      if (pipe_.failed_) return KJ_EXCEPTION(FAILED, "contract violation; closing the connection");
+      BatchPipe* p = *pipe_;
+      if (!p) return KJ_EXCEPTION(DISCONNECTED, "the pipe is gone");
+      p->receive(ctx.getParams().getBatch());
+      if (p->failed_) return KJ_EXCEPTION(FAILED, "contract violation; closing the connection");
       return kj::READY_NOW;
     }
 
    private:
-    BatchPipe& pipe_;
+    std::shared_ptr<BatchPipe*> pipe_;
   };
 
   struct ErrorHandler final : public kj::TaskSet::ErrorHandler {
@@ -309,6 +313,7 @@ class BatchPipe {
   Stats stats_;
   ErrorHandler errors_;
   kj::TaskSet tasks_;
+  std::shared_ptr<BatchPipe*> alive_ = std::make_shared<BatchPipe*>(this);
 };
 
 }  // namespace onionsplit::ipc

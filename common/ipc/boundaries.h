@@ -16,6 +16,16 @@ namespace onionsplit::ipc {
 // words (struct sections, pointers, padded data), so the bounds leave room for that framing.
 inline constexpr uint32_t kMaxEventsPerBatch = 1024;
 
+// The windows every boundary uses: 64 messages per flow (a circuit's or stream side's share of a
+// connection), 1 MiB per connection, 65536 open flows per connection.
+inline flowctl::CreditWindows defaultWindows() {
+  flowctl::CreditWindows w;
+  w.flowMessages = 64;
+  w.connBytes = 1u << 20;
+  w.maxFlows = 65536;
+  return w;
+}
+
 // channeld <-> circuitd: flow = (channel << 32) | circId; a DESTROY cell closes it.
 struct ChannelCircuitTraits {
   using Sink = proto::CellSink;
@@ -31,6 +41,22 @@ struct ChannelCircuitTraits {
   static bool closesFlow(Event::Reader e) {
     return e.isCell() && e.getCell().getCommand() == kDestroy;
   }
+  // CREATE (1), CREATE_FAST (5), CREATE2 (10) start a circuit.
+  static bool opensFlow(Event::Reader e) {
+    if (!e.isCell()) return false;
+    uint8_t c = e.getCell().getCommand();
+    return c == 1 || c == 5 || c == 10;
+  }
+  static bool flowlessAllowed(Event::Reader e) { return e.isOpened() || e.isClosed(); }
+  // A DESTROY cell for the flow; `reason` is a tor-spec DESTROY reason.
+  static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
+    out.setChannel(static_cast<uint32_t>(f >> 32));
+    auto cell = out.initCell();
+    cell.setCircId(static_cast<uint32_t>(f));
+    cell.setCommand(kDestroy);
+    auto payload = cell.initPayload(509);
+    payload[0] = reason;
+  }
 };
 
 // circuitd <-> streamd and confluxd <-> streamd: flow = circuit or set id; `closed` closes it.
@@ -42,6 +68,18 @@ struct StreamTraits {
   static constexpr uint32_t kMaxEventBytes = 640;
   static std::optional<FlowId> flowOf(Event::Reader e) { return e.getFlow(); }
   static bool closesFlow(Event::Reader e) { return e.isClosed(); }
+  // BEGIN (1), RESOLVE (11), BEGIN_DIR (13) start a circuit's stream side.
+  static bool opensFlow(Event::Reader e) {
+    if (!e.isRelay()) return false;
+    uint8_t c = e.getRelay().getCommand();
+    return c == 1 || c == 11 || c == 13;
+  }
+  static bool flowlessAllowed(Event::Reader) { return false; }
+  // `closed` with an END reason for every stream still open.
+  static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
+    out.setFlow(f);
+    out.setClosed(reason);
+  }
 };
 
 // circuitd <-> confluxd: flow = leg (circuit id); `closed` closes it.
@@ -53,6 +91,13 @@ struct LegTraits {
   static constexpr uint32_t kMaxEventBytes = 640;
   static std::optional<FlowId> flowOf(Event::Reader e) { return e.getLeg(); }
   static bool closesFlow(Event::Reader e) { return e.isClosed(); }
+  static bool opensFlow(Event::Reader e) { return e.isLink(); }
+  static bool flowlessAllowed(Event::Reader) { return false; }
+  // `closed`: close the leg with DESTROY and this reason.
+  static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
+    out.setLeg(f);
+    out.setClosed(reason);
+  }
 };
 
 }  // namespace onionsplit::ipc

@@ -1,9 +1,9 @@
-// Tests for launcher/backoff.h: restart delays of a crashing daemon.
-#include "launcher/backoff.h"
+// Tests for common/base/backoff.h: restart delays of a crashing daemon.
+#include "common/base/backoff.h"
 
 #include <gtest/gtest.h>
 
-namespace onionsplit::launcher {
+namespace onionsplit {
 namespace {
 
 using std::chrono::milliseconds;
@@ -38,4 +38,4 @@ TEST(RestartBackoff, StableRunResetsTheDelay) {
 }
 
 }  // namespace
-}  // namespace onionsplit::launcher
+}  // namespace onionsplit

@@ -1,5 +1,5 @@
-// launcher/backoff.h: when the supervisor restarts a daemon that exited (pure; time is a
-// parameter).
+// common/base/backoff.h: when to try again after a failure (pure; time is a parameter): the
+// supervisor restarting a daemon, a daemon reconnecting to a peer.
 //
 // Exponential backoff: the first restart after `initial`, doubling up to `max`. A daemon that
 // stayed up for `stableAfter` before it exited is considered healthy again and restarts after
@@ -8,7 +8,7 @@
 
 #include <chrono>
 
-namespace onionsplit::launcher {
+namespace onionsplit {
 
 class RestartBackoff {
  public:
@@ -45,4 +45,4 @@ class RestartBackoff {
   unsigned restarts_ = 0;
 };
 
-}  // namespace onionsplit::launcher
+}  // namespace onionsplit

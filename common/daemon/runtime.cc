@@ -1,0 +1,151 @@
+// common/daemon/runtime.cc: see runtime.h.
+#include "common/daemon/runtime.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/daemon/log.h"
+#include "common/ipc/peers.h"
+
+namespace onionsplit::daemon {
+
+bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto cfg = config::parseConfig(ss.str());
+  if (!cfg) {
+    error = path + ": " + config::describe(cfg.error());
+    return false;
+  }
+  out = std::move(*cfg);
+  return true;
+}
+
+Runtime::Runtime(std::string name, config::Config cfg)
+    : name_(std::move(name)), config_(std::move(cfg)) {
+  control_.daemon = name_;
+  control_.version = kVersion;
+  control_.startedAtMs =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+}
+
+std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name, int& exitCode) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-f" || a == "--config") && i + 1 < argc) {
+      path = argv[++i];
+    } else if (a == "--version") {
+      std::printf("%s (onionsplit) %s\n", name, kVersion);
+      exitCode = 0;
+      return nullptr;
+    } else {
+      std::fprintf(stderr, "%s: unknown argument %s\nusage: %s -f FILE\n", name, a.c_str(), name);
+      exitCode = 2;
+      return nullptr;
+    }
+  }
+  if (path.empty()) {
+    std::fprintf(stderr, "usage: %s -f FILE\n", name);
+    exitCode = 2;
+    return nullptr;
+  }
+  config::BuildResult built;
+  std::string error;
+  if (!loadConfigFile(path, built, error)) {
+    std::fprintf(stderr, "%s: %s\n", name, error.c_str());
+    exitCode = 1;
+    return nullptr;
+  }
+  LogOptions lo;
+  lo.name = name;
+  lo.journal = stderrIsJournal();
+  if (!setupLogging(lo, built.config.logs, error)) {
+    std::fprintf(stderr, "%s: %s\n", name, error.c_str());
+    exitCode = 1;
+    return nullptr;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  return std::unique_ptr<Runtime>(new Runtime(name, std::move(built.config)));
+}
+
+std::string Runtime::socketPath(std::string_view daemon) const {
+  return config_.ipcDirectory + "/" + std::string(daemon) + ".sock";
+}
+
+int Runtime::takeListenFd() {
+  // systemd socket activation: the fd whose FileDescriptorName= is our name.
+  char** names = nullptr;
+  int n = sd_listen_fds_with_names(1, &names);
+  int found = -1;
+  for (int i = 0; i < n; ++i) {
+    if (names && names[i] && name_ == names[i] && found < 0) found = SD_LISTEN_FDS_START + i;
+    if (names) free(names[i]);
+  }
+  free(names);
+  if (found >= 0) return found;
+  // The launcher: ONIONSPLIT_LISTEN_FDS="name=fd[,name=fd]".
+  if (const char* env = std::getenv("ONIONSPLIT_LISTEN_FDS")) {
+    std::stringstream ss(env);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      auto eq = item.find('=');
+      if (eq != std::string::npos && item.substr(0, eq) == name_) {
+        int fd = std::atoi(item.c_str() + eq + 1);
+        if (fd >= 3 && sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0) return fd;
+        spdlog::error(
+            "ONIONSPLIT_LISTEN_FDS names fd {} for {}, which is not a listening Unix socket", fd,
+            name_);
+        return -1;
+      }
+    }
+  }
+  // Alone: make it.
+  std::error_code ec;
+  std::filesystem::create_directories(config_.ipcDirectory, ec);
+  std::string path = socketPath(name_);
+  int fd = ipc::listenUnix(path);
+  if (fd < 0) spdlog::error("cannot listen on {}: {}", path, std::strerror(errno));
+  return fd;
+}
+
+namespace {
+void onStopSignal(evutil_socket_t sig, short, void* arg) {
+  spdlog::info("{} received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  static_cast<ipc::EventLoop*>(arg)->stop();
+}
+}  // namespace
+
+int Runtime::run() {
+  event* term = evsignal_new(loop_.base(), SIGTERM, onStopSignal, &loop_);
+  event* intr = evsignal_new(loop_.base(), SIGINT, onStopSignal, &loop_);
+  event_add(term, nullptr);
+  event_add(intr, nullptr);
+  control_.started = true;
+  sd_notify(0, "READY=1");
+  spdlog::info("{} {} running (pid {})", name_, kVersion, getpid());
+  int rc = loop_.run();
+  sd_notify(0, "STOPPING=1");
+  event_free(term);
+  event_free(intr);
+  return rc == 0 ? 0 : 1;
+}
+
+}  // namespace onionsplit::daemon

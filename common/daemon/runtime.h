@@ -1,0 +1,55 @@
+// common/daemon/runtime.h: what every daemon's main() shares, in STYLE.md's start-up order:
+// parse the config, take the listening socket (systemd, the launcher, or our own), build the loop
+// and the control interface, then run until SIGTERM/SIGINT, telling systemd when ready.
+//
+// A daemon runs under the launcher (which passes its listening socket as ONIONSPLIT_LISTEN_FDS
+// "name=fd"), under systemd (socket activation; the fd named after the daemon), or alone (it
+// creates IPCDirectory/<name>.sock itself).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/config/config.h"
+#include "common/ipc/control.h"
+#include "common/ipc/event_loop.h"
+
+namespace onionsplit::daemon {
+
+inline constexpr const char* kVersion = "0.1.0";
+
+// Reads and builds a torrc-syntax config file. On failure returns false with `error` set to a line
+// an operator can act on.
+bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error);
+
+class Runtime {
+ public:
+  // Parses `-f FILE` and `--version`, loads the config and sets up logging. On failure (or after
+  // --version) returns nullptr with `exitCode` set.
+  static std::unique_ptr<Runtime> start(int argc, char** argv, const char* name, int& exitCode);
+
+  const config::Config& config() const { return config_; }
+  const std::string& name() const { return name_; }
+  ipc::EventLoop& loop() { return loop_; }
+  ipc::ControlInfo& control() { return control_; }
+
+  // IPCDirectory/<daemon>.sock
+  std::string socketPath(std::string_view daemon) const;
+  // This daemon's listening IPC socket: from systemd, the launcher, or created. -1 on failure
+  // (logged).
+  int takeListenFd();
+
+  // Marks start-up finished, notifies systemd, and runs the loop until SIGTERM or SIGINT.
+  int run();
+
+ private:
+  Runtime(std::string name, config::Config cfg);
+
+  std::string name_;
+  config::Config config_;
+  ipc::EventLoop loop_;
+  ipc::ControlInfo control_;
+};
+
+}  // namespace onionsplit::daemon

@@ -1,0 +1,71 @@
+// common/ipc/control.h: the Control interface (proto/control.capnp) every daemon's bootstrap
+// serves, as a mixin over the daemon's generated Server class, so one implementation answers for
+// all four daemons.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proto/control.capnp.h"
+
+namespace onionsplit::ipc {
+
+// What a daemon tells its callers; main() fills it, the daemon's parts update the counters.
+struct ControlInfo {
+  std::string daemon;
+  std::string version;
+  uint64_t startedAtMs = 0;
+  // Peers the daemon needs and does not have; empty means ready.
+  std::function<std::vector<std::string>()> waitingFor;
+  // Appends (name, value) for every counter, in a stable order.
+  std::function<void(std::vector<std::pair<std::string, uint64_t>>&)> counters;
+  bool started = false;  // false until the daemon has finished start-up
+};
+
+template <class Server>
+class WithControl : public Server {
+ public:
+  explicit WithControl(const ControlInfo& info) : info_(info) {}
+
+  kj::Promise<void> health(proto::Control::Server::HealthContext ctx) override {
+    auto waiting = info_.waitingFor ? info_.waitingFor() : std::vector<std::string>{};
+    auto r = ctx.getResults();
+    r.setHealth(!info_.started    ? proto::Health::STARTING
+                : waiting.empty() ? proto::Health::READY
+                                  : proto::Health::DEGRADED);
+    auto list = r.initWaitingFor(static_cast<unsigned>(waiting.size()));
+    for (unsigned i = 0; i < waiting.size(); ++i)
+      list.set(i, waiting[i]);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> counters(proto::Control::Server::CountersContext ctx) override {
+    std::vector<std::pair<std::string, uint64_t>> all;
+    if (info_.counters) info_.counters(all);
+    auto list = ctx.getResults().initCounters(static_cast<unsigned>(all.size()));
+    for (unsigned i = 0; i < all.size(); ++i) {
+      list[i].setName(all[i].first);
+      list[i].setValue(all[i].second);
+    }
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> version(proto::Control::Server::VersionContext ctx) override {
+    auto r = ctx.getResults();
+    r.setDaemon(info_.daemon);
+    r.setVersion(info_.version);
+    r.setPid(static_cast<uint32_t>(getpid()));
+    r.setStartedAtMs(info_.startedAtMs);
+    return kj::READY_NOW;
+  }
+
+ private:
+  const ControlInfo& info_;
+};
+
+}  // namespace onionsplit::ipc
