@@ -24,7 +24,9 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/daemon/runtime.h"
 #include "common/ipc/peers.h"
+#include "launcher/status.h"
 #include "launcher/supervisor.h"
 
 namespace onionsplit::launcher {
@@ -36,6 +38,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: onionsplit -f FILE              run the relay (starts the four daemons)\n"
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
+               "       onionsplit status -f FILE        ask each running daemon how it is\n"
                "       onionsplit --version\n");
 }
 
@@ -51,15 +54,6 @@ std::string selfDir() {
 std::string daemonDir() {
   if (const char* d = std::getenv("ONIONSPLIT_LIBEXEC")) return d;
   return selfDir();
-}
-
-bool readFile(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
 }
 
 int makeDir(const std::string& path) {
@@ -134,15 +128,17 @@ int run(const std::string& configPath, const config::Config& cfg) {
 int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
-  bool verify = false;
+  bool verify = false, status = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
       configPath = argv[++i];
     } else if (a == "--verify-config") {
       verify = true;
+    } else if (a == "status" || a == "--status") {
+      status = true;
     } else if (a == "--version") {
-      std::printf("onionsplit 0.1.0\n");
+      std::printf("onionsplit %s\n", daemon::kVersion);
       return 0;
     } else if (a == "-h" || a == "--help") {
       launcher::usage();
@@ -157,23 +153,26 @@ int main(int argc, char** argv) {
     launcher::usage();
     return 2;
   }
-  std::string text;
-  if (!launcher::readFile(configPath, text)) {
-    std::fprintf(stderr, "onionsplit: cannot read %s: %s\n", configPath.c_str(),
-                 std::strerror(errno));
+  config::BuildResult built;
+  std::string error;
+  if (!daemon::loadConfigFile(configPath, built, error)) {
+    std::fprintf(stderr, "onionsplit: %s\n", error.c_str());
     return 1;
   }
-  auto cfg = config::parseConfig(text);
-  if (!cfg) {
-    std::fprintf(stderr, "onionsplit: %s: %s\n", configPath.c_str(),
-                 config::describe(cfg.error()).c_str());
-    return 1;
-  }
-  for (const auto& w : cfg->warnings)
+  for (const auto& w : built.warnings)
     std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
   if (verify) {
     std::printf("Configuration was valid\n");
     return 0;
   }
-  return launcher::run(configPath, cfg->config);
+  if (status) {
+    auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000));
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    std::fputs(launcher::formatStatus(all, static_cast<uint64_t>(now.count())).c_str(), stdout);
+    for (const auto& d : all)
+      if (!d.reachable || d.health != "ready") return 1;
+    return 0;
+  }
+  return launcher::run(configPath, built.config);
 }

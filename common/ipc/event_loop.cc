@@ -91,6 +91,30 @@ EventLoop::~EventLoop() {
   event_base_free(base_);
 }
 
+namespace {
+// One libevent timer bound to a promise's lifetime.
+struct DelayTimer {
+  event* ev = nullptr;
+  kj::Own<kj::PromiseFulfiller<void>> fulfiller;
+  ~DelayTimer() {
+    if (ev) event_free(ev);
+  }
+  static void fire(evutil_socket_t, short, void* arg) {
+    static_cast<DelayTimer*>(arg)->fulfiller->fulfill();
+  }
+};
+}  // namespace
+
+kj::Promise<void> EventLoop::afterDelay(uint32_t ms) {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  auto t = kj::heap<DelayTimer>();
+  t->fulfiller = kj::mv(paf.fulfiller);
+  t->ev = evtimer_new(base_, &DelayTimer::fire, t.get());
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  evtimer_add(t->ev, &tv);
+  return paf.promise.attach(kj::mv(t));
+}
+
 int EventLoop::run() {
   return event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY) < 0 ? -1 : 0;
 }

@@ -64,6 +64,9 @@ class EventLoop {
   event_base* base() { return base_; }
   kj::WaitScope& waitScope() { return *waitScope_; }
 
+  // A promise fulfilled after `ms` milliseconds by a libevent timer; dropping it cancels the timer.
+  kj::Promise<void> afterDelay(uint32_t ms);
+
   // Runs until stop(). Returns 0, or -1 if libevent failed.
   int run();
   void stop();

@@ -1,0 +1,31 @@
+// launcher/status.h: asks each daemon's Control interface (proto/control.capnp) how it is, over its
+// socket in IPCDirectory. Used by `onionsplit status` and by the launcher's tests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace onionsplit::launcher {
+
+struct DaemonStatus {
+  std::string name;
+  bool reachable = false;
+  std::string health;  // "starting", "ready", "degraded"
+  std::vector<std::string> waitingFor;
+  uint32_t pid = 0;
+  uint64_t startedAtMs = 0;
+  std::string version;
+  std::string error;  // why it is not reachable
+};
+
+// Queries channeld, circuitd, streamd and confluxd; each answers within `timeout` or is reported
+// unreachable.
+std::vector<DaemonStatus> queryStatus(const std::string& ipcDirectory,
+                                      std::chrono::milliseconds timeout);
+
+// One line per daemon, for operators.
+std::string formatStatus(const std::vector<DaemonStatus>& all, uint64_t nowMs);
+
+}  // namespace onionsplit::launcher

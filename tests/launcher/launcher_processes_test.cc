@@ -1,0 +1,99 @@
+// The launcher with the four real daemons: `onionsplit -f FILE` on a minimal config runs channeld,
+// circuitd, streamd and confluxd connected over Unix sockets; kill -9 of any one is followed by its
+// restart while the others keep running (same pids), and SIGTERM stops them all.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "launcher/status.h"
+
+namespace onionsplit::launcher {
+namespace {
+
+std::map<std::string, DaemonStatus> statusOf(const std::string& ipc) {
+  std::map<std::string, DaemonStatus> m;
+  for (auto& d : queryStatus(ipc, std::chrono::milliseconds(1000)))
+    m[d.name] = d;
+  return m;
+}
+
+bool allReady(const std::map<std::string, DaemonStatus>& m) {
+  if (m.size() != 4) return false;
+  for (auto& [n, d] : m)
+    if (!d.reachable || d.health != "ready") return false;
+  return true;
+}
+
+// Polls (bounded: 150 x 100 ms) until every daemon is ready and `pred` holds.
+template <class Pred>
+std::map<std::string, DaemonStatus> waitFor(const std::string& ipc, Pred pred) {
+  std::map<std::string, DaemonStatus> m;
+  for (int i = 0; i < 150; ++i) {
+    m = statusOf(ipc);
+    if (allReady(m) && pred(m)) return m;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "daemons did not become ready";
+  return m;
+}
+
+TEST(LauncherProcesses, FourDaemonsConnectAndEachRestartsAloneAfterKill9) {
+  char tmpl[] = "/tmp/onionsplit-launcher-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname launchertest\n"
+                                << "ORPort 127.0.0.1:0\nLog notice file " << dir << "/log\n";
+  std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
+  pid_t launcher = fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
+    _exit(127);
+  }
+  std::string ipc = dir + "/data/ipc";
+  auto before = waitFor(ipc, [](auto&) { return true; });
+  ASSERT_TRUE(allReady(before));
+  for (auto& [n, d] : before)
+    EXPECT_GT(d.pid, 0u) << n;
+
+  for (const char* victim : {"streamd", "confluxd", "circuitd", "channeld"}) {
+    uint32_t old = before[victim].pid;
+    ASSERT_EQ(kill(static_cast<pid_t>(old), SIGKILL), 0) << victim;
+    auto after = waitFor(ipc, [&](auto& m) { return m[victim].pid != old; });
+    EXPECT_NE(after[victim].pid, old) << victim << " was not restarted";
+    for (auto& [n, d] : after)
+      if (n != victim) {
+        EXPECT_EQ(d.pid, before[n].pid) << n << " restarted when " << victim << " died";
+      }
+    before = after;
+  }
+
+  ASSERT_EQ(kill(launcher, SIGTERM), 0);
+  int status = 0;
+  for (int i = 0; i < 150 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(WIFEXITED(status)) << "launcher did not stop";
+  for (auto& [n, d] : before)
+    EXPECT_NE(kill(static_cast<pid_t>(d.pid), 0), 0) << n << " still running";
+  if (!WIFEXITED(status)) {
+    kill(launcher, SIGKILL);
+    waitpid(launcher, &status, 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace onionsplit::launcher
