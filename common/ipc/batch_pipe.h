@@ -7,14 +7,15 @@
 // Traits type that names the schema types and says which events belong to which flow.
 //
 // Sending: the producer asks canSend(flow); if yes it appends an event with add(), fills it, and
-// commits it to its flow with commit(). An event's size for the connection window is its Cap'n
-// Proto size in bytes, computed the same way on both sides. Events go out in batches: a batch is
-// flushed when it holds maxBatch events, or at the end of the current loop turn, so everything
-// produced in one turn shares one call. Receiving: push() runs the checks in named stages
-// (STYLE.md): is the batch within bounds, are the grants within the windows, does each event name a
-// flow the peer may use, does credit allow it; then it hands the event to the Handler, which copies
-// what it needs to its edge queue. When the edge takes messages, the owner calls taken(), and the
-// grants ride the next batch back (or an empty batch when nothing else is going that way).
+// commits it to its flow with commit(). An event's size for the connection window is its
+// payload (Traits::payloadBytes) plus a fixed overhead, computed the same way on both sides. Events
+// go out in batches: a batch is flushed when it holds maxBatch events, or at the end of the current
+// loop turn, so everything produced in one turn shares one call. Receiving: push() runs the checks
+// in named stages (STYLE.md): is the batch within bounds, are the grants within the windows, does
+// each event name a flow the peer may use, does credit allow it; then it hands the event to the
+// Handler, which copies what it needs to its edge queue. When the edge takes messages, the owner
+// calls taken(), and the grants ride the next batch back (or an empty batch when nothing else is
+// going that way).
 //
 // Flows open with an event the Handler accepts as an opener and close in two phases: each side
 // sends one closing event; the flow is forgotten when both have, so an id is never reused while
@@ -48,6 +49,9 @@ enum class UnknownFlow : uint8_t {
   kDrop,       // stale (e.g. its channel is gone): drop it, return its connection credit
   kViolation,  // the peer may not send this
 };
+
+// What an event costs the connection window beyond its payload (its struct and pointers).
+inline constexpr uint32_t kEventOverhead = 64;
 
 template <class Traits>
 class BatchPipe {
@@ -203,13 +207,16 @@ class BatchPipe {
   };
 
   static uint32_t sizeOf(typename Event::Reader e) {
-    uint64_t words = e.totalSize().wordCount;
-    return words > Traits::kMaxEventBytes / 8 ? Traits::kMaxEventBytes + 1
-                                              : static_cast<uint32_t>(words * 8);
+    size_t n = Traits::payloadBytes(e);
+    return n > Traits::kMaxEventBytes - kEventOverhead ? Traits::kMaxEventBytes + 1
+                                                       : static_cast<uint32_t>(n + kEventOverhead);
   }
 
   void startBatch() {
-    request_ = peer_->pushRequest();
+    // One first segment big enough for a full batch: no segment growth (and its allocations) per
+    // batch in steady state.
+    request_ = peer_->pushRequest(
+        capnp::MessageSize{uint64_t{maxBatch_} * (Traits::kMaxEventBytes / 8) + 64, 0});
     capnp::Orphanage orphanage = capnp::Orphanage::getForMessageContaining(request_->getBatch());
     list_ = orphanage.newOrphan<capnp::List<Event>>(maxBatch_);
     count_ = 0;

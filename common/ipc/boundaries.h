@@ -41,6 +41,12 @@ struct ChannelCircuitTraits {
   static bool closesFlow(Event::Reader e) {
     return e.isCell() && e.getCell().getCommand() == kDestroy;
   }
+  static size_t payloadBytes(Event::Reader e) {
+    if (e.isCell()) return e.getCell().getPayload().size();
+    if (e.isOpened())
+      return e.getOpened().getPeerRsaId().size() + e.getOpened().getPeerEd25519Id().size();
+    return 0;
+  }
   // CREATE (1), CREATE_FAST (5), CREATE2 (10) start a circuit.
   static bool opensFlow(Event::Reader e) {
     if (!e.isCell()) return false;
@@ -68,6 +74,9 @@ struct StreamTraits {
   static constexpr uint32_t kMaxEventBytes = 640;
   static std::optional<FlowId> flowOf(Event::Reader e) { return e.getFlow(); }
   static bool closesFlow(Event::Reader e) { return e.isClosed(); }
+  static size_t payloadBytes(Event::Reader e) {
+    return e.isRelay() ? e.getRelay().getBody().size() : 0;
+  }
   // BEGIN (1), RESOLVE (11), BEGIN_DIR (13) start a circuit's stream side.
   static bool opensFlow(Event::Reader e) {
     if (!e.isRelay()) return false;
@@ -91,6 +100,12 @@ struct LegTraits {
   static constexpr uint32_t kMaxEventBytes = 640;
   static std::optional<FlowId> flowOf(Event::Reader e) { return e.getLeg(); }
   static bool closesFlow(Event::Reader e) { return e.isClosed(); }
+  static size_t payloadBytes(Event::Reader e) {
+    if (e.isRelay()) return e.getRelay().getBody().size();
+    if (e.isLink()) return e.getLink().getNonce().size();
+    if (e.isLinked()) return e.getLinked().getNonce().size();
+    return 0;
+  }
   static bool opensFlow(Event::Reader e) { return e.isLink(); }
   static bool flowlessAllowed(Event::Reader) { return false; }
   // `closed`: close the leg with DESTROY and this reason.
