@@ -4,60 +4,37 @@
 // ConfluxMgr and the controllers arrive with the conflux issue; until then every leg circuitd
 // announces with `link` is closed at once (DESTROY reason RESOURCELIMIT), which a C tor client
 // treats as a failed leg and falls back from.
-#include <memory>
-
-#include "common/daemon/runtime.h"
-#include "common/ipc/boundaries.h"
+#include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
-#include "common/ipc/control.h"
-#include "common/ipc/peers.h"
 #include "proto/daemons.capnp.h"
 
 namespace onionsplit::confluxd {
 namespace {
 
-constexpr uint8_t kDestroyResourceLimit = 5;
-constexpr uint8_t kEndReasonResourceLimit = 5;
+using Traits = ipc::LegTraits;
 
-using LegSessions = ipc::ServerSessions<ipc::LegTraits>;
-
-class Bootstrap final : public ipc::WithControl<proto::Confluxd::Server> {
+class Bootstrap final : public daemon::SessionBootstrap<proto::Confluxd::Server, Traits> {
  public:
-  Bootstrap(const ipc::ControlInfo& info, LegSessions& legs, ipc::ConnectionId id,
-            std::function<void()> drop)
-      : WithControl(info), legs_(legs), id_(id), drop_(std::move(drop)) {}
-
+  using SessionBootstrap::SessionBootstrap;
   kj::Promise<void> attachCircuitd(AttachCircuitdContext ctx) override {
-    auto session = std::make_unique<ipc::RefusingSession<ipc::LegTraits>>(
-        "circuitd", ipc::defaultWindows(), drop_, kDestroyResourceLimit);
-    ctx.getResults().setToConfluxd(
-        legs_.attach(id_, std::move(session), ctx.getParams().getToCircuitd()));
+    ctx.getResults().setToConfluxd(bind(ctx.getParams().getToCircuitd()));
     return kj::READY_NOW;
   }
-
- private:
-  LegSessions& legs_;
-  ipc::ConnectionId id_;
-  std::function<void()> drop_;
 };
 
 int run(daemon::Runtime& rt) {
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
-  LegSessions legs;
-  std::unique_ptr<ipc::Listener> listener;
-  listener = std::make_unique<ipc::Listener>(
-      rt.loop(), fd,
-      [&](ipc::ConnectionId id) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), legs, id, [&, id] { listener->drop(id); });
+  ipc::ServerSessions<Traits> legs;
+  auto listener = daemon::serve(
+      rt, fd,
+      [&](ipc::ConnectionId id, std::function<void()> drop) -> capnp::Capability::Client {
+        return kj::heap<Bootstrap>(rt.control(), legs, id, std::move(drop), "circuitd");
       },
       [&](ipc::ConnectionId id) { legs.closed(id); });
   ipc::ClientLink<ipc::StreamTraits> streamd(
       rt.loop(), rt.socketPath("streamd"), "streamd",
-      [](std::function<void()> drop) {
-        return std::make_unique<ipc::RefusingSession<ipc::StreamTraits>>(
-            "streamd", ipc::defaultWindows(), std::move(drop), kEndReasonResourceLimit);
-      },
+      [](auto drop) { return daemon::refusingSession<ipc::StreamTraits>("streamd", drop); },
       [](ipc::RpcConnection& c, proto::StreamSink::Client ours) {
         auto req = c.bootstrap<proto::ConfluxStreamEntry>().attachConfluxdRequest();
         req.setToConfluxd(kj::mv(ours));
@@ -72,17 +49,12 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_streamd_connects_total", streamd.connects());
   };
   streamd.start();
-  int rc = rt.run();
-  listener.reset();
-  return rc;
+  return rt.run();
 }
 
 }  // namespace
 }  // namespace onionsplit::confluxd
 
 int main(int argc, char** argv) {
-  int code = 0;
-  auto rt = onionsplit::daemon::Runtime::start(argc, argv, "confluxd", code);
-  if (!rt) return code;
-  return onionsplit::confluxd::run(*rt);
+  return onionsplit::daemon::daemonMain(argc, argv, "confluxd", onionsplit::confluxd::run);
 }

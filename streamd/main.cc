@@ -3,27 +3,13 @@
 //
 // Exit streams themselves (BEGIN, DNS, sockets) arrive with the exit-traffic issue; until then
 // every stream side a circuit or set opens is closed at once with END reason RESOURCELIMIT.
-#include <memory>
-
-#include "common/daemon/runtime.h"
-#include "common/ipc/boundaries.h"
-#include "common/ipc/control.h"
-#include "common/ipc/peers.h"
-#include "common/ipc/session.h"
+#include "common/daemon/wiring.h"
 #include "proto/daemons.capnp.h"
 
 namespace onionsplit::streamd {
 namespace {
 
-constexpr uint8_t kEndReasonResourceLimit = 5;
-
 using Sessions = ipc::ServerSessions<ipc::StreamTraits>;
-
-std::unique_ptr<ipc::PeerSession<ipc::StreamTraits>> refusing(const char* peer,
-                                                              std::function<void()> drop) {
-  return std::make_unique<ipc::RefusingSession<ipc::StreamTraits>>(
-      peer, ipc::defaultWindows(), std::move(drop), kEndReasonResourceLimit);
-}
 
 class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
  public:
@@ -32,13 +18,15 @@ class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
       : WithControl(info), circuits_(circuits), sets_(sets), id_(id), drop_(std::move(drop)) {}
 
   kj::Promise<void> attachCircuitd(AttachCircuitdContext ctx) override {
+    auto session = daemon::refusingSession<ipc::StreamTraits>("circuitd", drop_);
     ctx.getResults().setToStreamd(
-        circuits_.attach(id_, refusing("circuitd", drop_), ctx.getParams().getToCircuitd()));
+        circuits_.attach(id_, std::move(session), ctx.getParams().getToCircuitd()));
     return kj::READY_NOW;
   }
   kj::Promise<void> attachConfluxd(AttachConfluxdContext ctx) override {
+    auto session = daemon::refusingSession<ipc::StreamTraits>("confluxd", drop_);
     ctx.getResults().setToStreamd(
-        sets_.attach(id_, refusing("confluxd", drop_), ctx.getParams().getToConfluxd()));
+        sets_.attach(id_, std::move(session), ctx.getParams().getToConfluxd()));
     return kj::READY_NOW;
   }
 
@@ -53,12 +41,10 @@ int run(daemon::Runtime& rt) {
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
   Sessions circuits, sets;
-  std::unique_ptr<ipc::Listener> listener;
-  listener = std::make_unique<ipc::Listener>(
-      rt.loop(), fd,
-      [&](ipc::ConnectionId id) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), circuits, sets, id,
-                                   [&, id] { listener->drop(id); });
+  auto listener = daemon::serve(
+      rt, fd,
+      [&](ipc::ConnectionId id, std::function<void()> drop) -> capnp::Capability::Client {
+        return kj::heap<Bootstrap>(rt.control(), circuits, sets, id, std::move(drop));
       },
       [&](ipc::ConnectionId id) {
         circuits.closed(id);
@@ -70,17 +56,12 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_circuitd_sessions", circuits.size());
     out.emplace_back("ipc_confluxd_sessions", sets.size());
   };
-  int rc = rt.run();
-  listener.reset();
-  return rc;
+  return rt.run();
 }
 
 }  // namespace
 }  // namespace onionsplit::streamd
 
 int main(int argc, char** argv) {
-  int code = 0;
-  auto rt = onionsplit::daemon::Runtime::start(argc, argv, "streamd", code);
-  if (!rt) return code;
-  return onionsplit::streamd::run(*rt);
+  return onionsplit::daemon::daemonMain(argc, argv, "streamd", onionsplit::streamd::run);
 }

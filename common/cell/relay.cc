@@ -105,20 +105,7 @@ bool isConfluxMultiplexed(uint8_t cmd) {
 }
 
 bool needsStreamId(uint8_t cmd) {
-  switch (static_cast<RelayCmd>(cmd)) {
-    case RelayCmd::kBegin:
-    case RelayCmd::kData:
-    case RelayCmd::kEnd:
-    case RelayCmd::kConnected:
-    case RelayCmd::kResolve:
-    case RelayCmd::kResolved:
-    case RelayCmd::kBeginDir:
-    case RelayCmd::kXoff:
-    case RelayCmd::kXon:
-      return true;
-    default:
-      return false;
-  }
+  return cmd == static_cast<uint8_t>(RelayCmd::kBeginDir) || isConfluxMultiplexed(cmd);
 }
 
 Parsed<BeginMsg> decodeBegin(Bytes body) {
