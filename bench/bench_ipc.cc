@@ -163,6 +163,7 @@ void relay(int inFd, int outFd) {
 struct Rate {
   double perSecond = 0;
   double allocsPerMessage = 0;
+  double eventsPerBatch = 0;  // as received by the consumer, credit-only batches included
 };
 Rate consume(int fd, uint64_t total) {
   ipc::EventLoop loop;
@@ -183,6 +184,9 @@ Rate consume(int fd, uint64_t total) {
       r.perSecond = static_cast<double>(total - warm) / dt;
       r.allocsPerMessage =
           static_cast<double>(gAllocs.load() - a0) / static_cast<double>(total - warm);
+      const auto& st = end.pipe.stats();
+      r.eventsPerBatch = static_cast<double>(st.eventsReceived) /
+                         static_cast<double>(st.batchesReceived ? st.batchesReceived : 1);
       loop.stop();
     }
   };
@@ -415,6 +419,8 @@ int main(int argc, char** argv) {
   std::printf("ipc: batch %u, %llu messages of %u bytes, %llu flows\n", kBatch,
               static_cast<unsigned long long>(total), kBody,
               static_cast<unsigned long long>(kFlows));
+  std::printf("ipc: events per received batch: one hop %.1f, chain %.1f\n", hop.eventsPerBatch,
+              ch.eventsPerBatch);
   std::printf(
       "ipc: consumer mallocs per message in steady state: one hop %.3f, chain %.3f "
       "(per batch of %u: %.1f)\n",
