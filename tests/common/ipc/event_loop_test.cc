@@ -42,6 +42,7 @@ struct Everything {
   std::string echoed;
   std::string resolved;
   bool rpcDone = false;
+  bufferevent* echoServer = nullptr;  // the accepted side of the TCP echo, freed by the test
   void maybeStop() {
     if (timerFired && echoed == "ping" && !resolved.empty() && rpcDone) loop->stop();
   }
@@ -57,10 +58,11 @@ void onTimer(evutil_socket_t, short, void* arg) {
 void onEchoRead(bufferevent* bev, void*) {
   bufferevent_write_buffer(bev, bufferevent_get_input(bev));
 }
-void onEchoAccept(evconnlistener* l, evutil_socket_t fd, sockaddr*, int, void*) {
+void onEchoAccept(evconnlistener* l, evutil_socket_t fd, sockaddr*, int, void* arg) {
   bufferevent* bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(bev, onEchoRead, nullptr, nullptr, nullptr);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
+  static_cast<Everything*>(arg)->echoServer = bev;
 }
 // Echo client side.
 void onClientRead(bufferevent* bev, void* arg) {
@@ -110,9 +112,9 @@ TEST(EventLoop, LibeventTimerTcpEchoEvdnsAndCapnpInOneThread) {
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
   sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  evconnlistener* listener = evconnlistener_new_bind(base, onEchoAccept, nullptr,
-                                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
-                                                     reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+  evconnlistener* listener =
+      evconnlistener_new_bind(base, onEchoAccept, &e, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+                              reinterpret_cast<sockaddr*>(&sin), sizeof sin);
   ASSERT_NE(listener, nullptr);
   socklen_t len = sizeof sin;
   getsockname(evconnlistener_get_fd(listener), reinterpret_cast<sockaddr*>(&sin), &len);
@@ -171,6 +173,7 @@ TEST(EventLoop, LibeventTimerTcpEchoEvdnsAndCapnpInOneThread) {
   event_free(watchdog);
   event_free(timer);
   bufferevent_free(client);
+  if (e.echoServer) bufferevent_free(e.echoServer);
   evconnlistener_free(listener);
   evdns_base_free(resolver, 0);
   evdns_close_server_port(dnsServer);
