@@ -6,7 +6,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace onionsplit::ipc {
 
@@ -164,17 +166,34 @@ kj::Promise<size_t> SocketStream::tryRead(void* buffer, size_t minBytes, size_t 
 
 kj::Promise<size_t> SocketStream::readMore(kj::byte* buffer, size_t minBytes, size_t maxBytes,
                                            size_t done) {
+  if (maxBytes == 0) return size_t{0};
   while (done < minBytes || done == 0) {
-    ssize_t n = ::recv(fd_, buffer + done, maxBytes - done, 0);
+    if (rpos_ < rend_) {  // what an earlier recv brought beyond what its reader wanted
+      size_t k = std::min(rend_ - rpos_, maxBytes - done);
+      std::memcpy(buffer + done, rbuf_.get() + rpos_, k);
+      rpos_ += k;
+      done += k;
+      continue;
+    }
+    // One recv brings as much as the socket holds: Cap'n Proto asks for a message's header and
+    // body separately, and a batch of small reads would cost a syscall each.
+    size_t want = maxBytes - done;
+    bool direct = want >= kReadBuffer;
+    ssize_t n =
+        direct ? ::recv(fd_, buffer + done, want, 0) : ::recv(fd_, rbuf_.get(), kReadBuffer, 0);
     if (n > 0) {
-      done += static_cast<size_t>(n);
-      if (done >= minBytes) break;
+      if (direct) {
+        done += static_cast<size_t>(n);
+      } else {
+        rpos_ = 0;
+        rend_ = static_cast<size_t>(n);
+      }
       continue;
     }
     if (n == 0) return done;  // EOF
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (done >= minBytes) break;
+      if (done >= minBytes && done > 0) break;
       return ready(kRead).then([this, buffer, minBytes, maxBytes, done]() {
         return readMore(buffer, minBytes, maxBytes, done);
       });

@@ -104,7 +104,10 @@ class SocketStream final : public kj::AsyncIoStream {
   kj::Promise<void> writeMore(kj::ArrayPtr<const kj::byte> first,
                               kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> rest);
 
+  static constexpr size_t kReadBuffer = 64 * 1024;
   int fd_;
+  std::unique_ptr<kj::byte[]> rbuf_ = std::make_unique<kj::byte[]>(kReadBuffer);
+  size_t rpos_ = 0, rend_ = 0;  // unread bytes in rbuf_
   event* events_[3] = {nullptr, nullptr, nullptr};
   kj::Own<kj::PromiseFulfiller<void>> waiting_[3];
 };
