@@ -9,14 +9,6 @@
 namespace onionsplit::channeld {
 namespace {
 
-std::string base64(Bytes b) {
-  std::string out(4 * ((b.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), b.data(),
-                          static_cast<int>(b.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 std::string spacedFingerprint(Bytes fp) {
   std::string hex = toHex(fp, true), out;
   for (size_t i = 0; i < hex.size(); i += 4) {
@@ -28,15 +20,8 @@ std::string spacedFingerprint(Bytes fp) {
 
 }  // namespace
 
-std::string base64NoPad(Bytes b) {
-  std::string s = base64(b);
-  while (!s.empty() && s.back() == '=')
-    s.pop_back();
-  return s;
-}
-
 std::string pemBlock(std::string_view label, Bytes der) {
-  std::string b64 = base64(der);
+  std::string b64 = toBase64(der);
   std::string out = "-----BEGIN " + std::string(label) + "-----\n";
   for (size_t i = 0; i < b64.size(); i += 64)
     out += b64.substr(i, 64) + "\n";
@@ -55,7 +40,7 @@ std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& 
   std::string d;
   d += "router " + in.nickname + " " + in.address + " " + std::to_string(in.orPort) + " 0 0\n";
   d += "identity-ed25519\n" + pemBlock("ED25519 CERT", in.signingCert);
-  d += "master-key-ed25519 " + base64NoPad(in.masterKey) + "\n";
+  d += "master-key-ed25519 " + toBase64NoPad(in.masterKey) + "\n";
   d += "platform " + in.platform + "\n";
   d += "proto " + in.proto + "\n";
   d += "published " + formatUtcTime(in.published) + "\n";
@@ -75,7 +60,7 @@ std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& 
     d += "\n";
   }
   if (!in.contact.empty()) d += "contact " + in.contact + "\n";
-  d += "ntor-onion-key " + base64NoPad(in.ntorOnionKey) + "\n";
+  d += "ntor-onion-key " + toBase64NoPad(in.ntorOnionKey) + "\n";
   d += in.policyLines;
   if (!in.ipv6Policy.empty()) d += "ipv6-policy " + in.ipv6Policy + "\n";
 
@@ -85,7 +70,7 @@ std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& 
     std::string signedPart = std::string(kPrefix) + d;
     uint8_t digest[32];
     SHA256(reinterpret_cast<const unsigned char*>(signedPart.data()), signedPart.size(), digest);
-    d += base64NoPad(signer.signEd25519(Bytes(digest))) + "\n";
+    d += toBase64NoPad(signer.signEd25519(Bytes(digest))) + "\n";
   }
   d += "router-signature\n";
   uint8_t sha1[20];

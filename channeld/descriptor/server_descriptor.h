@@ -55,7 +55,6 @@ struct DescriptorInputs {
 std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& signer);
 
 // Helpers shared with other documents.
-std::string base64NoPad(Bytes b);
 std::string pemBlock(std::string_view label, Bytes der);  // 64-column base64 between BEGIN/END
 std::string formatUtcTime(std::time_t t);                 // "YYYY-MM-DD HH:MM:SS"
 

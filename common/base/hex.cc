@@ -40,4 +40,28 @@ std::optional<std::vector<uint8_t>> fromHex(std::string_view s) {
   return out;
 }
 
+std::string toBase64(Bytes b) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve(4 * ((b.size() + 2) / 3));
+  for (size_t i = 0; i < b.size(); i += 3) {
+    uint32_t v = uint32_t{b[i]} << 16;
+    if (i + 1 < b.size()) v |= uint32_t{b[i + 1]} << 8;
+    if (i + 2 < b.size()) v |= b[i + 2];
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < b.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < b.size() ? kAlphabet[v & 63] : '=');
+  }
+  return out;
+}
+
+std::string toBase64NoPad(Bytes b) {
+  std::string s = toBase64(b);
+  while (!s.empty() && s.back() == '=')
+    s.pop_back();
+  return s;
+}
+
 }  // namespace onionsplit
