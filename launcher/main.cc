@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -26,6 +27,7 @@
 #include "common/config/config.h"
 #include "common/daemon/runtime.h"
 #include "common/ipc/peers.h"
+#include "common/keys/relay_keys.h"
 #include "launcher/status.h"
 #include "launcher/supervisor.h"
 
@@ -39,6 +41,8 @@ void usage() {
                "usage: onionsplit -f FILE              run the relay (starts the four daemons)\n"
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
                "       onionsplit status -f FILE        ask each running daemon how it is\n"
+               "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
+               "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
                "       onionsplit --version\n");
 }
 
@@ -82,8 +86,56 @@ void onStopSignal(evutil_socket_t sig, short, void* arg) {
   l->sup->stopAll(std::chrono::milliseconds(10000), [l] { event_base_loopexit(l->base, nullptr); });
 }
 
+keys::KeyPolicy keyPolicy(const config::Config& cfg) {
+  keys::KeyPolicy p;
+  p.offlineMasterKey = cfg.offlineMasterKey;
+  p.signingKeyLifetimeSeconds = cfg.signingKeyLifetimeSeconds;
+  return p;
+}
+
+uint64_t nowUnix() {
+  return static_cast<uint64_t>(std::time(nullptr));
+}
+
+// Creates or renews the relay's keys (as C tor does at start); false after printing why not.
+bool prepareKeys(const config::Config& cfg, bool forceNewSigningKey) {
+  auto made = keys::ensureRelayKeys(cfg.dataDirectory, cfg.nickname, nowUnix(), keyPolicy(cfg),
+                                    forceNewSigningKey);
+  if (!made) {
+    std::fprintf(stderr, "onionsplit: keys: %s\n", made.error().c_str());
+    return false;
+  }
+  for (const auto& line : *made)
+    std::fprintf(stderr, "onionsplit: keys: %s\n", line.c_str());
+  return true;
+}
+
+// `onionsplit keygen`: a new signing key and certificate with SigningKeyLifetime, and every other
+// missing key (the master key too, unless OfflineMasterKey).
+int keygen(const config::Config& cfg) {
+  if (makeDir(cfg.dataDirectory) != 0 || !prepareKeys(cfg, true)) return 1;
+  std::printf("keys ready in %s/keys\n", cfg.dataDirectory.c_str());
+  return 0;
+}
+
+// C tor's `--list-fingerprint` output: the nickname and the fingerprint in groups of four.
+int listFingerprint(const config::Config& cfg) {
+  if (makeDir(cfg.dataDirectory) != 0 || !prepareKeys(cfg, false)) return 1;
+  auto line = keys::fingerprintLine(cfg.dataDirectory, cfg.nickname);
+  if (!line) {
+    std::fprintf(stderr, "onionsplit: %s\n", line.error().c_str());
+    return 1;
+  }
+  std::string hex = line->substr(line->find(' ') + 1), out = cfg.nickname;
+  for (size_t i = 0; i < hex.size(); i += 4)
+    out += (i ? " " : " ") + hex.substr(i, 4);
+  std::printf("%s\n", out.c_str());
+  return 0;
+}
+
 int run(const std::string& configPath, const config::Config& cfg) {
   if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
+  if (!prepareKeys(cfg, false)) return 1;
   std::string dir = daemonDir();
   std::vector<DaemonSpec> specs;
   for (const char* name : kDaemons) {
@@ -128,7 +180,7 @@ int run(const std::string& configPath, const config::Config& cfg) {
 int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
-  bool verify = false, status = false;
+  bool verify = false, status = false, keygen = false, listFp = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -137,6 +189,10 @@ int main(int argc, char** argv) {
       verify = true;
     } else if (a == "status" || a == "--status") {
       status = true;
+    } else if (a == "keygen" || a == "--keygen") {
+      keygen = true;
+    } else if (a == "--list-fingerprint") {
+      listFp = true;
     } else if (a == "--version") {
       std::printf("onionsplit %s\n", daemon::kVersion);
       return 0;
@@ -165,6 +221,8 @@ int main(int argc, char** argv) {
     std::printf("Configuration was valid\n");
     return 0;
   }
+  if (keygen) return launcher::keygen(built.config);
+  if (listFp) return launcher::listFingerprint(built.config);
   if (status) {
     auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000));
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(

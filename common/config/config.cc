@@ -231,6 +231,44 @@ Status parseLog(Config& c, std::string_view v) {
   return {};
 }
 
+}  // namespace
+
+std::optional<uint64_t> parseInterval(std::string_view value) {
+  std::string_view v = value;
+  while (!v.empty() && v.front() == ' ')
+    v.remove_prefix(1);
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end == v.data()) return std::nullopt;
+  std::string unit(end, v.data() + v.size());
+  unit.erase(0, unit.find_first_not_of(' '));
+  while (!unit.empty() && unit.back() == ' ')
+    unit.pop_back();
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"", 1},
+                                                            {"second", 1},
+                                                            {"seconds", 1},
+                                                            {"minute", 60},
+                                                            {"minutes", 60},
+                                                            {"hour", 3600},
+                                                            {"hours", 3600},
+                                                            {"day", 86400},
+                                                            {"days", 86400},
+                                                            {"week", 7 * 86400},
+                                                            {"weeks", 7 * 86400},
+                                                            {"month", 30 * 86400},
+                                                            {"months", 30 * 86400}};
+  for (const auto& [name, mult] : kUnits)
+    if (unit == name) {
+      if (n > UINT64_MAX / mult) return std::nullopt;
+      return n * mult;
+    }
+  return std::nullopt;
+}
+
+namespace {
+
 bool validNickname(std::string_view n) {
   if (n.empty() || n.size() > 19) return false;
   return std::all_of(n.begin(), n.end(),
@@ -339,6 +377,19 @@ const std::vector<OptionDef>& implementedOptions() {
       {"User",
        [](Config& c, std::string_view v) -> Status {
          c.user = std::string(v);
+         return {};
+       }},
+      {"OfflineMasterKey",
+       [](Config& c, std::string_view v) {
+         return setBool(c.offlineMasterKey, v, "OfflineMasterKey");
+       }},
+      {"SigningKeyLifetime",
+       [](Config& c, std::string_view v) -> Status {
+         auto secs = parseInterval(v);
+         if (!secs || *secs < 2 * 86400)  // C tor's minimum: two days
+           return fail("SigningKeyLifetime: need an interval of at least 2 days, not \"" +
+                       std::string(v) + "\"");
+         c.signingKeyLifetimeSeconds = *secs;
          return {};
        }},
   };

@@ -69,6 +69,8 @@ struct Config {
   uint64_t bandwidthBurstBytes = 1ULL << 30;
   std::string user;
   bool testingTorNetwork = false;
+  bool offlineMasterKey = false;                    // OfflineMasterKey
+  uint64_t signingKeyLifetimeSeconds = 30 * 86400;  // SigningKeyLifetime (C tor: 30 days)
 };
 
 struct BuildResult {
@@ -84,5 +86,8 @@ Expected<BuildResult, ConfigError> parseConfig(std::string_view torrcText);
 bool isCtorOption(std::string_view name);
 std::optional<uint64_t> parseBandwidth(std::string_view value);
 std::optional<bool> parseBool(std::string_view value);
+// C tor's interval syntax: "N [seconds|minutes|hours|days|weeks|months]" (singular too; a month is
+// 30 days). nullopt if unreadable.
+std::optional<uint64_t> parseInterval(std::string_view value);
 
 }  // namespace onionsplit::config

@@ -157,3 +157,22 @@ TEST(Config, KnowsCtorOptionNames) {
 
 }  // namespace
 }  // namespace onionsplit::config
+
+namespace onionsplit::config {
+namespace {
+
+TEST(ConfigKeys, OfflineMasterKeyAndSigningKeyLifetime) {
+  auto r = parseConfig("OfflineMasterKey 1\nSigningKeyLifetime 7 days\n");
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_TRUE(r->config.offlineMasterKey);
+  EXPECT_EQ(r->config.signingKeyLifetimeSeconds, 7u * 86400);
+  EXPECT_FALSE(parseConfig("SigningKeyLifetime 1 day\n"));
+  EXPECT_FALSE(parseConfig("SigningKeyLifetime soon\n"));
+  EXPECT_EQ(parseInterval("2 weeks"), 14u * 86400);
+  EXPECT_EQ(parseInterval("90"), 90u);
+  EXPECT_EQ(parseInterval("1 Month"), 30u * 86400);
+  EXPECT_FALSE(parseInterval("3 fortnights"));
+}
+
+}  // namespace
+}  // namespace onionsplit::config

@@ -1,0 +1,75 @@
+// common/keys/relay_keys.h: the relay's long-term keys in DataDirectory/keys, in C tor's own file
+// names and formats (common/crypto/key_files.h), so an identity moves between C tor and onionsplit
+// in either direction.
+//
+// Who uses it: the launcher (`onionsplit keygen`, and at every start before the daemons run) makes
+// sure every key exists and is current; then each daemon reads only its own part (DESIGN.md section
+// 1): channeld the identity keys (loadIdentityKeys), circuitd the onion keys (loadOnionKeys).
+//
+//   secret_id_key                   RSA-1024 identity (PEM)                        channeld
+//   ed25519_master_id_secret_key    ed25519 master identity (may stay offline)     launcher only
+//   ed25519_master_id_public_key    its public half                                channeld
+//   ed25519_signing_secret_key      ed25519 signing key                            channeld
+//   ed25519_signing_cert            type 4 cert: master -> signing key             channeld
+//   secret_onion_key[.old]          RSA-1024 TAP onion key (descriptors only)      launcher only
+//   secret_onion_key_ntor[.old]     curve25519 ntor onion key, current/previous    circuitd
+//   DataDirectory/fingerprint, fingerprint-ed25519                                 written here
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/ed25519_ext.h"
+#include "common/crypto/key_files.h"
+#include "common/crypto/rsa_identity.h"
+
+namespace onionsplit::keys {
+
+struct KeyPolicy {
+  // OfflineMasterKey: never create the master secret; the signing key and cert must be present
+  // (made by `onionsplit keygen` on the machine that holds the master key).
+  bool offlineMasterKey = false;
+  uint64_t signingKeyLifetimeSeconds = 30 * 86400;  // SigningKeyLifetime
+  // A signing cert that expires within this is renewed (when the master secret is here).
+  uint64_t signingKeyRenewBeforeSeconds = 2 * 86400;
+  // C tor's onion-key-rotation-days default (28): the ntor and TAP onion keys rotate after this,
+  // the previous one kept as .old for circuits built from the old descriptor.
+  uint64_t onionKeyRotationSeconds = 28 * 86400;
+};
+
+// Makes DataDirectory/keys hold every key the relay needs as of `nowUnix`, creating what is missing
+// and renewing what is due, and writes the fingerprint files. `forceNewSigningKey` makes a new
+// signing key and cert even if the current one is fine (`onionsplit keygen`). Returns one line per
+// file it created or replaced, or an error an operator can act on (e.g. an offline master key and
+// an expired signing cert).
+Expected<std::vector<std::string>, std::string> ensureRelayKeys(const std::string& dataDirectory,
+                                                                const std::string& nickname,
+                                                                uint64_t nowUnix,
+                                                                const KeyPolicy& policy,
+                                                                bool forceNewSigningKey = false);
+
+// "<nickname> <40 upper-case hex>" from secret_id_key, as `tor --list-fingerprint` prints it.
+Expected<std::string, std::string> fingerprintLine(const std::string& dataDirectory,
+                                                   const std::string& nickname);
+
+// channeld's keys.
+struct IdentityKeys {
+  crypto::RsaPrivateKey rsaIdentity;
+  crypto::Ed25519PublicKey masterPublic{};
+  crypto::Ed25519ExpandedKeypair signing;
+  std::vector<uint8_t> signingCert;  // the encoded type 4 certificate
+};
+Expected<IdentityKeys, std::string> loadIdentityKeys(const std::string& dataDirectory);
+
+// circuitd's keys.
+struct OnionKeys {
+  crypto::NtorKeyFile current;
+  std::optional<crypto::NtorKeyFile> previous;
+};
+Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory);
+
+}  // namespace onionsplit::keys
