@@ -166,7 +166,9 @@ LinkResponder::Step LinkResponder::onAuthenticate(Bytes payload) {
   e.slog = slog_;
   e.clog = clog_;
   e.scert = setup_.ourTlsCertSha256;
-  e.tlsSecrets = setup_.tlsSecrets;
+  auto secrets = setup_.tlsSecrets ? setup_.tlsSecrets(peer_->edId) : std::nullopt;
+  if (!secrets) return close("no TLS exporter value for AUTH0003");
+  e.tlsSecrets = *secrets;
   auto ok = verifyAuth3(a->auth, e, *peer_->edAuthKey);
   if (!ok) {
     peer_.reset();

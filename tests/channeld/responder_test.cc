@@ -77,7 +77,12 @@ struct Harness {
     s.ourRsaIdSha256 = ourId.rsaIdSha256;
     s.ourEdId = us.master.publicKey();
     s.ourTlsCertSha256 = us.creds->linkCert.sha256();
-    s.tlsSecrets = tlsSecrets;
+    // Like the real exporter, the value depends on the initiator's ed25519 identity.
+    s.tlsSecrets = [this](const crypto::Ed25519PublicKey& initiator) {
+      std::vector<uint8_t> in(tlsSecrets.begin(), tlsSecrets.end());
+      in.insert(in.end(), initiator.begin(), initiator.end());
+      return std::optional<std::array<uint8_t, 32>>(sha256(Bytes(in)));
+    };
     s.peerAddress.type = 4;
     s.peerAddress.bytes[0] = 127;
     s.peerAddress.bytes[3] = 1;
@@ -146,7 +151,9 @@ struct Harness {
     e.slog = sha256(all.subspan(0, upto));
     e.clog = sha256(Bytes(toResponder));
     e.scert = us.creds->linkCert.sha256();
-    e.tlsSecrets = secrets;
+    std::vector<uint8_t> in(secrets.begin(), secrets.end());
+    in.insert(in.end(), r.master.publicKey().begin(), r.master.publicKey().end());
+    e.tlsSecrets = sha256(Bytes(in));
     std::vector<uint8_t> rnd(24, 0x77);
     return makeAuth3(e, rnd, r.auth);
   }
