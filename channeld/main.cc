@@ -1,49 +1,211 @@
 // channeld/main.cc: wiring only (STYLE.md start-up order). channeld serves Control on
-// IPCDirectory/channeld.sock and calls circuitd (channel_circuit.capnp).
+// IPCDirectory/channeld.sock, listens on the ORPort, runs the link handshake of every connection,
+// and passes circuit cells to circuitd (channel_circuit.capnp) and circuitd's cells back.
 //
-// The ORPort, the link handshake and descriptor publication arrive with the channeld issue; today
-// channeld keeps its link to circuitd (reconnecting when circuitd restarts) and announces no
-// channel.
+// Keys: channeld reads only the identity keys (RSA identity, ed25519 signing key and certificate,
+// the master public key). Descriptor publication arrives with the rest of the channeld issue.
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <ctime>
+
+#include "channeld/link/link_certs.h"
+#include "channeld/net/channels.h"
+#include "channeld/net/link_tls.h"
+#include "channeld/net/or_listener.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
+#include "common/keys/relay_keys.h"
 #include "proto/daemons.capnp.h"
 
 namespace onionsplit::channeld {
 namespace {
+
+using Traits = ipc::ChannelCircuitTraits;
+using ipc::FlowId;
+constexpr uint8_t kDestroy = 4;
 
 class Bootstrap final : public ipc::WithControl<proto::Channeld::Server> {
  public:
   using WithControl::WithControl;
 };
 
+FlowId flowOf(ChannelId ch, uint32_t circId) {
+  return (FlowId{ch} << 32) | circId;
+}
+
+bool isCreate(uint8_t cmd) {
+  return cmd == 1 || cmd == 5 || cmd == 10;
+}
+
+// channeld's end of the channel_circuit boundary: circuitd's cells go out on their channels.
+class CircuitdSession final : public ipc::PeerSession<Traits> {
+ public:
+  CircuitdSession(std::function<void()> drop, ChannelServer& channels)
+      : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)), channels_(channels) {}
+
+  ipc::UnknownFlow onUnknownFlow(proto::ChannelEvent::Reader) override {
+    return ipc::UnknownFlow::kDrop;  // its channel or circuit is gone: the cell crossed a close
+  }
+  bool onEvent(proto::ChannelEvent::Reader e) override {
+    if (!e.isCell()) return false;  // circuitd announces no channels
+    auto c = e.getCell();
+    if (c.getPayload().size() != 509 || c.getCircId() == 0) return false;
+    channels_.sendCell(e.getChannel(), c.getCircId(), c.getCommand(),
+                       Bytes(c.getPayload().begin(), c.getPayload().size()));
+    pipe.taken(flowOf(e.getChannel(), c.getCircId()), 1);
+    return true;
+  }
+  void onCredit() override { channels_.resume(); }
+
+ private:
+  ChannelServer& channels_;
+};
+
+std::array<uint8_t, 32> sha256(Bytes b) {
+  std::array<uint8_t, 32> d{};
+  unsigned n = 0;
+  EVP_Digest(b.data(), b.size(), d.data(), &n, EVP_sha256(), nullptr);
+  return d;
+}
+
 int run(daemon::Runtime& rt) {
+  const auto& cfg = rt.config();
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
+  auto keys = keys::loadIdentityKeys(cfg.dataDirectory);
+  if (!keys) {
+    spdlog::error("{}", keys.error());
+    return 1;
+  }
+  std::vector<uint8_t> entropy(64);
+  RAND_bytes(entropy.data(), static_cast<int>(entropy.size()));
+  std::string error;
+  auto creds = LinkCredentials::create(keys->rsaIdentity, keys->signing, Bytes(keys->signingCert),
+                                       keys->masterPublic, std::time(nullptr), entropy, error);
+  if (!creds) {
+    spdlog::error("link certificates: {}", error);
+    return 1;
+  }
+  auto tls = LinkTlsContext::create(TlsRole::kResponder, creds->linkKey, creds->linkCert, error);
+  if (!tls) {
+    spdlog::error("TLS: {}", error);
+    return 1;
+  }
+
+  ChannelServerConfig sc;
+  sc.certs = creds->responderCerts();
+  sc.ourRsaIdSha256 = sha256(Bytes(keys->rsaIdentity.publicKey().derPkcs1()));
+  sc.ourEdId = keys->masterPublic;
+  sc.ourTlsCertSha256 = creds->linkCert.sha256();
+  if (!cfg.address.empty()) {
+    cell::NetAddress a;
+    if (inet_pton(AF_INET, cfg.address.c_str(), a.bytes.data()) == 1) {
+      a.type = 4;
+      sc.ourAddresses.push_back(a);
+    }
+  }
+
+  ipc::ClientLink<Traits>* circuitdLink = nullptr;
+  ChannelServer* server = nullptr;
+  ChannelServer::Hooks hooks;
+  hooks.opened = [&](ChannelId id, const ChannelInfo& info) {
+    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
+    if (!s) return;
+    auto e = s->pipe.add();
+    e.setChannel(id);
+    auto o = e.initOpened();
+    o.setLinkProtocol(info.linkVersion);
+    if (info.peer) {
+      o.setPeerRsaId(capnp::Data::Reader(info.peer->rsaId.data(), info.peer->rsaId.size()));
+      o.setPeerEd25519Id(capnp::Data::Reader(info.peer->edId.data(), info.peer->edId.size()));
+    }
+  };
+  hooks.cell = [&](ChannelId id, uint32_t circId, uint8_t cmd, Bytes payload) {
+    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
+    FlowId f = flowOf(id, circId);
+    if (!s) {  // circuitd is not there: refuse new circuits, drop the rest
+      if (isCreate(cmd)) {
+        uint8_t reason[509] = {daemon::kReasonResourceLimit};
+        server->sendCell(id, circId, kDestroy, Bytes(reason));
+      }
+      return true;
+    }
+    if (!s->pipe.isOpen(f)) {
+      if (!isCreate(cmd)) return true;  // a cell for a circuit that does not exist
+      if (!s->pipe.openFlow(f)) return false;
+    }
+    if (!s->pipe.canSend(f)) return false;  // the channel waits for credit
+    auto e = s->pipe.add();
+    e.setChannel(id);
+    auto c = e.initCell();
+    c.setCircId(circId);
+    c.setCommand(cmd);
+    c.setPayload(capnp::Data::Reader(payload.data(), payload.size()));
+    s->pipe.commit(f, e);
+    return true;
+  };
+  hooks.closed = [&](ChannelId id) {
+    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
+    if (!s) return;
+    auto e = s->pipe.add();
+    e.setChannel(id);
+    e.setClosed();
+    s->pipe.forgetFlows([id](FlowId f) { return (f >> 32) == id; });
+  };
+  ChannelServer channels(
+      rt.loop().base(), std::move(sc), std::move(hooks),
+      [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
+      [] { return static_cast<int64_t>(std::time(nullptr)); });
+  server = &channels;
+
+  std::vector<std::unique_ptr<OrListener>> orPorts;
+  for (const auto& p : cfg.orPorts) {
+    if (p.noListen) continue;
+    OrListenerLimits limits;
+    limits.exemptLoopback = cfg.testingTorNetwork;
+    auto l = OrListener::create(
+        rt.loop().base(), *tls, -1, p.address.empty() ? "0.0.0.0" : p.address, p.port, limits,
+        [&channels](std::unique_ptr<OrConnection> c) { channels.accept(std::move(c)); }, error);
+    if (!l) {
+      spdlog::error("ORPort {}:{}: {}", p.address, p.port, error);
+      return 1;
+    }
+    spdlog::info("ORPort listening on {}:{}", p.address.empty() ? "0.0.0.0" : p.address, l->port());
+    orPorts.push_back(std::move(l));
+  }
+
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId, std::function<void()>) -> capnp::Capability::Client {
         return kj::heap<Bootstrap>(rt.control());
       },
       nullptr);
-  ipc::ClientLink<ipc::ChannelCircuitTraits> circuitd(
+  ipc::ClientLink<Traits> circuitd(
       rt.loop(), rt.socketPath("circuitd"), "circuitd",
-      [](auto drop) {
-        return daemon::refusingSession<ipc::ChannelCircuitTraits>("circuitd", drop);
-      },
+      [&channels](auto drop) { return std::make_unique<CircuitdSession>(drop, channels); },
       [](ipc::RpcConnection& c, proto::CellSink::Client ours) {
         auto req = c.bootstrap<proto::CircuitEntry>().attachRequest();
         req.setToChanneld(kj::mv(ours));
         return req.send().then([](auto&& r) { return r.getToCircuitd(); });
       });
+  circuitdLink = &circuitd;
   rt.control().waitingFor = [&] {
     return circuitd.attached() ? std::vector<std::string>{} : std::vector<std::string>{"circuitd"};
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_circuitd_connects_total", circuitd.connects());
+    out.emplace_back("channels", channels.channels());
+    out.emplace_back("channels_open", channels.openChannels());
+    out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
+    out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
   };
   circuitd.start();
-  return rt.run();
+  int rc = rt.run();
+  circuitdLink = nullptr;
+  return rc;
 }
 
 }  // namespace

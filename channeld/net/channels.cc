@@ -1,0 +1,254 @@
+// channeld/net/channels.cc: see channels.h.
+#include "channeld/net/channels.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "channeld/net/link_tls.h"
+
+namespace onionsplit::channeld {
+
+using cell::CellCmd;
+
+struct ChannelServer::Channel {
+  ChannelServer* server = nullptr;
+  ChannelId id = 0;
+  std::unique_ptr<OrConnection> conn;
+  std::unique_ptr<LinkResponder> responder;
+  std::vector<uint8_t> in;  // unread input
+  bool open = false;
+  bool stalled = false;  // circuitd could not take a cell: not reading
+  bool closing = false;
+  event* deadline = nullptr;
+  ChannelInfo info;
+  ~Channel() {
+    if (deadline) event_free(deadline);
+  }
+};
+
+namespace {
+
+cell::NetAddress netAddress(const std::string& ip) {
+  cell::NetAddress a;
+  if (inet_pton(AF_INET, ip.c_str(), a.bytes.data()) == 1) {
+    a.type = 4;
+  } else if (inet_pton(AF_INET6, ip.c_str(), a.bytes.data()) == 1) {
+    a.type = 6;
+  }
+  return a;
+}
+
+bool isCircuitCell(uint8_t cmd) {
+  switch (static_cast<CellCmd>(cmd)) {
+    case CellCmd::kCreate:
+    case CellCmd::kCreateFast:
+    case CellCmd::kCreate2:
+    case CellCmd::kRelay:
+    case CellCmd::kRelayEarly:
+    case CellCmd::kDestroy:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool isHandshakeCell(uint8_t cmd) {
+  switch (static_cast<CellCmd>(cmd)) {
+    case CellCmd::kVersions:
+    case CellCmd::kNetinfo:
+    case CellCmd::kCerts:
+    case CellCmd::kAuthChallenge:
+    case CellCmd::kAuthenticate:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks hooks,
+                             std::function<void(MutBytes)> random, std::function<int64_t()> now)
+    : base_(base),
+      config_(std::move(config)),
+      hooks_(std::move(hooks)),
+      random_(std::move(random)),
+      now_(std::move(now)),
+      reaper_(event_new(base, -1, 0, &ChannelServer::onReap, this)) {}
+
+ChannelServer::~ChannelServer() {
+  channels_.clear();
+  event_free(reaper_);
+}
+
+size_t ChannelServer::openChannels() const {
+  return static_cast<size_t>(std::count_if(channels_.begin(), channels_.end(),
+                                           [](const auto& kv) { return kv.second->open; }));
+}
+
+void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
+  auto ch = std::make_unique<Channel>();
+  ch->server = this;
+  ch->id = next_++;
+  ch->info.address = conn->peer();
+  bufferevent* bev = conn->bev();
+  ssl_st* ssl = bufferevent_openssl_get_ssl(bev);
+  ResponderSetup s;
+  s.certs = config_.certs;
+  random_(MutBytes(s.challenge));
+  s.ourRsaIdSha256 = config_.ourRsaIdSha256;
+  s.ourEdId = config_.ourEdId;
+  s.ourTlsCertSha256 = config_.ourTlsCertSha256;
+  s.tlsSecrets = [ssl](const crypto::Ed25519PublicKey& initiator) {
+    return authTlsSecrets(ssl, Bytes(initiator));
+  };
+  s.peerAddress = netAddress(ch->info.address.ip);
+  s.ourAddresses = config_.ourAddresses;
+  s.nowUnix = now_();
+  ch->responder = std::make_unique<LinkResponder>(std::move(s));
+  ch->conn = std::move(conn);
+  ch->deadline = evtimer_new(base_, &ChannelServer::onDeadline, ch.get());
+  timeval tv{static_cast<time_t>(config_.handshakeTimeout.count()), 0};
+  evtimer_add(ch->deadline, &tv);
+  bufferevent_setcb(bev, &ChannelServer::onRead, nullptr, &ChannelServer::onEvent, ch.get());
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  channels_.emplace(ch->id, std::move(ch));
+}
+
+void ChannelServer::onRead(bufferevent* bev, void* arg) {
+  auto* ch = static_cast<Channel*>(arg);
+  if (ch->closing) return;
+  evbuffer* input = bufferevent_get_input(bev);
+  size_t room = ch->server->config_.maxInputBytes -
+                std::min(ch->in.size(), ch->server->config_.maxInputBytes);
+  size_t n = std::min(evbuffer_get_length(input), room);
+  size_t old = ch->in.size();
+  ch->in.resize(old + n);
+  evbuffer_remove(input, ch->in.data() + old, n);
+  ch->server->process(*ch);
+}
+
+void ChannelServer::onEvent(bufferevent*, short what, void* arg) {
+  auto* ch = static_cast<Channel*>(arg);
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+    ch->server->closeLater(ch->id, what & BEV_EVENT_EOF ? "peer closed" : "TLS or socket error");
+}
+
+void ChannelServer::onDeadline(evutil_socket_t, short, void* arg) {
+  auto* ch = static_cast<Channel*>(arg);
+  if (!ch->open) ch->server->closeLater(ch->id, "link handshake took too long");
+}
+
+void ChannelServer::process(Channel& ch) {
+  size_t off = 0;
+  std::vector<uint8_t> out;
+  while (!ch.closing && !ch.stalled) {
+    Bytes rest(ch.in.data() + off, ch.in.size() - off);
+    uint16_t version = ch.open ? ch.info.linkVersion : ch.responder->linkVersion();
+    auto next = cell::nextCell(rest, version);
+    if (!next) {
+      closeLater(ch.id, "malformed cell framing");
+      break;
+    }
+    if (!*next) break;
+    const cell::CellView& c = **next;
+    Bytes raw = rest.subspan(0, c.wireLen);
+    if (!ch.open) {
+      auto step = ch.responder->onCell(c, raw, out);
+      if (!out.empty()) {
+        bufferevent_write(ch.conn->bev(), out.data(), out.size());
+        out.clear();
+      }
+      if (step.verdict == LinkResponder::Verdict::kClose) {
+        ++failures_;
+        closeLater(ch.id, "link handshake: " + step.why);
+        break;
+      }
+      off += c.wireLen;
+      if (step.verdict == LinkResponder::Verdict::kOpen) {
+        ch.open = true;
+        ++handshakes_;
+        ch.info.linkVersion = ch.responder->linkVersion();
+        ch.info.peer = ch.responder->peer();
+        event_del(ch.deadline);
+        spdlog::info("channel {} open with {} (link {}, {})", ch.id, ch.info.address.ip,
+                     ch.info.linkVersion, ch.info.peer ? "relay" : "client");
+        if (hooks_.opened) hooks_.opened(ch.id, ch.info);
+      }
+      continue;
+    }
+    if (!handleOpenCell(ch, c)) break;  // stalled (the cell stays) or closing
+    off += c.wireLen;
+  }
+  ch.in.erase(ch.in.begin(), ch.in.begin() + static_cast<long>(off));
+  if (ch.stalled || ch.in.size() >= config_.maxInputBytes)
+    bufferevent_disable(ch.conn->bev(), EV_READ);
+}
+
+bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
+  if (isHandshakeCell(c.command)) {
+    closeLater(ch.id, "handshake cell " + std::to_string(c.command) + " on an open channel");
+    return false;
+  }
+  if (!isCircuitCell(c.command)) return true;  // padding, PADDING_NEGOTIATE, unknown: consumed
+  if (c.circId == 0) {
+    closeLater(ch.id, "circuit cell with circuit id 0");
+    return false;
+  }
+  if (hooks_.cell && !hooks_.cell(ch.id, static_cast<uint32_t>(c.circId), c.command, c.payload)) {
+    ch.stalled = true;
+    return false;
+  }
+  return true;
+}
+
+void ChannelServer::resume() {
+  for (auto& [id, ch] : channels_) {
+    if (!ch->stalled || ch->closing) continue;
+    ch->stalled = false;
+    bufferevent_enable(ch->conn->bev(), EV_READ);
+    process(*ch);
+  }
+}
+
+bool ChannelServer::sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload) {
+  auto it = channels_.find(id);
+  if (it == channels_.end() || !it->second->open || it->second->closing) return false;
+  uint8_t buf[cell::kMaxVarCellPayloadLen + 8];
+  Writer w{MutBytes(buf)};
+  uint16_t v = it->second->info.linkVersion;
+  bool ok = cell::isVariableLength(command)
+                ? cell::encodeVarCell(w, v, circId, static_cast<CellCmd>(command), payload)
+                : cell::encodeFixedCell(w, v, circId, static_cast<CellCmd>(command), payload);
+  if (!ok) return false;
+  bufferevent_write(it->second->conn->bev(), w.written().data(), w.written().size());
+  return true;
+}
+
+void ChannelServer::close(ChannelId id, const std::string& why) {
+  closeLater(id, why);
+}
+
+void ChannelServer::closeLater(ChannelId id, const std::string& why) {
+  auto it = channels_.find(id);
+  if (it == channels_.end() || it->second->closing) return;
+  Channel& ch = *it->second;
+  ch.closing = true;
+  spdlog::info("channel {} with {} closed: {}", id, ch.info.address.ip, why);
+  bufferevent_disable(ch.conn->bev(), EV_READ | EV_WRITE);
+  if (ch.open && hooks_.closed) hooks_.closed(id);
+  // Destroyed on a later loop turn: we may be inside one of its bufferevent callbacks.
+  event_active(reaper_, 0, 0);
+}
+
+void ChannelServer::onReap(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ChannelServer*>(arg);
+  std::erase_if(self->channels_, [](const auto& kv) { return kv.second->closing; });
+}
+
+}  // namespace onionsplit::channeld

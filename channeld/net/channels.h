@@ -1,0 +1,101 @@
+// channeld/net/channels.h: the channels of the ORPort. Each accepted TLS connection runs the
+// responder's link handshake (channeld/link/responder.h) under a deadline; once open, its circuit
+// cells go to circuitd and circuitd's cells come back to it.
+//
+// Where it sits: OrListener hands TLS connections here; channeld's main wires onOpened/onCell/
+// onClosed to the channel_circuit.capnp pipe and feeds sendCell with what circuitd sends.
+//
+// Per cell after the handshake (tor-spec section 3-4): CREATE, CREATE_FAST, CREATE2, RELAY,
+// RELAY_EARLY and DESTROY go to circuitd; PADDING, VPADDING and PADDING_NEGOTIATE are consumed
+// here; a handshake cell on an open channel closes it (a protocol violation); anything else is
+// dropped.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "channeld/link/link_certs.h"
+#include "channeld/link/responder.h"
+#include "channeld/net/or_listener.h"
+#include "common/cell/cells.h"
+
+namespace onionsplit::channeld {
+
+using ChannelId = uint32_t;
+
+struct ChannelInfo {
+  uint16_t linkVersion = 0;
+  std::optional<PeerIdentity> peer;  // nullopt: a client (did not authenticate)
+  PeerAddress address;
+};
+
+struct ChannelServerConfig {
+  // CERTS entries and the identity digests the handshake needs (from LinkCredentials and the keys).
+  std::vector<std::pair<uint8_t, std::vector<uint8_t>>> certs;
+  std::array<uint8_t, 32> ourRsaIdSha256{};
+  crypto::Ed25519PublicKey ourEdId{};
+  std::array<uint8_t, 32> ourTlsCertSha256{};
+  std::vector<cell::NetAddress> ourAddresses;
+  std::chrono::seconds handshakeTimeout{30};  // C tor closes unfinished handshakes too
+  size_t maxInputBytes = 1 << 20;             // unread input per channel before we stop reading
+};
+
+class ChannelServer {
+ public:
+  struct Hooks {
+    std::function<void(ChannelId, const ChannelInfo&)> opened;
+    // A circuit cell from the channel. Return false when circuitd cannot take it now: the channel
+    // stops reading until resume() is called.
+    std::function<bool(ChannelId, uint32_t circId, uint8_t command, Bytes payload)> cell;
+    std::function<void(ChannelId)> closed;
+  };
+
+  ChannelServer(event_base* base, ChannelServerConfig config, Hooks hooks,
+                std::function<void(MutBytes)> random, std::function<int64_t()> now);
+  ~ChannelServer();
+  ChannelServer(const ChannelServer&) = delete;
+  ChannelServer& operator=(const ChannelServer&) = delete;
+
+  void accept(std::unique_ptr<OrConnection> conn);
+  // Sends a cell on an open channel; false if the channel is gone.
+  bool sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
+  // circuitd can take cells again: every stalled channel reads on.
+  void resume();
+  void close(ChannelId id, const std::string& why);
+
+  size_t channels() const { return channels_.size(); }
+  size_t openChannels() const;
+  uint64_t handshakesCompleted() const { return handshakes_; }
+  uint64_t handshakesFailed() const { return failures_; }
+
+ private:
+  struct Channel;
+  static void onRead(bufferevent* bev, void* arg);
+  static void onEvent(bufferevent* bev, short what, void* arg);
+  static void onDeadline(evutil_socket_t, short, void* arg);
+  static void onReap(evutil_socket_t, short, void* arg);
+  void process(Channel& ch);
+  bool handleOpenCell(Channel& ch, const cell::CellView& c);
+  void closeLater(ChannelId id, const std::string& why);
+
+  event_base* base_;
+  ChannelServerConfig config_;
+  Hooks hooks_;
+  std::function<void(MutBytes)> random_;
+  std::function<int64_t()> now_;
+  event* reaper_;  // destroys closed channels on the next loop turn
+  ChannelId next_ = 1;
+  std::map<ChannelId, std::unique_ptr<Channel>> channels_;
+  uint64_t handshakes_ = 0, failures_ = 0;
+};
+
+}  // namespace onionsplit::channeld
