@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -269,6 +270,69 @@ Expected<void, std::string> ensureOnionKeys(const std::string& dir, uint64_t now
   return {};
 }
 
+constexpr const char* kDescriptorOnionKeysFile = "onionsplit-descriptor-onion-keys";
+// The ntor crosscert must outlive the onion key it speaks for, plus a grace week.
+constexpr uint64_t kCrosscertGraceSeconds = 7 * 86400;
+
+std::string hexLine(const char* name, Bytes b) {
+  return std::string(name) + " " + toHex(b) + "\n";
+}
+
+// Writes the descriptor's onion-key material when it is missing, older than the onion keys, or its
+// ntor crosscert expires within two days.
+Expected<void, std::string> ensureDescriptorOnionKeys(const std::string& dataDirectory,
+                                                      const crypto::RsaPrivateKey& identity,
+                                                      const crypto::Ed25519PublicKey& master,
+                                                      uint64_t nowUnix, const KeyPolicy& policy,
+                                                      bool keysChanged, Lines& made) {
+  std::string dir = keysDir(dataDirectory), path = dir + "/" + kDescriptorOnionKeysFile;
+  auto current = loadDescriptorOnionKeys(dataDirectory);
+  struct stat out {
+  }, ntor{};
+  bool stale = !current || keysChanged || stat(path.c_str(), &out) != 0 ||
+               stat((dir + "/secret_onion_key_ntor").c_str(), &ntor) != 0 ||
+               ntor.st_mtime > out.st_mtime || current->ntorCrosscertExpires < nowUnix + 2 * 86400;
+  if (!stale) return {};
+  auto tap = readRsa(dir + "/secret_onion_key");
+  auto ntorFile = readFile(dir + "/secret_onion_key_ntor");
+  if (!tap || !ntorFile) return fail("cannot read the onion keys in " + dir);
+  auto ntorKey = crypto::parseNtorKeyFile(Bytes(*ntorFile));
+  if (!ntorKey) return fail(dir + "/secret_onion_key_ntor: not a curve25519 key file");
+
+  std::vector<uint8_t> signed20_32;
+  auto fp = identity.publicKey().fingerprint();
+  signed20_32.insert(signed20_32.end(), fp.begin(), fp.end());
+  signed20_32.insert(signed20_32.end(), master.begin(), master.end());
+  std::vector<uint8_t> tapSig(tap->bits() / 8);
+  size_t n = tap->signTor(Bytes(signed20_32), MutBytes(tapSig));
+  if (n == 0) return fail(std::string("cannot sign onion-key-crosscert"));
+  tapSig.resize(n);
+
+  auto ed = crypto::ed25519FromCurve25519Secret(ntorKey->secret);
+  if (!ed) return fail(std::string("cannot derive the ed25519 key of the ntor onion key"));
+  uint64_t expires = nowUnix + policy.onionKeyRotationSeconds + kCrosscertGraceSeconds;
+  crypto::Ed25519CertFields f;
+  f.certType = crypto::CertType::kNtorCrosscert;
+  f.expirationHours = crypto::certExpirationHours(expires);
+  f.certKeyType = crypto::CertKeyType::kEd25519;
+  f.certifiedKey = master;
+  f.includeSigningKey = false;
+  uint8_t buf[crypto::kEd25519CertMaxEncodedLen];
+  auto cert = crypto::encodeEd25519Cert(f, *ed, MutBytes(buf));
+  if (!cert) return fail(std::string("cannot sign ntor-onion-key-crosscert"));
+
+  auto tapDer = tap->publicKey().derPkcs1();
+  std::string text =
+      hexLine("tap-public-key", Bytes(tapDer)) + hexLine("tap-crosscert", Bytes(tapSig)) +
+      hexLine("ntor-public-key", Bytes(ntorKey->publicKey)) + hexLine("ntor-crosscert", *cert) +
+      "ntor-crosscert-sign-bit " + std::to_string(ed->signBit() ? 1 : 0) + "\n" +
+      "ntor-crosscert-expires " + std::to_string(uint64_t{f.expirationHours} * 3600) + "\n";
+  std::string error;
+  if (!writeText(path, text, error)) return fail(error);
+  made.push_back("created " + path);
+  return {};
+}
+
 }  // namespace
 
 Expected<std::vector<std::string>, std::string> ensureRelayKeys(const std::string& dataDirectory,
@@ -303,6 +367,16 @@ Expected<std::vector<std::string>, std::string> ensureRelayKeys(const std::strin
   }
 
   if (auto st = ensureOnionKeys(dir, nowUnix, policy, made); !st) return fail(st.error());
+  // The crosscerts speak for the identity and the onion keys; a new signing key changes nothing.
+  bool crosscertInputsChanged = std::any_of(made.begin(), made.end(), [](const std::string& l) {
+    return l.find("secret_id_key") != std::string::npos ||
+           l.find("ed25519_master_id") != std::string::npos ||
+           l.find("secret_onion_key") != std::string::npos;
+  });
+  if (auto st = ensureDescriptorOnionKeys(dataDirectory, *rsa, master->publicKey, nowUnix, policy,
+                                          crosscertInputsChanged, made);
+      !st)
+    return fail(st.error());
 
   std::string error;
   auto fp = rsa->publicKey().fingerprint();
@@ -360,6 +434,48 @@ Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory)
     out.previous = *o;
   }
   return out;
+}
+
+Expected<DescriptorOnionKeys, std::string> loadDescriptorOnionKeys(
+    const std::string& dataDirectory) {
+  std::string path = keysDir(dataDirectory) + "/" + kDescriptorOnionKeysFile;
+  std::ifstream in(path);
+  if (!in) return fail("cannot read " + path);
+  DescriptorOnionKeys k;
+  std::string line;
+  unsigned seen = 0;
+  while (std::getline(in, line)) {
+    auto sp = line.find(' ');
+    if (sp == std::string::npos) return fail(path + ": malformed line");
+    std::string name = line.substr(0, sp), value = line.substr(sp + 1);
+    if (name == "ntor-crosscert-sign-bit") {
+      k.ntorCrosscertSignBit = value == "1" ? 1 : 0;
+      seen |= 16;
+      continue;
+    }
+    if (name == "ntor-crosscert-expires") {
+      k.ntorCrosscertExpires = std::strtoull(value.c_str(), nullptr, 10);
+      seen |= 32;
+      continue;
+    }
+    auto bytes = fromHex(value);
+    if (!bytes) return fail(path + ": bad hex in " + name);
+    if (name == "tap-public-key") {
+      k.tapPublicDer = *bytes;
+      seen |= 1;
+    } else if (name == "tap-crosscert") {
+      k.tapCrosscert = *bytes;
+      seen |= 2;
+    } else if (name == "ntor-public-key" && bytes->size() == 32) {
+      std::memcpy(k.ntorPublic.data(), bytes->data(), 32);
+      seen |= 4;
+    } else if (name == "ntor-crosscert") {
+      k.ntorCrosscert = *bytes;
+      seen |= 8;
+    }
+  }
+  if (seen != 63) return fail(path + ": incomplete");
+  return k;
 }
 
 }  // namespace onionsplit::keys

@@ -65,6 +65,20 @@ struct IdentityKeys {
 };
 Expected<IdentityKeys, std::string> loadIdentityKeys(const std::string& dataDirectory);
 
+// What a descriptor needs from the onion keys, computed where the onion secrets are (the launcher,
+// at every start) so that channeld, which publishes descriptors, never holds an onion secret. Kept
+// in DataDirectory/keys/onionsplit-descriptor-onion-keys (onionsplit's own file, hex lines).
+struct DescriptorOnionKeys {
+  std::vector<uint8_t> tapPublicDer;  // PKCS#1 DER of the TAP onion key ("onion-key")
+  std::vector<uint8_t> tapCrosscert;  // "onion-key-crosscert": TAP signature of SHA1(id) | ed id
+  crypto::Curve25519PublicKey ntorPublic{};
+  std::vector<uint8_t> ntorCrosscert;  // type 0A cert from the ntor-derived ed25519 key
+  int ntorCrosscertSignBit = 0;
+  uint64_t ntorCrosscertExpires = 0;  // Unix seconds
+};
+Expected<DescriptorOnionKeys, std::string> loadDescriptorOnionKeys(
+    const std::string& dataDirectory);
+
 // circuitd's keys.
 struct OnionKeys {
   crypto::NtorKeyFile current;

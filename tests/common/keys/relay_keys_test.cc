@@ -3,6 +3,8 @@
 // DataDirectory prints onionsplit's fingerprint; renewal, rotation and the offline master key.
 #include "common/keys/relay_keys.h"
 
+#include "common/crypto/ed25519_cert.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -157,6 +159,35 @@ TEST(RelayKeys, OnionKeysRotateAndKeepThePreviousOne) {
   EXPECT_EQ(after->previous->publicKey, before->current.publicKey);
   EXPECT_NE(after->current.publicKey, before->current.publicKey);
   EXPECT_TRUE(fs::exists(d.path + "/keys/secret_onion_key.old"));
+}
+
+TEST(RelayKeys, DescriptorCrosscertsCheckOutAsReadersCheckThem) {
+  TempDir d;
+  ASSERT_TRUE(ensureRelayKeys(d.path, "n", kNow, KeyPolicy{}));
+  auto k = loadDescriptorOnionKeys(d.path);
+  ASSERT_TRUE(k) << k.error();
+  auto id = loadIdentityKeys(d.path);
+  ASSERT_TRUE(id);
+  // onion-key-crosscert: the TAP key signed SHA1(identity) | master key.
+  auto tap = crypto::RsaPublicKey::fromDer(Bytes(k->tapPublicDer));
+  ASSERT_TRUE(tap);
+  auto fp = id->rsaIdentity.publicKey().fingerprint();
+  std::vector<uint8_t> msg(fp.begin(), fp.end());
+  msg.insert(msg.end(), id->masterPublic.begin(), id->masterPublic.end());
+  EXPECT_TRUE(tap->verifyTorSignature(Bytes(msg), Bytes(k->tapCrosscert)));
+  // ntor-onion-key-crosscert: a type 0A cert certifying the master key, signed by the key a reader
+  // rebuilds from ntor-onion-key and the sign bit.
+  auto cert = crypto::decodeEd25519Cert(Bytes(k->ntorCrosscert));
+  ASSERT_TRUE(cert);
+  EXPECT_TRUE(crypto::checkEd25519CertType(*cert, crypto::CertType::kNtorCrosscert));
+  EXPECT_EQ(cert->certifiedKey, id->masterPublic);
+  auto signer =
+      crypto::convertCurve25519PublicToEd25519(k->ntorPublic, k->ntorCrosscertSignBit != 0);
+  EXPECT_TRUE(crypto::verifyEd25519Cert(*cert, signer, kNow));
+  EXPECT_GT(k->ntorCrosscertExpires, kNow + 28 * 86400);
+  auto onion = loadOnionKeys(d.path);
+  ASSERT_TRUE(onion);
+  EXPECT_EQ(onion->current.publicKey, k->ntorPublic);
 }
 
 TEST(RelayKeys, RefusesDamagedKeyFiles) {
