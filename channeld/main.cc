@@ -14,6 +14,7 @@
 #include "channeld/net/channels.h"
 #include "channeld/net/link_tls.h"
 #include "channeld/net/or_listener.h"
+#include "channeld/net/publisher.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
@@ -176,6 +177,20 @@ int run(daemon::Runtime& rt) {
     orPorts.push_back(std::move(l));
   }
 
+  // The descriptor, once there is an ORPort to advertise and authorities to tell.
+  std::unique_ptr<DescriptorPublisher> publisher;
+  if (!orPorts.empty() && !cfg.dirAuthorities.empty()) {
+    auto onion = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
+    if (!onion) {
+      spdlog::error("descriptor: {}", onion.error());
+      return 1;
+    }
+    publisher = std::make_unique<DescriptorPublisher>(rt.loop().base(), cfg, *keys,
+                                                      std::move(*onion), orPorts[0]->port(),
+                                                      std::time(nullptr));
+    publisher->start();
+  }
+
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId, std::function<void()>) -> capnp::Capability::Client {
@@ -201,6 +216,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("channels_open", channels.openChannels());
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
+    out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
   };
   circuitd.start();
   int rc = rt.run();

@@ -166,7 +166,7 @@ LinkResponder::Step LinkResponder::onAuthenticate(Bytes payload) {
   e.slog = slog_;
   e.clog = clog_;
   e.scert = setup_.ourTlsCertSha256;
-  auto secrets = setup_.tlsSecrets ? setup_.tlsSecrets(peer_->edId) : std::nullopt;
+  auto secrets = setup_.tlsSecrets ? setup_.tlsSecrets(peer_->rsaIdSha256) : std::nullopt;
   if (!secrets) return close("no TLS exporter value for AUTH0003");
   e.tlsSecrets = *secrets;
   auto ok = verifyAuth3(a->auth, e, *peer_->edAuthKey);

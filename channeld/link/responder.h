@@ -36,9 +36,11 @@ struct ResponderSetup {
   std::array<uint8_t, 32> ourRsaIdSha256{};    // SID: SHA-256 of our RSA identity key (DER)
   crypto::Ed25519PublicKey ourEdId{};          // SID_ED: our ed25519 master identity
   std::array<uint8_t, 32> ourTlsCertSha256{};  // SCERT: SHA-256 of the TLS certificate we showed
-  // TLSSECRETS: this TLS session's AUTH0003 exporter value for the initiator's ed25519 identity
-  // (the exporter's context), e.g. channeld::authTlsSecrets; nullopt if TLS cannot give it.
-  std::function<std::optional<std::array<uint8_t, 32>>(const crypto::Ed25519PublicKey&)> tlsSecrets;
+  // TLSSECRETS: this TLS session's AUTH0003 exporter value for CID (the SHA-256 of the initiator's
+  // RSA identity key, the exporter's context), e.g. channeld::authTlsSecrets; nullopt if TLS cannot
+  // give it.
+  std::function<std::optional<std::array<uint8_t, 32>>(const std::array<uint8_t, 32>& cid)>
+      tlsSecrets;
   cell::NetAddress peerAddress{};              // NETINFO "other address"
   std::vector<cell::NetAddress> ourAddresses;  // NETINFO "my addresses"
   int64_t nowUnix = 0;

@@ -104,8 +104,8 @@ void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
   s.ourRsaIdSha256 = config_.ourRsaIdSha256;
   s.ourEdId = config_.ourEdId;
   s.ourTlsCertSha256 = config_.ourTlsCertSha256;
-  s.tlsSecrets = [ssl](const crypto::Ed25519PublicKey& initiator) {
-    return authTlsSecrets(ssl, Bytes(initiator));
+  s.tlsSecrets = [ssl](const std::array<uint8_t, 32>& cid) {
+    return authTlsSecrets(ssl, Bytes(cid));
   };
   s.peerAddress = netAddress(ch->info.address.ip);
   s.ourAddresses = config_.ourAddresses;

@@ -91,11 +91,11 @@ std::vector<uint8_t> peerCertDer(ssl_st* ssl) {
   return der;
 }
 
-std::optional<std::array<uint8_t, 32>> authTlsSecrets(ssl_st* ssl, Bytes initiatorEd25519Id) {
+std::optional<std::array<uint8_t, 32>> authTlsSecrets(ssl_st* ssl, Bytes cid) {
   static constexpr char kLabel[] = "EXPORTER FOR TOR TLS CLIENT BINDING AUTH0003";
   std::array<uint8_t, 32> out{};
-  if (SSL_export_keying_material(ssl, out.data(), out.size(), kLabel, sizeof kLabel - 1,
-                                 initiatorEd25519Id.data(), initiatorEd25519Id.size(), 1) != 1)
+  if (SSL_export_keying_material(ssl, out.data(), out.size(), kLabel, sizeof kLabel - 1, cid.data(),
+                                 cid.size(), 1) != 1)
     return std::nullopt;
   return out;
 }

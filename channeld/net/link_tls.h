@@ -53,8 +53,9 @@ std::vector<uint8_t> localCertDer(ssl_st* ssl);
 std::vector<uint8_t> peerCertDer(ssl_st* ssl);
 
 // TLSSECRETS of AUTHENTICATE type 3 (tor-spec §4.4.2): RFC 5705 exporter with the label
-// "EXPORTER FOR TOR TLS CLIENT BINDING AUTH0003", the initiator's Ed25519 identity as context, 32
-// bytes. Nullopt if the TLS session cannot export.
-std::optional<std::array<uint8_t, 32>> authTlsSecrets(ssl_st* ssl, Bytes initiatorEd25519Id);
+// "EXPORTER FOR TOR TLS CLIENT BINDING AUTH0003" and CID (the SHA-256 of the initiator's RSA
+// identity key) as context, 32 bytes, as C tor computes it (tor-spec's "Context value: The CID
+// value"). Nullopt if the TLS session cannot export.
+std::optional<std::array<uint8_t, 32>> authTlsSecrets(ssl_st* ssl, Bytes cid);
 
 }  // namespace onionsplit::channeld

@@ -11,13 +11,14 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/version.h"
 #include "common/config/config.h"
 #include "common/ipc/control.h"
 #include "common/ipc/event_loop.h"
 
 namespace onionsplit::daemon {
 
-inline constexpr const char* kVersion = "0.1.0";
+inline constexpr const char* kVersion = kOnionsplitVersion;
 
 // Reads and builds a torrc-syntax config file. On failure returns false with `error` set to a line
 // an operator can act on.

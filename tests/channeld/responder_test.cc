@@ -77,8 +77,8 @@ struct Harness {
     s.ourRsaIdSha256 = ourId.rsaIdSha256;
     s.ourEdId = us.master.publicKey();
     s.ourTlsCertSha256 = us.creds->linkCert.sha256();
-    // Like the real exporter, the value depends on the initiator's ed25519 identity.
-    s.tlsSecrets = [this](const crypto::Ed25519PublicKey& initiator) {
+    // Like the real exporter, the value depends on the context, CID.
+    s.tlsSecrets = [this](const std::array<uint8_t, 32>& initiator) {
       std::vector<uint8_t> in(tlsSecrets.begin(), tlsSecrets.end());
       in.insert(in.end(), initiator.begin(), initiator.end());
       return std::optional<std::array<uint8_t, 32>>(sha256(Bytes(in)));
@@ -152,7 +152,7 @@ struct Harness {
     e.clog = sha256(Bytes(toResponder));
     e.scert = us.creds->linkCert.sha256();
     std::vector<uint8_t> in(secrets.begin(), secrets.end());
-    in.insert(in.end(), r.master.publicKey().begin(), r.master.publicKey().end());
+    in.insert(in.end(), rid.rsaIdSha256.begin(), rid.rsaIdSha256.end());
     e.tlsSecrets = sha256(Bytes(in));
     std::vector<uint8_t> rnd(24, 0x77);
     return makeAuth3(e, rnd, r.auth);

@@ -1,0 +1,142 @@
+// channeld/net/publisher.cc: see publisher.h.
+#include "channeld/net/publisher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "channeld/descriptor/server_descriptor.h"
+#include "common/base/hex.h"
+#include "common/base/version.h"
+#include "common/exitpolicy/exit_policy.h"
+
+namespace onionsplit::channeld {
+namespace {
+
+constexpr int kRepublishSeconds = 18 * 3600;
+
+class KeySigner final : public DescriptorSigner {
+ public:
+  explicit KeySigner(const keys::IdentityKeys& k) : k_(k) {}
+  std::array<uint8_t, 64> signEd25519(Bytes message) override {
+    crypto::Ed25519Signature sig{};
+    k_.signing.sign(message, sig);
+    return sig;
+  }
+  std::vector<uint8_t> signRsaDigest(Bytes sha1Digest) override {
+    std::vector<uint8_t> sig(k_.rsaIdentity.bits() / 8);
+    sig.resize(k_.rsaIdentity.signTor(sha1Digest, MutBytes(sig)));
+    return sig;
+  }
+
+ private:
+  const keys::IdentityKeys& k_;
+};
+
+}  // namespace
+
+DescriptorPublisher::DescriptorPublisher(event_base* base, const config::Config& cfg,
+                                         const keys::IdentityKeys& keys,
+                                         keys::DescriptorOnionKeys onion, uint16_t orPort,
+                                         std::time_t startedAt)
+    : base_(base),
+      cfg_(cfg),
+      keys_(keys),
+      onion_(std::move(onion)),
+      orPort_(orPort),
+      startedAt_(startedAt),
+      dir_(base, 30) {
+  auto fp = keys_.rsaIdentity.publicKey().fingerprint();
+  fingerprintHex_ = toHex(Bytes(fp), true);
+}
+
+DescriptorPublisher::~DescriptorPublisher() {
+  if (timer_) event_free(timer_);
+}
+
+std::string DescriptorPublisher::build(std::time_t now, std::string& error) const {
+  exitpolicy::PolicyInputs pi;
+  pi.exitRelay = exitpolicy::resolveExitRelay(cfg_.exitRelay, !cfg_.exitPolicy.empty(),
+                                              cfg_.reducedExitPolicy, cfg_.ipv6Exit);
+  pi.items = cfg_.exitPolicy;
+  pi.rejectPrivate = cfg_.exitPolicyRejectPrivate;
+  pi.ipv6Exit = cfg_.ipv6Exit;
+  pi.reduced = cfg_.reducedExitPolicy;
+  if (auto a = exitpolicy::IpAddress::parse(cfg_.address)) pi.ownAddresses.push_back(*a);
+  auto policy = exitpolicy::Policy::build(pi);
+  if (!policy) {
+    error = "exit policy: " + policy.error();
+    return {};
+  }
+  DescriptorInputs in;
+  in.nickname = cfg_.nickname;
+  in.address = cfg_.address;
+  in.orPort = orPort_;
+  in.signingCert = Bytes(keys_.signingCert);
+  in.masterKey = keys_.masterPublic;
+  in.platform = std::string("onionsplit ") + kOnionsplitVersion + " on Linux";
+  in.proto = kProtoLine;
+  in.published = now;
+  in.rsaFingerprint = keys_.rsaIdentity.publicKey().fingerprint();
+  in.uptimeSeconds = static_cast<uint64_t>(now > startedAt_ ? now - startedAt_ : 0);
+  in.bandwidthAvg = cfg_.bandwidthRateBytes;
+  in.bandwidthBurst = cfg_.bandwidthBurstBytes;
+  in.bandwidthObserved = 0;
+  auto tap = crypto::RsaPublicKey::fromDer(Bytes(onion_.tapPublicDer));
+  if (!tap) {
+    error = "the TAP onion key is unreadable";
+    return {};
+  }
+  in.tapOnionKeyPem = tap->pemPkcs1();
+  in.identityKeyPem = keys_.rsaIdentity.publicKey().pemPkcs1();
+  in.tapOnionKeyCrosscert = Bytes(onion_.tapCrosscert);
+  in.ntorOnionKeyCrosscert = Bytes(onion_.ntorCrosscert);
+  in.ntorCrosscertSignBit = onion_.ntorCrosscertSignBit;
+  in.family = cfg_.myFamily;
+  in.contact = cfg_.contactInfo;
+  in.ntorOnionKey = onion_.ntorPublic;
+  in.policyLines = policy->descriptorLines();
+  in.ipv6Policy = cfg_.ipv6Exit ? policy->ipv6Summary() : "";
+  KeySigner signer(keys_);
+  return buildServerDescriptor(in, signer);
+}
+
+void DescriptorPublisher::start() {
+  timer_ = event_new(base_, -1, EV_PERSIST, &DescriptorPublisher::onTimer, this);
+  timeval tv{kRepublishSeconds, 0};
+  event_add(timer_, &tv);
+  publishNow();
+}
+
+void DescriptorPublisher::onTimer(evutil_socket_t, short, void* arg) {
+  static_cast<DescriptorPublisher*>(arg)->publishNow();
+}
+
+void DescriptorPublisher::publishNow() {
+  std::string error;
+  std::string desc = build(std::time(nullptr), error);
+  if (desc.empty()) {
+    spdlog::error("descriptor: {}", error);
+    return;
+  }
+  accepted_ = 0;
+  for (const auto& a : cfg_.dirAuthorities) {
+    DirEndpoint to{a.address, a.dirPort, a.nickname};
+    dir_.postDescriptor(to, desc, [this, to](const HttpResult& r) {
+      if (r.status != 200) {
+        spdlog::warn("descriptor: {} answered {} {}", to.nickname, r.status, r.reason);
+        return;
+      }
+      // 200 is not acceptance: fetch it back.
+      dir_.fetchServerDescriptor(to, fingerprintHex_, [this, to](const HttpResult& f) {
+        if (f.status == 200 && f.body.find("router ") != std::string::npos) {
+          ++accepted_;
+          spdlog::info("descriptor: accepted by {}", to.nickname);
+        } else {
+          spdlog::warn("descriptor: {} took the upload but does not serve it ({} {})", to.nickname,
+                       f.status, f.reason);
+        }
+      });
+    });
+  }
+}
+
+}  // namespace onionsplit::channeld

@@ -1,0 +1,57 @@
+// channeld/net/publisher.h: publishes the relay's server descriptor to every DirAuthority: at
+// start, every 18 hours, and when asked (on change). Acceptance is checked by fetching the
+// descriptor back from each authority (authorities answer 200 even to descriptors they drop).
+//
+// Where it sits: channeld, which holds the identity and signing keys the descriptor is signed
+// with. The onion-key parts come ready-made from keys::loadDescriptorOnionKeys (computed where the
+// onion secrets are), so channeld never holds an onion secret.
+#pragma once
+
+#include <event2/event.h>
+
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "channeld/net/dir_client.h"
+#include "common/config/config.h"
+#include "common/keys/relay_keys.h"
+
+namespace onionsplit::channeld {
+
+// What onionsplit implements today, and nothing more (issue 4: "a proto line that claims only what
+// is implemented at the time").
+inline constexpr const char* kProtoLine = "Link=4-5 LinkAuth=3";
+
+class DescriptorPublisher {
+ public:
+  DescriptorPublisher(event_base* base, const config::Config& cfg, const keys::IdentityKeys& keys,
+                      keys::DescriptorOnionKeys onion, uint16_t orPort, std::time_t startedAt);
+  ~DescriptorPublisher();
+  DescriptorPublisher(const DescriptorPublisher&) = delete;
+  DescriptorPublisher& operator=(const DescriptorPublisher&) = delete;
+
+  // Publishes now and then every 18 hours.
+  void start();
+  void publishNow();
+
+  // Builds and signs the descriptor as of `now` (also for tests). Empty with `error` on failure.
+  std::string build(std::time_t now, std::string& error) const;
+  unsigned acceptedBy() const { return accepted_; }
+
+ private:
+  static void onTimer(evutil_socket_t, short, void* arg);
+
+  event_base* base_;
+  const config::Config& cfg_;
+  const keys::IdentityKeys& keys_;
+  keys::DescriptorOnionKeys onion_;
+  uint16_t orPort_;
+  std::time_t startedAt_;
+  DirClient dir_;
+  event* timer_ = nullptr;
+  unsigned accepted_ = 0;
+  std::string fingerprintHex_;
+};
+
+}  // namespace onionsplit::channeld

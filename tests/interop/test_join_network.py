@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""tests/interop/test_join_network.py: onionsplit joins a private network of Debian `tor` 0.4.9.
+
+Three directory authorities (with AuthDirTestReachability 1: an authority votes a relay Running only
+after it completed a link handshake with the relay's ORPort as an authenticating initiator), two
+middles and a client, on 127.0.0.1. onionsplit publishes its descriptor to the authorities; the test
+checks that the client's consensus lists onionsplit with Running and Valid, and that the
+authorities' reachability tests reached it as authenticated relays (CERTS + AUTHENTICATE type 3
+verified by onionsplit). Every process is stopped by its PID; every wait is bounded.
+
+Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory)
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tornet  # noqa: E402
+
+
+def main():
+    bin_dir = os.path.abspath(sys.argv[1])
+    root = tempfile.mkdtemp(prefix="onionsplit-join-")
+    relay = None
+    try:
+        with tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
+                           conflux=False) as net:
+            net.setup()
+            net.start()
+            rdir = os.path.join(root, "onionsplit")
+            os.makedirs(rdir)
+            port = tornet.free_port()
+            torrc = os.path.join(rdir, "torrc")
+            with open(torrc, "w") as f:
+                f.write("\n".join([
+                    "TestingTorNetwork 1", f"DataDirectory {rdir}/data", "Nickname splitrelay",
+                    "Address 127.0.0.1", f"ORPort 127.0.0.1:{port}", "AssumeReachable 1",
+                    "ContactInfo onionsplit@localhost", "ExitRelay 0",
+                    f"Log info file {rdir}/onionsplit.log"] + net.dir_authority_lines()) + "\n")
+            fp = "".join(subprocess.run([f"{bin_dir}/onionsplit", "--list-fingerprint", "-f", torrc],
+                                        check=True, capture_output=True, text=True,
+                                        timeout=60).stdout.split()[1:])
+            relay = subprocess.Popen([f"{bin_dir}/onionsplit", "-f", torrc],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            net.wait_bootstrapped(timeout=120)
+            try:
+                s_line = net.wait_for_relay_in_consensus(fp, flags=("Running", "Valid"), timeout=150)
+            except TimeoutError as e:
+                print(f"FAIL: {e}")
+                with open(f"{rdir}/onionsplit.log", errors="replace") as f:
+                    lines = [l for l in f if re.search(r"descriptor|channel|handshake", l)]
+                print("".join(lines[-40:]))
+                return 1
+            with open(f"{rdir}/onionsplit.log", errors="replace") as f:
+                log = f.read()
+            relays = len(re.findall(r"channel \d+ open with 127\.0\.0\.1 \(link \d, relay\)", log))
+            refused = re.findall(r"closed: link handshake: .*", log)
+            print(f"consensus: {s_line}")
+            print(f"authenticated relay channels (authorities' reachability tests): {relays}")
+            print(f"descriptor accepted: {log.count('descriptor: accepted by')} authorities")
+            for r in refused:
+                print(f"refused handshake: {r}")
+            ok = relays > 0 and not refused and log.count("descriptor: accepted by") == 3
+            print("PASS" if ok else "FAIL")
+            return 0 if ok else 1
+    finally:
+        if relay and relay.poll() is None:
+            relay.send_signal(signal.SIGTERM)
+            try:
+                relay.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                relay.kill()
+                relay.wait()
+        if os.environ.get("KEEP") is None:
+            subprocess.run(["rm", "-rf", root])
+        else:
+            print(f"kept {root}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
