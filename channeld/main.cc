@@ -185,9 +185,8 @@ int run(daemon::Runtime& rt) {
       spdlog::error("descriptor: {}", onion.error());
       return 1;
     }
-    publisher = std::make_unique<DescriptorPublisher>(rt.loop().base(), cfg, *keys,
-                                                      std::move(*onion), orPorts[0]->port(),
-                                                      std::time(nullptr));
+    publisher = std::make_unique<DescriptorPublisher>(
+        rt.loop().base(), cfg, *keys, std::move(*onion), orPorts[0]->port(), std::time(nullptr));
     publisher->start();
   }
 

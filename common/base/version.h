@@ -1,4 +1,4 @@
-// common/base/version.h: onionsplit's version, for --version, Control and the descriptor's platform.
+// common/base/version.h: onionsplit's version (--version, Control, the descriptor's platform).
 #pragma once
 
 namespace onionsplit {
