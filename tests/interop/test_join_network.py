@@ -4,7 +4,8 @@
 Three directory authorities (with AuthDirTestReachability 1: an authority votes a relay Running only
 after it completed a link handshake with the relay's ORPort as an authenticating initiator), two
 middles and a client, on 127.0.0.1. onionsplit publishes its descriptor to the authorities; the test
-checks that the client's consensus lists onionsplit with Running and Valid, and that the
+checks that the client's consensus lists onionsplit, configured as an exit, with Exit, Fast,
+Running, Stable and Valid, and that the
 authorities' reachability tests reached it as authenticated relays (CERTS + AUTHENTICATE type 3
 verified by onionsplit). Every process is stopped by its PID; every wait is bounded.
 
@@ -38,7 +39,9 @@ def main():
                 f.write("\n".join([
                     "TestingTorNetwork 1", f"DataDirectory {rdir}/data", "Nickname splitrelay",
                     "Address 127.0.0.1", f"ORPort 127.0.0.1:{port}", "AssumeReachable 1",
-                    "ContactInfo onionsplit@localhost", "ExitRelay 0",
+                    "ContactInfo onionsplit@localhost", "ExitRelay 1",
+                    "ExitPolicyRejectPrivate 0", "ExitPolicy accept 127.0.0.0/8:*",
+                    "ExitPolicy accept *:*",
                     f"Log info file {rdir}/onionsplit.log"] + net.dir_authority_lines()) + "\n")
             fp = "".join(subprocess.run([f"{bin_dir}/onionsplit", "--list-fingerprint", "-f", torrc],
                                         check=True, capture_output=True, text=True,
@@ -47,7 +50,8 @@ def main():
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             net.wait_bootstrapped(timeout=120)
             try:
-                s_line = net.wait_for_relay_in_consensus(fp, flags=("Running", "Valid"), timeout=150)
+                s_line = net.wait_for_relay_in_consensus(
+                    fp, flags=("Exit", "Fast", "Running", "Stable", "Valid"), timeout=150)
             except TimeoutError as e:
                 print(f"FAIL: {e}")
                 with open(f"{rdir}/onionsplit.log", errors="replace") as f:
