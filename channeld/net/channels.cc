@@ -15,6 +15,10 @@ namespace onionsplit::channeld {
 
 using cell::CellCmd;
 
+namespace {
+constexpr uint8_t kDestroyResourceLimit = 5;
+}  // namespace
+
 struct ChannelServer::Channel {
   ChannelServer* server = nullptr;
   ChannelId id = 0;
@@ -26,6 +30,7 @@ struct ChannelServer::Channel {
   bool closing = false;
   event* deadline = nullptr;
   ChannelInfo info;
+  std::optional<ChannelCircuits> circuits;  // from the moment the channel opens
   ~Channel() {
     if (deadline) event_free(deadline);
   }
@@ -79,11 +84,23 @@ ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks
       hooks_(std::move(hooks)),
       random_(std::move(random)),
       now_(std::move(now)),
-      reaper_(event_new(base, -1, 0, &ChannelServer::onReap, this)) {}
+      reaper_(event_new(base, -1, 0, &ChannelServer::onReap, this)),
+      sweeper_(event_new(base, -1, EV_PERSIST, &ChannelServer::onSweep, this)) {
+  timeval tv{30, 0};
+  event_add(sweeper_, &tv);
+}
 
 ChannelServer::~ChannelServer() {
   channels_.clear();
   event_free(reaper_);
+  event_free(sweeper_);
+}
+
+void ChannelServer::onSweep(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ChannelServer*>(arg);
+  int64_t now = self->now_();
+  for (auto& [id, ch] : self->channels_)
+    if (ch->open && !ch->closing && ch->circuits->idle(now)) self->closeLater(id, "idle");
 }
 
 size_t ChannelServer::openChannels() const {
@@ -175,6 +192,7 @@ void ChannelServer::process(Channel& ch) {
         ++handshakes_;
         ch.info.linkVersion = ch.responder->linkVersion();
         ch.info.peer = ch.responder->peer();
+        ch.circuits.emplace(config_.maxCircuitsPerChannel, config_.idleTimeout.count(), now_());
         event_del(ch.deadline);
         spdlog::info("channel {} open with {} (link {}, {})", ch.id, ch.info.address.ip,
                      ch.info.linkVersion, ch.info.peer ? "relay" : "client");
@@ -200,7 +218,22 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
     closeLater(ch.id, "circuit cell with circuit id 0");
     return false;
   }
-  if (hooks_.cell && !hooks_.cell(ch.id, static_cast<uint32_t>(c.circId), c.command, c.payload)) {
+  auto circId = static_cast<uint32_t>(c.circId);
+  switch (ch.circuits->fromPeer(c.command, circId, now_())) {
+    case ChannelCircuits::Decision::kDrop:
+      return true;
+    case ChannelCircuits::Decision::kRefuseCreate: {
+      uint8_t reason[509] = {kDestroyResourceLimit};
+      sendCell(ch.id, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(reason));
+      return true;
+    }
+    case ChannelCircuits::Decision::kForward:
+      break;
+  }
+  if (hooks_.cell && !hooks_.cell(ch.id, circId, c.command, c.payload)) {
+    // Not taken: the cell stays and is offered again on resume(); forget that we counted it.
+    if (c.command != static_cast<uint8_t>(CellCmd::kDestroy))
+      ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
     ch.stalled = true;
     return false;
   }
@@ -226,6 +259,7 @@ bool ChannelServer::sendCell(ChannelId id, uint32_t circId, uint8_t command, Byt
                 ? cell::encodeVarCell(w, v, circId, static_cast<CellCmd>(command), payload)
                 : cell::encodeFixedCell(w, v, circId, static_cast<CellCmd>(command), payload);
   if (!ok) return false;
+  it->second->circuits->toPeer(command, circId, now_());
   bufferevent_write(it->second->conn->bev(), w.written().data(), w.written().size());
   return true;
 }

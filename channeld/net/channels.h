@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "channeld/link/channel_circuits.h"
 #include "channeld/link/link_certs.h"
 #include "channeld/link/responder.h"
 #include "channeld/net/or_listener.h"
@@ -46,7 +47,11 @@ struct ChannelServerConfig {
   std::array<uint8_t, 32> ourTlsCertSha256{};
   std::vector<cell::NetAddress> ourAddresses;
   std::chrono::seconds handshakeTimeout{30};  // C tor closes unfinished handshakes too
-  size_t maxInputBytes = 1 << 20;             // unread input per channel before we stop reading
+  // A channel with no circuit for this long closes (C tor closes idle client channels after
+  // three to four and a half minutes).
+  std::chrono::seconds idleTimeout{180};
+  size_t maxCircuitsPerChannel = 1024;  // CREATEs beyond it get DESTROY (RESOURCELIMIT)
+  size_t maxInputBytes = 1 << 20;       // unread input per channel before we stop reading
 };
 
 class ChannelServer {
@@ -83,6 +88,7 @@ class ChannelServer {
   static void onEvent(bufferevent* bev, short what, void* arg);
   static void onDeadline(evutil_socket_t, short, void* arg);
   static void onReap(evutil_socket_t, short, void* arg);
+  static void onSweep(evutil_socket_t, short, void* arg);
   void process(Channel& ch);
   bool handleOpenCell(Channel& ch, const cell::CellView& c);
   void closeLater(ChannelId id, const std::string& why);
@@ -92,7 +98,8 @@ class ChannelServer {
   Hooks hooks_;
   std::function<void(MutBytes)> random_;
   std::function<int64_t()> now_;
-  event* reaper_;  // destroys closed channels on the next loop turn
+  event* reaper_;   // destroys closed channels on the next loop turn
+  event* sweeper_;  // closes idle channels
   ChannelId next_ = 1;
   std::map<ChannelId, std::unique_ptr<Channel>> channels_;
   uint64_t handshakes_ = 0, failures_ = 0;

@@ -1,0 +1,41 @@
+// channeld/link/channel_circuits.h: which circuits a channel has, as channeld sees them (pure).
+//
+// channeld does not run circuits (circuitd does), but it enforces the per-channel limits before a
+// cell reaches circuitd: a CREATE beyond the channel's circuit limit is refused with DESTROY
+// (RESOURCELIMIT) at once, a CREATE on a circuit id already in use is dropped (circuitd would see a
+// second opener for a live flow), and a channel with no circuit for too long is idle and closes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_set>
+
+namespace onionsplit::channeld {
+
+class ChannelCircuits {
+ public:
+  enum class Decision : uint8_t {
+    kForward,       // pass the cell to circuitd
+    kRefuseCreate,  // answer DESTROY (RESOURCELIMIT): too many circuits on this channel
+    kDrop,          // a second CREATE on a live circuit id
+  };
+
+  ChannelCircuits(size_t maxCircuits, int64_t idleTimeoutSeconds, int64_t now)
+      : max_(maxCircuits), idleTimeout_(idleTimeoutSeconds), lastUsed_(now) {}
+
+  // A circuit cell from the peer (tor-spec link cell command).
+  Decision fromPeer(uint8_t command, uint32_t circId, int64_t now);
+  // A circuit cell circuitd sends to the peer.
+  void toPeer(uint8_t command, uint32_t circId, int64_t now);
+  // True when the channel has had no circuit for the idle timeout.
+  bool idle(int64_t now) const { return open_.empty() && now - lastUsed_ >= idleTimeout_; }
+  size_t circuits() const { return open_.size(); }
+
+ private:
+  size_t max_;
+  int64_t idleTimeout_;
+  int64_t lastUsed_;
+  std::unordered_set<uint32_t> open_;
+};
+
+}  // namespace onionsplit::channeld
