@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include <ctime>
+#include <unordered_map>
 
 #include "channeld/link/link_certs.h"
 #include "channeld/net/channels.h"
@@ -53,15 +54,36 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
     if (!e.isCell()) return false;  // circuitd announces no channels
     auto c = e.getCell();
     if (c.getPayload().size() != 509 || c.getCircId() == 0) return false;
-    channels_.sendCell(e.getChannel(), c.getCircId(), c.getCommand(),
-                       Bytes(c.getPayload().begin(), c.getPayload().size()));
-    pipe.taken(flowOf(e.getChannel(), c.getCircId()), 1);
+    ChannelId ch = e.getChannel();
+    FlowId f = flowOf(ch, c.getCircId());
+    if (!channels_.sendCell(ch, c.getCircId(), c.getCommand(),
+                            Bytes(c.getPayload().begin(), c.getPayload().size()))) {
+      pipe.taken(f, 1);  // the channel is gone: the cell is dropped, its credit is not held
+      return true;
+    }
+    // The edge took the cell when TLS has room for it: above the high watermark the credit waits
+    // until the channel drains, so a slow reader holds at most its circuits' windows here.
+    if (channels_.outputBytes(ch) > ChannelServer::kOutputHighWater) {
+      owed_[ch].push_back(f);
+    } else {
+      pipe.taken(f, 1);
+    }
     return true;
   }
   void onCredit() override { channels_.resume(); }
+  // The channel's TLS output drained: the credit it held goes back.
+  void drained(ChannelId ch) {
+    auto it = owed_.find(ch);
+    if (it == owed_.end()) return;
+    for (FlowId f : it->second)
+      pipe.taken(f, 1);
+    owed_.erase(it);
+  }
+  void forget(ChannelId ch) { owed_.erase(ch); }
 
  private:
   ChannelServer& channels_;
+  std::unordered_map<ChannelId, std::vector<FlowId>> owed_;
 };
 
 std::array<uint8_t, 32> sha256(Bytes b) {
@@ -147,9 +169,14 @@ int run(daemon::Runtime& rt) {
     s->pipe.commit(f, e);
     return true;
   };
+  hooks.drained = [&](ChannelId id) {
+    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
+    if (s) static_cast<CircuitdSession*>(s)->drained(id);
+  };
   hooks.closed = [&](ChannelId id) {
     auto* s = circuitdLink ? circuitdLink->session() : nullptr;
     if (!s) return;
+    static_cast<CircuitdSession*>(s)->forget(id);
     auto e = s->pipe.add();
     e.setChannel(id);
     e.setClosed();

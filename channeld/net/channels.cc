@@ -132,7 +132,9 @@ void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
   ch->deadline = evtimer_new(base_, &ChannelServer::onDeadline, ch.get());
   timeval tv{static_cast<time_t>(config_.handshakeTimeout.count()), 0};
   evtimer_add(ch->deadline, &tv);
-  bufferevent_setcb(bev, &ChannelServer::onRead, nullptr, &ChannelServer::onEvent, ch.get());
+  bufferevent_setcb(bev, &ChannelServer::onRead, &ChannelServer::onWrite, &ChannelServer::onEvent,
+                    ch.get());
+  bufferevent_setwatermark(bev, EV_WRITE, kOutputLowWater, 0);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
   channels_.emplace(ch->id, std::move(ch));
 }
@@ -148,6 +150,17 @@ void ChannelServer::onRead(bufferevent* bev, void* arg) {
   ch->in.resize(old + n);
   evbuffer_remove(input, ch->in.data() + old, n);
   ch->server->process(*ch);
+}
+
+void ChannelServer::onWrite(bufferevent*, void* arg) {
+  auto* ch = static_cast<Channel*>(arg);
+  if (ch->open && !ch->closing && ch->server->hooks_.drained) ch->server->hooks_.drained(ch->id);
+}
+
+size_t ChannelServer::outputBytes(ChannelId id) const {
+  auto it = channels_.find(id);
+  if (it == channels_.end()) return 0;
+  return evbuffer_get_length(bufferevent_get_output(it->second->conn->bev()));
 }
 
 void ChannelServer::onEvent(bufferevent*, short what, void* arg) {

@@ -62,7 +62,13 @@ class ChannelServer {
     // stops reading until resume() is called.
     std::function<bool(ChannelId, uint32_t circId, uint8_t command, Bytes payload)> cell;
     std::function<void(ChannelId)> closed;
+    // The channel's TLS output fell below the low watermark after having been above it.
+    std::function<void(ChannelId)> drained;
   };
+
+  // Output a channel may queue for TLS before its circuits' IPC credit is held back.
+  static constexpr size_t kOutputHighWater = 256 * 1024;
+  static constexpr size_t kOutputLowWater = 64 * 1024;
 
   ChannelServer(event_base* base, ChannelServerConfig config, Hooks hooks,
                 std::function<void(MutBytes)> random, std::function<int64_t()> now);
@@ -75,6 +81,8 @@ class ChannelServer {
   bool sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
   // circuitd can take cells again: every stalled channel reads on.
   void resume();
+  // Bytes queued for TLS on the channel (0 if it is gone).
+  size_t outputBytes(ChannelId id) const;
   void close(ChannelId id, const std::string& why);
 
   size_t channels() const { return channels_.size(); }
@@ -86,6 +94,7 @@ class ChannelServer {
   struct Channel;
   static void onRead(bufferevent* bev, void* arg);
   static void onEvent(bufferevent* bev, short what, void* arg);
+  static void onWrite(bufferevent* bev, void* arg);
   static void onDeadline(evutil_socket_t, short, void* arg);
   static void onReap(evutil_socket_t, short, void* arg);
   static void onSweep(evutil_socket_t, short, void* arg);
