@@ -13,7 +13,6 @@ Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory
 """
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -71,13 +70,7 @@ def main():
             print("PASS" if ok else "FAIL")
             return 0 if ok else 1
     finally:
-        if relay and relay.poll() is None:
-            relay.send_signal(signal.SIGTERM)
-            try:
-                relay.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                relay.kill()
-                relay.wait()
+        tornet.stop_process(relay)
         if os.environ.get("KEEP") is None:
             subprocess.run(["rm", "-rf", root])
         else:

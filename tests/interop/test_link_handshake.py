@@ -11,20 +11,15 @@ Usage: test_link_handshake.py BIN_DIR
 """
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tornet  # noqa: E402
+
 TOR = "/usr/sbin/tor"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(path, pattern, timeout):
@@ -39,20 +34,10 @@ def wait_for(path, pattern, timeout):
     return None
 
 
-def stop(proc):
-    if proc and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def main():
     bin_dir = os.path.abspath(sys.argv[1])
     root = tempfile.mkdtemp(prefix="onionsplit-link-")
-    port = free_port()
+    port = tornet.free_port()
     relay_dir = os.path.join(root, "relay")
     os.makedirs(relay_dir)
     relay_torrc = os.path.join(relay_dir, "torrc")
@@ -95,8 +80,8 @@ def main():
                         print(f.read()[-4000:])
         return 0 if ok else 1
     finally:
-        stop(client)
-        stop(relay)
+        tornet.stop_process(client)
+        tornet.stop_process(relay)
         subprocess.run(["rm", "-rf", root])
 
 

@@ -29,6 +29,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_process(proc, timeout=15):
+    """SIGTERM, then SIGKILL after `timeout` seconds; waits for the process either way."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Node:
     def __init__(self, net, name, role):
         self.net, self.name, self.role = net, name, role
