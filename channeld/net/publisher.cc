@@ -7,6 +7,7 @@
 #include "common/base/hex.h"
 #include "common/base/version.h"
 #include "common/exitpolicy/exit_policy.h"
+#include "common/exitpolicy/from_config.h"
 
 namespace onionsplit::channeld {
 namespace {
@@ -53,15 +54,7 @@ DescriptorPublisher::~DescriptorPublisher() {
 }
 
 std::string DescriptorPublisher::build(std::time_t now, std::string& error) const {
-  exitpolicy::PolicyInputs pi;
-  pi.exitRelay = exitpolicy::resolveExitRelay(cfg_.exitRelay, !cfg_.exitPolicy.empty(),
-                                              cfg_.reducedExitPolicy, cfg_.ipv6Exit);
-  pi.items = cfg_.exitPolicy;
-  pi.rejectPrivate = cfg_.exitPolicyRejectPrivate;
-  pi.ipv6Exit = cfg_.ipv6Exit;
-  pi.reduced = cfg_.reducedExitPolicy;
-  if (auto a = exitpolicy::IpAddress::parse(cfg_.address)) pi.ownAddresses.push_back(*a);
-  auto policy = exitpolicy::Policy::build(pi);
+  auto policy = exitpolicy::policyFromConfig(cfg_);
   if (!policy) {
     error = "exit policy: " + policy.error();
     return {};

@@ -354,6 +354,12 @@ const std::vector<OptionDef>& implementedOptions() {
        }},
       {"IPv6Exit",
        [](Config& c, std::string_view v) { return setBool(c.ipv6Exit, v, "IPv6Exit"); }},
+      {"ServerDNSResolvConfFile",
+       [](Config& c, std::string_view v) -> Status {
+         if (v.empty()) return fail(std::string("ServerDNSResolvConfFile needs a path"));
+         c.serverDnsResolvConfFile = std::string(v);
+         return {};
+       }},
       {"MyFamily",
        [](Config& c, std::string_view v) -> Status {
          for (auto& item : splitCommas(v))

@@ -64,6 +64,7 @@ struct Config {
   bool exitPolicyRejectLocalInterfaces = false;
   bool reducedExitPolicy = false;
   bool ipv6Exit = false;
+  std::string serverDnsResolvConfFile = "/etc/resolv.conf";  // ServerDNSResolvConfFile
   std::vector<std::string> myFamily;  // "$FINGERPRINT" or nicknames, as written
   uint64_t bandwidthRateBytes = 1ULL << 30;
   uint64_t bandwidthBurstBytes = 1ULL << 30;

@@ -176,3 +176,20 @@ TEST(ConfigKeys, OfflineMasterKeyAndSigningKeyLifetime) {
 
 }  // namespace
 }  // namespace onionsplit::config
+
+namespace onionsplit::config {
+namespace {
+
+TEST(ConfigDns, ServerDnsResolvConfFile) {
+  auto d = parseConfig("Nickname a\n");
+  ASSERT_TRUE(d) << describe(d.error());
+  EXPECT_EQ(d->config.serverDnsResolvConfFile, "/etc/resolv.conf");  // C tor's default
+  auto r = parseConfig("ServerDNSResolvConfFile /tmp/resolv.test\n");
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(r->config.serverDnsResolvConfFile, "/tmp/resolv.test");
+  EXPECT_TRUE(r->warnings.empty());
+  EXPECT_FALSE(parseConfig("ServerDNSResolvConfFile\n"));
+}
+
+}  // namespace
+}  // namespace onionsplit::config
