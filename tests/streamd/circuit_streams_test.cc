@@ -1,0 +1,363 @@
+// Tests for streamd/core/circuit_streams.h: the stream side of one circuit against a recording
+// StreamIo: contract checks, BEGIN/RESOLVE answers, limits, stream windows, XON/XOFF, fairness.
+#include "streamd/core/circuit_streams.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/cell/relay.h"
+
+namespace onionsplit::streamd {
+namespace {
+
+using cell::RelayCmd;
+
+exitpolicy::Policy testPolicy() {
+  exitpolicy::PolicyInputs in;
+  in.exitRelay = true;
+  in.rejectPrivate = false;
+  in.ipv6Exit = true;
+  in.items = {"reject *:25", "accept *:*"};
+  return *exitpolicy::Policy::build(in);
+}
+
+struct Sent {
+  StreamId id;
+  RelayCmd cmd;
+  std::vector<uint8_t> body;
+};
+
+struct FakeIo final : StreamIo {
+  void sendControl(StreamId id, RelayCmd cmd, Bytes body) override {
+    sent.push_back({id, cmd, std::vector<uint8_t>(body.begin(), body.end())});
+  }
+  void resolve(StreamId id, std::string_view name, bool) override {
+    resolves[id] = std::string(name);
+  }
+  void resolveReverse(StreamId id, const exitpolicy::IpAddress& a) override {
+    reverses[id] = a.toString();
+  }
+  void connect(StreamId id, const exitpolicy::IpAddress& a, uint16_t port) override {
+    connects[id] = a.toString() + ":" + std::to_string(port);
+  }
+  void write(StreamId id, Bytes data) override {
+    written[id].append(reinterpret_cast<const char*>(data.data()), data.size());
+  }
+  size_t outputBuffered(StreamId id) const override {
+    auto it = buffered.find(id);
+    return it == buffered.end() ? 0 : it->second;
+  }
+  void release(StreamId id) override { released.push_back(id); }
+  void readable(StreamId id) override { readables.push_back(id); }
+
+  std::vector<Sent> sent;
+  std::map<StreamId, std::string> resolves, reverses, connects, written;
+  std::map<StreamId, size_t> buffered;
+  std::vector<StreamId> released, readables;
+};
+
+std::vector<uint8_t> beginBody(const std::string& addrPort, uint32_t flags = 0) {
+  std::vector<uint8_t> b(addrPort.begin(), addrPort.end());
+  b.push_back(0);
+  for (int s = 24; s >= 0; s -= 8)
+    b.push_back(static_cast<uint8_t>(flags >> s));
+  return b;
+}
+std::vector<uint8_t> cstr(const std::string& s) {
+  std::vector<uint8_t> b(s.begin(), s.end());
+  b.push_back(0);
+  return b;
+}
+
+struct Fixture {
+  explicit Fixture(bool cc = false) : shared(policy), core(shared, io, cc) {}
+  CircuitStreams::Input msg(StreamId id, RelayCmd cmd, const std::vector<uint8_t>& body = {}) {
+    return core.onClientMessage(id, static_cast<uint8_t>(cmd), Bytes(body), 0);
+  }
+  uint8_t lastEnd() const {
+    for (auto it = io.sent.rbegin(); it != io.sent.rend(); ++it)
+      if (it->cmd == RelayCmd::kEnd) return it->body.empty() ? 0 : it->body[0];
+    return 0;
+  }
+  size_t count(RelayCmd c) const {
+    size_t n = 0;
+    for (auto& s : io.sent)
+      n += s.cmd == c;
+    return n;
+  }
+  // BEGIN to an address and CONNECTED.
+  void open(StreamId id) {
+    ASSERT_EQ(msg(id, RelayCmd::kBegin, beginBody("127.0.0.1:80")), CircuitStreams::Input::kOk);
+    ASSERT_EQ(io.connects[id], "127.0.0.1:80");
+    core.onConnected(id);
+  }
+  exitpolicy::Policy policy = testPolicy();
+  StreamShared shared;
+  FakeIo io;
+  CircuitStreams core;
+};
+
+TEST(CircuitStreams, ContractViolations) {
+  Fixture f;
+  EXPECT_EQ(f.msg(0, RelayCmd::kBegin, beginBody("1.2.3.4:80")), CircuitStreams::Input::kViolation);
+  EXPECT_EQ(f.msg(1, RelayCmd::kConnected), CircuitStreams::Input::kViolation);
+  EXPECT_EQ(f.msg(1, RelayCmd::kExtend2), CircuitStreams::Input::kViolation);
+  EXPECT_EQ(f.msg(1, RelayCmd::kResolved), CircuitStreams::Input::kViolation);
+  std::vector<uint8_t> big(499, 'a');
+  EXPECT_EQ(f.msg(1, RelayCmd::kData, big), CircuitStreams::Input::kViolation);
+  EXPECT_TRUE(f.io.sent.empty());
+}
+
+TEST(CircuitStreams, BeginConnectedOptimisticDataAndEnd) {
+  Fixture f;
+  f.msg(7, RelayCmd::kBegin, beginBody("10.0.0.1:443"));
+  EXPECT_EQ(f.io.connects[7], "10.0.0.1:443");
+  f.msg(7, RelayCmd::kData, {'h', 'i'});  // optimistic
+  EXPECT_TRUE(f.io.written[7].empty());
+  f.core.onConnected(7);
+  ASSERT_EQ(f.io.sent.size(), 1u);
+  EXPECT_EQ(f.io.sent[0].cmd, RelayCmd::kConnected);
+  auto c = cell::decodeConnected(Bytes(f.io.sent[0].body));
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->address.has_value());
+  EXPECT_EQ(c->ttl, kResolvedClippedTtl);
+  EXPECT_EQ(f.io.written[7], "hi");
+  f.msg(7, RelayCmd::kData, {'!'});
+  EXPECT_EQ(f.io.written[7], "hi!");
+  f.msg(7, RelayCmd::kEnd, {6});
+  EXPECT_FALSE(f.core.has(7));
+  EXPECT_EQ(f.io.released, std::vector<StreamId>{7});
+  EXPECT_EQ(f.io.sent.size(), 1u);  // nothing answers a client's END
+}
+
+TEST(CircuitStreams, RefusalsAndTheirReasons) {
+  Fixture f;
+  f.msg(1, RelayCmd::kBeginDir);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kNotDirectory));
+  f.msg(2, RelayCmd::kBegin, beginBody("1.2.3.4:25"));
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kExitPolicy));
+  auto e = cell::decodeEnd(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->address.has_value());
+  f.msg(3, RelayCmd::kBegin, beginBody("foo.onion:80"));
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResolveFailed));
+  f.msg(4, RelayCmd::kBegin, cstr("garbage"));
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  f.msg(5, RelayCmd::kBegin, beginBody("example.com:80"));
+  EXPECT_EQ(f.io.resolves[5], "example.com");
+  DnsAnswer nx;
+  nx.error = DnsError::kNonTransient;
+  f.core.onResolved(5, nx);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResolveFailed));
+  f.msg(6, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnectFailed(6, ECONNREFUSED);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kConnectRefused));
+  f.msg(8, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnectTimeout(8);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTimeout));
+  EXPECT_EQ(f.core.size(), 0u);
+  EXPECT_EQ(f.shared.counters.open, 0u);
+  EXPECT_EQ(f.shared.counters.endsSent[4], 1u);
+}
+
+TEST(CircuitStreams, StreamIdReuseEndsBothAndUnknownIdsAreDropped) {
+  Fixture f;
+  f.open(3);
+  f.msg(3, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  EXPECT_FALSE(f.core.has(3));
+  size_t before = f.io.sent.size();
+  EXPECT_EQ(f.msg(9, RelayCmd::kData, {1}), CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.msg(9, RelayCmd::kEnd, {6}), CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.msg(9, RelayCmd::kSendme), CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.io.sent.size(), before);
+  EXPECT_EQ(f.shared.counters.unknownStream, 3u);
+}
+
+TEST(CircuitStreams, AtMost256StreamsPerCircuitAndAGlobalCap) {
+  Fixture f;
+  for (StreamId id = 1; id <= kMaxStreamsPerCircuit; ++id)
+    f.msg(id, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  EXPECT_EQ(f.core.size(), kMaxStreamsPerCircuit);
+  f.msg(1000, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  Fixture g;
+  g.shared.maxStreams = 2;
+  g.msg(1, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  g.msg(2, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  g.msg(3, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  EXPECT_EQ(g.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  g.core.closeAll();
+  EXPECT_EQ(g.shared.counters.open, 0u);
+}
+
+TEST(CircuitStreams, PackageWindowStopsAt500AndSendmeReopensIt) {
+  Fixture f;
+  f.open(1);
+  int packaged = 0;
+  for (int i = 0; i < 600; ++i) {
+    f.core.markReady(1);
+    auto id = f.core.nextReady();
+    if (!id) break;
+    f.core.onPackaged(*id, 498);
+    ++packaged;
+  }
+  EXPECT_EQ(packaged, 500);
+  EXPECT_FALSE(f.core.mayPackage(1));
+  f.io.readables.clear();
+  f.msg(1, RelayCmd::kSendme);
+  EXPECT_EQ(f.io.readables, std::vector<StreamId>{1});
+  EXPECT_EQ(f.core.packageWindow(1), 50u);
+  for (int i = 0; i < 9; ++i)
+    f.msg(1, RelayCmd::kSendme);
+  EXPECT_EQ(f.core.packageWindow(1), 500u);
+  f.msg(1, RelayCmd::kSendme);  // beyond the window's start
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  EXPECT_FALSE(f.core.has(1));
+}
+
+TEST(CircuitStreams, DeliverWindowSendmesAndBackPressure) {
+  Fixture f;
+  f.open(1);
+  for (int i = 0; i < 49; ++i)
+    f.msg(1, RelayCmd::kData, {1});
+  EXPECT_EQ(f.count(RelayCmd::kSendme), 0u);
+  f.msg(1, RelayCmd::kData, {1});
+  EXPECT_EQ(f.count(RelayCmd::kSendme), 1u);
+  EXPECT_EQ(f.core.deliverWindow(1), 500u);
+  // A full socket buffer withholds the SENDME; draining sends it.
+  f.io.buffered[1] = kSendmeBufferLimit;
+  for (int i = 0; i < 100; ++i)
+    f.msg(1, RelayCmd::kData, {1});
+  EXPECT_EQ(f.count(RelayCmd::kSendme), 1u);
+  EXPECT_EQ(f.core.deliverWindow(1), 400u);
+  f.io.buffered[1] = 0;
+  f.core.onOutputDrained(1, 0, kSendmeBufferLimit, 0);
+  EXPECT_EQ(f.count(RelayCmd::kSendme), 3u);
+  EXPECT_EQ(f.core.deliverWindow(1), 500u);
+  // The client ignores a withheld SENDME: beyond the window is a protocol error.
+  f.io.buffered[1] = kSendmeBufferLimit;
+  for (int i = 0; i < 500; ++i)
+    f.msg(1, RelayCmd::kData, {1});
+  EXPECT_TRUE(f.core.has(1));
+  f.msg(1, RelayCmd::kData, {1});
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  EXPECT_FALSE(f.core.has(1));
+}
+
+TEST(CircuitStreams, CongestionControlUsesXonXoffAndRefusesStreamSendmes) {
+  Fixture f(true);
+  f.open(1);
+  f.core.markReady(1);
+  EXPECT_TRUE(f.core.nextReady().has_value());
+  for (int i = 0; i < 600; ++i)
+    f.core.onPackaged(1, 498);
+  EXPECT_TRUE(f.core.mayPackage(1));  // no package window
+  f.msg(1, RelayCmd::kXoff, {0});
+  EXPECT_FALSE(f.core.mayPackage(1));
+  f.core.markReady(1);
+  EXPECT_FALSE(f.core.nextReady().has_value());
+  f.msg(1, RelayCmd::kXon, {0, 0, 0, 0, 0});
+  EXPECT_TRUE(f.core.mayPackage(1));
+  // Our side: a full socket buffer gives XOFF (after the grace period), draining gives XON.
+  f.io.buffered[1] = 1 << 20;
+  f.core.onOutputDrained(1, 1 << 20, 0, 1);
+  f.core.onOutputDrained(1, 1 << 20, 0, 1000000);
+  EXPECT_EQ(f.count(RelayCmd::kXoff), 1u);
+  f.io.buffered[1] = 0;
+  f.core.onOutputDrained(1, 0, 1 << 20, 2000000);
+  EXPECT_EQ(f.count(RelayCmd::kXon), 1u);
+  for (int i = 0; i < 600; ++i)
+    f.msg(1, RelayCmd::kData, {1});  // no deliver window either
+  EXPECT_EQ(f.count(RelayCmd::kSendme), 0u);
+  EXPECT_TRUE(f.core.has(1));
+  f.msg(1, RelayCmd::kSendme);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+}
+
+TEST(CircuitStreams, ReadyStreamsAreServedRoundRobin) {
+  Fixture f;
+  for (StreamId id = 1; id <= 3; ++id)
+    f.open(id);
+  f.core.markReady(2);
+  f.core.markReady(1);
+  f.core.markReady(3);
+  f.core.markReady(2);  // already waiting: keeps its place
+  std::vector<StreamId> order;
+  for (int i = 0; i < 9; ++i) {
+    auto id = f.core.nextReady();
+    ASSERT_TRUE(id.has_value());
+    order.push_back(*id);
+    f.core.onPackaged(*id, 498);
+    f.core.markReady(*id);  // still has input: back to the tail
+  }
+  EXPECT_EQ(order, (std::vector<StreamId>{2, 1, 3, 2, 1, 3, 2, 1, 3}));
+  f.msg(1, RelayCmd::kEnd, {6});
+  std::vector<StreamId> rest;
+  while (auto id = f.core.nextReady())
+    rest.push_back(*id);
+  EXPECT_EQ(rest, (std::vector<StreamId>{2, 3}));
+}
+
+TEST(CircuitStreams, ResolveForwardReverseAndLiterals) {
+  Fixture f;
+  f.msg(1, RelayCmd::kResolve, cstr("example.com"));
+  EXPECT_EQ(f.io.resolves[1], "example.com");
+  DnsAnswer a;
+  a.ipv4.push_back({93, 184, 216, 34});
+  f.core.onResolved(1, a);
+  ASSERT_EQ(f.io.sent.back().cmd, RelayCmd::kResolved);
+  auto r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->count, 1u);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kIpv4);
+  EXPECT_EQ(r->answers[0].ttl, kResolvedClippedTtl);
+  EXPECT_FALSE(f.core.has(1));
+
+  f.msg(2, RelayCmd::kResolve, cstr("4.3.2.1.in-addr.arpa"));
+  EXPECT_EQ(f.io.reverses[2], "1.2.3.4");
+  DnsAnswer p;
+  p.ptrName = "host.example";
+  f.core.onResolved(2, p);
+  r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kHostname);
+
+  f.msg(3, RelayCmd::kResolve, cstr("192.0.2.7"));
+  r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kIpv4);
+  f.msg(4, RelayCmd::kResolve, cstr("x.onion"));
+  r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kError);
+  f.msg(5, RelayCmd::kResolve, cstr("nowhere.example"));
+  DnsAnswer t;
+  t.error = DnsError::kTransient;
+  f.core.onResolved(5, t);
+  r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kTransientError);
+  EXPECT_EQ(f.shared.counters.open, 0u);
+}
+
+TEST(ReverseNames, ParseBothFamilies) {
+  EXPECT_EQ(parseReverseName("1.0.0.127.in-addr.arpa")->toString(), "127.0.0.1");
+  EXPECT_EQ(parseReverseName("1.0.0.127.IN-ADDR.ARPA")->toString(), "127.0.0.1");
+  EXPECT_FALSE(parseReverseName("0.0.127.in-addr.arpa"));
+  EXPECT_FALSE(parseReverseName("256.0.0.127.in-addr.arpa"));
+  EXPECT_FALSE(parseReverseName("1..0.127.in-addr.arpa"));
+  EXPECT_FALSE(parseReverseName("example.com"));
+  auto v6 =
+      parseReverseName("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->family, 6);
+  EXPECT_EQ(*v6, *exitpolicy::IpAddress::parse("2001:db8::1"));
+  EXPECT_FALSE(parseReverseName("1.0.ip6.arpa"));
+}
+
+}  // namespace
+}  // namespace onionsplit::streamd
