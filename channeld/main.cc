@@ -56,6 +56,19 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
     if (c.getPayload().size() != 509 || c.getCircId() == 0) return false;
     ChannelId ch = e.getChannel();
     FlowId f = flowOf(ch, c.getCircId());
+    if (c.getCommand() == kDestroy) {
+      // circuitd ended the circuit (or answered the client's DESTROY, which the channel does not
+      // pass on). A close costs no credit and is not taken; answer it with ours if we have not
+      // sent one, so the flow is forgotten on both sides.
+      channels_.sendCell(ch, c.getCircId(), kDestroy,
+                         Bytes(c.getPayload().begin(), c.getPayload().size()));
+      if (pipe.canClose(f)) {
+        auto echo = pipe.add();
+        Traits::fillClose(echo, f, c.getPayload()[0]);
+        pipe.commit(f, echo);
+      }
+      return true;
+    }
     if (!channels_.sendCell(ch, c.getCircId(), c.getCommand(),
                             Bytes(c.getPayload().begin(), c.getPayload().size()))) {
       pipe.taken(f, 1);  // the channel is gone: the cell is dropped, its credit is not held
@@ -159,7 +172,9 @@ int run(daemon::Runtime& rt) {
       if (!isCreate(cmd)) return true;  // a cell for a circuit that does not exist
       if (!s->pipe.openFlow(f)) return false;
     }
-    if (!s->pipe.canSend(f)) return false;  // the channel waits for credit
+    bool destroy = cmd == kDestroy;
+    if (destroy ? !s->pipe.canClose(f) : !s->pipe.canSend(f))
+      return destroy;  // a second DESTROY is dropped; other cells wait for credit
     auto e = s->pipe.add();
     e.setChannel(id);
     auto c = e.initCell();

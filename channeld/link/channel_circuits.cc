@@ -21,9 +21,10 @@ ChannelCircuits::Decision ChannelCircuits::fromPeer(uint8_t command, uint32_t ci
   return Decision::kForward;
 }
 
-void ChannelCircuits::toPeer(uint8_t command, uint32_t circId, int64_t now) {
+bool ChannelCircuits::toPeer(uint8_t command, uint32_t circId, int64_t now) {
   lastUsed_ = now;
-  if (command == kDestroy) open_.erase(circId);
+  if (command == kDestroy) return open_.erase(circId) != 0;
+  return open_.count(circId) != 0;
 }
 
 }  // namespace onionsplit::channeld

@@ -25,8 +25,10 @@ class ChannelCircuits {
 
   // A circuit cell from the peer (tor-spec link cell command).
   Decision fromPeer(uint8_t command, uint32_t circId, int64_t now);
-  // A circuit cell circuitd sends to the peer.
-  void toPeer(uint8_t command, uint32_t circId, int64_t now);
+  // A circuit cell circuitd sends to the peer; false if it must not go out because the circuit is
+  // not open on this channel (the peer destroyed it: circuitd's DESTROY answering that, or cells
+  // that crossed it).
+  bool toPeer(uint8_t command, uint32_t circId, int64_t now);
   // True when the channel has had no circuit for the idle timeout.
   bool idle(int64_t now) const { return open_.empty() && now - lastUsed_ >= idleTimeout_; }
   size_t circuits() const { return open_.size(); }

@@ -237,7 +237,7 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
       return true;
     case ChannelCircuits::Decision::kRefuseCreate: {
       uint8_t reason[509] = {kDestroyResourceLimit};
-      sendCell(ch.id, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(reason));
+      writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(reason));
       return true;
     }
     case ChannelCircuits::Decision::kForward:
@@ -246,7 +246,7 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
   if (hooks_.cell && !hooks_.cell(ch.id, circId, c.command, c.payload)) {
     // Not taken: the cell stays and is offered again on resume(); forget that we counted it.
     if (c.command != static_cast<uint8_t>(CellCmd::kDestroy))
-      ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
+      (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
     ch.stalled = true;
     return false;
   }
@@ -265,15 +265,20 @@ void ChannelServer::resume() {
 bool ChannelServer::sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload) {
   auto it = channels_.find(id);
   if (it == channels_.end() || !it->second->open || it->second->closing) return false;
+  Channel& ch = *it->second;
+  if (!ch.circuits->toPeer(command, circId, now_())) return true;  // the peer destroyed it
+  return writeCell(ch, circId, command, payload);
+}
+
+bool ChannelServer::writeCell(Channel& ch, uint32_t circId, uint8_t command, Bytes payload) {
   uint8_t buf[cell::kMaxVarCellPayloadLen + 8];
   Writer w{MutBytes(buf)};
-  uint16_t v = it->second->info.linkVersion;
+  uint16_t v = ch.info.linkVersion;
   bool ok = cell::isVariableLength(command)
                 ? cell::encodeVarCell(w, v, circId, static_cast<CellCmd>(command), payload)
                 : cell::encodeFixedCell(w, v, circId, static_cast<CellCmd>(command), payload);
   if (!ok) return false;
-  it->second->circuits->toPeer(command, circId, now_());
-  bufferevent_write(it->second->conn->bev(), w.written().data(), w.written().size());
+  bufferevent_write(ch.conn->bev(), w.written().data(), w.written().size());
   return true;
 }
 

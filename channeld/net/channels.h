@@ -100,6 +100,7 @@ class ChannelServer {
   static void onSweep(evutil_socket_t, short, void* arg);
   void process(Channel& ch);
   bool handleOpenCell(Channel& ch, const cell::CellView& c);
+  bool writeCell(Channel& ch, uint32_t circId, uint8_t command, Bytes payload);
   void closeLater(ChannelId id, const std::string& why);
 
   event_base* base_;

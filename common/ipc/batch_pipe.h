@@ -19,7 +19,9 @@
 //
 // Flows open with an event the Handler accepts as an opener and close in two phases: each side
 // sends one closing event; the flow is forgotten when both have, so an id is never reused while
-// messages for its previous life may still be on the wire.
+// messages for its previous life may still be on the wire. A closing event costs no credit (each
+// side sends at most one per flow, so they are bounded by the open flows): a side can always end a
+// flow, even one whose window the peer holds, and the Handler never calls taken() for one.
 //
 // Any violation calls Handler::onViolation once; the owner must then drop the connection and
 // everything bound to it. Lifetime: a BatchPipe lives exactly as long as its connection.
@@ -108,6 +110,11 @@ class BatchPipe {
     return !failed_ && it != states_.end() && !it->second.sentClose &&
            tx_.canSend(f, Traits::kMaxEventBytes);
   }
+  // Whether our closing event for f may go now (it needs no credit).
+  bool canClose(FlowId f) const {
+    auto it = states_.find(f);
+    return !failed_ && it != states_.end() && !it->second.sentClose;
+  }
   // Appends an event to the current batch; the caller fills it, then commits it if it belongs to a
   // flow (after canSend), or does nothing more for a flow-less event.
   typename Event::Builder add() {
@@ -117,14 +124,15 @@ class BatchPipe {
   }
   void commit(FlowId f, typename Event::Builder e) {
     auto r = e.asReader();
-    tx_.onSent(f, sizeOf(r));
     if (Traits::closesFlow(r)) {
       auto it = states_.find(f);
       if (it != states_.end()) {
         it->second.sentClose = true;
         maybeForget(it);
       }
+      return;
     }
+    tx_.onSent(f, sizeOf(r));
   }
   // Our edge took `n` messages of flow f (or dropped them): their credit may go back.
   void taken(FlowId f, uint32_t n) {
@@ -271,12 +279,14 @@ class BatchPipe {
         if (!handler_.onEvent(e)) return violate("event refused");
         continue;
       }
-      bytes += size;
+      bool closing = Traits::closesFlow(e);
+      if (!closing) bytes += size;
       auto it = states_.find(*flow);
       if (it == states_.end()) {
         switch (handler_.onUnknownFlow(e)) {
           case UnknownFlow::kDrop:
-            if (!rx_.onConnReceived(size)) return violate("bytes beyond the connection window");
+            if (!closing && !rx_.onConnReceived(size))
+              return violate("bytes beyond the connection window");
             continue;
           case UnknownFlow::kViolation:
             return violate("event for a flow that is not open");
@@ -286,9 +296,10 @@ class BatchPipe {
         }
       }
       if (it->second.recvClose) return violate("event after the flow's close");
-      if (auto st = rx_.onReceived(*flow, size); !st)
-        return violate(std::string(flowctl::describe(st.error())));
-      bool closing = Traits::closesFlow(e);
+      if (!closing) {
+        if (auto st = rx_.onReceived(*flow, size); !st)
+          return violate(std::string(flowctl::describe(st.error())));
+      }
       if (!handler_.onEvent(e)) return violate("event refused");
       if (failed_) return;
       if (closing) {

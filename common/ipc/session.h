@@ -60,8 +60,9 @@ class RefusingSession final : public PeerSession<Traits> {
   bool onEvent(typename Event::Reader e) override {
     auto flow = Traits::flowOf(e);
     if (!flow) return Traits::flowlessAllowed(e);
-    this->pipe.taken(*flow, 1);  // nothing is kept
-    if (!Traits::closesFlow(e) && this->pipe.canSend(*flow)) {
+    if (Traits::closesFlow(e)) return true;  // a close is not taken (it cost no credit)
+    this->pipe.taken(*flow, 1);              // nothing is kept
+    if (this->pipe.canClose(*flow)) {
       auto out = this->pipe.add();
       Traits::fillClose(out, *flow, reason_);
       this->pipe.commit(*flow, out);
