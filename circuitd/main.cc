@@ -1,11 +1,14 @@
 // circuitd/main.cc: wiring only (STYLE.md start-up order). circuitd serves channeld on
-// IPCDirectory/circuitd.sock (Control + CircuitEntry) and calls streamd and confluxd.
-//
-// Circuits themselves (CREATE2, relay crypto, the FWD/BWD reactors) arrive with the exit-traffic
-// issue; until then circuitd answers every CREATE with DESTROY (RESOURCELIMIT), a refusal a Tor
-// client handles by choosing another relay.
+// IPCDirectory/circuitd.sock (Control + CircuitEntry) and calls streamd and confluxd. The
+// circuits themselves live in circuitd/net/reactor.h around circuitd/core/circuit.h.
+#include <openssl/rand.h>
+
+#include <chrono>
+
+#include "circuitd/net/reactor.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
+#include "common/keys/relay_keys.h"
 #include "proto/daemons.capnp.h"
 
 namespace onionsplit::circuitd {
@@ -13,33 +16,76 @@ namespace {
 
 using Traits = ipc::ChannelCircuitTraits;
 
-class Bootstrap final : public daemon::SessionBootstrap<proto::Circuitd::Server, Traits> {
+class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
  public:
-  using SessionBootstrap::SessionBootstrap;
+  Bootstrap(const ipc::ControlInfo& info, ipc::ServerSessions<Traits>& sessions, Reactor& reactor,
+            ipc::ConnectionId id, std::function<void()> drop)
+      : WithControl(info),
+        sessions_(sessions),
+        reactor_(reactor),
+        id_(id),
+        drop_(std::move(drop)) {}
   kj::Promise<void> attach(AttachContext ctx) override {
-    ctx.getResults().setToCircuitd(bind(ctx.getParams().getToChanneld()));
+    ctx.getResults().setToCircuitd(sessions_.attach(
+        id_, std::make_unique<ChanneldSession>(reactor_, drop_), ctx.getParams().getToChanneld()));
     return kj::READY_NOW;
   }
+
+ private:
+  ipc::ServerSessions<Traits>& sessions_;
+  Reactor& reactor_;
+  ipc::ConnectionId id_;
+  std::function<void()> drop_;
 };
+
+Expected<OnionIdentity, std::string> loadIdentity(const std::string& dataDirectory) {
+  auto keys = keys::loadOnionKeys(dataDirectory);
+  if (!keys) return fail(keys.error());
+  OnionIdentity id;
+  id.rsaId = keys->rsaIdDigest;
+  std::copy(keys->edIdentity.begin(), keys->edIdentity.end(), id.edId.begin());
+  for (const auto* k : {&keys->current, keys->previous ? &*keys->previous : nullptr}) {
+    if (!k) continue;
+    auto pair = crypto::Curve25519Keypair::fromSecret(Bytes(k->secret));
+    if (!pair) return fail(std::string("unusable ntor onion key"));
+    id.onionKeys.push_back(*pair);
+  }
+  return id;
+}
 
 int run(daemon::Runtime& rt) {
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
+  auto id = loadIdentity(rt.config().dataDirectory);
+  if (!id) {
+    spdlog::error("onion keys: {}", id.error());
+    return 1;
+  }
+  // Consensus parameters are not read yet: C tor 0.4.9's defaults (cc_alg 2, cc_sendme_inc 31).
+  Reactor reactor(
+      std::move(*id), CircuitParams{},
+      [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
+      [] {
+        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now().time_since_epoch())
+                                         .count());
+      });
   ipc::ServerSessions<Traits> channels;
   auto listener = daemon::serve(
       rt, fd,
-      [&](ipc::ConnectionId id, std::function<void()> drop) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), channels, id, std::move(drop), "channeld");
+      [&](ipc::ConnectionId cid, std::function<void()> drop) -> capnp::Capability::Client {
+        return kj::heap<Bootstrap>(rt.control(), channels, reactor, cid, std::move(drop));
       },
-      [&](ipc::ConnectionId id) { channels.closed(id); });
+      [&](ipc::ConnectionId cid) { channels.closed(cid); });
   ipc::ClientLink<ipc::StreamTraits> streamd(
       rt.loop(), rt.socketPath("streamd"), "streamd",
-      [](auto drop) { return daemon::refusingSession<ipc::StreamTraits>("streamd", drop); },
+      [&reactor](auto drop) { return std::make_unique<StreamdSession>(reactor, drop); },
       [](ipc::RpcConnection& c, proto::StreamSink::Client ours) {
         auto req = c.bootstrap<proto::StreamEntry>().attachCircuitdRequest();
         req.setToCircuitd(kj::mv(ours));
         return req.send().then([](auto&& r) { return r.getToStreamd(); });
       });
+  reactor.setStreamdLookup([&streamd] { return static_cast<StreamdSession*>(streamd.session()); });
   ipc::ClientLink<ipc::LegTraits> confluxd(
       rt.loop(), rt.socketPath("confluxd"), "confluxd",
       [](auto drop) { return daemon::refusingSession<ipc::LegTraits>("confluxd", drop); },
@@ -55,10 +101,23 @@ int run(daemon::Runtime& rt) {
     return w;
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
+    const auto& c = reactor.counters();
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_channeld_sessions", channels.size());
     out.emplace_back("ipc_streamd_connects_total", streamd.connects());
     out.emplace_back("ipc_confluxd_connects_total", confluxd.connects());
+    out.emplace_back("circuits_open", reactor.circuits());
+    out.emplace_back("circuits_created_fast_total", c.createdFast);
+    out.emplace_back("circuits_created_ntor_total", c.createdNtor);
+    out.emplace_back("circuits_created_ntor3_total", c.createdNtor3);
+    out.emplace_back("circuits_congestion_control_total", c.createdCc);
+    out.emplace_back("circuits_create_refused_total", c.refusedCreates);
+    out.emplace_back("circuits_destroyed_by_us_total", c.destroyedByUs);
+    out.emplace_back("circuits_destroyed_by_client_total", c.destroyedByClient);
+    out.emplace_back("cells_from_client_total", c.cellsFromClient);
+    out.emplace_back("cells_to_client_total", c.cellsToClient);
+    out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
+    out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
   };
   streamd.start();
   confluxd.start();

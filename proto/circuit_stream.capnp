@@ -55,4 +55,8 @@ struct StreamEvent {
     # client for every stream still open).
     closed @2 :UInt8;
   }
+  # From circuitd (on every event of the flow; streamd reads it from the opener): the circuit
+  # negotiated congestion control, so its streams use XON/XOFF (proposal 324 section 4) and no
+  # stream-level SENDMEs; without it streams use the classic 500/50 stream windows.
+  congestionControl @3 :Bool;
 }

@@ -427,12 +427,29 @@ Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory)
   if (!cur) return fail("cannot read " + path);
   auto k = crypto::parseNtorKeyFile(Bytes(*cur));
   if (!k) return fail(path + ": not a curve25519 key file");
-  OnionKeys out{*k, std::nullopt};
+  OnionKeys out{*k, std::nullopt, {}, {}};
   if (auto old = readFile(path + ".old")) {
     auto o = crypto::parseNtorKeyFile(Bytes(*old));
     if (!o) return fail(path + ".old: not a curve25519 key file");
     out.previous = *o;
   }
+  // "<nickname> <40 hex>" as C tor writes it.
+  std::string fpPath = dataDirectory + "/fingerprint";
+  auto fp = readFile(fpPath);
+  if (!fp) return fail("cannot read " + fpPath);
+  std::string line(fp->begin(), fp->end());
+  auto sp = line.find(' ');
+  auto digest =
+      sp == std::string::npos ? std::nullopt : fromHex(std::string_view(line).substr(sp + 1, 40));
+  if (!digest || digest->size() != 20) return fail(fpPath + ": not a fingerprint line");
+  std::memcpy(out.rsaIdDigest.data(), digest->data(), 20);
+  std::string pubPath = keysDir(dataDirectory) + "/ed25519_master_id_public_key";
+  auto pubFile = readFile(pubPath);
+  if (!pubFile) return fail("cannot read " + pubPath);
+  auto pub =
+      crypto::parseTaggedBody(Bytes(*pubFile), "ed25519v1-public", "type0", kEd25519PublicBodyLen);
+  if (!pub) return fail(pubPath + ": not an ed25519 public key file");
+  std::memcpy(out.edIdentity.data(), pub->data(), 32);
   return out;
 }
 

@@ -83,6 +83,10 @@ Expected<DescriptorOnionKeys, std::string> loadDescriptorOnionKeys(
 struct OnionKeys {
   crypto::NtorKeyFile current;
   std::optional<crypto::NtorKeyFile> previous;
+  // The public identities the handshakes name (from DataDirectory/fingerprint and
+  // keys/ed25519_master_id_public_key: circuitd reads no identity secret).
+  std::array<uint8_t, 20> rsaIdDigest{};
+  crypto::Ed25519PublicKey edIdentity{};
 };
 Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory);
 

@@ -1,0 +1,312 @@
+// circuitd/core/circuit.cc: see circuit.h.
+#include "circuitd/core/circuit.h"
+
+#include <cstring>
+
+#include "common/cell/cells.h"
+#include "common/cell/relay.h"
+#include "common/crypto/ntor_handshakes.h"
+
+namespace onionsplit::circuitd {
+namespace {
+
+using cell::CellCmd;
+using cell::DestroyReason;
+using cell::RelayCmd;
+
+constexpr uint8_t cmd(CellCmd c) {
+  return static_cast<uint8_t>(c);
+}
+constexpr uint8_t rcmd(RelayCmd c) {
+  return static_cast<uint8_t>(c);
+}
+
+// What an exit's stream side may send toward the client.
+bool streamSideSends(uint8_t c) {
+  switch (static_cast<RelayCmd>(c)) {
+    case RelayCmd::kConnected:
+    case RelayCmd::kData:
+    case RelayCmd::kEnd:
+    case RelayCmd::kResolved:
+    case RelayCmd::kSendme:
+    case RelayCmd::kXon:
+    case RelayCmd::kXoff:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Expected<Created, DestroyReason> finish(uint8_t replyCmd, Bytes reply, Bytes keyMaterial, bool cc,
+                                        uint8_t sendmeInc, uint16_t htype) {
+  auto keys = crypto::Tor1Keys::fromKeyMaterial(keyMaterial);
+  if (!keys) return fail(DestroyReason::kInternal);
+  Created c;
+  c.command = replyCmd;
+  c.keys = *keys;
+  c.ccEnabled = cc;
+  c.sendmeInc = sendmeInc;
+  c.htype = htype;
+  Writer w{MutBytes(c.payload)};
+  if (replyCmd == cmd(CellCmd::kCreated2)) {
+    if (!cell::encodeCreated2(cell::Created2{reply}, w)) return fail(DestroyReason::kInternal);
+  } else {
+    w.bytes(reply);
+    if (w.overflowed()) return fail(DestroyReason::kInternal);
+  }
+  return c;
+}
+
+}  // namespace
+
+Expected<Created, DestroyReason> answerCreate(uint8_t command, Bytes payload,
+                                              const OnionIdentity& id, const CircuitParams& params,
+                                              Bytes random32) {
+  if (command == cmd(CellCmd::kCreateFast)) {
+    auto fast = cell::decodeCreateFast(payload);
+    if (!fast) return fail(DestroyReason::kProtocol);
+    auto r = crypto::fastServer(Bytes(fast->x), random32.first(crypto::kFastLen));
+    if (!r) return fail(DestroyReason::kProtocol);
+    return finish(cmd(CellCmd::kCreatedFast), Bytes(r->reply), Bytes(r->keys), false, 0, 1);
+  }
+  if (command != cmd(CellCmd::kCreate2)) return fail(DestroyReason::kProtocol);  // TAP CREATE
+  auto c2 = cell::decodeCreate2(payload);
+  if (!c2) return fail(DestroyReason::kProtocol);
+  std::span<const crypto::Curve25519Keypair> keys(id.onionKeys);
+  switch (static_cast<cell::HandshakeType>(c2->htype)) {
+    case cell::HandshakeType::kNtor: {
+      auto r = crypto::ntorServer(Bytes(id.rsaId), keys, c2->hdata, random32);
+      if (!r) return fail(DestroyReason::kProtocol);
+      return finish(cmd(CellCmd::kCreated2), Bytes(r->reply), Bytes(r->keys), false, 0, 2);
+    }
+    case cell::HandshakeType::kNtorV3: {
+      bool cc = false;
+      crypto::Ntor3Reply reply = [&](Bytes clientMessage) -> std::optional<std::vector<uint8_t>> {
+        auto n = cell::negotiateExit(clientMessage, params.cc);
+        if (!n) return std::nullopt;
+        cc = n->ccEnabled;
+        return std::vector<uint8_t>(n->reply.begin(), n->reply.begin() + n->replyLen);
+      };
+      auto r = crypto::ntor3Server(Bytes(id.edId), keys, c2->hdata, random32, reply,
+                                   crypto::kNtor3CircuitVerification);
+      if (!r) return fail(DestroyReason::kProtocol);
+      return finish(cmd(CellCmd::kCreated2), Bytes(r->reply), Bytes(r->keys), cc,
+                    params.cc.sendmeInc, 3);
+    }
+    default:
+      return fail(DestroyReason::kProtocol);
+  }
+}
+
+bool MsgQueue::push(uint16_t streamId, uint8_t command, Bytes body) {
+  if (count_ == max_ || body.size() > cell::kRelayBodyMax) return false;
+  if (count_ == ring_.size()) {  // grow, keeping the order
+    std::vector<QueuedMsg> bigger(std::min(max_, std::max<size_t>(4, ring_.size() * 2)));
+    for (size_t i = 0; i < count_; ++i)
+      bigger[i] = ring_[(head_ + i) % ring_.size()];
+    ring_ = std::move(bigger);
+    head_ = 0;
+  }
+  QueuedMsg& m = ring_[(head_ + count_) % ring_.size()];
+  m.streamId = streamId;
+  m.command = command;
+  m.length = static_cast<uint16_t>(body.size());
+  if (!body.empty()) std::memcpy(m.body.data(), body.data(), body.size());
+  ++count_;
+  return true;
+}
+
+void MsgQueue::pop() {
+  if (count_ == 0) return;
+  head_ = (head_ + 1) % ring_.size();
+  --count_;
+}
+
+std::optional<Circuit> Circuit::create(const Created& c, const CircuitParams& params) {
+  auto layer = crypto::RelayLayer::create(c.keys);
+  if (!layer) return std::nullopt;
+  return Circuit(std::move(*layer), params, c.ccEnabled, c.sendmeInc);
+}
+
+Circuit::Circuit(crypto::RelayLayer layer, const CircuitParams& p, bool cc, uint8_t sendmeInc)
+    : layer_(std::move(layer)),
+      params_(p),
+      fwd_{flowctl::DeliverWindow(cc ? sendmeInc : flowctl::kCircWindowIncrement)} {
+  if (cc) {
+    flowctl::VegasParams v = p.vegas;
+    v.sendmeInc = sendmeInc;
+    cc_.emplace(v);
+  }
+}
+
+Circuit::Fwd Circuit::destroy(DestroyReason r) {
+  destroyReason_ = r;
+  return Fwd::kDestroy;
+}
+
+Circuit::Fwd Circuit::fromClient(bool early, std::span<uint8_t, cell::kCellPayloadLen> payload,
+                                 uint64_t nowUsec, CircuitIo& io) {
+  ++fwd_.cells;
+  if (early && ++fwd_.relayEarly > params_.maxRelayEarly) return destroy(DestroyReason::kProtocol);
+  crypto::Tor1Digest digest{};
+  // This relay is the last hop: a cell it cannot recognize has nowhere to go (tor-spec §5.5.2.1).
+  if (layer_.processOutbound(payload, &digest, true) != crypto::RelayLayer::Outbound::kRecognized)
+    return destroy(DestroyReason::kProtocol);
+  auto view = cell::decodeRelayCell(Bytes(payload.data(), payload.size()));
+  if (!view) return destroy(DestroyReason::kProtocol);
+  // Messages keep their order: once one waits for the stream side, the ones after it wait too.
+  bool circuitSendme =
+      view->header.command == rcmd(RelayCmd::kSendme) && view->header.streamId == 0;
+  if (!fwd_.held.empty() && !circuitSendme) {
+    if (view->header.command == rcmd(RelayCmd::kData) && fwd_.deliver.onDataReceived())
+      bwd_.dueSendmes.push(digest);
+    return fwd_.held.push(view->header.streamId, view->header.command, view->body)
+               ? Fwd::kHeld
+               : destroy(DestroyReason::kResourceLimit);
+  }
+  return dispatch(view->header, view->body, digest, nowUsec, io);
+}
+
+Circuit::Fwd Circuit::dispatch(const cell::RelayHeader& h, Bytes body,
+                               const crypto::Tor1Digest& digest, uint64_t nowUsec, CircuitIo& io) {
+  switch (static_cast<RelayCmd>(h.command)) {
+    case RelayCmd::kData:
+      if (h.streamId == 0) return destroy(DestroyReason::kProtocol);
+      // The SENDME that acknowledges this cell carries the digest right after it (proposal 289).
+      if (fwd_.deliver.onDataReceived()) bwd_.dueSendmes.push(digest);
+      return toStreams(h, body, io);
+    case RelayCmd::kSendme: {
+      if (h.streamId != 0) return toStreams(h, body, io);  // a stream-level SENDME
+      auto m = cell::decodeSendme(body);
+      if (!m) return destroy(DestroyReason::kProtocol);
+      std::optional<Bytes> tag;
+      if (m->version == 1) tag = m->tag;
+      if (flowctl::checkCircuitSendme(bwd_.sentTags, tag, params_.acceptSendmeV0) !=
+          flowctl::SendmeCheck::kOk)
+        return destroy(DestroyReason::kProtocol);
+      if (cc_) {
+        if (cc_->onSendme(nowUsec, !io.canSendCell()) != flowctl::SendmeVerdict::kOk)
+          return destroy(DestroyReason::kProtocol);
+      } else if (!bwd_.classic.onSendme()) {
+        return destroy(DestroyReason::kProtocol);
+      }
+      return Fwd::kTaken;
+    }
+    case RelayCmd::kBegin:
+    case RelayCmd::kEnd:
+    case RelayCmd::kResolve:
+    case RelayCmd::kBeginDir:
+    case RelayCmd::kXon:
+    case RelayCmd::kXoff:
+      if (h.streamId == 0) return Fwd::kTaken;  // tor-spec: dropped
+      return toStreams(h, body, io);
+    case RelayCmd::kDrop:
+      return Fwd::kTaken;
+    case RelayCmd::kExtend:
+    case RelayCmd::kExtend2:
+    case RelayCmd::kTruncate: {
+      // No next hop is built from here yet: answer as a relay whose extension failed, which
+      // leaves the client's circuit usable up to this hop (tor-spec §5.4).
+      uint8_t reason = static_cast<uint8_t>(h.command == rcmd(RelayCmd::kTruncate)
+                                                ? DestroyReason::kRequested
+                                                : DestroyReason::kConnectFailed);
+      if (!bwd_.queue.push(0, rcmd(RelayCmd::kTruncated), Bytes(&reason, 1)))
+        return destroy(DestroyReason::kResourceLimit);
+      return Fwd::kTaken;
+    }
+    case RelayCmd::kConnected:
+    case RelayCmd::kExtended:
+    case RelayCmd::kExtended2:
+    case RelayCmd::kTruncated:
+    case RelayCmd::kResolved:
+    case RelayCmd::kConfluxLink:  // not offered (no Conflux in our protocols): unexpected
+    case RelayCmd::kConfluxLinked:
+    case RelayCmd::kConfluxLinkedAck:
+    case RelayCmd::kConfluxSwitch:
+      return destroy(DestroyReason::kProtocol);
+    default:
+      return Fwd::kTaken;  // unknown commands are dropped (tor-spec §6.1)
+  }
+}
+
+Circuit::Fwd Circuit::toStreams(const cell::RelayHeader& h, Bytes body, CircuitIo& io) {
+  if (io.canDeliver()) {
+    io.deliver(h.streamId, h.command, body);
+    return Fwd::kTaken;
+  }
+  return fwd_.held.push(h.streamId, h.command, body) ? Fwd::kHeld
+                                                     : destroy(DestroyReason::kResourceLimit);
+}
+
+uint32_t Circuit::drainHeld(CircuitIo& io) {
+  uint32_t n = 0;
+  while (!fwd_.held.empty() && io.canDeliver()) {
+    const QueuedMsg& m = fwd_.held.front();
+    io.deliver(m.streamId, m.command, Bytes(m.body.data(), m.length));
+    fwd_.held.pop();
+    ++n;
+  }
+  return n;
+}
+
+bool Circuit::originate(uint16_t streamId, uint8_t command, Bytes body, CircuitIo& io,
+                        crypto::Tor1Digest* digest) {
+  std::array<uint8_t, cell::kCellPayloadLen> cellBuf;
+  if (!cell::encodeRelayCell(MutBytes(cellBuf), static_cast<RelayCmd>(command), streamId, body,
+                             [&io](MutBytes out) { io.random(out); }))
+    return false;
+  if (!layer_.originateInbound(crypto::RelayPayload(cellBuf), digest)) return false;
+  io.sendCell(Bytes(cellBuf));
+  ++bwd_.cells;
+  return true;
+}
+
+bool Circuit::dataWindowOpen() const {
+  return cc_ ? cc_->canSend() : bwd_.classic.canSend();
+}
+
+void Circuit::dataSent(const crypto::Tor1Digest& digest, uint64_t nowUsec) {
+  bool acked = cc_ ? cc_->onDataSent(nowUsec) : bwd_.classic.onDataSent();
+  if (acked) bwd_.sentTags.push(digest);
+}
+
+Circuit::Bwd Circuit::fromStreams(uint16_t streamId, uint8_t command, Bytes body, uint64_t nowUsec,
+                                  CircuitIo& io) {
+  if (streamId == 0 || !streamSideSends(command) || body.size() > cell::kRelayBodyMax)
+    return Bwd::kViolation;
+  bool isData = command == rcmd(RelayCmd::kData);
+  if (bwd_.queue.empty() && bwd_.dueSendmes.size() == 0 && io.canSendCell() &&
+      (!isData || dataWindowOpen())) {
+    crypto::Tor1Digest digest{};
+    if (originate(streamId, command, body, io, &digest)) {
+      if (isData) dataSent(digest, nowUsec);
+      return Bwd::kSent;
+    }
+  }
+  return bwd_.queue.push(streamId, command, body) ? Bwd::kQueued : Bwd::kViolation;
+}
+
+uint32_t Circuit::pump(uint64_t nowUsec, CircuitIo& io) {
+  while (bwd_.dueSendmes.size() > 0 && io.canSendCell()) {
+    auto tag = bwd_.dueSendmes.pop();
+    uint8_t body[3 + flowctl::kSendmeTagLen];
+    Writer w{MutBytes(body)};
+    cell::encodeSendme(cell::SendmeMsg{1, Bytes(*tag)}, w);
+    crypto::Tor1Digest ignored{};
+    originate(0, rcmd(RelayCmd::kSendme), w.written(), io, &ignored);
+  }
+  uint32_t sent = 0;
+  while (!bwd_.queue.empty() && io.canSendCell()) {
+    const QueuedMsg& m = bwd_.queue.front();
+    bool isData = m.command == rcmd(RelayCmd::kData);
+    if (isData && !dataWindowOpen()) break;
+    crypto::Tor1Digest digest{};
+    if (!originate(m.streamId, m.command, Bytes(m.body.data(), m.length), io, &digest)) break;
+    if (isData) dataSent(digest, nowUsec);
+    if (m.streamId != 0) ++sent;  // our own answers (streamId 0) owe streamd nothing
+    bwd_.queue.pop();
+  }
+  return sent;
+}
+
+}  // namespace onionsplit::circuitd

@@ -1,0 +1,131 @@
+// circuitd/net/reactor.h: circuitd's shell around circuitd/core: the circuits of every channel
+// channeld announces, bound to the two boundaries they use (channel_circuit.capnp toward channeld,
+// circuit_stream.capnp toward streamd).
+//
+// Where it sits: circuitd/main.cc makes one Reactor; channeld's connections get a ChanneldSession
+// each (circuitd serves them), the streamd link a StreamdSession (circuitd calls streamd). A
+// circuit is keyed by its channeld flow, (channel << 32) | circId; its stream side, made at its
+// first BEGIN, RESOLVE or BEGIN_DIR, is a flow on the streamd boundary with an id of circuitd's
+// that is never reused.
+//
+// Credit (DESIGN.md §3): a client cell's channeld credit goes back when FWD consumed it (its
+// message went to streamd, or needed nobody); a streamd message's credit goes back when BWD sent
+// its cell to channeld. What waits meanwhile waits in the circuit's bounded queues
+// (circuitd/core/circuit.h), and the reactor keeps lists of the circuits that wait for each
+// boundary, so credit coming back visits only them.
+//
+// Closing: every circuit flow closes twice (batch_pipe.h): circuitd sends DESTROY to channeld
+// exactly once per circuit (channeld does not pass it on when the client destroyed the circuit
+// itself), and `closed` to streamd once per stream side. Both may have to wait for credit; a
+// dying circuit stays in its table until they are sent.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "circuitd/core/circuit.h"
+#include "common/ipc/boundaries.h"
+#include "common/ipc/session.h"
+
+namespace onionsplit::circuitd {
+
+class Reactor;
+
+struct CircuitCounters {
+  uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0;
+  uint64_t refusedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
+  uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
+};
+
+class ChanneldSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits> {
+ public:
+  ChanneldSession(Reactor& r, std::function<void()> drop);
+  ~ChanneldSession() noexcept(false) override;
+  ipc::UnknownFlow onUnknownFlow(proto::ChannelEvent::Reader e) override;
+  bool onEvent(proto::ChannelEvent::Reader e) override;
+  void onCredit() override;
+
+ private:
+  Reactor& reactor_;
+};
+
+class StreamdSession final : public ipc::PeerSession<ipc::StreamTraits> {
+ public:
+  StreamdSession(Reactor& r, std::function<void()> drop);
+  ~StreamdSession() noexcept(false) override;
+  ipc::UnknownFlow onUnknownFlow(proto::StreamEvent::Reader) override {
+    return ipc::UnknownFlow::kDrop;  // a stream side we closed: its messages crossed the close
+  }
+  bool onEvent(proto::StreamEvent::Reader e) override;
+  void onCredit() override;
+
+ private:
+  Reactor& reactor_;
+};
+
+class Reactor {
+ public:
+  Reactor(OnionIdentity id, CircuitParams params, std::function<void(MutBytes)> random,
+          std::function<uint64_t()> nowUsec);
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // The streamd session to use now (nullptr while streamd is not attached).
+  void setStreamdLookup(std::function<StreamdSession*()> f) { streamd_ = std::move(f); }
+
+  size_t circuits() const { return entries_.size(); }
+  const CircuitCounters& counters() const { return counters_; }
+
+ private:
+  friend class ChanneldSession;
+  friend class StreamdSession;
+  struct Entry;
+  class Io;
+  using Key = std::pair<ChanneldSession*, ipc::FlowId>;
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<const void*>()(k.first) ^
+             std::hash<uint64_t>()(k.second * 0x9e3779b97f4a7c15ULL);
+    }
+  };
+
+  // From channeld.
+  bool onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e);
+  void onChanneldCredit(ChanneldSession& s);
+  void channeldGone(ChanneldSession& s);
+  // From streamd.
+  bool onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e);
+  void onStreamdCredit(StreamdSession& s);
+  void streamdGone(StreamdSession& s);
+
+  void create(ChanneldSession& s, ipc::FlowId flow, uint8_t command, Bytes payload);
+  void relayCell(Entry& e, bool early, Bytes payload);
+  // Starts the end of a circuit: DESTROY to channeld unless `channelGone`, `closed` to streamd if
+  // it has a stream side.
+  void kill(Entry& e, cell::DestroyReason reason, bool toChanneld);
+  // Sends what the entry still owes its boundaries; erases it when nothing is left.
+  void settle(Entry& e);
+  void pump(Entry& e);
+  void refuseStreams(Entry& e);
+  // The entry's stream side belonged to a streamd connection that is gone.
+  void detachStreams(Entry& e);
+  StreamdSession* streamd() { return streamd_ ? streamd_() : nullptr; }
+
+  OnionIdentity id_;
+  CircuitParams params_;
+  std::function<void(MutBytes)> random_;
+  std::function<uint64_t()> now_;
+  std::function<StreamdSession*()> streamd_;
+  std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries_;
+  std::unordered_map<uint64_t, Entry*> byStreamFlow_;
+  uint64_t nextStreamFlow_ = 1;
+  CircuitCounters counters_;
+};
+
+}  // namespace onionsplit::circuitd

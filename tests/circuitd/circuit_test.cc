@@ -1,0 +1,355 @@
+// Tests for circuitd/core/circuit.h: CREATE handshakes against the client sides, then a circuit
+// driven as a C tor client drives it: stream messages both ways, circuit SENDMEs (authenticated,
+// both directions), the congestion window and the classic window, and every refusal path.
+#include "circuitd/core/circuit.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <deque>
+
+#include "common/cell/cells.h"
+#include "common/cell/relay.h"
+#include "common/crypto/ntor_handshakes.h"
+
+namespace onionsplit::circuitd {
+namespace {
+
+using cell::RelayCmd;
+constexpr uint8_t r(RelayCmd c) {
+  return static_cast<uint8_t>(c);
+}
+
+struct Msg {
+  uint16_t stream;
+  uint8_t command;
+  std::vector<uint8_t> body;
+};
+
+// The shell's side, recorded.
+struct RecordingIo final : CircuitIo {
+  bool cellCredit = true, streamCredit = true;
+  std::deque<std::array<uint8_t, 509>> cells;
+  std::vector<Msg> delivered;
+  bool canSendCell() override { return cellCredit; }
+  void sendCell(Bytes p) override {
+    std::array<uint8_t, 509> c{};
+    std::memcpy(c.data(), p.data(), 509);
+    cells.push_back(c);
+  }
+  bool canDeliver() override { return streamCredit; }
+  void deliver(uint16_t s, uint8_t c, Bytes b) override {
+    delivered.push_back({s, c, std::vector<uint8_t>(b.begin(), b.end())});
+  }
+  void random(MutBytes out) override { std::memset(out.data(), 0x5a, out.size()); }
+};
+
+std::array<uint8_t, 32> fill(uint8_t v) {
+  std::array<uint8_t, 32> a{};
+  a.fill(v);
+  return a;
+}
+
+struct Fixture : ::testing::Test {
+  OnionIdentity id;
+  CircuitParams params;
+  crypto::ClientCircuit client;
+  std::optional<Circuit> circ;
+  RecordingIo io;
+  uint64_t now = 1'000'000;
+
+  Fixture() {
+    id.rsaId.fill(0x11);
+    id.edId = fill(0x22);
+    id.onionKeys.push_back(*crypto::Curve25519Keypair::fromSecret(Bytes(fill(0x33))));
+  }
+
+  // Builds the circuit with ntor v3; `ccRequest` asks for congestion control.
+  void buildNtor3(bool ccRequest) {
+    crypto::Ntor3ClientState st;
+    std::vector<uint8_t> msg = ccRequest ? std::vector<uint8_t>{1, 1, 0} : std::vector<uint8_t>{0};
+    auto hs =
+        crypto::ntor3ClientCreate(Bytes(id.edId), Bytes(id.onionKeys[0].publicKey), Bytes(msg),
+                                  Bytes(fill(0x44)), crypto::kNtor3CircuitVerification, st);
+    auto created = answerCreate(10, create2(3, hs), id, params, Bytes(fill(0x55)));
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->ccEnabled, ccRequest);
+    auto c2 = cell::decodeCreated2(Bytes(created->payload));
+    ASSERT_TRUE(c2);
+    auto done = crypto::ntor3ClientComplete(st, c2->hdata);
+    ASSERT_TRUE(done);
+    auto cc = cell::checkExitReply(Bytes(done->serverMessage), params.cc);
+    ASSERT_TRUE(cc);
+    EXPECT_EQ(cc->ccEnabled, ccRequest);
+    finish(*created, Bytes(done->keys));
+  }
+  void buildNtor() {
+    std::array<uint8_t, crypto::kNtorOnionskinLen> skin{};
+    auto st = crypto::ntorClientCreate(Bytes(id.rsaId), Bytes(id.onionKeys[0].publicKey),
+                                       Bytes(fill(0x66)), skin);
+    auto created = answerCreate(10, create2(2, std::vector<uint8_t>(skin.begin(), skin.end())), id,
+                                params, Bytes(fill(0x77)));
+    ASSERT_TRUE(created);
+    EXPECT_FALSE(created->ccEnabled);
+    auto c2 = cell::decodeCreated2(Bytes(created->payload));
+    ASSERT_TRUE(c2);
+    auto keys = crypto::ntorClientComplete(st, c2->hdata);
+    ASSERT_TRUE(keys);
+    finish(*created, Bytes(*keys));
+  }
+  static std::vector<uint8_t> create2(uint16_t htype, const std::vector<uint8_t>& hdata) {
+    std::vector<uint8_t> p(509);
+    Writer w{MutBytes(p)};
+    cell::encodeCreate2(cell::Create2{htype, Bytes(hdata)}, w);
+    return p;
+  }
+  void finish(const Created& created, Bytes clientKeys) {
+    auto k = crypto::Tor1Keys::fromKeyMaterial(clientKeys);
+    ASSERT_TRUE(k);
+    ASSERT_TRUE(client.addHop(*k));
+    circ = Circuit::create(created, params);
+    ASSERT_TRUE(circ);
+  }
+
+  // The client sends one relay message; returns what FWD did.
+  Circuit::Fwd send(RelayCmd cmd, uint16_t stream, Bytes body, bool early = false,
+                    crypto::Tor1Digest* digest = nullptr) {
+    std::array<uint8_t, 509> c{};
+    cell::encodeRelayCell(MutBytes(c), cmd, stream, body,
+                          [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+    crypto::Tor1Digest d{};
+    client.originateOutbound(0, crypto::RelayPayload(c), &d);
+    if (digest) *digest = d;
+    return circ->fromClient(early, std::span<uint8_t, 509>(c), now, io);
+  }
+  // The client reads the next cell the circuit sent.
+  cell::RelayHeader receive(std::vector<uint8_t>* body = nullptr,
+                            crypto::Tor1Digest* digest = nullptr) {
+    EXPECT_FALSE(io.cells.empty());
+    if (io.cells.empty()) return {};
+    auto c = io.cells.front();
+    io.cells.pop_front();
+    crypto::Tor1Digest d{};
+    EXPECT_EQ(client.receiveInbound(crypto::RelayPayload(c), &d), 0u);
+    if (digest) *digest = d;
+    auto v = cell::decodeRelayCell(Bytes(c));
+    EXPECT_TRUE(v);
+    if (body) body->assign(v->body.begin(), v->body.end());
+    return v->header;
+  }
+  Circuit::Bwd fromStreams(RelayCmd cmd, uint16_t stream, Bytes body) {
+    return circ->fromStreams(stream, r(cmd), body, now, io);
+  }
+  // A v1 circuit SENDME carrying `tag`.
+  Circuit::Fwd sendme(const crypto::Tor1Digest& tag) {
+    uint8_t b[23];
+    Writer w{MutBytes(b)};
+    cell::encodeSendme(cell::SendmeMsg{1, Bytes(tag)}, w);
+    return send(RelayCmd::kSendme, 0, w.written());
+  }
+};
+
+TEST_F(Fixture, StreamMessagesGoBothWaysOverNtorV3WithCongestionControl) {
+  buildNtor3(true);
+  ASSERT_TRUE(circ->ccEnabled());
+  uint8_t begin[] = "example.com:80\0";
+  EXPECT_EQ(send(RelayCmd::kBegin, 7, Bytes(begin, sizeof begin)), Circuit::Fwd::kTaken);
+  ASSERT_EQ(io.delivered.size(), 1u);
+  EXPECT_EQ(io.delivered[0].stream, 7);
+  EXPECT_EQ(io.delivered[0].command, r(RelayCmd::kBegin));
+  EXPECT_EQ(io.delivered[0].body, std::vector<uint8_t>(begin, begin + sizeof begin));
+
+  uint8_t hello[] = {'h', 'i'};
+  EXPECT_EQ(fromStreams(RelayCmd::kData, 7, Bytes(hello, 2)), Circuit::Bwd::kSent);
+  std::vector<uint8_t> body;
+  auto h = receive(&body);
+  EXPECT_EQ(h.command, r(RelayCmd::kData));
+  EXPECT_EQ(h.streamId, 7);
+  EXPECT_EQ(body, std::vector<uint8_t>(hello, hello + 2));
+}
+
+TEST_F(Fixture, CreateFastAndRefusals) {
+  std::vector<uint8_t> fast(509, 0x09);
+  auto created = answerCreate(5, Bytes(fast), id, params, Bytes(fill(1)));
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->command, 6);  // CREATED_FAST
+  EXPECT_EQ(answerCreate(1, Bytes(fast), id, params, Bytes(fill(1))).error(),
+            cell::DestroyReason::kProtocol)
+      << "TAP CREATE is refused";
+  EXPECT_EQ(
+      answerCreate(10, Bytes(create2(0, std::vector<uint8_t>(186))), id, params, Bytes(fill(1)))
+          .error(),
+      cell::DestroyReason::kProtocol);
+  // ntor for another relay's identity.
+  std::array<uint8_t, crypto::kNtorOnionskinLen> skin{};
+  std::array<uint8_t, 20> other{};
+  crypto::ntorClientCreate(Bytes(other), Bytes(id.onionKeys[0].publicKey), Bytes(fill(2)), skin);
+  EXPECT_FALSE(
+      answerCreate(10, Bytes(create2(2, {skin.begin(), skin.end()})), id, params, Bytes(fill(1))));
+  EXPECT_FALSE(answerCreate(10, Bytes(create2(2, {1, 2, 3})), id, params, Bytes(fill(1))));
+}
+
+TEST_F(Fixture, TheCongestionWindowHoldsDataUntilAnAuthenticatedSendme) {
+  buildNtor3(true);
+  uint8_t byte = 'x';
+  uint64_t cwnd = circ->vegas()->cwnd();
+  for (uint64_t i = 0; i < cwnd; ++i)
+    ASSERT_EQ(fromStreams(RelayCmd::kData, 1, Bytes(&byte, 1)), Circuit::Bwd::kSent) << i;
+  EXPECT_EQ(fromStreams(RelayCmd::kData, 1, Bytes(&byte, 1)), Circuit::Bwd::kQueued);
+  // Non-DATA behind queued DATA waits too: order is kept.
+  uint8_t end = 6;
+  EXPECT_EQ(fromStreams(RelayCmd::kEnd, 1, Bytes(&end, 1)), Circuit::Bwd::kQueued);
+  // The client acknowledges the first sendme_inc (31) cells with the digest of the 31st.
+  crypto::Tor1Digest tag{};
+  for (int i = 0; i < 31; ++i)
+    receive(nullptr, &tag);
+  EXPECT_EQ(sendme(tag), Circuit::Fwd::kTaken);
+  EXPECT_EQ(circ->pump(now, io), 2u) << "the queued DATA and END went out";
+  EXPECT_EQ(circ->queued(), 0u);
+}
+
+TEST_F(Fixture, ASendmeWithAWrongTagOrNothingToAcknowledgeDestroysTheCircuit) {
+  buildNtor3(true);
+  crypto::Tor1Digest wrong{};
+  wrong.fill(0xee);
+  EXPECT_EQ(sendme(wrong), Circuit::Fwd::kDestroy) << "nothing outstanding";
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
+
+  circ.reset();
+  client = crypto::ClientCircuit();
+  buildNtor3(true);
+  uint8_t byte = 'x';
+  for (int i = 0; i < 31; ++i)
+    fromStreams(RelayCmd::kData, 1, Bytes(&byte, 1));
+  EXPECT_EQ(sendme(wrong), Circuit::Fwd::kDestroy);
+}
+
+TEST_F(Fixture, TheClassicWindowIsAThousandCells) {
+  buildNtor();
+  EXPECT_FALSE(circ->ccEnabled());
+  uint8_t byte = 'x';
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(fromStreams(RelayCmd::kData, 1, Bytes(&byte, 1)), Circuit::Bwd::kSent) << i;
+  EXPECT_EQ(fromStreams(RelayCmd::kData, 1, Bytes(&byte, 1)), Circuit::Bwd::kQueued);
+  crypto::Tor1Digest tag{};
+  for (int i = 0; i < 100; ++i)
+    receive(nullptr, &tag);
+  EXPECT_EQ(sendme(tag), Circuit::Fwd::kTaken);
+  EXPECT_EQ(circ->pump(now, io), 1u);
+}
+
+TEST_F(Fixture, TheExitAcknowledgesClientDataWithAuthenticatedSendmes) {
+  buildNtor();
+  uint8_t begin[] = "a:1\0";
+  send(RelayCmd::kBegin, 3, Bytes(begin, sizeof begin));
+  uint8_t byte = 'y';
+  crypto::Tor1Digest last{};
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(send(RelayCmd::kData, 3, Bytes(&byte, 1), false, &last), Circuit::Fwd::kTaken);
+  circ->pump(now, io);
+  ASSERT_EQ(io.cells.size(), 1u);
+  std::vector<uint8_t> body;
+  auto h = receive(&body);
+  EXPECT_EQ(h.command, r(RelayCmd::kSendme));
+  EXPECT_EQ(h.streamId, 0);
+  auto m = cell::decodeSendme(Bytes(body));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->version, 1);
+  EXPECT_TRUE(std::equal(m->tag.begin(), m->tag.end(), last.begin()))
+      << "the tag is the digest right after the 100th DATA cell";
+}
+
+TEST_F(Fixture, MessagesWaitForTheStreamSideInOrder) {
+  buildNtor3(true);
+  io.streamCredit = false;
+  uint8_t begin[] = "a:1\0";
+  EXPECT_EQ(send(RelayCmd::kBegin, 3, Bytes(begin, sizeof begin)), Circuit::Fwd::kHeld);
+  uint8_t d = 'z';
+  EXPECT_EQ(send(RelayCmd::kData, 3, Bytes(&d, 1)), Circuit::Fwd::kHeld);
+  EXPECT_EQ(io.delivered.size(), 0u);
+  io.streamCredit = true;
+  EXPECT_EQ(circ->drainHeld(io), 2u);
+  ASSERT_EQ(io.delivered.size(), 2u);
+  EXPECT_EQ(io.delivered[0].command, r(RelayCmd::kBegin));
+  EXPECT_EQ(io.delivered[1].command, r(RelayCmd::kData));
+}
+
+TEST_F(Fixture, HostileCellsDestroyTheCircuit) {
+  buildNtor3(true);
+  // A cell that does not decrypt to a recognized one (garbage, or a wrong key).
+  std::array<uint8_t, 509> junk{};
+  junk.fill(0xab);
+  EXPECT_EQ(circ->fromClient(false, std::span<uint8_t, 509>(junk), now, io),
+            Circuit::Fwd::kDestroy);
+
+  for (auto [cmd, stream] :
+       {std::pair{RelayCmd::kData, uint16_t{0}}, std::pair{RelayCmd::kConnected, uint16_t{1}},
+        std::pair{RelayCmd::kConfluxLink, uint16_t{0}}}) {
+    circ.reset();
+    client = crypto::ClientCircuit();
+    buildNtor3(true);
+    uint8_t b[4] = {};
+    EXPECT_EQ(send(cmd, stream, Bytes(b, 4)), Circuit::Fwd::kDestroy) << int(r(cmd));
+    EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
+  }
+}
+
+TEST_F(Fixture, NineRelayEarlyCellsAreOneTooMany) {
+  buildNtor3(true);
+  for (int i = 0; i < 8; ++i)
+    ASSERT_EQ(send(RelayCmd::kDrop, 0, {}, true), Circuit::Fwd::kTaken);
+  EXPECT_EQ(send(RelayCmd::kDrop, 0, {}, true), Circuit::Fwd::kDestroy);
+}
+
+TEST_F(Fixture, Extend2IsAnsweredWithTruncated) {
+  buildNtor3(true);
+  uint8_t b[8] = {};
+  EXPECT_EQ(send(RelayCmd::kExtend2, 0, Bytes(b, 8), true), Circuit::Fwd::kTaken);
+  circ->pump(now, io);
+  std::vector<uint8_t> body;
+  auto h = receive(&body);
+  EXPECT_EQ(h.command, r(RelayCmd::kTruncated));
+  ASSERT_EQ(body.size(), 1u);
+  EXPECT_EQ(body[0], static_cast<uint8_t>(cell::DestroyReason::kConnectFailed));
+}
+
+TEST_F(Fixture, TheStreamSideMaySendOnlyWhatAnExitSends) {
+  buildNtor3(true);
+  uint8_t b[1] = {};
+  EXPECT_EQ(fromStreams(RelayCmd::kBegin, 1, Bytes(b, 1)), Circuit::Bwd::kViolation);
+  EXPECT_EQ(fromStreams(RelayCmd::kData, 0, Bytes(b, 1)), Circuit::Bwd::kViolation);
+  std::vector<uint8_t> big(499);
+  EXPECT_EQ(fromStreams(RelayCmd::kData, 1, Bytes(big)), Circuit::Bwd::kViolation);
+  EXPECT_EQ(fromStreams(RelayCmd::kConnected, 1, {}), Circuit::Bwd::kSent);
+}
+
+TEST_F(Fixture, ChanneldCreditHoldsCellsInOrder) {
+  buildNtor3(true);
+  io.cellCredit = false;
+  uint8_t a = 'a', bb = 'b';
+  EXPECT_EQ(fromStreams(RelayCmd::kData, 1, Bytes(&a, 1)), Circuit::Bwd::kQueued);
+  io.cellCredit = true;
+  EXPECT_EQ(fromStreams(RelayCmd::kData, 1, Bytes(&bb, 1)), Circuit::Bwd::kQueued)
+      << "a message never overtakes one already waiting";
+  EXPECT_EQ(circ->pump(now, io), 2u);
+  std::vector<uint8_t> body;
+  receive(&body);
+  EXPECT_EQ(body[0], 'a');
+  receive(&body);
+  EXPECT_EQ(body[0], 'b');
+}
+
+TEST(MsgQueue, GrowsToItsBoundAndKeepsOrder) {
+  MsgQueue q(10);
+  for (uint8_t i = 0; i < 10; ++i)
+    ASSERT_TRUE(q.push(i, 2, Bytes(&i, 1)));
+  EXPECT_FALSE(q.push(99, 2, {}));
+  for (uint8_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(q.front().streamId, i);
+    q.pop();
+  }
+  EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace onionsplit::circuitd
