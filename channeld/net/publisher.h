@@ -19,9 +19,11 @@
 
 namespace onionsplit::channeld {
 
-// What onionsplit implements today, and nothing more (issue 4: "a proto line that claims only what
-// is implemented at the time").
-inline constexpr const char* kProtoLine = "Link=4-5 LinkAuth=3";
+// What onionsplit implements today, and nothing more: Relay=2 (ntor; EXTEND2 is answered with
+// TRUNCATED until the middle-relay role exists), Relay=3 (ntor v3), Relay=4 (its congestion
+// control extension), FlowCtrl=1 (authenticated SENDMEs), FlowCtrl=2 (congestion control).
+// Conflux=1 comes with confluxd's controllers.
+inline constexpr const char* kProtoLine = "FlowCtrl=1-2 Link=4-5 LinkAuth=3 Relay=2-4";
 
 class DescriptorPublisher {
  public:
