@@ -1,10 +1,16 @@
 // streamd/main.cc: wiring only (STYLE.md start-up order). streamd serves circuitd and confluxd on
 // IPCDirectory/streamd.sock (Control + StreamEntry + ConfluxStreamEntry); it calls nobody.
 //
-// Exit streams themselves (BEGIN, DNS, sockets) arrive with the exit-traffic issue; until then
-// every stream side a circuit or set opens is closed at once with END reason RESOURCELIMIT.
+// The exit policy comes from the config exactly as channeld advertises it (policyFromConfig), the
+// nameservers from ServerDNSResolvConfFile. Every attach gets a StreamSession (streamd/net/): for
+// circuitd its flows are circuits, for confluxd conflux sets.
+#include <spdlog/spdlog.h>
+
 #include "common/daemon/wiring.h"
+#include "common/exitpolicy/from_config.h"
 #include "proto/daemons.capnp.h"
+#include "streamd/net/resolver.h"
+#include "streamd/net/stream_session.h"
 
 namespace onionsplit::streamd {
 namespace {
@@ -13,38 +19,62 @@ using Sessions = ipc::ServerSessions<ipc::StreamTraits>;
 
 class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
  public:
-  Bootstrap(const ipc::ControlInfo& info, Sessions& circuits, Sessions& sets, ipc::ConnectionId id,
-            std::function<void()> drop)
-      : WithControl(info), circuits_(circuits), sets_(sets), id_(id), drop_(std::move(drop)) {}
+  Bootstrap(const ipc::ControlInfo& info, StreamdContext& ctx, Sessions& circuits, Sessions& sets,
+            ipc::ConnectionId id, std::function<void()> drop)
+      : WithControl(info),
+        ctx_(ctx),
+        circuits_(circuits),
+        sets_(sets),
+        id_(id),
+        drop_(std::move(drop)) {}
 
   kj::Promise<void> attachCircuitd(AttachCircuitdContext ctx) override {
-    auto session = daemon::refusingSession<ipc::StreamTraits>("circuitd", drop_);
+    auto session = std::make_unique<StreamSession>("circuitd", ctx_, drop_);
     ctx.getResults().setToStreamd(
         circuits_.attach(id_, std::move(session), ctx.getParams().getToCircuitd()));
     return kj::READY_NOW;
   }
   kj::Promise<void> attachConfluxd(AttachConfluxdContext ctx) override {
-    auto session = daemon::refusingSession<ipc::StreamTraits>("confluxd", drop_);
+    auto session = std::make_unique<StreamSession>("confluxd", ctx_, drop_);
     ctx.getResults().setToStreamd(
         sets_.attach(id_, std::move(session), ctx.getParams().getToConfluxd()));
     return kj::READY_NOW;
   }
 
  private:
+  StreamdContext& ctx_;
   Sessions& circuits_;
   Sessions& sets_;
   ipc::ConnectionId id_;
   std::function<void()> drop_;
 };
 
+const char* endReasonName(size_t r) {
+  static const char* const kNames[] = {
+      "none",      "misc",        "resolvefailed", "connectrefused", "exitpolicy", "destroy",
+      "done",      "timeout",     "noroute",       "hibernating",    "internal",   "resourcelimit",
+      "connreset", "torprotocol", "notdirectory",  "other"};
+  return r < 16 ? kNames[r] : "other";
+}
+
 int run(daemon::Runtime& rt) {
+  const config::Config& cfg = rt.config();
+  auto policy = exitpolicy::policyFromConfig(cfg);
+  if (!policy) {
+    spdlog::error("exit policy: {}", policy.error());
+    return 1;
+  }
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
+  StreamShared shared(*policy);
+  shared.ipv6Exit = cfg.ipv6Exit;
+  Resolver resolver(rt.loop().base(), cfg.serverDnsResolvConfFile);
+  StreamdContext ctx(rt.loop().base(), resolver, shared);
   Sessions circuits, sets;
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId id, std::function<void()> drop) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), circuits, sets, id, std::move(drop));
+        return kj::heap<Bootstrap>(rt.control(), ctx, circuits, sets, id, std::move(drop));
       },
       [&](ipc::ConnectionId id) {
         circuits.closed(id);
@@ -55,6 +85,27 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_circuitd_sessions", circuits.size());
     out.emplace_back("ipc_confluxd_sessions", sets.size());
+    const StreamCounters& c = shared.counters;
+    out.emplace_back("streams_opened_total", c.opened);
+    out.emplace_back("streams_open", c.open);
+    out.emplace_back("resolve_requests_total", c.resolveRequests);
+    out.emplace_back("bytes_to_client_total", c.bytesToClient);
+    out.emplace_back("bytes_from_client_total", c.bytesFromClient);
+    out.emplace_back("messages_unknown_stream_total", c.unknownStream);
+    for (size_t r = 1; r < c.endsSent.size(); ++r)
+      if (c.endsSent[r])
+        out.emplace_back(std::string("ends_sent_") + endReasonName(r) + "_total", c.endsSent[r]);
+    size_t sockets = 0;
+    auto count = [&](ipc::PeerSession<ipc::StreamTraits>& s) {
+      sockets += static_cast<StreamSession&>(s).sockets();
+    };
+    circuits.forEach(count);
+    sets.forEach(count);
+    out.emplace_back("sockets_open", sockets);
+    out.emplace_back("dns_queries_total", resolver.stats().queries);
+    out.emplace_back("dns_cache_hits_total", resolver.stats().cacheHits);
+    out.emplace_back("dns_failures_total", resolver.stats().failures);
+    out.emplace_back("dns_cache_entries", resolver.cacheSize());
   };
   return rt.run();
 }

@@ -1,0 +1,235 @@
+// streamd/net/resolver.cc: see resolver.h.
+#include "streamd/net/resolver.h"
+
+#include <arpa/inet.h>
+#include <event2/util.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace onionsplit::streamd {
+namespace {
+
+uint64_t nowSeconds() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint32_t randomU32() {
+  uint32_t r = 0;
+  evutil_secure_rng_get_bytes(&r, sizeof r);
+  return r;
+}
+
+}  // namespace
+
+struct Resolver::Query {
+  std::shared_ptr<Resolver*> resolver;
+  Handle handle;
+};
+
+Resolver::Resolver(event_base* base, const std::string& resolvConf) : base_(base) {
+  dns_ = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+  deliverEv_ = event_new(base, -1, 0, &Resolver::onDeliver, this);
+  if (!dns_) {
+    spdlog::error("dns: evdns_base_new failed; every lookup will fail");
+    return;
+  }
+  int r = evdns_base_resolv_conf_parse(dns_, DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC,
+                                       resolvConf.c_str());
+  if (r != 0 || nameservers() == 0)
+    spdlog::warn("dns: no usable nameserver in {} (code {}); lookups will fail", resolvConf, r);
+  else
+    spdlog::info("dns: {} nameserver(s) from {}", nameservers(), resolvConf);
+}
+
+Resolver::~Resolver() {
+  *alive_ = nullptr;  // callbacks of requests that fail below find no resolver
+  if (dns_) evdns_base_free(dns_, 1);
+  if (deliverEv_) event_free(deliverEv_);
+}
+
+size_t Resolver::nameservers() const {
+  return dns_ ? static_cast<size_t>(evdns_base_count_nameservers(dns_)) : 0;
+}
+
+Resolver::Handle Resolver::start(Callback cb) {
+  Handle h = next_++;
+  pending_[h].cb = std::move(cb);
+  return h;
+}
+
+void Resolver::deliverLater(Handle h) {
+  ready_.push_back(h);
+  event_active(deliverEv_, EV_TIMEOUT, 1);
+}
+
+Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback cb) {
+  Handle h = start(std::move(cb));
+  Pending& p = pending_[h];
+  p.cacheKey = std::string(name) + (wantIpv6 ? "/46" : "/4");
+  if (const DnsAnswer* a = cache_.get(p.cacheKey, nowSeconds())) {
+    ++stats_.cacheHits;
+    p.answer = *a;
+    deliverLater(h);
+    return h;
+  }
+  if (!dns_) {
+    p.answer.error = DnsError::kTransient;
+    p.cacheKey.clear();
+    deliverLater(h);
+    return h;
+  }
+  std::string n(name);
+  inLookup_ = true;
+  for (bool v6 : {false, true}) {
+    if (v6 && !wantIpv6) break;
+    auto* q = new Query{alive_, h};
+    ++stats_.queries;
+    ++pending_[h].outstanding;
+    evdns_request* req = v6 ? evdns_base_resolve_ipv6(dns_, n.c_str(), DNS_QUERY_NO_SEARCH,
+                                                      &Resolver::onDnsAnswer, q)
+                            : evdns_base_resolve_ipv4(dns_, n.c_str(), DNS_QUERY_NO_SEARCH,
+                                                      &Resolver::onDnsAnswer, q);
+    if (!req) {  // not sent, and no callback will come
+      delete q;
+      Pending& pp = pending_[h];
+      --pp.outstanding;
+      pp.anyTransient = true;
+    }
+  }
+  inLookup_ = false;
+  if (pending_[h].outstanding <= 0) {
+    complete(h);
+    deliverLater(h);
+  }
+  return h;
+}
+
+Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, Callback cb) {
+  Handle h = start(std::move(cb));
+  Pending& p = pending_[h];
+  p.cacheKey = address.toString() + "/ptr";
+  if (const DnsAnswer* a = cache_.get(p.cacheKey, nowSeconds())) {
+    ++stats_.cacheHits;
+    p.answer = *a;
+    deliverLater(h);
+    return h;
+  }
+  if (!dns_) {
+    p.answer.error = DnsError::kTransient;
+    p.cacheKey.clear();
+    deliverLater(h);
+    return h;
+  }
+  auto* q = new Query{alive_, h};
+  ++stats_.queries;
+  ++p.outstanding;
+  inLookup_ = true;
+  evdns_request* req = nullptr;
+  if (address.family == 4) {
+    in_addr in{};
+    std::memcpy(&in, address.b.data(), 4);
+    req = evdns_base_resolve_reverse(dns_, &in, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+  } else {
+    in6_addr in6{};
+    std::memcpy(&in6, address.b.data(), 16);
+    req =
+        evdns_base_resolve_reverse_ipv6(dns_, &in6, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+  }
+  inLookup_ = false;
+  Pending& pp = pending_[h];
+  if (!req) {
+    delete q;
+    --pp.outstanding;
+    pp.anyTransient = true;
+  }
+  if (pp.outstanding <= 0) {
+    complete(h);
+    deliverLater(h);
+  }
+  return h;
+}
+
+void Resolver::cancel(Handle h) {
+  // Requests in flight still call back; their Pending is gone, so nothing is delivered.
+  pending_.erase(h);
+}
+
+void Resolver::onDnsAnswer(int result, char type, int count, int ttl, void* addresses, void* arg) {
+  auto* q = static_cast<Query*>(arg);
+  Resolver* self = *q->resolver;
+  Handle h = q->handle;
+  delete q;
+  if (!self) return;
+  auto it = self->pending_.find(h);
+  if (it == self->pending_.end()) return;  // cancelled
+  Pending& p = it->second;
+  --p.outstanding;
+  if (result == DNS_ERR_NONE && count > 0 && addresses) {
+    if (ttl >= 0 && static_cast<uint32_t>(ttl) < p.ttl) p.ttl = static_cast<uint32_t>(ttl);
+    if (type == DNS_IPv4_A) {
+      auto* a = static_cast<const uint8_t*>(addresses);
+      for (int i = 0; i < count && p.answer.ipv4.size() < 8; ++i) {
+        std::array<uint8_t, 4> v{};
+        std::memcpy(v.data(), a + 4 * i, 4);
+        p.answer.ipv4.push_back(v);
+      }
+    } else if (type == DNS_IPv6_AAAA) {
+      auto* a = static_cast<const uint8_t*>(addresses);
+      for (int i = 0; i < count && p.answer.ipv6.size() < 8; ++i) {
+        std::array<uint8_t, 16> v{};
+        std::memcpy(v.data(), a + 16 * i, 16);
+        p.answer.ipv6.push_back(v);
+      }
+    } else if (type == DNS_PTR) {
+      const char* name = *static_cast<char**>(addresses);
+      if (name) p.answer.ptrName = std::string(name, strnlen(name, 256));
+    }
+  } else if (result == DNS_ERR_NOTEXIST || (result == DNS_ERR_NONE && count == 0)) {
+    p.anyNotExist = true;
+  } else {
+    p.anyTransient = true;
+  }
+  // Answered inside lookup(): lookup() completes it and delivers it on the next turn.
+  if (p.outstanding > 0 || self->inLookup_) return;
+  self->complete(h);
+  self->deliver(h);
+}
+
+void Resolver::complete(Handle h) {
+  auto it = pending_.find(h);
+  if (it == pending_.end()) return;
+  Pending& p = it->second;
+  bool have = !p.answer.ipv4.empty() || !p.answer.ipv6.empty() || !p.answer.ptrName.empty();
+  if (!have) {
+    ++stats_.failures;
+    p.answer.error = p.anyTransient ? DnsError::kTransient : DnsError::kNonTransient;
+  }
+  // Failures that may pass (timeouts, server failures) are not remembered.
+  if (!p.cacheKey.empty() && p.answer.error != DnsError::kTransient) {
+    uint32_t ttl = have ? p.ttl : kMinDnsTtl;
+    cache_.put(p.cacheKey, p.answer, fuzzDnsTtl(clipDnsTtl(ttl), randomU32()), nowSeconds());
+  }
+}
+
+void Resolver::deliver(Handle h) {
+  auto it = pending_.find(h);
+  if (it == pending_.end()) return;
+  Callback cb = std::move(it->second.cb);
+  DnsAnswer answer = std::move(it->second.answer);
+  pending_.erase(it);
+  if (cb) cb(answer);
+}
+
+void Resolver::onDeliver(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Resolver*>(arg);
+  std::vector<Handle> ready;
+  ready.swap(self->ready_);
+  for (Handle h : ready)
+    self->deliver(h);
+}
+
+}  // namespace onionsplit::streamd

@@ -1,0 +1,82 @@
+// streamd/net/resolver.h: the exit's DNS resolver: libevent's evdns in front of the DnsCache.
+//
+// Where it sits: streamd's sessions ask it to resolve BEGIN hostnames and RESOLVE names (forward A
+// and AAAA, reverse PTR); it answers from the cache or from the nameservers of the configured
+// resolv.conf (ServerDNSResolvConfFile; "nameserver IP:PORT" lines are understood). Answers always
+// arrive on a later loop turn, never inside lookup(), and never after cancel().
+#pragma once
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/exitpolicy/exit_policy.h"
+#include "streamd/dns/dns_cache.h"
+
+namespace onionsplit::streamd {
+
+class Resolver {
+ public:
+  using Callback = std::function<void(const DnsAnswer&)>;
+  using Handle = uint64_t;
+
+  struct Stats {
+    uint64_t queries = 0;    // lookups sent to nameservers (A, AAAA and PTR count one each)
+    uint64_t cacheHits = 0;  // lookups answered from the cache
+    uint64_t failures = 0;   // lookups that ended in an error
+  };
+
+  // Reads `resolvConf`; without usable nameservers every lookup fails (transiently) and a warning
+  // is logged.
+  Resolver(event_base* base, const std::string& resolvConf);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  Handle lookup(std::string_view name, bool wantIpv6, Callback cb);
+  Handle lookupReverse(const exitpolicy::IpAddress& address, Callback cb);
+  void cancel(Handle h);
+
+  const Stats& stats() const { return stats_; }
+  size_t nameservers() const;
+  size_t cacheSize() const { return cache_.size(); }
+
+ private:
+  struct Pending {
+    Callback cb;
+    DnsAnswer answer;
+    std::string cacheKey;
+    int outstanding = 0;
+    uint32_t ttl = kMaxDnsTtl;
+    bool anyNotExist = false;
+    bool anyTransient = false;
+  };
+  struct Query;  // one evdns request in flight
+
+  Handle start(Callback cb);
+  void deliverLater(Handle h);
+  static void onDnsAnswer(int result, char type, int count, int ttl, void* addresses, void* arg);
+  static void onDeliver(evutil_socket_t, short, void* arg);
+  void complete(Handle h);  // sets the error and caches the answer
+  void deliver(Handle h);
+
+  event_base* base_;
+  evdns_base* dns_ = nullptr;
+  event* deliverEv_ = nullptr;
+  DnsCache cache_;
+  Stats stats_;
+  Handle next_ = 1;
+  bool inLookup_ = false;
+  std::unordered_map<Handle, Pending> pending_;
+  std::vector<Handle> ready_;  // answered from the cache, delivered on the next turn
+  std::shared_ptr<Resolver*> alive_ = std::make_shared<Resolver*>(this);
+};
+
+}  // namespace onionsplit::streamd

@@ -1,0 +1,462 @@
+// streamd/net/stream_session.cc: see stream_session.h.
+#include "streamd/net/stream_session.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+namespace onionsplit::streamd {
+namespace {
+
+constexpr uint8_t kEndReasonDestroy = static_cast<uint8_t>(cell::EndReason::kDestroy);
+constexpr uint8_t kEndReasonResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
+
+uint64_t nowUsec() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// What circuitd (or confluxd) may send us: BEGIN, DATA, END, SENDME, RESOLVE, BEGIN_DIR, XOFF, XON.
+bool peerMaySend(uint8_t cmd) {
+  switch (static_cast<cell::RelayCmd>(cmd)) {
+    case cell::RelayCmd::kBegin:
+    case cell::RelayCmd::kData:
+    case cell::RelayCmd::kEnd:
+    case cell::RelayCmd::kSendme:
+    case cell::RelayCmd::kResolve:
+    case cell::RelayCmd::kBeginDir:
+    case cell::RelayCmd::kXoff:
+    case cell::RelayCmd::kXon:
+      return true;
+    default:
+      return false;
+  }
+}
+
+socklen_t toSockaddr(const exitpolicy::IpAddress& a, uint16_t port, sockaddr_storage& ss) {
+  std::memset(&ss, 0, sizeof ss);
+  if (a.family == 4) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    std::memcpy(&in->sin_addr, a.b.data(), 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(port);
+  std::memcpy(&in6->sin6_addr, a.b.data(), 16);
+  return sizeof(sockaddr_in6);
+}
+
+}  // namespace
+
+// One circuit's (or set's) stream side: the pure core plus its sockets and waiting messages.
+class StreamSession::Circuit final : public StreamIo {
+ public:
+  struct Sock {
+    Circuit* circuit = nullptr;
+    StreamId id = 0;
+    bufferevent* bev = nullptr;
+    evbuffer_cb_entry* drainCb = nullptr;
+    event* timer = nullptr;  // connect timeout, or a deferred connect failure
+    Resolver::Handle dns = 0;
+    bool connected = false;
+    bool inConnect = false;  // inside bufferevent_socket_connect
+    bool deferredFail = false;
+    int deferredErr = 0;
+    bool eof = false;
+    int err = 0;
+  };
+  struct Queued {
+    StreamId id;
+    uint8_t cmd;
+    std::vector<uint8_t> body;
+  };
+
+  Circuit(StreamSession& s, FlowId f, bool cc)
+      : session(s), flow(f), core(s.ctx_.shared, *this, cc) {}
+  ~Circuit() override { core.closeAll(); }
+
+  Sock* find(StreamId id) {
+    auto it = socks.find(id);
+    return it == socks.end() ? nullptr : it->second.get();
+  }
+  Sock& sockFor(StreamId id) {
+    auto& p = socks[id];
+    if (!p) {
+      p = std::make_unique<Sock>();
+      p->circuit = this;
+      p->id = id;
+      p->timer = evtimer_new(session.ctx_.base, &Circuit::onTimer, p.get());
+    }
+    return *p;
+  }
+  void armTimeout(Sock& s) {
+    if (!s.timer || evtimer_pending(s.timer, nullptr)) return;
+    timeval tv{static_cast<time_t>(session.ctx_.connectTimeoutMs / 1000),
+               static_cast<suseconds_t>((session.ctx_.connectTimeoutMs % 1000) * 1000)};
+    evtimer_add(s.timer, &tv);
+  }
+
+  // ---- StreamIo ----
+  void sendControl(StreamId id, cell::RelayCmd cmd, Bytes body) override {
+    if (failing) return;
+    if (queue.empty() && session.pipe.canSend(flow)) {
+      session.sendRelay(flow, id, static_cast<uint8_t>(cmd), body.data(), body.size());
+      return;
+    }
+    if (queue.size() >= session.ctx_.maxQueuedControl) {
+      failing = true;
+      session.scheduleSweep();
+      return;
+    }
+    queue.push_back(
+        {id, static_cast<uint8_t>(cmd), std::vector<uint8_t>(body.begin(), body.end())});
+    session.blocked_.insert(flow);
+  }
+
+  void resolve(StreamId id, std::string_view name, bool wantIpv6) override {
+    Sock& s = sockFor(id);
+    armTimeout(s);
+    s.dns = session.ctx_.resolver.lookup(name, wantIpv6, [this, id](const DnsAnswer& a) {
+      if (Sock* k = find(id)) k->dns = 0;
+      core.onResolved(id, a);
+      session.pump(*this);
+    });
+  }
+
+  void resolveReverse(StreamId id, const exitpolicy::IpAddress& address) override {
+    Sock& s = sockFor(id);
+    s.dns = session.ctx_.resolver.lookupReverse(address, [this, id](const DnsAnswer& a) {
+      if (Sock* k = find(id)) k->dns = 0;
+      core.onResolved(id, a);
+      session.pump(*this);
+    });
+  }
+
+  void connect(StreamId id, const exitpolicy::IpAddress& a, uint16_t port) override {
+    Sock& s = sockFor(id);
+    armTimeout(s);
+    s.bev = bufferevent_socket_new(session.ctx_.base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!s.bev) return deferFailure(s, ENOMEM);
+    bufferevent_setcb(s.bev, &Circuit::onRead, nullptr, &Circuit::onSocketEvent, &s);
+    s.drainCb = evbuffer_add_cb(bufferevent_get_output(s.bev), &Circuit::onDrained, &s);
+    sockaddr_storage ss;
+    socklen_t len = toSockaddr(a, port, ss);
+    s.inConnect = true;
+    int r =
+        bufferevent_socket_connect(s.bev, reinterpret_cast<sockaddr*>(&ss), static_cast<int>(len));
+    int err = errno;
+    s.inConnect = false;
+    if (r < 0 && !s.deferredFail) deferFailure(s, err ? err : ECONNREFUSED);
+  }
+
+  void write(StreamId id, Bytes data) override {
+    Sock* s = find(id);
+    if (!s || !s->bev || data.empty()) return;
+    bufferevent_write(s->bev, data.data(), data.size());
+  }
+
+  size_t outputBuffered(StreamId id) const override {
+    auto it = socks.find(id);
+    if (it == socks.end() || !it->second->bev) return 0;
+    return evbuffer_get_length(bufferevent_get_output(it->second->bev));
+  }
+
+  void release(StreamId id) override {
+    auto it = socks.find(id);
+    if (it == socks.end()) return;
+    Sock& s = *it->second;
+    if (s.dns) session.ctx_.resolver.cancel(s.dns);
+    if (s.timer) event_free(s.timer);
+    if (s.bev) {
+      if (s.drainCb) evbuffer_remove_cb_entry(bufferevent_get_output(s.bev), s.drainCb);
+      bufferevent_free(s.bev);
+    }
+    socks.erase(it);
+  }
+
+  void readable(StreamId id) override { toMark.push_back(id); }
+
+  // ---- libevent callbacks ----
+  void deferFailure(Sock& s, int err) {
+    s.deferredFail = true;
+    s.deferredErr = err;
+    event_active(s.timer, EV_TIMEOUT, 1);
+  }
+
+  static void onTimer(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<Sock*>(arg);
+    Circuit& c = *s->circuit;
+    StreamId id = s->id;
+    if (s->deferredFail)
+      c.core.onConnectFailed(id, s->deferredErr);
+    else
+      c.core.onConnectTimeout(id);
+    c.session.pump(c);
+  }
+
+  static void onRead(bufferevent*, void* arg) {
+    auto* s = static_cast<Sock*>(arg);
+    Circuit& c = *s->circuit;
+    c.core.markReady(s->id);
+    c.session.pump(c);
+  }
+
+  static void onSocketEvent(bufferevent* bev, short what, void* arg) {
+    auto* s = static_cast<Sock*>(arg);
+    Circuit& c = *s->circuit;
+    StreamId id = s->id;
+    int err = EVUTIL_SOCKET_ERROR();
+    if (what & BEV_EVENT_CONNECTED) {
+      s->connected = true;
+      evtimer_del(s->timer);
+      bufferevent_setwatermark(bev, EV_READ, 0, c.session.ctx_.readAheadBytes);
+      bufferevent_enable(bev, EV_READ | EV_WRITE);
+      c.core.onConnected(id);
+      c.session.pump(c);
+      return;
+    }
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) return;
+    if (!s->connected) {
+      // libevent reports an immediately refused connect without errno.
+      if (err == 0 || err == EAGAIN || err == EINPROGRESS) err = ECONNREFUSED;
+      if (s->inConnect) return c.deferFailure(*s, err);
+      c.core.onConnectFailed(id, err);
+      c.session.pump(c);
+      return;
+    }
+    s->eof = true;
+    s->err = (what & BEV_EVENT_ERROR) ? (err ? err : ECONNRESET) : 0;
+    bufferevent_disable(bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(bev)) == 0)
+      c.core.onSocketClosed(id, s->err);  // everything it sent was packaged
+    else
+      c.core.markReady(id);  // END follows the rest of its data
+    c.session.pump(c);
+  }
+
+  static void onDrained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+    if (info->n_deleted == 0) return;
+    auto* s = static_cast<Sock*>(arg);
+    Circuit& c = *s->circuit;
+    c.core.onOutputDrained(s->id, evbuffer_get_length(buf), info->n_deleted, nowUsec());
+    c.session.pump(c);
+  }
+
+  StreamSession& session;
+  FlowId flow;
+  std::unordered_map<StreamId, std::unique_ptr<Sock>> socks;
+  std::deque<Queued> queue;
+  std::vector<StreamId> toMark;
+  bool failing = false;
+  CircuitStreams core;
+};
+
+StreamSession::StreamSession(std::string peer, StreamdContext& ctx, std::function<void()> drop,
+                             flowctl::CreditWindows w)
+    : PeerSession(std::move(peer), w, std::move(drop)), ctx_(ctx) {
+  sweepEv_ = event_new(ctx_.base, -1, 0, &StreamSession::onSweep, this);
+}
+
+StreamSession::~StreamSession() noexcept(false) {
+  circuits_.clear();  // closes every socket
+  if (sweepEv_) event_free(sweepEv_);
+}
+
+size_t StreamSession::sockets() const {
+  size_t n = 0;
+  for (auto& [f, c] : circuits_)
+    n += c->socks.size();
+  return n;
+}
+
+ipc::UnknownFlow StreamSession::onUnknownFlow(Event::Reader e) {
+  if (e.isClosed()) return ipc::UnknownFlow::kDrop;  // crossed ours on the wire
+  if (!ipc::StreamTraits::opensFlow(e)) return ipc::UnknownFlow::kViolation;
+  opening_ = e.getFlow();
+  openingSet_ = true;
+  return ipc::UnknownFlow::kOpen;
+}
+
+bool StreamSession::onEvent(Event::Reader e) {
+  FlowId flow = e.getFlow();
+  bool opening = openingSet_ && opening_ == flow;
+  openingSet_ = false;
+  if (e.isClosed()) {
+    pipe.taken(flow, 1);
+    auto it = circuits_.find(flow);
+    if (it != circuits_.end()) {  // the circuit closed: its streams go silently
+      blocked_.erase(flow);
+      circuits_.erase(it);
+      sendClosed(flow, kEndReasonDestroy);
+    }
+    return true;
+  }
+  if (!e.isRelay()) return false;
+  auto relay = e.getRelay();
+  uint8_t cmd = relay.getCommand();
+  auto body = relay.getBody();
+  if (!peerMaySend(cmd) || relay.getStreamId() == 0 || body.size() > cell::kRelayBodyMax)
+    return false;
+  auto it = circuits_.find(flow);
+  if (it == circuits_.end()) {
+    if (!opening) {  // a flow we dropped; its messages crossed our `closed`
+      pipe.taken(flow, 1);
+      return true;
+    }
+    it = circuits_.emplace(flow, std::make_unique<Circuit>(*this, flow, e.getCongestionControl()))
+             .first;
+  }
+  Circuit& c = *it->second;
+  auto in =
+      c.core.onClientMessage(relay.getStreamId(), cmd, Bytes(body.begin(), body.size()), nowUsec());
+  pipe.taken(flow, 1);  // DATA is in the socket's buffer (or optimistic store) by now
+  if (in == CircuitStreams::Input::kViolation) return false;
+  pump(c);
+  return true;
+}
+
+void StreamSession::onCredit() {
+  for (auto it = closePending_.begin(); it != closePending_.end();) {
+    if (!pipe.isOpen(it->first)) {
+      it = closePending_.erase(it);
+    } else if (pipe.canSend(it->first)) {
+      auto e = pipe.add();
+      ipc::StreamTraits::fillClose(e, it->first, it->second);
+      pipe.commit(it->first, e);
+      it = closePending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (blocked_.empty()) return;
+  std::vector<FlowId> flows(blocked_.begin(), blocked_.end());
+  for (FlowId f : flows) {
+    auto it = circuits_.find(f);
+    if (it == circuits_.end()) {
+      blocked_.erase(f);
+      continue;
+    }
+    pump(*it->second);
+  }
+}
+
+void StreamSession::pump(Circuit& c) {
+  if (c.failing || pipe.failed()) return;
+  FlowId flow = c.flow;
+  if (!c.toMark.empty()) {
+    std::vector<StreamId> marks;
+    marks.swap(c.toMark);
+    for (StreamId id : marks) {
+      Circuit::Sock* s = c.find(id);
+      if (s && s->bev && (s->eof || evbuffer_get_length(bufferevent_get_input(s->bev)) > 0))
+        c.core.markReady(id);
+    }
+  }
+  while (!c.queue.empty() && pipe.canSend(flow)) {
+    auto& q = c.queue.front();
+    sendRelay(flow, q.id, q.cmd, q.body.data(), q.body.size());
+    c.queue.pop_front();
+  }
+  if (!c.queue.empty()) {
+    blocked_.insert(flow);
+    return;
+  }
+  while (c.core.hasReady()) {
+    if (!pipe.canSend(flow)) {
+      blocked_.insert(flow);
+      return;
+    }
+    auto id = c.core.nextReady();
+    if (!id) break;
+    Circuit::Sock* s = c.find(*id);
+    if (!s || !s->bev) continue;
+    evbuffer* in = bufferevent_get_input(s->bev);
+    size_t avail = evbuffer_get_length(in);
+    if (avail > 0) {
+      size_t n = std::min(avail, cell::kRelayBodyMax);
+      auto e = pipe.add();
+      e.setFlow(flow);
+      auto r = e.initRelay();
+      r.setStreamId(*id);
+      r.setCommand(static_cast<uint8_t>(cell::RelayCmd::kData));
+      auto body = r.initBody(static_cast<unsigned>(n));
+      evbuffer_remove(in, body.begin(), n);
+      pipe.commit(flow, e);
+      c.core.onPackaged(*id, n);
+      avail -= n;
+    }
+    if (avail > 0) {
+      c.core.markReady(*id);
+    } else if (s->eof) {
+      c.core.onSocketClosed(*id, s->err);  // END DONE (or the error's reason); releases s
+      if (!c.queue.empty()) {
+        blocked_.insert(flow);
+        return;
+      }
+    }
+  }
+  blocked_.erase(flow);
+}
+
+bool StreamSession::sendRelay(FlowId flow, StreamId id, uint8_t cmd, const uint8_t* body,
+                              size_t len) {
+  if (!pipe.canSend(flow)) return false;
+  auto e = pipe.add();
+  e.setFlow(flow);
+  auto r = e.initRelay();
+  r.setStreamId(id);
+  r.setCommand(cmd);
+  auto b = r.initBody(static_cast<unsigned>(len));
+  if (len) std::memcpy(b.begin(), body, len);
+  pipe.commit(flow, e);
+  return true;
+}
+
+void StreamSession::sendClosed(FlowId flow, uint8_t reason) {
+  if (pipe.canSend(flow)) {
+    auto e = pipe.add();
+    ipc::StreamTraits::fillClose(e, flow, reason);
+    pipe.commit(flow, e);
+    closePending_.erase(flow);
+    return;
+  }
+  if (pipe.isOpen(flow)) closePending_[flow] = reason;
+}
+
+void StreamSession::dropCircuit(FlowId flow, uint8_t reason) {
+  blocked_.erase(flow);
+  circuits_.erase(flow);
+  sendClosed(flow, reason);
+}
+
+void StreamSession::scheduleSweep() {
+  if (sweepEv_) event_active(sweepEv_, EV_TIMEOUT, 1);
+}
+
+void StreamSession::onSweep(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<StreamSession*>(arg);
+  std::vector<FlowId> failing;
+  for (auto& [f, c] : self->circuits_)
+    if (c->failing) failing.push_back(f);
+  for (FlowId f : failing) {
+    spdlog::info("streamd: circuit {} queued too many messages toward {}; dropping it", f,
+                 self->peer());
+    self->dropCircuit(f, kEndReasonResourceLimit);
+  }
+}
+
+}  // namespace onionsplit::streamd
