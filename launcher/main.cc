@@ -40,7 +40,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: onionsplit -f FILE              run the relay (starts the four daemons)\n"
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
-               "       onionsplit status -f FILE        ask each running daemon how it is\n"
+               "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
                "       onionsplit --version\n");
@@ -180,7 +180,7 @@ int run(const std::string& configPath, const config::Config& cfg) {
 int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
-  bool verify = false, status = false, keygen = false, listFp = false;
+  bool verify = false, status = false, keygen = false, listFp = false, counters = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -189,6 +189,8 @@ int main(int argc, char** argv) {
       verify = true;
     } else if (a == "status" || a == "--status") {
       status = true;
+    } else if (a == "--counters") {
+      counters = true;
     } else if (a == "keygen" || a == "--keygen") {
       keygen = true;
     } else if (a == "--list-fingerprint") {
@@ -227,7 +229,8 @@ int main(int argc, char** argv) {
     auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000));
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    std::fputs(launcher::formatStatus(all, static_cast<uint64_t>(now.count())).c_str(), stdout);
+    std::fputs(launcher::formatStatus(all, static_cast<uint64_t>(now.count()), counters).c_str(),
+               stdout);
     for (const auto& d : all)
       if (!d.reachable || d.health != "ready") return 1;
     return 0;

@@ -73,8 +73,12 @@ std::vector<DaemonStatus> queryStatus(const std::string& ipcDirectory,
       st.startedAtMs = r.getStartedAtMs();
       st.version = r.getVersion().cStr();
     });
+    auto counters = control.countersRequest().send().then([&st](auto&& r) {
+      for (auto c : r.getCounters())
+        st.counters.emplace_back(c.getName().cStr(), c.getValue());
+    });
     bool answered = false;
-    auto both = kj::joinPromises(kj::arr(kj::mv(health), kj::mv(version)))
+    auto both = kj::joinPromises(kj::arr(kj::mv(health), kj::mv(version), kj::mv(counters)))
                     .then([&answered] { answered = true; },
                           [&st](kj::Exception&& e) { st.error = e.getDescription().cStr(); });
     both.exclusiveJoin(loop.afterDelay(static_cast<uint32_t>(timeout.count())))
@@ -86,7 +90,7 @@ std::vector<DaemonStatus> queryStatus(const std::string& ipcDirectory,
   return out;
 }
 
-std::string formatStatus(const std::vector<DaemonStatus>& all, uint64_t nowMs) {
+std::string formatStatus(const std::vector<DaemonStatus>& all, uint64_t nowMs, bool counters) {
   std::string s;
   for (const auto& d : all) {
     s += d.name + ": ";
@@ -102,6 +106,9 @@ std::string formatStatus(const std::vector<DaemonStatus>& all, uint64_t nowMs) {
         s += " " + w;
     }
     s += "\n";
+    if (!counters) continue;
+    for (const auto& [name, value] : d.counters)
+      s += "  " + name + " " + std::to_string(value) + "\n";
   }
   return s;
 }

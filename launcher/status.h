@@ -17,7 +17,8 @@ struct DaemonStatus {
   uint32_t pid = 0;
   uint64_t startedAtMs = 0;
   std::string version;
-  std::string error;  // why it is not reachable
+  std::string error;                                       // why it is not reachable
+  std::vector<std::pair<std::string, uint64_t>> counters;  // the daemon's counters, in its order
 };
 
 // Queries channeld, circuitd, streamd and confluxd; each answers within `timeout` or is reported
@@ -25,7 +26,9 @@ struct DaemonStatus {
 std::vector<DaemonStatus> queryStatus(const std::string& ipcDirectory,
                                       std::chrono::milliseconds timeout);
 
-// One line per daemon, for operators.
-std::string formatStatus(const std::vector<DaemonStatus>& all, uint64_t nowMs);
+// One line per daemon, for operators; with `counters`, each daemon's counters follow its line as
+// "  name value".
+std::string formatStatus(const std::vector<DaemonStatus>& all, uint64_t nowMs,
+                         bool counters = false);
 
 }  // namespace onionsplit::launcher

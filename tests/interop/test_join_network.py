@@ -5,9 +5,9 @@ Three directory authorities (with AuthDirTestReachability 1: an authority votes 
 after it completed a link handshake with the relay's ORPort as an authenticating initiator), two
 middles and a client, on 127.0.0.1. onionsplit publishes its descriptor to the authorities; the test
 checks that the client's consensus lists onionsplit, configured as an exit, with Exit, Fast,
-Running, Stable and Valid, and that the
-authorities' reachability tests reached it as authenticated relays (CERTS + AUTHENTICATE type 3
-verified by onionsplit). Every process is stopped by its PID; every wait is bounded.
+Running, Stable and Valid, and that the authorities' reachability tests reached it as authenticated
+relays (CERTS + AUTHENTICATE type 3 verified by onionsplit). Every process is stopped by its PID;
+every wait is bounded.
 
 Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory)
 """
@@ -30,35 +30,20 @@ def main():
                            conflux=False) as net:
             net.setup()
             net.start()
-            rdir = os.path.join(root, "onionsplit")
-            os.makedirs(rdir)
-            port = tornet.free_port()
-            torrc = os.path.join(rdir, "torrc")
-            with open(torrc, "w") as f:
-                f.write("\n".join([
-                    "TestingTorNetwork 1", f"DataDirectory {rdir}/data", "Nickname splitrelay",
-                    "Address 127.0.0.1", f"ORPort 127.0.0.1:{port}", "AssumeReachable 1",
-                    "ContactInfo onionsplit@localhost", "ExitRelay 1",
-                    "ExitPolicyRejectPrivate 0", "ExitPolicy accept 127.0.0.0/8:*",
-                    "ExitPolicy accept *:*",
-                    f"Log info file {rdir}/onionsplit.log"] + net.dir_authority_lines()) + "\n")
-            fp = "".join(subprocess.run([f"{bin_dir}/onionsplit", "--list-fingerprint", "-f", torrc],
-                                        check=True, capture_output=True, text=True,
-                                        timeout=60).stdout.split()[1:])
-            relay = subprocess.Popen([f"{bin_dir}/onionsplit", "-f", torrc],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            relay = tornet.Onionsplit(net, root, bin_dir)
+            relay.start()
             net.wait_bootstrapped(timeout=120)
             try:
                 s_line = net.wait_for_relay_in_consensus(
-                    fp, flags=("Exit", "Fast", "Running", "Stable", "Valid"), timeout=150)
+                    relay.fingerprint, flags=("Exit", "Fast", "Running", "Stable", "Valid"),
+                    timeout=150)
             except TimeoutError as e:
                 print(f"FAIL: {e}")
-                with open(f"{rdir}/onionsplit.log", errors="replace") as f:
-                    lines = [l for l in f if re.search(r"descriptor|channel|handshake", l)]
+                lines = [l for l in relay.log_text().splitlines(True)
+                         if re.search(r"descriptor|channel|handshake", l)]
                 print("".join(lines[-40:]))
                 return 1
-            with open(f"{rdir}/onionsplit.log", errors="replace") as f:
-                log = f.read()
+            log = relay.log_text()
             relays = len(re.findall(r"channel \d+ open with 127\.0\.0\.1 \(link \d, relay\)", log))
             refused = re.findall(r"closed: link handshake: .*", log)
             print(f"consensus: {s_line}")
@@ -70,7 +55,8 @@ def main():
             print("PASS" if ok else "FAIL")
             return 0 if ok else 1
     finally:
-        tornet.stop_process(relay)
+        if relay:
+            relay.stop()
         if os.environ.get("KEEP") is None:
             subprocess.run(["rm", "-rf", root])
         else:

@@ -216,6 +216,32 @@ class TorNet:
                 out.append("\n".join(reply))
             return out[1:]
 
+    def watch_events(self, events, action, until, timeout=60):
+        """Subscribes to control-port `events` (e.g. "STREAM"), runs `action()` in a thread, and
+        returns the first event line for which `until(line)` is true (None after `timeout`)."""
+        import threading
+        with socket.create_connection(("127.0.0.1", self.client.control_port), timeout=5) as s:
+            f = s.makefile("rwb")
+            for cmd in ("AUTHENTICATE", f"SETEVENTS {events}"):
+                f.write(cmd.encode() + b"\r\n")
+                f.flush()
+                if not f.readline().startswith(b"250"):
+                    raise RuntimeError(f"control: {cmd} refused")
+            t = threading.Thread(target=action, daemon=True)
+            t.start()
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                s.settimeout(max(0.1, deadline - time.time()))
+                try:
+                    line = f.readline().decode(errors="replace").rstrip("\r\n")
+                except socket.timeout:
+                    break
+                if not line:
+                    break
+                if until(line):
+                    return line
+        return None
+
     def getinfo(self, key):
         reply = self.control(f"GETINFO {key}")[0]
         if not reply.startswith("250"):
@@ -258,6 +284,59 @@ class TorNet:
         for n in self.nodes:
             if n.proc and n.proc.poll() is not None and not getattr(n, "stopped_on_purpose", False):
                 raise RuntimeError(f"{n.name} exited with {n.proc.returncode}; see {n.log}")
+
+
+class Onionsplit:
+    """onionsplit as a relay of `net`: its torrc, fingerprint, processes and counters. Start it with
+    start(), stop it with stop() (by PID; the launcher stops its daemons)."""
+
+    def __init__(self, net, root, bin_dir, nickname="splitrelay", exit_policy=None, extra=()):
+        self.bin_dir = bin_dir
+        self.dir = os.path.join(root, "onionsplit")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.torrc = os.path.join(self.dir, "torrc")
+        self.log = os.path.join(self.dir, "onionsplit.log")
+        policy = exit_policy if exit_policy is not None else ["accept 127.0.0.0/8:*", "accept *:*"]
+        lines = ["TestingTorNetwork 1", f"DataDirectory {self.dir}/data", f"Nickname {nickname}",
+                 "Address 127.0.0.1", f"ORPort 127.0.0.1:{self.port}", "AssumeReachable 1",
+                 "ContactInfo onionsplit@localhost", "ExitRelay 1", "ExitPolicyRejectPrivate 0"]
+        lines += [f"ExitPolicy {p}" for p in policy]
+        lines += [f"Log info file {self.log}"] + list(extra) + net.dir_authority_lines()
+        with open(self.torrc, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        out = subprocess.run([f"{bin_dir}/onionsplit", "--list-fingerprint", "-f", self.torrc],
+                             check=True, capture_output=True, text=True, timeout=60).stdout
+        self.fingerprint = "".join(out.split()[1:])
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([f"{self.bin_dir}/onionsplit", "-f", self.torrc],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "stderr.log"), "w"))
+
+    def stop(self):
+        stop_process(self.proc)
+
+    def counters(self):
+        """{"daemon.counter": value} from `onionsplit status --counters`."""
+        out = subprocess.run([f"{self.bin_dir}/onionsplit", "status", "--counters", "-f",
+                              self.torrc], capture_output=True, text=True, timeout=30).stdout
+        values, daemon = {}, None
+        for line in out.splitlines():
+            if line.startswith("  ") and daemon:
+                name, value = line.split()
+                values[f"{daemon}.{name}"] = int(value)
+            elif ":" in line:
+                daemon = line.split(":")[0]
+        return values
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
 
 
 def main():

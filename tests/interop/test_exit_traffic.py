@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""tests/interop/test_exit_traffic.py: a C tor 0.4.9 client uses onionsplit as its exit.
+
+A private network of Debian `tor` (three authorities, two middles, a client pinned to onionsplit
+with ExitNodes/StrictNodes) on 127.0.0.1, with real targets started by the test: an HTTP server and
+a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). Checked:
+  1. 50 MiB arrive through onionsplit with the right sha256 (throughput printed);
+  2. 32 parallel streams to a hostname the exit resolves all complete, byte-exact;
+  3. tor-resolve gets forward (A) and reverse (PTR) answers from the test's DNS server;
+  4. a port the exit policy rejects is refused (the client's SOCKS reply is "not allowed by
+     ruleset", which Tor gives after END EXITPOLICY);
+  5. circuits negotiated congestion control (ntor v3 with the CC extension).
+Every process is stopped by its PID; every wait is bounded.
+
+Usage: test_exit_traffic.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets 1.)
+"""
+import concurrent.futures
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import targets  # noqa: E402
+import tornet  # noqa: E402
+
+NAME = "files.onionsplit.test"
+RNAME, RADDR = "www.onionsplit.test", "192.0.2.7"
+
+
+def first_stream(socks, port, deadline):
+    """Retries a small fetch until the client has a working circuit through onionsplit."""
+    last = None
+    while time.time() < deadline:
+        try:
+            status, _, _, _ = targets.http_get(socks, "127.0.0.1", port, "/small.bin", timeout=30)
+            if " 200 " in status + " ":
+                return
+            last = status
+        except (OSError, targets.SocksError) as e:
+            last = e
+        time.sleep(2)
+    raise TimeoutError(f"no stream through onionsplit: {last}")
+
+
+def main():
+    bin_dir = os.path.abspath(sys.argv[1])
+    big_mib = int(os.environ.get("BIG_MIB", "50"))
+    root = tempfile.mkdtemp(prefix="onionsplit-exit-")
+    relay = None
+    failures = []
+
+    def check(ok, what):
+        print(("ok   " if ok else "FAIL ") + what, flush=True)
+        if not ok:
+            failures.append(what)
+
+    try:
+        files = os.path.join(root, "files")
+        os.makedirs(files)
+        big_sha = targets.make_file(os.path.join(files, "big.bin"), big_mib << 20)
+        small_sha = targets.make_file(os.path.join(files, "small.bin"), 256 << 10)
+        zone = {NAME: "127.0.0.1", RNAME: RADDR,
+                ".".join(reversed(RADDR.split("."))) + ".in-addr.arpa": RNAME}
+        with targets.HttpServer(files) as http, targets.DnsServer(zone) as dns, \
+                tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
+                              conflux=False) as net:
+            resolv = os.path.join(root, "resolv.conf")
+            with open(resolv, "w") as f:
+                f.write(f"nameserver 127.0.0.1:{dns.port}\n")
+            rejected = tornet.free_port()
+            net.setup()
+            relay = tornet.Onionsplit(
+                net, root, bin_dir,
+                exit_policy=[f"reject 127.0.0.1:{rejected}", "accept 127.0.0.0/8:*", "accept *:*"],
+                extra=[f"ServerDNSResolvConfFile {resolv}"])
+            net.exit_nodes = [relay.fingerprint]
+            net.start()
+            relay.start()
+            net.wait_bootstrapped(timeout=120)
+            net.wait_for_relay_in_consensus(relay.fingerprint, flags=("Exit", "Running", "Valid"),
+                                            timeout=150)
+            socks = net.client.socks_port
+            first_stream(socks, http.port, time.time() + 120)
+
+            # 1. One big file.
+            status, sha, n, secs = targets.http_get(socks, "127.0.0.1", http.port, "/big.bin",
+                                                    timeout=300)
+            check(sha == big_sha and n == big_mib << 20,
+                  f"{big_mib} MiB through onionsplit, sha256 {sha[:16]}..., {n} bytes in "
+                  f"{secs:.1f} s ({n / secs / (1 << 20):.1f} MiB/s)")
+
+            # 2. 32 parallel streams to a name the exit resolves.
+            with concurrent.futures.ThreadPoolExecutor(32) as pool:
+                jobs = [pool.submit(targets.http_get, socks, NAME, http.port, "/small.bin", 180)
+                        for _ in range(32)]
+                results = []
+                for j in jobs:
+                    try:
+                        results.append(j.result(timeout=240))
+                    except Exception as e:  # noqa: BLE001 (reported below)
+                        results.append(("error", repr(e), 0, 0))
+            good = sum(1 for r in results if r[1] == small_sha)
+            check(good == 32, f"32 parallel streams to {NAME}: {good} complete and byte-exact")
+
+            # 3. tor-resolve, forward and reverse.
+            fwd = subprocess.run(["tor-resolve", RNAME, f"127.0.0.1:{socks}"], capture_output=True,
+                                 text=True, timeout=60)
+            check(fwd.stdout.strip() == RADDR,
+                  f"tor-resolve {RNAME} -> {fwd.stdout.strip() or fwd.stderr.strip()}")
+            rev = subprocess.run(["tor-resolve", "-x", RADDR, f"127.0.0.1:{socks}"],
+                                 capture_output=True, text=True, timeout=60)
+            check(rev.stdout.strip() == RNAME,
+                  f"tor-resolve -x {RADDR} -> {rev.stdout.strip() or rev.stderr.strip()}")
+            asked = {q for q, _ in dns.queries}
+            check(RNAME in asked, f"the exit asked the test's DNS server ({len(dns.queries)} "
+                                  "queries)")
+
+            # 4. A rejected port: the client hears END EXITPOLICY (and, its only exit refusing,
+            # keeps the stream waiting for another until SOCKS times out; the test stops there).
+            def attempt():
+                try:
+                    targets.socks_connect(socks, "127.0.0.1", rejected, timeout=40).close()
+                except (OSError, targets.SocksError):
+                    pass
+            event = net.watch_events("STREAM", attempt,
+                                     lambda l: f":{rejected}" in l and "REMOTE_REASON=" in l,
+                                     timeout=40)
+            check(event is not None and "REMOTE_REASON=EXITPOLICY" in event,
+                  f"port {rejected} refused by the exit policy: {event}")
+
+            # 5. What onionsplit counted.
+            counters = relay.counters()
+            for k in sorted(counters):
+                if counters[k] and not k.startswith("channeld.ipc") and "ipc_" not in k:
+                    print(f"     {k} = {counters[k]}")
+            check(counters.get("circuitd.circuits_congestion_control_total", 0) > 0,
+                  "circuits negotiated congestion control (ntor v3 + CC extension)")
+    except Exception as e:  # noqa: BLE001 (the test reports and fails)
+        failures.append(repr(e))
+        print(f"FAIL {e!r}")
+        if relay:
+            print("".join(relay.log_text().splitlines(True)[-40:]))
+    finally:
+        if relay:
+            relay.stop()
+        if os.environ.get("KEEP") is None:
+            subprocess.run(["rm", "-rf", root])
+        else:
+            print(f"kept {root}")
+    print("PASS" if not failures else f"FAIL ({len(failures)} checks)")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
