@@ -78,6 +78,7 @@ class StreamSession::Circuit final : public StreamIo {
     int deferredErr = 0;
     bool eof = false;
     int err = 0;
+    bool readPaused = false;  // input holds readAheadBytes: not reading the socket
   };
   struct Queued {
     StreamId id;
@@ -211,6 +212,13 @@ class StreamSession::Circuit final : public StreamIo {
   static void onRead(bufferevent*, void* arg) {
     auto* s = static_cast<Sock*>(arg);
     Circuit& c = *s->circuit;
+    // Read ahead at most readAheadBytes (plus one read); the circuit's pump resumes reading as it
+    // takes the input. (libevent's own read watermark is not used: at the mark it keeps calling
+    // back without reading.)
+    if (evbuffer_get_length(bufferevent_get_input(s->bev)) >= c.session.ctx_.readAheadBytes) {
+      bufferevent_disable(s->bev, EV_READ);
+      s->readPaused = true;
+    }
     c.core.markReady(s->id);
     c.session.pump(c);
   }
@@ -223,7 +231,6 @@ class StreamSession::Circuit final : public StreamIo {
     if (what & BEV_EVENT_CONNECTED) {
       s->connected = true;
       evtimer_del(s->timer);
-      bufferevent_setwatermark(bev, EV_READ, 0, c.session.ctx_.readAheadBytes);
       bufferevent_enable(bev, EV_READ | EV_WRITE);
       c.core.onConnected(id);
       c.session.pump(c);
@@ -398,6 +405,10 @@ void StreamSession::pump(Circuit& c) {
       pipe.commit(flow, e);
       c.core.onPackaged(*id, n);
       avail -= n;
+    }
+    if (s->readPaused && !s->eof && avail < ctx_.readAheadBytes) {
+      s->readPaused = false;
+      bufferevent_enable(s->bev, EV_READ);
     }
     if (avail > 0) {
       c.core.markReady(*id);

@@ -1,0 +1,512 @@
+// Component test of streamd/net/stream_session.h: the real StreamSession in-process, driven by a
+// real BatchPipe peer (playing circuitd) over a Cap'n Proto connection on a socketpair, against
+// real TCP servers and a tiny UDP DNS server of the test on 127.0.0.1, with a temporary resolv.conf
+// that names that DNS server with its port. Every wait is bounded.
+#include "streamd/net/stream_session.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/cell/relay.h"
+#include "common/ipc/event_loop.h"
+
+namespace onionsplit::streamd {
+namespace {
+
+using cell::RelayCmd;
+using Pipe = ipc::BatchPipe<ipc::StreamTraits>;
+
+constexpr uint8_t kDone = 6, kExitPolicy = 4, kNotDirectory = 14, kConnectRefused = 3;
+
+// ---- a tiny DNS server: A and PTR for one name, NXDOMAIN otherwise ----
+class DnsServer {
+ public:
+  explicit DnsServer(event_base* base) {
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    ev_ = event_new(base, fd_, EV_READ | EV_PERSIST, &DnsServer::onRead, this);
+    event_add(ev_, nullptr);
+  }
+  ~DnsServer() {
+    event_free(ev_);
+    close(fd_);
+  }
+  uint16_t port = 0;
+  int queries = 0;
+
+ private:
+  static void onRead(evutil_socket_t fd, short, void* arg) {
+    auto* self = static_cast<DnsServer*>(arg);
+    uint8_t q[512];
+    sockaddr_in from{};
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(fd, q, sizeof q, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+    if (n < 17) return;
+    ++self->queries;
+    // The question: labels from offset 12, then type and class.
+    size_t p = 12;
+    std::string name;
+    while (p < static_cast<size_t>(n) && q[p] != 0) {
+      size_t l = q[p];
+      if (!name.empty()) name += '.';
+      for (size_t i = 1; i <= l && p + i < static_cast<size_t>(n); ++i)
+        name += static_cast<char>(std::tolower(q[p + i]));
+      p += l + 1;
+    }
+    p += 1;
+    if (p + 4 > static_cast<size_t>(n)) return;
+    uint16_t type = static_cast<uint16_t>((q[p] << 8) | q[p + 1]);
+    size_t qend = p + 4;
+    std::vector<uint8_t> r(q, q + qend);
+    r[2] = 0x81;  // QR, RD
+    r[3] = 0x80;  // RA, NOERROR
+    r[6] = r[7] = r[8] = r[9] = r[10] = r[11] = 0;
+    auto answer = [&](uint16_t t, const std::vector<uint8_t>& rdata) {
+      r[7] = 1;
+      const uint8_t hdr[] = {0xC0,
+                             0x0C,
+                             static_cast<uint8_t>(t >> 8),
+                             static_cast<uint8_t>(t),
+                             0,
+                             1,
+                             0,
+                             0,
+                             0x01,
+                             0x2C,  // class IN, TTL 300
+                             static_cast<uint8_t>(rdata.size() >> 8),
+                             static_cast<uint8_t>(rdata.size())};
+      r.insert(r.end(), hdr, hdr + sizeof hdr);
+      r.insert(r.end(), rdata.begin(), rdata.end());
+    };
+    if (name == "echo.test" && type == 1) {
+      answer(1, {127, 0, 0, 1});
+    } else if (name == "echo.test") {
+      // NOERROR, no records (AAAA)
+    } else if (name == "1.0.0.127.in-addr.arpa" && type == 12) {
+      answer(12, {4, 'e', 'c', 'h', 'o', 4, 't', 'e', 's', 't', 0});
+    } else {
+      r[3] = 0x83;  // NXDOMAIN
+    }
+    sendto(fd, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
+  }
+  int fd_ = -1;
+  event* ev_ = nullptr;
+};
+
+// ---- TCP servers on 127.0.0.1 ----
+class TcpServer {
+ public:
+  enum class Mode { kEcho, kSendThenClose, kBulk };
+  TcpServer(event_base* base, Mode mode, size_t bytes = 0)
+      : base_(base), mode_(mode), bytes_(bytes) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lis_ = evconnlistener_new_bind(base, &TcpServer::onAccept, this,
+                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+                                   reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(evconnlistener_get_fd(lis_), reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~TcpServer() {
+    for (auto* b : conns_)
+      if (b) bufferevent_free(b);
+    evconnlistener_free(lis_);
+  }
+  uint16_t port = 0;
+  int accepted = 0;
+  int eofs = 0;
+  size_t received = 0;
+
+ private:
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+    auto* self = static_cast<TcpServer*>(arg);
+    ++self->accepted;
+    auto* b = bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE);
+    self->conns_.push_back(b);
+    bufferevent_setcb(b, &TcpServer::onRead, &TcpServer::onWrite, &TcpServer::onEvent, self);
+    bufferevent_enable(b, EV_READ | EV_WRITE);
+    if (self->mode_ != Mode::kEcho) {
+      std::string data(self->bytes_, 'x');
+      for (size_t i = 0; i < data.size(); ++i)
+        data[i] = static_cast<char>('a' + i % 26);
+      bufferevent_write(b, data.data(), data.size());
+    }
+  }
+  static void onRead(bufferevent* b, void* arg) {
+    auto* self = static_cast<TcpServer*>(arg);
+    evbuffer* in = bufferevent_get_input(b);
+    self->received += evbuffer_get_length(in);
+    if (self->mode_ == Mode::kEcho)
+      bufferevent_write_buffer(b, in);
+    else
+      evbuffer_drain(in, evbuffer_get_length(in));
+  }
+  static void onWrite(bufferevent* b, void* arg) {
+    auto* self = static_cast<TcpServer*>(arg);
+    if (self->mode_ != Mode::kSendThenClose) return;
+    for (auto*& c : self->conns_)
+      if (c == b) {
+        bufferevent_free(b);  // everything was written: close
+        c = nullptr;
+      }
+  }
+  static void onEvent(bufferevent* b, short what, void* arg) {
+    auto* self = static_cast<TcpServer*>(arg);
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
+    ++self->eofs;
+    for (auto*& c : self->conns_)
+      if (c == b) {
+        bufferevent_free(b);
+        c = nullptr;
+      }
+  }
+  event_base* base_;
+  Mode mode_;
+  size_t bytes_;
+  evconnlistener* lis_ = nullptr;
+  std::vector<bufferevent*> conns_;
+};
+
+uint16_t closedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// ---- circuitd's end of the pipe ----
+struct Got {
+  uint64_t flow = 0;
+  uint16_t sid = 0;
+  uint8_t cmd = 0;
+  std::string body;
+  bool closed = false;
+};
+
+struct Circuitd final : Pipe::Handler {
+  Circuitd() : pipe(ipc::defaultWindows(), *this) {}
+  ipc::UnknownFlow onUnknownFlow(proto::StreamEvent::Reader) override {
+    return ipc::UnknownFlow::kViolation;  // streamd never opens a flow
+  }
+  bool onEvent(proto::StreamEvent::Reader e) override {
+    Got g;
+    g.flow = e.getFlow();
+    if (e.isClosed()) {
+      g.closed = true;
+    } else {
+      auto r = e.getRelay();
+      g.sid = r.getStreamId();
+      g.cmd = r.getCommand();
+      auto b = r.getBody();
+      g.body.assign(reinterpret_cast<const char*>(b.begin()), b.size());
+    }
+    got.push_back(g);
+    pipe.taken(g.flow, 1);  // handed on to the client at once
+    return true;
+  }
+  void onCredit() override {}
+  void onViolation(const std::string& why) override { violation = why; }
+
+  void send(uint64_t flow, uint16_t sid, RelayCmd cmd, const std::string& body, bool cc = false) {
+    if (!pipe.isOpen(flow)) {
+      ASSERT_TRUE(pipe.openFlow(flow));
+    }
+    ASSERT_TRUE(pipe.canSend(flow));
+    auto e = pipe.add();
+    e.setFlow(flow);
+    e.setCongestionControl(cc);
+    auto r = e.initRelay();
+    r.setStreamId(sid);
+    r.setCommand(static_cast<uint8_t>(cmd));
+    auto b = r.initBody(static_cast<unsigned>(body.size()));
+    if (!body.empty()) std::memcpy(b.begin(), body.data(), body.size());
+    pipe.commit(flow, e);
+  }
+  void close(uint64_t flow) {
+    auto e = pipe.add();
+    ipc::StreamTraits::fillClose(e, flow, 1);
+    pipe.commit(flow, e);
+  }
+  // Messages of (flow, sid) with command cmd.
+  std::vector<Got> of(uint64_t flow, uint16_t sid, RelayCmd cmd) const {
+    std::vector<Got> out;
+    for (auto& g : got)
+      if (!g.closed && g.flow == flow && g.sid == sid && g.cmd == static_cast<uint8_t>(cmd))
+        out.push_back(g);
+    return out;
+  }
+  size_t count(uint64_t flow, uint16_t sid, RelayCmd cmd) const {
+    size_t n = 0;
+    for (auto& g : got)
+      n += !g.closed && g.flow == flow && g.sid == sid && g.cmd == static_cast<uint8_t>(cmd);
+    return n;
+  }
+  std::string data(uint64_t flow, uint16_t sid) const {
+    std::string s;
+    for (auto& g : of(flow, sid, RelayCmd::kData))
+      s += g.body;
+    return s;
+  }
+  bool closedBack(uint64_t flow) const {
+    for (auto& g : got)
+      if (g.closed && g.flow == flow) return true;
+    return false;
+  }
+
+  Pipe pipe;
+  std::vector<Got> got;
+  std::string violation;
+  std::unique_ptr<ipc::RpcConnection> conn;
+};
+
+std::string beginBody(const std::string& addrPort) {
+  std::string b = addrPort;
+  b.push_back('\0');
+  return b;
+}
+
+exitpolicy::Policy testPolicy() {
+  exitpolicy::PolicyInputs in;
+  in.exitRelay = true;
+  in.rejectPrivate = false;
+  in.items = {"reject *:25", "accept *:*"};
+  return *exitpolicy::Policy::build(in);
+}
+
+class StreamSessionTest : public ::testing::Test {
+ protected:
+  StreamSessionTest() : dns(loop.base()) {
+    char path[] = "/tmp/streamd_resolv_XXXXXX";
+    int fd = mkstemp(path);
+    resolvConf = path;
+    std::string text = "nameserver 127.0.0.1:" + std::to_string(dns.port) + "\n";
+    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+    resolver = std::make_unique<Resolver>(loop.base(), resolvConf);
+    shared.maxStreams = 1000;
+    ctx = std::make_unique<StreamdContext>(loop.base(), *resolver, shared);
+    session = std::make_unique<StreamSession>("circuitd", *ctx, [this] { dropped = true; });
+    int sv[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    serverConn = std::make_unique<ipc::RpcConnection>(loop.base(), sv[0], true,
+                                                      session->pipe.makeLocalSink());
+    peer.conn =
+        std::make_unique<ipc::RpcConnection>(loop.base(), sv[1], false, peer.pipe.makeLocalSink());
+    session->pipe.setPeer(serverConn->bootstrap<proto::StreamSink>());
+    peer.pipe.setPeer(peer.conn->bootstrap<proto::StreamSink>());
+  }
+  void TearDown() override {
+    session.reset();
+    std::remove(resolvConf.c_str());
+  }
+
+  void turn() {
+    kj::evalLater([] {}).wait(loop.waitScope());
+    event_base_loop(loop.base(), EVLOOP_NONBLOCK);
+  }
+  // Runs the loop until `done` or about 5 seconds.
+  bool waitFor(const std::function<bool()>& done) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+      turn();
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return done();
+  }
+  void settle(int ms) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < until) {
+      turn();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  uint8_t endReason(uint64_t flow, uint16_t sid) {
+    auto ends = peer.of(flow, sid, RelayCmd::kEnd);
+    return ends.empty() || ends[0].body.empty() ? 0 : static_cast<uint8_t>(ends[0].body[0]);
+  }
+  bool hasEnd(uint64_t flow, uint16_t sid) { return !peer.of(flow, sid, RelayCmd::kEnd).empty(); }
+
+  ipc::EventLoop loop;
+  DnsServer dns;
+  std::string resolvConf;
+  exitpolicy::Policy policy = testPolicy();
+  StreamShared shared{policy};
+  std::unique_ptr<Resolver> resolver;
+  std::unique_ptr<StreamdContext> ctx;
+  bool dropped = false;
+  std::unique_ptr<StreamSession> session;
+  std::unique_ptr<ipc::RpcConnection> serverConn;
+  std::unique_ptr<Circuitd> peerOwner = std::make_unique<Circuitd>();  // KJ-owning: held by pointer
+  Circuitd& peer = *peerOwner;
+};
+
+TEST_F(StreamSessionTest, ConnectEchoBothWaysAndEndDoneWhenTheServerCloses) {
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  peer.send(1, 5, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer.of(1, 5, RelayCmd::kConnected).empty(); }));
+  auto c = cell::decodeConnected(
+      Bytes(reinterpret_cast<const uint8_t*>(peer.of(1, 5, RelayCmd::kConnected)[0].body.data()),
+            peer.of(1, 5, RelayCmd::kConnected)[0].body.size()));
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->address.has_value());
+  EXPECT_EQ(c->address->bytes[0], 127);
+  EXPECT_EQ(c->ttl, 60u);
+  std::string sent;
+  for (int i = 0; i < 14; ++i) {  // 14 * 498 = 6972 bytes
+    std::string chunk(498, '\0');
+    for (size_t k = 0; k < chunk.size(); ++k)
+      chunk[k] = static_cast<char>((i * 498 + k) * 7 % 251);
+    peer.send(1, 5, RelayCmd::kData, chunk);
+    sent += chunk;
+  }
+  ASSERT_TRUE(waitFor([&] { return peer.data(1, 5).size() >= sent.size(); }));
+  EXPECT_EQ(peer.data(1, 5), sent);
+  for (auto& g : peer.of(1, 5, RelayCmd::kData))
+    EXPECT_LE(g.body.size(), 498u);
+
+  TcpServer talker(loop.base(), TcpServer::Mode::kSendThenClose, 5000);
+  peer.send(1, 6, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(talker.port)));
+  ASSERT_TRUE(waitFor([&] { return hasEnd(1, 6); }));
+  EXPECT_EQ(endReason(1, 6), kDone);
+  std::string expect(5000, 'x');
+  for (size_t i = 0; i < expect.size(); ++i)
+    expect[i] = static_cast<char>('a' + i % 26);
+  EXPECT_EQ(peer.data(1, 6), expect);
+  // END comes after all the data.
+  EXPECT_EQ(peer.got.back().cmd, static_cast<uint8_t>(RelayCmd::kEnd));
+  EXPECT_FALSE(dropped);
+  EXPECT_GE(shared.counters.opened, 2u);
+}
+
+TEST_F(StreamSessionTest, HostnamesAndResolveForwardAndReverse) {
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  peer.send(2, 1, RelayCmd::kBegin, beginBody("echo.test:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 1, RelayCmd::kConnected).empty(); }))
+      << "end reason " << int(endReason(2, 1));
+  EXPECT_EQ(echo.accepted, 1);
+
+  peer.send(2, 2, RelayCmd::kResolve, std::string("echo.test") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 2, RelayCmd::kResolved).empty(); }));
+  auto body = peer.of(2, 2, RelayCmd::kResolved)[0].body;
+  auto r = cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  ASSERT_TRUE(r);
+  ASSERT_GE(r->count, 1u);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kIpv4);
+  ASSERT_EQ(r->answers[0].value.size(), 4u);
+  EXPECT_EQ(r->answers[0].value[0], 127);
+  EXPECT_EQ(r->answers[0].ttl, 60u);
+
+  peer.send(2, 3, RelayCmd::kResolve, std::string("1.0.0.127.in-addr.arpa") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 3, RelayCmd::kResolved).empty(); }));
+  body = peer.of(2, 3, RelayCmd::kResolved)[0].body;
+  r = cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  ASSERT_TRUE(r);
+  ASSERT_GE(r->count, 1u);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kHostname);
+  EXPECT_EQ(std::string(r->answers[0].value.begin(), r->answers[0].value.end()), "echo.test");
+
+  peer.send(2, 4, RelayCmd::kResolve, std::string("missing.test") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 4, RelayCmd::kResolved).empty(); }));
+  body = peer.of(2, 4, RelayCmd::kResolved)[0].body;
+  r = cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kError);
+
+  // A second lookup of the name is a cache hit.
+  int before = dns.queries;
+  peer.send(2, 5, RelayCmd::kResolve, std::string("echo.test") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 5, RelayCmd::kResolved).empty(); }));
+  EXPECT_EQ(dns.queries, before);
+  EXPECT_GE(resolver->stats().cacheHits, 1u);
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, PolicyDirAndRefusedConnects) {
+  peer.send(3, 1, RelayCmd::kBegin, beginBody("127.0.0.1:25"));
+  peer.send(3, 2, RelayCmd::kBeginDir, "");
+  peer.send(3, 3, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(closedPort())));
+  ASSERT_TRUE(waitFor([&] { return hasEnd(3, 1) && hasEnd(3, 2) && hasEnd(3, 3); }));
+  EXPECT_EQ(endReason(3, 1), kExitPolicy);
+  EXPECT_EQ(endReason(3, 2), kNotDirectory);
+  EXPECT_EQ(endReason(3, 3), kConnectRefused);
+  EXPECT_EQ(session->sockets(), 0u);
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, ClosedFromCircuitdClosesTheSocketsAndIsAnswered) {
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  peer.send(4, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  peer.send(4, 2, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] {
+    return !peer.of(4, 1, RelayCmd::kConnected).empty() &&
+           !peer.of(4, 2, RelayCmd::kConnected).empty() && echo.accepted == 2;
+  }));
+  EXPECT_EQ(session->sockets(), 2u);
+  peer.close(4);
+  ASSERT_TRUE(waitFor([&] { return peer.closedBack(4) && echo.eofs == 2; }));
+  EXPECT_EQ(session->sockets(), 0u);
+  EXPECT_EQ(session->circuits(), 0u);
+  EXPECT_FALSE(hasEnd(4, 1));  // silently
+  EXPECT_EQ(shared.counters.open, 0u);
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, ClassicWindowStopsReadingAt500DataUntilSendme) {
+  TcpServer bulk(loop.base(), TcpServer::Mode::kBulk, 600 * 498);
+  peer.send(5, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(bulk.port)));
+  ASSERT_TRUE(waitFor([&] { return peer.count(5, 1, RelayCmd::kData) >= 500; }))
+      << peer.got.size() << " messages, " << peer.count(5, 1, RelayCmd::kData) << " DATA";
+  settle(200);
+  EXPECT_EQ(peer.count(5, 1, RelayCmd::kData), 500u);
+  peer.send(5, 1, RelayCmd::kSendme, "");
+  ASSERT_TRUE(waitFor([&] { return peer.count(5, 1, RelayCmd::kData) >= 550; }));
+  settle(200);
+  EXPECT_EQ(peer.count(5, 1, RelayCmd::kData), 550u);
+  EXPECT_FALSE(hasEnd(5, 1));
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, ABadCommandIsAContractViolation) {
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  peer.send(6, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer.of(6, 1, RelayCmd::kConnected).empty(); }));
+  peer.send(6, 1, RelayCmd::kConnected, "");  // only streamd sends CONNECTED
+  ASSERT_TRUE(waitFor([&] { return dropped; }));
+  EXPECT_TRUE(session->pipe.failed());
+  // The owner drops the connection: everything bound to it goes, and the loop carries on.
+  session.reset();
+  settle(50);
+  EXPECT_TRUE(waitFor([&] { return echo.eofs == 1; }));
+}
+
+}  // namespace
+}  // namespace onionsplit::streamd
