@@ -185,7 +185,10 @@ Circuit::Fwd Circuit::dispatch(const cell::RelayHeader& h, Bytes body,
           flowctl::SendmeCheck::kOk)
         return destroy(DestroyReason::kProtocol);
       if (cc_) {
-        if (cc_->onSendme(nowUsec, !io.canSendCell()) != flowctl::SendmeVerdict::kOk)
+        // C tor's local congestion signal is its channel's outbuf over the high watermark. Here
+        // that state is channeld's (it holds our credit meanwhile, which the queues feel); an
+        // exhausted credit window alone is IPC latency, not congestion, so it is not reported.
+        if (cc_->onSendme(nowUsec, false) != flowctl::SendmeVerdict::kOk)
           return destroy(DestroyReason::kProtocol);
       } else if (!bwd_.classic.onSendme()) {
         return destroy(DestroyReason::kProtocol);

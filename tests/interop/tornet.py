@@ -313,7 +313,8 @@ class Onionsplit:
     def start(self):
         self.proc = subprocess.Popen([f"{self.bin_dir}/onionsplit", "-f", self.torrc],
                                      stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.dir, "stderr.log"), "w"))
+                                     stderr=open(os.path.join(self.dir, "stderr.log"), "w"),
+                                     start_new_session=True)
 
     def stop(self):
         stop_process(self.proc)

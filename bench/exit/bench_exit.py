@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""bench/exit/bench_exit.py: onionsplit against a C tor exit, in one run and one private network.
+
+One private network of Debian `tor` (three authorities, two middles, one C tor exit, one client) on
+127.0.0.1, with onionsplit as a second exit and a local HTTP server. The client is pinned to one exit
+at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through each:
+  - CPU seconds (user + system, from /proc) the exit spent per 50 MiB downloaded: for onionsplit
+    every daemon summed, for C tor its one process;
+  - total throughput of 16 concurrent downloads on 16 separate circuits (SOCKS isolation);
+  - memory (RSS) per idle circuit (circuits built with EXTENDCIRCUIT, no streams) and per open
+    stream (streams held open to a server that does not answer).
+Every RESULT line compares onionsplit (value) with C tor (baseline) measured here, now.
+
+Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 100]
+"""
+import argparse
+import concurrent.futures
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "interop"))
+import targets  # noqa: E402
+import tornet  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def rss_bytes(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+class Holder:
+    """A TCP server that accepts connections and never answers: streams to it stay open."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def result(name, value, unit, baseline):
+    ratio = value / baseline if baseline else float("inf")
+    print(f"RESULT {name} value={value:.4g} {unit} baseline={baseline:.4g} ratio={ratio:.3f}",
+          flush=True)
+
+
+def pin(net, fp):
+    net.control(f"SETCONF ExitNodes=${fp} StrictNodes=1", "SIGNAL NEWNYM")
+    time.sleep(1)
+
+
+def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
+    socks = net.client.socks_port
+    pin(net, fp)
+    # Warm up (a circuit through this exit), then one big download.
+    deadline = time.time() + 120
+    while True:
+        try:
+            targets.http_get(socks, "127.0.0.1", http_port, "/small.bin", timeout=30,
+                             username="warm")
+            break
+        except (OSError, targets.SocksError):
+            if time.time() > deadline:
+                raise
+            time.sleep(2)
+    pids = pids_of()
+    c0 = cpu_seconds(pids)
+    _, _, n, secs = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
+                                     username="big")
+    cpu = (cpu_seconds(pids) - c0) * (50 << 20) / n
+    # 16 concurrent downloads on separate circuits.
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        sizes = list(pool.map(lambda i: targets.http_get(socks, "127.0.0.1", http_port,
+                                                         "/mid.bin", 600, f"dl{path_prefix}{i}")[2],
+                              range(16)))
+    tput = sum(sizes) / (time.time() - t0) / (1 << 20)
+    # Memory per idle circuit: EXTENDCIRCUIT builds circuits without streams.
+    time.sleep(2)
+    r0 = rss_bytes(pids_of())
+    guard = net.nodes[0].fingerprint
+    middle = next(n for n in net.nodes if n.role == "middle").fingerprint
+    built = 0
+    for _ in range(ncirc):
+        reply = net.control(f"EXTENDCIRCUIT 0 {guard},{middle},{fp}")[0]
+        built += reply.startswith("250")
+    time.sleep(8)
+    r1 = rss_bytes(pids_of())
+    per_circ = (r1 - r0) / max(built, 1)
+    # Memory per open stream: streams held open on one circuit.
+    holder = Holder()
+    socks_conns = []
+    for i in range(ncirc):
+        try:
+            socks_conns.append(targets.socks_connect(socks, "127.0.0.1", holder.port, timeout=60,
+                                                     username=f"hold{path_prefix}{i // 50}"))
+        except (OSError, targets.SocksError):
+            pass
+    time.sleep(3)
+    r2 = rss_bytes(pids_of())
+    per_stream = (r2 - r1) / max(len(socks_conns), 1)
+    for s in socks_conns:
+        s.close()
+    holder.close()
+    print(f"  exit {fp[:8]}: {n >> 20} MiB in {secs:.1f} s, cpu {cpu:.2f} s per 50 MiB, "
+          f"16 downloads {tput:.1f} MiB/s, {built} idle circuits +{per_circ / 1024:.1f} KiB each, "
+          f"{len(socks_conns)} streams +{per_stream / 1024:.1f} KiB each", flush=True)
+    return cpu, tput, per_circ, per_stream
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bin_dir")
+    ap.add_argument("--mib", type=int, default=50)
+    ap.add_argument("--circuits", type=int, default=100)
+    args = ap.parse_args()
+    bin_dir = os.path.abspath(args.bin_dir)
+    root = tempfile.mkdtemp(prefix="onionsplit-bench-exit-")
+    relay = None
+    try:
+        files = os.path.join(root, "files")
+        os.makedirs(files)
+        targets.make_file(os.path.join(files, "big.bin"), args.mib << 20)
+        targets.make_file(os.path.join(files, "mid.bin"), 8 << 20)
+        targets.make_file(os.path.join(files, "small.bin"), 64 << 10)
+        with targets.HttpServer(files) as http, \
+                tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=1,
+                              conflux=False) as net:
+            net.setup()
+            relay = tornet.Onionsplit(net, root, bin_dir)
+            net.start()
+            relay.start()
+            net.wait_bootstrapped(timeout=120)
+            ctor = next(n for n in net.nodes if n.role == "exit")
+            for fp in (relay.fingerprint, ctor.fingerprint):
+                net.wait_for_relay_in_consensus(fp, flags=("Exit", "Running", "Valid"), timeout=150)
+            split = measure(net, relay.fingerprint, lambda: children(relay.proc.pid), http.port,
+                            args.mib, args.circuits, "s")
+            base = measure(net, ctor.fingerprint, lambda: [ctor.proc.pid], http.port, args.mib,
+                           args.circuits, "c")
+            result("exit_mem_per_idle_circuit", split[2], "bytes", base[2])
+            result("exit_mem_per_stream", split[3], "bytes", base[3])
+            result("exit_throughput_16_circuits", split[1], "MiB/s", base[1])
+            result("exit_cpu_per_50mib", split[0], "s", base[0])
+            return 0
+    finally:
+        if relay:
+            relay.stop()
+        if os.environ.get("KEEP") is None:
+            subprocess.run(["rm", "-rf", root])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
