@@ -197,6 +197,8 @@ void CircuitStreams::onBegin(StreamId id, Bytes body, bool dir) {
 
 void CircuitStreams::onResolve(StreamId id, Bytes body) {
   if (find(id)) return endAndForget(id, EndReason::kTorProtocol);
+  // A relay that is not an exit resolves nothing for clients.
+  if (!shared_.policy.isExit()) return sendEnd(id, EndReason::kExitPolicy);
   if (streams_.size() >= kMaxStreamsPerCircuit || shared_.counters.open >= shared_.maxStreams)
     return sendEnd(id, EndReason::kResourceLimit);
   ++shared_.counters.resolveRequests;
@@ -250,6 +252,8 @@ void CircuitStreams::onData(StreamId id, Stream& s, Bytes body, uint64_t nowUsec
     return;
   }
   if (a.kind != Kind::kWrite) return apply(id, a);
+  if (io_.outputBuffered(id) + body.size() > kMaxSocketOutputBytes)
+    return endAndForget(id, EndReason::kResourceLimit);
   io_.write(id, body);
   afterWrite(id, s, 0, nowUsec);
 }

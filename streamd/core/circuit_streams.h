@@ -36,6 +36,9 @@ inline constexpr size_t kMaxStreamsPerCircuit = 256;
 // A stream SENDME is withheld while the socket's output buffer holds this much or more: the client
 // then stops at its package window, which is the back-pressure of a slow destination.
 inline constexpr size_t kSendmeBufferLimit = 32 * 1024;
+// A client that keeps sending while its stream's socket holds this much (it ignored our XOFF; the
+// classic window cannot get here) loses the stream with END RESOURCELIMIT.
+inline constexpr size_t kMaxSocketOutputBytes = 4 * 1024 * 1024;
 
 // Daemon-wide counters (for `onionsplit status`), shared by every circuit.
 struct StreamCounters {

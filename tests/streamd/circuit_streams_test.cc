@@ -344,6 +344,25 @@ TEST(CircuitStreams, ResolveForwardReverseAndLiterals) {
   EXPECT_EQ(f.shared.counters.open, 0u);
 }
 
+TEST(CircuitStreams, AClientIgnoringXoffLosesTheStreamAndNonExitsResolveNothing) {
+  Fixture f(true);
+  f.open(1);
+  f.io.buffered[1] = kMaxSocketOutputBytes;
+  f.msg(1, RelayCmd::kData, {1});
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  EXPECT_FALSE(f.core.has(1));
+
+  exitpolicy::Policy none = exitpolicy::Policy::rejectAll();
+  StreamShared shared(none);
+  FakeIo io;
+  CircuitStreams core(shared, io, false);
+  core.onClientMessage(2, static_cast<uint8_t>(RelayCmd::kResolve), Bytes(cstr("example.com")), 0);
+  ASSERT_EQ(io.sent.size(), 1u);
+  EXPECT_EQ(io.sent[0].cmd, RelayCmd::kEnd);
+  EXPECT_EQ(io.sent[0].body[0], static_cast<uint8_t>(cell::EndReason::kExitPolicy));
+  EXPECT_TRUE(io.resolves.empty());
+}
+
 TEST(ReverseNames, ParseBothFamilies) {
   EXPECT_EQ(parseReverseName("1.0.0.127.in-addr.arpa")->toString(), "127.0.0.1");
   EXPECT_EQ(parseReverseName("1.0.0.127.IN-ADDR.ARPA")->toString(), "127.0.0.1");
