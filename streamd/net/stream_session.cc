@@ -350,7 +350,8 @@ void StreamSession::onCredit() {
     }
   }
   if (blocked_.empty()) return;
-  std::vector<FlowId> flows(blocked_.begin(), blocked_.end());
+  std::vector<FlowId>& flows = scratch_;
+  flows.assign(blocked_.begin(), blocked_.end());
   for (FlowId f : flows) {
     auto it = circuits_.find(f);
     if (it == circuits_.end()) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
@@ -74,6 +75,7 @@ class StreamSession final : public ipc::PeerSession<ipc::StreamTraits> {
   std::unordered_map<FlowId, std::unique_ptr<Circuit>> circuits_;
   std::unordered_set<FlowId> blocked_;                // waiting for credit
   std::unordered_map<FlowId, uint8_t> closePending_;  // our `closed` waits for credit
+  std::vector<FlowId> scratch_;
   FlowId opening_ = 0;
   bool openingSet_ = false;
   event* sweepEv_ = nullptr;

@@ -124,7 +124,7 @@ class TcpServer {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     lis_ = evconnlistener_new_bind(base, &TcpServer::onAccept, this,
-                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 256,
                                    reinterpret_cast<sockaddr*>(&a), sizeof a);
     socklen_t len = sizeof a;
     getsockname(evconnlistener_get_fd(lis_), reinterpret_cast<sockaddr*>(&a), &len);
@@ -229,7 +229,10 @@ struct Circuitd final : Pipe::Handler {
       g.body.assign(reinterpret_cast<const char*>(b.begin()), b.size());
     }
     got.push_back(g);
-    pipe.taken(g.flow, 1);  // handed on to the client at once
+    if (autoTake)
+      pipe.taken(g.flow, 1);  // handed on to the client at once
+    else
+      ++held;
     return true;
   }
   void onCredit() override {}
@@ -283,6 +286,8 @@ struct Circuitd final : Pipe::Handler {
 
   Pipe pipe;
   std::vector<Got> got;
+  bool autoTake = true;
+  uint32_t held = 0;  // messages not yet handed on (their credit is not returned)
   std::string violation;
   std::unique_ptr<ipc::RpcConnection> conn;
 };
@@ -492,6 +497,41 @@ TEST_F(StreamSessionTest, ClassicWindowStopsReadingAt500DataUntilSendme) {
   settle(200);
   EXPECT_EQ(peer.count(5, 1, RelayCmd::kData), 550u);
   EXPECT_FALSE(hasEnd(5, 1));
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, WithoutCreditControlMessagesWaitInOrderAndReadsStop) {
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  peer.autoTake = false;  // circuitd's client is not taking anything: no credit comes back
+  std::string begin = beginBody("127.0.0.1:" + std::to_string(echo.port));
+  for (uint16_t sid = 1; sid <= 80; ++sid) {
+    if (peer.pipe.isOpen(7) && !peer.pipe.canSend(7)) {
+      ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(7); }));  // streamd returns credit
+    }
+    peer.send(7, sid, RelayCmd::kBegin, begin);
+  }
+  ASSERT_TRUE(waitFor([&] { return echo.accepted == 80; }))
+      << echo.accepted << " accepted, " << peer.got.size() << " messages, " << session->sockets()
+      << " sockets, " << shared.counters.open << " open";
+  settle(100);
+  EXPECT_EQ(peer.got.size(), 64u);  // one flow window of CONNECTEDs, the rest wait
+  // Data from the destination waits too (its socket is not read while the circuit cannot send).
+  peer.pipe.taken(7, 16);  // the client took 16 (credit goes back in a batch)
+  peer.held -= 16;
+  peer.send(7, 1, RelayCmd::kData, "ping");
+  ASSERT_TRUE(waitFor([&] { return peer.got.size() >= 80; }));
+  settle(100);
+  EXPECT_EQ(peer.got.size(), 80u);
+  EXPECT_EQ(peer.count(7, 0, RelayCmd::kConnected), 0u);
+  size_t connected = 0;
+  for (auto& g : peer.got)
+    connected += g.cmd == static_cast<uint8_t>(RelayCmd::kConnected);
+  EXPECT_EQ(connected, 80u);  // all CONNECTEDs first, in order; the echo is not yet read
+  for (size_t i = 0; i < 80; ++i)
+    EXPECT_EQ(peer.got[i].sid, i + 1);
+  peer.pipe.taken(7, peer.held);
+  peer.held = 0;
+  ASSERT_TRUE(waitFor([&] { return peer.data(7, 1) == "ping"; }));
   EXPECT_FALSE(dropped);
 }
 
