@@ -64,6 +64,10 @@ class DnsServer {
     ssize_t n = recvfrom(fd, q, sizeof q, 0, reinterpret_cast<sockaddr*>(&from), &fl);
     if (n < 17) return;
     ++self->queries;
+    std::string raw(reinterpret_cast<const char*>(q + 12), static_cast<size_t>(n) - 12);
+    for (char& ch : raw)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (raw.find("slow") != std::string::npos) return;  // never answered
     // The question: labels from offset 12, then type and class.
     size_t p = 12;
     std::string name;
@@ -532,6 +536,16 @@ TEST_F(StreamSessionTest, WithoutCreditControlMessagesWaitInOrderAndReadsStop) {
   peer.pipe.taken(7, peer.held);
   peer.held = 0;
   ASSERT_TRUE(waitFor([&] { return peer.data(7, 1) == "ping"; }));
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, AStreamThatCannotConnectInTimeEndsWithTimeout) {
+  ctx->connectTimeoutMs = 200;
+  peer.send(8, 1, RelayCmd::kBegin, beginBody("slow.test:80"));
+  ASSERT_TRUE(waitFor([&] { return hasEnd(8, 1); }));
+  EXPECT_EQ(endReason(8, 1), static_cast<uint8_t>(cell::EndReason::kTimeout));
+  EXPECT_EQ(session->sockets(), 0u);
+  settle(100);
   EXPECT_FALSE(dropped);
 }
 
