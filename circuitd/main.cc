@@ -118,6 +118,11 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("cells_to_client_total", c.cellsToClient);
     out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
     out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
+    auto cc = reactor.ccSnapshot();
+    out.emplace_back("cc_circuits_in_slow_start", cc.inSlowStart);
+    out.emplace_back("cc_cwnd_max_cells", cc.cwndMax);
+    out.emplace_back("cc_cwnd_max_min_rtt_usec", cc.minRttUsec);
+    out.emplace_back("cc_cwnd_max_ewma_rtt_usec", cc.ewmaRttUsec);
   };
   streamd.start();
   confluxd.start();

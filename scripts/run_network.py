@@ -2,7 +2,7 @@
 """scripts/run_network.py: a private Tor network of Debian `tor` on 127.0.0.1 with onionsplit as its
 exit, for people (scripts/run.sh calls it). `up DIR` starts everything, fetches a file through
 onionsplit with the C tor client and leaves the network running; `down DIR` stops every process it
-started, by the PIDs recorded in DIR/pids.json.
+started, by the PIDs recorded in DIR/pids.json, and removes DIR.
 """
 import argparse
 import json
@@ -21,7 +21,8 @@ import tornet  # noqa: E402
 def up(args):
     if os.path.exists(os.path.join(args.dir, "pids.json")):
         sys.exit(f"{args.dir} holds a network already; stop it first: scripts/run.sh stop")
-    os.makedirs(args.dir, exist_ok=True)
+    subprocess.run(["rm", "-rf", args.dir], check=True)  # a network's files are its own
+    os.makedirs(args.dir)
     files = os.path.join(args.dir, "www")
     os.makedirs(files, exist_ok=True)
     sha = targets.make_file(os.path.join(files, "file.bin"), args.mib << 20)
@@ -105,6 +106,7 @@ def down(args):
             except ProcessLookupError:
                 pass
     os.remove(path)
+    subprocess.run(["rm", "-rf", args.dir], check=False)
     return 0
 
 

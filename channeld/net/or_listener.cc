@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,6 +101,10 @@ void OrListener::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, i
     evutil_closesocket(fd);
     return;
   }
+  // Cells are small and latency-bound (a SENDME or a CREATED2 must not wait for the peer's delayed
+  // ACK under Nagle's algorithm); channeld writes whole TLS records, so nothing is lost by this.
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   SSL* ssl = self->tls_.newSsl();
   bufferevent* bev =
       ssl ? bufferevent_openssl_socket_new(self->base_, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,

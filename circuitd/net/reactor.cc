@@ -152,6 +152,22 @@ Reactor::Reactor(OnionIdentity id, CircuitParams params, std::function<void(MutB
 
 Reactor::~Reactor() = default;
 
+Reactor::CcSnapshot Reactor::ccSnapshot() const {
+  CcSnapshot snap;
+  for (const auto& [key, e] : entries_) {
+    const flowctl::VegasController* v = e->circuit ? e->circuit->vegas() : nullptr;
+    if (!v) continue;
+    snap.inSlowStart += v->inSlowStart();
+    if (v->cwnd() < snap.cwndMax ||
+        (v->cwnd() == snap.cwndMax && v->ewmaRttUsec() <= snap.ewmaRttUsec))
+      continue;
+    snap.cwndMax = v->cwnd();
+    snap.minRttUsec = v->minRttUsec();
+    snap.ewmaRttUsec = v->ewmaRttUsec();
+  }
+  return snap;
+}
+
 bool Reactor::onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e) {
   if (e.isOpened()) return true;
   if (e.isClosed()) {  // the channel is gone with its circuits; channeld forgot their flows

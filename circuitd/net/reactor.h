@@ -80,6 +80,12 @@ class Reactor {
   void setStreamdLookup(std::function<StreamdSession*()> f) { streamd_ = std::move(f); }
 
   size_t circuits() const { return entries_.size(); }
+  // Congestion control of the open circuits: the largest cwnd (cells), and that circuit's minimum
+  // and smoothed RTT (microseconds).
+  struct CcSnapshot {
+    uint64_t cwndMax = 0, minRttUsec = 0, ewmaRttUsec = 0, inSlowStart = 0;
+  };
+  CcSnapshot ccSnapshot() const;
   const CircuitCounters& counters() const { return counters_; }
 
  private:
