@@ -46,9 +46,23 @@ Resolver::Resolver(event_base* base, const std::string& resolvConf) : base_(base
 }
 
 Resolver::~Resolver() {
-  *alive_ = nullptr;  // callbacks of requests that fail below find no resolver
-  if (dns_) evdns_base_free(dns_, 1);
+  *alive_ = nullptr;
+  // Requests in flight are freed without their callbacks; their Query objects are ours to free.
+  if (dns_) evdns_base_free(dns_, 0);
+  for (Query* q : queries_)
+    delete q;
   if (deliverEv_) event_free(deliverEv_);
+}
+
+Resolver::Query* Resolver::newQuery(Handle h) {
+  auto* q = new Query{alive_, h};
+  queries_.insert(q);
+  return q;
+}
+
+void Resolver::dropQuery(Query* q) {
+  queries_.erase(q);
+  delete q;
 }
 
 size_t Resolver::nameservers() const {
@@ -86,7 +100,7 @@ Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback
   inLookup_ = true;
   for (bool v6 : {false, true}) {
     if (v6 && !wantIpv6) break;
-    auto* q = new Query{alive_, h};
+    Query* q = newQuery(h);
     ++stats_.queries;
     ++pending_[h].outstanding;
     evdns_request* req = v6 ? evdns_base_resolve_ipv6(dns_, n.c_str(), DNS_QUERY_NO_SEARCH,
@@ -94,7 +108,7 @@ Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback
                             : evdns_base_resolve_ipv4(dns_, n.c_str(), DNS_QUERY_NO_SEARCH,
                                                       &Resolver::onDnsAnswer, q);
     if (!req) {  // not sent, and no callback will come
-      delete q;
+      dropQuery(q);
       Pending& pp = pending_[h];
       --pp.outstanding;
       pp.anyTransient = true;
@@ -124,7 +138,7 @@ Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, C
     deliverLater(h);
     return h;
   }
-  auto* q = new Query{alive_, h};
+  Query* q = newQuery(h);
   ++stats_.queries;
   ++p.outstanding;
   inLookup_ = true;
@@ -142,7 +156,7 @@ Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, C
   inLookup_ = false;
   Pending& pp = pending_[h];
   if (!req) {
-    delete q;
+    dropQuery(q);
     --pp.outstanding;
     pp.anyTransient = true;
   }
@@ -162,8 +176,8 @@ void Resolver::onDnsAnswer(int result, char type, int count, int ttl, void* addr
   auto* q = static_cast<Query*>(arg);
   Resolver* self = *q->resolver;
   Handle h = q->handle;
-  delete q;
-  if (!self) return;
+  if (!self) return;  // cannot happen: evdns_base_free(_, 0) calls nothing back
+  self->dropQuery(q);
   auto it = self->pending_.find(h);
   if (it == self->pending_.end()) return;  // cancelled
   Pending& p = it->second;

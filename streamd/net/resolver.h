@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/exitpolicy/exit_policy.h"
@@ -59,6 +60,8 @@ class Resolver {
     bool anyTransient = false;
   };
   struct Query;  // one evdns request in flight
+  Query* newQuery(Handle h);
+  void dropQuery(Query* q);
 
   Handle start(Callback cb);
   void deliverLater(Handle h);
@@ -75,6 +78,7 @@ class Resolver {
   Handle next_ = 1;
   bool inLookup_ = false;
   std::unordered_map<Handle, Pending> pending_;
+  std::unordered_set<Query*> queries_;
   std::vector<Handle> ready_;  // answered from the cache, delivered on the next turn
   std::shared_ptr<Resolver*> alive_ = std::make_shared<Resolver*>(this);
 };
