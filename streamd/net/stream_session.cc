@@ -302,8 +302,7 @@ bool StreamSession::onEvent(Event::Reader e) {
   FlowId flow = e.getFlow();
   bool opening = openingSet_ && opening_ == flow;
   openingSet_ = false;
-  if (e.isClosed()) {
-    pipe.taken(flow, 1);
+  if (e.isClosed()) {  // a close cost no credit: nothing to take
     auto it = circuits_.find(flow);
     if (it != circuits_.end()) {  // the circuit closed: its streams go silently
       blocked_.erase(flow);
@@ -337,18 +336,6 @@ bool StreamSession::onEvent(Event::Reader e) {
 }
 
 void StreamSession::onCredit() {
-  for (auto it = closePending_.begin(); it != closePending_.end();) {
-    if (!pipe.isOpen(it->first)) {
-      it = closePending_.erase(it);
-    } else if (pipe.canSend(it->first)) {
-      auto e = pipe.add();
-      ipc::StreamTraits::fillClose(e, it->first, it->second);
-      pipe.commit(it->first, e);
-      it = closePending_.erase(it);
-    } else {
-      ++it;
-    }
-  }
   if (blocked_.empty()) return;
   std::vector<FlowId>& flows = scratch_;
   flows.assign(blocked_.begin(), blocked_.end());
@@ -439,14 +426,10 @@ bool StreamSession::sendRelay(FlowId flow, StreamId id, uint8_t cmd, const uint8
 }
 
 void StreamSession::sendClosed(FlowId flow, uint8_t reason) {
-  if (pipe.canSend(flow)) {
-    auto e = pipe.add();
-    ipc::StreamTraits::fillClose(e, flow, reason);
-    pipe.commit(flow, e);
-    closePending_.erase(flow);
-    return;
-  }
-  if (pipe.isOpen(flow)) closePending_[flow] = reason;
+  if (!pipe.canClose(flow)) return;  // already closed by us, or the flow is gone
+  auto e = pipe.add();
+  ipc::StreamTraits::fillClose(e, flow, reason);
+  pipe.commit(flow, e);
 }
 
 void StreamSession::dropCircuit(FlowId flow, uint8_t reason) {

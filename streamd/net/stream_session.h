@@ -9,7 +9,7 @@
 // its ready streams are served round-robin, one DATA message each. Control messages (CONNECTED,
 // END, RESOLVED, SENDME, XON, XOFF) that meet an exhausted credit wait in a bounded per-circuit
 // queue and leave, in order, when credit returns (onCredit); a circuit whose queue overflows is
-// dropped with `closed` RESOURCELIMIT.
+// dropped with `closed` RESOURCELIMIT. `closed` itself needs no credit (batch_pipe.h).
 //
 // What the peer sends is hostile: a command it may not send, stream id 0, or a body over 498
 // bytes is a contract violation (the connection is dropped).
@@ -73,8 +73,7 @@ class StreamSession final : public ipc::PeerSession<ipc::StreamTraits> {
 
   StreamdContext& ctx_;
   std::unordered_map<FlowId, std::unique_ptr<Circuit>> circuits_;
-  std::unordered_set<FlowId> blocked_;                // waiting for credit
-  std::unordered_map<FlowId, uint8_t> closePending_;  // our `closed` waits for credit
+  std::unordered_set<FlowId> blocked_;  // waiting for credit
   std::vector<FlowId> scratch_;
   FlowId opening_ = 0;
   bool openingSet_ = false;

@@ -233,6 +233,7 @@ struct Circuitd final : Pipe::Handler {
       g.body.assign(reinterpret_cast<const char*>(b.begin()), b.size());
     }
     got.push_back(g);
+    if (g.closed) return true;  // a close is not taken (it cost no credit)
     if (autoTake)
       pipe.taken(g.flow, 1);  // handed on to the client at once
     else
@@ -537,6 +538,23 @@ TEST_F(StreamSessionTest, WithoutCreditControlMessagesWaitInOrderAndReadsStop) {
   peer.held = 0;
   ASSERT_TRUE(waitFor([&] { return peer.data(7, 1) == "ping"; }));
   EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, ACircuitClosesEvenWhenItsWindowIsExhausted) {
+  peer.autoTake = false;
+  for (uint16_t sid = 1; sid <= 70; ++sid) {
+    if (peer.pipe.isOpen(9) && !peer.pipe.canSend(9)) {
+      ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(9); }));
+    }
+    peer.send(9, sid, RelayCmd::kBeginDir, "");
+  }
+  settle(100);
+  EXPECT_EQ(peer.got.size(), 64u);  // six ENDs wait for credit that never comes
+  peer.close(9);
+  ASSERT_TRUE(waitFor([&] { return peer.closedBack(9); }));
+  EXPECT_EQ(session->circuits(), 0u);
+  EXPECT_FALSE(dropped);
+  EXPECT_TRUE(peer.violation.empty());
 }
 
 TEST_F(StreamSessionTest, AStreamThatCannotConnectInTimeEndsWithTimeout) {
