@@ -27,6 +27,7 @@ namespace {
 using Traits = ipc::ChannelCircuitTraits;
 using ipc::FlowId;
 constexpr uint8_t kDestroy = 4;
+constexpr uint8_t kDestroyReasonInternal = 2;
 
 class Bootstrap final : public ipc::WithControl<proto::Channeld::Server> {
  public:
@@ -46,6 +47,11 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
  public:
   CircuitdSession(std::function<void()> drop, ChannelServer& channels)
       : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)), channels_(channels) {}
+  // The connection to circuitd is gone, and every circuit with it: the clients hear DESTROY.
+  ~CircuitdSession() noexcept(false) override {
+    size_t n = channels_.destroyAllCircuits(kDestroyReasonInternal);
+    if (n) spdlog::info("circuitd's connection ended: {} circuits destroyed", n);
+  }
 
   ipc::UnknownFlow onUnknownFlow(proto::ChannelEvent::Reader) override {
     return ipc::UnknownFlow::kDrop;  // its channel or circuit is gone: the cell crossed a close
@@ -158,10 +164,14 @@ int run(daemon::Runtime& rt) {
       o.setPeerEd25519Id(capnp::Data::Reader(info.peer->edId.data(), info.peer->edId.size()));
     }
   };
+  struct CellCounters {
+    uint64_t toCircuitd = 0, noCircuit = 0, waited = 0, refusedNoCircuitd = 0;
+  } cellCounters;
   hooks.cell = [&](ChannelId id, uint32_t circId, uint8_t cmd, Bytes payload) {
     auto* s = circuitdLink ? circuitdLink->session() : nullptr;
     FlowId f = flowOf(id, circId);
     if (!s) {  // circuitd is not there: refuse new circuits, drop the rest
+      ++cellCounters.refusedNoCircuitd;
       if (isCreate(cmd)) {
         uint8_t reason[509] = {daemon::kReasonResourceLimit};
         server->sendCell(id, circId, kDestroy, Bytes(reason));
@@ -169,12 +179,17 @@ int run(daemon::Runtime& rt) {
       return true;
     }
     if (!s->pipe.isOpen(f)) {
-      if (!isCreate(cmd)) return true;  // a cell for a circuit that does not exist
+      if (!isCreate(cmd)) {  // a cell for a circuit that does not exist
+        ++cellCounters.noCircuit;
+        return true;
+      }
       if (!s->pipe.openFlow(f)) return false;
     }
     bool destroy = cmd == kDestroy;
-    if (destroy ? !s->pipe.canClose(f) : !s->pipe.canSend(f))
+    if (destroy ? !s->pipe.canClose(f) : !s->pipe.canSend(f)) {
+      cellCounters.waited += !destroy;
       return destroy;  // a second DESTROY is dropped; other cells wait for credit
+    }
     auto e = s->pipe.add();
     e.setChannel(id);
     auto c = e.initCell();
@@ -182,6 +197,7 @@ int run(daemon::Runtime& rt) {
     c.setCommand(cmd);
     c.setPayload(capnp::Data::Reader(payload.data(), payload.size()));
     s->pipe.commit(f, e);
+    ++cellCounters.toCircuitd;
     return true;
   };
   hooks.drained = [&](ChannelId id) {
@@ -258,6 +274,11 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
+    out.emplace_back("cells_to_circuitd_total", cellCounters.toCircuitd);
+    out.emplace_back("cells_for_unknown_circuits_total", cellCounters.noCircuit);
+    out.emplace_back("cells_waited_for_credit_total", cellCounters.waited);
+    out.emplace_back("cells_without_circuitd_total", cellCounters.refusedNoCircuitd);
+    out.emplace_back("channels_stalled", channels.stalledChannels());
   };
   circuitd.start();
   int rc = rt.run();

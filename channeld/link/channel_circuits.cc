@@ -27,4 +27,11 @@ bool ChannelCircuits::toPeer(uint8_t command, uint32_t circId, int64_t now) {
   return open_.count(circId) != 0;
 }
 
+std::vector<uint32_t> ChannelCircuits::takeAll(int64_t now) {
+  std::vector<uint32_t> ids(open_.begin(), open_.end());
+  open_.clear();
+  lastUsed_ = now;
+  return ids;
+}
+
 }  // namespace onionsplit::channeld

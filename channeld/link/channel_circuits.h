@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_set>
+#include <vector>
 
 namespace onionsplit::channeld {
 
@@ -32,6 +33,8 @@ class ChannelCircuits {
   // True when the channel has had no circuit for the idle timeout.
   bool idle(int64_t now) const { return open_.empty() && now - lastUsed_ >= idleTimeout_; }
   size_t circuits() const { return open_.size(); }
+  // Forgets every circuit (circuitd lost them) and returns their ids, for DESTROY to the peer.
+  std::vector<uint32_t> takeAll(int64_t now);
 
  private:
   size_t max_;

@@ -108,6 +108,11 @@ size_t ChannelServer::openChannels() const {
                                            [](const auto& kv) { return kv.second->open; }));
 }
 
+size_t ChannelServer::stalledChannels() const {
+  return static_cast<size_t>(std::count_if(channels_.begin(), channels_.end(),
+                                           [](const auto& kv) { return kv.second->stalled; }));
+}
+
 void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
   auto ch = std::make_unique<Channel>();
   ch->server = this;
@@ -280,6 +285,19 @@ bool ChannelServer::writeCell(Channel& ch, uint32_t circId, uint8_t command, Byt
   if (!ok) return false;
   bufferevent_write(ch.conn->bev(), w.written().data(), w.written().size());
   return true;
+}
+
+size_t ChannelServer::destroyAllCircuits(uint8_t reason) {
+  uint8_t payload[cell::kCellPayloadLen] = {reason};
+  size_t n = 0;
+  for (auto& [id, ch] : channels_) {
+    if (!ch->open || ch->closing) continue;
+    for (uint32_t circId : ch->circuits->takeAll(now_())) {
+      writeCell(*ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(payload));
+      ++n;
+    }
+  }
+  return n;
 }
 
 void ChannelServer::close(ChannelId id, const std::string& why) {

@@ -81,12 +81,18 @@ class ChannelServer {
   bool sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
   // circuitd can take cells again: every stalled channel reads on.
   void resume();
+  // circuitd lost every circuit (it restarted or its connection broke): each open circuit of
+  // every channel gets DESTROY with `reason`, so clients rebuild at once (DESIGN.md section 4).
+  // Returns how many were destroyed.
+  size_t destroyAllCircuits(uint8_t reason);
   // Bytes queued for TLS on the channel (0 if it is gone).
   size_t outputBytes(ChannelId id) const;
   void close(ChannelId id, const std::string& why);
 
   size_t channels() const { return channels_.size(); }
   size_t openChannels() const;
+  // Channels not read while circuitd's credit is exhausted.
+  size_t stalledChannels() const;
   uint64_t handshakesCompleted() const { return handshakes_; }
   uint64_t handshakesFailed() const { return failures_; }
 

@@ -29,6 +29,7 @@ class HttpServer:
         handler = lambda *a, **kw: _QuietHandler(*a, directory=root, **kw)  # noqa: E731
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
+        self.server.handle_error = lambda *a: None  # clients that go away mid-file are expected
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -9,16 +9,19 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
   3. tor-resolve gets forward (A) and reverse (PTR) answers from the test's DNS server;
   4. a port the exit policy rejects is refused (the client's SOCKS reply is "not allowed by
      ruleset", which Tor gives after END EXITPOLICY);
-  5. circuits negotiated congestion control (ntor v3 with the CC extension).
+  5. circuitd restarted under load (SIGTERM): the launcher brings it back and new streams work;
+  6. circuits negotiated congestion control (ntor v3 with the CC extension).
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_exit_traffic.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets 1.)
 """
 import concurrent.futures
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +45,13 @@ def first_stream(socks, port, deadline):
             last = e
         time.sleep(2)
     raise TimeoutError(f"no stream through onionsplit: {last}")
+
+
+def fetch_quietly(socks, port):
+    try:
+        targets.http_get(socks, "127.0.0.1", port, "/big.bin", timeout=60, username="doomed")
+    except (OSError, targets.SocksError):
+        pass
 
 
 def main():
@@ -130,7 +140,29 @@ def main():
             check(event is not None and "REMOTE_REASON=EXITPOLICY" in event,
                   f"port {rejected} refused by the exit policy: {event}")
 
-            # 5. What onionsplit counted.
+            # 5. circuitd restarts under load: the clients' circuits die (channeld sends DESTROY
+            # for each), the launcher restarts circuitd, and new streams work at once.
+            loser = threading.Thread(target=lambda: fetch_quietly(socks, http.port), daemon=True)
+            loser.start()
+            time.sleep(2)
+            old_pid = relay.daemon_pid("circuitd")
+            os.kill(old_pid, signal.SIGTERM)
+            deadline = time.time() + 30
+            new_pid = None
+            while time.time() < deadline and new_pid in (None, old_pid):
+                time.sleep(0.5)
+                new_pid = relay.daemon_pid("circuitd")
+            t0 = time.time()
+            try:
+                first_stream(socks, http.port, time.time() + 60)
+                check(new_pid not in (None, old_pid),
+                      f"circuitd restarted (pid {old_pid} -> {new_pid}); a new stream worked "
+                      f"{time.time() - t0:.1f} s later")
+            except TimeoutError as e:
+                check(False, f"after circuitd restarted: {e}")
+            loser.join(timeout=60)
+
+            # 6. What onionsplit counted.
             counters = relay.counters()
             for k in sorted(counters):
                 if counters[k] and not k.startswith("channeld.ipc") and "ipc_" not in k:

@@ -332,6 +332,13 @@ class Onionsplit:
                 daemon = line.split(":")[0]
         return values
 
+    def daemon_pid(self, name):
+        """The PID of one of onionsplit's daemons, from `onionsplit status` (None if not ready)."""
+        out = subprocess.run([f"{self.bin_dir}/onionsplit", "status", "-f", self.torrc],
+                             capture_output=True, text=True, timeout=30).stdout
+        m = re.search(rf"^{name}: ready, pid (\d+)", out, re.M)
+        return int(m.group(1)) if m else None
+
     def log_text(self):
         try:
             with open(self.log, errors="replace") as f:
