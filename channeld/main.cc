@@ -72,6 +72,10 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
         auto echo = pipe.add();
         Traits::fillClose(echo, f, c.getPayload()[0]);
         pipe.commit(f, echo);
+      } else {
+        // circuitd answered our close: the id is free again, and a CREATE that reuses it may be
+        // waiting on a stalled channel (a batch without credit calls no onCredit).
+        channels_.resumeSoon();
       }
       return true;
     }

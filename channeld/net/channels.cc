@@ -85,6 +85,7 @@ ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks
       random_(std::move(random)),
       now_(std::move(now)),
       reaper_(event_new(base, -1, 0, &ChannelServer::onReap, this)),
+      resumer_(event_new(base, -1, 0, &ChannelServer::onResume, this)),
       sweeper_(event_new(base, -1, EV_PERSIST, &ChannelServer::onSweep, this)) {
   timeval tv{30, 0};
   event_add(sweeper_, &tv);
@@ -93,6 +94,7 @@ ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks
 ChannelServer::~ChannelServer() {
   channels_.clear();
   event_free(reaper_);
+  event_free(resumer_);
   event_free(sweeper_);
 }
 
@@ -256,6 +258,14 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
     return false;
   }
   return true;
+}
+
+void ChannelServer::resumeSoon() {
+  event_active(resumer_, 0, 0);
+}
+
+void ChannelServer::onResume(evutil_socket_t, short, void* arg) {
+  static_cast<ChannelServer*>(arg)->resume();
 }
 
 void ChannelServer::resume() {

@@ -81,6 +81,8 @@ class ChannelServer {
   bool sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
   // circuitd can take cells again: every stalled channel reads on.
   void resume();
+  // The same on the next loop turn (safe inside a callback of the circuitd pipe).
+  void resumeSoon();
   // circuitd lost every circuit (it restarted or its connection broke): each open circuit of
   // every channel gets DESTROY with `reason`, so clients rebuild at once (DESIGN.md section 4).
   // Returns how many were destroyed.
@@ -103,6 +105,7 @@ class ChannelServer {
   static void onWrite(bufferevent* bev, void* arg);
   static void onDeadline(evutil_socket_t, short, void* arg);
   static void onReap(evutil_socket_t, short, void* arg);
+  static void onResume(evutil_socket_t, short, void* arg);
   static void onSweep(evutil_socket_t, short, void* arg);
   void process(Channel& ch);
   bool handleOpenCell(Channel& ch, const cell::CellView& c);
@@ -115,6 +118,7 @@ class ChannelServer {
   std::function<void(MutBytes)> random_;
   std::function<int64_t()> now_;
   event* reaper_;   // destroys closed channels on the next loop turn
+  event* resumer_;  // resumeSoon()
   event* sweeper_;  // closes idle channels
   ChannelId next_ = 1;
   std::map<ChannelId, std::unique_ptr<Channel>> channels_;
