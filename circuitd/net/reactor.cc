@@ -169,9 +169,14 @@ Reactor::CcSnapshot Reactor::ccSnapshot() const {
 }
 
 bool Reactor::onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e) {
-  if (e.isOpened()) return true;
+  if (e.isOpened()) {
+    if (e.getOpened().getPeerRsaId().size() == 0)
+      clientChannels_.insert_or_assign(Key{&s, e.getChannel()}, CreateLimiter(now_()));
+    return true;
+  }
   if (e.isClosed()) {  // the channel is gone with its circuits; channeld forgot their flows
     uint32_t channel = e.getChannel();
+    clientChannels_.erase(Key{&s, channel});
     std::vector<Entry*> gone;
     for (auto& [key, entry] : entries_)
       if (key.first == &s && (key.second >> 32) == channel) gone.push_back(entry.get());
@@ -216,6 +221,15 @@ bool Reactor::onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e)
 }
 
 void Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, Bytes payload) {
+  auto limiter = clientChannels_.find(Key{&s, flow >> 32});
+  if (limiter != clientChannels_.end() && !limiter->second.allow(now_())) {
+    ++counters_.rateLimitedCreates;
+    auto ev = s.pipe.add();
+    ipc::ChannelCircuitTraits::fillClose(ev, flow,
+                                         static_cast<uint8_t>(cell::DestroyReason::kResourceLimit));
+    s.pipe.commit(flow, ev);
+    return;
+  }
   std::array<uint8_t, 32> rnd{};
   random_(MutBytes(rnd));
   auto created = answerCreate(command, payload, id_, params_, Bytes(rnd));
@@ -356,6 +370,7 @@ void Reactor::settle(Entry& e) {
 }
 
 void Reactor::channeldGone(ChanneldSession& s) {
+  std::erase_if(clientChannels_, [&s](const auto& kv) { return kv.first.first == &s; });
   std::vector<Entry*> gone;
   for (auto& [key, entry] : entries_)
     if (key.first == &s) gone.push_back(entry.get());

@@ -38,7 +38,7 @@ class Reactor;
 
 struct CircuitCounters {
   uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0;
-  uint64_t refusedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
+  uint64_t refusedCreates = 0, rateLimitedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
 };
 
@@ -130,6 +130,8 @@ class Reactor {
   std::function<StreamdSession*()> streamd_;
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries_;
   std::unordered_map<uint64_t, Entry*> byStreamFlow_;
+  // Client channels (the peer did not authenticate), by (session, channel id): their CREATE rate.
+  std::unordered_map<Key, CreateLimiter, KeyHash> clientChannels_;
   uint64_t nextStreamFlow_ = 1;
   CircuitCounters counters_;
 };

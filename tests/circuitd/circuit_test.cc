@@ -294,6 +294,19 @@ TEST_F(Fixture, HostileCellsDestroyTheCircuit) {
   }
 }
 
+TEST_F(Fixture, ARelayLengthBeyondTheCellDestroysTheCircuit) {
+  buildNtor3(true);
+  std::array<uint8_t, 509> c{};
+  cell::encodeRelayCell(MutBytes(c), RelayCmd::kData, 1, {},
+                        [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+  c[9] = 499 >> 8;  // length: one byte more than a relay cell holds
+  c[10] = 499 & 0xff;
+  crypto::Tor1Digest d{};
+  client.originateOutbound(0, crypto::RelayPayload(c), &d);
+  EXPECT_EQ(circ->fromClient(false, std::span<uint8_t, 509>(c), now, io), Circuit::Fwd::kDestroy);
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
+}
+
 TEST_F(Fixture, NineRelayEarlyCellsAreOneTooMany) {
   buildNtor3(true);
   for (int i = 0; i < 8; ++i)
@@ -349,6 +362,30 @@ TEST(MsgQueue, GrowsToItsBoundAndKeepsOrder) {
     q.pop();
   }
   EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace onionsplit::circuitd
+
+namespace onionsplit::circuitd {
+namespace {
+
+TEST(CreateLimiter, BurstThenRate) {
+  uint64_t t = 5'000'000;
+  CreateLimiter l(t, 3, 90);
+  for (int i = 0; i < 90; ++i)
+    ASSERT_TRUE(l.allow(t)) << i;
+  EXPECT_FALSE(l.allow(t)) << "the burst is spent";
+  t += 1'000'000;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(l.allow(t)) << "three per second";
+  EXPECT_FALSE(l.allow(t));
+  t += 400'000;
+  EXPECT_TRUE(l.allow(t)) << "a third of a second earns one";
+  t += 3600'000'000ULL;
+  for (int i = 0; i < 90; ++i)
+    ASSERT_TRUE(l.allow(t));
+  EXPECT_FALSE(l.allow(t)) << "never more than the burst";
 }
 
 }  // namespace
