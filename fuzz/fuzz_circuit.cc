@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 0: {  // a client cell: header and body from the input, crypto done right
         std::array<uint8_t, 509> cell{};
         Bytes body = in.bytes(std::min<size_t>(in.remaining(), 1 + (op >> 3) * 16), "cell");
-        std::memcpy(cell.data(), body.data(), body.size());
+        if (!body.empty()) std::memcpy(cell.data(), body.data(), body.size());
         cell[1] = cell[2] = 0;  // recognized
         crypto::Tor1Digest d{};
         b.client.originateOutbound(0, crypto::RelayPayload(cell), &d);
