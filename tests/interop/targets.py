@@ -22,12 +22,16 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 delays bursts of streams by seconds
+
+
 class HttpServer:
     """Serves the files of `root` on 127.0.0.1 (an ephemeral port)."""
 
     def __init__(self, root):
         handler = lambda *a, **kw: _QuietHandler(*a, directory=root, **kw)  # noqa: E731
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = _Server(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.server.handle_error = lambda *a: None  # clients that go away mid-file are expected
         self.port = self.server.server_address[1]
