@@ -8,7 +8,8 @@ at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through eac
     every daemon summed, for C tor its one process;
   - total throughput of 16 concurrent downloads on 16 separate circuits (SOCKS isolation);
   - memory (RSS) per idle circuit (circuits built with EXTENDCIRCUIT, no streams) and per open
-    stream (streams held open to a server that does not answer).
+    stream (streams held open to a server that does not answer), measured first, before any bulk
+    transfer has grown the allocators' free lists.
 Every RESULT line compares onionsplit (value) with C tor (baseline) measured here, now.
 
 Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 100]
@@ -91,6 +92,12 @@ def pin(net, fp):
     time.sleep(1)
 
 
+def built_ids(net):
+    """The ids of the client's BUILT circuits."""
+    return {line.split(" ")[0] for line in net.getinfo("circuit-status").splitlines()
+            if len(line.split(" ")) > 1 and line.split(" ")[1] == "BUILT"}
+
+
 def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
     socks = net.client.socks_port
     pin(net, fp)
@@ -105,28 +112,21 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
             if time.time() > deadline:
                 raise
             time.sleep(2)
-    pids = pids_of()
-    c0 = cpu_seconds(pids)
-    _, _, n, secs = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
-                                     username="big")
-    cpu = (cpu_seconds(pids) - c0) * (50 << 20) / n
-    # 16 concurrent downloads on separate circuits.
-    t0 = time.time()
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        sizes = list(pool.map(lambda i: targets.http_get(socks, "127.0.0.1", http_port,
-                                                         "/mid.bin", 600, f"dl{path_prefix}{i}")[2],
-                              range(16)))
-    tput = sum(sizes) / (time.time() - t0) / (1 << 20)
     # Memory per idle circuit: EXTENDCIRCUIT builds circuits without streams.
     time.sleep(2)
     r0 = rss_bytes(pids_of())
     guard = net.nodes[0].fingerprint
     middle = next(n for n in net.nodes if n.role == "middle").fingerprint
-    built = 0
+    ids = set()
     for _ in range(ncirc):
-        reply = net.control(f"EXTENDCIRCUIT 0 {guard},{middle},{fp}")[0]
-        built += reply.startswith("250")
-    time.sleep(8)
+        reply = net.control(f"EXTENDCIRCUIT 0 ${guard},${middle},${fp}")[0]
+        if reply.startswith("250 EXTENDED "):
+            ids.add(reply.split()[2])
+    deadline = time.time() + 90
+    while len(built_ids(net) & ids) < len(ids) and time.time() < deadline:
+        time.sleep(1)
+    built = len(built_ids(net) & ids)
+    time.sleep(2)
     r1 = rss_bytes(pids_of())
     per_circ = (r1 - r0) / max(built, 1)
     # Memory per open stream: streams held open on one circuit.
@@ -144,6 +144,18 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
     for s in socks_conns:
         s.close()
     holder.close()
+    pids = pids_of()
+    c0 = cpu_seconds(pids)
+    _, _, n, secs = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
+                                     username="big")
+    cpu = (cpu_seconds(pids) - c0) * (50 << 20) / n
+    # 16 concurrent downloads on separate circuits.
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        sizes = list(pool.map(lambda i: targets.http_get(socks, "127.0.0.1", http_port,
+                                                         "/mid.bin", 600, f"dl{path_prefix}{i}")[2],
+                              range(16)))
+    tput = sum(sizes) / (time.time() - t0) / (1 << 20)
     print(f"  exit {fp[:8]}: {n >> 20} MiB in {secs:.1f} s, cpu {cpu:.2f} s per 50 MiB, "
           f"16 downloads {tput:.1f} MiB/s, {built} idle circuits +{per_circ / 1024:.1f} KiB each, "
           f"{len(socks_conns)} streams +{per_stream / 1024:.1f} KiB each", flush=True)

@@ -33,6 +33,7 @@
 #include <kj/async.h>
 #include <kj/debug.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -221,10 +222,14 @@ class BatchPipe {
   }
 
   void startBatch() {
-    // One first segment big enough for a full batch: no segment growth (and its allocations) per
-    // batch in steady state.
-    request_ = peer_->pushRequest(
-        capnp::MessageSize{uint64_t{maxBatch_} * (Traits::kMaxEventBytes / 8) + 64, 0});
+    // A first segment for a typical batch (about 50 relay messages), under malloc's mmap threshold:
+    // a segment sized for a full batch (160 KiB) was mmapped, zeroed and page-faulted in for every
+    // batch, most of which are small. Larger batches grow into further segments.
+    constexpr uint64_t kFirstSegmentWords = 4096;
+    request_ = peer_->pushRequest(capnp::MessageSize{
+        std::min<uint64_t>(kFirstSegmentWords,
+                           uint64_t{maxBatch_} * (Traits::kMaxEventBytes / 8) + 64),
+        0});
     capnp::Orphanage orphanage = capnp::Orphanage::getForMessageContaining(request_->getBatch());
     list_ = orphanage.newOrphan<capnp::List<Event>>(maxBatch_);
     count_ = 0;
