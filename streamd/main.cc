@@ -104,6 +104,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("sockets_open", sockets);
     out.emplace_back("dns_queries_total", resolver.stats().queries);
     out.emplace_back("dns_cache_hits_total", resolver.stats().cacheHits);
+    out.emplace_back("dns_queries_coalesced_total", resolver.stats().coalesced);
     out.emplace_back("dns_failures_total", resolver.stats().failures);
     out.emplace_back("dns_cache_entries", resolver.cacheSize());
   };

@@ -96,6 +96,7 @@ Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback
     deliverLater(h);
     return h;
   }
+  if (follow(h)) return h;
   std::string n(name);
   inLookup_ = true;
   for (bool v6 : {false, true}) {
@@ -118,8 +119,21 @@ Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback
   if (pending_[h].outstanding <= 0) {
     complete(h);
     deliverLater(h);
+  } else {
+    inFlight_[pending_[h].cacheKey] = h;
   }
   return h;
+}
+
+bool Resolver::follow(Handle h) {
+  Pending& p = pending_[h];
+  auto it = inFlight_.find(p.cacheKey);
+  if (it == inFlight_.end()) return false;
+  auto leader = pending_.find(it->second);
+  if (leader == pending_.end()) return false;
+  leader->second.followers.push_back(h);
+  ++stats_.coalesced;
+  return true;
 }
 
 Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, Callback cb) {
@@ -138,6 +152,7 @@ Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, C
     deliverLater(h);
     return h;
   }
+  if (follow(h)) return h;
   Query* q = newQuery(h);
   ++stats_.queries;
   ++p.outstanding;
@@ -163,13 +178,24 @@ Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, C
   if (pp.outstanding <= 0) {
     complete(h);
     deliverLater(h);
+  } else {
+    inFlight_[pp.cacheKey] = h;
   }
   return h;
 }
 
 void Resolver::cancel(Handle h) {
+  auto it = pending_.find(h);
+  if (it == pending_.end()) return;
+  // A lookup others follow keeps going for them; it only stops answering its own caller.
+  if (!it->second.followers.empty()) {
+    it->second.cb = nullptr;
+    return;
+  }
   // Requests in flight still call back; their Pending is gone, so nothing is delivered.
-  pending_.erase(h);
+  if (auto f = inFlight_.find(it->second.cacheKey); f != inFlight_.end() && f->second == h)
+    inFlight_.erase(f);
+  pending_.erase(it);
 }
 
 void Resolver::onDnsAnswer(int result, char type, int count, int ttl, void* addresses, void* arg) {
@@ -234,7 +260,16 @@ void Resolver::deliver(Handle h) {
   if (it == pending_.end()) return;
   Callback cb = std::move(it->second.cb);
   DnsAnswer answer = std::move(it->second.answer);
+  std::vector<Handle> followers = std::move(it->second.followers);
+  if (auto f = inFlight_.find(it->second.cacheKey); f != inFlight_.end() && f->second == h)
+    inFlight_.erase(f);
   pending_.erase(it);
+  for (Handle f : followers) {  // each gets the same answer (a callback may cancel others)
+    auto fit = pending_.find(f);
+    if (fit == pending_.end()) continue;
+    fit->second.answer = answer;
+    deliver(f);
+  }
   if (cb) cb(answer);
 }
 

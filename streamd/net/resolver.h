@@ -32,6 +32,7 @@ class Resolver {
     uint64_t queries = 0;    // lookups sent to nameservers (A, AAAA and PTR count one each)
     uint64_t cacheHits = 0;  // lookups answered from the cache
     uint64_t failures = 0;   // lookups that ended in an error
+    uint64_t coalesced = 0;  // lookups that waited for the same name's query in flight
   };
 
   // Reads `resolvConf`; without usable nameservers every lookup fails (transiently) and a warning
@@ -58,6 +59,7 @@ class Resolver {
     uint32_t ttl = kMaxDnsTtl;
     bool anyNotExist = false;
     bool anyTransient = false;
+    std::vector<Handle> followers;  // lookups of the same name that wait for this one's answer
   };
   struct Query;  // one evdns request in flight
   Query* newQuery(Handle h);
@@ -78,6 +80,11 @@ class Resolver {
   Handle next_ = 1;
   bool inLookup_ = false;
   std::unordered_map<Handle, Pending> pending_;
+  // One query per name in flight: later lookups of a name being resolved follow the first
+  // (C tor's pending resolves), so a burst of BEGINs to one host asks the nameserver once.
+  std::unordered_map<std::string, Handle> inFlight_;
+  // Attaches a lookup to the one in flight for its key, if there is one.
+  bool follow(Handle h);
   std::unordered_set<Query*> queries_;
   std::vector<Handle> ready_;  // answered from the cache, delivered on the next turn
   std::shared_ptr<Resolver*> alive_ = std::make_shared<Resolver*>(this);

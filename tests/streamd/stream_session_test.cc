@@ -103,7 +103,7 @@ class DnsServer {
       r.insert(r.end(), hdr, hdr + sizeof hdr);
       r.insert(r.end(), rdata.begin(), rdata.end());
     };
-    if (name == "echo.test" && type == 1) {
+    if ((name == "echo.test" || name == "burst.test") && type == 1) {
       answer(1, {127, 0, 0, 1});
     } else if (name == "echo.test") {
       // NOERROR, no records (AAAA)
@@ -457,6 +457,27 @@ TEST_F(StreamSessionTest, HostnamesAndResolveForwardAndReverse) {
   ASSERT_TRUE(waitFor([&] { return !peer.of(2, 5, RelayCmd::kResolved).empty(); }));
   EXPECT_EQ(dns.queries, before);
   EXPECT_GE(resolver->stats().cacheHits, 1u);
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, LookupsOfANameInFlightShareOneQuery) {
+  int before = dns.queries;
+  for (uint16_t id = 1; id <= 8; ++id)
+    peer.send(4, id, RelayCmd::kResolve, std::string("burst.test") + '\0');
+  ASSERT_TRUE(waitFor([&] {
+    for (uint16_t id = 1; id <= 8; ++id)
+      if (peer.of(4, id, RelayCmd::kResolved).empty()) return false;
+    return true;
+  }));
+  EXPECT_EQ(dns.queries - before, 1) << "one A query for eight lookups";
+  EXPECT_EQ(resolver->stats().coalesced, 7u);
+  for (uint16_t id = 1; id <= 8; ++id) {
+    auto body = peer.of(4, id, RelayCmd::kResolved)[0].body;
+    auto r =
+        cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kIpv4) << id;
+  }
   EXPECT_FALSE(dropped);
 }
 
