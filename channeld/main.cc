@@ -66,6 +66,7 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
       // circuitd ended the circuit (or answered the client's DESTROY, which the channel does not
       // pass on). A close costs no credit and is not taken; answer it with ours if we have not
       // sent one, so the flow is forgotten on both sides.
+      channels_.dropQueued(ch, c.getCircId());  // a destroyed circuit's cells are not sent
       channels_.sendCell(ch, c.getCircId(), kDestroy,
                          Bytes(c.getPayload().begin(), c.getPayload().size()));
       if (pipe.canClose(f)) {
@@ -79,34 +80,19 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
       }
       return true;
     }
-    if (!channels_.sendCell(ch, c.getCircId(), c.getCommand(),
-                            Bytes(c.getPayload().begin(), c.getPayload().size()))) {
+    // The cell waits in its channel's scheduler; its credit goes back when it leaves for TLS
+    // (hooks.sent), so a slow reader holds at most its circuits' windows here.
+    if (!channels_.queueCell(ch, c.getCircId(), c.getCommand(),
+                             Bytes(c.getPayload().begin(), c.getPayload().size())))
       pipe.taken(f, 1);  // the channel is gone: the cell is dropped, its credit is not held
-      return true;
-    }
-    // The edge took the cell when TLS has room for it: above the high watermark the credit waits
-    // until the channel drains, so a slow reader holds at most its circuits' windows here.
-    if (channels_.outputBytes(ch) > ChannelServer::kOutputHighWater) {
-      owed_[ch].push_back(f);
-    } else {
-      pipe.taken(f, 1);
-    }
     return true;
   }
   void onCredit() override { channels_.resume(); }
-  // The channel's TLS output drained: the credit it held goes back.
-  void drained(ChannelId ch) {
-    auto it = owed_.find(ch);
-    if (it == owed_.end()) return;
-    for (FlowId f : it->second)
-      pipe.taken(f, 1);
-    owed_.erase(it);
-  }
-  void forget(ChannelId ch) { owed_.erase(ch); }
+  // A queued cell left for TLS.
+  void sent(ChannelId ch, uint32_t circId) { pipe.taken(flowOf(ch, circId), 1); }
 
  private:
   ChannelServer& channels_;
-  std::unordered_map<ChannelId, std::vector<FlowId>> owed_;
 };
 
 std::array<uint8_t, 32> sha256(Bytes b) {
@@ -204,14 +190,13 @@ int run(daemon::Runtime& rt) {
     ++cellCounters.toCircuitd;
     return true;
   };
-  hooks.drained = [&](ChannelId id) {
+  hooks.sent = [&](ChannelId id, uint32_t circId) {
     auto* s = circuitdLink ? circuitdLink->session() : nullptr;
-    if (s) static_cast<CircuitdSession*>(s)->drained(id);
+    if (s) static_cast<CircuitdSession*>(s)->sent(id, circId);
   };
   hooks.closed = [&](ChannelId id) {
     auto* s = circuitdLink ? circuitdLink->session() : nullptr;
     if (!s) return;
-    static_cast<CircuitdSession*>(s)->forget(id);
     auto e = s->pipe.add();
     e.setChannel(id);
     e.setClosed();

@@ -1,6 +1,8 @@
 // channeld/net/channels.cc: see channels.h.
 #include "channeld/net/channels.h"
 
+#include "channeld/link/output_scheduler.h"
+
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -31,6 +33,7 @@ struct ChannelServer::Channel {
   event* deadline = nullptr;
   ChannelInfo info;
   std::optional<ChannelCircuits> circuits;  // from the moment the channel opens
+  OutputScheduler out;                      // circuitd's cells waiting for TLS room
   ~Channel() {
     if (deadline) event_free(deadline);
   }
@@ -161,7 +164,34 @@ void ChannelServer::onRead(bufferevent* bev, void* arg) {
 
 void ChannelServer::onWrite(bufferevent*, void* arg) {
   auto* ch = static_cast<Channel*>(arg);
-  if (ch->open && !ch->closing && ch->server->hooks_.drained) ch->server->hooks_.drained(ch->id);
+  if (ch->open && !ch->closing) ch->server->drain(*ch);
+}
+
+bool ChannelServer::queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload) {
+  auto it = channels_.find(id);
+  if (it == channels_.end() || !it->second->open || it->second->closing) return false;
+  Channel& ch = *it->second;
+  if (!ch.out.push(circId, command, payload)) return false;  // beyond circuitd's credit
+  drain(ch);
+  return true;
+}
+
+void ChannelServer::drain(Channel& ch) {
+  bufferevent* bev = ch.conn->bev();
+  while (evbuffer_get_length(bufferevent_get_output(bev)) < kOutputFill) {
+    const OutputScheduler::Cell* c = ch.out.peek();
+    if (!c) break;
+    uint32_t circId = c->circId;
+    if (ch.circuits->toPeer(c->command, circId, now_()))
+      writeCell(ch, circId, c->command, Bytes(c->payload));
+    ch.out.pop();
+    if (hooks_.sent) hooks_.sent(ch.id, circId);
+  }
+}
+
+size_t ChannelServer::dropQueued(ChannelId id, uint32_t circId) {
+  auto it = channels_.find(id);
+  return it == channels_.end() ? 0 : it->second->out.drop(circId);
 }
 
 size_t ChannelServer::outputBytes(ChannelId id) const {
@@ -302,6 +332,7 @@ size_t ChannelServer::destroyAllCircuits(uint8_t reason) {
   size_t n = 0;
   for (auto& [id, ch] : channels_) {
     if (!ch->open || ch->closing) continue;
+    ch->out.clear();
     for (uint32_t circId : ch->circuits->takeAll(now_())) {
       writeCell(*ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(payload));
       ++n;

@@ -62,13 +62,16 @@ class ChannelServer {
     // stops reading until resume() is called.
     std::function<bool(ChannelId, uint32_t circId, uint8_t command, Bytes payload)> cell;
     std::function<void(ChannelId)> closed;
-    // The channel's TLS output fell below the low watermark after having been above it.
-    std::function<void(ChannelId)> drained;
+    // A cell queued with queueCell() left for TLS (its IPC credit may go back to circuitd).
+    std::function<void(ChannelId, uint32_t circId)> sent;
   };
 
-  // Output a channel may queue for TLS before its circuits' IPC credit is held back.
-  static constexpr size_t kOutputHighWater = 256 * 1024;
-  static constexpr size_t kOutputLowWater = 64 * 1024;
+  // circuitd's cells wait in the channel's OutputScheduler (round robin among circuits) and move
+  // to TLS while the TLS output holds less than kOutputFill; the write callback runs at
+  // kOutputLowWater and moves more. Their credit goes back to circuitd only as they move, so a
+  // slow reader holds at most its circuits' credit windows here.
+  static constexpr size_t kOutputFill = 64 * 1024;
+  static constexpr size_t kOutputLowWater = 32 * 1024;
 
   ChannelServer(event_base* base, ChannelServerConfig config, Hooks hooks,
                 std::function<void(MutBytes)> random, std::function<int64_t()> now);
@@ -77,7 +80,12 @@ class ChannelServer {
   ChannelServer& operator=(const ChannelServer&) = delete;
 
   void accept(std::unique_ptr<OrConnection> conn);
-  // Sends a cell on an open channel; false if the channel is gone.
+  // Queues a cell from circuitd for the channel's scheduler; false if the channel is gone or the
+  // circuit already has a full window queued (the caller drops the cell).
+  bool queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
+  // Drops a destroyed circuit's queued cells; returns how many.
+  size_t dropQueued(ChannelId id, uint32_t circId);
+  // Sends a cell on an open channel at once (DESTROY, refusals); false if the channel is gone.
   bool sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
   // circuitd can take cells again: every stalled channel reads on.
   void resume();
@@ -110,6 +118,7 @@ class ChannelServer {
   void process(Channel& ch);
   bool handleOpenCell(Channel& ch, const cell::CellView& c);
   bool writeCell(Channel& ch, uint32_t circId, uint8_t command, Bytes payload);
+  void drain(Channel& ch);
   void closeLater(ChannelId id, const std::string& why);
 
   event_base* base_;
