@@ -235,6 +235,15 @@ int run(daemon::Runtime& rt) {
     publisher = std::make_unique<DescriptorPublisher>(
         rt.loop().base(), cfg, *keys, std::move(*onion), orPorts[0]->port(), std::time(nullptr));
     publisher->start();
+    rt.onReload([&publisher, &cfg] {
+      auto fresh = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
+      if (!fresh) {
+        spdlog::warn("descriptor: {}; keeping the onion keys it has", fresh.error());
+        return;
+      }
+      spdlog::info("descriptor: onion keys reloaded; publishing");
+      publisher->setOnionKeys(std::move(*fresh));
+    });
   }
 
   auto listener = daemon::serve(

@@ -125,6 +125,15 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("cc_cwnd_max_min_rtt_usec", cc.minRttUsec);
     out.emplace_back("cc_cwnd_max_ewma_rtt_usec", cc.ewmaRttUsec);
   };
+  rt.onReload([&] {
+    auto fresh = loadIdentity(rt.config().dataDirectory);
+    if (!fresh) {
+      spdlog::warn("onion keys: {}; keeping the keys in use", fresh.error());
+      return;
+    }
+    spdlog::info("onion keys reloaded ({} in use)", fresh->onionKeys.size());
+    reactor.setIdentity(std::move(*fresh));
+  });
   streamd.start();
   confluxd.start();
   return rt.run();

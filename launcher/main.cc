@@ -75,6 +75,7 @@ struct Loop {
   event_base* base = nullptr;
   Supervisor* sup = nullptr;
   bool stopping = false;
+  const config::Config* cfg = nullptr;
 };
 
 void onStopSignal(evutil_socket_t sig, short, void* arg) {
@@ -133,6 +134,44 @@ int listFingerprint(const config::Config& cfg) {
   return 0;
 }
 
+// Keys on C tor's schedule while running: the onion keys rotate every 28 days (circuitd and
+// channeld reload them on SIGHUP; the descriptor is republished), a signing certificate about to
+// expire is renewed when the master key is here (channeld restarts to use it: its link certificates
+// change). `forward` sends the SIGHUP even when nothing rotated (an operator's SIGHUP to the
+// launcher).
+void checkKeys(Loop& l, bool forward) {
+  auto made =
+      keys::ensureRelayKeys(l.cfg->dataDirectory, l.cfg->nickname, nowUnix(), keyPolicy(*l.cfg));
+  if (!made) {
+    std::fprintf(stderr, "onionsplit: keys: %s\n", made.error().c_str());
+    return;
+  }
+  bool onion = forward, signing = false;
+  for (const auto& line : *made) {
+    std::fprintf(stderr, "onionsplit: keys: %s\n", line.c_str());
+    onion |= line.find("onion") != std::string::npos;
+    signing |= line.find("signing") != std::string::npos;
+  }
+  for (const char* name : {"circuitd", "channeld"}) {
+    pid_t pid = l.sup->pidOf(name);
+    if (pid <= 0) continue;
+    if (signing && std::string(name) == "channeld") {
+      kill(pid, SIGTERM);  // restarted by the supervisor with the new certificate
+    } else if (onion) {
+      kill(pid, SIGHUP);
+    }
+  }
+}
+
+void onReloadSignal(evutil_socket_t, short, void* arg) {
+  std::fprintf(stderr, "onionsplit: SIGHUP received; checking keys and reloading\n");
+  checkKeys(*static_cast<Loop*>(arg), true);
+}
+
+void onKeyTimer(evutil_socket_t, short, void* arg) {
+  checkKeys(*static_cast<Loop*>(arg), false);
+}
+
 int run(const std::string& configPath, const config::Config& cfg) {
   if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
   if (!prepareKeys(cfg, false)) return 1;
@@ -162,14 +201,22 @@ int run(const std::string& configPath, const config::Config& cfg) {
   Supervisor sup(loop.base, std::move(specs), RestartBackoff::Params{},
                  [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
   loop.sup = &sup;
+  loop.cfg = &cfg;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
   event* intr = evsignal_new(loop.base, SIGINT, onStopSignal, &loop);
+  event* hup = evsignal_new(loop.base, SIGHUP, onReloadSignal, &loop);
+  event* keyTimer = event_new(loop.base, -1, EV_PERSIST, onKeyTimer, &loop);
+  timeval hourly{3600, 0};
   event_add(term, nullptr);
   event_add(intr, nullptr);
+  event_add(hup, nullptr);
+  event_add(keyTimer, &hourly);
   sup.startAll();
   event_base_dispatch(loop.base);
   event_free(term);
   event_free(intr);
+  event_free(hup);
+  event_free(keyTimer);
   std::fprintf(stderr, "onionsplit: stopped\n");
   return 0;
 }

@@ -53,6 +53,11 @@ DescriptorPublisher::~DescriptorPublisher() {
   if (timer_) event_free(timer_);
 }
 
+void DescriptorPublisher::setOnionKeys(keys::DescriptorOnionKeys onion) {
+  onion_ = std::move(onion);
+  publishNow();
+}
+
 std::string DescriptorPublisher::build(std::time_t now, std::string& error) const {
   auto policy = exitpolicy::policyFromConfig(cfg_);
   if (!policy) {

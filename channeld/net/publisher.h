@@ -36,6 +36,8 @@ class DescriptorPublisher {
   // Publishes now and then every 18 hours.
   void start();
   void publishNow();
+  // The onion keys changed (rotation): the descriptor changes, so it is published now.
+  void setOnionKeys(keys::DescriptorOnionKeys onion);
 
   // Builds and signs the descriptor as of `now` (also for tests). Empty with `error` on failure.
   std::string build(std::time_t now, std::string& error) const;

@@ -76,6 +76,8 @@ class Reactor {
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
 
+  // New onion keys (the launcher rotated them): new CREATEs use them; open circuits keep theirs.
+  void setIdentity(OnionIdentity id) { id_ = std::move(id); }
   // The streamd session to use now (nullptr while streamd is not attached).
   void setStreamdLookup(std::function<StreamdSession*()> f) { streamd_ = std::move(f); }
 

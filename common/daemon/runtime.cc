@@ -131,13 +131,20 @@ void onStopSignal(evutil_socket_t sig, short, void* arg) {
   spdlog::info("{} received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   static_cast<ipc::EventLoop*>(arg)->stop();
 }
+void onReloadSignal(evutil_socket_t, short, void* arg) {
+  spdlog::info("SIGHUP received; reloading");
+  auto* f = static_cast<std::function<void()>*>(arg);
+  if (*f) (*f)();
+}
 }  // namespace
 
 int Runtime::run() {
   event* term = evsignal_new(loop_.base(), SIGTERM, onStopSignal, &loop_);
   event* intr = evsignal_new(loop_.base(), SIGINT, onStopSignal, &loop_);
+  event* hup = evsignal_new(loop_.base(), SIGHUP, onReloadSignal, &reload_);
   event_add(term, nullptr);
   event_add(intr, nullptr);
+  event_add(hup, nullptr);
   control_.started = true;
   sd_notify(0, "READY=1");
   spdlog::info("{} {} running (pid {})", name_, kVersion, getpid());
@@ -145,6 +152,7 @@ int Runtime::run() {
   sd_notify(0, "STOPPING=1");
   event_free(term);
   event_free(intr);
+  event_free(hup);
   return rc == 0 ? 0 : 1;
 }
 

@@ -7,6 +7,7 @@
 // creates IPCDirectory/<name>.sock itself).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ class Runtime {
 
   // Marks start-up finished, notifies systemd, and runs the loop until SIGTERM or SIGINT.
   int run();
+  // Runs `f` on SIGHUP (C tor's "reload"): the launcher sends it after rotating keys. Set before
+  // run().
+  void onReload(std::function<void()> f) { reload_ = std::move(f); }
 
  private:
   Runtime(std::string name, config::Config cfg);
@@ -51,6 +55,7 @@ class Runtime {
   config::Config config_;
   ipc::EventLoop loop_;
   ipc::ControlInfo control_;
+  std::function<void()> reload_;
 };
 
 }  // namespace onionsplit::daemon

@@ -6,16 +6,19 @@ after it completed a link handshake with the relay's ORPort as an authenticating
 middles and a client, on 127.0.0.1. onionsplit publishes its descriptor to the authorities; the test
 checks that the client's consensus lists onionsplit, configured as an exit, with Exit, Fast,
 Running, Stable and Valid, and that the authorities' reachability tests reached it as authenticated
-relays (CERTS + AUTHENTICATE type 3 verified by onionsplit). Every process is stopped by its PID;
-every wait is bounded.
+relays (CERTS + AUTHENTICATE type 3 verified by onionsplit), and that onion keys rotated while
+running (SIGHUP to the launcher with a 29-day-old key) give a new descriptor the authorities accept.
+Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory)
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tornet  # noqa: E402
@@ -52,6 +55,20 @@ def main():
             for r in refused:
                 print(f"refused handshake: {r}")
             ok = relays > 0 and not refused and log.count("descriptor: accepted by") == 3
+            # Onion-key rotation while running: with the ntor key 29 days old, a SIGHUP to the
+            # launcher rotates it, channeld republishes, and the authorities accept the new keys.
+            ntor = os.path.join(relay.dir, "data", "keys", "secret_onion_key_ntor")
+            aged = time.time() - 29 * 86400
+            os.utime(ntor, (aged, aged))
+            os.kill(relay.proc.pid, signal.SIGHUP)
+            deadline = time.time() + 60
+            while time.time() < deadline and relay.log_text().count("descriptor: accepted by") < 6:
+                time.sleep(1)
+            republished = relay.log_text().count("descriptor: accepted by") - 3
+            rotated = os.path.exists(ntor + ".old")
+            print(f"onion keys rotated while running: {rotated}; new descriptor accepted by "
+                  f"{republished} authorities")
+            ok = ok and rotated and republished == 3
             print("PASS" if ok else "FAIL")
             return 0 if ok else 1
     finally:

@@ -95,5 +95,55 @@ TEST(LauncherProcesses, FourDaemonsConnectAndEachRestartsAloneAfterKill9) {
   std::filesystem::remove_all(dir);
 }
 
+// Onion keys rotate while the relay runs: with the ntor key 29 days old, the launcher's key check
+// (here triggered by SIGHUP, otherwise hourly) rotates it, keeps the old one as .old, and circuitd
+// reloads both without restarting.
+TEST(LauncherProcesses, OnionKeysRotateWhileRunningAndCircuitdReloadsThem) {
+  char tmpl[] = "/tmp/onionsplit-rotate-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname rotatetest\n"
+                                << "ORPort 127.0.0.1:0\nLog info file " << dir << "/log\n";
+  std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
+  pid_t launcher = fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
+    _exit(127);
+  }
+  std::string ipc = dir + "/data/ipc";
+  auto before = waitFor(ipc, [](auto&) { return true; });
+  ASSERT_TRUE(allReady(before));
+  std::string ntor = dir + "/data/keys/secret_onion_key_ntor";
+  auto old = std::filesystem::last_write_time(ntor);
+  std::filesystem::last_write_time(ntor, old - std::chrono::hours(24 * 29));
+  ASSERT_EQ(kill(launcher, SIGHUP), 0);
+  auto readLog = [&] {
+    std::ifstream in(dir + "/log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reloaded = readLog().find("onion keys reloaded (2 in use)") != std::string::npos;
+  }
+  EXPECT_TRUE(reloaded) << readLog();
+  EXPECT_TRUE(std::filesystem::exists(ntor + ".old"));
+  auto after = statusOf(ipc);
+  EXPECT_EQ(after["circuitd"].pid, before["circuitd"].pid) << "circuitd reloaded, not restarted";
+  ASSERT_EQ(kill(launcher, SIGTERM), 0);
+  int status = 0;
+  for (int i = 0; i < 150 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!WIFEXITED(status)) {
+    kill(launcher, SIGKILL);
+    waitpid(launcher, &status, 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace onionsplit::launcher
