@@ -6,7 +6,9 @@
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version
 #include <event2/event.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -172,6 +174,44 @@ void onKeyTimer(evutil_socket_t, short, void* arg) {
   checkKeys(*static_cast<Loop*>(arg), false);
 }
 
+// C tor's `User`: after the launcher made the directories, keys and the daemons' sockets as root,
+// everything from here on runs as that user (the launcher too, so keys it rotates later belong to
+// it). The directories are handed over first. Without root, User may only name ourselves.
+bool dropToUser(const config::Config& cfg) {
+  if (cfg.user.empty()) return true;
+  const passwd* pw = getpwnam(cfg.user.c_str());
+  if (!pw) {
+    std::fprintf(stderr, "onionsplit: User %s: no such user\n", cfg.user.c_str());
+    return false;
+  }
+  if (geteuid() != 0) {
+    if (pw->pw_uid == geteuid()) return true;
+    std::fprintf(stderr, "onionsplit: User %s needs onionsplit to start as root\n",
+                 cfg.user.c_str());
+    return false;
+  }
+  std::error_code ec;
+  for (const std::string& dir : {cfg.dataDirectory, cfg.ipcDirectory}) {
+    if (chown(dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) ec.assign(errno, std::generic_category());
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (lchown(it->path().c_str(), pw->pw_uid, pw->pw_gid) != 0)
+        ec.assign(errno, std::generic_category());
+  }
+  if (ec) {
+    std::fprintf(stderr, "onionsplit: cannot hand the directories to %s: %s\n", cfg.user.c_str(),
+                 ec.message().c_str());
+    return false;
+  }
+  if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0 ||
+      setuid(0) == 0) {
+    std::fprintf(stderr, "onionsplit: cannot become %s: %s\n", cfg.user.c_str(),
+                 std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
 int run(const std::string& configPath, const config::Config& cfg) {
   if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
   if (!prepareKeys(cfg, false)) return 1;
@@ -195,6 +235,7 @@ int run(const std::string& configPath, const config::Config& cfg) {
     }
     specs.push_back(std::move(s));
   }
+  if (!dropToUser(cfg)) return 1;
   signal(SIGPIPE, SIG_IGN);
   Loop loop;
   loop.base = event_base_new();

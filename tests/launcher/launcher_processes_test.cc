@@ -3,7 +3,9 @@
 // restart while the others keep running (same pids), and SIGTERM stops them all.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,6 +136,52 @@ TEST(LauncherProcesses, OnionKeysRotateWhileRunningAndCircuitdReloadsThem) {
   EXPECT_TRUE(std::filesystem::exists(ntor + ".old"));
   auto after = statusOf(ipc);
   EXPECT_EQ(after["circuitd"].pid, before["circuitd"].pid) << "circuitd reloaded, not restarted";
+  ASSERT_EQ(kill(launcher, SIGTERM), 0);
+  int status = 0;
+  for (int i = 0; i < 150 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!WIFEXITED(status)) {
+    kill(launcher, SIGKILL);
+    waitpid(launcher, &status, 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// C tor's User: started as root with `User nobody`, the daemons run as nobody and work.
+TEST(LauncherProcesses, UserMakesEveryDaemonRunAsThatUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  const passwd* pw = getpwnam("nobody");
+  if (!pw) GTEST_SKIP() << "no user nobody";
+  uid_t nobody = pw->pw_uid;
+  char tmpl[] = "/tmp/onionsplit-user-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  chmod(dir.c_str(), 0755);  // nobody must reach DataDirectory inside it
+  std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname usertest\n"
+                                << "ORPort 127.0.0.1:0\nUser nobody\nLog notice file " << dir
+                                << "/data/log\n";
+  std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
+  pid_t launcher = fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
+    _exit(127);
+  }
+  auto ready = waitFor(dir + "/data/ipc", [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  auto uidOf = [](uint32_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("Uid:", 0) == 0) return static_cast<uid_t>(std::stoul(line.substr(4)));
+    return static_cast<uid_t>(-1);
+  };
+  for (auto& [name, d] : ready)
+    EXPECT_EQ(uidOf(d.pid), nobody) << name;
+  EXPECT_EQ(uidOf(static_cast<uint32_t>(launcher)), nobody) << "the launcher";
   ASSERT_EQ(kill(launcher, SIGTERM), 0);
   int status = 0;
   for (int i = 0; i < 150 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
