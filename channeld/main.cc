@@ -127,6 +127,8 @@ int run(daemon::Runtime& rt) {
   }
 
   ChannelServerConfig sc;
+  sc.bandwidthRate = cfg.bandwidthRateBytes;
+  sc.bandwidthBurst = cfg.bandwidthBurstBytes;
   sc.certs = creds->responderCerts();
   sc.ourRsaIdSha256 = sha256(Bytes(keys->rsaIdentity.publicKey().derPkcs1()));
   sc.ourEdId = keys->masterPublic;

@@ -92,12 +92,21 @@ ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks
       sweeper_(event_new(base, -1, EV_PERSIST, &ChannelServer::onSweep, this)) {
   timeval tv{30, 0};
   event_add(sweeper_, &tv);
+  // Per 100 ms tick; libevent's per-tick values are ssize_t.
+  constexpr uint64_t kMax = static_cast<uint64_t>(EV_RATE_LIMIT_MAX);
+  auto perTick = static_cast<size_t>(std::clamp<uint64_t>(config_.bandwidthRate / 10, 1, kMax));
+  auto burst = static_cast<size_t>(std::clamp<uint64_t>(config_.bandwidthBurst, perTick, kMax));
+  timeval tick{0, 100000};
+  bucketCfg_ = ev_token_bucket_cfg_new(perTick, burst, perTick, burst, &tick);
+  buckets_ = bucketCfg_ ? bufferevent_rate_limit_group_new(base, bucketCfg_) : nullptr;
 }
 
 ChannelServer::~ChannelServer() {
   channels_.clear();
   event_free(reaper_);
   event_free(resumer_);
+  if (buckets_) bufferevent_rate_limit_group_free(buckets_);
+  if (bucketCfg_) ev_token_bucket_cfg_free(bucketCfg_);
   event_free(sweeper_);
 }
 
@@ -124,6 +133,7 @@ void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
   ch->id = next_++;
   ch->info.address = conn->peer();
   bufferevent* bev = conn->bev();
+  if (buckets_) bufferevent_add_to_rate_limit_group(bev, buckets_);
   ssl_st* ssl = bufferevent_openssl_get_ssl(bev);
   ResponderSetup s;
   s.certs = config_.certs;

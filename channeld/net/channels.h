@@ -52,6 +52,10 @@ struct ChannelServerConfig {
   std::chrono::seconds idleTimeout{180};
   size_t maxCircuitsPerChannel = 1024;  // CREATEs beyond it get DESTROY (RESOURCELIMIT)
   size_t maxInputBytes = 1 << 20;       // unread input per channel before we stop reading
+  // BandwidthRate / BandwidthBurst (bytes/s, bytes): one token bucket for everything all channels
+  // read and one for everything they write, refilled every 100 ms, as C tor's global buckets.
+  uint64_t bandwidthRate = 1ULL << 30;
+  uint64_t bandwidthBurst = 1ULL << 30;
 };
 
 class ChannelServer {
@@ -128,7 +132,9 @@ class ChannelServer {
   std::function<int64_t()> now_;
   event* reaper_;   // destroys closed channels on the next loop turn
   event* resumer_;  // resumeSoon()
-  event* sweeper_;  // closes idle channels
+  ev_token_bucket_cfg* bucketCfg_ = nullptr;
+  bufferevent_rate_limit_group* buckets_ = nullptr;  // every channel's TLS reads and writes
+  event* sweeper_;                                   // closes idle channels
   ChannelId next_ = 1;
   std::map<ChannelId, std::unique_ptr<Channel>> channels_;
   uint64_t handshakes_ = 0, failures_ = 0;
