@@ -49,24 +49,63 @@ std::map<std::string, DaemonStatus> waitFor(const std::string& ipc, Pred pred) {
   return m;
 }
 
-TEST(LauncherProcesses, FourDaemonsConnectAndEachRestartsAloneAfterKill9) {
-  char tmpl[] = "/tmp/onionsplit-launcher-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
-  std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname launchertest\n"
-                                << "ORPort 127.0.0.1:0\nLog notice file " << dir << "/log\n";
-  std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
-  pid_t launcher = fork();
-  ASSERT_GE(launcher, 0);
-  if (launcher == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
-    _exit(127);
+// One launcher under test: a temporary directory (mode 0755, so a User can reach DataDirectory)
+// with a torrc (`extra` appended to a minimal config, "@DIR@" standing for the directory),
+// `onionsplit -f` started on it, and stop() that ends it with SIGTERM (SIGKILL if it lingers) and
+// removes the directory.
+struct Launcher {
+  std::string dir;
+  pid_t pid = -1;
+
+  explicit Launcher(const std::string& extra) {
+    char tmpl[] = "/tmp/onionsplit-launcher-XXXXXX";
+    if (!mkdtemp(tmpl)) return;
+    dir = tmpl;
+    chmod(dir.c_str(), 0755);
+    std::string text = extra;
+    for (size_t at; (at = text.find("@DIR@")) != std::string::npos;)
+      text.replace(at, 5, dir);
+    std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname launchertest\n"
+                                  << "ORPort 127.0.0.1:0\n"
+                                  << text;
+    std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
+    pid = fork();
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
+      _exit(127);
+    }
   }
-  std::string ipc = dir + "/data/ipc";
-  auto before = waitFor(ipc, [](auto&) { return true; });
+  std::string ipc() const { return dir + "/data/ipc"; }
+  // True if the launcher exited by itself after SIGTERM.
+  bool stop() {
+    int status = 0;
+    bool exited = false;
+    if (pid > 0 && kill(pid, SIGTERM) == 0) {
+      for (int i = 0; i < 150 && !exited; ++i) {
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+        if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (!exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+      }
+    }
+    pid = -1;
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+    return exited && WIFEXITED(status);
+  }
+  ~Launcher() {
+    if (pid > 0) stop();
+  }
+};
+
+TEST(LauncherProcesses, FourDaemonsConnectAndEachRestartsAloneAfterKill9) {
+  Launcher l("Log notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitFor(l.ipc(), [](auto&) { return true; });
   ASSERT_TRUE(allReady(before));
   for (auto& [n, d] : before)
     EXPECT_GT(d.pid, 0u) << n;
@@ -74,7 +113,7 @@ TEST(LauncherProcesses, FourDaemonsConnectAndEachRestartsAloneAfterKill9) {
   for (const char* victim : {"streamd", "confluxd", "circuitd", "channeld"}) {
     uint32_t old = before[victim].pid;
     ASSERT_EQ(kill(static_cast<pid_t>(old), SIGKILL), 0) << victim;
-    auto after = waitFor(ipc, [&](auto& m) { return m[victim].pid != old; });
+    auto after = waitFor(l.ipc(), [&](auto& m) { return m[victim].pid != old; });
     EXPECT_NE(after[victim].pid, old) << victim << " was not restarted";
     for (auto& [n, d] : after)
       if (n != victim) {
@@ -83,48 +122,25 @@ TEST(LauncherProcesses, FourDaemonsConnectAndEachRestartsAloneAfterKill9) {
     before = after;
   }
 
-  ASSERT_EQ(kill(launcher, SIGTERM), 0);
-  int status = 0;
-  for (int i = 0; i < 150 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_TRUE(WIFEXITED(status)) << "launcher did not stop";
+  EXPECT_TRUE(l.stop()) << "launcher did not stop";
   for (auto& [n, d] : before)
     EXPECT_NE(kill(static_cast<pid_t>(d.pid), 0), 0) << n << " still running";
-  if (!WIFEXITED(status)) {
-    kill(launcher, SIGKILL);
-    waitpid(launcher, &status, 0);
-  }
-  std::filesystem::remove_all(dir);
 }
 
 // Onion keys rotate while the relay runs: with the ntor key 29 days old, the launcher's key check
 // (here triggered by SIGHUP, otherwise hourly) rotates it, keeps the old one as .old, and circuitd
 // reloads both without restarting.
 TEST(LauncherProcesses, OnionKeysRotateWhileRunningAndCircuitdReloadsThem) {
-  char tmpl[] = "/tmp/onionsplit-rotate-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
-  std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname rotatetest\n"
-                                << "ORPort 127.0.0.1:0\nLog info file " << dir << "/log\n";
-  std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
-  pid_t launcher = fork();
-  ASSERT_GE(launcher, 0);
-  if (launcher == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
-    _exit(127);
-  }
-  std::string ipc = dir + "/data/ipc";
-  auto before = waitFor(ipc, [](auto&) { return true; });
+  Launcher l("Log info file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitFor(l.ipc(), [](auto&) { return true; });
   ASSERT_TRUE(allReady(before));
-  std::string ntor = dir + "/data/keys/secret_onion_key_ntor";
+  std::string ntor = l.dir + "/data/keys/secret_onion_key_ntor";
   auto old = std::filesystem::last_write_time(ntor);
   std::filesystem::last_write_time(ntor, old - std::chrono::hours(24 * 29));
-  ASSERT_EQ(kill(launcher, SIGHUP), 0);
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
   auto readLog = [&] {
-    std::ifstream in(dir + "/log");
+    std::ifstream in(l.dir + "/data/log");
     return std::string(std::istreambuf_iterator<char>(in), {});
   };
   bool reloaded = false;
@@ -134,17 +150,8 @@ TEST(LauncherProcesses, OnionKeysRotateWhileRunningAndCircuitdReloadsThem) {
   }
   EXPECT_TRUE(reloaded) << readLog();
   EXPECT_TRUE(std::filesystem::exists(ntor + ".old"));
-  auto after = statusOf(ipc);
+  auto after = statusOf(l.ipc());
   EXPECT_EQ(after["circuitd"].pid, before["circuitd"].pid) << "circuitd reloaded, not restarted";
-  ASSERT_EQ(kill(launcher, SIGTERM), 0);
-  int status = 0;
-  for (int i = 0; i < 150 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  if (!WIFEXITED(status)) {
-    kill(launcher, SIGKILL);
-    waitpid(launcher, &status, 0);
-  }
-  std::filesystem::remove_all(dir);
 }
 
 // C tor's User: started as root with `User nobody`, the daemons run as nobody and work.
@@ -153,24 +160,9 @@ TEST(LauncherProcesses, UserMakesEveryDaemonRunAsThatUser) {
   const passwd* pw = getpwnam("nobody");
   if (!pw) GTEST_SKIP() << "no user nobody";
   uid_t nobody = pw->pw_uid;
-  char tmpl[] = "/tmp/onionsplit-user-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
-  chmod(dir.c_str(), 0755);  // nobody must reach DataDirectory inside it
-  std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname usertest\n"
-                                << "ORPort 127.0.0.1:0\nUser nobody\nLog notice file " << dir
-                                << "/data/log\n";
-  std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
-  pid_t launcher = fork();
-  ASSERT_GE(launcher, 0);
-  if (launcher == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
-    _exit(127);
-  }
-  auto ready = waitFor(dir + "/data/ipc", [](auto&) { return true; });
+  Launcher l("User nobody\nLog notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
   ASSERT_TRUE(allReady(ready));
   auto uidOf = [](uint32_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -181,16 +173,7 @@ TEST(LauncherProcesses, UserMakesEveryDaemonRunAsThatUser) {
   };
   for (auto& [name, d] : ready)
     EXPECT_EQ(uidOf(d.pid), nobody) << name;
-  EXPECT_EQ(uidOf(static_cast<uint32_t>(launcher)), nobody) << "the launcher";
-  ASSERT_EQ(kill(launcher, SIGTERM), 0);
-  int status = 0;
-  for (int i = 0; i < 150 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  if (!WIFEXITED(status)) {
-    kill(launcher, SIGKILL);
-    waitpid(launcher, &status, 0);
-  }
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(uidOf(static_cast<uint32_t>(l.pid)), nobody) << "the launcher";
 }
 
 }  // namespace
