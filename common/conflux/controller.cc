@@ -183,12 +183,15 @@ SendPlan ConfluxController::send(uint8_t cmd) {
     return plan;
   }
   if (legs_.empty()) return plan;  // kBlocked
+  int pick = pickIndex();
   if (!haveCurrent_) {
-    current_ = legs_[static_cast<size_t>(firstLegIndex())].id;
+    // The first multiplexed cell: start where the scheduler points, without a SWITCH (rule 6).
+    // C tor conflux_pick_first_leg first makes the lowest-RTT leg current and may then switch
+    // away from it at once (a SWITCH before any cell) when LowRTT finds that leg blocked.
+    current_ = legs_[static_cast<size_t>(pick >= 0 ? pick : firstLegIndex())].id;
     haveCurrent_ = true;
   }
   const int cur = currentIndex();
-  int pick = pickIndex();
   if (pick < 0) {
     // CC windows cover DATA only: anything else goes on the current leg so it stays in order
     // (proposal 329 §2.5; rule 6).

@@ -161,6 +161,17 @@ TEST_F(TwoLegs, FirstCellGoesOnTheLowestRttLegWithoutSwitch) {
   EXPECT_EQ(c.currentLeg(), kA);
 }
 
+TEST_F(TwoLegs, NoSwitchBeforeTheFirstCellEvenIfTheFastLegIsBlocked) {
+  CcFacts full;
+  full.inflight = full.cwnd;
+  c.onLegState(kA, full);
+  SendPlan p = c.send(kData);
+  ASSERT_EQ(p.kind, SendPlan::kSend);
+  EXPECT_EQ(p.leg, kB);
+  EXPECT_FALSE(p.switchSeq);
+  EXPECT_EQ(c.leg(kB)->lastSeqSent, 1u);
+}
+
 TEST_F(TwoLegs, LowRttSwitchesWhenTheFastLegIsFullAndBack) {
   for (int i = 0; i < 10; ++i)
     ASSERT_EQ(c.send(kData).leg, kA);
