@@ -93,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         l.nonce.fill(static_cast<uint8_t>(in.u8() % 3));
         l.lastSeqnoSent = in.u8() % 4;
         l.lastSeqnoRecv = in.u8();
-        l.desiredUx = in.u8() % 6;
+        l.desiredUx = in.u8() % 7;
         const uint8_t f = in.u8();
         LegFacts facts;
         facts.isLastHop = (f & 1) == 0;

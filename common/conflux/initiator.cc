@@ -33,7 +33,7 @@ LinkedResult ConfluxInitiator::onLinked(LegId leg, const cell::ConfluxLinkMsg& l
   auto it = std::find_if(pending_.begin(), pending_.end(),
                          [&](const Pending& p) { return p.leg == leg; });
   // No LINK sent on this leg, or it is already linked (then it is no longer pending).
-  if (it == pending_.end() || linked.nonce != nonce_) {
+  if (it == pending_.end() || linked.nonce != nonce_ || !isKnownUx(linked.desiredUx)) {
     r.verdict = Verdict::closeLeg(CloseReason::kProtocol);
     return r;
   }

@@ -31,6 +31,7 @@ LinkResult ConfluxMgr::onLink(LegId leg, const cell::ConfluxLinkMsg& link, const
   // (conflux_pool.c:validate_circ_has_no_streams); the design doc calls a dirty circuit a protocol
   // violation, so we refuse it before it can join a set.
   if (facts.carriesStreams) return closeLeg(CloseReason::kProtocol);
+  if (!isKnownUx(link.desiredUx)) return closeLeg(CloseReason::kProtocol);
 
   auto found = byNonce_.find(link.nonce);
   Set* set = nullptr;

@@ -58,7 +58,8 @@ class ConfluxMgr {
   // closes the leg, TORPROTOCOL) and continues as onLink.
   LinkResult onLinkBody(LegId leg, Bytes body, const LegFacts& facts, uint64_t nowUsec);
   // Rules 1-3, in C tor 0.4.9 conflux_pool.c:conflux_process_link's order: CC negotiated
-  // (conflux_is_enabled), last hop, not already linked, then (ours) no streams, set cap, leg cap
+  // (conflux_is_enabled), last hop, not already linked, then (ours) no streams, a known
+  // DESIRED_UX (C tor's trunnel parse), set cap (ours), leg cap
   // (try_finalize_set), data-loss check (validate_unlinked_legs). `nowUsec` stamps the LINKED for
   // the LINKED_ACK RTT.
   LinkResult onLink(LegId leg, const cell::ConfluxLinkMsg& link, const LegFacts& facts,

@@ -45,8 +45,8 @@ enum class Scheduler : uint8_t {
 
 // The sender picks its scheduler from the peer's DESIRED_UX, as C tor 0.4.9
 // conflux_pool.c:conflux_choose_algorithm does: NO_OPINION and HIGH_THROUGHPUT → LowRTT;
-// MIN_LATENCY and both LOW_MEM values → MinRTT (no low-memory algorithms exist yet). Values the
-// codec lets through but the proposal does not define also get LowRTT (C tor's default branch).
+// MIN_LATENCY and both LOW_MEM values → MinRTT (no low-memory algorithms exist yet). Undefined
+// values never get here: isKnownUx() refuses them first, as C tor's trunnel parser does.
 constexpr Scheduler schedulerFor(uint8_t desiredUx) {
   switch (static_cast<Ux>(desiredUx)) {
     case Ux::kMinLatency:
@@ -58,6 +58,13 @@ constexpr Scheduler schedulerFor(uint8_t desiredUx) {
       break;
   }
   return Scheduler::kLowRtt;
+}
+
+// C tor's trunnel definition (conflux.trunnel: desired_ux IN [0..4]) fails to parse a LINK or
+// LINKED with any other value, which closes the circuit (TORPROTOCOL). cell::decodeConfluxLink
+// accepts every byte, so the conflux core checks.
+constexpr bool isKnownUx(uint8_t desiredUx) {
+  return desiredUx <= static_cast<uint8_t>(Ux::kLowMemThroughput);
 }
 
 struct ConfluxParams {

@@ -62,6 +62,10 @@ TEST(ConfluxInitiator, LinkedChecks) {
   cell::ConfluxLinkMsg wrong = good;
   wrong.nonce = nonce(8);
   EXPECT_EQ(client.onLinked(1, wrong, 0).verdict.kind, Verdict::kCloseLeg) << "nonce mismatch";
+  cell::ConfluxLinkMsg badUx = good;
+  badUx.desiredUx = 5;
+  client.linkFor(5, 0);
+  EXPECT_EQ(client.onLinked(5, badUx, 0).verdict.kind, Verdict::kCloseLeg) << "unknown UX";
   client.linkFor(2, 0);
   ASSERT_EQ(client.onLinked(2, good, 10).verdict.kind, Verdict::kOk);
   EXPECT_EQ(client.onLinked(2, good, 10).verdict.kind, Verdict::kCloseLeg) << "already linked";

@@ -105,6 +105,11 @@ TEST(ConfluxMgr, LinkBodyDecodesAndRefusesUnknownVersions) {
   EXPECT_EQ(r.kind, LinkResult::kCloseLeg);
   EXPECT_EQ(r.reason, CloseReason::kProtocol);
   body[0] = 1;
+  body.back() = 5;  // DESIRED_UX beyond LOW_MEM_THROUGHPUT: C tor's trunnel refuses it
+  r = m.onLinkBody(13, body, LegFacts{}, 0);
+  EXPECT_EQ(r.kind, LinkResult::kCloseLeg);
+  EXPECT_EQ(r.reason, CloseReason::kProtocol);
+  body.back() = 4;
   r = m.onLinkBody(12, Bytes(body).first(20), LegFacts{}, 0);
   EXPECT_EQ(r.kind, LinkResult::kCloseLeg) << "truncated";
   EXPECT_FALSE(m.isLinked(11));
