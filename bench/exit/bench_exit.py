@@ -82,8 +82,10 @@ class Holder:
 
 
 def result(name, value, unit, baseline):
-    ratio = value / baseline if baseline else float("inf")
-    print(f"RESULT {name} value={value:.4g} {unit} baseline={baseline:.4g} ratio={ratio:.3f}",
+    """A RESULT line; a figure that could not be measured (None) prints as nan."""
+    fmt = lambda v: "nan" if v is None else f"{v:.4g}"  # noqa: E731
+    ratio = "nan" if value is None or not baseline else f"{value / baseline:.3f}"
+    print(f"RESULT {name} value={fmt(value)} {unit} baseline={fmt(baseline)} ratio={ratio}",
           flush=True)
 
 
@@ -122,13 +124,17 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
         reply = net.control(f"EXTENDCIRCUIT 0 ${guard},${middle},${fp}")[0]
         if reply.startswith("250 EXTENDED "):
             ids.add(reply.split()[2])
-    deadline = time.time() + 90
-    while len(built_ids(net) & ids) < len(ids) and time.time() < deadline:
-        time.sleep(1)
-    built = len(built_ids(net) & ids)
+    deadline = time.time() + 60
+    built = 0
+    while time.time() < deadline:
+        built = len(built_ids(net) & ids)
+        if built * 10 >= len(ids) * 9:
+            break
+        time.sleep(0.5)
+    print(f"  {len(ids)} EXTENDCIRCUIT accepted, {built} built", flush=True)
     time.sleep(2)
     r1 = rss_bytes(pids_of())
-    per_circ = (r1 - r0) / max(built, 1)
+    per_circ = (r1 - r0) / built if built else None  # nothing to divide by
     # Memory per open stream: streams held open on one circuit.
     holder = Holder()
     socks_conns = []
@@ -140,7 +146,8 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
             pass
     time.sleep(3)
     r2 = rss_bytes(pids_of())
-    per_stream = (r2 - r1) / max(len(socks_conns), 1)
+    # RSS moves in pages: a delta of 0 means below what RSS can show, not zero.
+    per_stream = (r2 - r1) / len(socks_conns) if socks_conns and r2 > r1 else None
     for s in socks_conns:
         s.close()
     holder.close()
@@ -157,8 +164,10 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
                               range(16)))
     tput = sum(sizes) / (time.time() - t0) / (1 << 20)
     print(f"  exit {fp[:8]}: {n >> 20} MiB in {secs:.1f} s, cpu {cpu:.2f} s per 50 MiB, "
-          f"16 downloads {tput:.1f} MiB/s, {built} idle circuits +{per_circ / 1024:.1f} KiB each, "
-          f"{len(socks_conns)} streams +{per_stream / 1024:.1f} KiB each", flush=True)
+          f"16 downloads {tput:.1f} MiB/s, {built} idle circuits "
+          f"+{'?' if per_circ is None else f'{per_circ / 1024:.1f}'} KiB each, "
+          f"{len(socks_conns)} streams "
+          f"+{'?' if per_stream is None else f'{per_stream / 1024:.1f}'} KiB each", flush=True)
     return cpu, tput, per_circ, per_stream
 
 
