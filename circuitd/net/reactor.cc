@@ -296,6 +296,7 @@ void Reactor::relayCell(Entry& e, bool early, Bytes payload) {
   }
   refuseStreams(e);
   pump(e);
+  track(e);
 }
 
 void Reactor::refuseStreams(Entry& e) {
@@ -317,17 +318,30 @@ void Reactor::pump(Entry& e) {
     sd->pipe.taken(e.streamFlow, sent);
 }
 
+void Reactor::track(Entry& e) {
+  Key k{e.ch, e.flow};
+  if (e.circuit && e.circuit->bwdWaiting()) {
+    waitChanneld_.insert(k);
+  } else {
+    waitChanneld_.erase(k);
+  }
+  if (e.circuit && e.circuit->held() > 0) {
+    waitStreamd_.insert(k);
+  } else {
+    waitStreamd_.erase(k);
+  }
+}
+
 void Reactor::onChanneldCredit(ChanneldSession& s) {
-  std::vector<Entry*> ready;
-  for (auto& [key, entry] : entries_)
-    if (key.first == &s && (entry->owesDestroy || (entry->circuit && entry->circuit->bwdWaiting())))
-      ready.push_back(entry.get());
-  for (Entry* e : ready) {
-    if (e->owesDestroy) {
-      settle(*e);
-      continue;
-    }
-    pump(*e);
+  // Only the circuits that wait for channeld's credit are visited, not every circuit.
+  scratch_.clear();
+  for (const Key& k : waitChanneld_)
+    if (k.first == &s) scratch_.push_back(k);
+  for (const Key& k : scratch_) {
+    auto it = entries_.find(k);
+    if (it == entries_.end()) continue;
+    pump(*it->second);
+    track(*it->second);
   }
 }
 
@@ -366,7 +380,12 @@ void Reactor::settle(Entry& e) {
     byStreamFlow_.erase(e.streamFlow);
     e.streamFlow = 0;
   }
-  if (!e.circuit && !e.owesDestroy && !e.owesStreamClose) entries_.erase({e.ch, e.flow});
+  if (!e.circuit && !e.owesDestroy && !e.owesStreamClose) {
+    Key k{e.ch, e.flow};
+    waitChanneld_.erase(k);
+    waitStreamd_.erase(k);
+    entries_.erase(k);
+  }
 }
 
 void Reactor::channeldGone(ChanneldSession& s) {
@@ -406,6 +425,7 @@ bool Reactor::onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e) {
     if (entry->circuit) {
       refuseStreams(*entry);
       pump(*entry);
+      track(*entry);
     }
     return true;
   }
@@ -426,6 +446,7 @@ bool Reactor::onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e) {
       s.pipe.taken(flow, 1);
       return true;
     case Circuit::Bwd::kQueued:
+      track(*entry);
       return true;
     case Circuit::Bwd::kViolation:
       return false;
@@ -434,17 +455,18 @@ bool Reactor::onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e) {
 }
 
 void Reactor::onStreamdCredit(StreamdSession& s) {
-  std::vector<Entry*> ready;
-  for (auto& [key, entry] : entries_)
-    if (entry->circuit && entry->circuit->held() > 0 &&
-        (entry->streamSession == &s || entry->streamFlow == 0))
-      ready.push_back(entry.get());
-  for (Entry* e : ready) {
-    Io io(*this, *e);
-    uint32_t n = e->circuit->drainHeld(io);
-    if (n > 0) e->ch->pipe.taken(e->flow, n);
-    refuseStreams(*e);
-    pump(*e);
+  scratch_.assign(waitStreamd_.begin(), waitStreamd_.end());
+  for (const Key& k : scratch_) {
+    auto it = entries_.find(k);
+    if (it == entries_.end()) continue;
+    Entry& e = *it->second;
+    if (!e.circuit || (e.streamSession != &s && e.streamFlow != 0)) continue;
+    Io io(*this, e);
+    uint32_t n = e.circuit->drainHeld(io);
+    if (n > 0) e.ch->pipe.taken(e.flow, n);
+    refuseStreams(e);
+    pump(e);
+    track(e);
   }
 }
 
@@ -471,6 +493,7 @@ void Reactor::streamdGone(StreamdSession& s) {
     if (e->circuit) {
       refuseStreams(*e);
       pump(*e);
+      track(*e);
     } else {
       settle(*e);
     }

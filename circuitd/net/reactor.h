@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "circuitd/core/circuit.h"
@@ -120,6 +121,8 @@ class Reactor {
   // Sends what the entry still owes its boundaries; erases it when nothing is left.
   void settle(Entry& e);
   void pump(Entry& e);
+  // Puts the entry on (or takes it off) the lists of circuits waiting for credit.
+  void track(Entry& e);
   void refuseStreams(Entry& e);
   // The entry's stream side belonged to a streamd connection that is gone.
   void detachStreams(Entry& e);
@@ -132,6 +135,10 @@ class Reactor {
   std::function<StreamdSession*()> streamd_;
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries_;
   std::unordered_map<uint64_t, Entry*> byStreamFlow_;
+  // Circuits that wait for a boundary's credit (BWD's queue or our SENDMEs for channeld; FWD's held
+  // messages for streamd): credit coming back visits only them.
+  std::unordered_set<Key, KeyHash> waitChanneld_, waitStreamd_;
+  std::vector<Key> scratch_;
   // Client channels (the peer did not authenticate), by (session, channel id): their CREATE rate.
   std::unordered_map<Key, CreateLimiter, KeyHash> clientChannels_;
   uint64_t nextStreamFlow_ = 1;
