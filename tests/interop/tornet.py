@@ -23,10 +23,26 @@ TOR = "/usr/sbin/tor"
 GENCERT = "/usr/bin/tor-gencert"
 
 
+_given_ports = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range (32768 and up by default),
+    so that no outgoing connection of an already running node can take it before its owner binds
+    it; never the same port twice in one process."""
+    import random
+    for _ in range(1000):
+        port = random.randrange(20000, 32000)
+        if port in _given_ports:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given_ports.add(port)
+        return port
+    raise RuntimeError("no free port in 20000-31999")
 
 
 def stop_process(proc, timeout=15):
@@ -283,7 +299,12 @@ class TorNet:
     def _check_alive(self):
         for n in self.nodes:
             if n.proc and n.proc.poll() is not None and not getattr(n, "stopped_on_purpose", False):
-                raise RuntimeError(f"{n.name} exited with {n.proc.returncode}; see {n.log}")
+                try:
+                    with open(n.log, errors="replace") as f:
+                        tail = "".join(f.readlines()[-8:])
+                except OSError:
+                    tail = "(no log)"
+                raise RuntimeError(f"{n.name} exited with {n.proc.returncode}; its log ends:\n{tail}")
 
 
 class Onionsplit:
