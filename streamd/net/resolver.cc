@@ -80,48 +80,63 @@ void Resolver::deliverLater(Handle h) {
   event_active(deliverEv_, EV_TIMEOUT, 1);
 }
 
-Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback cb) {
-  Handle h = start(std::move(cb));
+bool Resolver::answeredWithoutQuery(Handle h, std::string key) {
   Pending& p = pending_[h];
-  p.cacheKey = std::string(name) + (wantIpv6 ? "/46" : "/4");
+  p.cacheKey = std::move(key);
   if (const DnsAnswer* a = cache_.get(p.cacheKey, nowSeconds())) {
     ++stats_.cacheHits;
     p.answer = *a;
     deliverLater(h);
-    return h;
+    return true;
   }
   if (!dns_) {
     p.answer.error = DnsError::kTransient;
     p.cacheKey.clear();
     deliverLater(h);
-    return h;
+    return true;
   }
-  if (follow(h)) return h;
-  std::string n(name);
+  return follow(h);
+}
+
+template <class Send>
+void Resolver::query(Handle h, Send send) {
+  Query* q = newQuery(h);
+  ++stats_.queries;
+  ++pending_[h].outstanding;
   inLookup_ = true;
-  for (bool v6 : {false, true}) {
-    if (v6 && !wantIpv6) break;
-    Query* q = newQuery(h);
-    ++stats_.queries;
-    ++pending_[h].outstanding;
-    evdns_request* req = v6 ? evdns_base_resolve_ipv6(dns_, n.c_str(), DNS_QUERY_NO_SEARCH,
-                                                      &Resolver::onDnsAnswer, q)
-                            : evdns_base_resolve_ipv4(dns_, n.c_str(), DNS_QUERY_NO_SEARCH,
-                                                      &Resolver::onDnsAnswer, q);
-    if (!req) {  // not sent, and no callback will come
-      dropQuery(q);
-      Pending& pp = pending_[h];
-      --pp.outstanding;
-      pp.anyTransient = true;
-    }
-  }
+  evdns_request* req = send(q);
   inLookup_ = false;
-  if (pending_[h].outstanding <= 0) {
+  if (!req) {  // not sent, and no callback will come
+    dropQuery(q);
+    Pending& p = pending_[h];
+    --p.outstanding;
+    p.anyTransient = true;
+  }
+}
+
+void Resolver::sent(Handle h) {
+  Pending& p = pending_[h];
+  if (p.outstanding <= 0) {
     complete(h);
     deliverLater(h);
   } else {
-    inFlight_[pending_[h].cacheKey] = h;
+    inFlight_[p.cacheKey] = h;
   }
+}
+
+Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback cb) {
+  Handle h = start(std::move(cb));
+  if (answeredWithoutQuery(h, std::string(name) + (wantIpv6 ? "/46" : "/4"))) return h;
+  std::string n(name);
+  query(h, [&](Query* q) {
+    return evdns_base_resolve_ipv4(dns_, n.c_str(), DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+  });
+  if (wantIpv6)
+    query(h, [&](Query* q) {
+      return evdns_base_resolve_ipv6(dns_, n.c_str(), DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer,
+                                     q);
+    });
+  sent(h);
   return h;
 }
 
@@ -138,49 +153,19 @@ bool Resolver::follow(Handle h) {
 
 Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, Callback cb) {
   Handle h = start(std::move(cb));
-  Pending& p = pending_[h];
-  p.cacheKey = address.toString() + "/ptr";
-  if (const DnsAnswer* a = cache_.get(p.cacheKey, nowSeconds())) {
-    ++stats_.cacheHits;
-    p.answer = *a;
-    deliverLater(h);
-    return h;
-  }
-  if (!dns_) {
-    p.answer.error = DnsError::kTransient;
-    p.cacheKey.clear();
-    deliverLater(h);
-    return h;
-  }
-  if (follow(h)) return h;
-  Query* q = newQuery(h);
-  ++stats_.queries;
-  ++p.outstanding;
-  inLookup_ = true;
-  evdns_request* req = nullptr;
-  if (address.family == 4) {
-    in_addr in{};
-    std::memcpy(&in, address.b.data(), 4);
-    req = evdns_base_resolve_reverse(dns_, &in, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
-  } else {
+  if (answeredWithoutQuery(h, address.toString() + "/ptr")) return h;
+  query(h, [&](Query* q) {
+    if (address.family == 4) {
+      in_addr in{};
+      std::memcpy(&in, address.b.data(), 4);
+      return evdns_base_resolve_reverse(dns_, &in, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+    }
     in6_addr in6{};
     std::memcpy(&in6, address.b.data(), 16);
-    req =
-        evdns_base_resolve_reverse_ipv6(dns_, &in6, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
-  }
-  inLookup_ = false;
-  Pending& pp = pending_[h];
-  if (!req) {
-    dropQuery(q);
-    --pp.outstanding;
-    pp.anyTransient = true;
-  }
-  if (pp.outstanding <= 0) {
-    complete(h);
-    deliverLater(h);
-  } else {
-    inFlight_[pp.cacheKey] = h;
-  }
+    return evdns_base_resolve_reverse_ipv6(dns_, &in6, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer,
+                                           q);
+  });
+  sent(h);
   return h;
 }
 

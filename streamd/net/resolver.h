@@ -66,6 +66,16 @@ class Resolver {
   void dropQuery(Query* q);
 
   Handle start(Callback cb);
+  // Files the lookup under `key`; true if it is answered without a query of its own (from the
+  // cache, without nameservers, or by following the same name's query in flight).
+  bool answeredWithoutQuery(Handle h, std::string key);
+  // Sends one query of `h` with `send(q)`; a query evdns refuses counts as a transient failure.
+  // Callbacks evdns makes inside `send` are held until sent() (inLookup_).
+  template <class Send>
+  void query(Handle h, Send send);
+  // After the queries: answered at once if none is outstanding, else h is the name's query in
+  // flight for others to follow.
+  void sent(Handle h);
   void deliverLater(Handle h);
   static void onDnsAnswer(int result, char type, int count, int ttl, void* addresses, void* arg);
   static void onDeliver(evutil_socket_t, short, void* arg);
