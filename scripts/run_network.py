@@ -50,16 +50,8 @@ def up(args):
                                                  flags=("Exit", "Running", "Valid"), timeout=150)
         print(f"onionsplit {relay.fingerprint} is in the consensus: {s_line} "
               f"({time.time() - t0:.0f} s)", flush=True)
-        deadline = time.time() + 120
-        while True:
-            try:
-                status, got, n, secs = targets.http_get(net.client.socks_port, "127.0.0.1",
-                                                        http_port, "/file.bin", timeout=120)
-                break
-            except (OSError, targets.SocksError) as e:
-                if time.time() > deadline:
-                    raise RuntimeError(f"no stream through onionsplit: {e}") from e
-                time.sleep(2)
+        status, got, n, secs = targets.http_get_until(net.client.socks_port, "127.0.0.1",
+                                                      http_port, "/file.bin")
     except BaseException:
         down(args)
         raise

@@ -104,16 +104,8 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
     socks = net.client.socks_port
     pin(net, fp)
     # Warm up (a circuit through this exit), then one big download.
-    deadline = time.time() + 120
-    while True:
-        try:
-            targets.http_get(socks, "127.0.0.1", http_port, "/small.bin", timeout=30,
-                             username="warm")
-            break
-        except (OSError, targets.SocksError):
-            if time.time() > deadline:
-                raise
-            time.sleep(2)
+    targets.http_get_until(socks, "127.0.0.1", http_port, "/small.bin", timeout=30,
+                           username="warm")
     # Memory per idle circuit: EXTENDCIRCUIT builds circuits without streams.
     time.sleep(2)
     r0 = rss_bytes(pids_of())

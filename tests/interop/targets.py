@@ -205,3 +205,16 @@ def http_get(socks_port, host, port, path, timeout=120, username=None):
             h.update(chunk)
             n += len(chunk)
     return header.split(b"\r\n")[0].decode(), h.hexdigest(), n, time.time() - t0
+
+
+def http_get_until(socks_port, host, port, path, within=120, timeout=120, username=None):
+    """http_get, retried every 2 s for `within` seconds while the client has no working circuit
+    yet (a SOCKS refusal or a broken connection); raises TimeoutError with the last error."""
+    deadline = time.time() + within
+    while True:
+        try:
+            return http_get(socks_port, host, port, path, timeout=timeout, username=username)
+        except (OSError, SocksError) as e:
+            if time.time() > deadline:
+                raise TimeoutError(f"no stream through the exit: {e!r}") from e
+            time.sleep(2)

@@ -32,19 +32,12 @@ NAME = "files.onionsplit.test"
 RNAME, RADDR = "www.onionsplit.test", "192.0.2.7"
 
 
-def first_stream(socks, port, deadline):
+def first_stream(socks, port, within):
     """Retries a small fetch until the client has a working circuit through onionsplit."""
-    last = None
-    while time.time() < deadline:
-        try:
-            status, _, _, _ = targets.http_get(socks, "127.0.0.1", port, "/small.bin", timeout=30)
-            if " 200 " in status + " ":
-                return
-            last = status
-        except (OSError, targets.SocksError) as e:
-            last = e
-        time.sleep(2)
-    raise TimeoutError(f"no stream through onionsplit: {last}")
+    status, _, _, _ = targets.http_get_until(socks, "127.0.0.1", port, "/small.bin", within=within,
+                                             timeout=30)
+    if " 200 " not in status + " ":
+        raise TimeoutError(f"no stream through onionsplit: {status}")
 
 
 def fetch_quietly(socks, port):
@@ -92,7 +85,7 @@ def main():
             net.wait_for_relay_in_consensus(relay.fingerprint, flags=("Exit", "Running", "Valid"),
                                             timeout=150)
             socks = net.client.socks_port
-            first_stream(socks, http.port, time.time() + 120)
+            first_stream(socks, http.port, 120)
 
             # 1. One big file.
             status, sha, n, secs = targets.http_get(socks, "127.0.0.1", http.port, "/big.bin",
@@ -154,7 +147,7 @@ def main():
                 new_pid = relay.daemon_pid("circuitd")
             t0 = time.time()
             try:
-                first_stream(socks, http.port, time.time() + 60)
+                first_stream(socks, http.port, 60)
                 check(new_pid not in (None, old_pid),
                       f"circuitd restarted (pid {old_pid} -> {new_pid}); a new stream worked "
                       f"{time.time() - t0:.1f} s later")
@@ -175,12 +168,7 @@ def main():
         if relay:
             print("".join(relay.log_text().splitlines(True)[-40:]))
     finally:
-        if relay:
-            relay.stop()
-        if os.environ.get("KEEP") is None:
-            subprocess.run(["rm", "-rf", root])
-        else:
-            print(f"kept {root}")
+        tornet.finish(relay, root)
     print("PASS" if not failures else f"FAIL ({len(failures)} checks)")
     return 0 if not failures else 1
 

@@ -15,7 +15,6 @@ Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,12 +71,7 @@ def main():
             print("PASS" if ok else "FAIL")
             return 0 if ok else 1
     finally:
-        if relay:
-            relay.stop()
-        if os.environ.get("KEEP") is None:
-            subprocess.run(["rm", "-rf", root])
-        else:
-            print(f"kept {root}")
+        tornet.finish(relay, root)
 
 
 if __name__ == "__main__":

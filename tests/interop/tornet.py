@@ -368,6 +368,17 @@ class Onionsplit:
             return ""
 
 
+def finish(relay, root):
+    """The end of an interop test: stops onionsplit (if it was made) and removes the test's
+    directory, or keeps it with KEEP=1."""
+    if relay:
+        relay.stop()
+    if os.environ.get("KEEP") is None:
+        subprocess.run(["rm", "-rf", root])
+    else:
+        print(f"kept {root}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
