@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,16 +19,23 @@
 
 namespace onionsplit::fuzz {
 
-template <class Traits>
-void fuzzSink(const uint8_t* data, size_t size) {
-  static ipc::EventLoop* loop = new ipc::EventLoop;  // one per process, like a daemon's
+// The event loop every target shares (one per process, like a daemon's).
+inline ipc::EventLoop& fuzzLoop() {
+  static ipc::EventLoop* loop = new ipc::EventLoop;
+  return *loop;
+}
+
+// `makeOurs(drop)` builds the session under test (a daemon's real handler); by default a
+// RefusingSession, which checks the boundary's framing, credit and flow rules alone.
+template <class Traits, class MakeOurs>
+void fuzzSink(const uint8_t* data, size_t size, MakeOurs makeOurs) {
+  ipc::EventLoop* loop = &fuzzLoop();
   bool dropped = false;
   flowctl::CreditWindows w;
   w.flowMessages = 8;
   w.connBytes = 64 * 1024;
   w.maxFlows = 64;
-  auto ours = std::make_unique<ipc::RefusingSession<Traits>>(
-      "peer", w, [&] { dropped = true; }, 5);
+  std::unique_ptr<ipc::PeerSession<Traits>> ours = makeOurs([&] { dropped = true; });
   auto peer = std::make_unique<ipc::RefusingSession<Traits>>(
       "us", w, [] {}, 5);
   ours->pipe.setPeer(peer->pipe.makeLocalSink());
@@ -58,6 +66,17 @@ void fuzzSink(const uint8_t* data, size_t size) {
   ours.reset();
   peer.reset();
   kj::evalLater([] {}).wait(loop->waitScope());
+}
+
+template <class Traits>
+void fuzzSink(const uint8_t* data, size_t size) {
+  flowctl::CreditWindows w;
+  w.flowMessages = 8;
+  w.connBytes = 64 * 1024;
+  w.maxFlows = 64;
+  fuzzSink<Traits>(data, size, [w](std::function<void()> drop) {
+    return std::make_unique<ipc::RefusingSession<Traits>>("peer", w, std::move(drop), 5);
+  });
 }
 
 }  // namespace onionsplit::fuzz
