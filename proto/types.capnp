@@ -4,7 +4,9 @@
 # named by the boundary's flow id) in messages, and per connection in bytes. Grants for what the
 # *other* side sends travel inside the batches this side sends, so credit costs no extra call. A
 # grant may never open a window beyond its size: a peer that over-grants, or that sends beyond a
-# window, has violated the contract and loses its connection.
+# window, has violated the contract and loses its connection. A flow's closing event (DESTROY,
+# `closed`) costs no credit and is never granted back: each side sends at most one per flow, so a
+# side can always end a flow, even one whose window the peer holds (common/ipc/batch_pipe.h).
 @0x9dbed0a07aec3310;
 
 using Cxx = import "/capnp/c++.capnp";
