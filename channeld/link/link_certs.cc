@@ -126,6 +126,25 @@ Expected<PeerIdentity, std::string> checkResponderCerts(std::span<const CertEntr
   if (!link) return fail(link.error());
   if (link->certifiedKey != sha256(tlsCertDer))
     return fail(Err("the signing->link certificate does not certify the TLS certificate"));
+  // Type 1 (C tor sends its TLS certificate as type 1; C tor 0.4.9 itself ignores it once the
+  // ed25519 certificates check out): if present, it must be that certificate, signed by the
+  // identity.
+  std::optional<Bytes> tlsX509;
+  for (const CertEntry& c : certs) {
+    if (c.type != static_cast<uint8_t>(CertsCellType::kLink)) continue;
+    if (tlsX509) return fail(Err("CERTS has more than one certificate of type 1"));
+    tlsX509 = c.body;
+  }
+  if (tlsX509) {
+    if (!constantTimeEqual(*tlsX509, tlsCertDer))
+      return fail(Err("the type 1 link certificate is not the TLS certificate"));
+    auto x = crypto::X509Cert::fromDer(*tlsX509);
+    auto idDer = exactlyOne(certs, CertsCellType::kRsaId);
+    auto idCert = idDer ? crypto::X509Cert::fromDer(*idDer) : std::nullopt;
+    auto idKey = idCert ? idCert->rsaPublicKey() : std::nullopt;
+    if (!x || !idKey || !x->signedBy(*idKey))
+      return fail(Err("the type 1 link certificate is not signed by the RSA identity"));
+  }
   return chain->id;
 }
 
@@ -244,6 +263,62 @@ std::vector<std::pair<uint8_t, std::vector<uint8_t>>> LinkCredentials::responder
           {4, edSigningCert},
           {5, edLinkCert},
           {7, rsaEdCrosscert}};
+}
+
+std::optional<InitiatorCredentials> InitiatorCredentials::create(
+    const LinkCredentials& link, const crypto::RsaPrivateKey& rsaIdentity,
+    const crypto::Ed25519Signer& signingKey, int64_t nowUnix, Bytes entropy, std::string& error) {
+  if (entropy.size() < 64) {
+    error = "not enough entropy for initiator credentials";
+    return std::nullopt;
+  }
+  crypto::Ed25519Seed seed{};
+  std::memcpy(seed.data(), entropy.data(), seed.size());
+  auto authKey = crypto::Ed25519Keypair::fromSeed(seed);
+  auto rsaAuth = crypto::RsaPrivateKey::generate(1024);
+  if (!authKey || !rsaAuth) {
+    error = "cannot generate the authentication keys";
+    return std::nullopt;
+  }
+  constexpr int64_t kLifetime = 2LL * 24 * 3600;  // C tor's TestingAuthKeyLifetime default
+  std::string name = crypto::randomHostname(entropy.subspan(32, crypto::kHostnameEntropyLen));
+  std::string issuer = link.identityCert.subjectCommonName();
+  auto authPub = rsaAuth->publicKey();
+  uint64_t r = 0;
+  std::memcpy(&r, entropy.data() + 46, sizeof r);
+  crypto::X509Request req;
+  req.subjectKey = &authPub;
+  req.issuerKey = &rsaIdentity;
+  req.subjectCommonName = name;
+  req.issuerCommonName = issuer;
+  std::memcpy(req.serial.data(), entropy.data() + 54, 8);
+  auto window = crypto::x509ValidityWindow(nowUnix, kLifetime, r);
+  req.notBeforeUnix = window.notBeforeUnix;
+  req.notAfterUnix = window.notAfterUnix;
+  auto authCert = crypto::makeX509Cert(req);
+
+  crypto::Ed25519CertFields f6;
+  f6.certType = CertType::kSigningAuth;
+  f6.certifiedKey = authKey->publicKey();
+  f6.expirationHours = crypto::certExpirationHours(static_cast<uint64_t>(nowUnix + kLifetime));
+  f6.includeSigningKey = true;
+  std::array<uint8_t, crypto::kEd25519CertMaxEncodedLen> buf6{};
+  auto c6 = crypto::encodeEd25519Cert(f6, signingKey, buf6);
+  if (!authCert || !c6) {
+    error = "cannot sign the authentication certificates";
+    return std::nullopt;
+  }
+  return InitiatorCredentials{std::move(*authCert), std::move(*authKey),
+                              std::vector<uint8_t>(c6->begin(), c6->end())};
+}
+
+std::vector<std::pair<uint8_t, std::vector<uint8_t>>> InitiatorCredentials::initiatorCerts(
+    const LinkCredentials& link) const {
+  return {{3, authCert.der()},
+          {2, link.identityCert.der()},
+          {4, link.edSigningCert},
+          {6, edAuthCert},
+          {7, link.rsaEdCrosscert}};
 }
 
 }  // namespace onionsplit::channeld

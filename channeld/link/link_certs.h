@@ -1,9 +1,10 @@
 // channeld/link/link_certs.h: the certificates of the link handshake (tor-spec §4.2, §4.4.2), pure
 // apart from OpenSSL libcrypto.
 //
-// Where it sits: channeld's link handshake sends our CERTS cell (built from LinkCredentials),
-// checks the peer's CERTS with checkInitiatorCerts / checkResponderCerts, and checks an initiator's
-// AUTHENTICATE type 3 body with verifyAuth3. The CERTS cell framing itself is common/cell's.
+// Where it sits: channeld's link handshake sends our CERTS cell (built from LinkCredentials, and
+// InitiatorCredentials on connections we open), checks the peer's CERTS with checkInitiatorCerts /
+// checkResponderCerts, and checks an initiator's AUTHENTICATE type 3 body with verifyAuth3. The
+// CERTS cell framing itself is common/cell's.
 #pragma once
 
 #include <array>
@@ -49,7 +50,8 @@ struct PeerIdentity {
 Expected<PeerIdentity, std::string> checkInitiatorCerts(std::span<const CertEntry> certs,
                                                         int64_t nowUnix);
 // §4.2, "to authenticate the responder": types 2, 4, 5, 7, and type 5 must certify the SHA-256 of
-// the TLS certificate the responder presented (`tlsCertDer`).
+// the TLS certificate the responder presented (`tlsCertDer`); a type 1, if present, must be that
+// certificate, signed by the RSA identity.
 Expected<PeerIdentity, std::string> checkResponderCerts(std::span<const CertEntry> certs,
                                                         Bytes tlsCertDer, int64_t nowUnix);
 
@@ -87,6 +89,27 @@ struct LinkCredentials {
                                                int64_t nowUnix, Bytes entropy, std::string& error);
   // The responder's CERTS entries, in the order C tor sends them: 1, 2, 4, 5, 7.
   std::vector<std::pair<uint8_t, std::vector<uint8_t>>> responderCerts() const;
+};
+
+// What an initiator adds to LinkCredentials to authenticate (tor-spec section 4.4): an X.509
+// certificate of a fresh RSA-1024 key signed by the identity (CERTS type 3; C tor 0.4.9 still sends
+// it, though with ed25519 certificates no peer looks at it), and a fresh ed25519 authentication
+// key certified by the signing key (type 6), both living two days as C tor's do. Made with the
+// link credentials; the caller decides when to renew them.
+struct InitiatorCredentials {
+  crypto::X509Cert authCert;        // CERTS type 3
+  crypto::Ed25519Keypair authKey;   // signs AUTHENTICATE
+  std::vector<uint8_t> edAuthCert;  // CERTS type 6
+
+  // `entropy`: at least 64 random bytes (the key seed, a hostname, a serial).
+  static std::optional<InitiatorCredentials> create(const LinkCredentials& link,
+                                                    const crypto::RsaPrivateKey& rsaIdentity,
+                                                    const crypto::Ed25519Signer& signingKey,
+                                                    int64_t nowUnix, Bytes entropy,
+                                                    std::string& error);
+  // The initiator's CERTS entries, in the order C tor 0.4.9 sends them: 3, 2, 4, 6, 7.
+  std::vector<std::pair<uint8_t, std::vector<uint8_t>>> initiatorCerts(
+      const LinkCredentials& link) const;
 };
 
 }  // namespace onionsplit::channeld
