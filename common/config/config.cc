@@ -321,6 +321,10 @@ const std::vector<OptionDef>& implementedOptions() {
        [](Config& c, std::string_view v) {
          return setBool(c.assumeReachable, v, "AssumeReachable");
        }},
+      {"ExtendAllowPrivateAddresses",
+       [](Config& c, std::string_view v) {
+         return setBool(c.extendAllowPrivateAddresses, v, "ExtendAllowPrivateAddresses");
+       }},
       {"Log", parseLog},
       {"DirAuthority", parseDirAuthority},
       {"ExitRelay",

@@ -70,6 +70,9 @@ struct Config {
   uint64_t bandwidthBurstBytes = 1ULL << 30;
   std::string user;
   bool testingTorNetwork = false;
+  // ExtendAllowPrivateAddresses: channeld may open channels to private addresses for EXTEND2 (as in
+  // C tor, TestingTorNetwork allows it too).
+  bool extendAllowPrivateAddresses = false;
   bool offlineMasterKey = false;                    // OfflineMasterKey
   uint64_t signingKeyLifetimeSeconds = 30 * 86400;  // SigningKeyLifetime (C tor: 30 days)
 };

@@ -33,6 +33,16 @@ TEST(Torrc, RejectsBadSyntax) {
   EXPECT_FALSE(lexTorrc(std::string(kMaxTorrcBytes + 1, '#')));
 }
 
+TEST(Config, ExtendAllowPrivateAddresses) {
+  auto off = parseConfig("DataDirectory /tmp/os\n");
+  ASSERT_TRUE(off) << describe(off.error());
+  EXPECT_FALSE(off->config.extendAllowPrivateAddresses);
+  auto on = parseConfig("DataDirectory /tmp/os\nExtendAllowPrivateAddresses 1\n");
+  ASSERT_TRUE(on) << describe(on.error());
+  EXPECT_TRUE(on->config.extendAllowPrivateAddresses);
+  EXPECT_FALSE(parseConfig("DataDirectory /tmp/os\nExtendAllowPrivateAddresses maybe\n"));
+}
+
 TEST(Config, TheOptionsTheTestNetworkUses) {
   auto r = parseConfig(
       "TestingTorNetwork 1\n"
