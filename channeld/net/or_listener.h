@@ -24,8 +24,9 @@ struct PeerAddress {
   uint16_t port = 0;
 };
 
-// One accepted TLS connection. Owns its bufferevent; the listener's per-address count drops when
-// it is destroyed.
+// One TLS connection: accepted by OrListener, or opened by OutboundDialer
+// (channeld/net/outbound.h). Owns its bufferevent; the listener's per-address count drops when it
+// is destroyed.
 class OrConnection {
  public:
   ~OrConnection();
@@ -37,6 +38,7 @@ class OrConnection {
 
  private:
   friend class OrListener;
+  friend class OutboundDialer;
   OrConnection(bufferevent* bev, PeerAddress peer, std::function<void()> onGone)
       : bev_(bev), peer_(std::move(peer)), onGone_(std::move(onGone)) {}
   bufferevent* bev_;

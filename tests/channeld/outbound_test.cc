@@ -1,0 +1,403 @@
+// Tests for channeld/net/outbound.h. The registry (OutboundChannels) with a fake dialer: private
+// addresses refused unless allowed, an open channel to the same relay reused (inbound ones too),
+// requests for a relay being connected to sharing that connection, the in-progress limit. Then the
+// real dialer over TCP + TLS on 127.0.0.1 against channeld's own ORPort side (OrListener +
+// ChannelServer): the handshake completes and each side knows the other's identity; a wrong
+// identity, a closed port and a peer that never answers fail with a reason.
+#include "channeld/net/outbound.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/crypto/ed25519_cert.h"
+
+namespace onionsplit::channeld {
+namespace {
+
+constexpr int64_t kNow = 1800000000;
+
+// ---- the registry ----
+
+crypto::RsaFingerprint fp(uint8_t b) {
+  crypto::RsaFingerprint f{};
+  f.fill(b);
+  return f;
+}
+
+OutboundTarget target(const std::string& ip, uint8_t id) {
+  OutboundTarget t;
+  t.ip = ip;
+  t.port = 9001;
+  t.rsaId = fp(id);
+  return t;
+}
+
+// A fake dialer: records dials; the test finishes them.
+struct FakeNet {
+  std::vector<std::pair<OutboundTarget, OutboundDialer::Done>> dials;
+  ChannelId nextId = 100;
+  std::vector<ChannelId> adopted;
+  OutboundChannels make(OutboundLimits limits) {
+    return OutboundChannels(
+        limits,
+        [this](const OutboundTarget& t, OutboundDialer::Done d) { dials.emplace_back(t, d); },
+        [this](OpenedChannel&&) -> std::optional<ChannelId> {
+          adopted.push_back(nextId);
+          return nextId++;
+        });
+  }
+  // Completes dial `i` as the relay `id` would.
+  void succeed(size_t i, uint8_t id) {
+    OpenedChannel ch;
+    ch.info.linkVersion = 5;
+    ch.info.peer = PeerIdentity{};
+    ch.info.peer->rsaId = fp(id);
+    ch.info.address = PeerAddress{dials[i].first.ip, dials[i].first.port};
+    dials[i].second(std::move(ch));
+  }
+  void failDial(size_t i, const std::string& why) { dials[i].second(fail(why)); }
+};
+
+struct Got {
+  int calls = 0;
+  OutboundChannels::Result r;
+  OutboundChannels::Done cb() {
+    return [this](const OutboundChannels::Result& x) {
+      ++calls;
+      r = x;
+    };
+  }
+};
+
+TEST(OutboundChannels, PrivateAddressesOnlyWhenAllowed) {
+  for (const char* ip : {"127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.1.1",
+                         "100.64.0.1", "0.1.2.3", "::1", "::", "fe80::1", "fc00::1", "fec0::1",
+                         "::ffff:10.0.0.1", "not-an-address"})
+    EXPECT_TRUE(isPrivateAddress(ip)) << ip;
+  for (const char* ip : {"8.8.8.8", "172.32.0.1", "100.128.0.1", "2001:db8::1", "::ffff:8.8.8.8"})
+    EXPECT_FALSE(isPrivateAddress(ip)) << ip;
+
+  FakeNet net;
+  auto reg = net.make(OutboundLimits{});
+  Got g;
+  reg.request(target("127.0.0.1", 1), g.cb());
+  EXPECT_EQ(g.calls, 1);
+  EXPECT_FALSE(g.r.channel);
+  EXPECT_NE(g.r.why.find("private"), std::string::npos) << g.r.why;
+  EXPECT_TRUE(net.dials.empty());
+  reg.request(target("8.8.8.8", 1), g.cb());
+  EXPECT_EQ(net.dials.size(), 1u);
+
+  OutboundLimits allow;
+  allow.allowPrivateAddresses = true;
+  auto reg2 = net.make(allow);
+  Got g2;
+  reg2.request(target("127.0.0.1", 1), g2.cb());
+  EXPECT_EQ(g2.calls, 0);
+  EXPECT_EQ(net.dials.size(), 2u);
+}
+
+TEST(OutboundChannels, RefusesWhatCannotBeDialed) {
+  FakeNet net;
+  OutboundLimits allow;
+  allow.allowPrivateAddresses = true;
+  auto reg = net.make(allow);
+  Got a, b, c, d;
+  auto noId = target("8.8.8.8", 1);
+  noId.rsaId.reset();
+  reg.request(noId, a.cb());
+  auto zeroPort = target("8.8.8.8", 1);
+  zeroPort.port = 0;
+  reg.request(zeroPort, b.cb());
+  reg.request(target("relay.example", 1), c.cb());
+  reg.request(target("0.0.0.0", 1), d.cb());
+  for (Got* g : {&a, &b, &c, &d}) {
+    EXPECT_EQ(g->calls, 1);
+    EXPECT_FALSE(g->r.channel);
+  }
+  EXPECT_TRUE(net.dials.empty());
+}
+
+TEST(OutboundChannels, ReusesAnOpenChannelToTheSameRelay) {
+  FakeNet net;
+  auto reg = net.make(OutboundLimits{});
+  Got first;
+  reg.request(target("8.8.8.8", 1), first.cb());
+  ASSERT_EQ(net.dials.size(), 1u);
+  net.succeed(0, 1);
+  ASSERT_EQ(first.calls, 1);
+  ASSERT_TRUE(first.r.channel);
+  EXPECT_EQ(*first.r.channel, 100u);
+
+  Got again;
+  reg.request(target("8.8.8.8", 1), again.cb());
+  EXPECT_EQ(again.calls, 1) << "answered at once";
+  EXPECT_EQ(again.r.channel, first.r.channel);
+  EXPECT_EQ(net.dials.size(), 1u);
+
+  Got otherAddress;  // the same identity elsewhere is not this channel
+  reg.request(target("8.8.4.4", 1), otherAddress.cb());
+  EXPECT_EQ(net.dials.size(), 2u);
+
+  reg.channelClosed(100);
+  Got afterClose;
+  reg.request(target("8.8.8.8", 1), afterClose.cb());
+  EXPECT_EQ(net.dials.size(), 3u);
+
+  // An authenticated inbound channel from the relay counts too (C tor's channel_get_for_extend).
+  ChannelInfo inbound;
+  inbound.peer = PeerIdentity{};
+  inbound.peer->rsaId = fp(2);
+  inbound.address = PeerAddress{"9.9.9.9", 40000};
+  reg.channelOpened(7, inbound);
+  Got viaInbound;
+  reg.request(target("9.9.9.9", 2), viaInbound.cb());
+  EXPECT_EQ(viaInbound.r.channel, std::optional<ChannelId>(7));
+  // ... but a client (no identity) never does.
+  ChannelInfo client;
+  client.address = PeerAddress{"9.9.9.10", 40000};
+  reg.channelOpened(8, client);
+  EXPECT_EQ(reg.knownChannels(), 1u);
+}
+
+TEST(OutboundChannels, RequestsForARelayBeingConnectedShareTheConnection) {
+  FakeNet net;
+  auto reg = net.make(OutboundLimits{});
+  Got a, b, wrongEd;
+  reg.request(target("8.8.8.8", 1), a.cb());
+  reg.request(target("8.8.8.8", 1), b.cb());
+  auto withEd = target("8.8.8.8", 1);
+  withEd.edId = crypto::Ed25519PublicKey{};
+  withEd.edId->fill(9);
+  reg.request(withEd, wrongEd.cb());
+  EXPECT_EQ(net.dials.size(), 1u);
+  EXPECT_EQ(reg.inProgress(), 1u);
+  net.succeed(0, 1);
+  EXPECT_EQ(a.r.channel, std::optional<ChannelId>(100));
+  EXPECT_EQ(b.r.channel, std::optional<ChannelId>(100));
+  EXPECT_EQ(wrongEd.calls, 1);
+  EXPECT_FALSE(wrongEd.r.channel) << "the channel proved another ed25519 identity";
+  EXPECT_EQ(reg.inProgress(), 0u);
+}
+
+TEST(OutboundChannels, LimitsConnectionsInProgress) {
+  FakeNet net;
+  OutboundLimits limits;
+  limits.maxInProgress = 2;
+  auto reg = net.make(limits);
+  Got a, b, c, d;
+  reg.request(target("8.8.8.1", 1), a.cb());
+  reg.request(target("8.8.8.2", 2), b.cb());
+  reg.request(target("8.8.8.3", 3), c.cb());
+  EXPECT_EQ(net.dials.size(), 2u);
+  EXPECT_EQ(c.calls, 1);
+  EXPECT_NE(c.r.why.find("too many"), std::string::npos) << c.r.why;
+  net.failDial(0, "connection failed: refused");
+  EXPECT_EQ(a.calls, 1);
+  EXPECT_FALSE(a.r.channel);
+  EXPECT_EQ(a.r.why, "connection failed: refused");
+  reg.request(target("8.8.8.3", 3), d.cb());
+  EXPECT_EQ(net.dials.size(), 3u);
+}
+
+TEST(OutboundChannels, ADialFinishingAfterTheRegistryIsGoneIsIgnored) {
+  FakeNet net;
+  Got a;
+  {
+    auto reg = net.make(OutboundLimits{});
+    reg.request(target("8.8.8.8", 1), a.cb());
+  }
+  net.succeed(0, 1);
+  EXPECT_EQ(a.calls, 0);
+  EXPECT_TRUE(net.adopted.empty());
+}
+
+// ---- the dialer over real TLS, against channeld's ORPort side ----
+
+crypto::Ed25519Keypair keypair(uint8_t seedByte) {
+  crypto::Ed25519Seed s{};
+  s.fill(seedByte);
+  return *crypto::Ed25519Keypair::fromSeed(s);
+}
+
+std::array<uint8_t, 32> sha256(Bytes b) {
+  std::array<uint8_t, 32> d{};
+  unsigned n = 0;
+  EVP_Digest(b.data(), b.size(), d.data(), &n, EVP_sha256(), nullptr);
+  return d;
+}
+
+struct Relay {
+  crypto::RsaPrivateKey rsa = *crypto::RsaPrivateKey::generate(1024);
+  crypto::Ed25519Keypair master, signing;
+  std::optional<LinkCredentials> creds;
+  std::shared_ptr<InitiatorCredentials> init;
+  std::array<uint8_t, 32> rsaIdSha256{};
+  explicit Relay(uint8_t seed)
+      : master(keypair(seed)), signing(keypair(static_cast<uint8_t>(seed + 1))) {
+    crypto::Ed25519CertFields f;
+    f.certifiedKey = signing.publicKey();
+    f.expirationHours = crypto::certExpirationHours(kNow + 86400 * 30);
+    std::array<uint8_t, crypto::kEd25519CertMaxEncodedLen> buf{};
+    auto c = crypto::encodeEd25519Cert(f, master, buf);
+    std::vector<uint8_t> entropy(64, seed);
+    std::string err;
+    creds = LinkCredentials::create(rsa, signing, *c, master.publicKey(), kNow, entropy, err);
+    init = std::make_shared<InitiatorCredentials>(
+        *InitiatorCredentials::create(*creds, rsa, signing, kNow, entropy, err));
+    rsaIdSha256 = sha256(Bytes(rsa.publicKey().derPkcs1()));
+  }
+  InitiatorIdentity identity() const {
+    return InitiatorIdentity{init,
+                             init->initiatorCerts(*creds),
+                             rsaIdSha256,
+                             master.publicKey(),
+                             {cell::NetAddress{4, {127, 0, 0, 1}}}};
+  }
+};
+
+void spin(event_base* base, int ms) {
+  timeval tv{0, ms * 1000};
+  event_base_loopexit(base, &tv);
+  event_base_dispatch(base);
+}
+
+struct Loopback {
+  event_base* base = event_base_new();
+  Relay us{1}, them{11};
+  std::optional<LinkTlsContext> serverTls, clientTls;
+  std::unique_ptr<ChannelServer> server;
+  std::unique_ptr<OrListener> listener;
+  std::vector<ChannelInfo> serverOpened;
+  std::unique_ptr<OutboundDialer> dialer;
+
+  explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+    signal(SIGPIPE, SIG_IGN);
+    std::string err;
+    serverTls =
+        LinkTlsContext::create(TlsRole::kResponder, them.creds->linkKey, them.creds->linkCert, err);
+    clientTls =
+        LinkTlsContext::create(TlsRole::kInitiator, us.creds->linkKey, us.creds->linkCert, err);
+    ChannelServerConfig cfg;
+    cfg.certs = them.creds->responderCerts();
+    cfg.ourRsaIdSha256 = them.rsaIdSha256;
+    cfg.ourEdId = them.master.publicKey();
+    cfg.ourTlsCertSha256 = them.creds->linkCert.sha256();
+    ChannelServer::Hooks hooks;
+    hooks.opened = [this](ChannelId, const ChannelInfo& info) { serverOpened.push_back(info); };
+    auto random = [](MutBytes b) { std::fill(b.begin(), b.end(), uint8_t{0x11}); };
+    auto now = [] { return kNow; };
+    server = std::make_unique<ChannelServer>(base, cfg, hooks, random, now);
+    listener = OrListener::create(
+        base, *serverTls, -1, "127.0.0.1", 0, OrListenerLimits{},
+        [this](std::unique_ptr<OrConnection> c) { server->accept(std::move(c)); }, err);
+    dialer =
+        std::make_unique<OutboundDialer>(base, *clientTls, us.identity(), timeout, random, now);
+  }
+  ~Loopback() {
+    dialer.reset();
+    listener.reset();
+    // Let the ORPort side see every connection end and free it (libevent finishes freeing a
+    // bufferevent on a later loop turn) before the server goes.
+    for (int i = 0; i < 20 && server->channels() > 0; ++i)
+      spin(base, 50);
+    spin(base, 50);
+    server.reset();
+    event_base_free(base);
+  }
+  // Dials and waits (bounded) for the result.
+  std::optional<Expected<OpenedChannel, std::string>> dial(OutboundTarget t) {
+    std::optional<Expected<OpenedChannel, std::string>> got;
+    dialer->dial(t, [&](Expected<OpenedChannel, std::string> r) { got.emplace(std::move(r)); });
+    for (int i = 0; i < 100 && !got; ++i)
+      spin(base, 50);
+    return got;
+  }
+  OutboundTarget toThem() const {
+    OutboundTarget t;
+    t.ip = "127.0.0.1";
+    t.port = listener->port();
+    t.rsaId = them.rsa.publicKey().fingerprint();
+    t.edId = them.master.publicKey();
+    return t;
+  }
+};
+
+TEST(OutboundDialer, OpensAnAuthenticatedChannelToOurOwnOrPort) {
+  Loopback l;
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(*got) << got->error();
+  OpenedChannel& ch = **got;
+  EXPECT_EQ(ch.info.linkVersion, 5);
+  ASSERT_TRUE(ch.info.peer);
+  EXPECT_EQ(ch.info.peer->rsaId, l.them.rsa.publicKey().fingerprint());
+  EXPECT_EQ(ch.info.peer->edId, l.them.master.publicKey());
+  EXPECT_EQ(ch.info.address.port, l.listener->port());
+  ASSERT_TRUE(ch.conn);
+  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(l.serverOpened.size(), 1u);
+  ASSERT_TRUE(l.serverOpened[0].peer) << "the responder saw an authenticated relay";
+  EXPECT_EQ(l.serverOpened[0].peer->rsaId, l.us.rsa.publicKey().fingerprint());
+  EXPECT_EQ(l.serverOpened[0].peer->edId, l.us.master.publicKey());
+  EXPECT_EQ(l.dialer->inProgress(), 0u);
+}
+
+TEST(OutboundDialer, FailsWithAReason) {
+  Loopback l(std::chrono::milliseconds(400));
+  ASSERT_TRUE(l.listener);
+  {
+    auto t = l.toThem();
+    t.rsaId = Relay(21).rsa.publicKey().fingerprint();
+    auto got = l.dial(t);
+    ASSERT_TRUE(got);
+    ASSERT_FALSE(*got);
+    EXPECT_NE(got->error().find("RSA identity"), std::string::npos) << got->error();
+  }
+  {
+    // A port nobody listens on.
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+    socklen_t len = sizeof sin;
+    getsockname(s, reinterpret_cast<sockaddr*>(&sin), &len);
+    close(s);
+    auto t = l.toThem();
+    t.port = ntohs(sin.sin_port);
+    auto got = l.dial(t);
+    ASSERT_TRUE(got);
+    ASSERT_FALSE(*got);
+    EXPECT_NE(got->error().find("connection failed"), std::string::npos) << got->error();
+  }
+  {
+    // A peer that accepts TCP and never speaks TLS.
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+    ASSERT_EQ(listen(s, 4), 0);
+    socklen_t len = sizeof sin;
+    getsockname(s, reinterpret_cast<sockaddr*>(&sin), &len);
+    auto t = l.toThem();
+    t.port = ntohs(sin.sin_port);
+    auto got = l.dial(t);
+    close(s);
+    ASSERT_TRUE(got);
+    ASSERT_FALSE(*got);
+    EXPECT_NE(got->error().find("too long"), std::string::npos) << got->error();
+  }
+  EXPECT_EQ(l.dialer->inProgress(), 0u);
+}
+
+}  // namespace
+}  // namespace onionsplit::channeld
