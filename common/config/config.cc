@@ -393,6 +393,20 @@ const std::vector<OptionDef>& implementedOptions() {
        [](Config& c, std::string_view v) {
          return setBool(c.offlineMasterKey, v, "OfflineMasterKey");
        }},
+      {"Sandbox", [](Config& c, std::string_view v) { return setBool(c.sandbox, v, "Sandbox"); }},
+      {"SandboxSyscalls",
+       [](Config& c, std::string_view v) -> Status {
+         if (iequals(v, "kill")) {
+           c.sandboxSyscalls = SandboxSyscalls::kKill;
+         } else if (iequals(v, "trap")) {
+           c.sandboxSyscalls = SandboxSyscalls::kTrap;
+         } else if (iequals(v, "log")) {
+           c.sandboxSyscalls = SandboxSyscalls::kLog;
+         } else {
+           return fail("SandboxSyscalls must be kill, trap or log, not \"" + std::string(v) + "\"");
+         }
+         return {};
+       }},
       {"SigningKeyLifetime",
        [](Config& c, std::string_view v) -> Status {
          auto secs = parseInterval(v);
@@ -420,7 +434,6 @@ constexpr std::string_view kNoEffectOptions[] = {
     "PidFile",
     "RunAsDaemon",
     "SafeLogging",
-    "Sandbox",
     "ShutdownWaitLength",
     "SyslogIdentityTag",
     "TruncateLogFile",

@@ -39,6 +39,14 @@ struct DirAuthority {
   std::array<uint8_t, 20> fingerprint{};  // RSA identity fingerprint
 };
 
+// What the seccomp filter does with a system call outside a daemon's allowlist (SandboxSyscalls).
+// kKill is production; kTrap and kLog are for finding a missing call while developing.
+enum class SandboxSyscalls : uint8_t {
+  kKill,  // the process dies with SIGSYS
+  kTrap,  // the call fails with ENOSYS and the daemon logs its name, then carries on
+  kLog,   // the call is allowed and the kernel's audit log records it
+};
+
 enum class LogSeverity : uint8_t { kDebug, kInfo, kNotice, kWarn, kErr };
 
 struct LogTarget {
@@ -75,6 +83,8 @@ struct Config {
   bool extendAllowPrivateAddresses = false;
   bool offlineMasterKey = false;                    // OfflineMasterKey
   uint64_t signingKeyLifetimeSeconds = 30 * 86400;  // SigningKeyLifetime (C tor: 30 days)
+  bool sandbox = true;  // Sandbox (C tor's name; on by default here, see docs/OPERATING.md)
+  SandboxSyscalls sandboxSyscalls = SandboxSyscalls::kKill;  // SandboxSyscalls kill|trap|log
 };
 
 struct BuildResult {

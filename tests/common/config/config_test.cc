@@ -203,3 +203,27 @@ TEST(ConfigDns, ServerDnsResolvConfFile) {
 
 }  // namespace
 }  // namespace onionsplit::config
+
+namespace onionsplit::config {
+namespace {
+
+TEST(ConfigSandbox, OnByDefaultAndSyscallAction) {
+  auto d = parseConfig("Nickname a\n");
+  ASSERT_TRUE(d) << describe(d.error());
+  EXPECT_TRUE(d->config.sandbox);  // unlike C tor, whose Sandbox defaults to 0
+  EXPECT_EQ(d->config.sandboxSyscalls, SandboxSyscalls::kKill);
+  auto off = parseConfig("Sandbox 0\nSandboxSyscalls trap\n");
+  ASSERT_TRUE(off) << describe(off.error());
+  EXPECT_FALSE(off->config.sandbox);
+  EXPECT_EQ(off->config.sandboxSyscalls, SandboxSyscalls::kTrap);
+  EXPECT_TRUE(off->warnings.empty());  // Sandbox is implemented now, not a no-effect option
+  auto log = parseConfig("sandboxsyscalls LOG\n");
+  ASSERT_TRUE(log) << describe(log.error());
+  EXPECT_EQ(log->config.sandboxSyscalls, SandboxSyscalls::kLog);
+  EXPECT_FALSE(parseConfig("Sandbox yes\n"));
+  EXPECT_FALSE(parseConfig("SandboxSyscalls errno\n"));
+  EXPECT_FALSE(isCtorOption("SandboxSyscalls"));
+}
+
+}  // namespace
+}  // namespace onionsplit::config
