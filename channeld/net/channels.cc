@@ -159,6 +159,36 @@ void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
   channels_.emplace(ch->id, std::move(ch));
 }
 
+ChannelId ChannelServer::adoptOpen(std::unique_ptr<OrConnection> conn, ChannelInfo info,
+                                   std::vector<uint8_t> leftover) {
+  auto ch = std::make_unique<Channel>();
+  ch->server = this;
+  ch->id = next_++;
+  ch->info = std::move(info);
+  ch->in = std::move(leftover);
+  ch->open = true;
+  ch->circuits.emplace(config_.maxCircuitsPerChannel, config_.idleTimeout.count(), now_());
+  bufferevent* bev = conn->bev();
+  if (buckets_) bufferevent_add_to_rate_limit_group(bev, buckets_);
+  ch->conn = std::move(conn);
+  bufferevent_setcb(bev, &ChannelServer::onRead, &ChannelServer::onWrite, &ChannelServer::onEvent,
+                    ch.get());
+  bufferevent_setwatermark(bev, EV_WRITE, kOutputLowWater, 0);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  Channel& c = *ch;
+  channels_.emplace(c.id, std::move(ch));
+  ++handshakes_;
+  spdlog::info("channel {} open to {} (link {}, outbound)", c.id, c.info.address.ip,
+               c.info.linkVersion);
+  if (hooks_.opened) hooks_.opened(c.id, c.info);
+  // Input that arrived while the channel changed hands.
+  if (!c.closing && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+    onRead(bev, &c);
+  else if (!c.closing)
+    process(c);
+  return c.id;
+}
+
 void ChannelServer::onRead(bufferevent* bev, void* arg) {
   auto* ch = static_cast<Channel*>(arg);
   if (ch->closing) return;

@@ -84,6 +84,11 @@ class ChannelServer {
   ChannelServer& operator=(const ChannelServer&) = delete;
 
   void accept(std::unique_ptr<OrConnection> conn);
+  // A connection we opened whose handshake finished (channeld/net/outbound.h, OpenedChannel): from
+  // now on it is a channel like an accepted one, and `opened` runs for it. `leftover` holds what
+  // the peer sent after its NETINFO. Returns its id.
+  ChannelId adoptOpen(std::unique_ptr<OrConnection> conn, ChannelInfo info,
+                      std::vector<uint8_t> leftover);
   // Queues a cell from circuitd for the channel's scheduler; false if the channel is gone or the
   // circuit already has a full window queued (the caller drops the cell).
   bool queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);

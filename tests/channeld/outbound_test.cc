@@ -274,6 +274,7 @@ struct Loopback {
   std::unique_ptr<ChannelServer> server;
   std::unique_ptr<OrListener> listener;
   std::vector<ChannelInfo> serverOpened;
+  std::vector<ChannelId> serverIds;
   std::unique_ptr<OutboundDialer> dialer;
 
   explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
@@ -289,7 +290,10 @@ struct Loopback {
     cfg.ourEdId = them.master.publicKey();
     cfg.ourTlsCertSha256 = them.creds->linkCert.sha256();
     ChannelServer::Hooks hooks;
-    hooks.opened = [this](ChannelId, const ChannelInfo& info) { serverOpened.push_back(info); };
+    hooks.opened = [this](ChannelId id, const ChannelInfo& info) {
+      serverIds.push_back(id);
+      serverOpened.push_back(info);
+    };
     auto random = [](MutBytes b) { std::fill(b.begin(), b.end(), uint8_t{0x11}); };
     auto now = [] { return kNow; };
     server = std::make_unique<ChannelServer>(base, cfg, hooks, random, now);
@@ -348,6 +352,54 @@ TEST(OutboundDialer, OpensAnAuthenticatedChannelToOurOwnOrPort) {
   EXPECT_EQ(l.serverOpened[0].peer->rsaId, l.us.rsa.publicKey().fingerprint());
   EXPECT_EQ(l.serverOpened[0].peer->edId, l.us.master.publicKey());
   EXPECT_EQ(l.dialer->inProgress(), 0u);
+}
+
+TEST(OutboundDialer, ChannelServerAdoptsTheOpenedChannel) {
+  Loopback l;
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  // Our own ChannelServer takes it over; a cell the peer sent right after its NETINFO (here put
+  // into `leftover` by hand) is delivered as on any open channel.
+  ChannelServerConfig cfg;
+  std::vector<std::pair<ChannelId, ChannelInfo>> opened;
+  std::vector<std::pair<uint32_t, uint8_t>> cells;
+  int closed = 0;
+  ChannelServer::Hooks hooks;
+  hooks.opened = [&](ChannelId id, const ChannelInfo& i) { opened.emplace_back(id, i); };
+  hooks.cell = [&](ChannelId, uint32_t circId, uint8_t cmd, Bytes) {
+    cells.emplace_back(circId, cmd);
+    return true;
+  };
+  hooks.closed = [&](ChannelId) { ++closed; };
+  auto ours = std::make_unique<ChannelServer>(
+      l.base, cfg, hooks, [](MutBytes) {}, [] { return kNow; });
+  OpenedChannel ch = std::move(**got);
+  uint8_t payload[cell::kCellPayloadLen] = {};
+  uint8_t buf[cell::kMaxCellLen];
+  Writer w{MutBytes(buf)};
+  cell::encodeFixedCell(w, ch.info.linkVersion, 7, cell::CellCmd::kCreateFast, Bytes(payload));
+  ch.leftover.assign(w.written().begin(), w.written().end());
+  ChannelId id = ours->adoptOpen(std::move(ch.conn), ch.info, std::move(ch.leftover));
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(opened[0].first, id);
+  ASSERT_TRUE(opened[0].second.peer);
+  EXPECT_EQ(opened[0].second.peer->rsaId, l.them.rsa.publicKey().fingerprint());
+  EXPECT_EQ(ours->openChannels(), 1u);
+  ASSERT_EQ(cells.size(), 1u);
+  EXPECT_EQ(cells[0], (std::pair<uint32_t, uint8_t>{7, 5}));
+  // The peer closing it closes it here like any channel.
+  for (int i = 0; i < 20 && l.serverIds.empty(); ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(l.serverIds.size(), 1u);
+  l.server->close(l.serverIds[0], "test");
+  for (int i = 0; i < 20 && closed == 0; ++i)
+    spin(l.base, 50);
+  EXPECT_EQ(closed, 1);
+  for (int i = 0; i < 20 && ours->channels() > 0; ++i)
+    spin(l.base, 50);
+  spin(l.base, 50);
+  ours.reset();
 }
 
 TEST(OutboundDialer, FailsWithAReason) {
