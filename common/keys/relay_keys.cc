@@ -270,7 +270,8 @@ Expected<void, std::string> ensureOnionKeys(const std::string& dir, uint64_t now
   return {};
 }
 
-constexpr const char* kDescriptorOnionKeysFile = "onionsplit-descriptor-onion-keys";
+// In a directory of its own: channeld's sandbox may read beneath keys/descriptor, nothing else.
+constexpr const char* kDescriptorOnionKeysFile = "descriptor/onionsplit-descriptor-onion-keys";
 // The ntor crosscert must outlive the onion key it speaks for, plus a grace week.
 constexpr uint64_t kCrosscertGraceSeconds = 7 * 86400;
 
@@ -328,6 +329,7 @@ Expected<void, std::string> ensureDescriptorOnionKeys(const std::string& dataDir
       "ntor-crosscert-sign-bit " + std::to_string(ed->signBit() ? 1 : 0) + "\n" +
       "ntor-crosscert-expires " + std::to_string(uint64_t{f.expirationHours} * 3600) + "\n";
   std::string error;
+  mkdir((dir + "/descriptor").c_str(), 0700);
   if (!writeText(path, text, error)) return fail(error);
   made.push_back("created " + path);
   return {};

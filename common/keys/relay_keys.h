@@ -67,7 +67,8 @@ Expected<IdentityKeys, std::string> loadIdentityKeys(const std::string& dataDire
 
 // What a descriptor needs from the onion keys, computed where the onion secrets are (the launcher,
 // at every start) so that channeld, which publishes descriptors, never holds an onion secret. Kept
-// in DataDirectory/keys/onionsplit-descriptor-onion-keys (onionsplit's own file, hex lines).
+// in DataDirectory/keys/descriptor/onionsplit-descriptor-onion-keys (onionsplit's own file, hex
+// lines; its own directory, so that channeld's sandbox can allow it alone).
 struct DescriptorOnionKeys {
   std::vector<uint8_t> tapPublicDer;  // PKCS#1 DER of the TAP onion key ("onion-key")
   std::vector<uint8_t> tapCrosscert;  // "onion-key-crosscert": TAP signature of SHA1(id) | ed id

@@ -1,0 +1,93 @@
+// tests/sandbox/streamd_sandbox_test.cc: streamd's sandbox in a forked child: no key file (no file
+// at all), no bind, TCP connect only to ports the exit policy may accept (Landlock ABI 4+); TCP and
+// UDP sockets for exit streams and DNS still work.
+#include "tests/sandbox/sandbox_fixture.h"
+
+namespace onionsplit::sandbox::testing {
+namespace {
+
+class StreamdSandbox : public SandboxTest {
+ protected:
+  // An exit that accepts exactly `port`.
+  void acceptOnly(uint16_t port) {
+    cfg_.exitRelay = true;
+    cfg_.exitPolicyRejectPrivate = false;
+    cfg_.exitPolicy = {"accept *:" + std::to_string(port), "reject *:*"};
+  }
+};
+
+ONIONSPLIT_SANDBOX_COMMON_TESTS(StreamdSandbox, "streamd")
+
+TEST_F(StreamdSandbox, CannotReadAnyKeyFile) {
+  std::string k = keys(), data = cfg_.dataDirectory;
+  int st = inSandbox("streamd", [k, data] {
+    for (const auto& f : keyFiles())
+      if (int r = refusedToRead(k + "/" + f)) return r;
+    if (int r = refusedToRead(k + "/descriptor/onionsplit-descriptor-onion-keys")) return 10 + r;
+    if (int r = refusedToRead(k)) return 20 + r;
+    return refusedToRead(data + "/fingerprint") ? 30 : 0;
+  });
+  if (!seccompInThisBuild() && landlockAbi() == 0) GTEST_SKIP() << "no seccomp, no Landlock";
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+TEST_F(StreamdSandbox, ConnectsToAnAcceptedPort) {
+  uint16_t port = tcpListener();
+  acceptOnly(port);
+  int st = inSandbox("streamd", [port] {
+    int err = 0;
+    return tcpConnects(port, err) == 0 ? 0 : 1;
+  });
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+TEST_F(StreamdSandbox, CannotConnectToAPortTheExitPolicyRejects) {
+  if (landlockAbi() < 4) GTEST_SKIP() << "Landlock ABI " << landlockAbi() << " has no TCP rules";
+  uint16_t accepted = tcpListener(), rejected = tcpListener();
+  acceptOnly(accepted);
+  int st = inSandbox("streamd", [rejected] {
+    int err = 0;
+    if (tcpConnects(rejected, err) == 0) return 1;
+    return err == EACCES ? 0 : 2;
+  });
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+TEST_F(StreamdSandbox, UdpForDnsWorks) {
+  int server = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(server, reinterpret_cast<sockaddr*>(&a), &len);
+  fds_.push_back(server);
+  int st = inSandbox("streamd", [a] {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return 2;
+    return send(fd, "q", 1, 0) == 1 ? 0 : 3;
+  });
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+  char buf[4];
+  EXPECT_EQ(recv(server, buf, sizeof buf, MSG_DONTWAIT), 1);
+}
+
+TEST_F(StreamdSandbox, CannotBindNorMakeRawSockets) {
+  int st = inSandbox("streamd", [] {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (int r = failsWith(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), EACCES))
+      return 10 + r;
+    if (!seccompInThisBuild()) return 0;
+    return failsWith(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), EPROTOTYPE) ? 20 : 0;
+  });
+  if (!seccompInThisBuild() && landlockAbi() < 4) GTEST_SKIP() << "no seccomp, no Landlock TCP";
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+}  // namespace
+}  // namespace onionsplit::sandbox::testing
