@@ -16,6 +16,7 @@
 
 #include "common/daemon/log.h"
 #include "common/ipc/peers.h"
+#include "common/sandbox/sandbox.h"
 
 namespace onionsplit::daemon {
 
@@ -138,6 +139,36 @@ void onReloadSignal(evutil_socket_t, short, void* arg) {
 }
 }  // namespace
 
+// STYLE.md steps 4 and 5: everything is open, no thread runs; the daemon's policy goes on and is
+// checked. False (logged) means the daemon must not report ready.
+bool Runtime::enterSandbox() {
+  if (!config_.sandbox) {
+    spdlog::warn("sandbox: off (Sandbox 0)");
+    return true;
+  }
+  auto policy = sandbox::policyFor(name_, config_);
+  if (!policy) {
+    spdlog::error("sandbox: {}", policy.error());
+    return false;
+  }
+  sandbox::Options opts;
+  opts.syscalls = sandbox::syscallAction(config_);
+  sandbox::Entered entered;
+  std::string error;
+  if (!sandbox::enter(*policy, opts, entered, error)) {
+    spdlog::error("sandbox: cannot enter: {}", error);
+    return false;
+  }
+  if (!sandbox::selfCheck(*policy, entered, error)) {
+    spdlog::error("sandbox: self-check failed: {}", error);
+    return false;
+  }
+  spdlog::info("sandbox: entered ({})", sandbox::describe(entered));
+  if (entered.landlock.abi == 0)
+    spdlog::warn("sandbox: the kernel has no Landlock; files are not restricted beyond seccomp");
+  return true;
+}
+
 int Runtime::run() {
   event* term = evsignal_new(loop_.base(), SIGTERM, onStopSignal, &loop_);
   event* intr = evsignal_new(loop_.base(), SIGINT, onStopSignal, &loop_);
@@ -145,6 +176,12 @@ int Runtime::run() {
   event_add(term, nullptr);
   event_add(intr, nullptr);
   event_add(hup, nullptr);
+  if (!enterSandbox()) {
+    event_free(term);
+    event_free(intr);
+    event_free(hup);
+    return 1;
+  }
   control_.started = true;
   sd_notify(0, "READY=1");
   spdlog::info("{} {} running (pid {})", name_, kVersion, getpid());

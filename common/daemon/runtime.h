@@ -42,7 +42,9 @@ class Runtime {
   // (logged).
   int takeListenFd();
 
-  // Marks start-up finished, notifies systemd, and runs the loop until SIGTERM or SIGINT.
+  // Enters the daemon's sandbox (common/sandbox, unless `Sandbox 0`) and checks it, marks start-up
+  // finished, notifies systemd, and runs the loop until SIGTERM or SIGINT. Everything the daemon
+  // opens for good must be open by now; no thread may be running.
   int run();
   // Runs `f` on SIGHUP (C tor's "reload"): the launcher sends it after rotating keys. Set before
   // run().
@@ -50,6 +52,7 @@ class Runtime {
 
  private:
   Runtime(std::string name, config::Config cfg);
+  bool enterSandbox();
 
   std::string name_;
   config::Config config_;
