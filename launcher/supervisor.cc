@@ -2,12 +2,15 @@
 #include "launcher/supervisor.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "common/sandbox/policy.h"
 
 namespace onionsplit::launcher {
 
@@ -32,6 +35,8 @@ Supervisor::Supervisor(event_base* base, std::vector<DaemonSpec> daemons,
     auto c = std::make_unique<Child>();
     c->owner = this;
     c->spec = std::move(d);
+    if (sandbox::isDaemon(c->spec.name) && !sandbox::needsNetwork(c->spec.name))
+      c->spec.emptyNetwork = true;
     c->backoff = RestartBackoff(backoff);
     c->restartTimer = evtimer_new(base_, &Supervisor::onRestartTimer, c.get());
     children_.push_back(std::move(c));
@@ -92,6 +97,11 @@ void Supervisor::start(Child& c) {
       close_range(3, ~0U, 0);
     }
     if (!env.empty()) setenv("ONIONSPLIT_LISTEN_FDS", env.c_str(), 1);
+    // Where the kernel or a container refuses, the daemon runs on; its seccomp filter still
+    // allows it no IP socket.
+    if (c.spec.emptyNetwork && geteuid() == 0 && unshare(CLONE_NEWNET) != 0)
+      std::fprintf(stderr, "no empty network namespace for %s: unshare: %s\n", c.spec.name.c_str(),
+                   std::strerror(errno));
     signal(SIGPIPE, SIG_DFL);
     std::vector<char*> argv;
     argv.push_back(c.spec.name.data());

@@ -24,6 +24,10 @@ struct DaemonSpec {
   std::string path;               // executable
   std::vector<std::string> args;  // argv[1..]
   int listenFd = -1;              // passed as fd 3 with ONIONSPLIT_LISTEN_FDS=<name>=3
+  // When the launcher is root, the child starts in a network namespace of its own with nothing in
+  // it (DESIGN.md §5). Set by the supervisor for the daemons that never use IP (circuitd,
+  // confluxd: common/sandbox/policy.h); their Unix sockets on the filesystem still work.
+  bool emptyNetwork = false;
 };
 
 class Supervisor {
