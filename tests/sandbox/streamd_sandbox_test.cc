@@ -1,6 +1,8 @@
 // tests/sandbox/streamd_sandbox_test.cc: streamd's sandbox in a forked child: no key file (no file
 // at all), no bind, TCP connect only to ports the exit policy may accept (Landlock ABI 4+); TCP and
 // UDP sockets for exit streams and DNS still work.
+#include <algorithm>
+
 #include "tests/sandbox/sandbox_fixture.h"
 
 namespace onionsplit::sandbox::testing {
@@ -49,6 +51,28 @@ TEST_F(StreamdSandbox, CannotConnectToAPortTheExitPolicyRejects) {
     int err = 0;
     if (tcpConnects(rejected, err) == 0) return 1;
     return err == EACCES ? 0 : 2;
+  });
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+// C tor's default exit policy: about 65,400 accepted ports, one Landlock rule each. The kernel
+// refuses a port in its BitTorrent range and allows an ephemeral one; entering stays quick.
+TEST_F(StreamdSandbox, DefaultExitPolicyPortsAreEnforcedByTheKernel) {
+  if (landlockAbi() < 4) GTEST_SKIP() << "Landlock ABI " << landlockAbi() << " has no TCP rules";
+  cfg_.exitRelay = true;
+  cfg_.exitPolicyRejectPrivate = false;
+  auto ports = exitPorts(cfg_);
+  ASSERT_TRUE(ports);
+  EXPECT_FALSE(std::binary_search(ports->begin(), ports->end(), uint16_t{6969}));
+  EXPECT_TRUE(std::binary_search(ports->begin(), ports->end(), uint16_t{443}));
+  uint16_t accepted = tcpListener();
+  int st = inSandbox("streamd", [accepted] {
+    int err = 0;
+    if (tcpConnects(accepted, err) != 0) return 1;
+    // Nothing listens on 6969; the kernel's answer comes before any packet: EACCES, not
+    // ECONNREFUSED.
+    if (tcpConnects(6969, err) == 0) return 2;
+    return err == EACCES ? 0 : 3;
   });
   EXPECT_TRUE(exitedWith(st, 0)) << show(st);
 }
