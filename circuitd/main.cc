@@ -88,12 +88,14 @@ int run(daemon::Runtime& rt) {
   reactor.setStreamdLookup([&streamd] { return static_cast<StreamdSession*>(streamd.session()); });
   ipc::ClientLink<ipc::LegTraits> confluxd(
       rt.loop(), rt.socketPath("confluxd"), "confluxd",
-      [](auto drop) { return daemon::refusingSession<ipc::LegTraits>("confluxd", drop); },
+      [&reactor](auto drop) { return std::make_unique<ConfluxdSession>(reactor, drop); },
       [](ipc::RpcConnection& c, proto::LegSink::Client ours) {
         auto req = c.bootstrap<proto::ConfluxEntry>().attachCircuitdRequest();
         req.setToCircuitd(kj::mv(ours));
         return req.send().then([](auto&& r) { return r.getToConfluxd(); });
       });
+  reactor.setConfluxdLookup(
+      [&confluxd] { return static_cast<ConfluxdSession*>(confluxd.session()); });
   rt.control().waitingFor = [&] {
     std::vector<std::string> w;
     if (!streamd.attached()) w.push_back("streamd");
@@ -119,6 +121,12 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("cells_to_client_total", c.cellsToClient);
     out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
     out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
+    out.emplace_back("conflux_legs_linking_total", c.legsLinking);
+    out.emplace_back("conflux_legs_refused_total", c.legsRefused);
+    out.emplace_back("conflux_legs_closed_by_confluxd_total", c.legsClosedByConfluxd);
+    out.emplace_back("leg_messages_to_confluxd_total", c.legMessagesOut);
+    out.emplace_back("leg_messages_from_confluxd_total", c.legMessagesIn);
+    out.emplace_back("leg_state_reports_total", c.legStateReports);
     auto cc = reactor.ccSnapshot();
     out.emplace_back("cc_circuits_in_slow_start", cc.inSlowStart);
     out.emplace_back("cc_cwnd_max_cells", cc.cwndMax);

@@ -18,7 +18,13 @@
 # Flows (credit, types.capnp): one per leg, flow id = `leg`, from `link` until `closed` either way.
 #
 # Ordering: pushes and the events within them keep their order; `linked` for a leg precedes any
-# `relay` to it, and circuitd sends no stream message of a leg to streamd after it saw `linked`.
+# `relay` to it. From the CONFLUX_LINK on, circuitd sends every multiplexed message of that circuit
+# (and its LINKED_ACK and SWITCH cells) here as `relay`, never to streamd, so a BEGIN that overtakes
+# the LINKED_ACK still reaches the set's controller after the LINK.
+#
+# Credit: `link`, `linked` and `relay` take the leg's flow credit; `closed` costs none (types.capnp)
+# and neither does `state`, which replaces what it reports (the receiver keeps the latest only) and
+# is sent when the leg's ability to send, its window or its RTT changed, not per cell.
 #
 # Lifetime and restart: if the connection breaks, circuitd closes every linked leg with DESTROY (the
 # sets' sequence state is gone; DESIGN.md section 4) and keeps its single-path circuits; confluxd
@@ -63,10 +69,11 @@ struct LegEvent {
 }
 
 struct Link {
-  nonce @0 :Data;          # 32 bytes
-  lastSeqSent @1 :UInt64;  # as in CONFLUX_LINK / CONFLUX_LINKED (proposal 329)
-  lastSeqRecv @2 :UInt64;
-  desiredUx @3 :UInt8;     # the client's CONFLUX_UX value
+  # circuitd -> confluxd: the CONFLUX_LINK body as the client sent it (confluxd parses it);
+  # confluxd -> circuitd: the CONFLUX_LINKED body to send, which circuitd checks for length only.
+  body @0 :Data;
+  # circuitd -> confluxd: the circuit carried streams before its LINK (the manager refuses it).
+  carriedStreams @1 :Bool;
 }
 
 struct LegState {
@@ -75,4 +82,5 @@ struct LegState {
   inflightCells @2 :UInt32;
   rttMinUsec @3 :UInt32;   # 0 while unmeasured
   rttEwmaUsec @4 :UInt32;
+  sendmeInc @5 :UInt8;     # cells per circuit SENDME (cc_sendme_inc of the leg's handshake)
 }

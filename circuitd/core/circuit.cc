@@ -111,30 +111,6 @@ bool CreateLimiter::allow(uint64_t nowUsec) {
   return true;
 }
 
-bool MsgQueue::push(uint16_t streamId, uint8_t command, Bytes body) {
-  if (count_ == max_ || body.size() > cell::kRelayBodyMax) return false;
-  if (count_ == ring_.size()) {  // grow, keeping the order
-    std::vector<QueuedMsg> bigger(std::min(max_, std::max<size_t>(4, ring_.size() * 2)));
-    for (size_t i = 0; i < count_; ++i)
-      bigger[i] = ring_[(head_ + i) % ring_.size()];
-    ring_ = std::move(bigger);
-    head_ = 0;
-  }
-  QueuedMsg& m = ring_[(head_ + count_) % ring_.size()];
-  m.streamId = streamId;
-  m.command = command;
-  m.length = static_cast<uint16_t>(body.size());
-  if (!body.empty()) std::memcpy(m.body.data(), body.data(), body.size());
-  ++count_;
-  return true;
-}
-
-void MsgQueue::pop() {
-  if (count_ == 0) return;
-  head_ = (head_ + 1) % ring_.size();
-  --count_;
-}
-
 std::optional<Circuit> Circuit::create(const Created& c, const CircuitParams& params) {
   auto layer = crypto::RelayLayer::create(c.keys);
   if (!layer) return std::nullopt;
@@ -144,7 +120,8 @@ std::optional<Circuit> Circuit::create(const Created& c, const CircuitParams& pa
 Circuit::Circuit(crypto::RelayLayer layer, const CircuitParams& p, bool cc, uint8_t sendmeInc)
     : layer_(std::move(layer)),
       params_(p),
-      fwd_{flowctl::DeliverWindow(cc ? sendmeInc : flowctl::kCircWindowIncrement)} {
+      fwd_{flowctl::DeliverWindow(cc ? sendmeInc : flowctl::kCircWindowIncrement)},
+      sendmeInc_(cc ? sendmeInc : 0) {
   if (cc) {
     flowctl::VegasParams v = p.vegas;
     v.sendmeInc = sendmeInc;
@@ -226,19 +203,27 @@ Circuit::Fwd Circuit::dispatch(const cell::RelayHeader& h, Bytes body,
       uint8_t reason = static_cast<uint8_t>(h.command == rcmd(RelayCmd::kTruncate)
                                                 ? DestroyReason::kRequested
                                                 : DestroyReason::kConnectFailed);
-      if (!bwd_.queue.push(0, rcmd(RelayCmd::kTruncated), Bytes(&reason, 1)))
+      if (!bwd_.queue.push(0, rcmd(RelayCmd::kTruncated), Bytes(&reason, 1), false))
         return destroy(DestroyReason::kResourceLimit);
       return Fwd::kTaken;
     }
+    case RelayCmd::kConfluxLink:
+      // Conflux needs congestion control on the leg (proposal 329 §2.2; C tor
+      // conflux_is_enabled). Whether the circuit may join a set is confluxd's decision (its
+      // ConfluxMgr): from here on every multiplexed message of the circuit goes there, in order.
+      if (!cc_ || h.streamId != 0) return destroy(DestroyReason::kProtocol);
+      leg_ = true;
+      return toStreams(h, body, io);
+    case RelayCmd::kConfluxLinkedAck:
+    case RelayCmd::kConfluxSwitch:
+      if (!leg_ || h.streamId != 0) return destroy(DestroyReason::kProtocol);
+      return toStreams(h, body, io);
     case RelayCmd::kConnected:
     case RelayCmd::kExtended:
     case RelayCmd::kExtended2:
     case RelayCmd::kTruncated:
     case RelayCmd::kResolved:
-    case RelayCmd::kConfluxLink:  // not offered (no Conflux in our protocols): unexpected
-    case RelayCmd::kConfluxLinked:
-    case RelayCmd::kConfluxLinkedAck:
-    case RelayCmd::kConfluxSwitch:
+    case RelayCmd::kConfluxLinked:  // only an exit sends it
       return destroy(DestroyReason::kProtocol);
     default:
       return Fwd::kTaken;  // unknown commands are dropped (tor-spec §6.1)
@@ -287,9 +272,12 @@ void Circuit::dataSent(const crypto::Tor1Digest& digest, uint64_t nowUsec) {
 }
 
 Circuit::Bwd Circuit::fromStreams(uint16_t streamId, uint8_t command, Bytes body, uint64_t nowUsec,
-                                  CircuitIo& io) {
-  if (streamId == 0 || !streamSideSends(command) || body.size() > cell::kRelayBodyMax)
-    return Bwd::kViolation;
+                                  CircuitIo& io, bool fromConflux) {
+  bool allowed = streamId != 0 ? streamSideSends(command)
+                               : fromConflux && leg_ &&
+                                     (command == rcmd(RelayCmd::kConfluxLinked) ||
+                                      command == rcmd(RelayCmd::kConfluxSwitch));
+  if (!allowed || body.size() > cell::kRelayBodyMax) return Bwd::kViolation;
   bool isData = command == rcmd(RelayCmd::kData);
   if (bwd_.queue.empty() && bwd_.dueSendmes.size() == 0 && io.canSendCell() &&
       (!isData || dataWindowOpen())) {
@@ -319,7 +307,7 @@ uint32_t Circuit::pump(uint64_t nowUsec, CircuitIo& io) {
     crypto::Tor1Digest digest{};
     if (!originate(m.streamId, m.command, Bytes(m.body.data(), m.length), io, &digest)) break;
     if (isData) dataSent(digest, nowUsec);
-    if (m.streamId != 0) ++sent;  // our own answers (streamId 0) owe streamd nothing
+    if (m.owed) ++sent;  // our own answers (TRUNCATED) owe the stream side nothing
     bwd_.queue.pop();
   }
   return sent;

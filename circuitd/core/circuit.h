@@ -27,6 +27,7 @@
 #include "common/cell/relay.h"
 #include "common/crypto/curve25519.h"
 #include "common/crypto/tor1.h"
+#include "common/flowctl/msg_queue.h"
 #include "common/flowctl/sendme.h"
 #include "common/flowctl/vegas.h"
 
@@ -78,33 +79,8 @@ class CreateLimiter {
   uint64_t last_;    // when tokens_ was last brought up to date
 };
 
-// One relay message waiting in a circuit's queue.
-struct QueuedMsg {
-  uint16_t streamId = 0;
-  uint8_t command = 0;
-  uint16_t length = 0;
-  std::array<uint8_t, cell::kRelayBodyMax> body{};
-};
-
-// A FIFO of messages that grows (by doubling, to `max`) only while a boundary is stalled and keeps
-// its slots afterwards, so steady state does not allocate.
-class MsgQueue {
- public:
-  explicit MsgQueue(size_t max) : max_(max) {}
-  bool full() const { return count_ == max_; }
-  bool empty() const { return count_ == 0; }
-  size_t size() const { return count_; }
-  // False if full.
-  bool push(uint16_t streamId, uint8_t command, Bytes body);
-  const QueuedMsg& front() const { return ring_[head_]; }
-  void pop();
-
- private:
-  size_t max_;
-  std::vector<QueuedMsg> ring_;
-  size_t head_ = 0;
-  size_t count_ = 0;
-};
+using flowctl::MsgQueue;
+using flowctl::QueuedMsg;
 
 // What the circuit needs from its shell.
 class CircuitIo {
@@ -112,7 +88,10 @@ class CircuitIo {
   virtual ~CircuitIo() = default;
   virtual bool canSendCell() = 0;               // channeld's credit allows one more cell
   virtual void sendCell(Bytes payload509) = 0;  // an encrypted RELAY cell for the client
-  virtual bool canDeliver() = 0;                // streamd's credit allows one more message
+  // The stream side: streamd, or confluxd once the circuit is a conflux leg (it sent LINK).
+  virtual bool canDeliver() = 0;  // the stream side's credit allows one more message
+  // A message for the stream side: stream messages, and on a leg also CONFLUX_LINK,
+  // CONFLUX_LINKED_ACK and CONFLUX_SWITCH (streamId 0), which the shell routes to confluxd.
   virtual void deliver(uint16_t streamId, uint8_t command, Bytes body) = 0;
   virtual void random(MutBytes out) = 0;  // padding of originated cells
 };
@@ -140,8 +119,10 @@ class Circuit {
     kQueued,     // waits for a window or channeld's credit: credit comes back from pump()
     kViolation,  // the stream side sent what an exit never sends: its connection must go
   };
-  // BWD: a message from the stream side for the client.
-  Bwd fromStreams(uint16_t streamId, uint8_t command, Bytes body, uint64_t nowUsec, CircuitIo& io);
+  // BWD: a message from the stream side for the client. From confluxd (`fromConflux`, a leg
+  // only) CONFLUX_LINKED and CONFLUX_SWITCH with stream id 0 are allowed too.
+  Bwd fromStreams(uint16_t streamId, uint8_t command, Bytes body, uint64_t nowUsec, CircuitIo& io,
+                  bool fromConflux = false);
   // BWD: sends what waits (our SENDMEs first, then queued messages in order) while the windows
   // and channeld allow; returns how many stream-side messages that sent.
   uint32_t pump(uint64_t nowUsec, CircuitIo& io);
@@ -151,6 +132,9 @@ class Circuit {
 
   cell::DestroyReason destroyReason() const { return destroyReason_; }
   bool ccEnabled() const { return cc_.has_value(); }
+  // The client sent CONFLUX_LINK: from then on every multiplexed message goes to confluxd.
+  bool isLeg() const { return leg_; }
+  uint8_t sendmeInc() const { return sendmeInc_; }
   const flowctl::VegasController* vegas() const { return cc_ ? &*cc_ : nullptr; }
   uint64_t cellsFromClient() const { return fwd_.cells; }
   uint64_t cellsToClient() const { return bwd_.cells; }
@@ -187,6 +171,8 @@ class Circuit {
   FwdState fwd_;
   BwdState bwd_;
   cell::DestroyReason destroyReason_ = cell::DestroyReason::kNone;
+  bool leg_ = false;
+  uint8_t sendmeInc_ = 0;
 };
 
 }  // namespace onionsplit::circuitd

@@ -38,9 +38,17 @@ struct Reactor::Entry {
   StreamdSession* streamSession = nullptr;
   std::vector<uint16_t> streams;  // open stream ids, for END when streamd goes away
   std::vector<uint16_t> refused;  // openers streamd could not take: END goes back
-  bool owesDestroy = false;       // our DESTROY to channeld
-  bool owesStreamClose = false;   // our `closed` to streamd
+  bool hadStreams = false;        // a stream side was ever opened (a later LINK is refused)
+  uint64_t legFlow = 0;           // 0: not a conflux leg on the current confluxd connection
+  ConfluxdSession* legSession = nullptr;
+  bool legFailed = false;        // a LINK or leg message found no confluxd: the circuit must go
+  bool owesDestroy = false;      // our DESTROY to channeld
+  bool owesStreamClose = false;  // our `closed` to streamd
+  bool owesLegClose = false;     // our `closed` to confluxd
   uint8_t reason = 0;
+  // The leg's last `state` report (reportLeg sends a new one when these change).
+  bool reported = false, reportedCanSend = false;
+  uint64_t reportedCwnd = 0, reportedRtt = 0;
 };
 
 // The circuit's view of its boundaries, for one call.
@@ -59,6 +67,11 @@ class Reactor::Io final : public CircuitIo {
     ++r_.counters_.cellsToClient;
   }
   bool canDeliver() override {
+    if (e_.circuit && e_.circuit->isLeg()) {
+      ConfluxdSession* cd = r_.confluxd();
+      if (!cd || e_.legFlow == 0 || e_.legSession != cd) return true;  // deliver() refuses
+      return cd->pipe.canSend(e_.legFlow);
+    }
     StreamdSession* sd = r_.streamd();
     // Without streamd (or with a stream side on a session that is gone) deliver() refuses, and
     // a new stream side starts with a full window.
@@ -66,6 +79,7 @@ class Reactor::Io final : public CircuitIo {
     return sd->pipe.canSend(e_.streamFlow);
   }
   void deliver(uint16_t streamId, uint8_t command, Bytes body) override {
+    if (e_.circuit && e_.circuit->isLeg()) return toConfluxd(streamId, command, body);
     StreamdSession* sd = r_.streamd();
     bool opener = opensStream(command);
     if (e_.streamFlow != 0 && e_.streamSession != sd) r_.detachStreams(e_);
@@ -82,6 +96,7 @@ class Reactor::Io final : public CircuitIo {
       }
       e_.streamFlow = f;
       e_.streamSession = sd;
+      e_.hadStreams = true;
       r_.byStreamFlow_[f] = &e_;
     }
     if (opener) {
@@ -104,6 +119,45 @@ class Reactor::Io final : public CircuitIo {
     ++r_.counters_.streamMessagesOut;
   }
   void random(MutBytes out) override { r_.random_(out); }
+
+  // A leg's message for confluxd: its first LINK opens the leg's flow; later ones (the manager
+  // refuses a second LINK) and everything else travel as they came.
+  void toConfluxd(uint16_t streamId, uint8_t command, Bytes body) {
+    ConfluxdSession* cd = r_.confluxd();
+    bool link = command == static_cast<uint8_t>(RelayCmd::kConfluxLink);
+    if (e_.legFlow != 0 && e_.legSession != cd) {  // its confluxd connection is gone
+      r_.byLegFlow_.erase(e_.legFlow);
+      e_.legFlow = 0;
+      e_.legSession = nullptr;
+      e_.legFailed = true;
+    }
+    if (e_.legFailed) return;
+    if (e_.legFlow == 0) {
+      uint64_t f = r_.nextLegFlow_++;
+      if (!link || !cd || !cd->pipe.openFlow(f) || !cd->pipe.canSend(f)) {
+        e_.legFailed = true;
+        return;
+      }
+      e_.legFlow = f;
+      e_.legSession = cd;
+      r_.byLegFlow_[f] = &e_;
+      ++r_.counters_.legsLinking;
+    }
+    auto ev = cd->pipe.add();
+    ev.setLeg(e_.legFlow);
+    if (link) {
+      auto l = ev.initLink();
+      l.setBody(capnp::Data::Reader(body.data(), body.size()));
+      l.setCarriedStreams(e_.hadStreams || e_.streamFlow != 0);
+    } else {
+      auto m = ev.initRelay();
+      m.setStreamId(streamId);
+      m.setCommand(command);
+      m.setBody(capnp::Data::Reader(body.data(), body.size()));
+    }
+    cd->pipe.commit(e_.legFlow, ev);
+    ++r_.counters_.legMessagesOut;
+  }
 
   // streamd keeps at most this many streams per circuit too; beyond it the opener is refused here.
   static constexpr size_t kMaxTrackedStreams = 512;
@@ -142,6 +196,18 @@ bool StreamdSession::onEvent(proto::StreamEvent::Reader e) {
 }
 void StreamdSession::onCredit() {
   reactor_.onStreamdCredit(*this);
+}
+
+ConfluxdSession::ConfluxdSession(Reactor& r, std::function<void()> drop)
+    : PeerSession("confluxd", ipc::defaultWindows(), std::move(drop)), reactor_(r) {}
+ConfluxdSession::~ConfluxdSession() noexcept(false) {
+  reactor_.confluxdGone(*this);
+}
+bool ConfluxdSession::onEvent(proto::LegEvent::Reader e) {
+  return reactor_.onConfluxdEvent(*this, e);
+}
+void ConfluxdSession::onCredit() {
+  reactor_.onConfluxdCredit(*this);
 }
 
 // ---- the reactor ----
@@ -294,6 +360,12 @@ void Reactor::relayCell(Entry& e, bool early, Bytes payload) {
       kill(e, e.circuit->destroyReason(), true);
       return;
   }
+  if (e.legFailed) {  // a leg without confluxd: no set can take it
+    ++counters_.legsRefused;
+    ++counters_.destroyedByUs;
+    kill(e, cell::DestroyReason::kResourceLimit, true);
+    return;
+  }
   refuseStreams(e);
   pump(e);
   track(e);
@@ -313,23 +385,65 @@ void Reactor::pump(Entry& e) {
   if (!e.circuit || !e.circuit->bwdWaiting()) return;
   Io io(*this, e);
   uint32_t sent = e.circuit->pump(now_(), io);
+  if (sent == 0) return;
+  if (e.circuit->isLeg()) {
+    ConfluxdSession* cd = confluxd();
+    if (cd && e.legFlow != 0 && e.legSession == cd) cd->pipe.taken(e.legFlow, sent);
+    return;
+  }
   StreamdSession* sd = streamd();
-  if (sent > 0 && e.streamFlow != 0 && e.streamSession == sd && sd)
-    sd->pipe.taken(e.streamFlow, sent);
+  if (e.streamFlow != 0 && e.streamSession == sd && sd) sd->pipe.taken(e.streamFlow, sent);
+}
+
+void Reactor::drain(Entry& e) {
+  if (!e.circuit || e.circuit->held() == 0) return;
+  Io io(*this, e);
+  uint32_t n = e.circuit->drainHeld(io);
+  if (n > 0) e.ch->pipe.taken(e.flow, n);
 }
 
 void Reactor::track(Entry& e) {
   Key k{e.ch, e.flow};
-  if (e.circuit && e.circuit->bwdWaiting()) {
+  if (e.legFlow != 0) reportLeg(e);
+  // A leg reported unable to send waits for channeld's credit too: its report must flip back.
+  bool legBlocked = e.legFlow != 0 && e.reported && !e.reportedCanSend;
+  if (e.circuit && (e.circuit->bwdWaiting() || legBlocked)) {
     waitChanneld_.insert(k);
   } else {
     waitChanneld_.erase(k);
   }
   if (e.circuit && e.circuit->held() > 0) {
-    waitStreamd_.insert(k);
+    waitSide_.insert(k);
   } else {
-    waitStreamd_.erase(k);
+    waitSide_.erase(k);
   }
+}
+
+void Reactor::reportLeg(Entry& e) {
+  ConfluxdSession* cd = confluxd();
+  const flowctl::VegasController* v = e.circuit ? e.circuit->vegas() : nullptr;
+  if (!cd || e.legSession != cd || !v) return;
+  // The leg can take another DATA cell now: its window has room and its channel is not holding
+  // our credit (C tor's "channel blocked" signal is its outbuf; ours is channeld's credit).
+  bool canSend = v->canSend() && e.ch->pipe.canSend(e.flow);
+  if (e.reported && e.reportedCanSend == canSend && e.reportedCwnd == v->cwnd() &&
+      e.reportedRtt == v->ewmaRttUsec())
+    return;
+  e.reported = true;
+  e.reportedCanSend = canSend;
+  e.reportedCwnd = v->cwnd();
+  e.reportedRtt = v->ewmaRttUsec();
+  auto clamp = [](uint64_t x) { return static_cast<uint32_t>(std::min<uint64_t>(x, UINT32_MAX)); };
+  auto ev = cd->pipe.add();  // flow-less: a report costs no credit
+  ev.setLeg(e.legFlow);
+  auto st = ev.initState();
+  st.setCanSend(canSend);
+  st.setCwndCells(clamp(v->cwnd()));
+  st.setInflightCells(clamp(v->inflight()));
+  st.setRttMinUsec(clamp(v->minRttUsec()));
+  st.setRttEwmaUsec(clamp(v->ewmaRttUsec()));
+  st.setSendmeInc(e.circuit->sendmeInc());
+  ++counters_.legStateReports;
 }
 
 void Reactor::onChanneldCredit(ChanneldSession& s) {
@@ -356,6 +470,12 @@ void Reactor::kill(Entry& e, cell::DestroyReason reason, bool toChanneld) {
     byStreamFlow_.erase(e.streamFlow);
     e.streamFlow = 0;
   }
+  if (e.legFlow != 0 && e.legSession == confluxd() && e.legSession) {
+    e.owesLegClose = true;
+  } else if (e.legFlow != 0) {
+    byLegFlow_.erase(e.legFlow);
+    e.legFlow = 0;
+  }
   settle(e);
 }
 
@@ -380,10 +500,21 @@ void Reactor::settle(Entry& e) {
     byStreamFlow_.erase(e.streamFlow);
     e.streamFlow = 0;
   }
-  if (!e.circuit && !e.owesDestroy && !e.owesStreamClose) {
+  if (e.owesLegClose) {
+    ConfluxdSession* cd = confluxd();
+    if (cd && cd == e.legSession && cd->pipe.canClose(e.legFlow)) {
+      auto ev = cd->pipe.add();
+      ipc::LegTraits::fillClose(ev, e.legFlow, e.reason);
+      cd->pipe.commit(e.legFlow, ev);
+    }
+    e.owesLegClose = false;
+    byLegFlow_.erase(e.legFlow);
+    e.legFlow = 0;
+  }
+  if (!e.circuit && !e.owesDestroy && !e.owesStreamClose && !e.owesLegClose) {
     Key k{e.ch, e.flow};
     waitChanneld_.erase(k);
-    waitStreamd_.erase(k);
+    waitSide_.erase(k);
     entries_.erase(k);
   }
 }
@@ -455,15 +586,13 @@ bool Reactor::onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e) {
 }
 
 void Reactor::onStreamdCredit(StreamdSession& s) {
-  scratch_.assign(waitStreamd_.begin(), waitStreamd_.end());
+  scratch_.assign(waitSide_.begin(), waitSide_.end());
   for (const Key& k : scratch_) {
     auto it = entries_.find(k);
     if (it == entries_.end()) continue;
     Entry& e = *it->second;
-    if (!e.circuit || (e.streamSession != &s && e.streamFlow != 0)) continue;
-    Io io(*this, e);
-    uint32_t n = e.circuit->drainHeld(io);
-    if (n > 0) e.ch->pipe.taken(e.flow, n);
+    if (!e.circuit || e.circuit->isLeg() || (e.streamSession != &s && e.streamFlow != 0)) continue;
+    drain(e);
     refuseStreams(e);
     pump(e);
     track(e);
@@ -494,6 +623,106 @@ void Reactor::streamdGone(StreamdSession& s) {
       refuseStreams(*e);
       pump(*e);
       track(*e);
+    } else {
+      settle(*e);
+    }
+  }
+}
+
+// ---- confluxd ----
+
+bool Reactor::onConfluxdEvent(ConfluxdSession& s, proto::LegEvent::Reader e) {
+  uint64_t leg = e.getLeg();
+  auto it = byLegFlow_.find(leg);
+  Entry* entry = it == byLegFlow_.end() ? nullptr : it->second;
+  if (entry && entry->legSession != &s) entry = nullptr;
+  switch (e.which()) {
+    case proto::LegEvent::LINK:
+    case proto::LegEvent::STATE:
+      return false;  // only circuitd sends these
+    case proto::LegEvent::CLOSED: {
+      if (!entry) return true;  // crossed our own close
+      byLegFlow_.erase(leg);
+      if (s.pipe.canClose(leg)) {
+        auto ev = s.pipe.add();
+        ipc::LegTraits::fillClose(ev, leg, e.getClosed());
+        s.pipe.commit(leg, ev);
+      }
+      entry->legFlow = 0;
+      entry->legSession = nullptr;
+      if (entry->circuit) {
+        ++counters_.legsClosedByConfluxd;
+        ++counters_.destroyedByUs;
+        uint8_t r = e.getClosed();
+        kill(*entry,
+             r <= static_cast<uint8_t>(cell::DestroyReason::kNoSuchService)
+                 ? static_cast<cell::DestroyReason>(r)
+                 : cell::DestroyReason::kInternal,
+             true);
+      }
+      return true;
+    }
+    case proto::LegEvent::LINKED:
+    case proto::LegEvent::RELAY:
+      break;
+  }
+  if (!entry || !entry->circuit) {
+    s.pipe.taken(leg, 1);  // its circuit is gone: dropped
+    return true;
+  }
+  ++counters_.legMessagesIn;
+  uint16_t streamId = 0;
+  uint8_t command = static_cast<uint8_t>(RelayCmd::kConfluxLinked);
+  Bytes body;
+  if (e.isLinked()) {
+    body = bytesOf(e.getLinked().getBody());
+  } else {
+    auto m = e.getRelay();
+    streamId = m.getStreamId();
+    command = m.getCommand();
+    body = bytesOf(m.getBody());
+  }
+  Io io(*this, *entry);
+  switch (entry->circuit->fromStreams(streamId, command, body, now_(), io, true)) {
+    case Circuit::Bwd::kSent:
+      s.pipe.taken(leg, 1);
+      break;
+    case Circuit::Bwd::kQueued:
+      break;
+    case Circuit::Bwd::kViolation:
+      return false;
+  }
+  track(*entry);
+  return true;
+}
+
+void Reactor::onConfluxdCredit(ConfluxdSession& s) {
+  scratch_.assign(waitSide_.begin(), waitSide_.end());
+  for (const Key& k : scratch_) {
+    auto it = entries_.find(k);
+    if (it == entries_.end()) continue;
+    Entry& e = *it->second;
+    if (!e.circuit || !e.circuit->isLeg() || e.legSession != &s) continue;
+    drain(e);
+    pump(e);
+    track(e);
+  }
+}
+
+void Reactor::confluxdGone(ConfluxdSession& s) {
+  // The sets' sequence state died with the connection (DESIGN.md section 4): every leg closes,
+  // single-path circuits carry on.
+  std::vector<Entry*> legs;
+  for (auto& [key, entry] : entries_)
+    if (entry->legSession == &s) legs.push_back(entry.get());
+  for (Entry* e : legs) {
+    byLegFlow_.erase(e->legFlow);
+    e->legFlow = 0;
+    e->legSession = nullptr;
+    e->owesLegClose = false;
+    if (e->circuit) {
+      ++counters_.destroyedByUs;
+      kill(*e, cell::DestroyReason::kInternal, true);
     } else {
       settle(*e);
     }

@@ -1,6 +1,6 @@
 // circuitd/net/reactor.h: circuitd's shell around circuitd/core: the circuits of every channel
-// channeld announces, bound to the two boundaries they use (channel_circuit.capnp toward channeld,
-// circuit_stream.capnp toward streamd).
+// channeld announces, bound to the boundaries they use (channel_circuit.capnp toward channeld,
+// circuit_stream.capnp toward streamd, circuit_conflux.capnp toward confluxd).
 //
 // Where it sits: circuitd/main.cc makes one Reactor; channeld's connections get a ChanneldSession
 // each (circuitd serves them), the streamd link a StreamdSession (circuitd calls streamd). A
@@ -13,6 +13,12 @@
 // its cell to channeld. What waits meanwhile waits in the circuit's bounded queues
 // (circuitd/core/circuit.h), and the reactor keeps lists of the circuits that wait for each
 // boundary, so credit coming back visits only them.
+//
+// Conflux: a circuit whose client sends CONFLUX_LINK becomes a leg: a flow on the confluxd boundary
+// (`link`), after which its multiplexed messages go to confluxd (the set's ConfluxController)
+// instead of streamd, and what confluxd sends for the leg (`linked`, `relay`) goes through the
+// leg's BWD like a stream message. The leg's congestion state goes to confluxd as `state` when it
+// changes.
 //
 // Closing: every circuit flow closes twice (batch_pipe.h): circuitd sends DESTROY to channeld
 // exactly once per circuit (channeld does not pass it on when the client destroyed the circuit
@@ -41,6 +47,8 @@ struct CircuitCounters {
   uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0;
   uint64_t refusedCreates = 0, rateLimitedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
+  uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,
+           legMessagesIn = 0, legStateReports = 0;
 };
 
 class ChanneldSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits> {
@@ -69,6 +77,20 @@ class StreamdSession final : public ipc::PeerSession<ipc::StreamTraits> {
   Reactor& reactor_;
 };
 
+class ConfluxdSession final : public ipc::PeerSession<ipc::LegTraits> {
+ public:
+  ConfluxdSession(Reactor& r, std::function<void()> drop);
+  ~ConfluxdSession() noexcept(false) override;
+  ipc::UnknownFlow onUnknownFlow(proto::LegEvent::Reader) override {
+    return ipc::UnknownFlow::kDrop;  // a leg we closed: its messages crossed the close
+  }
+  bool onEvent(proto::LegEvent::Reader e) override;
+  void onCredit() override;
+
+ private:
+  Reactor& reactor_;
+};
+
 class Reactor {
  public:
   Reactor(OnionIdentity id, CircuitParams params, std::function<void(MutBytes)> random,
@@ -81,6 +103,8 @@ class Reactor {
   void setIdentity(OnionIdentity id) { id_ = std::move(id); }
   // The streamd session to use now (nullptr while streamd is not attached).
   void setStreamdLookup(std::function<StreamdSession*()> f) { streamd_ = std::move(f); }
+  // The confluxd session to use now (nullptr while confluxd is not attached).
+  void setConfluxdLookup(std::function<ConfluxdSession*()> f) { confluxd_ = std::move(f); }
 
   size_t circuits() const { return entries_.size(); }
   // Congestion control of the open circuits: the largest cwnd (cells), and that circuit's minimum
@@ -94,6 +118,7 @@ class Reactor {
  private:
   friend class ChanneldSession;
   friend class StreamdSession;
+  friend class ConfluxdSession;
   struct Entry;
   class Io;
   using Key = std::pair<ChanneldSession*, ipc::FlowId>;
@@ -112,6 +137,14 @@ class Reactor {
   bool onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e);
   void onStreamdCredit(StreamdSession& s);
   void streamdGone(StreamdSession& s);
+  // From confluxd.
+  bool onConfluxdEvent(ConfluxdSession& s, proto::LegEvent::Reader e);
+  void onConfluxdCredit(ConfluxdSession& s);
+  void confluxdGone(ConfluxdSession& s);
+  // Sends the leg's congestion state to confluxd if it changed since the last report.
+  void reportLeg(Entry& e);
+  // Held messages go on to the stream side (streamd or confluxd) while it takes them.
+  void drain(Entry& e);
 
   void create(ChanneldSession& s, ipc::FlowId flow, uint8_t command, Bytes payload);
   void relayCell(Entry& e, bool early, Bytes payload);
@@ -127,21 +160,25 @@ class Reactor {
   // The entry's stream side belonged to a streamd connection that is gone.
   void detachStreams(Entry& e);
   StreamdSession* streamd() { return streamd_ ? streamd_() : nullptr; }
+  ConfluxdSession* confluxd() { return confluxd_ ? confluxd_() : nullptr; }
 
   OnionIdentity id_;
   CircuitParams params_;
   std::function<void(MutBytes)> random_;
   std::function<uint64_t()> now_;
   std::function<StreamdSession*()> streamd_;
+  std::function<ConfluxdSession*()> confluxd_;
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries_;
   std::unordered_map<uint64_t, Entry*> byStreamFlow_;
+  std::unordered_map<uint64_t, Entry*> byLegFlow_;
   // Circuits that wait for a boundary's credit (BWD's queue or our SENDMEs for channeld; FWD's held
-  // messages for streamd): credit coming back visits only them.
-  std::unordered_set<Key, KeyHash> waitChanneld_, waitStreamd_;
+  // messages for the stream side, streamd or confluxd): credit coming back visits only them.
+  std::unordered_set<Key, KeyHash> waitChanneld_, waitSide_;
   std::vector<Key> scratch_;
   // Client channels (the peer did not authenticate), by (session, channel id): their CREATE rate.
   std::unordered_map<Key, CreateLimiter, KeyHash> clientChannels_;
   uint64_t nextStreamFlow_ = 1;
+  uint64_t nextLegFlow_ = 1;
   CircuitCounters counters_;
 };
 

@@ -91,23 +91,27 @@ struct StreamTraits {
   }
 };
 
-// circuitd <-> confluxd: flow = leg (circuit id); `closed` closes it.
+// circuitd <-> confluxd: flow = leg (circuit id); `closed` closes it. `state` reports carry no
+// credit (the pipe treats them as flow-less; the handler checks the leg they name).
 struct LegTraits {
   using Sink = proto::LegSink;
   using Batch = proto::LegBatch;
   using Event = proto::LegEvent;
   static constexpr uint32_t kMaxEventsPerBatch = ipc::kMaxEventsPerBatch;
   static constexpr uint32_t kMaxEventBytes = 640;
-  static std::optional<FlowId> flowOf(Event::Reader e) { return e.getLeg(); }
+  static std::optional<FlowId> flowOf(Event::Reader e) {
+    if (e.isState()) return std::nullopt;
+    return e.getLeg();
+  }
   static bool closesFlow(Event::Reader e) { return e.isClosed(); }
   static size_t payloadBytes(Event::Reader e) {
     if (e.isRelay()) return e.getRelay().getBody().size();
-    if (e.isLink()) return e.getLink().getNonce().size();
-    if (e.isLinked()) return e.getLinked().getNonce().size();
+    if (e.isLink()) return e.getLink().getBody().size();
+    if (e.isLinked()) return e.getLinked().getBody().size();
     return 0;
   }
   static bool opensFlow(Event::Reader e) { return e.isLink(); }
-  static bool flowlessAllowed(Event::Reader) { return false; }
+  static bool flowlessAllowed(Event::Reader e) { return e.isState(); }
   // `closed`: close the leg with DESTROY and this reason.
   static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
     out.setLeg(f);

@@ -284,7 +284,9 @@ TEST_F(Fixture, HostileCellsDestroyTheCircuit) {
 
   for (auto [cmd, stream] :
        {std::pair{RelayCmd::kData, uint16_t{0}}, std::pair{RelayCmd::kConnected, uint16_t{1}},
-        std::pair{RelayCmd::kConfluxLink, uint16_t{0}}}) {
+        std::pair{RelayCmd::kConfluxLinked, uint16_t{0}},
+        std::pair{RelayCmd::kConfluxSwitch, uint16_t{0}},
+        std::pair{RelayCmd::kConfluxLinkedAck, uint16_t{0}}}) {
     circ.reset();
     client = crypto::ClientCircuit();
     buildNtor3(true);
@@ -292,6 +294,40 @@ TEST_F(Fixture, HostileCellsDestroyTheCircuit) {
     EXPECT_EQ(send(cmd, stream, Bytes(b, 4)), Circuit::Fwd::kDestroy) << int(r(cmd));
     EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
   }
+}
+
+TEST_F(Fixture, ConfluxLinkNeedsCongestionControl) {
+  buildNtor3(false);
+  uint8_t b[4] = {};
+  EXPECT_EQ(send(RelayCmd::kConfluxLink, 0, Bytes(b, 4)), Circuit::Fwd::kDestroy);
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
+  EXPECT_FALSE(circ->isLeg());
+}
+
+TEST_F(Fixture, ALinkMakesTheCircuitALegWhoseConfluxMessagesGoToTheStreamSide) {
+  buildNtor3(true);
+  uint8_t b[4] = {1, 2, 3, 4};
+  EXPECT_EQ(send(RelayCmd::kConfluxLink, 0, Bytes(b, 4)), Circuit::Fwd::kTaken);
+  EXPECT_TRUE(circ->isLeg());
+  EXPECT_EQ(send(RelayCmd::kConfluxLinkedAck, 0, {}), Circuit::Fwd::kTaken);
+  EXPECT_EQ(send(RelayCmd::kConfluxSwitch, 0, Bytes(b, 4)), Circuit::Fwd::kTaken);
+  EXPECT_EQ(send(RelayCmd::kBegin, 3, Bytes(b, 4)), Circuit::Fwd::kTaken);
+  ASSERT_EQ(io.delivered.size(), 4u);
+  EXPECT_EQ(io.delivered[0].command, r(RelayCmd::kConfluxLink));
+  EXPECT_EQ(io.delivered[1].command, r(RelayCmd::kConfluxLinkedAck));
+  EXPECT_EQ(io.delivered[2].command, r(RelayCmd::kConfluxSwitch));
+  EXPECT_EQ(io.delivered[3].command, r(RelayCmd::kBegin));
+  // Back toward the client: LINKED and SWITCH (stream 0) only from confluxd.
+  EXPECT_EQ(circ->fromStreams(0, r(RelayCmd::kConfluxSwitch), Bytes(b, 4), now, io),
+            Circuit::Bwd::kViolation);
+  EXPECT_EQ(circ->fromStreams(0, r(RelayCmd::kConfluxSwitch), Bytes(b, 4), now, io, true),
+            Circuit::Bwd::kSent);
+  EXPECT_EQ(circ->fromStreams(0, r(RelayCmd::kConfluxLinked), Bytes(b, 4), now, io, true),
+            Circuit::Bwd::kSent);
+  EXPECT_EQ(circ->fromStreams(0, r(RelayCmd::kData), Bytes(b, 4), now, io, true),
+            Circuit::Bwd::kViolation);
+  EXPECT_EQ(receive().command, r(RelayCmd::kConfluxSwitch));
+  EXPECT_EQ(receive().command, r(RelayCmd::kConfluxLinked));
 }
 
 TEST_F(Fixture, ARelayLengthBeyondTheCellDestroysTheCircuit) {
@@ -350,18 +386,6 @@ TEST_F(Fixture, ChanneldCreditHoldsCellsInOrder) {
   EXPECT_EQ(body[0], 'a');
   receive(&body);
   EXPECT_EQ(body[0], 'b');
-}
-
-TEST(MsgQueue, GrowsToItsBoundAndKeepsOrder) {
-  MsgQueue q(10);
-  for (uint8_t i = 0; i < 10; ++i)
-    ASSERT_TRUE(q.push(i, 2, Bytes(&i, 1)));
-  EXPECT_FALSE(q.push(99, 2, {}));
-  for (uint8_t i = 0; i < 10; ++i) {
-    EXPECT_EQ(q.front().streamId, i);
-    q.pop();
-  }
-  EXPECT_TRUE(q.empty());
 }
 
 }  // namespace
