@@ -1,11 +1,11 @@
 // confluxd/main.cc: wiring only (STYLE.md start-up order). confluxd serves circuitd on
-// IPCDirectory/confluxd.sock (Control + ConfluxEntry) and calls streamd.
-//
-// ConfluxMgr and the controllers arrive with the conflux issue; until then every leg circuitd
-// announces with `link` is closed at once (DESTROY reason RESOURCELIMIT), which a C tor client
-// treats as a failed leg and falls back from.
+// IPCDirectory/confluxd.sock (Control + ConfluxEntry) and calls streamd. The sets themselves live
+// in confluxd/net/reactor.h around common/conflux (ConfluxMgr, one ConfluxController per set).
+#include <chrono>
+
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
+#include "confluxd/net/reactor.h"
 #include "proto/daemons.capnp.h"
 
 namespace onionsplit::confluxd {
@@ -13,40 +13,82 @@ namespace {
 
 using Traits = ipc::LegTraits;
 
-class Bootstrap final : public daemon::SessionBootstrap<proto::Confluxd::Server, Traits> {
+class Bootstrap final : public ipc::WithControl<proto::Confluxd::Server> {
  public:
-  using SessionBootstrap::SessionBootstrap;
+  Bootstrap(const ipc::ControlInfo& info, ipc::ServerSessions<Traits>& sessions, Reactor& reactor,
+            ipc::ConnectionId id, std::function<void()> drop)
+      : WithControl(info),
+        sessions_(sessions),
+        reactor_(reactor),
+        id_(id),
+        drop_(std::move(drop)) {}
   kj::Promise<void> attachCircuitd(AttachCircuitdContext ctx) override {
-    ctx.getResults().setToConfluxd(bind(ctx.getParams().getToCircuitd()));
+    ctx.getResults().setToConfluxd(sessions_.attach(
+        id_, std::make_unique<CircuitdSession>(reactor_, drop_), ctx.getParams().getToCircuitd()));
     return kj::READY_NOW;
   }
+
+ private:
+  ipc::ServerSessions<Traits>& sessions_;
+  Reactor& reactor_;
+  ipc::ConnectionId id_;
+  std::function<void()> drop_;
 };
+
+// The reorder queue's byte cap per set. C tor's consensus default (cfx_max_oooq_bytes) is
+// INT32_MAX, leaving the bound to its OOM handler; a set here holds at most this much out of order
+// before the leg that overflows it closes (RESOURCELIMIT).
+constexpr uint64_t kMaxOooqBytes = 2 * 1024 * 1024;
 
 int run(daemon::Runtime& rt) {
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
+  conflux::ConfluxParams params;
+  params.maxOooqBytes = kMaxOooqBytes;
+  Reactor reactor(params, [] {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+  });
   ipc::ServerSessions<Traits> legs;
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId id, std::function<void()> drop) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), legs, id, std::move(drop), "circuitd");
+        return kj::heap<Bootstrap>(rt.control(), legs, reactor, id, std::move(drop));
       },
       [&](ipc::ConnectionId id) { legs.closed(id); });
   ipc::ClientLink<ipc::StreamTraits> streamd(
       rt.loop(), rt.socketPath("streamd"), "streamd",
-      [](auto drop) { return daemon::refusingSession<ipc::StreamTraits>("streamd", drop); },
+      [&reactor](auto drop) { return std::make_unique<StreamdSession>(reactor, drop); },
       [](ipc::RpcConnection& c, proto::StreamSink::Client ours) {
         auto req = c.bootstrap<proto::ConfluxStreamEntry>().attachConfluxdRequest();
         req.setToConfluxd(kj::mv(ours));
         return req.send().then([](auto&& r) { return r.getToStreamd(); });
       });
+  reactor.setStreamdLookup([&streamd] { return static_cast<StreamdSession*>(streamd.session()); });
   rt.control().waitingFor = [&] {
     return streamd.attached() ? std::vector<std::string>{} : std::vector<std::string>{"streamd"};
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
+    const ConfluxCounters& c = reactor.counters();
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_circuitd_sessions", legs.size());
     out.emplace_back("ipc_streamd_connects_total", streamd.connects());
+    out.emplace_back("conflux_sets_open", reactor.sets());
+    out.emplace_back("conflux_legs_open", reactor.legs());
+    out.emplace_back("conflux_links_received_total", c.linksReceived);
+    out.emplace_back("conflux_legs_linked_total", c.legsLinked);
+    out.emplace_back("conflux_legs_refused_total", c.legsRefused);
+    out.emplace_back("conflux_legs_closed_by_circuitd_total", c.legsClosedByCircuitd);
+    out.emplace_back("conflux_sets_linked_total", c.setsLinked);
+    out.emplace_back("conflux_sets_torn_down_total", c.setsTornDown);
+    out.emplace_back("conflux_linked_acks_total", c.linkedAcks);
+    out.emplace_back("conflux_switches_sent_total", c.switchesSent);
+    out.emplace_back("conflux_switches_received_total", c.switchesReceived);
+    out.emplace_back("conflux_messages_to_streamd_total", c.messagesToStreamd);
+    out.emplace_back("conflux_messages_to_client_total", c.messagesToClient);
+    out.emplace_back("conflux_reordered_messages_total", c.reorderedMessages);
+    out.emplace_back("conflux_reorder_bytes_max", c.reorderBytesMax);
   };
   streamd.start();
   return rt.run();

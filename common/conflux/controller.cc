@@ -226,4 +226,17 @@ std::optional<LegId> ConfluxController::peekDataLeg() const {
   return legs_[static_cast<size_t>(pick)].id;
 }
 
+std::optional<LegId> ConfluxController::peekLeg(uint8_t cmd) const {
+  if (!cell::isConfluxMultiplexed(cmd) || legs_.empty()) return std::nullopt;
+  int pick = pickIndex();
+  // As send(): without a current leg the first cell starts where the scheduler points.
+  const int cur = haveCurrent_ ? currentIndex() : (pick >= 0 ? pick : firstLegIndex());
+  if (pick < 0) {
+    if (cmd == static_cast<uint8_t>(cell::RelayCmd::kData)) return std::nullopt;
+    pick = cur;
+  }
+  if (pick < 0) return std::nullopt;
+  return legs_[static_cast<size_t>(pick)].id;
+}
+
 }  // namespace onionsplit::conflux

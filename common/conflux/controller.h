@@ -118,6 +118,9 @@ class ConfluxController {
   SendPlan send(uint8_t cmd);
   // The leg the next DATA cell would use, without side effects (for package-window sizing).
   std::optional<LegId> peekDataLeg() const;
+  // The leg send(cmd) would choose now, without side effects (none: send() would block or the
+  // command is not multiplexed), so a caller can first check that leg's own capacity.
+  std::optional<LegId> peekLeg(uint8_t cmd) const;
 
   // ---- state ----
   uint64_t lastSeqDelivered() const { return lastSeqDelivered_; }
