@@ -258,6 +258,71 @@ class TorNet:
                     return line
         return None
 
+    def collect_events(self, events, action, timeout=300):
+        """Subscribes to control-port `events`, runs `action()` in a thread until it returns (at
+        most `timeout` s), and returns (its result or exception, every event line seen)."""
+        import threading
+        lines, outcome = [], {}
+
+        def run():
+            try:
+                outcome["result"] = action()
+            except Exception as e:  # noqa: BLE001 (handed to the caller)
+                outcome["result"] = e
+        with socket.create_connection(("127.0.0.1", self.client.control_port), timeout=5) as s:
+            buf = b""
+            for cmd in ("AUTHENTICATE", f"SETEVENTS {events}"):
+                s.sendall(cmd.encode() + b"\r\n")
+                while b"\r\n" not in buf:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        raise RuntimeError("control connection closed")
+                    buf += chunk
+                reply, buf = buf.split(b"\r\n", 1)
+                if not reply.startswith(b"250"):
+                    raise RuntimeError(f"control: {cmd} refused")
+            t = threading.Thread(target=run, daemon=True)
+            t.start()
+            deadline = time.time() + timeout
+            s.settimeout(0.5)
+            while time.time() < deadline and t.is_alive():
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    break
+                buf += chunk
+                *done, buf = buf.split(b"\r\n")
+                lines += [d.decode(errors="replace") for d in done]
+            t.join(timeout=max(0.1, deadline - time.time()))
+        return outcome.get("result", TimeoutError("action did not finish")), lines
+
+    def conflux_circuits(self):
+        """The client's circuits that belong to a conflux set, from GETINFO circuit-status:
+        {circuit id: (conflux id, purpose, [hop fingerprints], the status line)}."""
+        out = {}
+        for line in self.control("GETINFO circuit-status")[0].splitlines():
+            line = re.sub(r"^250[-+ ](circuit-status=)?", "", line).strip()
+            m = re.match(r"^(\d+) (\w+) (\S+) ", line)
+            cid = re.search(r"CONFLUX_ID=(\w+)", line)
+            if not m or not cid:
+                continue
+            purpose = re.search(r"PURPOSE=(\w+)", line)
+            hops = [h.split("~")[0].lstrip("$") for h in m.group(3).split(",")]
+            out[m.group(1)] = (cid.group(1), purpose.group(1) if purpose else "", hops, line)
+        return out
+
+    def conflux_sets(self, exit_fingerprint):
+        """The client's linked conflux sets ending at `exit_fingerprint`: {conflux id: [(circuit
+        id, [hop fingerprints])]} of its BUILT CONFLUX_LINKED circuits."""
+        sets = {}
+        for circ, (cid, purpose, hops, line) in self.conflux_circuits().items():
+            if purpose == "CONFLUX_LINKED" and " BUILT " in f" {line} " and \
+                    hops[-1] == exit_fingerprint:
+                sets.setdefault(cid, []).append((circ, hops))
+        return sets
+
     def getinfo(self, key):
         reply = self.control(f"GETINFO {key}")[0]
         if not reply.startswith("250"):
