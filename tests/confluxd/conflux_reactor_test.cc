@@ -1,0 +1,414 @@
+// Component test of confluxd/net/reactor.h: the real Reactor with a CircuitdSession and a
+// StreamdSession, each on a real Cap'n Proto connection over a socketpair to a BatchPipe peer that
+// plays circuitd (its legs) or streamd. The test is a client's two legs: LINK, LINKED_ACK, streams
+// across legs (out of order too), SWITCH, what streamd answers and which leg carries it, a leg
+// closing mid-transfer, and confluxd losing circuitd or streamd with sets open.
+#include "confluxd/net/reactor.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/cell/relay.h"
+#include "common/ipc/event_loop.h"
+
+namespace onionsplit::confluxd {
+namespace {
+
+using cell::RelayCmd;
+
+constexpr uint8_t r(RelayCmd c) {
+  return static_cast<uint8_t>(c);
+}
+
+template <class Traits>
+struct Peer final : ipc::BatchPipe<Traits>::Handler {
+  using Event = typename Traits::Event;
+  Peer() : pipe(ipc::defaultWindows(), *this) {}
+  ipc::UnknownFlow onUnknownFlow(typename Event::Reader e) override {
+    return Traits::opensFlow(e) ? ipc::UnknownFlow::kOpen : ipc::UnknownFlow::kDrop;
+  }
+  bool onEvent(typename Event::Reader e) override {
+    events.push_back(capnp::clone(e));
+    auto f = Traits::flowOf(e);
+    if (f && !Traits::closesFlow(e)) {
+      pipe.taken(*f, 1);
+    } else if (f && pipe.canClose(*f)) {  // answer a close (its second phase)
+      auto out = pipe.add();
+      Traits::fillClose(out, *f, 0);
+      pipe.commit(*f, out);
+    }
+    return true;
+  }
+  void onCredit() override {}
+  void onViolation(const std::string& why) override { violation = why; }
+  ipc::BatchPipe<Traits> pipe;
+  std::vector<kj::Own<typename Event::Reader>> events;
+  std::string violation;
+  std::unique_ptr<ipc::RpcConnection> conn;
+};
+
+std::vector<uint8_t> linkBody(uint8_t nonceByte, uint64_t sent = 0, uint64_t recv = 0,
+                              uint8_t ux = 0) {
+  cell::ConfluxLinkMsg m;
+  m.nonce.fill(nonceByte);
+  m.lastSeqnoSent = sent;
+  m.lastSeqnoRecv = recv;
+  m.desiredUx = ux;
+  std::vector<uint8_t> out(cell::kRelayBodyMax);
+  Writer w{MutBytes(out)};
+  EXPECT_TRUE(cell::encodeConfluxLink(m, w));
+  out.resize(w.written().size());
+  return out;
+}
+
+class ConfluxdReactorTest : public ::testing::Test {
+ protected:
+  ConfluxdReactorTest() {
+    conflux::ConfluxParams p;
+    p.maxOooqBytes = 4096;
+    reactor = std::make_unique<Reactor>(p, [this] { return now += 1000; });
+    cdSession = std::make_unique<CircuitdSession>(*reactor, [this] { circuitdDropped = true; });
+    sdSession = std::make_unique<StreamdSession>(*reactor, [this] { streamdDropped = true; });
+    reactor->setStreamdLookup([this] { return sdSession.get(); });
+    connect(cdSession->pipe, circuitd, cdServer);
+    connect(sdSession->pipe, streamd, sdServer);
+  }
+  template <class Pipe, class P>
+  void connect(Pipe& ours, P& peer, std::unique_ptr<ipc::RpcConnection>& server) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    server = std::make_unique<ipc::RpcConnection>(loop.base(), sv[0], true, ours.makeLocalSink());
+    peer.conn =
+        std::make_unique<ipc::RpcConnection>(loop.base(), sv[1], false, peer.pipe.makeLocalSink());
+    using Sink = typename std::remove_reference_t<decltype(peer.pipe)>::Sink;
+    ours.setPeer(server->template bootstrap<Sink>());
+    peer.pipe.setPeer(peer.conn->template bootstrap<Sink>());
+  }
+  ~ConfluxdReactorTest() override {
+    sdSession.reset();
+    cdSession.reset();
+  }
+  bool waitFor(const std::function<bool()>& done) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+      kj::evalLater([] {}).wait(loop.waitScope());
+      event_base_loop(loop.base(), EVLOOP_NONBLOCK);
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return done();
+  }
+  void settle() {
+    for (int i = 0; i < 20; ++i) {
+      kj::evalLater([] {}).wait(loop.waitScope());
+      event_base_loop(loop.base(), EVLOOP_NONBLOCK);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  // circuitd -> confluxd.
+  void link(uint64_t leg, const std::vector<uint8_t>& body, bool carriedStreams = false) {
+    ASSERT_TRUE(circuitd.pipe.openFlow(leg));
+    auto e = circuitd.pipe.add();
+    e.setLeg(leg);
+    auto l = e.initLink();
+    l.setBody(capnp::Data::Reader(body.data(), body.size()));
+    l.setCarriedStreams(carriedStreams);
+    circuitd.pipe.commit(leg, e);
+  }
+  void relay(uint64_t leg, RelayCmd cmd, uint16_t stream, const std::string& body) {
+    ASSERT_TRUE(circuitd.pipe.canSend(leg));
+    auto e = circuitd.pipe.add();
+    e.setLeg(leg);
+    auto m = e.initRelay();
+    m.setStreamId(stream);
+    m.setCommand(r(cmd));
+    m.setBody(capnp::Data::Reader(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+    circuitd.pipe.commit(leg, e);
+  }
+  void state(uint64_t leg, bool canSend, uint32_t rttUsec, uint32_t inflight = 0) {
+    auto e = circuitd.pipe.add();
+    e.setLeg(leg);
+    auto s = e.initState();
+    s.setCanSend(canSend);
+    s.setCwndCells(124);
+    s.setInflightCells(inflight);
+    s.setRttMinUsec(rttUsec);
+    s.setRttEwmaUsec(rttUsec);
+    s.setSendmeInc(31);
+    circuitd.pipe.flush();
+  }
+  void closeLeg(uint64_t leg, uint8_t reason) {
+    auto e = circuitd.pipe.add();
+    ipc::LegTraits::fillClose(e, leg, reason);
+    circuitd.pipe.commit(leg, e);
+  }
+  void fromStreamd(uint64_t flow, RelayCmd cmd, uint16_t stream, const std::string& body) {
+    ASSERT_TRUE(streamd.pipe.canSend(flow));
+    auto e = streamd.pipe.add();
+    e.setFlow(flow);
+    auto m = e.initRelay();
+    m.setStreamId(stream);
+    m.setCommand(r(cmd));
+    m.setBody(capnp::Data::Reader(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+    streamd.pipe.commit(flow, e);
+  }
+  // Two legs (10 and 11) of one set, both LINKED and acknowledged; leg 10 is faster.
+  void linkTwoLegs() {
+    link(10, linkBody(7));
+    link(11, linkBody(7));
+    ASSERT_TRUE(waitFor([&] { return linkedOn(10) && linkedOn(11); }));
+    relay(10, RelayCmd::kConfluxLinkedAck, 0, "");
+    relay(11, RelayCmd::kConfluxLinkedAck, 0, "");
+    state(10, true, 5000);
+    state(11, true, 9000);
+    settle();
+  }
+  bool linkedOn(uint64_t leg) {
+    for (auto& e : circuitd.events)
+      if (e->getLeg() == leg && e->isLinked()) return true;
+    return false;
+  }
+  bool closedOn(uint64_t leg) {
+    for (auto& e : circuitd.events)
+      if (e->getLeg() == leg && e->isClosed()) return true;
+    return false;
+  }
+  // The relay messages confluxd sent toward the client, as "leg:command:stream:body".
+  std::vector<std::string> toClient() {
+    std::vector<std::string> out;
+    for (auto& e : circuitd.events) {
+      if (!e->isRelay()) continue;
+      auto m = e->getRelay();
+      out.push_back(
+          std::to_string(e->getLeg()) + ":" + std::to_string(m.getCommand()) + ":" +
+          std::to_string(m.getStreamId()) + ":" +
+          std::string(reinterpret_cast<const char*>(m.getBody().begin()), m.getBody().size()));
+    }
+    return out;
+  }
+  std::vector<std::string> toStreamd() {
+    std::vector<std::string> out;
+    for (auto& e : streamd.events) {
+      if (!e->isRelay()) continue;
+      auto m = e->getRelay();
+      out.push_back(
+          std::to_string(m.getCommand()) + ":" + std::to_string(m.getStreamId()) + ":" +
+          std::string(reinterpret_cast<const char*>(m.getBody().begin()), m.getBody().size()));
+    }
+    return out;
+  }
+
+  ipc::EventLoop loop;
+  uint64_t now = 1'000'000;
+  std::unique_ptr<Reactor> reactor;
+  std::unique_ptr<CircuitdSession> cdSession;
+  std::unique_ptr<StreamdSession> sdSession;
+  std::unique_ptr<ipc::RpcConnection> cdServer, sdServer;
+  std::unique_ptr<Peer<ipc::LegTraits>> circuitdOwner = std::make_unique<Peer<ipc::LegTraits>>();
+  std::unique_ptr<Peer<ipc::StreamTraits>> streamdOwner =
+      std::make_unique<Peer<ipc::StreamTraits>>();
+  Peer<ipc::LegTraits>& circuitd = *circuitdOwner;
+  Peer<ipc::StreamTraits>& streamd = *streamdOwner;
+  bool circuitdDropped = false, streamdDropped = false;
+};
+
+TEST_F(ConfluxdReactorTest, TwoLinksWithOneNonceMakeOneSetAndEachGetsLinked) {
+  linkTwoLegs();
+  EXPECT_EQ(reactor->sets(), 1u);
+  EXPECT_EQ(reactor->legs(), 2u);
+  for (auto& e : circuitd.events) {
+    if (!e->isLinked()) continue;
+    auto body = e->getLinked().getBody();
+    auto m = cell::decodeConfluxLink(Bytes(body.begin(), body.size()));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->nonce[0], 7);
+    EXPECT_EQ(m->desiredUx, conflux::kExitDesiredUx);
+  }
+  EXPECT_EQ(reactor->counters().linkedAcks, 2u);
+  EXPECT_TRUE(circuitd.violation.empty());
+}
+
+TEST_F(ConfluxdReactorTest, StreamsCrossLegsInSequenceOrderAndAnswersUseTheFastLeg) {
+  linkTwoLegs();
+  // seq 1 (BEGIN) on leg 10, seq 3 on leg 11 before seq 2 on leg 10: streamd sees 1, 2, 3.
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  relay(11, RelayCmd::kConfluxSwitch, 0, std::string("\0\0\0\2", 4));
+  relay(11, RelayCmd::kData, 5, "third");
+  settle();
+  relay(10, RelayCmd::kData, 5, "second");
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 3; }));
+  auto got = toStreamd();
+  EXPECT_EQ(got[0].substr(0, 4), std::to_string(r(RelayCmd::kBegin)) + ":5:");
+  EXPECT_EQ(got[1], std::to_string(r(RelayCmd::kData)) + ":5:second");
+  EXPECT_EQ(got[2], std::to_string(r(RelayCmd::kData)) + ":5:third");
+  EXPECT_TRUE(streamd.events[0]->getCongestionControl());
+  uint64_t flow = streamd.events[0]->getFlow();
+
+  fromStreamd(flow, RelayCmd::kConnected, 5, "");
+  fromStreamd(flow, RelayCmd::kData, 5, "reply");
+  ASSERT_TRUE(waitFor([&] { return toClient().size() >= 2; }));
+  auto back = toClient();
+  // The exit asks for MIN_LATENCY... the client's UX (0, no opinion) picks LowRTT: leg 10.
+  EXPECT_EQ(back[0], "10:" + std::to_string(r(RelayCmd::kConnected)) + ":5:");
+  EXPECT_EQ(back[1], "10:" + std::to_string(r(RelayCmd::kData)) + ":5:reply");
+  EXPECT_TRUE(circuitd.violation.empty());
+  EXPECT_TRUE(streamd.violation.empty());
+}
+
+TEST_F(ConfluxdReactorTest, ABlockedFastLegSendsASwitchAndUsesTheOther) {
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  fromStreamd(flow, RelayCmd::kConnected, 5, "");
+  ASSERT_TRUE(waitFor([&] { return toClient().size() == 1; }));
+  state(10, false, 5000, 124);  // leg 10's window is full
+  settle();
+  fromStreamd(flow, RelayCmd::kData, 5, "more");
+  ASSERT_TRUE(waitFor([&] { return toClient().size() == 3; }));
+  auto back = toClient();
+  EXPECT_EQ(back[1].substr(0, 3 + std::to_string(r(RelayCmd::kConfluxSwitch)).size()),
+            "11:" + std::to_string(r(RelayCmd::kConfluxSwitch)));
+  EXPECT_EQ(back[2], "11:" + std::to_string(r(RelayCmd::kData)) + ":5:more");
+  EXPECT_EQ(reactor->counters().switchesSent, 1u);
+}
+
+TEST_F(ConfluxdReactorTest, WithEveryLegBlockedDataWaitsUntilOneCanSend) {
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  state(10, false, 5000, 124);
+  state(11, false, 9000, 124);
+  settle();
+  fromStreamd(flow, RelayCmd::kData, 5, "held");
+  settle();
+  EXPECT_TRUE(toClient().empty());
+  EXPECT_EQ(streamd.pipe.flowAvailable(flow), 63u) << "its credit waits with it";
+  state(11, true, 9000, 10);
+  ASSERT_TRUE(waitFor([&] { return toClient().size() == 1; }));
+  EXPECT_EQ(toClient()[0], "11:" + std::to_string(r(RelayCmd::kData)) + ":5:held");
+}
+
+TEST_F(ConfluxdReactorTest, LinkRefusals) {
+  link(20, linkBody(1), /*carriedStreams=*/true);  // LINK after streams
+  std::vector<uint8_t> v2 = linkBody(2);
+  v2[0] = 2;  // unknown version
+  link(21, v2);
+  std::vector<uint8_t> ux = linkBody(3, 0, 0, 9);  // unknown UX
+  link(22, ux);
+  ASSERT_TRUE(waitFor([&] { return closedOn(20) && closedOn(21) && closedOn(22); }));
+  EXPECT_FALSE(linkedOn(20) || linkedOn(21) || linkedOn(22));
+  EXPECT_EQ(reactor->sets(), 0u);
+  EXPECT_EQ(reactor->counters().legsRefused, 3u);
+  EXPECT_TRUE(circuitd.violation.empty());
+}
+
+TEST_F(ConfluxdReactorTest, OneLegTooManyIsRefusedAndTheSetCarriesOn) {
+  for (uint64_t leg = 30; leg < 38; ++leg)
+    link(leg, linkBody(4));
+  ASSERT_TRUE(waitFor([&] { return linkedOn(37); }));
+  link(38, linkBody(4));
+  ASSERT_TRUE(waitFor([&] { return closedOn(38); }));
+  EXPECT_EQ(reactor->sets(), 1u);
+  EXPECT_EQ(reactor->legs(), 8u);
+}
+
+TEST_F(ConfluxdReactorTest, ASecondLinkOnALinkedLegClosesIt) {
+  linkTwoLegs();
+  auto e = circuitd.pipe.add();
+  e.setLeg(10);
+  auto body = linkBody(7);
+  e.initLink().setBody(capnp::Data::Reader(body.data(), body.size()));
+  circuitd.pipe.commit(10, e);
+  ASSERT_TRUE(waitFor([&] { return closedOn(10); }));
+}
+
+TEST_F(ConfluxdReactorTest, TheCurrentLegClosingMidTransferTearsTheSetDown) {
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  fromStreamd(flow, RelayCmd::kData, 5, "x");
+  ASSERT_TRUE(waitFor([&] { return toClient().size() == 1; }));
+  closeLeg(10, static_cast<uint8_t>(cell::DestroyReason::kChannelClosed));
+  // Leg 10 was the sending leg: no resumption, the other leg closes (FINISHED) and streamd hears
+  // the set is gone.
+  ASSERT_TRUE(waitFor([&] { return closedOn(11); }));
+  bool streamClosed = false;
+  ASSERT_TRUE(waitFor([&] {
+    for (auto& ev : streamd.events)
+      streamClosed = streamClosed || (ev->getFlow() == flow && ev->isClosed());
+    return streamClosed;
+  }));
+  EXPECT_EQ(reactor->sets(), 0u);
+  EXPECT_EQ(reactor->legs(), 0u);
+}
+
+TEST_F(ConfluxdReactorTest, AnIdleLegClosingKeepsTheSet) {
+  linkTwoLegs();
+  closeLeg(11, static_cast<uint8_t>(cell::DestroyReason::kChannelClosed));
+  settle();
+  EXPECT_FALSE(closedOn(10));
+  EXPECT_EQ(reactor->sets(), 1u);
+  EXPECT_EQ(reactor->legs(), 1u);
+}
+
+TEST_F(ConfluxdReactorTest, AReorderQueueOverItsCapClosesTheLeg) {
+  linkTwoLegs();
+  // A SWITCH far ahead on leg 11 makes everything it sends wait for seqs that never come.
+  relay(11, RelayCmd::kConfluxSwitch, 0, std::string("\0\1\0\0", 4));
+  std::string body(400, 'z');
+  for (int i = 0; i < 12 && !closedOn(11); ++i) {
+    relay(11, RelayCmd::kData, 5, body);
+    settle();
+  }
+  EXPECT_TRUE(closedOn(11));
+  EXPECT_TRUE(toStreamd().empty());
+}
+
+TEST_F(ConfluxdReactorTest, StreamdGoingAwayTearsDownSetsWithStreams) {
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  sdSession.reset();  // confluxd's connection to streamd ends
+  ASSERT_TRUE(waitFor([&] { return closedOn(10) && closedOn(11); }));
+  EXPECT_EQ(reactor->sets(), 0u);
+}
+
+TEST_F(ConfluxdReactorTest, CircuitdGoingAwayForgetsEverySet) {
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  cdSession.reset();  // circuitd restarted: it destroys the legs itself
+  EXPECT_EQ(reactor->sets(), 0u);
+  EXPECT_EQ(reactor->legs(), 0u);
+  bool streamClosed = false;
+  ASSERT_TRUE(waitFor([&] {
+    for (auto& ev : streamd.events)
+      streamClosed = streamClosed || (ev->getFlow() == flow && ev->isClosed());
+    return streamClosed;
+  }));
+}
+
+TEST_F(ConfluxdReactorTest, StreamdMaySendOnlyWhatAnExitSends) {
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  fromStreamd(flow, RelayCmd::kBegin, 5, "");  // an exit never sends BEGIN
+  ASSERT_TRUE(waitFor([&] { return streamdDropped; }));
+}
+
+}  // namespace
+}  // namespace onionsplit::confluxd
