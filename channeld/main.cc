@@ -4,9 +4,16 @@
 //
 // Keys: channeld reads only the identity keys (RSA identity, ed25519 signing key and certificate,
 // the master public key). Descriptor publication arrives with the rest of the channeld issue.
+//
+// Under systemd the ORPorts are bound by onionsplit-channeld.socket (FileDescriptorName=orport), so
+// channeld needs no privilege for port 443 and a peer's connect() waits in the backlog while
+// channeld restarts.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <unordered_map>
@@ -102,8 +109,46 @@ std::array<uint8_t, 32> sha256(Bytes b) {
   return d;
 }
 
+// The listening TCP sockets systemd passed as "orport", by their bound port. Read before
+// takeListenFd(), which clears the socket-activation environment.
+std::vector<std::pair<uint16_t, int>> systemdOrPorts() {
+  std::vector<std::pair<uint16_t, int>> out;
+  char** names = nullptr;
+  int n = sd_listen_fds_with_names(0, &names);
+  for (int i = 0; i < n; ++i) {
+    int fd = SD_LISTEN_FDS_START + i;
+    if (names && names[i] && std::string_view(names[i]) == "orport" &&
+        sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      uint16_t port = ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                               : reinterpret_cast<sockaddr_in*>(&ss)->sin_port;
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+      out.emplace_back(ntohs(port), fd);
+    }
+    if (names) free(names[i]);
+  }
+  free(names);
+  return out;
+}
+
+// The passed socket for an ORPort line (same port, or any for port 0), taken out of `passed`; -1 if
+// none.
+int takeOrPort(std::vector<std::pair<uint16_t, int>>& passed, uint16_t port) {
+  for (auto it = passed.begin(); it != passed.end(); ++it) {
+    if (port != 0 && it->first != port) continue;
+    int fd = it->second;
+    passed.erase(it);
+    return fd;
+  }
+  return -1;
+}
+
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
+  auto passedOrPorts = systemdOrPorts();
+  bool underSystemd = !passedOrPorts.empty();
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
   auto keys = keys::loadIdentityKeys(cfg.dataDirectory);
@@ -215,15 +260,29 @@ int run(daemon::Runtime& rt) {
     if (p.noListen) continue;
     OrListenerLimits limits;
     limits.exemptLoopback = cfg.testingTorNetwork;
+    int passed = takeOrPort(passedOrPorts, p.port);
+    if (underSystemd && passed < 0) {
+      spdlog::error(
+          "ORPort {}: systemd passed no socket on that port; make ListenStream= of "
+          "onionsplit-channeld.socket match the torrc's ORPort lines",
+          p.port);
+      return 1;
+    }
     auto l = OrListener::create(
-        rt.loop().base(), *tls, -1, p.address.empty() ? "0.0.0.0" : p.address, p.port, limits,
+        rt.loop().base(), *tls, passed, p.address.empty() ? "0.0.0.0" : p.address, p.port, limits,
         [&channels](std::unique_ptr<OrConnection> c) { channels.accept(std::move(c)); }, error);
     if (!l) {
       spdlog::error("ORPort {}:{}: {}", p.address, p.port, error);
       return 1;
     }
-    spdlog::info("ORPort listening on {}:{}", p.address.empty() ? "0.0.0.0" : p.address, l->port());
+    spdlog::info("ORPort listening on {}:{}{}", p.address.empty() ? "0.0.0.0" : p.address,
+                 l->port(), passed >= 0 ? " (socket from systemd)" : "");
     orPorts.push_back(std::move(l));
+  }
+  for (auto [port, extra] : passedOrPorts) {
+    spdlog::warn("systemd passed an ORPort socket on port {} that no ORPort line names; closed",
+                 port);
+    close(extra);
   }
 
   // The descriptor, once there is an ORPort to advertise and authorities to tell.
