@@ -44,6 +44,7 @@ void usage() {
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
                "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
+               "       onionsplit keygen --only-due -f FILE  make missing keys, renew what is due\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
                "       onionsplit --version\n");
 }
@@ -114,9 +115,11 @@ bool prepareKeys(const config::Config& cfg, bool forceNewSigningKey) {
 }
 
 // `onionsplit keygen`: a new signing key and certificate with SigningKeyLifetime, and every other
-// missing key (the master key too, unless OfflineMasterKey).
-int keygen(const config::Config& cfg) {
-  if (makeDir(cfg.dataDirectory) != 0 || !prepareKeys(cfg, true)) return 1;
+// missing key (the master key too, unless OfflineMasterKey). With --only-due (`onlyDue`), what the
+// launcher does at every start: only what is missing or due; under systemd, onionsplit-keys.service
+// runs this, as no launcher is running.
+int keygen(const config::Config& cfg, bool onlyDue) {
+  if (makeDir(cfg.dataDirectory) != 0 || !prepareKeys(cfg, !onlyDue)) return 1;
   std::printf("keys ready in %s/keys\n", cfg.dataDirectory.c_str());
   return 0;
 }
@@ -268,7 +271,8 @@ int run(const std::string& configPath, const config::Config& cfg) {
 int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
-  bool verify = false, status = false, keygen = false, listFp = false, counters = false;
+  bool verify = false, status = false, keygen = false, listFp = false, counters = false,
+       onlyDue = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -281,6 +285,8 @@ int main(int argc, char** argv) {
       counters = true;
     } else if (a == "keygen" || a == "--keygen") {
       keygen = true;
+    } else if (a == "--only-due") {
+      onlyDue = true;
     } else if (a == "--list-fingerprint") {
       listFp = true;
     } else if (a == "--version") {
@@ -311,7 +317,7 @@ int main(int argc, char** argv) {
     std::printf("Configuration was valid\n");
     return 0;
   }
-  if (keygen) return launcher::keygen(built.config);
+  if (keygen) return launcher::keygen(built.config, onlyDue);
   if (listFp) return launcher::listFingerprint(built.config);
   if (status) {
     auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000));
