@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README.md "Test"; .ci/run calls it). On a fresh Debian 12 machine, as root:
 #   installs every dependency from Debian packages, checks formatting and layering, builds the release
-#   and ASan+UBSan configurations and runs ctest in both, builds the libFuzzer targets with clang and runs
+#   configuration, checks its systemd units and Debian package (installed with apt, then purged),
+#   builds the ASan+UBSan configuration and runs ctest in both, builds the libFuzzer targets with clang and runs
 #   each for a bounded time.
 # Environment: JOBS (default: nproc), FUZZ_SECONDS per fuzzer (default 8), SKIP_DEPS=1 to skip apt.
 set -euo pipefail
@@ -24,6 +25,12 @@ bash scripts/check-size.sh
 stage "release build"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$JOBS"
+
+stage "systemd units (verify, exposure scores)"
+bash scripts/check-units.sh build/release
+
+stage "Debian package (build, apt install, purge)"
+bash scripts/check-deb.sh build/release
 
 stage "release tests"
 (cd build/release && ctest --output-on-failure -j"$JOBS" --timeout 600)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the Debian package from a build directory and checks that it installs (issue 7,
+# docs/PACKAGING.md): `apt-get install ./onionsplit_*.deb` must pull nothing it cannot find, the
+# files must land where the units expect them, the users and directories must exist, the shipped
+# torrc must be valid and `onionsplit-keys` must give each daemon its own key files. Then the
+# package is purged and what its install created is removed again. Needs root; refuses to touch a
+# machine where onionsplit is already installed.
+# Usage: scripts/check-deb.sh [BUILD_DIR]   (default build/release, configured and built)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/release}
+fail() { echo "check-deb: $*" >&2; exit 1; }
+
+if dpkg-query -W -f='${Status}' onionsplit 2>/dev/null | grep -q installed; then
+  fail "onionsplit is installed on this machine already; not touching it"
+fi
+[ -e /var/lib/onionsplit ] && fail "/var/lib/onionsplit exists; not touching it"
+
+rm -f "$build"/onionsplit_*.deb
+out=$(cd "$build" && cpack -G DEB 2>&1) || fail "cpack failed: $out"
+deb=$(ls "$build"/onionsplit_*.deb)
+echo "check-deb: built $deb ($(du -k "$deb" | cut -f1) KiB)"
+
+users="onionsplit-channeld onionsplit-circuitd onionsplit-streamd onionsplit-confluxd"
+cleanup() {
+  DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq onionsplit >/dev/null 2>&1 || true
+  rm -rf /var/lib/onionsplit /run/onionsplit
+  for u in $users; do userdel "$u" >/dev/null 2>&1 || true; done
+  groupdel onionsplit >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "./$deb" 2>&1) ||
+  fail "apt-get install ./$deb failed: $out"
+for f in /usr/bin/onionsplit /usr/libexec/onionsplit/{channeld,circuitd,streamd,confluxd,onionsplit-keys} \
+  /usr/lib/systemd/system/onionsplit.target /usr/lib/systemd/system/onionsplit-channeld.socket \
+  /usr/lib/systemd/system/onionsplit-circuitd.service.d/10-hardening.conf \
+  /usr/lib/sysusers.d/onionsplit.conf /usr/lib/tmpfiles.d/onionsplit.conf /etc/onionsplit/torrc \
+  /usr/share/doc/onionsplit/OPERATING.md; do
+  dpkg -S "$f" >/dev/null 2>&1 || fail "$f is not in the package"
+  [ -e "$f" ] || fail "$f is missing after install"
+done
+for u in $users; do getent passwd "$u" >/dev/null || fail "no user $u after install"; done
+getent group onionsplit >/dev/null || fail "no group onionsplit after install"
+[ "$(stat -c %U:%G:%a /var/lib/onionsplit)" = root:onionsplit:710 ] || fail "/var/lib/onionsplit: $(stat -c %U:%G:%a /var/lib/onionsplit)"
+onionsplit --verify-config -f /etc/onionsplit/torrc >/dev/null || fail "the shipped torrc is not valid"
+/usr/libexec/onionsplit/onionsplit-keys /etc/onionsplit/torrc >/dev/null
+[ "$(stat -c %U /var/lib/onionsplit/keys/secret_id_key)" = onionsplit-channeld ] || fail "secret_id_key is not channeld's"
+[ "$(stat -c %U /var/lib/onionsplit/keys/secret_onion_key_ntor)" = onionsplit-circuitd ] || fail "the ntor key is not circuitd's"
+[ "$(stat -c %U /var/lib/onionsplit/keys/ed25519_master_id_secret_key)" = root ] || fail "the master key is not root's"
+echo "check-deb: installed with apt ($(dpkg -L onionsplit | wc -l) paths), users, directories, torrc and key ownership as expected"
+out=$(DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq onionsplit 2>&1) || fail "purge failed: $out"
+dpkg-query -W -f='${Status}' onionsplit 2>/dev/null | grep -q installed && fail "purge left the package installed"
+echo "check-deb: purged again"
