@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The systemd units for real (issue 7; tests/systemd/README.md): boots a Debian 12 root under
+# systemd-nspawn with its own network namespace (loopback only), installs the .deb with apt, starts
+# onionsplit.target and checks that
+#   1. the four daemons are active and `onionsplit status` says all four are ready (their Unix
+#      sockets, users, key ownership and sandbox work under the real units); each runs as its own
+#      user, circuitd and confluxd in a network namespace of their own;
+#   2. for each daemon, `kill -9` of its main process gets it restarted by systemd, its listening
+#      socket stays the same socket (same inode, the .socket unit never left "active"), and the
+#      relay is whole again (`onionsplit status` ready: the peers reconnected);
+#   3. the ORPort accepts TCP connections while channeld is down (the backlog holds them) and a TLS
+#      handshake once it is back.
+# Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no nspawn/debootstrap)
+# Environment: ONIONSPLIT_NSPAWN_BASE, the cached Debian root (default
+#   /var/tmp/onionsplit-nspawn/base; made with debootstrap on first use, a few minutes).
+# Bounded: every wait has a deadline; the whole run stays under 10 minutes with a cached root.
+set -euo pipefail
+build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+base=${ONIONSPLIT_NSPAWN_BASE:-/var/tmp/onionsplit-nspawn/base}
+log() { echo "nspawn-test: $*"; }
+die() { echo "nspawn-test: FAIL: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || { log "skipped: needs root"; exit 77; }
+for t in systemd-nspawn debootstrap nsenter openssl; do
+  command -v "$t" >/dev/null || { log "skipped: no $t (apt-get install systemd-container debootstrap)"; exit 77; }
+done
+
+# The Debian root with the package's runtime libraries, so apt needs no network inside.
+if [ ! -x "$base/lib/systemd/systemd" ]; then
+  log "making $base with debootstrap (once)"
+  rm -rf "$base.tmp"
+  mkdir -p "$(dirname "$base")"
+  timeout 480 debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,iproute2,procps,libcapnp-0.9.2,libevent-core-2.1-7,libevent-extra-2.1-7,libevent-openssl-2.1-7,libfmt9,libseccomp2,libspdlog1.10,libssl3,libsystemd0 \
+    bookworm "$base.tmp" http://deb.debian.org/debian >/dev/null
+  mv "$base.tmp" "$base"
+fi
+
+rm -f "$build"/onionsplit_*.deb
+(cd "$build" && cpack -G DEB >/dev/null 2>&1) || die "cpack failed in $build"
+deb=$(ls "$build"/onionsplit_*.deb)
+
+work=$(mktemp -d /var/tmp/onionsplit-nspawn/run.XXXXXX)
+root=$work/root
+nspawn=""
+cleanup() {
+  if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
+    kill -TERM "$nspawn" 2>/dev/null || true # nspawn asks the container's systemd to power off
+    for _ in $(seq 1 60); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$nspawn" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cp -a --reflink=auto "$base" "$root"
+cp "$deb" "$root/root/onionsplit.deb"
+echo onionsplit-test >"$root/etc/hostname"
+
+log "booting $root"
+systemd-nspawn --quiet --boot --register=no --keep-unit --private-network \
+  --machine=onionsplit-test -D "$root" </dev/null >"$work/console.log" 2>&1 &
+nspawn=$!
+
+# The container's init: systemd-nspawn's child.
+init=""
+for _ in $(seq 1 60); do
+  init=$(pgrep -P "$nspawn" -x systemd || true)
+  [ -n "$init" ] && break
+  kill -0 "$nspawn" 2>/dev/null || { cat "$work/console.log"; die "systemd-nspawn exited"; }
+  sleep 0.5
+done
+[ -n "$init" ] || die "the container's systemd did not start"
+inside() { nsenter -t "$init" -m -u -i -n -p -- "$@"; }
+state=$(inside timeout 60 systemctl is-system-running --wait 2>&1 || true)
+log "container booted ($state)"
+
+inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  /root/onionsplit.deb >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; die "apt install failed"; }
+log "installed $(basename "$deb") with apt"
+
+# A test relay on the container's own loopback: no authorities, so it publishes nothing.
+inside sh -c 'printf "Nickname onionsplitNspawn\nContactInfo test\n" >>/etc/onionsplit/torrc'
+# The ORPort socket admits the public Internet only; the test talks to it from loopback.
+inside mkdir -p /etc/systemd/system/onionsplit-channeld.socket.d
+inside sh -c 'printf "[Socket]\nIPAddressAllow=localhost\n" >/etc/systemd/system/onionsplit-channeld.socket.d/90-test.conf'
+inside systemctl daemon-reload
+inside systemctl start onionsplit.target
+
+daemons="channeld circuitd streamd confluxd"
+# wait_ready SECONDS: all four active and `onionsplit status` ready.
+wait_ready() {
+  local deadline=$((SECONDS + $1))
+  while [ $SECONDS -lt $deadline ]; do
+    if inside systemctl is-active --quiet onionsplit-{channeld,circuitd,streamd,confluxd}.service &&
+      inside onionsplit status -f /etc/onionsplit/torrc >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+dump() {
+  inside systemctl --no-pager status 'onionsplit*' || true
+  inside journalctl --no-pager -n 80 -u 'onionsplit*' || true
+}
+wait_ready 60 || { dump; die "the relay did not become ready"; }
+log "onionsplit.target started: all four active and ready"
+inside onionsplit status -f /etc/onionsplit/torrc
+inside systemctl is-active --quiet onionsplit-keys-renew.timer || die "the key timer is not active"
+
+# Each daemon runs as its own user; circuitd and confluxd in a network namespace of their own.
+initnet=$(inside readlink /proc/1/ns/net)
+for d in $daemons; do
+  pid=$(inside systemctl show -p MainPID --value "onionsplit-$d.service")
+  user=$(inside ps -o user= -p "$pid")
+  [ "$user" = "onionsplit-$d" ] || die "$d runs as $user"
+  net=$(inside readlink "/proc/$pid/ns/net")
+  case $d in
+    circuitd | confluxd) [ "$net" != "$initnet" ] || die "$d shares the host's network" ;;
+    *) [ "$net" = "$initnet" ] || die "$d has no network" ;;
+  esac
+done
+log "each daemon runs as its own user; circuitd and confluxd without a network"
+# The hourly key check, once now: nothing is due, so it must succeed and leave the daemons alone.
+before=$(inside systemctl show -p MainPID --value onionsplit-channeld.service)
+inside systemctl start onionsplit-keys-renew.service || { dump; die "onionsplit-keys-renew.service failed"; }
+[ "$(inside systemctl show -p MainPID --value onionsplit-channeld.service)" = "$before" ] ||
+  die "the key check restarted channeld with nothing due"
+inside onionsplit status -f /etc/onionsplit/torrc >/dev/null || die "not ready after the key check"
+log "onionsplit-keys-renew.service ran; nothing was due"
+
+socket_of() { [ "$1" = channeld ] && echo onionsplit-channeld-rpc.socket || echo "onionsplit-$1.socket"; }
+for d in $daemons; do
+  unit=onionsplit-$d.service
+  sock=$(socket_of "$d")
+  pid=$(inside systemctl show -p MainPID --value "$unit")
+  inode=$(inside stat -c %i "/run/onionsplit/$d.sock")
+  since=$(inside systemctl show -p ActiveEnterTimestampMonotonic --value "$sock")
+  [ "$pid" -gt 0 ] || die "$unit has no main pid"
+  inside kill -9 "$pid"
+  if [ "$d" = channeld ]; then
+    # While channeld is down a Tor peer's connect() still succeeds: systemd holds the ORPort.
+    inside timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9001' || die "the ORPort refused a connection while channeld was down"
+  fi
+  deadline=$((SECONDS + 30))
+  while :; do
+    new=$(inside systemctl show -p MainPID --value "$unit")
+    [ "$new" -gt 0 ] && [ "$new" != "$pid" ] && inside systemctl is-active --quiet "$unit" && break
+    [ $SECONDS -lt $deadline ] || { dump; die "$unit was not restarted after kill -9"; }
+    sleep 0.5
+  done
+  [ "$(inside stat -c %i "/run/onionsplit/$d.sock")" = "$inode" ] || die "$d's socket was recreated"
+  [ "$(inside systemctl show -p ActiveEnterTimestampMonotonic --value "$sock")" = "$since" ] ||
+    die "$sock was restarted"
+  wait_ready 30 || { dump; die "the relay did not recover after kill -9 of $d"; }
+  log "kill -9 $d (pid $pid): restarted as pid $new, same socket (inode $inode), relay ready again"
+done
+
+# The ORPort answers TLS after channeld's restart (host openssl in the container's network).
+nsenter -t "$init" -n -- timeout 5 openssl s_client -connect 127.0.0.1:9001 </dev/null \
+  >"$work/tls.log" 2>&1 || true
+if ! grep -q "^CONNECTED" "$work/tls.log" || ! grep -q "Cipher is" "$work/tls.log"; then
+  cat "$work/tls.log"
+  die "no TLS handshake on the ORPort"
+fi
+log "ORPort answers TLS"
+
+inside systemctl stop onionsplit.target
+for d in $daemons; do
+  ! inside systemctl is-active --quiet "onionsplit-$d.service" || die "onionsplit-$d.service still active after stopping the target"
+done
+log "onionsplit.target stopped all four"
+echo "nspawn-test: 1 passed, 0 failed"
