@@ -10,6 +10,7 @@ PKGS=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libseccomp-dev libsystemd-dev
+  systemd-container debootstrap
   tor tor-geoipdb python3 curl procps iproute2
 )
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README.md "Test"; .ci/run calls it). On a fresh Debian 12 machine, as root:
 #   installs every dependency from Debian packages, checks formatting and layering, builds the release
-#   configuration, checks its systemd units and Debian package (installed with apt, then purged),
+#   configuration, checks its systemd units and Debian package (installed with apt, then purged, then
+#   booted under systemd-nspawn: tests/systemd),
 #   builds the ASan+UBSan configuration and runs ctest in both, builds the libFuzzer targets with clang and runs
 #   each for a bounded time.
 # Environment: JOBS (default: nproc), FUZZ_SECONDS per fuzzer (default 8), SKIP_DEPS=1 to skip apt.
@@ -31,6 +32,11 @@ bash scripts/check-units.sh build/release
 
 stage "Debian package (build, apt install, purge)"
 bash scripts/check-deb.sh build/release
+
+stage "systemd units booted for real (Debian 12 under systemd-nspawn, kill -9 of each daemon)"
+rc=0
+bash tests/systemd/nspawn_test.sh build/release || rc=$?
+if [ "$rc" = 77 ]; then echo "nspawn test skipped (see above)"; elif [ "$rc" != 0 ]; then exit "$rc"; fi
 
 stage "release tests"
 (cd build/release && ctest --output-on-failure -j"$JOBS" --timeout 600)

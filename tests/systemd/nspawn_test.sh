@@ -10,7 +10,8 @@
 #      relay is whole again (`onionsplit status` ready: the peers reconnected);
 #   3. the ORPort accepts TCP connections while channeld is down (the backlog holds them) and a TLS
 #      handshake once it is back.
-# Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no nspawn/debootstrap)
+# Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no root, no
+#   systemd-nspawn or debootstrap, or the Debian archive out of reach)
 # Environment: ONIONSPLIT_NSPAWN_BASE, the cached Debian root (default
 #   /var/tmp/onionsplit-nspawn/base; made with debootstrap on first use, a few minutes).
 # Bounded: every wait has a deadline; the whole run stays under 10 minutes with a cached root.
@@ -30,9 +31,14 @@ if [ ! -x "$base/lib/systemd/systemd" ]; then
   log "making $base with debootstrap (once)"
   rm -rf "$base.tmp"
   mkdir -p "$(dirname "$base")"
-  timeout 480 debootstrap --variant=minbase \
+  # The archive out of reach is the environment's failure, not the units': skip.
+  if ! timeout 480 debootstrap --variant=minbase \
     --include=systemd,systemd-sysv,dbus,iproute2,procps,libcapnp-0.9.2,libevent-core-2.1-7,libevent-extra-2.1-7,libevent-openssl-2.1-7,libfmt9,libseccomp2,libspdlog1.10,libssl3,libsystemd0 \
-    bookworm "$base.tmp" http://deb.debian.org/debian >/dev/null
+    bookworm "$base.tmp" http://deb.debian.org/debian >/dev/null 2>&1; then
+    rm -rf "$base.tmp"
+    log "skipped: debootstrap could not make the Debian root"
+    exit 77
+  fi
   mv "$base.tmp" "$base"
 fi
 
