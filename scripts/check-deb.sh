@@ -4,7 +4,7 @@
 # files must land where the units expect them, the users and directories must exist, the shipped
 # torrc must be valid and `onionsplit-keys` must give each daemon its own key files. Then the
 # package is purged and what its install created is removed again. Needs root; refuses to touch a
-# machine where onionsplit is already installed.
+# machine where the onionsplit package is already installed.
 # Usage: scripts/check-deb.sh [BUILD_DIR]   (default build/release, configured and built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,21 +14,27 @@ fail() { echo "check-deb: $*" >&2; exit 1; }
 if dpkg-query -W -f='${Status}' onionsplit 2>/dev/null | grep -q installed; then
   fail "onionsplit is installed on this machine already; not touching it"
 fi
-[ -e /var/lib/onionsplit ] && fail "/var/lib/onionsplit exists; not touching it"
 
 rm -f "$build"/onionsplit_*.deb
 out=$(cd "$build" && cpack -G DEB 2>&1) || fail "cpack failed: $out"
 deb=$(ls "$build"/onionsplit_*.deb)
 echo "check-deb: built $deb ($(du -k "$deb" | cut -f1) KiB)"
 
+saved=""
 users="onionsplit-channeld onionsplit-circuitd onionsplit-streamd onionsplit-confluxd"
 cleanup() {
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq onionsplit >/dev/null 2>&1 || true
   rm -rf /var/lib/onionsplit /run/onionsplit
+  if [ -n "$saved" ]; then mv "$saved" /var/lib/onionsplit; fi
   for u in $users; do userdel "$u" >/dev/null 2>&1 || true; done
   groupdel onionsplit >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+# A DataDirectory left by a launcher run with the default config is set aside and put back.
+if [ -e /var/lib/onionsplit ]; then
+  saved=/var/lib/onionsplit.check-deb.$$
+  mv /var/lib/onionsplit "$saved"
+fi
 
 out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "./$deb" 2>&1) ||
   fail "apt-get install ./$deb failed: $out"
