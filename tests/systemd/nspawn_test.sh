@@ -9,7 +9,10 @@
 #      socket stays the same socket (same inode, the .socket unit never left "active"), and the
 #      relay is whole again (`onionsplit status` ready: the peers reconnected);
 #   3. the ORPort accepts TCP connections while channeld is down (the backlog holds them) and a TLS
-#      handshake once it is back.
+#      handshake once it is back;
+#   4. the hourly key check runs and, with nothing due, leaves the daemons alone;
+#   5. reinstalling the package restarts a running relay; stopping the target stops the daemons and
+#      their sockets; `apt-get remove` stops a running relay.
 # Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no root, no
 #   systemd-nspawn or debootstrap, or the Debian archive out of reach)
 # Environment: ONIONSPLIT_NSPAWN_BASE, the cached Debian root (default
@@ -171,9 +174,29 @@ if ! grep -q "^CONNECTED" "$work/tls.log" || ! grep -q "Cipher is" "$work/tls.lo
 fi
 log "ORPort answers TLS"
 
+# An upgrade (here: the same package again) restarts a running relay, so all four daemons come
+# from the installed build.
+before=$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)
+inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall /root/onionsplit.deb \
+  >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; die "apt reinstall failed"; }
+wait_ready 60 || { dump; die "the relay did not come back after the upgrade"; }
+[ "$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)" != "$before" ] ||
+  die "the upgrade did not restart the daemons"
+log "reinstalling the package restarted the relay"
+
 inside systemctl stop onionsplit.target
 for d in $daemons; do
   ! inside systemctl is-active --quiet "onionsplit-$d.service" || die "onionsplit-$d.service still active after stopping the target"
+  ! inside systemctl is-active --quiet "$(socket_of "$d")" || die "$(socket_of "$d") still listening after stopping the target"
 done
-log "onionsplit.target stopped all four"
+log "onionsplit.target stopped all four and their sockets"
+
+# Removal stops a running relay first.
+inside systemctl start onionsplit.target
+wait_ready 60 || { dump; die "the relay did not start again"; }
+inside env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq onionsplit >"$work/apt.log" 2>&1 ||
+  { cat "$work/apt.log"; die "apt remove failed"; }
+left=$(inside systemctl list-units --no-legend --state=active 'onionsplit*' || true)
+[ -z "$left" ] || die "units still active after apt remove: $left"
+log "apt remove stopped the relay"
 echo "nspawn-test: 1 passed, 0 failed"
