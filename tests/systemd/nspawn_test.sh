@@ -10,7 +10,8 @@
 #      relay is whole again (`onionsplit status` ready: the peers reconnected);
 #   3. the ORPort accepts TCP connections while channeld is down (the backlog holds them) and a TLS
 #      handshake once it is back;
-#   4. the hourly key check runs and, with nothing due, leaves the daemons alone;
+#   4. the hourly key check runs and, with nothing due, leaves the daemons alone; with new keys due,
+#      it gives them to their daemons, reloads circuitd and restarts channeld;
 #   5. reinstalling the package restarts a running relay; stopping the target stops the daemons and
 #      their sockets; `apt-get remove` stops a running relay.
 # Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no root, no
@@ -137,6 +138,21 @@ inside systemctl start onionsplit-keys-renew.service || { dump; die "onionsplit-
   die "the key check restarted channeld with nothing due"
 inside onionsplit status -f /etc/onionsplit/torrc >/dev/null || die "not ready after the key check"
 log "onionsplit-keys-renew.service ran; nothing was due"
+# Now something is due: a missing ntor key and signing certificate stand for an expiring pair. The
+# check makes new ones, reloads circuitd (same process) and restarts channeld (new certificates).
+circuitd_pid=$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)
+inside rm /var/lib/onionsplit/keys/secret_onion_key_ntor /var/lib/onionsplit/keys/ed25519_signing_cert
+inside systemctl start onionsplit-keys-renew.service || { dump; die "the key renewal failed"; }
+[ "$(inside stat -c %U /var/lib/onionsplit/keys/secret_onion_key_ntor)" = onionsplit-circuitd ] ||
+  die "the new ntor key is not circuitd's"
+[ "$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)" = "$circuitd_pid" ] ||
+  die "the renewal restarted circuitd instead of reloading it"
+[ "$(inside systemctl show -p MainPID --value onionsplit-channeld.service)" != "$before" ] ||
+  die "the renewal did not restart channeld after a new signing key"
+wait_ready 30 || { dump; die "not ready after the key renewal"; }
+inside journalctl --no-pager -u onionsplit-circuitd.service | grep -q "SIGHUP" ||
+  die "circuitd was not sent SIGHUP"
+log "renewal: new keys owned by their daemons, circuitd reloaded, channeld restarted"
 
 socket_of() { [ "$1" = channeld ] && echo onionsplit-channeld-rpc.socket || echo "onionsplit-$1.socket"; }
 for d in $daemons; do
