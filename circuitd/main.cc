@@ -121,6 +121,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("cells_to_client_total", c.cellsToClient);
     out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
     out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
+    out.emplace_back("streams_single_hop_refused_total", c.singleHopRefused);
     out.emplace_back("conflux_legs_linking_total", c.legsLinking);
     out.emplace_back("conflux_legs_refused_total", c.legsRefused);
     out.emplace_back("conflux_legs_closed_by_confluxd_total", c.legsClosedByConfluxd);

@@ -16,6 +16,8 @@ using ipc::FlowId;
 constexpr uint8_t kRelay = static_cast<uint8_t>(CellCmd::kRelay);
 constexpr uint8_t kRelayEarly = static_cast<uint8_t>(CellCmd::kRelayEarly);
 constexpr uint8_t kDestroy = static_cast<uint8_t>(CellCmd::kDestroy);
+constexpr uint8_t kEndResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
+constexpr uint8_t kEndProtocol = static_cast<uint8_t>(cell::EndReason::kTorProtocol);
 
 bool opensStream(uint8_t c) {
   return c == static_cast<uint8_t>(RelayCmd::kBegin) ||
@@ -37,9 +39,11 @@ struct Reactor::Entry {
   uint64_t streamFlow = 0;         // 0: no stream side
   StreamdSession* streamSession = nullptr;
   std::vector<uint16_t> streams;  // open stream ids, for END when streamd goes away
-  std::vector<uint16_t> refused;  // openers streamd could not take: END goes back
-  bool hadStreams = false;        // a stream side was ever opened (a later LINK is refused)
-  uint64_t legFlow = 0;           // 0: not a conflux leg on the current confluxd connection
+  // Streams that get END (stream id, reason) from here: openers streamd could not take, streams
+  // whose stream side went away.
+  std::vector<std::pair<uint16_t, uint8_t>> refused;
+  bool hadStreams = false;  // a stream side was ever opened (a later LINK is refused)
+  uint64_t legFlow = 0;     // 0: not a conflux leg on the current confluxd connection
   ConfluxdSession* legSession = nullptr;
   bool legFailed = false;        // a LINK or leg message found no confluxd: the circuit must go
   bool owesDestroy = false;      // our DESTROY to channeld
@@ -83,15 +87,23 @@ class Reactor::Io final : public CircuitIo {
     StreamdSession* sd = r_.streamd();
     bool opener = opensStream(command);
     if (e_.streamFlow != 0 && e_.streamSession != sd) r_.detachStreams(e_);
+    if (command == static_cast<uint8_t>(RelayCmd::kBegin) &&
+        r_.clientChannels_.count(Key{e_.ch, e_.flow >> 32})) {
+      // A client one hop away asks us to be its exit: C tor refuses single-hop exit use (it
+      // attracts abuse and gives its users nothing a proxy would not), and so do we.
+      ++r_.counters_.singleHopRefused;
+      e_.refused.emplace_back(streamId, kEndProtocol);
+      return;
+    }
     if (!sd) {
-      if (opener) e_.refused.push_back(streamId);
+      if (opener) e_.refused.emplace_back(streamId, kEndResourceLimit);
       return;
     }
     if (e_.streamFlow == 0) {
       if (!opener) return;  // no stream side: the stream it names does not exist
       uint64_t f = r_.nextStreamFlow_++;
       if (!sd->pipe.openFlow(f) || !sd->pipe.canSend(f)) {
-        e_.refused.push_back(streamId);
+        e_.refused.emplace_back(streamId, kEndResourceLimit);
         return;
       }
       e_.streamFlow = f;
@@ -101,7 +113,7 @@ class Reactor::Io final : public CircuitIo {
     }
     if (opener) {
       if (e_.streams.size() >= kMaxTrackedStreams) {
-        e_.refused.push_back(streamId);
+        e_.refused.emplace_back(streamId, kEndResourceLimit);
         return;
       }
       e_.streams.push_back(streamId);
@@ -374,10 +386,9 @@ void Reactor::relayCell(Entry& e, bool early, Bytes payload) {
 void Reactor::refuseStreams(Entry& e) {
   if (e.refused.empty() || !e.circuit) return;
   Io io(*this, e);
-  uint8_t end = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
-  for (uint16_t id : e.refused)
-    (void)e.circuit->fromStreams(id, static_cast<uint8_t>(RelayCmd::kEnd), Bytes(&end, 1), now_(),
-                                 io);
+  for (auto [id, reason] : e.refused)
+    (void)e.circuit->fromStreams(id, static_cast<uint8_t>(RelayCmd::kEnd), Bytes(&reason, 1),
+                                 now_(), io);
   e.refused.clear();
 }
 
@@ -551,7 +562,8 @@ bool Reactor::onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e) {
     }
     entry->streamFlow = 0;
     entry->streamSession = nullptr;
-    entry->refused = std::move(entry->streams);
+    for (uint16_t id : entry->streams)
+      entry->refused.emplace_back(id, e.getClosed());
     entry->streams.clear();
     if (entry->circuit) {
       refuseStreams(*entry);
@@ -605,7 +617,7 @@ void Reactor::detachStreams(Entry& e) {
   e.streamSession = nullptr;
   // The streams died with streamd's connection: the client hears END (MISC) for each.
   for (uint16_t id : e.streams)
-    e.refused.push_back(id);
+    e.refused.emplace_back(id, static_cast<uint8_t>(cell::EndReason::kMisc));
   e.streams.clear();
 }
 

@@ -47,6 +47,7 @@ struct CircuitCounters {
   uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0;
   uint64_t refusedCreates = 0, rateLimitedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
+  uint64_t singleHopRefused = 0;
   uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,
            legMessagesIn = 0, legStateReports = 0;
 };

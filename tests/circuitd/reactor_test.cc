@@ -64,9 +64,12 @@ class ReactorTest : public ::testing::Test {
         [this] { return now += 1000; });
     chSession = std::make_unique<ChanneldSession>(*reactor, [this] { channeldDropped = true; });
     sdSession = std::make_unique<StreamdSession>(*reactor, [this] { streamdDropped = true; });
+    cdSession = std::make_unique<ConfluxdSession>(*reactor, [this] { confluxdDropped = true; });
     reactor->setStreamdLookup([this] { return sdSession.get(); });
+    reactor->setConfluxdLookup([this] { return cdSession.get(); });
     connect(chSession->pipe, channeld, chServer);
     connect(sdSession->pipe, streamd, sdServer);
+    connect(cdSession->pipe, confluxd, cdServer);
   }
   template <class Pipe, class P>
   void connect(Pipe& ours, P& peer, std::unique_ptr<ipc::RpcConnection>& server) {
@@ -80,6 +83,7 @@ class ReactorTest : public ::testing::Test {
     peer.pipe.setPeer(peer.conn->template bootstrap<Sink>());
   }
   ~ReactorTest() override {
+    cdSession.reset();
     sdSession.reset();
     chSession.reset();
   }
@@ -162,7 +166,11 @@ class ReactorTest : public ::testing::Test {
   std::unique_ptr<Reactor> reactor;
   std::unique_ptr<ChanneldSession> chSession;
   std::unique_ptr<StreamdSession> sdSession;
-  std::unique_ptr<ipc::RpcConnection> chServer, sdServer;
+  std::unique_ptr<ConfluxdSession> cdSession;
+  std::unique_ptr<ipc::RpcConnection> chServer, sdServer, cdServer;
+  std::unique_ptr<Peer<ipc::LegTraits>> confluxdOwner = std::make_unique<Peer<ipc::LegTraits>>();
+  Peer<ipc::LegTraits>& confluxd = *confluxdOwner;
+  bool confluxdDropped = false;
   std::unique_ptr<Peer<ipc::ChannelCircuitTraits>> channeldOwner =
       std::make_unique<Peer<ipc::ChannelCircuitTraits>>();
   std::unique_ptr<Peer<ipc::StreamTraits>> streamdOwner =
@@ -170,6 +178,31 @@ class ReactorTest : public ::testing::Test {
   Peer<ipc::ChannelCircuitTraits>& channeld = *channeldOwner;
   Peer<ipc::StreamTraits>& streamd = *streamdOwner;
   crypto::ClientCircuit client;
+
+  // The next relay cell circuitd sent to the client: "command:body".
+  std::string nextToClient(size_t& from) {
+    for (; from < channeld.events.size(); ++from) {
+      auto cellR = channeld.events[from]->getCell();
+      if (cellR.getCommand() != 3) continue;
+      std::array<uint8_t, 509> c{};
+      std::memcpy(c.data(), cellR.getPayload().begin(), 509);
+      crypto::Tor1Digest d{};
+      if (client.receiveInbound(crypto::RelayPayload(c), &d) != 0u) return "undecryptable";
+      auto v = cell::decodeRelayCell(Bytes(c));
+      ++from;
+      return v ? std::to_string(v->header.command) + ":" +
+                     std::string(v->body.begin(), v->body.end())
+               : "undecodable";
+    }
+    return "";
+  }
+  // A channel from a client (no relay identity).
+  void clientChannel(uint32_t channel) {
+    auto e = channeld.pipe.add();
+    e.setChannel(channel);
+    e.initOpened();
+    channeld.pipe.flush();
+  }
   bool channeldDropped = false, streamdDropped = false;
 };
 
@@ -242,6 +275,86 @@ TEST_F(ReactorTest, ABadCellIsDestroyedAndAHostileStreamdLosesItsConnection) {
   fromStreamd(streamd.events.back()->getFlow(), RelayCmd::kBegin, 1, "x");  // exits never send it
   ASSERT_TRUE(waitFor([&] { return streamdDropped; }));
   EXPECT_FALSE(channeldDropped);
+}
+
+TEST_F(ReactorTest, ALinkMakesALegWhoseStreamsGoToConfluxdAndBack) {
+  build(21);
+  relay(21, RelayCmd::kConfluxLink, 0, std::string(50, '\1'));
+  relay(21, RelayCmd::kBegin, 4, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return confluxd.events.size() >= 3; }));
+  auto& link = *confluxd.events[0];
+  ASSERT_TRUE(link.isLink());
+  EXPECT_EQ(link.getLink().getBody().size(), 50u);
+  EXPECT_FALSE(link.getLink().getCarriedStreams());
+  uint64_t leg = link.getLeg();
+  bool sawState = false, sawBegin = false;
+  for (auto& e : confluxd.events) {
+    sawState = sawState || (e->isState() && e->getLeg() == leg && e->getState().getCanSend());
+    sawBegin = sawBegin || (e->isRelay() && e->getRelay().getCommand() == 1);
+  }
+  EXPECT_TRUE(sawState) << "the leg's congestion state is reported";
+  EXPECT_TRUE(sawBegin) << "a leg's BEGIN goes to confluxd";
+  EXPECT_TRUE(streamd.events.empty()) << "and not to streamd";
+
+  size_t from = channeld.events.size();
+  auto ev = confluxd.pipe.add();
+  ev.setLeg(leg);
+  std::string linked(50, '\2');
+  ev.initLinked().setBody(
+      capnp::Data::Reader(reinterpret_cast<const uint8_t*>(linked.data()), linked.size()));
+  confluxd.pipe.commit(leg, ev);
+  auto data = confluxd.pipe.add();
+  data.setLeg(leg);
+  auto m = data.initRelay();
+  m.setStreamId(4);
+  m.setCommand(static_cast<uint8_t>(RelayCmd::kConnected));
+  confluxd.pipe.commit(leg, data);
+  ASSERT_TRUE(waitFor([&] { return channeld.events.size() >= from + 2; }));
+  EXPECT_EQ(nextToClient(from),
+            std::to_string(static_cast<int>(RelayCmd::kConfluxLinked)) + ":" + linked);
+  EXPECT_EQ(nextToClient(from), std::to_string(static_cast<int>(RelayCmd::kConnected)) + ":");
+
+  // confluxd closes the leg: circuitd DESTROYs the circuit with that reason.
+  auto close = confluxd.pipe.add();
+  ipc::LegTraits::fillClose(close, leg, static_cast<uint8_t>(cell::DestroyReason::kFinished));
+  confluxd.pipe.commit(leg, close);
+  ASSERT_TRUE(waitFor([&] {
+    auto& last = *channeld.events.back();
+    return last.isCell() && last.getCell().getCommand() == 4;
+  }));
+  EXPECT_EQ(channeld.events.back()->getCell().getPayload()[0],
+            static_cast<uint8_t>(cell::DestroyReason::kFinished));
+  EXPECT_FALSE(confluxdDropped);
+}
+
+TEST_F(ReactorTest, LegsDieWithConfluxdAndSinglePathCircuitsCarryOn) {
+  build(23);
+  relay(23, RelayCmd::kConfluxLink, 0, std::string(50, '\1'));
+  ASSERT_TRUE(waitFor([&] { return !confluxd.events.empty(); }));
+  client = crypto::ClientCircuit();
+  build(24);
+  cdSession.reset();  // confluxd's connection ends
+  ASSERT_TRUE(waitFor([&] {
+    for (auto& e : channeld.events)
+      if (e->isCell() && e->getCell().getCircId() == 23 && e->getCell().getCommand() == 4)
+        return true;
+    return false;
+  })) << "the leg is destroyed";
+  relay(24, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !streamd.events.empty(); })) << "the other circuit works";
+}
+
+TEST_F(ReactorTest, ABeginFromAClientOneHopAwayIsRefused) {
+  clientChannel(1);
+  build(31);
+  size_t from = channeld.events.size();
+  relay(31, RelayCmd::kBegin, 2, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return channeld.events.size() > from; }));
+  std::string end = nextToClient(from);
+  EXPECT_EQ(end, std::to_string(static_cast<int>(RelayCmd::kEnd)) + ":" +
+                     std::string(1, static_cast<char>(cell::EndReason::kTorProtocol)));
+  EXPECT_TRUE(streamd.events.empty());
+  EXPECT_EQ(reactor->counters().singleHopRefused, 1u);
 }
 
 }  // namespace
