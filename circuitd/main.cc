@@ -106,6 +106,24 @@ int run(daemon::Runtime& rt) {
     const auto& c = reactor.counters();
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_channeld_sessions", channels.size());
+    // Batching: events per batch is what amortises each call's fixed cost.
+    ipc::BatchPipe<Traits>::Stats toChanneld;
+    channels.forEach([&toChanneld](const ipc::PeerSession<Traits>& s) {
+      toChanneld.batchesSent += s.pipe.stats().batchesSent;
+      toChanneld.eventsSent += s.pipe.stats().eventsSent;
+      toChanneld.batchesReceived += s.pipe.stats().batchesReceived;
+      toChanneld.eventsReceived += s.pipe.stats().eventsReceived;
+    });
+    out.emplace_back("ipc_channeld_batches_sent_total", toChanneld.batchesSent);
+    out.emplace_back("ipc_channeld_events_sent_total", toChanneld.eventsSent);
+    out.emplace_back("ipc_channeld_batches_received_total", toChanneld.batchesReceived);
+    out.emplace_back("ipc_channeld_events_received_total", toChanneld.eventsReceived);
+    if (auto* sd = streamd.session()) {
+      out.emplace_back("ipc_streamd_batches_sent_total", sd->pipe.stats().batchesSent);
+      out.emplace_back("ipc_streamd_events_sent_total", sd->pipe.stats().eventsSent);
+      out.emplace_back("ipc_streamd_batches_received_total", sd->pipe.stats().batchesReceived);
+      out.emplace_back("ipc_streamd_events_received_total", sd->pipe.stats().eventsReceived);
+    }
     out.emplace_back("ipc_streamd_connects_total", streamd.connects());
     out.emplace_back("ipc_confluxd_connects_total", confluxd.connects());
     out.emplace_back("circuits_open", reactor.circuits());
