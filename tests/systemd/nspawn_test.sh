@@ -7,7 +7,9 @@
 #      user, circuitd and confluxd in a network namespace of their own;
 #   2. for each daemon, `kill -9` of its main process gets it restarted by systemd, its listening
 #      socket stays the same socket (same inode, the .socket unit never left "active"), and the
-#      relay is whole again (`onionsplit status` ready: the peers reconnected);
+#      relay is whole again (`onionsplit status` ready: the peers reconnected), channeld (and so
+#      every channel) was left alone unless it was the one killed, and a new channel and circuit
+#      work (CREATE_FAST answered; with tests/channeld/link_initiator_tool built);
 #   3. the ORPort accepts TCP connections while channeld is down (the backlog holds them) and a TLS
 #      handshake once it is back;
 #   4. the hourly key check runs and, with nothing due, leaves the daemons alone; with new keys due,
@@ -154,11 +156,27 @@ inside journalctl --no-pager -u onionsplit-circuitd.service | grep -q "SIGHUP" |
   die "circuitd was not sent SIGHUP"
 log "renewal: new keys owned by their daemons, circuitd reloaded, channeld restarted"
 
+# A channel from the host's network stack into the container's ORPort: a fresh relay identity
+# does the initiator's link handshake and CREATE_FAST (tests/channeld/link_initiator_tool.cc, built
+# with the tests; without it these checks are skipped).
+tool=$build/bin/link_initiator_tool
+new_circuit() {
+  [ -x "$tool" ] || return 0
+  local fp ed
+  fp=$(inside cut -d' ' -f2 /var/lib/onionsplit/fingerprint)
+  ed=$(inside cut -d' ' -f2 /var/lib/onionsplit/fingerprint-ed25519)
+  nsenter -t "$init" -n -- timeout 60 "$tool" 127.0.0.1 9001 "$fp" "$ed" >"$work/link.log" 2>&1 ||
+    { cat "$work/link.log"; return 1; }
+}
+new_circuit || { dump; die "no channel and circuit through the ORPort"; }
+[ -x "$tool" ] && log "a channel to the ORPort opened and CREATE_FAST was answered"
+
 socket_of() { [ "$1" = channeld ] && echo onionsplit-channeld-rpc.socket || echo "onionsplit-$1.socket"; }
 for d in $daemons; do
   unit=onionsplit-$d.service
   sock=$(socket_of "$d")
   pid=$(inside systemctl show -p MainPID --value "$unit")
+  channeld=$(inside systemctl show -p MainPID --value onionsplit-channeld.service)
   inode=$(inside stat -c %i "/run/onionsplit/$d.sock")
   since=$(inside systemctl show -p ActiveEnterTimestampMonotonic --value "$sock")
   [ "$pid" -gt 0 ] || die "$unit has no main pid"
@@ -178,6 +196,12 @@ for d in $daemons; do
   [ "$(inside systemctl show -p ActiveEnterTimestampMonotonic --value "$sock")" = "$since" ] ||
     die "$sock was restarted"
   wait_ready 30 || { dump; die "the relay did not recover after kill -9 of $d"; }
+  if [ "$d" != channeld ]; then
+    # The channels live in channeld, which the other daemons' restarts leave alone.
+    [ "$(inside systemctl show -p MainPID --value onionsplit-channeld.service)" = "$channeld" ] ||
+      die "kill -9 of $d restarted channeld"
+  fi
+  new_circuit || { dump; die "no new circuit after kill -9 of $d"; }
   log "kill -9 $d (pid $pid): restarted as pid $new, same socket (inode $inode), relay ready again"
 done
 
