@@ -109,10 +109,17 @@ std::array<uint8_t, 32> sha256(Bytes b) {
   return d;
 }
 
-// The listening TCP sockets systemd passed as "orport", by their bound port. Read before
-// takeListenFd(), which clears the socket-activation environment.
-std::vector<std::pair<uint16_t, int>> systemdOrPorts() {
-  std::vector<std::pair<uint16_t, int>> out;
+// A listening TCP socket systemd passed as "orport".
+struct PassedOrPort {
+  uint16_t port;
+  bool ipv6;
+  int fd;
+};
+
+// Every "orport" socket systemd passed. Read before takeListenFd(), which clears the
+// socket-activation environment.
+std::vector<PassedOrPort> systemdOrPorts() {
+  std::vector<PassedOrPort> out;
   char** names = nullptr;
   int n = sd_listen_fds_with_names(0, &names);
   for (int i = 0; i < n; ++i) {
@@ -125,7 +132,7 @@ std::vector<std::pair<uint16_t, int>> systemdOrPorts() {
       uint16_t port = ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                                : reinterpret_cast<sockaddr_in*>(&ss)->sin_port;
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-      out.emplace_back(ntohs(port), fd);
+      out.push_back({ntohs(port), ss.ss_family == AF_INET6, fd});
     }
     if (names) free(names[i]);
   }
@@ -133,14 +140,18 @@ std::vector<std::pair<uint16_t, int>> systemdOrPorts() {
   return out;
 }
 
-// The passed socket for an ORPort line (same port, or any for port 0), taken out of `passed`; -1 if
-// none.
-int takeOrPort(std::vector<std::pair<uint16_t, int>>& passed, uint16_t port) {
-  for (auto it = passed.begin(); it != passed.end(); ++it) {
-    if (port != 0 && it->first != port) continue;
-    int fd = it->second;
-    passed.erase(it);
-    return fd;
+// The passed socket for an ORPort line, taken out of `passed`: the same port (any for port 0), of
+// the line's address family if there is one (`ORPort 9001` and `ORPort [::]:9001` side by side);
+// -1 if none.
+int takeOrPort(std::vector<PassedOrPort>& passed, const config::OrPort& p) {
+  bool ipv6 = p.address.find(':') != std::string::npos;
+  for (bool sameFamily : {true, false}) {
+    for (auto it = passed.begin(); it != passed.end(); ++it) {
+      if ((p.port != 0 && it->port != p.port) || (sameFamily && it->ipv6 != ipv6)) continue;
+      int fd = it->fd;
+      passed.erase(it);
+      return fd;
+    }
   }
   return -1;
 }
@@ -260,7 +271,7 @@ int run(daemon::Runtime& rt) {
     if (p.noListen) continue;
     OrListenerLimits limits;
     limits.exemptLoopback = cfg.testingTorNetwork;
-    int passed = takeOrPort(passedOrPorts, p.port);
+    int passed = takeOrPort(passedOrPorts, p);
     if (underSystemd && passed < 0) {
       spdlog::error(
           "ORPort {}: systemd passed no socket on that port; make ListenStream= of "
@@ -279,10 +290,10 @@ int run(daemon::Runtime& rt) {
                  l->port(), passed >= 0 ? " (socket from systemd)" : "");
     orPorts.push_back(std::move(l));
   }
-  for (auto [port, extra] : passedOrPorts) {
+  for (const auto& extra : passedOrPorts) {
     spdlog::warn("systemd passed an ORPort socket on port {} that no ORPort line names; closed",
-                 port);
-    close(extra);
+                 extra.port);
+    close(extra.fd);
   }
 
   // The descriptor, once there is an ORPort to advertise and authorities to tell.
