@@ -127,7 +127,7 @@ class CreditReceiver {
     bool listed = false;  // in owing_
   };
   uint32_t connThreshold() const { return w_.connBytes / 4 ? w_.connBytes / 4 : 1; }
-  uint32_t flowThreshold() const { return w_.flowMessages / 4 ? w_.flowMessages / 4 : 1; }
+  uint32_t flowThreshold() const { return w_.flowMessages / 2 ? w_.flowMessages / 2 : 1; }
 
   CreditWindows w_;
   uint32_t connUsed_ = 0;  // received and not yet moved off the socket

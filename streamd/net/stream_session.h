@@ -41,7 +41,7 @@ struct StreamdContext {
   Resolver& resolver;
   StreamShared& shared;
   uint32_t connectTimeoutMs = 15000;  // resolve + connect of a BEGIN; then END TIMEOUT
-  size_t readAheadBytes = 8 * 498;    // per socket, read before the circuit may send it
+  size_t readAheadBytes = 32 * 498;   // per socket, read before the circuit may send it
   size_t maxQueuedControl = 4096;     // per circuit
 };
 
