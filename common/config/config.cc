@@ -149,6 +149,35 @@ Status parseOrPort(Config& c, std::string_view v) {
   return {};
 }
 
+// C tor's MetricsPort: "[address:]port [format]", prometheus the only format; port 0 means none.
+Status parseMetricsPort(Config& c, std::string_view v) {
+  auto words = splitWords(v);
+  if (words.empty() || words.size() > 2)
+    return fail(std::string("MetricsPort needs [address:]port"));
+  if (words.size() == 2 && !iequals(words[1], "prometheus"))
+    return fail("MetricsPort: unknown format " + std::string(words[1]) + " (only prometheus)");
+  if (c.metricsPort) return fail(std::string("MetricsPort: only one is supported"));
+  MetricsPort m;
+  std::string_view portText = words[0];
+  if (!portText.empty() && portText.front() == '[') {
+    size_t close = portText.find("]:");
+    if (close == portText.npos) return fail("MetricsPort: bad address " + std::string(portText));
+    m.address = std::string(portText.substr(1, close - 1));
+    if (m.address.find(':') == std::string::npos)
+      return fail("MetricsPort: bad IPv6 address " + m.address);
+    portText = portText.substr(close + 2);
+  } else if (size_t colon = portText.rfind(':'); colon != portText.npos) {
+    m.address = std::string(portText.substr(0, colon));
+    if (!isIpv4Literal(m.address)) return fail("MetricsPort: bad IPv4 address " + m.address);
+    portText = portText.substr(colon + 1);
+  }
+  auto port = parsePort(portText);
+  if (!port) return fail("MetricsPort: bad port \"" + std::string(portText) + "\"");
+  m.port = *port;
+  if (m.port != 0) c.metricsPort = std::move(m);
+  return {};
+}
+
 Status parseDirAuthority(Config& c, std::string_view v) {
   auto words = splitWords(v);
   DirAuthority a;
@@ -407,6 +436,15 @@ const std::vector<OptionDef>& implementedOptions() {
          }
          return {};
        }},
+      {"MetricsPort", parseMetricsPort},
+      {"MetricsPortPolicy",
+       [](Config& c, std::string_view v) -> Status {
+         auto items = splitCommas(v);
+         if (items.empty()) return fail(std::string("MetricsPortPolicy needs accept or reject"));
+         for (auto& item : items)
+           c.metricsPortPolicy.push_back(std::move(item));
+         return {};
+       }},
       {"SigningKeyLifetime",
        [](Config& c, std::string_view v) -> Status {
          auto secs = parseInterval(v);
@@ -441,8 +479,8 @@ constexpr std::string_view kNoEffectOptions[] = {
 
 // Client and control listeners: onionsplit has none, so "0" (off) is what it does anyway.
 constexpr std::string_view kOffWhenZero[] = {
-    "ControlPort", "DNSPort",  "DirPort",   "ExtORPort", "HTTPTunnelPort",
-    "MetricsPort", "NATDPort", "SocksPort", "TransPort",
+    "ControlPort",    "DNSPort",  "DirPort",   "ExtORPort",
+    "HTTPTunnelPort", "NATDPort", "SocksPort", "TransPort",
 };
 
 }  // namespace
@@ -551,6 +589,10 @@ Expected<BuildResult, ConfigError> buildConfig(const std::vector<TorrcEntry>& en
   if (c.bandwidthBurstBytes < c.bandwidthRateBytes)
     return fail(ConfigError{0, "BandwidthBurst must be at least BandwidthRate"});
   if (c.logs.empty()) c.logs.push_back(LogTarget{});
+  if (c.metricsPort && c.metricsPortPolicy.empty())
+    out.warnings.push_back(
+        "MetricsPort without MetricsPortPolicy: every request will be refused (as in C tor); "
+        "add e.g. \"MetricsPortPolicy accept 127.0.0.1\"");
   return out;
 }
 

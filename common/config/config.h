@@ -47,6 +47,13 @@ enum class SandboxSyscalls : uint8_t {
   kLog,   // the call is allowed and the kernel's audit log records it
 };
 
+// MetricsPort [address:]port [prometheus]: where the launcher serves GET /metrics (C tor's option;
+// a bare port means 127.0.0.1, as in C tor).
+struct MetricsPort {
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal (no brackets)
+  uint16_t port = 0;
+};
+
 enum class LogSeverity : uint8_t { kDebug, kInfo, kNotice, kWarn, kErr };
 
 struct LogTarget {
@@ -85,6 +92,10 @@ struct Config {
   uint64_t signingKeyLifetimeSeconds = 30 * 86400;  // SigningKeyLifetime (C tor: 30 days)
   bool sandbox = true;  // Sandbox (C tor's name; on by default here, see docs/OPERATING.md)
   SandboxSyscalls sandboxSyscalls = SandboxSyscalls::kKill;  // SandboxSyscalls kill|trap|log
+  std::optional<MetricsPort> metricsPort;  // unset or "MetricsPort 0": no metrics listener
+  // MetricsPortPolicy items in order ("accept 127.0.0.1"); checked by the launcher, which applies
+  // them with an implicit "reject *" after the last (C tor's default: every request refused).
+  std::vector<std::string> metricsPortPolicy;
 };
 
 struct BuildResult {

@@ -225,5 +225,40 @@ TEST(ConfigSandbox, OnByDefaultAndSyscallAction) {
   EXPECT_FALSE(isCtorOption("SandboxSyscalls"));
 }
 
+TEST(ConfigMetricsPort, CtorSyntaxLoopbackByDefault) {
+  auto bare = parseConfig("MetricsPort 9035\nMetricsPortPolicy accept 127.0.0.1\n");
+  ASSERT_TRUE(bare) << describe(bare.error());
+  ASSERT_TRUE(bare->config.metricsPort);
+  EXPECT_EQ(bare->config.metricsPort->address, "127.0.0.1");  // C tor's default address
+  EXPECT_EQ(bare->config.metricsPort->port, 9035);
+  EXPECT_EQ(bare->config.metricsPortPolicy, std::vector<std::string>{"accept 127.0.0.1"});
+  EXPECT_TRUE(bare->warnings.empty());
+  auto full = parseConfig(
+      "MetricsPort 127.0.0.2:9100 prometheus\nMetricsPortPolicy accept 127.0.0.1, reject *\n"
+      "MetricsPortPolicy accept [::1]\n");
+  ASSERT_TRUE(full) << describe(full.error());
+  EXPECT_EQ(full->config.metricsPort->address, "127.0.0.2");
+  EXPECT_EQ(full->config.metricsPort->port, 9100);
+  EXPECT_EQ(full->config.metricsPortPolicy.size(), 3u);
+  auto v6 = parseConfig("MetricsPort [::1]:9035\n");
+  ASSERT_TRUE(v6) << describe(v6.error());
+  EXPECT_EQ(v6->config.metricsPort->address, "::1");
+  // Without a policy C tor refuses every request; so does onionsplit, and it says so.
+  ASSERT_EQ(v6->warnings.size(), 1u);
+  EXPECT_NE(v6->warnings[0].find("MetricsPortPolicy"), std::string::npos);
+  auto off = parseConfig("MetricsPort 0\n");
+  ASSERT_TRUE(off) << describe(off.error());
+  EXPECT_FALSE(off->config.metricsPort);
+  EXPECT_FALSE(parseConfig("Nickname a\n")->config.metricsPort);
+}
+
+TEST(ConfigMetricsPort, BadValuesAreRefused) {
+  EXPECT_FALSE(parseConfig("MetricsPort 9035 json\n"));
+  EXPECT_FALSE(parseConfig("MetricsPort localhost:9035\n"));
+  EXPECT_FALSE(parseConfig("MetricsPort 70000\n"));
+  EXPECT_FALSE(parseConfig("MetricsPort 1\nMetricsPort 2\n"));
+  EXPECT_FALSE(parseConfig("MetricsPortPolicy\n"));
+}
+
 }  // namespace
 }  // namespace onionsplit::config
