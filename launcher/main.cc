@@ -1,8 +1,9 @@
 // launcher/main.cc: `onionsplit`, the fifth and smallest program. Reads the torrc-syntax config,
 // creates the IPC directory and each daemon's listening Unix socket, starts channeld, circuitd,
 // streamd and confluxd as children (launcher/supervisor.h), and stops them all on SIGTERM or
-// SIGINT. Under systemd the launcher is not running: each daemon is its own unit with socket
-// activation.
+// SIGINT. With MetricsPort it also serves the daemons' counters to Prometheus
+// (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon is its own
+// unit with socket activation.
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version
 #include <event2/event.h>
@@ -28,8 +29,12 @@
 
 #include "common/config/config.h"
 #include "common/daemon/runtime.h"
+#include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
 #include "common/keys/relay_keys.h"
+#include "launcher/metrics_policy.h"
+#include "launcher/metrics_scrape.h"
+#include "launcher/metrics_server.h"
 #include "launcher/status.h"
 #include "launcher/supervisor.h"
 
@@ -215,7 +220,14 @@ bool dropToUser(const config::Config& cfg) {
   return true;
 }
 
-int run(const std::string& configPath, const config::Config& cfg) {
+uint64_t nowUnixMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy metricsPolicy) {
+  uint64_t startedAtMs = nowUnixMs();
   if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
   if (!prepareKeys(cfg, false)) return 1;
   std::string dir = daemonDir();
@@ -238,10 +250,21 @@ int run(const std::string& configPath, const config::Config& cfg) {
     }
     specs.push_back(std::move(s));
   }
+  // KJ on the launcher's libevent loop: the MetricsPort asks the daemons over Cap'n Proto.
+  ipc::EventLoop ev;
+  std::unique_ptr<MetricsServer> metrics;
+  if (cfg.metricsPort) {  // bound before User takes root away, as C tor does
+    std::string error;
+    metrics = MetricsServer::listen(ev.base(), *cfg.metricsPort, std::move(metricsPolicy), error);
+    if (!metrics) {
+      std::fprintf(stderr, "onionsplit: %s\n", error.c_str());
+      return 1;
+    }
+  }
   if (!dropToUser(cfg)) return 1;
   signal(SIGPIPE, SIG_IGN);
   Loop loop;
-  loop.base = event_base_new();
+  loop.base = ev.base();
   Supervisor sup(loop.base, std::move(specs), RestartBackoff::Params{},
                  [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
   loop.sup = &sup;
@@ -256,11 +279,22 @@ int run(const std::string& configPath, const config::Config& cfg) {
   event_add(hup, nullptr);
   event_add(keyTimer, &hourly);
   sup.startAll();
+  if (metrics) {
+    metrics->serve([&ev, &sup, &cfg, startedAtMs] {
+      return scrapePage(
+          ev, cfg.ipcDirectory, std::chrono::milliseconds(1000),
+          [&sup](const std::string& name) { return sup.restartsOf(name); },
+          LauncherFacts{daemon::kVersion, startedAtMs, 0});
+    });
+    std::fprintf(stderr, "onionsplit: MetricsPort on %s port %u\n",
+                 cfg.metricsPort->address.c_str(), static_cast<unsigned>(metrics->port()));
+  }
   event_base_dispatch(loop.base);
   event_free(term);
   event_free(intr);
   event_free(hup);
   event_free(keyTimer);
+  metrics = nullptr;  // before the loop it runs on
   std::fprintf(stderr, "onionsplit: stopped\n");
   return 0;
 }
@@ -313,6 +347,11 @@ int main(int argc, char** argv) {
   }
   for (const auto& w : built.warnings)
     std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
+  auto metricsPolicy = launcher::MetricsPolicy::parse(built.config.metricsPortPolicy);
+  if (!metricsPolicy) {
+    std::fprintf(stderr, "onionsplit: %s\n", metricsPolicy.error().c_str());
+    return 1;
+  }
   if (verify) {
     std::printf("Configuration was valid\n");
     return 0;
@@ -329,5 +368,5 @@ int main(int argc, char** argv) {
       if (!d.reachable || d.health != "ready") return 1;
     return 0;
   }
-  return launcher::run(configPath, built.config);
+  return launcher::run(configPath, built.config, std::move(*metricsPolicy));
 }

@@ -1,0 +1,209 @@
+// launcher/metrics_format.cc: see metrics_format.h. kCtorEquivalents is the mapping table of
+// docs/OPERATING.md ("Metrics"); keep the two in step.
+#include "launcher/metrics_format.h"
+
+#include <map>
+#include <set>
+#include <string_view>
+
+namespace onionsplit::launcher {
+namespace {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+enum class Type : uint8_t { kCounter, kGauge };
+
+// A daemon's counter with the same meaning as a metric of C tor's MetricsPort (0.4.9): exported
+// under C tor's family name and labels, plus `daemon`. The HELP texts are ours.
+struct CtorEquivalent {
+  std::string_view daemon, counter;
+  std::string_view family;
+  Type type;
+  std::string_view help;
+  std::string_view label1, value1, label2, value2;  // empty label: none
+};
+
+constexpr std::string_view kHelpCircuits = "Circuits open at this relay";
+constexpr std::string_view kHelpOnionskins = "CREATE handshakes answered, by handshake type";
+constexpr std::string_view kHelpStreams = "Exit streams accepted, by relay command";
+
+constexpr CtorEquivalent kCtorEquivalents[] = {
+    {"circuitd", "circuits_open", "tor_relay_circuits_total", Type::kGauge, kHelpCircuits, "state",
+     "opened", "", ""},
+    {"circuitd", "circuits_created_fast_total", "tor_relay_load_onionskins_total", Type::kCounter,
+     kHelpOnionskins, "type", "fast", "action", "processed"},
+    {"circuitd", "circuits_created_ntor_total", "tor_relay_load_onionskins_total", Type::kCounter,
+     kHelpOnionskins, "type", "ntor", "action", "processed"},
+    {"circuitd", "circuits_created_ntor3_total", "tor_relay_load_onionskins_total", Type::kCounter,
+     kHelpOnionskins, "type", "ntor_v3", "action", "processed"},
+    {"circuitd", "circuits_congestion_control_total", "tor_relay_congestion_control_total",
+     Type::kCounter, "Congestion control events: circuits created with congestion control", "state",
+     "cc_circuits", "action", "circs_created"},
+    {"circuitd", "circuits_create_rate_limited_total", "tor_relay_dos_total", Type::kCounter,
+     "Denial-of-service defences: CREATEs refused by the circuit creation rate limit", "type",
+     "circuit_rejected", "", ""},
+    {"circuitd", "circuits_destroyed_by_client_total", "tor_relay_destroy_cell_total",
+     Type::kCounter, "DESTROY cells received for open circuits", "", "", "", ""},
+    {"streamd", "streams_opened_total", "tor_relay_streams_total", Type::kCounter, kHelpStreams,
+     "type", "BEGIN", "", ""},
+    {"streamd", "resolve_requests_total", "tor_relay_streams_total", Type::kCounter, kHelpStreams,
+     "type", "RESOLVE", "", ""},
+    {"streamd", "dns_queries_total", "tor_relay_exit_dns_query_total", Type::kCounter,
+     "DNS queries sent to the nameservers", "", "", "", ""},
+};
+
+// Metric and label names: [a-zA-Z0-9_], bounded, never empty. A daemon is local but not trusted
+// to send well-formed names.
+std::string sanitizeName(std::string_view in) {
+  constexpr size_t kMaxName = 200;
+  std::string out;
+  for (char ch : in.substr(0, kMaxName)) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+    out.push_back(ok ? ch : '_');
+  }
+  return out.empty() ? "unnamed" : out;
+}
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The families of one page, each once, in order of first appearance.
+class Page {
+ public:
+  void add(const std::string& family, Type type, std::string_view help, const Labels& labels,
+           uint64_t value) {
+    auto [it, fresh] = index_.try_emplace(family, families_.size());
+    if (fresh) families_.push_back(Family{family, std::string(help), type, {}});
+    Family& f = families_[it->second];
+    if (f.type != type) return;  // the same name as a counter and a gauge: keep the first
+    std::string text = family;
+    if (!labels.empty()) {
+      text += '{';
+      for (size_t i = 0; i < labels.size(); ++i) {
+        if (i) text += ',';
+        text += labels[i].first + "=\"" + escapeLabelValue(labels[i].second) + '"';
+      }
+      text += '}';
+    }
+    if (!series_.insert(text).second) return;  // a duplicate series would spoil the scrape
+    f.samples.push_back(text + ' ' + std::to_string(value) + '\n');
+  }
+
+  std::string text() const {
+    std::string out;
+    for (const Family& f : families_) {
+      out += "# HELP " + f.name + ' ' + escapeHelp(f.help) + '\n';
+      out += "# TYPE " + f.name + (f.type == Type::kCounter ? " counter\n" : " gauge\n");
+      for (const auto& s : f.samples)
+        out += s;
+    }
+    return out;
+  }
+
+ private:
+  struct Family {
+    std::string name, help;
+    Type type;
+    std::vector<std::string> samples;
+  };
+  // HELP text escapes only backslash and newline.
+  static std::string escapeHelp(std::string_view s) {
+    std::string out;
+    for (char ch : s) {
+      if (ch == '\\') {
+        out += "\\\\";
+      } else if (ch == '\n') {
+        out += "\\n";
+      } else {
+        out += ch;
+      }
+    }
+    return out;
+  }
+
+  std::vector<Family> families_;
+  std::map<std::string, size_t> index_;
+  std::set<std::string> series_;
+};
+
+void addLauncherFacts(Page& page, const std::vector<DaemonMetrics>& daemons,
+                      const LauncherFacts& l) {
+  auto secondsSince = [&](uint64_t ms) { return l.nowMs > ms ? (l.nowMs - ms) / 1000 : 0; };
+  for (const auto& d : daemons)
+    page.add("onionsplit_daemon_up", Type::kGauge,
+             "1 if the daemon answered this scrape's counters query in time, else 0",
+             {{"daemon", d.daemon}}, d.up ? 1 : 0);
+  for (const auto& d : daemons)
+    page.add("onionsplit_daemon_restarts_total", Type::kCounter,
+             "Restarts of the daemon by the launcher since the launcher started",
+             {{"daemon", d.daemon}}, d.restarts);
+  for (const auto& d : daemons)
+    if (d.up && d.startedAtMs)
+      page.add("onionsplit_daemon_uptime_seconds", Type::kGauge,
+               "Seconds since the daemon (this instance of it) started", {{"daemon", d.daemon}},
+               secondsSince(d.startedAtMs));
+  page.add("onionsplit_launcher_uptime_seconds", Type::kGauge, "Seconds since the launcher started",
+           {}, secondsSince(l.startedAtMs));
+  page.add("onionsplit_build_info", Type::kGauge, "Always 1; the label is onionsplit's version",
+           {{"version", l.version}}, 1);
+}
+
+// One counter of one daemon: C tor's family if it has one, else onionsplit_<daemon>_<counter>.
+void addCounter(Page& page, const std::string& daemon, const std::string& name, uint64_t value) {
+  for (const auto& e : kCtorEquivalents) {
+    if (e.daemon != daemon || e.counter != name) continue;
+    Labels labels{{"daemon", daemon}};
+    if (!e.label1.empty()) labels.emplace_back(e.label1, e.value1);
+    if (!e.label2.empty()) labels.emplace_back(e.label2, e.value2);
+    page.add(std::string(e.family), e.type, e.help, labels, value);
+    return;
+  }
+  std::string prefix = "onionsplit_" + sanitizeName(daemon) + "_";
+  Type type = endsWith(name, "_total") ? Type::kCounter : Type::kGauge;
+  // streamd's ends_sent_<reason>_total: one family, the END reason as a label.
+  constexpr std::string_view kEnds = "ends_sent_";
+  if (name.starts_with(kEnds) && endsWith(name, "_total") &&
+      name.size() > kEnds.size() + std::string_view("_total").size()) {
+    std::string reason = name.substr(kEnds.size(), name.size() - kEnds.size() - 6);
+    page.add(prefix + "ends_sent_total", Type::kCounter,
+             "END messages sent to clients, by END reason",
+             {{"daemon", daemon}, {"reason", reason}}, value);
+    return;
+  }
+  std::string clean = sanitizeName(name);
+  page.add(prefix + clean, type, clean + ", as counted by " + daemon + " (docs/OPERATING.md)",
+           {{"daemon", daemon}}, value);
+}
+
+}  // namespace
+
+std::string escapeLabelValue(const std::string& value) {
+  std::string out;
+  for (char ch : value) {
+    if (ch == '\\') {
+      out += "\\\\";
+    } else if (ch == '"') {
+      out += "\\\"";
+    } else if (ch == '\n') {
+      out += "\\n";
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string formatMetrics(const std::vector<DaemonMetrics>& daemons,
+                          const LauncherFacts& launcher) {
+  Page page;
+  addLauncherFacts(page, daemons, launcher);
+  for (const auto& d : daemons) {
+    if (!d.up) continue;
+    for (const auto& [name, value] : d.counters)
+      addCounter(page, d.daemon, name, value);
+  }
+  return page.text();
+}
+
+}  // namespace onionsplit::launcher

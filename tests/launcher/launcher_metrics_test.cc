@@ -1,0 +1,238 @@
+// The MetricsPort with the real launcher and daemons: `onionsplit -f FILE` with "MetricsPort
+// 127.0.0.1:<free port>" answers GET /metrics over TCP with every daemon's families; a kill -9 of
+// a daemon shows as a restart in the next scrape; a daemon that cannot answer shows as down
+// within the scrape's deadline; peers MetricsPortPolicy refuses get no byte, and without a policy
+// nobody is answered (C tor's default); the port is bound only where configured; requests other
+// than GET /metrics get C tor's 400/404/405.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "launcher/status.h"
+
+namespace onionsplit::launcher {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint16_t freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// One launcher on a private directory (removed at the end) with `extra` torrc lines.
+struct Launcher {
+  std::string dir;
+  pid_t pid = -1;
+
+  explicit Launcher(const std::string& extra) {
+    char tmpl[] = "/tmp/onionsplit-metrics-XXXXXX";
+    if (!mkdtemp(tmpl)) return;
+    dir = tmpl;
+    std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname metricstest\n"
+                                  << "ORPort 127.0.0.1:0\nLog notice file " << dir << "/log\n"
+                                  << extra;
+    std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
+    pid = fork();
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  std::string ipc() const { return dir + "/data/ipc"; }
+  ~Launcher() {
+    if (pid > 0 && kill(pid, SIGTERM) == 0) {
+      int status = 0;
+      bool exited = false;
+      for (int i = 0; i < 150 && !exited; ++i) {
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+        if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (!exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+      }
+    }
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+std::map<std::string, DaemonStatus> statusOf(const std::string& ipc) {
+  std::map<std::string, DaemonStatus> m;
+  for (auto& d : queryStatus(ipc, std::chrono::milliseconds(1000)))
+    m[d.name] = d;
+  return m;
+}
+
+// Polls (bounded: 150 x 100 ms) until all four are ready and `pred` holds.
+template <class Pred>
+std::map<std::string, DaemonStatus> waitReady(const std::string& ipc, Pred pred) {
+  std::map<std::string, DaemonStatus> m;
+  for (int i = 0; i < 150; ++i) {
+    m = statusOf(ipc);
+    bool ready = m.size() == 4;
+    for (auto& [n, d] : m)
+      ready = ready && d.reachable && d.health == "ready";
+    if (ready && pred(m)) return m;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "daemons did not become ready";
+  return m;
+}
+
+struct Reply {
+  bool connected = false;
+  std::string text;  // everything the server sent before closing
+};
+
+// Sends `request` to 127.0.0.1:port from `from` and reads until the server closes (5 s at most).
+Reply talk(uint16_t port, const std::string& request, const char* from = "127.0.0.1",
+           const char* to = "127.0.0.1") {
+  Reply r;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  inet_pton(AF_INET, from, &src.sin_addr);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(port);
+  inet_pton(AF_INET, to, &dst.sin_addr);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+    close(fd);
+    return r;
+  }
+  r.connected = true;
+  signal(SIGPIPE, SIG_IGN);
+  if (!request.empty()) (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  char buf[4096];
+  for (int i = 0; i < 10000; ++i) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    r.text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return r;
+}
+
+std::string scrape(uint16_t port) {
+  return talk(port, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").text;
+}
+
+bool hasLine(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(LauncherMetrics, EveryDaemonsFamiliesAndRestartsAfterKill9) {
+  uint16_t port = freePort();
+  Launcher l("MetricsPort 127.0.0.1:" + std::to_string(port) +
+             "\nMetricsPortPolicy accept 127.0.0.1\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitReady(l.ipc(), [](auto&) { return true; });
+  ASSERT_FALSE(HasFailure());
+
+  std::string page = scrape(port);
+  ASSERT_EQ(page.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << page.substr(0, 200);
+  EXPECT_NE(page.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+  for (const char* d : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    std::string label = std::string("{daemon=\"") + d + "\"}";
+    EXPECT_TRUE(hasLine(page, "onionsplit_daemon_up" + label + " 1")) << d << "\n" << page;
+    EXPECT_TRUE(hasLine(page, "onionsplit_daemon_restarts_total" + label + " 0")) << d;
+    EXPECT_NE(page.find("onionsplit_daemon_uptime_seconds" + label), std::string::npos) << d;
+  }
+  EXPECT_NE(page.find("# TYPE tor_relay_circuits_total gauge\n"), std::string::npos);
+  EXPECT_TRUE(hasLine(page, "tor_relay_circuits_total{daemon=\"circuitd\",state=\"opened\"} 0"));
+  EXPECT_NE(page.find("tor_relay_load_onionskins_total{daemon=\"circuitd\",type=\"ntor_v3\""),
+            std::string::npos);
+  EXPECT_TRUE(hasLine(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"BEGIN\"} 0"));
+  EXPECT_NE(page.find("tor_relay_exit_dns_query_total{daemon=\"streamd\"}"), std::string::npos);
+  EXPECT_NE(page.find("onionsplit_channeld_channels_open{daemon=\"channeld\"}"), std::string::npos);
+  EXPECT_NE(page.find("onionsplit_confluxd_conflux_sets_open{daemon=\"confluxd\"}"),
+            std::string::npos);
+  EXPECT_NE(page.find("onionsplit_launcher_uptime_seconds "), std::string::npos);
+
+  uint32_t old = before["streamd"].pid;
+  ASSERT_GT(old, 0u);  // never kill(0, ...): that is our whole process group
+  ASSERT_EQ(kill(static_cast<pid_t>(old), SIGKILL), 0);
+  waitReady(l.ipc(), [&](auto& m) { return m["streamd"].pid != old; });
+  page = scrape(port);
+  EXPECT_TRUE(hasLine(page, "onionsplit_daemon_restarts_total{daemon=\"streamd\"} 1")) << page;
+  EXPECT_TRUE(hasLine(page, "onionsplit_daemon_restarts_total{daemon=\"channeld\"} 0"));
+  EXPECT_TRUE(hasLine(page, "onionsplit_daemon_up{daemon=\"streamd\"} 1"));
+
+  // A daemon that cannot answer (stopped) is reported down within the scrape's deadline, and
+  // the others still are there.
+  uint32_t conflux = before["confluxd"].pid;
+  ASSERT_GT(conflux, 0u);
+  ASSERT_EQ(kill(static_cast<pid_t>(conflux), SIGSTOP), 0);
+  auto t0 = Clock::now();
+  page = scrape(port);
+  auto took = Clock::now() - t0;
+  kill(static_cast<pid_t>(conflux), SIGCONT);
+  EXPECT_LT(took, std::chrono::seconds(3));
+  EXPECT_TRUE(hasLine(page, "onionsplit_daemon_up{daemon=\"confluxd\"} 0")) << page;
+  EXPECT_TRUE(hasLine(page, "onionsplit_daemon_up{daemon=\"circuitd\"} 1"));
+  EXPECT_EQ(page.find("onionsplit_confluxd_"), std::string::npos);
+}
+
+TEST(LauncherMetrics, PolicyRefusesOthersAndBadRequestsGetCtorsAnswers) {
+  uint16_t port = freePort();
+  Launcher l("MetricsPort 127.0.0.1:" + std::to_string(port) +
+             "\nMetricsPortPolicy reject 127.0.0.3, accept 127.0.0.0/8\n");
+  ASSERT_GT(l.pid, 0);
+  waitReady(l.ipc(), [](auto&) { return true; });
+
+  EXPECT_EQ(scrape(port).rfind("HTTP/1.0 200 OK", 0), 0u);
+  auto refused = talk(port, "GET /metrics HTTP/1.0\r\n\r\n", "127.0.0.3");
+  EXPECT_TRUE(refused.connected);
+  EXPECT_EQ(refused.text, "") << "the policy's refusal is a closed connection";
+  // Bound where configured only: 127.0.0.2 is loopback too, but nothing listens there.
+  EXPECT_FALSE(talk(port, "GET /metrics HTTP/1.0\r\n\r\n", "127.0.0.1", "127.0.0.2").connected);
+
+  EXPECT_EQ(talk(port, "POST /metrics HTTP/1.0\r\n\r\n").text.rfind("HTTP/1.0 405", 0), 0u);
+  EXPECT_EQ(talk(port, "GET /other HTTP/1.0\r\n\r\n").text.rfind("HTTP/1.0 404", 0), 0u);
+  EXPECT_EQ(talk(port, "hello\r\n\r\n").text.rfind("HTTP/1.0 400", 0), 0u);
+  std::string huge = "GET /metrics HTTP/1.0\r\nX: " + std::string(8192, 'a') + "\r\n\r\n";
+  EXPECT_EQ(talk(port, huge).text.rfind("HTTP/1.0 400", 0), 0u);
+  // Still serving after all that.
+  EXPECT_EQ(scrape(port).rfind("HTTP/1.0 200 OK", 0), 0u);
+}
+
+TEST(LauncherMetrics, WithoutAPolicyNobodyIsAnsweredAsInCtor) {
+  uint16_t port = freePort();
+  Launcher l("MetricsPort " + std::to_string(port) + "\n");  // a bare port: 127.0.0.1
+  ASSERT_GT(l.pid, 0);
+  waitReady(l.ipc(), [](auto&) { return true; });
+  auto r = talk(port, "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(r.connected);
+  EXPECT_EQ(r.text, "");
+}
+
+}  // namespace
+}  // namespace onionsplit::launcher

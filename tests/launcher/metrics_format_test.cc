@@ -1,0 +1,217 @@
+// Unit tests of the MetricsPort page (launcher/metrics_format.h) and its access policy
+// (launcher/metrics_policy.h): C tor's names and labels where a counter has an equivalent,
+// onionsplit_<daemon>_<counter> otherwise, HELP and TYPE once per family, counters and gauges,
+// escaping, hostile names, and the launcher's own facts.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "launcher/metrics_format.h"
+#include "launcher/metrics_policy.h"
+
+namespace onionsplit::launcher {
+namespace {
+
+DaemonMetrics daemon(const std::string& name,
+                     std::vector<std::pair<std::string, uint64_t>> counters, bool up = true) {
+  DaemonMetrics d;
+  d.daemon = name;
+  d.up = up;
+  d.startedAtMs = 1'000'000;
+  d.counters = std::move(counters);
+  return d;
+}
+
+LauncherFacts facts() {
+  return LauncherFacts{"0.1.0", 900'000, 1'060'000};
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    out.push_back(l);
+  return out;
+}
+
+bool has(const std::string& text, const std::string& line) {
+  for (const auto& l : lines(text))
+    if (l == line) return true;
+  return false;
+}
+
+TEST(MetricsFormat, CtorNamesAndLabelsWhereAnEquivalentExists) {
+  auto page = formatMetrics({daemon("circuitd", {{"circuits_open", 7},
+                                                 {"circuits_created_fast_total", 1},
+                                                 {"circuits_created_ntor_total", 2},
+                                                 {"circuits_created_ntor3_total", 3},
+                                                 {"circuits_congestion_control_total", 3},
+                                                 {"circuits_create_rate_limited_total", 4}}),
+                             daemon("streamd", {{"streams_opened_total", 11},
+                                                {"resolve_requests_total", 5},
+                                                {"dns_queries_total", 9}})},
+                            facts());
+  EXPECT_TRUE(has(page, "# TYPE tor_relay_circuits_total gauge"));
+  EXPECT_TRUE(has(page, "tor_relay_circuits_total{daemon=\"circuitd\",state=\"opened\"} 7"));
+  EXPECT_TRUE(has(page, "# TYPE tor_relay_load_onionskins_total counter"));
+  EXPECT_TRUE(has(page,
+                  "tor_relay_load_onionskins_total{daemon=\"circuitd\",type=\"fast\","
+                  "action=\"processed\"} 1"));
+  EXPECT_TRUE(has(page,
+                  "tor_relay_load_onionskins_total{daemon=\"circuitd\",type=\"ntor\","
+                  "action=\"processed\"} 2"));
+  EXPECT_TRUE(has(page,
+                  "tor_relay_load_onionskins_total{daemon=\"circuitd\",type=\"ntor_v3\","
+                  "action=\"processed\"} 3"));
+  EXPECT_TRUE(has(page,
+                  "tor_relay_congestion_control_total{daemon=\"circuitd\","
+                  "state=\"cc_circuits\",action=\"circs_created\"} 3"));
+  EXPECT_TRUE(has(page, "tor_relay_dos_total{daemon=\"circuitd\",type=\"circuit_rejected\"} 4"));
+  EXPECT_TRUE(has(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"BEGIN\"} 11"));
+  EXPECT_TRUE(has(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"RESOLVE\"} 5"));
+  EXPECT_TRUE(has(page, "tor_relay_exit_dns_query_total{daemon=\"streamd\"} 9"));
+  // Mapped counters are not exported a second time under onionsplit_ names.
+  EXPECT_EQ(page.find("onionsplit_circuitd_circuits_open"), std::string::npos);
+  EXPECT_EQ(page.find("onionsplit_streamd_streams_opened_total"), std::string::npos);
+}
+
+TEST(MetricsFormat, OtherCountersAreOnionsplitDaemonCounterWithDaemonLabel) {
+  auto page = formatMetrics(
+      {daemon("channeld", {{"channels_open", 3}, {"cells_waited_for_credit_total", 12}}),
+       daemon("confluxd", {{"conflux_sets_open", 1}})},
+      facts());
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_channeld_channels_open gauge"));
+  EXPECT_TRUE(has(page, "onionsplit_channeld_channels_open{daemon=\"channeld\"} 3"));
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_channeld_cells_waited_for_credit_total counter"));
+  EXPECT_TRUE(
+      has(page, "onionsplit_channeld_cells_waited_for_credit_total{daemon=\"channeld\"} 12"));
+  EXPECT_TRUE(has(page, "onionsplit_confluxd_conflux_sets_open{daemon=\"confluxd\"} 1"));
+}
+
+TEST(MetricsFormat, EndReasonsBecomeOneFamilyWithAReasonLabel) {
+  auto page = formatMetrics(
+      {daemon("streamd", {{"ends_sent_exitpolicy_total", 2}, {"ends_sent_done_total", 5}})},
+      facts());
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_streamd_ends_sent_total counter"));
+  EXPECT_TRUE(
+      has(page, "onionsplit_streamd_ends_sent_total{daemon=\"streamd\",reason=\"exitpolicy\"} 2"));
+  EXPECT_TRUE(
+      has(page, "onionsplit_streamd_ends_sent_total{daemon=\"streamd\",reason=\"done\"} 5"));
+}
+
+// Prometheus rejects a page where a family's HELP or TYPE repeats or its samples are not together.
+TEST(MetricsFormat, HelpAndTypeOncePerFamilyAndSamplesTogether) {
+  auto page = formatMetrics(
+      {daemon("channeld", {{"ipc_connections_accepted_total", 1}}),
+       daemon("circuitd", {{"ipc_connections_accepted_total", 2}, {"circuits_open", 1}}),
+       daemon("streamd", {{"streams_opened_total", 1}, {"resolve_requests_total", 1}}),
+       daemon("confluxd", {{"ipc_connections_accepted_total", 3}})},
+      facts());
+  std::map<std::string, int> help, type;
+  std::string current;
+  std::map<std::string, bool> closed;
+  for (const auto& l : lines(page)) {
+    ASSERT_FALSE(l.empty());
+    if (l.rfind("# HELP ", 0) == 0) {
+      std::string name = l.substr(7, l.find(' ', 7) - 7);
+      ++help[name];
+      if (!current.empty()) closed[current] = true;
+      current = name;
+      continue;
+    }
+    if (l.rfind("# TYPE ", 0) == 0) {
+      std::string name = l.substr(7, l.find(' ', 7) - 7);
+      ++type[name];
+      EXPECT_EQ(name, current) << "TYPE right after its HELP";
+      continue;
+    }
+    std::string name = l.substr(0, l.find_first_of("{ "));
+    EXPECT_EQ(name, current) << "sample outside its family: " << l;
+    EXPECT_FALSE(closed[name]) << l;
+  }
+  for (auto& [name, n] : help) {
+    EXPECT_EQ(n, 1) << name;
+    EXPECT_EQ(type[name], 1) << name;
+  }
+  EXPECT_TRUE(has(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"BEGIN\"} 1"));
+  EXPECT_TRUE(has(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"RESOLVE\"} 1"));
+}
+
+TEST(MetricsFormat, LauncherFactsForEveryDaemonAndNoCountersFromOneThatIsDown) {
+  auto up = daemon("channeld", {{"channels_open", 2}});
+  up.restarts = 3;
+  auto down = daemon("streamd", {{"streams_open", 4}}, false);
+  down.restarts = 1;
+  auto page = formatMetrics({up, down}, facts());
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_daemon_up gauge"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_up{daemon=\"channeld\"} 1"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_up{daemon=\"streamd\"} 0"));
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_daemon_restarts_total counter"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_restarts_total{daemon=\"channeld\"} 3"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_restarts_total{daemon=\"streamd\"} 1"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_uptime_seconds{daemon=\"channeld\"} 60"));
+  EXPECT_EQ(page.find("onionsplit_daemon_uptime_seconds{daemon=\"streamd\"}"), std::string::npos);
+  EXPECT_EQ(page.find("streams_open"), std::string::npos);
+  EXPECT_TRUE(has(page, "onionsplit_launcher_uptime_seconds 160"));
+  EXPECT_TRUE(has(page, "onionsplit_build_info{version=\"0.1.0\"} 1"));
+}
+
+TEST(MetricsFormat, LabelValuesAreEscaped) {
+  EXPECT_EQ(escapeLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+  auto page = formatMetrics({daemon("streamd", {{"ends_sent_we\"ird\n_total", 1}})}, facts());
+  EXPECT_TRUE(has(
+      page, "onionsplit_streamd_ends_sent_total{daemon=\"streamd\",reason=\"we\\\"ird\\n\"} 1"));
+}
+
+TEST(MetricsFormat, HostileNamesAreReducedAndDuplicatesDropped) {
+  auto page = formatMetrics(
+      {daemon(
+          "confluxd",
+          {{"bad name{x=\"1\"}\n# TYPE evil counter", 1}, {"", 2}, {"twice", 3}, {"twice", 4}})},
+      facts());
+  for (const auto& l : lines(page)) {
+    if (l[0] == '#') {
+      EXPECT_TRUE(l.rfind("# HELP ", 0) == 0 || l.rfind("# TYPE ", 0) == 0) << l;
+      EXPECT_EQ(l.find("evil counter"), std::string::npos) << l;
+    }
+  }
+  EXPECT_TRUE(has(page, "onionsplit_confluxd_unnamed{daemon=\"confluxd\"} 2"));
+  EXPECT_TRUE(has(page, "onionsplit_confluxd_twice{daemon=\"confluxd\"} 3"));
+  EXPECT_EQ(page.find("onionsplit_confluxd_twice{daemon=\"confluxd\"} 4"), std::string::npos);
+  EXPECT_NE(page.find("_TYPE_evil_counter{daemon=\"confluxd\"} 1"), std::string::npos);
+}
+
+exitpolicy::IpAddress ip(const char* text) {
+  return *exitpolicy::IpAddress::parse(text);
+}
+
+TEST(MetricsPolicy, RejectsEverythingByDefaultAsCtorDoes) {
+  auto p = MetricsPolicy::parse({});
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->permits(ip("127.0.0.1")));
+  EXPECT_FALSE(p->permits(ip("::1")));
+}
+
+TEST(MetricsPolicy, FirstMatchWinsAndPortsAreIgnored) {
+  auto p = MetricsPolicy::parse({"reject 127.0.0.2", "accept 127.0.0.0/8:9035", "accept [::1]"});
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_TRUE(p->permits(ip("127.0.0.1")));
+  EXPECT_FALSE(p->permits(ip("127.0.0.2")));
+  EXPECT_TRUE(p->permits(ip("::1")));
+  EXPECT_FALSE(p->permits(ip("10.0.0.1")));
+  auto all = MetricsPolicy::parse({"accept *"});
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->permits(ip("192.0.2.1")));
+}
+
+TEST(MetricsPolicy, ABadItemIsAnErrorThatNamesIt) {
+  auto p = MetricsPolicy::parse({"allow 127.0.0.1"});
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().find("MetricsPortPolicy"), std::string::npos);
+  EXPECT_NE(p.error().find("allow 127.0.0.1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace onionsplit::launcher
