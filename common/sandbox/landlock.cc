@@ -101,10 +101,11 @@ int landlockAbi() {
   return abi < 0 ? 0 : static_cast<int>(abi);
 }
 
-bool applyLandlock(const Policy& p, const std::vector<std::string>& extraReadExec,
+bool applyLandlock(const Policy& p, const std::vector<std::string>& extraReadExec, int abiCap,
                    LandlockResult& out, std::string& error) {
   out = LandlockResult{};
   out.abi = landlockAbi();
+  if (abiCap >= 0 && out.abi > abiCap) out.abi = abiCap;
   if (out.abi <= 0) return true;  // no Landlock: seccomp and the unit carry the weight
   RulesetAttr attr{fsRights(out.abi), 0, 0};
   size_t size = 8;

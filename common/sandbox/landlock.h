@@ -23,9 +23,11 @@ struct LandlockResult {
 };
 
 // Restricts the calling thread (and its future children) for good. `extraReadExec` are paths
-// the build itself needs (a sanitizer's /proc and symbolizer), allowed read and execute. False
-// with `error` set when the kernel has Landlock and refused.
-bool applyLandlock(const Policy& p, const std::vector<std::string>& extraReadExec,
+// the build itself needs (a sanitizer's /proc and symbolizer), allowed read and execute.
+// `abiCap` >= 0 makes it behave as on a kernel with at most that ABI (tests of the fallback on
+// older kernels, e.g. Debian 12's ABI 2); -1 uses what the kernel has. False with `error` set
+// when the kernel has Landlock and refused.
+bool applyLandlock(const Policy& p, const std::vector<std::string>& extraReadExec, int abiCap,
                    LandlockResult& out, std::string& error);
 
 }  // namespace onionsplit::sandbox

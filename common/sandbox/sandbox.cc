@@ -102,7 +102,7 @@ bool enter(const Policy& p, const Options& o, Entered& out, std::string& error) 
     error = std::string("no_new_privs: ") + std::strerror(errno);
     return false;
   }
-  if (!applyLandlock(p, buildPaths(), out.landlock, error)) return false;
+  if (!applyLandlock(p, buildPaths(), o.landlockAbiCap, out.landlock, error)) return false;
   if (seccompInThisBuild()) {
     if (!applySeccomp(p, o.syscalls, error)) return false;
     out.seccomp = true;

@@ -21,6 +21,8 @@ namespace onionsplit::sandbox {
 
 struct Options {
   config::SandboxSyscalls syscalls = config::SandboxSyscalls::kKill;
+  // Tests only: behave as on a kernel whose Landlock ABI is at most this (-1: the kernel's own).
+  int landlockAbiCap = -1;
 };
 
 // What was applied, for the log line and the self-check.

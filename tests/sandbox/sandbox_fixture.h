@@ -130,6 +130,7 @@ class SandboxTest : public ::testing::Test {
     if (pid == 0) {
       Options o;
       o.syscalls = action;
+      o.landlockAbiCap = abiCap_;
       Entered e;
       std::string error;
       if (!enter(*policy, o, e, error)) {
@@ -148,6 +149,7 @@ class SandboxTest : public ::testing::Test {
   }
 
   config::Config cfg_;
+  int abiCap_ = -1;  // as on a kernel with at most this Landlock ABI (-1: this kernel's)
   std::string dir_;
   std::vector<int> fds_;
 };
