@@ -30,6 +30,7 @@ struct ChannelServer::Channel {
   bool open = false;
   bool stalled = false;  // circuitd could not take a cell: not reading
   bool closing = false;
+  bool outbound = false;  // we initiated the link (adoptOpen)
   event* deadline = nullptr;
   ChannelInfo info;
   std::optional<ChannelCircuits> circuits;  // from the moment the channel opens
@@ -59,6 +60,8 @@ bool isCircuitCell(uint8_t cmd) {
     case CellCmd::kRelay:
     case CellCmd::kRelayEarly:
     case CellCmd::kDestroy:
+    case CellCmd::kCreated2:  // answers to our CREATE2 (ChannelCircuits drops any other)
+    case CellCmd::kCreatedFast:
       return true;
     default:
       return false;
@@ -167,6 +170,7 @@ ChannelId ChannelServer::adoptOpen(std::unique_ptr<OrConnection> conn, ChannelIn
   ch->info = std::move(info);
   ch->in = std::move(leftover);
   ch->open = true;
+  ch->outbound = true;
   ch->circuits.emplace(config_.maxCircuitsPerChannel, config_.idleTimeout.count(), now_());
   bufferevent* bev = conn->bev();
   if (buckets_) bufferevent_add_to_rate_limit_group(bev, buckets_);
@@ -227,6 +231,20 @@ void ChannelServer::drain(Channel& ch) {
     ch.out.pop();
     if (hooks_.sent) hooks_.sent(ch.id, circId);
   }
+}
+
+std::optional<uint32_t> ChannelServer::originateCircuit(ChannelId id) {
+  auto it = channels_.find(id);
+  if (it == channels_.end() || !it->second->open || it->second->closing) return std::nullopt;
+  Channel& ch = *it->second;
+  return ch.circuits->originate(
+      ch.outbound,
+      [this] {
+        std::array<uint8_t, 4> r{};
+        random_(MutBytes(r));
+        return (uint32_t{r[0]} << 24) | (uint32_t{r[1]} << 16) | (uint32_t{r[2]} << 8) | r[3];
+      },
+      now_());
 }
 
 size_t ChannelServer::dropQueued(ChannelId id, uint32_t circId) {

@@ -92,6 +92,9 @@ class ChannelServer {
   // Queues a cell from circuitd for the channel's scheduler; false if the channel is gone or the
   // circuit already has a full window queued (the caller drops the cell).
   bool queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
+  // Opens a circuit of ours on the channel (ChannelCircuits::originate: the id's top bit says who
+  // initiated the link); nullopt if the channel is gone or full. Then sendCell() its CREATE2.
+  std::optional<uint32_t> originateCircuit(ChannelId id);
   // Drops a destroyed circuit's queued cells; returns how many.
   size_t dropQueued(ChannelId id, uint32_t circId);
   // Sends a cell on an open channel at once (DESTROY, refusals); false if the channel is gone.

@@ -40,5 +40,49 @@ TEST(ChannelCircuits, IdleOnlyWithoutCircuitsForTheTimeout) {
   EXPECT_TRUE(c.idle(5180));
 }
 
+TEST(ChannelCircuits, OurCircuitIdsCarryTheInitiatorsBit) {
+  ChannelCircuits out(10, 180, 0), in(10, 180, 0);
+  uint32_t next = 5;
+  auto random = [&next] { return next++; };
+  auto a = out.originate(true, random, 0);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*a, 0x80000005u) << "we opened the link: the top bit is set (tor-spec 5.1.1)";
+  EXPECT_TRUE(out.ours(*a));
+  auto b = in.originate(false, random, 0);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(*b, 6u) << "the peer opened it: the top bit is clear";
+  // An id already in use (the peer's circuit 7) is skipped.
+  EXPECT_EQ(in.fromPeer(kCreate2, 7, 0), D::kForward);
+  auto c = in.originate(false, random, 0);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(*c, 8u);
+  EXPECT_TRUE(in.toPeer(kCreate2, *c, 0)) << "our CREATE2 may go out";
+}
+
+TEST(ChannelCircuits, CreatedOnlyAnswersOurOwnCircuits) {
+  constexpr uint8_t kCreated2 = 11;
+  ChannelCircuits c(10, 180, 0);
+  auto zero = [] { return 0u; };
+  EXPECT_FALSE(c.originate(false, zero, 0)) << "id 0 is never used";
+  auto id = c.originate(true, zero, 0);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(c.fromPeer(kCreated2, *id, 0), D::kForward);
+  EXPECT_EQ(c.fromPeer(kCreate2, 3, 0), D::kForward);
+  EXPECT_EQ(c.fromPeer(kCreated2, 3, 0), D::kDrop) << "the peer's own circuit";
+  EXPECT_EQ(c.fromPeer(kCreated2, 99, 0), D::kDrop) << "no such circuit";
+  EXPECT_EQ(c.fromPeer(kDestroy, *id, 0), D::kForward);
+  EXPECT_FALSE(c.ours(*id));
+  EXPECT_EQ(c.fromPeer(kCreated2, *id, 0), D::kDrop);
+}
+
+TEST(ChannelCircuits, OriginateRespectsTheCircuitLimit) {
+  ChannelCircuits c(2, 180, 0);
+  uint32_t next = 1;
+  auto random = [&next] { return next++; };
+  EXPECT_TRUE(c.originate(true, random, 0));
+  EXPECT_EQ(c.fromPeer(kCreate2, 1, 0), D::kForward);
+  EXPECT_FALSE(c.originate(true, random, 0));
+}
+
 }  // namespace
 }  // namespace onionsplit::channeld
