@@ -72,12 +72,13 @@ def main():
             resolv = os.path.join(root, "resolv.conf")
             with open(resolv, "w") as f:
                 f.write(f"nameserver 127.0.0.1:{dns.port}\n")
-            rejected = tornet.free_port()
+            rejected, metrics_port = tornet.free_port(), tornet.free_port()
             net.setup()
             relay = tornet.Onionsplit(
                 net, root, bin_dir,
                 exit_policy=[f"reject 127.0.0.1:{rejected}", "accept 127.0.0.0/8:*", "accept *:*"],
-                extra=[f"ServerDNSResolvConfFile {resolv}"])
+                extra=[f"ServerDNSResolvConfFile {resolv}", f"MetricsPort 127.0.0.1:{metrics_port}",
+                       "MetricsPortPolicy accept 127.0.0.1"])
             net.exit_nodes = [relay.fingerprint]
             net.start()
             relay.start()
@@ -162,6 +163,17 @@ def main():
                     print(f"     {k} = {counters[k]}")
             check(counters.get("circuitd.circuits_congestion_control_total", 0) > 0,
                   "circuits negotiated congestion control (ntor v3 + CC extension)")
+
+            # 7. The launcher's MetricsPort: C tor's family for exit streams counted them.
+            import re
+            import urllib.request
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as r:
+                page = r.read().decode()
+            m = re.search(r'^tor_relay_streams_total\{daemon="streamd",type="BEGIN"\} (\d+)$', page,
+                          re.M)
+            check(m is not None and int(m.group(1)) > 0,
+                  f"MetricsPort: tor_relay_streams_total{{type=\"BEGIN\"}} = {m and m.group(1)}")
     except Exception as e:  # noqa: BLE001 (the test reports and fails)
         failures.append(repr(e))
         print(f"FAIL {e!r}")
