@@ -70,8 +70,9 @@ double now() {
 // One end of a BatchPipe connection inside a process, with hooks for what arrives.
 struct End final : Pipe::Handler {
   explicit End(ipc::EventLoop& loop, int fd, bool server) : pipe(windows(), *this, kBatch) {
+    // As in the daemons: batches travel as data frames beside the RPC connection.
     conn = std::make_unique<ipc::RpcConnection>(loop.base(), fd, server, pipe.makeLocalSink());
-    pipe.setPeer(conn->bootstrap<proto::StreamSink>());
+    pipe.setPlane(conn->dataPlane());
   }
   static flowctl::CreditWindows windows() { return ipc::defaultWindows(); }
   ipc::UnknownFlow onUnknownFlow(proto::StreamEvent::Reader e) override {

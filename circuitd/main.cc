@@ -77,6 +77,7 @@ int run(daemon::Runtime& rt) {
         return kj::heap<Bootstrap>(rt.control(), channels, reactor, cid, std::move(drop));
       },
       [&](ipc::ConnectionId cid) { channels.closed(cid); });
+  channels.usePlanesOf(*listener);
   ipc::ClientLink<ipc::StreamTraits> streamd(
       rt.loop(), rt.socketPath("streamd"), "streamd",
       [&reactor](auto drop) { return std::make_unique<StreamdSession>(reactor, drop); },

@@ -57,6 +57,7 @@ int run(daemon::Runtime& rt) {
         return kj::heap<Bootstrap>(rt.control(), legs, reactor, id, std::move(drop));
       },
       [&](ipc::ConnectionId id) { legs.closed(id); });
+  legs.usePlanesOf(*listener);
   ipc::ClientLink<ipc::StreamTraits> streamd(
       rt.loop(), rt.socketPath("streamd"), "streamd",
       [&reactor](auto drop) { return std::make_unique<StreamdSession>(reactor, drop); },

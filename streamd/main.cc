@@ -80,6 +80,8 @@ int run(daemon::Runtime& rt) {
         circuits.closed(id);
         sets.closed(id);
       });
+  circuits.usePlanesOf(*listener);
+  sets.usePlanesOf(*listener);
   rt.control().waitingFor = [] { return std::vector<std::string>{}; };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());

@@ -23,18 +23,26 @@
 // side sends at most one per flow, so they are bounded by the open flows): a side can always end a
 // flow, even one whose window the peer holds, and the Handler never calls taken() for one.
 //
+// Transport: in the daemons a pipe sends and receives its batches as data frames on its
+// connection's socket (setPlane(), frame_stream.h): one write per batch, no reply. The same batches
+// can also travel as RPC calls to the peer's Sink (setPeer(), makeLocalSink()), which tests and
+// fuzzers use to drive a pipe without a socket.
+//
 // Any violation calls Handler::onViolation once; the owner must then drop the connection and
 // everything bound to it. Lifetime: a BatchPipe lives exactly as long as its connection.
 #pragma once
 
 #include <capnp/capability.h>
 #include <capnp/list.h>
+#include <capnp/message.h>
 #include <capnp/orphan.h>
+#include <capnp/serialize.h>
 #include <kj/async.h>
 #include <kj/debug.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +50,7 @@
 #include <vector>
 
 #include "common/flowctl/credit.h"
+#include "common/ipc/frame_stream.h"
 
 namespace onionsplit::ipc {
 
@@ -55,6 +64,9 @@ enum class UnknownFlow : uint8_t {
 
 // What an event costs the connection window beyond its payload (its struct and pointers).
 inline constexpr uint32_t kEventOverhead = 64;
+// Limits on a received data frame's message (as RpcLimits for RPC messages).
+inline constexpr uint64_t kTraversalLimitWords = 1u << 17;
+inline constexpr int kNestingLimit = 16;
 
 template <class Traits>
 class BatchPipe {
@@ -88,8 +100,15 @@ class BatchPipe {
   BatchPipe(const BatchPipe&) = delete;
   BatchPipe& operator=(const BatchPipe&) = delete;
 
-  // The peer's sink; events are sent there.
+  // The peer's sink; events are sent there as RPC calls.
   void setPeer(typename Sink::Client peer) { peer_ = kj::mv(peer); }
+  // The connection's data plane: batches are sent and received there as frames.
+  void setPlane(std::shared_ptr<DataPlane> plane) {
+    plane_ = std::move(plane);
+    plane_->setHandler([alive = alive_](kj::ArrayPtr<const capnp::word> message) {
+      if (*alive) (*alive)->receiveMessage(message);
+    });
+  }
   // A server object for the peer to push to. It may outlive the pipe (the connection is torn down
   // on a later turn); pushes after that fail as disconnected.
   typename Sink::Client makeLocalSink() { return kj::heap<LocalSink>(alive_); }
@@ -120,7 +139,7 @@ class BatchPipe {
   // flow (after canSend), or does nothing more for a flow-less event.
   typename Event::Builder add() {
     if (count_ == maxBatch_) flush();
-    if (!request_) startBatch();
+    if (!batching()) startBatch();
     return list_.get()[count_++];
   }
   void commit(FlowId f, typename Event::Builder e) {
@@ -157,11 +176,11 @@ class BatchPipe {
 
   // Sends what is batched now (also called at the end of each loop turn).
   void flush() {
-    if (failed_ || !peer_) return;
-    if (!request_ && !rx_.owesAnything()) return;
-    if (!request_) startBatch();
+    if (failed_ || (!peer_ && !plane_)) return;
+    if (!batching() && !rx_.owesAnything()) return;
+    if (!batching()) startBatch();
     list_.truncate(count_);
-    auto batch = request_->initBatch();
+    auto batch = plane_ ? builder_->getRoot<typename Traits::Batch>() : request_->initBatch();
     batch.adoptEvents(kj::mv(list_));
     std::vector<flowctl::FlowGrant>& grants = grantScratch_;
     grants.clear();
@@ -176,6 +195,16 @@ class BatchPipe {
     stats_.batchesSent++;
     stats_.eventsSent += count_;
     count_ = 0;
+    if (plane_) {
+      auto segments = builder_->getSegmentsForOutput();
+      bool inScratch = segments[0].begin() == scratch_.data();
+      size_t used = segments[0].size();
+      // A connection that is gone (or failed) ends the session through its owner.
+      plane_->send(segments);
+      builder_.reset();
+      if (inScratch) std::memset(scratch_.data(), 0, used * sizeof(capnp::word));
+      return;
+    }
     auto req = kj::mv(*request_);
     request_.reset();
     tasks_.add(req.send().ignoreResult());
@@ -221,19 +250,52 @@ class BatchPipe {
                                                        : static_cast<uint32_t>(n + kEventOverhead);
   }
 
+  bool batching() const { return plane_ ? builder_.has_value() : request_.has_value(); }
+
+  // A first segment for a typical batch (about 50 relay messages), under malloc's mmap threshold:
+  // a segment sized for a full batch (160 KiB) was mmapped, zeroed and page-faulted in for every
+  // batch, most of which are small. Larger batches grow into further segments.
+  static constexpr uint64_t kFirstSegmentWords = 4096;
+
   void startBatch() {
-    // A first segment for a typical batch (about 50 relay messages), under malloc's mmap threshold:
-    // a segment sized for a full batch (160 KiB) was mmapped, zeroed and page-faulted in for every
-    // batch, most of which are small. Larger batches grow into further segments.
-    constexpr uint64_t kFirstSegmentWords = 4096;
+    capnp::Orphanage orphanage =
+        capnp::Orphanage::getForMessageContaining(plane_ ? startFrame() : startRequest());
+    list_ = orphanage.newOrphan<capnp::List<Event>>(maxBatch_);
+    count_ = 0;
+    scheduleFlush();
+  }
+  // The batch of an RPC call.
+  typename Traits::Batch::Builder startRequest() {
     request_ = peer_->pushRequest(capnp::MessageSize{
         std::min<uint64_t>(kFirstSegmentWords,
                            uint64_t{maxBatch_} * (Traits::kMaxEventBytes / 8) + 64),
         0});
-    capnp::Orphanage orphanage = capnp::Orphanage::getForMessageContaining(request_->getBatch());
-    list_ = orphanage.newOrphan<capnp::List<Event>>(maxBatch_);
-    count_ = 0;
-    scheduleFlush();
+    return request_->getBatch();
+  }
+  // The batch of a data frame: its own message, built in a reused, zeroed first segment (no
+  // allocation unless the batch outgrows it).
+  typename Traits::Batch::Builder startFrame() {
+    if (scratch_.empty()) scratch_.resize(kFirstSegmentWords);
+    builder_.emplace(kj::arrayPtr(scratch_.data(), scratch_.size()));
+    return builder_->template initRoot<typename Traits::Batch>();
+  }
+
+  // A data frame from the peer: parsed in place, with the same limits as RPC messages.
+  void receiveMessage(kj::ArrayPtr<const capnp::word> message) {
+    if (failed_) return;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] {
+                   capnp::ReaderOptions opts;
+                   opts.traversalLimitInWords = kTraversalLimitWords;
+                   opts.nestingLimit = kNestingLimit;
+                   capnp::FlatArrayMessageReader reader(message, opts);
+                   if (reader.getEnd() != message.end()) {
+                     violate("a data frame with bytes after its message");
+                     return;
+                   }
+                   receive(reader.getRoot<typename Traits::Batch>());
+                 })) {
+      violate(std::string("a malformed data frame: ") + e->getDescription().cStr());
+    }
   }
 
   void scheduleFlush() {
@@ -328,6 +390,9 @@ class BatchPipe {
   std::unordered_map<FlowId, FlowState> states_;
   std::optional<typename Sink::Client> peer_;
   std::optional<capnp::Request<typename Sink::PushParams, typename Sink::PushResults>> request_;
+  std::shared_ptr<DataPlane> plane_;
+  std::vector<capnp::word> scratch_;
+  std::optional<capnp::MallocMessageBuilder> builder_;
   capnp::Orphan<capnp::List<Event>> list_;
   uint32_t count_ = 0;
   bool flushScheduled_ = false;

@@ -57,8 +57,11 @@ class ClientLink {
   void connected(RpcConnection& conn) {
     attached_ = false;
     session_ = make_([this] { dropLater(); });
-    tasks_->add(attach_(conn, session_->pipe.makeLocalSink()).then([this](typename Sink::Client s) {
-      session_->pipe.setPeer(kj::mv(s));
+    // Batches travel as data frames; the pipe listens before the attach call leaves, so nothing
+    // the peer sends after binding its side can arrive unheard. The sink the peer returns is not
+    // needed.
+    session_->pipe.setPlane(conn.dataPlane());
+    tasks_->add(attach_(conn, session_->pipe.makeLocalSink()).then([this](typename Sink::Client) {
       attached_ = true;
       spdlog::info("ipc: attached to {}", peer());
     }));

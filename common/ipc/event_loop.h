@@ -4,7 +4,8 @@
 // libevent owns the wait (epoll): sockets, TLS, timers and evdns are libevent events, and KJ's
 // event queue (Cap'n Proto RPC, promises) runs inside a libevent callback whenever KJ has work. KJ
 // sees libevent through LibeventPort, a kj::EventPort, and Cap'n Proto reads and writes its Unix
-// sockets through SocketStream, a kj::AsyncIoStream driven by libevent events (event_loop.cc).
+// sockets through FramedSocket (frame_stream.h), a kj::AsyncIoStream driven by libevent events that
+// also carries the connection's data plane.
 //
 // Why this way round and not KJ's UnixEventPort watching libevent's epoll fd: libevent has no
 // public way to say when its next timer is due, so a KJ-owned wait would either poll libevent on a
@@ -20,6 +21,8 @@
 
 #include <cstdint>
 #include <memory>
+
+#include "common/ipc/frame_stream.h"
 
 namespace onionsplit::ipc {
 
@@ -78,40 +81,6 @@ class EventLoop {
   std::unique_ptr<kj::WaitScope> waitScope_;
 };
 
-// A connected, non-blocking SOCK_STREAM socket (Unix or TCP) as a kj::AsyncIoStream, driven by
-// libevent. Owns the fd. No fd passing: ancillary data is never read.
-class SocketStream final : public kj::AsyncIoStream {
- public:
-  SocketStream(event_base* base, int fd);
-  ~SocketStream();
-  KJ_DISALLOW_COPY(SocketStream);
-
-  kj::Promise<size_t> tryRead(void* buffer, size_t minBytes, size_t maxBytes) override;
-  kj::Promise<void> write(const void* buffer, size_t size) override;
-  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override;
-  kj::Promise<void> whenWriteDisconnected() override;
-  void shutdownWrite() override;
-  void abortRead() override;
-  void getsockopt(int level, int option, void* value, kj::uint* length) override;
-  void setsockopt(int level, int option, const void* value, kj::uint length) override;
-  kj::Maybe<int> getFd() const override { return fd_; }
-
- private:
-  enum Dir : int { kRead = 0, kWrite = 1, kClosed = 2 };
-  kj::Promise<void> ready(Dir d);
-  static void onEvent(evutil_socket_t, short what, void* arg);
-  kj::Promise<size_t> readMore(kj::byte* buffer, size_t minBytes, size_t maxBytes, size_t done);
-  kj::Promise<void> writeMore(kj::ArrayPtr<const kj::byte> first,
-                              kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> rest);
-
-  static constexpr size_t kReadBuffer = 64 * 1024;
-  int fd_;
-  std::unique_ptr<kj::byte[]> rbuf_ = std::make_unique<kj::byte[]>(kReadBuffer);
-  size_t rpos_ = 0, rend_ = 0;  // unread bytes in rbuf_
-  event* events_[3] = {nullptr, nullptr, nullptr};
-  kj::Own<kj::PromiseFulfiller<void>> waiting_[3];
-};
-
 // Limits every Cap'n Proto connection between daemons applies to what it receives.
 struct RpcLimits {
   uint64_t traversalWords = 1u << 17;  // 1 MiB per message
@@ -119,8 +88,9 @@ struct RpcLimits {
   size_t flowLimitWords = 1u << 20;  // 8 MiB of calls in flight from the peer
 };
 
-// One Cap'n Proto two-party connection over a SocketStream. The server side offers `bootstrap`;
-// the client side gets the peer's bootstrap with bootstrap<T>().
+// One Cap'n Proto two-party connection over a FramedSocket. The server side offers `bootstrap`;
+// the client side gets the peer's bootstrap with bootstrap<T>(). Its data plane carries the
+// BatchPipe bound to the connection (batch_pipe.h).
 class RpcConnection {
  public:
   RpcConnection(event_base* base, int fd, bool isServer, capnp::Capability::Client bootstrap,
@@ -134,11 +104,14 @@ class RpcConnection {
     return bootstrapCap().castAs<T>();
   }
   capnp::Capability::Client bootstrapCap();
-  kj::Promise<void> onDisconnect() { return network_->onDisconnect(); }
+  kj::Promise<void> onDisconnect() {
+    return network_->onDisconnect().exclusiveJoin(stream_->whenEnded());
+  }
+  std::shared_ptr<DataPlane> dataPlane() { return stream_->dataPlane(); }
   size_t queuedBytes() { return network_->getCurrentQueueSize(); }
 
  private:
-  kj::Own<SocketStream> stream_;
+  kj::Own<FramedSocket> stream_;
   kj::Own<capnp::TwoPartyVatNetwork> network_;
   kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
   bool isServer_;

@@ -1,6 +1,7 @@
 // common/ipc/peers.cc: Listener and Reconnector (see peers.h).
 #include "common/ipc/peers.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -61,6 +62,10 @@ Listener::Listener(EventLoop& loop, int listenFd, Factory factory, Closed closed
       limits_(limits),
       errors_(&gLogTaskErrors),
       tasks_(kj::heap<kj::TaskSet>(*errors_)) {
+  // accept4() runs until EAGAIN: a listening socket handed over blocking (systemd passes them as
+  // they were made) would hang the loop after its first connection.
+  int flags = fcntl(fd_, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
   ev_ = event_new(loop_.base(), fd_, EV_READ | EV_PERSIST, &Listener::onAccept, this);
   event_add(ev_, nullptr);
 }

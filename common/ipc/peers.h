@@ -46,6 +46,11 @@ class Listener {
   // Ends a connection (a peer broke the contract). Safe to call from inside its callbacks.
   void drop(ConnectionId id);
   size_t connections() const { return conns_.size(); }
+  // The data plane of connection `id` (nullptr once it ended).
+  std::shared_ptr<DataPlane> dataPlane(ConnectionId id) const {
+    auto it = conns_.find(id);
+    return it == conns_.end() ? nullptr : it->second->dataPlane();
+  }
   uint64_t accepted() const { return accepted_; }
 
  private:

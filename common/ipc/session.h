@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "common/ipc/batch_pipe.h"
+#include "common/ipc/peers.h"
 
 namespace onionsplit::ipc {
 
@@ -85,11 +86,20 @@ class ServerSessions {
   using Session = PeerSession<Traits>;
   using Sink = typename Traits::Sink;
 
-  // Binds `session` to connection `id`, pointing it at the peer's sink; returns the sink the peer
-  // pushes to. A second attach on the same connection replaces the first.
+  // Connections' data planes come from `listener` (the daemons): sessions exchange batches as data
+  // frames. Without it (tests) they push to the peer's sink over RPC.
+  void usePlanesOf(const Listener& listener) { listener_ = &listener; }
+
+  // Binds `session` to connection `id` (its data plane, or the peer's sink); returns the sink the
+  // peer may push to. A second attach on the same connection replaces the first.
   typename Sink::Client attach(uint64_t id, std::unique_ptr<Session> session,
                                typename Sink::Client peerSink) {
-    session->pipe.setPeer(kj::mv(peerSink));
+    auto plane = listener_ ? listener_->dataPlane(id) : nullptr;
+    if (plane) {
+      session->pipe.setPlane(std::move(plane));
+    } else {
+      session->pipe.setPeer(kj::mv(peerSink));
+    }
     auto local = session->pipe.makeLocalSink();
     retire(id);
     sessions_[id] = std::move(session);
@@ -117,6 +127,7 @@ class ServerSessions {
     void taskFailed(kj::Exception&&) override {}
   } errors_;
   std::map<uint64_t, std::unique_ptr<Session>> sessions_;
+  const Listener* listener_ = nullptr;
   kj::TaskSet tasks_{errors_};
 };
 

@@ -184,7 +184,7 @@ TEST(EventLoop, PromiseWaitDrivesLibevent) {
   EventLoop loop;
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-  SocketStream a(loop.base(), sv[0]), b(loop.base(), sv[1]);
+  FramedSocket a(loop.base(), sv[0]), b(loop.base(), sv[1]);
   std::string big(1 << 20, 'x');
   auto w = a.write(big.data(), big.size());
   std::string got(big.size(), '\0');
