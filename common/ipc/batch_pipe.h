@@ -197,12 +197,12 @@ class BatchPipe {
     count_ = 0;
     if (plane_) {
       auto segments = builder_->getSegmentsForOutput();
-      bool inScratch = segments[0].begin() == scratch_.data();
+      bool inScratch = reinterpret_cast<const uint64_t*>(segments[0].begin()) == scratch_.data();
       size_t used = segments[0].size();
       // A connection that is gone (or failed) ends the session through its owner.
       plane_->send(segments);
       builder_.reset();
-      if (inScratch) std::memset(scratch_.data(), 0, used * sizeof(capnp::word));
+      if (inScratch) std::memset(scratch_.data(), 0, used * sizeof(uint64_t));
       return;
     }
     auto req = kj::mv(*request_);
@@ -276,7 +276,8 @@ class BatchPipe {
   // allocation unless the batch outgrows it).
   typename Traits::Batch::Builder startFrame() {
     if (scratch_.empty()) scratch_.resize(kFirstSegmentWords);
-    builder_.emplace(kj::arrayPtr(scratch_.data(), scratch_.size()));
+    builder_.emplace(
+        kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch_.data()), scratch_.size()));
     return builder_->template initRoot<typename Traits::Batch>();
   }
 
@@ -391,7 +392,7 @@ class BatchPipe {
   std::optional<typename Sink::Client> peer_;
   std::optional<capnp::Request<typename Sink::PushParams, typename Sink::PushResults>> request_;
   std::shared_ptr<DataPlane> plane_;
-  std::vector<capnp::word> scratch_;
+  std::vector<uint64_t> scratch_;  // words (capnp::word cannot live in a vector)
   std::optional<capnp::MallocMessageBuilder> builder_;
   capnp::Orphan<capnp::List<Event>> list_;
   uint32_t count_ = 0;

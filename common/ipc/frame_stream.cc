@@ -55,7 +55,7 @@ FramedSocket::FramedSocket(event_base* base, int fd) : fd_(fd) {
   writeEv_ = event_new(base, fd, EV_WRITE | EV_PERSIST, &FramedSocket::onWritable, this);
   closedEv_ = event_new(base, fd, EV_CLOSED, &FramedSocket::onClosed, this);
   out_ = evbuffer_new();
-  in_.resize(kReadChunk / sizeof(capnp::word));
+  in_.resize(kReadChunk / sizeof(uint64_t));
   plane_->socket_ = this;
   if (readEv_) event_add(readEv_, nullptr);
 }
@@ -176,7 +176,7 @@ void FramedSocket::onReadable(evutil_socket_t, short, void* arg) {
 void FramedSocket::readSome() {
   // One recv per readiness: a burst from the peer is read on later loop turns, so one busy
   // connection cannot starve the loop.
-  size_t capacity = in_.size() * sizeof(capnp::word);
+  size_t capacity = in_.size() * sizeof(uint64_t);
   if (capacity - inEnd_ < kReadChunk / 2) {
     if (inBegin_ > 0) {  // compact: frames keep their alignment (all sizes are multiples of 8)
       std::memmove(in_.data(), reinterpret_cast<kj::byte*>(in_.data()) + inBegin_,
@@ -185,8 +185,8 @@ void FramedSocket::readSome() {
       inBegin_ = 0;
     }
     if (capacity - inEnd_ < kReadChunk / 2) {
-      in_.resize(in_.size() + kReadChunk / sizeof(capnp::word));
-      capacity = in_.size() * sizeof(capnp::word);
+      in_.resize(in_.size() + kReadChunk / sizeof(uint64_t));
+      capacity = in_.size() * sizeof(uint64_t);
     }
   }
   auto* base = reinterpret_cast<kj::byte*>(in_.data());
@@ -220,7 +220,7 @@ void FramedSocket::parseFrames() {
     if (inEnd_ - inBegin_ < total) {
       // Make room for the whole frame (at most kMaxFrameBytes plus a header).
       size_t need = total + kReadChunk;
-      if (in_.size() * sizeof(capnp::word) < need) in_.resize(need / sizeof(capnp::word) + 1);
+      if (in_.size() * sizeof(uint64_t) < need) in_.resize(need / sizeof(uint64_t) + 1);
       break;
     }
     const kj::byte* payload = h + kHeaderBytes;

@@ -106,7 +106,8 @@ class FramedSocket final : public kj::AsyncIoStream {
   event* closedEv_ = nullptr;
   evbuffer* out_ = nullptr;  // frames not yet written, in order
   // Received bytes not yet parsed, word-aligned (frames keep 8-byte alignment).
-  std::vector<capnp::word> in_;
+  // (uint64_t, not capnp::word: a vector must move its elements, which capnp::word forbids)
+  std::vector<uint64_t> in_;
   size_t inBegin_ = 0, inEnd_ = 0;  // in bytes
   // RPC bytes received, not yet read by the RPC system.
   std::vector<kj::byte> rpcIn_;
