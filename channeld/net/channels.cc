@@ -339,9 +339,13 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
       break;
   }
   if (hooks_.cell && !hooks_.cell(ch.id, circId, c.command, c.payload)) {
-    // Not taken: the cell stays and is offered again on resume(); forget that we counted it.
-    if (c.command != static_cast<uint8_t>(CellCmd::kDestroy))
-      (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
+    // Not taken: the cell stays and is offered again on resume(). A CREATE's circuit is forgotten
+    // (it is counted again then); any other cell's circuit stays open: forgetting it would drop
+    // every later cell of a live circuit toward the peer.
+    bool create = c.command == static_cast<uint8_t>(CellCmd::kCreate) ||
+                  c.command == static_cast<uint8_t>(CellCmd::kCreateFast) ||
+                  c.command == static_cast<uint8_t>(CellCmd::kCreate2);
+    if (create) (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
     ch.stalled = true;
     return false;
   }
