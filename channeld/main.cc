@@ -22,6 +22,7 @@
 #include "channeld/net/channels.h"
 #include "channeld/net/link_tls.h"
 #include "channeld/net/or_listener.h"
+#include "channeld/net/outbound.h"
 #include "channeld/net/publisher.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
@@ -34,7 +35,9 @@ namespace {
 using Traits = ipc::ChannelCircuitTraits;
 using ipc::FlowId;
 constexpr uint8_t kDestroy = 4;
+constexpr uint8_t kDestroyReasonProtocol = 1;
 constexpr uint8_t kDestroyReasonInternal = 2;
+constexpr uint8_t kDestroyReasonConnectFailed = 6;
 
 class Bootstrap final : public ipc::WithControl<proto::Channeld::Server> {
  public:
@@ -49,11 +52,29 @@ bool isCreate(uint8_t cmd) {
   return cmd == 1 || cmd == 5 || cmd == 10;
 }
 
+class CircuitdSession;
+
+// The middle role: circuitd's `extend` requests become channels (OutboundChannels) and CREATE2
+// cells on them.
+struct Middle {
+  ChannelServer& channels;
+  OutboundChannels* outbound = nullptr;
+  ipc::ClientLink<Traits>* link = nullptr;
+  crypto::RsaFingerprint ourRsa{};
+  crypto::Ed25519PublicKey ourEd{};
+  bool allowPrivate = false;
+  uint64_t requested = 0, refused = 0, failed = 0, created = 0;
+};
+
+void extend(Middle& m, uint32_t originChannel, proto::ExtendRequest::Reader x);
+
 // channeld's end of the channel_circuit boundary: circuitd's cells go out on their channels.
 class CircuitdSession final : public ipc::PeerSession<Traits> {
  public:
-  CircuitdSession(std::function<void()> drop, ChannelServer& channels)
-      : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)), channels_(channels) {}
+  CircuitdSession(std::function<void()> drop, ChannelServer& channels, Middle& middle)
+      : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)),
+        channels_(channels),
+        middle_(middle) {}
   // The connection to circuitd is gone, and every circuit with it: the clients hear DESTROY.
   ~CircuitdSession() noexcept(false) override {
     size_t n = channels_.destroyAllCircuits(kDestroyReasonInternal);
@@ -64,6 +85,10 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
     return ipc::UnknownFlow::kDrop;  // its channel or circuit is gone: the cell crossed a close
   }
   bool onEvent(proto::ChannelEvent::Reader e) override {
+    if (e.isExtend()) {
+      extend(middle_, e.getChannel(), e.getExtend());
+      return true;
+    }
     if (!e.isCell()) return false;  // circuitd announces no channels
     auto c = e.getCell();
     if (c.getPayload().size() != 509 || c.getCircId() == 0) return false;
@@ -100,7 +125,86 @@ class CircuitdSession final : public ipc::PeerSession<Traits> {
 
  private:
   ChannelServer& channels_;
+  Middle& middle_;
 };
+
+void sendExtended(CircuitdSession& s, uint32_t originChannel, uint32_t originCircId, ChannelId next,
+                  uint32_t nextCircId, uint8_t reason) {
+  auto e = s.pipe.add();  // flow-less
+  e.setChannel(originChannel);
+  auto r = e.initExtended();
+  r.setOriginCircId(originCircId);
+  r.setNextChannel(next);
+  r.setNextCircId(nextCircId);
+  r.setReason(reason);
+}
+
+// An EXTEND2 circuitd checked: a channel to the next hop (reused or opened), a circuit id on it,
+// our CREATE2, and the answer; refusals and failures answer with the DESTROY reason for the
+// client's circuit (as C tor: a private address is a protocol violation, an unreachable relay or
+// ourselves CONNECTFAILED).
+void extend(Middle& m, uint32_t originChannel, proto::ExtendRequest::Reader x) {
+  ++m.requested;
+  auto* s = static_cast<CircuitdSession*>(m.link ? m.link->session() : nullptr);
+  uint32_t originCirc = x.getOriginCircId();
+  if (!s || !m.outbound) return;
+  OutboundTarget t;
+  char ip[INET6_ADDRSTRLEN] = {};
+  if (x.getIpv4().size() == 4 && x.getIpv4Port() != 0) {
+    inet_ntop(AF_INET, x.getIpv4().begin(), ip, sizeof ip);
+    t.port = x.getIpv4Port();
+  } else if (x.getIpv6().size() == 16 && x.getIpv6Port() != 0) {
+    inet_ntop(AF_INET6, x.getIpv6().begin(), ip, sizeof ip);
+    t.port = x.getIpv6Port();
+  }
+  t.ip = ip;
+  if (x.getRsaId().size() == 20) std::copy_n(x.getRsaId().begin(), 20, t.rsaId.emplace().begin());
+  if (x.getEd25519Id().size() == 32)
+    std::copy_n(x.getEd25519Id().begin(), 32, t.edId.emplace().begin());
+  uint8_t refusal = 0;
+  if (t.ip.empty() || !t.rsaId || x.getHdata().size() > cell::kRelayBodyMax) {
+    refusal = kDestroyReasonProtocol;
+  } else if (t.rsaId == m.ourRsa || t.edId == m.ourEd) {
+    refusal = kDestroyReasonConnectFailed;  // C tor does not connect to itself
+  } else if (!m.allowPrivate && isPrivateAddress(t.ip)) {
+    refusal = kDestroyReasonProtocol;  // ExtendAllowPrivateAddresses is off
+  }
+  if (refusal != 0) {
+    ++m.refused;
+    sendExtended(*s, originChannel, originCirc, 0, 0, refusal);
+    return;
+  }
+  std::array<uint8_t, cell::kCellPayloadLen> create{};
+  Writer w{MutBytes(create)};
+  cell::encodeCreate2(cell::Create2{x.getHtype(), Bytes(x.getHdata().begin(), x.getHdata().size())},
+                      w);
+  unsigned gen = m.link->connects();
+  std::string where = t.ip + ":" + std::to_string(t.port);
+  m.outbound->request(
+      t, [&m, s, gen, originChannel, originCirc, create, where](const OutboundChannels::Result& r) {
+        // circuitd's connection changed meanwhile: the circuit that asked is gone.
+        if (m.link->session() != s || m.link->connects() != gen) return;
+        std::optional<uint32_t> circId;
+        if (r.channel) circId = m.channels.originateCircuit(*r.channel);
+        FlowId f = r.channel && circId ? flowOf(*r.channel, *circId) : 0;
+        if (circId && !s->pipe.openFlow(f)) {
+          uint8_t none[cell::kCellPayloadLen] = {};
+          m.channels.sendCell(*r.channel, *circId, kDestroy, Bytes(none));  // unregisters it
+          circId.reset();
+        }
+        if (!circId) {
+          ++m.failed;
+          spdlog::info("extend to {}: {}", where, r.channel ? "no circuit id free" : r.why);
+          sendExtended(*s, originChannel, originCirc, 0, 0,
+                       r.channel ? daemon::kReasonResourceLimit : kDestroyReasonConnectFailed);
+          return;
+        }
+        m.channels.sendCell(*r.channel, *circId, static_cast<uint8_t>(cell::CellCmd::kCreate2),
+                            Bytes(create));
+        ++m.created;
+        sendExtended(*s, originChannel, originCirc, *r.channel, *circId, 0);
+      });
+}
 
 std::array<uint8_t, 32> sha256(Bytes b) {
   std::array<uint8_t, 32> d{};
@@ -182,6 +286,25 @@ int run(daemon::Runtime& rt) {
     return 1;
   }
 
+  // Who we are on the connections we open to next hops (EXTEND2): the type 6 authentication
+  // certificate lives two days, so a fresh one is made every day.
+  auto makeInitiator = [&](std::string& err) -> std::shared_ptr<const InitiatorCredentials> {
+    std::vector<uint8_t> seed(64);
+    RAND_bytes(seed.data(), static_cast<int>(seed.size()));
+    auto ic = InitiatorCredentials::create(*creds, keys->rsaIdentity, keys->signing,
+                                           std::time(nullptr), seed, err);
+    if (!ic) return nullptr;
+    return std::make_shared<const InitiatorCredentials>(std::move(*ic));
+  };
+  auto initiatorCreds = makeInitiator(error);
+  auto clientTls = initiatorCreds ? LinkTlsContext::create(TlsRole::kInitiator, creds->linkKey,
+                                                           creds->linkCert, error)
+                                  : std::nullopt;
+  if (!initiatorCreds || !clientTls) {
+    spdlog::error("outbound link credentials: {}", error);
+    return 1;
+  }
+
   ChannelServerConfig sc;
   sc.bandwidthRate = cfg.bandwidthRateBytes;
   sc.bandwidthBurst = cfg.bandwidthBurstBytes;
@@ -197,10 +320,18 @@ int run(daemon::Runtime& rt) {
     }
   }
 
+  auto initiatorIdentity = [&] {
+    return InitiatorIdentity{initiatorCreds, initiatorCreds->initiatorCerts(*creds),
+                             sc.ourRsaIdSha256, keys->masterPublic, sc.ourAddresses};
+  };
+  InitiatorIdentity firstIdentity = initiatorIdentity();
+
   ipc::ClientLink<Traits>* circuitdLink = nullptr;
   ChannelServer* server = nullptr;
+  OutboundChannels* outboundPtr = nullptr;
   ChannelServer::Hooks hooks;
   hooks.opened = [&](ChannelId id, const ChannelInfo& info) {
+    if (outboundPtr) outboundPtr->channelOpened(id, info);
     auto* s = circuitdLink ? circuitdLink->session() : nullptr;
     if (!s) return;
     auto e = s->pipe.add();
@@ -253,6 +384,7 @@ int run(daemon::Runtime& rt) {
     if (s) static_cast<CircuitdSession*>(s)->sent(id, circId);
   };
   hooks.closed = [&](ChannelId id) {
+    if (outboundPtr) outboundPtr->channelClosed(id);
     auto* s = circuitdLink ? circuitdLink->session() : nullptr;
     if (!s) return;
     auto e = s->pipe.add();
@@ -265,6 +397,45 @@ int run(daemon::Runtime& rt) {
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
       [] { return static_cast<int64_t>(std::time(nullptr)); });
   server = &channels;
+
+  // Outbound channels for EXTEND2 (declared after `channels`, so they go first).
+  OutboundDialer dialer(
+      rt.loop().base(), *clientTls, std::move(firstIdentity), std::chrono::seconds(30),
+      [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
+      [] { return static_cast<int64_t>(std::time(nullptr)); });
+  OutboundLimits outboundLimits;
+  outboundLimits.allowPrivateAddresses = cfg.extendAllowPrivateAddresses || cfg.testingTorNetwork;
+  OutboundChannels outbound(
+      outboundLimits,
+      [&dialer](const OutboundTarget& t, OutboundDialer::Done d) { dialer.dial(t, std::move(d)); },
+      [&channels](OpenedChannel&& c) {
+        return std::optional<ChannelId>(
+            channels.adoptOpen(std::move(c.conn), c.info, std::move(c.leftover)));
+      });
+  outboundPtr = &outbound;
+  Middle middle{channels};
+  middle.outbound = &outbound;
+  middle.ourRsa = keys->rsaIdentity.publicKey().fingerprint();
+  middle.ourEd = keys->masterPublic;
+  middle.allowPrivate = outboundLimits.allowPrivateAddresses;
+  std::function<void()> renewInitiator = [&] {
+    std::string err;
+    auto fresh = makeInitiator(err);
+    if (!fresh) {
+      spdlog::warn("outbound link credentials: {}; keeping the current ones", err);
+      return;
+    }
+    initiatorCreds = fresh;
+    dialer.setIdentity(initiatorIdentity());
+  };
+  std::unique_ptr<event, void (*)(event*)> renewTimer(
+      event_new(
+          rt.loop().base(), -1, EV_PERSIST,
+          [](evutil_socket_t, short, void* f) { (*static_cast<std::function<void()>*>(f))(); },
+          &renewInitiator),
+      &event_free);
+  timeval day{86400, 0};
+  event_add(renewTimer.get(), &day);
 
   std::vector<std::unique_ptr<OrListener>> orPorts;
   for (const auto& p : cfg.orPorts) {
@@ -326,13 +497,16 @@ int run(daemon::Runtime& rt) {
       nullptr);
   ipc::ClientLink<Traits> circuitd(
       rt.loop(), rt.socketPath("circuitd"), "circuitd",
-      [&channels](auto drop) { return std::make_unique<CircuitdSession>(drop, channels); },
+      [&channels, &middle](auto drop) {
+        return std::make_unique<CircuitdSession>(drop, channels, middle);
+      },
       [](ipc::RpcConnection& c, proto::CellSink::Client ours) {
         auto req = c.bootstrap<proto::CircuitEntry>().attachRequest();
         req.setToChanneld(kj::mv(ours));
         return req.send().then([](auto&& r) { return r.getToCircuitd(); });
       });
   circuitdLink = &circuitd;
+  middle.link = &circuitd;
   rt.control().waitingFor = [&] {
     return circuitd.attached() ? std::vector<std::string>{} : std::vector<std::string>{"circuitd"};
   };
@@ -349,10 +523,17 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("cells_waited_for_credit_total", cellCounters.waited);
     out.emplace_back("cells_without_circuitd_total", cellCounters.refusedNoCircuitd);
     out.emplace_back("channels_stalled", channels.stalledChannels());
+    out.emplace_back("extends_requested_total", middle.requested);
+    out.emplace_back("extends_refused_total", middle.refused);
+    out.emplace_back("extends_failed_total", middle.failed);
+    out.emplace_back("extends_created_total", middle.created);
+    out.emplace_back("outbound_connections_in_progress", outbound.inProgress());
   };
   circuitd.start();
   int rc = rt.run();
   circuitdLink = nullptr;
+  middle.link = nullptr;
+  outboundPtr = nullptr;
   return rc;
 }
 

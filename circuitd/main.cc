@@ -141,6 +141,13 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
     out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
     out.emplace_back("streams_single_hop_refused_total", c.singleHopRefused);
+    out.emplace_back("extends_requested_total", c.extendsRequested);
+    out.emplace_back("extends_failed_total", c.extendsFailed);
+    out.emplace_back("extended_total", c.extended);
+    out.emplace_back("cells_forwarded_total", c.cellsForwarded);
+    out.emplace_back("cells_relayed_back_total", c.cellsRelayedBack);
+    out.emplace_back("truncates_total", c.truncates);
+    out.emplace_back("circuits_destroyed_by_next_hop_total", c.destroyedByNextHop);
     out.emplace_back("conflux_legs_linking_total", c.legsLinking);
     out.emplace_back("conflux_legs_refused_total", c.legsRefused);
     out.emplace_back("conflux_legs_closed_by_confluxd_total", c.legsClosedByConfluxd);

@@ -9,8 +9,9 @@
 # circuitd's cells as bounded output that must still name a channel and circuit it knows.
 #
 # Flows (credit, types.capnp): one per circuit, flow id = (channel << 32) | circId. A flow exists from
-# the first cell either side sends for it until a DESTROY cell (either way) or the channel's
-# `closed`. A cell for a flow the receiver does not know opens it, within the per-connection limit.
+# the first cell either side sends for it (or, for a next hop we opened, from the `extended` event
+# that names it) until a DESTROY cell (either way) or the channel's `closed`. A CREATE cell for a
+# flow the receiver does not know opens it, within the per-connection limit.
 #
 # Ordering: one sink's pushes are processed in the order sent (E-order), and the events of a batch in
 # list order, so the cells of one circuit and the open/close of a channel keep their order.
@@ -49,7 +50,37 @@ struct ChannelEvent {
     opened @1 :ChannelOpened;  # channeld -> circuitd only, once, before the channel's first cell
     cell @2 :Cell;             # both ways; one message of flow (channel, circId)
     closed @3 :Void;           # channeld -> circuitd only: the channel is gone with its circuits
+    extend @4 :ExtendRequest;  # circuitd -> channeld only: flow-less; `channel` is the origin's
+    extended @5 :ExtendResult; # channeld -> circuitd only: flow-less; answers one `extend`
   }
+}
+
+# A middle relay's EXTEND2 (tor-spec 5.1.2), already checked by circuitd: channeld finds or opens a
+# channel to the next hop (a canonical one is reused), picks a circuit id on it with the top bit
+# set (we initiated that link), sends CREATE2 (htype, hdata) there and answers with
+# `extended`. At most one extend is outstanding per origin circuit, so these flow-less events are
+# bounded by the flows that carry credit.
+struct ExtendRequest {
+  originCircId @0 :UInt32;   # the client's circuit (flow (channel << 32) | originCircId)
+  ipv4 @1 :Data;             # 4 bytes or empty
+  ipv4Port @2 :UInt16;
+  ipv6 @3 :Data;             # 16 bytes or empty
+  ipv6Port @4 :UInt16;
+  rsaId @5 :Data;            # 20 bytes (always set)
+  ed25519Id @6 :Data;        # 32 bytes or empty
+  htype @7 :UInt16;          # the CREATE2 to send: handshake type
+  hdata @8 :Data;            # and handshake data (at most 498 bytes: it came in a relay message)
+}
+
+# The outcome of an `extend`. On success channeld has opened the flow (nextChannel << 32) |
+# nextCircId on this connection (both sides treat it as opened by this event) and sent the CREATE2;
+# the CREATED2 or DESTROY comes back as a cell of that flow. On failure `reason` is the DESTROY
+# reason for the client's circuit.
+struct ExtendResult {
+  originCircId @0 :UInt32;
+  nextChannel @1 :UInt32;    # 0 on failure
+  nextCircId @2 :UInt32;     # 0 on failure
+  reason @3 :UInt8;          # tor-spec DESTROY reason when nextChannel is 0
 }
 
 struct ChannelOpened {
@@ -60,7 +91,9 @@ struct ChannelOpened {
 
 struct Cell {
   circId @0 :UInt32;   # nonzero; 4-byte circuit ids (link protocol 4+)
-  command @1 :UInt8;   # CREATE2, CREATE_FAST, RELAY, RELAY_EARLY, DESTROY (to circuitd); CREATED2,
-                       # CREATED_FAST, RELAY, DESTROY (to channeld); anything else is a violation
+  command @1 :UInt8;   # CREATE2, CREATE_FAST, RELAY, RELAY_EARLY, DESTROY (to circuitd, plus
+                       # CREATED2 on a flow an `extended` opened); CREATED2, CREATED_FAST, RELAY,
+                       # DESTROY (to channeld, plus RELAY_EARLY on a flow toward a next hop);
+                       # anything else is a violation
   payload @2 :Data;    # exactly 509 bytes
 }

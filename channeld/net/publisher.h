@@ -19,10 +19,10 @@
 
 namespace onionsplit::channeld {
 
-// What onionsplit implements today, and nothing more: Relay=2 (ntor; EXTEND2 is answered with
-// TRUNCATED until the middle-relay role exists), Relay=3 (ntor v3), Relay=4 (its congestion
-// control extension), FlowCtrl=1 (authenticated SENDMEs), FlowCtrl=2 (congestion control),
-// Conflux=1 (confluxd: the exit's side of conflux sets, proposal 329).
+// What onionsplit implements today, and nothing more: Relay=2 (ntor, and EXTEND2 as a middle
+// relay), Relay=3 (ntor v3), Relay=4 (its congestion control extension), FlowCtrl=1 (authenticated
+// SENDMEs), FlowCtrl=2 (congestion control), Conflux=1 (confluxd: the exit's side of conflux sets,
+// proposal 329).
 inline constexpr const char* kProtoLine = "Conflux=1 FlowCtrl=1-2 Link=4-5 LinkAuth=3 Relay=2-4";
 
 class DescriptorPublisher {

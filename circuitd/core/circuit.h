@@ -16,8 +16,10 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "common/base/bytes.h"
@@ -82,6 +84,34 @@ class CreateLimiter {
 using flowctl::MsgQueue;
 using flowctl::QueuedMsg;
 
+// The next hop an EXTEND2 names (tor-spec 5.1.2), after circuitd's checks.
+struct ExtendTarget {
+  std::optional<std::array<uint8_t, 4>> ipv4;
+  uint16_t ipv4Port = 0;
+  std::optional<std::array<uint8_t, 16>> ipv6;
+  uint16_t ipv6Port = 0;
+  std::array<uint8_t, 20> rsaId{};
+  std::optional<std::array<uint8_t, 32>> edId;
+  uint16_t htype = 0;  // the CREATE2 to send there
+  std::vector<uint8_t> hdata;
+};
+
+// Who an EXTEND2 must not name: the previous hop (extending back to it; C tor refuses that as a
+// protocol violation) and this relay (C tor refuses to connect to itself: CONNECTFAILED).
+struct HopIdentities {
+  std::optional<std::array<uint8_t, 20>> prevRsa;  // set when the previous hop is a relay
+  std::optional<std::array<uint8_t, 32>> prevEd;
+  std::array<uint8_t, 20> ourRsa{};
+  std::array<uint8_t, 32> ourEd{};
+};
+
+// Parses and checks an EXTEND2 body as C tor's circuit_extend does: an RSA identity (nonzero) is
+// required, at least one IPv4 or IPv6 address with a nonzero address and port, a CREATE2 handshake
+// circuitd knows (ntor with its 84 bytes, or ntor v3); the first specifier of each type counts and
+// unknown types are ignored. Private addresses are channeld's to refuse (its configuration). A
+// failure is the DESTROY reason for the circuit.
+Expected<ExtendTarget, cell::DestroyReason> checkExtend2(Bytes body, const HopIdentities& ids);
+
 // What the circuit needs from its shell.
 class CircuitIo {
  public:
@@ -94,6 +124,10 @@ class CircuitIo {
   // CONFLUX_LINKED_ACK and CONFLUX_SWITCH (streamId 0), which the shell routes to confluxd.
   virtual void deliver(uint16_t streamId, uint8_t command, Bytes body) = 0;
   virtual void random(MutBytes out) = 0;  // padding of originated cells
+  // The next hop (a middle's circuit after EXTEND2): channeld's credit for that flow allows one
+  // more cell, and a cell for it (the client's, decrypted by our layer; RELAY_EARLY kept).
+  virtual bool canSendNext() { return false; }
+  virtual void sendNext(bool /*early*/, Bytes /*payload509*/) {}
 };
 
 class Circuit {
@@ -102,9 +136,11 @@ class Circuit {
 
   // What happened to a cell from the client.
   enum class Fwd : uint8_t {
-    kTaken,    // consumed: the shell returns channeld's credit for it
-    kHeld,     // its message waits for the stream side: credit comes back from drainHeld()
-    kDestroy,  // close the circuit with destroyReason()
+    kTaken,     // consumed: the shell returns channeld's credit for it
+    kHeld,      // its message waits for the stream side: credit comes back from drainHeld()
+    kDestroy,   // close the circuit with destroyReason()
+    kExtend,    // consumed, and an EXTEND2 passed the checks: takeExtend() has the target
+    kTruncate,  // consumed: destroy the next hop with truncateReason() (TRUNCATED is queued)
   };
   // FWD: a RELAY (early = RELAY_EARLY) cell from the client; decrypted in place.
   Fwd fromClient(bool early, std::span<uint8_t, cell::kCellPayloadLen> payload, uint64_t nowUsec,
@@ -113,6 +149,34 @@ class Circuit {
   // cells that consumed.
   uint32_t drainHeld(CircuitIo& io);
   size_t held() const { return fwd_.held.size(); }
+
+  // ---- the middle role ----
+  // Who an EXTEND2 must not name (set by the shell once the circuit exists).
+  void setHopIdentities(HopIdentities ids) { ids_ = std::move(ids); }
+  std::optional<ExtendTarget> takeExtend() { return std::exchange(extend_, std::nullopt); }
+  uint8_t truncateReason() const { return truncateReason_; }
+  // channeld's answer to our extend: true if it opened a next hop and the circuit keeps it (false:
+  // the shell destroys that flow, the client truncated meanwhile). With !ok, kill() says whether
+  // the circuit must close (C tor closes it when the connection fails: DESTROY to the client).
+  bool extendResult(bool ok, bool* kill);
+  // A cell from the next hop: CREATED2 (answered with EXTENDED2) or RELAY / RELAY_EARLY (gets our
+  // layer and goes to the client).
+  enum class Next : uint8_t {
+    kSent,     // consumed: the shell returns channeld's credit for the next hop's flow
+    kQueued,   // waits for the client flow's credit: credit comes back from pumpRelayed()
+    kDestroy,  // close the circuit with destroyReason()
+  };
+  Next fromNextHop(uint8_t command, std::span<uint8_t, cell::kCellPayloadLen> payload,
+                   CircuitIo& io);
+  // Cells from the next hop that wait go to the client while channeld allows, after BWD's own
+  // queue (EXTENDED2 first); returns how many.
+  uint32_t pumpRelayed(CircuitIo& io);
+  // Client cells that wait for the next hop's credit go on; returns how many (client credit).
+  uint32_t pumpForward(CircuitIo& io);
+  // The next hop is gone (TRUNCATE): the cells waiting for it are dropped; returns how many.
+  uint32_t dropForward();
+  bool hasNextHop() const { return hop_ == Hop::kCreateSent || hop_ == Hop::kOpen; }
+  bool fwdWaiting() const { return !toNext_.empty(); }
 
   enum class Bwd : uint8_t {
     kSent,       // packaged and sent: the shell returns streamd's credit for it
@@ -128,7 +192,9 @@ class Circuit {
   uint32_t pump(uint64_t nowUsec, CircuitIo& io);
   size_t queued() const { return bwd_.queue.size(); }
   // BWD has something to send (queued messages or our SENDMEs) once channeld's credit allows.
-  bool bwdWaiting() const { return !bwd_.queue.empty() || bwd_.dueSendmes.size() > 0; }
+  bool bwdWaiting() const {
+    return !bwd_.queue.empty() || bwd_.dueSendmes.size() > 0 || !toClient_.empty();
+  }
 
   cell::DestroyReason destroyReason() const { return destroyReason_; }
   bool ccEnabled() const { return cc_.has_value(); }
@@ -142,9 +208,14 @@ class Circuit {
  private:
   Circuit(crypto::RelayLayer layer, const CircuitParams& p, bool cc, uint8_t sendmeInc);
   Fwd destroy(cell::DestroyReason r);
-  Fwd dispatch(const cell::RelayHeader& h, Bytes body, const crypto::Tor1Digest& digest,
+  Fwd dispatch(const cell::RelayHeader& h, Bytes body, const crypto::Tor1Digest& digest, bool early,
                uint64_t nowUsec, CircuitIo& io);
   Fwd toStreams(const cell::RelayHeader& h, Bytes body, CircuitIo& io);
+  Fwd extend2(const cell::RelayHeader& h, Bytes body, bool early);
+  Fwd truncate(Bytes body);
+  Fwd forward(bool early, std::span<uint8_t, cell::kCellPayloadLen> payload, CircuitIo& io);
+  // Queues (or sends) a message we originate for the client that owes the stream side nothing.
+  bool answer(uint8_t command, Bytes body);
   // Originates one cell for the client; false if crypto failed.
   bool originate(uint16_t streamId, uint8_t command, Bytes body, CircuitIo& io,
                  crypto::Tor1Digest* digest);
@@ -171,6 +242,23 @@ class Circuit {
   FwdState fwd_;
   BwdState bwd_;
   cell::DestroyReason destroyReason_ = cell::DestroyReason::kNone;
+  // The next hop: none; an extend channeld works on (`cancelled` if the client truncated it
+  // meanwhile); CREATE2 sent; CREATED2 answered.
+  enum class Hop : uint8_t { kNone, kPending, kCreateSent, kOpen };
+  Hop hop_ = Hop::kNone;
+  bool cancelled_ = false;
+  HopIdentities ids_;
+  std::optional<ExtendTarget> extend_;
+  uint8_t truncateReason_ = 0;
+  struct RawCell {
+    bool early = false;
+    std::array<uint8_t, cell::kCellPayloadLen> payload;
+  };
+  // Cells waiting for a flow's credit: each at most the other flow's window (64), so a peer that
+  // keeps to its credit never overflows them.
+  static constexpr size_t kMaxWaitingCells = 64;
+  std::deque<RawCell> toNext_;    // the client's, for the next hop
+  std::deque<RawCell> toClient_;  // the next hop's, for the client (our layer not yet added)
   bool leg_ = false;
   uint8_t sendmeInc_ = 0;
 };

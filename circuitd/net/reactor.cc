@@ -50,6 +50,7 @@ struct Reactor::Entry {
   bool owesStreamClose = false;  // our `closed` to streamd
   bool owesLegClose = false;     // our `closed` to confluxd
   uint8_t reason = 0;
+  FlowId next = 0;  // the next hop's flow (a middle's circuit after EXTEND2), 0 if none
   // The leg's last `state` report (reportLeg sends a new one when these change).
   bool reported = false, reportedCanSend = false;
   uint64_t reportedCwnd = 0, reportedRtt = 0;
@@ -131,6 +132,17 @@ class Reactor::Io final : public CircuitIo {
     ++r_.counters_.streamMessagesOut;
   }
   void random(MutBytes out) override { r_.random_(out); }
+  bool canSendNext() override { return e_.next != 0 && e_.ch->pipe.canSend(e_.next); }
+  void sendNext(bool early, Bytes payload) override {
+    auto ev = e_.ch->pipe.add();
+    ev.setChannel(static_cast<uint32_t>(e_.next >> 32));
+    auto c = ev.initCell();
+    c.setCircId(static_cast<uint32_t>(e_.next));
+    c.setCommand(early ? kRelayEarly : kRelay);
+    c.setPayload(capnp::Data::Reader(payload.data(), payload.size()));
+    e_.ch->pipe.commit(e_.next, ev);
+    ++r_.counters_.cellsForwarded;
+  }
 
   // A leg's message for confluxd: its first LINK opens the leg's flow; later ones (the manager
   // refuses a second LINK) and everything else travel as they came.
@@ -248,18 +260,48 @@ Reactor::CcSnapshot Reactor::ccSnapshot() const {
 
 bool Reactor::onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e) {
   if (e.isOpened()) {
-    if (e.getOpened().getPeerRsaId().size() == 0)
+    auto o = e.getOpened();
+    if (o.getPeerRsaId().size() == 0) {
       clientChannels_.insert_or_assign(Key{&s, e.getChannel()}, CreateLimiter(now_()));
+    } else {
+      PeerIds ids;
+      if (o.getPeerRsaId().size() == 20) {
+        ids.rsa.emplace();
+        std::copy_n(o.getPeerRsaId().begin(), 20, ids.rsa->begin());
+      }
+      if (o.getPeerEd25519Id().size() == 32) {
+        ids.ed.emplace();
+        std::copy_n(o.getPeerEd25519Id().begin(), 32, ids.ed->begin());
+      }
+      relayChannels_.insert_or_assign(Key{&s, e.getChannel()}, ids);
+    }
     return true;
   }
+  if (e.isExtended()) {
+    onExtended(s, e.getChannel(), e.getExtended());
+    return true;
+  }
+  if (e.isExtend()) return false;  // only circuitd sends it
   if (e.isClosed()) {  // the channel is gone with its circuits; channeld forgot their flows
     uint32_t channel = e.getChannel();
     clientChannels_.erase(Key{&s, channel});
-    std::vector<Entry*> gone;
+    relayChannels_.erase(Key{&s, channel});
+    std::vector<Entry*> gone, orphans;
     for (auto& [key, entry] : entries_)
       if (key.first == &s && (key.second >> 32) == channel) gone.push_back(entry.get());
+    for (auto& [key, entry] : byNextHop_)
+      if (key.first == &s && (key.second >> 32) == channel) orphans.push_back(entry);
     for (Entry* g : gone)
       kill(*g, cell::DestroyReason::kChannelClosed, false);
+    // Circuits whose next hop was on the channel: C tor closes them (DESTROY to the client).
+    for (Entry* o : orphans) {
+      byNextHop_.erase(Key{&s, o->next});
+      o->next = 0;
+      if (o->circuit) {
+        ++counters_.destroyedByUs;
+        kill(*o, cell::DestroyReason::kChannelClosed, true);
+      }
+    }
     s.pipe.forgetFlows([channel](FlowId f) { return (f >> 32) == channel; });
     return true;
   }
@@ -269,6 +311,12 @@ bool Reactor::onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e)
   uint8_t command = c.getCommand();
   Bytes payload = bytesOf(c.getPayload());
   auto it = entries_.find({&s, flow});
+  if (it == entries_.end()) {
+    if (auto n = byNextHop_.find({&s, flow}); n != byNextHop_.end()) {
+      fromNextHop(*n->second, flow, command, payload);
+      return true;
+    }
+  }
   if (command == kDestroy) {  // a close: not taken
     if (it == entries_.end()) {
       // A circuit whose CREATE failed already has our DESTROY; answer one we never saw.
@@ -337,6 +385,14 @@ void Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, Bytes pay
       break;
   }
   if (created->ccEnabled) ++counters_.createdCc;
+  HopIdentities hops;
+  hops.ourRsa = id_.rsaId;
+  hops.ourEd = id_.edId;
+  if (auto p = relayChannels_.find(Key{&s, flow >> 32}); p != relayChannels_.end()) {
+    hops.prevRsa = p->second.rsa;
+    hops.prevEd = p->second.ed;
+  }
+  circuit->setHopIdentities(hops);
   auto entry = std::make_unique<Entry>();
   entry->ch = &s;
   entry->flow = flow;
@@ -363,7 +419,16 @@ void Reactor::relayCell(Entry& e, bool early, Bytes payload) {
       e.ch->pipe.taken(e.flow, 1);
       break;
     case Circuit::Fwd::kHeld:
-      break;  // its credit comes back from drainHeld
+      break;  // its credit comes back from drainHeld or pumpForward
+    case Circuit::Fwd::kExtend:
+      e.ch->pipe.taken(e.flow, 1);
+      if (auto t = e.circuit->takeExtend()) requestExtend(e, *t);
+      break;
+    case Circuit::Fwd::kTruncate:
+      e.ch->pipe.taken(e.flow, 1);
+      ++counters_.truncates;
+      closeNextHop(e, e.circuit->truncateReason());
+      break;
     case Circuit::Fwd::kDestroy:
       ++counters_.destroyedByUs;
       e.ch->pipe.taken(e.flow, 1);
@@ -393,9 +458,19 @@ void Reactor::refuseStreams(Entry& e) {
 }
 
 void Reactor::pump(Entry& e) {
-  if (!e.circuit || !e.circuit->bwdWaiting()) return;
+  if (!e.circuit) return;
   Io io(*this, e);
+  if (e.circuit->fwdWaiting()) {
+    uint32_t moved = e.circuit->pumpForward(io);
+    if (moved > 0) e.ch->pipe.taken(e.flow, moved);
+  }
+  if (!e.circuit->bwdWaiting()) return;
   uint32_t sent = e.circuit->pump(now_(), io);
+  // The next hop's cells go after our own answers (pumpRelayed waits for BWD's queue).
+  if (uint32_t relayed = e.circuit->pumpRelayed(io); relayed > 0 && e.next != 0) {
+    counters_.cellsRelayedBack += relayed;
+    e.ch->pipe.taken(e.next, relayed);
+  }
   if (sent == 0) return;
   if (e.circuit->isLeg()) {
     ConfluxdSession* cd = confluxd();
@@ -418,7 +493,7 @@ void Reactor::track(Entry& e) {
   if (e.legFlow != 0) reportLeg(e);
   // A leg reported unable to send waits for channeld's credit too: its report must flip back.
   bool legBlocked = e.legFlow != 0 && e.reported && !e.reportedCanSend;
-  if (e.circuit && (e.circuit->bwdWaiting() || legBlocked)) {
+  if (e.circuit && (e.circuit->bwdWaiting() || e.circuit->fwdWaiting() || legBlocked)) {
     waitChanneld_.insert(k);
   } else {
     waitChanneld_.erase(k);
@@ -472,6 +547,7 @@ void Reactor::onChanneldCredit(ChanneldSession& s) {
 
 void Reactor::kill(Entry& e, cell::DestroyReason reason, bool toChanneld) {
   if (!e.circuit) return;
+  closeNextHop(e, static_cast<uint8_t>(reason));
   e.circuit.reset();
   e.reason = static_cast<uint8_t>(reason);
   e.owesDestroy = toChanneld;
@@ -532,6 +608,15 @@ void Reactor::settle(Entry& e) {
 
 void Reactor::channeldGone(ChanneldSession& s) {
   std::erase_if(clientChannels_, [&s](const auto& kv) { return kv.first.first == &s; });
+  std::erase_if(relayChannels_, [&s](const auto& kv) { return kv.first.first == &s; });
+  for (auto it = byNextHop_.begin(); it != byNextHop_.end();) {
+    if (it->first.first == &s) {
+      it->second->next = 0;  // channeld forgot it with the connection
+      it = byNextHop_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   std::vector<Entry*> gone;
   for (auto& [key, entry] : entries_)
     if (key.first == &s) gone.push_back(entry.get());
@@ -543,6 +628,129 @@ void Reactor::channeldGone(ChanneldSession& s) {
       settle(*g);
     }
   }
+}
+
+// ---- the middle role ----
+
+void Reactor::requestExtend(Entry& e, const ExtendTarget& t) {
+  ++counters_.extendsRequested;
+  auto data = [](const auto& a) { return capnp::Data::Reader(a.data(), a.size()); };
+  auto ev = e.ch->pipe.add();  // flow-less: one per circuit at a time
+  ev.setChannel(static_cast<uint32_t>(e.flow >> 32));
+  auto x = ev.initExtend();
+  x.setOriginCircId(static_cast<uint32_t>(e.flow));
+  if (t.ipv4) {
+    x.setIpv4(data(*t.ipv4));
+    x.setIpv4Port(t.ipv4Port);
+  }
+  if (t.ipv6) {
+    x.setIpv6(data(*t.ipv6));
+    x.setIpv6Port(t.ipv6Port);
+  }
+  x.setRsaId(data(t.rsaId));
+  if (t.edId) x.setEd25519Id(data(*t.edId));
+  x.setHtype(t.htype);
+  x.setHdata(data(t.hdata));
+}
+
+void Reactor::onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r) {
+  FlowId origin = (FlowId{channel} << 32) | r.getOriginCircId();
+  auto it = entries_.find(Key{&s, origin});
+  Entry* e = it == entries_.end() ? nullptr : it->second.get();
+  bool ok = r.getNextChannel() != 0 && r.getNextCircId() != 0;
+  FlowId next = ok ? (FlowId{r.getNextChannel()} << 32) | r.getNextCircId() : 0;
+  // channeld opened the next hop's flow with this event: so do we, before anything can use it.
+  if (ok && (!s.pipe.openFlow(next) || byNextHop_.count(Key{&s, next}))) {
+    spdlog::warn("circuit {:x}: channeld's next hop {:x} cannot be opened", origin, next);
+    ok = false;
+  }
+  bool failed = false;
+  bool keep = e && e->circuit && e->circuit->extendResult(ok, &failed);
+  if (keep) {
+    ++counters_.extended;
+    e->next = next;
+    byNextHop_[Key{&s, next}] = e;
+    pump(*e);
+    track(*e);
+    return;
+  }
+  if (ok && s.pipe.canClose(next)) {  // nobody wants it now (the client truncated or left)
+    auto ev = s.pipe.add();
+    ipc::ChannelCircuitTraits::fillClose(ev, next,
+                                         static_cast<uint8_t>(cell::DestroyReason::kNone));
+    s.pipe.commit(next, ev);
+  }
+  if (failed && e) {
+    ++counters_.extendsFailed;
+    ++counters_.destroyedByUs;
+    uint8_t reason = r.getReason();
+    kill(*e,
+         reason != 0 && reason <= static_cast<uint8_t>(cell::DestroyReason::kNoSuchService)
+             ? static_cast<cell::DestroyReason>(reason)
+             : cell::DestroyReason::kConnectFailed,
+         true);
+  }
+}
+
+void Reactor::fromNextHop(Entry& e, FlowId flow, uint8_t command, Bytes payload) {
+  ChanneldSession& s = *e.ch;
+  if (command == kDestroy) {
+    // The next hop ended the circuit: C tor (0.4.7 on) closes the whole circuit and tells the
+    // client DESTROYED without the next hop's reason. Our close answers channeld's.
+    byNextHop_.erase(Key{&s, flow});
+    e.next = 0;
+    if (s.pipe.canClose(flow)) {
+      auto ev = s.pipe.add();
+      ipc::ChannelCircuitTraits::fillClose(ev, flow, payload[0]);
+      s.pipe.commit(flow, ev);
+    }
+    if (e.circuit) {
+      ++counters_.destroyedByNextHop;
+      kill(e, cell::DestroyReason::kDestroyed, true);
+    }
+    return;
+  }
+  if (!e.circuit) {
+    s.pipe.taken(flow, 1);
+    return;
+  }
+  std::array<uint8_t, cell::kCellPayloadLen> buf;
+  std::copy(payload.begin(), payload.end(), buf.begin());
+  Io io(*this, e);
+  switch (e.circuit->fromNextHop(command, std::span<uint8_t, cell::kCellPayloadLen>(buf), io)) {
+    case Circuit::Next::kSent:
+      s.pipe.taken(flow, 1);
+      if (command == static_cast<uint8_t>(CellCmd::kRelay) || command == kRelayEarly)
+        ++counters_.cellsRelayedBack;
+      break;
+    case Circuit::Next::kQueued:
+      break;
+    case Circuit::Next::kDestroy:
+      spdlog::debug("circuit {:x}: next hop's cell {} refused (reason {})", e.flow, command,
+                    static_cast<int>(e.circuit->destroyReason()));
+      s.pipe.taken(flow, 1);
+      ++counters_.destroyedByUs;
+      kill(e, e.circuit->destroyReason(), true);
+      return;
+  }
+  pump(e);
+  track(e);
+}
+
+void Reactor::closeNextHop(Entry& e, uint8_t reason) {
+  if (e.circuit) {
+    uint32_t dropped = e.circuit->dropForward();
+    if (dropped > 0) e.ch->pipe.taken(e.flow, dropped);
+  }
+  if (e.next == 0) return;
+  ChanneldSession& s = *e.ch;
+  byNextHop_.erase(Key{&s, e.next});
+  if (s.pipe.canClose(e.next)) {
+    auto ev = s.pipe.add();
+    ipc::ChannelCircuitTraits::fillClose(ev, e.next, reason);
+    s.pipe.commit(e.next, ev);
+  }
+  e.next = 0;
 }
 
 // ---- streamd ----

@@ -48,6 +48,8 @@ struct CircuitCounters {
   uint64_t refusedCreates = 0, rateLimitedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
   uint64_t singleHopRefused = 0;
+  uint64_t extendsRequested = 0, extendsFailed = 0, extended = 0, cellsForwarded = 0,
+           cellsRelayedBack = 0, truncates = 0, destroyedByNextHop = 0;
   uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,
            legMessagesIn = 0, legStateReports = 0;
 };
@@ -148,6 +150,14 @@ class Reactor {
   void drain(Entry& e);
 
   void create(ChanneldSession& s, ipc::FlowId flow, uint8_t command, Bytes payload);
+  // The middle role: an EXTEND2 that passed the core's checks goes to channeld; its answer opens
+  // (or refuses) the next hop's flow; cells of that flow come back to the origin circuit.
+  void requestExtend(Entry& e, const ExtendTarget& t);
+  void onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r);
+  void fromNextHop(Entry& e, ipc::FlowId flow, uint8_t command, Bytes payload);
+  // Ends the circuit's next hop (DESTROY with `reason` on its flow unless channeld already forgot
+  // it); the cells waiting for it are dropped and their client credit goes back.
+  void closeNextHop(Entry& e, uint8_t reason);
   void relayCell(Entry& e, bool early, Bytes payload);
   // Starts the end of a circuit: DESTROY to channeld unless `channelGone`, `closed` to streamd if
   // it has a stream side.
@@ -172,6 +182,15 @@ class Reactor {
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries_;
   std::unordered_map<uint64_t, Entry*> byStreamFlow_;
   std::unordered_map<uint64_t, Entry*> byLegFlow_;
+  // Next hops (the flows channeld opened for our extends), to their origin circuits.
+  std::unordered_map<Key, Entry*, KeyHash> byNextHop_;
+  // The identities relays proved on their channels (an EXTEND2 back to the previous hop is
+  // refused).
+  struct PeerIds {
+    std::optional<std::array<uint8_t, 20>> rsa;
+    std::optional<std::array<uint8_t, 32>> ed;
+  };
+  std::unordered_map<Key, PeerIds, KeyHash> relayChannels_;
   // Circuits that wait for a boundary's credit (BWD's queue or our SENDMEs for channeld; FWD's held
   // messages for the stream side, streamd or confluxd): credit coming back visits only them.
   std::unordered_set<Key, KeyHash> waitChanneld_, waitSide_;

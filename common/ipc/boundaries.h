@@ -45,6 +45,11 @@ struct ChannelCircuitTraits {
     if (e.isCell()) return e.getCell().getPayload().size();
     if (e.isOpened())
       return e.getOpened().getPeerRsaId().size() + e.getOpened().getPeerEd25519Id().size();
+    if (e.isExtend()) {
+      auto x = e.getExtend();
+      return x.getIpv4().size() + x.getIpv6().size() + x.getRsaId().size() +
+             x.getEd25519Id().size() + x.getHdata().size();
+    }
     return 0;
   }
   // CREATE (1), CREATE_FAST (5), CREATE2 (10) start a circuit.
@@ -53,7 +58,9 @@ struct ChannelCircuitTraits {
     uint8_t c = e.getCell().getCommand();
     return c == 1 || c == 5 || c == 10;
   }
-  static bool flowlessAllowed(Event::Reader e) { return e.isOpened() || e.isClosed(); }
+  static bool flowlessAllowed(Event::Reader e) {
+    return e.isOpened() || e.isClosed() || e.isExtend() || e.isExtended();
+  }
   // A DESTROY cell for the flow; `reason` is a tor-spec DESTROY reason.
   static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
     out.setChannel(static_cast<uint32_t>(f >> 32));

@@ -42,6 +42,15 @@ struct RecordingIo final : CircuitIo {
     delivered.push_back({s, c, std::vector<uint8_t>(b.begin(), b.end())});
   }
   void random(MutBytes out) override { std::memset(out.data(), 0x5a, out.size()); }
+  // The next hop (a middle's circuit).
+  bool nextCredit = true;
+  std::deque<std::pair<bool, std::array<uint8_t, 509>>> forwarded;  // (RELAY_EARLY, payload)
+  bool canSendNext() override { return nextCredit; }
+  void sendNext(bool early, Bytes p) override {
+    std::array<uint8_t, 509> c{};
+    std::memcpy(c.data(), p.data(), 509);
+    forwarded.emplace_back(early, c);
+  }
 };
 
 std::array<uint8_t, 32> fill(uint8_t v) {
@@ -350,16 +359,268 @@ TEST_F(Fixture, NineRelayEarlyCellsAreOneTooMany) {
   EXPECT_EQ(send(RelayCmd::kDrop, 0, {}, true), Circuit::Fwd::kDestroy);
 }
 
-TEST_F(Fixture, Extend2IsAnsweredWithTruncated) {
+// ---- the middle role (EXTEND2) ----
+
+constexpr uint8_t kNextRsa = 0x99;
+
+// An EXTEND2 body: IPv4 127.0.0.1:port, an RSA identity of `rsa`, optional ed25519, ntor.
+std::vector<uint8_t> extend2Body(uint8_t rsa = kNextRsa, uint16_t port = 9001,
+                                 std::optional<uint8_t> ed = std::nullopt, uint16_t htype = 2,
+                                 size_t hlen = 84, std::array<uint8_t, 4> ip = {127, 0, 0, 1}) {
+  std::array<uint8_t, 6> v4{
+      ip[0], ip[1], ip[2], ip[3], static_cast<uint8_t>(port >> 8), static_cast<uint8_t>(port)};
+  std::array<uint8_t, 20> id{};
+  id.fill(rsa);
+  std::array<uint8_t, 32> edId{};
+  edId.fill(ed.value_or(0));
+  std::vector<uint8_t> hdata(hlen, 0x42);
+  cell::Extend2Msg m;
+  m.specs[m.specCount++] = {cell::LinkSpecifier::kIpv4, Bytes(v4)};
+  m.specs[m.specCount++] = {cell::LinkSpecifier::kRsaId, Bytes(id)};
+  if (ed) m.specs[m.specCount++] = {cell::LinkSpecifier::kEd25519Id, Bytes(edId)};
+  m.htype = htype;
+  m.hdata = Bytes(hdata);
+  std::vector<uint8_t> out(498);
+  Writer w{MutBytes(out)};
+  EXPECT_TRUE(cell::encodeExtend2(m, w));
+  out.resize(w.written().size());
+  return out;
+}
+
+HopIdentities hopIds() {
+  HopIdentities ids;
+  ids.prevRsa.emplace();
+  ids.prevRsa->fill(0x01);
+  ids.prevEd = fill(0x02);
+  ids.ourRsa.fill(0x11);
+  ids.ourEd = fill(0x22);
+  return ids;
+}
+
+TEST(CheckExtend2, AcceptsAndRefusesAsCTor) {
+  auto ids = hopIds();
+  auto ok = checkExtend2(Bytes(extend2Body(kNextRsa, 9001, 0x77)), ids);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->ipv4Port, 9001);
+  EXPECT_EQ((*ok->ipv4)[0], 127);
+  EXPECT_EQ(ok->rsaId[0], kNextRsa);
+  ASSERT_TRUE(ok->edId);
+  EXPECT_EQ(ok->htype, 2);
+  EXPECT_EQ(ok->hdata.size(), 84u);
+  auto err = [&](const std::vector<uint8_t>& b) { return checkExtend2(Bytes(b), ids).error(); };
+  using R = cell::DestroyReason;
+  EXPECT_EQ(err({1, 2, 3}), R::kProtocol) << "truncated";
+  EXPECT_EQ(err(extend2Body(0)), R::kProtocol) << "an all-zero RSA identity";
+  EXPECT_EQ(err(extend2Body(kNextRsa, 0)), R::kProtocol) << "port 0";
+  EXPECT_EQ(err(extend2Body(kNextRsa, 9001, std::nullopt, 2, 84, {0, 0, 0, 0})), R::kProtocol)
+      << "address 0";
+  EXPECT_EQ(err(extend2Body(0x01)), R::kProtocol) << "back to the previous hop (RSA)";
+  EXPECT_EQ(err(extend2Body(kNextRsa, 9001, 0x02)), R::kProtocol) << "back (ed25519)";
+  EXPECT_EQ(err(extend2Body(0x11)), R::kConnectFailed) << "to ourselves (RSA)";
+  EXPECT_EQ(err(extend2Body(kNextRsa, 9001, 0x22)), R::kConnectFailed) << "ourselves (ed25519)";
+  EXPECT_EQ(err(extend2Body(kNextRsa, 9001, std::nullopt, 2, 83)), R::kProtocol)
+      << "ntor's data is 84 bytes";
+  EXPECT_EQ(err(extend2Body(kNextRsa, 9001, std::nullopt, 1, 20)), R::kProtocol) << "CREATE_FAST";
+  EXPECT_EQ(err(extend2Body(kNextRsa, 9001, std::nullopt, 0, 186)), R::kProtocol) << "TAP";
+  EXPECT_TRUE(checkExtend2(Bytes(extend2Body(kNextRsa, 9001, std::nullopt, 3, 200)), ids));
+  // No identity specifier at all.
+  std::vector<uint8_t> noId = {1, 0, 6, 127, 0, 0, 1, 0x23, 0x29, 0, 2, 0, 84};
+  noId.resize(noId.size() + 84, 0x42);
+  EXPECT_EQ(err(noId), R::kProtocol);
+  // More specifiers than the codec takes.
+  std::vector<uint8_t> many = {9};
+  EXPECT_EQ(err(many), R::kProtocol);
+}
+
+// The next relay's view of the circuit: its tor1 layer, the client's second hop.
+struct MiddleFixture : Fixture {
+  std::optional<crypto::RelayLayer> next;
+
+  // EXTEND2 -> extend -> CREATED2 -> EXTENDED2 -> the client has two hops.
+  void extendTo() {
+    circ->setHopIdentities(hopIds());
+    auto body = extend2Body();
+    ASSERT_EQ(send(RelayCmd::kExtend2, 0, Bytes(body), true), Circuit::Fwd::kExtend);
+    auto t = circ->takeExtend();
+    ASSERT_TRUE(t);
+    EXPECT_FALSE(circ->takeExtend()) << "taken once";
+    bool kill = true;
+    ASSERT_TRUE(circ->extendResult(true, &kill));
+    EXPECT_FALSE(kill);
+    std::array<uint8_t, 509> created{};
+    std::vector<uint8_t> reply(64, 0x5c);
+    Writer w{MutBytes(created)};
+    cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
+    ASSERT_EQ(circ->fromNextHop(11, std::span<uint8_t, 509>(created), io), Circuit::Next::kSent);
+    circ->pump(now, io);
+    std::vector<uint8_t> b;
+    auto h = receive(&b);
+    ASSERT_EQ(h.command, r(RelayCmd::kExtended2));
+    auto x = cell::decodeExtended2(Bytes(b));
+    ASSERT_TRUE(x);
+    EXPECT_EQ(std::vector<uint8_t>(x->hdata.begin(), x->hdata.end()), reply);
+    std::array<uint8_t, 72> km{};
+    km.fill(0x3c);
+    auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(km));
+    ASSERT_TRUE(client.addHop(*k));
+    next = crypto::RelayLayer::create(*k);
+    ASSERT_TRUE(next);
+  }
+  // The client sends a message to the second hop.
+  Circuit::Fwd sendOn(RelayCmd cmd, uint16_t stream, Bytes body, bool early = false) {
+    std::array<uint8_t, 509> c{};
+    cell::encodeRelayCell(MutBytes(c), cmd, stream, body,
+                          [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+    crypto::Tor1Digest d{};
+    client.originateOutbound(1, crypto::RelayPayload(c), &d);
+    return circ->fromClient(early, std::span<uint8_t, 509>(c), now, io);
+  }
+  // The second hop sends a message toward the client.
+  Circuit::Next sendBack(RelayCmd cmd, uint16_t stream, Bytes body) {
+    std::array<uint8_t, 509> c{};
+    cell::encodeRelayCell(MutBytes(c), cmd, stream, body,
+                          [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+    crypto::Tor1Digest d{};
+    next->originateInbound(crypto::RelayPayload(c), &d);
+    return circ->fromNextHop(3, std::span<uint8_t, 509>(c), io);
+  }
+};
+
+TEST_F(MiddleFixture, CellsGoToTheNextHopAndBackWithOurLayer) {
   buildNtor3(true);
-  uint8_t b[8] = {};
-  EXPECT_EQ(send(RelayCmd::kExtend2, 0, Bytes(b, 8), true), Circuit::Fwd::kTaken);
+  extendTo();
+  uint8_t begin[] = "example.com:80\0";
+  ASSERT_EQ(sendOn(RelayCmd::kBegin, 5, Bytes(begin, sizeof begin)), Circuit::Fwd::kTaken);
+  EXPECT_TRUE(io.delivered.empty()) << "not for our streams";
+  ASSERT_EQ(io.forwarded.size(), 1u);
+  EXPECT_FALSE(io.forwarded[0].first);
+  auto fwd = io.forwarded[0].second;
+  crypto::Tor1Digest d{};
+  ASSERT_EQ(next->processOutbound(crypto::RelayPayload(fwd), &d, true),
+            crypto::RelayLayer::Outbound::kRecognized);
+  auto v = cell::decodeRelayCell(Bytes(fwd));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->header.command, r(RelayCmd::kBegin));
+  EXPECT_EQ(v->header.streamId, 5);
+
+  uint8_t data[] = {'o', 'k'};
+  ASSERT_EQ(sendBack(RelayCmd::kData, 5, Bytes(data, 2)), Circuit::Next::kSent);
+  ASSERT_EQ(io.cells.size(), 1u);
+  auto c = io.cells.front();
+  io.cells.pop_front();
+  EXPECT_EQ(client.receiveInbound(crypto::RelayPayload(c), &d), 1u) << "from the second hop";
+  auto back = cell::decodeRelayCell(Bytes(c));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->header.command, r(RelayCmd::kData));
+  EXPECT_EQ(back->body[1], 'k');
+  EXPECT_EQ(circ->cellsToClient(), 2u) << "EXTENDED2 and the relayed cell";
+}
+
+TEST_F(MiddleFixture, RelayEarlyIsKeptAndStillCounted) {
+  buildNtor3(true);
+  extendTo();  // the EXTEND2 was RELAY_EARLY number 1
+  for (int i = 0; i < 7; ++i)
+    ASSERT_EQ(sendOn(RelayCmd::kDrop, 0, {}, true), Circuit::Fwd::kTaken) << i;
+  ASSERT_EQ(io.forwarded.size(), 7u);
+  EXPECT_TRUE(io.forwarded[0].first) << "RELAY_EARLY goes on as RELAY_EARLY";
+  EXPECT_EQ(sendOn(RelayCmd::kDrop, 0, {}, true), Circuit::Fwd::kDestroy) << "the ninth";
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
+}
+
+TEST_F(MiddleFixture, CreditHoldsCellsBothWaysInBoundedQueues) {
+  buildNtor3(true);
+  extendTo();
+  io.nextCredit = false;
+  EXPECT_EQ(sendOn(RelayCmd::kDrop, 0, {}), Circuit::Fwd::kHeld);
+  EXPECT_EQ(sendOn(RelayCmd::kDrop, 0, {}), Circuit::Fwd::kHeld);
+  EXPECT_TRUE(circ->fwdWaiting());
+  io.nextCredit = true;
+  EXPECT_EQ(circ->pumpForward(io), 2u);
+  EXPECT_EQ(io.forwarded.size(), 2u);
+
+  io.cellCredit = false;
+  EXPECT_EQ(sendBack(RelayCmd::kDrop, 0, {}), Circuit::Next::kQueued);
+  EXPECT_TRUE(circ->bwdWaiting());
+  io.cellCredit = true;
+  EXPECT_EQ(circ->pumpRelayed(io), 1u);
+  crypto::Tor1Digest d{};
+  auto c = io.cells.back();
+  EXPECT_EQ(client.receiveInbound(crypto::RelayPayload(c), &d), 1u);
+
+  // A next hop that ignores its credit fills the queue and the circuit closes.
+  io.cellCredit = false;
+  Circuit::Next last = Circuit::Next::kQueued;
+  for (int i = 0; i < 100 && last == Circuit::Next::kQueued; ++i)
+    last = sendBack(RelayCmd::kDrop, 0, {});
+  EXPECT_EQ(last, Circuit::Next::kDestroy);
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kResourceLimit);
+}
+
+TEST_F(MiddleFixture, TruncateEndsTheNextHopAndAnswersTruncated) {
+  buildNtor3(true);
+  extendTo();
+  io.nextCredit = false;
+  EXPECT_EQ(sendOn(RelayCmd::kDrop, 0, {}), Circuit::Fwd::kHeld);
+  uint8_t reason = 9;
+  EXPECT_EQ(send(RelayCmd::kTruncate, 0, Bytes(&reason, 1)), Circuit::Fwd::kTruncate);
+  EXPECT_EQ(circ->truncateReason(), 9);
+  EXPECT_EQ(circ->dropForward(), 1u) << "the waiting cell's credit goes back";
+  EXPECT_FALSE(circ->hasNextHop());
   circ->pump(now, io);
-  std::vector<uint8_t> body;
-  auto h = receive(&body);
+  std::vector<uint8_t> b;
+  auto c = io.cells.back();
+  io.cells.clear();
+  io.cells.push_back(c);
+  auto h = receive(&b);
   EXPECT_EQ(h.command, r(RelayCmd::kTruncated));
-  ASSERT_EQ(body.size(), 1u);
-  EXPECT_EQ(body[0], static_cast<uint8_t>(cell::DestroyReason::kConnectFailed));
+  EXPECT_EQ(b[0], static_cast<uint8_t>(cell::DestroyReason::kRequested));
+}
+
+TEST_F(MiddleFixture, HostileExtendsAndNextHops) {
+  buildNtor3(true);
+  circ->setHopIdentities(hopIds());
+  auto body = extend2Body();
+  EXPECT_EQ(send(RelayCmd::kExtend2, 0, Bytes(body), false), Circuit::Fwd::kTaken)
+      << "outside RELAY_EARLY: dropped, as C tor";
+  EXPECT_FALSE(circ->takeExtend());
+  EXPECT_EQ(send(RelayCmd::kExtend2, 3, Bytes(body), true), Circuit::Fwd::kTaken)
+      << "on a stream: dropped";
+  EXPECT_FALSE(circ->takeExtend());
+  std::array<uint8_t, 509> cell{};
+  EXPECT_EQ(circ->fromNextHop(11, std::span<uint8_t, 509>(cell), io), Circuit::Next::kDestroy)
+      << "a CREATED2 nobody asked for";
+  EXPECT_EQ(send(RelayCmd::kExtend2, 0, Bytes(body), true), Circuit::Fwd::kExtend);
+  EXPECT_EQ(send(RelayCmd::kExtend2, 0, Bytes(body), true), Circuit::Fwd::kDestroy)
+      << "a second EXTEND2 while the first is under way";
+}
+
+TEST_F(MiddleFixture, RefusedExtendsCloseTheCircuit) {
+  buildNtor3(true);
+  circ->setHopIdentities(hopIds());
+  auto self = extend2Body(0x11);
+  EXPECT_EQ(send(RelayCmd::kExtend2, 0, Bytes(self), true), Circuit::Fwd::kDestroy);
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kConnectFailed);
+}
+
+TEST_F(MiddleFixture, AFailedConnectionClosesTheCircuitUnlessTruncated) {
+  buildNtor3(true);
+  circ->setHopIdentities(hopIds());
+  auto body = extend2Body();
+  ASSERT_EQ(send(RelayCmd::kExtend2, 0, Bytes(body), true), Circuit::Fwd::kExtend);
+  bool kill = false;
+  EXPECT_FALSE(circ->extendResult(false, &kill));
+  EXPECT_TRUE(kill);
+  // The client truncated while channeld was connecting: its answer is not wanted.
+  ASSERT_EQ(send(RelayCmd::kExtend2, 0, Bytes(body), true), Circuit::Fwd::kExtend);
+  EXPECT_EQ(send(RelayCmd::kTruncate, 0, {}), Circuit::Fwd::kTaken);
+  EXPECT_FALSE(circ->extendResult(true, &kill));
+  EXPECT_FALSE(kill);
+  // An unrecognized cell with no next hop still closes the circuit.
+  std::array<uint8_t, 509> junk{};
+  junk.fill(0xee);
+  EXPECT_EQ(circ->fromClient(false, std::span<uint8_t, 509>(junk), now, io),
+            Circuit::Fwd::kDestroy);
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
 }
 
 TEST_F(Fixture, TheStreamSideMaySendOnlyWhatAnExitSends) {

@@ -359,3 +359,210 @@ TEST_F(ReactorTest, ABeginFromAClientOneHopAwayIsRefused) {
 
 }  // namespace
 }  // namespace onionsplit::circuitd
+
+namespace onionsplit::circuitd {
+namespace {
+
+// The middle role between real pipes: EXTEND2 -> `extend` to channeld -> `extended` and CREATED2
+// from the next hop -> EXTENDED2 to the client; then cells both ways and the next hop's DESTROY.
+class MiddleReactorTest : public ReactorTest {
+ protected:
+  static constexpr uint32_t kNextChannel = 2, kNextCirc = 0x80000001u;
+  ipc::FlowId nextFlow() const { return (ipc::FlowId{kNextChannel} << 32) | kNextCirc; }
+  void cellOn(uint32_t channel, uint32_t circ, uint8_t command, Bytes payload) {
+    auto& p = channeld.pipe;
+    ipc::FlowId f = (ipc::FlowId{channel} << 32) | circ;
+    auto e = p.add();
+    e.setChannel(channel);
+    auto c = e.initCell();
+    c.setCircId(circ);
+    c.setCommand(command);
+    std::vector<uint8_t> full(509);
+    std::memcpy(full.data(), payload.data(), payload.size());
+    c.setPayload(capnp::Data::Reader(full.data(), full.size()));
+    p.commit(f, e);
+  }
+  std::vector<uint8_t> extend2Body() {
+    std::array<uint8_t, 6> v4{127, 0, 0, 1, 0x23, 0x29};
+    std::array<uint8_t, 20> rsa{};
+    rsa.fill(0x99);
+    std::vector<uint8_t> hdata(84, 0x42);
+    cell::Extend2Msg m;
+    m.specs[m.specCount++] = {cell::LinkSpecifier::kIpv4, Bytes(v4)};
+    m.specs[m.specCount++] = {cell::LinkSpecifier::kRsaId, Bytes(rsa)};
+    m.htype = 2;
+    m.hdata = Bytes(hdata);
+    std::vector<uint8_t> out(498);
+    Writer w{MutBytes(out)};
+    EXPECT_TRUE(cell::encodeExtend2(m, w));
+    out.resize(w.written().size());
+    return out;
+  }
+  // The client's relay message for hop `hop` on circuit 7 (RELAY_EARLY with `early`).
+  void clientSends(size_t hop, RelayCmd cmd, Bytes body, bool early) {
+    std::array<uint8_t, 509> c{};
+    cell::encodeRelayCell(MutBytes(c), cmd, 0, body,
+                          [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+    crypto::Tor1Digest d{};
+    client.originateOutbound(hop, crypto::RelayPayload(c), &d);
+    cellOn(1, 7, early ? 9 : 3, Bytes(c));
+  }
+  const proto::ChannelEvent::Reader* find(
+      const std::function<bool(proto::ChannelEvent::Reader)>& f) {
+    for (auto& e : channeld.events)
+      if (f(*e)) return e.get();
+    return nullptr;
+  }
+  // Up to EXTENDED2: the client then has hop 1 (keys shared with `next`).
+  void extendCircuit() {
+    build(7);
+    auto body = extend2Body();
+    clientSends(0, RelayCmd::kExtend2, Bytes(body), true);
+    ASSERT_TRUE(waitFor([&] { return find([](auto e) { return e.isExtend(); }) != nullptr; }));
+    auto x = find([](auto e) { return e.isExtend(); })->getExtend();
+    EXPECT_EQ(x.getOriginCircId(), 7u);
+    EXPECT_EQ(x.getIpv4Port(), 9001);
+    EXPECT_EQ(x.getRsaId()[0], 0x99);
+    EXPECT_EQ(x.getHtype(), 2);
+    EXPECT_EQ(x.getHdata().size(), 84u);
+    // channeld opened the next hop and sent CREATE2 there.
+    ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
+    auto ev = channeld.pipe.add();
+    ev.setChannel(1);
+    auto r = ev.initExtended();
+    r.setOriginCircId(7);
+    r.setNextChannel(kNextChannel);
+    r.setNextCircId(kNextCirc);
+    std::vector<uint8_t> reply(64, 0x5c), created(509);
+    Writer w{MutBytes(created)};
+    cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
+    cellOn(kNextChannel, kNextCirc, 11, Bytes(created));
+    size_t from = 0;
+    std::string got;
+    ASSERT_TRUE(waitFor([&] { return !(got = nextToClient(from)).empty(); }));
+    EXPECT_EQ(got.substr(0, 3), "15:") << "EXTENDED2";
+    std::array<uint8_t, 72> km{};
+    km.fill(0x3c);
+    auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(km));
+    ASSERT_TRUE(client.addHop(*k));
+    next = crypto::RelayLayer::create(*k);
+  }
+  std::optional<crypto::RelayLayer> next;
+};
+
+TEST_F(MiddleReactorTest, ExtendsAndForwardsBothWays) {
+  extendCircuit();
+  ASSERT_TRUE(next);
+  // Client -> next hop: our layer comes off, RELAY_EARLY stays.
+  uint8_t x = 'x';
+  clientSends(1, RelayCmd::kDrop, Bytes(&x, 1), true);
+  const proto::ChannelEvent::Reader* out = nullptr;
+  ASSERT_TRUE(waitFor([&] {
+    return (out = find([](auto e) { return e.isCell() && e.getChannel() == kNextChannel; }));
+  }));
+  EXPECT_EQ(out->getCell().getCircId(), kNextCirc);
+  EXPECT_EQ(out->getCell().getCommand(), 9);
+  std::array<uint8_t, 509> c{};
+  std::memcpy(c.data(), out->getCell().getPayload().begin(), 509);
+  crypto::Tor1Digest d{};
+  EXPECT_EQ(next->processOutbound(crypto::RelayPayload(c), &d, true),
+            crypto::RelayLayer::Outbound::kRecognized);
+
+  // Next hop -> client: our layer goes on.
+  std::array<uint8_t, 509> back{};
+  cell::encodeRelayCell(MutBytes(back), RelayCmd::kData, 3, Bytes(&x, 1),
+                        [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+  next->originateInbound(crypto::RelayPayload(back), &d);
+  size_t before = channeld.events.size();
+  cellOn(kNextChannel, kNextCirc, 3, Bytes(back));
+  ASSERT_TRUE(waitFor([&] {
+    for (size_t i = before; i < channeld.events.size(); ++i) {
+      auto e = *channeld.events[i];
+      if (e.isCell() && e.getChannel() == 1 && e.getCell().getCommand() == 3) return true;
+    }
+    return false;
+  }));
+  for (size_t i = before; i < channeld.events.size(); ++i) {
+    auto e = *channeld.events[i];
+    if (!e.isCell() || e.getChannel() != 1) continue;
+    std::memcpy(c.data(), e.getCell().getPayload().begin(), 509);
+    EXPECT_EQ(client.receiveInbound(crypto::RelayPayload(c), &d), 1u) << "from the second hop";
+  }
+
+  // The next hop's DESTROY: the client's circuit closes with DESTROYED, and the flow's close is
+  // answered.
+  uint8_t reason = 5;
+  cellOn(kNextChannel, kNextCirc, 4, Bytes(&reason, 1));
+  ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
+  bool toClient = false, answered = false;
+  for (auto& e : channeld.events) {
+    if (!e->isCell() || e->getCell().getCommand() != 4) continue;
+    if (e->getChannel() == 1) toClient = e->getCell().getPayload()[0] == 11;
+    if (e->getChannel() == kNextChannel) answered = true;
+  }
+  EXPECT_TRUE(toClient) << "DESTROY (DESTROYED) to the client";
+  EXPECT_TRUE(answered);
+  EXPECT_TRUE(channeld.violation.empty());
+  EXPECT_FALSE(channeldDropped);
+}
+
+TEST_F(MiddleReactorTest, ManyCellsBothWaysKeepTheirCredit) {
+  extendCircuit();
+  ASSERT_TRUE(next);
+  uint8_t x = 'x';
+  crypto::Tor1Digest d{};
+  for (int i = 0; i < 300; ++i) {
+    std::array<uint8_t, 509> back{};
+    cell::encodeRelayCell(MutBytes(back), RelayCmd::kData, 3, Bytes(&x, 1),
+                          [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+    next->originateInbound(crypto::RelayPayload(back), &d);
+    ASSERT_TRUE(waitFor([&] { return channeld.pipe.canSend(nextFlow()); })) << i;
+    cellOn(kNextChannel, kNextCirc, 3, Bytes(back));
+    clientSends(1, RelayCmd::kDrop, Bytes(&x, 1), false);
+    ASSERT_TRUE(waitFor([&] { return channeld.pipe.canSend((ipc::FlowId{1} << 32) | 7); })) << i;
+  }
+  size_t toClient = 0, toNext = 0;
+  ASSERT_TRUE(waitFor([&] {
+    toClient = toNext = 0;
+    for (auto& e : channeld.events) {
+      if (!e->isCell() || e->getCell().getCommand() != 3) continue;
+      (e->getChannel() == 1 ? toClient : toNext)++;
+    }
+    return toClient >= 301 && toNext >= 300;  // and EXTENDED2
+  })) << toClient
+      << " " << toNext;
+}
+
+TEST_F(MiddleReactorTest, TheClientsDestroyReachesTheNextHop) {
+  extendCircuit();
+  uint8_t reason = 3;
+  cellOn(1, 7, 4, Bytes(&reason, 1));
+  ASSERT_TRUE(waitFor([&] {
+    return find([](auto e) {
+             return e.isCell() && e.getChannel() == kNextChannel && e.getCell().getCommand() == 4;
+           }) != nullptr;
+  }));
+  ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
+}
+
+TEST_F(MiddleReactorTest, AFailedExtendDestroysTheCircuit) {
+  build(7);
+  auto body = extend2Body();
+  clientSends(0, RelayCmd::kExtend2, Bytes(body), true);
+  ASSERT_TRUE(waitFor([&] { return find([](auto e) { return e.isExtend(); }) != nullptr; }));
+  auto ev = channeld.pipe.add();
+  ev.setChannel(1);
+  auto r = ev.initExtended();
+  r.setOriginCircId(7);
+  r.setReason(6);
+  channeld.pipe.flush();
+  ASSERT_TRUE(waitFor([&] {
+    return find([](auto e) {
+             return e.isCell() && e.getChannel() == 1 && e.getCell().getCommand() == 4 &&
+                    e.getCell().getPayload()[0] == 6;
+           }) != nullptr;
+  })) << "DESTROY (CONNECTFAILED)";
+}
+
+}  // namespace
+}  // namespace onionsplit::circuitd
