@@ -425,6 +425,7 @@ class MiddleReactorTest : public ReactorTest {
     EXPECT_EQ(x.getRsaId()[0], 0x99);
     EXPECT_EQ(x.getHtype(), 2);
     EXPECT_EQ(x.getHdata().size(), 84u);
+    size_t from = channeld.events.size();  // nextToClient() reads cells only
     // channeld opened the next hop and sent CREATE2 there.
     ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
     auto ev = channeld.pipe.add();
@@ -437,7 +438,6 @@ class MiddleReactorTest : public ReactorTest {
     Writer w{MutBytes(created)};
     cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
     cellOn(kNextChannel, kNextCirc, 11, Bytes(created));
-    size_t from = 0;
     std::string got;
     ASSERT_TRUE(waitFor([&] { return !(got = nextToClient(from)).empty(); }));
     EXPECT_EQ(got.substr(0, 3), "15:") << "EXTENDED2";
