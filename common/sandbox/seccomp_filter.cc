@@ -20,6 +20,12 @@
 namespace onionsplit::sandbox {
 namespace {
 
+// A comparison on a system call argument, every field set (libseccomp's SCMP_A* macros leave
+// datum_b out of their two-operand form, which clang's -Wmissing-field-initializers refuses).
+scmp_arg_cmp cmpArg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+  return scmp_arg_cmp{index, op, a, b};
+}
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
 constexpr bool kSanitized = true;
 #elif defined(__has_feature)
@@ -117,12 +123,12 @@ class Filter {
     std::sort(allowed.begin(), allowed.end());
     auto fail = SCMP_ACT_ERRNO(static_cast<uint32_t>(err));
     for (uint64_t v : allowed)
-      add(SCMP_ACT_ALLOW, name, {SCMP_CMP(arg, SCMP_CMP_EQ, v)});
-    if (allowed.front() > 0) add(fail, name, {SCMP_CMP(arg, SCMP_CMP_LT, allowed.front())});
+      add(SCMP_ACT_ALLOW, name, {cmpArg(arg, SCMP_CMP_EQ, v)});
+    if (allowed.front() > 0) add(fail, name, {cmpArg(arg, SCMP_CMP_LT, allowed.front())});
     for (uint64_t v = allowed.front(); v < allowed.back(); ++v)
       if (!std::binary_search(allowed.begin(), allowed.end(), v))
-        add(fail, name, {SCMP_CMP(arg, SCMP_CMP_EQ, v)});
-    add(fail, name, {SCMP_CMP(arg, SCMP_CMP_GT, allowed.back())});
+        add(fail, name, {cmpArg(arg, SCMP_CMP_EQ, v)});
+    add(fail, name, {cmpArg(arg, SCMP_CMP_GT, allowed.back())});
   }
   const char* failed() const { return failed_; }
 
@@ -154,27 +160,27 @@ void addSockets(Filter& f, const Policy& p) {
       auto fam = std::find_if(families.begin(), families.end(),
                               [d](const Family& x) { return x.domain == d; });
       if (fam == families.end()) {
-        f.add(noFamily, call, {SCMP_A0(SCMP_CMP_EQ, d)});
+        f.add(noFamily, call, {cmpArg(0, SCMP_CMP_EQ, d)});
         continue;
       }
       if (pair && d != AF_UNIX) {  // socketpair exists only for AF_UNIX anyway
-        f.add(noFamily, call, {SCMP_A0(SCMP_CMP_EQ, d)});
+        f.add(noFamily, call, {cmpArg(0, SCMP_CMP_EQ, d)});
         continue;
       }
       for (uint64_t t = 0; t <= kTypeMask; ++t) {
         bool ok = std::find(fam->types.begin(), fam->types.end(), t) != fam->types.end();
         f.add(ok ? SCMP_ACT_ALLOW : noType, call,
-              {SCMP_A0(SCMP_CMP_EQ, d), SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, t)});
+              {cmpArg(0, SCMP_CMP_EQ, d), cmpArg(1, SCMP_CMP_MASKED_EQ, kTypeMask, t)});
       }
     }
-    f.add(noFamily, call, {SCMP_A0(SCMP_CMP_GE, 64)});
+    f.add(noFamily, call, {cmpArg(0, SCMP_CMP_GE, 64)});
   }
 }
 
 void addMemory(Filter& f) {
   for (const char* call : {"mmap", "mprotect"}) {
-    f.add(SCMP_ACT_ALLOW, call, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
-    f.add(SCMP_ACT_ERRNO(EPERM), call, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC)});
+    f.add(SCMP_ACT_ALLOW, call, {cmpArg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+    f.add(SCMP_ACT_ERRNO(EPERM), call, {cmpArg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC)});
   }
 }
 
@@ -193,22 +199,22 @@ void addFiles(Filter& f, const Policy& p) {
     unsigned flagsArg;
   };
   for (Call c : {Call{"open", 1}, Call{"openat", 2}}) {
-    f.add(SCMP_ACT_ALLOW, c.name, {SCMP_CMP(c.flagsArg, SCMP_CMP_MASKED_EQ, kWriting, 0)});
+    f.add(SCMP_ACT_ALLOW, c.name, {cmpArg(c.flagsArg, SCMP_CMP_MASKED_EQ, kWriting, 0)});
     for (uint64_t bit : {uint64_t{O_WRONLY}, uint64_t{O_RDWR}, uint64_t{O_CREAT}, uint64_t{O_TRUNC},
                          uint64_t{O_APPEND}})
-      f.add(SCMP_ACT_ERRNO(EACCES), c.name, {SCMP_CMP(c.flagsArg, SCMP_CMP_MASKED_EQ, bit, bit)});
+      f.add(SCMP_ACT_ERRNO(EACCES), c.name, {cmpArg(c.flagsArg, SCMP_CMP_MASKED_EQ, bit, bit)});
   }
 }
 
 void addProcess(Filter& f) {
   auto self = static_cast<uint64_t>(getpid());
   for (const char* call : {"kill", "tgkill"}) {
-    f.add(SCMP_ACT_ALLOW, call, {SCMP_A0(SCMP_CMP_EQ, self)});  // raise(), abort()
-    f.add(SCMP_ACT_ERRNO(EPERM), call, {SCMP_A0(SCMP_CMP_NE, self)});
+    f.add(SCMP_ACT_ALLOW, call, {cmpArg(0, SCMP_CMP_EQ, self)});  // raise(), abort()
+    f.add(SCMP_ACT_ERRNO(EPERM), call, {cmpArg(0, SCMP_CMP_NE, self)});
   }
   f.add(SCMP_ACT_ALLOW, "getrlimit");
-  f.add(SCMP_ACT_ALLOW, "prlimit64", {SCMP_A2(SCMP_CMP_EQ, 0)});
-  f.add(SCMP_ACT_ERRNO(EPERM), "prlimit64", {SCMP_A2(SCMP_CMP_NE, 0)});
+  f.add(SCMP_ACT_ALLOW, "prlimit64", {cmpArg(2, SCMP_CMP_EQ, 0)});
+  f.add(SCMP_ACT_ERRNO(EPERM), "prlimit64", {cmpArg(2, SCMP_CMP_NE, 0)});
   f.onlyValues("prctl", 0,
                {PR_GET_DUMPABLE, PR_SET_NAME, PR_GET_NAME, PR_GET_SECCOMP, PR_GET_NO_NEW_PRIVS},
                EPERM);
