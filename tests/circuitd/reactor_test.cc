@@ -20,6 +20,7 @@
 #include "common/cell/relay.h"
 #include "common/crypto/ntor_handshakes.h"
 #include "common/ipc/event_loop.h"
+#include "tests/common/ipc/pipe_harness.h"
 
 namespace onionsplit::circuitd {
 namespace {
@@ -27,25 +28,7 @@ namespace {
 using cell::RelayCmd;
 
 template <class Traits>
-struct Peer final : ipc::BatchPipe<Traits>::Handler {
-  using Event = typename Traits::Event;
-  Peer() : pipe(ipc::defaultWindows(), *this) {}
-  ipc::UnknownFlow onUnknownFlow(typename Event::Reader e) override {
-    return Traits::opensFlow(e) ? ipc::UnknownFlow::kOpen : ipc::UnknownFlow::kDrop;
-  }
-  bool onEvent(typename Event::Reader e) override {
-    events.push_back(capnp::clone(e));
-    auto f = Traits::flowOf(e);
-    if (f && !Traits::closesFlow(e)) pipe.taken(*f, 1);
-    return true;
-  }
-  void onCredit() override {}
-  void onViolation(const std::string& why) override { violation = why; }
-  ipc::BatchPipe<Traits> pipe;
-  std::vector<kj::Own<typename Event::Reader>> events;
-  std::string violation;
-  std::unique_ptr<ipc::RpcConnection> conn;
-};
+using Peer = ipc::testing::Peer<Traits>;
 
 std::array<uint8_t, 32> fill(uint8_t v) {
   std::array<uint8_t, 32> a{};
@@ -73,30 +56,14 @@ class ReactorTest : public ::testing::Test {
   }
   template <class Pipe, class P>
   void connect(Pipe& ours, P& peer, std::unique_ptr<ipc::RpcConnection>& server) {
-    int sv[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    server = std::make_unique<ipc::RpcConnection>(loop.base(), sv[0], true, ours.makeLocalSink());
-    peer.conn =
-        std::make_unique<ipc::RpcConnection>(loop.base(), sv[1], false, peer.pipe.makeLocalSink());
-    using Sink = typename std::remove_reference_t<decltype(peer.pipe)>::Sink;
-    ours.setPeer(server->template bootstrap<Sink>());
-    peer.pipe.setPeer(peer.conn->template bootstrap<Sink>());
+    ipc::testing::connect(loop, ours, peer, server);
   }
   ~ReactorTest() override {
     cdSession.reset();
     sdSession.reset();
     chSession.reset();
   }
-  bool waitFor(const std::function<bool()>& done) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < until) {
-      kj::evalLater([] {}).wait(loop.waitScope());
-      event_base_loop(loop.base(), EVLOOP_NONBLOCK);
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return done();
-  }
+  bool waitFor(const std::function<bool()>& done) { return ipc::testing::waitFor(loop, done); }
   // channeld -> circuitd: one cell of circuit `circ` on channel 1.
   void cellToCircuitd(uint32_t circ, uint8_t command, Bytes payload) {
     auto& p = channeld.pipe;

@@ -18,6 +18,7 @@
 
 #include "common/cell/relay.h"
 #include "common/ipc/event_loop.h"
+#include "tests/common/ipc/pipe_harness.h"
 
 namespace onionsplit::confluxd {
 namespace {
@@ -29,31 +30,7 @@ constexpr uint8_t r(RelayCmd c) {
 }
 
 template <class Traits>
-struct Peer final : ipc::BatchPipe<Traits>::Handler {
-  using Event = typename Traits::Event;
-  Peer() : pipe(ipc::defaultWindows(), *this) {}
-  ipc::UnknownFlow onUnknownFlow(typename Event::Reader e) override {
-    return Traits::opensFlow(e) ? ipc::UnknownFlow::kOpen : ipc::UnknownFlow::kDrop;
-  }
-  bool onEvent(typename Event::Reader e) override {
-    events.push_back(capnp::clone(e));
-    auto f = Traits::flowOf(e);
-    if (f && !Traits::closesFlow(e)) {
-      pipe.taken(*f, 1);
-    } else if (f && pipe.canClose(*f)) {  // answer a close (its second phase)
-      auto out = pipe.add();
-      Traits::fillClose(out, *f, 0);
-      pipe.commit(*f, out);
-    }
-    return true;
-  }
-  void onCredit() override {}
-  void onViolation(const std::string& why) override { violation = why; }
-  ipc::BatchPipe<Traits> pipe;
-  std::vector<kj::Own<typename Event::Reader>> events;
-  std::string violation;
-  std::unique_ptr<ipc::RpcConnection> conn;
-};
+using Peer = ipc::testing::Peer<Traits>;
 
 std::vector<uint8_t> linkBody(uint8_t nonceByte, uint64_t sent = 0, uint64_t recv = 0,
                               uint8_t ux = 0) {
@@ -83,29 +60,13 @@ class ConfluxdReactorTest : public ::testing::Test {
   }
   template <class Pipe, class P>
   void connect(Pipe& ours, P& peer, std::unique_ptr<ipc::RpcConnection>& server) {
-    int sv[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    server = std::make_unique<ipc::RpcConnection>(loop.base(), sv[0], true, ours.makeLocalSink());
-    peer.conn =
-        std::make_unique<ipc::RpcConnection>(loop.base(), sv[1], false, peer.pipe.makeLocalSink());
-    using Sink = typename std::remove_reference_t<decltype(peer.pipe)>::Sink;
-    ours.setPeer(server->template bootstrap<Sink>());
-    peer.pipe.setPeer(peer.conn->template bootstrap<Sink>());
+    ipc::testing::connect(loop, ours, peer, server);
   }
   ~ConfluxdReactorTest() override {
     sdSession.reset();
     cdSession.reset();
   }
-  bool waitFor(const std::function<bool()>& done) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < until) {
-      kj::evalLater([] {}).wait(loop.waitScope());
-      event_base_loop(loop.base(), EVLOOP_NONBLOCK);
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return done();
-  }
+  bool waitFor(const std::function<bool()>& done) { return ipc::testing::waitFor(loop, done); }
   void settle() {
     for (int i = 0; i < 20; ++i) {
       kj::evalLater([] {}).wait(loop.waitScope());
@@ -213,9 +174,10 @@ class ConfluxdReactorTest : public ::testing::Test {
   std::unique_ptr<CircuitdSession> cdSession;
   std::unique_ptr<StreamdSession> sdSession;
   std::unique_ptr<ipc::RpcConnection> cdServer, sdServer;
-  std::unique_ptr<Peer<ipc::LegTraits>> circuitdOwner = std::make_unique<Peer<ipc::LegTraits>>();
+  std::unique_ptr<Peer<ipc::LegTraits>> circuitdOwner =
+      std::make_unique<Peer<ipc::LegTraits>>(true);
   std::unique_ptr<Peer<ipc::StreamTraits>> streamdOwner =
-      std::make_unique<Peer<ipc::StreamTraits>>();
+      std::make_unique<Peer<ipc::StreamTraits>>(true);
   Peer<ipc::LegTraits>& circuitd = *circuitdOwner;
   Peer<ipc::StreamTraits>& streamd = *streamdOwner;
   bool circuitdDropped = false, streamdDropped = false;
