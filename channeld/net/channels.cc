@@ -182,8 +182,9 @@ ChannelId ChannelServer::adoptOpen(std::unique_ptr<OrConnection> conn, ChannelIn
   Channel& c = *ch;
   channels_.emplace(c.id, std::move(ch));
   ++handshakes_;
-  spdlog::info("channel {} open to {} (link {}, outbound)", c.id, c.info.address.ip,
-               c.info.linkVersion);
+  if (auto tail = logTail(c.info.address.ip))
+    spdlog::info("channel {} open to {} (link {}, outbound){}", c.id, c.info.address.ip,
+                 c.info.linkVersion, *tail);
   if (hooks_.opened) hooks_.opened(c.id, c.info);
   // Input that arrived while the channel changed hands.
   if (!c.closing && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
@@ -302,8 +303,9 @@ void ChannelServer::process(Channel& ch) {
         ch.info.peer = ch.responder->peer();
         ch.circuits.emplace(config_.maxCircuitsPerChannel, config_.idleTimeout.count(), now_());
         event_del(ch.deadline);
-        spdlog::info("channel {} open with {} (link {}, {})", ch.id, ch.info.address.ip,
-                     ch.info.linkVersion, ch.info.peer ? "relay" : "client");
+        if (auto tail = logTail(ch.info.address.ip))
+          spdlog::info("channel {} open with {} (link {}, {}){}", ch.id, ch.info.address.ip,
+                       ch.info.linkVersion, ch.info.peer ? "relay" : "client", *tail);
         if (hooks_.opened) hooks_.opened(ch.id, ch.info);
       }
       continue;
@@ -412,7 +414,8 @@ void ChannelServer::closeLater(ChannelId id, const std::string& why) {
   if (it == channels_.end() || it->second->closing) return;
   Channel& ch = *it->second;
   ch.closing = true;
-  spdlog::info("channel {} with {} closed: {}", id, ch.info.address.ip, why);
+  if (auto tail = logTail(ch.info.address.ip))
+    spdlog::info("channel {} with {} closed: {}{}", id, ch.info.address.ip, why, *tail);
   bufferevent_disable(ch.conn->bev(), EV_READ | EV_WRITE);
   if (ch.open && hooks_.closed) hooks_.closed(id);
   // Destroyed on a later loop turn: we may be inside one of its bufferevent callbacks.
@@ -422,6 +425,13 @@ void ChannelServer::closeLater(ChannelId id, const std::string& why) {
 void ChannelServer::onReap(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<ChannelServer*>(arg);
   std::erase_if(self->channels_, [](const auto& kv) { return kv.second->closing; });
+}
+
+std::optional<std::string> ChannelServer::logTail(const std::string& address) {
+  uint64_t suppressed = 0;
+  if (!logLimit_.allow(address, daemon::RateLimiter::Clock::now(), suppressed)) return std::nullopt;
+  return suppressed ? " (" + std::to_string(suppressed) + " lines about this address left out)"
+                    : std::string();
 }
 
 }  // namespace onionsplit::channeld

@@ -28,6 +28,7 @@
 #include "channeld/link/responder.h"
 #include "channeld/net/or_listener.h"
 #include "common/cell/cells.h"
+#include "common/daemon/log.h"
 
 namespace onionsplit::channeld {
 
@@ -145,6 +146,11 @@ class ChannelServer {
   event* sweeper_;                                   // closes idle channels
   ChannelId next_ = 1;
   std::map<ChannelId, std::unique_ptr<Channel>> channels_;
+  // Channel opens and closes are logged at most 10 times a minute per peer address, so a peer that
+  // connects in a loop cannot flood the log (the next line allowed says how many were left out).
+  daemon::RateLimiter logLimit_{10, std::chrono::minutes(1)};
+  // What ends a line about `address` ("" or how many were left out), or nothing: leave it out.
+  std::optional<std::string> logTail(const std::string& address);
   uint64_t handshakes_ = 0, failures_ = 0;
 };
 

@@ -448,8 +448,12 @@ void StreamSession::onSweep(evutil_socket_t, short, void* arg) {
   for (auto& [f, c] : self->circuits_)
     if (c->failing) failing.push_back(f);
   for (FlowId f : failing) {
-    spdlog::info("streamd: circuit {} queued too many messages toward {}; dropping it", f,
-                 self->peer());
+    uint64_t suppressed = 0;
+    if (self->logLimit_.allow("overflow", daemon::RateLimiter::Clock::now(), suppressed))
+      spdlog::info("streamd: circuit {} queued too many messages toward {}; dropping it{}", f,
+                   self->peer(),
+                   suppressed ? " (" + std::to_string(suppressed) + " more like it not logged)"
+                              : std::string());
     self->dropCircuit(f, kEndReasonResourceLimit);
   }
 }

@@ -25,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/daemon/log.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 #include "streamd/core/circuit_streams.h"
@@ -78,6 +79,7 @@ class StreamSession final : public ipc::PeerSession<ipc::StreamTraits> {
   FlowId opening_ = 0;
   bool openingSet_ = false;
   event* sweepEv_ = nullptr;
+  daemon::RateLimiter logLimit_{10, std::chrono::minutes(1)};  // a client can make many circuits
 };
 
 }  // namespace onionsplit::streamd
