@@ -18,7 +18,6 @@ Usage: test_conflux.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_M
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 
@@ -81,20 +80,10 @@ def circ_bw_by_circuit(lines):
 
 
 def main():
-    bin_dir = os.path.abspath(sys.argv[1])
-    big_mib = int(os.environ.get("BIG_MIB", "50"))
-    root = tempfile.mkdtemp(prefix="onionsplit-conflux-")
+    run = tornet.InteropRun("onionsplit-conflux-")
+    bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
     relay = None
-    failures = []
-
-    def check(ok, what):
-        print(("ok   " if ok else "FAIL ") + what, flush=True)
-        if not ok:
-            failures.append(what)
-
-    try:
-        files = os.path.join(root, "files")
-        os.makedirs(files)
+    with run:
         big_path = os.path.join(files, "big.bin")
         big_sha = targets.make_file(big_path, big_mib << 20)
         targets.make_file(os.path.join(files, "small.bin"), 256 << 10)
@@ -104,7 +93,7 @@ def main():
                 tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=3, exits=0,
                               conflux=True) as net:
             net.setup()
-            relay = tornet.Onionsplit(net, root, bin_dir)
+            relay = run.relay = tornet.Onionsplit(net, root, bin_dir)
             net.exit_nodes = [relay.fingerprint]
             net.start()
             relay.start()
@@ -205,15 +194,7 @@ def main():
                 if counters[k] and (k.startswith("confluxd.conflux") or ".leg" in k or
                                     "conflux" in k):
                     print(f"     {k} = {counters[k]}")
-    except Exception as e:  # noqa: BLE001 (the test reports and fails)
-        failures.append(repr(e))
-        print(f"FAIL {e!r}")
-        if relay:
-            print("".join(relay.log_text().splitlines(True)[-40:]))
-    finally:
-        tornet.finish(relay, root)
-    print("PASS" if not failures else f"FAIL ({len(failures)} checks)")
-    return 0 if not failures else 1
+    return run.result()
 
 
 if __name__ == "__main__":

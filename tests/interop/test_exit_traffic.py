@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -48,20 +47,10 @@ def fetch_quietly(socks, port):
 
 
 def main():
-    bin_dir = os.path.abspath(sys.argv[1])
-    big_mib = int(os.environ.get("BIG_MIB", "50"))
-    root = tempfile.mkdtemp(prefix="onionsplit-exit-")
+    run = tornet.InteropRun("onionsplit-exit-")
+    bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
     relay = None
-    failures = []
-
-    def check(ok, what):
-        print(("ok   " if ok else "FAIL ") + what, flush=True)
-        if not ok:
-            failures.append(what)
-
-    try:
-        files = os.path.join(root, "files")
-        os.makedirs(files)
+    with run:
         big_sha = targets.make_file(os.path.join(files, "big.bin"), big_mib << 20)
         small_sha = targets.make_file(os.path.join(files, "small.bin"), 256 << 10)
         zone = {NAME: "127.0.0.1", RNAME: RADDR,
@@ -74,7 +63,7 @@ def main():
                 f.write(f"nameserver 127.0.0.1:{dns.port}\n")
             rejected, metrics_port = tornet.free_port(), tornet.free_port()
             net.setup()
-            relay = tornet.Onionsplit(
+            relay = run.relay = tornet.Onionsplit(
                 net, root, bin_dir,
                 exit_policy=[f"reject 127.0.0.1:{rejected}", "accept 127.0.0.0/8:*", "accept *:*"],
                 extra=[f"ServerDNSResolvConfFile {resolv}", f"MetricsPort 127.0.0.1:{metrics_port}",
@@ -174,15 +163,7 @@ def main():
                           re.M)
             check(m is not None and int(m.group(1)) > 0,
                   f"MetricsPort: tor_relay_streams_total{{type=\"BEGIN\"}} = {m and m.group(1)}")
-    except Exception as e:  # noqa: BLE001 (the test reports and fails)
-        failures.append(repr(e))
-        print(f"FAIL {e!r}")
-        if relay:
-            print("".join(relay.log_text().splitlines(True)[-40:]))
-    finally:
-        tornet.finish(relay, root)
-    print("PASS" if not failures else f"FAIL ({len(failures)} checks)")
-    return 0 if not failures else 1
+    return run.result()
 
 
 if __name__ == "__main__":

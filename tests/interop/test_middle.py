@@ -19,7 +19,6 @@ Usage: test_middle.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MI
 import concurrent.futures
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import targets  # noqa: E402
@@ -42,20 +41,10 @@ def fetch(socks, port, path, timeout):
 
 
 def main():
-    bin_dir = os.path.abspath(sys.argv[1])
-    big_mib = int(os.environ.get("BIG_MIB", "50"))
-    root = tempfile.mkdtemp(prefix="onionsplit-middle-")
+    run = tornet.InteropRun("onionsplit-middle-")
+    bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
     relay = None
-    failures = []
-
-    def check(ok, what):
-        print(("ok   " if ok else "FAIL ") + what, flush=True)
-        if not ok:
-            failures.append(what)
-
-    try:
-        files = os.path.join(root, "files")
-        os.makedirs(files)
+    with run:
         big_sha = targets.make_file(os.path.join(files, "big.bin"), big_mib << 20)
         small_sha = targets.make_file(os.path.join(files, "small.bin"), 256 << 10)
         with targets.HttpServer(files) as http, \
@@ -64,8 +53,8 @@ def main():
             client2 = tornet.Node(net, "client2", "client")
             net.nodes.append(client2)
             net.setup()
-            relay = tornet.Onionsplit(net, root, bin_dir,
-                                      extra=[l for l in [os.environ.get("ONIONSPLIT_LOG")] if l])
+            relay = run.relay = tornet.Onionsplit(
+                net, root, bin_dir, extra=[l for l in [os.environ.get("ONIONSPLIT_LOG")] if l])
             # Three C tor exits besides onionsplit: with exits scarce, the consensus would weigh an
             # Exit-flagged relay at 0 for the middle position, and a client whose only middle is
             # onionsplit would never have enough directory information to bootstrap.
@@ -139,15 +128,7 @@ def main():
                                     f"({ra[2] / ra[3] / (1 << 20):.1f} MiB/s) {ra[0][:40]}")
             check(rb[1] == big_sha, f"at once: {big_mib} MiB via onionsplit as the exit "
                                     f"({rb[2] / rb[3] / (1 << 20):.1f} MiB/s) {rb[0][:40]}")
-    except Exception as e:  # noqa: BLE001 (the test reports and fails)
-        failures.append(repr(e))
-        print(f"FAIL {e!r}")
-        if relay:
-            print("".join(relay.log_text().splitlines(True)[-40:]))
-    finally:
-        tornet.finish(relay, root)
-    print("PASS" if not failures else f"FAIL ({len(failures)} checks)")
-    return 0 if not failures else 1
+    return run.result()
 
 
 if __name__ == "__main__":

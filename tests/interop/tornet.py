@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 TOR = "/usr/sbin/tor"
@@ -431,6 +432,44 @@ class Onionsplit:
                 return f.read()
         except OSError:
             return ""
+
+
+class InteropRun:
+    """What every interop test's main() shares: BIN_DIR from the command line, BIG_MIB from the
+    environment, a temporary directory with a files/ folder for the HTTP server, checks printed as
+    they are made, and the end (used as `with run:` around the test's body): an exception fails the
+    test with the relay's log tail, onionsplit is stopped and the directory removed (KEEP=1 keeps
+    it); result() prints PASS or FAIL and gives the exit code."""
+
+    def __init__(self, prefix):
+        self.bin_dir = os.path.abspath(sys.argv[1])
+        self.big_mib = int(os.environ.get("BIG_MIB", "50"))
+        self.root = tempfile.mkdtemp(prefix=prefix)
+        self.files = os.path.join(self.root, "files")
+        os.makedirs(self.files)
+        self.relay = None
+        self.failures = []
+
+    def check(self, ok, what):
+        print(("ok   " if ok else "FAIL ") + what, flush=True)
+        if not ok:
+            self.failures.append(what)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if e is not None:
+            self.failures.append(repr(e))
+            print(f"FAIL {e!r}")
+            if self.relay:
+                print("".join(self.relay.log_text().splitlines(True)[-40:]))
+        finish(self.relay, self.root)
+        return isinstance(e, Exception)
+
+    def result(self):
+        print("PASS" if not self.failures else f"FAIL ({len(self.failures)} checks)")
+        return 0 if not self.failures else 1
 
 
 def finish(relay, root):
