@@ -315,6 +315,11 @@ void Reactor::toStreams(Set& set, LegId owedLeg, uint64_t owedSeq) {
     } else if (d.cmd == rcmd(RelayCmd::kEnd)) {
       std::erase(set.streams, d.streamId);
     }
+    // Nothing waits and streamd has credit (the usual case): straight out, no copy.
+    if (set.toStreamd.empty() && sd->pipe.canSend(set.id)) {
+      sendToStreamd(set, *sd, d.streamId, d.cmd, d.body, owed);
+      continue;
+    }
     if (!set.toStreamd.push(d.streamId, d.cmd, d.body, owed != 0, owed)) {
       if (owed) release(owed);
       return tearDown(set.id, static_cast<uint8_t>(cell::DestroyReason::kResourceLimit));
@@ -322,6 +327,23 @@ void Reactor::toStreams(Set& set, LegId owedLeg, uint64_t owedSeq) {
   }
   flushToStreamd(set);
   flushToClient(set);  // refusals
+}
+
+void Reactor::sendToStreamd(Set& set, StreamdSession& sd, uint16_t streamId, uint8_t command,
+                            Bytes body, LegId owedLeg) {
+  auto ev = sd.pipe.add();
+  ev.setFlow(set.id);
+  ev.setCongestionControl(true);  // conflux legs always negotiated it
+  auto r = ev.initRelay();
+  r.setStreamId(streamId);
+  r.setCommand(command);
+  r.setBody(capnp::Data::Reader(body.data(), body.size()));
+  sd.pipe.commit(set.id, ev);
+  ++counters_.messagesToStreamd;
+  if (owedLeg) {
+    auto it = legs_.find(owedLeg);
+    if (it != legs_.end()) it->second->s->pipe.taken(it->second->flow, 1);
+  }
 }
 
 void Reactor::flushToStreamd(Set& set) {
@@ -337,19 +359,7 @@ void Reactor::flushToStreamd(Set& set) {
   }
   while (!set.toStreamd.empty() && sd->pipe.canSend(set.id)) {
     const flowctl::QueuedMsg& m = set.toStreamd.front();
-    auto ev = sd->pipe.add();
-    ev.setFlow(set.id);
-    ev.setCongestionControl(true);  // conflux legs always negotiated it
-    auto r = ev.initRelay();
-    r.setStreamId(m.streamId);
-    r.setCommand(m.command);
-    r.setBody(capnp::Data::Reader(m.body.data(), m.length));
-    sd->pipe.commit(set.id, ev);
-    ++counters_.messagesToStreamd;
-    if (m.owed) {
-      auto it = legs_.find(m.tag);
-      if (it != legs_.end()) it->second->s->pipe.taken(it->second->flow, 1);
-    }
+    sendToStreamd(set, *sd, m.streamId, m.command, m.bytes(), m.owed ? m.tag : 0);
     set.toStreamd.pop();
   }
   if (set.toStreamd.empty()) {
@@ -371,35 +381,44 @@ bool Reactor::sendOnLeg(const Leg& leg, uint16_t streamId, uint8_t command, Byte
   return true;
 }
 
+Reactor::ToClient Reactor::sendToClient(Set& set, conflux::ConfluxController& ctl,
+                                        uint16_t streamId, uint8_t command, Bytes body, bool owed) {
+  auto pick = ctl.peekLeg(command);
+  if (!pick) return ToClient::kWait;  // no leg may send DATA now: streamd's reads wait
+  auto l = legs_.find(*pick);
+  if (l == legs_.end()) return ToClient::kWait;
+  const Leg& leg = *l->second;
+  // Room for the message and the SWITCH that may precede it.
+  if (!leg.s->pipe.canSend(leg.flow) || leg.s->pipe.flowAvailable(leg.flow) < 2)
+    return ToClient::kWait;
+  conflux::SendPlan plan = ctl.send(command);
+  if (plan.kind == conflux::SendPlan::kCloseSet) {
+    tearDown(set.id, static_cast<uint8_t>(plan.reason));
+    return ToClient::kSetGone;
+  }
+  if (plan.kind != conflux::SendPlan::kSend || plan.leg != leg.id) return ToClient::kWait;
+  if (plan.switchSeq) {
+    std::array<uint8_t, 4> buf;
+    Writer w{MutBytes(buf)};
+    cell::encodeConfluxSwitch(cell::ConfluxSwitchMsg{*plan.switchSeq}, w);
+    sendOnLeg(leg, 0, rcmd(RelayCmd::kConfluxSwitch), w.written());
+    ++counters_.switchesSent;
+  }
+  sendOnLeg(leg, streamId, command, body);
+  ++counters_.messagesToClient;
+  if (owed && set.streamOpen && set.sd == streamd() && set.sd) set.sd->pipe.taken(set.id, 1);
+  return ToClient::kSent;
+}
+
 void Reactor::flushToClient(Set& set) {
   conflux::ConfluxController* ctl = mgr_.controller(set.id);
   if (!ctl) return;
   const SetId id = set.id;
   while (!set.toClient.empty()) {
     const flowctl::QueuedMsg& m = set.toClient.front();
-    auto pick = ctl->peekLeg(m.command);
-    if (!pick) break;  // no leg may send DATA now: streamd's reads wait (no credit goes back)
-    auto l = legs_.find(*pick);
-    if (l == legs_.end()) break;
-    const Leg& leg = *l->second;
-    // Room for the message and the SWITCH that may precede it.
-    if (!leg.s->pipe.canSend(leg.flow) || leg.s->pipe.flowAvailable(leg.flow) < 2) break;
-    conflux::SendPlan plan = ctl->send(m.command);
-    if (plan.kind == conflux::SendPlan::kCloseSet) {
-      tearDown(id, static_cast<uint8_t>(plan.reason));
-      return;
-    }
-    if (plan.kind != conflux::SendPlan::kSend || plan.leg != leg.id) break;  // cannot happen
-    if (plan.switchSeq) {
-      std::array<uint8_t, 4> buf;
-      Writer w{MutBytes(buf)};
-      cell::encodeConfluxSwitch(cell::ConfluxSwitchMsg{*plan.switchSeq}, w);
-      sendOnLeg(leg, 0, rcmd(RelayCmd::kConfluxSwitch), w.written());
-      ++counters_.switchesSent;
-    }
-    sendOnLeg(leg, m.streamId, m.command, m.bytes());
-    ++counters_.messagesToClient;
-    if (m.owed && set.streamOpen && set.sd == streamd() && set.sd) set.sd->pipe.taken(id, 1);
+    ToClient r = sendToClient(set, *ctl, m.streamId, m.command, m.bytes(), m.owed);
+    if (r == ToClient::kSetGone) return;
+    if (r == ToClient::kWait) break;
     set.toClient.pop();
   }
   if (set.toClient.empty()) {
@@ -553,6 +572,14 @@ bool Reactor::onStreamdEvent(StreamdSession& sd, proto::StreamEvent::Reader e) {
   uint8_t cmd = m.getCommand();
   if (cmd == rcmd(RelayCmd::kEnd) || cmd == rcmd(RelayCmd::kResolved))
     std::erase(set->streams, m.getStreamId());
+  conflux::ConfluxController* ctl = mgr_.controller(set->id);
+  if (set->toClient.empty() && ctl) {  // nothing waits: straight to a leg if one may send
+    ToClient r = sendToClient(*set, *ctl, m.getStreamId(), cmd, bytesOf(m.getBody()), true);
+    if (r != ToClient::kWait) return true;
+    if (!set->toClient.push(m.getStreamId(), cmd, bytesOf(m.getBody()))) return false;
+    waitLegs_.insert(set->id);
+    return true;
+  }
   if (!set->toClient.push(m.getStreamId(), cmd, bytesOf(m.getBody()))) return false;
   flushToClient(*set);
   return true;

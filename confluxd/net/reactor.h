@@ -120,8 +120,16 @@ class Reactor {
   // whose credit the first of them holds (0: none).
   void toStreams(Set& set, conflux::LegId owedLeg, uint64_t owedSeq);
   void flushToStreamd(Set& set);
+  // One message to streamd (it has credit for the set); returns `owedLeg`'s credit (0: none).
+  void sendToStreamd(Set& set, StreamdSession& sd, uint16_t streamId, uint8_t command, Bytes body,
+                     conflux::LegId owedLeg);
   // streamd's messages for the client go out on the legs the controller picks, while they can.
   void flushToClient(Set& set);
+  // One message toward the client on the leg the controller picks (a SWITCH first if it moves);
+  // `owed`: it holds streamd's credit, which goes back once it is sent.
+  enum class ToClient : uint8_t { kSent, kWait, kSetGone };
+  ToClient sendToClient(Set& set, conflux::ConfluxController& ctl, uint16_t streamId,
+                        uint8_t command, Bytes body, bool owed);
   // A message on one leg outside the sequence (an END refusing a BEGIN_DIR).
   bool sendOnLeg(const Leg& leg, uint16_t streamId, uint8_t command, Bytes body);
   // Applies a verdict about `leg` (of `set`); returns false if the set is gone.
