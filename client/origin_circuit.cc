@@ -1,0 +1,170 @@
+// client/origin_circuit.cc: see origin_circuit.h.
+#include "client/origin_circuit.h"
+
+#include "common/cell/cells.h"
+#include "common/cell/relay.h"
+
+namespace onionsplit::client {
+
+namespace {
+
+using cell::RelayCmd;
+
+uint8_t rcmd(RelayCmd c) {
+  return static_cast<uint8_t>(c);
+}
+
+// The ntor v3 client message: one extension, the congestion-control request (type 1, empty).
+constexpr std::array<uint8_t, 3> kCcRequestMessage = {1, 1, 0};
+
+}  // namespace
+
+Inbound OriginCircuit::error(std::string why) {
+  state_ = State::kClosed;
+  Inbound in;
+  in.kind = Inbound::kError;
+  in.error = std::move(why);
+  return in;
+}
+
+std::array<uint8_t, cell::kCellPayloadLen> OriginCircuit::create2(const RelayInfo& first) {
+  std::array<uint8_t, cell::kCellPayloadLen> payload{};
+  std::array<uint8_t, 32> x{};
+  random_(MutBytes(x));
+  std::array<uint8_t, crypto::kNtorOnionskinLen> skin{};
+  ntor_ = crypto::ntorClientCreate(Bytes(first.rsaId), Bytes(first.ntorKey), Bytes(x), skin);
+  Writer w{MutBytes(payload)};
+  cell::encodeCreate2(cell::Create2{static_cast<uint16_t>(cell::HandshakeType::kNtor), Bytes(skin)},
+                      w);
+  state_ = State::kCreateSent;
+  return payload;
+}
+
+std::optional<std::string> OriginCircuit::onCreated2(Bytes payload) {
+  if (state_ != State::kCreateSent) {
+    state_ = State::kClosed;
+    return "CREATED2 that we did not ask for";
+  }
+  auto c2 = cell::decodeCreated2(payload);
+  if (!c2) {
+    state_ = State::kClosed;
+    return std::string("malformed CREATED2: ") + c2.error().field;
+  }
+  auto keys = crypto::ntorClientComplete(ntor_, c2->hdata);
+  if (!keys) {
+    state_ = State::kClosed;
+    return std::string("first hop's ntor reply: ") + crypto::toString(keys.error());
+  }
+  auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(*keys));
+  if (!k || !crypto_.addHop(*k)) {
+    state_ = State::kClosed;
+    return "cannot set up the first hop's relay crypto";
+  }
+  state_ = State::kOpen;
+  return std::nullopt;
+}
+
+bool OriginCircuit::extend(const RelayInfo& next, crypto::RelayPayload out) {
+  if (state_ != State::kOpen) return false;
+  std::array<uint8_t, 32> x{};
+  random_(MutBytes(x));
+  std::vector<uint8_t> hs =
+      crypto::ntor3ClientCreate(Bytes(next.edId), Bytes(next.ntorKey), Bytes(kCcRequestMessage),
+                                Bytes(x), crypto::kNtor3CircuitVerification, ntor3_);
+  std::array<uint8_t, 6> addr{};
+  std::copy(next.ipv4.begin(), next.ipv4.end(), addr.begin());
+  addr[4] = static_cast<uint8_t>(next.orPort >> 8);
+  addr[5] = static_cast<uint8_t>(next.orPort);
+  cell::Extend2Msg m;
+  m.specs[0] = {cell::LinkSpecifier::kIpv4, Bytes(addr)};
+  m.specs[1] = {cell::LinkSpecifier::kRsaId, Bytes(next.rsaId)};
+  m.specs[2] = {cell::LinkSpecifier::kEd25519Id, Bytes(next.edId)};
+  m.specCount = 3;
+  m.htype = static_cast<uint16_t>(cell::HandshakeType::kNtorV3);
+  m.hdata = Bytes(hs);
+  std::array<uint8_t, cell::kRelayBodyMax> body{};
+  Writer w{MutBytes(body)};
+  if (!cell::encodeExtend2(m, w)) return false;
+  if (!originate(rcmd(RelayCmd::kExtend2), 0, w.written(), out)) return false;
+  state_ = State::kExtendSent;
+  return true;
+}
+
+Inbound OriginCircuit::onExtended2(Bytes body) {
+  auto e2 = cell::decodeExtended2(body);
+  if (!e2) return error(std::string("malformed EXTENDED2: ") + e2.error().field);
+  auto done = crypto::ntor3ClientComplete(ntor3_, e2->hdata);
+  if (!done) return error(std::string("ntor v3 reply: ") + crypto::toString(done.error()));
+  auto cc = cell::checkExitReply(Bytes(done->serverMessage), ccConsensus_);
+  if (!cc) return error("the new hop's congestion-control reply is malformed or out of range");
+  auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(done->keys));
+  if (!k || !crypto_.addHop(*k)) return error("cannot set up the new hop's relay crypto");
+  cc_.reset();
+  deliver_.reset();
+  if (cc->ccEnabled) {
+    cc_ = *cc;
+    deliver_.emplace(cc->sendmeInc);
+  } else {
+    deliver_.emplace(flowctl::kCircWindowIncrement);
+  }
+  state_ = State::kOpen;
+  Inbound in;
+  in.kind = Inbound::kExtended;
+  return in;
+}
+
+Inbound OriginCircuit::onRelay(crypto::RelayPayload cell) {
+  if (state_ != State::kOpen && state_ != State::kExtendSent)
+    return error("RELAY cell on a circuit that is not open");
+  if (sendmeDue_) return error("caller's bug: a SENDME is due and was not sent");
+  crypto::Tor1Digest digest{};
+  auto hop = crypto_.receiveInbound(cell, &digest);
+  if (!hop) return error("RELAY cell that no hop recognizes (wrong digest)");
+  auto rc = cell::decodeRelayCell(Bytes(cell.data(), cell.size()));
+  if (!rc) return error(std::string("malformed relay cell: ") + rc.error().field);
+  const uint8_t cmd = rc->header.command;
+  const size_t last = crypto_.hops() - 1;
+  if (state_ == State::kExtendSent) {
+    if (*hop != last || cmd != rcmd(RelayCmd::kExtended2))
+      return error("expected EXTENDED2, got relay command " + std::to_string(cmd) + " from hop " +
+                   std::to_string(*hop));
+    return onExtended2(rc->body);
+  }
+  if (*hop != last)
+    return error("relay command " + std::to_string(cmd) + " from middle hop " +
+                 std::to_string(*hop));
+  if (cmd == rcmd(RelayCmd::kSendme) && rc->header.streamId == 0)
+    return error("circuit-level SENDME from the exit, but we never filled its window");
+  if (cmd == rcmd(RelayCmd::kData)) {
+    ++dataCells_;
+    if (deliver_ && deliver_->onDataReceived()) sendmeDue_ = digest;
+  }
+  Inbound in;
+  in.kind = Inbound::kMessage;
+  in.cmd = cmd;
+  in.streamId = rc->header.streamId;
+  in.body = rc->body;
+  return in;
+}
+
+bool OriginCircuit::originateSendme(crypto::RelayPayload out) {
+  if (!sendmeDue_) return false;
+  std::array<uint8_t, 3 + crypto::kTor1DigestLen> body{};
+  Writer w{MutBytes(body)};
+  if (!cell::encodeSendme(cell::SendmeMsg{1, Bytes(*sendmeDue_)}, w)) return false;
+  sendmeDue_.reset();
+  if (!originate(rcmd(RelayCmd::kSendme), 0, w.written(), out)) return false;
+  ++sendmesSent_;
+  return true;
+}
+
+bool OriginCircuit::originate(uint8_t cmd, uint16_t streamId, Bytes body,
+                              crypto::RelayPayload out) {
+  if (crypto_.hops() == 0 || state_ != State::kOpen) return false;
+  if (!cell::encodeRelayCell(MutBytes(out.data(), out.size()), static_cast<RelayCmd>(cmd), streamId,
+                             body, random_))
+    return false;
+  return crypto_.originateOutbound(crypto_.hops() - 1, out, nullptr);
+}
+
+}  // namespace onionsplit::client

@@ -1,0 +1,320 @@
+// tests/client/origin_circuit_test.cc: client/origin_circuit.h against the relay side of the same
+// protocols: the first hop answers CREATE2 with ntorServer and runs a RelayLayer; the exit answers
+// the EXTEND2's ntor v3 handshake with ntor3Server + negotiateExit (as circuitd does) and runs a
+// second RelayLayer. Checked: the circuit builds with congestion control at the exit's sendme_inc,
+// messages cross both layers, the SENDME v1 tag is the exit's digest of the right DATA cell, and
+// hostile cells end the circuit with an error.
+#include "client/origin_circuit.h"
+
+#include <gtest/gtest.h>
+
+#include "common/cell/cells.h"
+#include "common/cell/relay.h"
+
+namespace onionsplit::client {
+namespace {
+
+using cell::RelayCmd;
+using Payload = std::array<uint8_t, cell::kCellPayloadLen>;
+
+uint8_t rcmd(RelayCmd c) {
+  return static_cast<uint8_t>(c);
+}
+
+void counterRandom(MutBytes b) {
+  static uint8_t n = 1;
+  for (auto& x : b)
+    x = n++;
+}
+
+std::array<uint8_t, 32> fill32(uint8_t v) {
+  std::array<uint8_t, 32> a{};
+  a.fill(v);
+  return a;
+}
+
+struct Relay {
+  RelayInfo info;
+  crypto::Curve25519Keypair onion;
+  std::optional<crypto::RelayLayer> layer;
+  explicit Relay(uint8_t seed) {
+    info.ipv4 = {127, 0, 0, seed};
+    info.orPort = static_cast<uint16_t>(5000 + seed);
+    info.rsaId.fill(seed);
+    info.edId = fill32(static_cast<uint8_t>(seed + 1));
+    onion = *crypto::Curve25519Keypair::fromSecret(Bytes(fill32(static_cast<uint8_t>(seed + 2))));
+    info.ntorKey = onion.publicKey;
+  }
+};
+
+struct Fixture : ::testing::Test {
+  Relay middle{10}, exit{20};
+  OriginCircuit circ{counterRandom};
+  uint8_t exitSendmeInc = 31;
+
+  void createFirstHop() {
+    Payload create = circ.create2(middle.info);
+    auto c2 = cell::decodeCreate2(Bytes(create));
+    ASSERT_TRUE(c2);
+    ASSERT_EQ(c2->htype, 2);
+    auto srv = crypto::ntorServer(Bytes(middle.info.rsaId),
+                                  std::span<const crypto::Curve25519Keypair>(&middle.onion, 1),
+                                  c2->hdata, Bytes(fill32(0x31)));
+    ASSERT_TRUE(srv);
+    middle.layer = crypto::RelayLayer::create(*crypto::Tor1Keys::fromKeyMaterial(Bytes(srv->keys)));
+    Payload created{};
+    Writer w{MutBytes(created)};
+    ASSERT_TRUE(cell::encodeCreated2(cell::Created2{Bytes(srv->reply)}, w));
+    EXPECT_FALSE(circ.onCreated2(Bytes(created)));
+  }
+
+  // The exit's reply to the EXTEND2 the middle decrypted, as an EXTENDED2 cell toward the client.
+  void extendToExit() {
+    Payload p{};
+    ASSERT_TRUE(circ.extend(exit.info, crypto::RelayPayload(p)));
+    crypto::Tor1Digest d{};
+    ASSERT_EQ(middle.layer->processOutbound(crypto::RelayPayload(p), &d, true),
+              crypto::RelayLayer::Outbound::kRecognized);
+    auto rc = cell::decodeRelayCell(Bytes(p));
+    ASSERT_TRUE(rc);
+    ASSERT_EQ(rc->header.command, rcmd(RelayCmd::kExtend2));
+    auto e2 = cell::decodeExtend2(rc->body);
+    ASSERT_TRUE(e2);
+    ASSERT_EQ(e2->specCount, 3);
+    EXPECT_EQ(e2->specs[0].type, cell::LinkSpecifier::kIpv4);
+    EXPECT_EQ(std::vector<uint8_t>(e2->specs[0].value.begin(), e2->specs[0].value.end()),
+              (std::vector<uint8_t>{127, 0, 0, 20, 0x13, 0x9c}));
+    EXPECT_EQ(e2->specs[1].type, cell::LinkSpecifier::kRsaId);
+    EXPECT_EQ(e2->specs[2].type, cell::LinkSpecifier::kEd25519Id);
+    ASSERT_EQ(e2->htype, 3);
+    bool askedCc = false;
+    crypto::Ntor3Reply reply = [&](Bytes msg) -> std::optional<std::vector<uint8_t>> {
+      auto n = cell::negotiateExit(msg, cell::CcConsensus{2, exitSendmeInc});
+      if (!n) return std::nullopt;
+      askedCc = n->ccEnabled;
+      return std::vector<uint8_t>(n->reply.begin(), n->reply.begin() + n->replyLen);
+    };
+    auto srv = crypto::ntor3Server(
+        Bytes(exit.info.edId), std::span<const crypto::Curve25519Keypair>(&exit.onion, 1),
+        e2->hdata, Bytes(fill32(0x41)), reply, crypto::kNtor3CircuitVerification);
+    ASSERT_TRUE(srv);
+    EXPECT_TRUE(askedCc);
+    exit.layer = crypto::RelayLayer::create(*crypto::Tor1Keys::fromKeyMaterial(Bytes(srv->keys)));
+    std::array<uint8_t, cell::kRelayBodyMax> body{};
+    Writer w{MutBytes(body)};
+    ASSERT_TRUE(cell::encodeExtended2(cell::Extended2Msg{Bytes(srv->reply)}, w));
+    Payload back = fromMiddle(RelayCmd::kExtended2, 0, w.written());
+    Inbound in = circ.onRelay(crypto::RelayPayload(back));
+    ASSERT_EQ(in.kind, Inbound::kExtended) << in.error;
+  }
+
+  Payload fromMiddle(RelayCmd cmd, uint16_t stream, Bytes body) {
+    Payload p{};
+    EXPECT_TRUE(cell::encodeRelayCell(MutBytes(p), cmd, stream, body, counterRandom));
+    EXPECT_TRUE(middle.layer->originateInbound(crypto::RelayPayload(p), nullptr));
+    return p;
+  }
+  Payload fromExit(RelayCmd cmd, uint16_t stream, Bytes body, crypto::Tor1Digest* d = nullptr) {
+    Payload p{};
+    EXPECT_TRUE(cell::encodeRelayCell(MutBytes(p), cmd, stream, body, counterRandom));
+    EXPECT_TRUE(exit.layer->originateInbound(crypto::RelayPayload(p), d));
+    EXPECT_TRUE(middle.layer->relayInbound(crypto::RelayPayload(p)));
+    return p;
+  }
+  // A cell the client originated, as the exit decrypts it.
+  std::optional<cell::RelayCellView> atExit(Payload& p) {
+    crypto::Tor1Digest d{};
+    if (middle.layer->processOutbound(crypto::RelayPayload(p), &d) !=
+        crypto::RelayLayer::Outbound::kNotRecognized)
+      return std::nullopt;
+    if (exit.layer->processOutbound(crypto::RelayPayload(p), &d, true) !=
+        crypto::RelayLayer::Outbound::kRecognized)
+      return std::nullopt;
+    auto rc = cell::decodeRelayCell(Bytes(p));
+    if (!rc) return std::nullopt;
+    return *rc;
+  }
+  void build() {
+    createFirstHop();
+    extendToExit();
+  }
+};
+
+TEST_F(Fixture, BuildsTwoHopsWithCongestionControl) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  EXPECT_TRUE(circ.open());
+  EXPECT_EQ(circ.hops(), 2u);
+  EXPECT_TRUE(circ.ccEnabled());
+  EXPECT_EQ(circ.sendmeInc(), 31);
+}
+
+TEST_F(Fixture, TakesTheExitsSendmeIncWithinOneOfTheConsensus) {
+  exitSendmeInc = 32;
+  ASSERT_NO_FATAL_FAILURE(build());
+  EXPECT_EQ(circ.sendmeInc(), 32);
+}
+
+TEST_F(Fixture, RefusesASendmeIncFarFromTheConsensus) {
+  exitSendmeInc = 40;
+  createFirstHop();
+  Payload p{};
+  ASSERT_TRUE(circ.extend(exit.info, crypto::RelayPayload(p)));
+  // Rebuild the exit's answer by hand with the out-of-range increment.
+  crypto::Tor1Digest d{};
+  ASSERT_EQ(middle.layer->processOutbound(crypto::RelayPayload(p), &d, true),
+            crypto::RelayLayer::Outbound::kRecognized);
+  auto e2 = cell::decodeExtend2(cell::decodeRelayCell(Bytes(p))->body);
+  ASSERT_TRUE(e2);
+  crypto::Ntor3Reply reply = [&](Bytes) -> std::optional<std::vector<uint8_t>> {
+    return std::vector<uint8_t>{1, 2, 1, 40};
+  };
+  auto srv = crypto::ntor3Server(
+      Bytes(exit.info.edId), std::span<const crypto::Curve25519Keypair>(&exit.onion, 1), e2->hdata,
+      Bytes(fill32(0x41)), reply, crypto::kNtor3CircuitVerification);
+  ASSERT_TRUE(srv);
+  std::array<uint8_t, cell::kRelayBodyMax> body{};
+  Writer w{MutBytes(body)};
+  ASSERT_TRUE(cell::encodeExtended2(cell::Extended2Msg{Bytes(srv->reply)}, w));
+  Payload back = fromMiddle(RelayCmd::kExtended2, 0, w.written());
+  Inbound in = circ.onRelay(crypto::RelayPayload(back));
+  EXPECT_EQ(in.kind, Inbound::kError);
+  EXPECT_FALSE(circ.open());
+}
+
+TEST_F(Fixture, MessagesCrossBothLayers) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  const std::vector<uint8_t> hello = {'h', 'i'};
+  Payload p{};
+  ASSERT_TRUE(circ.originate(rcmd(RelayCmd::kData), 7, Bytes(hello), crypto::RelayPayload(p)));
+  auto rc = atExit(p);
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(rc->header.command, rcmd(RelayCmd::kData));
+  EXPECT_EQ(rc->header.streamId, 7);
+  EXPECT_EQ(std::vector<uint8_t>(rc->body.begin(), rc->body.end()), hello);
+
+  Payload back = fromExit(RelayCmd::kConnected, 7, {});
+  Inbound in = circ.onRelay(crypto::RelayPayload(back));
+  ASSERT_EQ(in.kind, Inbound::kMessage) << in.error;
+  EXPECT_EQ(in.cmd, rcmd(RelayCmd::kConnected));
+  EXPECT_EQ(in.streamId, 7);
+}
+
+TEST_F(Fixture, SendmeV1CarriesTheDigestOfEverySendmeIncthDataCell) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  const std::vector<uint8_t> data(100, 0xab);
+  for (int round = 0; round < 3; ++round) {
+    crypto::Tor1Digest last{};
+    for (int i = 1; i <= 31; ++i) {
+      // A SWITCH in between counts for nothing (only DATA moves the window).
+      if (i == 5) {
+        Payload sw = fromExit(RelayCmd::kConfluxSwitch, 0, Bytes(std::vector<uint8_t>(4, 0)));
+        ASSERT_EQ(circ.onRelay(crypto::RelayPayload(sw)).kind, Inbound::kMessage);
+      }
+      Payload p = fromExit(RelayCmd::kData, 1, Bytes(data), &last);
+      Inbound in = circ.onRelay(crypto::RelayPayload(p));
+      ASSERT_EQ(in.kind, Inbound::kMessage) << in.error;
+      EXPECT_EQ(circ.sendmeDue(), i == 31) << "cell " << i;
+    }
+    Payload s{};
+    ASSERT_TRUE(circ.originateSendme(crypto::RelayPayload(s)));
+    EXPECT_FALSE(circ.sendmeDue());
+    auto rc = atExit(s);
+    ASSERT_TRUE(rc);
+    EXPECT_EQ(rc->header.command, rcmd(RelayCmd::kSendme));
+    EXPECT_EQ(rc->header.streamId, 0);
+    auto m = cell::decodeSendme(rc->body);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->version, 1);
+    EXPECT_EQ(std::vector<uint8_t>(m->tag.begin(), m->tag.end()),
+              std::vector<uint8_t>(last.begin(), last.end()));
+  }
+  EXPECT_EQ(circ.dataCellsReceived(), 93u);
+  EXPECT_EQ(circ.sendmesSent(), 3u);
+}
+
+TEST_F(Fixture, ACellNoHopRecognizesEndsTheCircuit) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  Payload p = fromExit(RelayCmd::kData, 1, Bytes(std::vector<uint8_t>(10, 1)));
+  p[100] ^= 1;
+  Inbound in = circ.onRelay(crypto::RelayPayload(p));
+  EXPECT_EQ(in.kind, Inbound::kError);
+  EXPECT_NE(in.error.find("recognizes"), std::string::npos);
+  Payload q = fromExit(RelayCmd::kData, 1, {});
+  EXPECT_EQ(circ.onRelay(crypto::RelayPayload(q)).kind, Inbound::kError);  // stays closed
+}
+
+TEST_F(Fixture, AMessageFromTheMiddleEndsTheCircuit) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  Payload p = fromMiddle(RelayCmd::kTruncated, 0, Bytes(std::vector<uint8_t>{9}));
+  Inbound in = circ.onRelay(crypto::RelayPayload(p));
+  EXPECT_EQ(in.kind, Inbound::kError);
+  EXPECT_NE(in.error.find("middle hop"), std::string::npos);
+}
+
+TEST_F(Fixture, AnUnaskedCircuitSendmeEndsTheCircuit) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  Payload p = fromExit(RelayCmd::kSendme, 0, {});
+  EXPECT_EQ(circ.onRelay(crypto::RelayPayload(p)).kind, Inbound::kError);
+}
+
+TEST_F(Fixture, AMalformedRelayHeaderEndsTheCircuit) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  // A length over 498, with a correct digest: the exit's layer digests whatever it is given.
+  Payload p{};
+  p[0] = rcmd(RelayCmd::kData);
+  p[9] = 0x02;
+  p[10] = 0x00;  // length 512
+  ASSERT_TRUE(exit.layer->originateInbound(crypto::RelayPayload(p), nullptr));
+  ASSERT_TRUE(middle.layer->relayInbound(crypto::RelayPayload(p)));
+  Inbound in = circ.onRelay(crypto::RelayPayload(p));
+  EXPECT_EQ(in.kind, Inbound::kError);
+  EXPECT_NE(in.error.find("malformed"), std::string::npos);
+}
+
+TEST_F(Fixture, AnythingButExtended2WhileExtendingEndsTheCircuit) {
+  createFirstHop();
+  Payload p{};
+  ASSERT_TRUE(circ.extend(exit.info, crypto::RelayPayload(p)));
+  Payload back = fromMiddle(RelayCmd::kData, 1, {});
+  EXPECT_EQ(circ.onRelay(crypto::RelayPayload(back)).kind, Inbound::kError);
+}
+
+TEST_F(Fixture, AGarbledExtended2EndsTheCircuit) {
+  createFirstHop();
+  Payload p{};
+  ASSERT_TRUE(circ.extend(exit.info, crypto::RelayPayload(p)));
+  std::vector<uint8_t> junk(80, 0x55);
+  junk[0] = 0;
+  junk[1] = 78;
+  Payload back = fromMiddle(RelayCmd::kExtended2, 0, Bytes(junk));
+  Inbound in = circ.onRelay(crypto::RelayPayload(back));
+  EXPECT_EQ(in.kind, Inbound::kError);
+  EXPECT_NE(in.error.find("ntor v3"), std::string::npos);
+}
+
+TEST_F(Fixture, ABadCreated2IsRefused) {
+  circ.create2(middle.info);
+  std::vector<uint8_t> junk(cell::kCellPayloadLen, 0x11);
+  junk[0] = 0;
+  junk[1] = 64;
+  EXPECT_TRUE(circ.onCreated2(Bytes(junk)));
+  EXPECT_FALSE(circ.open());
+  OriginCircuit fresh{counterRandom};
+  EXPECT_TRUE(fresh.onCreated2(Bytes(junk)));  // never asked
+  junk[1] = 0xff;
+  junk[0] = 0xff;
+  OriginCircuit other{counterRandom};
+  other.create2(middle.info);
+  EXPECT_TRUE(other.onCreated2(Bytes(junk)));  // length beyond the cell
+}
+
+TEST_F(Fixture, NothingIsSentBeforeTheCircuitIsOpen) {
+  Payload p{};
+  EXPECT_FALSE(circ.originate(rcmd(RelayCmd::kData), 1, {}, crypto::RelayPayload(p)));
+  EXPECT_FALSE(circ.extend(exit.info, crypto::RelayPayload(p)));
+  EXPECT_FALSE(circ.originateSendme(crypto::RelayPayload(p)));
+  EXPECT_EQ(circ.onRelay(crypto::RelayPayload(p)).kind, Inbound::kError);
+}
+
+}  // namespace
+}  // namespace onionsplit::client
