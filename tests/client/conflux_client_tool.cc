@@ -1,0 +1,501 @@
+// tests/client/conflux_client_tool.cc: the project's own conflux test client (the initiator role),
+// for tests/interop/test_conflux_client.py. It opens one channel per leg to a first hop (TLS and
+// the link handshake through channeld's OutboundDialer, with a fresh identity made in memory),
+// builds a circuit on each (CREATE2 ntor, then EXTEND2 in RELAY_EARLY to the exit with ntor v3 and
+// the congestion-control request: client/origin_circuit.h), links the circuits into one conflux
+// set, opens a stream to an HTTP server through the set, fetches one file and checks its length
+// and SHA-256 (client/conflux_fetch.h), sending authenticated SENDMEs per leg as it goes.
+//
+// It prints one "key value" line per fact and exits 0 only if every check passed, 1 if one
+// failed, 2 on bad arguments. The whole run is bounded by --deadline. Every cell from the network
+// is hostile: a DESTROY, an unknown command, a cell that does not decrypt or parse ends the run
+// with "error ..." and exit code 1.
+//
+// Usage: conflux_client_tool --first RELAY [--first RELAY ...] --exit RELAY
+//          --target IP:PORT --path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]
+//   RELAY = IP:ORPORT:RSA_FINGERPRINT_HEX:ED25519_ID_BASE64:NTOR_ONION_KEY_BASE64
+//   One leg per --first (the first hops; at least one).
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "channeld/net/outbound.h"
+#include "client/conflux_fetch.h"
+#include "client/origin_circuit.h"
+#include "common/base/hex.h"
+#include "common/cell/cells.h"
+#include "common/crypto/ed25519_cert.h"
+
+using namespace onionsplit;
+using namespace onionsplit::channeld;
+
+namespace {
+
+void randomBytes(MutBytes b) {
+  RAND_bytes(b.data(), static_cast<int>(b.size()));
+}
+
+uint64_t nowUsec() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+template <size_t N>
+bool fromBase64(const std::string& s, std::array<uint8_t, N>& out) {
+  std::string padded = s;
+  while (padded.size() % 4)
+    padded += '=';
+  std::vector<unsigned char> buf(padded.size());
+  int n = EVP_DecodeBlock(buf.data(), reinterpret_cast<const unsigned char*>(padded.data()),
+                          static_cast<int>(padded.size()));
+  if (n < static_cast<int>(N)) return false;
+  std::memcpy(out.data(), buf.data(), N);
+  return true;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t i = s.find(sep, start);
+    parts.push_back(s.substr(start, i == std::string::npos ? std::string::npos : i - start));
+    if (i == std::string::npos) return parts;
+    start = i + 1;
+  }
+}
+
+bool parseIpv4(const std::string& s, std::array<uint8_t, 4>& out) {
+  auto p = split(s, '.');
+  if (p.size() != 4) return false;
+  for (size_t i = 0; i < 4; ++i) {
+    if (p[i].empty() || p[i].size() > 3) return false;
+    int v = std::atoi(p[i].c_str());
+    if (v < 0 || v > 255) return false;
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
+
+std::optional<client::RelayInfo> parseRelay(const std::string& s) {
+  auto p = split(s, ':');
+  if (p.size() != 5) return std::nullopt;
+  client::RelayInfo r;
+  int port = std::atoi(p[1].c_str());
+  auto rsa = fromHex(p[2]);
+  if (!parseIpv4(p[0], r.ipv4) || port <= 0 || port > 65535 || !rsa || rsa->size() != 20 ||
+      !fromBase64(p[3], r.edId) || !fromBase64(p[4], r.ntorKey))
+    return std::nullopt;
+  r.orPort = static_cast<uint16_t>(port);
+  std::memcpy(r.rsaId.data(), rsa->data(), 20);
+  return r;
+}
+
+// A relay identity made in memory: the link handshake authenticates with it (C tor accepts
+// circuits from relays it does not know; the exit check refuses streams only one hop away).
+struct Identity {
+  crypto::RsaPrivateKey rsa = *crypto::RsaPrivateKey::generate(1024);
+  std::optional<crypto::Ed25519Keypair> master, signing;
+  std::optional<LinkCredentials> creds;
+  std::shared_ptr<InitiatorCredentials> init;
+  bool ok = false;
+  explicit Identity(int64_t now) {
+    crypto::Ed25519Seed seed{};
+    randomBytes(MutBytes(seed));
+    master = crypto::Ed25519Keypair::fromSeed(seed);
+    randomBytes(MutBytes(seed));
+    signing = crypto::Ed25519Keypair::fromSeed(seed);
+    crypto::Ed25519CertFields f;
+    f.certifiedKey = signing->publicKey();
+    f.expirationHours = crypto::certExpirationHours(static_cast<uint64_t>(now + 86400 * 30));
+    std::array<uint8_t, crypto::kEd25519CertMaxEncodedLen> buf{};
+    auto type4 = crypto::encodeEd25519Cert(f, *master, buf);
+    std::vector<uint8_t> entropy(64);
+    randomBytes(MutBytes(entropy));
+    std::string err;
+    if (!type4) return;
+    creds = LinkCredentials::create(rsa, *signing, *type4, master->publicKey(), now, entropy, err);
+    if (!creds) return;
+    randomBytes(MutBytes(entropy));
+    auto i = InitiatorCredentials::create(*creds, rsa, *signing, now, entropy, err);
+    if (!i) return;
+    init = std::make_shared<InitiatorCredentials>(std::move(*i));
+    ok = true;
+  }
+};
+
+constexpr cell::CircId kCircId = 0x80000001u;  // we opened the link: high bit set (tor-spec 5.1.1)
+constexpr size_t kMaxInput = 1 << 20;          // unparsed bytes held per channel
+
+struct Leg {
+  conflux::LegId id = 0;
+  client::RelayInfo first;
+  std::optional<OpenedChannel> ch;
+  client::OriginCircuit circ{randomBytes};
+  std::vector<uint8_t> in;
+  bool built = false;
+  struct Run* run = nullptr;
+};
+
+struct Run {
+  event_base* base = nullptr;
+  client::RelayInfo exit;
+  std::vector<std::unique_ptr<Leg>> legs;
+  std::optional<client::ConfluxFetch> fetch;
+  std::string error;
+  bool finished = false;
+  uint64_t startUsec = 0, linkedUsec = 0, firstByteUsec = 0, doneUsec = 0;
+  std::vector<client::Send> out;
+
+  void fail(std::string why) {
+    if (error.empty() && !finished) error = std::move(why);
+    event_base_loopbreak(base);
+  }
+};
+
+void writeCell(Leg& leg, cell::CellCmd cmd, Bytes payload) {
+  uint8_t buf[cell::kMaxCellLen];
+  Writer w{MutBytes(buf)};
+  cell::encodeFixedCell(w, leg.ch->info.linkVersion, kCircId, cmd, payload);
+  bufferevent_write(leg.ch->conn->bev(), w.written().data(), w.written().size());
+}
+
+Leg* legById(Run& r, conflux::LegId id) {
+  for (auto& l : r.legs)
+    if (l->id == id) return l.get();
+  return nullptr;
+}
+
+void flushOut(Run& r) {
+  for (auto& s : r.out) {
+    Leg* leg = legById(r, s.leg);
+    std::array<uint8_t, cell::kCellPayloadLen> p{};
+    if (!leg || !leg->circ.originate(s.cmd, s.streamId, Bytes(s.body), crypto::RelayPayload(p))) {
+      r.fail("cannot originate relay command " + std::to_string(s.cmd));
+      break;
+    }
+    writeCell(*leg, cell::CellCmd::kRelay, Bytes(p));
+  }
+  r.out.clear();
+}
+
+void onBuilt(Run& r) {
+  for (auto& l : r.legs)
+    if (!l->built) return;
+  std::printf("circuits_built_usec %llu\n",
+              static_cast<unsigned long long>(nowUsec() - r.startUsec));
+  r.fetch->start(nowUsec(), r.out);
+  flushOut(r);
+}
+
+void onRelayCell(Leg& leg, Bytes payload) {
+  Run& r = *leg.run;
+  std::array<uint8_t, cell::kCellPayloadLen> p{};
+  std::memcpy(p.data(), payload.data(), p.size());
+  client::Inbound in = leg.circ.onRelay(crypto::RelayPayload(p));
+  if (in.kind == client::Inbound::kError)
+    return r.fail("leg " + std::to_string(leg.id) + ": " + in.error);
+  if (in.kind == client::Inbound::kExtended) {
+    if (!leg.circ.ccEnabled())
+      return r.fail("leg " + std::to_string(leg.id) +
+                    ": the exit did not accept congestion control");
+    std::printf("leg%llu_sendme_inc %u\n", static_cast<unsigned long long>(leg.id),
+                unsigned{leg.circ.sendmeInc()});
+    leg.built = true;
+    return onBuilt(r);
+  }
+  if (in.kind != client::Inbound::kMessage) return;
+  bool wasLinked = r.fetch->linked();
+  uint64_t before = r.fetch->bodyBytes();
+  if (auto e = r.fetch->onMessage(leg.id, in.cmd, in.streamId, in.body, nowUsec(), r.out))
+    return r.fail("leg " + std::to_string(leg.id) + ": " + *e);
+  if (!wasLinked && r.fetch->linked()) r.linkedUsec = nowUsec();
+  if (before == 0 && r.fetch->bodyBytes() > 0) r.firstByteUsec = nowUsec();
+  if (leg.circ.sendmeDue()) {
+    std::array<uint8_t, cell::kCellPayloadLen> s{};
+    if (!leg.circ.originateSendme(crypto::RelayPayload(s))) return r.fail("cannot make a SENDME");
+    writeCell(leg, cell::CellCmd::kRelay, Bytes(s));
+  }
+  flushOut(r);
+  if (r.fetch->done()) {
+    r.doneUsec = nowUsec();
+    r.finished = true;
+    event_base_loopbreak(r.base);
+  }
+}
+
+// One cell of this leg's channel. False ends the run.
+bool onCell(Leg& leg, const cell::CellView& c) {
+  Run& r = *leg.run;
+  auto cmd = static_cast<cell::CellCmd>(c.command);
+  std::string name = "leg " + std::to_string(leg.id) + ": ";
+  if (cmd == cell::CellCmd::kPadding || cmd == cell::CellCmd::kVpadding ||
+      cmd == cell::CellCmd::kPaddingNegotiate)
+    return true;
+  if (c.circId != kCircId) {
+    r.fail(name + "cell " + std::to_string(c.command) + " for circuit " + std::to_string(c.circId) +
+           ", which we never made");
+    return false;
+  }
+  switch (cmd) {
+    case cell::CellCmd::kCreated2: {
+      if (auto e = leg.circ.onCreated2(c.payload)) {
+        r.fail(name + *e);
+        return false;
+      }
+      std::array<uint8_t, cell::kCellPayloadLen> p{};
+      if (!leg.circ.extend(r.exit, crypto::RelayPayload(p))) {
+        r.fail(name + "cannot make the EXTEND2");
+        return false;
+      }
+      writeCell(leg, cell::CellCmd::kRelayEarly, Bytes(p));
+      return true;
+    }
+    case cell::CellCmd::kRelay:
+    case cell::CellCmd::kRelayEarly:
+      if (c.payload.size() != cell::kCellPayloadLen) {
+        r.fail(name + "short RELAY cell");
+        return false;
+      }
+      onRelayCell(leg, c.payload);
+      return r.error.empty() && !r.finished;
+    case cell::CellCmd::kDestroy: {
+      auto reason = cell::decodeDestroy(c.payload);
+      r.fail(name + "DESTROY reason " + std::to_string(reason ? static_cast<int>(*reason) : -1));
+      return false;
+    }
+    default:
+      r.fail(name + "unexpected cell command " + std::to_string(c.command));
+      return false;
+  }
+}
+
+void readCells(Leg& leg) {
+  size_t off = 0;
+  while (leg.run->error.empty() && !leg.run->finished) {
+    auto c = cell::nextCell(Bytes(leg.in).subspan(off), leg.ch->info.linkVersion);
+    if (!c) {
+      leg.run->fail("leg " + std::to_string(leg.id) + ": malformed cell: " + c.error().field);
+      break;
+    }
+    if (!*c) break;
+    off += (*c)->wireLen;
+    if (!onCell(leg, **c)) break;
+  }
+  leg.in.erase(leg.in.begin(), leg.in.begin() + static_cast<long>(off));
+}
+
+void onRead(bufferevent* bev, void* arg) {
+  auto* leg = static_cast<Leg*>(arg);
+  evbuffer* input = bufferevent_get_input(bev);
+  while (evbuffer_get_length(input) > 0 && leg->run->error.empty() && !leg->run->finished) {
+    size_t n = std::min<size_t>(evbuffer_get_length(input), 1 << 16);
+    if (leg->in.size() + n > kMaxInput) return leg->run->fail("too much unparsed input");
+    size_t old = leg->in.size();
+    leg->in.resize(old + n);
+    evbuffer_remove(input, leg->in.data() + old, n);
+    readCells(*leg);
+  }
+}
+
+void onEvent(bufferevent*, short what, void* arg) {
+  auto* leg = static_cast<Leg*>(arg);
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+    leg->run->fail("leg " + std::to_string(leg->id) + ": the channel closed");
+}
+
+struct Args {
+  std::vector<client::RelayInfo> firsts;
+  std::optional<client::RelayInfo> exit;
+  client::FetchTarget target;
+  bool clientSwitch = true;
+  int deadlineSec = 120;
+};
+
+std::optional<Args> parseArgs(int argc, char** argv) {
+  Args a;
+  bool haveSha = false, haveBytes = false, haveTarget = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k == "--no-switch") {
+      a.clientSwitch = false;
+      continue;
+    }
+    if (i + 1 >= argc) return std::nullopt;
+    std::string v = argv[++i];
+    if (k == "--first" || k == "--exit") {
+      auto r = parseRelay(v);
+      if (!r) return std::nullopt;
+      if (k == "--first")
+        a.firsts.push_back(*r);
+      else
+        a.exit = *r;
+    } else if (k == "--target") {
+      auto p = split(v, ':');
+      std::array<uint8_t, 4> ip{};
+      int port = p.size() == 2 ? std::atoi(p[1].c_str()) : 0;
+      if (p.size() != 2 || !parseIpv4(p[0], ip) || port <= 0 || port > 65535) return std::nullopt;
+      a.target.address = p[0];
+      a.target.port = static_cast<uint16_t>(port);
+      haveTarget = true;
+    } else if (k == "--path") {
+      if (v.empty() || v[0] != '/' || v.size() > 200) return std::nullopt;
+      a.target.path = v;
+    } else if (k == "--bytes") {
+      a.target.expectBytes = std::strtoull(v.c_str(), nullptr, 10);
+      haveBytes = true;
+    } else if (k == "--sha256") {
+      auto h = fromHex(v);
+      if (!h || h->size() != 32) return std::nullopt;
+      std::memcpy(a.target.expectSha256.data(), h->data(), 32);
+      haveSha = true;
+    } else if (k == "--deadline") {
+      a.deadlineSec = std::atoi(v.c_str());
+      if (a.deadlineSec <= 0 || a.deadlineSec > 3600) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (a.firsts.empty() || a.firsts.size() > 8 || !a.exit || !haveSha || !haveBytes || !haveTarget)
+    return std::nullopt;
+  return a;
+}
+
+std::string ipString(const std::array<uint8_t, 4>& ip) {
+  return std::to_string(ip[0]) + "." + std::to_string(ip[1]) + "." + std::to_string(ip[2]) + "." +
+         std::to_string(ip[3]);
+}
+
+void report(Run& r) {
+  for (auto& l : r.legs) {
+    auto id = static_cast<unsigned long long>(l->id);
+    std::printf("leg%llu_first_hop %s\n", id, toHex(Bytes(l->first.rsaId), true).c_str());
+    std::printf("leg%llu_relay_data_cells %llu\n", id,
+                static_cast<unsigned long long>(l->circ.dataCellsReceived()));
+    std::printf("leg%llu_sendmes_sent %llu\n", id,
+                static_cast<unsigned long long>(l->circ.sendmesSent()));
+  }
+  if (r.fetch) {
+    for (const auto& [id, st] : r.fetch->legStats()) {
+      auto i = static_cast<unsigned long long>(id);
+      std::printf("leg%llu_rtt_usec %llu\n", i, static_cast<unsigned long long>(st.rttUsec));
+      std::printf("leg%llu_data_cells %llu\n", i, static_cast<unsigned long long>(st.dataCells));
+      std::printf("leg%llu_switches_seen %llu\n", i,
+                  static_cast<unsigned long long>(st.switchesSeen));
+      std::printf("leg%llu_switches_sent %llu\n", i,
+                  static_cast<unsigned long long>(st.switchesSent));
+    }
+    if (r.fetch->beginLeg())
+      std::printf("begin_leg %llu\n", static_cast<unsigned long long>(*r.fetch->beginLeg()));
+    if (r.fetch->getLeg())
+      std::printf("get_leg %llu\n", static_cast<unsigned long long>(*r.fetch->getLeg()));
+    std::printf("max_reorder_queue %zu\n", r.fetch->maxReorderQueue());
+    std::printf("bytes %llu\n", static_cast<unsigned long long>(r.fetch->bodyBytes()));
+  }
+  if (r.finished && r.firstByteUsec && r.doneUsec > r.linkedUsec) {
+    double secs = static_cast<double>(r.doneUsec - r.linkedUsec) / 1e6;
+    std::printf("seconds %.3f\n", secs);
+    std::printf("mib_per_s %.2f\n", static_cast<double>(r.fetch->bodyBytes()) / (1 << 20) / secs);
+  }
+  std::printf("%s\n", r.finished ? "result ok" : ("error " + r.error).c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = parseArgs(argc, argv);
+  if (!args) {
+    std::fprintf(stderr,
+                 "usage: %s --first RELAY [--first RELAY...] --exit RELAY --target IP:PORT "
+                 "--path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]\n"
+                 "  RELAY = IP:ORPORT:RSA_FP_HEX:ED25519_B64:NTOR_KEY_B64\n",
+                 argv[0]);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  int64_t now = std::time(nullptr);
+  Identity me(now);
+  if (!me.ok) {
+    std::fprintf(stderr, "cannot make an identity\n");
+    return 2;
+  }
+  std::string err;
+  auto tls =
+      LinkTlsContext::create(TlsRole::kInitiator, me.creds->linkKey, me.creds->linkCert, err);
+  if (!tls) {
+    std::fprintf(stderr, "TLS: %s\n", err.c_str());
+    return 2;
+  }
+  auto rsaPub = me.rsa.publicKey();
+  std::array<uint8_t, 32> rsaIdSha256{};
+  auto der = rsaPub.derPkcs1();
+  unsigned n = 0;
+  EVP_Digest(der.data(), der.size(), rsaIdSha256.data(), &n, EVP_sha256(), nullptr);
+  InitiatorIdentity id{
+      me.init, me.init->initiatorCerts(*me.creds), rsaIdSha256, me.master->publicKey(), {}};
+
+  Run r;
+  r.base = event_base_new();
+  r.exit = *args->exit;
+  r.startUsec = nowUsec();
+  std::vector<conflux::LegId> ids;
+  for (size_t i = 0; i < args->firsts.size(); ++i) {
+    auto leg = std::make_unique<Leg>();
+    leg->id = i;
+    leg->first = args->firsts[i];
+    leg->run = &r;
+    ids.push_back(i);
+    r.legs.push_back(std::move(leg));
+  }
+  conflux::Nonce nonce{};
+  randomBytes(MutBytes(nonce));
+  r.fetch.emplace(nonce, ids, args->target, args->clientSwitch);
+
+  auto dialer =
+      std::make_unique<OutboundDialer>(r.base, *tls, id, std::chrono::seconds(20), randomBytes,
+                                       [] { return static_cast<int64_t>(std::time(nullptr)); });
+  for (auto& lp : r.legs) {
+    Leg* leg = lp.get();
+    OutboundTarget t;
+    t.ip = ipString(leg->first.ipv4);
+    t.port = leg->first.orPort;
+    t.rsaId.emplace();
+    std::memcpy(t.rsaId->data(), leg->first.rsaId.data(), 20);
+    t.edId.emplace();
+    std::memcpy(t.edId->data(), leg->first.edId.data(), 32);
+    dialer->dial(t, [leg](Expected<OpenedChannel, std::string> res) {
+      if (!res)
+        return leg->run->fail("leg " + std::to_string(leg->id) + ": channel: " + res.error());
+      leg->ch.emplace(std::move(*res));
+      leg->in = leg->ch->leftover;
+      bufferevent* bev = leg->ch->conn->bev();
+      bufferevent_setcb(bev, onRead, nullptr, onEvent, leg);
+      bufferevent_enable(bev, EV_READ | EV_WRITE);
+      auto create = leg->circ.create2(leg->first);
+      writeCell(*leg, cell::CellCmd::kCreate2, Bytes(create));
+      readCells(*leg);
+      onRead(bev, leg);
+    });
+  }
+  timeval limit{args->deadlineSec, 0};
+  event_base_loopexit(r.base, &limit);
+  event_base_dispatch(r.base);
+  if (!r.finished && r.error.empty())
+    r.error = "deadline of " + std::to_string(args->deadlineSec) + " s passed";
+  report(r);
+  std::fflush(stdout);
+  for (auto& l : r.legs)
+    l->ch.reset();
+  dialer.reset();
+  event_base_free(r.base);
+  return r.finished ? 0 : 1;
+}
