@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""tests/interop/test_conflux_client.py: the project's own conflux test client (the initiator role,
+tests/client/conflux_client_tool.cc) builds a two-leg set and downloads a file through it, first
+with onionsplit as the exit, then with a C tor 0.4.9 exit.
+
+A private network of Debian `tor` on 127.0.0.1: three authorities, two middles (each leg's first
+hop, a different one per leg), one C tor exit, a C tor client (used for its control port: the
+relays' keys come from its microdescriptors; pinned to the C tor exit), and onionsplit as an exit.
+The C tor relays are clients too (ConfluxEnabled defaults to the consensus's cfx_enabled=1), so
+onionsplit links their prebuilt sets as well; the tool's set is told apart by the client SWITCH,
+which only the tool sends. The tool's circuits are first hop -> exit: CREATE2 (ntor) to the middle, EXTEND2 with ntor v3 and the congestion-control
+request to the exit. Checked, for each exit:
+  1. the tool exits 0: both legs linked, every byte of the file arrived (length and sha256);
+  2. both legs carried DATA, SENDMEs went out on both, the exit's SWITCHes moved the sequence;
+  3. the client's own SWITCH: the GET left on another leg than the BEGIN;
+and for onionsplit, that confluxd counted the linked set and received our SWITCH. Every process is stopped by its PID,
+every wait is bounded.
+
+Usage: test_conflux_client.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets the
+file's size, default 32.)
+"""
+import base64
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import targets  # noqa: E402
+import tornet  # noqa: E402
+
+TOOL_DEADLINE = 90
+
+
+def microdescriptor_keys(net, fingerprint, within):
+    """(ed25519 id, ntor onion key), both base64, from the client's microdescriptor of the relay."""
+    deadline = time.time() + within
+    last = ""
+    while time.time() < deadline:
+        try:
+            last = net.getinfo(f"md/id/{fingerprint}")
+            ed = re.search(r"^id ed25519 (\S+)", last, re.M)
+            ntor = re.search(r"^ntor-onion-key (\S+)", last, re.M)
+            if ed and ntor:
+                return ed.group(1), ntor.group(1)
+        except (OSError, RuntimeError):
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"no microdescriptor for {fingerprint} after {within}s: {last!r}")
+
+
+def ed25519_from_key_file(node):
+    """A C tor relay's ed25519 identity from keys/ed25519_master_id_public_key (32-byte header)."""
+    with open(os.path.join(node.dir, "keys", "ed25519_master_id_public_key"), "rb") as f:
+        data = f.read()
+    return base64.b64encode(data[32:64]).decode().rstrip("=")
+
+
+def relay_arg(net, fingerprint, or_port):
+    ed, ntor = microdescriptor_keys(net, fingerprint, 90)
+    return f"127.0.0.1:{or_port}:{fingerprint}:{ed}:{ntor}"
+
+
+def run_tool(bin_dir, firsts, exit_arg, http_port, size, sha):
+    cmd = [os.path.join(bin_dir, "conflux_client_tool")]
+    for f in firsts:
+        cmd += ["--first", f]
+    cmd += ["--exit", exit_arg, "--target", f"127.0.0.1:{http_port}", "--path", "/big.bin",
+            "--bytes", str(size), "--sha256", sha, "--deadline", str(TOOL_DEADLINE)]
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_DEADLINE + 30)
+    facts = {}
+    for line in p.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        facts[key] = value
+    print(f"     tool exit {p.returncode} in {time.time() - t0:.1f} s: " +
+          ", ".join(f"{k}={v}" for k, v in facts.items() if not k.endswith("first_hop")))
+    if p.stderr.strip():
+        print("     stderr: " + p.stderr.strip()[-2000:])
+    return p.returncode, facts
+
+
+def check_download(check, name, rc, facts, size):
+    n = lambda k: int(facts.get(k, "0") or 0)  # noqa: E731
+    check(rc == 0 and facts.get("result") == "ok" and n("bytes") == size,
+          f"{name}: {n('bytes')} of {size} bytes intact (sha256 checked) at "
+          f"{facts.get('mib_per_s', '?')} MiB/s: {facts.get('result', '')} "
+          f"{facts.get('error', '')}")
+    check(n("leg0_data_cells") > 0 and n("leg1_data_cells") > 0,
+          f"{name}: both legs carried DATA ({n('leg0_data_cells')} and "
+          f"{n('leg1_data_cells')} cells), RTTs {n('leg0_rtt_usec')} and {n('leg1_rtt_usec')} us")
+    check(n("leg0_sendmes_sent") > 0 and n("leg1_sendmes_sent") > 0,
+          f"{name}: authenticated SENDMEs on both legs ({n('leg0_sendmes_sent')} and "
+          f"{n('leg1_sendmes_sent')}, sendme_inc {facts.get('leg0_sendme_inc')})")
+    check(n("leg0_switches_seen") + n("leg1_switches_seen") > 0,
+          f"{name}: the exit's SWITCHes ({n('leg0_switches_seen')} on leg 0, "
+          f"{n('leg1_switches_seen')} on leg 1), reorder queue up to {n('max_reorder_queue')}")
+    check("begin_leg" in facts and "get_leg" in facts and
+          facts["begin_leg"] != facts["get_leg"] and
+          n("leg0_switches_sent") + n("leg1_switches_sent") == 1,
+          f"{name}: our SWITCH: BEGIN on leg {facts.get('begin_leg')}, GET on leg "
+          f"{facts.get('get_leg')}")
+
+
+def main():
+    run = tornet.InteropRun("onionsplit-conflux-client-")
+    bin_dir, root, check, files = run.bin_dir, run.root, run.check, run.files
+    mib = int(os.environ.get("BIG_MIB", "32"))
+    size = mib << 20
+    with run:
+        sha = targets.make_file(os.path.join(files, "big.bin"), size)
+        with targets.HttpServer(files) as http, \
+                tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=1,
+                              conflux=True) as net:
+            net.setup()
+            cexit = next(n for n in net.nodes if n.role == "exit")
+            middles = [n for n in net.nodes if n.role == "middle"]
+            net.exit_nodes = [cexit.fingerprint]
+            relay = run.relay = tornet.Onionsplit(net, root, bin_dir)
+            t0 = time.time()
+            net.start()
+            relay.start()
+            net.wait_bootstrapped(timeout=120)
+            net.wait_for_relay_in_consensus(relay.fingerprint, timeout=150)
+            print(f"     network up and onionsplit in the consensus after {time.time() - t0:.0f} s")
+            firsts = [relay_arg(net, m.fingerprint, m.or_port) for m in middles]
+            for m, f in zip(middles, firsts):
+                check(f.split(":")[3] == ed25519_from_key_file(m),
+                      f"{m.name}'s ed25519 id in its microdescriptor matches its key file")
+
+            before = relay.counters()
+            print(f"     before the tool: the C tor client's sets at onionsplit "
+                  f"{net.conflux_sets(relay.fingerprint)}, its conflux circuits "
+                  f"{[(c, v[1], v[2][-1][:8]) for c, v in net.conflux_circuits().items()]}; "
+                  f"counters " +
+                  ", ".join(f"{k}={v}" for k, v in sorted(before.items()) if "conflux_" in k))
+            rc, facts = run_tool(bin_dir, firsts, relay_arg(net, relay.fingerprint, relay.port),
+                                 http.port, size, sha)
+            check_download(check, "onionsplit exit", rc, facts, size)
+            after = relay.counters()
+            delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if "conflux_" in k}
+            # Only the tool sends a client SWITCH (an idle C tor set sends none), so the SWITCH
+            # received ties the counted set to the tool.
+            check(delta.get("confluxd.conflux_sets_linked_total", 0) >= 1 and
+                  delta.get("confluxd.conflux_legs_linked_total", 0) >= 2 and
+                  delta.get("confluxd.conflux_switches_received_total", 0) >= 1,
+                  "onionsplit's confluxd linked the tool's set and took its SWITCH: " +
+                  ", ".join(f"{k.split('.', 1)[1]} +{v}" for k, v in sorted(delta.items()) if v))
+
+            rc, facts = run_tool(bin_dir, firsts, relay_arg(net, cexit.fingerprint, cexit.or_port),
+                                 http.port, size, sha)
+            check_download(check, "C tor exit", rc, facts, size)
+    return run.result()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
