@@ -25,23 +25,12 @@ inline ipc::EventLoop& fuzzLoop() {
   return *loop;
 }
 
-// `makeOurs(drop)` builds the session under test (a daemon's real handler); by default a
-// RefusingSession, which checks the boundary's framing, credit and flow rules alone.
-template <class Traits, class MakeOurs>
-void fuzzSink(const uint8_t* data, size_t size, MakeOurs makeOurs) {
+// The input as up to 16 batches (standard framing) pushed to `sink` one after another, as a hostile
+// peer would, until the input ends, a batch is malformed, or `dropped` says our side hung up.
+template <class Traits>
+void pushBatches(typename Traits::Sink::Client sink, const uint8_t* data, size_t size,
+                 const bool& dropped) {
   ipc::EventLoop* loop = &fuzzLoop();
-  bool dropped = false;
-  flowctl::CreditWindows w;
-  w.flowMessages = 8;
-  w.connBytes = 64 * 1024;
-  w.maxFlows = 64;
-  std::unique_ptr<ipc::PeerSession<Traits>> ours = makeOurs([&] { dropped = true; });
-  auto peer = std::make_unique<ipc::RefusingSession<Traits>>(
-      "us", w, [] {}, 5);
-  ours->pipe.setPeer(peer->pipe.makeLocalSink());
-  peer->pipe.setPeer(ours->pipe.makeLocalSink());
-  typename Traits::Sink::Client sink = ours->pipe.makeLocalSink();
-
   if (size > (1u << 20)) return;  // a connection's window at most
   // Word-aligned copy of the input.
   std::vector<capnp::word> words((size + sizeof(capnp::word) - 1) / sizeof(capnp::word));
@@ -61,6 +50,62 @@ void fuzzSink(const uint8_t* data, size_t size, MakeOurs makeOurs) {
       break;  // malformed framing or pointers: the RPC layer would drop the connection
     }
   }
+}
+
+// Turns the loop `n` times: batches, replies and grants travel.
+inline void turnLoop(int n = 8) {
+  for (int i = 0; i < n; ++i)
+    kj::evalLater([] {}).wait(fuzzLoop().waitScope());
+}
+
+// A well-behaved peer daemon for the setup of a target: it accepts every flow, takes every message
+// at once, and shows what it received to `seen`. Once the input's batches reach our side, our
+// grants for them look over-granted to this peer (it did not send them), so it stops, and our next
+// push to it fails and ends our side too: a target's input does its work in its first batch or two.
+template <class Traits>
+class AcceptingSession final : public ipc::PeerSession<Traits> {
+ public:
+  using Event = typename Traits::Event;
+  AcceptingSession(std::string peer, std::function<void(typename Event::Reader)> seen)
+      : ipc::PeerSession<Traits>(std::move(peer), ipc::defaultWindows(), [] {}),
+        seen_(std::move(seen)) {}
+  ipc::UnknownFlow onUnknownFlow(typename Event::Reader e) override {
+    return Traits::opensFlow(e) ? ipc::UnknownFlow::kOpen : ipc::UnknownFlow::kDrop;
+  }
+  bool onEvent(typename Event::Reader e) override {
+    auto f = Traits::flowOf(e);
+    if (f && !Traits::closesFlow(e)) this->pipe.taken(*f, 1);
+    if (seen_) seen_(e);
+    return true;
+  }
+
+ private:
+  std::function<void(typename Event::Reader)> seen_;
+};
+
+// Connects two sessions' pipes through local sinks (the RPC push path, in process).
+template <class A, class B>
+void pairUp(A& a, B& b) {
+  a.pipe.setPeer(b.pipe.makeLocalSink());
+  b.pipe.setPeer(a.pipe.makeLocalSink());
+}
+
+// `makeOurs(drop)` builds the session under test (a daemon's real handler); by default a
+// RefusingSession, which checks the boundary's framing, credit and flow rules alone.
+template <class Traits, class MakeOurs>
+void fuzzSink(const uint8_t* data, size_t size, MakeOurs makeOurs) {
+  ipc::EventLoop* loop = &fuzzLoop();
+  bool dropped = false;
+  flowctl::CreditWindows w;
+  w.flowMessages = 8;
+  w.connBytes = 64 * 1024;
+  w.maxFlows = 64;
+  std::unique_ptr<ipc::PeerSession<Traits>> ours = makeOurs([&] { dropped = true; });
+  auto peer = std::make_unique<ipc::RefusingSession<Traits>>(
+      "us", w, [] {}, 5);
+  ours->pipe.setPeer(peer->pipe.makeLocalSink());
+  peer->pipe.setPeer(ours->pipe.makeLocalSink());
+  pushBatches<Traits>(ours->pipe.makeLocalSink(), data, size, dropped);
   // Let replies and grants travel, then tear down as a lost connection would.
   kj::evalLater([] {}).wait(loop->waitScope());
   ours.reset();
