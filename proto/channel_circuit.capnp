@@ -3,6 +3,7 @@
 # Implemented by: circuitd serves CircuitEntry (in its bootstrap, daemons.capnp); both sides
 # implement CellSink. Called by: channeld connects to circuitd's socket and calls attach() once per
 # connection, passing the sink circuitd will push to and receiving the sink it will push to.
+# Its batches travel as data frames, not push() calls (types.capnp, "Transport of batches").
 #
 # Trust: neither side trusts the other. channeld parses bytes from every Tor peer, so circuitd (which
 # holds the onion keys) treats every cell as hostile input from the network; channeld treats

@@ -3,6 +3,7 @@
 # Implemented by: confluxd serves ConfluxEntry (in its bootstrap, daemons.capnp); both sides
 # implement LegSink. Called by: circuitd connects to confluxd's socket and calls attachCircuitd()
 # once per connection.
+# Its batches travel as data frames, not push() calls (types.capnp, "Transport of batches").
 #
 # The design doc's picture: circuitd's FWD of every leg sends CONFLUX_LINK to ConfluxMgr (`link`);
 # the manager matches the nonce, creates or finds the set's ConfluxController and answers `linked`,

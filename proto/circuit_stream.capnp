@@ -3,6 +3,7 @@
 # Implemented by: streamd serves StreamEntry (in its bootstrap, daemons.capnp); both sides implement
 # StreamSink. Called by: circuitd connects to streamd's socket and calls attachCircuitd() once per
 # connection. conflux_stream.capnp reuses StreamSink for the confluxd <-> streamd boundary.
+# Its batches travel as data frames, not push() calls (types.capnp, "Transport of batches").
 #
 # Trust: streamd talks to arbitrary Internet hosts and parses DNS answers, so circuitd treats what it
 # sends as hostile: ids must name circuits circuitd gave it, commands must be ones an exit sends, and

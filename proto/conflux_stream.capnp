@@ -3,6 +3,7 @@
 # Implemented by: streamd serves ConfluxStreamEntry (in its bootstrap, daemons.capnp); both sides
 # implement circuit_stream.capnp's StreamSink. Called by: confluxd connects to streamd's socket and
 # calls attachConfluxd() once per connection.
+# Its batches travel as data frames, not push() calls (types.capnp, "Transport of batches").
 #
 # A linked conflux set has one stream side, whatever its legs: its ConfluxController is the only
 # writer to it (DESIGN.md section 2). Flow id = confluxd's set id. Messages from confluxd are already

@@ -7,6 +7,12 @@
 # window, has violated the contract and loses its connection. A flow's closing event (DESTROY,
 # `closed`) costs no credit and is never granted back: each side sends at most one per flow, so a
 # side can always end a flow, even one whose window the peer holds (common/ipc/batch_pipe.h).
+#
+# Transport of batches: in the daemons no batch travels as a push() call. Once a boundary's attach
+# call has returned, each side sends every batch as a data frame on the same socket
+# (common/ipc/frame_stream.h; docs/ARCHITECTURE.md "Data plane"), with the same checks and credit. The
+# sinks an attach call exchanges still name the contract; they carry push() calls only in tests and
+# fuzzers (BatchPipe::setPeer).
 @0x9dbed0a07aec3310;
 
 using Cxx = import "/capnp/c++.capnp";
