@@ -13,8 +13,11 @@
 //
 // Usage: conflux_client_tool --first RELAY [--first RELAY ...] --exit RELAY
 //          --target IP:PORT --path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]
+//          [--as-relay]
 //   RELAY = IP:ORPORT:RSA_FINGERPRINT_HEX:ED25519_ID_BASE64:NTOR_ONION_KEY_BASE64
-//   One leg per --first (the first hops; at least one).
+//   One leg per --first (the first hops; at least one). The link handshake is a client's (CERTS and
+//   AUTH_CHALLENGE answered with NETINFO only) unless --as-relay, which authenticates with the
+//   identity made in memory (AUTHENTICATE type 3), as channeld does toward a next hop.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -100,8 +103,9 @@ std::optional<client::RelayInfo> parseRelay(const std::string& s) {
   return r;
 }
 
-// A relay identity made in memory: the link handshake authenticates with it (C tor accepts
-// circuits from relays it does not know; the exit check refuses streams only one hop away).
+// A relay identity made in memory: its link certificate is the one TLS presents (a C tor client
+// presents a throwaway one too); with --as-relay the link handshake authenticates with it (C tor
+// accepts circuits from relays it does not know).
 struct Identity {
   crypto::RsaPrivateKey rsa = *crypto::RsaPrivateKey::generate(1024);
   std::optional<crypto::Ed25519Keypair> master, signing;
@@ -318,6 +322,7 @@ struct Args {
   std::optional<client::RelayInfo> exit;
   client::FetchTarget target;
   bool clientSwitch = true;
+  bool asRelay = false;
   int deadlineSec = 120;
 };
 
@@ -328,6 +333,10 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     std::string k = argv[i];
     if (k == "--no-switch") {
       a.clientSwitch = false;
+      continue;
+    }
+    if (k == "--as-relay") {
+      a.asRelay = true;
       continue;
     }
     if (i + 1 >= argc) return std::nullopt;
@@ -416,7 +425,8 @@ int main(int argc, char** argv) {
   if (!args) {
     std::fprintf(stderr,
                  "usage: %s --first RELAY [--first RELAY...] --exit RELAY --target IP:PORT "
-                 "--path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]\n"
+                 "--path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC] "
+                 "[--as-relay]\n"
                  "  RELAY = IP:ORPORT:RSA_FP_HEX:ED25519_B64:NTOR_KEY_B64\n",
                  argv[0]);
     return 2;
@@ -440,8 +450,11 @@ int main(int argc, char** argv) {
   auto der = rsaPub.derPkcs1();
   unsigned n = 0;
   EVP_Digest(der.data(), der.size(), rsaIdSha256.data(), &n, EVP_sha256(), nullptr);
-  InitiatorIdentity id{
-      me.init, me.init->initiatorCerts(*me.creds), rsaIdSha256, me.master->publicKey(), {}};
+  InitiatorIdentity id;
+  if (args->asRelay)
+    id = InitiatorIdentity{
+        me.init, me.init->initiatorCerts(*me.creds), rsaIdSha256, me.master->publicKey(), {}};
+  std::printf("link_role %s\n", args->asRelay ? "relay" : "client");
 
   Run r;
   r.base = event_base_new();

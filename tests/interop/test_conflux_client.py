@@ -13,6 +13,8 @@ request to the exit. Checked, for each exit:
   1. the tool exits 0: both legs linked, every byte of the file arrived (length and sha256);
   2. both legs carried DATA, SENDMEs went out on both, the exit's SWITCHes moved the sequence;
   3. the client's own SWITCH: the GET left on another leg than the BEGIN;
+  4. once more through onionsplit with the tool authenticating as a relay (as channeld extends),
+     and a negative control: with a wrong expected sha256 the tool fails;
 and for onionsplit, that confluxd counted the linked set and received our SWITCH. Every process is stopped by its PID,
 every wait is bounded.
 
@@ -62,12 +64,12 @@ def relay_arg(net, fingerprint, or_port):
     return f"127.0.0.1:{or_port}:{fingerprint}:{ed}:{ntor}"
 
 
-def run_tool(bin_dir, firsts, exit_arg, http_port, size, sha):
+def run_tool(bin_dir, firsts, exit_arg, http_port, size, sha, extra=()):
     cmd = [os.path.join(bin_dir, "conflux_client_tool")]
     for f in firsts:
         cmd += ["--first", f]
     cmd += ["--exit", exit_arg, "--target", f"127.0.0.1:{http_port}", "--path", "/big.bin",
-            "--bytes", str(size), "--sha256", sha, "--deadline", str(TOOL_DEADLINE)]
+            "--bytes", str(size), "--sha256", sha, "--deadline", str(TOOL_DEADLINE)] + list(extra)
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_DEADLINE + 30)
     facts = {}
@@ -151,6 +153,21 @@ def main():
             rc, facts = run_tool(bin_dir, firsts, relay_arg(net, cexit.fingerprint, cexit.or_port),
                                  http.port, size, sha)
             check_download(check, "C tor exit", rc, facts, size)
+
+            # The same through onionsplit with the tool authenticating to its first hops as a
+            # relay (AUTHENTICATE), as channeld does when it extends.
+            rc, facts = run_tool(bin_dir, firsts, relay_arg(net, relay.fingerprint, relay.port),
+                                 http.port, size, sha, ["--as-relay"])
+            check(facts.get("link_role") == "relay", "the tool authenticated as a relay")
+            check_download(check, "onionsplit exit, tool as a relay", rc, facts, size)
+
+            # A negative control: the tool must fail when one expected byte is wrong.
+            wrong = ("0" if sha[0] != "0" else "1") + sha[1:]
+            rc, facts = run_tool(bin_dir, firsts, relay_arg(net, relay.fingerprint, relay.port),
+                                 http.port, size, wrong)
+            check(rc == 1 and "SHA-256" in facts.get("error", ""),
+                  f"with a wrong expected sha256 the tool fails: exit {rc}, "
+                  f"error {facts.get('error')}")
     return run.result()
 
 
