@@ -70,6 +70,10 @@ int run(daemon::Runtime& rt) {
   shared.ipv6Exit = cfg.ipv6Exit;
   Resolver resolver(rt.loop().base(), cfg.serverDnsResolvConfFile);
   StreamdContext ctx(rt.loop().base(), resolver, shared);
+  // Ended streams flush what the client sent (C tor: connection_mark_and_flush), at most 4096
+  // sockets at once, each for at most 30 s.
+  SocketLinger linger(rt.loop().base(), 4096, 30000);
+  ctx.linger = &linger;
   Sessions circuits, sets;
   auto listener = daemon::serve(
       rt, fd,
@@ -104,6 +108,10 @@ int run(daemon::Runtime& rt) {
     circuits.forEach(count);
     sets.forEach(count);
     out.emplace_back("sockets_open", sockets);
+    out.emplace_back("sockets_flushing", linger.lingering());
+    out.emplace_back("sockets_flushed_after_end_total", linger.counters().flushed);
+    out.emplace_back("sockets_flush_failed_total", linger.counters().failed);
+    out.emplace_back("sockets_flush_refused_total", linger.counters().refused);
     out.emplace_back("dns_queries_total", resolver.stats().queries);
     out.emplace_back("dns_cache_hits_total", resolver.stats().cacheHits);
     out.emplace_back("dns_queries_coalesced_total", resolver.stats().coalesced);

@@ -371,7 +371,7 @@ void CircuitStreams::apply(StreamId id, const StreamAction& a) {
       forget(id);
       return;
     case Kind::kClose:
-      forget(id);
+      forget(id, true);  // what the client sent before its END still reaches the server
       return;
     case Kind::kWrite:
       return;  // onData writes
@@ -432,7 +432,7 @@ void CircuitStreams::endAndForget(StreamId id, EndReason r) {
   forget(id);
 }
 
-void CircuitStreams::forget(StreamId id) {
+void CircuitStreams::forget(StreamId id, bool flush) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   if (it->second->ready) {  // take it out of the ring, keeping the others' order
@@ -446,7 +446,7 @@ void CircuitStreams::forget(StreamId id) {
   }
   streams_.erase(it);
   if (shared_.counters.open) --shared_.counters.open;
-  io_.release(id);
+  io_.release(id, flush);
 }
 
 void CircuitStreams::closeAll() {
@@ -458,7 +458,7 @@ void CircuitStreams::closeAll() {
   for (StreamId id : ids) {
     streams_.erase(id);
     if (shared_.counters.open) --shared_.counters.open;
-    io_.release(id);
+    io_.release(id, true);  // the circuit is gone; its streams' sockets still flush (C tor)
   }
 }
 

@@ -77,8 +77,10 @@ class StreamIo {
   virtual void write(StreamId id, Bytes data) = 0;
   // Bytes waiting in the stream's socket output.
   virtual size_t outputBuffered(StreamId id) const = 0;
-  // The stream is gone: close its socket, cancel its lookup or connect, forget it.
-  virtual void release(StreamId id) = 0;
+  // The stream is gone: cancel its lookup or connect, close its socket, forget it. With `flush`
+  // (the client ended it, or the circuit went away) what the socket's output still holds is
+  // written first, as C tor's connection_mark_and_flush does; otherwise it is dropped.
+  virtual void release(StreamId id, bool flush) = 0;
   // The stream may be read again (its package window opened, XON); the shell marks it ready if
   // its socket has input.
   virtual void readable(StreamId id) = 0;
@@ -159,7 +161,7 @@ class CircuitStreams {
   void sendEnd(StreamId id, cell::EndReason r, const exitpolicy::IpAddress* policyAddr = nullptr);
   void sendResolved(StreamId id, const DnsAnswer& answer);
   void endAndForget(StreamId id, cell::EndReason r);
-  void forget(StreamId id);
+  void forget(StreamId id, bool flush = false);
   void afterWrite(StreamId id, Stream& s, size_t drained, uint64_t nowUsec);
 
   StreamShared& shared_;

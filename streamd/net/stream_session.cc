@@ -176,7 +176,7 @@ class StreamSession::Circuit final : public StreamIo {
     return evbuffer_get_length(bufferevent_get_output(it->second->bev));
   }
 
-  void release(StreamId id) override {
+  void release(StreamId id, bool flush) override {
     auto it = socks.find(id);
     if (it == socks.end()) return;
     Sock& s = *it->second;
@@ -184,7 +184,10 @@ class StreamSession::Circuit final : public StreamIo {
     if (s.timer) event_free(s.timer);
     if (s.bev) {
       if (s.drainCb) evbuffer_remove_cb_entry(bufferevent_get_output(s.bev), s.drainCb);
-      bufferevent_free(s.bev);
+      if (flush && s.connected && session.ctx_.linger)
+        session.ctx_.linger->closeAfterFlush(s.bev);
+      else
+        bufferevent_free(s.bev);
     }
     socks.erase(it);
   }

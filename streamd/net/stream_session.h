@@ -29,6 +29,7 @@
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 #include "streamd/core/circuit_streams.h"
+#include "streamd/net/linger.h"
 #include "streamd/net/resolver.h"
 
 namespace onionsplit::streamd {
@@ -44,6 +45,7 @@ struct StreamdContext {
   uint32_t connectTimeoutMs = 15000;  // resolve + connect of a BEGIN; then END TIMEOUT
   size_t readAheadBytes = 32 * 498;   // per socket, read before the circuit may send it
   size_t maxQueuedControl = 4096;     // per circuit
+  SocketLinger* linger = nullptr;     // ended streams' sockets flush here (none: closed at once)
 };
 
 class StreamSession final : public ipc::PeerSession<ipc::StreamTraits> {

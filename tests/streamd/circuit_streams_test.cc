@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -50,13 +52,16 @@ struct FakeIo final : StreamIo {
     auto it = buffered.find(id);
     return it == buffered.end() ? 0 : it->second;
   }
-  void release(StreamId id) override { released.push_back(id); }
+  void release(StreamId id, bool flush) override {
+    released.push_back(id);
+    if (flush) flushed.push_back(id);
+  }
   void readable(StreamId id) override { readables.push_back(id); }
 
   std::vector<Sent> sent;
   std::map<StreamId, std::string> resolves, reverses, connects, written;
   std::map<StreamId, size_t> buffered;
-  std::vector<StreamId> released, readables;
+  std::vector<StreamId> released, flushed, readables;
 };
 
 std::vector<uint8_t> beginBody(const std::string& addrPort, uint32_t flags = 0) {
@@ -130,7 +135,21 @@ TEST(CircuitStreams, BeginConnectedOptimisticDataAndEnd) {
   f.msg(7, RelayCmd::kEnd, {6});
   EXPECT_FALSE(f.core.has(7));
   EXPECT_EQ(f.io.released, std::vector<StreamId>{7});
+  EXPECT_EQ(f.io.flushed, std::vector<StreamId>{7}) << "what the client sent still goes out";
   EXPECT_EQ(f.io.sent.size(), 1u);  // nothing answers a client's END
+}
+
+TEST(CircuitStreams, OnlyTheClientsEndAndALostCircuitFlushTheSocket) {
+  Fixture f;
+  f.msg(1, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnectFailed(1, ECONNREFUSED);  // our END: nothing of the client's to deliver
+  f.open(2);
+  f.open(3);
+  f.core.closeAll();  // the circuit is gone: C tor still flushes its streams' sockets
+  EXPECT_EQ(f.io.released.size(), 3u);
+  std::vector<StreamId> flushed = f.io.flushed;
+  std::sort(flushed.begin(), flushed.end());
+  EXPECT_EQ(flushed, (std::vector<StreamId>{2, 3}));
 }
 
 TEST(CircuitStreams, RefusalsAndTheirReasons) {

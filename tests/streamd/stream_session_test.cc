@@ -511,6 +511,94 @@ TEST_F(StreamSessionTest, ClosedFromCircuitdClosesTheSocketsAndIsAnswered) {
   EXPECT_FALSE(dropped);
 }
 
+// A server that accepts only when told and reads with a small receive buffer, so streamd's output
+// backs up; it then reads everything until the connection ends.
+class SlowServer {
+ public:
+  SlowServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 4), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~SlowServer() {
+    if (conn_ >= 0) ::close(conn_);
+    ::close(fd_);
+  }
+  void accept() { conn_ = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+  // Reads what is there; true once the peer has closed.
+  bool drain() {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(conn_, buf, sizeof buf);
+      if (n > 0) {
+        received.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      return n == 0;
+    }
+  }
+  uint16_t port = 0;
+  std::string received;
+
+ private:
+  int fd_ = -1;
+  int conn_ = -1;
+};
+
+TEST_F(StreamSessionTest, WhatTheClientSentBeforeItsEndReachesASlowServer) {
+  SocketLinger linger(loop.base(), 16, 10000);
+  ctx->linger = &linger;
+  SlowServer server;
+  peer.send(6, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer.of(6, 1, RelayCmd::kConnected).empty(); }));
+  server.accept();
+  std::string sent;
+  for (int i = 0; i < 480; ++i) {  // about 239 KB, within a stream's window of 500 cells
+    ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(6); }));
+    std::string chunk(498, '\0');
+    for (size_t k = 0; k < chunk.size(); ++k)
+      chunk[k] = static_cast<char>((i * 498 + k) * 13 % 251);
+    peer.send(6, 1, RelayCmd::kData, chunk);
+    sent += chunk;
+  }
+  peer.send(6, 1, RelayCmd::kEnd, std::string(1, '\6'));
+  settle(100);
+  ASSERT_EQ(linger.counters().adopted, 1u) << "the server read nothing yet: output must be left";
+  EXPECT_EQ(session->sockets(), 0u) << "the stream itself is gone";
+  ASSERT_TRUE(waitFor([&] { return server.drain(); }));
+  EXPECT_EQ(server.received.size(), sent.size());
+  EXPECT_TRUE(server.received == sent);
+  EXPECT_EQ(linger.counters().flushed, 1u);
+  EXPECT_EQ(linger.lingering(), 0u);
+  EXPECT_FALSE(dropped);
+}
+
+TEST_F(StreamSessionTest, TooManyLingeringSocketsAreClosedAtOnce) {
+  SocketLinger linger(loop.base(), 0, 10000);
+  ctx->linger = &linger;
+  SlowServer server;
+  peer.send(7, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer.of(7, 1, RelayCmd::kConnected).empty(); }));
+  server.accept();
+  for (int i = 0; i < 480; ++i) {
+    ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(7); }));
+    peer.send(7, 1, RelayCmd::kData, std::string(498, 'z'));
+  }
+  peer.send(7, 1, RelayCmd::kEnd, std::string(1, '\6'));
+  settle(100);
+  EXPECT_EQ(linger.counters().refused, 1u);
+  EXPECT_EQ(linger.lingering(), 0u);
+  EXPECT_FALSE(dropped);
+}
+
 TEST_F(StreamSessionTest, ClassicWindowStopsReadingAt500DataUntilSendme) {
   TcpServer bulk(loop.base(), TcpServer::Mode::kBulk, 600 * 498);
   peer.send(5, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(bulk.port)));
