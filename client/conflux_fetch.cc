@@ -23,7 +23,9 @@ constexpr uint8_t kClientUx = static_cast<uint8_t>(conflux::Ux::kHighThroughput)
 
 ConfluxFetch::ConfluxFetch(const conflux::Nonce& nonce, std::vector<conflux::LegId> legs,
                            FetchTarget target, bool clientSwitch)
-    : init_(nonce, kClientUx),
+    : init_(nonce, kClientUx,
+            conflux::ConfluxParams{
+                .maxLegsPerSet = 8, .maxOooqBytes = kMaxReorderBytes, .maxSets = 1}),
       legs_(std::move(legs)),
       target_(std::move(target)),
       clientSwitch_(clientSwitch && legs_.size() > 1),

@@ -52,6 +52,10 @@ struct LegStats {
 };
 
 inline constexpr uint16_t kFetchStreamId = 1;
+// What the exit may make us hold in the reorder queue (bodies plus kQueuedOverheadBytes each); a
+// cell beyond it ends the fetch. The consensus default (INT32_MAX) would let a hostile exit make
+// the client buffer 2 GiB; 50 MiB through two loopback legs peaked under 1 MiB.
+inline constexpr uint64_t kMaxReorderBytes = 8 << 20;
 inline constexpr size_t kMaxHttpHeaderBytes = 16384;
 // The RTT the BEGIN's leg is given after the BEGIN so that the GET goes elsewhere (60 s: above any
 // real leg, below the controller's "unusable").

@@ -5,7 +5,9 @@
 #include "client/conflux_fetch.h"
 
 #include <gtest/gtest.h>
+
 #include <openssl/evp.h>
+#include <random>
 
 #include "common/cell/relay.h"
 
@@ -274,6 +276,60 @@ TEST_F(BodyFixture, AnEarlyEndFails) {
   auto e = msg(1, RelayCmd::kEnd, 1, {6});
   ASSERT_TRUE(e);
   EXPECT_NE(e->find("3 of 3000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace onionsplit::client
+
+namespace onionsplit::client {
+namespace {
+
+TEST_F(Fixture, AnExitThatSkipsAheadCannotFillOurMemory) {
+  ASSERT_NO_FATAL_FAILURE(link());
+  ASSERT_FALSE(msg(1, RelayCmd::kConnected, 1, {}));
+  // A SWITCH far ahead on leg 0: everything after it waits for sequence numbers that never come.
+  ASSERT_FALSE(msg(0, RelayCmd::kConfluxSwitch, 0, switchBody(1000)));
+  std::vector<uint8_t> chunk(498, 7);
+  std::optional<std::string> e;
+  size_t sent = 0;
+  for (; sent < 100000 && !e; ++sent)
+    e = msg(0, RelayCmd::kData, 1, chunk);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->find("sequencing"), std::string::npos) << *e;
+  EXPECT_LE(sent * (498 + conflux::kQueuedOverheadBytes), kMaxReorderBytes + 1024);
+}
+
+// Random messages from a hostile exit after linking: an error string or nothing, never a crash,
+// and the reorder queue stays under its cap.
+TEST_F(Fixture, RandomMessagesEndInAnErrorOrNothing) {
+  std::mt19937 rng(12345);
+  auto next = [&] { return static_cast<uint32_t>(rng()); };
+  int errors = 0;
+  for (int run = 0; run < 300; ++run) {
+    make(next() % 2 == 0);
+    ASSERT_NO_FATAL_FAILURE(link());
+    for (int i = 0; i < 200; ++i) {
+      static constexpr uint8_t kCmds[] = {2, 3, 4, 5, 10, 12, 19, 20, 21, 22, 43, 44, 200};
+      uint8_t cmd = next() % 4 == 0 ? static_cast<uint8_t>(next()) : kCmds[next() % sizeof kCmds];
+      std::vector<uint8_t> body(next() % 499);
+      for (auto& b : body)
+        b = static_cast<uint8_t>(next());
+      if (cmd == 22 && next() % 2) body.resize(4);
+      if (cmd == 2 && next() % 3 == 0) {
+        std::string ok = "HTTP/1.0 200 OK\r\n\r\n";
+        body.assign(ok.begin(), ok.end());
+      }
+      auto e = fetch->onMessage(next() % 3, cmd, static_cast<uint16_t>(next() % 3), Bytes(body),
+                                now += 10, out);
+      ASSERT_LE(fetch->maxReorderQueue() * conflux::kQueuedOverheadBytes, kMaxReorderBytes);
+      if (e) {
+        ++errors;
+        break;
+      }
+    }
+    out.clear();
+  }
+  EXPECT_GT(errors, 200);
 }
 
 }  // namespace

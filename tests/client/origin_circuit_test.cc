@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "common/cell/cells.h"
 #include "common/cell/relay.h"
 
@@ -314,6 +316,58 @@ TEST_F(Fixture, NothingIsSentBeforeTheCircuitIsOpen) {
   EXPECT_FALSE(circ.extend(exit.info, crypto::RelayPayload(p)));
   EXPECT_FALSE(circ.originateSendme(crypto::RelayPayload(p)));
   EXPECT_EQ(circ.onRelay(crypto::RelayPayload(p)).kind, Inbound::kError);
+}
+
+}  // namespace
+}  // namespace onionsplit::client
+
+namespace onionsplit::client {
+namespace {
+
+// Cells with correct digests but random headers and bodies (the exit's layer digests whatever it
+// is given), and raw random bytes: a message with a body of at most 498 bytes, or an error; after
+// an error the circuit stays closed.
+TEST_F(Fixture, RandomCellsEndInAnErrorOrAMessage) {
+  std::mt19937 rng(777);
+  auto next = [&] { return static_cast<uint32_t>(rng()); };
+  int errors = 0, messages = 0;
+  for (int run = 0; run < 200; ++run) {
+    circ = OriginCircuit{counterRandom};
+    ASSERT_NO_FATAL_FAILURE(build());
+    for (int i = 0; i < 400; ++i) {
+      Payload p{};
+      for (auto& b : p)
+        b = static_cast<uint8_t>(next());
+      if (next() % 8 != 0) {
+        p[1] = p[2] = 0;  // recognized
+        if (next() % 8 != 0) {
+          p[9] = 0;
+          p[10] = static_cast<uint8_t>(next());  // a length that fits
+        }
+        if (next() % 3 == 0) p[0] = static_cast<uint8_t>(RelayCmd::kData);
+        ASSERT_TRUE(exit.layer->originateInbound(crypto::RelayPayload(p), nullptr));
+        ASSERT_TRUE(middle.layer->relayInbound(crypto::RelayPayload(p)));
+      }
+      Inbound in = circ.onRelay(crypto::RelayPayload(p));
+      if (in.kind == Inbound::kMessage) {
+        ++messages;
+        EXPECT_LE(in.body.size(), cell::kRelayBodyMax);
+        if (circ.sendmeDue()) {
+          Payload s{};
+          ASSERT_TRUE(circ.originateSendme(crypto::RelayPayload(s)));
+        }
+        continue;
+      }
+      ASSERT_EQ(in.kind, Inbound::kError);
+      EXPECT_FALSE(in.error.empty());
+      ++errors;
+      Payload again = fromExit(RelayCmd::kData, 1, {});
+      EXPECT_EQ(circ.onRelay(crypto::RelayPayload(again)).kind, Inbound::kError);
+      break;
+    }
+  }
+  EXPECT_GT(errors, 150);
+  EXPECT_GT(messages, 300);
 }
 
 }  // namespace
