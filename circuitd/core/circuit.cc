@@ -420,8 +420,10 @@ Circuit::Next Circuit::fromNextHop(uint8_t command,
     hop_ = Hop::kOpen;
     return Next::kSent;
   }
-  bool relay = command == cmd(CellCmd::kRelay) || command == cmd(CellCmd::kRelayEarly);
-  if (!relay || hop_ != Hop::kOpen) return refuse(DestroyReason::kProtocol);
+  // RELAY_EARLY travels outbound only: an inbound one closes the circuit, as C tor has since
+  // 0.2.4.23 (it was the injection channel of the 2014 relay-early attack).
+  if (command != cmd(CellCmd::kRelay) || hop_ != Hop::kOpen)
+    return refuse(DestroyReason::kProtocol);
   // Behind our own answers (EXTENDED2 first): the client cannot read the next hop's cells before.
   if (toClient_.empty() && bwd_.queue.empty() && io.canSendCell()) {
     if (!layer_.relayInbound(payload)) return refuse(DestroyReason::kInternal);

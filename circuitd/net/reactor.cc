@@ -720,8 +720,7 @@ void Reactor::fromNextHop(Entry& e, FlowId flow, uint8_t command, Bytes payload)
   switch (e.circuit->fromNextHop(command, std::span<uint8_t, cell::kCellPayloadLen>(buf), io)) {
     case Circuit::Next::kSent:
       s.pipe.taken(flow, 1);
-      if (command == static_cast<uint8_t>(CellCmd::kRelay) || command == kRelayEarly)
-        ++counters_.cellsRelayedBack;
+      if (command == static_cast<uint8_t>(CellCmd::kRelay)) ++counters_.cellsRelayedBack;
       break;
     case Circuit::Next::kQueued:
       break;

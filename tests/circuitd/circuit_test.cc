@@ -527,6 +527,20 @@ TEST_F(MiddleFixture, RelayEarlyIsKeptAndStillCounted) {
   EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
 }
 
+TEST_F(MiddleFixture, AnInboundRelayEarlyClosesTheCircuit) {
+  buildNtor3(true);
+  extendTo();
+  std::array<uint8_t, 509> c{};
+  cell::encodeRelayCell(MutBytes(c), RelayCmd::kDrop, 0, {},
+                        [](MutBytes o) { std::memset(o.data(), 0, o.size()); });
+  crypto::Tor1Digest d{};
+  next->originateInbound(crypto::RelayPayload(c), &d);
+  size_t before = io.cells.size();
+  EXPECT_EQ(circ->fromNextHop(9, std::span<uint8_t, 509>(c), io), Circuit::Next::kDestroy);
+  EXPECT_EQ(circ->destroyReason(), cell::DestroyReason::kProtocol);
+  EXPECT_EQ(io.cells.size(), before) << "nothing of it reaches the client";
+}
+
 TEST_F(MiddleFixture, CreditHoldsCellsBothWaysInBoundedQueues) {
   buildNtor3(true);
   extendTo();
