@@ -553,23 +553,33 @@ class SlowServer {
   int conn_ = -1;
 };
 
+// Stream 1 of circuit `flow` to a SlowServer: connected, 480 DATA (about 239 KB, within a
+// stream's window of 500 cells) the server does not read yet, then the client's END. Returns the
+// bytes sent.
+std::string sendThenEnd(Circuitd& peer, uint64_t flow, SlowServer& server,
+                        const std::function<bool(const std::function<bool()>&)>& waitFor) {
+  peer.send(flow, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)));
+  if (!waitFor([&] { return !peer.of(flow, 1, RelayCmd::kConnected).empty(); })) return "";
+  server.accept();
+  std::string sent;
+  for (int i = 0; i < 480; ++i) {
+    if (!waitFor([&] { return peer.pipe.canSend(flow); })) return "";
+    std::string chunk(498, '\0');
+    for (size_t k = 0; k < chunk.size(); ++k)
+      chunk[k] = static_cast<char>((i * 498 + k) * 13 % 251);
+    peer.send(flow, 1, RelayCmd::kData, chunk);
+    sent += chunk;
+  }
+  peer.send(flow, 1, RelayCmd::kEnd, std::string(1, '\6'));
+  return sent;
+}
+
 TEST_F(StreamSessionTest, WhatTheClientSentBeforeItsEndReachesASlowServer) {
   SocketLinger linger(loop.base(), 16, 10000);
   ctx->linger = &linger;
   SlowServer server;
-  peer.send(6, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)));
-  ASSERT_TRUE(waitFor([&] { return !peer.of(6, 1, RelayCmd::kConnected).empty(); }));
-  server.accept();
-  std::string sent;
-  for (int i = 0; i < 480; ++i) {  // about 239 KB, within a stream's window of 500 cells
-    ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(6); }));
-    std::string chunk(498, '\0');
-    for (size_t k = 0; k < chunk.size(); ++k)
-      chunk[k] = static_cast<char>((i * 498 + k) * 13 % 251);
-    peer.send(6, 1, RelayCmd::kData, chunk);
-    sent += chunk;
-  }
-  peer.send(6, 1, RelayCmd::kEnd, std::string(1, '\6'));
+  std::string sent = sendThenEnd(peer, 6, server, [this](auto f) { return waitFor(f); });
+  ASSERT_FALSE(sent.empty());
   settle(100);
   ASSERT_EQ(linger.counters().adopted, 1u) << "the server read nothing yet: output must be left";
   EXPECT_EQ(session->sockets(), 0u) << "the stream itself is gone";
@@ -585,14 +595,7 @@ TEST_F(StreamSessionTest, TooManyLingeringSocketsAreClosedAtOnce) {
   SocketLinger linger(loop.base(), 0, 10000);
   ctx->linger = &linger;
   SlowServer server;
-  peer.send(7, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)));
-  ASSERT_TRUE(waitFor([&] { return !peer.of(7, 1, RelayCmd::kConnected).empty(); }));
-  server.accept();
-  for (int i = 0; i < 480; ++i) {
-    ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(7); }));
-    peer.send(7, 1, RelayCmd::kData, std::string(498, 'z'));
-  }
-  peer.send(7, 1, RelayCmd::kEnd, std::string(1, '\6'));
+  ASSERT_FALSE(sendThenEnd(peer, 7, server, [this](auto f) { return waitFor(f); }).empty());
   settle(100);
   EXPECT_EQ(linger.counters().refused, 1u);
   EXPECT_EQ(linger.lingering(), 0u);
