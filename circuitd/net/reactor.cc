@@ -277,10 +277,7 @@ bool Reactor::onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e)
     }
     return true;
   }
-  if (e.isExtended()) {
-    onExtended(s, e.getChannel(), e.getExtended());
-    return true;
-  }
+  if (e.isExtended()) return onExtended(s, e.getChannel(), e.getExtended());
   if (e.isExtend()) return false;  // only circuitd sends it
   if (e.isClosed()) {  // the channel is gone with its circuits; channeld forgot their flows
     uint32_t channel = e.getChannel();
@@ -653,16 +650,18 @@ void Reactor::requestExtend(Entry& e, const ExtendTarget& t) {
   x.setHdata(data(t.hdata));
 }
 
-void Reactor::onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r) {
+bool Reactor::onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r) {
   FlowId origin = (FlowId{channel} << 32) | r.getOriginCircId();
   auto it = entries_.find(Key{&s, origin});
   Entry* e = it == entries_.end() ? nullptr : it->second.get();
   bool ok = r.getNextChannel() != 0 && r.getNextCircId() != 0;
   FlowId next = ok ? (FlowId{r.getNextChannel()} << 32) | r.getNextCircId() : 0;
-  // channeld opened the next hop's flow with this event: so do we, before anything can use it.
-  if (ok && (!s.pipe.openFlow(next) || byNextHop_.count(Key{&s, next}))) {
-    spdlog::warn("circuit {:x}: channeld's next hop {:x} cannot be opened", origin, next);
-    ok = false;
+  // channeld opened the next hop's flow with this event: so do we, before anything can use it. A
+  // flow we cannot open could be neither used nor closed: channeld broke the contract.
+  if (ok && (byNextHop_.count(Key{&s, next}) || !s.pipe.openFlow(next))) {
+    spdlog::warn("circuit {:x}: channeld's next hop {:x} is already open or beyond the limit",
+                 origin, next);
+    return false;
   }
   bool failed = false;
   bool keep = e && e->circuit && e->circuit->extendResult(ok, &failed);
@@ -672,7 +671,7 @@ void Reactor::onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResu
     byNextHop_[Key{&s, next}] = e;
     pump(*e);
     track(*e);
-    return;
+    return true;
   }
   if (ok && s.pipe.canClose(next)) {  // nobody wants it now (the client truncated or left)
     auto ev = s.pipe.add();
@@ -690,6 +689,7 @@ void Reactor::onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResu
              : cell::DestroyReason::kConnectFailed,
          true);
   }
+  return true;
 }
 
 void Reactor::fromNextHop(Entry& e, FlowId flow, uint8_t command, Bytes payload) {

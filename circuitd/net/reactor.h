@@ -153,7 +153,9 @@ class Reactor {
   // The middle role: an EXTEND2 that passed the core's checks goes to channeld; its answer opens
   // (or refuses) the next hop's flow; cells of that flow come back to the origin circuit.
   void requestExtend(Entry& e, const ExtendTarget& t);
-  void onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r);
+  // False: channeld named a next-hop flow that is already open or beyond the connection's flows
+  // (a contract violation: that circuit could be neither used nor closed).
+  bool onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r);
   void fromNextHop(Entry& e, ipc::FlowId flow, uint8_t command, Bytes payload);
   // Ends the circuit's next hop (DESTROY with `reason` on its flow unless channeld already forgot
   // it); the cells waiting for it are dropped and their client credit goes back.

@@ -531,5 +531,23 @@ TEST_F(MiddleReactorTest, AFailedExtendDestroysTheCircuit) {
   })) << "DESTROY (CONNECTFAILED)";
 }
 
+TEST_F(MiddleReactorTest, AnExtendedNamingAFlowAlreadyOpenCostsChanneldItsConnection) {
+  build(7);
+  build(8);
+  auto body = extend2Body();
+  clientSends(0, RelayCmd::kExtend2, Bytes(body), true);
+  ASSERT_TRUE(waitFor([&] { return find([](auto e) { return e.isExtend(); }) != nullptr; }));
+  // The "next hop" channeld names is client circuit 8 on channel 1: that circuit could be neither
+  // used as a next hop nor closed as one.
+  auto ev = channeld.pipe.add();
+  ev.setChannel(1);
+  auto r = ev.initExtended();
+  r.setOriginCircId(7);
+  r.setNextChannel(1);
+  r.setNextCircId(8);
+  channeld.pipe.flush();
+  EXPECT_TRUE(waitFor([&] { return channeldDropped; }));
+}
+
 }  // namespace
 }  // namespace onionsplit::circuitd
