@@ -14,7 +14,8 @@ request to the exit. Checked, for each exit:
   2. both legs carried DATA, SENDMEs went out on both, the exit's SWITCHes moved the sequence;
   3. the client's own SWITCH: the GET left on another leg than the BEGIN;
   4. once more through onionsplit with the tool authenticating as a relay (as channeld extends),
-     and a negative control: with a wrong expected sha256 the tool fails;
+     and negative controls: with a wrong expected sha256, or a wrong ntor key for onionsplit
+     (its DESTROY comes back through the middle), the tool fails with a clear error;
 and for onionsplit, that confluxd counted the linked set and received our SWITCH. Every process is stopped by its PID,
 every wait is bounded.
 
@@ -167,6 +168,15 @@ def main():
                                  http.port, size, wrong)
             check(rc == 1 and "SHA-256" in facts.get("error", ""),
                   f"with a wrong expected sha256 the tool fails: exit {rc}, "
+                  f"error {facts.get('error')}")
+
+            # And when onionsplit cannot complete the handshake (another relay's ntor key): its
+            # DESTROY reaches the tool through the middle, as a clear error.
+            exit_arg = relay_arg(net, relay.fingerprint, relay.port).split(":")
+            exit_arg[4] = firsts[0].split(":")[4]
+            rc, facts = run_tool(bin_dir, firsts, ":".join(exit_arg), http.port, size, sha)
+            check(rc == 1 and "DESTROY" in facts.get("error", ""),
+                  f"with a wrong ntor key for onionsplit the tool fails cleanly: exit {rc}, "
                   f"error {facts.get('error')}")
     return run.result()
 
