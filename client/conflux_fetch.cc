@@ -130,6 +130,7 @@ std::optional<std::string> ConfluxFetch::sendMultiplexed(uint8_t cmd, std::vecto
 
 std::optional<std::string> ConfluxFetch::deliver(const conflux::Delivery& d,
                                                  std::vector<Send>& out) {
+  if (phase_ == Phase::kDone) return fail("a message on the stream after its END");
   if (d.streamId != kFetchStreamId)
     return fail("a message for stream " + std::to_string(d.streamId) + ", which we never opened");
   switch (static_cast<RelayCmd>(d.cmd)) {

@@ -264,8 +264,10 @@ bool onCell(Leg& leg, const cell::CellView& c) {
       writeCell(leg, cell::CellCmd::kRelayEarly, Bytes(p));
       return true;
     }
-    case cell::CellCmd::kRelay:
     case cell::CellCmd::kRelayEarly:
+      r.fail(name + "an inbound RELAY_EARLY cell (tor-spec 5.6: close the circuit)");
+      return false;
+    case cell::CellCmd::kRelay:
       if (c.payload.size() != cell::kCellPayloadLen) {
         r.fail(name + "short RELAY cell");
         return false;

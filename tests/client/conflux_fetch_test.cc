@@ -270,6 +270,23 @@ TEST_F(BodyFixture, AChangedByteFailsAtTheEnd) {
   EXPECT_FALSE(fetch->done());
 }
 
+TEST_F(BodyFixture, NothingMayFollowTheEnd) {
+  ASSERT_NO_FATAL_FAILURE(toBody());
+  std::vector<uint8_t> all = bytesOf("HTTP/1.0 200 OK\r\n\r\n");
+  all.insert(all.end(), file.begin(), file.begin() + 400);
+  ASSERT_FALSE(msg(1, RelayCmd::kData, 1, all));
+  for (size_t off = 400; off < file.size(); off += 400)
+    ASSERT_FALSE(msg(
+        1, RelayCmd::kData, 1,
+        std::vector<uint8_t>(file.begin() + static_cast<long>(off),
+                             file.begin() + static_cast<long>(std::min(off + 400, file.size())))));
+  ASSERT_FALSE(msg(1, RelayCmd::kEnd, 1, {6}));
+  EXPECT_TRUE(fetch->done());
+  auto e = msg(1, RelayCmd::kData, 1, {1});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->find("after its END"), std::string::npos);
+}
+
 TEST_F(BodyFixture, AnEarlyEndFails) {
   ASSERT_NO_FATAL_FAILURE(toBody());
   ASSERT_FALSE(msg(1, RelayCmd::kData, 1, bytesOf("HTTP/1.0 200 OK\r\n\r\nabc")));
