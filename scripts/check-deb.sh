@@ -53,6 +53,7 @@ onionsplit --verify-config -f /etc/onionsplit/torrc >/dev/null || fail "the ship
 /usr/libexec/onionsplit/onionsplit-keys /etc/onionsplit/torrc >/dev/null
 [ "$(stat -c %U /var/lib/onionsplit/keys/secret_id_key)" = onionsplit-channeld ] || fail "secret_id_key is not channeld's"
 [ "$(stat -c %U /var/lib/onionsplit/keys/secret_onion_key_ntor)" = onionsplit-circuitd ] || fail "the ntor key is not circuitd's"
+[ "$(stat -c %U /var/lib/onionsplit/keys/onion/secret_onion_key_ntor)" = onionsplit-circuitd ] || fail "circuitd's copy of the ntor key is not circuitd's"
 [ "$(stat -c %U /var/lib/onionsplit/keys/ed25519_master_id_secret_key)" = root ] || fail "the master key is not root's"
 echo "check-deb: installed with apt ($(dpkg -L onionsplit | wc -l) paths), users, directories, torrc and key ownership as expected"
 out=$(DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq onionsplit 2>&1) || fail "purge failed: $out"

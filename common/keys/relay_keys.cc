@@ -335,6 +335,40 @@ Expected<void, std::string> ensureDescriptorOnionKeys(const std::string& dataDir
   return {};
 }
 
+// circuitd's own directory: copies of the files circuitd reads, so that its sandbox may read
+// beneath keys/onion and nothing else of the keys (the identity secrets sit beside the originals).
+constexpr const char* kCircuitdDir = "onion";
+
+// Makes keys/onion hold exact copies of the ntor onion keys (the .old one only while it exists),
+// the master public key and the fingerprint file; rewrites a copy that differs.
+Expected<void, std::string> ensureCircuitdCopies(const std::string& dataDirectory, Lines& made) {
+  std::string keys = keysDir(dataDirectory), dir = keys + "/" + kCircuitdDir, error;
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail("cannot create " + dir + ": " + std::strerror(errno));
+  const std::pair<std::string, std::string> copies[] = {
+      {keys + "/secret_onion_key_ntor", "secret_onion_key_ntor"},
+      {keys + "/secret_onion_key_ntor.old", "secret_onion_key_ntor.old"},
+      {keys + "/ed25519_master_id_public_key", "ed25519_master_id_public_key"},
+      {dataDirectory + "/fingerprint", "fingerprint"},
+  };
+  for (const auto& [from, name] : copies) {
+    std::string to = dir + "/" + name;
+    auto src = readFile(from);
+    if (!src) {
+      if (unlink(to.c_str()) == 0) made.push_back("removed " + to);  // .old after it went
+      continue;
+    }
+    auto dst = readFile(to);
+    bool same = dst && *dst == *src;
+    bool ok = same || writeFile(to, Bytes(*src), error);
+    OPENSSL_cleanse(src->data(), src->size());
+    if (dst) OPENSSL_cleanse(dst->data(), dst->size());
+    if (!ok) return fail(error);
+    if (!same) made.push_back("created " + to);
+  }
+  return {};
+}
+
 }  // namespace
 
 Expected<std::vector<std::string>, std::string> ensureRelayKeys(const std::string& dataDirectory,
@@ -387,6 +421,7 @@ Expected<std::vector<std::string>, std::string> ensureRelayKeys(const std::strin
       !writeText(dataDirectory + "/fingerprint-ed25519",
                  nickname + " " + toBase64NoPad(Bytes(master->publicKey)) + "\n", error))
     return fail(error);
+  if (auto st = ensureCircuitdCopies(dataDirectory, made); !st) return fail(st.error());
   return made;
 }
 
@@ -424,7 +459,8 @@ Expected<IdentityKeys, std::string> loadIdentityKeys(const std::string& dataDire
 }
 
 Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory) {
-  std::string path = keysDir(dataDirectory) + "/secret_onion_key_ntor";
+  const std::string dir = keysDir(dataDirectory) + "/" + kCircuitdDir;
+  std::string path = dir + "/secret_onion_key_ntor";
   auto cur = readFile(path);
   if (!cur) return fail("cannot read " + path);
   auto k = crypto::parseNtorKeyFile(Bytes(*cur));
@@ -436,7 +472,7 @@ Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory)
     out.previous = *o;
   }
   // "<nickname> <40 hex>" as C tor writes it.
-  std::string fpPath = dataDirectory + "/fingerprint";
+  std::string fpPath = dir + "/fingerprint";
   auto fp = readFile(fpPath);
   if (!fp) return fail("cannot read " + fpPath);
   std::string line(fp->begin(), fp->end());
@@ -445,7 +481,7 @@ Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory)
       sp == std::string::npos ? std::nullopt : fromHex(std::string_view(line).substr(sp + 1, 40));
   if (!digest || digest->size() != 20) return fail(fpPath + ": not a fingerprint line");
   std::memcpy(out.rsaIdDigest.data(), digest->data(), 20);
-  std::string pubPath = keysDir(dataDirectory) + "/ed25519_master_id_public_key";
+  std::string pubPath = dir + "/ed25519_master_id_public_key";
   auto pubFile = readFile(pubPath);
   if (!pubFile) return fail("cannot read " + pubPath);
   auto pub =

@@ -14,6 +14,9 @@
 //   secret_onion_key[.old]          RSA-1024 TAP onion key (descriptors only)      launcher only
 //   secret_onion_key_ntor[.old]     curve25519 ntor onion key, current/previous    circuitd
 //   DataDirectory/fingerprint, fingerprint-ed25519                                 written here
+//   onion/: copies of secret_onion_key_ntor[.old], ed25519_master_id_public_key and
+//   fingerprint, made by ensureRelayKeys: what circuitd reads, alone in a directory so that its
+//   sandbox (Landlock, by directory because rotations replace files) reaches no identity secret.
 #pragma once
 
 #include <cstdint>
@@ -84,11 +87,12 @@ Expected<DescriptorOnionKeys, std::string> loadDescriptorOnionKeys(
 struct OnionKeys {
   crypto::NtorKeyFile current;
   std::optional<crypto::NtorKeyFile> previous;
-  // The public identities the handshakes name (from DataDirectory/fingerprint and
+  // The public identities the handshakes name (from the copies of DataDirectory/fingerprint and
   // keys/ed25519_master_id_public_key: circuitd reads no identity secret).
   std::array<uint8_t, 20> rsaIdDigest{};
   crypto::Ed25519PublicKey edIdentity{};
 };
+// Reads DataDirectory/keys/onion (ensureRelayKeys keeps it current).
 Expected<OnionKeys, std::string> loadOnionKeys(const std::string& dataDirectory);
 
 }  // namespace onionsplit::keys

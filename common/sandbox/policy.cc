@@ -74,11 +74,13 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.inet = Inet::kTcp;  // relays and directory ports listen anywhere: every port
     p.keepFileAccessWhenLeavingRoot = true;
   } else if (daemon == "circuitd") {
-    // On SIGHUP circuitd reloads keys/secret_onion_key_ntor(.old), fingerprint and the master
-    // public key. The launcher replaces those files (write and rename), so a rule on each file
-    // would name the old inode: the rule is on DataDirectory.
-    p.readPaths = {cfg.dataDirectory};
-    p.mustNotRead = {"/"};
+    // On SIGHUP circuitd reloads its copies in keys/onion (common/keys/relay_keys.h): the ntor
+    // onion keys, the fingerprint and the master public key. Rotations replace those files (write
+    // and rename), so a rule on each file would name the old inode: the rule is on the directory,
+    // which holds nothing else.
+    p.readPaths = {keys + "/onion"};
+    p.mustNotRead = {"/", keys + "/secret_id_key", keys + "/ed25519_signing_secret_key",
+                     keys + "/ed25519_master_id_secret_key"};
     addFileCalls(p);
     p.tcpConnectPorts = std::vector<uint16_t>{};
     p.emptyNetworkNamespace = true;

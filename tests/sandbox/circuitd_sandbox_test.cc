@@ -1,6 +1,6 @@
 // tests/sandbox/circuitd_sandbox_test.cc: circuitd's sandbox (common/sandbox/policy.cc) in a forked
-// child: no IP socket of any kind, no file outside DataDirectory; its Unix-socket IPC and the
-// reload of its onion keys still work.
+// child: no IP socket of any kind, no file outside its key directory (keys/onion), so no identity
+// secret; its Unix-socket IPC and the reload of its onion keys still work.
 #include "tests/sandbox/sandbox_fixture.h"
 
 namespace onionsplit::sandbox::testing {
@@ -45,19 +45,36 @@ TEST_F(CircuitdSandbox, ConnectsToPeerSocketsAgain) {
 }
 
 TEST_F(CircuitdSandbox, RereadsItsOnionKeysAndFingerprint) {
-  std::string k = keys(), fp = cfg_.dataDirectory + "/fingerprint";
+  std::string k = keys() + "/onion";
   int st = inSandbox("circuitd", [&] {
     if (int r = opens(k + "/secret_onion_key_ntor")) return r;
     if (int r = opens(k + "/secret_onion_key_ntor.old")) return 10 + r;
     if (int r = opens(k + "/ed25519_master_id_public_key")) return 20 + r;
-    return opens(fp) ? 30 : 0;
+    return opens(k + "/fingerprint") ? 30 : 0;
+  });
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+// Under a root launcher circuitd keeps CAP_DAC_OVERRIDE (to read keys the launcher owns), so
+// Landlock alone must keep every identity secret out of its reach.
+TEST_F(CircuitdSandbox, CannotReadAnyIdentitySecret) {
+  if (landlockAbi() == 0) GTEST_SKIP() << "no Landlock in this kernel";
+  std::string k = keys();
+  int st = inSandbox("circuitd", [k] {
+    int n = 0;
+    for (const char* f : {"secret_id_key", "ed25519_master_id_secret_key",
+                          "ed25519_signing_secret_key", "secret_onion_key"}) {
+      if (int r = refusedToRead(k + "/" + f)) return n + r;
+      n += 10;
+    }
+    return refusedToRead(k) ? 50 : 0;  // nor list the directory
   });
   EXPECT_TRUE(exitedWith(st, 0)) << show(st);
 }
 
 TEST_F(CircuitdSandbox, CannotReadOutsideDataDirectoryNorWrite) {
   if (landlockAbi() == 0) GTEST_SKIP() << "no Landlock in this kernel";
-  std::string key = keys() + "/secret_onion_key_ntor";
+  std::string key = keys() + "/onion/secret_onion_key_ntor";
   int st = inSandbox("circuitd", [key] {
     if (int r = refusedToRead("/etc/passwd")) return r;
     if (int r = refusedToRead("/etc")) return 10 + r;

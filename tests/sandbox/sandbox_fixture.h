@@ -67,7 +67,8 @@ class SandboxTest : public ::testing::Test {
     chmod(dir_.c_str(), 0755);
     cfg_.dataDirectory = dir_ + "/data";
     cfg_.ipcDirectory = dir_ + "/ipc";
-    for (const auto& d : {cfg_.dataDirectory, keys(), keys() + "/descriptor", cfg_.ipcDirectory}) {
+    for (const auto& d : {cfg_.dataDirectory, keys(), keys() + "/descriptor", keys() + "/onion",
+                          cfg_.ipcDirectory}) {
       std::filesystem::create_directories(d);
       chmod(d.c_str(), 0755);
     }
@@ -75,6 +76,9 @@ class SandboxTest : public ::testing::Test {
       write(keys() + "/" + k, "fake " + k + "\n");
     write(keys() + "/descriptor/onionsplit-descriptor-onion-keys", "ntor-public-key 00\n");
     write(cfg_.dataDirectory + "/fingerprint", "Unnamed 0000\n");
+    for (const char* k : {"secret_onion_key_ntor", "secret_onion_key_ntor.old",
+                          "ed25519_master_id_public_key", "fingerprint"})
+      write(keys() + "/onion/" + k, std::string("fake copy of ") + k + "\n");
   }
   void TearDown() override {
     for (int fd : fds_)

@@ -161,6 +161,44 @@ TEST(RelayKeys, OnionKeysRotateAndKeepThePreviousOne) {
   EXPECT_TRUE(fs::exists(d.path + "/keys/secret_onion_key.old"));
 }
 
+// circuitd reads keys/onion only (its sandbox reaches nothing else of the keys): exact copies that
+// follow every rotation.
+TEST(RelayKeys, CircuitdsDirectoryHoldsCopiesThatFollowRotations) {
+  TempDir d;
+  ASSERT_TRUE(ensureRelayKeys(d.path, "n", kNow, KeyPolicy{}));
+  std::string k = d.path + "/keys", o = k + "/onion";
+  auto same = [&](const std::string& original, const char* copy) {
+    return fs::exists(o + "/" + copy) && slurp(original) == slurp(o + "/" + copy);
+  };
+  EXPECT_TRUE(same(k + "/secret_onion_key_ntor", "secret_onion_key_ntor"));
+  EXPECT_TRUE(same(k + "/ed25519_master_id_public_key", "ed25519_master_id_public_key"));
+  EXPECT_TRUE(same(d.path + "/fingerprint", "fingerprint"));
+  EXPECT_FALSE(fs::exists(o + "/secret_onion_key_ntor.old"));
+  for (const auto& e : fs::directory_iterator(o)) {
+    std::string name = e.path().filename();
+    EXPECT_TRUE(name == "secret_onion_key_ntor" || name == "ed25519_master_id_public_key" ||
+                name == "fingerprint")
+        << name << ": nothing else belongs in circuitd's directory";
+  }
+
+  utimbuf t{static_cast<time_t>(kNow - 29 * 86400), static_cast<time_t>(kNow - 29 * 86400)};
+  ASSERT_EQ(utime((k + "/secret_onion_key_ntor").c_str(), &t), 0);
+  auto made = ensureRelayKeys(d.path, "n", kNow, KeyPolicy{});
+  ASSERT_TRUE(made);
+  EXPECT_TRUE(same(k + "/secret_onion_key_ntor", "secret_onion_key_ntor")) << "rotated";
+  EXPECT_TRUE(same(k + "/secret_onion_key_ntor.old", "secret_onion_key_ntor.old"));
+  auto loaded = loadOnionKeys(d.path);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_TRUE(loaded->previous);
+
+  // A damaged copy is rewritten; a copy whose original went is removed.
+  std::ofstream(o + "/secret_onion_key_ntor") << "garbage";
+  fs::remove(k + "/secret_onion_key_ntor.old");
+  ASSERT_TRUE(ensureRelayKeys(d.path, "n", kNow, KeyPolicy{}));
+  EXPECT_TRUE(same(k + "/secret_onion_key_ntor", "secret_onion_key_ntor"));
+  EXPECT_FALSE(fs::exists(o + "/secret_onion_key_ntor.old"));
+}
+
 TEST(RelayKeys, DescriptorCrosscertsCheckOutAsReadersCheckThem) {
   TempDir d;
   ASSERT_TRUE(ensureRelayKeys(d.path, "n", kNow, KeyPolicy{}));
