@@ -3,7 +3,8 @@
 // streamd and confluxd as children (launcher/supervisor.h), and stops them all on SIGTERM or
 // SIGINT. With MetricsPort it also serves the daemons' counters to Prometheus
 // (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon is its own
-// unit with socket activation.
+// unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort alone
+// (launcher/metrics_service.h).
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version
 #include <event2/event.h>
@@ -35,6 +36,7 @@
 #include "launcher/metrics_policy.h"
 #include "launcher/metrics_scrape.h"
 #include "launcher/metrics_server.h"
+#include "launcher/metrics_service.h"
 #include "launcher/status.h"
 #include "launcher/supervisor.h"
 
@@ -48,6 +50,7 @@ void usage() {
                "usage: onionsplit -f FILE              run the relay (starts the four daemons)\n"
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
                "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
+               "       onionsplit metrics -f FILE       serve MetricsPort only (under systemd)\n"
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
                "       onionsplit keygen --only-due -f FILE  make missing keys, renew what is due\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
@@ -283,7 +286,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
     metrics->serve([&ev, &sup, &cfg, startedAtMs] {
       return scrapePage(
           ev, cfg.ipcDirectory, std::chrono::milliseconds(1000),
-          [&sup](const std::string& name) { return sup.restartsOf(name); },
+          [&sup](const DaemonMetrics& d) { return sup.restartsOf(d.daemon); },
           LauncherFacts{daemon::kVersion, startedAtMs, 0});
     });
     std::fprintf(stderr, "onionsplit: MetricsPort on %s port %u\n",
@@ -306,7 +309,7 @@ int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
   bool verify = false, status = false, keygen = false, listFp = false, counters = false,
-       onlyDue = false;
+       onlyDue = false, metrics = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -315,6 +318,8 @@ int main(int argc, char** argv) {
       verify = true;
     } else if (a == "status" || a == "--status") {
       status = true;
+    } else if (a == "metrics") {
+      metrics = true;
     } else if (a == "--counters") {
       counters = true;
     } else if (a == "keygen" || a == "--keygen") {
@@ -357,6 +362,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (keygen) return launcher::keygen(built.config, onlyDue);
+  if (metrics) return launcher::runMetricsService(built.config, std::move(*metricsPolicy));
   if (listFp) return launcher::listFingerprint(built.config);
   if (status) {
     auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000));

@@ -134,17 +134,27 @@ void addLauncherFacts(Page& page, const std::vector<DaemonMetrics>& daemons,
     page.add("onionsplit_daemon_up", Type::kGauge,
              "1 if the daemon answered this scrape's counters query in time, else 0",
              {{"daemon", d.daemon}}, d.up ? 1 : 0);
+  bool launcher = l.server == Server::kLauncher;
+  std::string_view restartsHelp =
+      launcher ? "Restarts of the daemon by the launcher since the launcher started"
+               : "New instances of the daemon (another pid or start time in its answer) seen by "
+                 "onionsplit metrics since it started; restarts between two looks count once";
   for (const auto& d : daemons)
-    page.add("onionsplit_daemon_restarts_total", Type::kCounter,
-             "Restarts of the daemon by the launcher since the launcher started",
+    page.add("onionsplit_daemon_restarts_total", Type::kCounter, restartsHelp,
              {{"daemon", d.daemon}}, d.restarts);
   for (const auto& d : daemons)
     if (d.up && d.startedAtMs)
       page.add("onionsplit_daemon_uptime_seconds", Type::kGauge,
                "Seconds since the daemon (this instance of it) started", {{"daemon", d.daemon}},
                secondsSince(d.startedAtMs));
-  page.add("onionsplit_launcher_uptime_seconds", Type::kGauge, "Seconds since the launcher started",
-           {}, secondsSince(l.startedAtMs));
+  if (launcher) {
+    page.add("onionsplit_launcher_uptime_seconds", Type::kGauge,
+             "Seconds since the launcher started", {}, secondsSince(l.startedAtMs));
+  } else {
+    page.add("onionsplit_metrics_uptime_seconds", Type::kGauge,
+             "Seconds since onionsplit metrics (the MetricsPort under systemd) started", {},
+             secondsSince(l.startedAtMs));
+  }
   page.add("onionsplit_build_info", Type::kGauge, "Always 1; the label is onionsplit's version",
            {{"version", l.version}}, 1);
 }

@@ -20,17 +20,25 @@ namespace onionsplit::launcher {
 struct DaemonMetrics {
   std::string daemon;        // channeld, circuitd, streamd, confluxd
   bool up = false;           // answered the counters query in time
-  uint64_t restarts = 0;     // restarts by the supervisor since the launcher started
+  uint64_t restarts = 0;     // restarts since the serving process started (see LauncherFacts)
   uint64_t startedAtMs = 0;  // Unix ms, from the daemon's version answer; 0 if unknown
+  uint32_t pid = 0;          // from the same answer; 0 if unknown
   // The daemon's counters as it reported them. A name ending in "_total" is a counter (only
   // grows while the daemon lives), anything else a gauge.
   std::vector<std::pair<std::string, uint64_t>> counters;
 };
 
+// Which process serves the page: the launcher, which supervises the daemons and counts the
+// restarts it makes, or `onionsplit metrics` under systemd, which counts the new daemon instances
+// it sees (launcher/metrics_restarts.h). The HELP texts and the serving process's uptime family
+// say which.
+enum class Server : uint8_t { kLauncher, kMetricsService };
+
 struct LauncherFacts {
   std::string version;
-  uint64_t startedAtMs = 0;  // the launcher's start, Unix ms
+  uint64_t startedAtMs = 0;  // the serving process's start, Unix ms
   uint64_t nowMs = 0;        // the time of this scrape, Unix ms
+  Server server = Server::kLauncher;
 };
 
 // The whole page: each family once (# HELP, # TYPE, then its samples), families in a stable

@@ -43,8 +43,10 @@ kj::Promise<void> ask(ipc::RpcConnection& conn, DaemonMetrics& d) {
       d.counters.emplace_back(c.getName().cStr(), c.getValue());
     }
   });
-  auto version =
-      control.versionRequest().send().then([&d](auto&& r) { d.startedAtMs = r.getStartedAtMs(); });
+  auto version = control.versionRequest().send().then([&d](auto&& r) {
+    d.startedAtMs = r.getStartedAtMs();
+    d.pid = r.getPid();
+  });
   return kj::joinPromises(kj::arr(kj::mv(counters), kj::mv(version)))
       .then([&d] { d.up = true; }, [](kj::Exception&&) {});
 }
@@ -81,13 +83,12 @@ kj::Promise<std::vector<DaemonMetrics>> scrapeDaemons(ipc::EventLoop& loop,
 }
 
 kj::Promise<std::string> scrapePage(ipc::EventLoop& loop, const std::string& ipcDirectory,
-                                    std::chrono::milliseconds timeout,
-                                    std::function<uint64_t(const std::string&)> restartsOf,
+                                    std::chrono::milliseconds timeout, RestartsOf restartsOf,
                                     LauncherFacts facts) {
   return scrapeDaemons(loop, ipcDirectory, timeout)
       .then([restartsOf = std::move(restartsOf), facts](std::vector<DaemonMetrics> daemons) {
         for (auto& d : daemons)
-          d.restarts = restartsOf ? restartsOf(d.daemon) : 0;
+          d.restarts = restartsOf ? restartsOf(d) : 0;
         LauncherFacts f = facts;
         f.nowMs = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())

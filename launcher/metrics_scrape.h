@@ -32,11 +32,14 @@ kj::Promise<std::vector<DaemonMetrics>> scrapeDaemons(ipc::EventLoop& loop,
                                                       const std::string& ipcDirectory,
                                                       std::chrono::milliseconds timeout);
 
-// One MetricsPort page: scrapeDaemons, each daemon's restarts from `restartsOf` (the supervisor's
-// count, read when the answers are in), and `facts` with nowMs set to the time of the answers.
+// Each daemon's restarts, asked once its answer (or its silence) is in: the launcher's supervisor
+// count, or under systemd the metrics service's RestartCounter fed with the answer itself.
+using RestartsOf = std::function<uint64_t(const DaemonMetrics&)>;
+
+// One MetricsPort page: scrapeDaemons, each daemon's restarts from `restartsOf`, and `facts` with
+// nowMs set to the time of the answers.
 kj::Promise<std::string> scrapePage(ipc::EventLoop& loop, const std::string& ipcDirectory,
-                                    std::chrono::milliseconds timeout,
-                                    std::function<uint64_t(const std::string&)> restartsOf,
+                                    std::chrono::milliseconds timeout, RestartsOf restartsOf,
                                     LauncherFacts facts);
 
 }  // namespace onionsplit::launcher

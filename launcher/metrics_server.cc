@@ -45,31 +45,105 @@ std::optional<exitpolicy::IpAddress> peerAddress(const sockaddr* sa, int len) {
   return std::nullopt;
 }
 
+// `where` as a socket address; len 0 if its address is not an IP literal.
+socklen_t toSockaddr(const config::MetricsPort& where, sockaddr_storage& ss) {
+  ss = sockaddr_storage{};
+  if (where.address.find(':') != std::string::npos) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(where.port);
+    return inet_pton(AF_INET6, where.address.c_str(), &in6->sin6_addr) == 1 ? sizeof *in6 : 0;
+  }
+  auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+  in->sin_family = AF_INET;
+  in->sin_port = htons(where.port);
+  return inet_pton(AF_INET, where.address.c_str(), &in->sin_addr) == 1 ? sizeof *in : 0;
+}
+
+std::string describe(const sockaddr_storage& ss) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  return "a socket of family " + std::to_string(ss.ss_family);
+}
+
+bool sameAddress(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (a.ss_family != b.ss_family) return false;
+  if (a.ss_family == AF_INET) {
+    const auto* x = reinterpret_cast<const sockaddr_in*>(&a);
+    const auto* y = reinterpret_cast<const sockaddr_in*>(&b);
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto* x = reinterpret_cast<const sockaddr_in6*>(&a);
+    const auto* y = reinterpret_cast<const sockaddr_in6*>(&b);
+    return x->sin6_port == y->sin6_port &&
+           std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::string checkPassedSocket(int fd, const config::MetricsPort& where) {
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    return "fd " + std::to_string(fd) + " is not a socket";
+  len = sizeof listening;
+  if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+      !listening)
+    return "the passed socket is not a listening stream socket";
+  sockaddr_storage bound{}, wanted{};
+  len = sizeof bound;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0 ||
+      (bound.ss_family != AF_INET && bound.ss_family != AF_INET6))
+    return "the passed socket is not a TCP socket";
+  if (toSockaddr(where, wanted) == 0) return "MetricsPort " + where.address + ": bad address";
+  if (!sameAddress(bound, wanted))
+    return "the passed socket listens on " + describe(bound) + " but the torrc says MetricsPort " +
+           describe(wanted) + ": make them the same (systemctl edit onionsplit-metrics.socket)";
+  return "";
+}
+
+std::unique_ptr<MetricsServer> MetricsServer::adopt(event_base* base, int fd,
+                                                    const config::MetricsPort& where,
+                                                    MetricsPolicy policy, std::string& error) {
+  error = checkPassedSocket(fd, where);
+  if (!error.empty() || evutil_make_socket_nonblocking(fd) != 0 ||
+      evutil_make_socket_closeonexec(fd) != 0) {
+    if (error.empty())
+      error = std::string("the passed MetricsPort socket: ") + std::strerror(errno);
+    close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<MetricsServer> s(new MetricsServer(base, std::move(policy)));
+  // Backlog 0: the socket listens already (systemd chose its backlog).
+  s->listener_ = evconnlistener_new(base, &MetricsServer::onAccept, s.get(),
+                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, fd);
+  if (!s->listener_) {
+    error = std::string("cannot serve the passed MetricsPort socket: ") + std::strerror(errno);
+    close(fd);
+    return nullptr;
+  }
+  s->port_ = where.port;
+  return s;
+}
 
 std::unique_ptr<MetricsServer> MetricsServer::listen(event_base* base,
                                                      const config::MetricsPort& where,
                                                      MetricsPolicy policy, std::string& error) {
   sockaddr_storage ss{};
-  socklen_t len = 0;
+  socklen_t len = toSockaddr(where, ss);
   bool v6 = where.address.find(':') != std::string::npos;
-  if (v6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(where.port);
-    if (inet_pton(AF_INET6, where.address.c_str(), &in6->sin6_addr) != 1)
-      len = 0;
-    else
-      len = sizeof *in6;
-  } else {
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(where.port);
-    if (inet_pton(AF_INET, where.address.c_str(), &in->sin_addr) != 1)
-      len = 0;
-    else
-      len = sizeof *in;
-  }
   std::string name =
       (v6 ? "[" + where.address + "]" : where.address) + ":" + std::to_string(where.port);
   if (len == 0) {

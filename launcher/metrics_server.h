@@ -27,6 +27,12 @@ struct bufferevent;
 
 namespace onionsplit::launcher {
 
+// Why the listening socket `fd` cannot serve as MetricsPort `where`, or "" if it can: it must be a
+// listening TCP socket bound to exactly that address and port. The torrc and the socket unit must
+// agree, or an operator reading `MetricsPort 127.0.0.1:9035` would believe the port is where it
+// is not (e.g. on every address).
+std::string checkPassedSocket(int fd, const config::MetricsPort& where);
+
 class MetricsServer {
  public:
   using Collect = std::function<kj::Promise<std::string>()>;
@@ -36,6 +42,12 @@ class MetricsServer {
   // `base` must outlive the server.
   static std::unique_ptr<MetricsServer> listen(event_base* base, const config::MetricsPort& where,
                                                MetricsPolicy policy, std::string& error);
+  // Serves on `fd`, a listening socket someone else bound (systemd's onionsplit-metrics.socket),
+  // which must be a listening TCP socket bound to exactly `where` (checkPassedSocket). Takes `fd`
+  // in every case (closed on failure). nullptr, with `error` set, if it is not.
+  static std::unique_ptr<MetricsServer> adopt(event_base* base, int fd,
+                                              const config::MetricsPort& where,
+                                              MetricsPolicy policy, std::string& error);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -158,6 +158,22 @@ TEST(MetricsFormat, LauncherFactsForEveryDaemonAndNoCountersFromOneThatIsDown) {
   EXPECT_TRUE(has(page, "onionsplit_build_info{version=\"0.1.0\"} 1"));
 }
 
+TEST(MetricsFormat, UnderSystemdTheMetricsServiceSaysSoInsteadOfTheLauncher) {
+  auto up = daemon("circuitd", {{"circuits_open", 1}});
+  up.restarts = 2;
+  LauncherFacts f = facts();
+  f.server = Server::kMetricsService;
+  auto page = formatMetrics({up}, f);
+  EXPECT_TRUE(has(page, "onionsplit_daemon_restarts_total{daemon=\"circuitd\"} 2"));
+  EXPECT_NE(page.find("# HELP onionsplit_daemon_restarts_total New instances of the daemon"),
+            std::string::npos)
+      << page;
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_metrics_uptime_seconds gauge"));
+  EXPECT_TRUE(has(page, "onionsplit_metrics_uptime_seconds 160"));
+  EXPECT_EQ(page.find("onionsplit_launcher_uptime_seconds"), std::string::npos);
+  EXPECT_TRUE(has(page, "tor_relay_circuits_total{daemon=\"circuitd\",state=\"opened\"} 1"));
+}
+
 TEST(MetricsFormat, LabelValuesAreEscaped) {
   EXPECT_EQ(escapeLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
   auto page = formatMetrics({daemon("streamd", {{"ends_sent_we\"ird\n_total", 1}})}, facts());
