@@ -46,7 +46,7 @@ struct CheckingIo final : StreamIo {
   }
   void write(StreamId id, Bytes) override { check(live.count(id) == 1); }
   size_t outputBuffered(StreamId) const override { return buffered; }
-  void release(StreamId id) override { live.erase(id); }
+  void release(StreamId id, bool) override { live.erase(id); }
   void readable(StreamId) override {}
 
   std::set<StreamId> live;
