@@ -21,7 +21,7 @@ deb=$(ls "$build"/onionsplit_*.deb)
 echo "check-deb: built $deb ($(du -k "$deb" | cut -f1) KiB)"
 
 saved=""
-users="onionsplit-channeld onionsplit-circuitd onionsplit-streamd onionsplit-confluxd"
+users="onionsplit-channeld onionsplit-circuitd onionsplit-streamd onionsplit-confluxd onionsplit-metrics"
 cleanup() {
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq onionsplit >/dev/null 2>&1 || true
   rm -rf /var/lib/onionsplit /run/onionsplit
@@ -41,6 +41,8 @@ out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recomme
 for f in /usr/bin/onionsplit /usr/libexec/onionsplit/{channeld,circuitd,streamd,confluxd,onionsplit-keys} \
   /usr/lib/systemd/system/onionsplit.target /usr/lib/systemd/system/onionsplit-channeld.socket \
   /usr/lib/systemd/system/onionsplit-circuitd.service.d/10-hardening.conf \
+  /usr/lib/systemd/system/onionsplit-metrics.service /usr/lib/systemd/system/onionsplit-metrics.socket \
+  /usr/lib/systemd/system/onionsplit-metrics.service.d/10-hardening.conf \
   /usr/lib/sysusers.d/onionsplit.conf /usr/lib/tmpfiles.d/onionsplit.conf /etc/onionsplit/torrc \
   /usr/share/doc/onionsplit/OPERATING.md; do
   dpkg -S "$f" >/dev/null 2>&1 || fail "$f is not in the package"
@@ -50,6 +52,9 @@ for u in $users; do getent passwd "$u" >/dev/null || fail "no user $u after inst
 getent group onionsplit >/dev/null || fail "no group onionsplit after install"
 [ "$(stat -c %U:%G:%a /var/lib/onionsplit)" = root:onionsplit:710 ] || fail "/var/lib/onionsplit: $(stat -c %U:%G:%a /var/lib/onionsplit)"
 onionsplit --verify-config -f /etc/onionsplit/torrc >/dev/null || fail "the shipped torrc is not valid"
+# The MetricsPort is opt-in: the shipped torrc has none, and `onionsplit metrics` says so and exits.
+out=$(onionsplit metrics -f /etc/onionsplit/torrc 2>&1) && fail "onionsplit metrics ran without a MetricsPort"
+case $out in *"no MetricsPort"*) ;; *) fail "onionsplit metrics without a MetricsPort said: $out" ;; esac
 /usr/libexec/onionsplit/onionsplit-keys /etc/onionsplit/torrc >/dev/null
 [ "$(stat -c %U /var/lib/onionsplit/keys/secret_id_key)" = onionsplit-channeld ] || fail "secret_id_key is not channeld's"
 [ "$(stat -c %U /var/lib/onionsplit/keys/secret_onion_key_ntor)" = onionsplit-circuitd ] || fail "the ntor key is not circuitd's"

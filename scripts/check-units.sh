@@ -3,8 +3,9 @@
 # build into a temporary root, then
 #   1. `systemd-analyze verify` on every unit, with the drop-ins; any output fails (verify returns 0
 #      even on warnings such as an unknown key);
-#   2. `systemd-analyze security --offline=yes` per daemon: circuitd and confluxd at most 1.0,
-#      channeld and streamd at most 2.0 (--threshold is on the 0-100 scale, so 10 and 20).
+#   2. `systemd-analyze security --offline=yes` per service: circuitd, confluxd and the MetricsPort
+#      (onionsplit-metrics) at most 1.0, channeld and streamd at most 2.0 (--threshold is on the
+#      0-100 scale, so 10 and 20).
 # Usage: scripts/check-units.sh [BUILD_DIR]   (default build/release; it must be configured and built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,8 @@ if [ -n "$out" ]; then
 fi
 
 # Exposure limits, as exposure x 10.
-declare -A limit=([circuitd]=10 [confluxd]=10 [channeld]=20 [streamd]=20)
-for d in channeld circuitd streamd confluxd; do
+declare -A limit=([circuitd]=10 [confluxd]=10 [channeld]=20 [streamd]=20 [metrics]=10)
+for d in channeld circuitd streamd confluxd metrics; do
   unit=onionsplit-$d.service
   report=$(systemd-analyze security --offline=yes --root="$stage" --threshold="${limit[$d]}" \
     "$unit" 2>&1) && rc=0 || rc=$?
