@@ -21,6 +21,7 @@
 #include "channeld/net/outbound.h"
 #include "common/base/hex.h"
 #include "common/crypto/ed25519_cert.h"
+#include "tests/channeld/fresh_identity.h"
 
 using namespace onionsplit;
 using namespace onionsplit::channeld;
@@ -40,40 +41,9 @@ std::optional<crypto::Ed25519PublicKey> fromBase64(const std::string& s) {
   return k;
 }
 
-void randomBytes(MutBytes b) {
-  RAND_bytes(b.data(), static_cast<int>(b.size()));
-}
+using channeld::testing::randomBytes;
 
-struct Identity {
-  crypto::RsaPrivateKey rsa = *crypto::RsaPrivateKey::generate(1024);
-  std::optional<crypto::Ed25519Keypair> master, signing;
-  std::optional<LinkCredentials> creds;
-  std::shared_ptr<InitiatorCredentials> init;
-  bool ok = false;
-  explicit Identity(int64_t now) {
-    crypto::Ed25519Seed seed{};
-    randomBytes(MutBytes(seed));
-    master = crypto::Ed25519Keypair::fromSeed(seed);
-    randomBytes(MutBytes(seed));
-    signing = crypto::Ed25519Keypair::fromSeed(seed);
-    crypto::Ed25519CertFields f;
-    f.certifiedKey = signing->publicKey();
-    f.expirationHours = crypto::certExpirationHours(static_cast<uint64_t>(now + 86400 * 30));
-    std::array<uint8_t, crypto::kEd25519CertMaxEncodedLen> buf{};
-    auto type4 = crypto::encodeEd25519Cert(f, *master, buf);
-    std::vector<uint8_t> entropy(64);
-    randomBytes(MutBytes(entropy));
-    std::string err;
-    if (!type4) return;
-    creds = LinkCredentials::create(rsa, *signing, *type4, master->publicKey(), now, entropy, err);
-    if (!creds) return;
-    randomBytes(MutBytes(entropy));
-    auto i = InitiatorCredentials::create(*creds, rsa, *signing, now, entropy, err);
-    if (!i) return;
-    init = std::make_shared<InitiatorCredentials>(std::move(*i));
-    ok = true;
-  }
-};
+using Identity = channeld::testing::FreshIdentity;
 
 struct Session {
   event_base* base = nullptr;

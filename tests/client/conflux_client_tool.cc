@@ -37,15 +37,14 @@
 #include "common/base/hex.h"
 #include "common/cell/cells.h"
 #include "common/crypto/ed25519_cert.h"
+#include "tests/channeld/fresh_identity.h"
 
 using namespace onionsplit;
 using namespace onionsplit::channeld;
 
 namespace {
 
-void randomBytes(MutBytes b) {
-  RAND_bytes(b.data(), static_cast<int>(b.size()));
-}
+using channeld::testing::randomBytes;
 
 uint64_t nowUsec() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -103,39 +102,7 @@ std::optional<client::RelayInfo> parseRelay(const std::string& s) {
   return r;
 }
 
-// A relay identity made in memory: its link certificate is the one TLS presents (a C tor client
-// presents a throwaway one too); with --as-relay the link handshake authenticates with it (C tor
-// accepts circuits from relays it does not know).
-struct Identity {
-  crypto::RsaPrivateKey rsa = *crypto::RsaPrivateKey::generate(1024);
-  std::optional<crypto::Ed25519Keypair> master, signing;
-  std::optional<LinkCredentials> creds;
-  std::shared_ptr<InitiatorCredentials> init;
-  bool ok = false;
-  explicit Identity(int64_t now) {
-    crypto::Ed25519Seed seed{};
-    randomBytes(MutBytes(seed));
-    master = crypto::Ed25519Keypair::fromSeed(seed);
-    randomBytes(MutBytes(seed));
-    signing = crypto::Ed25519Keypair::fromSeed(seed);
-    crypto::Ed25519CertFields f;
-    f.certifiedKey = signing->publicKey();
-    f.expirationHours = crypto::certExpirationHours(static_cast<uint64_t>(now + 86400 * 30));
-    std::array<uint8_t, crypto::kEd25519CertMaxEncodedLen> buf{};
-    auto type4 = crypto::encodeEd25519Cert(f, *master, buf);
-    std::vector<uint8_t> entropy(64);
-    randomBytes(MutBytes(entropy));
-    std::string err;
-    if (!type4) return;
-    creds = LinkCredentials::create(rsa, *signing, *type4, master->publicKey(), now, entropy, err);
-    if (!creds) return;
-    randomBytes(MutBytes(entropy));
-    auto i = InitiatorCredentials::create(*creds, rsa, *signing, now, entropy, err);
-    if (!i) return;
-    init = std::make_shared<InitiatorCredentials>(std::move(*i));
-    ok = true;
-  }
-};
+using Identity = channeld::testing::FreshIdentity;
 
 constexpr cell::CircId kCircId = 0x80000001u;  // we opened the link: high bit set (tor-spec 5.1.1)
 constexpr size_t kMaxInput = 1 << 20;          // unparsed bytes held per channel
