@@ -3,9 +3,8 @@
 // circuits themselves live in circuitd/net/reactor.h around circuitd/core/circuit.h.
 #include <openssl/rand.h>
 
-#include <chrono>
-
 #include "circuitd/net/reactor.h"
+#include "common/base/clock.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
@@ -64,12 +63,7 @@ int run(daemon::Runtime& rt) {
   // Consensus parameters are not read yet: C tor 0.4.9's defaults (cc_alg 2, cc_sendme_inc 31).
   Reactor reactor(
       std::move(*id), CircuitParams{},
-      [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
-      [] {
-        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                         std::chrono::steady_clock::now().time_since_epoch())
-                                         .count());
-      });
+      [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); }, monotonicUsec);
   ipc::ServerSessions<Traits> channels;
   auto listener = daemon::serve(
       rt, fd,

@@ -1,8 +1,8 @@
 // confluxd/main.cc: wiring only (STYLE.md start-up order). confluxd serves circuitd on
 // IPCDirectory/confluxd.sock (Control + ConfluxEntry) and calls streamd. The sets themselves live
 // in confluxd/net/reactor.h around common/conflux (ConfluxMgr, one ConfluxController per set).
-#include <chrono>
 
+#include "common/base/clock.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "confluxd/net/reactor.h"
@@ -45,11 +45,7 @@ int run(daemon::Runtime& rt) {
   if (fd < 0) return 1;
   conflux::ConfluxParams params;
   params.maxOooqBytes = kMaxOooqBytes;
-  Reactor reactor(params, [] {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
-  });
+  Reactor reactor(params, monotonicUsec);
   ipc::ServerSessions<Traits> legs;
   auto listener = daemon::serve(
       rt, fd,

@@ -10,22 +10,17 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <deque>
 #include <vector>
+
+#include "common/base/clock.h"
 
 namespace onionsplit::streamd {
 namespace {
 
 constexpr uint8_t kEndReasonDestroy = static_cast<uint8_t>(cell::EndReason::kDestroy);
 constexpr uint8_t kEndReasonResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
-
-uint64_t nowUsec() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // What circuitd (or confluxd) may send us: BEGIN, DATA, END, SENDME, RESOLVE, BEGIN_DIR, XOFF, XON.
 bool peerMaySend(uint8_t cmd) {
@@ -262,7 +257,7 @@ class StreamSession::Circuit final : public StreamIo {
     if (info->n_deleted == 0) return;
     auto* s = static_cast<Sock*>(arg);
     Circuit& c = *s->circuit;
-    c.core.onOutputDrained(s->id, evbuffer_get_length(buf), info->n_deleted, nowUsec());
+    c.core.onOutputDrained(s->id, evbuffer_get_length(buf), info->n_deleted, monotonicUsec());
     c.session.pump(c);
   }
 
@@ -330,8 +325,8 @@ bool StreamSession::onEvent(Event::Reader e) {
              .first;
   }
   Circuit& c = *it->second;
-  auto in =
-      c.core.onClientMessage(relay.getStreamId(), cmd, Bytes(body.begin(), body.size()), nowUsec());
+  auto in = c.core.onClientMessage(relay.getStreamId(), cmd, Bytes(body.begin(), body.size()),
+                                   monotonicUsec());
   pipe.taken(flow, 1);  // DATA is in the socket's buffer (or optimistic store) by now
   if (in == CircuitStreams::Input::kViolation) return false;
   pump(c);
