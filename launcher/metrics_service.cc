@@ -92,20 +92,18 @@ void onStopSignal(evutil_socket_t, short, void* arg) {
 }
 
 // The process from here on only accepts on the socket it has and connects to the daemons' Unix
-// sockets: confluxd's policy is exactly that (no IP socket of its own, no file, no TCP connect
-// or bind; accepted TCP connections need no socket() call), under the name "metrics" (as root,
-// it becomes onionsplit-metrics if that user exists, else nobody).
+// sockets: the "metrics" policy (common/sandbox/policy.cc: no IP socket of its own, no file, no TCP
+// connect or bind; as root, it becomes onionsplit-metrics if that user exists, else nobody).
 bool enterSandbox(const config::Config& cfg) {
   if (!cfg.sandbox) {
     std::fprintf(stderr, "onionsplit metrics: warning: sandbox off (Sandbox 0)\n");
     return true;
   }
-  auto policy = sandbox::policyFor("confluxd", cfg);
+  auto policy = sandbox::policyFor("metrics", cfg);
   if (!policy) {
     std::fprintf(stderr, "onionsplit metrics: sandbox: %s\n", policy.error().c_str());
     return false;
   }
-  policy->daemon = "metrics";
   sandbox::Options opts;
   opts.syscalls = sandbox::syscallAction(cfg);
   sandbox::Entered entered;

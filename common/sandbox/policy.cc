@@ -93,7 +93,10 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.inet = Inet::kTcpAndUdp;
     p.tcpConnectPorts = exitPorts(cfg);
     if (!exitpolicy::policyFromConfig(cfg)) return fail(std::string("exit policy does not build"));
-  } else if (daemon == "confluxd") {
+  } else if (daemon == "confluxd" || daemon == "metrics") {
+    // confluxd, and `onionsplit metrics` (the MetricsPort under systemd): Unix sockets to the
+    // other daemons only; the metrics service accepts on the TCP socket it was given, which needs
+    // no socket() call.
     p.tcpConnectPorts = std::vector<uint16_t>{};
     p.emptyNetworkNamespace = true;
     p.keepFileAccessWhenLeavingRoot = true;
