@@ -414,6 +414,21 @@ class MiddleReactorTest : public ReactorTest {
     ASSERT_TRUE(client.addHop(*k));
     next = crypto::RelayLayer::create(*k);
   }
+  // The client on circuit 7 asks for an EXTEND2; circuitd's `extend` reaches channeld.
+  void requestExtend() {
+    auto body = extend2Body();
+    clientSends(0, RelayCmd::kExtend2, Bytes(body), true);
+    ASSERT_TRUE(waitFor([&] { return find([](auto e) { return e.isExtend(); }) != nullptr; }));
+  }
+  // channeld's `extended` for circuit 7, filled in by `fill`.
+  void answerExtend(const std::function<void(proto::ExtendResult::Builder)>& fill) {
+    auto ev = channeld.pipe.add();
+    ev.setChannel(1);
+    auto r = ev.initExtended();
+    r.setOriginCircId(7);
+    fill(r);
+    channeld.pipe.flush();
+  }
   std::optional<crypto::RelayLayer> next;
 };
 
@@ -514,15 +529,8 @@ TEST_F(MiddleReactorTest, TheClientsDestroyReachesTheNextHop) {
 
 TEST_F(MiddleReactorTest, AFailedExtendDestroysTheCircuit) {
   build(7);
-  auto body = extend2Body();
-  clientSends(0, RelayCmd::kExtend2, Bytes(body), true);
-  ASSERT_TRUE(waitFor([&] { return find([](auto e) { return e.isExtend(); }) != nullptr; }));
-  auto ev = channeld.pipe.add();
-  ev.setChannel(1);
-  auto r = ev.initExtended();
-  r.setOriginCircId(7);
-  r.setReason(6);
-  channeld.pipe.flush();
+  ASSERT_NO_FATAL_FAILURE(requestExtend());
+  answerExtend([](proto::ExtendResult::Builder r) { r.setReason(6); });
   ASSERT_TRUE(waitFor([&] {
     return find([](auto e) {
              return e.isCell() && e.getChannel() == 1 && e.getCell().getCommand() == 4 &&
@@ -534,18 +542,13 @@ TEST_F(MiddleReactorTest, AFailedExtendDestroysTheCircuit) {
 TEST_F(MiddleReactorTest, AnExtendedNamingAFlowAlreadyOpenCostsChanneldItsConnection) {
   build(7);
   build(8);
-  auto body = extend2Body();
-  clientSends(0, RelayCmd::kExtend2, Bytes(body), true);
-  ASSERT_TRUE(waitFor([&] { return find([](auto e) { return e.isExtend(); }) != nullptr; }));
+  ASSERT_NO_FATAL_FAILURE(requestExtend());
   // The "next hop" channeld names is client circuit 8 on channel 1: that circuit could be neither
   // used as a next hop nor closed as one.
-  auto ev = channeld.pipe.add();
-  ev.setChannel(1);
-  auto r = ev.initExtended();
-  r.setOriginCircId(7);
-  r.setNextChannel(1);
-  r.setNextCircId(8);
-  channeld.pipe.flush();
+  answerExtend([](proto::ExtendResult::Builder r) {
+    r.setNextChannel(1);
+    r.setNextCircId(8);
+  });
   EXPECT_TRUE(waitFor([&] { return channeldDropped; }));
 }
 
