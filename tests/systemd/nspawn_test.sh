@@ -23,13 +23,14 @@
 # Bounded: every wait has a deadline; the whole run stays under 10 minutes with a cached root.
 set -euo pipefail
 build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 base=${ONIONSPLIT_NSPAWN_BASE:-/var/tmp/onionsplit-nspawn/base}
 log() { echo "nspawn-test: $*"; }
 die() { echo "nspawn-test: FAIL: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || { log "skipped: needs root"; exit 77; }
-for t in systemd-nspawn debootstrap nsenter openssl; do
-  command -v "$t" >/dev/null || { log "skipped: no $t (apt-get install systemd-container debootstrap)"; exit 77; }
+for t in systemd-nspawn debootstrap nsenter openssl python3 tor tor-gencert; do
+  command -v "$t" >/dev/null || { log "skipped: no $t (scripts/install-deps.sh installs it)"; exit 77; }
 done
 
 # The Debian root with the package's runtime libraries, so apt needs no network inside.
@@ -55,7 +56,27 @@ deb=$(ls "$build"/onionsplit_*.deb)
 work=$(mktemp -d /var/tmp/onionsplit-nspawn/run.XXXXXX)
 root=$work/root
 nspawn=""
+# The tor processes of restart_under_load.py, by the PIDs its TorNet recorded (it stops them
+# itself; this is for a run that was cut short).
+stop_tor() {
+  local pids p left
+  [ -f "$work/net/pids.json" ] || return 0
+  pids=$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1])).values())' \
+    "$work/net/pids.json" 2>/dev/null) || return 0
+  # Only tor processes still running: a PID may have been reused after its tor exited.
+  is_tor() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = tor ]; }
+  for p in $pids; do if is_tor "$p"; then kill -TERM "$p" 2>/dev/null || true; fi; done
+  for _ in $(seq 1 20); do
+    left=""
+    for p in $pids; do if is_tor "$p"; then left="$left $p"; fi; done
+    [ -n "$left" ] || return 0
+    sleep 0.5
+  done
+  for p in $left; do if is_tor "$p"; then kill -KILL "$p" 2>/dev/null || true; fi; done
+  return 0
+}
 cleanup() {
+  stop_tor
   if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
     kill -TERM "$nspawn" 2>/dev/null || true # nspawn asks the container's systemd to power off
     for _ in $(seq 1 60); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.5; done
@@ -213,6 +234,22 @@ if ! grep -q "^CONNECTED" "$work/tls.log" || ! grep -q "Cipher is" "$work/tls.lo
   die "no TLS handshake on the ORPort"
 fi
 log "ORPort answers TLS"
+
+# With a C tor client downloading (restart_under_load.py, run in the container's network namespace):
+# a private network of Debian tor on the container's loopback with onionsplit as its exit, then
+# kill -9 of streamd, confluxd and circuitd mid-download. The test's torrc and loopback drop-ins
+# are undone afterwards so the steps below run as before.
+inside cp /etc/onionsplit/torrc /etc/onionsplit/torrc.before-load
+t_load=$SECONDS
+nsenter -t "$init" -n -- timeout 480 python3 "$src/tests/systemd/restart_under_load.py" "$init" "$work" ||
+  { dump; die "restart under load (tests/systemd/restart_under_load.py)"; }
+stop_tor
+log "restarts under load passed in $((SECONDS - t_load)) s"
+inside mv /etc/onionsplit/torrc.before-load /etc/onionsplit/torrc
+inside rm -r /etc/systemd/system/onionsplit-channeld.service.d /etc/systemd/system/onionsplit-streamd.service.d
+inside systemctl daemon-reload
+inside systemctl restart onionsplit.target
+wait_ready 60 || { dump; die "the relay did not come back with its own torrc"; }
 
 # An upgrade (here: the same package again) restarts a running relay, so all four daemons come
 # from the installed build.
