@@ -14,10 +14,14 @@
 #      handshake once it is back;
 #   4. the hourly key check runs and, with nothing due, leaves the daemons alone; with new keys due,
 #      it gives them to their daemons, reloads circuitd and restarts channeld;
-#   5. reinstalling the package restarts a running relay; stopping the target stops the daemons and
+#   5. with a private network of Debian tor run from the host in the container's network namespace
+#      and the packaged relay as its exit, `kill -9` of streamd, confluxd and circuitd while a C tor
+#      client downloads: circuits, streams, conflux sets and the client's OR connection fare as
+#      docs/OPERATING.md (Restart semantics) says (restart_under_load.py);
+#   6. reinstalling the package restarts a running relay; stopping the target stops the daemons and
 #      their sockets; `apt-get remove` stops a running relay.
 # Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no root, no
-#   systemd-nspawn or debootstrap, or the Debian archive out of reach)
+#   systemd-nspawn, debootstrap, tor or python3, or the Debian archive out of reach)
 # Environment: ONIONSPLIT_NSPAWN_BASE, the cached Debian root (default
 #   /var/tmp/onionsplit-nspawn/base; made with debootstrap on first use, a few minutes).
 # Bounded: every wait has a deadline; the whole run stays under 10 minutes with a cached root.
