@@ -464,7 +464,7 @@ class Steps:
                   for leg in legs}
         self.check(all(closes.values()),
                    f"confluxd: the set's legs {legs} closed: " +
-                   "; ".join(f"{c}: {(e or 'still open')[4:]}" for c, e in closes.items()))
+                   "; ".join(f"{c}: {e[4:] if e else 'still open'}" for c, e in closes.items()))
         dl.join(60)
         c_end = counters()
         sha = hashlib.sha256(self.big[:dl.n]).hexdigest() if dl.good else "wrong bytes"
@@ -516,7 +516,7 @@ class Steps:
         closes = {c: ctl.wait_for(lambda l, c=c: circ_closed(l, c), t_kill, 20) for c in (c1, c2)}
         self.check(all(closes.values()) and dl.good and dl.n < BIG,
                    "circuitd: C1 and C2 closed (" +
-                   "; ".join(f"{c}: {(e or 'still open')[4:]}" for c, e in closes.items()) +
+                   "; ".join(f"{c}: {e[4:] if e else 'still open'}" for c, e in closes.items()) +
                    f"); the download on C1 (killed at {before} bytes) {dl.describe()}")
         c2b = build_circuit(net, ctl, [fp, self.middles[2]])
         c3 = build_circuit(net, ctl, [self.middles[0], self.middles[1], fp])
