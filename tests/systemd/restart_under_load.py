@@ -510,14 +510,20 @@ class Steps:
         dl = self.download(c1, paced=True)
         dl.reached.wait(60)
         before = dl.n
+        open_before = counters().get("circuitd.circuits_open")
         t_kill = time.time()
         self.restarted("circuitd", *kill_and_wait_restart("circuitd"))
         dl.join(60)
         closes = {c: ctl.wait_for(lambda l, c=c: circ_closed(l, c), t_kill, 20) for c in (c1, c2)}
+        # What channeld did about it (its journal line), beside what circuitd held just before.
+        ended = re.findall(r"circuitd's connection ended: (\d+) circuits destroyed",
+                           inside("journalctl", "--no-pager", "-u", "onionsplit-channeld.service",
+                                  "--since", f"@{int(t_kill) - 1}", check=False))
         self.check(all(closes.values()) and dl.good and dl.n < BIG,
                    "circuitd: C1 and C2 closed (" +
                    "; ".join(f"{c}: {e[4:] if e else 'still open'}" for c, e in closes.items()) +
-                   f"); the download on C1 (killed at {before} bytes) {dl.describe()}")
+                   f"); the download on C1 (killed at {before} bytes) {dl.describe()}; circuitd "
+                   f"had {open_before} circuits open, channeld sent DESTROY for {ended}")
         c2b = build_circuit(net, ctl, [fp, self.middles[2]])
         c3 = build_circuit(net, ctl, [self.middles[0], self.middles[1], fp])
         fresh = self.download(c3, paced=False)
