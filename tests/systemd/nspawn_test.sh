@@ -158,6 +158,49 @@ for d in $daemons; do
   esac
 done
 log "each daemon runs as its own user; circuitd and confluxd without a network"
+
+# The MetricsPort under systemd (opt-in: onionsplit-metrics.socket and .service). With MetricsPort
+# in the torrc and both units enabled, the page lists all four daemons up; the service runs as its
+# own user without a network of its own; a kill -9'd daemon is reported down, then back up with
+# its restart counted.
+inside sh -c 'printf "MetricsPort 127.0.0.1:9035\nMetricsPortPolicy accept 127.0.0.1\n" >>/etc/onionsplit/torrc'
+inside systemctl enable --now onionsplit-metrics.socket onionsplit-metrics.service >/dev/null 2>&1 ||
+  { dump; die "cannot enable onionsplit-metrics"; }
+metrics_page() {
+  inside timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9035 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>/dev/null || true
+}
+# wait_metrics SECONDS LINE...: until the page has every LINE.
+wait_metrics() {
+  local deadline=$((SECONDS + $1)) page line ok
+  shift
+  while [ $SECONDS -lt $deadline ]; do
+    page=$(metrics_page)
+    ok=1
+    for line in "$@"; do grep -qxF "$line" <<<"$page" || ok=0; done
+    [ $ok = 1 ] && return 0
+    sleep 0.2
+  done
+  echo "$page" | grep '^onionsplit_daemon' >&2
+  return 1
+}
+up() { echo "onionsplit_daemon_up{daemon=\"$1\"} $2"; }
+restarts() { echo "onionsplit_daemon_restarts_total{daemon=\"$1\"} $2"; }
+wait_metrics 30 "$(up channeld 1)" "$(up circuitd 1)" "$(up streamd 1)" "$(up confluxd 1)" \
+  "$(restarts streamd 0)" || { dump; die "the MetricsPort does not show all four daemons up"; }
+metrics_page | grep -q '^tor_relay_circuits_total{daemon="circuitd",state="opened"} ' ||
+  die "no tor_relay_circuits_total on the MetricsPort"
+pid=$(inside systemctl show -p MainPID --value onionsplit-metrics.service)
+[ "$(inside ps -o user= -p "$pid")" = onionsplit-metrics ] || die "onionsplit metrics runs as another user"
+[ "$(inside readlink "/proc/$pid/ns/net")" != "$initnet" ] || die "onionsplit metrics shares the host's network"
+streamd=$(inside systemctl show -p MainPID --value onionsplit-streamd.service)
+inside kill -9 "$streamd"
+wait_metrics 5 "$(up streamd 0)" "$(up circuitd 1)" || { dump; die "a killed streamd is not reported down"; }
+wait_metrics 30 "$(up streamd 1)" "$(restarts streamd 1)" "$(restarts circuitd 0)" ||
+  { dump; die "streamd's restart is not on the MetricsPort"; }
+inside journalctl --no-pager -u onionsplit-metrics.service | grep -q "socket from systemd" ||
+  die "onionsplit metrics did not take systemd's socket"
+inside journalctl --no-pager -u onionsplit-metrics.service | grep "sandbox: entered" | tail -1
+log "MetricsPort: all four up, streamd down after kill -9 and back with one restart; onionsplit-metrics without a network"
 # The hourly key check, once now: nothing is due, so it must succeed and leave the daemons alone.
 before=$(inside systemctl show -p MainPID --value onionsplit-channeld.service)
 inside systemctl start onionsplit-keys-renew.service || { dump; die "onionsplit-keys-renew.service failed"; }
@@ -279,5 +322,7 @@ inside env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq onionsplit >"$wo
   { cat "$work/apt.log"; die "apt remove failed"; }
 left=$(inside systemctl list-units --no-legend --state=active 'onionsplit*' || true)
 [ -z "$left" ] || die "units still active after apt remove: $left"
+! inside sh -c 'ls /etc/systemd/system/onionsplit.target.wants/ 2>/dev/null' | grep -q metrics ||
+  die "apt remove left onionsplit-metrics enabled"
 log "apt remove stopped the relay"
 echo "nspawn-test: 1 passed, 0 failed"
