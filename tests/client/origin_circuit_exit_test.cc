@@ -14,6 +14,7 @@
 #include "client/origin_circuit.h"
 #include "common/cell/cells.h"
 #include "common/cell/relay.h"
+#include "tests/client/test_bytes.h"
 
 namespace onionsplit::client {
 namespace {
@@ -21,17 +22,8 @@ namespace {
 using cell::RelayCmd;
 using Payload = std::array<uint8_t, cell::kCellPayloadLen>;
 
-void counterRandom(MutBytes b) {
-  static uint8_t n = 1;
-  for (auto& x : b)
-    x = n++;
-}
-
-std::array<uint8_t, 32> fill32(uint8_t v) {
-  std::array<uint8_t, 32> a{};
-  a.fill(v);
-  return a;
-}
+using testing::counterRandom;
+using testing::fill32;
 
 struct ExitIo final : circuitd::CircuitIo {
   std::deque<Payload> cells;

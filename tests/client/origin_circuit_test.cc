@@ -12,6 +12,7 @@
 
 #include "common/cell/cells.h"
 #include "common/cell/relay.h"
+#include "tests/client/test_bytes.h"
 
 namespace onionsplit::client {
 namespace {
@@ -23,17 +24,8 @@ uint8_t rcmd(RelayCmd c) {
   return static_cast<uint8_t>(c);
 }
 
-void counterRandom(MutBytes b) {
-  static uint8_t n = 1;
-  for (auto& x : b)
-    x = n++;
-}
-
-std::array<uint8_t, 32> fill32(uint8_t v) {
-  std::array<uint8_t, 32> a{};
-  a.fill(v);
-  return a;
-}
+using testing::counterRandom;
+using testing::fill32;
 
 struct Relay {
   RelayInfo info;
