@@ -51,6 +51,7 @@ DescriptorPublisher::DescriptorPublisher(event_base* base, const config::Config&
 
 DescriptorPublisher::~DescriptorPublisher() {
   if (timer_) event_free(timer_);
+  if (retry_) event_free(retry_);
 }
 
 void DescriptorPublisher::setOnionKeys(keys::DescriptorOnionKeys onion) {
@@ -108,33 +109,75 @@ void DescriptorPublisher::onTimer(evutil_socket_t, short, void* arg) {
   static_cast<DescriptorPublisher*>(arg)->publishNow();
 }
 
+void DescriptorPublisher::onRetry(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<DescriptorPublisher*>(arg);
+  ++self->retries_;
+  std::vector<size_t> again = self->failed_;
+  self->publishTo(again);
+}
+
 void DescriptorPublisher::publishNow() {
+  accepted_ = 0;
+  retryDelay_ = firstRetry_;
+  if (retry_) event_del(retry_);
+  std::vector<size_t> all(cfg_.dirAuthorities.size());
+  for (size_t i = 0; i < all.size(); ++i)
+    all[i] = i;
+  publishTo(all);
+}
+
+void DescriptorPublisher::publishTo(const std::vector<size_t>& indices) {
   std::string error;
   std::string desc = build(std::time(nullptr), error);
   if (desc.empty()) {
     spdlog::error("descriptor: {}", error);
     return;
   }
-  accepted_ = 0;
-  for (const auto& a : cfg_.dirAuthorities) {
+  const unsigned round = ++round_;
+  pending_ = indices.size();
+  failed_.clear();
+  for (size_t i : indices) {
+    const auto& a = cfg_.dirAuthorities[i];
     DirEndpoint to{a.address, a.dirPort, a.nickname};
-    dir_.postDescriptor(to, desc, [this, to](const HttpResult& r) {
+    dir_.postDescriptor(to, desc, [this, to, round, i](const HttpResult& r) {
       if (r.status != 200) {
         spdlog::warn("descriptor: {} answered {} {}", to.nickname, r.status, r.reason);
-        return;
+        return settle(round, i, false);
       }
       // 200 is not acceptance: fetch it back.
-      dir_.fetchServerDescriptor(to, fingerprintHex_, [this, to](const HttpResult& f) {
-        if (f.status == 200 && f.body.find("router ") != std::string::npos) {
-          ++accepted_;
+      dir_.fetchServerDescriptor(to, fingerprintHex_, [this, to, round, i](const HttpResult& f) {
+        bool ok = f.status == 200 && f.body.find("router ") != std::string::npos;
+        if (ok) {
           spdlog::info("descriptor: accepted by {}", to.nickname);
         } else {
           spdlog::warn("descriptor: {} took the upload but does not serve it ({} {})", to.nickname,
                        f.status, f.reason);
         }
+        settle(round, i, ok);
       });
     });
   }
+}
+
+void DescriptorPublisher::settle(unsigned round, size_t index, bool ok) {
+  if (round != round_) return;  // a newer round replaced this one
+  if (ok) {
+    ++accepted_;
+  } else {
+    failed_.push_back(index);
+  }
+  if (--pending_ > 0) return;
+  if (failed_.empty()) {
+    retryDelay_ = firstRetry_;
+    return;
+  }
+  if (!retry_) retry_ = evtimer_new(base_, &DescriptorPublisher::onRetry, this);
+  auto ms = retryDelay_.count();
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  evtimer_add(retry_, &tv);
+  spdlog::info("descriptor: {} of {} authorities have it; trying the others again in {} s",
+               accepted_, cfg_.dirAuthorities.size(), ms / 1000);
+  retryDelay_ = std::min(maxRetry_, retryDelay_ * 2);
 }
 
 }  // namespace onionsplit::channeld

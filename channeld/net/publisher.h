@@ -1,6 +1,9 @@
 // channeld/net/publisher.h: publishes the relay's server descriptor to every DirAuthority: at
 // start, every 18 hours, and when asked (on change). Acceptance is checked by fetching the
-// descriptor back from each authority (authorities answer 200 even to descriptors they drop).
+// descriptor back from each authority (authorities answer 200 even to descriptors they drop). The
+// authorities that did not take it (unreachable, an error, not serving it back) get a fresh
+// descriptor again after a backoff (1 minute, doubling to 20 minutes), until all have it: a relay
+// started while its authorities were down does not wait 18 hours.
 //
 // Where it sits: channeld, which holds the identity and signing keys the descriptor is signed
 // with. The onion-key parts come ready-made from keys::loadDescriptorOnionKeys (computed where the
@@ -9,9 +12,11 @@
 
 #include <event2/event.h>
 
+#include <chrono>
 #include <ctime>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "channeld/net/dir_client.h"
 #include "common/config/config.h"
@@ -41,10 +46,23 @@ class DescriptorPublisher {
 
   // Builds and signs the descriptor as of `now` (also for tests). Empty with `error` on failure.
   std::string build(std::time_t now, std::string& error) const;
+  // Authorities that have the current descriptor.
   unsigned acceptedBy() const { return accepted_; }
+  // Upload rounds to authorities that missed the previous one (retries).
+  unsigned retries() const { return retries_; }
+  // The retry backoff (tests shorten it).
+  void setRetryDelays(std::chrono::milliseconds first, std::chrono::milliseconds max) {
+    firstRetry_ = retryDelay_ = first;
+    maxRetry_ = max;
+  }
 
  private:
   static void onTimer(evutil_socket_t, short, void* arg);
+  static void onRetry(evutil_socket_t, short, void* arg);
+  // Uploads a freshly built descriptor to the authorities at `indices` of cfg.dirAuthorities.
+  void publishTo(const std::vector<size_t>& indices);
+  // One authority's outcome in round `round`; the last one schedules the retry of the failed.
+  void settle(unsigned round, size_t index, bool ok);
 
   event_base* base_;
   const config::Config& cfg_;
@@ -54,7 +72,13 @@ class DescriptorPublisher {
   std::time_t startedAt_;
   DirClient dir_;
   event* timer_ = nullptr;
+  event* retry_ = nullptr;
   unsigned accepted_ = 0;
+  unsigned round_ = 0;  // the current upload round; answers of older ones are ignored
+  size_t pending_ = 0;  // authorities of this round that have not answered
+  std::vector<size_t> failed_;
+  unsigned retries_ = 0;
+  std::chrono::milliseconds firstRetry_{60'000}, retryDelay_{60'000}, maxRetry_{1'200'000};
   std::string fingerprintHex_;
 };
 
