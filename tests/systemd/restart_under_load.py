@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""tests/systemd/restart_under_load.py: kill -9 of streamd, confluxd and circuitd under systemd
-while a C tor client downloads through onionsplit (issue 7; tests/systemd/README.md).
+"""tests/systemd/restart_under_load.py: kill -9 of streamd, confluxd and circuitd under systemd, or
+under onionsplit's own launcher, while a C tor client downloads through onionsplit (issue 7;
+tests/systemd/README.md).
 
 Run by nspawn_test.sh in the network namespace of a booted Debian 12 container where the .deb is
-installed: `nsenter -t INIT -n -- restart_under_load.py INIT WORKDIR`. It starts a private network
+installed: `nsenter -t INIT -n -- restart_under_load.py INIT WORKDIR`; or on the host with the
+launcher running onionsplit from a build (tests/interop/test_restart_under_load.py):
+`restart_under_load.py --launcher BIN_DIR WORKDIR`, where the launcher's restarts and its MetricsPort
+stand for systemd's MainPID and NRestarts. It starts a private network
 of Debian `tor` (tests/interop/tornet.py: three authorities, three middles and a client with conflux
-on and a ControlPort) on the container's loopback, makes onionsplit (run by the container's systemd)
-its exit, waits until onionsplit is in the consensus and the client has a linked conflux set at it,
+on and a ControlPort) on the loopback, makes onionsplit (run by the container's systemd or the
+launcher) its exit, waits until onionsplit is in the consensus and the client has a linked conflux set at it,
 and then, with every stream attached by this script to a circuit it built (__LeaveStreamsUnattached,
 ATTACHSTREAM) and the client's CIRC, STREAM and ORCONN events recorded:
   1. streamd: kill -9 while a download runs on a single-path circuit C1. systemd restarts it (new
@@ -37,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
 import targets  # noqa: E402
@@ -64,18 +69,88 @@ def inside(*cmd, check=True, timeout=60, stdin=None):
     return r.stdout
 
 
+class SystemdRelay:
+    """onionsplit as the container's systemd runs it (the installed package)."""
+    name = "systemd"
+
+    def state(self, daemon):
+        """(MainPID, NRestarts, ActiveState) of onionsplit-DAEMON.service."""
+        out = inside("systemctl", "show", "-p", "MainPID", "-p", "NRestarts", "-p", "ActiveState",
+                     f"onionsplit-{daemon}.service")
+        props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        return int(props["MainPID"]), int(props["NRestarts"]), props["ActiveState"]
+
+    def ready(self):
+        r = subprocess.run(["nsenter", "-t", str(INIT), "-m", "-u", "-i", "-n", "-p", "--",
+                            "onionsplit", "status", "-f", TORRC], capture_output=True, timeout=30)
+        return r.returncode == 0
+
+    def status(self, *args):
+        return inside("onionsplit", "status", *args, "-f", TORRC, check=False)
+
+    def kill(self, pid):
+        inside("kill", "-9", str(pid))
+
+    def log_mark(self):
+        return int(time.time()) - 1
+
+    def log_since(self, daemon, mark):
+        return inside("journalctl", "--no-pager", "-u", f"onionsplit-{daemon}.service", "--since",
+                      f"@{mark}", check=False)
+
+    def log_tail(self):
+        return inside("journalctl", "--no-pager", "-n", "80", "-u", "onionsplit-*.service",
+                      check=False)
+
+
+class LauncherRelay:
+    """onionsplit run by its own launcher on the host (tornet.Onionsplit), with a MetricsPort: the
+    launcher restarts a daemon that dies, and its page counts the restarts."""
+    name = "the launcher"
+
+    def __init__(self, relay, metrics_port):
+        self.relay, self.metrics_port = relay, metrics_port
+
+    def state(self, daemon):
+        pid = self.relay.daemon_pid(daemon) or 0
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            page = r.read().decode()
+        m = re.search(rf'^onionsplit_daemon_restarts_total{{daemon="{daemon}"}} (\d+)', page, re.M)
+        return pid, int(m.group(1)) if m else -1, "active" if pid else "inactive"
+
+    def ready(self):
+        return subprocess.run([f"{self.relay.bin_dir}/onionsplit", "status", "-f",
+                               self.relay.torrc], capture_output=True, timeout=30).returncode == 0
+
+    def status(self, *args):
+        return subprocess.run([f"{self.relay.bin_dir}/onionsplit", "status", *args, "-f",
+                               self.relay.torrc], capture_output=True, text=True,
+                              timeout=30).stdout
+
+    def kill(self, pid):
+        os.kill(pid, signal.SIGKILL)
+
+    def log_mark(self):
+        return len(self.relay.log_text())
+
+    def log_since(self, daemon, mark):
+        return "\n".join(l for l in self.relay.log_text()[mark:].splitlines() if daemon in l)
+
+    def log_tail(self):
+        return "".join(self.relay.log_text().splitlines(True)[-80:])
+
+
+RELAY = None  # SystemdRelay or LauncherRelay, chosen by main()
+
+
 def unit_state(daemon):
-    """(MainPID, NRestarts, ActiveState) of onionsplit-DAEMON.service."""
-    out = inside("systemctl", "show", "-p", "MainPID", "-p", "NRestarts", "-p", "ActiveState",
-                 f"onionsplit-{daemon}.service")
-    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    return int(props["MainPID"]), int(props["NRestarts"]), props["ActiveState"]
+    """(pid, restarts so far, "active" or not) of one of onionsplit's daemons."""
+    return RELAY.state(daemon)
 
 
 def relay_ready():
-    r = subprocess.run(["nsenter", "-t", str(INIT), "-m", "-u", "-i", "-n", "-p", "--",
-                        "onionsplit", "status", "-f", TORRC], capture_output=True, timeout=30)
-    return r.returncode == 0
+    return RELAY.ready()
 
 
 def wait_ready(within):
@@ -88,8 +163,8 @@ def wait_ready(within):
 
 
 def counters():
-    """{"daemon.counter": value} from `onionsplit status --counters` in the container."""
-    out = inside("onionsplit", "status", "--counters", "-f", TORRC, check=False)
+    """{"daemon.counter": value} from `onionsplit status --counters`."""
+    out = RELAY.status("--counters")
     values, daemon = {}, None
     for line in out.splitlines():
         if line.startswith("  ") and daemon:
@@ -102,13 +177,14 @@ def counters():
 
 
 def kill_and_wait_restart(daemon, within=30):
-    """kill -9 of the daemon's main process; waits until systemd has started a new one and the relay
-    is ready again. Returns (old pid, new pid, NRestarts before, after, seconds to ready)."""
+    """kill -9 of the daemon's process; waits until systemd (or the launcher) has started a new one
+    and the relay is ready again. Returns (old pid, new pid, restarts before, after, seconds to
+    ready)."""
     pid, restarts, _ = unit_state(daemon)
     if pid <= 0:
-        raise RuntimeError(f"onionsplit-{daemon}.service has no main process")
+        raise RuntimeError(f"{daemon} has no process")
     t = time.time()
-    inside("kill", "-9", str(pid))
+    RELAY.kill(pid)
     deadline = t + within
     while True:
         new, now_restarts, active = unit_state(daemon)
@@ -458,8 +534,8 @@ class Steps:
 
     def restarted(self, daemon, old, new, r0, r1, secs):
         self.check(new != old and r1 == r0 + 1,
-                   f"{daemon}: kill -9 {old} -> systemd restarted it as {new}, NRestarts {r0} -> "
-                   f"{r1}; relay ready {secs:.1f} s after the kill")
+                   f"{daemon}: kill -9 {old} -> {RELAY.name} restarted it as {new}, restarts {r0} "
+                   f"-> {r1}; relay ready {secs:.1f} s after the kill")
 
     def c1_survived(self, daemon, since):
         gone = [l for l in self.ctl.since(since) if circ_closed(l, self.c1)]
@@ -561,14 +637,13 @@ class Steps:
         dl.reached.wait(60)
         before = dl.n
         open_before = counters().get("circuitd.circuits_open")
-        t_kill = time.time()
+        t_kill, mark = time.time(), RELAY.log_mark()
         self.restarted("circuitd", *kill_and_wait_restart("circuitd"))
         closes, kicked = wait_closed(net, ctl, paths, t_kill)
         dl.join(60)
-        # What channeld did about it (its journal line), beside what circuitd held just before.
+        # What channeld did about it (its log line), beside what circuitd held just before.
         ended = re.findall(r"circuitd's connection ended: (\d+) circuits destroyed",
-                           inside("journalctl", "--no-pager", "-u", "onionsplit-channeld.service",
-                                  "--since", f"@{int(t_kill) - 1}", check=False))
+                           RELAY.log_since("channeld", mark))
         self.check(all(closes.values()) and dl.good and dl.n < BIG,
                    f"circuitd: C1 and C2 closed ({describe_closes(closes, kicked)}); the download "
                    f"on C1 (killed at {before} bytes) {dl.describe()}; circuitd had {open_before} "
@@ -597,14 +672,15 @@ def diagnose():
     """After a failed check: onionsplit's counters and its daemons' last log lines."""
     print("     counters: " + " ".join(f"{k}={v}" for k, v in sorted(counters().items())
                                         if v and "ipc_" not in k))
-    print(inside("journalctl", "--no-pager", "-n", "80", "-u", "onionsplit-*.service",
-                 check=False), flush=True)
+    print(RELAY.log_tail(), flush=True)
 
 
 def main():
-    global INIT
-    INIT = int(sys.argv[1])
-    work = sys.argv[2]
+    """restart_under_load.py INIT WORKDIR: the container's systemd runs onionsplit (nspawn_test.sh);
+    restart_under_load.py --launcher BIN_DIR WORKDIR: onionsplit's launcher runs it, on the host."""
+    global INIT, RELAY
+    launcher = sys.argv[1] == "--launcher"
+    work = os.path.abspath(sys.argv[3] if launcher else sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("restart-under-load: FAIL: terminated"))
     failures = []
 
@@ -618,21 +694,32 @@ def main():
     os.makedirs(files, exist_ok=True)
     targets.make_file(os.path.join(files, "big.bin"), BIG)
     targets.make_file(os.path.join(files, "small.bin"), 256 << 10)
-    fp = inside("cat", "/var/lib/onionsplit/fingerprint").split()[1]
-    ctl = None
+    ctl = relay = None
     try:
         with targets.HttpServer(files) as http, \
                 tornet.TorNet(os.path.join(work, "net"), authorities=3, middles=3, exits=0,
                               conflux=True) as net:
             net.setup()
+            if launcher:
+                metrics_port = tornet.free_port()
+                relay = tornet.Onionsplit(net, work, os.path.abspath(sys.argv[2]),
+                                          extra=[f"MetricsPort 127.0.0.1:{metrics_port}",
+                                                 "MetricsPortPolicy accept 127.0.0.1"])
+                RELAY, fp = LauncherRelay(relay, metrics_port), relay.fingerprint
+            else:
+                INIT, RELAY = int(sys.argv[1]), SystemdRelay()
+                fp = inside("cat", "/var/lib/onionsplit/fingerprint").split()[1]
+                configure_relay(net)
             net.exit_nodes = [fp]
-            configure_relay(net)
             net.start()
             wait_authorities(net, 30)
-            inside("systemctl", "restart", "onionsplit.target")
+            if relay:
+                relay.start()
+            else:
+                inside("systemctl", "restart", "onionsplit.target")
             if not wait_ready(60):
                 raise RuntimeError("onionsplit not ready with the network's torrc")
-            log(f"tor network started, onionsplit {fp} restarted as its exit")
+            log(f"tor network started, onionsplit {fp} ({RELAY.name}) started as its exit")
             net.wait_bootstrapped(timeout=120)
             s_line = net.wait_for_relay_in_consensus(
                 fp, flags=("Exit", "Fast", "Running", "Stable", "Valid"), timeout=150)
@@ -661,6 +748,8 @@ def main():
     finally:
         if ctl:
             ctl.close()
+        if relay:
+            relay.stop()
     log("PASS" if not failures else f"FAIL ({len(failures)} checks)")
     return 0 if not failures else 1
 
