@@ -6,12 +6,12 @@ tests/systemd/README.md).
 Run by nspawn_test.sh in the network namespace of a booted Debian 12 container where the .deb is
 installed: `nsenter -t INIT -n -- restart_under_load.py INIT WORKDIR`; or on the host with the
 launcher running onionsplit from a build (tests/interop/test_restart_under_load.py):
-`restart_under_load.py --launcher BIN_DIR WORKDIR`, where the launcher's restarts and its MetricsPort
-stand for systemd's MainPID and NRestarts. It starts a private network
-of Debian `tor` (tests/interop/tornet.py: three authorities, three middles and a client with conflux
-on and a ControlPort) on the loopback, makes onionsplit (run by the container's systemd or the
-launcher) its exit, waits until onionsplit is in the consensus and the client has a linked conflux set at it,
-and then, with every stream attached by this script to a circuit it built (__LeaveStreamsUnattached,
+`restart_under_load.py --launcher BIN_DIR WORKDIR`, where the launcher's restarts and its
+MetricsPort stand for systemd's MainPID and NRestarts. It starts a private network of Debian `tor`
+(tests/interop/tornet.py: three authorities, three middles and a client with conflux on and a
+ControlPort) on the loopback, makes onionsplit (run by the container's systemd or the launcher) its
+exit, waits until onionsplit is in the consensus and the client has a linked conflux set at it, and
+then, with every stream attached by this script to a circuit it built (__LeaveStreamsUnattached,
 ATTACHSTREAM) and the client's CIRC, STREAM and ORCONN events recorded:
   1. streamd: kill -9 while a download runs on a single-path circuit C1. systemd restarts it (new
      MainPID, NRestarts + 1); the download's stream ends with END from the exit and every byte it
