@@ -373,6 +373,20 @@ class TorNet:
                 raise RuntimeError(f"{n.name} exited with {n.proc.returncode}; its log ends:\n{tail}")
 
 
+def parse_counters(out):
+    """{"daemon.counter": value} from the text of `onionsplit status --counters`: a `daemon:` line,
+    then one indented `name value` line per counter."""
+    values, daemon = {}, None
+    for line in out.splitlines():
+        if line.startswith("  ") and daemon:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+                values[f"{daemon}.{parts[0]}"] = int(parts[1])
+        elif ":" in line:
+            daemon = line.split(":")[0]
+    return values
+
+
 class Onionsplit:
     """onionsplit as a relay of `net`: its torrc, fingerprint, processes and counters. Start it with
     start(), stop it with stop() (by PID; the launcher stops its daemons)."""
@@ -406,23 +420,19 @@ class Onionsplit:
     def stop(self):
         stop_process(self.proc)
 
+    def status(self, *args):
+        """`onionsplit status ARGS` for this relay (its exit code is 0 when every daemon is
+        ready)."""
+        return subprocess.run([f"{self.bin_dir}/onionsplit", "status", *args, "-f", self.torrc],
+                              capture_output=True, text=True, timeout=30)
+
     def counters(self):
         """{"daemon.counter": value} from `onionsplit status --counters`."""
-        out = subprocess.run([f"{self.bin_dir}/onionsplit", "status", "--counters", "-f",
-                              self.torrc], capture_output=True, text=True, timeout=30).stdout
-        values, daemon = {}, None
-        for line in out.splitlines():
-            if line.startswith("  ") and daemon:
-                name, value = line.split()
-                values[f"{daemon}.{name}"] = int(value)
-            elif ":" in line:
-                daemon = line.split(":")[0]
-        return values
+        return parse_counters(self.status("--counters").stdout)
 
     def daemon_pid(self, name):
         """The PID of one of onionsplit's daemons, from `onionsplit status` (None if not ready)."""
-        out = subprocess.run([f"{self.bin_dir}/onionsplit", "status", "-f", self.torrc],
-                             capture_output=True, text=True, timeout=30).stdout
+        out = self.status().stdout
         m = re.search(rf"^{name}: ready, pid (\d+)", out, re.M)
         return int(m.group(1)) if m else None
 

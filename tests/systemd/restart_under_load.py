@@ -120,13 +120,10 @@ class LauncherRelay:
         return pid, int(m.group(1)) if m else -1, "active" if pid else "inactive"
 
     def ready(self):
-        return subprocess.run([f"{self.relay.bin_dir}/onionsplit", "status", "-f",
-                               self.relay.torrc], capture_output=True, timeout=30).returncode == 0
+        return self.relay.status().returncode == 0
 
     def status(self, *args):
-        return subprocess.run([f"{self.relay.bin_dir}/onionsplit", "status", *args, "-f",
-                               self.relay.torrc], capture_output=True, text=True,
-                              timeout=30).stdout
+        return self.relay.status(*args).stdout
 
     def kill(self, pid):
         os.kill(pid, signal.SIGKILL)
@@ -164,16 +161,7 @@ def wait_ready(within):
 
 def counters():
     """{"daemon.counter": value} from `onionsplit status --counters`."""
-    out = RELAY.status("--counters")
-    values, daemon = {}, None
-    for line in out.splitlines():
-        if line.startswith("  ") and daemon:
-            parts = line.split()
-            if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-                values[f"{daemon}.{parts[0]}"] = int(parts[1])
-        elif ":" in line:
-            daemon = line.split(":")[0]
-    return values
+    return tornet.parse_counters(RELAY.status("--counters"))
 
 
 def kill_and_wait_restart(daemon, within=30):
