@@ -64,8 +64,16 @@ uint32_t CreditSender::flowAvailable(FlowId id) const {
 
 CreditStatus CreditReceiver::openFlow(FlowId id) {
   if (flows_.size() >= w_.maxFlows) return fail(CreditErrc::kTooManyFlows);
-  if (!flows_.emplace(id, Flow{}).second) return fail(CreditErrc::kDuplicateFlow);
+  Flow f;
+  f.gen = nextGen_++;
+  if (nextGen_ == 0) nextGen_ = 1;  // 0 means "not open"
+  if (!flows_.emplace(id, f).second) return fail(CreditErrc::kDuplicateFlow);
   return {};
+}
+
+uint32_t CreditReceiver::generation(FlowId id) const {
+  auto it = flows_.find(id);
+  return it == flows_.end() ? 0 : it->second.gen;
 }
 
 void CreditReceiver::closeFlow(FlowId id) {
@@ -99,9 +107,9 @@ void CreditReceiver::onConnTaken(uint32_t bytes) {
   connOwed_ += bytes;
 }
 
-CreditStatus CreditReceiver::onEdgeTaken(FlowId id, uint32_t messages) {
+CreditStatus CreditReceiver::onEdgeTaken(FlowId id, uint32_t gen, uint32_t messages) {
   auto it = flows_.find(id);
-  if (it == flows_.end()) return fail(CreditErrc::kUnknownFlow);
+  if (it == flows_.end() || it->second.gen != gen) return {};  // closed meanwhile: owes nothing
   Flow& f = it->second;
   if (messages > f.held) return fail(CreditErrc::kEdgeOverTake);
   if (messages == 0) return {};

@@ -101,6 +101,9 @@ class CreditReceiver {
   // Forgets a flow; what it owed is not granted (the sender forgets the flow too).
   void closeFlow(FlowId id);
   bool isOpen(FlowId id) const { return flows_.count(id) != 0; }
+  // The open flow's generation (0 if not open): unique per opening, so a credit token of a flow's
+  // previous life (credit_token.h) is told apart from the flow that reused its id.
+  uint32_t generation(FlowId id) const;
 
   // A message arrived off the socket for `id`: checks both windows.
   CreditStatus onReceived(FlowId id, uint32_t bytes);
@@ -108,8 +111,10 @@ class CreditReceiver {
   CreditStatus onConnReceived(uint32_t bytes);
   // The reader moved `bytes` off the socket into the flow queues (connection level).
   void onConnTaken(uint32_t bytes);
-  // Our edge took `messages` of flow `id` (flow level).
-  CreditStatus onEdgeTaken(FlowId id, uint32_t messages);
+  // Our edge took `messages` of flow `id` in its generation `gen` (flow level). A flow that is no
+  // longer open in that generation owes nothing (success). More than it received is our own bug:
+  // kEdgeOverTake.
+  CreditStatus onEdgeTaken(FlowId id, uint32_t gen, uint32_t messages);
 
   // Appends the grants that are due (or all owed, with `flush`) to `out` and returns the connection
   // bytes to grant; clears what it returned.
@@ -124,6 +129,7 @@ class CreditReceiver {
   struct Flow {
     uint32_t held = 0;    // received and not yet taken by the edge
     uint32_t owed = 0;    // taken by the edge and not yet granted back
+    uint32_t gen = 0;     // which opening of the id this is
     bool listed = false;  // in owing_
   };
   uint32_t connThreshold() const { return w_.connBytes / 4 ? w_.connBytes / 4 : 1; }
@@ -135,6 +141,7 @@ class CreditReceiver {
   std::unordered_map<FlowId, Flow> flows_;
   std::vector<FlowId> owing_;  // flows that may owe a grant (stale entries are skipped)
   size_t dueFlows_ = 0;        // flows whose owed grant reached the threshold (an upper bound)
+  uint32_t nextGen_ = 1;
 };
 
 }  // namespace onionsplit::flowctl

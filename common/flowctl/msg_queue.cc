@@ -3,33 +3,58 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace onionsplit::flowctl {
 
-bool MsgQueue::push(uint16_t streamId, uint8_t command, Bytes body, bool owed, uint64_t tag) {
-  if (count_ == max_ || body.size() > cell::kRelayBodyMax) return false;
+MsgQueue::Push MsgQueue::push(uint16_t streamId, uint8_t command, Bytes body, CreditToken credit) {
+  bool local = !credit.holds();
+  if (body.size() > cell::kRelayBodyMax) return Push::kTooLong;
+  if (local && local_ == localMax_) return Push::kLocalFull;
+  if (!local && count_ - local_ == peerMax_) return Push::kPeerFull;
   if (count_ == ring_.size()) {  // grow, keeping the order
-    std::vector<QueuedMsg> bigger(std::min(max_, std::max<size_t>(4, ring_.size() * 2)));
-    for (size_t i = 0; i < count_; ++i)
-      bigger[i] = ring_[(head_ + i) % ring_.size()];
+    size_t max = peerMax_ + localMax_;
+    std::vector<QueuedMsg> bigger(std::min(max, std::max<size_t>(4, ring_.size() * 2)));
+    for (size_t i = 0; i < count_; ++i) {
+      QueuedMsg& from = ring_[(head_ + i) % ring_.size()];
+      QueuedMsg& to = bigger[i];
+      to.streamId = from.streamId;
+      to.command = from.command;
+      to.length = from.length;
+      to.credit = std::move(from.credit);
+      to.isLocal = from.isLocal;
+      to.early = from.early;
+      std::memcpy(to.body.data(), from.body.data(), from.length);
+    }
     ring_ = std::move(bigger);
     head_ = 0;
   }
   QueuedMsg& m = ring_[(head_ + count_) % ring_.size()];
   m.streamId = streamId;
   m.command = command;
-  m.owed = owed;
-  m.tag = tag;
+  m.credit = std::move(credit);
+  m.isLocal = local;
+  m.early = false;
   m.length = static_cast<uint16_t>(body.size());
   if (!body.empty()) std::memcpy(m.body.data(), body.data(), body.size());
   ++count_;
-  return true;
+  if (local) ++local_;
+  return Push::kOk;
 }
 
 void MsgQueue::pop() {
   if (count_ == 0) return;
+  QueuedMsg& m = ring_[head_];
+  if (m.local()) --local_;
+  m.credit.release();
   head_ = (head_ + 1) % ring_.size();
   --count_;
+}
+
+void MsgQueue::clear() {
+  while (count_ > 0)
+    pop();
+  head_ = 0;
 }
 
 }  // namespace onionsplit::flowctl

@@ -1,9 +1,17 @@
 // common/flowctl/msg_queue.h: a bounded FIFO of relay messages, for the places where messages wait
 // for a window or a boundary's credit (circuitd's circuit queues, confluxd's set queues).
 //
-// It grows by doubling, up to its bound, only while something is stalled, and keeps its slots
-// afterwards, so a steady flow does not allocate. Its bound is the window that feeds it: a full
-// queue means the producer broke its window, which the owner treats as a violation.
+// Two kinds of message share one order but not one bound. A message from a peer daemon carries that
+// peer's credit (a CreditToken) and counts against `peerMax`, the window that feeds the queue: a
+// peer that keeps to its credit can never fill it (its credit check stops it first). A message the
+// owner made itself (a TRUNCATED answer, an END refusing a stream) carries no credit and counts
+// against `localMax`, a small bound of its own: when that is full, the flow that caused the answers
+// is the one to close (RESOURCELIMIT), and the peer's window is never spent on them (DESIGN.md
+// section 3).
+//
+// A message's token goes back when it leaves (pop), or when the queue is cleared or destroyed.
+// The queue grows by doubling, up to its bound, only while something is stalled, and keeps its
+// slots afterwards, so a steady flow does not allocate.
 #pragma once
 
 #include <array>
@@ -13,6 +21,7 @@
 
 #include "common/base/bytes.h"
 #include "common/cell/constants.h"
+#include "common/flowctl/credit_token.h"
 
 namespace onionsplit::flowctl {
 
@@ -20,37 +29,51 @@ namespace onionsplit::flowctl {
 struct QueuedMsg {
   uint16_t streamId = 0;
   uint8_t command = 0;
-  // The message came from a boundary whose credit goes back when it leaves (not one the owner
-  // made itself, such as a TRUNCATED answer).
-  bool owed = true;
   uint16_t length = 0;
-  // For the owner: e.g. the leg a message arrived on.
-  uint64_t tag = 0;
+  // The peer's credit for it (empty for a message the owner made itself).
+  CreditToken credit;
   std::array<uint8_t, cell::kRelayBodyMax> body{};
 
   Bytes bytes() const { return Bytes(body.data(), length); }
+  bool isLocal = false;  // made by the queue's owner: set by push, whatever happens to `credit`
+  bool early = false;    // came as RELAY_EARLY (circuitd's FWD sets it after push)
+  bool local() const { return isLocal; }
 };
 
 class MsgQueue {
  public:
-  explicit MsgQueue(size_t max) : max_(max) {}
-  bool full() const { return count_ == max_; }
+  enum class Push : uint8_t {
+    kOk,
+    kPeerFull,   // more peer messages than the window: the peer broke its credit, or our bug
+    kLocalFull,  // the owner's own answers reached their bound: close the flow that caused them
+    kTooLong,    // a body longer than a relay message
+  };
+
+  explicit MsgQueue(size_t peerMax, size_t localMax = 0) : peerMax_(peerMax), localMax_(localMax) {}
   bool empty() const { return count_ == 0; }
   size_t size() const { return count_; }
-  // False if full or the body is longer than a relay message.
-  bool push(uint16_t streamId, uint8_t command, Bytes body, bool owed = true, uint64_t tag = 0);
-  const QueuedMsg& front() const { return ring_[head_]; }
-  void pop();
-  void clear() {
-    head_ = 0;
-    count_ = 0;
+  size_t localCount() const { return local_; }
+  bool localFull() const { return local_ == localMax_; }
+  // Queues a message; a token that holds credit makes it a peer message, an empty one local.
+  Push push(uint16_t streamId, uint8_t command, Bytes body, CreditToken credit);
+  Push pushLocal(uint16_t streamId, uint8_t command, Bytes body) {
+    return push(streamId, command, body, CreditToken{});
   }
+  QueuedMsg& front() { return ring_[head_]; }
+  const QueuedMsg& front() const { return ring_[head_]; }
+  QueuedMsg& back() { return ring_[(head_ + count_ - 1) % ring_.size()]; }
+  // Removes the front message; its credit goes back (it left the edge).
+  void pop();
+  // Drops everything; every credit goes back.
+  void clear();
 
  private:
-  size_t max_;
+  size_t peerMax_;
+  size_t localMax_;
   std::vector<QueuedMsg> ring_;
   size_t head_ = 0;
   size_t count_ = 0;
+  size_t local_ = 0;
 };
 
 }  // namespace onionsplit::flowctl

@@ -86,7 +86,7 @@ TEST(CreditReceiver, TakenButUngrantedMessagesStillCountAgainstTheWindow) {
   ASSERT_TRUE(r.openFlow(1));
   for (int i = 0; i < 8; ++i)
     ASSERT_TRUE(r.onReceived(1, 10));
-  ASSERT_TRUE(r.onEdgeTaken(1, 8));
+  ASSERT_TRUE(r.onEdgeTaken(1, r.generation(1), 8));
   EXPECT_EQ(r.onReceived(1, 10).error(), CreditErrc::kFlowOverrun);
   std::vector<FlowGrant> g;
   r.takeGrants(g, false);
@@ -100,7 +100,7 @@ TEST(CreditReceiver, GrantsWaitForAQuarterOfTheWindowUnlessFlushed) {
   ASSERT_TRUE(r.openFlow(1));
   ASSERT_TRUE(r.onReceived(1, 500));
   r.onConnTaken(500);
-  ASSERT_TRUE(r.onEdgeTaken(1, 1));
+  ASSERT_TRUE(r.onEdgeTaken(1, r.generation(1), 1));
   EXPECT_FALSE(r.hasGrantsDue());
   std::vector<FlowGrant> g;
   EXPECT_EQ(r.takeGrants(g, false), 0u);
@@ -116,8 +116,16 @@ TEST(CreditReceiver, EdgeCannotTakeWhatItWasNotGiven) {
   CreditReceiver r(small());
   ASSERT_TRUE(r.openFlow(1));
   ASSERT_TRUE(r.onReceived(1, 10));
-  EXPECT_EQ(r.onEdgeTaken(1, 2).error(), CreditErrc::kEdgeOverTake);
-  EXPECT_EQ(r.onEdgeTaken(7, 1).error(), CreditErrc::kUnknownFlow);
+  EXPECT_EQ(r.onEdgeTaken(1, r.generation(1), 2).error(), CreditErrc::kEdgeOverTake);
+  // A flow that is not open (or not in that generation) owes nothing.
+  EXPECT_TRUE(r.onEdgeTaken(7, r.generation(7), 1));
+  uint32_t first = r.generation(1);
+  r.closeFlow(1);
+  ASSERT_TRUE(r.openFlow(1));
+  EXPECT_NE(r.generation(1), first);
+  ASSERT_TRUE(r.onReceived(1, 10));
+  EXPECT_TRUE(r.onEdgeTaken(1, first, 1));  // the previous life's token: not this life's credit
+  EXPECT_EQ(r.flowHeld(1), 1u);
 }
 
 TEST(CreditReceiver, ClosedFlowsOweNothing) {
@@ -125,7 +133,7 @@ TEST(CreditReceiver, ClosedFlowsOweNothing) {
   ASSERT_TRUE(r.openFlow(1));
   for (int i = 0; i < 4; ++i)
     ASSERT_TRUE(r.onReceived(1, 10));
-  ASSERT_TRUE(r.onEdgeTaken(1, 4));
+  ASSERT_TRUE(r.onEdgeTaken(1, r.generation(1), 4));
   r.closeFlow(1);
   std::vector<FlowGrant> g;
   r.takeGrants(g, true);
@@ -178,7 +186,7 @@ struct Hop {
       ++k;
     }
     if (k) {
-      ASSERT_TRUE(rx.onEdgeTaken(f, static_cast<uint32_t>(k)));
+      ASSERT_TRUE(rx.onEdgeTaken(f, rx.generation(f), static_cast<uint32_t>(k)));
     }
   }
   void grants() {
@@ -269,7 +277,7 @@ TEST(CreditChain, ASlowSinkSlowsTheSourceAndMemoryStaysWithinTheWindows) {
       ++moved;
     }
     if (moved) {
-      ASSERT_TRUE(first.rx.onEdgeTaken(1, static_cast<uint32_t>(moved)));
+      ASSERT_TRUE(first.rx.onEdgeTaken(1, first.rx.generation(1), static_cast<uint32_t>(moved)));
     }
     second.read();
     if (round % 10 == 0) {  // the sink reads one message every tenth round
