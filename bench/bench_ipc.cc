@@ -75,14 +75,18 @@ struct End final : Pipe::Handler {
     pipe.setPlane(conn->dataPlane());
   }
   static flowctl::CreditWindows windows() { return ipc::defaultWindows(); }
-  ipc::UnknownFlow onUnknownFlow(proto::StreamEvent::Reader e) override {
-    return e.isRelay() && e.getRelay().getCommand() == kBegin ? ipc::UnknownFlow::kOpen
-                                                              : ipc::UnknownFlow::kViolation;
+  ipc::Verdict admit(proto::StreamEvent::Reader e) override {
+    return ipc::StreamTraits::admit(ipc::Side::kCircuitd, ipc::Side::kStreamd, e);
   }
-  bool onEvent(proto::StreamEvent::Reader e) override {
-    if (onMessage) onMessage(e.getFlow(), e.getRelay().getCommand());
-    return true;
+  ipc::Verdict onControl(proto::StreamEvent::Reader) override {
+    return ipc::Verdict::breach("no control events here");
   }
+  ipc::FlowVerdict onFlowEvent(FlowId f, ipc::NoState&, proto::StreamEvent::Reader e,
+                               ipc::CreditToken token) override {
+    if (onMessage) onMessage(f, e.getRelay().getCommand(), std::move(token));
+    return ipc::FlowVerdict::accept();
+  }
+  void onPeerClose(FlowId, ipc::NoState&, proto::StreamEvent::Reader) override {}
   void onCredit() override {
     if (credit) credit();
   }
@@ -104,7 +108,8 @@ struct End final : Pipe::Handler {
 
   Pipe pipe;
   std::unique_ptr<ipc::RpcConnection> conn;
-  std::function<void(FlowId, uint8_t)> onMessage;
+  // A message arrived; its credit goes back when the token goes.
+  std::function<void(FlowId, uint8_t, ipc::CreditToken)> onMessage;
   std::function<void()> credit;
 };
 
@@ -137,22 +142,26 @@ void produce(int fd, uint64_t total) {
 void relay(int inFd, int outFd) {
   ipc::EventLoop loop;
   End in(loop, inFd, true), out(loop, outFd, false);
-  std::deque<std::pair<FlowId, uint8_t>> queued;  // the edge queue: bounded by the windows
+  struct Queued {
+    FlowId f;
+    uint8_t cmd;
+    ipc::CreditToken credit;
+  };
+  std::deque<Queued> queued;  // the edge queue: bounded by the windows
   auto drain = [&] {
     while (!queued.empty()) {
-      auto [f, cmd] = queued.front();
-      if (cmd == kBegin) {
-        out.pipe.openFlow(f);
-      } else if (!out.pipe.canSend(f)) {
+      Queued& q = queued.front();
+      if (q.cmd == kBegin) {
+        out.pipe.openFlow(q.f);
+      } else if (!out.pipe.canSend(q.f)) {
         break;  // one flow's stall holds the queue: fine for one producer's round-robin
       }
-      out.send(f, cmd);
-      in.pipe.taken(f, 1);
-      queued.pop_front();
+      out.send(q.f, q.cmd);
+      queued.pop_front();  // its credit goes back
     }
   };
-  in.onMessage = [&](FlowId f, uint8_t cmd) {
-    queued.emplace_back(f, cmd);
+  in.onMessage = [&](FlowId f, uint8_t cmd, ipc::CreditToken credit) {
+    queued.push_back(Queued{f, cmd, std::move(credit)});
     drain();
   };
   out.credit = drain;
@@ -173,8 +182,7 @@ Rate consume(int fd, uint64_t total) {
   double t0 = 0;
   uint64_t a0 = 0;
   Rate r;
-  end.onMessage = [&](FlowId f, uint8_t cmd) {
-    end.pipe.taken(f, 1);
+  end.onMessage = [&](FlowId, uint8_t cmd, ipc::CreditToken) {
     if (cmd != kData) return;
     if (++got == warm) {
       t0 = now();
@@ -328,8 +336,7 @@ Rate chain(uint64_t total, bool raw) {
 void echo(int fd) {
   ipc::EventLoop loop;
   End end(loop, fd, true);
-  end.onMessage = [&](FlowId f, uint8_t cmd) {
-    end.pipe.taken(f, 1);
+  end.onMessage = [&](FlowId f, uint8_t cmd, ipc::CreditToken) {
     if (cmd == kData) end.send(f, kData);
   };
   end.conn->onDisconnect().wait(loop.waitScope());
@@ -379,10 +386,7 @@ double latency(int pings, bool raw) {
   } else {
     ipc::EventLoop loop;
     auto end = std::make_unique<End>(loop, nonblocking(s[0]), false);
-    end->onMessage = [&](FlowId f, uint8_t) {
-      end->pipe.taken(f, 1);
-      loop.stop();
-    };
+    end->onMessage = [&](FlowId, uint8_t, ipc::CreditToken) { loop.stop(); };
     end->pipe.openFlow(1);
     end->send(1, kBegin);
     for (int i = 0; i < pings; ++i) {

@@ -1,35 +1,48 @@
 // common/ipc/batch_pipe.h: one direction-pair of batched, credit-controlled messages over a Cap'n
-// Proto connection between two daemons (both ends of one boundary of proto/).
+// Proto connection between two daemons (both ends of one boundary of proto/), and the table of the
+// flows they carry.
 //
 // Where it sits: every boundary (channel_circuit, circuit_stream, circuit_conflux, conflux_stream)
 // has the same shape: each side implements a Sink with push(batch), a batch holds a list of events
 // and the credit grants for the other direction. BatchPipe is that shape once, parameterised by a
-// Traits type that names the schema types and says which events belong to which flow.
+// Traits type that names the schema types and says which events belong to which flow, and by the
+// State the owner keeps per open flow (usually the key of the object the flow belongs to).
 //
 // Sending: the producer asks canSend(flow); if yes it appends an event with add(), fills it, and
-// commits it to its flow with commit(). An event's size for the connection window is its
-// payload (Traits::payloadBytes) plus a fixed overhead, computed the same way on both sides. Events
-// go out in batches: a batch is flushed when it holds maxBatch events, or at the end of the current
-// loop turn, so everything produced in one turn shares one call. Receiving: push() runs the checks
-// in named stages (STYLE.md): is the batch within bounds, are the grants within the windows, does
-// each event name a flow the peer may use, does credit allow it; then it hands the event to the
-// Handler, which copies what it needs to its edge queue. When the edge takes messages, the owner
-// calls taken(), and the grants ride the next batch back (or an empty batch when nothing else is
-// going that way).
+// commits it to its flow with commit(). An event's size for the connection window is its payload
+// (Traits::payloadBytes) plus a fixed overhead, computed the same way on both sides. Events go out
+// in batches: a batch is flushed when it holds maxBatch events, or at the end of the current loop
+// turn, so everything produced in one turn shares one call.
 //
-// Flows open with an event the Handler accepts as an opener and close in two phases: each side
-// sends one closing event; the flow is forgotten when both have, so an id is never reused while
-// messages for its previous life may still be on the wire. A closing event costs no credit (each
-// side sends at most one per flow, so they are bounded by the open flows): a side can always end a
-// flow, even one whose window the peer holds, and the Handler never calls taken() for one.
+// Receiving runs the checks in named stages (STYLE.md): (1) is the batch within bounds, (2) are the
+// grants within the windows, (3) may this peer send this event at all (Handler::admit: the
+// boundary's direction table and sizes), (4) does the event name a flow the peer may use, and does
+// credit allow it; only then (5) the Handler sees it. The verdicts are typed by who can cause them:
+//   - a control (flow-less) event gets a Verdict, which may be a contract violation;
+//   - an event of a flow gets a FlowVerdict: accept, or close that flow with a reason. It cannot be
+//   a
+//     violation: what a client or relay made the peer send costs at most its own flow.
+// A violation (stages 1-4, or a control event's) ends the connection: Handler::onViolation once.
+//
+// Flows (the flow table): a flow opens with an opener event (either side: openFlow() for ours) and
+// closes in two phases: each side sends one closing event, and the id is forgotten when both have,
+// so an id is never reused while messages of its previous life may still be on the wire. close()
+// sends ours (it costs no credit: a side can always end a flow); from then on every event of the
+// peer for that flow crossed our close and is dropped here, whatever its kind, its credit returned,
+// until the peer's own close ends it. When the peer closes first, the Handler hears onPeerClose and
+// the pipe answers with our close itself.
+//
+// Credit: each received event of a flow comes with a CreditToken (common/flowctl/credit_token.h).
+// The owner keeps it with the message while the message waits at its edge; when the token goes
+// (the message left, was dropped, or its queue went) the credit goes back with the next batch.
+// Nobody returns credit by hand. A return beyond what was received is our own bug: it aborts a
+// debug build, and is counted (stats().overReturns) and logged in a release build.
 //
 // Transport: in the daemons a pipe sends and receives its batches as data frames on its
 // connection's socket (setPlane(), frame_stream.h): one write per batch, no reply. The same batches
 // can also travel as RPC calls to the peer's Sink (setPeer(), makeLocalSink()), which tests and
-// fuzzers use to drive a pipe without a socket.
-//
-// Any violation calls Handler::onViolation once; the owner must then drop the connection and
-// everything bound to it. Lifetime: a BatchPipe lives exactly as long as its connection.
+// fuzzers use to drive a pipe without a socket. Lifetime: a BatchPipe lives exactly as long as its
+// connection; tokens and local sinks may outlive it and then do nothing.
 #pragma once
 
 #include <capnp/capability.h>
@@ -39,9 +52,11 @@
 #include <capnp/serialize.h>
 #include <kj/async.h>
 #include <kj/debug.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -50,16 +65,39 @@
 #include <vector>
 
 #include "common/flowctl/credit.h"
+#include "common/flowctl/credit_token.h"
 #include "common/ipc/frame_stream.h"
 
 namespace onionsplit::ipc {
 
+using flowctl::CreditToken;
 using flowctl::FlowId;
 
-enum class UnknownFlow : uint8_t {
-  kOpen,       // a legitimate opener: open the flow (both directions)
-  kDrop,       // stale (e.g. its channel is gone): drop it, return its connection credit
-  kViolation,  // the peer may not send this
+// The verdict on a control (flow-less) event. Only these, and the pipe's own stages, can end a
+// connection, and only for what the boundary's .capnp forbids.
+struct [[nodiscard]] Verdict {
+  const char* violation = nullptr;  // nullptr: accepted
+  static Verdict accept() { return {}; }
+  static Verdict breach(const char* why) { return {why}; }
+  bool ok() const { return violation == nullptr; }
+};
+
+// The verdict on an event of a flow: accept it, or close the flow (the boundary's closing event
+// with `reason`: DESTROY's reason, END's reason, a leg's close reason). Never the connection.
+struct [[nodiscard]] FlowVerdict {
+  bool close = false;
+  uint8_t reason = 0;
+  static FlowVerdict accept() { return {}; }
+  static FlowVerdict closeFlow(uint8_t reason) { return {true, reason}; }
+};
+
+// The per-flow state of a pipe whose owner keeps none.
+struct NoState {};
+
+struct PipeStats {
+  uint64_t batchesSent = 0, eventsSent = 0, batchesReceived = 0, eventsReceived = 0;
+  uint64_t crossedClose = 0;  // events dropped because they crossed a close
+  uint64_t overReturns = 0;   // credit returned beyond what arrived (our bug)
 };
 
 // What an event costs the connection window beyond its payload (its struct and pointers).
@@ -68,8 +106,8 @@ inline constexpr uint32_t kEventOverhead = 64;
 inline constexpr uint64_t kTraversalLimitWords = 1u << 17;
 inline constexpr int kNestingLimit = 16;
 
-template <class Traits>
-class BatchPipe {
+template <class Traits, class State = NoState>
+class BatchPipe final : private flowctl::CreditLedger {
  public:
   using Sink = typename Traits::Sink;
   using Event = typename Traits::Event;
@@ -78,25 +116,42 @@ class BatchPipe {
    public:
     // noexcept(false) like KJ's destructors, so handlers may own KJ objects.
     virtual ~Handler() noexcept(false) = default;
-    // What to do with an event for a flow that is not open.
-    virtual UnknownFlow onUnknownFlow(typename Event::Reader e) = 0;
-    // An event that passed every check. Returns false if the application refuses it (a violation).
-    virtual bool onEvent(typename Event::Reader e) = 0;
+    // Stage 3: may the peer send this event at all (the boundary's direction table, sizes, fields
+    // the schema requires)? A breach is a violation.
+    virtual Verdict admit(typename Event::Reader e) = 0;
+    // A control (flow-less) event: a channel announced or gone, an extend, a leg's state report.
+    virtual Verdict onControl(typename Event::Reader e) = 0;
+    // An event of an open flow; an opener arrives with the flow just opened and a fresh State.
+    // Never an event of a flow we are closing. `credit` is the event's flow credit: keep it with
+    // the message while it waits at the edge, or let it go.
+    virtual FlowVerdict onFlowEvent(FlowId f, State& s, typename Event::Reader e,
+                                    CreditToken credit) = 0;
+    // The peer closed a flow that was open on our side. When this returns the pipe answers with our
+    // close (the same reason) and forgets the flow.
+    virtual void onPeerClose(FlowId f, State& s, typename Event::Reader e) = 0;
+    // Both closes of a flow have passed (whichever came first): the id is free again, and nothing
+    // more of the flow's previous life can arrive.
+    virtual void onClosed(FlowId) {}
+    // A non-opener for a flow the pipe does not know. True if such a flow can have ended without a
+    // close the peer saw (with its channel, say), so the event crossed that end and is dropped;
+    // false if the id was never announced: a violation.
+    virtual bool mayBeStale(typename Event::Reader) { return false; }
     // Credit came back: producers waiting in canSend() may try again.
-    virtual void onCredit() = 0;
+    virtual void onCredit() {}
     // The peer broke the contract; drop the connection. Called at most once.
     virtual void onViolation(const std::string& why) = 0;
   };
 
-  struct Stats {
-    uint64_t batchesSent = 0, eventsSent = 0, batchesReceived = 0, eventsReceived = 0;
-  };
+  using Stats = PipeStats;
 
   BatchPipe(flowctl::CreditWindows w, Handler& h, uint32_t maxBatch = 256)
       : windows_(w), handler_(h), maxBatch_(maxBatch), tx_(w), rx_(w), tasks_(errors_) {
     errors_.pipe = this;
   }
-  ~BatchPipe() { *alive_ = nullptr; }
+  ~BatchPipe() {
+    *alive_ = nullptr;
+    *ledger_ = nullptr;
+  }
   BatchPipe(const BatchPipe&) = delete;
   BatchPipe& operator=(const BatchPipe&) = delete;
 
@@ -113,74 +168,93 @@ class BatchPipe {
   // on a later turn); pushes after that fail as disconnected.
   typename Sink::Client makeLocalSink() { return kj::heap<LocalSink>(alive_); }
 
-  // Opens a flow from our side (we are about to send its opener).
-  bool openFlow(FlowId f) {
-    if (failed_ || states_.count(f)) return false;
-    if (!tx_.openFlow(f) || !rx_.openFlow(f)) {
+  // ---- the flow table ----
+  // Opens a flow from our side (we are about to send its opener). False if the id is in use (open
+  // or closing) or the table is full.
+  bool openFlow(FlowId f, State s = State{}) {
+    if (failed_ || flows_.count(f)) return false;
+    if (!tx_.openFlow(f)) return false;
+    if (!rx_.openFlow(f)) {
       tx_.closeFlow(f);
       return false;
     }
-    states_.emplace(f, FlowState{});
+    flows_.emplace(f, Flow{false, std::move(s)});
     return true;
   }
-  bool isOpen(FlowId f) const { return states_.count(f) != 0; }
-
+  // The state of an open flow; nullptr if the flow is unknown or closing.
+  State* state(FlowId f) {
+    auto it = flows_.find(f);
+    return it == flows_.end() || it->second.closing ? nullptr : &it->second.state;
+  }
+  bool isOpen(FlowId f) const {
+    auto it = flows_.find(f);
+    return it != flows_.end() && !it->second.closing;
+  }
+  // Open or closing: the id is not free.
+  bool inUse(FlowId f) const { return flows_.count(f) != 0; }
   bool canSend(FlowId f) const {
-    auto it = states_.find(f);
-    return !failed_ && it != states_.end() && !it->second.sentClose &&
+    auto it = flows_.find(f);
+    return !failed_ && it != flows_.end() && !it->second.closing &&
            tx_.canSend(f, Traits::kMaxEventBytes);
   }
-  // Whether our closing event for f may go now (it needs no credit).
-  bool canClose(FlowId f) const {
-    auto it = states_.find(f);
-    return !failed_ && it != states_.end() && !it->second.sentClose;
-  }
-  // Appends an event to the current batch; the caller fills it, then commits it if it belongs to a
-  // flow (after canSend), or does nothing more for a flow-less event.
-  typename Event::Builder add() {
-    if (count_ == maxBatch_) flush();
-    if (!batching()) startBatch();
-    return list_.get()[count_++];
-  }
-  void commit(FlowId f, typename Event::Builder e) {
-    auto r = e.asReader();
-    if (Traits::closesFlow(r)) {
-      auto it = states_.find(f);
-      if (it != states_.end()) {
-        it->second.sentClose = true;
-        maybeForget(it);
-      }
-      return;
-    }
-    tx_.onSent(f, sizeOf(r));
-  }
-  // Our edge took `n` messages of flow f (or dropped them): their credit may go back.
-  void taken(FlowId f, uint32_t n) {
-    if (!rx_.onEdgeTaken(f, n)) return;  // a flow already forgotten owes nothing
-    if (rx_.hasGrantsDue()) scheduleFlush();
+  // Sends our close of an open flow (no credit needed) and drops its state; what the peer still
+  // sends for it is dropped until its own close. False if the flow was not open.
+  bool close(FlowId f, uint8_t reason) {
+    auto it = flows_.find(f);
+    if (failed_ || it == flows_.end() || it->second.closing) return false;
+    it->second.closing = true;
+    it->second.state = State{};
+    Traits::fillClose(add(), f, reason);
+    return true;
   }
   // Forgets flows without the two-phase close (both sides agree they are gone, e.g. with a
   // channel).
   template <class Pred>
   void forgetFlows(Pred pred) {
-    for (auto it = states_.begin(); it != states_.end();) {
+    for (auto it = flows_.begin(); it != flows_.end();) {
       if (pred(it->first)) {
         tx_.closeFlow(it->first);
         rx_.closeFlow(it->first);
-        it = states_.erase(it);
+        it = flows_.erase(it);
       } else {
         ++it;
       }
     }
   }
+  // Visits every open (not closing) flow: f(FlowId, State&). The visitor must not open, close or
+  // forget flows; collect ids and act after.
+  template <class F>
+  void forEachOpen(F f) {
+    for (auto& [id, flow] : flows_)
+      if (!flow.closing) f(id, flow.state);
+  }
+
+  // ---- sending ----
+  // Appends an event to the current batch; the caller fills it, then commits it if it belongs to a
+  // flow (after canSend), or does nothing more for a control event. Closing events go by close().
+  typename Event::Builder add() {
+    if (count_ == maxBatch_) flush();
+    if (!batching()) startBatch();
+    return list_.get()[count_++];
+  }
+  void commit(FlowId f, typename Event::Builder e) { tx_.onSent(f, sizeOf(e.asReader())); }
 
   // Sends what is batched now (also called at the end of each loop turn).
   void flush() {
-    if (failed_ || (!peer_ && !plane_)) return;
+    if (failed_ || (!peer_ && !plane_)) {  // nowhere to go (failed, or not bound yet): dropped
+      if (batching()) {
+        // The list lives in the message being dropped: release it before its arena goes.
+        list_ = capnp::Orphan<capnp::List<Event>>();
+        builder_.reset();
+        request_.reset();
+        count_ = 0;
+      }
+      return;
+    }
     if (!batching() && !rx_.owesAnything()) return;
     if (!batching()) startBatch();
     list_.truncate(count_);
-    auto batch = plane_ ? builder_->getRoot<typename Traits::Batch>() : request_->initBatch();
+    auto batch = builder_ ? builder_->getRoot<typename Traits::Batch>() : request_->initBatch();
     batch.adoptEvents(kj::mv(list_));
     std::vector<flowctl::FlowGrant>& grants = grantScratch_;
     grants.clear();
@@ -195,12 +269,12 @@ class BatchPipe {
     stats_.batchesSent++;
     stats_.eventsSent += count_;
     count_ = 0;
-    if (plane_) {
+    if (builder_) {
       auto segments = builder_->getSegmentsForOutput();
       bool inScratch = reinterpret_cast<const uint64_t*>(segments[0].begin()) == scratch_.data();
       size_t used = segments[0].size();
       // A connection that is gone (or failed) ends the session through its owner.
-      plane_->send(segments);
+      if (plane_) plane_->send(segments);  // else built before a transport was bound: dropped
       builder_.reset();
       if (inScratch) std::memset(scratch_.data(), 0, used * sizeof(uint64_t));
       return;
@@ -214,12 +288,12 @@ class BatchPipe {
   bool failed() const { return failed_; }
   uint32_t flowAvailable(FlowId f) const { return tx_.flowAvailable(f); }
   uint32_t flowHeld(FlowId f) const { return rx_.flowHeld(f); }
-  size_t openFlows() const { return states_.size(); }
+  size_t openFlows() const { return flows_.size(); }
 
  private:
-  struct FlowState {
-    bool sentClose = false;
-    bool recvClose = false;
+  struct Flow {
+    bool closing = false;  // we sent our close; the peer's is still to come
+    State state;
   };
 
   class LocalSink final : public Sink::Server {
@@ -250,7 +324,9 @@ class BatchPipe {
                                                        : static_cast<uint32_t>(n + kEventOverhead);
   }
 
-  bool batching() const { return plane_ ? builder_.has_value() : request_.has_value(); }
+  bool batching() const { return builder_.has_value() || request_.has_value(); }
+  // Batches are built as data frames unless the pipe pushes to an RPC sink.
+  bool framed() const { return plane_ || !peer_; }
 
   // A first segment for a typical batch (about 50 relay messages), under malloc's mmap threshold:
   // a segment sized for a full batch (160 KiB) was mmapped, zeroed and page-faulted in for every
@@ -259,7 +335,7 @@ class BatchPipe {
 
   void startBatch() {
     capnp::Orphanage orphanage =
-        capnp::Orphanage::getForMessageContaining(plane_ ? startFrame() : startRequest());
+        capnp::Orphanage::getForMessageContaining(framed() ? startFrame() : startRequest());
     list_ = orphanage.newOrphan<capnp::List<Event>>(maxBatch_);
     count_ = 0;
     scheduleFlush();
@@ -314,11 +390,91 @@ class BatchPipe {
     handler_.onViolation(why);
   }
 
-  void maybeForget(typename std::unordered_map<FlowId, FlowState>::iterator it) {
-    if (!it->second.sentClose || !it->second.recvClose) return;
-    tx_.closeFlow(it->first);
-    rx_.closeFlow(it->first);
-    states_.erase(it);
+  // CreditLedger: a token of ours went (its message left the edge).
+  void release(FlowId f, uint32_t gen) override {
+    if (auto st = rx_.onEdgeTaken(f, gen, 1); !st) {
+      // Each token stands for one message received: returning more is a bug of ours, never the
+      // peer's, and must not look like the peer's (an over-grant it would drop us for).
+      ++stats_.overReturns;
+      spdlog::error("ipc: credit of flow {:x} returned beyond what arrived ({})", f,
+                    flowctl::describe(st.error()));
+#ifndef NDEBUG
+      std::abort();
+#endif
+      return;
+    }
+    if (rx_.hasGrantsDue()) scheduleFlush();
+  }
+
+  // Stage 4 and 5 for one event of a flow; false if the connection must go.
+  bool receiveFlowEvent(FlowId f, typename Event::Reader e, uint32_t size, uint32_t& bytes) {
+    bool closing = Traits::closesFlow(e);
+    auto it = flows_.find(f);
+    if (it != flows_.end() && Traits::opensNewFlowOnly(e)) {
+      violate("opener for a flow id in use");
+      return false;
+    }
+    if (it == flows_.end()) {
+      if (closing || !Traits::opensFlow(e)) {
+        if (!handler_.mayBeStale(e)) {
+          violate("event for a flow that was never opened");
+          return false;
+        }
+        ++stats_.crossedClose;
+        if (closing) return true;  // a close costs no credit
+        if (!rx_.onConnReceived(size)) {
+          violate("bytes beyond the connection window");
+          return false;
+        }
+        bytes += size;
+        return true;
+      }
+      if (!tx_.openFlow(f) || !rx_.openFlow(f)) {
+        tx_.closeFlow(f);
+        violate("too many flows");
+        return false;
+      }
+      it = flows_.emplace(f, Flow{}).first;
+    }
+    if (it->second.closing) {  // it crossed our close: dropped, whatever it is
+      if (closing) {
+        tx_.closeFlow(f);
+        rx_.closeFlow(f);
+        flows_.erase(it);
+        handler_.onClosed(f);
+        return !failed_;
+      }
+      if (!rx_.onConnReceived(size)) {
+        violate("bytes beyond the connection window");
+        return false;
+      }
+      bytes += size;
+      ++stats_.crossedClose;
+      return true;
+    }
+    if (closing) {  // the peer closes first: the owner hears it, we answer, the id is free
+      handler_.onPeerClose(f, it->second.state, e);
+      if (failed_) return false;
+      it = flows_.find(f);  // the handler may have closed it itself meanwhile
+      if (it != flows_.end() && !it->second.closing) Traits::echoClose(add(), f, e);
+      if (it != flows_.end()) {
+        tx_.closeFlow(f);
+        rx_.closeFlow(f);
+        flows_.erase(it);
+      }
+      handler_.onClosed(f);
+      return !failed_;
+    }
+    if (auto st = rx_.onReceived(f, size); !st) {
+      violate(std::string(flowctl::describe(st.error())));
+      return false;
+    }
+    bytes += size;
+    FlowVerdict v =
+        handler_.onFlowEvent(f, it->second.state, e, CreditToken(ledger_, f, rx_.generation(f)));
+    if (failed_) return false;
+    if (v.close) close(f, v.reason);
+    return true;
   }
 
   void receive(typename Traits::Batch::Reader batch) {
@@ -336,47 +492,21 @@ class BatchPipe {
     for (auto g : credit.getFlows())
       if (!tx_.onFlowGrant({g.getFlow(), g.getMessages()}))
         return violate("flow credit over-granted");
-    // Stage 3: each event, in order.
+    // Stages 3-5: each event, in order.
     uint32_t bytes = 0;
     for (auto e : events) {
       stats_.eventsReceived++;
-      auto flow = Traits::flowOf(e);
       uint32_t size = sizeOf(e);
       if (size > Traits::kMaxEventBytes) return violate("event too large");
-      if (!flow) {  // flow-less events (e.g. a channel opened) carry no credit
-        if (!handler_.onEvent(e)) return violate("event refused");
+      if (Verdict v = handler_.admit(e); !v.ok()) return violate(v.violation);
+      if (failed_) return;
+      auto flow = Traits::flowOf(e);
+      if (!flow) {  // control events carry no credit
+        if (Verdict v = handler_.onControl(e); !v.ok()) return violate(v.violation);
+        if (failed_) return;
         continue;
       }
-      bool closing = Traits::closesFlow(e);
-      if (!closing) bytes += size;
-      auto it = states_.find(*flow);
-      if (it == states_.end()) {
-        switch (handler_.onUnknownFlow(e)) {
-          case UnknownFlow::kDrop:
-            if (!closing && !rx_.onConnReceived(size))
-              return violate("bytes beyond the connection window");
-            continue;
-          case UnknownFlow::kViolation:
-            return violate("event for a flow that is not open");
-          case UnknownFlow::kOpen:
-            if (!tx_.openFlow(*flow) || !rx_.openFlow(*flow)) return violate("too many flows");
-            it = states_.emplace(*flow, FlowState{}).first;
-        }
-      }
-      if (it->second.recvClose) return violate("event after the flow's close");
-      if (!closing) {
-        if (auto st = rx_.onReceived(*flow, size); !st)
-          return violate(std::string(flowctl::describe(st.error())));
-      }
-      if (!handler_.onEvent(e)) return violate("event refused");
-      if (failed_) return;
-      if (closing) {
-        it = states_.find(*flow);  // the handler may have sent its own close meanwhile
-        if (it != states_.end()) {
-          it->second.recvClose = true;
-          maybeForget(it);
-        }
-      }
+      if (!receiveFlowEvent(*flow, e, size, bytes)) return;
     }
     rx_.onConnTaken(bytes);
     if (rx_.hasGrantsDue()) scheduleFlush();
@@ -388,7 +518,7 @@ class BatchPipe {
   uint32_t maxBatch_;
   flowctl::CreditSender tx_;
   flowctl::CreditReceiver rx_;
-  std::unordered_map<FlowId, FlowState> states_;
+  std::unordered_map<FlowId, Flow> flows_;
   std::optional<typename Sink::Client> peer_;
   std::optional<capnp::Request<typename Sink::PushParams, typename Sink::PushResults>> request_;
   std::shared_ptr<DataPlane> plane_;
@@ -403,6 +533,8 @@ class BatchPipe {
   ErrorHandler errors_;
   kj::TaskSet tasks_;
   std::shared_ptr<BatchPipe*> alive_ = std::make_shared<BatchPipe*>(this);
+  flowctl::LedgerHandle ledger_ =
+      std::make_shared<flowctl::CreditLedger*>(static_cast<flowctl::CreditLedger*>(this));
 };
 
 }  // namespace onionsplit::ipc

@@ -1,11 +1,14 @@
 // common/ipc/boundaries.h: the BatchPipe traits of each boundary of proto/: which schema types it
-// uses, which flow each event belongs to, which events close a flow, and the bounds on batches.
+// uses, which flow each event belongs to, which events open and close a flow, the bounds on
+// batches, and what each side may send (the contract's static rules, checked at stage 3 of a
+// pipe's receive by the sessions' admit()).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 
 #include "common/ipc/batch_pipe.h"
+#include "common/ipc/relay_commands.h"
 #include "proto/channel_circuit.capnp.h"
 #include "proto/circuit_conflux.capnp.h"
 #include "proto/circuit_stream.capnp.h"
@@ -15,6 +18,8 @@ namespace onionsplit::ipc {
 // A relay message body is at most 498 bytes; a link cell payload 509. Event sizes are Cap'n Proto
 // words (struct sections, pointers, padded data), so the bounds leave room for that framing.
 inline constexpr uint32_t kMaxEventsPerBatch = 1024;
+inline constexpr uint32_t kCellPayloadBytes = 509;
+inline constexpr uint32_t kRelayBodyMaxBytes = 498;
 
 // The windows every boundary uses: 64 messages per flow (a circuit's or stream side's share of a
 // connection), 1 MiB per connection, 65536 open flows per connection.
@@ -33,7 +38,7 @@ struct ChannelCircuitTraits {
   using Event = proto::ChannelEvent;
   static constexpr uint32_t kMaxEventsPerBatch = ipc::kMaxEventsPerBatch;
   static constexpr uint32_t kMaxEventBytes = 640;
-  static constexpr uint8_t kDestroy = 4;  // link cell command DESTROY
+  static constexpr uint8_t kDestroy = static_cast<uint8_t>(cell::CellCmd::kDestroy);
   static std::optional<FlowId> flowOf(Event::Reader e) {
     if (!e.isCell()) return std::nullopt;
     return (static_cast<FlowId>(e.getChannel()) << 32) | e.getCell().getCircId();
@@ -52,24 +57,27 @@ struct ChannelCircuitTraits {
     }
     return 0;
   }
-  // CREATE (1), CREATE_FAST (5), CREATE2 (10) start a circuit.
+  // CREATE, CREATE_FAST and CREATE2 start a circuit, and only a new one.
   static bool opensFlow(Event::Reader e) {
-    if (!e.isCell()) return false;
-    uint8_t c = e.getCell().getCommand();
-    return c == 1 || c == 5 || c == 10;
+    return e.isCell() && isCreate(e.getCell().getCommand());
   }
-  static bool flowlessAllowed(Event::Reader e) {
-    return e.isOpened() || e.isClosed() || e.isExtend() || e.isExtended();
-  }
+  static bool opensNewFlowOnly(Event::Reader e) { return opensFlow(e); }
   // A DESTROY cell for the flow; `reason` is a tor-spec DESTROY reason.
   static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
     out.setChannel(static_cast<uint32_t>(f >> 32));
     auto cell = out.initCell();
     cell.setCircId(static_cast<uint32_t>(f));
     cell.setCommand(kDestroy);
-    auto payload = cell.initPayload(509);
+    auto payload = cell.initPayload(kCellPayloadBytes);
     payload[0] = reason;
   }
+  static void echoClose(Event::Builder out, FlowId f, Event::Reader in) {
+    fillClose(out, f, in.getCell().getPayload()[0]);
+  }
+  // What channeld may send circuitd (proto/channel_circuit.capnp).
+  static Verdict admitFromChanneld(Event::Reader e);
+  // What circuitd may send channeld.
+  static Verdict admitFromCircuitd(Event::Reader e);
 };
 
 // circuitd <-> streamd and confluxd <-> streamd: flow = circuit or set id; `closed` closes it.
@@ -84,22 +92,25 @@ struct StreamTraits {
   static size_t payloadBytes(Event::Reader e) {
     return e.isRelay() ? e.getRelay().getBody().size() : 0;
   }
-  // BEGIN (1), RESOLVE (11), BEGIN_DIR (13) start a circuit's stream side.
+  // BEGIN, RESOLVE and BEGIN_DIR start a circuit's stream side, or open one more stream on it.
   static bool opensFlow(Event::Reader e) {
-    if (!e.isRelay()) return false;
-    uint8_t c = e.getRelay().getCommand();
-    return c == 1 || c == 11 || c == 13;
+    return e.isRelay() && opensStreamSide(e.getRelay().getCommand());
   }
-  static bool flowlessAllowed(Event::Reader) { return false; }
-  // `closed` with an END reason for every stream still open.
+  static bool opensNewFlowOnly(Event::Reader) { return false; }
+  // `closed` with an END reason for every stream still open; never 0 (C tor bug 41353: MISC).
   static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
     out.setFlow(f);
-    out.setClosed(reason);
+    out.setClosed(reason == 0 ? static_cast<uint8_t>(cell::EndReason::kMisc) : reason);
   }
+  static void echoClose(Event::Builder out, FlowId f, Event::Reader in) {
+    fillClose(out, f, in.getClosed());
+  }
+  // What `from` may send `to` (the relay-command table of relay_commands.h).
+  static Verdict admit(Side from, Side to, Event::Reader e);
 };
 
 // circuitd <-> confluxd: flow = leg (circuit id); `closed` closes it. `state` reports carry no
-// credit (the pipe treats them as flow-less; the handler checks the leg they name).
+// credit (the pipe treats them as control events; the handler checks the leg they name).
 struct LegTraits {
   using Sink = proto::LegSink;
   using Batch = proto::LegBatch;
@@ -117,13 +128,19 @@ struct LegTraits {
     if (e.isLinked()) return e.getLinked().getBody().size();
     return 0;
   }
+  // LINK makes a circuit a leg, once.
   static bool opensFlow(Event::Reader e) { return e.isLink(); }
-  static bool flowlessAllowed(Event::Reader e) { return e.isState(); }
+  static bool opensNewFlowOnly(Event::Reader e) { return e.isLink(); }
   // `closed`: close the leg with DESTROY and this reason.
   static void fillClose(Event::Builder out, FlowId f, uint8_t reason) {
     out.setLeg(f);
     out.setClosed(reason);
   }
+  static void echoClose(Event::Builder out, FlowId f, Event::Reader in) {
+    fillClose(out, f, in.getClosed());
+  }
+  static Verdict admitFromCircuitd(Event::Reader e);
+  static Verdict admitFromConfluxd(Event::Reader e);
 };
 
 }  // namespace onionsplit::ipc

@@ -18,7 +18,7 @@ template <class Traits>
 class ClientLink {
  public:
   using Sink = typename Traits::Sink;
-  using Session = PeerSession<Traits>;
+  using Session = ipc::Session<Traits>;
   // Makes the session for a new connection; `drop` ends that connection.
   using MakeSession = std::function<std::unique_ptr<Session>(std::function<void()> drop)>;
   // Calls the boundary's attach method on the peer's bootstrap, offering `ours`.
@@ -60,8 +60,8 @@ class ClientLink {
     // Batches travel as data frames; the pipe listens before the attach call leaves, so nothing
     // the peer sends after binding its side can arrive unheard. The sink the peer returns is not
     // needed.
-    session_->pipe.setPlane(conn.dataPlane());
-    tasks_->add(attach_(conn, session_->pipe.makeLocalSink()).then([this](typename Sink::Client) {
+    session_->setPlane(conn.dataPlane());
+    tasks_->add(attach_(conn, session_->makeLocalSink()).then([this](typename Sink::Client) {
       attached_ = true;
       spdlog::info("ipc: attached to {}", peer());
     }));

@@ -2,9 +2,11 @@
 // boundary shares: a peer that breaks the contract gets one log line and loses the connection (and
 // everything bound to it), and the daemon keeps running.
 //
-// RefusingSession is the stance of a daemon toward flows it cannot serve (yet, or any more): every
-// flow the peer opens is answered at once with the boundary's close and a reason, so the client
-// sees a protocol-correct refusal (DESTROY, END) instead of silence.
+// Session<Traits> is what the connection's owner (ServerSessions here, ClientLink) holds, whatever
+// per-flow state the daemon keeps; PeerSession<Traits, State> is the base of every daemon's handler
+// of a boundary. RefusingSession is the stance of a daemon toward flows it cannot serve (yet, or
+// any more): every flow the peer opens is answered at once with the boundary's close and a reason,
+// so the client sees a protocol-correct refusal (DESTROY, END) instead of silence.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -21,9 +23,19 @@
 namespace onionsplit::ipc {
 
 template <class Traits>
-class PeerSession : public BatchPipe<Traits>::Handler {
+class Session {
  public:
-  using Pipe = BatchPipe<Traits>;
+  virtual ~Session() noexcept(false) = default;
+  virtual void setPlane(std::shared_ptr<DataPlane> plane) = 0;
+  virtual void setPeer(typename Traits::Sink::Client peer) = 0;
+  virtual typename Traits::Sink::Client makeLocalSink() = 0;
+  virtual const PipeStats& pipeStats() const = 0;
+};
+
+template <class Traits, class State = NoState>
+class PeerSession : public Session<Traits>, public BatchPipe<Traits, State>::Handler {
+ public:
+  using Pipe = BatchPipe<Traits, State>;
 
   // `drop` ends the connection; it must defer the destruction of this session (Listener::drop and
   // Reconnector::drop do).
@@ -34,7 +46,10 @@ class PeerSession : public BatchPipe<Traits>::Handler {
     spdlog::warn("ipc: {} broke the contract ({}); dropping the connection", peer_, why);
     if (drop_) drop_();
   }
-  void onCredit() override {}
+  void setPlane(std::shared_ptr<DataPlane> plane) override { pipe.setPlane(std::move(plane)); }
+  void setPeer(typename Traits::Sink::Client peer) override { pipe.setPeer(kj::mv(peer)); }
+  typename Traits::Sink::Client makeLocalSink() override { return pipe.makeLocalSink(); }
+  const PipeStats& pipeStats() const override { return pipe.stats(); }
 
   Pipe pipe;
 
@@ -50,31 +65,27 @@ template <class Traits>
 class RefusingSession final : public PeerSession<Traits> {
  public:
   using Event = typename Traits::Event;
+  using Admit = Verdict (*)(typename Event::Reader);
 
+  // `admit`: the boundary's rules for what the peer may send (boundaries.h).
   RefusingSession(std::string peer, flowctl::CreditWindows w, std::function<void()> drop,
-                  uint8_t reason)
-      : PeerSession<Traits>(std::move(peer), w, std::move(drop)), reason_(reason) {}
+                  uint8_t reason, Admit admitFn)
+      : PeerSession<Traits>(std::move(peer), w, std::move(drop)),
+        reason_(reason),
+        admit_(admitFn) {}
 
-  UnknownFlow onUnknownFlow(typename Event::Reader e) override {
-    return Traits::opensFlow(e) ? UnknownFlow::kOpen : UnknownFlow::kDrop;
+  Verdict admit(typename Event::Reader e) override { return admit_(e); }
+  Verdict onControl(typename Event::Reader) override { return Verdict::accept(); }
+  FlowVerdict onFlowEvent(FlowId, NoState&, typename Event::Reader, CreditToken) override {
+    ++refused_;  // only an opener reaches us: every flow is refused at once
+    return FlowVerdict::closeFlow(reason_);
   }
-  bool onEvent(typename Event::Reader e) override {
-    auto flow = Traits::flowOf(e);
-    if (!flow) return Traits::flowlessAllowed(e);
-    if (Traits::closesFlow(e)) return true;  // a close is not taken (it cost no credit)
-    this->pipe.taken(*flow, 1);              // nothing is kept
-    if (this->pipe.canClose(*flow)) {
-      auto out = this->pipe.add();
-      Traits::fillClose(out, *flow, reason_);
-      this->pipe.commit(*flow, out);
-      ++refused_;
-    }
-    return true;
-  }
+  void onPeerClose(FlowId, NoState&, typename Event::Reader) override {}
   uint64_t refused() const { return refused_; }
 
  private:
   uint8_t reason_;
+  Admit admit_;
   uint64_t refused_ = 0;
 };
 
@@ -83,7 +94,6 @@ class RefusingSession final : public PeerSession<Traits> {
 template <class Traits>
 class ServerSessions {
  public:
-  using Session = PeerSession<Traits>;
   using Sink = typename Traits::Sink;
 
   // Connections' data planes come from `listener` (the daemons): sessions exchange batches as data
@@ -92,15 +102,15 @@ class ServerSessions {
 
   // Binds `session` to connection `id` (its data plane, or the peer's sink); returns the sink the
   // peer may push to. A second attach on the same connection replaces the first.
-  typename Sink::Client attach(uint64_t id, std::unique_ptr<Session> session,
+  typename Sink::Client attach(uint64_t id, std::unique_ptr<Session<Traits>> session,
                                typename Sink::Client peerSink) {
     auto plane = listener_ ? listener_->dataPlane(id) : nullptr;
     if (plane) {
-      session->pipe.setPlane(std::move(plane));
+      session->setPlane(std::move(plane));
     } else {
-      session->pipe.setPeer(kj::mv(peerSink));
+      session->setPeer(kj::mv(peerSink));
     }
-    auto local = session->pipe.makeLocalSink();
+    auto local = session->makeLocalSink();
     retire(id);
     sessions_[id] = std::move(session);
     return local;
@@ -118,7 +128,7 @@ class ServerSessions {
   void retire(uint64_t id) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return;
-    std::shared_ptr<Session> dying(std::move(it->second));
+    std::shared_ptr<Session<Traits>> dying(std::move(it->second));
     sessions_.erase(it);
     tasks_.add(kj::evalLater([dying]() mutable { dying.reset(); }));
   }
@@ -126,7 +136,7 @@ class ServerSessions {
   struct Errors final : kj::TaskSet::ErrorHandler {
     void taskFailed(kj::Exception&&) override {}
   } errors_;
-  std::map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::map<uint64_t, std::unique_ptr<Session<Traits>>> sessions_;
   const Listener* listener_ = nullptr;
   kj::TaskSet tasks_{errors_};
 };

@@ -21,18 +21,28 @@ namespace {
 using Pipe = BatchPipe<StreamTraits>;
 constexpr uint8_t kBegin = 1, kData = 2;
 
-// One end: a pipe, its handler (queues what arrives per flow, like an edge that has not written it
-// yet), and its connection.
+// One end: a pipe, its handler (queues what arrives per flow with its credit, like an edge that
+// has not written it yet), and its connection. It plays streamd toward circuitd's pipe.
 struct End final : Pipe::Handler {
+  struct Held {
+    size_t bytes;
+    CreditToken credit;
+  };
   explicit End(flowctl::CreditWindows w) : pipe(w, *this, 64) {}
-  UnknownFlow onUnknownFlow(proto::StreamEvent::Reader e) override {
-    return e.isRelay() && e.getRelay().getCommand() == kBegin ? UnknownFlow::kOpen
-                                                              : UnknownFlow::kViolation;
+  Verdict admit(proto::StreamEvent::Reader e) override {
+    return StreamTraits::admit(Side::kCircuitd, Side::kStreamd, e);
   }
-  bool onEvent(proto::StreamEvent::Reader e) override {
-    if (e.isRelay()) queued[e.getFlow()].push_back(e.getRelay().getBody().size());
+  Verdict onControl(proto::StreamEvent::Reader) override { return Verdict::breach("no control"); }
+  FlowVerdict onFlowEvent(FlowId f, NoState&, proto::StreamEvent::Reader e,
+                          CreditToken credit) override {
+    queued[f].push_back(Held{e.getRelay().getBody().size(), std::move(credit)});
     if (relayTo) relayTo();
-    return true;
+    auto c = closeOn.find(f);
+    return c != closeOn.end() ? FlowVerdict::closeFlow(c->second) : FlowVerdict::accept();
+  }
+  void onPeerClose(FlowId f, NoState&, proto::StreamEvent::Reader) override {
+    peerClosed.push_back(f);
+    queued.erase(f);
   }
   void onCredit() override {
     ++credits;
@@ -40,12 +50,11 @@ struct End final : Pipe::Handler {
   }
   void onViolation(const std::string& why) override { violation = why; }
 
-  // Our edge takes up to n queued messages of flow f.
+  // Our edge takes up to n queued messages of flow f: their tokens go, and with them the credit.
   size_t take(FlowId f, size_t n) {
     auto& q = queued[f];
     size_t k = std::min(n, q.size());
     q.erase(q.begin(), q.begin() + static_cast<long>(k));
-    if (k) pipe.taken(f, static_cast<uint32_t>(k));
     delivered[f] += k;
     return k;
   }
@@ -78,10 +87,12 @@ struct End final : Pipe::Handler {
   }
 
   Pipe pipe;
-  std::map<FlowId, std::deque<size_t>> queued;
+  std::map<FlowId, std::deque<Held>> queued;
   std::map<FlowId, size_t> delivered, sent;
+  std::vector<FlowId> peerClosed;
   std::string violation;
   int credits = 0;
+  std::map<FlowId, uint8_t> closeOn;  // flows the handler closes at their next event (reason)
   std::function<void()> relayTo, onCreditHook;
   std::unique_ptr<RpcConnection> conn;
 };
@@ -202,20 +213,16 @@ TEST(BatchPipe, FlowsCloseInTwoPhasesAndIdsCanBeReused) {
   connect(loop, a, b);
   a.open(7);
   spin(loop, 5);
-  auto closeFrom = [](End& e, FlowId f) {
-    auto ev = e.pipe.add();
-    ev.setFlow(f);
-    ev.setClosed(1);
-    e.pipe.commit(f, ev);
-  };
-  closeFrom(a, 7);
-  spin(loop, 5);
-  EXPECT_TRUE(a.pipe.isOpen(7));  // half closed until b closes too
-  EXPECT_FALSE(a.pipe.canSend(7));
-  closeFrom(b, 7);
-  spin(loop, 5);
+  ASSERT_TRUE(a.pipe.close(7, 1));
+  EXPECT_FALSE(a.pipe.close(7, 1));  // once
   EXPECT_FALSE(a.pipe.isOpen(7));
-  EXPECT_FALSE(b.pipe.isOpen(7));
+  EXPECT_TRUE(a.pipe.inUse(7));  // half closed until b's close comes back
+  EXPECT_FALSE(a.pipe.canSend(7));
+  spin(loop, 5);
+  // b heard the close and answered it by itself: the id is free on both sides.
+  EXPECT_EQ(b.peerClosed, std::vector<FlowId>{7});
+  EXPECT_FALSE(a.pipe.inUse(7));
+  EXPECT_FALSE(b.pipe.inUse(7));
   a.open(7);
   spin(loop, 5);
   EXPECT_TRUE(b.pipe.isOpen(7));
@@ -245,6 +252,7 @@ class HostilePeer : public ::testing::Test {
   static void relay(proto::StreamEvent::Builder e, FlowId f, uint8_t cmd, size_t len) {
     e.setFlow(f);
     auto r = e.initRelay();
+    r.setStreamId(1);
     r.setCommand(cmd);
     r.initBody(static_cast<unsigned>(len));
   }
@@ -267,7 +275,7 @@ TEST_F(HostilePeer, MessagesBeyondTheFlowWindowCloseTheConnection) {
 
 TEST_F(HostilePeer, AnEventForAFlowNeverOpenedClosesTheConnection) {
   EXPECT_FALSE(push([](auto batch) { relay(batch.initEvents(1)[0], 9, kData, 10); }));
-  EXPECT_EQ(b.violation, "event for a flow that is not open");
+  EXPECT_EQ(b.violation, "event for a flow that was never opened");
 }
 
 TEST_F(HostilePeer, OverGrantedCreditClosesTheConnection) {
@@ -298,6 +306,90 @@ TEST_F(HostilePeer, AWellBehavedBatchIsAccepted) {
   }));
   EXPECT_TRUE(b.violation.empty());
   EXPECT_EQ(b.queued[1].size(), 2u);
+}
+
+}  // namespace
+}  // namespace onionsplit::ipc
+
+namespace onionsplit::ipc {
+namespace {
+
+// What the peer may not send at all (the direction table) is the peer's breach, whatever flow.
+TEST_F(HostilePeer, ACommandThePeerMayNotSendClosesTheConnection) {
+  constexpr uint8_t kConnected = 4;  // streamd's to send, never circuitd's
+  EXPECT_FALSE(push([](auto batch) {
+    auto ev = batch.initEvents(2);
+    relay(ev[0], 1, kBegin, 0);
+    relay(ev[1], 1, kConnected, 0);
+  }));
+  EXPECT_EQ(b.violation, "a relay command this side may not send");
+}
+
+// Issue 15, finding 1: whatever the peer sent before it saw our close crossed it. Those events are
+// dropped here, whatever their kind, their credit goes back, and the connection stays.
+TEST_F(HostilePeer, EventsThatCrossOurCloseAreDropped) {
+  ASSERT_TRUE(push([](auto batch) { relay(batch.initEvents(1)[0], 1, kBegin, 0); }));
+  ASSERT_EQ(b.queued[1].size(), 1u);
+  ASSERT_TRUE(b.pipe.close(1, 2));
+  EXPECT_TRUE(push([](auto batch) {
+    auto ev = batch.initEvents(4);
+    relay(ev[0], 1, kData, 100);
+    relay(ev[1], 1, kBegin, 0);
+    relay(ev[2], 1, kData, 498);
+    ev[3].setFlow(1);
+    ev[3].setClosed(3);  // the peer's own close ends it
+  }));
+  EXPECT_TRUE(b.violation.empty()) << b.violation;
+  EXPECT_EQ(b.pipe.stats().crossedClose, 3u);
+  EXPECT_FALSE(b.pipe.inUse(1));
+  EXPECT_TRUE(b.peerClosed.empty());  // we closed first: no onPeerClose
+  // The id is free: a new BEGIN opens it again.
+  EXPECT_TRUE(push([](auto batch) { relay(batch.initEvents(1)[0], 1, kBegin, 0); }));
+  EXPECT_TRUE(b.pipe.isOpen(1));
+}
+
+// A handler's FlowVerdict closes only that flow; the others and the connection carry on.
+TEST_F(HostilePeer, AFlowVerdictClosesOnlyItsFlow) {
+  b.closeOn[1] = 5;
+  EXPECT_TRUE(push([](auto batch) {
+    auto ev = batch.initEvents(4);
+    relay(ev[0], 1, kBegin, 0);
+    relay(ev[1], 1, kData, 10);  // crossed the close the verdict on the BEGIN sent
+    relay(ev[2], 2, kBegin, 0);
+    relay(ev[3], 2, kData, 10);
+  }));
+  EXPECT_TRUE(b.violation.empty());
+  EXPECT_FALSE(b.pipe.isOpen(1));
+  EXPECT_TRUE(b.pipe.isOpen(2));
+  EXPECT_EQ(b.queued[2].size(), 2u);
+  EXPECT_EQ(b.pipe.stats().crossedClose, 1u);
+}
+
+// A close for a flow the pipe never knew is not something an honest peer sends.
+TEST_F(HostilePeer, ACloseOfAFlowNeverOpenedClosesTheConnection) {
+  EXPECT_FALSE(push([](auto batch) {
+    auto e = batch.initEvents(1)[0];
+    e.setFlow(3);
+    e.setClosed(1);
+  }));
+  EXPECT_EQ(b.violation, "event for a flow that was never opened");
+}
+
+// Credit tokens may outlive their pipe (a queue destroyed after its connection): harmless.
+TEST(BatchPipe, TokensOutlivingTheirPipeReturnNothing) {
+  EventLoop loop;
+  std::deque<End::Held> kept;
+  {
+    End a(windows(8, 1 << 20)), b(windows(8, 1 << 20));
+    connect(loop, a, b);
+    a.open(1);
+    a.pump(1, 3);
+    spin(loop, 5);
+    ASSERT_EQ(b.queued[1].size(), 4u);
+    kept = std::move(b.queued[1]);
+  }
+  kept.clear();  // the pipe is gone: nothing to return to, nothing to crash on
+  SUCCEED();
 }
 
 }  // namespace
