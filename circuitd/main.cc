@@ -102,22 +102,27 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_channeld_sessions", channels.size());
     // Batching: events per batch is what amortises each call's fixed cost.
-    ipc::BatchPipe<Traits>::Stats toChanneld;
-    channels.forEach([&toChanneld](const ipc::PeerSession<Traits>& s) {
-      toChanneld.batchesSent += s.pipe.stats().batchesSent;
-      toChanneld.eventsSent += s.pipe.stats().eventsSent;
-      toChanneld.batchesReceived += s.pipe.stats().batchesReceived;
-      toChanneld.eventsReceived += s.pipe.stats().eventsReceived;
+    ipc::PipeStats toChanneld;
+    channels.forEach([&toChanneld](const ipc::Session<Traits>& s) {
+      const ipc::PipeStats& p = s.pipeStats();
+      toChanneld.batchesSent += p.batchesSent;
+      toChanneld.eventsSent += p.eventsSent;
+      toChanneld.batchesReceived += p.batchesReceived;
+      toChanneld.eventsReceived += p.eventsReceived;
+      toChanneld.crossedClose += p.crossedClose;
+      toChanneld.overReturns += p.overReturns;
     });
     out.emplace_back("ipc_channeld_batches_sent_total", toChanneld.batchesSent);
     out.emplace_back("ipc_channeld_events_sent_total", toChanneld.eventsSent);
     out.emplace_back("ipc_channeld_batches_received_total", toChanneld.batchesReceived);
     out.emplace_back("ipc_channeld_events_received_total", toChanneld.eventsReceived);
+    out.emplace_back("ipc_channeld_events_crossed_close_total", toChanneld.crossedClose);
+    out.emplace_back("ipc_credit_over_returns_total", toChanneld.overReturns);
     if (auto* sd = streamd.session()) {
-      out.emplace_back("ipc_streamd_batches_sent_total", sd->pipe.stats().batchesSent);
-      out.emplace_back("ipc_streamd_events_sent_total", sd->pipe.stats().eventsSent);
-      out.emplace_back("ipc_streamd_batches_received_total", sd->pipe.stats().batchesReceived);
-      out.emplace_back("ipc_streamd_events_received_total", sd->pipe.stats().eventsReceived);
+      out.emplace_back("ipc_streamd_batches_sent_total", sd->pipeStats().batchesSent);
+      out.emplace_back("ipc_streamd_events_sent_total", sd->pipeStats().eventsSent);
+      out.emplace_back("ipc_streamd_batches_received_total", sd->pipeStats().batchesReceived);
+      out.emplace_back("ipc_streamd_events_received_total", sd->pipeStats().eventsReceived);
     }
     out.emplace_back("ipc_streamd_connects_total", streamd.connects());
     out.emplace_back("ipc_confluxd_connects_total", confluxd.connects());
@@ -148,6 +153,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("leg_messages_to_confluxd_total", c.legMessagesOut);
     out.emplace_back("leg_messages_from_confluxd_total", c.legMessagesIn);
     out.emplace_back("leg_state_reports_total", c.legStateReports);
+    out.emplace_back("circuits_cap_refused_total", c.circuitCapRefused);
     auto cc = reactor.ccSnapshot();
     out.emplace_back("cc_circuits_in_slow_start", cc.inSlowStart);
     out.emplace_back("cc_cwnd_max_cells", cc.cwndMax);

@@ -1,116 +1,59 @@
-// circuitd/core/circuit.h: one circuit at the exit (pure): the CREATE handshake that starts it, and
-// its two reactors, FWD (cells from the client: decrypt, recognize, dispatch) and BWD (messages for
-// the client: SENDME accounting, congestion control, digest, encrypt). tor-spec §5-7, proposals
-// 289, 324, 332.
+// circuitd/core/circuit.h: one circuit at this relay (pure): its two reactors, FWD (cells from the
+// client: decrypt, recognize, pass through the handler chain) and BWD (messages for the client:
+// SENDME accounting, congestion control, digest, encrypt). tor-spec §5-7, proposals 289, 324, 329.
 //
-// Where it sits: circuitd's shell (circuitd/net) owns one Circuit per (channel, circuit id) and
-// implements CircuitIo: cells go to channeld, stream messages to streamd, each only while that
-// boundary's credit allows (canSendCell, canDeliver). What cannot go on now waits in the circuit's
-// own bounded queues, and the shell returns a boundary's credit only when the circuit reports a
-// message consumed: so a slow client slows streamd's reads, and a stalled streamd slows the
-// client, with at most one credit window held here per direction.
+// Where it sits: circuitd's shell (circuitd/net) owns one Circuit per (channeld connection, flow)
+// and implements CircuitIo: cells go to channeld, stream messages to streamd (or to confluxd on a
+// conflux leg), each only while that boundary's credit allows (canSendCell, canDeliver). What
+// cannot go on now waits in the circuit's own bounded queues with the credit it came with (a
+// CreditToken), so a slow client slows streamd's reads and a stalled streamd slows the client, with
+// at most one credit window held here per direction; the credit goes back when the message leaves.
 //
-// FWD hands circuit-level SENDMEs to BWD directly (the design doc's sendme_tx): they are one object
-// here, the two halves kept apart as FwdState and BwdState.
+// FWD's handler chain (STYLE.md "Reactors"), built once, each handler taking the message or passing
+// it on: DROP and unknown commands; circuit SENDMEs (flow control, handed to BWD: the design doc's
+// sendme_tx); the middle role (EXTEND, EXTEND2, TRUNCATE: middle.h); conflux (LINK, LINKED_ACK,
+// SWITCH); stream messages (to the stream side); and last what only an exit sends, which a client
+// may not (PROTOCOL).
+//
+// What the circuit answers itself (TRUNCATED, EXTENDED2, END for a stream it refuses or whose
+// stream side went) never takes a slot of the stream side's window: a few circuit answers have
+// slots of their own, stream ENDs one per stream; a client that provokes more loses its circuit
+// (RESOURCELIMIT), nobody else anything (issue 15).
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <utility>
 #include <vector>
 
+#include "circuitd/core/create.h"
+#include "circuitd/core/middle.h"
 #include "common/base/bytes.h"
-#include "common/base/result.h"
 #include "common/cell/constants.h"
-#include "common/cell/handshake_ext.h"
 #include "common/cell/relay.h"
-#include "common/crypto/curve25519.h"
 #include "common/crypto/tor1.h"
+#include "common/flowctl/credit_token.h"
 #include "common/flowctl/msg_queue.h"
 #include "common/flowctl/sendme.h"
 #include "common/flowctl/vegas.h"
 
 namespace onionsplit::circuitd {
 
-// The keys the CREATE handshakes need: the relay's public identities and its ntor onion keys.
-struct OnionIdentity {
-  std::array<uint8_t, 20> rsaId{};                   // SHA-1 of the RSA identity key (ntor's ID)
-  std::array<uint8_t, 32> edId{};                    // ed25519 master identity (ntor v3's ID)
-  std::vector<crypto::Curve25519Keypair> onionKeys;  // current first, then previous
-};
-
-struct CircuitParams {
-  cell::CcConsensus cc;        // cc_alg, cc_sendme_inc
-  flowctl::VegasParams vegas;  // exit-side Vegas parameters
-  bool acceptSendmeV0 = true;  // sendme_accept_min_version <= 0 (C tor 0.4.9's default)
-  uint8_t maxRelayEarly = 8;   // RELAY_EARLY cells a client may send (tor-spec §5.6)
-};
-
-// A completed CREATE: the reply cell and the circuit's key material.
-struct Created {
-  uint8_t command = 0;  // CREATED2 or CREATED_FAST
-  std::array<uint8_t, cell::kCellPayloadLen> payload{};
-  crypto::Tor1Keys keys;
-  bool ccEnabled = false;
-  uint8_t sendmeInc = 0;
-  uint16_t htype = 0;  // for counters: 1 CREATE_FAST, 2 ntor, 3 ntor v3
-};
-
-// Answers CREATE2 (ntor, ntor v3) or CREATE_FAST; a failure is the DESTROY reason to send (TAP
-// CREATE, unknown handshake types and every handshake error are PROTOCOL).
-Expected<Created, cell::DestroyReason> answerCreate(uint8_t command, Bytes payload,
-                                                    const OnionIdentity& id,
-                                                    const CircuitParams& params, Bytes random32);
-
-// CREATE rate of one client channel (a peer that did not authenticate as a relay): a token bucket
-// with C tor's DoS defaults (DoSCircuitCreationRate 3/s, DoSCircuitCreationBurst 90). Channels
-// from relays are not limited: every CREATE an exit sees on them is a client's extension.
-class CreateLimiter {
- public:
-  explicit CreateLimiter(uint64_t nowUsec, uint32_t ratePerSec = 3, uint32_t burst = 90)
-      : rate_(ratePerSec), burst_(burst), tokens_(burst), last_(nowUsec) {}
-  // True if a CREATE may proceed now (and spends its token).
-  bool allow(uint64_t nowUsec);
-
- private:
-  uint32_t rate_, burst_;
-  uint64_t tokens_;  // whole tokens
-  uint64_t last_;    // when tokens_ was last brought up to date
-};
-
+using flowctl::CreditToken;
 using flowctl::MsgQueue;
-using flowctl::QueuedMsg;
 
-// The next hop an EXTEND2 names (tor-spec 5.1.2), after circuitd's checks.
-struct ExtendTarget {
-  std::optional<std::array<uint8_t, 4>> ipv4;
-  uint16_t ipv4Port = 0;
-  std::optional<std::array<uint8_t, 16>> ipv6;
-  uint16_t ipv6Port = 0;
-  std::array<uint8_t, 20> rsaId{};
-  std::optional<std::array<uint8_t, 32>> edId;
-  uint16_t htype = 0;  // the CREATE2 to send there
-  std::vector<uint8_t> hdata;
+// What the shell did with a message for the stream side.
+struct Delivery {
+  enum Kind : uint8_t {
+    kDelivered,  // it went to streamd (or confluxd)
+    kRefused,    // the stream is refused: the circuit answers END with `reason`
+    kDestroy,    // the circuit must close with DESTROY `reason`
+  };
+  Kind kind = kDelivered;
+  uint8_t reason = 0;
 };
-
-// Who an EXTEND2 must not name: the previous hop (extending back to it; C tor refuses that as a
-// protocol violation) and this relay (C tor refuses to connect to itself: CONNECTFAILED).
-struct HopIdentities {
-  std::optional<std::array<uint8_t, 20>> prevRsa;  // set when the previous hop is a relay
-  std::optional<std::array<uint8_t, 32>> prevEd;
-  std::array<uint8_t, 20> ourRsa{};
-  std::array<uint8_t, 32> ourEd{};
-};
-
-// Parses and checks an EXTEND2 body as C tor's circuit_extend does: an RSA identity (nonzero) is
-// required, at least one IPv4 or IPv6 address with a nonzero address and port, a CREATE2 handshake
-// circuitd knows (ntor with its 84 bytes, or ntor v3); the first specifier of each type counts and
-// unknown types are ignored. Private addresses are channeld's to refuse (its configuration). A
-// failure is the DESTROY reason for the circuit.
-Expected<ExtendTarget, cell::DestroyReason> checkExtend2(Bytes body, const HopIdentities& ids);
 
 // What the circuit needs from its shell.
 class CircuitIo {
@@ -122,79 +65,60 @@ class CircuitIo {
   virtual bool canDeliver() = 0;  // the stream side's credit allows one more message
   // A message for the stream side: stream messages, and on a leg also CONFLUX_LINK,
   // CONFLUX_LINKED_ACK and CONFLUX_SWITCH (streamId 0), which the shell routes to confluxd.
-  virtual void deliver(uint16_t streamId, uint8_t command, Bytes body) = 0;
+  virtual Delivery deliver(cell::StreamId streamId, uint8_t command, Bytes body) = 0;
   virtual void random(MutBytes out) = 0;  // padding of originated cells
-  // The next hop (a middle's circuit after EXTEND2): channeld's credit for that flow allows one
-  // more cell, and a cell for it (the client's, decrypted by our layer; RELAY_EARLY kept).
-  virtual bool canSendNext() { return false; }
-  virtual void sendNext(bool /*early*/, Bytes /*payload509*/) {}
+  // The middle role: channeld's credit for the next hop's flow allows one more cell; a client cell
+  // for it (decrypted by our layer; RELAY_EARLY kept); an EXTEND2 that passed the checks; the next
+  // hop to destroy (TRUNCATE, with the client's reason).
+  virtual bool canSendNext() = 0;
+  virtual void sendNext(bool early, Bytes payload509) = 0;
+  virtual void extend(ExtendTarget target) = 0;
+  virtual void destroyNextHop(uint8_t reason) = 0;
 };
 
 class Circuit {
  public:
   static std::optional<Circuit> create(const Created& c, const CircuitParams& params);
 
-  // What happened to a cell from the client.
-  enum class Fwd : uint8_t {
-    kTaken,     // consumed: the shell returns channeld's credit for it
-    kHeld,      // its message waits for the stream side: credit comes back from drainHeld()
-    kDestroy,   // close the circuit with destroyReason()
-    kExtend,    // consumed, and an EXTEND2 passed the checks: takeExtend() has the target
-    kTruncate,  // consumed: destroy the next hop with truncateReason() (TRUNCATED is queued)
-  };
-  // FWD: a RELAY (early = RELAY_EARLY) cell from the client; decrypted in place.
-  Fwd fromClient(bool early, std::span<uint8_t, cell::kCellPayloadLen> payload, uint64_t nowUsec,
-                 CircuitIo& io);
-  // FWD: messages held for the stream side go on while it can take them; returns how many client
-  // cells that consumed.
-  uint32_t drainHeld(CircuitIo& io);
+  // Every call that can end the circuit returns whether it still lives; once false,
+  // destroyReason() is the DESTROY reason and the shell closes it.
+
+  // FWD: a RELAY (early = RELAY_EARLY) cell from the client, decrypted in place; `credit` is its
+  // channeld credit.
+  [[nodiscard]] bool fromClient(bool early, std::span<uint8_t, cell::kCellPayloadLen> payload,
+                                uint64_t nowUsec, CircuitIo& io, CreditToken credit);
+  // FWD: messages held for the stream side go on (through the chain) while it can take them.
+  [[nodiscard]] bool drainHeld(uint64_t nowUsec, CircuitIo& io);
   size_t held() const { return fwd_.held.size(); }
 
-  // ---- the middle role ----
-  // Who an EXTEND2 must not name (set by the shell once the circuit exists).
-  void setHopIdentities(HopIdentities ids) { ids_ = std::move(ids); }
-  std::optional<ExtendTarget> takeExtend() { return std::exchange(extend_, std::nullopt); }
-  uint8_t truncateReason() const { return truncateReason_; }
-  // channeld's answer to our extend: true if it opened a next hop and the circuit keeps it (false:
-  // the shell destroys that flow, the client truncated meanwhile). With !ok, kill() says whether
-  // the circuit must close (C tor closes it when the connection fails: DESTROY to the client).
-  bool extendResult(bool ok, bool* kill);
-  // A cell from the next hop: CREATED2 (answered with EXTENDED2) or RELAY / RELAY_EARLY (gets our
-  // layer and goes to the client).
-  enum class Next : uint8_t {
-    kSent,     // consumed: the shell returns channeld's credit for the next hop's flow
-    kQueued,   // waits for the client flow's credit: credit comes back from pumpRelayed()
-    kDestroy,  // close the circuit with destroyReason()
-  };
-  Next fromNextHop(uint8_t command, std::span<uint8_t, cell::kCellPayloadLen> payload,
-                   CircuitIo& io);
-  // Cells from the next hop that wait go to the client while channeld allows, after BWD's own
-  // queue (EXTENDED2 first); returns how many.
-  uint32_t pumpRelayed(CircuitIo& io);
-  // Client cells that wait for the next hop's credit go on; returns how many (client credit).
-  uint32_t pumpForward(CircuitIo& io);
-  // The next hop is gone (TRUNCATE): the cells waiting for it are dropped; returns how many.
-  uint32_t dropForward();
-  bool hasNextHop() const { return hop_ == Hop::kCreateSent || hop_ == Hop::kOpen; }
-  bool fwdWaiting() const { return !toNext_.empty(); }
-
-  enum class Bwd : uint8_t {
-    kSent,       // packaged and sent: the shell returns streamd's credit for it
-    kQueued,     // waits for a window or channeld's credit: credit comes back from pump()
-    kViolation,  // the stream side sent what an exit never sends: its connection must go
-  };
-  // BWD: a message from the stream side for the client. From confluxd (`fromConflux`, a leg
-  // only) CONFLUX_LINKED and CONFLUX_SWITCH with stream id 0 are allowed too.
-  Bwd fromStreams(uint16_t streamId, uint8_t command, Bytes body, uint64_t nowUsec, CircuitIo& io,
-                  bool fromConflux = false);
-  // BWD: sends what waits (our SENDMEs first, then queued messages in order) while the windows
-  // and channeld allow; returns how many stream-side messages that sent.
-  uint32_t pump(uint64_t nowUsec, CircuitIo& io);
-  size_t queued() const { return bwd_.queue.size(); }
-  // BWD has something to send (queued messages or our SENDMEs) once channeld's credit allows.
+  // BWD: a message from the stream side for the client, with its credit. From confluxd
+  // (`fromConflux`, a leg only) CONFLUX_SWITCH on stream 0 is allowed too.
+  [[nodiscard]] bool fromStreams(cell::StreamId streamId, uint8_t command, Bytes body,
+                                 uint64_t nowUsec, CircuitIo& io, CreditToken credit,
+                                 bool fromConflux = false);
+  // BWD: CONFLUX_LINKED for the client (confluxd's answer to the leg's LINK), with its credit.
+  [[nodiscard]] bool linked(Bytes body, uint64_t nowUsec, CircuitIo& io, CreditToken credit);
+  // BWD: END for a stream, made here (its stream side went away, or the shell refuses it).
+  [[nodiscard]] bool endStream(cell::StreamId streamId, uint8_t reason);
+  // BWD and the middle role: sends what waits (our SENDMEs, then queued messages in order, then
+  // stream ENDs, then the next hop's cells) while the windows and channeld allow, and the client's
+  // cells for the next hop while its flow allows.
+  [[nodiscard]] bool pump(uint64_t nowUsec, CircuitIo& io);
+  // BWD has something to send once channeld's credit allows (or the next hop's, forward).
   bool bwdWaiting() const {
-    return !bwd_.queue.empty() || bwd_.dueSendmes.size() > 0 || !toClient_.empty();
+    return !bwd_.queue.empty() || bwd_.dueSendmes.size() > 0 || !bwd_.endsDue.empty() ||
+           !middle_.back().empty();
   }
+  bool fwdWaiting() const { return !middle_.forward().empty(); }
+
+  // ---- the middle role ----
+  void setHopIdentities(HopIdentities ids) { middle_.setHopIdentities(std::move(ids)); }
+  Middle::Extended extendResult(bool ok) { return middle_.extendResult(ok); }
+  // A cell from the next hop (CREATED2, RELAY) with its credit on the next hop's flow.
+  [[nodiscard]] bool fromNextHop(uint8_t cellCmd, std::span<uint8_t, cell::kCellPayloadLen> payload,
+                                 CircuitIo& io, CreditToken credit);
+  // The next hop is gone (it destroyed, or its channel closed): what waited for it goes.
+  void nextHopGone() { middle_.dropForward(); }
 
   cell::DestroyReason destroyReason() const { return destroyReason_; }
   bool ccEnabled() const { return cc_.has_value(); }
@@ -205,26 +129,65 @@ class Circuit {
   uint64_t cellsFromClient() const { return fwd_.cells; }
   uint64_t cellsToClient() const { return bwd_.cells; }
 
+  // Bounds of what the circuit makes itself (issue 15: never in a peer's window).
+  static constexpr size_t kCircuitAnswers = 8;  // TRUNCATED, EXTENDED2 waiting at once
+  static constexpr size_t kMaxEndsDue = 512;    // stream ENDs waiting (one per stream at most)
+  // Our SENDMEs that may wait for channeld's credit: more means the client sends beyond any
+  // window it could have had from us.
+  static constexpr size_t kMaxDueSendmes = 256;
+
  private:
+  // One recognized message from the client, as the FWD chain sees it.
+  struct FwdMsg {
+    cell::RelayHeader header;
+    Bytes body;
+    bool early = false;
+    uint64_t nowUsec = 0;
+    CreditToken& credit;  // keep it (move it away) if the message waits
+  };
+  // What one handler of the chain did with the message.
+  enum class Step : uint8_t { kNext, kDone, kDead };
+  using FwdHandler = Step (Circuit::*)(FwdMsg&, CircuitIo&);
+
   Circuit(crypto::RelayLayer layer, const CircuitParams& p, bool cc, uint8_t sendmeInc);
-  Fwd destroy(cell::DestroyReason r);
-  Fwd dispatch(const cell::RelayHeader& h, Bytes body, const crypto::Tor1Digest& digest, bool early,
-               uint64_t nowUsec, CircuitIo& io);
-  Fwd toStreams(const cell::RelayHeader& h, Bytes body, CircuitIo& io);
-  Fwd extend2(const cell::RelayHeader& h, Bytes body, bool early);
-  Fwd truncate(Bytes body);
-  Fwd forward(bool early, std::span<uint8_t, cell::kCellPayloadLen> payload, CircuitIo& io);
-  // Queues (or sends) a message we originate for the client that owes the stream side nothing.
+  bool destroy(cell::DestroyReason r) {
+    destroyReason_ = r;
+    return false;
+  }
+  Step dead(cell::DestroyReason r) {
+    destroyReason_ = r;
+    return Step::kDead;
+  }
+  bool dispatch(FwdMsg& m, CircuitIo& io);
+  // The chain, in order.
+  Step dropHandler(FwdMsg& m, CircuitIo& io);
+  Step sendmeHandler(FwdMsg& m, CircuitIo& io);
+  Step middleHandler(FwdMsg& m, CircuitIo& io);
+  Step confluxHandler(FwdMsg& m, CircuitIo& io);
+  Step streamHandler(FwdMsg& m, CircuitIo& io);
+  Step exitOnlyHandler(FwdMsg& m, CircuitIo& io);
+  static const FwdHandler kFwdChain[6];
+
+  // The message goes to the stream side now, or waits in `held` with its credit.
+  Step toStreams(FwdMsg& m, CircuitIo& io);
+  bool forward(bool early, std::span<uint8_t, cell::kCellPayloadLen> payload, CircuitIo& io,
+               CreditToken credit);
+  // Queues a message we make ourselves for the client (circuit-level: stream 0).
   bool answer(uint8_t command, Bytes body);
   // Originates one cell for the client; false if crypto failed.
-  bool originate(uint16_t streamId, uint8_t command, Bytes body, CircuitIo& io,
+  bool originate(cell::StreamId streamId, uint8_t command, Bytes body, CircuitIo& io,
                  crypto::Tor1Digest* digest);
+  bool toClient(cell::StreamId streamId, uint8_t command, Bytes body, uint64_t nowUsec,
+                CircuitIo& io, CreditToken credit);
+  bool pumpQueue(uint64_t nowUsec, CircuitIo& io);
+  bool pumpRelayed(CircuitIo& io);
+  void pumpForward(CircuitIo& io);
   bool dataWindowOpen() const;
   void dataSent(const crypto::Tor1Digest& digest, uint64_t nowUsec);
 
   struct FwdState {
     flowctl::DeliverWindow deliver;
-    MsgQueue held{64};  // stream messages waiting for streamd's credit
+    MsgQueue held{64};  // messages waiting for the stream side, with their channeld credit
     uint8_t relayEarly = 0;
     uint64_t cells = 0;
   };
@@ -232,7 +195,9 @@ class Circuit {
     flowctl::ClassicSendWindow classic;
     flowctl::SendmeTagQueue sentTags;    // tags the client's SENDMEs must carry
     flowctl::SendmeTagQueue dueSendmes;  // our SENDMEs waiting for channeld's credit
-    MsgQueue queue{72};                  // streamd's window (64) plus our own TRUNCATED answers
+    // The stream side's messages (its window, 64) and our circuit answers (slots of their own).
+    MsgQueue queue{64, kCircuitAnswers};
+    std::vector<std::pair<cell::StreamId, uint8_t>> endsDue;  // ENDs we make (stream, reason)
     uint64_t cells = 0;
   };
 
@@ -241,24 +206,8 @@ class Circuit {
   std::optional<flowctl::VegasController> cc_;
   FwdState fwd_;
   BwdState bwd_;
+  Middle middle_;
   cell::DestroyReason destroyReason_ = cell::DestroyReason::kNone;
-  // The next hop: none; an extend channeld works on (`cancelled` if the client truncated it
-  // meanwhile); CREATE2 sent; CREATED2 answered.
-  enum class Hop : uint8_t { kNone, kPending, kCreateSent, kOpen };
-  Hop hop_ = Hop::kNone;
-  bool cancelled_ = false;
-  HopIdentities ids_;
-  std::optional<ExtendTarget> extend_;
-  uint8_t truncateReason_ = 0;
-  struct RawCell {
-    bool early = false;
-    std::array<uint8_t, cell::kCellPayloadLen> payload;
-  };
-  // Cells waiting for a flow's credit: each at most the other flow's window (64), so a peer that
-  // keeps to its credit never overflows them.
-  static constexpr size_t kMaxWaitingCells = 64;
-  std::deque<RawCell> toNext_;    // the client's, for the next hop
-  std::deque<RawCell> toClient_;  // the next hop's, for the client (our layer not yet added)
   bool leg_ = false;
   uint8_t sendmeInc_ = 0;
 };

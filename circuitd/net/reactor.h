@@ -1,31 +1,32 @@
-// circuitd/net/reactor.h: circuitd's shell around circuitd/core: the circuits of every channel
-// channeld announces, bound to the boundaries they use (channel_circuit.capnp toward channeld,
-// circuit_stream.capnp toward streamd, circuit_conflux.capnp toward confluxd).
+// circuitd/net/reactor.h: circuitd's shell around circuitd/core: a table of circuits
+// (circuit_table.h) and one adapter per boundary it serves or calls: channeld
+// (channel_circuit.capnp, channeld_adapter.h), streamd (circuit_stream.capnp, streamd_adapter.h)
+// and confluxd (circuit_conflux.capnp, confluxd_adapter.h), plus the middle role's side of channeld
+// (middle_role.cc: extends, next hops).
 //
 // Where it sits: circuitd/main.cc makes one Reactor; channeld's connections get a ChanneldSession
-// each (circuitd serves them), the streamd link a StreamdSession (circuitd calls streamd). A
-// circuit is keyed by its channeld flow, (channel << 32) | circId; its stream side, made at its
-// first BEGIN, RESOLVE or BEGIN_DIR, is a flow on the streamd boundary with an id of circuitd's
-// that is never reused.
+// each (circuitd serves them), the streamd link a StreamdSession, the confluxd link a
+// ConfluxdSession (circuitd calls them). A circuit is keyed by (channeld connection, flow); its
+// stream side, made at its first BEGIN, RESOLVE or BEGIN_DIR, is a flow on the streamd connection
+// with an id of circuitd's that is never reused; a conflux leg's flow on confluxd likewise.
 //
-// Credit (DESIGN.md §3): a client cell's channeld credit goes back when FWD consumed it (its
-// message went to streamd, or needed nobody); a streamd message's credit goes back when BWD sent
-// its cell to channeld. What waits meanwhile waits in the circuit's bounded queues
-// (circuitd/core/circuit.h), and the reactor keeps lists of the circuits that wait for each
-// boundary, so credit coming back visits only them.
+// Containment (DESIGN.md section 3, issue 15): every handler's verdict is typed. What a client or a
+// relay sends costs at most its own circuit (FlowVerdict: DESTROY, END); only a breach of a .capnp
+// (the pipe's stages, admit(), a control event that names what was never announced) costs a peer
+// daemon's connection. Events that cross a close are dropped by the pipes themselves.
 //
-// Conflux: a circuit whose client sends CONFLUX_LINK becomes a leg: a flow on the confluxd boundary
-// (`link`), after which its multiplexed messages go to confluxd (the set's ConfluxController)
-// instead of streamd, and what confluxd sends for the leg (`linked`, `relay`) goes through the
-// leg's BWD like a stream message. The leg's congestion state goes to confluxd as `state` when it
-// changes.
+// Credit (DESIGN.md section 3): every received message's credit is a token that travels with it
+// (core/circuit.h keeps them in its queues) and goes back when the message leaves; the table keeps
+// lists of the circuits that wait for each boundary, so credit coming back visits only them.
 //
-// Closing: every circuit flow closes twice (batch_pipe.h): circuitd sends DESTROY to channeld
-// exactly once per circuit (channeld does not pass it on when the client destroyed the circuit
-// itself), and `closed` to streamd once per stream side. Both may have to wait for credit; a
-// dying circuit stays in its table until they are sent.
+// Conflux: a circuit whose client sends CONFLUX_LINK becomes a leg: a flow on the confluxd
+// boundary (`link`), after which its multiplexed messages go to confluxd (the set's
+// ConfluxController) instead of streamd, and what confluxd sends for the leg (`linked`, `relay`)
+// goes through the leg's BWD like a stream message. The leg's congestion state goes to confluxd as
+// `state` when it changes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,9 +34,9 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
-#include <vector>
 
 #include "circuitd/core/circuit.h"
+#include "circuitd/net/circuit_table.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 
@@ -52,46 +53,92 @@ struct CircuitCounters {
            cellsRelayedBack = 0, truncates = 0, destroyedByNextHop = 0;
   uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,
            legMessagesIn = 0, legStateReports = 0;
+  uint64_t circuitCapRefused = 0;
 };
 
-class ChanneldSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits> {
+// A flow on a channeld connection: a circuit of a client (its key is the flow itself), or the next
+// hop of a circuit on the same connection (its origin's flow).
+struct ChanFlow {
+  FlowId origin = 0;  // 0: this flow is a circuit; else the circuit whose next hop it is
+};
+
+// channeld's connection (circuitd serves it): the circuits of its channels.
+class ChanneldSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits, ChanFlow> {
  public:
   ChanneldSession(Reactor& r, std::function<void()> drop);
   ~ChanneldSession() noexcept(false) override;
-  ipc::UnknownFlow onUnknownFlow(proto::ChannelEvent::Reader e) override;
-  bool onEvent(proto::ChannelEvent::Reader e) override;
+  ConnId id() const { return id_; }
+
+  ipc::Verdict admit(proto::ChannelEvent::Reader e) override;
+  ipc::Verdict onControl(proto::ChannelEvent::Reader e) override;
+  ipc::FlowVerdict onFlowEvent(FlowId f, ChanFlow& s, proto::ChannelEvent::Reader e,
+                               ipc::CreditToken credit) override;
+  void onPeerClose(FlowId f, ChanFlow& s, proto::ChannelEvent::Reader e) override;
+  void onClosed(FlowId f) override;
   void onCredit() override;
 
+  // What channeld told us of a channel (`opened`).
+  struct Channel {
+    bool relay = false;  // the peer authenticated as a relay
+    std::optional<std::array<uint8_t, 20>> rsa;
+    std::optional<std::array<uint8_t, 32>> ed;
+    std::optional<CreateLimiter> limiter;  // client channels: their CREATE rate
+  };
+  Channel* channel(uint32_t id) {
+    auto it = channels_.find(id);
+    return it == channels_.end() ? nullptr : &it->second;
+  }
+
  private:
+  friend class Reactor;
   Reactor& reactor_;
+  ConnId id_;
+  std::unordered_map<uint32_t, Channel> channels_;
+  // Origin circuits (flows) with an `extend` channeld has not answered. An entry stays until the
+  // answer, or until the origin's flow is closed on both sides (nothing of it can cross then).
+  std::unordered_set<FlowId> pendingExtends_;
 };
 
-class StreamdSession final : public ipc::PeerSession<ipc::StreamTraits> {
+// The streamd link (circuitd calls streamd): the stream sides of circuits.
+class StreamdSession final : public ipc::PeerSession<ipc::StreamTraits, CircKey> {
  public:
   StreamdSession(Reactor& r, std::function<void()> drop);
   ~StreamdSession() noexcept(false) override;
-  ipc::UnknownFlow onUnknownFlow(proto::StreamEvent::Reader) override {
-    return ipc::UnknownFlow::kDrop;  // a stream side we closed: its messages crossed the close
+  ConnId id() const { return id_; }
+
+  ipc::Verdict admit(proto::StreamEvent::Reader e) override;
+  ipc::Verdict onControl(proto::StreamEvent::Reader) override {
+    return ipc::Verdict::breach("a stream event without a flow");
   }
-  bool onEvent(proto::StreamEvent::Reader e) override;
+  ipc::FlowVerdict onFlowEvent(FlowId f, CircKey& k, proto::StreamEvent::Reader e,
+                               ipc::CreditToken credit) override;
+  void onPeerClose(FlowId f, CircKey& k, proto::StreamEvent::Reader e) override;
   void onCredit() override;
 
  private:
   Reactor& reactor_;
+  ConnId id_;
 };
 
-class ConfluxdSession final : public ipc::PeerSession<ipc::LegTraits> {
+// The confluxd link (circuitd calls confluxd): conflux legs.
+class ConfluxdSession final : public ipc::PeerSession<ipc::LegTraits, CircKey> {
  public:
   ConfluxdSession(Reactor& r, std::function<void()> drop);
   ~ConfluxdSession() noexcept(false) override;
-  ipc::UnknownFlow onUnknownFlow(proto::LegEvent::Reader) override {
-    return ipc::UnknownFlow::kDrop;  // a leg we closed: its messages crossed the close
+  ConnId id() const { return id_; }
+
+  ipc::Verdict admit(proto::LegEvent::Reader e) override;
+  ipc::Verdict onControl(proto::LegEvent::Reader) override {
+    return ipc::Verdict::breach("a leg event without a leg");
   }
-  bool onEvent(proto::LegEvent::Reader e) override;
+  ipc::FlowVerdict onFlowEvent(FlowId f, CircKey& k, proto::LegEvent::Reader e,
+                               ipc::CreditToken credit) override;
+  void onPeerClose(FlowId f, CircKey& k, proto::LegEvent::Reader e) override;
   void onCredit() override;
 
  private:
   Reactor& reactor_;
+  ConnId id_;
 };
 
 class Reactor {
@@ -109,7 +156,9 @@ class Reactor {
   // The confluxd session to use now (nullptr while confluxd is not attached).
   void setConfluxdLookup(std::function<ConfluxdSession*()> f) { confluxd_ = std::move(f); }
 
-  size_t circuits() const { return entries_.size(); }
+  size_t circuits() const { return table_.size(); }
+  // At most this many circuits in all; a CREATE beyond gets DESTROY RESOURCELIMIT.
+  void setMaxCircuits(size_t n) { maxCircuits_ = n; }
   // Congestion control of the open circuits: the largest cwnd (cells), and that circuit's minimum
   // and smoothed RTT (microseconds).
   struct CcSnapshot {
@@ -118,62 +167,58 @@ class Reactor {
   CcSnapshot ccSnapshot() const;
   const CircuitCounters& counters() const { return counters_; }
 
+  // streamd keeps at most this many streams per circuit too; beyond, the opener gets END here.
+  static constexpr size_t kMaxStreamsPerCircuit = 512;
+
  private:
   friend class ChanneldSession;
   friend class StreamdSession;
   friend class ConfluxdSession;
-  struct Entry;
   class Io;
-  using Key = std::pair<ChanneldSession*, ipc::FlowId>;
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<const void*>()(k.first) ^
-             std::hash<uint64_t>()(k.second * 0x9e3779b97f4a7c15ULL);
-    }
-  };
 
-  // From channeld.
-  bool onChanneldEvent(ChanneldSession& s, proto::ChannelEvent::Reader e);
-  void onChanneldCredit(ChanneldSession& s);
-  void channeldGone(ChanneldSession& s);
-  // From streamd.
-  bool onStreamdEvent(StreamdSession& s, proto::StreamEvent::Reader e);
-  void onStreamdCredit(StreamdSession& s);
-  void streamdGone(StreamdSession& s);
-  // From confluxd.
-  bool onConfluxdEvent(ConfluxdSession& s, proto::LegEvent::Reader e);
-  void onConfluxdCredit(ConfluxdSession& s);
-  void confluxdGone(ConfluxdSession& s);
-  // Sends the leg's congestion state to confluxd if it changed since the last report.
-  void reportLeg(Entry& e);
-  // Held messages go on to the stream side (streamd or confluxd) while it takes them.
-  void drain(Entry& e);
-
-  void create(ChanneldSession& s, ipc::FlowId flow, uint8_t command, Bytes payload);
-  // The middle role: an EXTEND2 that passed the core's checks goes to channeld; its answer opens
-  // (or refuses) the next hop's flow; cells of that flow come back to the origin circuit.
-  void requestExtend(Entry& e, const ExtendTarget& t);
-  // False: channeld named a next-hop flow that is already open or beyond the connection's flows
-  // (a contract violation: that circuit could be neither used nor closed).
-  bool onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r);
-  void fromNextHop(Entry& e, ipc::FlowId flow, uint8_t command, Bytes payload);
-  // Ends the circuit's next hop (DESTROY with `reason` on its flow unless channeld already forgot
-  // it); the cells waiting for it are dropped and their client credit goes back.
-  void closeNextHop(Entry& e, uint8_t reason);
-  void relayCell(Entry& e, bool early, Bytes payload);
-  // Starts the end of a circuit: DESTROY to channeld unless `channelGone`, `closed` to streamd if
-  // it has a stream side.
-  void kill(Entry& e, cell::DestroyReason reason, bool toChanneld);
-  // Sends what the entry still owes its boundaries; erases it when nothing is left.
-  void settle(Entry& e);
-  void pump(Entry& e);
-  // Puts the entry on (or takes it off) the lists of circuits waiting for credit.
-  void track(Entry& e);
-  void refuseStreams(Entry& e);
-  // The entry's stream side belonged to a streamd connection that is gone.
-  void detachStreams(Entry& e);
+  ConnId newConnection() { return nextConn_++; }
+  ChanneldSession* channeld(ConnId c) {
+    auto it = channelds_.find(c);
+    return it == channelds_.end() ? nullptr : it->second;
+  }
   StreamdSession* streamd() { return streamd_ ? streamd_() : nullptr; }
   ConfluxdSession* confluxd() { return confluxd_ ? confluxd_() : nullptr; }
+
+  // ---- channeld (channeld_adapter.cc) ----
+  ipc::FlowVerdict create(ChanneldSession& s, FlowId flow, uint8_t command, Bytes payload);
+  ipc::FlowVerdict relayCell(Entry& e, bool early, Bytes payload, ipc::CreditToken credit);
+  void channelClosed(ChanneldSession& s, uint32_t channel);
+  void channeldGone(ConnId conn);
+  void onChanneldCredit(ConnId conn);
+  // ---- the middle role (middle_role.cc) ----
+  void requestExtend(Entry& e, const ExtendTarget& t);
+  ipc::Verdict onExtended(ChanneldSession& s, uint32_t channel, proto::ExtendResult::Reader r);
+  ipc::FlowVerdict fromNextHop(ChanneldSession& s, FlowId next, FlowId origin, uint8_t command,
+                               Bytes payload, ipc::CreditToken credit);
+  void nextHopClosed(ChanneldSession& s, FlowId origin);
+  void destroyNextHop(Entry& e, uint8_t reason);
+  // ---- streamd (streamd_adapter.cc) ----
+  ipc::FlowVerdict fromStreamd(Entry& e, proto::RelayMsg::Reader m, ipc::CreditToken credit);
+  void streamSideClosed(Entry& e, uint8_t reason);
+  // The stream side's connection is gone: END (MISC) for its streams; false if the circuit must
+  // close (its ENDs overflowed).
+  [[nodiscard]] bool detachStreams(Entry& e);
+  void streamdGone(ConnId conn);
+  // ---- confluxd (confluxd_adapter.cc) ----
+  ipc::FlowVerdict fromConfluxd(Entry& e, proto::LegEvent::Reader ev, ipc::CreditToken credit);
+  void legClosed(Entry& e, uint8_t reason);
+  void confluxdGone(ConnId conn);
+  // Sends the leg's congestion state to confluxd if it changed since the last report.
+  void reportLeg(Entry& e);
+  // ---- the table (reactor.cc) ----
+  // Ends a circuit: its next hop, stream side and leg are closed, then its own flow (DESTROY
+  // `reason`) unless `toChanneld` is false (channeld closed it first, or the channel is gone).
+  void kill(const CircKey& k, cell::DestroyReason reason, bool toChanneld);
+  // A core call's result: the circuit lives (pump and track it) or it is killed.
+  void settle(Entry& e, bool alive);
+  void pump(Entry& e);
+  void track(Entry& e);
+  void onSideCredit(bool legs);
 
   OnionIdentity id_;
   CircuitParams params_;
@@ -181,26 +226,13 @@ class Reactor {
   std::function<uint64_t()> now_;
   std::function<StreamdSession*()> streamd_;
   std::function<ConfluxdSession*()> confluxd_;
-  std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries_;
-  std::unordered_map<uint64_t, Entry*> byStreamFlow_;
-  std::unordered_map<uint64_t, Entry*> byLegFlow_;
-  // Next hops (the flows channeld opened for our extends), to their origin circuits.
-  std::unordered_map<Key, Entry*, KeyHash> byNextHop_;
-  // The identities relays proved on their channels (an EXTEND2 back to the previous hop is
-  // refused).
-  struct PeerIds {
-    std::optional<std::array<uint8_t, 20>> rsa;
-    std::optional<std::array<uint8_t, 32>> ed;
-  };
-  std::unordered_map<Key, PeerIds, KeyHash> relayChannels_;
-  // Circuits that wait for a boundary's credit (BWD's queue or our SENDMEs for channeld; FWD's held
-  // messages for the stream side, streamd or confluxd): credit coming back visits only them.
-  std::unordered_set<Key, KeyHash> waitChanneld_, waitSide_;
-  std::vector<Key> scratch_;
-  // Client channels (the peer did not authenticate), by (session, channel id): their CREATE rate.
-  std::unordered_map<Key, CreateLimiter, KeyHash> clientChannels_;
+  CircuitTable table_;
+  // channeld's connections by id (each session registers itself while it lives).
+  std::unordered_map<ConnId, ChanneldSession*> channelds_;
+  ConnId nextConn_ = 1;
   uint64_t nextStreamFlow_ = 1;
   uint64_t nextLegFlow_ = 1;
+  size_t maxCircuits_ = 65536;
   CircuitCounters counters_;
 };
 

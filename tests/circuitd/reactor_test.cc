@@ -53,6 +53,8 @@ class ReactorTest : public ::testing::Test {
     connect(chSession->pipe, channeld, chServer);
     connect(sdSession->pipe, streamd, sdServer);
     connect(cdSession->pipe, confluxd, cdServer);
+    relayChannel(1);
+    relayChannel(2);
   }
   template <class Pipe, class P>
   void connect(Pipe& ours, P& peer, std::unique_ptr<ipc::RpcConnection>& server) {
@@ -64,27 +66,27 @@ class ReactorTest : public ::testing::Test {
     chSession.reset();
   }
   bool waitFor(const std::function<bool()>& done) { return ipc::testing::waitFor(loop, done); }
-  // channeld -> circuitd: one cell of circuit `circ` on channel 1.
+  // channeld -> circuitd: one cell of circuit `circ` on channel `chan`; a DESTROY closes the flow.
   void cellToCircuitd(uint32_t circ, uint8_t command, Bytes payload) {
     auto& p = channeld.pipe;
-    ipc::FlowId f = (ipc::FlowId{1} << 32) | circ;
+    ipc::FlowId f = (ipc::FlowId{chan} << 32) | circ;
+    if (command == 4) {
+      ASSERT_TRUE(p.close(f, payload.empty() ? 0 : payload[0]));
+      return;
+    }
     if (!p.isOpen(f)) {
       ASSERT_TRUE(p.openFlow(f));
     }
     auto e = p.add();
-    e.setChannel(1);
+    e.setChannel(chan);
     auto c = e.initCell();
     c.setCircId(circ);
     c.setCommand(command);
     std::vector<uint8_t> full(509);
     std::memcpy(full.data(), payload.data(), payload.size());
     c.setPayload(capnp::Data::Reader(full.data(), full.size()));
-    if (command == 4) {
-      p.commit(f, e);  // a close
-    } else {
-      ASSERT_TRUE(p.canSend(f));
-      p.commit(f, e);
-    }
+    ASSERT_TRUE(p.canSend(f));
+    p.commit(f, e);
   }
   // Builds circuit `circ` with ntor v3 and a congestion-control request.
   void build(uint32_t circ) {
@@ -135,13 +137,14 @@ class ReactorTest : public ::testing::Test {
   std::unique_ptr<StreamdSession> sdSession;
   std::unique_ptr<ConfluxdSession> cdSession;
   std::unique_ptr<ipc::RpcConnection> chServer, sdServer, cdServer;
-  std::unique_ptr<Peer<ipc::LegTraits>> confluxdOwner = std::make_unique<Peer<ipc::LegTraits>>();
+  std::unique_ptr<Peer<ipc::LegTraits>> confluxdOwner =
+      std::make_unique<Peer<ipc::LegTraits>>(ipc::testing::fromCircuitdToConfluxd);
   Peer<ipc::LegTraits>& confluxd = *confluxdOwner;
   bool confluxdDropped = false;
   std::unique_ptr<Peer<ipc::ChannelCircuitTraits>> channeldOwner =
-      std::make_unique<Peer<ipc::ChannelCircuitTraits>>();
+      std::make_unique<Peer<ipc::ChannelCircuitTraits>>(ipc::testing::fromCircuitdToChanneld);
   std::unique_ptr<Peer<ipc::StreamTraits>> streamdOwner =
-      std::make_unique<Peer<ipc::StreamTraits>>();
+      std::make_unique<Peer<ipc::StreamTraits>>(ipc::testing::fromCircuitdToStreamd);
   Peer<ipc::ChannelCircuitTraits>& channeld = *channeldOwner;
   Peer<ipc::StreamTraits>& streamd = *streamdOwner;
   crypto::ClientCircuit client;
@@ -170,6 +173,17 @@ class ReactorTest : public ::testing::Test {
     e.initOpened();
     channeld.pipe.flush();
   }
+  // A channel from a relay (it authenticated: its identities are known).
+  void relayChannel(uint32_t channel) {
+    auto e = channeld.pipe.add();
+    e.setChannel(channel);
+    auto o = e.initOpened();
+    std::array<uint8_t, 20> rsa{};
+    rsa.fill(static_cast<uint8_t>(0x70 + channel));
+    o.setPeerRsaId(capnp::Data::Reader(rsa.data(), rsa.size()));
+    channeld.pipe.flush();
+  }
+  uint32_t chan = 1;  // the channel cellToCircuitd() uses
   bool channeldDropped = false, streamdDropped = false;
 };
 
@@ -216,10 +230,8 @@ TEST_F(ReactorTest, TheClientsDestroyClosesTheStreamSideAndIsAnswered) {
       if (e->isClosed() && e->getFlow() == flow) return true;
     return false;
   })) << "streamd hears the circuit closed";
-  ASSERT_TRUE(waitFor([&] {
-    auto& last = *channeld.events.back();
-    return last.isCell() && last.getCell().getCommand() == 4;
-  })) << "circuitd answers the DESTROY (the flow's second close)";
+  ASSERT_TRUE(waitFor([&] { return !channeld.pipe.inUse((ipc::FlowId{1} << 32) | 9); }))
+      << "circuitd answers the DESTROY (the flow's second close)";
   ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
 }
 
@@ -282,9 +294,7 @@ TEST_F(ReactorTest, ALinkMakesALegWhoseStreamsGoToConfluxdAndBack) {
   EXPECT_EQ(nextToClient(from), std::to_string(static_cast<int>(RelayCmd::kConnected)) + ":");
 
   // confluxd closes the leg: circuitd DESTROYs the circuit with that reason.
-  auto close = confluxd.pipe.add();
-  ipc::LegTraits::fillClose(close, leg, static_cast<uint8_t>(cell::DestroyReason::kFinished));
-  confluxd.pipe.commit(leg, close);
+  ASSERT_TRUE(confluxd.pipe.close(leg, static_cast<uint8_t>(cell::DestroyReason::kFinished)));
   ASSERT_TRUE(waitFor([&] {
     auto& last = *channeld.events.back();
     return last.isCell() && last.getCell().getCommand() == 4;
@@ -312,7 +322,8 @@ TEST_F(ReactorTest, LegsDieWithConfluxdAndSinglePathCircuitsCarryOn) {
 }
 
 TEST_F(ReactorTest, ABeginFromAClientOneHopAwayIsRefused) {
-  clientChannel(1);
+  clientChannel(5);
+  chan = 5;
   build(31);
   size_t from = channeld.events.size();
   relay(31, RelayCmd::kBegin, 2, std::string("a:1") + '\0');
@@ -339,6 +350,10 @@ class MiddleReactorTest : public ReactorTest {
   void cellOn(uint32_t channel, uint32_t circ, uint8_t command, Bytes payload) {
     auto& p = channeld.pipe;
     ipc::FlowId f = (ipc::FlowId{channel} << 32) | circ;
+    if (command == 4) {
+      EXPECT_TRUE(p.close(f, payload.empty() ? 0 : payload[0]));
+      return;
+    }
     auto e = p.add();
     e.setChannel(channel);
     auto c = e.initCell();
@@ -476,12 +491,11 @@ TEST_F(MiddleReactorTest, ExtendsAndForwardsBothWays) {
   uint8_t reason = 5;
   cellOn(kNextChannel, kNextCirc, 4, Bytes(&reason, 1));
   ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
-  bool toClient = false, answered = false;
-  for (auto& e : channeld.events) {
-    if (!e->isCell() || e->getCell().getCommand() != 4) continue;
-    if (e->getChannel() == 1) toClient = e->getCell().getPayload()[0] == 11;
-    if (e->getChannel() == kNextChannel) answered = true;
-  }
+  bool toClient = false;
+  for (auto& e : channeld.events)
+    if (e->isCell() && e->getCell().getCommand() == 4 && e->getChannel() == 1)
+      toClient = e->getCell().getPayload()[0] == 11;
+  bool answered = waitFor([&] { return !channeld.pipe.inUse(nextFlow()); });
   EXPECT_TRUE(toClient) << "DESTROY (DESTROYED) to the client";
   EXPECT_TRUE(answered);
   EXPECT_TRUE(channeld.violation.empty());
@@ -550,6 +564,169 @@ TEST_F(MiddleReactorTest, AnExtendedNamingAFlowAlreadyOpenCostsChanneldItsConnec
     r.setNextCircId(8);
   });
   EXPECT_TRUE(waitFor([&] { return channeldDropped; }));
+}
+
+// Issue 15, finding 1: the next hop's honest CREATED2 crosses the client's TRUNCATE (circuitd has
+// closed the next hop's flow already). It is dropped; channeld keeps its connection, and the
+// circuit goes on.
+TEST_F(MiddleReactorTest, Finding1_ACreated2CrossingATruncateIsDroppedNotABreach) {
+  build(7);
+  ASSERT_NO_FATAL_FAILURE(requestExtend());
+  ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
+  answerExtend([](proto::ExtendResult::Builder r) {
+    r.setNextChannel(kNextChannel);
+    r.setNextCircId(kNextCirc);
+  });
+  ASSERT_TRUE(waitFor([&] { return reactor->counters().extended == 1; }));
+  // In one batch: the client's TRUNCATE, then the next hop's CREATED2 that crossed it.
+  uint8_t reason = 0;
+  clientSends(0, RelayCmd::kTruncate, Bytes(&reason, 0), false);
+  std::vector<uint8_t> reply(64, 0x5c), created(509);
+  Writer w{MutBytes(created)};
+  cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
+  cellOn(kNextChannel, kNextCirc, 11, Bytes(created));
+  ASSERT_TRUE(waitFor([&] { return !channeld.pipe.inUse(nextFlow()); }))
+      << "the next hop's flow is closed both ways";
+  EXPECT_FALSE(channeldDropped);
+  EXPECT_TRUE(channeld.violation.empty());
+  EXPECT_EQ(reactor->circuits(), 1u) << "the client's circuit lives on (it may extend again)";
+  EXPECT_GE(chSession->pipeStats().crossedClose, 1u);
+}
+
+// The same with the client's DESTROY: everything of the circuit crosses it.
+TEST_F(MiddleReactorTest, Finding1_ACreated2CrossingTheClientsDestroyIsDropped) {
+  build(7);
+  ASSERT_NO_FATAL_FAILURE(requestExtend());
+  ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
+  answerExtend([](proto::ExtendResult::Builder r) {
+    r.setNextChannel(kNextChannel);
+    r.setNextCircId(kNextCirc);
+  });
+  ASSERT_TRUE(waitFor([&] { return reactor->counters().extended == 1; }));
+  std::vector<uint8_t> reply(64, 0x5c), created(509);
+  Writer w{MutBytes(created)};
+  cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
+  uint8_t reason = 9;
+  cellOn(1, 7, 4, Bytes(&reason, 1));
+  cellOn(kNextChannel, kNextCirc, 11, Bytes(created));
+  ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
+  ASSERT_TRUE(waitFor([&] { return !channeld.pipe.inUse(nextFlow()); }));
+  EXPECT_FALSE(channeldDropped);
+}
+
+// channeld's `extended` crossed our DESTROY of the origin (a bad cell closed the circuit while
+// channeld connected): accepted, and the next hop it opened is closed at once.
+TEST_F(MiddleReactorTest, AnExtendedCrossingOurDestroyClosesItsNextHop) {
+  build(7);
+  ASSERT_NO_FATAL_FAILURE(requestExtend());
+  std::vector<uint8_t> junk(509, 0xab);
+  cellOn(1, 7, 3, Bytes(junk));  // circuitd destroys circuit 7 for it
+  ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
+  answerExtend([](proto::ExtendResult::Builder r) {  // same batch: it crossed our DESTROY
+    r.setNextChannel(kNextChannel);
+    r.setNextCircId(kNextCirc);
+  });
+  ASSERT_TRUE(waitFor([&] { return !channeld.pipe.inUse(nextFlow()); }));
+  ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
+  EXPECT_FALSE(channeldDropped);
+}
+
+// An `extended` nobody asked for (or a second answer) is channeld's breach.
+TEST_F(MiddleReactorTest, AnExtendedNobodyAskedForCostsChanneldItsConnection) {
+  build(7);
+  answerExtend([](proto::ExtendResult::Builder r) { r.setReason(6); });
+  EXPECT_TRUE(waitFor([&] { return channeldDropped; }));
+}
+
+// Issue 15, finding 2 at the reactor: a client provokes TRUNCATED answers while streamd's honest
+// messages fill BWD's queue. Its circuit closes (RESOURCELIMIT); streamd keeps its connection and
+// a bystander's stream goes on.
+TEST_F(ReactorTest, Finding2_TruncatedAnswersCostTheCircuitNeverStreamd) {
+  build(7);
+  relay(7, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !streamd.events.empty(); }));
+  uint64_t flow = streamd.events.back()->getFlow();
+  // streamd sends within its credit until circuitd stops granting it: the client's window (the
+  // client sends no SENDME) is full, BWD's queue holds streamd's whole window.
+  std::string chunk(400, 'd');
+  int sent = 0;
+  auto creditBack = [&] {
+    for (int turn = 0; turn < 200 && !streamd.pipe.canSend(flow); ++turn) {
+      kj::evalLater([] {}).wait(loop.waitScope());
+      event_base_loop(loop.base(), EVLOOP_NONBLOCK);
+    }
+    return streamd.pipe.canSend(flow);
+  };
+  for (int i = 0; i < 400; ++i) {
+    if (!creditBack()) break;
+    fromStreamd(flow, RelayCmd::kData, 1, chunk);
+    ++sent;
+  }
+  ASSERT_GT(sent, 64);
+  ASSERT_FALSE(streamd.pipe.canSend(flow));
+  // 60 TRUNCATEs: more answers than the circuit may keep.
+  for (int i = 0; i < 60; ++i)
+    relay(7, RelayCmd::kTruncate, 0, "");
+  ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
+  const proto::ChannelEvent::Reader* destroy = nullptr;
+  for (auto& e : channeld.events)
+    if (e->isCell() && e->getCell().getCircId() == 7 && e->getCell().getCommand() == 4)
+      destroy = e.get();
+  ASSERT_NE(destroy, nullptr);
+  EXPECT_EQ(destroy->getCell().getPayload()[0],
+            static_cast<uint8_t>(cell::DestroyReason::kResourceLimit));
+  client = crypto::ClientCircuit();
+  build(8);
+  size_t before = streamd.events.size();
+  relay(8, RelayCmd::kBegin, 1, std::string("b:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return streamd.events.size() > before; })) << "the bystander";
+  EXPECT_FALSE(streamdDropped);
+  EXPECT_FALSE(channeldDropped);
+  EXPECT_TRUE(streamd.violation.empty());
+}
+
+// channeld's connection ends while its circuits have stream sides and legs: they close toward
+// streamd and confluxd, whose connections stay (and nothing of the gone session is touched).
+TEST_F(ReactorTest, ChanneldsEndClosesItsCircuitsAndKeepsTheOtherDaemons) {
+  build(7);
+  relay(7, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
+  client = crypto::ClientCircuit();
+  build(8);
+  relay(8, RelayCmd::kConfluxLink, 0, std::string(50, '\1'));
+  ASSERT_TRUE(waitFor([&] { return !streamd.events.empty() && !confluxd.events.empty(); }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  uint64_t leg = confluxd.events[0]->getLeg();
+  chSession.reset();
+  ASSERT_TRUE(waitFor([&] { return !streamd.pipe.inUse(flow) && !confluxd.pipe.inUse(leg); }));
+  EXPECT_EQ(reactor->circuits(), 0u);
+  EXPECT_FALSE(streamdDropped);
+  EXPECT_FALSE(confluxdDropped);
+}
+
+// Caps refuse, never stall: past the circuit cap a CREATE gets DESTROY RESOURCELIMIT and the
+// circuits already open go on.
+TEST_F(ReactorTest, ACreatePastTheCircuitCapIsRefusedWithResourceLimit) {
+  reactor->setMaxCircuits(1);
+  build(7);
+  crypto::Ntor3ClientState st;
+  std::vector<uint8_t> msg{1, 1, 0};
+  auto hs = crypto::ntor3ClientCreate(Bytes(id.edId), Bytes(id.onionKeys[0].publicKey), Bytes(msg),
+                                      Bytes(fill(4)), crypto::kNtor3CircuitVerification, st);
+  std::vector<uint8_t> p(509);
+  Writer w{MutBytes(p)};
+  cell::encodeCreate2(cell::Create2{3, Bytes(hs)}, w);
+  cellToCircuitd(8, 10, Bytes(p));
+  ASSERT_TRUE(waitFor([&] { return reactor->counters().circuitCapRefused == 1; }));
+  ASSERT_TRUE(waitFor([&] { return !channeld.pipe.inUse((ipc::FlowId{1} << 32) | 8); }));
+  bool refused = false;
+  for (auto& e : channeld.events)
+    refused =
+        refused ||
+        (e->isCell() && e->getCell().getCircId() == 8 && e->getCell().getCommand() == 4 &&
+         e->getCell().getPayload()[0] == static_cast<uint8_t>(cell::DestroyReason::kResourceLimit));
+  EXPECT_TRUE(refused);
+  relay(7, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !streamd.events.empty(); })) << "circuit 7 goes on";
 }
 
 }  // namespace

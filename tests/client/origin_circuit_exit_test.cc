@@ -15,6 +15,7 @@
 #include "common/cell/cells.h"
 #include "common/cell/relay.h"
 #include "tests/client/test_bytes.h"
+#include "tests/common/flowctl/counting_ledger.h"
 
 namespace onionsplit::client {
 namespace {
@@ -35,9 +36,22 @@ struct ExitIo final : circuitd::CircuitIo {
     cells.push_back(c);
   }
   bool canDeliver() override { return true; }
-  void deliver(uint16_t s, uint8_t c, Bytes) override { delivered.emplace_back(c, s); }
+  circuitd::Delivery deliver(uint16_t s, uint8_t c, Bytes) override {
+    delivered.emplace_back(c, s);
+    return {};
+  }
   void random(MutBytes out) override { counterRandom(out); }
+  // An exit circuit has no next hop.
+  bool canSendNext() override { return false; }
+  void sendNext(bool, Bytes) override { ADD_FAILURE() << "an exit circuit forwards nothing"; }
+  void extend(circuitd::ExtendTarget) override { ADD_FAILURE() << "no EXTEND2 was sent"; }
+  void destroyNextHop(uint8_t) override { ADD_FAILURE() << "no next hop to destroy"; }
 };
+
+// The credit of the peers' messages (streamd's DATA, channeld's SENDME cells).
+using Ledger = flowctl::testing::CountingLedger;
+constexpr flowctl::FlowId kChanneldFlow = 1;
+constexpr flowctl::FlowId kStreamdFlow = 2;
 
 TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendmes) {
   // The middle: ntor server and a bare layer.
@@ -107,16 +121,18 @@ TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendm
   EXPECT_EQ(client.sendmeInc(), exitCirc->sendmeInc());
 
   // The exit sends 20000 DATA cells (each carrying its index) as fast as its window allows.
+  Ledger ledger;  // before the circuit's tokens
   ExitIo io;
   uint64_t now = 1'000'000;
   const uint32_t total = 20000;
   uint32_t queued = 0, received = 0;
   const uint64_t cwnd0 = exitCirc->vegas()->cwnd();
   for (int round = 0; round < 100000 && received < total; ++round) {
-    while (queued < total && exitCirc->queued() == 0) {
+    while (queued < total && !exitCirc->bwdWaiting()) {
       uint8_t body[4] = {static_cast<uint8_t>(queued >> 24), static_cast<uint8_t>(queued >> 16),
                          static_cast<uint8_t>(queued >> 8), static_cast<uint8_t>(queued)};
-      exitCirc->fromStreams(1, static_cast<uint8_t>(RelayCmd::kData), Bytes(body, 4), now, io);
+      ASSERT_TRUE(exitCirc->fromStreams(1, static_cast<uint8_t>(RelayCmd::kData), Bytes(body, 4),
+                                        now, io, ledger.token(kStreamdFlow)));
       ++queued;
     }
     now += 200;  // the path's delay per round
@@ -138,19 +154,20 @@ TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendm
         crypto::Tor1Digest sd{};
         ASSERT_EQ(mid->processOutbound(crypto::RelayPayload(s), &sd),
                   crypto::RelayLayer::Outbound::kNotRecognized);
-        ASSERT_EQ(
-            exitCirc->fromClient(false, std::span<uint8_t, cell::kCellPayloadLen>(s), now, io),
-            circuitd::Circuit::Fwd::kTaken)
+        ASSERT_TRUE(exitCirc->fromClient(false, std::span<uint8_t, cell::kCellPayloadLen>(s), now,
+                                         io, ledger.token(kChanneldFlow)))
             << "circuitd accepts the SENDME (destroy reason "
             << static_cast<int>(exitCirc->destroyReason()) << ")";
       }
     }
-    exitCirc->pump(now, io);
+    ASSERT_TRUE(exitCirc->pump(now, io));
   }
   EXPECT_EQ(received, total);
   EXPECT_EQ(client.sendmesSent(), total / client.sendmeInc());
   EXPECT_GT(exitCirc->vegas()->cwnd(), cwnd0) << "the window grew on our SENDMEs";
   EXPECT_TRUE(io.delivered.empty()) << "SENDMEs are circuitd's, nothing went to the stream side";
+  EXPECT_EQ(ledger.returned[kStreamdFlow], total) << "every DATA's credit went back when sent";
+  EXPECT_EQ(ledger.returned[kChanneldFlow], client.sendmesSent()) << "and every SENDME's";
 }
 
 }  // namespace
