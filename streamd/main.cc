@@ -29,13 +29,13 @@ class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
         drop_(std::move(drop)) {}
 
   kj::Promise<void> attachCircuitd(AttachCircuitdContext ctx) override {
-    auto session = std::make_unique<StreamSession>("circuitd", ctx_, drop_);
+    auto session = std::make_unique<StreamSession>("circuitd", ipc::Side::kCircuitd, ctx_, drop_);
     ctx.getResults().setToStreamd(
         circuits_.attach(id_, std::move(session), ctx.getParams().getToCircuitd()));
     return kj::READY_NOW;
   }
   kj::Promise<void> attachConfluxd(AttachConfluxdContext ctx) override {
-    auto session = std::make_unique<StreamSession>("confluxd", ctx_, drop_);
+    auto session = std::make_unique<StreamSession>("confluxd", ipc::Side::kConfluxd, ctx_, drop_);
     ctx.getResults().setToStreamd(
         sets_.attach(id_, std::move(session), ctx.getParams().getToConfluxd()));
     return kj::READY_NOW;
@@ -102,11 +102,25 @@ int run(daemon::Runtime& rt) {
       if (c.endsSent[r])
         out.emplace_back(std::string("ends_sent_") + endReasonName(r) + "_total", c.endsSent[r]);
     size_t sockets = 0;
-    auto count = [&](ipc::PeerSession<ipc::StreamTraits>& s) {
-      sockets += static_cast<StreamSession&>(s).sockets();
+    ipc::PipeStats pipes;  // both boundaries' pipes together
+    auto count = [&](const ipc::Session<ipc::StreamTraits>& s) {
+      sockets += static_cast<const StreamSession&>(s).sockets();
+      const ipc::PipeStats& p = s.pipeStats();
+      pipes.batchesSent += p.batchesSent;
+      pipes.eventsSent += p.eventsSent;
+      pipes.batchesReceived += p.batchesReceived;
+      pipes.eventsReceived += p.eventsReceived;
+      pipes.crossedClose += p.crossedClose;
+      pipes.overReturns += p.overReturns;
     };
     circuits.forEach(count);
     sets.forEach(count);
+    out.emplace_back("ipc_batches_sent_total", pipes.batchesSent);
+    out.emplace_back("ipc_events_sent_total", pipes.eventsSent);
+    out.emplace_back("ipc_batches_received_total", pipes.batchesReceived);
+    out.emplace_back("ipc_events_received_total", pipes.eventsReceived);
+    out.emplace_back("ipc_events_crossed_close_total", pipes.crossedClose);
+    out.emplace_back("ipc_credit_over_returns_total", pipes.overReturns);
     out.emplace_back("sockets_open", sockets);
     out.emplace_back("sockets_flushing", linger.lingering());
     out.emplace_back("sockets_flushed_after_end_total", linger.counters().flushed);
@@ -116,6 +130,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("dns_cache_hits_total", resolver.stats().cacheHits);
     out.emplace_back("dns_queries_coalesced_total", resolver.stats().coalesced);
     out.emplace_back("dns_failures_total", resolver.stats().failures);
+    out.emplace_back("dns_invalid_names_total", resolver.stats().invalidNames);
     out.emplace_back("dns_cache_entries", resolver.cacheSize());
   };
   return rt.run();

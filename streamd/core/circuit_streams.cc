@@ -382,13 +382,13 @@ void CircuitStreams::sendEnd(StreamId id, EndReason r, const exitpolicy::IpAddre
   std::array<uint8_t, 32> buf{};
   Writer w{MutBytes(buf)};
   cell::EndMsg m;
-  m.reason = static_cast<uint8_t>(r);
+  m.reason = wireEndReason(static_cast<uint8_t>(r));
   if (policyAddr) {
     m.address = toCellAddr(*policyAddr);
     m.ttl = kResolvedClippedTtl;
   }
   cell::encodeEnd(m, w);
-  shared_.counters.endsSent[static_cast<uint8_t>(r) & 15]++;
+  shared_.counters.endsSent[m.reason & 15]++;
   io_.sendControl(id, RelayCmd::kEnd, w.written());
 }
 
@@ -407,7 +407,7 @@ void CircuitStreams::sendResolved(StreamId id, const DnsAnswer& answer) {
       add(cell::ResolvedAnswer::kIpv4, Bytes(a));
     for (const auto& a : answer.ipv6)
       add(cell::ResolvedAnswer::kIpv6, Bytes(a));
-    if (!answer.ptrName.empty() && answer.ptrName.size() <= 255)
+    if (isValidHostname(answer.ptrName))  // an invalid name is dropped (TROVE-2026-035)
       add(cell::ResolvedAnswer::kHostname,
           Bytes(reinterpret_cast<const uint8_t*>(answer.ptrName.data()), answer.ptrName.size()));
     if (m.count == 0) add(cell::ResolvedAnswer::kError, Bytes());

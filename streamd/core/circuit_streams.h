@@ -40,6 +40,12 @@ inline constexpr size_t kSendmeBufferLimit = 32 * 1024;
 // classic window cannot get here) loses the stream with END RESOURCELIMIT.
 inline constexpr size_t kMaxSocketOutputBytes = 4 * 1024 * 1024;
 
+// An END reason as it goes on the wire (an END message, or a flow's `closed`): never 0, which is no
+// reason at all (bug 41353); MISC instead.
+constexpr uint8_t wireEndReason(uint8_t reason) {
+  return reason == 0 ? static_cast<uint8_t>(cell::EndReason::kMisc) : reason;
+}
+
 // Daemon-wide counters (for `onionsplit status`), shared by every circuit.
 struct StreamCounters {
   uint64_t opened = 0;                  // BEGINs accepted for a resolve or connect

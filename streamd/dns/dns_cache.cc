@@ -57,16 +57,30 @@ const DnsAnswer* DnsCache::get(std::string_view name, uint64_t nowSeconds) {
   return &it->second.answer;
 }
 
-bool isResolvableHostname(std::string_view name) {
-  if (name.empty() || name.size() > 255) return false;
-  if (name.back() == '.') name.remove_suffix(1);
-  if (name.empty() || name.front() == '.') return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
-      return false;
+bool isValidHostname(std::string_view name) {
+  if (name.empty() || name.size() > kMaxHostnameBytes) return false;
+  if (name.back() == '.') name.remove_suffix(1);  // one trailing dot: a fully qualified name
+  if (name.empty()) return false;
+  auto ascii = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  };
+  while (true) {
+    size_t dot = name.find('.');
+    std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > kMaxLabelBytes) return false;
+    if (label.front() == '-' || label.front() == '_') return false;
+    for (char c : label)
+      if (!ascii(c)) return false;
+    if (dot == std::string_view::npos) return true;
+    name.remove_prefix(dot + 1);
   }
-  if (name.find("..") != std::string_view::npos) return false;
+}
+
+bool isResolvableHostname(std::string_view name) {
+  if (!isValidHostname(name)) return false;
   std::string l = lower(name);
+  if (!l.empty() && l.back() == '.') l.pop_back();
   return !endsWithLabel(l, "onion") && !endsWithLabel(l, "exit");
 }
 

@@ -67,8 +67,18 @@ class DnsCache {
   std::multimap<uint64_t, std::string> expiry_;
 };
 
-// Whether an exit may resolve `name` at all (address-spec.txt): not empty, at most 255 characters,
-// letters, digits, '-', '_' and '.', and never a .onion or .exit name, which only Tor resolves.
+inline constexpr size_t kMaxHostnameBytes = 255;
+inline constexpr size_t kMaxLabelBytes = 63;
+
+// Whether `name` is a well-formed hostname (TROVE-2026-035; C tor's
+// string_is_valid_nonrfc_hostname, plus the DNS length bounds): not empty, at most 255 characters,
+// labels of 1 to 63 characters of [A-Za-z0-9-_] that do not start with '-' or '_', separated by
+// single dots, with at most one trailing dot. No control character, space, NUL or other byte
+// passes. Used for the names of BEGIN and RESOLVE and for names in the resolver's answers.
+bool isValidHostname(std::string_view name);
+
+// Whether an exit may resolve `name` at all (address-spec.txt): a valid hostname, and never a
+// .onion or .exit name, which only Tor resolves.
 bool isResolvableHostname(std::string_view name);
 
 }  // namespace onionsplit::streamd

@@ -211,7 +211,13 @@ void Resolver::onDnsAnswer(int result, char type, int count, int ttl, void* addr
       }
     } else if (type == DNS_PTR) {
       const char* name = *static_cast<char**>(addresses);
-      if (name) p.answer.ptrName = std::string(name, strnlen(name, 256));
+      // A name from the network: one that is not a valid hostname (control characters, empty or
+      // over-long labels, TROVE-2026-035) is dropped, as if there were no record.
+      std::string ptr = name ? std::string(name, strnlen(name, kMaxHostnameBytes + 1)) : "";
+      if (isValidHostname(ptr))
+        p.answer.ptrName = std::move(ptr);
+      else if (name)
+        ++self->stats_.invalidNames;
     }
   } else if (result == DNS_ERR_NOTEXIST || (result == DNS_ERR_NONE && count == 0)) {
     p.anyNotExist = true;

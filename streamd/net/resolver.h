@@ -29,10 +29,11 @@ class Resolver {
   using Handle = uint64_t;
 
   struct Stats {
-    uint64_t queries = 0;    // lookups sent to nameservers (A, AAAA and PTR count one each)
-    uint64_t cacheHits = 0;  // lookups answered from the cache
-    uint64_t failures = 0;   // lookups that ended in an error
-    uint64_t coalesced = 0;  // lookups that waited for the same name's query in flight
+    uint64_t queries = 0;       // lookups sent to nameservers (A, AAAA and PTR count one each)
+    uint64_t cacheHits = 0;     // lookups answered from the cache
+    uint64_t failures = 0;      // lookups that ended in an error
+    uint64_t coalesced = 0;     // lookups that waited for the same name's query in flight
+    uint64_t invalidNames = 0;  // names in answers that were not valid hostnames (dropped)
   };
 
   // Reads `resolvConf`; without usable nameservers every lookup fails (transiently) and a warning

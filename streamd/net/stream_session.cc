@@ -19,25 +19,9 @@
 namespace onionsplit::streamd {
 namespace {
 
-constexpr uint8_t kEndReasonDestroy = static_cast<uint8_t>(cell::EndReason::kDestroy);
 constexpr uint8_t kEndReasonResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
 
-// What circuitd (or confluxd) may send us: BEGIN, DATA, END, SENDME, RESOLVE, BEGIN_DIR, XOFF, XON.
-bool peerMaySend(uint8_t cmd) {
-  switch (static_cast<cell::RelayCmd>(cmd)) {
-    case cell::RelayCmd::kBegin:
-    case cell::RelayCmd::kData:
-    case cell::RelayCmd::kEnd:
-    case cell::RelayCmd::kSendme:
-    case cell::RelayCmd::kResolve:
-    case cell::RelayCmd::kBeginDir:
-    case cell::RelayCmd::kXoff:
-    case cell::RelayCmd::kXon:
-      return true;
-    default:
-      return false;
-  }
-}
+constexpr uint8_t kEndReasonTorProtocol = static_cast<uint8_t>(cell::EndReason::kTorProtocol);
 
 socklen_t toSockaddr(const exitpolicy::IpAddress& a, uint16_t port, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
@@ -81,8 +65,8 @@ class StreamSession::Circuit final : public StreamIo {
     std::vector<uint8_t> body;
   };
 
-  Circuit(StreamSession& s, FlowId f, bool cc)
-      : session(s), flow(f), core(s.ctx_.shared, *this, cc) {}
+  Circuit(StreamSession& s, FlowId f, uint64_t n, bool cc)
+      : session(s), flow(f), serial(n), core(s.ctx_.shared, *this, cc) {}
   ~Circuit() override { core.closeAll(); }
 
   Sock* find(StreamId id) {
@@ -126,20 +110,24 @@ class StreamSession::Circuit final : public StreamIo {
   void resolve(StreamId id, std::string_view name, bool wantIpv6) override {
     Sock& s = sockFor(id);
     armTimeout(s);
-    s.dns = session.ctx_.resolver.lookup(name, wantIpv6, [this, id](const DnsAnswer& a) {
-      if (Sock* k = find(id)) k->dns = 0;
-      core.onResolved(id, a);
-      session.pump(*this);
-    });
+    s.dns = session.ctx_.resolver.lookup(name, wantIpv6, answerFor(id));
+  }
+
+  // The resolver's answer finds its stream again by ids: the session (which cancels every lookup
+  // of its circuits before it goes), the flow, the circuit's serial and the stream id.
+  Resolver::Callback answerFor(StreamId id) {
+    return [sess = &session, f = flow, n = serial, id](const DnsAnswer& a) {
+      Circuit* c = sess->circuitOf(f, n);
+      if (!c) return;
+      if (Sock* k = c->find(id)) k->dns = 0;
+      c->core.onResolved(id, a);
+      sess->pump(*c);
+    };
   }
 
   void resolveReverse(StreamId id, const exitpolicy::IpAddress& address) override {
     Sock& s = sockFor(id);
-    s.dns = session.ctx_.resolver.lookupReverse(address, [this, id](const DnsAnswer& a) {
-      if (Sock* k = find(id)) k->dns = 0;
-      core.onResolved(id, a);
-      session.pump(*this);
-    });
+    s.dns = session.ctx_.resolver.lookupReverse(address, answerFor(id));
   }
 
   void connect(StreamId id, const exitpolicy::IpAddress& a, uint16_t port) override {
@@ -263,6 +251,7 @@ class StreamSession::Circuit final : public StreamIo {
 
   StreamSession& session;
   FlowId flow;
+  uint64_t serial;  // tells this circuit from an earlier one of the same flow id
   std::unordered_map<StreamId, std::unique_ptr<Sock>> socks;
   std::deque<Queued> queue;
   std::vector<StreamId> toMark;
@@ -270,14 +259,14 @@ class StreamSession::Circuit final : public StreamIo {
   CircuitStreams core;
 };
 
-StreamSession::StreamSession(std::string peer, StreamdContext& ctx, std::function<void()> drop,
-                             flowctl::CreditWindows w)
-    : PeerSession(std::move(peer), w, std::move(drop)), ctx_(ctx) {
+StreamSession::StreamSession(std::string peer, ipc::Side peerSide, StreamdContext& ctx,
+                             std::function<void()> drop, flowctl::CreditWindows w)
+    : PeerSession(std::move(peer), w, std::move(drop)), ctx_(ctx), peerSide_(peerSide) {
   sweepEv_ = event_new(ctx_.base, -1, 0, &StreamSession::onSweep, this);
 }
 
 StreamSession::~StreamSession() noexcept(false) {
-  circuits_.clear();  // closes every socket
+  circuits_.clear();  // closes every socket, cancels every lookup
   if (sweepEv_) event_free(sweepEv_);
 }
 
@@ -288,49 +277,65 @@ size_t StreamSession::sockets() const {
   return n;
 }
 
-ipc::UnknownFlow StreamSession::onUnknownFlow(Event::Reader e) {
-  if (e.isClosed()) return ipc::UnknownFlow::kDrop;  // crossed ours on the wire
-  if (!ipc::StreamTraits::opensFlow(e)) return ipc::UnknownFlow::kViolation;
-  opening_ = e.getFlow();
-  openingSet_ = true;
-  return ipc::UnknownFlow::kOpen;
+StreamSession::Circuit* StreamSession::circuitOf(FlowId flow, uint64_t serial) {
+  auto it = circuits_.find(flow);
+  if (it == circuits_.end() || it->second->serial != serial) return nullptr;
+  return it->second.get();
 }
 
-bool StreamSession::onEvent(Event::Reader e) {
-  FlowId flow = e.getFlow();
-  bool opening = openingSet_ && opening_ == flow;
-  openingSet_ = false;
-  if (e.isClosed()) {  // a close cost no credit: nothing to take
-    auto it = circuits_.find(flow);
-    if (it != circuits_.end()) {  // the circuit closed: its streams go silently
-      blocked_.erase(flow);
-      circuits_.erase(it);
-      sendClosed(flow, kEndReasonDestroy);
-    }
-    return true;
-  }
-  if (!e.isRelay()) return false;
+ipc::Verdict StreamSession::admit(Event::Reader e) {
+  return ipc::StreamTraits::admit(peerSide_, ipc::Side::kStreamd, e);
+}
+
+ipc::Verdict StreamSession::onControl(Event::Reader) {
+  return ipc::Verdict::breach("a stream event without a flow");  // every stream event has one
+}
+
+ipc::FlowVerdict StreamSession::onFlowEvent(FlowId flow, StreamFlow&, Event::Reader e,
+                                            flowctl::CreditToken credit) {
+  if (!e.isRelay()) return ipc::FlowVerdict::closeFlow(kEndReasonTorProtocol);  // admit: cannot
   auto relay = e.getRelay();
-  uint8_t cmd = relay.getCommand();
   auto body = relay.getBody();
-  if (!peerMaySend(cmd) || relay.getStreamId() == 0 || body.size() > cell::kRelayBodyMax)
-    return false;
   auto it = circuits_.find(flow);
-  if (it == circuits_.end()) {
-    if (!opening) {  // a flow we dropped; its messages crossed our `closed`
-      pipe.taken(flow, 1);
-      return true;
-    }
-    it = circuits_.emplace(flow, std::make_unique<Circuit>(*this, flow, e.getCongestionControl()))
+  if (it == circuits_.end()) {  // the flow's opener (the pipe opened it for us)
+    it = circuits_
+             .emplace(flow, std::make_unique<Circuit>(*this, flow, nextSerial_++,
+                                                      e.getCongestionControl()))
              .first;
   }
   Circuit& c = *it->second;
-  auto in = c.core.onClientMessage(relay.getStreamId(), cmd, Bytes(body.begin(), body.size()),
-                                   monotonicUsec());
-  pipe.taken(flow, 1);  // DATA is in the socket's buffer (or optimistic store) by now
-  if (in == CircuitStreams::Input::kViolation) return false;
+  auto in = c.core.onClientMessage(relay.getStreamId(), relay.getCommand(),
+                                   Bytes(body.begin(), body.size()), monotonicUsec());
+  // DATA is in the socket's output buffer (or the stream's optimistic store) by now: the message
+  // left our edge, its credit goes back.
+  credit.release();
+  if (in == CircuitStreams::Input::kViolation) {  // admit() lets none through; costs the flow only
+    blocked_.erase(flow);
+    circuits_.erase(flow);
+    return ipc::FlowVerdict::closeFlow(kEndReasonTorProtocol);
+  }
+  if (c.failing) {  // its answers overflowed their queue
+    logOverflow(flow);
+    blocked_.erase(flow);
+    circuits_.erase(flow);
+    return ipc::FlowVerdict::closeFlow(kEndReasonResourceLimit);
+  }
   pump(c);
-  return true;
+  return ipc::FlowVerdict::accept();
+}
+
+void StreamSession::onPeerClose(FlowId flow, StreamFlow&, Event::Reader e) {
+  // The circuit closed: its streams go silently (their sockets flush); the pipe answers with the
+  // same reason, unless that is 0: then we answer ourselves with MISC (bug 41353: no END, and no
+  // close that stands for ENDs, carries reason 0).
+  blocked_.erase(flow);
+  circuits_.erase(flow);
+  if (e.getClosed() == 0) pipe.close(flow, wireEndReason(0));
+}
+
+void StreamSession::onClosed(FlowId flow) {
+  blocked_.erase(flow);
+  circuits_.erase(flow);  // normally gone already
 }
 
 void StreamSession::onCredit() {
@@ -423,17 +428,19 @@ bool StreamSession::sendRelay(FlowId flow, StreamId id, uint8_t cmd, const uint8
   return true;
 }
 
-void StreamSession::sendClosed(FlowId flow, uint8_t reason) {
-  if (!pipe.canClose(flow)) return;  // already closed by us, or the flow is gone
-  auto e = pipe.add();
-  ipc::StreamTraits::fillClose(e, flow, reason);
-  pipe.commit(flow, e);
-}
-
 void StreamSession::dropCircuit(FlowId flow, uint8_t reason) {
   blocked_.erase(flow);
   circuits_.erase(flow);
-  sendClosed(flow, reason);
+  pipe.close(flow, wireEndReason(reason));  // no credit needed; false if already closing
+}
+
+void StreamSession::logOverflow(FlowId flow) {
+  uint64_t suppressed = 0;
+  if (logLimit_.allow("overflow", daemon::RateLimiter::Clock::now(), suppressed))
+    spdlog::info("streamd: circuit {} queued too many messages toward {}; dropping it{}", flow,
+                 peer(),
+                 suppressed ? " (" + std::to_string(suppressed) + " more like it not logged)"
+                            : std::string());
 }
 
 void StreamSession::scheduleSweep() {
@@ -446,12 +453,7 @@ void StreamSession::onSweep(evutil_socket_t, short, void* arg) {
   for (auto& [f, c] : self->circuits_)
     if (c->failing) failing.push_back(f);
   for (FlowId f : failing) {
-    uint64_t suppressed = 0;
-    if (self->logLimit_.allow("overflow", daemon::RateLimiter::Clock::now(), suppressed))
-      spdlog::info("streamd: circuit {} queued too many messages toward {}; dropping it{}", f,
-                   self->peer(),
-                   suppressed ? " (" + std::to_string(suppressed) + " more like it not logged)"
-                              : std::string());
+    self->logOverflow(f);
     self->dropCircuit(f, kEndReasonResourceLimit);
   }
 }

@@ -9,10 +9,19 @@
 // its ready streams are served round-robin, one DATA message each. Control messages (CONNECTED,
 // END, RESOLVED, SENDME, XON, XOFF) that meet an exhausted credit wait in a bounded per-circuit
 // queue and leave, in order, when credit returns (onCredit); a circuit whose queue overflows is
-// dropped with `closed` RESOURCELIMIT. `closed` itself needs no credit (batch_pipe.h).
+// dropped with `closed` RESOURCELIMIT. `closed` itself needs no credit (batch_pipe.h). That queue
+// holds only streamd's own messages, in its own bound: no peer credit ever waits in it.
 //
-// What the peer sends is hostile: a command it may not send, stream id 0, or a body over 498
-// bytes is a contract violation (the connection is dropped).
+// Verdicts (issue 15): what the peer daemon itself may not send (a command its side may not send
+// us, stream id 0, a body over 498 bytes: StreamTraits::admit with the peer's Side) is a contract
+// violation and drops the connection. Everything a client can cause (a bad BEGIN, too many
+// streams, an unknown stream id, a bad hostname) costs at most an END on that stream, or the flow
+// (`closed` with a reason), never the connection. An END never carries reason 0 (bug 41353).
+//
+// Credit: each of the peer's messages comes with a CreditToken; it is kept until the message is
+// in the socket's output buffer (or the stream's optimistic store), then dropped, which returns the
+// credit. Circuits are found by flow id (and their lookups by flow id, circuit serial and stream
+// id): nothing outside a circuit holds a pointer to it or to its streams.
 #pragma once
 
 #include <event2/event.h>
@@ -48,16 +57,27 @@ struct StreamdContext {
   SocketLinger* linger = nullptr;     // ended streams' sockets flush here (none: closed at once)
 };
 
-class StreamSession final : public ipc::PeerSession<ipc::StreamTraits> {
+// The pipe's state per flow: none (the circuit is kept in the session's table by flow id).
+struct StreamFlow {};
+
+class StreamSession final : public ipc::PeerSession<ipc::StreamTraits, StreamFlow> {
  public:
   using Event = ipc::StreamTraits::Event;
 
-  StreamSession(std::string peer, StreamdContext& ctx, std::function<void()> drop,
-                flowctl::CreditWindows w = ipc::defaultWindows());
+  // `peerSide`: who is on the other end (ipc::Side::kCircuitd for circuits, kConfluxd for sets);
+  // it decides what the peer may send (relay_commands.h).
+  StreamSession(std::string peer, ipc::Side peerSide, StreamdContext& ctx,
+                std::function<void()> drop, flowctl::CreditWindows w = ipc::defaultWindows());
   ~StreamSession() noexcept(false) override;
 
-  ipc::UnknownFlow onUnknownFlow(Event::Reader e) override;
-  bool onEvent(Event::Reader e) override;
+  ipc::Verdict admit(Event::Reader e) override;
+  ipc::Verdict onControl(Event::Reader e) override;
+  ipc::FlowVerdict onFlowEvent(FlowId f, StreamFlow& s, Event::Reader e,
+                               flowctl::CreditToken credit) override;
+  void onPeerClose(FlowId f, StreamFlow& s, Event::Reader e) override;
+  void onClosed(FlowId f) override;
+  // The stream boundary never forgets a flow without both closes: an unknown flow is a breach.
+  bool mayBeStale(Event::Reader) override { return false; }
   void onCredit() override;
 
   size_t circuits() const { return circuits_.size(); }
@@ -69,8 +89,10 @@ class StreamSession final : public ipc::PeerSession<ipc::StreamTraits> {
 
   void pump(Circuit& c);
   bool sendRelay(FlowId flow, StreamId id, uint8_t cmd, const uint8_t* body, size_t len);
-  void sendClosed(FlowId flow, uint8_t reason);
   void dropCircuit(FlowId flow, uint8_t reason);
+  void logOverflow(FlowId flow);
+  // The circuit of `flow` if it is still the one numbered `serial`.
+  Circuit* circuitOf(FlowId flow, uint64_t serial);
   void scheduleSweep();
   static void onSweep(evutil_socket_t, short, void* arg);
 
@@ -78,8 +100,8 @@ class StreamSession final : public ipc::PeerSession<ipc::StreamTraits> {
   std::unordered_map<FlowId, std::unique_ptr<Circuit>> circuits_;
   std::unordered_set<FlowId> blocked_;  // waiting for credit
   std::vector<FlowId> scratch_;
-  FlowId opening_ = 0;
-  bool openingSet_ = false;
+  ipc::Side peerSide_;
+  uint64_t nextSerial_ = 1;
   event* sweepEv_ = nullptr;
   daemon::RateLimiter logLimit_{10, std::chrono::minutes(1)};  // a client can make many circuits
 };

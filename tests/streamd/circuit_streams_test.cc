@@ -382,6 +382,94 @@ TEST(CircuitStreams, AClientIgnoringXoffLosesTheStreamAndNonExitsResolveNothing)
   EXPECT_TRUE(io.resolves.empty());
 }
 
+// TROVE-2026-035: names from the client (BEGIN, RESOLVE) and from the resolver are checked; a bad
+// name costs the stream an END RESOLVEFAILED (BEGIN) or a RESOLVED error (RESOLVE), as C tor's
+// dns_resolve answers an invalid destination, and is never looked up. A BEGIN that does not parse
+// is END TORPROTOCOL (C tor's begin_cell_parse failure).
+TEST(CircuitStreams, Trove2026_035_BadHostnamesAreRefusedAndNeverLookedUp) {
+  Fixture f;
+  const std::string bad[] = {
+      std::string("exa\x01mple.com"), "a..b.com",     ".a.com",  "-a.com", "a b.com",
+      std::string(64, 'a') + ".com",  // a label over 63
+      std::string(4 * 63 + 3, 'a'),   // over 255
+      std::string("exa\x7fmple.com"), "ex%ample.com", "a.com..",
+  };
+  StreamId id = 1;
+  for (const auto& name : bad) {
+    ASSERT_EQ(f.msg(id, RelayCmd::kBegin, beginBody(name + ":80")), CircuitStreams::Input::kOk);
+    EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResolveFailed)) << id;
+    EXPECT_EQ(f.io.resolves.count(id), 0u) << id;
+    EXPECT_FALSE(f.core.has(id));
+    ++id;
+    ASSERT_EQ(f.msg(id, RelayCmd::kResolve, cstr(name)), CircuitStreams::Input::kOk);
+    auto r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+    ASSERT_TRUE(r) << id;
+    EXPECT_EQ(f.io.sent.back().cmd, RelayCmd::kResolved);
+    EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kError) << id;
+    EXPECT_EQ(f.io.resolves.count(id), 0u) << id;
+    EXPECT_FALSE(f.core.has(id));
+    ++id;
+  }
+  // A BEGIN that does not parse (no port).
+  ASSERT_EQ(f.msg(id, RelayCmd::kBegin, cstr("example.com")), CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  ++id;
+  // The longest valid names still resolve.
+  std::string label63(63, 'a');
+  std::string longest = label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b');
+  ASSERT_EQ(longest.size(), 253u);
+  ASSERT_EQ(f.msg(id, RelayCmd::kBegin, beginBody(longest + ":80")), CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.io.resolves[id], longest);
+}
+
+TEST(CircuitStreams, Trove2026_035_AnInvalidNameInAResolverAnswerIsDropped) {
+  Fixture f;
+  ASSERT_EQ(f.msg(1, RelayCmd::kResolve, cstr("7.2.0.192.in-addr.arpa")),
+            CircuitStreams::Input::kOk);
+  ASSERT_EQ(f.io.reverses.count(1), 1u);
+  DnsAnswer a;
+  a.ptrName = std::string("evil\x01.example\r\nX-Injected: 1");
+  f.core.onResolved(1, a);
+  auto r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->count, 1u);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kError);  // the name is gone, nothing left
+
+  ASSERT_EQ(f.msg(2, RelayCmd::kResolve, cstr("7.2.0.192.in-addr.arpa")),
+            CircuitStreams::Input::kOk);
+  DnsAnswer ok;
+  ok.ptrName = "host.example";
+  f.core.onResolved(2, ok);
+  r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kHostname);
+}
+
+// Bug 41353: an END never carries reason 0 (no reason at all); 0 goes out as MISC.
+TEST(CircuitStreams, Bug41353_AnEndNeverCarriesReasonZero) {
+  EXPECT_EQ(wireEndReason(0), static_cast<uint8_t>(cell::EndReason::kMisc));
+  for (unsigned r = 1; r < 256; ++r)
+    EXPECT_EQ(wireEndReason(static_cast<uint8_t>(r)), r);
+  Fixture f;
+  f.msg(1, RelayCmd::kBegin, beginBody("127.0.0.1:25"));  // EXITPOLICY
+  f.msg(2, RelayCmd::kBeginDir);                          // NOTDIRECTORY
+  f.msg(3, RelayCmd::kBegin, cstr("x"));                  // TORPROTOCOL
+  f.msg(4, RelayCmd::kBegin, beginBody("127.0.0.1:80"));  // connect fails without an errno
+  f.core.onConnectFailed(4, 0);
+  f.msg(5, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnected(5);
+  f.core.onSocketClosed(5, 0);  // DONE
+  f.msg(6, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnectFailed(6, 12345);  // an errno nobody maps
+  EXPECT_EQ(f.count(RelayCmd::kEnd), 6u);
+  for (auto& s : f.io.sent)
+    if (s.cmd == RelayCmd::kEnd) {
+      ASSERT_FALSE(s.body.empty());
+      EXPECT_NE(s.body[0], 0) << s.id;
+    }
+  EXPECT_EQ(f.shared.counters.endsSent[0], 0u);
+}
+
 TEST(ReverseNames, ParseBothFamilies) {
   EXPECT_EQ(parseReverseName("1.0.0.127.in-addr.arpa")->toString(), "127.0.0.1");
   EXPECT_EQ(parseReverseName("1.0.0.127.IN-ADDR.ARPA")->toString(), "127.0.0.1");

@@ -77,5 +77,39 @@ TEST(Hostnames, ExitResolvesOnlyOrdinaryNames) {
   EXPECT_FALSE(isResolvableHostname(std::string(256, 'a')));
 }
 
+// TROVE-2026-035: what a hostname may be (C tor's string_is_valid_nonrfc_hostname, plus the DNS
+// bounds of 255 characters and 63 per label).
+TEST(Hostnames, Trove2026_035_ValidHostnames) {
+  EXPECT_TRUE(isValidHostname("www.example.com"));
+  EXPECT_TRUE(isValidHostname("www.example.com."));
+  EXPECT_TRUE(isValidHostname("a_b-c.example"));
+  EXPECT_TRUE(isValidHostname("x.onion"));  // well-formed; isResolvableHostname refuses it
+  EXPECT_TRUE(isValidHostname(std::string(63, 'a') + ".com"));
+  EXPECT_FALSE(isValidHostname(std::string(64, 'a') + ".com"));
+  std::string l63(63, 'a');
+  std::string n255 = l63 + "." + l63 + "." + l63 + "." + std::string(63, 'b');
+  ASSERT_EQ(n255.size(), 255u);
+  EXPECT_TRUE(isValidHostname(n255));
+  EXPECT_FALSE(isValidHostname(n255 + "."));  // 256 with the dot
+  EXPECT_FALSE(isValidHostname(""));
+  EXPECT_FALSE(isValidHostname("."));
+  EXPECT_FALSE(isValidHostname(".."));
+  EXPECT_FALSE(isValidHostname("a..b"));
+  EXPECT_FALSE(isValidHostname(".a"));
+  EXPECT_FALSE(isValidHostname("a.b.."));
+  EXPECT_FALSE(isValidHostname("-a.com"));
+  EXPECT_FALSE(isValidHostname("a._b.com"));
+  for (int c = 0; c < 256; ++c) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';  // '.': "a.b.com"
+    std::string name = std::string("a") + static_cast<char>(c) + "b.com";
+    EXPECT_EQ(isValidHostname(name), ok) << c;
+    EXPECT_EQ(isResolvableHostname(name), ok) << c;
+  }
+  EXPECT_FALSE(isValidHostname(std::string("a\0b.com", 7)));
+  EXPECT_FALSE(isResolvableHostname("x.onion."));
+  EXPECT_FALSE(isResolvableHostname("-a.com"));
+}
+
 }  // namespace
 }  // namespace onionsplit::streamd

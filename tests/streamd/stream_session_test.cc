@@ -13,10 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -109,6 +111,8 @@ class DnsServer {
       // NOERROR, no records (AAAA)
     } else if (name == "1.0.0.127.in-addr.arpa" && type == 12) {
       answer(12, {4, 'e', 'c', 'h', 'o', 4, 't', 'e', 's', 't', 0});
+    } else if (name == std::string("2.0.0.127.in-addr.arpa") && type == 12) {
+      answer(12, {4, 'e', 'v', 0x01, 'l', 4, 't', 'e', 's', 't', 0});  // TROVE-2026-035
     } else {
       r[3] = 0x83;  // NXDOMAIN
     }
@@ -215,33 +219,50 @@ struct Got {
   bool closed = false;
 };
 
+// Plays circuitd (or confluxd): checks what streamd sends with the boundary's rules, keeps a copy,
+// and hands each message on to its client at once (its credit goes back) unless told to hold them.
 struct Circuitd final : Pipe::Handler {
-  Circuitd() : pipe(ipc::defaultWindows(), *this) {}
-  ipc::UnknownFlow onUnknownFlow(proto::StreamEvent::Reader) override {
-    return ipc::UnknownFlow::kViolation;  // streamd never opens a flow
+  explicit Circuitd(ipc::Side self = ipc::Side::kCircuitd)
+      : pipe(ipc::defaultWindows(), *this), side(self) {}
+  ipc::Verdict admit(proto::StreamEvent::Reader e) override {
+    if (e.isClosed()) {  // every close streamd sends, its own or its answer to ours
+      closeReasons.push_back(e.getClosed());
+      if (e.getClosed() == 0) ++zeroReasonEnds;
+    }
+    return ipc::StreamTraits::admit(ipc::Side::kStreamd, side, e);
   }
-  bool onEvent(proto::StreamEvent::Reader e) override {
+  ipc::Verdict onControl(proto::StreamEvent::Reader) override {
+    return ipc::Verdict::breach("streamd sends no control events");
+  }
+  ipc::FlowVerdict onFlowEvent(ipc::FlowId, ipc::NoState&, proto::StreamEvent::Reader e,
+                               flowctl::CreditToken credit) override {
     Got g;
     g.flow = e.getFlow();
-    if (e.isClosed()) {
-      g.closed = true;
-    } else {
-      auto r = e.getRelay();
-      g.sid = r.getStreamId();
-      g.cmd = r.getCommand();
-      auto b = r.getBody();
-      g.body.assign(reinterpret_cast<const char*>(b.begin()), b.size());
-    }
+    auto r = e.getRelay();
+    g.sid = r.getStreamId();
+    g.cmd = r.getCommand();
+    auto b = r.getBody();
+    g.body.assign(reinterpret_cast<const char*>(b.begin()), b.size());
     got.push_back(g);
-    if (g.closed) return true;  // a close is not taken (it cost no credit)
-    if (autoTake)
-      pipe.taken(g.flow, 1);  // handed on to the client at once
-    else
-      ++held;
-    return true;
+    if (g.cmd == static_cast<uint8_t>(RelayCmd::kEnd) && (g.body.empty() || g.body[0] == 0))
+      ++zeroReasonEnds;
+    if (!autoTake) held.push_back(std::move(credit));  // else: handed on at once
+    return ipc::FlowVerdict::accept();
   }
-  void onCredit() override {}
+  void onPeerClose(ipc::FlowId f, ipc::NoState&, proto::StreamEvent::Reader e) override {
+    Got g;
+    g.flow = f;
+    g.closed = true;
+    got.push_back(g);
+    closes[f] = e.getClosed();
+  }
+  void onClosed(ipc::FlowId f) override { closedFlows.push_back(f); }
   void onViolation(const std::string& why) override { violation = why; }
+  // The client took `n` of the held messages.
+  void take(size_t n) {
+    n = std::min(n, held.size());
+    held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(n));
+  }
 
   void send(uint64_t flow, uint16_t sid, RelayCmd cmd, const std::string& body, bool cc = false) {
     if (!pipe.isOpen(flow)) {
@@ -258,11 +279,7 @@ struct Circuitd final : Pipe::Handler {
     if (!body.empty()) std::memcpy(b.begin(), body.data(), body.size());
     pipe.commit(flow, e);
   }
-  void close(uint64_t flow) {
-    auto e = pipe.add();
-    ipc::StreamTraits::fillClose(e, flow, 1);
-    pipe.commit(flow, e);
-  }
+  void close(uint64_t flow, uint8_t reason = 1) { ASSERT_TRUE(pipe.close(flow, reason)); }
   // Messages of (flow, sid) with command cmd.
   std::vector<Got> of(uint64_t flow, uint16_t sid, RelayCmd cmd) const {
     std::vector<Got> out;
@@ -283,16 +300,20 @@ struct Circuitd final : Pipe::Handler {
       s += g.body;
     return s;
   }
+  // Both closes of the flow passed (streamd's answer to ours, or streamd's own close).
   bool closedBack(uint64_t flow) const {
-    for (auto& g : got)
-      if (g.closed && g.flow == flow) return true;
-    return false;
+    return std::find(closedFlows.begin(), closedFlows.end(), flow) != closedFlows.end();
   }
 
   Pipe pipe;
+  ipc::Side side;
   std::vector<Got> got;
   bool autoTake = true;
-  uint32_t held = 0;  // messages not yet handed on (their credit is not returned)
+  std::vector<flowctl::CreditToken> held;  // messages not yet handed on (credit not returned)
+  std::vector<ipc::FlowId> closedFlows;
+  std::map<ipc::FlowId, uint8_t> closes;  // streamd's own closes, by reason
+  std::vector<uint8_t> closeReasons;      // of every close streamd sent
+  size_t zeroReasonEnds = 0;              // bug 41353: must stay 0
   std::string violation;
   std::unique_ptr<ipc::RpcConnection> conn;
 };
@@ -323,15 +344,25 @@ class StreamSessionTest : public ::testing::Test {
     resolver = std::make_unique<Resolver>(loop.base(), resolvConf);
     shared.maxStreams = 1000;
     ctx = std::make_unique<StreamdContext>(loop.base(), *resolver, shared);
-    session = std::make_unique<StreamSession>("circuitd", *ctx, [this] { dropped = true; });
+    connect(ipc::Side::kCircuitd);
+  }
+  // A new session toward a new peer playing `side`.
+  void connect(ipc::Side side) {
+    session.reset();
+    serverConn.reset();
+    peerOwner = std::make_unique<Circuitd>(side);
+    peer = peerOwner.get();
+    session =
+        std::make_unique<StreamSession>(side == ipc::Side::kCircuitd ? "circuitd" : "confluxd",
+                                        side, *ctx, [this] { dropped = true; });
     int sv[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     serverConn = std::make_unique<ipc::RpcConnection>(loop.base(), sv[0], true,
                                                       session->pipe.makeLocalSink());
-    peer.conn =
-        std::make_unique<ipc::RpcConnection>(loop.base(), sv[1], false, peer.pipe.makeLocalSink());
+    peer->conn =
+        std::make_unique<ipc::RpcConnection>(loop.base(), sv[1], false, peer->pipe.makeLocalSink());
     session->pipe.setPeer(serverConn->bootstrap<proto::StreamSink>());
-    peer.pipe.setPeer(peer.conn->bootstrap<proto::StreamSink>());
+    peer->pipe.setPeer(peer->conn->bootstrap<proto::StreamSink>());
   }
   void TearDown() override {
     session.reset();
@@ -360,10 +391,10 @@ class StreamSessionTest : public ::testing::Test {
     }
   }
   uint8_t endReason(uint64_t flow, uint16_t sid) {
-    auto ends = peer.of(flow, sid, RelayCmd::kEnd);
+    auto ends = peer->of(flow, sid, RelayCmd::kEnd);
     return ends.empty() || ends[0].body.empty() ? 0 : static_cast<uint8_t>(ends[0].body[0]);
   }
-  bool hasEnd(uint64_t flow, uint16_t sid) { return !peer.of(flow, sid, RelayCmd::kEnd).empty(); }
+  bool hasEnd(uint64_t flow, uint16_t sid) { return !peer->of(flow, sid, RelayCmd::kEnd).empty(); }
 
   ipc::EventLoop loop;
   DnsServer dns;
@@ -375,17 +406,17 @@ class StreamSessionTest : public ::testing::Test {
   bool dropped = false;
   std::unique_ptr<StreamSession> session;
   std::unique_ptr<ipc::RpcConnection> serverConn;
-  std::unique_ptr<Circuitd> peerOwner = std::make_unique<Circuitd>();  // KJ-owning: held by pointer
-  Circuitd& peer = *peerOwner;
+  std::unique_ptr<Circuitd> peerOwner;  // KJ-owning: held by pointer
+  Circuitd* peer = nullptr;
 };
 
 TEST_F(StreamSessionTest, ConnectEchoBothWaysAndEndDoneWhenTheServerCloses) {
   TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
-  peer.send(1, 5, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
-  ASSERT_TRUE(waitFor([&] { return !peer.of(1, 5, RelayCmd::kConnected).empty(); }));
+  peer->send(1, 5, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer->of(1, 5, RelayCmd::kConnected).empty(); }));
   auto c = cell::decodeConnected(
-      Bytes(reinterpret_cast<const uint8_t*>(peer.of(1, 5, RelayCmd::kConnected)[0].body.data()),
-            peer.of(1, 5, RelayCmd::kConnected)[0].body.size()));
+      Bytes(reinterpret_cast<const uint8_t*>(peer->of(1, 5, RelayCmd::kConnected)[0].body.data()),
+            peer->of(1, 5, RelayCmd::kConnected)[0].body.size()));
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->address.has_value());
   EXPECT_EQ(c->address->bytes[0], 127);
@@ -395,38 +426,38 @@ TEST_F(StreamSessionTest, ConnectEchoBothWaysAndEndDoneWhenTheServerCloses) {
     std::string chunk(498, '\0');
     for (size_t k = 0; k < chunk.size(); ++k)
       chunk[k] = static_cast<char>((i * 498 + k) * 7 % 251);
-    peer.send(1, 5, RelayCmd::kData, chunk);
+    peer->send(1, 5, RelayCmd::kData, chunk);
     sent += chunk;
   }
-  ASSERT_TRUE(waitFor([&] { return peer.data(1, 5).size() >= sent.size(); }));
-  EXPECT_EQ(peer.data(1, 5), sent);
-  for (auto& g : peer.of(1, 5, RelayCmd::kData))
+  ASSERT_TRUE(waitFor([&] { return peer->data(1, 5).size() >= sent.size(); }));
+  EXPECT_EQ(peer->data(1, 5), sent);
+  for (auto& g : peer->of(1, 5, RelayCmd::kData))
     EXPECT_LE(g.body.size(), 498u);
 
   TcpServer talker(loop.base(), TcpServer::Mode::kSendThenClose, 5000);
-  peer.send(1, 6, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(talker.port)));
+  peer->send(1, 6, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(talker.port)));
   ASSERT_TRUE(waitFor([&] { return hasEnd(1, 6); }));
   EXPECT_EQ(endReason(1, 6), kDone);
   std::string expect(5000, 'x');
   for (size_t i = 0; i < expect.size(); ++i)
     expect[i] = static_cast<char>('a' + i % 26);
-  EXPECT_EQ(peer.data(1, 6), expect);
+  EXPECT_EQ(peer->data(1, 6), expect);
   // END comes after all the data.
-  EXPECT_EQ(peer.got.back().cmd, static_cast<uint8_t>(RelayCmd::kEnd));
+  EXPECT_EQ(peer->got.back().cmd, static_cast<uint8_t>(RelayCmd::kEnd));
   EXPECT_FALSE(dropped);
   EXPECT_GE(shared.counters.opened, 2u);
 }
 
 TEST_F(StreamSessionTest, HostnamesAndResolveForwardAndReverse) {
   TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
-  peer.send(2, 1, RelayCmd::kBegin, beginBody("echo.test:" + std::to_string(echo.port)));
-  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 1, RelayCmd::kConnected).empty(); }))
+  peer->send(2, 1, RelayCmd::kBegin, beginBody("echo.test:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer->of(2, 1, RelayCmd::kConnected).empty(); }))
       << "end reason " << int(endReason(2, 1));
   EXPECT_EQ(echo.accepted, 1);
 
-  peer.send(2, 2, RelayCmd::kResolve, std::string("echo.test") + '\0');
-  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 2, RelayCmd::kResolved).empty(); }));
-  auto body = peer.of(2, 2, RelayCmd::kResolved)[0].body;
+  peer->send(2, 2, RelayCmd::kResolve, std::string("echo.test") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer->of(2, 2, RelayCmd::kResolved).empty(); }));
+  auto body = peer->of(2, 2, RelayCmd::kResolved)[0].body;
   auto r = cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
   ASSERT_TRUE(r);
   ASSERT_GE(r->count, 1u);
@@ -435,26 +466,26 @@ TEST_F(StreamSessionTest, HostnamesAndResolveForwardAndReverse) {
   EXPECT_EQ(r->answers[0].value[0], 127);
   EXPECT_EQ(r->answers[0].ttl, 60u);
 
-  peer.send(2, 3, RelayCmd::kResolve, std::string("1.0.0.127.in-addr.arpa") + '\0');
-  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 3, RelayCmd::kResolved).empty(); }));
-  body = peer.of(2, 3, RelayCmd::kResolved)[0].body;
+  peer->send(2, 3, RelayCmd::kResolve, std::string("1.0.0.127.in-addr.arpa") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer->of(2, 3, RelayCmd::kResolved).empty(); }));
+  body = peer->of(2, 3, RelayCmd::kResolved)[0].body;
   r = cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
   ASSERT_TRUE(r);
   ASSERT_GE(r->count, 1u);
   EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kHostname);
   EXPECT_EQ(std::string(r->answers[0].value.begin(), r->answers[0].value.end()), "echo.test");
 
-  peer.send(2, 4, RelayCmd::kResolve, std::string("missing.test") + '\0');
-  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 4, RelayCmd::kResolved).empty(); }));
-  body = peer.of(2, 4, RelayCmd::kResolved)[0].body;
+  peer->send(2, 4, RelayCmd::kResolve, std::string("missing.test") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer->of(2, 4, RelayCmd::kResolved).empty(); }));
+  body = peer->of(2, 4, RelayCmd::kResolved)[0].body;
   r = cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kError);
 
   // A second lookup of the name is a cache hit.
   int before = dns.queries;
-  peer.send(2, 5, RelayCmd::kResolve, std::string("echo.test") + '\0');
-  ASSERT_TRUE(waitFor([&] { return !peer.of(2, 5, RelayCmd::kResolved).empty(); }));
+  peer->send(2, 5, RelayCmd::kResolve, std::string("echo.test") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer->of(2, 5, RelayCmd::kResolved).empty(); }));
   EXPECT_EQ(dns.queries, before);
   EXPECT_GE(resolver->stats().cacheHits, 1u);
   EXPECT_FALSE(dropped);
@@ -463,16 +494,16 @@ TEST_F(StreamSessionTest, HostnamesAndResolveForwardAndReverse) {
 TEST_F(StreamSessionTest, LookupsOfANameInFlightShareOneQuery) {
   int before = dns.queries;
   for (uint16_t id = 1; id <= 8; ++id)
-    peer.send(4, id, RelayCmd::kResolve, std::string("burst.test") + '\0');
+    peer->send(4, id, RelayCmd::kResolve, std::string("burst.test") + '\0');
   ASSERT_TRUE(waitFor([&] {
     for (uint16_t id = 1; id <= 8; ++id)
-      if (peer.of(4, id, RelayCmd::kResolved).empty()) return false;
+      if (peer->of(4, id, RelayCmd::kResolved).empty()) return false;
     return true;
   }));
   EXPECT_EQ(dns.queries - before, 1) << "one A query for eight lookups";
   EXPECT_EQ(resolver->stats().coalesced, 7u);
   for (uint16_t id = 1; id <= 8; ++id) {
-    auto body = peer.of(4, id, RelayCmd::kResolved)[0].body;
+    auto body = peer->of(4, id, RelayCmd::kResolved)[0].body;
     auto r =
         cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
     ASSERT_TRUE(r);
@@ -482,9 +513,9 @@ TEST_F(StreamSessionTest, LookupsOfANameInFlightShareOneQuery) {
 }
 
 TEST_F(StreamSessionTest, PolicyDirAndRefusedConnects) {
-  peer.send(3, 1, RelayCmd::kBegin, beginBody("127.0.0.1:25"));
-  peer.send(3, 2, RelayCmd::kBeginDir, "");
-  peer.send(3, 3, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(closedPort())));
+  peer->send(3, 1, RelayCmd::kBegin, beginBody("127.0.0.1:25"));
+  peer->send(3, 2, RelayCmd::kBeginDir, "");
+  peer->send(3, 3, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(closedPort())));
   ASSERT_TRUE(waitFor([&] { return hasEnd(3, 1) && hasEnd(3, 2) && hasEnd(3, 3); }));
   EXPECT_EQ(endReason(3, 1), kExitPolicy);
   EXPECT_EQ(endReason(3, 2), kNotDirectory);
@@ -495,15 +526,15 @@ TEST_F(StreamSessionTest, PolicyDirAndRefusedConnects) {
 
 TEST_F(StreamSessionTest, ClosedFromCircuitdClosesTheSocketsAndIsAnswered) {
   TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
-  peer.send(4, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
-  peer.send(4, 2, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  peer->send(4, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  peer->send(4, 2, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
   ASSERT_TRUE(waitFor([&] {
-    return !peer.of(4, 1, RelayCmd::kConnected).empty() &&
-           !peer.of(4, 2, RelayCmd::kConnected).empty() && echo.accepted == 2;
+    return !peer->of(4, 1, RelayCmd::kConnected).empty() &&
+           !peer->of(4, 2, RelayCmd::kConnected).empty() && echo.accepted == 2;
   }));
   EXPECT_EQ(session->sockets(), 2u);
-  peer.close(4);
-  ASSERT_TRUE(waitFor([&] { return peer.closedBack(4) && echo.eofs == 2; }));
+  peer->close(4);
+  ASSERT_TRUE(waitFor([&] { return peer->closedBack(4) && echo.eofs == 2; }));
   EXPECT_EQ(session->sockets(), 0u);
   EXPECT_EQ(session->circuits(), 0u);
   EXPECT_FALSE(hasEnd(4, 1));  // silently
@@ -556,21 +587,21 @@ class SlowServer {
 // Stream 1 of circuit `flow` to a SlowServer: connected, 480 DATA (about 239 KB, within a
 // stream's window of 500 cells) the server does not read yet, then the client's END. Returns the
 // bytes sent.
-std::string sendThenEnd(Circuitd& peer, uint64_t flow, SlowServer& server,
+std::string sendThenEnd(Circuitd* peer, uint64_t flow, SlowServer& server,
                         const std::function<bool(const std::function<bool()>&)>& waitFor) {
-  peer.send(flow, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)));
-  if (!waitFor([&] { return !peer.of(flow, 1, RelayCmd::kConnected).empty(); })) return "";
+  peer->send(flow, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)));
+  if (!waitFor([&] { return !peer->of(flow, 1, RelayCmd::kConnected).empty(); })) return "";
   server.accept();
   std::string sent;
   for (int i = 0; i < 480; ++i) {
-    if (!waitFor([&] { return peer.pipe.canSend(flow); })) return "";
+    if (!waitFor([&] { return peer->pipe.canSend(flow); })) return "";
     std::string chunk(498, '\0');
     for (size_t k = 0; k < chunk.size(); ++k)
       chunk[k] = static_cast<char>((i * 498 + k) * 13 % 251);
-    peer.send(flow, 1, RelayCmd::kData, chunk);
+    peer->send(flow, 1, RelayCmd::kData, chunk);
     sent += chunk;
   }
-  peer.send(flow, 1, RelayCmd::kEnd, std::string(1, '\6'));
+  peer->send(flow, 1, RelayCmd::kEnd, std::string(1, '\6'));
   return sent;
 }
 
@@ -604,74 +635,72 @@ TEST_F(StreamSessionTest, TooManyLingeringSocketsAreClosedAtOnce) {
 
 TEST_F(StreamSessionTest, ClassicWindowStopsReadingAt500DataUntilSendme) {
   TcpServer bulk(loop.base(), TcpServer::Mode::kBulk, 600 * 498);
-  peer.send(5, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(bulk.port)));
-  ASSERT_TRUE(waitFor([&] { return peer.count(5, 1, RelayCmd::kData) >= 500; }))
-      << peer.got.size() << " messages, " << peer.count(5, 1, RelayCmd::kData) << " DATA";
+  peer->send(5, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(bulk.port)));
+  ASSERT_TRUE(waitFor([&] { return peer->count(5, 1, RelayCmd::kData) >= 500; }))
+      << peer->got.size() << " messages, " << peer->count(5, 1, RelayCmd::kData) << " DATA";
   settle(200);
-  EXPECT_EQ(peer.count(5, 1, RelayCmd::kData), 500u);
-  peer.send(5, 1, RelayCmd::kSendme, "");
-  ASSERT_TRUE(waitFor([&] { return peer.count(5, 1, RelayCmd::kData) >= 550; }));
+  EXPECT_EQ(peer->count(5, 1, RelayCmd::kData), 500u);
+  peer->send(5, 1, RelayCmd::kSendme, "");
+  ASSERT_TRUE(waitFor([&] { return peer->count(5, 1, RelayCmd::kData) >= 550; }));
   settle(200);
-  EXPECT_EQ(peer.count(5, 1, RelayCmd::kData), 550u);
+  EXPECT_EQ(peer->count(5, 1, RelayCmd::kData), 550u);
   EXPECT_FALSE(hasEnd(5, 1));
   EXPECT_FALSE(dropped);
 }
 
 TEST_F(StreamSessionTest, WithoutCreditControlMessagesWaitInOrderAndReadsStop) {
   TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
-  peer.autoTake = false;  // circuitd's client is not taking anything: no credit comes back
+  peer->autoTake = false;  // circuitd's client is not taking anything: no credit comes back
   std::string begin = beginBody("127.0.0.1:" + std::to_string(echo.port));
   for (uint16_t sid = 1; sid <= 80; ++sid) {
-    if (peer.pipe.isOpen(7) && !peer.pipe.canSend(7)) {
-      ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(7); }));  // streamd returns credit
+    if (peer->pipe.isOpen(7) && !peer->pipe.canSend(7)) {
+      ASSERT_TRUE(waitFor([&] { return peer->pipe.canSend(7); }));  // streamd returns credit
     }
-    peer.send(7, sid, RelayCmd::kBegin, begin);
+    peer->send(7, sid, RelayCmd::kBegin, begin);
   }
   ASSERT_TRUE(waitFor([&] { return echo.accepted == 80; }))
-      << echo.accepted << " accepted, " << peer.got.size() << " messages, " << session->sockets()
+      << echo.accepted << " accepted, " << peer->got.size() << " messages, " << session->sockets()
       << " sockets, " << shared.counters.open << " open";
   settle(100);
-  EXPECT_EQ(peer.got.size(), 64u);  // one flow window of CONNECTEDs, the rest wait
+  EXPECT_EQ(peer->got.size(), 64u);  // one flow window of CONNECTEDs, the rest wait
   // Data from the destination waits too (its socket is not read while the circuit cannot send).
-  peer.pipe.taken(7, 16);  // the client took 16 (credit goes back in a batch)
-  peer.held -= 16;
-  peer.send(7, 1, RelayCmd::kData, "ping");
-  ASSERT_TRUE(waitFor([&] { return peer.got.size() >= 80; }));
+  peer->take(16);  // the client took 16 (credit goes back in a batch)
+  peer->send(7, 1, RelayCmd::kData, "ping");
+  ASSERT_TRUE(waitFor([&] { return peer->got.size() >= 80; }));
   settle(100);
-  EXPECT_EQ(peer.got.size(), 80u);
-  EXPECT_EQ(peer.count(7, 0, RelayCmd::kConnected), 0u);
+  EXPECT_EQ(peer->got.size(), 80u);
+  EXPECT_EQ(peer->count(7, 0, RelayCmd::kConnected), 0u);
   size_t connected = 0;
-  for (auto& g : peer.got)
+  for (auto& g : peer->got)
     connected += g.cmd == static_cast<uint8_t>(RelayCmd::kConnected);
   EXPECT_EQ(connected, 80u);  // all CONNECTEDs first, in order; the echo is not yet read
   for (size_t i = 0; i < 80; ++i)
-    EXPECT_EQ(peer.got[i].sid, i + 1);
-  peer.pipe.taken(7, peer.held);
-  peer.held = 0;
-  ASSERT_TRUE(waitFor([&] { return peer.data(7, 1) == "ping"; }));
+    EXPECT_EQ(peer->got[i].sid, i + 1);
+  peer->take(peer->held.size());
+  ASSERT_TRUE(waitFor([&] { return peer->data(7, 1) == "ping"; }));
   EXPECT_FALSE(dropped);
 }
 
 TEST_F(StreamSessionTest, ACircuitClosesEvenWhenItsWindowIsExhausted) {
-  peer.autoTake = false;
+  peer->autoTake = false;
   for (uint16_t sid = 1; sid <= 70; ++sid) {
-    if (peer.pipe.isOpen(9) && !peer.pipe.canSend(9)) {
-      ASSERT_TRUE(waitFor([&] { return peer.pipe.canSend(9); }));
+    if (peer->pipe.isOpen(9) && !peer->pipe.canSend(9)) {
+      ASSERT_TRUE(waitFor([&] { return peer->pipe.canSend(9); }));
     }
-    peer.send(9, sid, RelayCmd::kBeginDir, "");
+    peer->send(9, sid, RelayCmd::kBeginDir, "");
   }
   settle(100);
-  EXPECT_EQ(peer.got.size(), 64u);  // six ENDs wait for credit that never comes
-  peer.close(9);
-  ASSERT_TRUE(waitFor([&] { return peer.closedBack(9); }));
+  EXPECT_EQ(peer->got.size(), 64u);  // six ENDs wait for credit that never comes
+  peer->close(9);
+  ASSERT_TRUE(waitFor([&] { return peer->closedBack(9); }));
   EXPECT_EQ(session->circuits(), 0u);
   EXPECT_FALSE(dropped);
-  EXPECT_TRUE(peer.violation.empty());
+  EXPECT_TRUE(peer->violation.empty());
 }
 
 TEST_F(StreamSessionTest, AStreamThatCannotConnectInTimeEndsWithTimeout) {
   ctx->connectTimeoutMs = 200;
-  peer.send(8, 1, RelayCmd::kBegin, beginBody("slow.test:80"));
+  peer->send(8, 1, RelayCmd::kBegin, beginBody("slow.test:80"));
   ASSERT_TRUE(waitFor([&] { return hasEnd(8, 1); }));
   EXPECT_EQ(endReason(8, 1), static_cast<uint8_t>(cell::EndReason::kTimeout));
   EXPECT_EQ(session->sockets(), 0u);
@@ -681,15 +710,138 @@ TEST_F(StreamSessionTest, AStreamThatCannotConnectInTimeEndsWithTimeout) {
 
 TEST_F(StreamSessionTest, ABadCommandIsAContractViolation) {
   TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
-  peer.send(6, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
-  ASSERT_TRUE(waitFor([&] { return !peer.of(6, 1, RelayCmd::kConnected).empty(); }));
-  peer.send(6, 1, RelayCmd::kConnected, "");  // only streamd sends CONNECTED
+  peer->send(6, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer->of(6, 1, RelayCmd::kConnected).empty(); }));
+  peer->send(6, 1, RelayCmd::kConnected, "");  // only streamd sends CONNECTED
   ASSERT_TRUE(waitFor([&] { return dropped; }));
   EXPECT_TRUE(session->pipe.failed());
   // The owner drops the connection: everything bound to it goes, and the loop carries on.
   session.reset();
   settle(50);
   EXPECT_TRUE(waitFor([&] { return echo.eofs == 1; }));
+}
+
+// Issue 15: whatever a client makes circuitd pass on costs at most that stream (an END with a
+// reason) or its circuit, never the connection.
+TEST_F(StreamSessionTest, ClientFaultsEndAStreamNeverTheConnection) {
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  std::string ok = beginBody("127.0.0.1:" + std::to_string(echo.port));
+  peer->send(10, 1, RelayCmd::kBegin, "no-nul-no-port");                  // malformed BEGIN
+  peer->send(10, 2, RelayCmd::kData, "to a stream that does not exist");  // unknown stream
+  peer->send(10, 3, RelayCmd::kEnd, std::string(1, '\6'));                // unknown stream
+  peer->send(10, 4, RelayCmd::kBegin, ok);
+  peer->send(10, 4, RelayCmd::kBegin, ok);          // id in use
+  peer->send(10, 5, RelayCmd::kResolve, "no-nul");  // malformed RESOLVE
+  peer->send(10, 6, RelayCmd::kSendme, "");         // unknown stream
+  peer->send(10, 7, RelayCmd::kXoff, "junk");       // unknown stream
+  ASSERT_TRUE(waitFor([&] {
+    return hasEnd(10, 1) && hasEnd(10, 4) && !peer->of(10, 5, RelayCmd::kResolved).empty();
+  }));
+  EXPECT_EQ(endReason(10, 1), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  EXPECT_EQ(endReason(10, 4), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  EXPECT_FALSE(hasEnd(10, 2));
+  EXPECT_GE(shared.counters.unknownStream, 4u);
+  // Too many streams on one circuit: the 257th is refused with RESOURCELIMIT.
+  for (uint16_t sid = 100; sid < 100 + kMaxStreamsPerCircuit + 1; ++sid) {
+    if (peer->pipe.isOpen(11)) {
+      ASSERT_TRUE(waitFor([&] { return peer->pipe.canSend(11); }));
+    }
+    peer->send(11, sid, RelayCmd::kResolve, std::string("slow.test") + '\0');
+  }
+  uint16_t last = static_cast<uint16_t>(100 + kMaxStreamsPerCircuit);
+  ASSERT_TRUE(waitFor([&] { return hasEnd(11, last); }));
+  EXPECT_EQ(endReason(11, last), static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  settle(50);
+  EXPECT_FALSE(dropped);
+  EXPECT_TRUE(peer->violation.empty());
+  EXPECT_FALSE(session->pipe.failed());
+  EXPECT_EQ(peer->zeroReasonEnds, 0u);
+}
+
+// TROVE-2026-035: a hostname with a control character, an empty or over-long label is refused
+// before any lookup (BEGIN: END RESOLVEFAILED; RESOLVE: RESOLVED error), and a name in a
+// resolver's answer that is not a valid hostname is dropped.
+TEST_F(StreamSessionTest, Trove2026_035_BadNamesAreRefusedAndBadAnswersDropped) {
+  int before = dns.queries;
+  peer->send(12, 1, RelayCmd::kBegin, beginBody(std::string("evil\x01.test:80")));
+  peer->send(12, 2, RelayCmd::kBegin, beginBody(std::string(64, 'a') + ".test:80"));
+  peer->send(12, 3, RelayCmd::kBegin, beginBody("a..test:80"));
+  peer->send(12, 4, RelayCmd::kResolve, std::string("evil\r\n.test") + '\0');
+  peer->send(12, 5, RelayCmd::kResolve, std::string(300, 'a') + '\0');
+  ASSERT_TRUE(waitFor([&] {
+    return hasEnd(12, 1) && hasEnd(12, 2) && hasEnd(12, 3) &&
+           !peer->of(12, 4, RelayCmd::kResolved).empty() &&
+           !peer->of(12, 5, RelayCmd::kResolved).empty();
+  }));
+  for (uint16_t sid = 1; sid <= 3; ++sid)
+    EXPECT_EQ(endReason(12, sid), static_cast<uint8_t>(cell::EndReason::kResolveFailed)) << sid;
+  for (uint16_t sid = 4; sid <= 5; ++sid) {
+    auto body = peer->of(12, sid, RelayCmd::kResolved)[0].body;
+    auto r =
+        cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kError) << sid;
+  }
+  EXPECT_EQ(dns.queries, before) << "no bad name reaches the nameserver";
+
+  // The nameserver answers the PTR of 127.0.0.2 with a name holding a control character.
+  peer->send(12, 6, RelayCmd::kResolve, std::string("2.0.0.127.in-addr.arpa") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !peer->of(12, 6, RelayCmd::kResolved).empty(); }));
+  auto body = peer->of(12, 6, RelayCmd::kResolved)[0].body;
+  auto r = cell::decodeResolved(Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->count, 1u);
+  EXPECT_EQ(r->answers[0].type, cell::ResolvedAnswer::kError);
+  EXPECT_EQ(resolver->stats().invalidNames, 1u);
+  EXPECT_FALSE(dropped);
+  EXPECT_TRUE(peer->violation.empty());
+}
+
+// Bug 41353: no END, and no close of a flow (which stands for an END on each of its streams),
+// carries reason 0: streamd's own close (its answers overflowed: RESOURCELIMIT), and its answer to
+// a close of circuitd's that carried 0 (MISC).
+TEST_F(StreamSessionTest, Bug41353_NoEndOrCloseCarriesReasonZero) {
+  ctx->maxQueuedControl = 2;
+  peer->autoTake = false;
+  for (uint16_t sid = 1; sid <= 70; ++sid) {
+    if (peer->pipe.isOpen(13) && !peer->pipe.canSend(13)) {
+      ASSERT_TRUE(waitFor([&] { return peer->pipe.canSend(13) || !peer->pipe.isOpen(13); }));
+    }
+    if (!peer->pipe.isOpen(13) && !peer->closes.empty()) break;
+    peer->send(13, sid, RelayCmd::kBeginDir, "");
+  }
+  ASSERT_TRUE(waitFor([&] { return peer->closes.count(13) == 1; }));
+  EXPECT_EQ(peer->closes[13], static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  ASSERT_TRUE(waitFor([&] { return session->circuits() == 0; }));
+
+  peer->autoTake = true;
+  peer->send(14, 1, RelayCmd::kBeginDir, "");
+  ASSERT_TRUE(waitFor([&] { return hasEnd(14, 1); }));
+  peer->close(14, 0);
+  ASSERT_TRUE(waitFor([&] { return peer->closedBack(14); }));
+  ASSERT_FALSE(peer->closeReasons.empty());
+  EXPECT_EQ(peer->closeReasons.back(), static_cast<uint8_t>(cell::EndReason::kMisc));
+  EXPECT_EQ(peer->zeroReasonEnds, 0u);
+  for (auto& g : peer->got)
+    if (!g.closed && g.cmd == static_cast<uint8_t>(RelayCmd::kEnd)) {
+      ASSERT_FALSE(g.body.empty());
+      EXPECT_NE(g.body[0], 0);
+    }
+  EXPECT_FALSE(dropped);
+  EXPECT_TRUE(peer->violation.empty());
+}
+
+// streamd serves confluxd too, whose sets run congestion control: a stream SENDME from confluxd
+// is a breach of its contract (relay_commands.h), while the same from circuitd is not.
+TEST_F(StreamSessionTest, WhatThePeerMaySendDependsOnItsSide) {
+  connect(ipc::Side::kConfluxd);
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  peer->send(15, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)), true);
+  ASSERT_TRUE(waitFor([&] { return !peer->of(15, 1, RelayCmd::kConnected).empty(); }));
+  EXPECT_FALSE(dropped);
+  peer->send(15, 1, RelayCmd::kSendme, "");
+  ASSERT_TRUE(waitFor([&] { return dropped; }));
+  EXPECT_TRUE(session->pipe.failed());
 }
 
 }  // namespace
