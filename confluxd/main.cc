@@ -2,6 +2,8 @@
 // IPCDirectory/confluxd.sock (Control + ConfluxEntry) and calls streamd. The sets themselves live
 // in confluxd/net/reactor.h around common/conflux (ConfluxMgr, one ConfluxController per set).
 
+#include <spdlog/spdlog.h>
+
 #include "common/base/clock.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
@@ -86,7 +88,22 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("conflux_messages_to_client_total", c.messagesToClient);
     out.emplace_back("conflux_reordered_messages_total", c.reorderedMessages);
     out.emplace_back("conflux_reorder_bytes_max", c.reorderBytesMax);
+    out.emplace_back("conflux_streams_refused_total", c.streamsRefused);
+    out.emplace_back("conflux_sets_over_local_slots_total", c.setsOverLocalSlots);
+    out.emplace_back("conflux_links_seqno_recv_ahead_total", c.linksSeqnoRecvAhead);
+    out.emplace_back("conflux_linked_ack_timeouts_total", c.linkedAckTimeouts);
   };
+  // The LINKED_ACK deadline (Reactor::kDefaultLinkedAckTimeoutMsec): overdue legs close, checked
+  // once a second.
+  std::function<kj::Promise<void>()> tick = [&]() -> kj::Promise<void> {
+    return rt.loop().afterDelay(1000).then([&]() {
+      reactor.expireLinkedAcks(monotonicUsec());
+      return tick();
+    });
+  };
+  kj::Promise<void> ticking = tick().eagerlyEvaluate([](kj::Exception&& e) {
+    spdlog::error("confluxd: the LINKED_ACK timer failed: {}", e.getDescription().cStr());
+  });
   streamd.start();
   return rt.run();
 }

@@ -7,6 +7,7 @@
 #include <array>
 
 #include "common/cell/relay.h"
+#include "common/ipc/relay_commands.h"
 
 namespace onionsplit::confluxd {
 namespace {
@@ -14,86 +15,108 @@ namespace {
 using cell::RelayCmd;
 using conflux::LegId;
 using conflux::SetId;
+using flowctl::MsgQueue;
+using ipc::CreditToken;
+using ipc::FlowVerdict;
+using ipc::Side;
 
 constexpr uint8_t rcmd(RelayCmd c) {
   return static_cast<uint8_t>(c);
+}
+constexpr uint8_t destroyReason(cell::DestroyReason r) {
+  return static_cast<uint8_t>(r);
 }
 
 Bytes bytesOf(capnp::Data::Reader d) {
   return Bytes(d.begin(), d.size());
 }
 
-bool opensStream(uint8_t c) {
-  return c == rcmd(RelayCmd::kBegin) || c == rcmd(RelayCmd::kResolve);
-}
-
-// What streamd may send toward the client of a set (all multiplexed, all for a stream).
-bool streamdSends(uint8_t c) {
-  switch (static_cast<RelayCmd>(c)) {
-    case RelayCmd::kConnected:
-    case RelayCmd::kData:
-    case RelayCmd::kEnd:
-    case RelayCmd::kResolved:
-    case RelayCmd::kXon:
-    case RelayCmd::kXoff:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Leg ids are unique across circuitd connections: the connection's generation above the leg's
-// flow id (circuitd's ids start again at 1 when it restarts).
-constexpr unsigned kFlowBits = 40;
-
+constexpr uint8_t kEndMisc = static_cast<uint8_t>(cell::EndReason::kMisc);
 constexpr uint8_t kEndResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
 constexpr uint8_t kEndDestroy = static_cast<uint8_t>(cell::EndReason::kDestroy);
+constexpr uint8_t kEndNotDirectory = static_cast<uint8_t>(cell::EndReason::kNotDirectory);
+
+// An END never carries reason 0 (C tor bug 41353): 0 becomes MISC.
+constexpr uint8_t endReason(uint8_t r) {
+  return r == 0 ? kEndMisc : r;
+}
 
 }  // namespace
 
 struct Reactor::Leg {
   LegId id = 0;
-  CircuitdSession* s = nullptr;
-  FlowId flow = 0;
+  SessionId session = 0;  // its circuitd session
+  FlowId flow = 0;        // its flow there (circuitd's leg id)
   bool linked = false;
   SetId set = 0;
+  uint64_t linkedUsec = 0;  // when our LINKED left
+  bool acked = false;       // its LINKED_ACK arrived
 };
 
 struct Reactor::Set {
-  Set(SetId i, CircuitdSession* c, size_t toStreamdMax, size_t toClientMax)
-      : id(i), s(c), toStreamd(toStreamdMax), toClient(toClientMax) {}
+  Set(SetId i, SessionId c, size_t toStreamdPeer, size_t toStreamdLocal)
+      : id(i),
+        circuitd(c),
+        toStreamd(toStreamdPeer, toStreamdLocal),
+        toClient(ipc::defaultWindows().flowMessages, kMaxStreamsPerSet + kRefusalSlotsPerSet) {}
   SetId id;
-  CircuitdSession* s;             // the connection of its legs
-  StreamdSession* sd = nullptr;   // its stream side's connection, while streamOpen
-  bool streamOpen = false;        // a flow on streamd's boundary with id = set id
-  flowctl::MsgQueue toStreamd;    // in order, waiting for streamd's credit (tag: owed leg)
-  flowctl::MsgQueue toClient;     // from streamd (or our ENDs), waiting for a leg
+  SessionId circuitd;       // the connection of its legs
+  SessionId streamd = 0;    // its stream side's connection, while streamOpen
+  bool streamOpen = false;  // a flow on streamd's boundary with id = set id
+  // In order, waiting for streamd's credit: a leg's message with the leg's credit (peer), or one
+  // released from the reorder queue, whose credit went back when it was queued there (local).
+  MsgQueue toStreamd;
+  // Toward the client, waiting for a leg: streamd's messages with its credit (peer slots, never
+  // more than its window), confluxd's own ENDs (local slots).
+  MsgQueue toClient;
   std::vector<uint16_t> streams;  // open stream ids, for END when streamd drops the set
 };
 
 // ---- sessions ----
 
 CircuitdSession::CircuitdSession(Reactor& r, std::function<void()> drop)
-    : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)), reactor_(r) {
-  reactor_.sessionGen_[this] = reactor_.nextGen_++;
+    : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)),
+      reactor_(r),
+      id_(r.addSession()) {
+  reactor_.circuitdSessions_[id_] = this;
 }
 CircuitdSession::~CircuitdSession() noexcept(false) {
   reactor_.circuitdGone(*this);
 }
-bool CircuitdSession::onEvent(proto::LegEvent::Reader e) {
-  return reactor_.onLegEvent(*this, e);
+ipc::Verdict CircuitdSession::onControl(proto::LegEvent::Reader e) {
+  if (!e.isState()) return ipc::Verdict::breach("a leg event without a leg");
+  // A leg unknown here was refused or closed meanwhile (the report crossed our close).
+  if (LegFlow* lf = pipe.state(e.getLeg()); lf && lf->leg)
+    reactor_.onLegState(lf->leg, e.getState());
+  return ipc::Verdict::accept();
+}
+FlowVerdict CircuitdSession::onFlowEvent(FlowId f, LegFlow& s, proto::LegEvent::Reader e,
+                                         CreditToken credit) {
+  if (e.isLink()) return reactor_.onLink(*this, f, s, e.getLink());  // its credit goes now
+  if (e.isRelay()) return reactor_.onLegRelay(s.leg, e.getRelay(), std::move(credit));
+  return FlowVerdict::accept();  // LINKED is refused by admit(), `closed` is onPeerClose
+}
+void CircuitdSession::onPeerClose(FlowId, LegFlow& s, proto::LegEvent::Reader) {
+  reactor_.onLegClosedByCircuitd(s.leg);
 }
 void CircuitdSession::onCredit() {
   reactor_.onLegCredit(*this);
 }
 
 StreamdSession::StreamdSession(Reactor& r, std::function<void()> drop)
-    : PeerSession("streamd", ipc::defaultWindows(), std::move(drop)), reactor_(r) {}
+    : PeerSession("streamd", ipc::defaultWindows(), std::move(drop)),
+      reactor_(r),
+      id_(r.addSession()) {}
 StreamdSession::~StreamdSession() noexcept(false) {
   reactor_.streamdGone(*this);
 }
-bool StreamdSession::onEvent(proto::StreamEvent::Reader e) {
-  return reactor_.onStreamdEvent(*this, e);
+FlowVerdict StreamdSession::onFlowEvent(FlowId f, ipc::NoState&, proto::StreamEvent::Reader e,
+                                        CreditToken credit) {
+  if (!e.isRelay()) return FlowVerdict::accept();  // `closed` is onPeerClose
+  return reactor_.onStreamdRelay(*this, f, e.getRelay(), std::move(credit));
+}
+void StreamdSession::onPeerClose(FlowId f, ipc::NoState&, proto::StreamEvent::Reader e) {
+  reactor_.onStreamdClosed(*this, f, e.getClosed());
 }
 void StreamdSession::onCredit() {
   reactor_.onStreamdCredit(*this);
@@ -106,231 +129,222 @@ Reactor::Reactor(const conflux::ConfluxParams& params, std::function<uint64_t()>
 
 Reactor::~Reactor() = default;
 
-Reactor::Leg* Reactor::findLeg(CircuitdSession& s, FlowId flow) {
-  auto g = sessionGen_.find(&s);
-  if (g == sessionGen_.end() || flow >= (uint64_t{1} << kFlowBits)) return nullptr;
-  auto it = legs_.find((g->second << kFlowBits) | flow);
-  return it == legs_.end() ? nullptr : it->second.get();
+CircuitdSession* Reactor::circuitd(SessionId id) {
+  auto it = circuitdSessions_.find(id);
+  return it == circuitdSessions_.end() ? nullptr : it->second;
+}
+
+Reactor::Set* Reactor::findSet(SetId id) {
+  auto it = sets_.find(id);
+  return it == sets_.end() ? nullptr : it->second.get();
 }
 
 Reactor::Set* Reactor::setOf(LegId leg) {
   auto l = legs_.find(leg);
-  if (l == legs_.end() || !l->second->linked) return nullptr;
-  auto it = sets_.find(l->second->set);
-  return it == sets_.end() ? nullptr : it->second.get();
+  if (l == legs_.end() || !l->second.linked) return nullptr;
+  return findSet(l->second.set);
 }
 
-bool Reactor::onLegEvent(CircuitdSession& s, proto::LegEvent::Reader e) {
-  FlowId flow = e.getLeg();
-  switch (e.which()) {
-    case proto::LegEvent::LINKED:
-      return false;  // only confluxd sends it
-    case proto::LegEvent::LINK:
-      return onLink(s, flow, e.getLink());
-    case proto::LegEvent::CLOSED:
-      onLegClosed(s, flow, e.getClosed());
-      return true;
-    case proto::LegEvent::STATE: {
-      Leg* leg = findLeg(s, flow);
-      if (!leg || !leg->linked) return true;  // a leg refused or closed meanwhile
-      auto st = e.getState();
-      conflux::CcFacts cc;
-      cc.cwnd = st.getCwndCells();
-      cc.inflight = st.getInflightCells();
-      cc.sendmeInc = st.getSendmeInc();
-      cc.channelBlocked = !st.getCanSend();
-      cc.ewmaRttUsec = st.getRttEwmaUsec();
-      LegId id = leg->id;
-      if (conflux::ConfluxController* ctl = mgr_.controllerFor(id)) ctl->onLegState(id, cc);
-      if (Set* set = setOf(id)) flushToClient(*set);
-      return true;
-    }
-    case proto::LegEvent::RELAY: {
-      Leg* leg = findLeg(s, flow);
-      if (!leg) {
-        s.pipe.taken(flow, 1);  // a leg we closed: dropped
-        return true;
-      }
-      return onLegRelay(*leg, e.getRelay());
-    }
-  }
-  return false;
+bool Reactor::streamSideOn(const Set& set, const StreamdSession* sd) const {
+  return sd != nullptr && set.streamOpen && set.streamd == sd->id();
 }
 
-bool Reactor::onLink(CircuitdSession& s, FlowId flow, proto::Link::Reader l) {
+// ---- circuitd ----
+
+void Reactor::onLegState(LegId id, proto::LegState::Reader st) {
+  auto l = legs_.find(id);
+  if (l == legs_.end() || !l->second.linked) return;
+  conflux::CcFacts cc;
+  cc.cwnd = st.getCwndCells();
+  cc.inflight = st.getInflightCells();
+  cc.sendmeInc = st.getSendmeInc();
+  cc.channelBlocked = !st.getCanSend();
+  cc.ewmaRttUsec = st.getRttEwmaUsec();
+  if (conflux::ConfluxController* ctl = mgr_.controllerFor(id)) ctl->onLegState(id, cc);
+  if (Set* set = setOf(id)) flushToClient(set->id);
+}
+
+FlowVerdict Reactor::onLink(CircuitdSession& s, FlowId flow, LegFlow& lf, proto::Link::Reader l) {
   ++counters_.linksReceived;
-  auto body = l.getBody();
-  if (flow >= (uint64_t{1} << kFlowBits) || body.size() > cell::kRelayBodyMax) return false;
-  s.pipe.taken(flow, 1);
-  Leg* leg = findLeg(s, flow);
-  if (!leg) {
-    auto fresh = std::make_unique<Leg>();
-    fresh->id = (sessionGen_.at(&s) << kFlowBits) | flow;
-    fresh->s = &s;
-    fresh->flow = flow;
-    leg = fresh.get();
-    legs_.emplace(fresh->id, std::move(fresh));
-  }
-  LegId id = leg->id;
+  const LegId id = nextLeg_++;
+  lf.leg = id;
+  Leg& newLeg = legs_[id];
+  newLeg.id = id;
+  newLeg.session = s.id();
+  newLeg.flow = flow;
+  const Bytes body = bytesOf(l.getBody());
   conflux::LegFacts facts;
   facts.carriesStreams = l.getCarriedStreams();
   facts.ccNegotiated = true;  // circuitd forwards a LINK only from a circuit with CC
-  auto r = mgr_.onLinkBody(id, bytesOf(body), facts, now_());
+  const uint64_t now = now_();
+  auto r = mgr_.onLinkBody(id, body, facts, now);
   switch (r.kind) {
-    case conflux::LinkResult::kLinked: {
-      std::array<uint8_t, cell::kRelayBodyMax> buf;
-      Writer w{MutBytes(buf)};
-      if (!cell::encodeConfluxLink(r.linked, w) || !s.pipe.canSend(flow)) {
-        // Cannot happen with a fresh flow's window; close rather than leave the client waiting.
-        std::vector<LegId> others;
-        mgr_.onLegClosed(id, others);
-        closeLeg(id, static_cast<uint8_t>(cell::DestroyReason::kInternal));
-        for (LegId o : others)
-          closeLeg(o, static_cast<uint8_t>(cell::DestroyReason::kFinished));
-        return true;
-      }
-      leg->linked = true;
-      leg->set = r.set;
-      auto [it, fresh] = sets_.try_emplace(r.set);
-      if (fresh) {
-        size_t toStreamdMax = size_t{params_.maxLegsPerSet} * ipc::defaultWindows().flowMessages +
-                              params_.maxOooqBytes / conflux::kQueuedOverheadBytes + 64;
-        it->second = std::make_unique<Set>(r.set, &s, toStreamdMax,
-                                           ipc::defaultWindows().flowMessages + kMaxStreamsPerSet);
-        ++counters_.setsLinked;
-      }
-      ++counters_.legsLinked;
-      auto ev = s.pipe.add();
-      ev.setLeg(flow);
-      ev.initLinked().setBody(capnp::Data::Reader(w.written().data(), w.written().size()));
-      s.pipe.commit(flow, ev);
-      return true;
-    }
+    case conflux::LinkResult::kLinked:
+      break;
     case conflux::LinkResult::kCloseLeg:
       ++counters_.legsRefused;
-      closeLeg(id, static_cast<uint8_t>(r.reason));
-      return true;
+      legs_.erase(id);
+      return FlowVerdict::closeFlow(static_cast<uint8_t>(r.reason));
     case conflux::LinkResult::kCloseSet:
       ++counters_.legsRefused;
-      closeLeg(id, static_cast<uint8_t>(r.reason));
+      legs_.erase(id);
       tearDown(r.set, static_cast<uint8_t>(r.reason));
-      return true;
+      return FlowVerdict::closeFlow(static_cast<uint8_t>(r.reason));
   }
-  return true;
+  // C tor 0.4.9.14 (bug 41328): a LINK whose last_seqno_recv is above anything the set ever sent
+  // is refused. The LINKED carries the set's highest sent sequence before this leg joined.
+  auto link = cell::decodeConfluxLink(body);  // the manager decoded it already
+  bool ahead = !link || link->lastSeqnoRecv > r.linked.lastSeqnoSent;
+  std::array<uint8_t, cell::kRelayBodyMax> buf;
+  Writer w{MutBytes(buf)};
+  if (ahead || !cell::encodeConfluxLink(r.linked, w) || !s.pipe.canSend(flow)) {
+    if (ahead) ++counters_.linksSeqnoRecvAhead;
+    return unlink(
+        id, destroyReason(ahead ? cell::DestroyReason::kProtocol : cell::DestroyReason::kInternal));
+  }
+  Leg& leg = legs_.at(id);
+  leg.linked = true;
+  leg.set = r.set;
+  leg.linkedUsec = now;
+  auto [it, fresh] = sets_.try_emplace(r.set);
+  if (fresh) {
+    size_t peer = size_t{params_.maxLegsPerSet} * ipc::defaultWindows().flowMessages;
+    size_t local = params_.maxOooqBytes / conflux::kQueuedOverheadBytes + 64;
+    it->second = std::make_unique<Set>(r.set, s.id(), peer, local);
+    ++counters_.setsLinked;
+  }
+  ++counters_.legsLinked;
+  auto ev = s.pipe.add();
+  ev.setLeg(flow);
+  ev.initLinked().setBody(capnp::Data::Reader(w.written().data(), w.written().size()));
+  s.pipe.commit(flow, ev);
+  return FlowVerdict::accept();
 }
 
-bool Reactor::onLegRelay(Leg& leg, proto::RelayMsg::Reader m) {
-  const LegId id = leg.id;
-  CircuitdSession& s = *leg.s;
-  const FlowId flow = leg.flow;
+FlowVerdict Reactor::unlink(LegId id, uint8_t reason) {
+  // The leg joined the manager's set: it leaves again. A set that had other legs sees it as a leg
+  // holding data it never sent (rule 7) and is torn down; a fresh set is forgotten.
+  ++counters_.legsRefused;
+  legScratch_.clear();
+  conflux::LegClosed c = mgr_.onLegClosed(id, legScratch_);
+  legs_.erase(id);
+  std::vector<LegId> others;
+  others.swap(legScratch_);
+  if (c.setTornDown) ++counters_.setsTornDown;
+  for (LegId o : others)
+    closeLeg(o, reason);
+  if (c.setForgotten) forgetSet(c.set);
+  return FlowVerdict::closeFlow(reason);
+}
+
+FlowVerdict Reactor::onLegRelay(LegId id, proto::RelayMsg::Reader m, CreditToken credit) {
   const uint8_t cmd = m.getCommand();
   const uint16_t streamId = m.getStreamId();
   const Bytes body = bytesOf(m.getBody());
-  if (body.size() > cell::kRelayBodyMax) return false;
+  auto li = legs_.find(id);
   conflux::ConfluxController* ctl = mgr_.controllerFor(id);
   Set* set = setOf(id);
-  if (!leg.linked || !ctl || !set) {
-    s.pipe.taken(flow, 1);
-    return true;
-  }
+  if (li == legs_.end() || !li->second.linked || !ctl || !set) return FlowVerdict::accept();
   switch (static_cast<RelayCmd>(cmd)) {
     case RelayCmd::kConfluxLinkedAck:
-      s.pipe.taken(flow, 1);
       ++counters_.linkedAcks;
+      li->second.acked = true;
       apply(id, mgr_.onLinkedAck(id, now_()));
-      return true;
+      return FlowVerdict::accept();
     case RelayCmd::kConfluxSwitch: {
-      s.pipe.taken(flow, 1);
       auto sw = cell::decodeConfluxSwitch(body);
       if (!sw) {
-        closeLeg(id, static_cast<uint8_t>(cell::DestroyReason::kProtocol));
-        return true;
+        closeLeg(id, destroyReason(cell::DestroyReason::kProtocol));
+        return FlowVerdict::accept();
       }
       ++counters_.switchesReceived;
       apply(id, ctl->onSwitch(id, sw->relativeSeq));
-      return true;
+      return FlowVerdict::accept();
     }
-    case RelayCmd::kBeginDir: {
+    case RelayCmd::kBeginDir:
       // Not multiplexed (it belongs to the leg's own circuit); an exit serves no directory.
-      s.pipe.taken(flow, 1);
-      uint8_t reason = static_cast<uint8_t>(cell::EndReason::kNotDirectory);
-      if (streamId != 0) sendOnLeg(leg, streamId, rcmd(RelayCmd::kEnd), Bytes(&reason, 1));
-      return true;
-    }
+      if (streamId != 0)
+        sendOnLeg(li->second, streamId, rcmd(RelayCmd::kEnd), Bytes(&kEndNotDirectory, 1));
+      return FlowVerdict::accept();
     default:
       break;
   }
-  if (!cell::isConfluxMultiplexed(cmd) || streamId == 0) {
-    s.pipe.taken(flow, 1);  // e.g. a stream-level SENDME, unused with congestion control: dropped
-    return true;
-  }
+  if (!cell::isConfluxMultiplexed(cmd) || streamId == 0)
+    return FlowVerdict::accept();  // e.g. a stream-level SENDME, unused with CC: dropped
   deliveries_.clear();
   auto v = ctl->onMultiplexed(id, cmd, streamId, body, deliveries_);
   if (v.kind != conflux::Verdict::kOk) {
-    s.pipe.taken(flow, 1);
     apply(id, v);
-    return true;
+    return FlowVerdict::accept();
   }
   const uint64_t seq = ctl->leg(id)->lastSeqRecv;
   if (deliveries_.empty() || deliveries_.front().seq != seq) {
     // Waits in the reorder queue, whose byte cap bounds it: its credit goes back now.
-    s.pipe.taken(flow, 1);
     ++counters_.reorderedMessages;
     counters_.reorderBytesMax = std::max<uint64_t>(counters_.reorderBytesMax, ctl->oooQueueBytes());
-    return true;
+    return FlowVerdict::accept();
   }
-  toStreams(*set, id, seq);
-  return true;
+  toStreams(set->id, seq, std::move(credit));
+  return FlowVerdict::accept();
 }
 
-void Reactor::toStreams(Set& set, LegId owedLeg, uint64_t owedSeq) {
-  auto release = [this](LegId leg) {
-    auto it = legs_.find(leg);
-    if (it != legs_.end()) it->second->s->pipe.taken(it->second->flow, 1);
-  };
+bool Reactor::toStreams(SetId setId, uint64_t owedSeq, CreditToken owed) {
+  Set* set = findSet(setId);
+  if (!set) return false;
   StreamdSession* sd = streamd();
   for (const conflux::Delivery& d : deliveries_) {
-    LegId owed = d.seq == owedSeq ? owedLeg : 0;
-    if (opensStream(d.cmd)) {
-      bool ok = set.streams.size() < kMaxStreamsPerSet && sd != nullptr;
-      if (ok && !set.streamOpen) {
-        ok = sd->pipe.openFlow(set.id);
+    CreditToken credit = d.seq == owedSeq ? std::move(owed) : CreditToken{};
+    // What the client may not make us send streamd (relay_commands.h) goes nowhere.
+    if (!ipc::maySend(Side::kConfluxd, Side::kStreamd, d.cmd, d.streamId != 0)) continue;
+    if (ipc::opensStreamSide(d.cmd)) {
+      bool ok = set->streams.size() < kMaxStreamsPerSet && sd != nullptr;
+      if (ok && !set->streamOpen) {
+        ok = sd->pipe.openFlow(set->id);
         if (ok) {
-          set.streamOpen = true;
-          set.sd = sd;
+          set->streamOpen = true;
+          set->streamd = sd->id();
         }
       }
-      ok = ok && set.sd == sd;
+      ok = ok && streamSideOn(*set, sd);
       if (!ok) {
-        if (owed) release(owed);
-        uint8_t reason = kEndResourceLimit;
-        if (!set.toClient.push(d.streamId, rcmd(RelayCmd::kEnd), Bytes(&reason, 1), false))
-          return tearDown(set.id, static_cast<uint8_t>(cell::DestroyReason::kResourceLimit));
-        continue;
+        ++counters_.streamsRefused;
+        if (!refuse(*set, d.streamId, kEndResourceLimit)) return false;
+        continue;  // its credit goes back here
       }
-      set.streams.push_back(d.streamId);
-    } else if (!set.streamOpen || set.sd != sd) {
-      if (owed) release(owed);  // no stream side: the stream it names does not exist
-      continue;
+      set->streams.push_back(d.streamId);
+    } else if (!streamSideOn(*set, sd)) {
+      continue;  // no stream side: the stream it names does not exist
     } else if (d.cmd == rcmd(RelayCmd::kEnd)) {
-      std::erase(set.streams, d.streamId);
+      std::erase(set->streams, d.streamId);
     }
     // Nothing waits and streamd has credit (the usual case): straight out, no copy.
-    if (set.toStreamd.empty() && sd->pipe.canSend(set.id)) {
-      sendToStreamd(set, *sd, d.streamId, d.cmd, d.body, owed);
+    if (set->toStreamd.empty() && sd->pipe.canSend(set->id)) {
+      sendToStreamd(*set, *sd, d.streamId, d.cmd, d.body);
       continue;
     }
-    if (!set.toStreamd.push(d.streamId, d.cmd, d.body, owed != 0, owed)) {
-      if (owed) release(owed);
-      return tearDown(set.id, static_cast<uint8_t>(cell::DestroyReason::kResourceLimit));
+    if (set->toStreamd.push(d.streamId, d.cmd, d.body, std::move(credit)) != MsgQueue::Push::kOk) {
+      tearDown(set->id, destroyReason(cell::DestroyReason::kResourceLimit));
+      return false;
     }
   }
-  flushToStreamd(set);
-  flushToClient(set);  // refusals
+  flushToStreamd(*set);
+  return flushToClient(setId);  // refusals
+}
+
+bool Reactor::refuse(Set& set, uint16_t streamId, uint8_t reason) {
+  const uint8_t r = endReason(reason);
+  if (set.toClient.pushLocal(streamId, rcmd(RelayCmd::kEnd), Bytes(&r, 1)) == MsgQueue::Push::kOk) {
+    waitLegs_.insert(set.id);
+    return true;
+  }
+  // Our own answers filled their slots: the set that caused them closes, nobody else's.
+  ++counters_.setsOverLocalSlots;
+  tearDown(set.id, destroyReason(cell::DestroyReason::kResourceLimit));
+  return false;
 }
 
 void Reactor::sendToStreamd(Set& set, StreamdSession& sd, uint16_t streamId, uint8_t command,
-                            Bytes body, LegId owedLeg) {
+                            Bytes body) {
   auto ev = sd.pipe.add();
   ev.setFlow(set.id);
   ev.setCongestionControl(true);  // conflux legs always negotiated it
@@ -340,26 +354,18 @@ void Reactor::sendToStreamd(Set& set, StreamdSession& sd, uint16_t streamId, uin
   r.setBody(capnp::Data::Reader(body.data(), body.size()));
   sd.pipe.commit(set.id, ev);
   ++counters_.messagesToStreamd;
-  if (owedLeg) {
-    auto it = legs_.find(owedLeg);
-    if (it != legs_.end()) it->second->s->pipe.taken(it->second->flow, 1);
-  }
 }
 
 void Reactor::flushToStreamd(Set& set) {
   StreamdSession* sd = streamd();
-  if (!sd || set.sd != sd || !set.streamOpen) {  // no stream side: what waits is dropped
-    for (; !set.toStreamd.empty(); set.toStreamd.pop()) {
-      const flowctl::QueuedMsg& m = set.toStreamd.front();
-      auto it = legs_.find(m.tag);
-      if (m.owed && it != legs_.end()) it->second->s->pipe.taken(it->second->flow, 1);
-    }
+  if (!streamSideOn(set, sd)) {  // no stream side: what waits is dropped, its credit goes back
+    set.toStreamd.clear();
     waitStreamd_.erase(set.id);
     return;
   }
   while (!set.toStreamd.empty() && sd->pipe.canSend(set.id)) {
     const flowctl::QueuedMsg& m = set.toStreamd.front();
-    sendToStreamd(set, *sd, m.streamId, m.command, m.bytes(), m.owed ? m.tag : 0);
+    sendToStreamd(set, *sd, m.streamId, m.command, m.bytes());
     set.toStreamd.pop();
   }
   if (set.toStreamd.empty()) {
@@ -370,26 +376,28 @@ void Reactor::flushToStreamd(Set& set) {
 }
 
 bool Reactor::sendOnLeg(const Leg& leg, uint16_t streamId, uint8_t command, Bytes body) {
-  if (!leg.s->pipe.canSend(leg.flow)) return false;
-  auto ev = leg.s->pipe.add();
+  CircuitdSession* s = circuitd(leg.session);
+  if (!s || !s->pipe.canSend(leg.flow)) return false;
+  auto ev = s->pipe.add();
   ev.setLeg(leg.flow);
   auto r = ev.initRelay();
   r.setStreamId(streamId);
   r.setCommand(command);
   r.setBody(capnp::Data::Reader(body.data(), body.size()));
-  leg.s->pipe.commit(leg.flow, ev);
+  s->pipe.commit(leg.flow, ev);
   return true;
 }
 
 Reactor::ToClient Reactor::sendToClient(Set& set, conflux::ConfluxController& ctl,
-                                        uint16_t streamId, uint8_t command, Bytes body, bool owed) {
+                                        uint16_t streamId, uint8_t command, Bytes body) {
   auto pick = ctl.peekLeg(command);
   if (!pick) return ToClient::kWait;  // no leg may send DATA now: streamd's reads wait
   auto l = legs_.find(*pick);
   if (l == legs_.end()) return ToClient::kWait;
-  const Leg& leg = *l->second;
+  const Leg leg = l->second;
+  CircuitdSession* s = circuitd(leg.session);
   // Room for the message and the SWITCH that may precede it.
-  if (!leg.s->pipe.canSend(leg.flow) || leg.s->pipe.flowAvailable(leg.flow) < 2)
+  if (!s || !s->pipe.canSend(leg.flow) || s->pipe.flowAvailable(leg.flow) < 2)
     return ToClient::kWait;
   conflux::SendPlan plan = ctl.send(command);
   if (plan.kind == conflux::SendPlan::kCloseSet) {
@@ -406,26 +414,27 @@ Reactor::ToClient Reactor::sendToClient(Set& set, conflux::ConfluxController& ct
   }
   sendOnLeg(leg, streamId, command, body);
   ++counters_.messagesToClient;
-  if (owed && set.streamOpen && set.sd == streamd() && set.sd) set.sd->pipe.taken(set.id, 1);
   return ToClient::kSent;
 }
 
-void Reactor::flushToClient(Set& set) {
-  conflux::ConfluxController* ctl = mgr_.controller(set.id);
-  if (!ctl) return;
-  const SetId id = set.id;
-  while (!set.toClient.empty()) {
-    const flowctl::QueuedMsg& m = set.toClient.front();
-    ToClient r = sendToClient(set, *ctl, m.streamId, m.command, m.bytes(), m.owed);
-    if (r == ToClient::kSetGone) return;
+bool Reactor::flushToClient(SetId id) {
+  Set* set = findSet(id);
+  if (!set) return false;
+  conflux::ConfluxController* ctl = mgr_.controller(id);
+  if (!ctl) return true;
+  while (!set->toClient.empty()) {
+    const flowctl::QueuedMsg& m = set->toClient.front();
+    ToClient r = sendToClient(*set, *ctl, m.streamId, m.command, m.bytes());
+    if (r == ToClient::kSetGone) return false;
     if (r == ToClient::kWait) break;
-    set.toClient.pop();
+    set->toClient.pop();  // streamd's credit for it goes back
   }
-  if (set.toClient.empty()) {
+  if (set->toClient.empty()) {
     waitLegs_.erase(id);
   } else {
     waitLegs_.insert(id);
   }
+  return true;
 }
 
 bool Reactor::apply(LegId leg, const conflux::Verdict& v) {
@@ -433,13 +442,13 @@ bool Reactor::apply(LegId leg, const conflux::Verdict& v) {
     case conflux::Verdict::kOk:
       return true;
     case conflux::Verdict::kCloseLeg: {
-      SetId set = legs_.count(leg) ? legs_.at(leg)->set : 0;
+      auto it = legs_.find(leg);
+      SetId set = it != legs_.end() ? it->second.set : 0;
       closeLeg(leg, static_cast<uint8_t>(v.reason));
-      return sets_.count(set) != 0;
+      return findSet(set) != nullptr;
     }
     case conflux::Verdict::kCloseSet: {
-      Set* s = setOf(leg);
-      if (s) tearDown(s->id, static_cast<uint8_t>(v.reason));
+      if (Set* s = setOf(leg)) tearDown(s->id, static_cast<uint8_t>(v.reason));
       return false;
     }
   }
@@ -449,12 +458,7 @@ bool Reactor::apply(LegId leg, const conflux::Verdict& v) {
 void Reactor::closeLeg(LegId id, uint8_t reason) {
   auto it = legs_.find(id);
   if (it == legs_.end()) return;
-  Leg& leg = *it->second;
-  if (leg.s->pipe.canClose(leg.flow)) {
-    auto ev = leg.s->pipe.add();
-    ipc::LegTraits::fillClose(ev, leg.flow, reason);
-    leg.s->pipe.commit(leg.flow, ev);
-  }
+  if (CircuitdSession* s = circuitd(it->second.session)) s->pipe.close(it->second.flow, reason);
   legGone(id);
 }
 
@@ -468,14 +472,13 @@ void Reactor::legGone(LegId id) {
     std::vector<LegId> others;
     others.swap(legScratch_);
     for (LegId o : others)
-      closeLeg(o, static_cast<uint8_t>(cell::DestroyReason::kFinished));
+      closeLeg(o, destroyReason(cell::DestroyReason::kFinished));
   }
   if (r.setForgotten) {
     forgetSet(r.set);
     return;
   }
-  auto s = sets_.find(r.set);
-  if (s != sets_.end()) flushToClient(*s->second);  // another leg may carry what waits
+  flushToClient(r.set);  // another leg may carry what waits
 }
 
 void Reactor::tearDown(SetId set, uint8_t reason) {
@@ -491,105 +494,116 @@ void Reactor::tearDown(SetId set, uint8_t reason) {
 void Reactor::forgetSet(SetId id) {
   auto it = sets_.find(id);
   if (it == sets_.end()) return;
-  Set& set = *it->second;
   StreamdSession* sd = streamd();
-  if (set.streamOpen && set.sd == sd && sd && sd->pipe.canClose(id)) {
-    auto ev = sd->pipe.add();
-    ipc::StreamTraits::fillClose(ev, id, kEndDestroy);
-    sd->pipe.commit(id, ev);
-  }
+  if (streamSideOn(*it->second, sd)) sd->pipe.close(id, kEndDestroy);
   waitLegs_.erase(id);
   waitStreamd_.erase(id);
-  sets_.erase(it);
+  sets_.erase(it);  // what waits in its queues goes, and with it the peers' credit
 }
 
-void Reactor::onLegClosed(CircuitdSession& s, FlowId flow, uint8_t reason) {
-  if (s.pipe.canClose(flow)) {  // the second phase of the close
-    auto ev = s.pipe.add();
-    ipc::LegTraits::fillClose(ev, flow, reason);
-    s.pipe.commit(flow, ev);
+size_t Reactor::expireLinkedAcks(uint64_t nowUsec) {
+  legScratch_.clear();
+  for (const auto& [id, leg] : legs_)
+    if (leg.linked && !leg.acked && nowUsec >= leg.linkedUsec &&
+        nowUsec - leg.linkedUsec >= linkedAckTimeoutUsec_)
+      legScratch_.push_back(id);
+  std::vector<LegId> overdue;
+  overdue.swap(legScratch_);
+  // Each goes as any closed leg (rule 7): the set carries on with its other legs, or ends.
+  for (LegId id : overdue) {
+    if (!legs_.count(id)) continue;  // closed meanwhile with its set
+    ++counters_.linkedAckTimeouts;
+    closeLeg(id, destroyReason(cell::DestroyReason::kTimeout));
   }
-  Leg* leg = findLeg(s, flow);
-  if (!leg) return;  // crossed our own close
+  return overdue.size();
+}
+
+void Reactor::onLegClosedByCircuitd(LegId id) {
+  if (!legs_.count(id)) return;
   ++counters_.legsClosedByCircuitd;
-  legGone(leg->id);
+  legGone(id);  // the pipe answers the close
 }
 
 void Reactor::onLegCredit(CircuitdSession& s) {
   setScratch_.assign(waitLegs_.begin(), waitLegs_.end());
   for (SetId id : setScratch_) {
-    auto it = sets_.find(id);
-    if (it != sets_.end() && it->second->s == &s) flushToClient(*it->second);
+    Set* set = findSet(id);
+    if (set && set->circuitd == s.id()) flushToClient(id);
   }
 }
 
 void Reactor::circuitdGone(CircuitdSession& s) {
   // circuitd destroys the legs itself (it lost us); the sets' state goes with them.
+  circuitdSessions_.erase(s.id());
   setScratch_.clear();
   for (auto& [id, set] : sets_)
-    if (set->s == &s) setScratch_.push_back(id);
-  for (SetId id : setScratch_) {
+    if (set->circuitd == s.id()) setScratch_.push_back(id);
+  std::vector<SetId> gone;
+  gone.swap(setScratch_);
+  for (SetId id : gone) {
     std::vector<LegId> legs;
     mgr_.dropSet(id, legs);
+    for (LegId l : legs)  // legs of another circuitd connection, if any, close
+      closeLeg(l, destroyReason(cell::DestroyReason::kInternal));
     forgetSet(id);
   }
-  std::erase_if(legs_, [&s](const auto& kv) { return kv.second->s == &s; });
-  sessionGen_.erase(&s);
+  std::vector<LegId> rest;
+  for (auto& [id, leg] : legs_)
+    if (leg.session == s.id()) rest.push_back(id);
+  for (LegId id : rest)
+    legGone(id);
 }
 
 // ---- streamd ----
 
-bool Reactor::onStreamdEvent(StreamdSession& sd, proto::StreamEvent::Reader e) {
-  FlowId flow = e.getFlow();
-  auto it = sets_.find(flow);
-  Set* set = it != sets_.end() && it->second->streamOpen && it->second->sd == &sd ? it->second.get()
-                                                                                  : nullptr;
-  if (e.isClosed()) {  // streamd dropped the set's stream side: END for every open stream
-    if (!set) return true;
-    if (sd.pipe.canClose(flow)) {
-      auto ev = sd.pipe.add();
-      ipc::StreamTraits::fillClose(ev, flow, e.getClosed());
-      sd.pipe.commit(flow, ev);
-    }
-    set->streamOpen = false;
-    set->sd = nullptr;
-    uint8_t reason = e.getClosed();
-    for (uint16_t s : set->streams)
-      (void)set->toClient.push(s, rcmd(RelayCmd::kEnd), Bytes(&reason, 1), false);
-    set->streams.clear();
-    flushToStreamd(*set);  // drops what waited, returning the legs' credit
-    flushToClient(*set);
-    return true;
-  }
-  auto m = e.getRelay();
-  if (!streamdSends(m.getCommand()) || m.getStreamId() == 0 ||
-      m.getBody().size() > cell::kRelayBodyMax)
-    return false;
-  if (!set) {
-    sd.pipe.taken(flow, 1);  // its set is gone: dropped
-    return true;
-  }
-  uint8_t cmd = m.getCommand();
+FlowVerdict Reactor::onStreamdRelay(StreamdSession& sd, FlowId flow, proto::RelayMsg::Reader m,
+                                    CreditToken credit) {
+  Set* set = findSet(flow);
+  // A stream side is open on the pipe exactly while its set has it (forgetSet closes it).
+  if (!set || !streamSideOn(*set, &sd)) return FlowVerdict::closeFlow(kEndDestroy);
+  const uint8_t cmd = m.getCommand();
+  const uint16_t streamId = m.getStreamId();
+  const Bytes body = bytesOf(m.getBody());
   if (cmd == rcmd(RelayCmd::kEnd) || cmd == rcmd(RelayCmd::kResolved))
-    std::erase(set->streams, m.getStreamId());
+    std::erase(set->streams, streamId);
   conflux::ConfluxController* ctl = mgr_.controller(set->id);
-  if (set->toClient.empty() && ctl) {  // nothing waits: straight to a leg if one may send
-    ToClient r = sendToClient(*set, *ctl, m.getStreamId(), cmd, bytesOf(m.getBody()), true);
-    if (r != ToClient::kWait) return true;
-    if (!set->toClient.push(m.getStreamId(), cmd, bytesOf(m.getBody()))) return false;
-    waitLegs_.insert(set->id);
-    return true;
+  const bool waiting = !set->toClient.empty();
+  if (!waiting && ctl) {  // nothing waits: straight to a leg if one may send
+    ToClient r = sendToClient(*set, *ctl, streamId, cmd, body);
+    if (r != ToClient::kWait) return FlowVerdict::accept();  // sent, or the set is gone
   }
-  if (!set->toClient.push(m.getStreamId(), cmd, bytesOf(m.getBody()))) return false;
-  flushToClient(*set);
-  return true;
+  // streamd keeps to its window, which is the peer slots' bound: only our bug could overflow it.
+  if (set->toClient.push(streamId, cmd, body, std::move(credit)) != MsgQueue::Push::kOk) {
+    tearDown(set->id, destroyReason(cell::DestroyReason::kResourceLimit));
+    return FlowVerdict::accept();
+  }
+  if (waiting) {
+    flushToClient(flow);
+  } else {
+    waitLegs_.insert(flow);
+  }
+  return FlowVerdict::accept();
+}
+
+void Reactor::onStreamdClosed(StreamdSession& sd, FlowId flow, uint8_t reason) {
+  // streamd dropped the set's stream side: END for every open stream (the pipe answers the close).
+  Set* set = findSet(flow);
+  if (!set || !streamSideOn(*set, &sd)) return;
+  set->streamOpen = false;
+  set->streamd = 0;
+  std::vector<uint16_t> streams;
+  streams.swap(set->streams);
+  for (uint16_t s : streams)
+    if (!refuse(*set, s, reason)) return;  // the set closed
+  flushToStreamd(*set);                    // drops what waited, returning the legs' credit
+  flushToClient(flow);
 }
 
 void Reactor::onStreamdCredit(StreamdSession& sd) {
   setScratch_.assign(waitStreamd_.begin(), waitStreamd_.end());
   for (SetId id : setScratch_) {
-    auto it = sets_.find(id);
-    if (it != sets_.end() && it->second->sd == &sd) flushToStreamd(*it->second);
+    Set* set = findSet(id);
+    if (set && set->streamd == sd.id()) flushToStreamd(*set);
   }
 }
 
@@ -598,13 +612,15 @@ void Reactor::streamdGone(StreamdSession& sd) {
   // (proto/conflux_stream.capnp): its legs close, sets that never had streams carry on.
   setScratch_.clear();
   for (auto& [id, set] : sets_) {
-    if (set->sd != &sd) continue;
+    if (set->streamd != sd.id() || !set->streamOpen) continue;
     set->streamOpen = false;
-    set->sd = nullptr;
+    set->streamd = 0;
     setScratch_.push_back(id);
   }
-  for (SetId id : setScratch_)
-    tearDown(id, static_cast<uint8_t>(cell::DestroyReason::kInternal));
+  std::vector<SetId> gone;
+  gone.swap(setScratch_);
+  for (SetId id : gone)
+    tearDown(id, destroyReason(cell::DestroyReason::kInternal));
 }
 
 }  // namespace onionsplit::confluxd

@@ -62,6 +62,13 @@ class ConfluxdReactorTest : public ::testing::Test {
   void connect(Pipe& ours, P& peer, std::unique_ptr<ipc::RpcConnection>& server) {
     ipc::testing::connect(loop, ours, peer, server);
   }
+  // Honest peers are never dropped (issue 15), unless a test makes one break the contract.
+  void TearDown() override {
+    if (!dropExpected) {
+      EXPECT_FALSE(circuitdDropped) << circuitd.violation;
+      EXPECT_FALSE(streamdDropped) << streamd.violation;
+    }
+  }
   ~ConfluxdReactorTest() override {
     sdSession.reset();
     cdSession.reset();
@@ -107,11 +114,7 @@ class ConfluxdReactorTest : public ::testing::Test {
     s.setSendmeInc(31);
     circuitd.pipe.flush();
   }
-  void closeLeg(uint64_t leg, uint8_t reason) {
-    auto e = circuitd.pipe.add();
-    ipc::LegTraits::fillClose(e, leg, reason);
-    circuitd.pipe.commit(leg, e);
-  }
+  void closeLeg(uint64_t leg, uint8_t reason) { ASSERT_TRUE(circuitd.pipe.close(leg, reason)); }
   void fromStreamd(uint64_t flow, RelayCmd cmd, uint16_t stream, const std::string& body) {
     ASSERT_TRUE(streamd.pipe.canSend(flow));
     auto e = streamd.pipe.add();
@@ -138,10 +141,22 @@ class ConfluxdReactorTest : public ::testing::Test {
       if (e->getLeg() == leg && e->isLinked()) return true;
     return false;
   }
-  bool closedOn(uint64_t leg) {
+  bool closedOn(uint64_t leg) { return closeReason(leg) >= 0; }
+  // The reason confluxd closed `leg` with (-1: not closed).
+  int closeReason(uint64_t leg) {
     for (auto& e : circuitd.events)
-      if (e->getLeg() == leg && e->isClosed()) return true;
+      if (e->getLeg() == leg && e->isClosed()) return e->getClosed();
+    return -1;
+  }
+  bool streamSideClosed(uint64_t flow) {
+    for (auto& ev : streamd.events)
+      if (ev->getFlow() == flow && ev->isClosed()) return true;
     return false;
+  }
+  // Waits for circuitd's credit on `leg`, then sends.
+  void relayWhenCredit(uint64_t leg, RelayCmd cmd, uint16_t stream, const std::string& body) {
+    ASSERT_TRUE(waitFor([&] { return circuitd.pipe.canSend(leg); }));
+    relay(leg, cmd, stream, body);
   }
   // The relay messages confluxd sent toward the client, as "leg:command:stream:body".
   std::vector<std::string> toClient() {
@@ -175,12 +190,12 @@ class ConfluxdReactorTest : public ::testing::Test {
   std::unique_ptr<StreamdSession> sdSession;
   std::unique_ptr<ipc::RpcConnection> cdServer, sdServer;
   std::unique_ptr<Peer<ipc::LegTraits>> circuitdOwner =
-      std::make_unique<Peer<ipc::LegTraits>>(true);
+      std::make_unique<Peer<ipc::LegTraits>>(ipc::testing::fromConfluxdToCircuitd);
   std::unique_ptr<Peer<ipc::StreamTraits>> streamdOwner =
-      std::make_unique<Peer<ipc::StreamTraits>>(true);
+      std::make_unique<Peer<ipc::StreamTraits>>(ipc::testing::fromConfluxdToStreamd);
   Peer<ipc::LegTraits>& circuitd = *circuitdOwner;
   Peer<ipc::StreamTraits>& streamd = *streamdOwner;
-  bool circuitdDropped = false, streamdDropped = false;
+  bool circuitdDropped = false, streamdDropped = false, dropExpected = false;
 };
 
 TEST_F(ConfluxdReactorTest, TwoLinksWithOneNonceMakeOneSetAndEachGetsLinked) {
@@ -285,14 +300,18 @@ TEST_F(ConfluxdReactorTest, OneLegTooManyIsRefusedAndTheSetCarriesOn) {
   EXPECT_EQ(reactor->legs(), 8u);
 }
 
-TEST_F(ConfluxdReactorTest, ASecondLinkOnALinkedLegClosesIt) {
+// circuitd forwards one LINK per circuit (proto/circuit_conflux.capnp: `link` opens the leg's
+// flow); a second for a leg id in use breaks the contract (the pipe's opener rule), it is not
+// something a client can make an honest circuitd send.
+TEST_F(ConfluxdReactorTest, ASecondLinkForALegInUseBreaksTheContract) {
   linkTwoLegs();
+  dropExpected = true;
   auto e = circuitd.pipe.add();
   e.setLeg(10);
   auto body = linkBody(7);
   e.initLink().setBody(capnp::Data::Reader(body.data(), body.size()));
   circuitd.pipe.commit(10, e);
-  ASSERT_TRUE(waitFor([&] { return closedOn(10); }));
+  ASSERT_TRUE(waitFor([&] { return circuitdDropped; }));
 }
 
 TEST_F(ConfluxdReactorTest, TheCurrentLegClosingMidTransferTearsTheSetDown) {
@@ -368,8 +387,154 @@ TEST_F(ConfluxdReactorTest, StreamdMaySendOnlyWhatAnExitSends) {
   relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
   ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
   uint64_t flow = streamd.events[0]->getFlow();
+  dropExpected = true;
   fromStreamd(flow, RelayCmd::kBegin, 5, "");  // an exit never sends BEGIN
   ASSERT_TRUE(waitFor([&] { return streamdDropped; }));
+}
+
+// Issue 15, finding 3: END RESOURCELIMIT for BEGINs past a set's stream cap used to share the set's
+// queue toward the client with streamd's credit. With the abuser's legs blocked and the queue
+// nearly full of refusals, streamd's honest messages (within its credit) overflowed it: confluxd
+// dropped streamd and every set with streams (the bystander's too). Now refusals use the queue's
+// own local slots; when those are full the abuser's set closes (RESOURCELIMIT), streamd's messages
+// always fit its window, and nobody else notices.
+TEST_F(ConfluxdReactorTest, Finding3RefusalEndsNeverCostStreamdOrTheBystandersSet) {
+  // The bystander: legs 10 and 11, one stream.
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t bystander = streamd.events[0]->getFlow();
+
+  // The abuser: legs 20 and 21 and BEGINs up to the set's stream cap.
+  link(20, linkBody(8));
+  link(21, linkBody(8));
+  ASSERT_TRUE(waitFor([&] { return linkedOn(20) && linkedOn(21); }));
+  relay(20, RelayCmd::kConfluxLinkedAck, 0, "");
+  relay(21, RelayCmd::kConfluxLinkedAck, 0, "");
+  const std::string begin = std::string("example.com:80") + '\0';
+  uint16_t stream = 1;
+  for (; stream <= Reactor::kMaxStreamsPerSet; ++stream)
+    relayWhenCredit(20, RelayCmd::kBegin, stream, begin);
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1 + Reactor::kMaxStreamsPerSet; }));
+  uint64_t abuser = 0;
+  for (auto& e : streamd.events)
+    if (e->isRelay() && e->getFlow() != bystander) abuser = e->getFlow();
+  ASSERT_NE(abuser, 0u);
+
+  // Both legs blocked (the client withholds SENDMEs): streamd's first DATA waits at the front of
+  // the set's queue toward the client, and everything else waits behind it.
+  state(20, false, 5000, 124);
+  state(21, false, 9000, 124);
+  settle();
+  fromStreamd(abuser, RelayCmd::kData, 1, "honest");
+  settle();
+  // Refusals nearly fill what used to be one shared queue (streamd's window + the stream cap).
+  for (int i = 0; i < 560; ++i)
+    relayWhenCredit(20, RelayCmd::kBegin, stream++, begin);
+  ASSERT_TRUE(waitFor([&] { return reactor->counters().streamsRefused == 560; }));
+  // streamd spends the rest of its window on the abuser's set: all of it waits for a leg. In the
+  // shared queue this overflowed it and confluxd dropped streamd.
+  for (int i = 1; i < 64; ++i) {
+    ASSERT_TRUE(waitFor([&] { return streamd.pipe.canSend(abuser); }));
+    fromStreamd(abuser, RelayCmd::kData, static_cast<uint16_t>(1 + i), "honest");
+  }
+  settle();
+  EXPECT_FALSE(streamdDropped) << "streamd's messages within its credit always fit";
+  EXPECT_EQ(reactor->sets(), 2u);
+  EXPECT_FALSE(closedOn(20));
+
+  // More refusals than the local slots hold: the abuser's set closes, and only it.
+  for (int i = 0; i < 100 && !closedOn(20); ++i) {
+    relayWhenCredit(20, RelayCmd::kBegin, stream++, begin);
+    settle();
+  }
+  ASSERT_TRUE(waitFor([&] { return closedOn(20) && closedOn(21); }));
+  EXPECT_EQ(closeReason(20), static_cast<int>(cell::DestroyReason::kResourceLimit));
+  EXPECT_EQ(closeReason(21), static_cast<int>(cell::DestroyReason::kResourceLimit));
+  ASSERT_TRUE(waitFor([&] { return streamSideClosed(abuser); }));
+  EXPECT_EQ(reactor->counters().setsOverLocalSlots, 1u);
+  EXPECT_FALSE(streamdDropped);
+  EXPECT_FALSE(circuitdDropped);
+  EXPECT_TRUE(streamd.violation.empty());
+  EXPECT_TRUE(circuitd.violation.empty());
+
+  // The bystander's set goes on, both ways.
+  EXPECT_EQ(reactor->sets(), 1u);
+  EXPECT_FALSE(closedOn(10) || closedOn(11));
+  EXPECT_FALSE(streamSideClosed(bystander));
+  fromStreamd(bystander, RelayCmd::kData, 5, "still here");
+  ASSERT_TRUE(waitFor([&] {
+    for (auto& m : toClient())
+      if (m == "10:" + std::to_string(r(RelayCmd::kData)) + ":5:still here") return true;
+    return false;
+  }));
+  relay(10, RelayCmd::kData, 5, "and up");
+  ASSERT_TRUE(waitFor([&] {
+    auto got = toStreamd();
+    return !got.empty() && got.back() == std::to_string(r(RelayCmd::kData)) + ":5:and up";
+  }));
+}
+
+// C tor 0.4.9.14, bug 41328: a LINK whose last_seqno_recv is above anything the set ever sent is
+// refused: on a fresh set (which sent nothing) the leg closes; joining a set, the set closes.
+TEST_F(ConfluxdReactorTest, Bug41328ALinkClaimingMoreThanTheSetSentIsRefused) {
+  link(40, linkBody(9, /*sent=*/0, /*recv=*/1));
+  ASSERT_TRUE(waitFor([&] { return closedOn(40); }));
+  EXPECT_FALSE(linkedOn(40));
+  EXPECT_EQ(closeReason(40), static_cast<int>(cell::DestroyReason::kProtocol));
+  EXPECT_EQ(reactor->sets(), 0u);
+  EXPECT_EQ(reactor->legs(), 0u);
+
+  // A set that sent two messages toward the client.
+  linkTwoLegs();
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  fromStreamd(flow, RelayCmd::kConnected, 5, "");
+  fromStreamd(flow, RelayCmd::kData, 5, "x");
+  ASSERT_TRUE(waitFor([&] { return toClient().size() == 2; }));
+  // A leg that claims to have received exactly what the set sent joins.
+  link(12, linkBody(7, /*sent=*/1, /*recv=*/2));
+  ASSERT_TRUE(waitFor([&] { return linkedOn(12); }));
+  EXPECT_EQ(reactor->legs(), 3u);
+  // One that claims more closes the set.
+  link(13, linkBody(7, /*sent=*/1, /*recv=*/3));
+  ASSERT_TRUE(
+      waitFor([&] { return closedOn(13) && closedOn(10) && closedOn(11) && closedOn(12); }));
+  EXPECT_FALSE(linkedOn(13));
+  EXPECT_EQ(reactor->sets(), 0u);
+  EXPECT_EQ(reactor->counters().linksSeqnoRecvAhead, 2u);
+  EXPECT_FALSE(circuitdDropped);
+  EXPECT_TRUE(circuitd.violation.empty());
+}
+
+// Issue 15 item 9: a linked leg whose LINKED_ACK does not come within the deadline
+// (cfx_linked_ack_timeout_ms) closes (DESTROY TIMEOUT); the set goes on with its acknowledged legs,
+// and a set left without legs ends.
+TEST_F(ConfluxdReactorTest, ALinkedLegWithoutLinkedAckInTimeIsClosedAndAnEmptySetEnds) {
+  const uint64_t deadline = uint64_t{Reactor::kDefaultLinkedAckTimeoutMsec} * 1000;
+  link(50, linkBody(11));
+  link(51, linkBody(11));
+  link(60, linkBody(12));  // a set of one leg, never acknowledged
+  ASSERT_TRUE(waitFor([&] { return linkedOn(50) && linkedOn(51) && linkedOn(60); }));
+  relay(50, RelayCmd::kConfluxLinkedAck, 0, "");
+  ASSERT_TRUE(waitFor([&] { return reactor->counters().linkedAcks == 1; }));
+  EXPECT_EQ(reactor->sets(), 2u);
+
+  EXPECT_EQ(reactor->expireLinkedAcks(now + deadline / 2), 0u) << "not yet";
+  EXPECT_EQ(reactor->legs(), 3u);
+
+  EXPECT_EQ(reactor->expireLinkedAcks(now + deadline), 2u);
+  ASSERT_TRUE(waitFor([&] { return closedOn(51) && closedOn(60); }));
+  EXPECT_EQ(closeReason(51), static_cast<int>(cell::DestroyReason::kTimeout));
+  EXPECT_EQ(closeReason(60), static_cast<int>(cell::DestroyReason::kTimeout));
+  EXPECT_FALSE(closedOn(50));
+  EXPECT_EQ(reactor->sets(), 1u) << "the set of leg 60 had no leg left";
+  EXPECT_EQ(reactor->legs(), 1u);
+  EXPECT_EQ(reactor->counters().linkedAckTimeouts, 2u);
+  // An acknowledged leg never expires.
+  EXPECT_EQ(reactor->expireLinkedAcks(now + 100 * deadline), 0u);
+  EXPECT_EQ(reactor->legs(), 1u);
 }
 
 }  // namespace
