@@ -20,6 +20,7 @@
 
 #include "channeld/link/link_certs.h"
 #include "channeld/net/channels.h"
+#include "channeld/net/circuitd_link.h"
 #include "channeld/net/link_tls.h"
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
@@ -33,178 +34,11 @@ namespace onionsplit::channeld {
 namespace {
 
 using Traits = ipc::ChannelCircuitTraits;
-using ipc::FlowId;
-constexpr uint8_t kDestroy = 4;
-constexpr uint8_t kDestroyReasonProtocol = 1;
-constexpr uint8_t kDestroyReasonInternal = 2;
-constexpr uint8_t kDestroyReasonConnectFailed = 6;
 
 class Bootstrap final : public ipc::WithControl<proto::Channeld::Server> {
  public:
   using WithControl::WithControl;
 };
-
-FlowId flowOf(ChannelId ch, uint32_t circId) {
-  return (FlowId{ch} << 32) | circId;
-}
-
-bool isCreate(uint8_t cmd) {
-  return cmd == 1 || cmd == 5 || cmd == 10;
-}
-
-class CircuitdSession;
-
-// The middle role: circuitd's `extend` requests become channels (OutboundChannels) and CREATE2
-// cells on them.
-struct Middle {
-  ChannelServer& channels;
-  OutboundChannels* outbound = nullptr;
-  ipc::ClientLink<Traits>* link = nullptr;
-  crypto::RsaFingerprint ourRsa{};
-  crypto::Ed25519PublicKey ourEd{};
-  bool allowPrivate = false;
-  uint64_t requested = 0, refused = 0, failed = 0, created = 0;
-};
-
-void extend(Middle& m, uint32_t originChannel, proto::ExtendRequest::Reader x);
-
-// channeld's end of the channel_circuit boundary: circuitd's cells go out on their channels.
-class CircuitdSession final : public ipc::PeerSession<Traits> {
- public:
-  CircuitdSession(std::function<void()> drop, ChannelServer& channels, Middle& middle)
-      : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)),
-        channels_(channels),
-        middle_(middle) {}
-  // The connection to circuitd is gone, and every circuit with it: the clients hear DESTROY.
-  ~CircuitdSession() noexcept(false) override {
-    size_t n = channels_.destroyAllCircuits(kDestroyReasonInternal);
-    if (n) spdlog::info("circuitd's connection ended: {} circuits destroyed", n);
-  }
-
-  ipc::UnknownFlow onUnknownFlow(proto::ChannelEvent::Reader) override {
-    return ipc::UnknownFlow::kDrop;  // its channel or circuit is gone: the cell crossed a close
-  }
-  bool onEvent(proto::ChannelEvent::Reader e) override {
-    if (e.isExtend()) {
-      extend(middle_, e.getChannel(), e.getExtend());
-      return true;
-    }
-    if (!e.isCell()) return false;  // circuitd announces no channels
-    auto c = e.getCell();
-    if (c.getPayload().size() != 509 || c.getCircId() == 0) return false;
-    ChannelId ch = e.getChannel();
-    FlowId f = flowOf(ch, c.getCircId());
-    if (c.getCommand() == kDestroy) {
-      // circuitd ended the circuit (or answered the client's DESTROY, which the channel does not
-      // pass on). A close costs no credit and is not taken; answer it with ours if we have not
-      // sent one, so the flow is forgotten on both sides.
-      channels_.dropQueued(ch, c.getCircId());  // a destroyed circuit's cells are not sent
-      channels_.sendCell(ch, c.getCircId(), kDestroy,
-                         Bytes(c.getPayload().begin(), c.getPayload().size()));
-      if (pipe.canClose(f)) {
-        auto echo = pipe.add();
-        Traits::fillClose(echo, f, c.getPayload()[0]);
-        pipe.commit(f, echo);
-      } else {
-        // circuitd answered our close: the id is free again, and a CREATE that reuses it may be
-        // waiting on a stalled channel (a batch without credit calls no onCredit).
-        channels_.resumeSoon();
-      }
-      return true;
-    }
-    // The cell waits in its channel's scheduler; its credit goes back when it leaves for TLS
-    // (hooks.sent), so a slow reader holds at most its circuits' windows here.
-    if (!channels_.queueCell(ch, c.getCircId(), c.getCommand(),
-                             Bytes(c.getPayload().begin(), c.getPayload().size())))
-      pipe.taken(f, 1);  // the channel is gone: the cell is dropped, its credit is not held
-    return true;
-  }
-  void onCredit() override { channels_.resume(); }
-  // A queued cell left for TLS.
-  void sent(ChannelId ch, uint32_t circId) { pipe.taken(flowOf(ch, circId), 1); }
-
- private:
-  ChannelServer& channels_;
-  Middle& middle_;
-};
-
-void sendExtended(CircuitdSession& s, uint32_t originChannel, uint32_t originCircId, ChannelId next,
-                  uint32_t nextCircId, uint8_t reason) {
-  auto e = s.pipe.add();  // flow-less
-  e.setChannel(originChannel);
-  auto r = e.initExtended();
-  r.setOriginCircId(originCircId);
-  r.setNextChannel(next);
-  r.setNextCircId(nextCircId);
-  r.setReason(reason);
-}
-
-// An EXTEND2 circuitd checked: a channel to the next hop (reused or opened), a circuit id on it,
-// our CREATE2, and the answer; refusals and failures answer with the DESTROY reason for the
-// client's circuit (as C tor: a private address is a protocol violation, an unreachable relay or
-// ourselves CONNECTFAILED).
-void extend(Middle& m, uint32_t originChannel, proto::ExtendRequest::Reader x) {
-  ++m.requested;
-  auto* s = static_cast<CircuitdSession*>(m.link ? m.link->session() : nullptr);
-  uint32_t originCirc = x.getOriginCircId();
-  if (!s || !m.outbound) return;
-  OutboundTarget t;
-  char ip[INET6_ADDRSTRLEN] = {};
-  if (x.getIpv4().size() == 4 && x.getIpv4Port() != 0) {
-    inet_ntop(AF_INET, x.getIpv4().begin(), ip, sizeof ip);
-    t.port = x.getIpv4Port();
-  } else if (x.getIpv6().size() == 16 && x.getIpv6Port() != 0) {
-    inet_ntop(AF_INET6, x.getIpv6().begin(), ip, sizeof ip);
-    t.port = x.getIpv6Port();
-  }
-  t.ip = ip;
-  if (x.getRsaId().size() == 20) std::copy_n(x.getRsaId().begin(), 20, t.rsaId.emplace().begin());
-  if (x.getEd25519Id().size() == 32)
-    std::copy_n(x.getEd25519Id().begin(), 32, t.edId.emplace().begin());
-  uint8_t refusal = 0;
-  if (t.ip.empty() || !t.rsaId || x.getHdata().size() > cell::kRelayBodyMax) {
-    refusal = kDestroyReasonProtocol;
-  } else if (t.rsaId == m.ourRsa || t.edId == m.ourEd) {
-    refusal = kDestroyReasonConnectFailed;  // C tor does not connect to itself
-  } else if (!m.allowPrivate && isPrivateAddress(t.ip)) {
-    refusal = kDestroyReasonProtocol;  // ExtendAllowPrivateAddresses is off
-  }
-  if (refusal != 0) {
-    ++m.refused;
-    sendExtended(*s, originChannel, originCirc, 0, 0, refusal);
-    return;
-  }
-  std::array<uint8_t, cell::kCellPayloadLen> create{};
-  Writer w{MutBytes(create)};
-  cell::encodeCreate2(cell::Create2{x.getHtype(), Bytes(x.getHdata().begin(), x.getHdata().size())},
-                      w);
-  unsigned gen = m.link->connects();
-  std::string where = t.ip + ":" + std::to_string(t.port);
-  m.outbound->request(
-      t, [&m, s, gen, originChannel, originCirc, create, where](const OutboundChannels::Result& r) {
-        // circuitd's connection changed meanwhile: the circuit that asked is gone.
-        if (m.link->session() != s || m.link->connects() != gen) return;
-        std::optional<uint32_t> circId;
-        if (r.channel) circId = m.channels.originateCircuit(*r.channel);
-        FlowId f = r.channel && circId ? flowOf(*r.channel, *circId) : 0;
-        if (circId && !s->pipe.openFlow(f)) {
-          uint8_t none[cell::kCellPayloadLen] = {};
-          m.channels.sendCell(*r.channel, *circId, kDestroy, Bytes(none));  // unregisters it
-          circId.reset();
-        }
-        if (!circId) {
-          ++m.failed;
-          spdlog::info("extend to {}: {}", where, r.channel ? "no circuit id free" : r.why);
-          sendExtended(*s, originChannel, originCirc, 0, 0,
-                       r.channel ? daemon::kReasonResourceLimit : kDestroyReasonConnectFailed);
-          return;
-        }
-        m.channels.sendCell(*r.channel, *circId, static_cast<uint8_t>(cell::CellCmd::kCreate2),
-                            Bytes(create));
-        ++m.created;
-        sendExtended(*s, originChannel, originCirc, *r.channel, *circId, 0);
-      });
-}
 
 std::array<uint8_t, 32> sha256(Bytes b) {
   std::array<uint8_t, 32> d{};
@@ -326,77 +160,25 @@ int run(daemon::Runtime& rt) {
   };
   InitiatorIdentity firstIdentity = initiatorIdentity();
 
-  ipc::ClientLink<Traits>* circuitdLink = nullptr;
-  ChannelServer* server = nullptr;
+  // The channels' hooks reach circuitd through `link` (made once the channels exist).
+  CircuitdLink* link = nullptr;
   OutboundChannels* outboundPtr = nullptr;
   ChannelServer::Hooks hooks;
   hooks.opened = [&](ChannelId id, const ChannelInfo& info) {
     if (outboundPtr) outboundPtr->channelOpened(id, info);
-    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
-    if (!s) return;
-    auto e = s->pipe.add();
-    e.setChannel(id);
-    auto o = e.initOpened();
-    o.setLinkProtocol(info.linkVersion);
-    if (info.peer) {
-      o.setPeerRsaId(capnp::Data::Reader(info.peer->rsaId.data(), info.peer->rsaId.size()));
-      o.setPeerEd25519Id(capnp::Data::Reader(info.peer->edId.data(), info.peer->edId.size()));
-    }
+    if (link) link->opened(id, info);
   };
-  struct CellCounters {
-    uint64_t toCircuitd = 0, noCircuit = 0, waited = 0, refusedNoCircuitd = 0;
-  } cellCounters;
   hooks.cell = [&](ChannelId id, uint32_t circId, uint8_t cmd, Bytes payload) {
-    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
-    FlowId f = flowOf(id, circId);
-    if (!s) {  // circuitd is not there: refuse new circuits, drop the rest
-      ++cellCounters.refusedNoCircuitd;
-      if (isCreate(cmd)) {
-        uint8_t reason[509] = {daemon::kReasonResourceLimit};
-        server->sendCell(id, circId, kDestroy, Bytes(reason));
-      }
-      return true;
-    }
-    if (!s->pipe.isOpen(f)) {
-      if (!isCreate(cmd)) {  // a cell for a circuit that does not exist
-        ++cellCounters.noCircuit;
-        return true;
-      }
-      if (!s->pipe.openFlow(f)) return false;
-    }
-    bool destroy = cmd == kDestroy;
-    if (destroy ? !s->pipe.canClose(f) : !s->pipe.canSend(f)) {
-      cellCounters.waited += !destroy;
-      return destroy;  // a second DESTROY is dropped; other cells wait for credit
-    }
-    auto e = s->pipe.add();
-    e.setChannel(id);
-    auto c = e.initCell();
-    c.setCircId(circId);
-    c.setCommand(cmd);
-    c.setPayload(capnp::Data::Reader(payload.data(), payload.size()));
-    s->pipe.commit(f, e);
-    ++cellCounters.toCircuitd;
-    return true;
-  };
-  hooks.sent = [&](ChannelId id, uint32_t circId) {
-    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
-    if (s) static_cast<CircuitdSession*>(s)->sent(id, circId);
+    return link ? link->cell(id, circId, cmd, payload) : true;
   };
   hooks.closed = [&](ChannelId id) {
     if (outboundPtr) outboundPtr->channelClosed(id);
-    auto* s = circuitdLink ? circuitdLink->session() : nullptr;
-    if (!s) return;
-    auto e = s->pipe.add();
-    e.setChannel(id);
-    e.setClosed();
-    s->pipe.forgetFlows([id](FlowId f) { return (f >> 32) == id; });
+    if (link) link->closed(id);
   };
   ChannelServer channels(
       rt.loop().base(), std::move(sc), std::move(hooks),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
       [] { return static_cast<int64_t>(std::time(nullptr)); });
-  server = &channels;
 
   // Outbound channels for EXTEND2 (declared after `channels`, so they go first).
   OutboundDialer dialer(
@@ -413,11 +195,18 @@ int run(daemon::Runtime& rt) {
             channels.adoptOpen(std::move(c.conn), c.info, std::move(c.leftover)));
       });
   outboundPtr = &outbound;
-  Middle middle{channels};
-  middle.outbound = &outbound;
-  middle.ourRsa = keys->rsaIdentity.publicKey().fingerprint();
-  middle.ourEd = keys->masterPublic;
-  middle.allowPrivate = outboundLimits.allowPrivateAddresses;
+  ServerChannelPort port(channels);
+  CircuitdLinkConfig linkConfig;
+  linkConfig.ourRsa = keys->rsaIdentity.publicKey().fingerprint();
+  linkConfig.ourEd = keys->masterPublic;
+  linkConfig.allowPrivate = outboundLimits.allowPrivateAddresses;
+  CircuitdLink circuitdLink(
+      port,
+      [&outbound](const OutboundTarget& t, OutboundChannels::Done d) {
+        outbound.request(t, std::move(d));
+      },
+      linkConfig);
+  link = &circuitdLink;
   std::function<void()> renewInitiator = [&] {
     std::string err;
     auto fresh = makeInitiator(err);
@@ -497,16 +286,15 @@ int run(daemon::Runtime& rt) {
       nullptr);
   ipc::ClientLink<Traits> circuitd(
       rt.loop(), rt.socketPath("circuitd"), "circuitd",
-      [&channels, &middle](auto drop) {
-        return std::make_unique<CircuitdSession>(drop, channels, middle);
-      },
-      [](ipc::RpcConnection& c, proto::CellSink::Client ours) {
+      [&circuitdLink](auto drop) { return circuitdLink.makeSession(std::move(drop)); },
+      [&circuitdLink](ipc::RpcConnection& c, proto::CellSink::Client ours) {
         auto req = c.bootstrap<proto::CircuitEntry>().attachRequest();
         req.setToChanneld(kj::mv(ours));
-        return req.send().then([](auto&& r) { return r.getToCircuitd(); });
+        return req.send().then([&circuitdLink](auto&& r) {
+          circuitdLink.attached();  // circuitd hears our channels from now on
+          return r.getToCircuitd();
+        });
       });
-  circuitdLink = &circuitd;
-  middle.link = &circuitd;
   rt.control().waitingFor = [&] {
     return circuitd.attached() ? std::vector<std::string>{} : std::vector<std::string>{"circuitd"};
   };
@@ -518,21 +306,23 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
-    out.emplace_back("cells_to_circuitd_total", cellCounters.toCircuitd);
-    out.emplace_back("cells_for_unknown_circuits_total", cellCounters.noCircuit);
-    out.emplace_back("cells_waited_for_credit_total", cellCounters.waited);
-    out.emplace_back("cells_without_circuitd_total", cellCounters.refusedNoCircuitd);
+    const auto& n = circuitdLink.counters();
+    out.emplace_back("cells_to_circuitd_total", n.toCircuitd);
+    out.emplace_back("cells_for_unknown_circuits_total", n.noCircuit);
+    out.emplace_back("cells_waited_for_credit_total", n.waited);
+    out.emplace_back("cells_without_circuitd_total", n.refusedNoCircuitd);
+    out.emplace_back("creates_refused_at_flow_cap_total", n.refusedAtFlowCap);
     out.emplace_back("channels_stalled", channels.stalledChannels());
-    out.emplace_back("extends_requested_total", middle.requested);
-    out.emplace_back("extends_refused_total", middle.refused);
-    out.emplace_back("extends_failed_total", middle.failed);
-    out.emplace_back("extends_created_total", middle.created);
+    out.emplace_back("extends_requested_total", n.extendsRequested);
+    out.emplace_back("extends_refused_total", n.extendsRefused);
+    out.emplace_back("extends_failed_total", n.extendsFailed);
+    out.emplace_back("extends_created_total", n.extendsCreated);
+    out.emplace_back("extends_cancelled_total", n.extendsCancelled);
     out.emplace_back("outbound_connections_in_progress", outbound.inProgress());
   };
   circuitd.start();
   int rc = rt.run();
-  circuitdLink = nullptr;
-  middle.link = nullptr;
+  link = nullptr;
   outboundPtr = nullptr;
   return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace onionsplit::channeld {
 
@@ -16,7 +17,8 @@ uint32_t OutputScheduler::allocSlot() {
   return static_cast<uint32_t>(slots_.size() - 1);
 }
 
-bool OutputScheduler::push(uint32_t circId, uint8_t command, Bytes payload) {
+bool OutputScheduler::push(uint32_t circId, uint8_t command, Bytes payload,
+                           flowctl::CreditToken credit) {
   if (payload.size() > cell::kCellPayloadLen) return false;
   auto [it, fresh] = queues_.try_emplace(circId);
   Queue& q = it->second;
@@ -26,6 +28,7 @@ bool OutputScheduler::push(uint32_t circId, uint8_t command, Bytes payload) {
   s.next = kNone;
   s.cell.circId = circId;
   s.cell.command = command;
+  s.cell.credit = std::move(credit);
   if (!payload.empty()) std::memcpy(s.cell.payload.data(), payload.data(), payload.size());
   std::fill(s.cell.payload.begin() + static_cast<long>(payload.size()), s.cell.payload.end(), 0);
   if (q.tail == kNone) {
@@ -53,6 +56,7 @@ void OutputScheduler::pop() {
   Queue& q = it->second;
   uint32_t i = q.head;
   q.head = slots_[i].next;
+  slots_[i].cell.credit.release();
   slots_[i].next = free_;
   free_ = i;
   --q.count;
@@ -70,6 +74,7 @@ size_t OutputScheduler::drop(uint32_t circId) {
   size_t n = it->second.count;
   for (uint32_t i = it->second.head; i != kNone;) {
     uint32_t next = slots_[i].next;
+    slots_[i].cell.credit.release();
     slots_[i].next = free_;
     free_ = i;
     i = next;
@@ -83,7 +88,7 @@ size_t OutputScheduler::drop(uint32_t circId) {
 void OutputScheduler::clear() {
   queues_.clear();
   round_.clear();
-  slots_.clear();
+  slots_.clear();  // every waiting cell's credit goes back
   free_ = kNone;
   queued_ = 0;
 }

@@ -4,9 +4,11 @@
 // uses EWMA over circuits, which round robin matches for circuits that all have cells waiting).
 //
 // Where it sits: channeld's ChannelServer keeps one per open channel. It pushes every cell
-// circuitd sends and pops while the channel's TLS output is below its fill mark; each pop returns
-// that circuit's IPC credit to circuitd. Memory is bounded by the credit: a circuit never has more
-// than one credit window (64 cells) here, and push() refuses beyond `maxPerCircuit`.
+// circuitd sends and pops while the channel's TLS output is below its fill mark. Each cell holds
+// its IPC credit (a CreditToken, common/flowctl/credit_token.h) while it waits: popping, dropping
+// or clearing it lets the token go, and the credit goes back to circuitd. Memory is bounded by the
+// credit: a circuit never has more than one credit window (64 cells) here, and push() refuses
+// beyond `maxPerCircuit`.
 //
 // Storage is one slab of cell slots with a free list and per-circuit linked FIFOs, so steady state
 // allocates nothing per cell.
@@ -20,6 +22,7 @@
 
 #include "common/base/bytes.h"
 #include "common/cell/constants.h"
+#include "common/flowctl/credit_token.h"
 
 namespace onionsplit::channeld {
 
@@ -29,15 +32,18 @@ class OutputScheduler {
     uint32_t circId = 0;
     uint8_t command = 0;
     std::array<uint8_t, cell::kCellPayloadLen> payload{};
+    flowctl::CreditToken credit;  // released when the cell leaves the queue, however it leaves
   };
 
   explicit OutputScheduler(size_t maxPerCircuit = 72) : maxPerCircuit_(maxPerCircuit) {}
 
-  // Queues a cell (payload at most 509 bytes, zero-padded); false if the circuit's queue is full.
-  bool push(uint32_t circId, uint8_t command, Bytes payload);
+  // Queues a cell (payload at most 509 bytes, zero-padded) with its credit; false if the circuit's
+  // queue is full (the credit goes back at once).
+  bool push(uint32_t circId, uint8_t command, Bytes payload, flowctl::CreditToken credit = {});
   // The next cell in round-robin order, or nullptr. Valid until the next call.
   const Cell* peek();
-  // Removes the cell peek() returned and moves its circuit to the back of the round.
+  // Removes the cell peek() returned (its credit goes back) and moves its circuit to the back of
+  // the round.
   void pop();
   // Drops a circuit's queued cells (it was destroyed); returns how many.
   size_t drop(uint32_t circId);

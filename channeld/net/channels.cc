@@ -125,6 +125,11 @@ size_t ChannelServer::openChannels() const {
                                            [](const auto& kv) { return kv.second->open; }));
 }
 
+void ChannelServer::forEachOpen(const std::function<void(ChannelId, const ChannelInfo&)>& f) const {
+  for (const auto& [id, ch] : channels_)
+    if (ch->open && !ch->closing) f(id, ch->info);
+}
+
 size_t ChannelServer::stalledChannels() const {
   return static_cast<size_t>(std::count_if(channels_.begin(), channels_.end(),
                                            [](const auto& kv) { return kv.second->stalled; }));
@@ -212,11 +217,13 @@ void ChannelServer::onWrite(bufferevent*, void* arg) {
   if (ch->open && !ch->closing) ch->server->drain(*ch);
 }
 
-bool ChannelServer::queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload) {
+bool ChannelServer::queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload,
+                              flowctl::CreditToken credit) {
   auto it = channels_.find(id);
   if (it == channels_.end() || !it->second->open || it->second->closing) return false;
   Channel& ch = *it->second;
-  if (!ch.out.push(circId, command, payload)) return false;  // beyond circuitd's credit
+  if (!ch.out.push(circId, command, payload, std::move(credit)))
+    return false;  // beyond circuitd's credit
   drain(ch);
   return true;
 }

@@ -2,8 +2,9 @@
 // responder's link handshake (channeld/link/responder.h) under a deadline; once open, its circuit
 // cells go to circuitd and circuitd's cells come back to it.
 //
-// Where it sits: OrListener hands TLS connections here; channeld's main wires onOpened/onCell/
-// onClosed to the channel_circuit.capnp pipe and feeds sendCell with what circuitd sends.
+// Where it sits: OrListener hands TLS connections here; channeld's main wires the hooks (opened,
+// cell, closed) to CircuitdLink (circuitd_link.h), which feeds queueCell and sendCell with what
+// circuitd sends.
 //
 // Per cell after the handshake (tor-spec section 3-4): CREATE, CREATE_FAST, CREATE2, RELAY,
 // RELAY_EARLY and DESTROY go to circuitd; PADDING, VPADDING and PADDING_NEGOTIATE are consumed
@@ -29,6 +30,7 @@
 #include "channeld/net/or_listener.h"
 #include "common/cell/cells.h"
 #include "common/daemon/log.h"
+#include "common/flowctl/credit_token.h"
 
 namespace onionsplit::channeld {
 
@@ -67,7 +69,7 @@ class ChannelServer {
     // stops reading until resume() is called.
     std::function<bool(ChannelId, uint32_t circId, uint8_t command, Bytes payload)> cell;
     std::function<void(ChannelId)> closed;
-    // A cell queued with queueCell() left for TLS (its IPC credit may go back to circuitd).
+    // A cell queued with queueCell() left for TLS (its IPC credit went back with it).
     std::function<void(ChannelId, uint32_t circId)> sent;
   };
 
@@ -90,9 +92,13 @@ class ChannelServer {
   // the peer sent after its NETINFO. Returns its id.
   ChannelId adoptOpen(std::unique_ptr<OrConnection> conn, ChannelInfo info,
                       std::vector<uint8_t> leftover);
-  // Queues a cell from circuitd for the channel's scheduler; false if the channel is gone or the
-  // circuit already has a full window queued (the caller drops the cell).
-  bool queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
+  // Queues a cell from circuitd for the channel's scheduler with its IPC credit, which goes back
+  // when the cell leaves for TLS (or is dropped); false if the channel is gone or the circuit
+  // already has a full window queued (the cell is dropped and its credit goes back at once).
+  bool queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload,
+                 flowctl::CreditToken credit = {});
+  // Visits every open channel (not closing): f(ChannelId, const ChannelInfo&).
+  void forEachOpen(const std::function<void(ChannelId, const ChannelInfo&)>& f) const;
   // Opens a circuit of ours on the channel (ChannelCircuits::originate: the id's top bit says who
   // initiated the link); nullopt if the channel is gone or full. Then sendCell() its CREATE2.
   std::optional<uint32_t> originateCircuit(ChannelId id);

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -152,22 +153,40 @@ void OutboundDialer::dial(const OutboundTarget& target, Done done) {
   socklen_t len = 0;
   auto sa = sockaddrOf(target.ip, target.port, len);
   if (!sa || target.port == 0) return finish(at, fail("not an IP address and port: " + target.ip));
-  SSL* ssl = tls_.newSsl();
-  at.bev = ssl ? bufferevent_openssl_socket_new(base_, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                                BEV_OPT_CLOSE_ON_FREE)
-               : nullptr;
-  if (!at.bev) {
-    if (ssl) SSL_free(ssl);
-    return finish(at, fail(std::string("cannot make a TLS connection")));
-  }
-  bufferevent_setcb(at.bev, &OutboundDialer::onRead, nullptr, &OutboundDialer::onEvent, &at);
-  if (bufferevent_socket_connect(at.bev, reinterpret_cast<sockaddr*>(&*sa),
-                                 static_cast<int>(len)) != 0)
-    return finish(at, fail("cannot connect: " + std::string(std::strerror(errno))));
+  // TCP first, on a socket of our own, then TLS over it (as C tor). Until the TLS bufferevent takes
+  // the socket it is ours, whether the connect finished at once or is in progress: every failure
+  // before that closes it here, exactly once, and the SSL goes with libevent's own error path
+  // (BEV_OPT_CLOSE_ON_FREE frees it on a failed creation too), never twice (TROVE-2026-056).
+  auto* addr = reinterpret_cast<const sockaddr*>(&*sa);
+  int fd = ::socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return finish(at, fail("cannot make a socket: " + std::string(std::strerror(errno))));
   // As on the ORPort: cells are small and latency-bound.
   int one = 1;
-  evutil_socket_t fd = bufferevent_getfd(at.bev);
-  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int rc = seams_.connect ? seams_.connect(fd, addr, len) : ::connect(fd, addr, len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    std::string why = std::strerror(errno);
+    ::close(fd);
+    return finish(at, fail("cannot connect: " + why));
+  }
+  SSL* ssl = seams_.newSsl ? seams_.newSsl() : tls_.newSsl();
+  if (!ssl) {
+    ::close(fd);
+    return finish(at, fail(std::string("cannot start TLS")));
+  }
+  at.bev = bufferevent_openssl_socket_new(base_, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+  if (!at.bev) {  // libevent freed the SSL; the socket never reached it
+    ::close(fd);
+    return finish(at, fail(std::string("cannot start TLS")));
+  }
+  bufferevent_setcb(at.bev, &OutboundDialer::onRead, nullptr, &OutboundDialer::onEvent, &at);
+  // From here the bufferevent owns the socket (its SSL's BIO closes it when the bufferevent is
+  // freed), and the TLS handshake starts when the socket is writable: at once if TCP connected.
+  if (bufferevent_setfd(at.bev, fd) != 0) {
+    if (bufferevent_getfd(at.bev) != fd) ::close(fd);
+    return finish(at, fail(std::string("cannot start TLS on the connection")));
+  }
 }
 
 void OutboundDialer::onDeadline(evutil_socket_t, short, void* arg) {

@@ -14,6 +14,7 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdint>
@@ -78,6 +79,13 @@ class OutboundDialer {
   // once, on a later loop turn, with the channel or the reason it failed.
   void dial(const OutboundTarget& target, Done done);
   void setIdentity(InitiatorIdentity identity) { identity_ = std::move(identity); }
+  // Seams for tests: how the TCP connect is made (::connect; 0 means it finished at once) and how
+  // a connection's TLS state is made (LinkTlsContext::newSsl; nullptr: TLS cannot start).
+  struct Seams {
+    std::function<int(int fd, const sockaddr* addr, socklen_t len)> connect;
+    std::function<ssl_st*()> newSsl;
+  };
+  void setSeams(Seams seams) { seams_ = std::move(seams); }
   size_t inProgress() const { return attempts_.size(); }
 
  private:
@@ -96,6 +104,7 @@ class OutboundDialer {
   std::chrono::milliseconds timeout_;
   std::function<void(MutBytes)> random_;
   std::function<int64_t()> now_;
+  Seams seams_;
   event* finisher_;  // runs finished attempts' `done` on the next loop turn
   uint64_t next_ = 1;
   std::map<uint64_t, std::unique_ptr<Attempt>> attempts_;

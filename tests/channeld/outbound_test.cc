@@ -7,9 +7,11 @@
 #include "channeld/net/outbound.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -449,6 +451,83 @@ TEST(OutboundDialer, FailsWithAReason) {
     EXPECT_NE(got->error().find("too long"), std::string::npos) << got->error();
   }
   EXPECT_EQ(l.dialer->inProgress(), 0u);
+}
+
+// The number of file descriptors the process holds.
+size_t openFds() {
+  size_t n = 0;
+  for (int fd = 0; fd < 4096; ++fd)
+    n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+// A connect that has finished when it returns (0), as it can on loopback or some kernels.
+int connectAtOnce(int fd, const sockaddr* addr, socklen_t len) {
+  if (::connect(fd, addr, len) == 0) return 0;
+  if (errno != EINPROGRESS) return -1;
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 2000) != 1) return -1;
+  int err = 0;
+  socklen_t elen = sizeof err;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+  errno = err;
+  return err == 0 ? 0 : -1;
+}
+
+// TROVE-2026-056: the TCP connect succeeds at once but TLS cannot start. The attempt ends with a
+// reason, once, and frees its socket and TLS state exactly once (no leak, no double free: run
+// under ASan in the sanitizer build).
+TEST(OutboundDialer, ConnectAtOnceThenTlsStartFailureFreesCleanly) {  // TROVE-2026-056
+  Loopback l(std::chrono::milliseconds(2000));
+  ASSERT_TRUE(l.listener);
+  size_t before = openFds();
+  l.dialer->setSeams({&connectAtOnce, [] { return static_cast<ssl_st*>(nullptr); }});
+  int calls = 0;
+  std::optional<Expected<OpenedChannel, std::string>> got;
+  l.dialer->dial(l.toThem(), [&](Expected<OpenedChannel, std::string> r) {
+    ++calls;
+    got.emplace(std::move(r));
+  });
+  for (int i = 0; i < 20 && !got; ++i)
+    spin(l.base, 20);
+  ASSERT_TRUE(got);
+  ASSERT_FALSE(*got);
+  EXPECT_NE(got->error().find("cannot start TLS"), std::string::npos) << got->error();
+  spin(l.base, 50);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(l.dialer->inProgress(), 0u);
+  EXPECT_EQ(openFds(), before) << "the socket of the failed attempt is closed";
+}
+
+// The same connect at once, with TLS starting and the peer closing at once: the attempt's
+// bufferevent owns the socket and frees it with its SSL.
+TEST(OutboundDialer, ConnectAtOnceThenAPeerThatClosesFreesCleanly) {  // TROVE-2026-056
+  Loopback l(std::chrono::milliseconds(2000));
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  ASSERT_EQ(listen(s, 4), 0);
+  socklen_t len = sizeof sin;
+  getsockname(s, reinterpret_cast<sockaddr*>(&sin), &len);
+  size_t before = openFds();
+  l.dialer->setSeams({&connectAtOnce, {}});
+  std::optional<Expected<OpenedChannel, std::string>> got;
+  auto t = l.toThem();
+  t.port = ntohs(sin.sin_port);
+  l.dialer->dial(t, [&](Expected<OpenedChannel, std::string> r) { got.emplace(std::move(r)); });
+  int peer = accept(s, nullptr, nullptr);
+  ASSERT_GE(peer, 0);
+  close(peer);
+  for (int i = 0; i < 50 && !got; ++i)
+    spin(l.base, 20);
+  ASSERT_TRUE(got);
+  ASSERT_FALSE(*got);
+  spin(l.base, 50);
+  EXPECT_EQ(l.dialer->inProgress(), 0u);
+  EXPECT_EQ(openFds(), before);
+  close(s);
 }
 
 }  // namespace

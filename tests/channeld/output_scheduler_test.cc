@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
 #include <string>
+
+#include "tests/common/flowctl/counting_ledger.h"
 
 namespace onionsplit::channeld {
 namespace {
@@ -73,6 +77,32 @@ TEST(OutputScheduler, PayloadsArePaddedAndSlotsReused) {
   EXPECT_EQ(c->payload[0], 5);
   EXPECT_EQ(c->payload[1], 0) << "no bytes of the previous cell in the reused slot";
   EXPECT_EQ(c->payload[508], 0);
+}
+
+using flowctl::testing::CountingLedger;
+
+TEST(OutputScheduler, ACellsCreditGoesBackWhenItLeavesHoweverItLeaves) {
+  CountingLedger ledger;
+  auto token = [&](flowctl::FlowId f) { return ledger.token(f); };
+  OutputScheduler s;
+  uint8_t b;
+  ASSERT_TRUE(s.push(1, 3, tag(b, 1), token(1)));
+  ASSERT_TRUE(s.push(1, 3, tag(b, 2), token(1)));
+  ASSERT_TRUE(s.push(2, 3, tag(b, 1), token(2)));
+  ASSERT_TRUE(s.push(3, 3, tag(b, 1), token(3)));
+  EXPECT_TRUE(ledger.returned.empty()) << "held while the cells wait";
+  ASSERT_NE(s.peek(), nullptr);
+  s.pop();  // circuit 1's first cell left for TLS
+  EXPECT_EQ(ledger.returned[1], 1u);
+  EXPECT_EQ(s.drop(1), 1u);  // circuit 1 destroyed: its queued cell is dropped
+  EXPECT_EQ(ledger.returned[1], 2u);
+  s.clear();  // the channel went
+  EXPECT_EQ(ledger.returned[2], 1u);
+  EXPECT_EQ(ledger.returned[3], 1u);
+  OutputScheduler full(1);
+  ASSERT_TRUE(full.push(9, 3, tag(b, 1), token(9)));
+  EXPECT_FALSE(full.push(9, 3, tag(b, 2), token(9)));
+  EXPECT_EQ(ledger.returned[9], 1u) << "a refused cell's credit goes back at once";
 }
 
 }  // namespace
