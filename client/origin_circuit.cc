@@ -14,8 +14,10 @@ uint8_t rcmd(RelayCmd c) {
   return static_cast<uint8_t>(c);
 }
 
-// The ntor v3 client message: one extension, the congestion-control request (type 1, empty).
+// The ntor v3 client message: one extension, the congestion-control request (type 1, empty); or
+// no extension at all.
 constexpr std::array<uint8_t, 3> kCcRequestMessage = {1, 1, 0};
+constexpr std::array<uint8_t, 1> kNoExtensionsMessage = {0};
 
 }  // namespace
 
@@ -69,8 +71,10 @@ bool OriginCircuit::extend(const RelayInfo& next, crypto::RelayPayload out) {
   std::array<uint8_t, 32> x{};
   random_(MutBytes(x));
   std::vector<uint8_t> hs =
-      crypto::ntor3ClientCreate(Bytes(next.edId), Bytes(next.ntorKey), Bytes(kCcRequestMessage),
+      crypto::ntor3ClientCreate(Bytes(next.edId), Bytes(next.ntorKey),
+                                requestCc_ ? Bytes(kCcRequestMessage) : Bytes(kNoExtensionsMessage),
                                 Bytes(x), crypto::kNtor3CircuitVerification, ntor3_);
+  ccRequested_ = requestCc_;
   std::array<uint8_t, 6> addr{};
   std::copy(next.ipv4.begin(), next.ipv4.end(), addr.begin());
   addr[4] = static_cast<uint8_t>(next.orPort >> 8);
@@ -95,8 +99,10 @@ Inbound OriginCircuit::onExtended2(Bytes body) {
   if (!e2) return error(std::string("malformed EXTENDED2: ") + e2.error().field);
   auto done = crypto::ntor3ClientComplete(ntor3_, e2->hdata);
   if (!done) return error(std::string("ntor v3 reply: ") + crypto::toString(done.error()));
-  auto cc = cell::checkExitReply(Bytes(done->serverMessage), ccConsensus_);
-  if (!cc) return error("the new hop's congestion-control reply is malformed or out of range");
+  auto cc = cell::checkExitReply(Bytes(done->serverMessage), ccConsensus_, ccRequested_);
+  if (!cc)
+    return error(
+        "the new hop's congestion-control reply is malformed, out of range or not asked for");
   auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(done->keys));
   if (!k || !crypto_.addHop(*k)) return error("cannot set up the new hop's relay crypto");
   cc_.reset();

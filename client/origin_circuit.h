@@ -65,6 +65,9 @@ class OriginCircuit {
   // encrypted for the current last hop, to be sent in a RELAY_EARLY cell. False before the first
   // hop is open or while an extension is pending.
   bool extend(const RelayInfo& next, crypto::RelayPayload out);
+  // Whether later extensions ask for congestion control (the default). Without the request, a
+  // reply that enables it anyway is refused (TROVE-2026-032).
+  void requestCongestionControl(bool on) { requestCc_ = on; }
 
   // A RELAY (or RELAY_EARLY) cell's payload from the first hop, decrypted in place. For kMessage
   // the body views `cell`. A DATA cell from the last hop may also make a SENDME due: then
@@ -93,6 +96,8 @@ class OriginCircuit {
 
   Random random_;
   cell::CcConsensus ccConsensus_;
+  bool requestCc_ = true;
+  bool ccRequested_ = false;  // the pending extension asked for CC
   State state_ = State::kNew;
   crypto::ClientCircuit crypto_;
   crypto::NtorClientState ntor_{};

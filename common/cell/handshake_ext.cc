@@ -56,12 +56,14 @@ std::optional<ExitNegotiation> negotiateExit(Bytes clientMessage, const CcConsen
   return out;
 }
 
-std::optional<ClientCcResult> checkExitReply(Bytes serverMessage, const CcConsensus& consensus) {
+std::optional<ClientCcResult> checkExitReply(Bytes serverMessage, const CcConsensus& consensus,
+                                             bool requested) {
   auto list = decodeHandshakeExts(serverMessage);
   if (!list) return std::nullopt;
   ClientCcResult r;
   const HandshakeExt* cc = list->find(HandshakeExtType::kCcResponse);
   if (!cc) return r;
+  if (!requested) return std::nullopt;  // an answer to nothing (TROVE-2026-032)
   if (cc->body.size() != 1) return std::nullopt;
   uint8_t inc = cc->body[0];
   int diff = int{inc} - int{consensus.sendmeInc};

@@ -50,11 +50,14 @@ struct ExitNegotiation {
 std::optional<ExitNegotiation> negotiateExit(Bytes clientMessage, const CcConsensus& consensus);
 
 // The client's check of the exit's reply: the sendme_inc it announces, if CC was accepted; nullopt
-// if the reply is malformed or the increment is 0 or further than 1 from the consensus value.
+// if the reply is malformed, the increment is 0 or further than 1 from the consensus value, or the
+// reply carries a CC response to a client that did not ask for congestion control (`requested`
+// false: TROVE-2026-032, C tor's client accepted it and ran CC the exit had not been asked for).
 struct ClientCcResult {
   bool ccEnabled = false;
   uint8_t sendmeInc = 0;
 };
-std::optional<ClientCcResult> checkExitReply(Bytes serverMessage, const CcConsensus& consensus);
+std::optional<ClientCcResult> checkExitReply(Bytes serverMessage, const CcConsensus& consensus,
+                                             bool requested);
 
 }  // namespace onionsplit::cell

@@ -102,6 +102,32 @@ struct Fixture : ::testing::Test {
     ASSERT_EQ(in.kind, Inbound::kExtended) << in.error;
   }
 
+  // The client's EXTEND2 answered by an exit whose ntor v3 reply message is `reply`'s (given the
+  // client's message): what the client makes of the EXTENDED2.
+  static Inbound failed(std::string why) {
+    Inbound in;  // kError
+    in.error = std::move(why);
+    return in;
+  }
+  Inbound answerExtend(const crypto::Ntor3Reply& reply) {
+    Payload p{};
+    EXPECT_TRUE(circ.extend(exit.info, crypto::RelayPayload(p)));
+    crypto::Tor1Digest d{};
+    EXPECT_EQ(middle.layer->processOutbound(crypto::RelayPayload(p), &d, true),
+              crypto::RelayLayer::Outbound::kRecognized);
+    auto e2 = cell::decodeExtend2(cell::decodeRelayCell(Bytes(p))->body);
+    if (!e2) return failed("no EXTEND2");
+    auto srv = crypto::ntor3Server(
+        Bytes(exit.info.edId), std::span<const crypto::Curve25519Keypair>(&exit.onion, 1),
+        e2->hdata, Bytes(fill32(0x41)), reply, crypto::kNtor3CircuitVerification);
+    if (!srv) return failed("the exit refused the handshake");
+    std::array<uint8_t, cell::kRelayBodyMax> body{};
+    Writer w{MutBytes(body)};
+    EXPECT_TRUE(cell::encodeExtended2(cell::Extended2Msg{Bytes(srv->reply)}, w));
+    Payload back = fromMiddle(RelayCmd::kExtended2, 0, w.written());
+    return circ.onRelay(crypto::RelayPayload(back));
+  }
+
   Payload fromMiddle(RelayCmd cmd, uint16_t stream, Bytes body) {
     Payload p{};
     EXPECT_TRUE(cell::encodeRelayCell(MutBytes(p), cmd, stream, body, counterRandom));
@@ -149,30 +175,39 @@ TEST_F(Fixture, TakesTheExitsSendmeIncWithinOneOfTheConsensus) {
 }
 
 TEST_F(Fixture, RefusesASendmeIncFarFromTheConsensus) {
-  exitSendmeInc = 40;
   createFirstHop();
-  Payload p{};
-  ASSERT_TRUE(circ.extend(exit.info, crypto::RelayPayload(p)));
-  // Rebuild the exit's answer by hand with the out-of-range increment.
-  crypto::Tor1Digest d{};
-  ASSERT_EQ(middle.layer->processOutbound(crypto::RelayPayload(p), &d, true),
-            crypto::RelayLayer::Outbound::kRecognized);
-  auto e2 = cell::decodeExtend2(cell::decodeRelayCell(Bytes(p))->body);
-  ASSERT_TRUE(e2);
-  crypto::Ntor3Reply reply = [&](Bytes) -> std::optional<std::vector<uint8_t>> {
-    return std::vector<uint8_t>{1, 2, 1, 40};
-  };
-  auto srv = crypto::ntor3Server(
-      Bytes(exit.info.edId), std::span<const crypto::Curve25519Keypair>(&exit.onion, 1), e2->hdata,
-      Bytes(fill32(0x41)), reply, crypto::kNtor3CircuitVerification);
-  ASSERT_TRUE(srv);
-  std::array<uint8_t, cell::kRelayBodyMax> body{};
-  Writer w{MutBytes(body)};
-  ASSERT_TRUE(cell::encodeExtended2(cell::Extended2Msg{Bytes(srv->reply)}, w));
-  Payload back = fromMiddle(RelayCmd::kExtended2, 0, w.written());
-  Inbound in = circ.onRelay(crypto::RelayPayload(back));
+  Inbound in = answerExtend([](Bytes) -> std::optional<std::vector<uint8_t>> {
+    return std::vector<uint8_t>{1, 2, 1, 40};  // CC response, sendme_inc 40 (consensus: 31)
+  });
   EXPECT_EQ(in.kind, Inbound::kError);
   EXPECT_FALSE(circ.open());
+}
+
+// TROVE-2026-032: a client that did not ask for congestion control refuses an exit that enables
+// it anyway, and builds fine with one that does not.
+TEST_F(Fixture, Trove2026_032_ACcResponseToAClientThatDidNotAskIsRefused) {
+  for (bool exitAnswersCc : {false, true}) {
+    SCOPED_TRACE(exitAnswersCc ? "the exit answers CC" : "the exit answers nothing");
+    circ = OriginCircuit{counterRandom};
+    circ.requestCongestionControl(false);
+    createFirstHop();
+    bool asked = true;
+    Inbound in = answerExtend([&](Bytes msg) -> std::optional<std::vector<uint8_t>> {
+      auto n = cell::negotiateExit(msg, cell::CcConsensus{2, exitSendmeInc});
+      if (!n) return std::nullopt;
+      asked = n->ccEnabled;
+      if (exitAnswersCc) return std::vector<uint8_t>{1, 2, 1, exitSendmeInc};
+      return std::vector<uint8_t>(n->reply.begin(), n->reply.begin() + n->replyLen);
+    });
+    EXPECT_FALSE(asked) << "the client's message carries no CC request";
+    if (exitAnswersCc) {
+      EXPECT_EQ(in.kind, Inbound::kError);
+      EXPECT_FALSE(circ.open());
+    } else {
+      ASSERT_EQ(in.kind, Inbound::kExtended) << in.error;
+      EXPECT_FALSE(circ.ccEnabled());
+    }
+  }
 }
 
 TEST_F(Fixture, MessagesCrossBothLayers) {

@@ -59,17 +59,29 @@ TEST(HandshakeExt, RoundTrip) {
 
 TEST(HandshakeExt, ClientChecksTheIncrement) {
   CcConsensus cons;
-  auto ok = checkExitReply(h("0102011f"), cons);
+  auto ok = checkExitReply(h("0102011f"), cons, true);
   ASSERT_TRUE(ok);
   EXPECT_TRUE(ok->ccEnabled);
   EXPECT_EQ(ok->sendmeInc, 31);
-  EXPECT_TRUE(checkExitReply(h("01020120"), cons)) << "consensus + 1";
-  EXPECT_FALSE(checkExitReply(h("01020121"), cons)) << "consensus + 2";
-  EXPECT_FALSE(checkExitReply(h("01020100"), cons)) << "zero";
-  EXPECT_FALSE(checkExitReply(h("0102021f1f"), cons)) << "body of 2";
-  auto off = checkExitReply(h("00"), cons);
+  EXPECT_TRUE(checkExitReply(h("01020120"), cons, true)) << "consensus + 1";
+  EXPECT_FALSE(checkExitReply(h("01020121"), cons, true)) << "consensus + 2";
+  EXPECT_FALSE(checkExitReply(h("01020100"), cons, true)) << "zero";
+  EXPECT_FALSE(checkExitReply(h("0102021f1f"), cons, true)) << "body of 2";
+  auto off = checkExitReply(h("00"), cons, true);
   ASSERT_TRUE(off);
   EXPECT_FALSE(off->ccEnabled);
+}
+
+// TROVE-2026-032: a CC response is an answer; to a client that did not ask, it refuses the reply.
+TEST(HandshakeExt, Trove2026_032_ACcResponseNobodyAskedForIsRefused) {
+  CcConsensus cons;
+  EXPECT_FALSE(checkExitReply(h("0102011f"), cons, false));
+  auto none = checkExitReply(h("00"), cons, false);
+  ASSERT_TRUE(none) << "no extension: fine without a request";
+  EXPECT_FALSE(none->ccEnabled);
+  auto unknown = checkExitReply(h("01070100"), cons, false);
+  ASSERT_TRUE(unknown) << "unknown extensions are ignored";
+  EXPECT_FALSE(unknown->ccEnabled);
 }
 
 }  // namespace
