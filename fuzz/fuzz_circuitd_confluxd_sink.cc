@@ -3,10 +3,12 @@
 // hostile confluxd (fuzz/ipc_sink_fuzz.h). So that the input reaches real legs and not only the
 // unknown-flow check, each run first builds two circuits the way a client would (CREATE2 with
 // ntor v3 and a congestion-control request, from a relay's channel) and sends CONFLUX_LINK on both,
-// so circuitd has two legs waiting for confluxd. Then the input speaks for confluxd: LINKED with
-// any body, relay messages to send on legs that exist or not, commands confluxd may not send,
-// closes, more than the credit allows. Last the client acknowledges cells with SENDMEs, so what
-// waited for the congestion window goes out too.
+// so circuitd has two legs waiting for confluxd. The channel is announced first (`opened`, from a
+// relay), as channeld does before a channel's first cell. Then the input speaks for confluxd:
+// LINKED with any body, relay messages to send on legs that exist or not, commands confluxd may not
+// send, closes, more than the credit allows. A violation just ends that connection: a fine outcome.
+// Last the client acknowledges cells with SENDMEs, so what waited for the congestion window goes
+// out too.
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -24,6 +26,11 @@ namespace {
 
 using cell::RelayCmd;
 
+// What each fake peer lets circuitd send it (the boundary's rules, common/ipc/boundaries.h).
+ipc::Verdict toStreamd(proto::StreamEvent::Reader e) {
+  return ipc::StreamTraits::admit(ipc::Side::kCircuitd, ipc::Side::kStreamd, e);
+}
+
 std::array<uint8_t, 32> filled(uint8_t b) {
   std::array<uint8_t, 32> a;
   a.fill(b);
@@ -38,7 +45,9 @@ struct Client {
 
   void cell(uint32_t circ, uint8_t command, Bytes payload) {
     auto& p = channeld.pipe;
-    if (!p.isOpen(flow(circ)) && !p.openFlow(flow(circ))) return;
+    // Only a CREATE opens a flow; a circuit circuitd destroyed gets nothing more.
+    bool create = command == 10;
+    if (!p.isOpen(flow(circ)) && (!create || !p.openFlow(flow(circ)))) return;
     if (!p.canSend(flow(circ))) return;
     auto e = p.add();
     e.setChannel(1);
@@ -84,23 +93,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::vector<std::vector<uint8_t>> created;  // CREATED2 payloads, in order
   auto channeld = std::make_unique<fuzz::AcceptingSession<ipc::ChannelCircuitTraits>>(
-      "circuitd (to the fake channeld)", [&created](proto::ChannelEvent::Reader e) {
+      "circuitd (to the fake channeld)", &ipc::ChannelCircuitTraits::admitFromCircuitd,
+      [&created](proto::ChannelEvent::Reader e) {
         if (e.isCell() && e.getCell().getCommand() == 11) {
           auto p = e.getCell().getPayload();
           created.emplace_back(p.begin(), p.end());
         }
       });
   auto streamd = std::make_unique<fuzz::AcceptingSession<ipc::StreamTraits>>(
-      "circuitd (to the fake streamd)", nullptr);
+      "circuitd (to the fake streamd)", &toStreamd, nullptr);
   int links = 0;
   auto confluxd = std::make_unique<fuzz::AcceptingSession<ipc::LegTraits>>(
-      "circuitd (to the fake confluxd)",
+      "circuitd (to the fake confluxd)", &ipc::LegTraits::admitFromCircuitd,
       [&links](proto::LegEvent::Reader e) { links += e.isLink() ? 1 : 0; });
   fuzz::pairUp(*ch, *channeld);
   fuzz::pairUp(*sd, *streamd);
   fuzz::pairUp(*cd, *confluxd);
 
-  // Two circuits with congestion control, each sending CONFLUX_LINK.
+  // Channel 1, from a relay; then two circuits on it with congestion control, each sending
+  // CONFLUX_LINK.
+  {
+    auto e = channeld->pipe.add();
+    e.setChannel(1);
+    std::array<uint8_t, 20> rsa;
+    rsa.fill(0x71);
+    e.initOpened().setPeerRsaId(capnp::Data::Reader(rsa.data(), rsa.size()));
+    channeld->pipe.flush();
+  }
   Client client{*channeld, {}};
   for (uint32_t circ : {21u, 22u}) {
     crypto::Ntor3ClientState st;

@@ -13,8 +13,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t now = 1;
   confluxd::Reactor reactor(params, [&now] { return now += 1000; });
   reactor.setStreamdLookup([] { return nullptr; });
-  fuzz::fuzzSink<ipc::LegTraits>(data, size, [&reactor](std::function<void()> drop) {
-    return std::make_unique<confluxd::CircuitdSession>(reactor, std::move(drop));
-  });
+  fuzz::fuzzSink<ipc::LegTraits>(
+      data, size,
+      [&reactor](std::function<void()> drop) {
+        return std::make_unique<confluxd::CircuitdSession>(reactor, std::move(drop));
+      },
+      [](proto::LegEvent::Reader e) { return ipc::LegTraits::admitFromConfluxd(e); });
   return 0;
 }

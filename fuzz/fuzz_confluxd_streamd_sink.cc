@@ -73,9 +73,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int linked = 0;
   auto circuitd = std::make_unique<fuzz::AcceptingSession<ipc::LegTraits>>(
       "confluxd (to the fake circuitd)",
+      [](proto::LegEvent::Reader e) { return ipc::LegTraits::admitFromConfluxd(e); },
       [&linked](proto::LegEvent::Reader e) { linked += e.isLinked() ? 1 : 0; });
   auto streamd = std::make_unique<fuzz::AcceptingSession<ipc::StreamTraits>>(
-      "confluxd (to the fake streamd)", nullptr);
+      "confluxd (to the fake streamd)",
+      [](proto::StreamEvent::Reader e) {
+        return ipc::StreamTraits::admit(ipc::Side::kConfluxd, ipc::Side::kStreamd, e);
+      },
+      nullptr);
   fuzz::pairUp(*cd, *circuitd);
   fuzz::pairUp(*sd, *streamd);
 
@@ -95,10 +100,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   fuzz::pushBatches<ipc::StreamTraits>(sd->pipe.makeLocalSink(), data, size, sdDropped);
   fuzz::turnLoop();
+  // The oracle (issue 15): whatever streamd sends, the honest circuitd is never dropped.
+  if (cdDropped) __builtin_trap();
   if (!cdDropped) {
     legState(*circuitd, 1, 5000, false);  // the legs block, then open again
     legState(*circuitd, 2, 9000, true);
     fuzz::turnLoop();
+    if (cdDropped) __builtin_trap();
   }
   sd.reset();  // streamd goes away with the set open: its legs close
   fuzz::turnLoop();

@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
   }
   (void)cell::negotiateExit(in, {});
-  (void)cell::checkExitReply(in, {});
+  (void)cell::checkExitReply(in, {}, true);
+  (void)cell::checkExitReply(in, {}, false);
   return 0;
 }

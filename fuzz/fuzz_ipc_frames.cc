@@ -16,6 +16,14 @@
 
 using namespace onionsplit;
 
+namespace {
+
+ipc::Verdict fromCircuitd(proto::StreamEvent::Reader e) {
+  return ipc::StreamTraits::admit(ipc::Side::kCircuitd, ipc::Side::kStreamd, e);
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ipc::EventLoop& loop = fuzz::fuzzLoop();
   int sv[2];
@@ -23,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   {
     bool dropped = false;
     ipc::RefusingSession<ipc::StreamTraits> session(
-        "peer", ipc::defaultWindows(), [&dropped] { dropped = true; }, 5);
+        "peer", ipc::defaultWindows(), [&dropped] { dropped = true; }, 5, &fromCircuitd);
     auto conn = std::make_unique<ipc::RpcConnection>(loop.base(), sv[0], true,
                                                      capnp::Capability::Client(nullptr));
     session.pipe.setPlane(conn->dataPlane());

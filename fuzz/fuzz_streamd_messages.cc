@@ -3,7 +3,8 @@
 // command, stream id and body) mixed with arbitrary answers of the shell (DNS, connects, socket
 // EOFs, buffer levels) and reads. Checks that it never crashes, that it only asks its StreamIo
 // about streams it knows, that what it sends the client is a command an exit may send in a body
-// that fits a cell, and that its counters stay consistent with its stream map.
+// that fits a cell, that no END carries reason 0 (bug 41353), that only valid hostnames are looked
+// up or answered (TROVE-2026-035), and that its counters stay consistent with its stream map.
 #include <cstdlib>
 #include <set>
 
@@ -24,9 +25,18 @@ struct CheckingIo final : StreamIo {
     check(id != 0);
     check(body.size() <= cell::kRelayBodyMax);
     switch (cmd) {
-      case cell::RelayCmd::kConnected:
       case cell::RelayCmd::kEnd:
+        check(!body.empty() && body[0] != 0);
+        break;
       case cell::RelayCmd::kResolved:
+        if (auto r = cell::decodeResolved(body))
+          for (size_t i = 0; i < r->count; ++i)
+            if (r->answers[i].type == cell::ResolvedAnswer::kHostname)
+              check(isValidHostname(
+                  std::string_view(reinterpret_cast<const char*>(r->answers[i].value.data()),
+                                   r->answers[i].value.size())));
+        break;
+      case cell::RelayCmd::kConnected:
       case cell::RelayCmd::kSendme:
       case cell::RelayCmd::kXon:
       case cell::RelayCmd::kXoff:
@@ -36,7 +46,7 @@ struct CheckingIo final : StreamIo {
     }
   }
   void resolve(StreamId id, std::string_view name, bool) override {
-    check(!name.empty());
+    check(isResolvableHostname(name));
     live.insert(id);
   }
   void resolveReverse(StreamId id, const exitpolicy::IpAddress&) override { live.insert(id); }

@@ -58,28 +58,38 @@ inline void turnLoop(int n = 8) {
     kj::evalLater([] {}).wait(fuzzLoop().waitScope());
 }
 
-// A well-behaved peer daemon for the setup of a target: it accepts every flow, takes every message
-// at once, and shows what it received to `seen`. Once the input's batches reach our side, our
-// grants for them look over-granted to this peer (it did not send them), so it stops, and our next
-// push to it fails and ends our side too: a target's input does its work in its first batch or two.
+// A well-behaved peer daemon for the setup of a target: it checks what it gets with the boundary's
+// rules (`admit`), accepts every flow, takes every message at once, and shows what it received to
+// `seen`. Once the input's batches reach our side, our grants for them look over-granted to this
+// peer (it did not send them), so it stops, and our next push to it fails and ends our side too: a
+// target's input does its work in its first batch or two.
 template <class Traits>
 class AcceptingSession final : public ipc::PeerSession<Traits> {
  public:
   using Event = typename Traits::Event;
-  AcceptingSession(std::string peer, std::function<void(typename Event::Reader)> seen)
+  using Admit = ipc::Verdict (*)(typename Event::Reader);
+  AcceptingSession(std::string peer, Admit admitFn,
+                   std::function<void(typename Event::Reader)> seen)
       : ipc::PeerSession<Traits>(std::move(peer), ipc::defaultWindows(), [] {}),
+        admit_(admitFn),
         seen_(std::move(seen)) {}
-  ipc::UnknownFlow onUnknownFlow(typename Event::Reader e) override {
-    return Traits::opensFlow(e) ? ipc::UnknownFlow::kOpen : ipc::UnknownFlow::kDrop;
-  }
-  bool onEvent(typename Event::Reader e) override {
-    auto f = Traits::flowOf(e);
-    if (f && !Traits::closesFlow(e)) this->pipe.taken(*f, 1);
+  ipc::Verdict admit(typename Event::Reader e) override { return admit_(e); }
+  ipc::Verdict onControl(typename Event::Reader e) override {
     if (seen_) seen_(e);
-    return true;
+    return ipc::Verdict::accept();
   }
+  ipc::FlowVerdict onFlowEvent(ipc::FlowId, ipc::NoState&, typename Event::Reader e,
+                               ipc::CreditToken) override {
+    if (seen_) seen_(e);
+    return ipc::FlowVerdict::accept();
+  }
+  void onPeerClose(ipc::FlowId, ipc::NoState&, typename Event::Reader e) override {
+    if (seen_) seen_(e);
+  }
+  bool mayBeStale(typename Event::Reader) override { return true; }
 
  private:
+  Admit admit_;
   std::function<void(typename Event::Reader)> seen_;
 };
 
@@ -90,22 +100,27 @@ void pairUp(A& a, B& b) {
   b.pipe.setPeer(a.pipe.makeLocalSink());
 }
 
-// `makeOurs(drop)` builds the session under test (a daemon's real handler); by default a
-// RefusingSession, which checks the boundary's framing, credit and flow rules alone.
-template <class Traits, class MakeOurs>
-void fuzzSink(const uint8_t* data, size_t size, MakeOurs makeOurs) {
-  ipc::EventLoop* loop = &fuzzLoop();
-  bool dropped = false;
+inline flowctl::CreditWindows fuzzWindows() {
   flowctl::CreditWindows w;
   w.flowMessages = 8;
   w.connBytes = 64 * 1024;
   w.maxFlows = 64;
-  std::unique_ptr<ipc::PeerSession<Traits>> ours = makeOurs([&] { dropped = true; });
+  return w;
+}
+
+// `makeOurs(drop)` builds the session under test (a daemon's real handler). `peerAdmit` is what
+// the boundary lets our side send (the simulated peer checks our replies with it).
+template <class Traits, class MakeOurs>
+void fuzzSink(const uint8_t* data, size_t size, MakeOurs makeOurs,
+              ipc::Verdict (*peerAdmit)(typename Traits::Event::Reader)) {
+  ipc::EventLoop* loop = &fuzzLoop();
+  bool dropped = false;
+  std::unique_ptr<ipc::Session<Traits>> ours = makeOurs([&] { dropped = true; });
   auto peer = std::make_unique<ipc::RefusingSession<Traits>>(
-      "us", w, [] {}, 5);
-  ours->pipe.setPeer(peer->pipe.makeLocalSink());
-  peer->pipe.setPeer(ours->pipe.makeLocalSink());
-  pushBatches<Traits>(ours->pipe.makeLocalSink(), data, size, dropped);
+      "us", fuzzWindows(), [] {}, 5, peerAdmit);
+  ours->setPeer(peer->pipe.makeLocalSink());
+  peer->pipe.setPeer(ours->makeLocalSink());
+  pushBatches<Traits>(ours->makeLocalSink(), data, size, dropped);
   // Let replies and grants travel, then tear down as a lost connection would.
   kj::evalLater([] {}).wait(loop->waitScope());
   ours.reset();
@@ -113,15 +128,19 @@ void fuzzSink(const uint8_t* data, size_t size, MakeOurs makeOurs) {
   kj::evalLater([] {}).wait(loop->waitScope());
 }
 
+// The boundary's framing, credit and flow rules alone: a RefusingSession that checks what it gets
+// with `admit` (the side it plays) against a peer checking with `peerAdmit`.
 template <class Traits>
-void fuzzSink(const uint8_t* data, size_t size) {
-  flowctl::CreditWindows w;
-  w.flowMessages = 8;
-  w.connBytes = 64 * 1024;
-  w.maxFlows = 64;
-  fuzzSink<Traits>(data, size, [w](std::function<void()> drop) {
-    return std::make_unique<ipc::RefusingSession<Traits>>("peer", w, std::move(drop), 5);
-  });
+void fuzzBoundary(const uint8_t* data, size_t size,
+                  ipc::Verdict (*admit)(typename Traits::Event::Reader),
+                  ipc::Verdict (*peerAdmit)(typename Traits::Event::Reader)) {
+  fuzzSink<Traits>(
+      data, size,
+      [admit](std::function<void()> drop) {
+        return std::make_unique<ipc::RefusingSession<Traits>>("peer", fuzzWindows(),
+                                                              std::move(drop), 5, admit);
+      },
+      peerAdmit);
 }
 
 }  // namespace onionsplit::fuzz
