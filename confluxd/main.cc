@@ -93,7 +93,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("conflux_links_seqno_recv_ahead_total", c.linksSeqnoRecvAhead);
     out.emplace_back("conflux_linked_ack_timeouts_total", c.linkedAckTimeouts);
   };
-  // The LINKED_ACK deadline (Reactor::kDefaultLinkedAckTimeoutMsec): overdue legs close, checked
+  // The LINKED_ACK deadline (ConfluxParams::linkedAckTimeoutUsec): overdue legs close, checked
   // once a second.
   std::function<kj::Promise<void>()> tick = [&]() -> kj::Promise<void> {
     return rt.loop().afterDelay(1000).then([&]() {

@@ -28,11 +28,13 @@ const ConfluxController::Leg* ConfluxController::find(LegId id) const {
 
 void ConfluxController::addLeg(LegId leg, const LegInit& init) {
   if (Leg* l = find(leg)) {  // caller's bug; keep one entry per leg
-    *l = Leg{leg, init.lastSeqSent, init.lastSeqRecv, init.rttUsec, init.linkedSentUsec, init.cc};
+    *l = Leg{leg,          init.lastSeqSent,    init.lastSeqRecv,
+             init.rttUsec, init.linkedSentUsec, init.awaitsLinkedAck,
+             init.cc};
     return;
   }
-  legs_.push_back(
-      Leg{leg, init.lastSeqSent, init.lastSeqRecv, init.rttUsec, init.linkedSentUsec, init.cc});
+  legs_.push_back(Leg{leg, init.lastSeqSent, init.lastSeqRecv, init.rttUsec, init.linkedSentUsec,
+                      init.awaitsLinkedAck, init.cc});
 }
 
 uint64_t ConfluxController::maxSeqSent() const {
@@ -125,7 +127,15 @@ Verdict ConfluxController::onLinkedAck(LegId legId, uint64_t nowUsec) {
   if (l == nullptr) return Verdict::closeLeg(CloseReason::kProtocol);
   const uint64_t rtt = nowUsec > l->linkedSentUsec ? nowUsec - l->linkedSentUsec : 0;
   l->rttUsec = rtt == 0 ? kUnusableRtt : rtt;
+  l->awaitsLinkedAck = false;
   return Verdict::ok();
+}
+
+void ConfluxController::overdueLinkedAcks(uint64_t nowUsec, std::vector<LegId>& out) const {
+  for (const Leg& l : legs_)
+    if (l.awaitsLinkedAck && nowUsec >= l.linkedSentUsec &&
+        nowUsec - l.linkedSentUsec >= p_.linkedAckTimeoutUsec)
+      out.push_back(l.id);
 }
 
 void ConfluxController::onLegState(LegId legId, const CcFacts& cc) {

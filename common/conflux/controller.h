@@ -62,8 +62,9 @@ struct SendPlan {
 struct LegInit {
   uint64_t lastSeqSent = 0;
   uint64_t lastSeqRecv = 0;
-  uint64_t rttUsec = 0;         // 0 = not measured yet (treated as unusable, §2.4.2)
-  uint64_t linkedSentUsec = 0;  // exit: when our LINKED left, for the LINKED_ACK RTT (rule 4)
+  uint64_t rttUsec = 0;          // 0 = not measured yet (treated as unusable, §2.4.2)
+  uint64_t linkedSentUsec = 0;   // exit: when our LINKED left, for the LINKED_ACK RTT (rule 4)
+  bool awaitsLinkedAck = false;  // exit: the leg's LINKED_ACK is still to come (the deadline)
   CcFacts cc;
 };
 
@@ -110,6 +111,9 @@ class ConfluxController {
   Verdict onLinkedAck(LegId leg, uint64_t nowUsec);
   // The leg's congestion control changed (after a SENDME, a DATA sent, a channel block/unblock).
   void onLegState(LegId leg, const CcFacts& cc);
+  // Appends the legs whose LINKED_ACK is overdue at `nowUsec` (params().linkedAckTimeoutUsec
+  // after their LINKED). The caller closes each as any closed leg (TIMEOUT).
+  void overdueLinkedAcks(uint64_t nowUsec, std::vector<LegId>& out) const;
 
   // ---- sending ----
   // Picks the leg for a client-bound message with relay command `cmd` and counts it as sent
@@ -137,6 +141,7 @@ class ConfluxController {
     uint64_t lastSeqRecv = 0;
     uint64_t rttUsec = 0;
     uint64_t linkedSentUsec = 0;
+    bool awaitsLinkedAck = false;
     CcFacts cc;
   };
   const Leg* leg(LegId id) const { return find(id); }

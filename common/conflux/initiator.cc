@@ -49,6 +49,11 @@ LinkedResult ConfluxInitiator::onLinked(LegId leg, const cell::ConfluxLinkMsg& l
     r.verdict = Verdict::closeSet(CloseReason::kProtocol);
     return r;
   }
+  // C tor 0.4.9.14 (bug 41328): the exit claims to have received more than we ever sent.
+  if (linked.lastSeqnoRecv > ctl_.maxSeqSent()) {
+    r.verdict = Verdict::closeSet(CloseReason::kProtocol);
+    return r;
+  }
   LegInit init;
   init.lastSeqRecv = linked.lastSeqnoSent;
   init.lastSeqSent = linked.lastSeqnoRecv;

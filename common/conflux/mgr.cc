@@ -47,11 +47,22 @@ LinkResult ConfluxMgr::onLink(LegId leg, const cell::ConfluxLinkMsg& link, const
     if (link.lastSeqnoSent > set->ctl.lastSeqDelivered()) {
       return LinkResult{LinkResult::kCloseSet, CloseReason::kProtocol, id, {}};
     }
+    // C tor 0.4.9.14 (bug 41328): the peer claims to have received more than the set ever sent.
+    // The set's sequence can no longer be trusted: every leg closes (TORPROTOCOL).
+    if (link.lastSeqnoRecv > set->ctl.maxSeqSent()) {
+      return LinkResult{LinkResult::kCloseSet, CloseReason::kProtocol, id, {}, true};
+    }
   } else {
     if (sets_.size() >= p_.maxSets) return closeLeg(CloseReason::kResourceLimit);
     if (p_.maxLegsPerSet == 0) return closeLeg(CloseReason::kProtocol);
     // A fresh set has delivered nothing: any LINK claiming sent data is the same data loss.
     if (link.lastSeqnoSent > 0) return closeLeg(CloseReason::kProtocol);
+    // ... and sent nothing: any LINK claiming received data is bug 41328's.
+    if (link.lastSeqnoRecv > 0) {
+      LinkResult r = closeLeg(CloseReason::kProtocol);
+      r.recvAhead = true;
+      return r;
+    }
     id = nextSet_++;
     auto fresh = std::make_unique<Set>(Set{link.nonce, ConfluxController(p_)});
     set = fresh.get();
@@ -74,11 +85,17 @@ LinkResult ConfluxMgr::onLink(LegId leg, const cell::ConfluxLinkMsg& link, const
   init.lastSeqRecv = link.lastSeqnoSent;
   init.lastSeqSent = link.lastSeqnoRecv;
   init.linkedSentUsec = nowUsec;
+  init.awaitsLinkedAck = true;
   init.cc = facts.cc;
   set->ctl.addLeg(leg, init);
   set->ctl.setScheduler(schedulerFor(link.desiredUx));
   legToSet_.emplace(leg, id);
   return r;
+}
+
+void ConfluxMgr::overdueLinkedAcks(uint64_t nowUsec, std::vector<LegId>& out) const {
+  for (const auto& [id, set] : sets_)
+    set->ctl.overdueLinkedAcks(nowUsec, out);
 }
 
 Verdict ConfluxMgr::onLinkedAck(LegId leg, uint64_t nowUsec) {

@@ -41,6 +41,7 @@ struct LinkResult {
   CloseReason reason = CloseReason::kNone;
   SetId set = 0;
   cell::ConfluxLinkMsg linked;
+  bool recvAhead = false;  // refused by bug 41328's rule (confluxd counts these)
 };
 
 struct LegClosed {
@@ -75,6 +76,9 @@ class ConfluxMgr {
   // The controller of the set `leg` belongs to, or null.
   ConfluxController* controllerFor(LegId leg);
   ConfluxController* controller(SetId set);
+  // Appends every linked leg whose LINKED_ACK is overdue at `nowUsec` (the design document's
+  // deadline, ConfluxParams::linkedAckTimeoutUsec); the caller closes each (onLegClosed, TIMEOUT).
+  void overdueLinkedAcks(uint64_t nowUsec, std::vector<LegId>& out) const;
   bool isLinked(LegId leg) const { return legToSet_.count(leg) != 0; }
   size_t setCount() const { return sets_.size(); }
   size_t legCount() const { return legToSet_.size(); }

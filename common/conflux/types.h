@@ -80,6 +80,11 @@ struct ConfluxParams {
   // circuit makes a set, so the circuit limits bound it). A LINK beyond it closes its leg with
   // RESOURCELIMIT.
   uint32_t maxSets = 65536;
+  // cfx_linked_ack_timeout_ms (ours; C tor has no such deadline): a leg the exit linked whose
+  // LINKED_ACK has not come this long after its LINKED is overdue and closes (TIMEOUT); a set
+  // left without legs ends. The design document requires the deadline; 10 s is one round trip on
+  // the leg with room to spare (C tor's circuit build timeout tops out in the same range).
+  uint64_t linkedAckTimeoutUsec = 10'000'000;
 };
 
 // The congestion-control state of a leg in the exit-to-client direction (flowctl::VegasController

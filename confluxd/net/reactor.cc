@@ -49,8 +49,6 @@ struct Reactor::Leg {
   FlowId flow = 0;        // its flow there (circuitd's leg id)
   bool linked = false;
   SetId set = 0;
-  uint64_t linkedUsec = 0;  // when our LINKED left
-  bool acked = false;       // its LINKED_ACK arrived
 };
 
 struct Reactor::Set {
@@ -178,6 +176,7 @@ FlowVerdict Reactor::onLink(CircuitdSession& s, FlowId flow, LegFlow& lf, proto:
   facts.ccNegotiated = true;  // circuitd forwards a LINK only from a circuit with CC
   const uint64_t now = now_();
   auto r = mgr_.onLinkBody(id, body, facts, now);
+  if (r.recvAhead) ++counters_.linksSeqnoRecvAhead;  // bug 41328
   switch (r.kind) {
     case conflux::LinkResult::kLinked:
       break;
@@ -191,21 +190,13 @@ FlowVerdict Reactor::onLink(CircuitdSession& s, FlowId flow, LegFlow& lf, proto:
       tearDown(r.set, static_cast<uint8_t>(r.reason));
       return FlowVerdict::closeFlow(static_cast<uint8_t>(r.reason));
   }
-  // C tor 0.4.9.14 (bug 41328): a LINK whose last_seqno_recv is above anything the set ever sent
-  // is refused. The LINKED carries the set's highest sent sequence before this leg joined.
-  auto link = cell::decodeConfluxLink(body);  // the manager decoded it already
-  bool ahead = !link || link->lastSeqnoRecv > r.linked.lastSeqnoSent;
   std::array<uint8_t, cell::kRelayBodyMax> buf;
   Writer w{MutBytes(buf)};
-  if (ahead || !cell::encodeConfluxLink(r.linked, w) || !s.pipe.canSend(flow)) {
-    if (ahead) ++counters_.linksSeqnoRecvAhead;
-    return unlink(
-        id, destroyReason(ahead ? cell::DestroyReason::kProtocol : cell::DestroyReason::kInternal));
-  }
+  if (!cell::encodeConfluxLink(r.linked, w) || !s.pipe.canSend(flow))
+    return unlink(id, destroyReason(cell::DestroyReason::kInternal));
   Leg& leg = legs_.at(id);
   leg.linked = true;
   leg.set = r.set;
-  leg.linkedUsec = now;
   auto [it, fresh] = sets_.try_emplace(r.set);
   if (fresh) {
     size_t peer = size_t{params_.maxLegsPerSet} * ipc::defaultWindows().flowMessages;
@@ -248,7 +239,6 @@ FlowVerdict Reactor::onLegRelay(LegId id, proto::RelayMsg::Reader m, CreditToken
   switch (static_cast<RelayCmd>(cmd)) {
     case RelayCmd::kConfluxLinkedAck:
       ++counters_.linkedAcks;
-      li->second.acked = true;
       apply(id, mgr_.onLinkedAck(id, now_()));
       return FlowVerdict::accept();
     case RelayCmd::kConfluxSwitch: {
@@ -503,10 +493,7 @@ void Reactor::forgetSet(SetId id) {
 
 size_t Reactor::expireLinkedAcks(uint64_t nowUsec) {
   legScratch_.clear();
-  for (const auto& [id, leg] : legs_)
-    if (leg.linked && !leg.acked && nowUsec >= leg.linkedUsec &&
-        nowUsec - leg.linkedUsec >= linkedAckTimeoutUsec_)
-      legScratch_.push_back(id);
+  mgr_.overdueLinkedAcks(nowUsec, legScratch_);
   std::vector<LegId> overdue;
   overdue.swap(legScratch_);
   // Each goes as any closed leg (rule 7): the set carries on with its other legs, or ends.

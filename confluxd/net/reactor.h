@@ -128,15 +128,9 @@ class Reactor {
   // The streamd session to use now (nullptr while streamd is not attached).
   void setStreamdLookup(std::function<StreamdSession*()> f) { streamd_ = std::move(f); }
 
-  // The LINKED_ACK deadline (issue 15 item 9, the design document's rule; C tor has none): a leg
-  // whose LINKED_ACK has not arrived this long after our LINKED closes (DESTROY TIMEOUT), and a set
-  // left without legs ends. A consensus-style parameter, named as C tor's conflux parameters:
-  // cfx_linked_ack_timeout_ms, default 10000 (10 s: a LINKED_ACK takes one round trip on the leg;
-  // C tor's circuit build timeout tops out in the same range).
-  static constexpr uint32_t kDefaultLinkedAckTimeoutMsec = 10000;
-  void setLinkedAckTimeoutMsec(uint32_t ms) { linkedAckTimeoutUsec_ = uint64_t{ms} * 1000; }
-  // Closes every linked leg whose LINKED_ACK is overdue at `nowUsec` (the shell calls it from a
-  // timer, about once a second); returns how many.
+  // Closes every linked leg whose LINKED_ACK is overdue at `nowUsec` (ConfluxMgr's deadline,
+  // ConfluxParams::linkedAckTimeoutUsec; the shell calls it from a timer, about once a second);
+  // returns how many.
   size_t expireLinkedAcks(uint64_t nowUsec);
 
   size_t sets() const { return mgr_.setCount(); }
@@ -217,7 +211,6 @@ class Reactor {
   std::unordered_map<SessionId, CircuitdSession*> circuitdSessions_;  // registered while alive
   SessionId nextSession_ = 1;
   conflux::LegId nextLeg_ = 1;
-  uint64_t linkedAckTimeoutUsec_ = uint64_t{kDefaultLinkedAckTimeoutMsec} * 1000;
   std::vector<conflux::Delivery> deliveries_;
   std::vector<conflux::LegId> legScratch_;
   std::vector<conflux::SetId> setScratch_;

@@ -508,11 +508,11 @@ TEST_F(ConfluxdReactorTest, Bug41328ALinkClaimingMoreThanTheSetSentIsRefused) {
   EXPECT_TRUE(circuitd.violation.empty());
 }
 
-// Issue 15 item 9: a linked leg whose LINKED_ACK does not come within the deadline
-// (cfx_linked_ack_timeout_ms) closes (DESTROY TIMEOUT); the set goes on with its acknowledged legs,
-// and a set left without legs ends.
+// The design document's LINKED_ACK deadline: a linked leg whose LINKED_ACK does not come in time
+// (ConfluxParams::linkedAckTimeoutUsec) closes (DESTROY TIMEOUT); the set goes on with its
+// acknowledged legs, and a set left without legs ends.
 TEST_F(ConfluxdReactorTest, ALinkedLegWithoutLinkedAckInTimeIsClosedAndAnEmptySetEnds) {
-  const uint64_t deadline = uint64_t{Reactor::kDefaultLinkedAckTimeoutMsec} * 1000;
+  const uint64_t deadline = conflux::ConfluxParams{}.linkedAckTimeoutUsec;
   link(50, linkBody(11));
   link(51, linkBody(11));
   link(60, linkBody(12));  // a set of one leg, never acknowledged

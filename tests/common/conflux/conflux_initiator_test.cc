@@ -73,6 +73,10 @@ TEST(ConfluxInitiator, LinkedChecks) {
   cell::ConfluxLinkMsg loss = good;
   loss.lastSeqnoSent = 4;  // the exit claims data we never delivered
   EXPECT_EQ(client.onLinked(3, loss, 10).verdict.kind, Verdict::kCloseSet);
+  client.linkFor(6, 0);
+  cell::ConfluxLinkMsg ahead = good;
+  ahead.lastSeqnoRecv = 1;  // the exit claims more than we ever sent (bug 41328)
+  EXPECT_EQ(client.onLinked(6, ahead, 10).verdict.kind, Verdict::kCloseSet);
   EXPECT_EQ(client.onLinkedBody(4, Bytes{}, 0).verdict.kind, Verdict::kCloseLeg);
 }
 

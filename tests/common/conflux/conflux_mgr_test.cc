@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 
 #include "common/cell/constants.h"
@@ -161,6 +162,57 @@ TEST(ConfluxMgr, LinkClaimingUndeliveredDataClosesTheSet) {
   EXPECT_EQ(legs, std::vector<LegId>{2});
   EXPECT_EQ(m.setCount(), 0u);
   EXPECT_FALSE(m.isLinked(2));
+}
+
+// C tor 0.4.9.14, bug 41328: a LINK claiming to have received more than the set ever sent is
+// refused: on a fresh set (which sent nothing) the leg closes; joining a set, the set closes.
+TEST(ConfluxMgr, Bug41328ALinkClaimingMoreThanTheSetSentIsRefused) {
+  ConfluxMgr m;
+  cell::ConfluxLinkMsg l = link(1);
+  l.lastSeqnoRecv = 1;
+  LinkResult fresh = m.onLink(1, l, LegFacts{}, 0);
+  EXPECT_EQ(fresh.kind, LinkResult::kCloseLeg);
+  EXPECT_TRUE(fresh.recvAhead);
+  EXPECT_EQ(m.setCount(), 0u);
+  LinkResult a = m.onLink(2, link(1), LegFacts{}, 0);
+  ASSERT_EQ(a.kind, LinkResult::kLinked);
+  ASSERT_EQ(m.onLinkedAck(2, 100).kind, Verdict::kOk);
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(m.controllerFor(2)->send(kData).kind, SendPlan::kSend);
+  l.lastSeqnoRecv = 2;  // exactly what the set sent: joins
+  LinkResult b = m.onLink(3, l, LegFacts{}, 0);
+  ASSERT_EQ(b.kind, LinkResult::kLinked);
+  EXPECT_FALSE(b.recvAhead);
+  l.lastSeqnoRecv = 3;  // more
+  LinkResult c = m.onLink(4, l, LegFacts{}, 0);
+  EXPECT_EQ(c.kind, LinkResult::kCloseSet);
+  EXPECT_EQ(c.reason, CloseReason::kProtocol);
+  EXPECT_EQ(c.set, a.set);
+  EXPECT_TRUE(c.recvAhead);
+}
+
+// The design document's LINKED_ACK deadline (C tor has none): a leg whose LINKED_ACK has not come
+// params.linkedAckTimeoutUsec after its LINKED is overdue; an acknowledged one never is.
+TEST(ConfluxMgr, ALegWithoutLinkedAckInTimeIsOverdue) {
+  ConfluxParams p;
+  p.linkedAckTimeoutUsec = 1000;
+  ConfluxMgr m(p);
+  ASSERT_EQ(m.onLink(1, link(1), LegFacts{}, 100).kind, LinkResult::kLinked);
+  ASSERT_EQ(m.onLink(2, link(1), LegFacts{}, 200).kind, LinkResult::kLinked);
+  ASSERT_EQ(m.onLink(3, link(2), LegFacts{}, 300).kind, LinkResult::kLinked);
+  std::vector<LegId> overdue;
+  m.overdueLinkedAcks(1099, overdue);
+  EXPECT_TRUE(overdue.empty()) << "not yet";
+  ASSERT_EQ(m.onLinkedAck(1, 500).kind, Verdict::kOk);
+  m.overdueLinkedAcks(1200, overdue);
+  EXPECT_EQ(overdue, std::vector<LegId>{2}) << "leg 1 was acknowledged, leg 3's time is not up";
+  overdue.clear();
+  m.overdueLinkedAcks(5000, overdue);
+  std::sort(overdue.begin(), overdue.end());
+  EXPECT_EQ(overdue, (std::vector<LegId>{2, 3}));
+  overdue.clear();
+  m.overdueLinkedAcks(50, overdue);
+  EXPECT_TRUE(overdue.empty()) << "a clock before the LINKED is no timeout";
 }
 
 TEST(ConfluxMgr, LinkedAckOnlyOnLinkedLegs) {
