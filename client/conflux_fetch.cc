@@ -112,7 +112,7 @@ std::optional<std::string> ConfluxFetch::onLinked(conflux::LegId leg, Bytes body
 
 std::optional<std::string> ConfluxFetch::sendMultiplexed(uint8_t cmd, std::vector<uint8_t> body,
                                                          std::vector<Send>& out,
-                                                         conflux::LegId* leg) {
+                                                         conflux::LegId* leg, uint16_t streamId) {
   conflux::SendPlan plan = init_.controller().send(cmd);
   if (plan.kind != conflux::SendPlan::kSend)
     return fail("the scheduler found no leg for relay command " + std::to_string(cmd));
@@ -123,14 +123,35 @@ std::optional<std::string> ConfluxFetch::sendMultiplexed(uint8_t cmd, std::vecto
     out.push_back(Send{plan.leg, rcmd(RelayCmd::kConfluxSwitch), 0, std::move(sw)});
     ++stats_[plan.leg].switchesSent;
   }
-  out.push_back(Send{plan.leg, cmd, kFetchStreamId, std::move(body)});
+  out.push_back(Send{plan.leg, cmd, streamId, std::move(body)});
   *leg = plan.leg;
+  return std::nullopt;
+}
+
+std::optional<std::string> ConfluxFetch::openExtraStreams(uint16_t n, std::vector<Send>& out) {
+  if (!linked()) return fail("extra streams before the set is linked");
+  if (extraStreams_ != 0 || n == 0 || n > 4096) return fail("extra streams: once, 1 to 4096");
+  std::string target = target_.address + ":" + std::to_string(target_.port);
+  for (uint16_t i = 0; i < n; ++i) {
+    std::vector<uint8_t> begin(target.begin(), target.end());
+    begin.push_back(0);
+    conflux::LegId sent = 0;
+    if (auto e = sendMultiplexed(rcmd(RelayCmd::kBegin), std::move(begin), out, &sent,
+                                 static_cast<uint16_t>(kFetchStreamId + 1 + i)))
+      return e;
+  }
+  extraStreams_ = n;
   return std::nullopt;
 }
 
 std::optional<std::string> ConfluxFetch::deliver(const conflux::Delivery& d,
                                                  std::vector<Send>& out) {
   if (phase_ == Phase::kDone) return fail("a message on the stream after its END");
+  if (d.streamId > kFetchStreamId && d.streamId <= kFetchStreamId + extraStreams_) {
+    if (d.cmd == rcmd(RelayCmd::kConnected)) ++extraConnected_;
+    if (d.cmd == rcmd(RelayCmd::kEnd)) ++extraEnds_[d.body.empty() ? 0 : d.body[0]];
+    return std::nullopt;
+  }
   if (d.streamId != kFetchStreamId)
     return fail("a message for stream " + std::to_string(d.streamId) + ", which we never opened");
   switch (static_cast<RelayCmd>(d.cmd)) {

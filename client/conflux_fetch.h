@@ -75,6 +75,12 @@ class ConfluxFetch {
   std::optional<std::string> onMessage(conflux::LegId leg, uint8_t cmd, uint16_t streamId,
                                        Bytes body, uint64_t nowUsec, std::vector<Send>& out);
 
+  // A hostile client's move (tests/interop's abuse runs): BEGINs for `n` more streams (ids 2 on)
+  // to the same target, multiplexed on the set. Their CONNECTEDs and ENDs are counted, not checked.
+  std::optional<std::string> openExtraStreams(uint16_t n, std::vector<Send>& out);
+  uint64_t extraConnected() const { return extraConnected_; }
+  const std::map<uint8_t, uint64_t>& extraEnds() const { return extraEnds_; }
+
   bool linked() const { return phase_ > Phase::kLinking; }
   bool done() const { return phase_ == Phase::kDone; }
   uint64_t bodyBytes() const { return bodyBytes_; }
@@ -89,7 +95,8 @@ class ConfluxFetch {
   std::optional<std::string> onLinked(conflux::LegId leg, Bytes body, uint64_t nowUsec,
                                       std::vector<Send>& out);
   std::optional<std::string> sendMultiplexed(uint8_t cmd, std::vector<uint8_t> body,
-                                             std::vector<Send>& out, conflux::LegId* leg);
+                                             std::vector<Send>& out, conflux::LegId* leg,
+                                             uint16_t streamId = kFetchStreamId);
   std::optional<std::string> deliver(const conflux::Delivery& d, std::vector<Send>& out);
   std::optional<std::string> onData(Bytes data);
   std::optional<std::string> onEnd(Bytes body);
@@ -104,6 +111,9 @@ class ConfluxFetch {
   std::vector<conflux::Delivery> deliveries_;
   std::string header_;
   uint64_t bodyBytes_ = 0;
+  uint16_t extraStreams_ = 0;  // ids 2 .. extraStreams_ + 1
+  uint64_t extraConnected_ = 0;
+  std::map<uint8_t, uint64_t> extraEnds_;  // by reason
   size_t maxOoo_ = 0;
   struct MdFree {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }

@@ -136,6 +136,9 @@ Inbound OriginCircuit::onRelay(crypto::RelayPayload cell) {
                    std::to_string(*hop));
     return onExtended2(rc->body);
   }
+  if (*hop != last && cmd == rcmd(RelayCmd::kTruncated))  // a C tor middle's word for DESTROY
+    return error("truncated at hop " + std::to_string(*hop) + ", reason " +
+                 std::to_string(rc->body.empty() ? -1 : int{rc->body[0]}));
   if (*hop != last)
     return error("relay command " + std::to_string(cmd) + " from middle hop " +
                  std::to_string(*hop));
@@ -155,10 +158,14 @@ Inbound OriginCircuit::onRelay(crypto::RelayPayload cell) {
 
 bool OriginCircuit::originateSendme(crypto::RelayPayload out) {
   if (!sendmeDue_) return false;
+  return originateHeldSendme(*std::exchange(sendmeDue_, {}), out);
+}
+
+bool OriginCircuit::originateHeldSendme(const crypto::Tor1Digest& digest,
+                                        crypto::RelayPayload out) {
   std::array<uint8_t, 3 + crypto::kTor1DigestLen> body{};
   Writer w{MutBytes(body)};
-  if (!cell::encodeSendme(cell::SendmeMsg{1, Bytes(*sendmeDue_)}, w)) return false;
-  sendmeDue_.reset();
+  if (!cell::encodeSendme(cell::SendmeMsg{1, Bytes(digest)}, w)) return false;
   if (!originate(rcmd(RelayCmd::kSendme), 0, w.written(), out)) return false;
   ++sendmesSent_;
   return true;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/base/bytes.h"
@@ -74,6 +75,11 @@ class OriginCircuit {
   // sendmeDue() is true after the call and the caller sends originateSendme() after handling it.
   Inbound onRelay(crypto::RelayPayload cell);
   bool sendmeDue() const { return sendmeDue_.has_value(); }
+  // A hostile client's moves (tests/interop's abuse runs): the due SENDME is held back (its
+  // digest returned), so the exit's window stays closed; later, held SENDMEs may still go out, in
+  // the order they fell due, with originateHeldSendme.
+  std::optional<crypto::Tor1Digest> withholdSendme() { return std::exchange(sendmeDue_, {}); }
+  bool originateHeldSendme(const crypto::Tor1Digest& digest, crypto::RelayPayload out);
   // The due SENDME (version 1, the digest of the DATA cell that made it due) as a cell for the
   // last hop. False if none is due.
   bool originateSendme(crypto::RelayPayload out);

@@ -11,9 +11,19 @@
 // is hostile: a DESTROY, an unknown command, a cell that does not decrypt or parse ends the run
 // with "error ..." and exit code 1.
 //
+// With --abuse it is a hostile client instead (the findings of the containment issue): once the
+// body flows it holds back every SENDME, waits until the exit's windows are closed, then
+//   truncates: sends 60 TRUNCATEs on leg 0, each answered by a TRUNCATED the exit must queue
+//              behind the waiting DATA. Expected: the exit ends that circuit (its DESTROY, or a
+//              C tor middle's TRUNCATED): "abuse_closed ...", exit 0.
+//   refusals: opens 600 more streams on the set, past confluxd's cap of 512 per set, so the exit
+//             must queue END RESOURCELIMIT refusals; a second later it sends the held SENDMEs.
+//             Expected: the set survives, the file arrives intact, the streams past the cap come
+//             back as END RESOURCELIMIT: "abuse_survived", exit 0.
+//
 // Usage: conflux_client_tool --first RELAY [--first RELAY ...] --exit RELAY
 //          --target IP:PORT --path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]
-//          [--as-relay]
+//          [--as-relay] [--abuse truncates|refusals]
 //   RELAY = IP:ORPORT:RSA_FINGERPRINT_HEX:ED25519_ID_BASE64:NTOR_ONION_KEY_BASE64
 //   One leg per --first (the first hops; at least one). The link handshake is a client's (CERTS and
 //   AUTH_CHALLENGE answered with NETINFO only) unless --as-relay, which authenticates with the
@@ -114,11 +124,23 @@ struct Leg {
   client::OriginCircuit circ{randomBytes};
   std::vector<uint8_t> in;
   bool built = false;
+  std::vector<crypto::Tor1Digest> heldSendmes;  // abuse: due SENDMEs not sent yet, in order
   struct Run* run = nullptr;
 };
 
+enum class Abuse : uint8_t { kNone, kTruncates, kRefusals };
+constexpr int kAbuseTruncates = 60;
+constexpr uint16_t kAbuseStreams = 600;
+constexpr timeval kAbuseQuiet = {1, 500000};  // no cell this long: the exit's windows are closed
+
 struct Run {
   event_base* base = nullptr;
+  Abuse abuse = Abuse::kNone;
+  bool withholding = false;  // SENDMEs are not sent (abuse)
+  bool abuseSent = false;
+  uint64_t lastCellUsec = 0;
+  event* abuseTimer = nullptr;
+  event* releaseTimer = nullptr;
   client::RelayInfo exit;
   std::vector<std::unique_ptr<Leg>> legs;
   std::optional<client::ConfluxFetch> fetch;
@@ -170,6 +192,7 @@ void onBuilt(Run& r) {
 
 void onRelayCell(Leg& leg, Bytes payload) {
   Run& r = *leg.run;
+  r.lastCellUsec = nowUsec();
   std::array<uint8_t, cell::kCellPayloadLen> p{};
   std::memcpy(p.data(), payload.data(), p.size());
   client::Inbound in = leg.circ.onRelay(crypto::RelayPayload(p));
@@ -190,7 +213,14 @@ void onRelayCell(Leg& leg, Bytes payload) {
   if (auto e = r.fetch->onMessage(leg.id, in.cmd, in.streamId, in.body, nowUsec(), r.out))
     return r.fail("leg " + std::to_string(leg.id) + ": " + *e);
   if (!wasLinked && r.fetch->linked()) r.linkedUsec = nowUsec();
-  if (before == 0 && r.fetch->bodyBytes() > 0) r.firstByteUsec = nowUsec();
+  if (before == 0 && r.fetch->bodyBytes() > 0) {
+    r.firstByteUsec = nowUsec();
+    if (r.abuse != Abuse::kNone) {
+      r.withholding = true;
+      evtimer_add(r.abuseTimer, &kAbuseQuiet);
+    }
+  }
+  if (leg.circ.sendmeDue() && r.withholding) leg.heldSendmes.push_back(*leg.circ.withholdSendme());
   if (leg.circ.sendmeDue()) {
     std::array<uint8_t, cell::kCellPayloadLen> s{};
     if (!leg.circ.originateSendme(crypto::RelayPayload(s))) return r.fail("cannot make a SENDME");
@@ -202,6 +232,56 @@ void onRelayCell(Leg& leg, Bytes payload) {
     r.finished = true;
     event_base_loopbreak(r.base);
   }
+}
+
+// The abuse, once the exit has sent nothing for kAbuseQuiet (its windows are closed: DATA waits in
+// its queues toward us).
+void onAbuseTimer(evutil_socket_t, short, void* arg) {
+  Run& r = *static_cast<Run*>(arg);
+  if (r.abuseSent || !r.error.empty() || r.finished) return;
+  uint64_t quietUsec = uint64_t(kAbuseQuiet.tv_sec) * 1000000 + uint64_t(kAbuseQuiet.tv_usec);
+  if (nowUsec() - r.lastCellUsec < quietUsec) {
+    evtimer_add(r.abuseTimer, &kAbuseQuiet);
+    return;
+  }
+  r.abuseSent = true;
+  if (r.abuse == Abuse::kTruncates) {
+    Leg& leg = *r.legs[0];
+    for (int i = 0; i < kAbuseTruncates; ++i) {
+      std::array<uint8_t, cell::kCellPayloadLen> p{};
+      if (!leg.circ.originate(static_cast<uint8_t>(cell::RelayCmd::kTruncate), 0, {},
+                              crypto::RelayPayload(p)))
+        return r.fail("cannot originate TRUNCATE");
+      writeCell(leg, cell::CellCmd::kRelay, Bytes(p));
+    }
+    std::printf("abuse_sent truncates %d on leg 0\n", kAbuseTruncates);
+  } else {
+    if (auto e = r.fetch->openExtraStreams(kAbuseStreams, r.out)) return r.fail(*e);
+    flushOut(r);
+    std::printf("abuse_sent begins %u\n", unsigned{kAbuseStreams});
+    evtimer_add(r.releaseTimer, &kAbuseQuiet);
+  }
+  std::fflush(stdout);
+}
+
+// The refusals abuse, once its BEGINs are in: the held SENDMEs go out and the windows reopen.
+void onReleaseTimer(evutil_socket_t, short, void* arg) {
+  Run& r = *static_cast<Run*>(arg);
+  if (!r.error.empty() || r.finished) return;
+  r.withholding = false;
+  size_t n = 0;
+  for (auto& leg : r.legs) {
+    for (const auto& digest : leg->heldSendmes) {
+      std::array<uint8_t, cell::kCellPayloadLen> p{};
+      if (!leg->circ.originateHeldSendme(digest, crypto::RelayPayload(p)))
+        return r.fail("cannot make a held SENDME");
+      writeCell(*leg, cell::CellCmd::kRelay, Bytes(p));
+      ++n;
+    }
+    leg->heldSendmes.clear();
+  }
+  std::printf("abuse_released_sendmes %zu\n", n);
+  std::fflush(stdout);
 }
 
 // One cell of this leg's channel. False ends the run.
@@ -292,6 +372,7 @@ struct Args {
   client::FetchTarget target;
   bool clientSwitch = true;
   bool asRelay = false;
+  Abuse abuse = Abuse::kNone;
   int deadlineSec = 120;
 };
 
@@ -336,6 +417,13 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       if (!h || h->size() != 32) return std::nullopt;
       std::memcpy(a.target.expectSha256.data(), h->data(), 32);
       haveSha = true;
+    } else if (k == "--abuse") {
+      if (v == "truncates")
+        a.abuse = Abuse::kTruncates;
+      else if (v == "refusals")
+        a.abuse = Abuse::kRefusals;
+      else
+        return std::nullopt;
     } else if (k == "--deadline") {
       a.deadlineSec = std::atoi(v.c_str());
       if (a.deadlineSec <= 0 || a.deadlineSec > 3600) return std::nullopt;
@@ -351,6 +439,20 @@ std::optional<Args> parseArgs(int argc, char** argv) {
 std::string ipString(const std::array<uint8_t, 4>& ip) {
   return std::to_string(ip[0]) + "." + std::to_string(ip[1]) + "." + std::to_string(ip[2]) + "." +
          std::to_string(ip[3]);
+}
+
+// The exit ended what the abuse cost: its DESTROY (a C tor middle sends it on as TRUNCATED).
+bool abuseClosed(const Run& r) {
+  return r.abuseSent && (r.error.find("truncated at hop") != std::string::npos ||
+                         r.error.find("DESTROY") != std::string::npos);
+}
+
+// The refusals abuse cost only the streams past the cap: the set lived on and the file arrived.
+bool abuseSurvived(const Run& r) {
+  constexpr auto kResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
+  auto refused = r.fetch->extraEnds().find(kResourceLimit);
+  return r.abuse == Abuse::kRefusals && r.abuseSent && r.finished &&
+         refused != r.fetch->extraEnds().end() && refused->second > 0;
 }
 
 void report(Run& r) {
@@ -384,6 +486,15 @@ void report(Run& r) {
     std::printf("seconds %.3f\n", secs);
     std::printf("mib_per_s %.2f\n", static_cast<double>(r.fetch->bodyBytes()) / (1 << 20) / secs);
   }
+  if (r.abuse != Abuse::kNone && r.fetch) {
+    std::printf("abuse_extra_connected %llu\n",
+                static_cast<unsigned long long>(r.fetch->extraConnected()));
+    for (const auto& [reason, n] : r.fetch->extraEnds())
+      std::printf("abuse_extra_ends_reason%u %llu\n", unsigned{reason},
+                  static_cast<unsigned long long>(n));
+    if (abuseClosed(r)) std::printf("abuse_closed %s\n", r.error.c_str());
+    if (abuseSurvived(r)) std::printf("abuse_survived\n");
+  }
   std::printf("%s\n", r.finished ? "result ok" : ("error " + r.error).c_str());
 }
 
@@ -395,7 +506,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: %s --first RELAY [--first RELAY...] --exit RELAY --target IP:PORT "
                  "--path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC] "
-                 "[--as-relay]\n"
+                 "[--as-relay] [--abuse truncates|refusals]\n"
                  "  RELAY = IP:ORPORT:RSA_FP_HEX:ED25519_B64:NTOR_KEY_B64\n",
                  argv[0]);
     return 2;
@@ -427,6 +538,9 @@ int main(int argc, char** argv) {
 
   Run r;
   r.base = event_base_new();
+  r.abuse = args->abuse;
+  r.abuseTimer = evtimer_new(r.base, onAbuseTimer, &r);
+  r.releaseTimer = evtimer_new(r.base, onReleaseTimer, &r);
   r.exit = *args->exit;
   r.startUsec = nowUsec();
   std::vector<conflux::LegId> ids;
@@ -478,6 +592,10 @@ int main(int argc, char** argv) {
   for (auto& l : r.legs)
     l->ch.reset();
   dialer.reset();
+  event_free(r.abuseTimer);
+  event_free(r.releaseTimer);
   event_base_free(r.base);
+  if (r.abuse == Abuse::kTruncates) return abuseClosed(r) ? 0 : 1;
+  if (r.abuse == Abuse::kRefusals) return abuseSurvived(r) ? 0 : 1;
   return r.finished ? 0 : 1;
 }

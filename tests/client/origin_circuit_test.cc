@@ -274,10 +274,19 @@ TEST_F(Fixture, ACellNoHopRecognizesEndsTheCircuit) {
 
 TEST_F(Fixture, AMessageFromTheMiddleEndsTheCircuit) {
   ASSERT_NO_FATAL_FAILURE(build());
-  Payload p = fromMiddle(RelayCmd::kTruncated, 0, Bytes(std::vector<uint8_t>{9}));
+  Payload p = fromMiddle(RelayCmd::kData, 0, Bytes(std::vector<uint8_t>{9}));
   Inbound in = circ.onRelay(crypto::RelayPayload(p));
   EXPECT_EQ(in.kind, Inbound::kError);
   EXPECT_NE(in.error.find("middle hop"), std::string::npos);
+}
+
+// A C tor middle answers its next hop's DESTROY with TRUNCATED: the circuit ends, with the reason.
+TEST_F(Fixture, TruncatedFromTheMiddleEndsTheCircuitWithItsReason) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  Payload p = fromMiddle(RelayCmd::kTruncated, 0, Bytes(std::vector<uint8_t>{9}));
+  Inbound in = circ.onRelay(crypto::RelayPayload(p));
+  EXPECT_EQ(in.kind, Inbound::kError);
+  EXPECT_EQ(in.error, "truncated at hop 0, reason 9");
 }
 
 TEST_F(Fixture, AnUnaskedCircuitSendmeEndsTheCircuit) {

@@ -16,8 +16,17 @@ request to the exit. Checked, for each exit:
   4. once more through onionsplit with the tool authenticating as a relay (as channeld extends),
      and negative controls: with a wrong expected sha256, or a wrong ntor key for onionsplit
      (its DESTROY comes back through the middle), the tool fails with a clear error;
-and for onionsplit, that confluxd counted the linked set and received our SWITCH. Every process is stopped by its PID,
-every wait is bounded.
+and for onionsplit, that confluxd counted the linked set and received our SWITCH.
+  5. hostile clients (the containment issue's findings 2 and 3) while the C tor client, now pinned
+     to onionsplit, downloads the file again and again as a bystander: the tool withholds its
+     SENDMEs until the exit's windows close, then sends 60 TRUNCATEs (each answered by a TRUNCATED
+     the exit must queue): that must cost the abuser its circuit (a DESTROY); or opens 600 streams
+     past confluxd's cap of 512 per set (each refused with an END the set must queue) and then
+     sends its held SENDMEs: the set must live on, the file arrive intact and the streams past the
+     cap come back as END RESOURCELIMIT. Every bystander download must arrive intact, at least one
+     must span each abuse, and no onionsplit daemon may drop a peer daemon ("broke the contract",
+     "reconnecting") or restart.
+Every process is stopped by its PID, every wait is bounded.
 
 Usage: test_conflux_client.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets the
 file's size, default 32.)
@@ -27,6 +36,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +116,98 @@ def check_download(check, name, rc, facts, size):
           f"{facts.get('get_leg')}")
 
 
+class Bystander:
+    """The C tor client downloading the file over and over through its SOCKS port until stopped:
+    (start, end, intact, detail) per download."""
+
+    def __init__(self, net, http_port, size, sha):
+        self.args = (net.client.socks_port, "127.0.0.1", http_port, "/big.bin")
+        self.size, self.sha = size, sha
+        self.runs = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        for _ in range(200):  # bounded
+            if self.stop.is_set():
+                return
+            t0 = time.time()
+            try:
+                status, sha, n, _ = targets.http_get_until(*self.args, within=60, timeout=60)
+                ok = status.endswith("200 OK") and sha == self.sha and n == self.size
+                self.runs.append((t0, time.time(), ok, f"{status}, {n} bytes"))
+            except (OSError, TimeoutError, targets.SocksError) as e:
+                self.runs.append((t0, time.time(), False, repr(e)))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=120)
+
+    def spanning(self, t0, t1):
+        return [r for r in self.runs if r[0] < t1 and r[1] > t0]
+
+
+def daemon_pids(relay):
+    return {d: relay.daemon_pid(d) for d in ("channeld", "circuitd", "streamd", "confluxd")}
+
+
+def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
+    """Findings 2 and 3 of the containment issue against the running exit, with a bystander."""
+    net.control(f"SETCONF ExitNodes=${relay.fingerprint}", "SIGNAL NEWNYM")
+    pids = daemon_pids(relay)
+    log_before = relay.log_text()
+    before = relay.counters()
+    windows = []
+    with Bystander(net, http_port, size, sha) as bystander:
+        deadline = time.time() + 120
+        while not bystander.runs and time.time() < deadline:  # its circuits are up
+            time.sleep(0.5)
+        for abuse in ("truncates", "refusals"):
+            t0 = time.time()
+            rc, facts = run_tool(bin_dir, firsts, relay_arg(net, relay.fingerprint, relay.port),
+                                 http_port, size, sha, ["--abuse", abuse])
+            windows.append((abuse, t0, time.time()))
+            if abuse == "truncates":
+                check(rc == 0 and "abuse_sent" in facts and "abuse_closed" in facts,
+                      f"abuse truncates: it cost the abuser its own circuit "
+                      f"({facts.get('abuse_sent')}; "
+                      f"{facts.get('abuse_closed') or facts.get('error')})")
+            else:
+                check(rc == 0 and "abuse_survived" in facts,
+                      f"abuse refusals: only the streams past the cap were refused, the set lived "
+                      f"on and the file arrived ({facts.get('abuse_sent')}: "
+                      f"{facts.get('abuse_extra_connected')} connected, "
+                      f"{facts.get('abuse_extra_ends_reason11', 0)} END RESOURCELIMIT, "
+                      f"{facts.get('bytes')} bytes; {facts.get('error', 'ok')})")
+        t_end = time.time()
+        while time.time() < t_end + 60 and not bystander.spanning(t_end, t_end + 1e9):
+            time.sleep(0.5)  # one more download that starts after the abuse
+    after = relay.counters()
+    runs = bystander.runs
+    check(runs and all(r[2] for r in runs),
+          f"the bystander's {len(runs)} downloads all arrived intact "
+          f"({[r[3] for r in runs if not r[2]][:3] or 'sha256 checked'})")
+    for abuse, t0, t1 in windows:
+        check(any(r[2] for r in bystander.spanning(t0, t1)),
+              f"a bystander download ran through the {abuse} abuse "
+              f"({len(bystander.spanning(t0, t1))} overlapping)")
+    new_log = relay.log_text()[len(log_before):]
+    drops = [ln for ln in new_log.splitlines() if "broke the contract" in ln or "reconnecting" in ln]
+    check(not drops, f"no daemon dropped a peer daemon during the abuse: {drops[:3]}")
+    check(daemon_pids(relay) == pids, f"no daemon restarted: {pids}")
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    print("     during the abuse: " + ", ".join(
+        f"{k} +{delta[k]}" for k in sorted(delta) if delta[k] and any(
+            w in k for w in ("truncates", "refused", "destroyed_by_us", "local_slots", "crossed"))))
+    check(delta.get("confluxd.conflux_streams_refused_total", 0) > 0,
+          "confluxd refused the streams past the set's cap: "
+          f"+{delta.get('confluxd.conflux_streams_refused_total', 0)}")
+
+
 def main():
     run = tornet.InteropRun("onionsplit-conflux-client-")
     bin_dir, root, check, files = run.bin_dir, run.root, run.check, run.files
@@ -178,6 +280,8 @@ def main():
             check(rc == 1 and "DESTROY" in facts.get("error", ""),
                   f"with a wrong ntor key for onionsplit the tool fails cleanly: exit {rc}, "
                   f"error {facts.get('error')}")
+
+            hostile_clients(check, net, relay, bin_dir, firsts, http.port, size, sha)
     return run.result()
 
 
