@@ -103,15 +103,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_channeld_sessions", channels.size());
     // Batching: events per batch is what amortises each call's fixed cost.
     ipc::PipeStats toChanneld;
-    channels.forEach([&toChanneld](const ipc::Session<Traits>& s) {
-      const ipc::PipeStats& p = s.pipeStats();
-      toChanneld.batchesSent += p.batchesSent;
-      toChanneld.eventsSent += p.eventsSent;
-      toChanneld.batchesReceived += p.batchesReceived;
-      toChanneld.eventsReceived += p.eventsReceived;
-      toChanneld.crossedClose += p.crossedClose;
-      toChanneld.overReturns += p.overReturns;
-    });
+    channels.forEach([&toChanneld](const ipc::Session<Traits>& s) { toChanneld += s.pipeStats(); });
     out.emplace_back("ipc_channeld_batches_sent_total", toChanneld.batchesSent);
     out.emplace_back("ipc_channeld_events_sent_total", toChanneld.eventsSent);
     out.emplace_back("ipc_channeld_batches_received_total", toChanneld.batchesReceived);

@@ -18,23 +18,20 @@
 #include "common/cell/relay.h"
 #include "common/crypto/ntor_handshakes.h"
 #include "common/crypto/tor1.h"
+#include "fuzz/circuitd_fuzz.h"
 #include "fuzz/ipc_sink_fuzz.h"
 
 using namespace onionsplit;
 
 namespace {
 
+using fuzz::filled;
+
 using cell::RelayCmd;
 
 // What each fake peer lets circuitd send it (the boundary's rules, common/ipc/boundaries.h).
 ipc::Verdict toStreamd(proto::StreamEvent::Reader e) {
   return ipc::StreamTraits::admit(ipc::Side::kCircuitd, ipc::Side::kStreamd, e);
-}
-
-std::array<uint8_t, 32> filled(uint8_t b) {
-  std::array<uint8_t, 32> a;
-  a.fill(b);
-  return a;
 }
 
 struct Client {
@@ -76,14 +73,9 @@ struct Client {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::fuzzLoop();  // before any session: they live on its KJ loop
-  circuitd::OnionIdentity id;
-  id.rsaId.fill(1);
-  id.edId = filled(2);
-  id.onionKeys.push_back(*crypto::Curve25519Keypair::fromSecret(Bytes(filled(3))));
   uint64_t now = 1'000'000;
-  circuitd::Reactor reactor(
-      id, circuitd::CircuitParams{}, [](MutBytes o) { std::memset(o.data(), 9, o.size()); },
-      [&now] { return now += 1000; });
+  std::unique_ptr<circuitd::Reactor> reactorOwner = fuzz::fuzzReactor(now);
+  circuitd::Reactor& reactor = *reactorOwner;
   bool chDropped = false, sdDropped = false, cdDropped = false;
   auto ch = std::make_unique<circuitd::ChanneldSession>(reactor, [&] { chDropped = true; });
   auto sd = std::make_unique<circuitd::StreamdSession>(reactor, [&] { sdDropped = true; });
@@ -121,6 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     channeld->pipe.flush();
   }
   Client client{*channeld, {}};
+  const circuitd::OnionIdentity id = fuzz::fuzzOnionIdentity();
   for (uint32_t circ : {21u, 22u}) {
     crypto::Ntor3ClientState st;
     const std::vector<uint8_t> ccRequest{1, 1, 0};  // one extension: CC_FIELD_REQUEST, empty

@@ -28,11 +28,14 @@
 #include "common/crypto/ntor_handshakes.h"
 #include "common/crypto/tor1.h"
 #include "common/ipc/relay_commands.h"
+#include "fuzz/circuitd_fuzz.h"
 #include "fuzz/ipc_sink_fuzz.h"
 
 using namespace onionsplit;
 
 namespace {
+
+using fuzz::filled;
 
 using cell::RelayCmd;
 using ipc::FlowId;
@@ -44,12 +47,6 @@ void fail(const char* who, const std::string& why) {
   if (tearingDown) return;
   std::fprintf(stderr, "honest-peer oracle: %s: %s\n", who, why.c_str());
   std::abort();
-}
-
-std::array<uint8_t, 32> filled(uint8_t b) {
-  std::array<uint8_t, 32> a;
-  a.fill(b);
-  return a;
 }
 
 // The input, read as a program.
@@ -191,10 +188,11 @@ const T* pick(const std::set<T>& s, uint8_t b) {
 }
 
 struct World {
-  World(circuitd::Reactor& r, const circuitd::OnionIdentity& identity) : reactor(r), id(identity) {}
+  World(circuitd::Reactor& r, circuitd::OnionIdentity identity)
+      : reactor(r), id(std::move(identity)) {}
 
   circuitd::Reactor& reactor;
-  const circuitd::OnionIdentity& id;
+  const circuitd::OnionIdentity id;  // the reactor's: what a client's handshakes need
   ChanneldModel channeld;
   StreamdModel streamd;
   ConfluxdModel confluxd;
@@ -405,14 +403,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)quiet;
   fuzz::fuzzLoop();  // before any session: they live on its KJ loop
-  circuitd::OnionIdentity id;
-  id.rsaId.fill(1);
-  id.edId = filled(2);
-  id.onionKeys.push_back(*crypto::Curve25519Keypair::fromSecret(Bytes(filled(3))));
   uint64_t now = 1'000'000;
-  circuitd::Reactor reactor(
-      id, circuitd::CircuitParams{}, [](MutBytes o) { std::memset(o.data(), 9, o.size()); },
-      [&now] { return now += 1000; });
+  std::unique_ptr<circuitd::Reactor> reactorOwner = fuzz::fuzzReactor(now);
+  circuitd::Reactor& reactor = *reactorOwner;
   auto dropped = [](const char* who) {
     return [who] { fail(who, "circuitd dropped an honest peer"); };
   };
@@ -421,7 +414,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto cd = std::make_unique<circuitd::ConfluxdSession>(reactor, dropped("confluxd"));
   reactor.setStreamdLookup([&sd] { return sd.get(); });
   reactor.setConfluxdLookup([&cd] { return cd.get(); });
-  auto world = std::make_unique<World>(reactor, id);
+  auto world = std::make_unique<World>(reactor, fuzz::fuzzOnionIdentity());
   fuzz::pairUp(*ch, world->channeld);
   fuzz::pairUp(*sd, world->streamd);
   fuzz::pairUp(*cd, world->confluxd);

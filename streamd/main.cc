@@ -105,13 +105,7 @@ int run(daemon::Runtime& rt) {
     ipc::PipeStats pipes;  // both boundaries' pipes together
     auto count = [&](const ipc::Session<ipc::StreamTraits>& s) {
       sockets += static_cast<const StreamSession&>(s).sockets();
-      const ipc::PipeStats& p = s.pipeStats();
-      pipes.batchesSent += p.batchesSent;
-      pipes.eventsSent += p.eventsSent;
-      pipes.batchesReceived += p.batchesReceived;
-      pipes.eventsReceived += p.eventsReceived;
-      pipes.crossedClose += p.crossedClose;
-      pipes.overReturns += p.overReturns;
+      pipes += s.pipeStats();
     };
     circuits.forEach(count);
     sets.forEach(count);

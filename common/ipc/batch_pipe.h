@@ -98,6 +98,17 @@ struct PipeStats {
   uint64_t batchesSent = 0, eventsSent = 0, batchesReceived = 0, eventsReceived = 0;
   uint64_t crossedClose = 0;  // events dropped because they crossed a close
   uint64_t overReturns = 0;   // credit returned beyond what arrived (our bug)
+
+  // Sums the pipes of several connections (a daemon's counters).
+  PipeStats& operator+=(const PipeStats& o) {
+    batchesSent += o.batchesSent;
+    eventsSent += o.eventsSent;
+    batchesReceived += o.batchesReceived;
+    eventsReceived += o.eventsReceived;
+    crossedClose += o.crossedClose;
+    overReturns += o.overReturns;
+    return *this;
+  }
 };
 
 // What an event costs the connection window beyond its payload (its struct and pointers).

@@ -444,6 +444,24 @@ class MiddleReactorTest : public ReactorTest {
     fill(r);
     channeld.pipe.flush();
   }
+  // circuit 7 asked for its next hop, and channeld answered with it (its flow open, no CREATED2
+  // yet).
+  void extendAnswered() {
+    ASSERT_NO_FATAL_FAILURE(requestExtend());
+    ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
+    answerExtend([](proto::ExtendResult::Builder r) {
+      r.setNextChannel(kNextChannel);
+      r.setNextCircId(kNextCirc);
+    });
+    ASSERT_TRUE(waitFor([&] { return reactor->counters().extended == 1; }));
+  }
+  // The next hop's CREATED2 payload.
+  static std::vector<uint8_t> created2() {
+    std::vector<uint8_t> reply(64, 0x5c), created(509);
+    Writer w{MutBytes(created)};
+    cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
+    return created;
+  }
   std::optional<crypto::RelayLayer> next;
 };
 
@@ -571,19 +589,11 @@ TEST_F(MiddleReactorTest, AnExtendedNamingAFlowAlreadyOpenCostsChanneldItsConnec
 // circuit goes on.
 TEST_F(MiddleReactorTest, Finding1_ACreated2CrossingATruncateIsDroppedNotABreach) {
   build(7);
-  ASSERT_NO_FATAL_FAILURE(requestExtend());
-  ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
-  answerExtend([](proto::ExtendResult::Builder r) {
-    r.setNextChannel(kNextChannel);
-    r.setNextCircId(kNextCirc);
-  });
-  ASSERT_TRUE(waitFor([&] { return reactor->counters().extended == 1; }));
+  ASSERT_NO_FATAL_FAILURE(extendAnswered());
   // In one batch: the client's TRUNCATE, then the next hop's CREATED2 that crossed it.
   uint8_t reason = 0;
   clientSends(0, RelayCmd::kTruncate, Bytes(&reason, 0), false);
-  std::vector<uint8_t> reply(64, 0x5c), created(509);
-  Writer w{MutBytes(created)};
-  cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
+  std::vector<uint8_t> created = created2();
   cellOn(kNextChannel, kNextCirc, 11, Bytes(created));
   ASSERT_TRUE(waitFor([&] { return !channeld.pipe.inUse(nextFlow()); }))
       << "the next hop's flow is closed both ways";
@@ -596,16 +606,8 @@ TEST_F(MiddleReactorTest, Finding1_ACreated2CrossingATruncateIsDroppedNotABreach
 // The same with the client's DESTROY: everything of the circuit crosses it.
 TEST_F(MiddleReactorTest, Finding1_ACreated2CrossingTheClientsDestroyIsDropped) {
   build(7);
-  ASSERT_NO_FATAL_FAILURE(requestExtend());
-  ASSERT_TRUE(channeld.pipe.openFlow(nextFlow()));
-  answerExtend([](proto::ExtendResult::Builder r) {
-    r.setNextChannel(kNextChannel);
-    r.setNextCircId(kNextCirc);
-  });
-  ASSERT_TRUE(waitFor([&] { return reactor->counters().extended == 1; }));
-  std::vector<uint8_t> reply(64, 0x5c), created(509);
-  Writer w{MutBytes(created)};
-  cell::encodeCreated2(cell::Created2{Bytes(reply)}, w);
+  ASSERT_NO_FATAL_FAILURE(extendAnswered());
+  std::vector<uint8_t> created = created2();
   uint8_t reason = 9;
   cellOn(1, 7, 4, Bytes(&reason, 1));
   cellOn(kNextChannel, kNextCirc, 11, Bytes(created));
