@@ -68,7 +68,8 @@ class CircuitTable {
   Entry& add(CircKey k, Circuit c) {
     return entries_.emplace(k, Entry(k, std::move(c))).first->second;
   }
-  void erase(const CircKey& k) {
+  // By value: callers pass an entry's own key, which the first erase frees.
+  void erase(CircKey k) {
     entries_.erase(k);
     waitChanneld_.erase(k);
     waitSide_.erase(k);

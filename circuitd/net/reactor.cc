@@ -33,7 +33,7 @@ Reactor::CcSnapshot Reactor::ccSnapshot() const {
   return snap;
 }
 
-void Reactor::kill(const CircKey& k, cell::DestroyReason reason, bool toChanneld) {
+void Reactor::kill(CircKey k, cell::DestroyReason reason, bool toChanneld) {
   Entry* e = table_.find(k);
   if (!e) return;
   auto r = static_cast<uint8_t>(reason);

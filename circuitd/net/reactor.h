@@ -213,7 +213,7 @@ class Reactor {
   // ---- the table (reactor.cc) ----
   // Ends a circuit: its next hop, stream side and leg are closed, then its own flow (DESTROY
   // `reason`) unless `toChanneld` is false (channeld closed it first, or the channel is gone).
-  void kill(const CircKey& k, cell::DestroyReason reason, bool toChanneld);
+  void kill(CircKey k, cell::DestroyReason reason, bool toChanneld);  // k: a copy (see erase)
   // A core call's result: the circuit lives (pump and track it) or it is killed.
   void settle(Entry& e, bool alive);
   void pump(Entry& e);
