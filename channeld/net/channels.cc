@@ -37,6 +37,10 @@ struct ChannelServer::Channel {
   OutputScheduler out;                      // circuitd's cells waiting for TLS room
   ~Channel() {
     if (deadline) event_free(deadline);
+    // libevent takes a freed bufferevent out of its rate-limit group only on a later loop turn;
+    // at shutdown there is none before the group goes (an abort in
+    // bufferevent_rate_limit_group_free), so it leaves the group now.
+    if (conn && conn->bev()) bufferevent_remove_from_rate_limit_group(conn->bev());
   }
 };
 

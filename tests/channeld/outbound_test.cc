@@ -310,7 +310,7 @@ struct Loopback {
     listener.reset();
     // Let the ORPort side see every connection end and free it (libevent finishes freeing a
     // bufferevent on a later loop turn) before the server goes.
-    for (int i = 0; i < 20 && server->channels() > 0; ++i)
+    for (int i = 0; i < 20 && server && server->channels() > 0; ++i)
       spin(base, 50);
     spin(base, 50);
     server.reset();
@@ -402,6 +402,22 @@ TEST(OutboundDialer, ChannelServerAdoptsTheOpenedChannel) {
     spin(l.base, 50);
   spin(l.base, 50);
   ours.reset();
+}
+
+// channeld's SIGTERM with a connection open: the server goes while a channel is open (its
+// bufferevent in the bandwidth group). It used to abort in libevent's
+// bufferevent_rate_limit_group_free ("0 == g->n_members"): a freed bufferevent leaves the group
+// only on a later loop turn.
+TEST(OutboundDialer, TheServerGoesCleanlyWithAChannelOpen) {
+  Loopback l;
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(l.server->openChannels(), 1u);
+  l.server.reset();  // no loop turn in between, as at shutdown
+  SUCCEED() << "no abort";
 }
 
 TEST(OutboundDialer, FailsWithAReason) {
