@@ -90,7 +90,7 @@ std::optional<std::string> ConfluxFetch::onLinked(conflux::LegId leg, Bytes body
   if (r.verdict.kind != conflux::Verdict::kOk)
     return fail("the exit's LINKED failed the checks (wrong nonce, UX, unexpected or data loss)");
   stats_[leg].rttUsec = r.rttUsec;
-  out.push_back(Send{leg, rcmd(RelayCmd::kConfluxLinkedAck), 0, {}});
+  if (noAckLeg_ != leg) out.push_back(Send{leg, rcmd(RelayCmd::kConfluxLinkedAck), 0, {}});
   if (!init_.ready() || phase_ != Phase::kLinking) return std::nullopt;
   // The set is linked: open the stream through the scheduler.
   std::string target = target_.address + ":" + std::to_string(target_.port);

@@ -79,6 +79,9 @@ class ConfluxFetch {
   // to the same target, multiplexed on the set. Their CONNECTEDs and ENDs are counted, not checked.
   std::optional<std::string> openExtraStreams(uint16_t n, std::vector<Send>& out);
   uint64_t extraConnected() const { return extraConnected_; }
+  // Another hostile move: this leg's LINKED is never acknowledged (the exit must close it when
+  // its LINKED_ACK deadline passes, and keep the set on the other legs).
+  void withholdLinkedAck(conflux::LegId leg) { noAckLeg_ = leg; }
   const std::map<uint8_t, uint64_t>& extraEnds() const { return extraEnds_; }
 
   bool linked() const { return phase_ > Phase::kLinking; }
@@ -111,6 +114,7 @@ class ConfluxFetch {
   std::vector<conflux::Delivery> deliveries_;
   std::string header_;
   uint64_t bodyBytes_ = 0;
+  std::optional<conflux::LegId> noAckLeg_;
   uint16_t extraStreams_ = 0;  // ids 2 .. extraStreams_ + 1
   uint64_t extraConnected_ = 0;
   std::map<uint8_t, uint64_t> extraEnds_;  // by reason

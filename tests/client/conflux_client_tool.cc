@@ -20,10 +20,13 @@
 //             must queue END RESOURCELIMIT refusals; a second later it sends the held SENDMEs.
 //             Expected: the set survives, the file arrives intact, the streams past the cap come
 //             back as END RESOURCELIMIT: "abuse_survived", exit 0.
+//   no-linked-ack: never acknowledges leg 1's LINKED. Expected: the file arrives over leg 0, and
+//             the exit closes leg 1 once its LINKED_ACK deadline (10 s) has passed:
+//             "abuse_closed leg 1: ..." with "abuse_closed_after_ms", exit 0.
 //
 // Usage: conflux_client_tool --first RELAY [--first RELAY ...] --exit RELAY
 //          --target IP:PORT --path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]
-//          [--as-relay] [--abuse truncates|refusals]
+//          [--as-relay] [--abuse truncates|refusals|no-linked-ack]
 //   RELAY = IP:ORPORT:RSA_FINGERPRINT_HEX:ED25519_ID_BASE64:NTOR_ONION_KEY_BASE64
 //   One leg per --first (the first hops; at least one). The link handshake is a client's (CERTS and
 //   AUTH_CHALLENGE answered with NETINFO only) unless --as-relay, which authenticates with the
@@ -128,7 +131,7 @@ struct Leg {
   struct Run* run = nullptr;
 };
 
-enum class Abuse : uint8_t { kNone, kTruncates, kRefusals };
+enum class Abuse : uint8_t { kNone, kTruncates, kRefusals, kNoLinkedAck };
 constexpr int kAbuseTruncates = 60;
 constexpr uint16_t kAbuseStreams = 600;
 constexpr timeval kAbuseQuiet = {1, 500000};  // no cell this long: the exit's windows are closed
@@ -149,8 +152,13 @@ struct Run {
   uint64_t startUsec = 0, linkedUsec = 0, firstByteUsec = 0, doneUsec = 0;
   std::vector<client::Send> out;
 
+  uint64_t closedUsec = 0;  // when the run failed (an abuse: when the exit closed something)
+
   void fail(std::string why) {
-    if (error.empty() && !finished) error = std::move(why);
+    if (error.empty() && !finished) {
+      error = std::move(why);
+      closedUsec = nowUsec();
+    }
     event_base_loopbreak(base);
   }
 };
@@ -212,10 +220,13 @@ void onRelayCell(Leg& leg, Bytes payload) {
   uint64_t before = r.fetch->bodyBytes();
   if (auto e = r.fetch->onMessage(leg.id, in.cmd, in.streamId, in.body, nowUsec(), r.out))
     return r.fail("leg " + std::to_string(leg.id) + ": " + *e);
-  if (!wasLinked && r.fetch->linked()) r.linkedUsec = nowUsec();
+  if (!wasLinked && r.fetch->linked()) {
+    r.linkedUsec = nowUsec();
+    if (r.abuse == Abuse::kNoLinkedAck) r.abuseSent = true;  // leg 1's LINKED_ACK is withheld
+  }
   if (before == 0 && r.fetch->bodyBytes() > 0) {
     r.firstByteUsec = nowUsec();
-    if (r.abuse != Abuse::kNone) {
+    if (r.abuse == Abuse::kTruncates || r.abuse == Abuse::kRefusals) {
       r.withholding = true;
       evtimer_add(r.abuseTimer, &kAbuseQuiet);
     }
@@ -227,7 +238,9 @@ void onRelayCell(Leg& leg, Bytes payload) {
     writeCell(leg, cell::CellCmd::kRelay, Bytes(s));
   }
   flushOut(r);
-  if (r.fetch->done()) {
+  if (r.fetch->done() && r.abuse == Abuse::kNoLinkedAck) {
+    if (r.doneUsec == 0) r.doneUsec = nowUsec();  // now wait for the exit to close leg 1
+  } else if (r.fetch->done()) {
     r.doneUsec = nowUsec();
     r.finished = true;
     event_base_loopbreak(r.base);
@@ -422,6 +435,8 @@ std::optional<Args> parseArgs(int argc, char** argv) {
         a.abuse = Abuse::kTruncates;
       else if (v == "refusals")
         a.abuse = Abuse::kRefusals;
+      else if (v == "no-linked-ack")
+        a.abuse = Abuse::kNoLinkedAck;
       else
         return std::nullopt;
     } else if (k == "--deadline") {
@@ -443,8 +458,11 @@ std::string ipString(const std::array<uint8_t, 4>& ip) {
 
 // The exit ended what the abuse cost: its DESTROY (a C tor middle sends it on as TRUNCATED).
 bool abuseClosed(const Run& r) {
-  return r.abuseSent && (r.error.find("truncated at hop") != std::string::npos ||
-                         r.error.find("DESTROY") != std::string::npos);
+  bool closed = r.abuseSent && (r.error.find("truncated at hop") != std::string::npos ||
+                                r.error.find("DESTROY") != std::string::npos);
+  if (r.abuse == Abuse::kNoLinkedAck)  // leg 1 alone, after the file came over leg 0
+    return closed && r.error.starts_with("leg 1:") && r.fetch->done();
+  return closed;
 }
 
 // The refusals abuse cost only the streams past the cap: the set lived on and the file arrived.
@@ -493,6 +511,9 @@ void report(Run& r) {
       std::printf("abuse_extra_ends_reason%u %llu\n", unsigned{reason},
                   static_cast<unsigned long long>(n));
     if (abuseClosed(r)) std::printf("abuse_closed %s\n", r.error.c_str());
+    if (r.abuse == Abuse::kNoLinkedAck && r.linkedUsec && abuseClosed(r))
+      std::printf("abuse_closed_after_ms %llu\n",
+                  static_cast<unsigned long long>((r.closedUsec - r.linkedUsec) / 1000));
     if (abuseSurvived(r)) std::printf("abuse_survived\n");
   }
   std::printf("%s\n", r.finished ? "result ok" : ("error " + r.error).c_str());
@@ -506,7 +527,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: %s --first RELAY [--first RELAY...] --exit RELAY --target IP:PORT "
                  "--path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC] "
-                 "[--as-relay] [--abuse truncates|refusals]\n"
+                 "[--as-relay] [--abuse truncates|refusals|no-linked-ack]\n"
                  "  RELAY = IP:ORPORT:RSA_FP_HEX:ED25519_B64:NTOR_KEY_B64\n",
                  argv[0]);
     return 2;
@@ -555,6 +576,7 @@ int main(int argc, char** argv) {
   conflux::Nonce nonce{};
   randomBytes(MutBytes(nonce));
   r.fetch.emplace(nonce, ids, args->target, args->clientSwitch);
+  if (r.abuse == Abuse::kNoLinkedAck) r.fetch->withholdLinkedAck(1);
 
   auto dialer =
       std::make_unique<OutboundDialer>(r.base, *tls, id, std::chrono::seconds(20), randomBytes,
@@ -595,7 +617,7 @@ int main(int argc, char** argv) {
   event_free(r.abuseTimer);
   event_free(r.releaseTimer);
   event_base_free(r.base);
-  if (r.abuse == Abuse::kTruncates) return abuseClosed(r) ? 0 : 1;
+  if (r.abuse == Abuse::kTruncates || r.abuse == Abuse::kNoLinkedAck) return abuseClosed(r) ? 0 : 1;
   if (r.abuse == Abuse::kRefusals) return abuseSurvived(r) ? 0 : 1;
   return r.finished ? 0 : 1;
 }

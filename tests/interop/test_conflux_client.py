@@ -25,7 +25,9 @@ and for onionsplit, that confluxd counted the linked set and received our SWITCH
      sends its held SENDMEs: the set must live on, the file arrive intact and the streams past the
      cap come back as END RESOURCELIMIT. Every bystander download must arrive intact, at least one
      must span each abuse, and no onionsplit daemon may drop a peer daemon ("broke the contract",
-     "reconnecting") or restart.
+     "reconnecting") or restart. Then the design document's LINKED_ACK deadline: the tool never
+     acknowledges one leg's LINKED; the file must arrive over the other, and onionsplit must close
+     the unacknowledged leg 10 s after linking it.
 Every process is stopped by its PID, every wait is bounded.
 
 Usage: test_conflux_client.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets the
@@ -166,7 +168,7 @@ def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
         deadline = time.time() + 120
         while not bystander.runs and time.time() < deadline:  # its circuits are up
             time.sleep(0.5)
-        for abuse in ("truncates", "refusals"):
+        for abuse in ("truncates", "refusals", "no-linked-ack"):
             t0 = time.time()
             rc, facts = run_tool(bin_dir, firsts, relay_arg(net, relay.fingerprint, relay.port),
                                  http_port, size, sha, ["--abuse", abuse])
@@ -176,6 +178,12 @@ def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
                       f"abuse truncates: it cost the abuser its own circuit "
                       f"({facts.get('abuse_sent')}; "
                       f"{facts.get('abuse_closed') or facts.get('error')})")
+            elif abuse == "no-linked-ack":
+                ms = int(facts.get("abuse_closed_after_ms", "0") or 0)
+                check(rc == 0 and "abuse_closed" in facts and 9000 <= ms <= 16000,
+                      f"abuse no-linked-ack: the file came over the other leg and the exit closed "
+                      f"the unacknowledged leg {ms} ms after linking (deadline 10 s): "
+                      f"{facts.get('abuse_closed') or facts.get('error')}")
             else:
                 check(rc == 0 and "abuse_survived" in facts,
                       f"abuse refusals: only the streams past the cap were refused, the set lived "
@@ -202,7 +210,11 @@ def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     print("     during the abuse: " + ", ".join(
         f"{k} +{delta[k]}" for k in sorted(delta) if delta[k] and any(
-            w in k for w in ("truncates", "refused", "destroyed_by_us", "local_slots", "crossed"))))
+            w in k for w in ("truncates", "refused", "destroyed_by_us", "local_slots", "crossed",
+                             "linked_ack"))))
+    check(delta.get("confluxd.conflux_linked_ack_timeouts_total", 0) >= 1,
+          "confluxd counted the LINKED_ACK deadline: "
+          f"+{delta.get('confluxd.conflux_linked_ack_timeouts_total', 0)}")
     check(delta.get("confluxd.conflux_streams_refused_total", 0) > 0,
           "confluxd refused the streams past the set's cap: "
           f"+{delta.get('confluxd.conflux_streams_refused_total', 0)}")
