@@ -269,6 +269,22 @@ void spin(event_base* base, int ms) {
   event_base_dispatch(base);
 }
 
+// A TCP socket bound to a free port on 127.0.0.1 (listening when `listening`); its port in *port.
+int loopbackSocket(bool listening, uint16_t* port) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+  if (bind(s, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || (listening && listen(s, 4))) {
+    close(s);
+    return -1;
+  }
+  socklen_t len = sizeof sin;
+  getsockname(s, reinterpret_cast<sockaddr*>(&sin), &len);
+  *port = ntohs(sin.sin_port);
+  return s;
+}
+
 struct Loopback {
   event_base* base = event_base_new();
   Relay us{1}, them{11};
@@ -433,16 +449,10 @@ TEST(OutboundDialer, FailsWithAReason) {
   }
   {
     // A port nobody listens on.
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
-    socklen_t len = sizeof sin;
-    getsockname(s, reinterpret_cast<sockaddr*>(&sin), &len);
-    close(s);
     auto t = l.toThem();
-    t.port = ntohs(sin.sin_port);
+    int s = loopbackSocket(false, &t.port);
+    ASSERT_GE(s, 0);
+    close(s);
     auto got = l.dial(t);
     ASSERT_TRUE(got);
     ASSERT_FALSE(*got);
@@ -450,16 +460,9 @@ TEST(OutboundDialer, FailsWithAReason) {
   }
   {
     // A peer that accepts TCP and never speaks TLS.
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
-    ASSERT_EQ(listen(s, 4), 0);
-    socklen_t len = sizeof sin;
-    getsockname(s, reinterpret_cast<sockaddr*>(&sin), &len);
     auto t = l.toThem();
-    t.port = ntohs(sin.sin_port);
+    int s = loopbackSocket(true, &t.port);
+    ASSERT_GE(s, 0);
     auto got = l.dial(t);
     close(s);
     ASSERT_TRUE(got);
@@ -519,19 +522,12 @@ TEST(OutboundDialer, ConnectAtOnceThenTlsStartFailureFreesCleanly) {  // TROVE-2
 // bufferevent owns the socket and frees it with its SSL.
 TEST(OutboundDialer, ConnectAtOnceThenAPeerThatClosesFreesCleanly) {  // TROVE-2026-056
   Loopback l(std::chrono::milliseconds(2000));
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
-  ASSERT_EQ(listen(s, 4), 0);
-  socklen_t len = sizeof sin;
-  getsockname(s, reinterpret_cast<sockaddr*>(&sin), &len);
+  auto t = l.toThem();
+  int s = loopbackSocket(true, &t.port);
+  ASSERT_GE(s, 0);
   size_t before = openFds();
   l.dialer->setSeams({&connectAtOnce, {}});
   std::optional<Expected<OpenedChannel, std::string>> got;
-  auto t = l.toThem();
-  t.port = ntohs(sin.sin_port);
   l.dialer->dial(t, [&](Expected<OpenedChannel, std::string> r) { got.emplace(std::move(r)); });
   int peer = accept(s, nullptr, nullptr);
   ASSERT_GE(peer, 0);
