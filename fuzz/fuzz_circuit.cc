@@ -127,7 +127,8 @@ void settle(bool alive, Built& b, const Ledger& ledger, bool cc) {
 // A client cell: header and body as given, encrypted for our hop so that it is recognized.
 bool clientCell(Built& b, Io& io, Ledger& ledger, bool early, Bytes content, uint64_t now) {
   std::array<uint8_t, cell::kCellPayloadLen> cell{};
-  std::memcpy(cell.data(), content.data(), std::min(content.size(), cell.size()));
+  if (!content.empty())  // an empty span's data() may be null, which memcpy may not get
+    std::memcpy(cell.data(), content.data(), std::min(content.size(), cell.size()));
   cell[1] = cell[2] = 0;  // recognized
   crypto::Tor1Digest d{};
   b.client.originateOutbound(0, crypto::RelayPayload(cell), &d);
@@ -202,7 +203,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           case 1: {  // a well-formed EXTEND2 (ntor) in RELAY_EARLY, to an address of the input
             std::array<uint8_t, 6> v4{};
             Bytes a = in.bytes(std::min<size_t>(in.remaining(), v4.size()), "v4");
-            std::memcpy(v4.data(), a.data(), a.size());
+            if (!a.empty()) std::memcpy(v4.data(), a.data(), a.size());
             v4[0] |= 1;
             v4[5] |= 1;
             std::array<uint8_t, 20> rsa;
@@ -226,7 +227,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           case 2: {  // a cell from the next hop: CREATED2 or RELAY, any payload
             Bytes p = in.bytes(std::min<size_t>(in.remaining(), 1 + (op & 0x1f) * 16), "next");
             std::array<uint8_t, cell::kCellPayloadLen> c{};
-            std::memcpy(c.data(), p.data(), p.size());
+            if (!p.empty()) std::memcpy(c.data(), p.data(), p.size());
             if (!ledger.mayMint(kNextHopFlow)) break;
             bool alive = b.circuit->fromNextHop(op & 0x80 ? 11 : 3, std::span<uint8_t, 509>(c), io,
                                                 ledger.token(kNextHopFlow));

@@ -52,7 +52,8 @@ struct Client {
     c.setCircId(circ);
     c.setCommand(command);
     std::array<uint8_t, cell::kCellPayloadLen> full{};
-    std::memcpy(full.data(), payload.data(), std::min(payload.size(), full.size()));
+    if (!payload.empty())
+      std::memcpy(full.data(), payload.data(), std::min(payload.size(), full.size()));
     c.setPayload(capnp::Data::Reader(full.data(), full.size()));
     p.commit(flow(circ), e);
   }

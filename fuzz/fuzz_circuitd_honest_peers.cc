@@ -233,7 +233,8 @@ struct World {
     c.setCircId(static_cast<uint32_t>(f));
     c.setCommand(command);
     std::array<uint8_t, cell::kCellPayloadLen> full{};
-    std::memcpy(full.data(), payload.data(), std::min(payload.size(), full.size()));
+    if (!payload.empty())
+      std::memcpy(full.data(), payload.data(), std::min(payload.size(), full.size()));
     c.setPayload(capnp::Data::Reader(full.data(), full.size()));
     channeld.pipe.commit(f, e);
     return true;
@@ -260,7 +261,7 @@ struct World {
       cc.pending = st;
     } else {
       Bytes junk = in.take(in.byte());
-      std::memcpy(p.data(), junk.data(), junk.size());
+      if (!junk.empty()) std::memcpy(p.data(), junk.data(), junk.size());
     }
     sendCell(f, static_cast<uint8_t>(cell::CellCmd::kCreate2), Bytes(p));
     channeld.circuits.push_back(std::move(cc));
@@ -288,7 +289,7 @@ struct World {
       crypto::Tor1Digest d{};
       cc->keys.originateOutbound(0, crypto::RelayPayload(c), &d);
     } else {
-      std::memcpy(c.data(), body.data(), std::min(body.size(), c.size()));
+      if (!body.empty()) std::memcpy(c.data(), body.data(), std::min(body.size(), c.size()));
     }
     auto cellCmd = (flags & 1) ? cell::CellCmd::kRelayEarly : cell::CellCmd::kRelay;
     sendCell(flowOf(cc->channel, cc->circ), static_cast<uint8_t>(cellCmd), Bytes(c));
