@@ -22,7 +22,6 @@ using ipc::Verdict;
 
 constexpr uint8_t kRelay = static_cast<uint8_t>(cell::CellCmd::kRelay);
 constexpr uint8_t kRelayEarly = static_cast<uint8_t>(cell::CellCmd::kRelayEarly);
-constexpr uint8_t kCreated2 = static_cast<uint8_t>(cell::CellCmd::kCreated2);
 
 uint8_t reasonOf(cell::DestroyReason r) {
   return static_cast<uint8_t>(r);
@@ -98,7 +97,6 @@ FlowVerdict ChanneldSession::onFlowEvent(FlowId f, ChanFlow& s, proto::ChannelEv
     return reactor_.relayCell(*entry, command == kRelayEarly, payload, std::move(credit));
   // CREATED2 on a client's circuit (channeld passes it only on a next hop's flow): the circuit
   // cannot go on.
-  (void)kCreated2;
   reactor_.kill(entry->key, cell::DestroyReason::kProtocol, false);
   return FlowVerdict::closeFlow(reasonOf(cell::DestroyReason::kProtocol));
 }

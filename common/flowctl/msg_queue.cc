@@ -15,17 +15,8 @@ MsgQueue::Push MsgQueue::push(uint16_t streamId, uint8_t command, Bytes body, Cr
   if (count_ == ring_.size()) {  // grow, keeping the order
     size_t max = peerMax_ + localMax_;
     std::vector<QueuedMsg> bigger(std::min(max, std::max<size_t>(4, ring_.size() * 2)));
-    for (size_t i = 0; i < count_; ++i) {
-      QueuedMsg& from = ring_[(head_ + i) % ring_.size()];
-      QueuedMsg& to = bigger[i];
-      to.streamId = from.streamId;
-      to.command = from.command;
-      to.length = from.length;
-      to.credit = std::move(from.credit);
-      to.isLocal = from.isLocal;
-      to.early = from.early;
-      std::memcpy(to.body.data(), from.body.data(), from.length);
-    }
+    for (size_t i = 0; i < count_; ++i)
+      bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);  // rare: only while stalled
     ring_ = std::move(bigger);
     head_ = 0;
   }
@@ -45,7 +36,7 @@ MsgQueue::Push MsgQueue::push(uint16_t streamId, uint8_t command, Bytes body, Cr
 void MsgQueue::pop() {
   if (count_ == 0) return;
   QueuedMsg& m = ring_[head_];
-  if (m.local()) --local_;
+  if (m.isLocal) --local_;
   m.credit.release();
   head_ = (head_ + 1) % ring_.size();
   --count_;

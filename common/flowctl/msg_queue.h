@@ -37,7 +37,6 @@ struct QueuedMsg {
   Bytes bytes() const { return Bytes(body.data(), length); }
   bool isLocal = false;  // made by the queue's owner: set by push, whatever happens to `credit`
   bool early = false;    // came as RELAY_EARLY (circuitd's FWD sets it after push)
-  bool local() const { return isLocal; }
 };
 
 class MsgQueue {
