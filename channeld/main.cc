@@ -3,11 +3,12 @@
 // and passes circuit cells to circuitd (channel_circuit.capnp) and circuitd's cells back.
 //
 // Keys: channeld reads only the identity keys (RSA identity, ed25519 signing key and certificate,
-// the master public key). Descriptor publication arrives with the rest of the channeld issue.
+// the master public key); with them it also signs and publishes the relay's descriptor.
 //
-// Under systemd the ORPorts are bound by onionsplit-channeld.socket (FileDescriptorName=orport), so
-// channeld needs no privilege for port 443 and a peer's connect() waits in the backlog while
-// channeld restarts.
+// The ORPorts are bound before channeld starts, by onionsplit-channeld.socket under systemd
+// (FileDescriptorName=orport) or by the launcher while it is still root, so channeld needs no
+// privilege for port 443 and a peer's connect() waits in the backlog while channeld restarts.
+// Run alone (neither passed any), channeld binds them itself.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -47,14 +48,14 @@ std::array<uint8_t, 32> sha256(Bytes b) {
   return d;
 }
 
-// A listening TCP socket systemd passed as "orport".
+// A listening TCP socket passed as "orport" (by systemd or the launcher).
 struct PassedOrPort {
   uint16_t port;
   bool ipv6;
   int fd;
 };
 
-// Every "orport" socket systemd passed. Read before takeListenFd(), which clears the
+// Every "orport" socket passed. Read before takeListenFd(), which clears the
 // socket-activation environment.
 std::vector<PassedOrPort> systemdOrPorts() {
   std::vector<PassedOrPort> out;
@@ -234,8 +235,8 @@ int run(daemon::Runtime& rt) {
     int passed = takeOrPort(passedOrPorts, p);
     if (underSystemd && passed < 0) {
       spdlog::error(
-          "ORPort {}: systemd passed no socket on that port; make ListenStream= of "
-          "onionsplit-channeld.socket match the torrc's ORPort lines",
+          "ORPort {}: no socket was passed on that port (under systemd, make ListenStream= "
+          "of onionsplit-channeld.socket match the torrc's ORPort lines)",
           p.port);
       return 1;
     }
@@ -247,11 +248,11 @@ int run(daemon::Runtime& rt) {
       return 1;
     }
     spdlog::info("ORPort listening on {}:{}{}", p.address.empty() ? "0.0.0.0" : p.address,
-                 l->port(), passed >= 0 ? " (socket from systemd)" : "");
+                 l->port(), passed >= 0 ? " (socket passed by the launcher or systemd)" : "");
     orPorts.push_back(std::move(l));
   }
   for (const auto& extra : passedOrPorts) {
-    spdlog::warn("systemd passed an ORPort socket on port {} that no ORPort line names; closed",
+    spdlog::warn("an ORPort socket on port {} was passed that no ORPort line names; closed",
                  extra.port);
     close(extra.fd);
   }

@@ -8,10 +8,12 @@
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version
 #include <event2/event.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,9 +28,11 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/daemon/log.h"
 #include "common/daemon/runtime.h"
 #include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
@@ -93,8 +97,7 @@ void onStopSignal(evutil_socket_t sig, short, void* arg) {
   auto* l = static_cast<Loop*>(arg);
   if (l->stopping) return;
   l->stopping = true;
-  std::fprintf(stderr, "onionsplit: %s received; stopping the daemons\n",
-               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  spdlog::info("{} received; stopping the daemons", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   l->sup->stopAll(std::chrono::milliseconds(10000), [l] { event_base_loopexit(l->base, nullptr); });
 }
 
@@ -156,12 +159,12 @@ void checkKeys(Loop& l, bool forward) {
   auto made =
       keys::ensureRelayKeys(l.cfg->dataDirectory, l.cfg->nickname, nowUnix(), keyPolicy(*l.cfg));
   if (!made) {
-    std::fprintf(stderr, "onionsplit: keys: %s\n", made.error().c_str());
+    spdlog::error("keys: {}", made.error());
     return;
   }
   bool onion = forward, signing = false;
   for (const auto& line : *made) {
-    std::fprintf(stderr, "onionsplit: keys: %s\n", line.c_str());
+    spdlog::info("keys: {}", line);
     onion |= line.find("onion") != std::string::npos;
     signing |= line.find("signing") != std::string::npos;
   }
@@ -177,7 +180,7 @@ void checkKeys(Loop& l, bool forward) {
 }
 
 void onReloadSignal(evutil_socket_t, short, void* arg) {
-  std::fprintf(stderr, "onionsplit: SIGHUP received; checking keys and reloading\n");
+  spdlog::info("SIGHUP received; checking keys and reloading");
   checkKeys(*static_cast<Loop*>(arg), true);
 }
 
@@ -192,13 +195,12 @@ bool dropToUser(const config::Config& cfg) {
   if (cfg.user.empty()) return true;
   const passwd* pw = getpwnam(cfg.user.c_str());
   if (!pw) {
-    std::fprintf(stderr, "onionsplit: User %s: no such user\n", cfg.user.c_str());
+    spdlog::error("User {}: no such user", cfg.user);
     return false;
   }
   if (geteuid() != 0) {
     if (pw->pw_uid == geteuid()) return true;
-    std::fprintf(stderr, "onionsplit: User %s needs onionsplit to start as root\n",
-                 cfg.user.c_str());
+    spdlog::error("User {} needs onionsplit to start as root", cfg.user);
     return false;
   }
   std::error_code ec;
@@ -210,15 +212,44 @@ bool dropToUser(const config::Config& cfg) {
         ec.assign(errno, std::generic_category());
   }
   if (ec) {
-    std::fprintf(stderr, "onionsplit: cannot hand the directories to %s: %s\n", cfg.user.c_str(),
-                 ec.message().c_str());
+    spdlog::error("cannot hand the directories to {}: {}", cfg.user, ec.message());
     return false;
   }
   if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0 ||
       setuid(0) == 0) {
-    std::fprintf(stderr, "onionsplit: cannot become %s: %s\n", cfg.user.c_str(),
-                 std::strerror(errno));
+    spdlog::error("cannot become {}: {}", cfg.user, std::strerror(errno));
     return false;
+  }
+  return true;
+}
+
+// What C tor does as root before it becomes `User`, done here for the daemons, which start as that
+// user: the ORPorts are bound (a port below 1024 needs root; the launcher keeps the sockets and
+// passes them to every channeld it starts, as onionsplit-channeld.socket does under systemd), and
+// each `Log ... file` is created and handed to the user (so a file in a root-owned directory such
+// as /var/log/tor works). Returns false with a line already printed.
+bool openBeforeDrop(const config::Config& cfg, std::vector<std::pair<std::string, int>>& orPorts) {
+  for (const auto& p : cfg.orPorts) {
+    if (p.noListen) continue;
+    int fd = ipc::listenTcp(p.address, p.port);
+    if (fd < 0) {
+      std::fprintf(stderr, "onionsplit: ORPort %s:%u: cannot listen: %s\n",
+                   p.address.empty() ? "0.0.0.0" : p.address.c_str(), static_cast<unsigned>(p.port),
+                   std::strerror(errno));
+      return false;
+    }
+    orPorts.emplace_back("orport", fd);
+  }
+  const passwd* pw = cfg.user.empty() ? nullptr : getpwnam(cfg.user.c_str());
+  for (const auto& t : cfg.logs) {
+    if (t.kind != config::LogTarget::Kind::kFile) continue;
+    int fd = open(t.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0 || (pw && geteuid() == 0 && fchown(fd, pw->pw_uid, pw->pw_gid) != 0)) {
+      std::fprintf(stderr, "onionsplit: Log file %s: %s\n", t.path.c_str(), std::strerror(errno));
+      if (fd >= 0) close(fd);
+      return false;
+    }
+    close(fd);
   }
   return true;
 }
@@ -233,6 +264,15 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   uint64_t startedAtMs = nowUnixMs();
   if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
   if (!prepareKeys(cfg, false)) return 1;
+  std::vector<std::pair<std::string, int>> orPorts;
+  if (!openBeforeDrop(cfg, orPorts)) return 1;
+  // The launcher's own events go where the daemons' lines go (C tor has one log); the log files
+  // are open before User takes root away.
+  std::string logError;
+  if (!daemon::setupLogging({"launcher", daemon::stderrIsJournal()}, cfg.logs, logError)) {
+    std::fprintf(stderr, "onionsplit: %s\n", logError.c_str());
+    return 1;
+  }
   std::string dir = daemonDir();
   std::vector<DaemonSpec> specs;
   for (const char* name : kDaemons) {
@@ -240,17 +280,17 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
     s.name = name;
     s.path = dir + "/" + name;
     if (access(s.path.c_str(), X_OK) != 0) {
-      std::fprintf(stderr, "onionsplit: daemon %s not found at %s\n", name, s.path.c_str());
+      spdlog::error("daemon {} not found at {}", name, s.path);
       return 1;
     }
     s.args = {"-f", configPath};
     std::string path = cfg.ipcDirectory + "/" + name + ".sock";
     s.listenFd = ipc::listenUnix(path);
     if (s.listenFd < 0) {
-      std::fprintf(stderr, "onionsplit: cannot listen on %s: %s\n", path.c_str(),
-                   std::strerror(errno));
+      spdlog::error("cannot listen on {}: {}", path, std::strerror(errno));
       return 1;
     }
+    if (s.name == "channeld") s.extraFds = orPorts;
     specs.push_back(std::move(s));
   }
   // KJ on the launcher's libevent loop: the MetricsPort asks the daemons over Cap'n Proto.
@@ -260,7 +300,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
     std::string error;
     metrics = MetricsServer::listen(ev.base(), *cfg.metricsPort, std::move(metricsPolicy), error);
     if (!metrics) {
-      std::fprintf(stderr, "onionsplit: %s\n", error.c_str());
+      spdlog::error("{}", error);
       return 1;
     }
   }
@@ -268,8 +308,16 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   signal(SIGPIPE, SIG_IGN);
   Loop loop;
   loop.base = ev.base();
-  Supervisor sup(loop.base, std::move(specs), RestartBackoff::Params{},
-                 [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+  Supervisor sup(
+      loop.base, std::move(specs), RestartBackoff::Params{},
+      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); },
+      [](const std::string& line, bool warning) {
+        if (warning) {
+          spdlog::warn("{}", line);
+        } else {
+          spdlog::info("{}", line);
+        }
+      });
   loop.sup = &sup;
   loop.cfg = &cfg;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
@@ -289,8 +337,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
           [&sup](const DaemonMetrics& d) { return sup.restartsOf(d.daemon); },
           LauncherFacts{daemon::kVersion, startedAtMs, 0});
     });
-    std::fprintf(stderr, "onionsplit: MetricsPort on %s port %u\n",
-                 cfg.metricsPort->address.c_str(), static_cast<unsigned>(metrics->port()));
+    spdlog::info("MetricsPort on {} port {}", cfg.metricsPort->address, metrics->port());
   }
   event_base_dispatch(loop.base);
   event_free(term);
@@ -298,7 +345,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   event_free(hup);
   event_free(keyTimer);
   metrics = nullptr;  // before the loop it runs on
-  std::fprintf(stderr, "onionsplit: stopped\n");
+  spdlog::info("stopped");
   return 0;
 }
 

@@ -9,6 +9,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/sandbox/policy.h"
 
@@ -29,8 +32,9 @@ struct Supervisor::Child {
 };
 
 Supervisor::Supervisor(event_base* base, std::vector<DaemonSpec> daemons,
-                       RestartBackoff::Params backoff, std::function<void(const std::string&)> out)
-    : base_(base), out_(std::move(out)) {
+                       RestartBackoff::Params backoff, std::function<void(const std::string&)> out,
+                       Events events)
+    : base_(base), out_(std::move(out)), events_(std::move(events)) {
   for (auto& d : daemons) {
     auto c = std::make_unique<Child>();
     c->owner = this;
@@ -65,15 +69,47 @@ void Supervisor::startAll() {
     start(*c);
 }
 
+namespace {
+
+// In the child, between fork and exec: the spec's sockets become fds 3, 4, ... in order, everything
+// else above 2 is closed, and the environment says what they are as systemd would (LISTEN_PID is
+// this process, which exec keeps). setenv is safe here because the launcher is single-threaded.
+void passSockets(const DaemonSpec& spec) {
+  std::vector<std::pair<std::string, int>> fds;
+  if (spec.listenFd >= 0) fds.emplace_back(spec.name, spec.listenFd);
+  fds.insert(fds.end(), spec.extraFds.begin(), spec.extraFds.end());
+  // First out of the way (above every target), then into place: no source is overwritten early.
+  int high = 3 + static_cast<int>(fds.size()) + 64;
+  for (auto& entry : fds) {
+    entry.second = fcntl(entry.second, F_DUPFD, high);
+    if (entry.second < 0) _exit(126);
+  }
+  std::string names;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (dup2(fds[i].second, 3 + static_cast<int>(i)) < 0) _exit(126);
+    names += (i ? ":" : "") + fds[i].first;
+  }
+  close_range(3 + static_cast<unsigned>(fds.size()), ~0U, 0);
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDNAMES");
+  if (fds.empty()) return;
+  setenv("LISTEN_FDS", std::to_string(fds.size()).c_str(), 1);
+  setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+  setenv("LISTEN_FDNAMES", names.c_str(), 1);
+}
+
+}  // namespace
+
 void Supervisor::start(Child& c) {
   int pipeFds[2];
   if (pipe2(pipeFds, O_CLOEXEC) != 0) {
-    out_("launcher: pipe for " + c.spec.name + " failed: " + std::strerror(errno));
+    note("pipe for " + c.spec.name + " failed: " + std::strerror(errno), true);
     return;
   }
   pid_t pid = fork();
   if (pid < 0) {
-    out_("launcher: fork for " + c.spec.name + " failed: " + std::strerror(errno));
+    note("fork for " + c.spec.name + " failed: " + std::strerror(errno), true);
     close(pipeFds[0]);
     close(pipeFds[1]);
     return;
@@ -84,19 +120,7 @@ void Supervisor::start(Child& c) {
     dup2(pipeFds[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    std::string env;
-    if (c.spec.listenFd >= 0) {
-      if (c.spec.listenFd != 3) {
-        if (dup2(c.spec.listenFd, 3) < 0) _exit(126);
-      } else {
-        fcntl(3, F_SETFD, 0);
-      }
-      env = c.spec.name + "=3";
-      close_range(4, ~0U, 0);
-    } else {
-      close_range(3, ~0U, 0);
-    }
-    if (!env.empty()) setenv("ONIONSPLIT_LISTEN_FDS", env.c_str(), 1);
+    passSockets(c.spec);
     // Where the kernel or a container refuses, the daemon runs on; its seccomp filter still
     // allows it no IP socket.
     if (c.spec.emptyNetwork && geteuid() == 0 && unshare(CLONE_NEWNET) != 0)
@@ -121,7 +145,7 @@ void Supervisor::start(Child& c) {
   evutil_make_socket_nonblocking(c.outFd);
   c.outEvent = event_new(base_, c.outFd, EV_READ | EV_PERSIST, &Supervisor::onOutput, &c);
   event_add(c.outEvent, nullptr);
-  out_("launcher: started " + c.spec.name + " (pid " + std::to_string(pid) + ")");
+  note("started " + c.spec.name + " (pid " + std::to_string(pid) + ")", false);
 }
 
 void Supervisor::onOutput(evutil_socket_t fd, short, void* arg) {
@@ -165,12 +189,12 @@ void Supervisor::reap() {
                             ? "killed by signal " + std::to_string(WTERMSIG(status))
                             : "exited with status " + std::to_string(WEXITSTATUS(status));
       if (stopping_) {
-        out_("launcher: " + c->spec.name + " stopped (" + how + ")");
+        note(c->spec.name + " stopped (" + how + ")", false);
         break;
       }
       auto wait = c->backoff.exited(std::chrono::steady_clock::now());
-      out_("launcher: " + c->spec.name + " " + how + "; restarting in " +
-           std::to_string(wait.count()) + " ms");
+      note(c->spec.name + " " + how + "; restarting in " + std::to_string(wait.count()) + " ms",
+           true);
       timeval tv{static_cast<time_t>(wait.count() / 1000),
                  static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
       evtimer_add(c->restartTimer, &tv);
@@ -178,6 +202,14 @@ void Supervisor::reap() {
     }
   }
   if (stopping_) finishStopIfDone();
+}
+
+void Supervisor::note(const std::string& line, bool warning) {
+  if (events_) {
+    events_(line, warning);
+  } else {
+    out_("launcher: " + line);
+  }
 }
 
 void Supervisor::onRestartTimer(evutil_socket_t, short, void* arg) {
@@ -202,7 +234,7 @@ void Supervisor::onStopTimer(evutil_socket_t, short, void* self) {
   auto* s = static_cast<Supervisor*>(self);
   for (auto& c : s->children_) {
     if (c->pid > 0) {
-      s->out_("launcher: " + c->spec.name + " did not stop in time; killing it");
+      s->note(c->spec.name + " did not stop in time; killing it", true);
       kill(c->pid, SIGKILL);
     }
   }

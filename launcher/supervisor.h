@@ -1,7 +1,8 @@
 // launcher/supervisor.h: the launcher's process supervisor. Starts each daemon as a child process
-// with its listening socket as fd 3, relays its output line by line prefixed with its name,
-// restarts it with exponential backoff when it exits without touching the others, and stops them
-// all on request (SIGTERM, then SIGKILL after a grace period).
+// with its sockets passed as systemd passes them (fds from 3, LISTEN_FDS, LISTEN_PID,
+// LISTEN_FDNAMES), so a daemon reads them the same way under both; relays its output line by line
+// prefixed with its name, restarts it with exponential backoff when it exits without touching the
+// others, and stops them all on request (SIGTERM, then SIGKILL after a grace period).
 //
 // Runs on the launcher's libevent loop; the launcher does no Tor protocol work at all.
 #pragma once
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/base/backoff.h"
@@ -23,7 +25,11 @@ struct DaemonSpec {
   std::string name;               // process name and log prefix: channeld, circuitd, ...
   std::string path;               // executable
   std::vector<std::string> args;  // argv[1..]
-  int listenFd = -1;              // passed as fd 3 with ONIONSPLIT_LISTEN_FDS=<name>=3
+  int listenFd = -1;              // its IPC socket: fd 3, named after the daemon
+  // Further sockets the launcher opened for it while still root, passed as fds 4, 5, ... with
+  // these names (channeld's ORPorts: "orport", as onionsplit-channeld.socket names them). The
+  // launcher keeps them open, so a restarted daemon gets the same bound sockets.
+  std::vector<std::pair<std::string, int>> extraFds;
   // When the launcher is root, the child starts in a network namespace of its own with nothing in
   // it (DESIGN.md §5). Set by the supervisor for the daemons that never use IP (circuitd,
   // confluxd: common/sandbox/policy.h); their Unix sockets on the filesystem still work.
@@ -32,9 +38,14 @@ struct DaemonSpec {
 
 class Supervisor {
  public:
-  // `base` must outlive the supervisor. `out` receives each relayed line (already prefixed).
+  // Where the supervisor's own events go: a line and whether it is a warning (a daemon died, was
+  // killed, could not be started) rather than a notice.
+  using Events = std::function<void(const std::string&, bool warning)>;
+  // `base` must outlive the supervisor. `out` receives each relayed line of a daemon's output
+  // (already prefixed with its name); `events` the supervisor's own lines (without it, they go to
+  // `out` prefixed "launcher: ").
   Supervisor(event_base* base, std::vector<DaemonSpec> daemons, RestartBackoff::Params backoff,
-             std::function<void(const std::string&)> out);
+             std::function<void(const std::string&)> out, Events events = nullptr);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -55,10 +66,12 @@ class Supervisor {
   void start(Child& c);
   void reap();
   void finishStopIfDone();
+  void note(const std::string& line, bool warning);
 
   event_base* base_;
   std::vector<std::unique_ptr<Child>> children_;
   std::function<void(const std::string&)> out_;
+  Events events_;
   event* sigchld_ = nullptr;
   event* stopTimer_ = nullptr;
   bool stopping_ = false;

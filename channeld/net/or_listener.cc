@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+
+#include "common/ipc/peers.h"
 
 namespace onionsplit::channeld {
 namespace {
@@ -47,30 +50,15 @@ std::unique_ptr<OrListener> OrListener::create(event_base* base, const LinkTlsCo
                                                std::string& error) {
   std::unique_ptr<OrListener> l(new OrListener(base, tls, limits, std::move(onConnection)));
   unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
-  if (fd >= 0) {
-    l->listener_ = evconnlistener_new(base, &OrListener::onAccept, l.get(), flags, -1, fd);
-  } else {
-    sockaddr_storage ss{};
-    int len = 0;
-    std::string ip = address.empty() ? "0.0.0.0" : address;
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&ss);
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (inet_pton(AF_INET, ip.c_str(), &in4->sin_addr) == 1) {
-      in4->sin_family = AF_INET;
-      in4->sin_port = htons(port);
-      len = sizeof *in4;
-    } else if (inet_pton(AF_INET6, ip.c_str(), &in6->sin6_addr) == 1) {
-      in6->sin6_family = AF_INET6;
-      in6->sin6_port = htons(port);
-      len = sizeof *in6;
-    } else {
-      error = "bad ORPort address " + ip;
+  if (fd < 0) {
+    fd = ipc::listenTcp(address, port);
+    if (fd < 0 && errno == EINVAL) {
+      error = "bad ORPort address " + (address.empty() ? std::string("0.0.0.0") : address);
       return nullptr;
     }
-    l->listener_ =
-        evconnlistener_new_bind(base, &OrListener::onAccept, l.get(), flags | LEV_OPT_REUSEABLE,
-                                128, reinterpret_cast<sockaddr*>(&ss), len);
   }
+  if (fd >= 0)
+    l->listener_ = evconnlistener_new(base, &OrListener::onAccept, l.get(), flags, -1, fd);
   if (!l->listener_) {
     error = std::string("cannot listen on the ORPort: ") + std::strerror(errno);
     return nullptr;

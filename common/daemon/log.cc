@@ -8,16 +8,19 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string_view>
 
 namespace onionsplit::daemon {
 namespace {
 
+// C tor's five severities on spdlog's levels: the daemons log notices with spdlog::info, C tor's
+// info with spdlog::debug and its debug with spdlog::trace.
 spdlog::level::level_enum toSpd(config::LogSeverity s) {
   switch (s) {
     case config::LogSeverity::kDebug:
-      return spdlog::level::debug;
+      return spdlog::level::trace;
     case config::LogSeverity::kInfo:
-      return spdlog::level::info;
+      return spdlog::level::debug;
     case config::LogSeverity::kNotice:
       return spdlog::level::info;
     case config::LogSeverity::kWarn:
@@ -27,6 +30,35 @@ spdlog::level::level_enum toSpd(config::LogSeverity s) {
   }
   return spdlog::level::info;
 }
+
+// "%&" in a pattern: the line's severity by C tor's name (debug, info, notice, warn, err).
+class CtorSeverityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string_view name = "err";
+    switch (msg.level) {
+      case spdlog::level::trace:
+        name = "debug";
+        break;
+      case spdlog::level::debug:
+        name = "info";
+        break;
+      case spdlog::level::info:
+        name = "notice";
+        break;
+      case spdlog::level::warn:
+        name = "warn";
+        break;
+      default:
+        break;
+    }
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<CtorSeverityFlag>();
+  }
+};
 
 // Wraps a sink and drops messages above a maximum level (torrc's "info-warn" ranges).
 class RangeSink : public spdlog::sinks::sink {
@@ -52,20 +84,19 @@ class SdPriorityFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    int prio = 6;
+    int prio = 3;
     switch (msg.level) {
       case spdlog::level::trace:
-      case spdlog::level::debug:
         prio = 7;
         break;
-      case spdlog::level::info:
+      case spdlog::level::debug:
         prio = 6;
+        break;
+      case spdlog::level::info:
+        prio = 5;
         break;
       case spdlog::level::warn:
         prio = 4;
-        break;
-      case spdlog::level::err:
-        prio = 3;
         break;
       case spdlog::level::critical:
         prio = 2;
@@ -83,7 +114,7 @@ class SdPriorityFlag : public spdlog::custom_flag_formatter {
 
 std::unique_ptr<spdlog::formatter> makeFormatter(const std::string& pattern) {
   auto f = std::make_unique<spdlog::pattern_formatter>();
-  f->add_flag<SdPriorityFlag>('*').set_pattern(pattern);
+  f->add_flag<SdPriorityFlag>('*').add_flag<CtorSeverityFlag>('&').set_pattern(pattern);
   return f;
 }
 
@@ -96,9 +127,9 @@ bool stderrIsJournal() {
 bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& targets,
                   std::string& error) {
   std::vector<spdlog::sink_ptr> sinks;
-  // sd-daemon priorities: err=3, warning=4, notice=5, info=6, debug=7; %l is spdlog's level name.
-  std::string plain = "%Y-%m-%d %H:%M:%S.%e [" + opts.name + "] %l: %v";
-  std::string journal = "%*[" + opts.name + "] %l: %v";
+  // C tor's layout ("Dec 06 23:02:12.123 [notice] ..."), the daemon's name before the message.
+  std::string plain = "%b %d %H:%M:%S.%e [%&] " + opts.name + ": %v";
+  std::string journal = "%*[%&] " + opts.name + ": %v";
   for (const auto& t : targets) {
     spdlog::sink_ptr sink;
     auto max = toSpd(t.maxSeverity);

@@ -92,7 +92,8 @@ std::string Runtime::socketPath(std::string_view daemon) const {
 }
 
 int Runtime::takeListenFd() {
-  // systemd socket activation: the fd whose FileDescriptorName= is our name.
+  // systemd socket activation, or the launcher, which passes sockets the same way: the fd named
+  // after us.
   char** names = nullptr;
   int n = sd_listen_fds_with_names(1, &names);
   int found = -1;
@@ -102,22 +103,6 @@ int Runtime::takeListenFd() {
   }
   free(names);
   if (found >= 0) return found;
-  // The launcher: ONIONSPLIT_LISTEN_FDS="name=fd[,name=fd]".
-  if (const char* env = std::getenv("ONIONSPLIT_LISTEN_FDS")) {
-    std::stringstream ss(env);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      auto eq = item.find('=');
-      if (eq != std::string::npos && item.substr(0, eq) == name_) {
-        int fd = std::atoi(item.c_str() + eq + 1);
-        if (fd >= 3 && sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0) return fd;
-        spdlog::error(
-            "ONIONSPLIT_LISTEN_FDS names fd {} for {}, which is not a listening Unix socket", fd,
-            name_);
-        return -1;
-      }
-    }
-  }
   // Alone: make it.
   std::error_code ec;
   std::filesystem::create_directories(config_.ipcDirectory, ec);

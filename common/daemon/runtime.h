@@ -2,9 +2,9 @@
 // parse the config, take the listening socket (systemd, the launcher, or our own), build the loop
 // and the control interface, then run until SIGTERM/SIGINT, telling systemd when ready.
 //
-// A daemon runs under the launcher (which passes its listening socket as ONIONSPLIT_LISTEN_FDS
-// "name=fd"), under systemd (socket activation; the fd named after the daemon), or alone (it
-// creates IPCDirectory/<name>.sock itself).
+// A daemon runs under systemd or the launcher (both pass its listening socket by socket activation:
+// the fd named after the daemon, LISTEN_FDNAMES), or alone (it creates IPCDirectory/<name>.sock
+// itself).
 #pragma once
 
 #include <functional>

@@ -1,7 +1,9 @@
 // common/ipc/peers.cc: Listener and Reconnector (see peers.h).
 #include "common/ipc/peers.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +48,40 @@ int listenUnix(const std::string& path) {
   if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());  // stale
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       chmod(path.c_str(), 0660) != 0 || listen(fd, 128) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+int listenTcp(const std::string& address, uint16_t port) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  std::string ip = address.empty() ? "0.0.0.0" : address;
+  auto* in4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, ip.c_str(), &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    len = sizeof *in4;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    len = sizeof *in6;
+  } else {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  bool ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            (ss.ss_family != AF_INET6 ||
+             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0) &&
+            bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 && listen(fd, 128) == 0;
+  if (!ok) {
     int e = errno;
     close(fd);
     errno = e;

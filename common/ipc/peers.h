@@ -30,6 +30,12 @@ using ConnectionId = uint64_t;
 // kind of file), mode 0660, non-blocking. Returns -1 with errno set on failure.
 int listenUnix(const std::string& path);
 
+// Creates a listening TCP socket on `address` (an IPv4 or IPv6 literal without brackets; "" means
+// 0.0.0.0) and `port` (0: the kernel picks), SO_REUSEADDR, IPV6_V6ONLY for IPv6 (so `ORPort 9001`
+// and `ORPort [::]:9001` can be bound side by side), non-blocking, close-on-exec. Returns -1 with
+// errno set on failure (EINVAL for an address that is not a literal).
+int listenTcp(const std::string& address, uint16_t port);
+
 class Listener {
  public:
   using Factory = std::function<capnp::Capability::Client(ConnectionId)>;

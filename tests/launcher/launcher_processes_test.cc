@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "common/ipc/peers.h"
 #include "launcher/status.h"
 
 namespace onionsplit::launcher {
@@ -66,7 +67,9 @@ struct Launcher {
     for (size_t at; (at = text.find("@DIR@")) != std::string::npos;)
       text.replace(at, 5, dir);
     std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname launchertest\n"
-                                  << "ORPort 127.0.0.1:0\n"
+                                  << (text.find("ORPort") == std::string::npos
+                                          ? "ORPort 127.0.0.1:0\n"
+                                          : "")
                                   << text;
     std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
     pid = fork();
@@ -174,6 +177,42 @@ TEST(LauncherProcesses, UserMakesEveryDaemonRunAsThatUser) {
   for (auto& [name, d] : ready)
     EXPECT_EQ(uidOf(d.pid), nobody) << name;
   EXPECT_EQ(uidOf(static_cast<uint32_t>(l.pid)), nobody) << "the launcher";
+}
+
+// Debian's tor@default arrangement: started as root with `User`, an ORPort below 1024 and a log
+// file in a directory only root may write. As C tor does, the launcher binds the port and creates
+// the log file before it becomes the user; every daemon then starts once and logs to the file.
+TEST(LauncherProcesses, LowOrPortAndRootOwnedLogDirectoryWorkWithUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!getpwnam("nobody")) GTEST_SKIP() << "no user nobody";
+  uint16_t low = 0;
+  for (uint16_t p = 700; p < 1000 && low == 0; ++p) {
+    int fd = ipc::listenTcp("127.0.0.1", p);
+    if (fd >= 0) low = p;
+    if (fd >= 0) close(fd);
+  }
+  ASSERT_NE(low, 0) << "no free port below 1024";
+  Launcher l("User nobody\nORPort 127.0.0.1:" + std::to_string(low) +
+             "\nLog notice file @DIR@/notices.log\n");
+  ASSERT_GT(l.pid, 0);
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  std::ifstream in(l.dir + "/notices.log");
+  std::string log(std::istreambuf_iterator<char>(in), {});
+  EXPECT_NE(log.find("ORPort listening on 127.0.0.1:" + std::to_string(low) + " (socket passed"),
+            std::string::npos)
+      << log;
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    EXPECT_NE(log.find(std::string("] ") + name + ": "), std::string::npos) << name << "\n" << log;
+    // The launcher's own events reach the same file.
+    EXPECT_NE(log.find(std::string("[notice] launcher: started ") + name), std::string::npos)
+        << name << "\n"
+        << log;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto later = statusOf(l.ipc());
+  for (auto& [name, d] : ready)
+    EXPECT_EQ(later[name].pid, d.pid) << name << " restarted";
 }
 
 }  // namespace

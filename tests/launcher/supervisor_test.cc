@@ -34,7 +34,12 @@ struct Harness {
 };
 
 DaemonSpec shell(const std::string& name, const std::string& script, int fd = -1) {
-  return DaemonSpec{name, "/bin/sh", {"-c", script}, fd};
+  DaemonSpec spec;
+  spec.name = name;
+  spec.path = "/bin/sh";
+  spec.args = {"-c", script};
+  spec.listenFd = fd;
+  return spec;
 }
 
 TEST(Supervisor, PrefixesOutputRestartsOneAndStopsAll) {
@@ -67,20 +72,25 @@ TEST(Supervisor, PrefixesOutputRestartsOneAndStopsAll) {
   EXPECT_EQ(kill(beta, 0), -1) << "beta must be gone";
 }
 
-TEST(Supervisor, PassesTheListeningSocketAsFd3) {
+// Sockets are passed as systemd passes them: the IPC socket as fd 3 named after the daemon, the
+// extra ones (channeld's ORPorts) after it, LISTEN_PID naming the daemon itself, nothing else.
+TEST(Supervisor, PassesItsSocketsAsSystemdDoes) {
   Harness h;
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  Supervisor sup(h.base,
-                 {shell("gamma",
-                        "echo \"env=$ONIONSPLIT_LISTEN_FDS\"; "
-                        "if [ -e /proc/self/fd/3 ]; then echo fd3; fi; "
-                        "if [ -e /proc/self/fd/4 ]; then echo leaked; fi; exec sleep 30",
-                        sv[0])},
-                 RestartBackoff::Params{}, [&](const std::string& l) { h.lines.push_back(l); });
+  DaemonSpec spec = shell("gamma",
+                          "echo \"env=$LISTEN_FDS $LISTEN_FDNAMES\"; "
+                          "if [ \"$LISTEN_PID\" = \"$$\" ]; then echo pid-ok; fi; "
+                          "if [ -e /proc/self/fd/3 ] && [ -e /proc/self/fd/4 ]; then echo fds; fi; "
+                          "if [ -e /proc/self/fd/5 ]; then echo leaked; fi; exec sleep 30",
+                          sv[0]);
+  spec.extraFds.emplace_back("orport", sv[1]);
+  Supervisor sup(h.base, {spec}, RestartBackoff::Params{},
+                 [&](const std::string& l) { h.lines.push_back(l); });
   sup.startAll();
-  ASSERT_TRUE(h.runUntil([&] { return h.sawLine("gamma: fd3"); }, 5000));
-  EXPECT_TRUE(h.sawLine("gamma: env=gamma=3"));
+  ASSERT_TRUE(h.runUntil([&] { return h.sawLine("gamma: fds"); }, 5000));
+  EXPECT_TRUE(h.sawLine("gamma: env=2 gamma:orport"));
+  EXPECT_TRUE(h.sawLine("gamma: pid-ok"));
   EXPECT_FALSE(h.sawLine("gamma: leaked"));
   bool done = false;
   sup.stopAll(std::chrono::milliseconds(3000), [&] { done = true; });

@@ -29,13 +29,15 @@ TEST(Logging, FileTargetHonoursTheSeverityRange) {
   t.maxSeverity = config::LogSeverity::kWarn;
   std::string err;
   ASSERT_TRUE(setupLogging({"testd", false}, {t}, err)) << err;
-  spdlog::debug("too low");
-  spdlog::info("kept info");
+  spdlog::trace("too low");  // C tor's debug
+  spdlog::debug("kept info");
+  spdlog::info("kept notice");
   spdlog::warn("kept warn");
   spdlog::error("too high");
   spdlog::default_logger()->flush();
   std::string text = slurp(t.path);
-  EXPECT_NE(text.find("[testd] info: kept info"), std::string::npos) << text;
+  EXPECT_NE(text.find(" [info] testd: kept info"), std::string::npos) << text;
+  EXPECT_NE(text.find(" [notice] testd: kept notice"), std::string::npos) << text;
   EXPECT_NE(text.find("kept warn"), std::string::npos);
   EXPECT_EQ(text.find("too low"), std::string::npos);
   EXPECT_EQ(text.find("too high"), std::string::npos);
@@ -68,8 +70,8 @@ TEST(Logging, JournalLinesCarryThePriority) {
   close(fds[0]);
   ASSERT_GT(n, 0);
   std::string text(buf, static_cast<size_t>(n));
-  EXPECT_NE(text.find("<4>[testd] warning: careful"), std::string::npos) << text;
-  EXPECT_NE(text.find("<6>[testd] info: fyi"), std::string::npos) << text;
+  EXPECT_NE(text.find("<4>[warn] testd: careful"), std::string::npos) << text;
+  EXPECT_NE(text.find("<5>[notice] testd: fyi"), std::string::npos) << text;
 }
 
 TEST(RateLimiter, BurstThenSuppressedThenCounted) {
