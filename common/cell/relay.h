@@ -32,6 +32,18 @@ struct RelayCellView {
   Bytes body;  // `length` bytes
 };
 
+// One relay message as circuitd handles it, whatever the cell format of its circuit (tor1 here,
+// v1 in relay_v1.h): a view into the cell body, valid while the body is. streamId is 0 when the
+// message has none.
+struct RelayMsgView {
+  uint8_t command = 0;
+  StreamId streamId = 0;
+  Bytes data;
+};
+inline RelayMsgView msgView(const RelayCellView& c) {
+  return RelayMsgView{c.header.command, c.header.streamId, c.body};
+}
+
 // Decodes the header of a (decrypted) 509-byte relay payload; length must be <= 498.
 Parsed<RelayCellView> decodeRelayCell(Bytes payload509);
 // Writes header (recognized and digest zero, for the crypto layer to set) and body into a 509-byte
