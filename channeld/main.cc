@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <tuple>
 #include <unordered_map>
 
 #include "channeld/link/link_certs.h"
@@ -26,6 +27,7 @@
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
 #include "channeld/net/publisher.h"
+#include "common/config/reload.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
@@ -268,16 +270,29 @@ int run(daemon::Runtime& rt) {
     publisher = std::make_unique<DescriptorPublisher>(
         rt.loop().base(), cfg, *keys, std::move(*onion), orPorts[0]->port(), std::time(nullptr));
     publisher->start();
-    rt.onReload([&publisher, &cfg] {
-      auto fresh = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
-      if (!fresh) {
-        spdlog::warn("descriptor: {}; keeping the onion keys it has", fresh.error());
-        return;
-      }
-      spdlog::info("descriptor: onion keys reloaded; publishing");
-      publisher->setOnionKeys(std::move(*fresh));
-    });
   }
+  // SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (the
+  // publisher reads rt.config() when it builds), and the onion keys are read again (rotation).
+  rt.onReload([&](const config::Config& previous) {
+    if (std::tie(previous.bandwidthRateBytes, previous.bandwidthBurstBytes) !=
+        std::tie(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes)) {
+      channels.setBandwidth(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
+      spdlog::info("reload: BandwidthRate {} bytes/s, BandwidthBurst {} bytes",
+                   cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
+    }
+    if (!publisher) return;
+    auto fresh = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
+    if (!fresh) {
+      spdlog::warn("descriptor: {}; keeping the onion keys it has", fresh.error());
+    } else {
+      spdlog::info("descriptor: onion keys reloaded; publishing");
+      publisher->setOnionKeys(std::move(*fresh));  // publishes now
+    }
+    if (!fresh && config::descriptorChanged(previous, cfg)) {
+      spdlog::info("descriptor: the configuration changed it; publishing");
+      publisher->publishNow();
+    }
+  });
 
   auto listener = daemon::serve(
       rt, fd,

@@ -152,7 +152,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("cc_cwnd_max_min_rtt_usec", cc.minRttUsec);
     out.emplace_back("cc_cwnd_max_ewma_rtt_usec", cc.ewmaRttUsec);
   };
-  rt.onReload([&] {
+  rt.onReload([&](const config::Config&) {
     auto fresh = loadIdentity(rt.config().dataDirectory);
     if (!fresh) {
       spdlog::warn("onion keys: {}; keeping the keys in use", fresh.error());

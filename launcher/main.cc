@@ -32,8 +32,10 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/config/reload.h"
 #include "common/daemon/log.h"
 #include "common/daemon/runtime.h"
+#include "common/exitpolicy/from_config.h"
 #include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
 #include "common/keys/relay_keys.h"
@@ -90,7 +92,10 @@ struct Loop {
   event_base* base = nullptr;
   Supervisor* sup = nullptr;
   bool stopping = false;
-  const config::Config* cfg = nullptr;
+  config::Config cfg;        // in force: replaced by a reload that passed every check
+  std::string configPath;    // the operator's torrc (-f)
+  std::string snapshotPath;  // what the daemons read (see writeSnapshot)
+  MetricsServer* metrics = nullptr;
 };
 
 void onStopSignal(evutil_socket_t sig, short, void* arg) {
@@ -157,7 +162,7 @@ int listFingerprint(const config::Config& cfg) {
 // launcher).
 void checkKeys(Loop& l, bool forward) {
   auto made =
-      keys::ensureRelayKeys(l.cfg->dataDirectory, l.cfg->nickname, nowUnix(), keyPolicy(*l.cfg));
+      keys::ensureRelayKeys(l.cfg.dataDirectory, l.cfg.nickname, nowUnix(), keyPolicy(l.cfg));
   if (!made) {
     spdlog::error("keys: {}", made.error());
     return;
@@ -168,20 +173,86 @@ void checkKeys(Loop& l, bool forward) {
     onion |= line.find("onion") != std::string::npos;
     signing |= line.find("signing") != std::string::npos;
   }
-  for (const char* name : {"circuitd", "channeld"}) {
+  for (const char* name : kDaemons) {
     pid_t pid = l.sup->pidOf(name);
     if (pid <= 0) continue;
+    bool keyed = std::string(name) == "circuitd" || std::string(name) == "channeld";
     if (signing && std::string(name) == "channeld") {
       kill(pid, SIGTERM);  // restarted by the supervisor with the new certificate
-    } else if (onion) {
+    } else if (forward || (onion && keyed)) {
       kill(pid, SIGHUP);
     }
   }
 }
 
+// The daemons read the configuration from a snapshot the launcher writes after checking it
+// (IPCDirectory/config/torrc: the checked entries, self-contained), never from the operator's file
+// directly: a daemon that restarts alone then runs with its siblings' configuration even when the
+// file was edited without a reload. Written to a temporary name and renamed into place.
+bool writeSnapshot(const std::vector<config::TorrcEntry>& entries, const std::string& path) {
+  std::string tmp = path + ".new";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  std::string text = config::renderTorrc(entries);
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = close(fd) == 0 && ok;
+  return ok && rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// A reload: the operator's torrc is read and checked as at start-up (options, exit policy,
+// MetricsPortPolicy, what cannot change while running). Only a file that passes replaces the
+// configuration in force and the daemons' snapshot; then every daemon gets SIGHUP (which also
+// makes them read rotated keys). Otherwise the log says why and everything runs on unchanged.
+// True when the exit policy changed.
+bool reloadConfig(Loop& l) {
+  std::vector<config::TorrcEntry> entries;
+  std::string error;
+  if (!daemon::readTorrcEntries(l.configPath, entries, error)) {
+    spdlog::warn("reload: {}; the running configuration stays", error);
+    return false;
+  }
+  auto built = config::buildConfig(entries);
+  if (!built) {
+    spdlog::warn("reload: {}: {}; the running configuration stays", l.configPath,
+                 config::describe(built.error()));
+    return false;
+  }
+  auto policy = exitpolicy::policyFromConfig(built->config);
+  auto metricsPolicy = MetricsPolicy::parse(built->config.metricsPortPolicy);
+  auto fixed = config::fixedWhileRunning(l.cfg, built->config);
+  if (!policy || !metricsPolicy || !fixed.empty()) {
+    std::string why = !policy          ? "ExitPolicy: " + policy.error()
+                      : !metricsPolicy ? metricsPolicy.error()
+                                       : fixed.front() + " cannot change while onionsplit runs";
+    spdlog::warn("reload: {}: {}; the running configuration stays", l.configPath, why);
+    return false;
+  }
+  if (!writeSnapshot(entries, l.snapshotPath)) {
+    spdlog::warn("reload: cannot write {}: {}; the running configuration stays", l.snapshotPath,
+                 std::strerror(errno));
+    return false;
+  }
+  for (const auto& w : built->warnings)
+    spdlog::warn("{}", w);
+  bool policyChanged = config::exitPolicyChanged(l.cfg, built->config);
+  l.cfg = std::move(built->config);
+  if (l.metrics) l.metrics->setPolicy(std::move(*metricsPolicy));
+  spdlog::info("reload: {} checked; the daemons read it now", l.configPath);
+  return policyChanged;
+}
+
 void onReloadSignal(evutil_socket_t, short, void* arg) {
-  spdlog::info("SIGHUP received; checking keys and reloading");
-  checkKeys(*static_cast<Loop*>(arg), true);
+  spdlog::info("SIGHUP received; reading the configuration again and checking keys");
+  auto& l = *static_cast<Loop*>(arg);
+  bool policyChanged = reloadConfig(l);
+  checkKeys(l, true);
+  // Still root (no User), the daemons leave root by themselves, and streamd does so without file
+  // access: it cannot read the new policy, so it starts again with it.
+  pid_t streamd = l.sup->pidOf("streamd");
+  if (policyChanged && geteuid() == 0 && streamd > 0) {
+    spdlog::info("reload: restarting streamd for the new exit policy (it runs without User)");
+    kill(streamd, SIGTERM);
+  }
 }
 
 void onKeyTimer(evutil_socket_t, short, void* arg) {
@@ -273,6 +344,15 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
     std::fprintf(stderr, "onionsplit: %s\n", logError.c_str());
     return 1;
   }
+  std::string snapshot = cfg.ipcDirectory + "/config/torrc";
+  std::vector<config::TorrcEntry> entries;
+  std::string error;
+  if (makeDir(cfg.ipcDirectory + "/config") != 0 ||
+      !daemon::readTorrcEntries(configPath, entries, error) || !writeSnapshot(entries, snapshot)) {
+    spdlog::error("cannot write the daemons' configuration {}: {}", snapshot,
+                  error.empty() ? std::strerror(errno) : error);
+    return 1;
+  }
   std::string dir = daemonDir();
   std::vector<DaemonSpec> specs;
   for (const char* name : kDaemons) {
@@ -283,7 +363,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
       spdlog::error("daemon {} not found at {}", name, s.path);
       return 1;
     }
-    s.args = {"-f", configPath};
+    s.args = {"-f", snapshot};
     std::string path = cfg.ipcDirectory + "/" + name + ".sock";
     s.listenFd = ipc::listenUnix(path);
     if (s.listenFd < 0) {
@@ -297,7 +377,6 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   ipc::EventLoop ev;
   std::unique_ptr<MetricsServer> metrics;
   if (cfg.metricsPort) {  // bound before User takes root away, as C tor does
-    std::string error;
     metrics = MetricsServer::listen(ev.base(), *cfg.metricsPort, std::move(metricsPolicy), error);
     if (!metrics) {
       spdlog::error("{}", error);
@@ -319,7 +398,10 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
         }
       });
   loop.sup = &sup;
-  loop.cfg = &cfg;
+  loop.cfg = cfg;
+  loop.configPath = configPath;
+  loop.snapshotPath = snapshot;
+  loop.metrics = metrics.get();
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
   event* intr = evsignal_new(loop.base, SIGINT, onStopSignal, &loop);
   event* hup = evsignal_new(loop.base, SIGHUP, onReloadSignal, &loop);
@@ -331,9 +413,9 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   event_add(keyTimer, &hourly);
   sup.startAll();
   if (metrics) {
-    metrics->serve([&ev, &sup, &cfg, startedAtMs] {
+    metrics->serve([&ev, &sup, &loop, startedAtMs] {
       return scrapePage(
-          ev, cfg.ipcDirectory, std::chrono::milliseconds(1000),
+          ev, loop.cfg.ipcDirectory, std::chrono::milliseconds(1000),
           [&sup](const DaemonMetrics& d) { return sup.restartsOf(d.daemon); },
           LauncherFacts{daemon::kVersion, startedAtMs, 0});
     });

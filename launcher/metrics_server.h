@@ -56,6 +56,8 @@ class MetricsServer {
   void serve(Collect collect);
   uint16_t port() const { return port_; }
   uint64_t refused() const { return refused_; }  // connections closed by the policy
+  // MetricsPortPolicy changed (reload): it applies to the next connection.
+  void setPolicy(MetricsPolicy policy) { policy_ = std::move(policy); }
 
   static constexpr size_t kMaxRequestBytes = 1024;
   static constexpr size_t kMaxConnections = 16;

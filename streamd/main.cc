@@ -6,8 +6,14 @@
 // circuitd its flows are circuits, for confluxd conflux sets.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "common/config/reload.h"
 #include "common/daemon/wiring.h"
 #include "common/exitpolicy/from_config.h"
+#include "common/sandbox/policy.h"
 #include "proto/daemons.capnp.h"
 #include "streamd/net/resolver.h"
 #include "streamd/net/stream_session.h"
@@ -57,6 +63,14 @@ const char* endReasonName(size_t r) {
   return r < 16 ? kNames[r] : "other";
 }
 
+// Whether every port of `fresh` is in `running` (nullopt: every port).
+bool portsWithin(const std::optional<std::vector<uint16_t>>& fresh,
+                 const std::optional<std::vector<uint16_t>>& running) {
+  if (!running) return true;
+  if (!fresh) return false;
+  return std::includes(running->begin(), running->end(), fresh->begin(), fresh->end());
+}
+
 int run(daemon::Runtime& rt) {
   const config::Config& cfg = rt.config();
   auto policy = exitpolicy::policyFromConfig(cfg);
@@ -86,9 +100,34 @@ int run(daemon::Runtime& rt) {
       });
   circuits.usePlanesOf(*listener);
   sets.usePlanesOf(*listener);
+  // SIGHUP: a changed exit policy applies to every BEGIN from now on (streams already open stay,
+  // as in C tor). The sandbox lets connect() reach only the ports the policy had at start-up; a
+  // policy that accepts more needs a new sandbox, so streamd then exits and is started again.
+  auto sandboxPorts = sandbox::exitPorts(cfg);
+  uint64_t policyReloads = 0;
+  rt.onReload([&](const config::Config& previous) {
+    if (!config::exitPolicyChanged(previous, cfg)) return;
+    auto fresh = exitpolicy::policyFromConfig(cfg);
+    if (!fresh) {  // the launcher checked it; a file changed under us since
+      spdlog::warn("reload: exit policy: {}; the running policy stays", fresh.error());
+      return;
+    }
+    if (cfg.sandbox && !portsWithin(sandbox::exitPorts(cfg), sandboxPorts)) {
+      spdlog::info(
+          "reload: the exit policy now accepts ports this streamd's sandbox was started "
+          "without; restarting to take them (open exit streams end)");
+      rt.loop().stop();
+      return;
+    }
+    *policy = std::move(*fresh);
+    shared.ipv6Exit = cfg.ipv6Exit;
+    ++policyReloads;
+    spdlog::info("reload: exit policy replaced; new streams follow it");
+  });
   rt.control().waitingFor = [] { return std::vector<std::string>{}; };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
+    out.emplace_back("exit_policy_reloads_total", policyReloads);
     out.emplace_back("ipc_circuitd_sessions", circuits.size());
     out.emplace_back("ipc_confluxd_sessions", sets.size());
     const StreamCounters& c = shared.counters;

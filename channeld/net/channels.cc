@@ -18,6 +18,16 @@ namespace onionsplit::channeld {
 using cell::CellCmd;
 
 namespace {
+
+// The shared token buckets for `rate` bytes per second and `burst`, refilled every 100 ms
+// (libevent's per-tick values are ssize_t).
+ev_token_bucket_cfg* makeBuckets(uint64_t rate, uint64_t burst) {
+  constexpr uint64_t kMax = static_cast<uint64_t>(EV_RATE_LIMIT_MAX);
+  auto perTick = static_cast<size_t>(std::clamp<uint64_t>(rate / 10, 1, kMax));
+  auto max = static_cast<size_t>(std::clamp<uint64_t>(burst, perTick, kMax));
+  timeval tick{0, 100000};
+  return ev_token_bucket_cfg_new(perTick, max, perTick, max, &tick);
+}
 constexpr uint8_t kDestroyResourceLimit = 5;
 }  // namespace
 
@@ -99,13 +109,21 @@ ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks
       sweeper_(event_new(base, -1, EV_PERSIST, &ChannelServer::onSweep, this)) {
   timeval tv{30, 0};
   event_add(sweeper_, &tv);
-  // Per 100 ms tick; libevent's per-tick values are ssize_t.
-  constexpr uint64_t kMax = static_cast<uint64_t>(EV_RATE_LIMIT_MAX);
-  auto perTick = static_cast<size_t>(std::clamp<uint64_t>(config_.bandwidthRate / 10, 1, kMax));
-  auto burst = static_cast<size_t>(std::clamp<uint64_t>(config_.bandwidthBurst, perTick, kMax));
-  timeval tick{0, 100000};
-  bucketCfg_ = ev_token_bucket_cfg_new(perTick, burst, perTick, burst, &tick);
+  bucketCfg_ = makeBuckets(config_.bandwidthRate, config_.bandwidthBurst);
   buckets_ = bucketCfg_ ? bufferevent_rate_limit_group_new(base, bucketCfg_) : nullptr;
+}
+
+void ChannelServer::setBandwidth(uint64_t rate, uint64_t burst) {
+  config_.bandwidthRate = rate;
+  config_.bandwidthBurst = burst;
+  ev_token_bucket_cfg* fresh = makeBuckets(rate, burst);
+  if (!fresh || !buckets_) {
+    if (fresh) ev_token_bucket_cfg_free(fresh);
+    return;
+  }
+  bufferevent_rate_limit_group_set_cfg(buckets_, fresh);  // copies it
+  ev_token_bucket_cfg_free(bucketCfg_);
+  bucketCfg_ = fresh;
 }
 
 ChannelServer::~ChannelServer() {

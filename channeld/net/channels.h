@@ -87,6 +87,8 @@ class ChannelServer {
   ChannelServer& operator=(const ChannelServer&) = delete;
 
   void accept(std::unique_ptr<OrConnection> conn);
+  // BandwidthRate/BandwidthBurst changed (reload): the shared buckets refill at the new rate.
+  void setBandwidth(uint64_t rate, uint64_t burst);
   // A connection we opened whose handshake finished (channeld/net/outbound.h, OpenedChannel): from
   // now on it is a channel like an accepted one, and `opened` runs for it. `leftover` holds what
   // the peer sent after its NETINFO. Returns its id.

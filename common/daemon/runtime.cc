@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -14,13 +15,17 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/config/reload.h"
 #include "common/daemon/log.h"
 #include "common/ipc/peers.h"
+#include "common/sandbox/landlock.h"
+#include "common/sandbox/policy.h"
 #include "common/sandbox/sandbox.h"
 
 namespace onionsplit::daemon {
 
-bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error) {
+bool readTorrcEntries(const std::string& path, std::vector<config::TorrcEntry>& out,
+                      std::string& error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot read " + path + ": " + std::strerror(errno);
@@ -28,7 +33,19 @@ bool loadConfigFile(const std::string& path, config::BuildResult& out, std::stri
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  auto cfg = config::parseConfig(ss.str());
+  auto entries = config::lexTorrc(ss.str());
+  if (!entries) {
+    error = path + ": " + config::describe(entries.error());
+    return false;
+  }
+  out = std::move(*entries);
+  return true;
+}
+
+bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error) {
+  std::vector<config::TorrcEntry> entries;
+  if (!readTorrcEntries(path, entries, error)) return false;
+  auto cfg = config::buildConfig(entries);
   if (!cfg) {
     error = path + ": " + config::describe(cfg.error());
     return false;
@@ -37,8 +54,8 @@ bool loadConfigFile(const std::string& path, config::BuildResult& out, std::stri
   return true;
 }
 
-Runtime::Runtime(std::string name, config::Config cfg)
-    : name_(std::move(name)), config_(std::move(cfg)) {
+Runtime::Runtime(std::string name, std::string configPath, config::Config cfg)
+    : name_(std::move(name)), configPath_(std::move(configPath)), config_(std::move(cfg)) {
   control_.daemon = name_;
   control_.version = kVersion;
   control_.startedAtMs =
@@ -84,7 +101,7 @@ std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name,
     return nullptr;
   }
   signal(SIGPIPE, SIG_IGN);
-  return std::unique_ptr<Runtime>(new Runtime(name, std::move(built.config)));
+  return std::unique_ptr<Runtime>(new Runtime(name, path, std::move(built.config)));
 }
 
 std::string Runtime::socketPath(std::string_view daemon) const {
@@ -119,10 +136,33 @@ void onStopSignal(evutil_socket_t sig, short, void* arg) {
 }
 void onReloadSignal(evutil_socket_t, short, void* arg) {
   spdlog::info("SIGHUP received; reloading");
-  auto* f = static_cast<std::function<void()>*>(arg);
-  if (*f) (*f)();
+  static_cast<Runtime*>(arg)->reload();
 }
 }  // namespace
+
+void Runtime::reload() {
+  config::Config previous = config_;
+  config::BuildResult built;
+  std::string error;
+  if (!canReread_) {
+    spdlog::info("reload: the sandbox keeps {} out of reach; the running configuration stays",
+                 configPath_);
+  } else if (!loadConfigFile(configPath_, built, error)) {
+    spdlog::warn("reload: {}; the running configuration stays", error);
+  } else if (auto fixed = config::fixedWhileRunning(config_, built.config); !fixed.empty()) {
+    std::string names;
+    for (const auto& n : fixed)
+      names += (names.empty() ? "" : ", ") + n;
+    spdlog::warn(
+        "reload: {} cannot change while onionsplit runs (restart it for that); the "
+        "running configuration stays",
+        names);
+  } else {
+    config_ = std::move(built.config);
+    spdlog::info("reload: configuration read again from {}", configPath_);
+  }
+  if (reload_) reload_(previous);
+}
 
 // STYLE.md steps 4 and 5: everything is open, no thread runs; the daemon's policy goes on and is
 // checked. False (logged) means the daemon must not report ready.
@@ -135,6 +175,27 @@ bool Runtime::enterSandbox() {
   if (!policy) {
     spdlog::error("sandbox: {}", policy.error());
     return false;
+  }
+  // Reading the configuration again (reload) needs its directory open to us. Only under Landlock:
+  // without it the rule could not be enforced, and any readable path would open to everything.
+  std::string configDir = std::filesystem::absolute(configPath_).parent_path().string();
+  // A daemon that leaves root by itself without keeping file access (streamd, when the launcher
+  // runs as root without `User`) could not read root's directories anyway.
+  if (sandbox::landlockAbi() <= 0) {
+    canReread_ = false;
+    spdlog::warn("sandbox: no Landlock, so {} cannot be read again after start-up", configPath_);
+  } else if (geteuid() == 0 && !policy->keepFileAccessWhenLeavingRoot) {
+    canReread_ = false;
+    spdlog::info(
+        "sandbox: {} leaves root without file access, so it cannot read {} again "
+        "(set User to reload it in place)",
+        name_, configPath_);
+  } else if (!sandbox::allowConfigDirectory(*policy, configDir, config_)) {
+    canReread_ = false;
+    spdlog::warn(
+        "sandbox: {} holds the keys, so the configuration cannot be read again; keep "
+        "the torrc elsewhere",
+        configDir);
   }
   sandbox::Options opts;
   opts.syscalls = sandbox::syscallAction(config_);
@@ -157,7 +218,7 @@ bool Runtime::enterSandbox() {
 int Runtime::run() {
   event* term = evsignal_new(loop_.base(), SIGTERM, onStopSignal, &loop_);
   event* intr = evsignal_new(loop_.base(), SIGINT, onStopSignal, &loop_);
-  event* hup = evsignal_new(loop_.base(), SIGHUP, onReloadSignal, &reload_);
+  event* hup = evsignal_new(loop_.base(), SIGHUP, onReloadSignal, this);
   event_add(term, nullptr);
   event_add(intr, nullptr);
   event_add(hup, nullptr);

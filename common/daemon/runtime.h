@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/base/version.h"
 #include "common/config/config.h"
@@ -24,6 +25,9 @@ inline constexpr const char* kVersion = kOnionsplitVersion;
 // Reads and builds a torrc-syntax config file. On failure returns false with `error` set to a line
 // an operator can act on.
 bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error);
+// Reads a torrc-syntax file into its entries (lexed, not yet built). Same errors as above.
+bool readTorrcEntries(const std::string& path, std::vector<config::TorrcEntry>& out,
+                      std::string& error);
 
 class Runtime {
  public:
@@ -46,19 +50,31 @@ class Runtime {
   // finished, notifies systemd, and runs the loop until SIGTERM or SIGINT. Everything the daemon
   // opens for good must be open by now; no thread may be running.
   int run();
-  // Runs `f` on SIGHUP (C tor's "reload"): the launcher sends it after rotating keys. Set before
-  // run().
-  void onReload(std::function<void()> f) { reload_ = std::move(f); }
+  // SIGHUP (C tor's "reload"; the launcher sends it after rotating keys and after it checked a
+  // changed torrc): the config file is read again and replaces config() unless it is unreadable,
+  // invalid or changes an option that cannot change while running (config/reload.h), which is
+  // logged and leaves config() as it was. Then `f` runs with the configuration that was in force
+  // before, so the daemon can apply what changed (and reload its keys). Set before run().
+  using Reload = std::function<void(const config::Config& previous)>;
+  void onReload(Reload f) { reload_ = std::move(f); }
+  // The reload itself (also for tests): re-reads the file named by -f.
+  void reload();
+  // False when this daemon's sandbox cannot let it read the config file again (no Landlock; it
+  // leaves root without file access; the file sits beside the keys): a reload then changes
+  // nothing here (the launcher restarts streamd when its exit policy changed).
+  bool canReread() const { return canReread_; }
 
  private:
-  Runtime(std::string name, config::Config cfg);
+  Runtime(std::string name, std::string configPath, config::Config cfg);
   bool enterSandbox();
 
   std::string name_;
+  std::string configPath_;
   config::Config config_;
   ipc::EventLoop loop_;
   ipc::ControlInfo control_;
-  std::function<void()> reload_;
+  Reload reload_;
+  bool canReread_ = true;
 };
 
 }  // namespace onionsplit::daemon

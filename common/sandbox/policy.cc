@@ -1,6 +1,8 @@
 // common/sandbox/policy.cc: see policy.h.
 #include "common/sandbox/policy.h"
 
+#include <algorithm>
+
 #include "common/exitpolicy/from_config.h"
 
 namespace onionsplit::sandbox {
@@ -59,6 +61,18 @@ std::optional<std::vector<uint16_t>> exitPorts(const config::Config& cfg) {
   }
   if (ports.size() == 65535) return std::nullopt;
   return ports;
+}
+
+bool allowConfigDirectory(Policy& p, const std::string& configDir, const config::Config& cfg) {
+  if (configDir.empty()) return false;
+  std::string dir = configDir.back() == '/' ? configDir : configDir + "/";
+  std::string keys = cfg.dataDirectory + "/keys/";
+  if (keys.rfind(dir, 0) == 0) return false;  // the keys are beneath it
+  p.readPaths.push_back(configDir);
+  for (const char* call : kFileCalls)
+    if (std::find(p.syscalls.begin(), p.syscalls.end(), call) == p.syscalls.end())
+      p.syscalls.emplace_back(call);
+  return true;
 }
 
 Expected<Policy, std::string> policyFor(std::string_view daemon, const config::Config& cfg) {

@@ -63,6 +63,11 @@ bool needsNetwork(std::string_view daemon);
 // another name or an exit policy that does not build.
 Expected<Policy, std::string> policyFor(std::string_view daemon, const config::Config& cfg);
 
+// Lets the daemon read the directory of its configuration file after start-up, so that a reload
+// (SIGHUP) can read the file again. Refused (false, the policy unchanged) when that directory holds
+// DataDirectory's keys: a torrc kept beside the keys is then read at start-up only.
+bool allowConfigDirectory(Policy& p, const std::string& configDir, const config::Config& cfg);
+
 // The TCP ports the relay's exit policy may accept for some address (IPv4 or IPv6): nullopt when
 // that is every port.
 std::optional<std::vector<uint16_t>> exitPorts(const config::Config& cfg);

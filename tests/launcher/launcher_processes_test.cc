@@ -66,11 +66,7 @@ struct Launcher {
     std::string text = extra;
     for (size_t at; (at = text.find("@DIR@")) != std::string::npos;)
       text.replace(at, 5, dir);
-    std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname launchertest\n"
-                                  << (text.find("ORPort") == std::string::npos
-                                          ? "ORPort 127.0.0.1:0\n"
-                                          : "")
-                                  << text;
+    rewrite(text);
     std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
     pid = fork();
     if (pid == 0) {
@@ -80,6 +76,18 @@ struct Launcher {
       execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
       _exit(127);
     }
+  }
+  // Writes the torrc: the minimal config and `text` ("@DIR@" already replaced).
+  void rewrite(const std::string& text) const {
+    std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname launchertest\n"
+                                  << (text.find("ORPort") == std::string::npos
+                                          ? "ORPort 127.0.0.1:0\n"
+                                          : "")
+                                  << text;
+  }
+  std::string log() const {
+    std::ifstream in(dir + "/data/log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
   }
   std::string ipc() const { return dir + "/data/ipc"; }
   // True if the launcher exited by itself after SIGTERM.
@@ -213,6 +221,73 @@ TEST(LauncherProcesses, LowOrPortAndRootOwnedLogDirectoryWorkWithUser) {
   auto later = statusOf(l.ipc());
   for (auto& [name, d] : ready)
     EXPECT_EQ(later[name].pid, d.pid) << name << " restarted";
+}
+
+uint64_t counterOf(const DaemonStatus& d, const std::string& name) {
+  for (const auto& [n, v] : d.counters)
+    if (n == name) return v;
+  return 0;
+}
+
+// Polls the log (bounded: 100 x 100 ms) until it holds `text` `times` times.
+bool logShows(const Launcher& l, const std::string& text, size_t times = 1) {
+  for (int i = 0; i < 100; ++i) {
+    std::string log = l.log();
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1))
+      ++n;
+    if (n >= times) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// C tor's reload: SIGHUP to the launcher reads the torrc again. A narrower exit policy replaces
+// streamd's without a restart; a file with a bad line, or one that changes an option that cannot
+// change while running, is refused and everything runs on; a policy that opens new ports makes
+// streamd alone restart into a sandbox that allows them.
+TEST(LauncherProcesses, SighupReloadsTheTorrcAsCtorDoes) {
+  // As root, the daemons run as a User (else streamd, which leaves root without file access,
+  // restarts on every reload instead; see Runtime::canReread).
+  const std::string user = geteuid() == 0 && getpwnam("nobody") ? "User nobody\n" : "";
+  const std::string base = user + "ExitRelay 1\nLog info file @DIR@/data/log\n";
+  Launcher l(base + "ExitPolicy accept *:80\nExitPolicy accept *:443\nExitPolicy reject *:*\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(before));
+  auto withDir = [&](std::string text) {
+    for (size_t at; (at = text.find("@DIR@")) != std::string::npos;)
+      text.replace(at, 5, l.dir);
+    return text;
+  };
+
+  l.rewrite(withDir(base + "ExitPolicy accept *:443\nExitPolicy reject *:*\n"));
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  EXPECT_TRUE(logShows(l, "streamd: reload: exit policy replaced")) << l.log();
+  auto after = waitFor(
+      l.ipc(), [](auto& m) { return counterOf(m["streamd"], "exit_policy_reloads_total") == 1; });
+  for (auto& [n, d] : after)
+    EXPECT_EQ(d.pid, before[n].pid) << n << " restarted on a reload";
+
+  l.rewrite(withDir(base + "ExitPolicy allow *:80\n"));
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  EXPECT_TRUE(logShows(l, "[warn] launcher: reload: ")) << l.log();
+  l.rewrite(withDir("DataDirectory /tmp/elsewhere\n" + base));
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  EXPECT_TRUE(logShows(l, "DataDirectory cannot change while onionsplit runs")) << l.log();
+  auto still = statusOf(l.ipc());
+  EXPECT_EQ(counterOf(still["streamd"], "exit_policy_reloads_total"), 1u);
+
+  l.rewrite(withDir(base + "ExitPolicy accept *:443\nExitPolicy accept *:8080\n"
+                           "ExitPolicy reject *:*\n"));
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  auto widened =
+      waitFor(l.ipc(), [&](auto& m) { return m["streamd"].pid != before["streamd"].pid; });
+  for (auto& [n, d] : widened)
+    if (n != "streamd") {
+      EXPECT_EQ(d.pid, before[n].pid) << n << " restarted when streamd's ports widened";
+    }
+  EXPECT_TRUE(logShows(l, "restarting to take them")) << l.log();
 }
 
 }  // namespace

@@ -1,0 +1,111 @@
+// common/config/reload.cc: see reload.h.
+#include "common/config/reload.h"
+
+#include <tuple>
+
+namespace onionsplit::config {
+namespace {
+
+auto tie(const OrPort& p) {
+  return std::tie(p.address, p.port, p.noAdvertise, p.noListen, p.ipv4Only, p.ipv6Only);
+}
+auto tie(const DirAuthority& a) {
+  return std::tie(a.nickname, a.orPort, a.v3Identity, a.hasV3Identity, a.address, a.dirPort,
+                  a.fingerprint);
+}
+auto tie(const LogTarget& t) {
+  return std::tie(t.minSeverity, t.maxSeverity, t.kind, t.path);
+}
+auto tie(const MetricsPort& m) {
+  return std::tie(m.address, m.port);
+}
+
+template <class T>
+bool sameList(const std::vector<T>& a, const std::vector<T>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (tie(a[i]) != tie(b[i])) return false;
+  return true;
+}
+
+bool sameMetricsPort(const std::optional<MetricsPort>& a, const std::optional<MetricsPort>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || tie(*a) == tie(*b);
+}
+
+}  // namespace
+
+std::vector<std::string> fixedWhileRunning(const Config& running, const Config& fresh) {
+  std::vector<std::string> out;
+  auto check = [&out](bool same, const char* name) {
+    if (!same) out.emplace_back(name);
+  };
+  check(running.dataDirectory == fresh.dataDirectory, "DataDirectory");
+  check(running.ipcDirectory == fresh.ipcDirectory, "IPCDirectory");
+  check(running.user == fresh.user, "User");
+  check(sameList(running.orPorts, fresh.orPorts), "ORPort");
+  check(sameList(running.dirAuthorities, fresh.dirAuthorities), "DirAuthority");
+  // Log files are opened before the sandbox, which allows no file to be opened for writing later.
+  check(sameList(running.logs, fresh.logs), "Log");
+  check(running.sandbox == fresh.sandbox, "Sandbox");
+  check(running.sandboxSyscalls == fresh.sandboxSyscalls, "SandboxSyscalls");
+  check(sameMetricsPort(running.metricsPort, fresh.metricsPort), "MetricsPort");
+  check(running.testingTorNetwork == fresh.testingTorNetwork, "TestingTorNetwork");
+  check(running.extendAllowPrivateAddresses == fresh.extendAllowPrivateAddresses,
+        "ExtendAllowPrivateAddresses");
+  check(running.offlineMasterKey == fresh.offlineMasterKey, "OfflineMasterKey");
+  // streamd reads its nameservers once, before its sandbox closes the file system.
+  check(running.serverDnsResolvConfFile == fresh.serverDnsResolvConfFile,
+        "ServerDNSResolvConfFile");
+  return out;
+}
+
+bool exitPolicyChanged(const Config& running, const Config& fresh) {
+  return std::tie(running.exitRelay, running.exitPolicy, running.exitPolicyRejectPrivate,
+                  running.exitPolicyRejectLocalInterfaces, running.reducedExitPolicy,
+                  running.ipv6Exit, running.address) !=
+         std::tie(fresh.exitRelay, fresh.exitPolicy, fresh.exitPolicyRejectPrivate,
+                  fresh.exitPolicyRejectLocalInterfaces, fresh.reducedExitPolicy, fresh.ipv6Exit,
+                  fresh.address);
+}
+
+bool descriptorChanged(const Config& running, const Config& fresh) {
+  return exitPolicyChanged(running, fresh) ||
+         std::tie(running.nickname, running.contactInfo, running.myFamily,
+                  running.bandwidthRateBytes, running.bandwidthBurstBytes) !=
+             std::tie(fresh.nickname, fresh.contactInfo, fresh.myFamily, fresh.bandwidthRateBytes,
+                      fresh.bandwidthBurstBytes);
+}
+
+std::string renderTorrc(const std::vector<TorrcEntry>& entries) {
+  std::string out;
+  for (const auto& e : entries) {
+    out += e.key;
+    out += " \"";
+    for (char c : e.value) {
+      switch (c) {
+        case '\\':
+          out += "\\\\";
+          break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          out.push_back(c);
+      }
+    }
+    out += "\"\n";
+  }
+  return out;
+}
+
+}  // namespace onionsplit::config
