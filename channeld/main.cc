@@ -97,6 +97,30 @@ int takeOrPort(std::vector<PassedOrPort>& passed, const config::OrPort& p) {
   return -1;
 }
 
+// SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (`cfg`; the
+// publisher reads it when it builds), and the onion keys are read again (rotation).
+void applyReload(ChannelServer& channels, DescriptorPublisher* publisher,
+                 const config::Config& previous, const config::Config& cfg) {
+  if (std::tie(previous.bandwidthRateBytes, previous.bandwidthBurstBytes) !=
+      std::tie(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes)) {
+    channels.setBandwidth(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
+    spdlog::info("reload: BandwidthRate {} bytes/s, BandwidthBurst {} bytes",
+                 cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
+  }
+  if (!publisher) return;
+  auto fresh = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
+  if (fresh) {
+    spdlog::info("descriptor: onion keys reloaded; publishing");
+    publisher->setOnionKeys(std::move(*fresh));  // publishes now
+    return;
+  }
+  spdlog::warn("descriptor: {}; keeping the onion keys it has", fresh.error());
+  if (config::descriptorChanged(previous, cfg)) {
+    spdlog::info("descriptor: the configuration changed it; publishing");
+    publisher->publishNow();
+  }
+}
+
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
   auto passedOrPorts = systemdOrPorts();
@@ -271,27 +295,8 @@ int run(daemon::Runtime& rt) {
         rt.loop().base(), cfg, *keys, std::move(*onion), orPorts[0]->port(), std::time(nullptr));
     publisher->start();
   }
-  // SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (the
-  // publisher reads rt.config() when it builds), and the onion keys are read again (rotation).
   rt.onReload([&](const config::Config& previous) {
-    if (std::tie(previous.bandwidthRateBytes, previous.bandwidthBurstBytes) !=
-        std::tie(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes)) {
-      channels.setBandwidth(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
-      spdlog::info("reload: BandwidthRate {} bytes/s, BandwidthBurst {} bytes",
-                   cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
-    }
-    if (!publisher) return;
-    auto fresh = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
-    if (!fresh) {
-      spdlog::warn("descriptor: {}; keeping the onion keys it has", fresh.error());
-    } else {
-      spdlog::info("descriptor: onion keys reloaded; publishing");
-      publisher->setOnionKeys(std::move(*fresh));  // publishes now
-    }
-    if (!fresh && config::descriptorChanged(previous, cfg)) {
-      spdlog::info("descriptor: the configuration changed it; publishing");
-      publisher->publishNow();
-    }
+    applyReload(channels, publisher.get(), previous, cfg);
   });
 
   auto listener = daemon::serve(
