@@ -1,0 +1,543 @@
+// common/crypto/cgo.cc: see cgo.h.
+#include "common/crypto/cgo.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cstring>
+#include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ONIONSPLIT_CGO_X86 1
+#endif
+
+namespace onionsplit::crypto {
+namespace {
+
+// A field element of POLYVAL: bit k of the 128-bit little-endian value is the coefficient of x^k.
+struct U128 {
+  uint64_t lo, hi;
+};
+
+uint64_t loadLe64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+void storeLe64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i)
+    p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+U128 load128(const uint8_t* p) {
+  return {loadLe64(p), loadLe64(p + 8)};
+}
+
+// ---- portable carry-less arithmetic (no secret-dependent branches or table lookups) ----
+
+// Low 64 bits of the carry-less product. Each operand is split into four classes of bits 4
+// apart; an integer product of two classes then has at most 15 terms per bit position below bit
+// 60 (16 at bit 60, whose carry leaves the word), so carries never reach the next bit of the same
+// class and masking keeps exactly the XOR of the terms.
+uint64_t bmul64(uint64_t x, uint64_t y) {
+  constexpr uint64_t m0 = 0x1111111111111111, m1 = m0 << 1, m2 = m0 << 2, m3 = m0 << 3;
+  uint64_t x0 = x & m0, x1 = x & m1, x2 = x & m2, x3 = x & m3;
+  uint64_t y0 = y & m0, y1 = y & m1, y2 = y & m2, y3 = y & m3;
+  uint64_t z0 = (x0 * y0) ^ (x1 * y3) ^ (x2 * y2) ^ (x3 * y1);
+  uint64_t z1 = (x0 * y1) ^ (x1 * y0) ^ (x2 * y3) ^ (x3 * y2);
+  uint64_t z2 = (x0 * y2) ^ (x1 * y1) ^ (x2 * y0) ^ (x3 * y3);
+  uint64_t z3 = (x0 * y3) ^ (x1 * y2) ^ (x2 * y1) ^ (x3 * y0);
+  return (z0 & m0) | (z1 & m1) | (z2 & m2) | (z3 & m3);
+}
+
+uint64_t rev64(uint64_t x) {
+  x = ((x >> 1) & 0x5555555555555555) | ((x & 0x5555555555555555) << 1);
+  x = ((x >> 2) & 0x3333333333333333) | ((x & 0x3333333333333333) << 2);
+  x = ((x >> 4) & 0x0F0F0F0F0F0F0F0F) | ((x & 0x0F0F0F0F0F0F0F0F) << 4);
+  x = ((x >> 8) & 0x00FF00FF00FF00FF) | ((x & 0x00FF00FF00FF00FF) << 8);
+  x = ((x >> 16) & 0x0000FFFF0000FFFF) | ((x & 0x0000FFFF0000FFFF) << 16);
+  return (x >> 32) | (x << 32);
+}
+
+// Full 64x64 -> 128 carry-less product: the high half is the low half of the bit-reversed
+// operands' product, reversed back (the 127-bit product reverses as a whole).
+U128 clmul64(uint64_t a, uint64_t b) {
+  return {bmul64(a, b), rev64(bmul64(rev64(a), rev64(b))) >> 1};
+}
+
+// v * (x^63 + x^62 + x^57), the high word of POLYVAL's reduction constant.
+U128 mulReductionConst(uint64_t v) {
+  return {(v << 63) ^ (v << 62) ^ (v << 57), (v >> 1) ^ (v >> 2) ^ (v >> 7)};
+}
+
+// Montgomery reduction: (hi:lo) * x^-128 mod x^128 + x^127 + x^126 + x^121 + 1, clearing the
+// low 128 bits one word at a time by adding multiples of the modulus.
+U128 reduce(U128 lo, U128 hi) {
+  U128 t = mulReductionConst(lo.lo);
+  uint64_t a = lo.hi ^ t.lo, b = lo.lo ^ t.hi;
+  U128 u = mulReductionConst(a);
+  return {hi.lo ^ b ^ u.lo, hi.hi ^ a ^ u.hi};
+}
+
+// Unreduced 256-bit product, accumulated into (lo, hi).
+void mulAccPortable(U128 a, U128 b, U128& lo, U128& hi) {
+  U128 ll = clmul64(a.lo, b.lo), hh = clmul64(a.hi, b.hi);
+  U128 m1 = clmul64(a.lo, b.hi), m2 = clmul64(a.hi, b.lo);
+  uint64_t mlo = m1.lo ^ m2.lo, mhi = m1.hi ^ m2.hi;
+  lo.lo ^= ll.lo;
+  lo.hi ^= ll.hi ^ mlo;
+  hi.lo ^= hh.lo ^ mhi;
+  hi.hi ^= hh.hi;
+}
+
+U128 dotPortable(U128 a, U128 b) {
+  U128 lo{0, 0}, hi{0, 0};
+  mulAccPortable(a, b, lo, hi);
+  return reduce(lo, hi);
+}
+
+// Absorbs n whole blocks into s; with `aggregate`, 8 at a time against H^8..H^1.
+U128 absorbPortable(const uint64_t (*pow)[2], bool aggregate, U128 s, const uint8_t* p, size_t n) {
+  if (aggregate) {
+    for (; n >= 8; n -= 8, p += 128) {
+      U128 lo{0, 0}, hi{0, 0};
+      for (size_t i = 0; i < 8; ++i) {
+        U128 x = load128(p + 16 * i);
+        if (i == 0) x.lo ^= s.lo, x.hi ^= s.hi;
+        mulAccPortable(x, U128{pow[7 - i][0], pow[7 - i][1]}, lo, hi);
+      }
+      s = reduce(lo, hi);
+    }
+  }
+  U128 h{pow[0][0], pow[0][1]};
+  for (; n > 0; --n, p += 16) {
+    U128 x = load128(p);
+    s = dotPortable(U128{s.lo ^ x.lo, s.hi ^ x.hi}, h);
+  }
+  return s;
+}
+
+// ---- PCLMULQDQ ----
+#ifdef ONIONSPLIT_CGO_X86
+#define CGO_CLMUL __attribute__((target("pclmul,sse2")))
+
+CGO_CLMUL __m128i toM128(U128 v) {
+  return _mm_set_epi64x(static_cast<long long>(v.hi), static_cast<long long>(v.lo));
+}
+
+CGO_CLMUL U128 fromM128(__m128i v) {
+  alignas(16) uint64_t w[2];
+  _mm_store_si128(reinterpret_cast<__m128i*>(w), v);
+  return {w[0], w[1]};
+}
+
+// The same reduction as reduce(), on (hi:lo) in registers.
+CGO_CLMUL __m128i reduceClmul(__m128i lo, __m128i hi) {
+  const __m128i c = _mm_set_epi64x(static_cast<long long>(0xc200000000000000ULL), 0);
+  __m128i t = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), _mm_clmulepi64_si128(lo, c, 0x10));
+  __m128i u = _mm_xor_si128(_mm_shuffle_epi32(t, 0x4e), _mm_clmulepi64_si128(t, c, 0x10));
+  return _mm_xor_si128(u, hi);
+}
+
+// Schoolbook product, the three parts kept apart until the reduction.
+struct Acc {
+  __m128i lo, mid, hi;
+};
+
+CGO_CLMUL void mulAccClmul(__m128i a, __m128i b, Acc& acc) {
+  acc.lo = _mm_xor_si128(acc.lo, _mm_clmulepi64_si128(a, b, 0x00));
+  acc.hi = _mm_xor_si128(acc.hi, _mm_clmulepi64_si128(a, b, 0x11));
+  acc.mid = _mm_xor_si128(acc.mid, _mm_clmulepi64_si128(a, b, 0x01));
+  acc.mid = _mm_xor_si128(acc.mid, _mm_clmulepi64_si128(a, b, 0x10));
+}
+
+CGO_CLMUL __m128i finish(const Acc& acc) {
+  __m128i lo = _mm_xor_si128(acc.lo, _mm_slli_si128(acc.mid, 8));
+  __m128i hi = _mm_xor_si128(acc.hi, _mm_srli_si128(acc.mid, 8));
+  return reduceClmul(lo, hi);
+}
+
+CGO_CLMUL __m128i loadBlock(const uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));  // little-endian host
+}
+
+CGO_CLMUL U128 absorbClmul(const uint64_t (*pow)[2], bool aggregate, U128 s0, const uint8_t* p,
+                           size_t n) {
+  __m128i s = toM128(s0);
+  const __m128i zero = _mm_setzero_si128();
+  if (aggregate) {
+    __m128i hp[8];
+    for (size_t i = 0; i < 8; ++i)
+      hp[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[i]));
+    for (; n >= 8; n -= 8, p += 128) {
+      Acc acc{zero, zero, zero};
+      mulAccClmul(_mm_xor_si128(s, loadBlock(p)), hp[7], acc);
+      for (size_t i = 1; i < 8; ++i)
+        mulAccClmul(loadBlock(p + 16 * i), hp[7 - i], acc);
+      s = finish(acc);
+    }
+  }
+  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  for (; n > 0; --n, p += 16) {
+    Acc acc{zero, zero, zero};
+    mulAccClmul(_mm_xor_si128(s, loadBlock(p)), h, acc);
+    s = finish(acc);
+  }
+  return fromM128(s);
+}
+
+CGO_CLMUL U128 dotClmul(U128 a, U128 b) {
+  const __m128i zero = _mm_setzero_si128();
+  Acc acc{zero, zero, zero};
+  mulAccClmul(toM128(a), toM128(b), acc);
+  return fromM128(finish(acc));
+}
+#endif
+
+constexpr uint8_t kPrfIvMask = 0xC0;  // the PRF clears the IV's low 6 bits (byte 15 is last)
+
+}  // namespace
+
+// ---- Polyval ----
+
+bool Polyval::clmulAvailable() {
+#ifdef ONIONSPLIT_CGO_X86
+  return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
+#else
+  return false;
+#endif
+}
+
+Polyval::Impl Polyval::best() {
+  return clmulAvailable() ? Impl::kClmul : Impl::kPortable;
+}
+
+Polyval::Polyval(Impl impl)
+    : impl_(impl == Impl::kClmul && !clmulAvailable() ? Impl::kPortable : impl) {}
+
+bool Polyval::setKey(Bytes key, bool aggregate) {
+  if (key.size() != kCgoBlockLen) return false;
+  U128 h = load128(key.data());
+  aggregate_ = aggregate;
+  pow_[0][0] = h.lo;
+  pow_[0][1] = h.hi;
+  U128 p = h;
+  for (size_t i = 1; i < (aggregate ? kPowers : 1); ++i) {
+#ifdef ONIONSPLIT_CGO_X86
+    p = impl_ == Impl::kClmul ? dotClmul(p, h) : dotPortable(p, h);
+#else
+    p = dotPortable(p, h);
+#endif
+    pow_[i][0] = p.lo;
+    pow_[i][1] = p.hi;
+  }
+  return true;
+}
+
+Polyval::~Polyval() {
+  OPENSSL_cleanse(pow_, sizeof(pow_));
+}
+
+CgoBlock Polyval::hash(Bytes x) const {
+  U128 s{0, 0};
+  size_t full = x.size() / kCgoBlockLen, rest = x.size() % kCgoBlockLen;
+  uint8_t last[kCgoBlockLen] = {};
+  if (rest) std::memcpy(last, x.data() + full * kCgoBlockLen, rest);
+#ifdef ONIONSPLIT_CGO_X86
+  if (impl_ == Impl::kClmul) {
+    s = absorbClmul(pow_, aggregate_, s, x.data(), full);
+    if (rest) s = absorbClmul(pow_, false, s, last, 1);
+  } else
+#endif
+  {
+    s = absorbPortable(pow_, aggregate_, s, x.data(), full);
+    if (rest) s = absorbPortable(pow_, false, s, last, 1);
+  }
+  CgoBlock out;
+  storeLe64(out.data(), s.lo);
+  storeLe64(out.data() + 8, s.hi);
+  return out;
+}
+
+CgoBlock Polyval::hashBlock(const uint8_t* block) const {
+  return hash(Bytes(block, kCgoBlockLen));
+}
+
+// ---- OpenSSL contexts ----
+
+void EvpCipherCtxFree::operator()(evp_cipher_ctx_st* c) const {
+  EVP_CIPHER_CTX_free(c);
+}
+
+// ---- ET ----
+
+std::optional<CgoEt> CgoEt::create(Bytes key, CgoRole role) {
+  if (key.size() != kCgoEtKeyLen) return std::nullopt;
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  int enc = role == CgoRole::kRelay ? 1 : 0;
+  if (!ctx ||
+      EVP_CipherInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr, enc) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
+    return std::nullopt;
+  CgoEt et(std::move(ctx), role);
+  et.ku_.setKey(key.subspan(16, 16), true);
+  return et;
+}
+
+bool CgoEt::rekey(const uint8_t* key32) {
+  if (EVP_CipherInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr, -1) != 1 ||
+      EVP_CIPHER_CTX_set_padding(aes_.get(), 0) != 1)
+    return false;
+  return ku_.setKey(Bytes(key32 + 16, 16), true);
+}
+
+CgoBlock CgoEt::mask(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const {
+  // T = H | AD | X_R is 510 bytes; POLYVAL pads it with two zero bytes to 32 blocks.
+  uint8_t t[32 * kCgoBlockLen];
+  std::memcpy(t, h.data(), kCgoBlockLen);
+  t[kCgoBlockLen] = ad;
+  std::memcpy(t + kCgoBlockLen + 1, xr, kCgoRightLen);
+  t[sizeof(t) - 2] = t[sizeof(t) - 1] = 0;
+  return ku_.hash(Bytes(t, sizeof(t)));
+}
+
+bool CgoEt::apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* block) {
+  CgoBlock m = mask(h, ad, xr);
+  for (size_t i = 0; i < kCgoBlockLen; ++i)
+    block[i] ^= m[i];
+  int len = 0;
+  if (EVP_CipherUpdate(aes_.get(), block, &len, block, kCgoBlockLen) != 1 ||
+      len != static_cast<int>(kCgoBlockLen))
+    return false;
+  for (size_t i = 0; i < kCgoBlockLen; ++i)
+    block[i] ^= m[i];
+  OPENSSL_cleanse(m.data(), m.size());
+  return true;
+}
+
+// ---- PRF ----
+
+std::optional<CgoPrf> CgoPrf::create(Bytes key) {
+  if (key.size() != kCgoPrfKeyLen) return std::nullopt;
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  static const uint8_t kZeroIv[kCgoBlockLen] = {};
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key.data(), kZeroIv) != 1)
+    return std::nullopt;
+  CgoPrf prf(std::move(ctx));
+  prf.b_.setKey(key.subspan(16, 16), false);
+  return prf;
+}
+
+bool CgoPrf::rekey(const uint8_t* key32) {
+  if (EVP_EncryptInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr) != 1) return false;
+  return b_.setKey(Bytes(key32 + 16, 16), false);
+}
+
+bool CgoPrf::keystream(CgoBlock iv, uint8_t* data, size_t len) {
+  int outLen = 0;
+  bool ok = EVP_EncryptInit_ex(aes_.get(), nullptr, nullptr, nullptr, iv.data()) == 1 &&
+            EVP_EncryptUpdate(aes_.get(), data, &outLen, data, static_cast<int>(len)) == 1 &&
+            outLen == static_cast<int>(len);
+  OPENSSL_cleanse(iv.data(), iv.size());
+  return ok;
+}
+
+bool CgoPrf::xorT0(const uint8_t* tweak16, uint8_t* data) {
+  CgoBlock iv = b_.hashBlock(tweak16);
+  iv[15] &= kPrfIvMask;
+  return keystream(iv, data, kCgoRightLen);
+}
+
+bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
+  if (out.size() > kCgoPrfT1MaxLen) return false;
+  CgoBlock iv = b_.hashBlock(tweak16);
+  iv[15] &= kPrfIvMask;
+  iv[15] += kCgoPrfT1Offset;  // no carry: the low 6 bits were clear; at most 32 blocks follow
+  std::memset(out.data(), 0, out.size());
+  return keystream(iv, out.data(), out.size());
+}
+
+// ---- UIV+ ----
+
+std::optional<CgoUiv> CgoUiv::create(Bytes key, CgoRole role) {
+  if (key.size() != kCgoUivKeyLen) return std::nullopt;
+  auto j = CgoEt::create(key.first(kCgoEtKeyLen), role);
+  auto s = CgoPrf::create(key.subspan(kCgoEtKeyLen, kCgoPrfKeyLen));
+  if (!j || !s) return std::nullopt;
+  CgoUiv uiv(std::move(*j), std::move(*s), role);
+  std::memcpy(uiv.key_.data(), key.data(), kCgoUivKeyLen);
+  return uiv;
+}
+
+CgoUiv::~CgoUiv() {
+  OPENSSL_cleanse(key_.data(), key_.size());
+}
+
+bool CgoUiv::encrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
+  if (role_ != CgoRole::kRelay) return false;
+  uint8_t* xl = cell.data();
+  uint8_t* xr = cell.data() + kCgoTagLen;
+  return j_.apply(h, ad, xr, xl) && s_.xorT0(xl, xr);
+}
+
+bool CgoUiv::decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
+  if (role_ != CgoRole::kClient) return false;
+  uint8_t* yl = cell.data();
+  uint8_t* yr = cell.data() + kCgoTagLen;
+  return s_.xorT0(yl, yr) && j_.apply(h, ad, yr, yl);
+}
+
+bool CgoUiv::update(CgoBlock& nonce) {
+  uint8_t fresh[kCgoSeedLen];
+  bool ok = s_.genT1(nonce.data(), MutBytes(fresh, sizeof(fresh))) && j_.rekey(fresh) &&
+            s_.rekey(fresh + kCgoEtKeyLen);
+  if (ok) {
+    std::memcpy(key_.data(), fresh, kCgoUivKeyLen);
+    std::memcpy(nonce.data(), fresh + kCgoUivKeyLen, kCgoBlockLen);
+  }
+  OPENSSL_cleanse(fresh, sizeof(fresh));
+  return ok;
+}
+
+// ---- one direction ----
+
+namespace {
+
+CgoBlock tagOf(RelayPayload cell) {
+  CgoBlock t;
+  std::memcpy(t.data(), cell.data(), kCgoTagLen);
+  return t;
+}
+
+}  // namespace
+
+std::optional<CgoDirection> CgoDirection::create(Bytes seed, CgoRole role, const CgoBlock& tprime) {
+  if (seed.size() != kCgoSeedLen) return std::nullopt;
+  auto uiv = CgoUiv::create(seed.first(kCgoUivKeyLen), role);
+  if (!uiv) return std::nullopt;
+  CgoBlock n;
+  std::memcpy(n.data(), seed.data() + kCgoUivKeyLen, kCgoBlockLen);
+  return CgoDirection(std::move(*uiv), n, tprime);
+}
+
+CgoDirection::Received CgoDirection::relayForward(uint8_t ad, RelayPayload cell, CgoTag* tag) {
+  CgoBlock arrived = tagOf(cell);
+  if (!uiv_.encrypt(tprime_, ad, cell)) return Received::kError;
+  tprime_ = tagOf(cell);
+  if (!constantTimeEqual(Bytes(tprime_), Bytes(nonce_))) return Received::kNotRecognized;
+  if (!uiv_.update(nonce_)) return Received::kError;
+  if (tag) *tag = arrived;
+  return Received::kRecognized;
+}
+
+bool CgoDirection::relayBackward(uint8_t ad, RelayPayload cell) {
+  if (!uiv_.encrypt(tprime_, ad, cell)) return false;
+  tprime_ = tagOf(cell);
+  return true;
+}
+
+bool CgoDirection::relayOriginate(uint8_t ad, RelayPayload cell, CgoTag* tag) {
+  if (uiv_.role() != CgoRole::kRelay) return false;
+  std::memcpy(cell.data(), nonce_.data(), kCgoTagLen);
+  if (!uiv_.encrypt(tprime_, ad, cell)) return false;
+  tprime_ = tagOf(cell);
+  nonce_ = tprime_;
+  if (!uiv_.update(nonce_)) return false;
+  if (tag) *tag = tprime_;
+  return true;
+}
+
+bool CgoDirection::clientForward(uint8_t ad, RelayPayload cell) {
+  CgoBlock next = tagOf(cell);
+  if (!uiv_.decrypt(tprime_, ad, cell)) return false;
+  tprime_ = next;
+  return true;
+}
+
+bool CgoDirection::clientOriginate(uint8_t ad, RelayPayload cell, CgoTag* tag) {
+  if (uiv_.role() != CgoRole::kClient) return false;
+  std::memcpy(cell.data(), nonce_.data(), kCgoTagLen);
+  if (!clientForward(ad, cell) || !uiv_.update(nonce_)) return false;
+  if (tag) *tag = tagOf(cell);
+  return true;
+}
+
+CgoDirection::Received CgoDirection::clientBackward(uint8_t ad, RelayPayload cell, CgoTag* tag) {
+  CgoBlock arrived = tagOf(cell);
+  if (!uiv_.decrypt(tprime_, ad, cell)) return Received::kError;
+  tprime_ = arrived;
+  if (!constantTimeEqual(Bytes(cell.data(), kCgoTagLen), Bytes(nonce_)))
+    return Received::kNotRecognized;
+  nonce_ = arrived;
+  if (!uiv_.update(nonce_)) return Received::kError;
+  if (tag) *tag = arrived;
+  return Received::kRecognized;
+}
+
+// ---- relay and client ----
+
+std::optional<CgoRelayCrypto> CgoRelayCrypto::fromSeed(Bytes keyMaterial) {
+  if (keyMaterial.size() != kCgoKeyMaterialLen) return std::nullopt;
+  auto o = CgoDirection::create(keyMaterial.first(kCgoSeedLen), CgoRole::kRelay);
+  auto i = CgoDirection::create(keyMaterial.subspan(kCgoSeedLen, kCgoSeedLen), CgoRole::kRelay);
+  if (!o || !i) return std::nullopt;
+  return CgoRelayCrypto(std::move(*o), std::move(*i));
+}
+
+CgoRelayCrypto::Outbound CgoRelayCrypto::processOutbound(uint8_t cmd, RelayPayload cell,
+                                                         CgoTag* tag) {
+  return out_.relayForward(cmd, cell, tag);
+}
+
+bool CgoRelayCrypto::originateInbound(uint8_t cmd, RelayPayload cell, CgoTag* tag) {
+  return in_.relayOriginate(cmd, cell, tag);
+}
+
+bool CgoRelayCrypto::relayInbound(uint8_t cmd, RelayPayload cell) {
+  return in_.relayBackward(cmd, cell);
+}
+
+bool CgoClientCircuit::addHop(Bytes keyMaterial) {
+  if (keyMaterial.size() != kCgoKeyMaterialLen) return false;
+  auto o = CgoDirection::create(keyMaterial.first(kCgoSeedLen), CgoRole::kClient);
+  auto i = CgoDirection::create(keyMaterial.subspan(kCgoSeedLen, kCgoSeedLen), CgoRole::kClient);
+  if (!o || !i) return false;
+  return addHop(std::move(*o), std::move(*i));
+}
+
+bool CgoClientCircuit::addHop(CgoDirection outbound, CgoDirection inbound) {
+  if (outbound.uiv().role() != CgoRole::kClient || inbound.uiv().role() != CgoRole::kClient)
+    return false;
+  out_.push_back(std::move(outbound));
+  in_.push_back(std::move(inbound));
+  return true;
+}
+
+bool CgoClientCircuit::originateOutbound(size_t target, uint8_t cmd, RelayPayload cell,
+                                         CgoTag* tag) {
+  if (target >= out_.size()) return false;
+  if (!out_[target].clientOriginate(cmd, cell, tag)) return false;
+  for (size_t i = target; i-- > 0;)
+    if (!out_[i].clientForward(cmd, cell)) return false;
+  return true;
+}
+
+std::optional<size_t> CgoClientCircuit::receiveInbound(uint8_t cmd, RelayPayload cell,
+                                                       CgoTag* tag) {
+  for (size_t i = 0; i < in_.size(); ++i) {
+    switch (in_[i].clientBackward(cmd, cell, tag)) {
+      case CgoDirection::Received::kRecognized:
+        return i;
+      case CgoDirection::Received::kError:
+        return std::nullopt;
+      case CgoDirection::Received::kNotRecognized:
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace onionsplit::crypto
