@@ -224,16 +224,24 @@ bool Polyval::setKey(Bytes key, bool aggregate) {
   aggregate_ = aggregate;
   pow_[0][0] = h.lo;
   pow_[0][1] = h.hi;
-  U128 p = h;
-  for (size_t i = 1; i < (aggregate ? kPowers : 1); ++i) {
+  if (!aggregate) return true;
+  // H^2 from H, H^3 and H^4 from H^2, H^5..H^8 from H^4: three dependent steps instead of seven.
+  U128 p[kPowers];
+  p[0] = h;
+  auto dot = [this](U128 a, U128 b) {
 #ifdef ONIONSPLIT_CGO_X86
-    p = impl_ == Impl::kClmul ? dotClmul(p, h) : dotPortable(p, h);
-#else
-    p = dotPortable(p, h);
+    if (impl_ == Impl::kClmul) return dotClmul(a, b);
 #endif
-    pow_[i][0] = p.lo;
-    pow_[i][1] = p.hi;
-  }
+    return dotPortable(a, b);
+  };
+  p[1] = dot(h, h);
+  p[2] = dot(p[1], h);
+  p[3] = dot(p[1], p[1]);
+  for (size_t i = 4; i < kPowers; ++i)
+    p[i] = dot(p[3], p[i - 4]);
+  for (size_t i = 1; i < kPowers; ++i)
+    pow_[i][0] = p[i].lo, pow_[i][1] = p[i].hi;
+  OPENSSL_cleanse(p, sizeof(p));
   return true;
 }
 
@@ -288,9 +296,8 @@ std::optional<CgoEt> CgoEt::create(Bytes key, CgoRole role) {
 }
 
 bool CgoEt::rekey(const uint8_t* key32) {
-  if (EVP_CipherInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr, -1) != 1 ||
-      EVP_CIPHER_CTX_set_padding(aes_.get(), 0) != 1)
-    return false;
+  // The padding setting survives a re-key (OpenSSL 3 keeps it in the provider context).
+  if (EVP_CipherInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr, -1) != 1) return false;
   return ku_.setKey(Bytes(key32 + 16, 16), true);
 }
 
@@ -323,8 +330,8 @@ bool CgoEt::apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* blo
 std::optional<CgoPrf> CgoPrf::create(Bytes key) {
   if (key.size() != kCgoPrfKeyLen) return std::nullopt;
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  static const uint8_t kZeroIv[kCgoBlockLen] = {};
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key.data(), kZeroIv) != 1)
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
     return std::nullopt;
   CgoPrf prf(std::move(ctx));
   prf.b_.setKey(key.subspan(16, 16), false);
@@ -332,32 +339,45 @@ std::optional<CgoPrf> CgoPrf::create(Bytes key) {
 }
 
 bool CgoPrf::rekey(const uint8_t* key32) {
+  // The padding setting survives a re-key (OpenSSL 3 keeps it in the provider context).
   if (EVP_EncryptInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr) != 1) return false;
   return b_.setKey(Bytes(key32 + 16, 16), false);
 }
 
-bool CgoPrf::keystream(CgoBlock iv, uint8_t* data, size_t len) {
-  int outLen = 0;
-  bool ok = EVP_EncryptInit_ex(aes_.get(), nullptr, nullptr, nullptr, iv.data()) == 1 &&
-            EVP_EncryptUpdate(aes_.get(), data, &outLen, data, static_cast<int>(len)) == 1 &&
-            outLen == static_cast<int>(len);
-  OPENSSL_cleanse(iv.data(), iv.size());
+// CTR mode by hand: the counter blocks are the IV with its last byte's low 6 bits replaced by the
+// block number (the IV has them clear and no PRF call reaches block 64, so no carry), all
+// encrypted in one ECB call. This spares OpenSSL's per-call IV set-up, which costs more than the
+// counters.
+bool CgoPrf::xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len) {
+  constexpr size_t kMaxBlocks = 32;
+  size_t blocks = (len + kCgoBlockLen - 1) / kCgoBlockLen;
+  if (blocks > kMaxBlocks || firstBlock + blocks > 64) return false;
+  uint8_t ks[kMaxBlocks * kCgoBlockLen];
+  for (size_t i = 0; i < blocks; ++i) {
+    std::memcpy(ks + i * kCgoBlockLen, iv.data(), kCgoBlockLen);
+    ks[i * kCgoBlockLen + 15] = static_cast<uint8_t>(iv[15] | (firstBlock + i));
+  }
+  int n = static_cast<int>(blocks * kCgoBlockLen), outLen = 0;
+  bool ok = EVP_EncryptUpdate(aes_.get(), ks, &outLen, ks, n) == 1 && outLen == n;
+  if (ok)
+    for (size_t i = 0; i < len; ++i)
+      data[i] ^= ks[i];
+  OPENSSL_cleanse(ks, sizeof(ks));
   return ok;
 }
 
 bool CgoPrf::xorT0(const uint8_t* tweak16, uint8_t* data) {
   CgoBlock iv = b_.hashBlock(tweak16);
   iv[15] &= kPrfIvMask;
-  return keystream(iv, data, kCgoRightLen);
+  return xorKeystream(iv, 0, data, kCgoRightLen);
 }
 
 bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
   if (out.size() > kCgoPrfT1MaxLen) return false;
   CgoBlock iv = b_.hashBlock(tweak16);
   iv[15] &= kPrfIvMask;
-  iv[15] += kCgoPrfT1Offset;  // no carry: the low 6 bits were clear; at most 32 blocks follow
   std::memset(out.data(), 0, out.size());
-  return keystream(iv, out.data(), out.size());
+  return xorKeystream(iv, kCgoPrfT1Offset, out.data(), out.size());
 }
 
 // ---- UIV+ ----

@@ -10,7 +10,7 @@
 //   Polyval   the universal hash UH (RFC 8452 POLYVAL), PCLMUL when the CPU has it, else portable
 //   CgoEt     ET, an LRW2 tweakable block cipher: UH(KU,T) ^ AES(KB, M ^ UH(KU,T))
 //   CgoPrf    PRF((K,B), T, t): AES-CTR keystream from IV = UH(B,T) with its low 6 bits cleared,
-//             plus 31 blocks for t = 1
+//             starting 31 blocks in for t = 1 (counter blocks encrypted with AES-ECB in one call)
 //   CgoUiv    UIV+ over a 509-byte cell (X_L = 16-byte tag, X_R = 493 bytes), tweak H = T' | AD,
 //             and UPDATE, which replaces (J, S, N) by 80 bytes of PRF output at t = 1
 //   CgoDirection  one direction of one hop: (K = J|S, N, T'), with the six layer operations
@@ -122,7 +122,7 @@ class CgoPrf {
 
  private:
   explicit CgoPrf(EvpCipherCtxPtr aes) : aes_(std::move(aes)) {}
-  bool keystream(CgoBlock iv, uint8_t* data, size_t len);
+  bool xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len);
   EvpCipherCtxPtr aes_;
   Polyval b_;
 };
