@@ -142,21 +142,26 @@ CGO_CLMUL __m128i reduceClmul(__m128i lo, __m128i hi) {
   return _mm_xor_si128(u, hi);
 }
 
-// Schoolbook product, the three parts kept apart until the reduction.
+// Karatsuba: lo = a0*b0, hi = a1*b1, mid = (a0^a1)*(b0^b1), the three kept apart until the
+// reduction (finish() turns mid into a0*b1 ^ a1*b0). `bk` is b's halves XORed (in its low word).
 struct Acc {
   __m128i lo, mid, hi;
 };
 
-CGO_CLMUL void mulAccClmul(__m128i a, __m128i b, Acc& acc) {
+CGO_CLMUL __m128i halvesXored(__m128i b) {
+  return _mm_xor_si128(b, _mm_shuffle_epi32(b, 0x4e));
+}
+
+CGO_CLMUL void mulAccClmul(__m128i a, __m128i b, __m128i bk, Acc& acc) {
   acc.lo = _mm_xor_si128(acc.lo, _mm_clmulepi64_si128(a, b, 0x00));
   acc.hi = _mm_xor_si128(acc.hi, _mm_clmulepi64_si128(a, b, 0x11));
-  acc.mid = _mm_xor_si128(acc.mid, _mm_clmulepi64_si128(a, b, 0x01));
-  acc.mid = _mm_xor_si128(acc.mid, _mm_clmulepi64_si128(a, b, 0x10));
+  acc.mid = _mm_xor_si128(acc.mid, _mm_clmulepi64_si128(halvesXored(a), bk, 0x00));
 }
 
 CGO_CLMUL __m128i finish(const Acc& acc) {
-  __m128i lo = _mm_xor_si128(acc.lo, _mm_slli_si128(acc.mid, 8));
-  __m128i hi = _mm_xor_si128(acc.hi, _mm_srli_si128(acc.mid, 8));
+  __m128i mid = _mm_xor_si128(acc.mid, _mm_xor_si128(acc.lo, acc.hi));
+  __m128i lo = _mm_xor_si128(acc.lo, _mm_slli_si128(mid, 8));
+  __m128i hi = _mm_xor_si128(acc.hi, _mm_srli_si128(mid, 8));
   return reduceClmul(lo, hi);
 }
 
@@ -164,36 +169,48 @@ CGO_CLMUL __m128i loadBlock(const uint8_t* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));  // little-endian host
 }
 
+CGO_CLMUL __m128i dotM(__m128i a, __m128i b) {
+  const __m128i zero = _mm_setzero_si128();
+  Acc acc{zero, zero, zero};
+  mulAccClmul(a, b, halvesXored(b), acc);
+  return finish(acc);
+}
+
 CGO_CLMUL U128 absorbClmul(const uint64_t (*pow)[2], bool aggregate, U128 s0, const uint8_t* p,
                            size_t n) {
   __m128i s = toM128(s0);
   const __m128i zero = _mm_setzero_si128();
-  if (aggregate) {
-    __m128i hp[8];
-    for (size_t i = 0; i < 8; ++i)
+  if (aggregate && n >= 8) {
+    __m128i hp[8], hk[8];
+    for (size_t i = 0; i < 8; ++i) {
       hp[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[i]));
+      hk[i] = halvesXored(hp[i]);
+    }
     for (; n >= 8; n -= 8, p += 128) {
       Acc acc{zero, zero, zero};
-      mulAccClmul(_mm_xor_si128(s, loadBlock(p)), hp[7], acc);
+      mulAccClmul(_mm_xor_si128(s, loadBlock(p)), hp[7], hk[7], acc);
       for (size_t i = 1; i < 8; ++i)
-        mulAccClmul(loadBlock(p + 16 * i), hp[7 - i], acc);
+        mulAccClmul(loadBlock(p + 16 * i), hp[7 - i], hk[7 - i], acc);
       s = finish(acc);
     }
   }
   const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
-  for (; n > 0; --n, p += 16) {
-    Acc acc{zero, zero, zero};
-    mulAccClmul(_mm_xor_si128(s, loadBlock(p)), h, acc);
-    s = finish(acc);
-  }
+  for (; n > 0; --n, p += 16)
+    s = dotM(_mm_xor_si128(s, loadBlock(p)), h);
   return fromM128(s);
 }
 
-CGO_CLMUL U128 dotClmul(U128 a, U128 b) {
-  const __m128i zero = _mm_setzero_si128();
-  Acc acc{zero, zero, zero};
-  mulAccClmul(toM128(a), toM128(b), acc);
-  return fromM128(finish(acc));
+// pow[1..7] from pow[0], in registers (H^2; H^3 and H^4 from it; H^5..H^8 from H^4).
+CGO_CLMUL void powersClmul(uint64_t (*pow)[2]) {
+  __m128i p[8];
+  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  p[1] = dotM(p[0], p[0]);
+  p[2] = dotM(p[1], p[0]);
+  p[3] = dotM(p[1], p[1]);
+  for (size_t i = 4; i < 8; ++i)
+    p[i] = dotM(p[3], p[i - 4]);
+  for (size_t i = 1; i < 8; ++i)
+    _mm_store_si128(reinterpret_cast<__m128i*>(pow[i]), p[i]);
 }
 #endif
 
@@ -225,20 +242,20 @@ bool Polyval::setKey(Bytes key, bool aggregate) {
   pow_[0][0] = h.lo;
   pow_[0][1] = h.hi;
   if (!aggregate) return true;
+#ifdef ONIONSPLIT_CGO_X86
+  if (impl_ == Impl::kClmul) {
+    powersClmul(pow_);
+    return true;
+  }
+#endif
   // H^2 from H, H^3 and H^4 from H^2, H^5..H^8 from H^4: three dependent steps instead of seven.
   U128 p[kPowers];
   p[0] = h;
-  auto dot = [this](U128 a, U128 b) {
-#ifdef ONIONSPLIT_CGO_X86
-    if (impl_ == Impl::kClmul) return dotClmul(a, b);
-#endif
-    return dotPortable(a, b);
-  };
-  p[1] = dot(h, h);
-  p[2] = dot(p[1], h);
-  p[3] = dot(p[1], p[1]);
+  p[1] = dotPortable(h, h);
+  p[2] = dotPortable(p[1], h);
+  p[3] = dotPortable(p[1], p[1]);
   for (size_t i = 4; i < kPowers; ++i)
-    p[i] = dot(p[3], p[i - 4]);
+    p[i] = dotPortable(p[3], p[i - 4]);
   for (size_t i = 1; i < kPowers; ++i)
     pow_[i][0] = p[i].lo, pow_[i][1] = p[i].hi;
   OPENSSL_cleanse(p, sizeof(p));
@@ -348,7 +365,8 @@ bool CgoPrf::rekey(const uint8_t* key32) {
 // block number (the IV has them clear and no PRF call reaches block 64, so no carry), all
 // encrypted in one ECB call. This spares OpenSSL's per-call IV set-up, which costs more than the
 // counters.
-bool CgoPrf::xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len) {
+bool CgoPrf::xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len,
+                          bool wipe) {
   constexpr size_t kMaxBlocks = 32;
   size_t blocks = (len + kCgoBlockLen - 1) / kCgoBlockLen;
   if (blocks > kMaxBlocks || firstBlock + blocks > 64) return false;
@@ -362,14 +380,15 @@ bool CgoPrf::xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, 
   if (ok)
     for (size_t i = 0; i < len; ++i)
       data[i] ^= ks[i];
-  OPENSSL_cleanse(ks, sizeof(ks));
+  if (wipe) OPENSSL_cleanse(ks, blocks * kCgoBlockLen);
   return ok;
 }
 
 bool CgoPrf::xorT0(const uint8_t* tweak16, uint8_t* data) {
   CgoBlock iv = b_.hashBlock(tweak16);
   iv[15] &= kPrfIvMask;
-  return xorKeystream(iv, 0, data, kCgoRightLen);
+  // Not wiped: this keystream is the XOR of X_R on the two sides of this layer, both on the wire.
+  return xorKeystream(iv, 0, data, kCgoRightLen, false);
 }
 
 bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
@@ -377,7 +396,7 @@ bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
   CgoBlock iv = b_.hashBlock(tweak16);
   iv[15] &= kPrfIvMask;
   std::memset(out.data(), 0, out.size());
-  return xorKeystream(iv, kCgoPrfT1Offset, out.data(), out.size());
+  return xorKeystream(iv, kCgoPrfT1Offset, out.data(), out.size(), true);  // next keys
 }
 
 // ---- UIV+ ----

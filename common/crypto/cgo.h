@@ -122,7 +122,7 @@ class CgoPrf {
 
  private:
   explicit CgoPrf(EvpCipherCtxPtr aes) : aes_(std::move(aes)) {}
-  bool xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len);
+  bool xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len, bool wipe);
   EvpCipherCtxPtr aes_;
   Polyval b_;
 };
