@@ -7,7 +7,8 @@
 // next hop. CgoClientCircuit is the client's side, for tests and the project's own test client.
 //
 // The building blocks, bottom up (named as in the proposal):
-//   Polyval   the universal hash UH (RFC 8452 POLYVAL), PCLMUL when the CPU has it, else portable
+//   Polyval   the universal hash UH (RFC 8452 POLYVAL): VPCLMUL or PCLMUL when the CPU has them,
+//             else portable
 //   CgoEt     ET, an LRW2 tweakable block cipher: UH(KU,T) ^ AES(KB, M ^ UH(KU,T))
 //   CgoPrf    PRF((K,B), T, t): AES-CTR keystream from IV = UH(B,T) with its low 6 bits cleared,
 //             starting 31 blocks in for t = 1 (counter blocks encrypted with AES-ECB in one call)
@@ -59,12 +60,15 @@ using CgoTag = std::array<uint8_t, kCgoTagLen>;
 // so that 8 blocks are hashed with one reduction.
 class Polyval {
  public:
-  enum class Impl : uint8_t { kPortable, kClmul };
+  // kClmul: PCLMULQDQ, one block per product; kVclmul: VPCLMULQDQ on AVX-512, four blocks per
+  // product (x86-64 only, both chosen at run time).
+  enum class Impl : uint8_t { kPortable, kClmul, kVclmul };
   static bool clmulAvailable();
-  // kClmul when the CPU has PCLMULQDQ (x86-64), else kPortable.
+  static bool vclmulAvailable();
+  // The fastest this CPU has.
   static Impl best();
 
-  // `impl` kClmul on a CPU without it falls back to kPortable.
+  // An `impl` this CPU lacks falls back to the next slower one.
   explicit Polyval(Impl impl = best());
   Polyval(const Polyval&) = default;
   Polyval& operator=(const Polyval&) = default;
