@@ -13,6 +13,8 @@
 #include <string>
 
 #include "common/base/hex.h"
+#include "common/crypto/curve25519.h"
+#include "common/crypto/ntor_handshakes.h"
 
 namespace onionsplit::crypto {
 namespace {
@@ -479,6 +481,41 @@ TEST(CgoCircuit, ReplayedCellIsNotRecognizedAfterTheKeyUpdate) {
             CgoRelayCrypto::Outbound::kRecognized);
   EXPECT_EQ(circ.relays[0].processOutbound(kRelayCmd, copy, nullptr),
             CgoRelayCrypto::Outbound::kNotRecognized);
+}
+
+// Both ends of an ntor v3 handshake asked for kCgoKeyMaterialLen bytes key a working hop.
+TEST(CgoCircuit, KeyedFromBothEndsOfAnNtorV3Handshake) {
+  std::mt19937_64 rng(5);
+  Blob id = randomBytes(rng, 32), b = randomBytes(rng, 32), x = randomBytes(rng, 32),
+       y = randomBytes(rng, 32);
+  auto relayKey = Curve25519Keypair::fromSecret(b);
+  ASSERT_TRUE(relayKey);
+  Curve25519Keypair keys[] = {*relayKey};
+  Ntor3ClientState st;
+  Blob hs = ntor3ClientCreate(id, relayKey->publicKey, Bytes(), x, kNtor3CircuitVerification, st);
+  auto server = ntor3Server(
+      id, keys, hs, y, [](Bytes) { return std::optional<Blob>(Blob{}); }, kNtor3CircuitVerification,
+      kCgoKeyMaterialLen);
+  ASSERT_TRUE(server);
+  auto client = ntor3ClientComplete(st, server->reply, kCgoKeyMaterialLen);
+  ASSERT_TRUE(client);
+  ASSERT_EQ(server->keys.size(), kCgoKeyMaterialLen);
+
+  auto relay = CgoRelayCrypto::fromSeed(server->keys);
+  CgoClientCircuit circ;
+  ASSERT_TRUE(relay && circ.addHop(client->keys));
+  for (int n = 0; n < 20; ++n) {
+    Cell c{};
+    c[kCgoTagLen] = uint8_t(n);
+    CgoTag sent{}, got{};
+    ASSERT_TRUE(circ.originateOutbound(0, kRelayCmd, c, &sent));
+    ASSERT_EQ(relay->processOutbound(kRelayCmd, c, &got), CgoRelayCrypto::Outbound::kRecognized);
+    EXPECT_EQ(got, sent);
+    EXPECT_EQ(c[kCgoTagLen], uint8_t(n));
+    ASSERT_TRUE(relay->originateInbound(kRelayCmd, c, &sent));
+    ASSERT_EQ(circ.receiveInbound(kRelayCmd, c, &got), 0u);
+    EXPECT_EQ(got, sent);
+  }
 }
 
 TEST(CgoCircuit, KeyMaterialIsOutboundSeedThenInboundSeed) {
