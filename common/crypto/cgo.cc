@@ -364,10 +364,12 @@ void EvpCipherCtxFree::operator()(evp_cipher_ctx_st* c) const {
 std::optional<CgoEt> CgoEt::create(Bytes key, CgoRole role) {
   if (key.size() != kCgoEtKeyLen) return std::nullopt;
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  int enc = role == CgoRole::kRelay ? 1 : 0;
+  // Padding only matters to decryption, where OpenSSL would hold the last block back. It stays on
+  // for encryption: OpenSSL re-applies a "no padding" flag, through OSSL_PARAMs, on every re-key.
+  bool enc = role == CgoRole::kRelay;
   if (!ctx ||
       EVP_CipherInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr, enc) != 1 ||
-      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
+      (!enc && EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1))
     return std::nullopt;
   CgoEt et(std::move(ctx), role);
   et.ku_.setKey(key.subspan(16, 16), true);
@@ -375,7 +377,6 @@ std::optional<CgoEt> CgoEt::create(Bytes key, CgoRole role) {
 }
 
 bool CgoEt::rekey(const uint8_t* key32) {
-  // The padding setting survives a re-key (OpenSSL 3 keeps it in the provider context).
   if (EVP_CipherInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr, -1) != 1) return false;
   return ku_.setKey(Bytes(key32 + 16, 16), true);
 }
@@ -409,8 +410,9 @@ bool CgoEt::apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* blo
 std::optional<CgoPrf> CgoPrf::create(Bytes key) {
   if (key.size() != kCgoPrfKeyLen) return std::nullopt;
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr) != 1 ||
-      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
+  // Encryption only, so padding may stay on (see CgoEt::create): whole blocks pass straight
+  // through.
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr) != 1)
     return std::nullopt;
   CgoPrf prf(std::move(ctx));
   prf.b_.setKey(key.subspan(16, 16), false);
@@ -418,7 +420,6 @@ std::optional<CgoPrf> CgoPrf::create(Bytes key) {
 }
 
 bool CgoPrf::rekey(const uint8_t* key32) {
-  // The padding setting survives a re-key (OpenSSL 3 keeps it in the provider context).
   if (EVP_EncryptInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr) != 1) return false;
   return b_.setKey(Bytes(key32 + 16, 16), false);
 }
