@@ -19,8 +19,9 @@
 // non-malleable direction, so a CgoDirection is made for one role and refuses the other's calls.
 //
 // The tag a cell carries when recognized (the SENDME v1 tag) is the 16-byte T as the target hop
-// receives it, as C tor 0.4.9 and Arti use it. The AD byte is the channel cell command (RELAY or
-// RELAY_EARLY): it is authenticated, so a relay that rewrites one into the other breaks the cell.
+// receives it, as C tor's relay_crypto_cgo.c and Arti use it. The AD byte is the channel cell
+// command (RELAY or RELAY_EARLY): it is authenticated, so a relay that rewrites one into the other
+// breaks the cell.
 //
 // Every operation is in place on the caller's cell and allocates nothing: the two OpenSSL
 // contexts of a direction are made once and re-keyed in place after each originated or
