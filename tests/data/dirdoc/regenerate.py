@@ -21,8 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "interop"))
 import tornet  # noqa: E402
 
-PARAMS = ("ConsensusParams cc_alg=2 cfx_enabled=1 cc_sendme_inc=33 circwindow=900 cfx_max_legs=6 "
-          "DoSCircuitCreationRate=5 cc_cwnd_init=10 refuseunknownexits=0")
+PARAMS = ("ConsensusParams cc_alg=2 cfx_enabled=1 cc_sendme_inc=33 circwindow=900 cfx_max_legs_set=6 "
+          "DoSCircuitCreationRate=5 cc_cwnd_init=10 cc_cwnd_full_minpct=150 refuseunknownexits=0")
 _given = set()
 
 
