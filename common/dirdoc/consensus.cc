@@ -95,7 +95,8 @@ struct Parser {
   RouterEntry* router = nullptr;  // the entry whose lines are being read
   uint32_t routerSeen = 0;        // bit per keyword seen in the current entry (s v pr w p)
   bool sawVoteStatus = false, sawValidAfter = false, sawFreshUntil = false, sawValidUntil = false;
-  bool sawKnownFlags = false, sawParams = false;
+  bool sawKnownFlags = false, sawParams = false, sawVotingDelay = false;
+  ConsensusParseOptions opts;
 
   Expected<void, DirError> item(const Item& it);
   Expected<void, DirError> preamble(const Item& it);
@@ -124,17 +125,18 @@ Expected<void, DirError> Parser::params(const Item& it) {
   if (auto s = once(sawParams, it); !s) return s;
   if (it.args.size() > kMaxParams)
     return fail(DirError{DirErrc::kTooLarge, it.line, "too many params"});
-  for (std::string_view a : it.args) {
+  for (size_t i = 0; i < it.args.size(); ++i) {
+    std::string_view a = it.args[i];
     size_t eq = a.find('=');
     std::string_view name = a.substr(0, eq);
     std::optional<int64_t> v;
     if (eq != std::string_view::npos) v = parseInt(a.substr(eq + 1), INT32_MIN, INT32_MAX);
     if (name.empty() || !v || !std::all_of(name.begin(), name.end(), isNameChar))
       return fail(malformedAt(it.line, "bad params entry " + std::string(a)));
-    // dir-spec: "sorted in lexical order"; C tor refuses a consensus whose params are not in
-    // order or repeat a name.
-    if (!c.params.empty() && c.params.back().name >= name)
-      return fail(malformedAt(it.line, "params not sorted or repeated at " + std::string(name)));
+    // dir-spec: "sorted in lexical order"; C tor (ns_parse.c) refuses a consensus whose
+    // "name=value" entries are not in strictly increasing byte order or repeat a name.
+    if (i > 0 && (it.args[i - 1] >= a || c.params.back().name == name))
+      return fail(malformedAt(it.line, "params not sorted or repeated at " + std::string(a)));
     c.params.push_back(NetParam{std::string(name), static_cast<int32_t>(*v)});
   }
   return {};
@@ -161,11 +163,22 @@ Expected<void, DirError> Parser::preamble(const Item& it) {
     c.consensusMethod = static_cast<uint32_t>(*m);
     return {};
   }
+  if (k == "voting-delay") {
+    if (auto s = once(sawVotingDelay, it); !s) return s;
+    auto vote = it.args.size() == 2 ? parseInt(it.args[0], 0, INT32_MAX) : std::nullopt;
+    auto dist = it.args.size() == 2 ? parseInt(it.args[1], 0, INT32_MAX) : std::nullopt;
+    if (!vote || !dist || *vote < kMinVoteDistSeconds || *dist < kMinVoteDistSeconds)
+      return fail(malformedAt(it.line, "bad voting-delay"));
+    return {};
+  }
   if (k == "valid-after") return timeOf(sawValidAfter, c.validAfterUnix);
   if (k == "fresh-until") return timeOf(sawFreshUntil, c.freshUntilUnix);
   if (k == "valid-until") return timeOf(sawValidUntil, c.validUntilUnix);
   if (k == "known-flags") {
     if (auto s = once(sawKnownFlags, it); !s) return s;
+    for (size_t i = 1; i < it.args.size(); ++i)  // C tor: strictly increasing, else refused
+      if (it.args[i - 1] >= it.args[i])
+        return fail(malformedAt(it.line, "known-flags not in order"));
     c.knownFlags.assign(it.args.begin(), it.args.end());
     return {};
   }
@@ -233,11 +246,9 @@ Expected<void, DirError> Parser::routerBody(const Item& it) {
       router->ipv6OrPort = *port;
     }
   } else if (k == "s") {
-    for (std::string_view f : it.args) {
-      if (std::find(c.knownFlags.begin(), c.knownFlags.end(), f) == c.knownFlags.end())
-        return fail(malformedAt(it.line, "flag " + std::string(f) + " is not in known-flags"));
+    // As C tor reads a consensus (not a vote): flags by name, unknown ones ignored.
+    for (std::string_view f : it.args)
       if (auto rf = relayFlagFromName(f)) router->flags |= static_cast<uint16_t>(*rf);
-    }
   } else if (k == "v") {
     router->version = std::string(it.argText);
   } else if (k == "pr") {
@@ -312,10 +323,14 @@ Expected<void, DirError> Parser::item(const Item& it) {
 }
 
 Expected<void, DirError> Parser::finish(uint32_t lastLine) {
-  if (!sawVoteStatus || !sawValidAfter || !sawFreshUntil || !sawValidUntil || !sawKnownFlags)
+  if (!sawVoteStatus || !sawValidAfter || !sawFreshUntil || !sawValidUntil || !sawKnownFlags ||
+      !sawVotingDelay)
     return fail(malformedAt(lastLine, "a required preamble item is missing"));
-  if (c.validAfterUnix > c.freshUntilUnix || c.freshUntilUnix > c.validUntilUnix)
-    return fail(malformedAt(lastLine, "valid-after, fresh-until, valid-until out of order"));
+  const int64_t interval =
+      opts.testingTorNetwork ? kMinVoteIntervalTestingSeconds : kMinVoteIntervalSeconds;
+  if (c.validAfterUnix + interval > c.freshUntilUnix ||
+      c.validAfterUnix + 2 * interval > c.validUntilUnix)
+    return fail(malformedAt(lastLine, "fresh-until or valid-until too soon after valid-after"));
   if (section != Section::kSignatures) return fail(malformedAt(lastLine, "no directory-signature"));
   return {};
 }
@@ -338,8 +353,13 @@ std::optional<ProtocolList> parseProtocolList(const std::vector<std::string_view
     if (!std::all_of(name.begin(), name.end(), isNameChar)) return std::nullopt;
     auto bits = parseVersionRanges(e.substr(eq + 1));
     if (!bits) return std::nullopt;
-    for (const ProtoEntry& p : out)
-      if (p.name == name) return std::nullopt;
+    // A name written twice: its versions are merged.
+    auto same =
+        std::find_if(out.begin(), out.end(), [&](const ProtoEntry& p) { return p.name == name; });
+    if (same != out.end()) {
+      same->versions |= *bits;
+      continue;
+    }
     out.push_back(ProtoEntry{std::string(name), *bits});
   }
   return out;
@@ -370,13 +390,14 @@ const RouterEntry* Consensus::findRouter(const Sha1Digest& identity) const {
   return it != routers.end() && it->identity == identity ? &*it : nullptr;
 }
 
-DirResult<Consensus> parseConsensus(std::string_view text) {
+DirResult<Consensus> parseConsensus(std::string_view text, ConsensusParseOptions opts) {
   if (text.size() > kMaxConsensusBytes)
     return fail(DirError{DirErrc::kTooLarge, 0,
                          "consensus larger than " + std::to_string(kMaxConsensusBytes) + " bytes"});
   ItemReader r(text);
   Parser p;
   p.text = text;
+  p.opts = opts;
   auto first = r.next();
   if (!first) return fail(first.error());
   if (!*first || (*first)->keyword != "network-status-version" || (*first)->args.size() != 1 ||

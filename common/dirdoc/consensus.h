@@ -119,6 +119,17 @@ struct Consensus {
   const RouterEntry* findRouter(const Sha1Digest& identity) const;
 };
 
-DirResult<Consensus> parseConsensus(std::string_view text);
+// C tor's shortest voting intervals (dirvote.h MIN_VOTE_INTERVAL, MIN_VOTE_INTERVAL_TESTING): a
+// consensus must be fresh for at least one and valid for at least two of them; "voting-delay"
+// must give at least 2 s for votes and for signatures (MIN_VOTE_SECONDS, MIN_DIST_SECONDS).
+inline constexpr int64_t kMinVoteIntervalSeconds = 300;
+inline constexpr int64_t kMinVoteIntervalTestingSeconds = 10;
+inline constexpr int64_t kMinVoteDistSeconds = 2;
+
+struct ConsensusParseOptions {
+  bool testingTorNetwork = false;  // the torrc's TestingTorNetwork: the shorter interval applies
+};
+
+DirResult<Consensus> parseConsensus(std::string_view text, ConsensusParseOptions opts = {});
 
 }  // namespace onionsplit::dirdoc

@@ -15,7 +15,7 @@ namespace onionsplit::dirdoc {
 namespace {
 
 Consensus parsed(const std::string& text) {
-  auto c = parseConsensus(text);
+  auto c = parseConsensus(text, kTestnet);
   EXPECT_TRUE(c) << c.error().toString();
   return c ? std::move(*c) : Consensus{};
 }
@@ -32,7 +32,7 @@ int64_t liveNow(const Consensus& c) {
 }
 
 DirErrc verifyError(const std::string& text, int64_t now = 0) {
-  auto c = parseConsensus(text);
+  auto c = parseConsensus(text, kTestnet);
   if (!c) return c.error().code;
   auto certs = realCerts();
   auto auths = testdata::authorities();
@@ -99,7 +99,10 @@ TEST(Consensus, ProtocolLines) {
   EXPECT_EQ(missingProtocols(*relay, *need), "Relay=5-6 Link=2 Conflux=1");
   for (auto bad : {"Link", "=1", "Link=1-", "Link=3-1", "Link=64", "Link=1,", "Li*k=1", "Link=-1"})
     EXPECT_FALSE(parseProtocolList({bad})) << bad;
-  EXPECT_FALSE(parseProtocolList({"Link=1", "Link=2"}));
+  auto twice = parseProtocolList({"Link=1", "Link=3"});
+  ASSERT_TRUE(twice);
+  ASSERT_EQ(twice->size(), 1u);
+  EXPECT_EQ((*twice)[0].versions, 0b1010u);
 }
 
 TEST(ConsensusVerify, RealConsensusVerifies) {
@@ -119,9 +122,9 @@ TEST(ConsensusVerify, ChangedByteInSignedPortionIsABadSignature) {
   size_t pos = text.find("\nparams ") + 10;  // inside the params line
   ASSERT_LT(pos, text.find("directory-signature"));
   EXPECT_EQ(verifyError(testdata::flipChar(text, pos)), DirErrc::kBadSignature);
-  // A flag changed into one known-flags does not list: refused before any signature check.
+  // A router's flags (C tor ignores a flag it does not know, so this parses).
   pos = text.find("\ns ") + 4;
-  EXPECT_EQ(verifyError(testdata::flipChar(text, pos)), DirErrc::kMalformed);  // unknown flag
+  EXPECT_EQ(verifyError(testdata::flipChar(text, pos)), DirErrc::kBadSignature);
   // A router's bandwidth.
   pos = text.find("\nw Bandwidth=") + 13;
   EXPECT_EQ(verifyError(testdata::flipChar(text, pos)), DirErrc::kBadSignature);
@@ -229,35 +232,58 @@ TEST(Consensus, MalformedDocumentsNameTheirLine) {
   size_t r = text.find("\nr ") + 1;
   size_t eol = text.find('\n', r);
   std::string badR = text.substr(0, eol) + "99999" + text.substr(eol);
-  auto e = parseConsensus(badR);
+  auto e = parseConsensus(badR, kTestnet);
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().code, DirErrc::kMalformed);
   EXPECT_EQ(e.error().line, lineOf(r));
   // Unsorted params.
   size_t p = text.find("\nparams ") + 8;
   std::string unsorted = text.substr(0, p) + "zzz=1 " + text.substr(p);
-  e = parseConsensus(unsorted);
+  e = parseConsensus(unsorted, kTestnet);
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().line, lineOf(p));
   // A microdesc-flavored or vote document is not an ns consensus.
   std::string md = text;
   md.replace(0, std::string_view("network-status-version 3").size(),
              "network-status-version 3 microdesc");
-  EXPECT_FALSE(parseConsensus(md));
+  EXPECT_FALSE(parseConsensus(md, kTestnet));
   std::string vote = text;
   vote.replace(vote.find("vote-status consensus"), 21, "vote-status vote     ");
-  EXPECT_FALSE(parseConsensus(vote));
+  EXPECT_FALSE(parseConsensus(vote, kTestnet));
   // Nothing but signatures after the first signature.
-  EXPECT_FALSE(parseConsensus(text + "params a=1\n"));
+  EXPECT_FALSE(parseConsensus(text + "params a=1\n", kTestnet));
   // No signature at all.
-  EXPECT_FALSE(parseConsensus(text.substr(0, text.find("directory-signature"))));
+  EXPECT_FALSE(parseConsensus(text.substr(0, text.find("directory-signature")), kTestnet));
+}
+
+TEST(Consensus, CtorIntervalRules) {
+  std::string text = testdata::consensusText();
+  // Outside a TestingTorNetwork, 10-second intervals are too short (MIN_VOTE_INTERVAL 300 s).
+  auto real = parseConsensus(text);
+  ASSERT_FALSE(real);
+  EXPECT_EQ(real.error().code, DirErrc::kMalformed);
+  // known-flags out of order.
+  size_t kf = text.find("known-flags Authority Exit");
+  ASSERT_NE(kf, std::string::npos);
+  std::string swapped = text;
+  swapped.replace(kf, 26, "known-flags Exit Authority");
+  EXPECT_FALSE(parseConsensus(swapped, kTestnet));
+  // voting-delay below 2 s.
+  size_t vd = text.find("voting-delay ");
+  size_t vdEnd = text.find('\n', vd);
+  EXPECT_FALSE(
+      parseConsensus(text.substr(0, vd) + "voting-delay 1 2" + text.substr(vdEnd), kTestnet));
+  // C tor orders params by the whole "name=value" text: "a-b=1" sorts before "a=2".
+  size_t p = text.find('\n', text.find("\nparams ") + 1);  // the end of the params line
+  EXPECT_TRUE(parseConsensus(text.substr(0, p) + " zz-b=1 zz=2" + text.substr(p), kTestnet));
+  EXPECT_FALSE(parseConsensus(text.substr(0, p) + " zz=1 zz=2" + text.substr(p), kTestnet));
 }
 
 TEST(Consensus, EveryTruncationFailsCleanly) {
   std::string text = testdata::consensusText();
   size_t lastSig = text.rfind("directory-signature");
   for (size_t n = 0; n < text.size(); n += (n < lastSig ? 7 : 1)) {
-    auto r = parseConsensus(std::string_view(text).substr(0, n));
+    auto r = parseConsensus(std::string_view(text).substr(0, n), kTestnet);
     // A cut right after a complete signature item is itself a consensus with fewer signatures.
     if (r) {
       EXPECT_LT(r->signatures.size(), 3u);
@@ -267,7 +293,7 @@ TEST(Consensus, EveryTruncationFailsCleanly) {
 
 TEST(Consensus, SizeBound) {
   std::string big(kMaxConsensusBytes + 1, '\n');
-  auto r = parseConsensus(big);
+  auto r = parseConsensus(big, kTestnet);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, DirErrc::kTooLarge);
 }

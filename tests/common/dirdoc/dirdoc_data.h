@@ -14,6 +14,11 @@
 #include "common/dirdoc/key_cert.h"
 #include "common/dirdoc/verify.h"
 
+namespace onionsplit::dirdoc {
+// The saved documents come from a TestingTorNetwork (10-second voting intervals).
+inline constexpr ConsensusParseOptions kTestnet{.testingTorNetwork = true};
+}  // namespace onionsplit::dirdoc
+
 namespace onionsplit::dirdoc::testdata {
 
 inline std::string readData(const std::string& name) {

@@ -46,7 +46,7 @@ TEST(NetParams, DefaultsWithoutAConsensus) {
 }
 
 TEST(NetParams, RealConsensusValues) {
-  auto c = parseConsensus(testdata::consensusText());
+  auto c = parseConsensus(testdata::consensusText(), kTestnet);
   ASSERT_TRUE(c) << c.error().toString();
   NetParams p = resolveNetParams(c->params);
   // regenerate.py's ConsensusParams, as the authorities voted them.

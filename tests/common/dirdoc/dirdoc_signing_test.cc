@@ -77,7 +77,7 @@ TEST(DirdocSigning, Sha256AndSha1Signatures) {
   std::vector<V3Ident> auths = {a.v3ident()};
   for (auto algs :
        std::vector<std::vector<std::string>>{{"sha256"}, {"sha1"}, {""}, {"sha256", ""}}) {
-    auto c = parseConsensus(a.consensus(algs));
+    auto c = parseConsensus(a.consensus(algs), kTestnet);
     ASSERT_TRUE(c) << c.error().toString();
     auto r = verifyConsensus(*c, certs, auths, c->validAfterUnix);
     ASSERT_TRUE(r) << r.error().toString();
@@ -91,13 +91,13 @@ TEST(DirdocSigning, WrongDigestOrUnknownAlgorithm) {
   ASSERT_TRUE(certs);
   std::vector<V3Ident> auths = {a.v3ident()};
   // A sha256 signature over the sha1 digest is a bad signature.
-  auto c = parseConsensus(a.consensus({"sha256"}, true));
+  auto c = parseConsensus(a.consensus({"sha256"}, true), kTestnet);
   ASSERT_TRUE(c);
   auto r = verifyConsensus(*c, *certs, auths, c->validAfterUnix);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, DirErrc::kBadSignature);
   // dir-spec: a signature with an unknown algorithm is ignored, leaving none.
-  auto unknown = parseConsensus(a.consensus({"sha3-256"}));
+  auto unknown = parseConsensus(a.consensus({"sha3-256"}), kTestnet);
   ASSERT_TRUE(unknown) << unknown.error().toString();
   EXPECT_TRUE(unknown->signatures.empty());
   r = verifyConsensus(*unknown, *certs, auths, unknown->validAfterUnix);
@@ -115,7 +115,7 @@ TEST(DirdocSigning, CrossCertMustCoverTheIdentityKey) {
   // Such a certificate vouches for no signature.
   std::vector<AuthorityCert> certs;
   certs.push_back(std::move(*cert));
-  auto c = parseConsensus(a.consensus({"sha256"}));
+  auto c = parseConsensus(a.consensus({"sha256"}), kTestnet);
   ASSERT_TRUE(c);
   auto r = verifyConsensus(*c, certs, std::vector<V3Ident>{a.v3ident()}, c->validAfterUnix);
   ASSERT_FALSE(r);
