@@ -140,6 +140,16 @@ DirResult<bool> ItemReader::readObject(Item& item) {
   return true;
 }
 
+void ItemReader::skipBlankLines() {
+  for (;;) {
+    size_t lineEnd = 0;
+    auto l = readLine(lineEnd);
+    if (!l || !trim(*l).empty()) return;
+    pos_ = lineEnd;
+    ++line_;
+  }
+}
+
 DirResult<std::optional<Item>> ItemReader::next() {
   if (pos_ >= text_.size()) return std::optional<Item>{};
   size_t lineEnd = 0;

@@ -72,6 +72,8 @@ class ItemReader {
   // The next item, nullopt at the end of the text, or an error. After an error the reader
   // stays at the failing line.
   DirResult<std::optional<Item>> next();
+  // Steps over empty (or whitespace-only) lines, which may separate documents in one text.
+  void skipBlankLines();
   size_t offset() const { return pos_; }
   uint32_t line() const { return line_; }
 

@@ -44,10 +44,12 @@ Expected<void, DirError> takeTime(const Item& it, std::optional<int64_t>& slot) 
   return {};
 }
 
+// C tor checks the object's tag on the certification only (the cross-cert is read with
+// CST_NO_CHECK_OBJTYPE: old authorities wrote "ID SIGNATURE", dir-spec allows "SIGNATURE").
 Expected<void, DirError> takeSignature(const Item& it, std::optional<std::vector<uint8_t>>& slot,
-                                       bool idTagAllowed) {
+                                       bool anyTag) {
   if (slot) return fail(dupOrMissing(it.line, it.keyword, true));
-  bool tagOk = it.objectTag == "SIGNATURE" || (idTagAllowed && it.objectTag == "ID SIGNATURE");
+  bool tagOk = it.objectTag == "SIGNATURE" || (anyTag && !it.objectTag.empty());
   if (!it.args.empty() || !tagOk || it.object.empty())
     return fail(malformedAt(it.line, std::string(it.keyword) + " needs a SIGNATURE object"));
   slot = it.object;
@@ -135,6 +137,7 @@ DirResult<std::vector<AuthorityCert>> parseAuthorityCerts(std::string_view text)
   ItemReader r(text);
   std::vector<AuthorityCert> out;
   for (;;) {
+    r.skipBlankLines();
     auto c = readCert(r, text);
     if (!c) return fail(c.error());
     if (!*c) return out;

@@ -24,7 +24,7 @@ namespace onionsplit::dirdoc {
 // 2048-bit signing keys. The upper bound keeps a hostile certificate from costing much CPU.
 inline constexpr unsigned kMinAuthorityKeyBits = 1024;
 inline constexpr unsigned kMaxAuthorityKeyBits = 4096;
-inline constexpr size_t kMaxCertBytes = 64 * 1024;
+inline constexpr size_t kMaxCertBytes = 128 * 1024;        // C tor authcert_parse.c MAX_CERT_SIZE
 inline constexpr size_t kMaxCertsBytes = 4 * 1024 * 1024;  // a cached-certs file
 inline constexpr size_t kMaxCerts = 256;
 // dir-spec: "SHOULD reject certificates that are published too far in the future, though they MAY
@@ -49,7 +49,8 @@ struct AuthorityCert {
 // One certificate, the whole text.
 DirResult<AuthorityCert> parseAuthorityCert(std::string_view text);
 // Any number (up to kMaxCerts) of certificates one after another, as cached-certs and the
-// authorities' /tor/keys/ answers hold them. One malformed certificate fails the whole text.
+// authorities' /tor/keys/ answers hold them; blank lines between them are skipped, as C tor
+// skips whitespace. One malformed certificate fails the whole text.
 DirResult<std::vector<AuthorityCert>> parseAuthorityCerts(std::string_view text);
 
 // The checks above at `nowUnix`: kBadCertificate (fingerprint, cross-cert, certification, key

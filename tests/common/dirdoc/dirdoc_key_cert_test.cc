@@ -44,6 +44,13 @@ TEST(AuthorityCert, RealCertificatesParseAndCheck) {
   }
 }
 
+TEST(AuthorityCert, BlankLinesBetweenCertificates) {
+  std::string one = firstCertText();
+  auto two = parseAuthorityCerts("\n" + one + "\n \n" + one);
+  ASSERT_TRUE(two) << two.error().toString();
+  EXPECT_EQ(two->size(), 2u);
+}
+
 TEST(AuthorityCert, SingleCertificateParses) {
   auto one = parseAuthorityCert(firstCertText());
   ASSERT_TRUE(one) << one.error().toString();
