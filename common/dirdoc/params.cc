@@ -71,4 +71,18 @@ NetParams resolveNetParams(std::span<const NetParam> params) {
   return out;
 }
 
+std::string netParamsMarkdown() {
+  auto num = [](int32_t v) {
+    return v == INT32_MAX ? std::string("INT32_MAX") : std::to_string(v);
+  };
+  std::string out =
+      "| parameter | default | min | max | read in C tor | note |\n|---|---|---|---|---|---|\n";
+  for (const ParamSpec& p : kNetParams) {
+    out += "| `" + std::string(p.name) + "` | " + num(p.defaultValue) + " | " + num(p.minValue) +
+           " | " + num(p.maxValue) + " | " + std::string(p.readBy) + " | " + std::string(p.note) +
+           " |\n";
+  }
+  return out;
+}
+
 }  // namespace onionsplit::dirdoc

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "common/dirdoc/consensus.h"
@@ -87,7 +88,8 @@ inline constexpr int32_t kI16Max = INT16_MAX;
   X(kDosConnConnectBurst, "DoSConnectionConnectBurst", 40, 1, kI32Max, "dos.c", "")                \
   X(kDosConnConnectDefenseTimePeriod, "DoSConnectionConnectDefenseTimePeriod", 86400, 10, kI32Max, \
     "dos.c", "seconds")                                                                            \
-  X(kDosStreamEnabled, "DoSStreamCreationEnabled", 0, 0, 1, "dos.c", "0.4.9")                      \
+  X(kDosStreamEnabled, "DoSStreamCreationEnabled", 0, 0, 1, "dos.c",                               \
+    "0.4.9; defaults as tor(1) of 0.4.9.11 states them")                                           \
   X(kDosStreamRate, "DoSStreamCreationRate", 100, 1, kI32Max, "dos.c", "0.4.9; per circuit")       \
   X(kDosStreamBurst, "DoSStreamCreationBurst", 300, 1, kI32Max, "dos.c", "0.4.9; per circuit")     \
   X(kDosStreamDefenseType, "DoSStreamCreationDefenseType", 2, 1, 3, "dos.c",                       \
@@ -188,6 +190,10 @@ class NetParams {
 
  private:
   friend NetParams resolveNetParams(std::span<const NetParam> params);
+
+  // kNetParams as a Markdown table (name | default | min | max | read in C tor | note), for
+  // docs/ARCHITECTURE.md.
+  std::string netParamsMarkdown();
   std::array<int32_t, kNumNetParams> values_{};
   std::array<bool, kNumNetParams> present_{};
   std::array<bool, kNumNetParams> clamped_{};
@@ -196,5 +202,9 @@ class NetParams {
 // The values C tor would use given a consensus' params line (Consensus::params). Names not in
 // the table are ignored, as C tor ignores parameters it does not read.
 NetParams resolveNetParams(std::span<const NetParam> params);
+
+// kNetParams as a Markdown table (name | default | min | max | read in C tor | note), for
+// docs/ARCHITECTURE.md.
+std::string netParamsMarkdown();
 
 }  // namespace onionsplit::dirdoc

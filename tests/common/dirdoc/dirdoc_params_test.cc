@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "tests/common/dirdoc/dirdoc_data.h"
@@ -24,6 +25,14 @@ TEST(NetParams, TableIsWellFormed) {
     EXPECT_FALSE(p.readBy.empty()) << p.name;
     EXPECT_EQ(&paramSpec(p.id), &p);
   }
+}
+
+TEST(NetParams, MarkdownHasARowPerParameter) {
+  std::string md = netParamsMarkdown();
+  size_t rows = static_cast<size_t>(std::count(md.begin(), md.end(), '\n'));
+  EXPECT_EQ(rows, kNumNetParams + 2);  // header and separator
+  EXPECT_NE(md.find("| `cc_sendme_inc` | 31 | 1 | 254 |"), std::string::npos);
+  EXPECT_NE(md.find("| `cc_cwnd_max` | INT32_MAX | 500 | INT32_MAX |"), std::string::npos);
 }
 
 TEST(NetParams, DefaultsWithoutAConsensus) {
