@@ -98,6 +98,10 @@ inline constexpr int32_t kI16Max = INT16_MAX;
     "")                                                                                            \
   X(kDosNumCircMaxOutq, "dos_num_circ_max_outq", 3, 0, kI32Max, "dos.c", "")                       \
   X(kRefuseUnknownExits, "refuseunknownexits", 1, 0, 1, "router.c", "")                            \
+  X(kAssumeReachable, "assume-reachable", 0, 0, 1, "router.c",                                     \
+    "1: publish even when the IPv4 ORPort self-test failed")                                       \
+  X(kAssumeReachableIpv6, "assume-reachable-ipv6", 0, 0, 1, "router.c",                            \
+    "1: publish even when the IPv6 ORPort self-test failed")                                       \
   X(kAllowNetworkReentry, "allow-network-reentry", 0, 0, 1, "connection_edge.c", "")               \
   X(kAllowNonearlyExtend, "AllowNonearlyExtend", 0, 0, 1, "relay.c", "")                           \
   X(kCircMaxCellQueueSize, "circ_max_cell_queue_size", 2500, 50, kI32Max, "relay.c", "")           \
