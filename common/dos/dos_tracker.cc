@@ -123,35 +123,36 @@ bool DosTracker::idle(const Entry& e, uint64_t nowSec) const {
   return probe.circTokens >= params_.circBurst;
 }
 
-void DosTracker::erase(Map::iterator it) {
-  lru_.erase(it->second.lru);
-  map_.erase(it);
+void DosTracker::erase(Slot* slot) {
+  lru_.erase(slot->second.lru);
+  map_.erase(slot->first);
 }
 
 void DosTracker::evictOne(uint64_t nowSec) {
-  // Among the kEvictScan least recently seen: idle first, then unmarked with no connection,
-  // then the least recently seen of all.
-  auto fallback = map_.find(lru_.back());
-  Map::iterator unmarkedFree = map_.end();
-  size_t scanned = 0;
-  for (auto rit = lru_.rbegin(); rit != lru_.rend() && scanned < kEvictScan; ++rit, ++scanned) {
-    auto it = map_.find(*rit);
-    const Entry& e = it->second;
-    if (idle(e, nowSec)) {
-      erase(it);
-      return;
-    }
+  // Rank of a victim, lower is better: 0 idle, 1 unmarked without connection, 2 unmarked, 3 any.
+  Slot* best = nullptr;
+  int bestRank = 4;
+  for (size_t n = 0; n < kEvictScan && !lru_.empty(); ++n) {
+    Slot* s = lru_.back();
+    const Entry& e = s->second;
     const bool marked = (e.circMarkedUntil != 0 && e.circMarkedUntil >= nowSec) ||
                         (e.connMarkedUntil != 0 && e.connMarkedUntil >= nowSec);
-    if (unmarkedFree == map_.end() && !marked && e.concurrent == 0) unmarkedFree = it;
+    const int rank = idle(e, nowSec) ? 0 : !marked ? (e.concurrent == 0 ? 1 : 2) : 3;
+    if (rank < bestRank) {
+      best = s;
+      bestRank = rank;
+    }
+    if (rank == 0) break;
+    lru_.splice(lru_.begin(), lru_, s->second.lru);  // second chance, if it is not the victim
   }
-  erase(unmarkedFree != map_.end() ? unmarkedFree : fallback);
+  erase(best);
 }
 
 DosTracker::Entry& DosTracker::insert(const ClientAddr& a, uint64_t nowSec) {
   if (map_.size() >= maxEntries_) evictOne(nowSec);
-  lru_.push_front(a);
-  Entry& e = map_[a];
+  auto it = map_.try_emplace(a).first;
+  Entry& e = it->second;
+  lru_.push_front(&*it);
   e.lru = lru_.begin();
   e.generation = nextGeneration_++;
   // dos_geoip_entry_init: the connect bucket starts full with today's rate and burst.
@@ -247,7 +248,7 @@ size_t DosTracker::sweep(uint64_t nowSec) {
   for (auto it = map_.begin(); it != map_.end();) {
     if (idle(it->second, nowSec)) {
       lru_.erase(it->second.lru);
-      it = map_.erase(it);
+      it = map_.erase(it);  // unordered_map keeps the other nodes (and lru_'s pointers) in place
       ++removed;
     } else {
       ++it;

@@ -24,10 +24,14 @@
 //  1. sweep(now) drops every idle entry: no open connection, not marked, no queue-limit count,
 //     both buckets full. An idle entry decides exactly as a fresh one would, so nothing is lost
 //     (C tor keeps entries until its stats interval, or its OOM handler, ages them out).
-//  2. At the cap, a new address evicts one entry among the least recently seen (last connection
-//     opened) kEvictScan ones: an idle one first, else an unmarked one with no open connection,
-//     else the least recently seen of all. Connections of an evicted entry stop being tracked
-//     (their tickets go stale), as C tor untracks them in dos_geoip_entry_about_to_free.
+//  2. At the cap, a new address evicts one entry. The kEvictScan least recently seen (last
+//     connection opened) are examined, oldest first: the first idle one goes; failing that the
+//     first unmarked one with no open connection, then the first unmarked one, then the oldest.
+//     Examined entries that stay get a second chance (they move to the front, as in CLOCK), so
+//     open or marked entries cannot pile up at the old end and shield each other. Connections of
+//     an evicted entry stop being tracked (their tickets go stale), as C tor untracks them in
+//     dos_geoip_entry_about_to_free. A flood therefore evicts its own short-lived entries first,
+//     and a marked address loses its mark only when kEvictScan marked addresses line up.
 // The hash is keyed with a caller-supplied secret, so chosen addresses cannot collide on purpose.
 #pragma once
 
@@ -122,6 +126,9 @@ class DosTracker {
     std::array<uint64_t, 2> key;
     size_t operator()(const ClientAddr& a) const;
   };
+  struct Entry;
+  using Slot = std::pair<const ClientAddr, Entry>;  // a map node; its address never changes
+  using LruList = std::list<Slot*>;
   struct Entry {
     // Connections.
     uint32_t concurrent = 0;
@@ -138,7 +145,7 @@ class DosTracker {
     uint32_t maxQueueHits = 0;
     // Bookkeeping.
     uint64_t generation = 0;
-    std::list<ClientAddr>::iterator lru;  // position in lru_, most recently seen at the front
+    LruList::iterator lru;  // position in lru_, most recently seen at the front
   };
   using Map = std::unordered_map<ClientAddr, Entry, Hash>;
 
@@ -146,7 +153,7 @@ class DosTracker {
   const Entry* find(const ClientAddr& a) const;
   Entry& insert(const ClientAddr& a, uint64_t nowSec);
   void evictOne(uint64_t nowSec);
-  void erase(Map::iterator it);
+  void erase(Slot* slot);
   bool idle(const Entry& e, uint64_t nowSec) const;
   void refillCircBucket(Entry& e, uint64_t nowSec) const;
   void refillConnectBucket(Entry& e, uint64_t nowSec) const;
@@ -156,7 +163,7 @@ class DosTracker {
   RandRange rand_;
   size_t maxEntries_;
   Map map_;
-  std::list<ClientAddr> lru_;
+  LruList lru_;
   uint64_t nextGeneration_ = 1;
   DosCounters counters_;
 };
