@@ -75,6 +75,11 @@ class DosTracker {
 
   DosTracker(const DosParams& params, RandRange rand, std::array<uint64_t, 2> hashKey,
              size_t maxEntries = kDefaultMaxEntries);
+  // lru_ points into map_'s nodes: a copy would point into the original. Moves keep the nodes.
+  DosTracker(const DosTracker&) = delete;
+  DosTracker& operator=(const DosTracker&) = delete;
+  DosTracker(DosTracker&&) = default;
+  DosTracker& operator=(DosTracker&&) = default;
 
   // A new consensus or torrc reload. Existing connect buckets keep the rate and burst they were
   // created with, as in C tor.

@@ -176,3 +176,126 @@ TEST_F(DosTrackerTest, CellQueueLimitMarksAfterNHits) {
 
 }  // namespace
 }  // namespace onionsplit::dos
+
+namespace onionsplit::dos {
+namespace {
+
+uint32_t lowest(uint32_t lo, uint32_t /*hi*/) {
+  return lo;
+}
+
+TEST(DosTrackerMisc, ClockGoingBackwardsRefillsTheCircuitBucket) {
+  DosParams p;
+  p.circEnabled = true;
+  p.circMinConnections = 1;
+  p.circRatePerSec = 1;
+  p.circBurst = 3;
+  DosTracker t(p, lowest, {1, 2});
+  const ClientAddr a = ClientAddr::v4(0x7f000001);
+  t.onConnectionOpened(a, 500);
+  t.noteCreateCell(a, false, 500);
+  t.noteCreateCell(a, false, 500);  // one token left
+  // C tor fills the bucket when the clock went backwards rather than punish the client.
+  t.noteCreateCell(a, false, 400);
+  t.noteCreateCell(a, false, 400);
+  EXPECT_FALSE(t.isCircMarked(a, 400));
+  t.noteCreateCell(a, false, 400);
+  EXPECT_TRUE(t.isCircMarked(a, 400));
+}
+
+TEST(DosTrackerMisc, ConsensusChangeTogglesDefencesAndKeepsConnectBuckets) {
+  DosParams p;
+  p.connEnabled = true;
+  p.connConnectRatePerSec = 1;
+  p.connConnectBurst = 2;
+  DosTracker t(p, lowest, {3, 4});
+  const ClientAddr a = ClientAddr::v4(0x08080808);
+  t.onConnectionOpened(a, 10);
+  // A new consensus raises the burst; the existing entry keeps the bucket it was created with.
+  p.connConnectBurst = 100;
+  t.setParams(p);
+  t.onConnectionOpened(a, 10);
+  EXPECT_TRUE(t.isConnMarked(a, 10));
+  EXPECT_EQ(t.onConnectAttempt(a, 10), ConnDefense::kClose);
+  // Disabled by the consensus: no decisions, no counting, but open connections stay counted.
+  p.connEnabled = false;
+  t.setParams(p);
+  EXPECT_EQ(t.onConnectAttempt(a, 10), ConnDefense::kNone);
+  EXPECT_EQ(t.counters().connRejected, 1u);
+  EXPECT_EQ(t.concurrentCount(a), 2u);
+  // A new address gets today's burst.
+  p.connEnabled = true;
+  t.setParams(p);
+  const ClientAddr b = ClientAddr::v4(0x08080404);
+  for (int i = 0; i < 50; ++i)
+    t.onConnectionOpened(b, 10);
+  EXPECT_FALSE(t.isConnMarked(b, 10));
+}
+
+TEST(DosTrackerMisc, EvictionPrefersIdleThenUnmarkedClosedThenUnmarkedThenOldest) {
+  DosParams p;
+  p.connEnabled = true;
+  p.circEnabled = true;
+  p.circMinConnections = 1;
+  p.circBurst = 1;
+  DosTracker t(p, lowest, {5, 6}, /*maxEntries=*/3);
+  const ClientAddr marked = ClientAddr::v4(1), open = ClientAddr::v4(2), closed = ClientAddr::v4(3);
+  t.onConnectionOpened(marked, 0);
+  t.noteCreateCell(marked, false, 0);  // marked for an hour
+  t.onConnectionOpened(open, 0);
+  t.onConnectionClosed(t.onConnectionOpened(closed, 0));  // connect bucket not yet refilled
+  // Same second: nothing idle; the closed, unmarked entry goes first.
+  t.onConnectionOpened(ClientAddr::v4(4), 0);
+  EXPECT_FALSE(t.tracks(closed));
+  EXPECT_TRUE(t.tracks(marked));
+  EXPECT_TRUE(t.tracks(open));
+  // Now every entry has a connection: the unmarked one goes, the marked one stays.
+  t.onConnectionOpened(ClientAddr::v4(5), 0);
+  EXPECT_TRUE(t.tracks(marked));
+  EXPECT_EQ(t.size(), 3u);
+  // An idle entry (closed long ago, buckets full) is preferred over everything else.
+  const ClientAddr idle = ClientAddr::v4(6);
+  DosTracker u(p, lowest, {7, 8}, /*maxEntries=*/2);
+  u.onConnectionOpened(open, 0);
+  u.onConnectionClosed(u.onConnectionOpened(idle, 0));
+  u.onConnectionOpened(ClientAddr::v4(9), 100);
+  EXPECT_FALSE(u.tracks(idle));
+  EXPECT_TRUE(u.tracks(open));
+}
+
+TEST(DosCounters, LabelsAreCTorsInOrderAndSum) {
+  DosCounters a;
+  a.circuitRejected = 1;
+  a.streamRejected = 2;
+  DosCounters b;
+  b.circuitRejected = 10;
+  b.connRejected = 5;
+  a += b;
+  std::vector<std::string> labels;
+  std::vector<uint64_t> values;
+  a.forEach([&](std::string_view l, uint64_t v) {
+    labels.emplace_back(l);
+    values.push_back(v);
+  });
+  const std::vector<std::string> want{
+      "circuit_rejected",         "circuit_killed_max_cell", "circuit_killed_max_cell_outq",
+      "marked_address",           "marked_address_maxq",     "conn_rejected",
+      "concurrent_conn_rejected", "single_hop_refused",      "introduce2_rejected",
+      "stream_rejected"};
+  EXPECT_EQ(labels, want);
+  EXPECT_EQ(values, (std::vector<uint64_t>{11, 0, 0, 0, 0, 5, 0, 0, 0, 2}));
+}
+
+TEST(DosTrackerMisc, SingleHopRefusalFollowsTheParameter) {
+  DosParams p;
+  DosTracker t(p, lowest, {0, 0});
+  EXPECT_FALSE(t.shouldRefuseSingleHopClient());
+  p.refuseSingleHopClientRendezvous = true;
+  t.setParams(p);
+  EXPECT_TRUE(t.shouldRefuseSingleHopClient());
+  t.noteSingleHopRefused();
+  EXPECT_EQ(t.counters().singleHopRefused, 1u);
+}
+
+}  // namespace
+}  // namespace onionsplit::dos
