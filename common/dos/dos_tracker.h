@@ -22,8 +22,10 @@
 // is created only when a connection is opened (C tor: geoip_note_client_seen), never for a
 // CREATE or a refused connection. Eviction:
 //  1. sweep(now) drops every idle entry: no open connection, not marked, no queue-limit count,
-//     both buckets full. An idle entry decides exactly as a fresh one would, so nothing is lost
-//     (C tor keeps entries until its stats interval, or its OOM handler, ages them out).
+//     both buckets full. An idle entry decides exactly as a fresh one would, so no decision
+//     changes; only the marked_address counter may count such an address again if it is marked
+//     anew (C tor counts an address once for as long as its entry lives). C tor itself keeps
+//     entries until its stats interval, or its OOM handler, ages them out by last-seen time.
 //  2. At the cap, a new address evicts one entry. The kEvictScan least recently seen (last
 //     connection opened) are examined, oldest first: the first idle one goes; failing that the
 //     first unmarked one with no open connection, then the first unmarked one, then the oldest.
