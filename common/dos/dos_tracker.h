@@ -72,7 +72,10 @@ using RandRange = std::function<uint32_t(uint32_t lo, uint32_t hi)>;
 
 class DosTracker {
  public:
-  static constexpr size_t kDefaultMaxEntries = 1u << 17;  // two /16s' worth of IPv4 sources
+  // Two /16s' worth of IPv4 sources. An entry costs about 170 bytes (map node, LRU node, bucket
+  // slot), so the default cap bounds the table near 22 MiB; the daemon may pass a smaller cap
+  // taken from its memory budget.
+  static constexpr size_t kDefaultMaxEntries = 1u << 17;
   static constexpr size_t kEvictScan = 32;
 
   DosTracker(const DosParams& params, RandRange rand, std::array<uint64_t, 2> hashKey,
