@@ -23,6 +23,7 @@
 #include "channeld/link/link_certs.h"
 #include "channeld/net/channels.h"
 #include "channeld/net/circuitd_link.h"
+#include "channeld/net/consensus_fetcher.h"
 #include "channeld/net/link_tls.h"
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
@@ -305,11 +306,20 @@ int run(daemon::Runtime& rt) {
         return kj::heap<Bootstrap>(rt.control());
       },
       nullptr);
+  // The consensus: its parameters go to circuitd now and after every attach.
+  std::optional<proto::CircuitEntry::Client> circuitEntry;
+  ConsensusFetcher consensus(rt.loop().base(), cfg, [&circuitEntry](const dirdoc::Consensus& c) {
+    if (circuitEntry) sendNetParams(*circuitEntry, c);
+  });
+  if (!cfg.dirAuthorities.empty()) consensus.start();
   ipc::ClientLink<Traits> circuitd(
       rt.loop(), rt.socketPath("circuitd"), "circuitd",
       [&circuitdLink](auto drop) { return circuitdLink.makeSession(std::move(drop)); },
-      [&circuitdLink](ipc::RpcConnection& c, proto::CellSink::Client ours) {
-        auto req = c.bootstrap<proto::CircuitEntry>().attachRequest();
+      [&circuitdLink, &circuitEntry, &consensus](ipc::RpcConnection& c,
+                                                 proto::CellSink::Client ours) {
+        circuitEntry = c.bootstrap<proto::CircuitEntry>();
+        if (consensus.current()) sendNetParams(*circuitEntry, *consensus.current());
+        auto req = circuitEntry->attachRequest();
         req.setToChanneld(kj::mv(ours));
         return req.send().then([&circuitdLink](auto&& r) {
           circuitdLink.attached();  // circuitd hears our channels from now on
@@ -320,6 +330,10 @@ int run(daemon::Runtime& rt) {
     return circuitd.attached() ? std::vector<std::string>{} : std::vector<std::string>{"circuitd"};
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
+    out.emplace_back("consensus_fetched_total", consensus.counters().fetched);
+    out.emplace_back("consensus_accepted_total", consensus.counters().accepted);
+    out.emplace_back("consensus_refused_total", consensus.counters().refused);
+    out.emplace_back("consensus_fetch_failures_total", consensus.counters().failures);
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_circuitd_connects_total", circuitd.connects());
     out.emplace_back("channels", channels.channels());

@@ -3,6 +3,11 @@
 // circuits themselves live in circuitd/net/reactor.h around circuitd/core/circuit.h.
 #include <openssl/rand.h>
 
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "circuitd/core/net_params.h"
 #include "circuitd/net/reactor.h"
 #include "common/base/clock.h"
 #include "common/daemon/wiring.h"
@@ -18,10 +23,11 @@ using Traits = ipc::ChannelCircuitTraits;
 class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
  public:
   Bootstrap(const ipc::ControlInfo& info, ipc::ServerSessions<Traits>& sessions, Reactor& reactor,
-            ipc::ConnectionId id, std::function<void()> drop)
+            uint64_t& netParamUpdates, ipc::ConnectionId id, std::function<void()> drop)
       : WithControl(info),
         sessions_(sessions),
         reactor_(reactor),
+        netParamUpdates_(netParamUpdates),
         id_(id),
         drop_(std::move(drop)) {}
   kj::Promise<void> attach(AttachContext ctx) override {
@@ -29,10 +35,34 @@ class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
         id_, std::make_unique<ChanneldSession>(reactor_, drop_), ctx.getParams().getToChanneld()));
     return kj::READY_NOW;
   }
+  kj::Promise<void> setNetParams(SetNetParamsContext ctx) override {
+    auto list = ctx.getParams().getParams();
+    if (list.size() > 256) return KJ_EXCEPTION(FAILED, "setNetParams: more than 256 parameters");
+    std::vector<dirdoc::NetParam> params;
+    params.reserve(list.size());
+    for (auto p : list) {
+      auto name = p.getName();
+      if (name.size() == 0 || name.size() > 64)
+        return KJ_EXCEPTION(FAILED, "setNetParams: bad name");
+      for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+          return KJ_EXCEPTION(FAILED, "setNetParams: bad name");
+      params.push_back({std::string(name.cStr(), name.size()), p.getValue()});
+    }
+    CircuitParams fresh = circuitParamsFrom(dirdoc::resolveNetParams(params));
+    const CircuitParams& old = reactor_.params();
+    if (fresh.cc.ccAlg != old.cc.ccAlg || fresh.cc.sendmeInc != old.cc.sendmeInc)
+      spdlog::info("consensus: cc_alg {}, cc_sendme_inc {} for new circuits", fresh.cc.ccAlg,
+                   fresh.cc.sendmeInc);
+    reactor_.setParams(fresh);
+    ++netParamUpdates_;
+    return kj::READY_NOW;
+  }
 
  private:
   ipc::ServerSessions<Traits>& sessions_;
   Reactor& reactor_;
+  uint64_t& netParamUpdates_;  // consensus_params_updates_total
   ipc::ConnectionId id_;
   std::function<void()> drop_;
 };
@@ -60,15 +90,17 @@ int run(daemon::Runtime& rt) {
     spdlog::error("onion keys: {}", id.error());
     return 1;
   }
-  // Consensus parameters are not read yet: C tor 0.4.9's defaults (cc_alg 2, cc_sendme_inc 31).
+  // C tor 0.4.9's defaults until channeld hands over a verified consensus' parameters.
   Reactor reactor(
       std::move(*id), CircuitParams{},
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); }, monotonicUsec);
   ipc::ServerSessions<Traits> channels;
+  uint64_t netParamUpdates = 0;
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId cid, std::function<void()> drop) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), channels, reactor, cid, std::move(drop));
+        return kj::heap<Bootstrap>(rt.control(), channels, reactor, netParamUpdates, cid,
+                                   std::move(drop));
       },
       [&](ipc::ConnectionId cid) { channels.closed(cid); });
   channels.usePlanesOf(*listener);
@@ -98,6 +130,9 @@ int run(daemon::Runtime& rt) {
     return w;
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
+    out.emplace_back("consensus_params_updates_total", netParamUpdates);
+    out.emplace_back("consensus_cc_sendme_inc", reactor.params().cc.sendmeInc);
+    out.emplace_back("consensus_cc_alg", reactor.params().cc.ccAlg);
     const auto& c = reactor.counters();
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_channeld_sessions", channels.size());

@@ -31,6 +31,18 @@ using Types = import "types.capnp";
 
 interface CircuitEntry {
   attach @0 (toChanneld :CellSink) -> (toCircuitd :CellSink);
+
+  # The `params` line of the consensus channeld verified last (dir-spec 3.4.1), sent after each
+  # attach once channeld has one and again with every newer consensus. circuitd resolves it with C
+  # tor's defaults, minimums and maximums itself (it does not trust channeld to have clamped) and
+  # uses the values for circuits created from then on. At most 256 entries, names at most 64 bytes
+  # of [A-Za-z0-9_]; more is a violation of this contract.
+  setNetParams @1 (params :List(NetParam)) -> ();
+}
+
+struct NetParam {
+  name @0 :Text;
+  value @1 :Int32;
 }
 
 interface CellSink {

@@ -10,6 +10,7 @@ struct DirClient::Request {
   DirClient* owner = nullptr;
   evhttp_connection* conn = nullptr;
   Done done;
+  size_t maxBytes = kMaxResponseBytes;
 };
 
 DirClient::DirClient(event_base* base, int timeoutSeconds)
@@ -44,9 +45,13 @@ void DirClient::fetchServerDescriptor(const DirEndpoint& from, const std::string
   start(from, false, "/tor/server/fp/" + fingerprintHex, "", std::move(done));
 }
 
+void DirClient::get(const DirEndpoint& from, const std::string& path, size_t maxBytes, Done done) {
+  start(from, false, path, "", std::move(done), maxBytes);
+}
+
 void DirClient::start(const DirEndpoint& to, bool post, const std::string& path,
-                      const std::string& body, Done done) {
-  auto* r = new Request{this, nullptr, std::move(done)};
+                      const std::string& body, Done done, size_t maxBytes) {
+  auto* r = new Request{this, nullptr, std::move(done), maxBytes};
   r->conn = evhttp_connection_base_new(base_, nullptr, to.address.c_str(), to.dirPort);
   if (!r->conn) {
     HttpResult res{0, "cannot create the connection", ""};
@@ -55,7 +60,7 @@ void DirClient::start(const DirEndpoint& to, bool post, const std::string& path,
     return;
   }
   evhttp_connection_set_timeout(r->conn, timeoutSeconds_);
-  evhttp_connection_set_max_body_size(r->conn, kMaxResponseBytes);
+  evhttp_connection_set_max_body_size(r->conn, static_cast<ev_ssize_t>(maxBytes));
   evhttp_connection_set_retries(r->conn, 0);
   evhttp_request* req = evhttp_request_new(&DirClient::onResponse, r);
   evkeyvalq* headers = evhttp_request_get_output_headers(req);
@@ -87,7 +92,7 @@ void DirClient::onResponse(evhttp_request* req, void* arg) {
     res.status = evhttp_request_get_response_code(req);
     if (const char* line = evhttp_request_get_response_code_line(req)) res.reason = line;
     evbuffer* in = evhttp_request_get_input_buffer(req);
-    size_t n = std::min(evbuffer_get_length(in), kMaxResponseBytes);
+    size_t n = std::min(evbuffer_get_length(in), r->maxBytes);
     res.body.resize(n);
     evbuffer_remove(in, res.body.data(), n);
   }

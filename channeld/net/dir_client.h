@@ -43,11 +43,13 @@ class DirClient {
 
   void postDescriptor(const DirEndpoint& to, const std::string& descriptor, Done done);
   void fetchServerDescriptor(const DirEndpoint& from, const std::string& fingerprintHex, Done done);
+  // GET `path` (e.g. /tor/status-vote/current/consensus); a body over `maxBytes` fails.
+  void get(const DirEndpoint& from, const std::string& path, size_t maxBytes, Done done);
 
  private:
   struct Request;
   void start(const DirEndpoint& to, bool post, const std::string& path, const std::string& body,
-             Done done);
+             Done done, size_t maxBytes = kMaxResponseBytes);
   static void onResponse(evhttp_request* req, void* arg);
   static void onReap(evutil_socket_t, short, void* self);
 

@@ -145,6 +145,9 @@ class Reactor {
  public:
   Reactor(OnionIdentity id, CircuitParams params, std::function<void(MutBytes)> random,
           std::function<uint64_t()> nowUsec);
+  // Consensus parameters changed (net_params.h): circuits created from now on use `params`.
+  void setParams(const CircuitParams& params) { params_ = params; }
+  const CircuitParams& params() const { return params_; }
   ~Reactor();
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;

@@ -82,7 +82,8 @@ class Node:
 class TorNet:
     """A private network. Use as a context manager so that every process is stopped."""
 
-    def __init__(self, root, authorities=3, middles=2, exits=0, client=True, conflux=True):
+    def __init__(self, root, authorities=3, middles=2, exits=0, client=True, conflux=True,
+                 consensus_params=""):
         self.root = os.path.abspath(root)
         os.makedirs(self.root, exist_ok=True)
         self.nodes = [Node(self, f"auth{i}", "authority") for i in range(authorities)]
@@ -93,6 +94,9 @@ class TorNet:
             self.nodes.append(self.client)
         self.conflux = conflux
         self.exit_nodes = []  # fingerprints the client is pinned to (ExitNodes)
+        # The authorities' ConsensusParams beyond the ones every test network has; change it with
+        # set_consensus_params() while the network runs.
+        self.consensus_params = consensus_params
 
     # ---- set-up -------------------------------------------------------------------------------
 
@@ -130,7 +134,7 @@ class TorNet:
                  "RunAsDaemon 0", "ShutdownWaitLength 0", "AssumeReachable 1",
                  "PathsNeededToBuildCircuits 0.25", f"Log notice file {n.log}",
                  "SafeLogging 0", "ContactInfo tornet@localhost",
-                 "ConsensusParams cc_alg=2 cfx_enabled=1"]
+                 f"ConsensusParams cc_alg=2 cfx_enabled=1 {self.consensus_params}".strip()]
         lines += self.dir_authority_lines()
         return lines
 
@@ -206,6 +210,14 @@ class TorNet:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def set_consensus_params(self, params):
+        """New ConsensusParams for the authorities (a reload, SIGHUP): the next consensus has them."""
+        self.consensus_params = params
+        for n in self.authorities():
+            self._write_torrc(n)
+            if n.proc and n.proc.poll() is None:
+                n.proc.send_signal(signal.SIGHUP)
 
     def stop_node(self, n):
         if n.proc and n.proc.poll() is None:

@@ -1,0 +1,140 @@
+// channeld/net/consensus_fetcher.cc: see consensus_fetcher.h.
+#include "channeld/net/consensus_fetcher.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include "common/dirdoc/verify.h"
+
+namespace onionsplit::channeld {
+namespace {
+
+// Bounds on what an authority may send: a consensus of today's network is about 3 MiB
+// uncompressed; the certificates are at most dirdoc's bound.
+constexpr size_t kMaxConsensusBytes = 16 * 1024 * 1024;
+constexpr int64_t kMaxRetrySeconds = 600;
+
+int64_t nowUnix() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+ConsensusFetcher::ConsensusFetcher(event_base* base, const config::Config& cfg,
+                                   OnConsensus onConsensus)
+    : cfg_(cfg),
+      onConsensus_(std::move(onConsensus)),
+      dir_(base),
+      timer_(evtimer_new(base, &ConsensusFetcher::onTimer, this)) {}
+
+ConsensusFetcher::~ConsensusFetcher() {
+  event_free(timer_);
+}
+
+void ConsensusFetcher::start() {
+  schedule(0);
+}
+
+int64_t ConsensusFetcher::secondsUntilNextFetch(const dirdoc::Consensus& c, int64_t nowUnix,
+                                                uint64_t r) {
+  int64_t window = std::max<int64_t>(0, (c.validUntilUnix - c.freshUntilUnix) / 2);
+  int64_t at = c.freshUntilUnix + window * static_cast<int64_t>(r % 1000) / 1000;
+  return std::max<int64_t>(1, at - nowUnix);
+}
+
+void ConsensusFetcher::onTimer(evutil_socket_t, short, void* self) {
+  static_cast<ConsensusFetcher*>(self)->fetch();
+}
+
+void ConsensusFetcher::schedule(int64_t seconds) {
+  timeval tv{static_cast<time_t>(seconds), 0};
+  evtimer_add(timer_, &tv);
+}
+
+DirEndpoint ConsensusFetcher::endpoint() const {
+  const auto& a = cfg_.dirAuthorities[next_ % cfg_.dirAuthorities.size()];
+  return DirEndpoint{a.address, a.dirPort, a.nickname};
+}
+
+void ConsensusFetcher::fetch() {
+  if (cfg_.dirAuthorities.empty()) return;
+  dir_.get(endpoint(), "/tor/keys/all", dirdoc::kMaxCertsBytes,
+           [this](const HttpResult& res) { gotCerts(res); });
+}
+
+void ConsensusFetcher::fail(const std::string& why) {
+  ++counters_.failures;
+  spdlog::warn("consensus: {} (from {}); trying again in {} s", why, endpoint().nickname, retry_);
+  ++next_;
+  schedule(retry_);
+  retry_ = std::min(retry_ * 2, kMaxRetrySeconds);
+}
+
+void ConsensusFetcher::gotCerts(const HttpResult& res) {
+  if (res.status != 200)
+    return fail("key certificates: " + std::to_string(res.status) + " " + res.reason);
+  auto certs = dirdoc::parseAuthorityCerts(res.body);
+  if (!certs) return fail("key certificates: " + certs.error().toString());
+  certs_ = std::move(*certs);
+  dir_.get(endpoint(), "/tor/status-vote/current/consensus", kMaxConsensusBytes,
+           [this](const HttpResult& r) { gotConsensus(r); });
+}
+
+void ConsensusFetcher::gotConsensus(const HttpResult& res) {
+  if (res.status != 200) return fail("consensus: " + std::to_string(res.status) + " " + res.reason);
+  ++counters_.fetched;
+  auto c = dirdoc::parseConsensus(res.body, {cfg_.testingTorNetwork});
+  std::vector<dirdoc::V3Ident> authorities;
+  for (const auto& a : cfg_.dirAuthorities)
+    if (a.hasV3Identity) authorities.push_back(a.v3Identity);
+  auto verdict = c ? dirdoc::verifyConsensus(*c, certs_, authorities, nowUnix())
+                   : dirdoc::DirResult<dirdoc::SignatureTally>(onionsplit::fail(c.error()));
+  if (!verdict) {
+    ++counters_.refused;
+    return fail("refused: " + verdict.error().toString() +
+                (current_ ? "; the last good consensus stays in force" : ""));
+  }
+  retry_ = 60;
+  if (current_ && c->validAfterUnix <= current_->validAfterUnix) {
+    spdlog::info("consensus: nothing newer than valid-after {} yet", current_->validAfterUnix);
+  } else {
+    ++counters_.accepted;
+    spdlog::info(
+        "consensus: valid-after {} accepted ({} of {} required signatures good, {} "
+        "relays, {} parameters)",
+        c->validAfterUnix, verdict->good, verdict->required, c->routers.size(), c->params.size());
+    current_ = std::move(*c);
+    onConsensus_(*current_);
+  }
+  uint32_t draw = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw);
+  schedule(secondsUntilNextFetch(*current_, nowUnix(), draw));
+}
+
+void sendNetParams(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c) {
+  std::vector<const dirdoc::NetParam*> allowed;
+  for (const auto& p : c.params) {
+    bool ok = !p.name.empty() && p.name.size() <= 64 && allowed.size() < 256;
+    for (char ch : p.name)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+    if (ok) allowed.push_back(&p);
+  }
+  auto req = entry.setNetParamsRequest();
+  auto list = req.initParams(static_cast<unsigned>(allowed.size()));
+  for (unsigned i = 0; i < allowed.size(); ++i) {
+    list[i].setName(allowed[i]->name);
+    list[i].setValue(allowed[i]->value);
+  }
+  req.send().detach([](kj::Exception&& e) {
+    spdlog::info(
+        "consensus: circuitd did not take the parameters ({}); it gets them again when "
+        "it attaches",
+        e.getDescription().cStr());
+  });
+}
+
+}  // namespace onionsplit::channeld

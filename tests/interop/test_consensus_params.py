@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""onionsplit follows the consensus (issue 17): the private network's authorities publish
+cc_sendme_inc=33, onionsplit's channeld fetches and verifies the consensus and circuitd negotiates
+33 in its ntor v3 replies, so a C tor client (which refuses a reply more than 1 away from the
+consensus value) downloads through onionsplit as its exit. Then the authorities change the value
+to 36 and the next consensus changes it in onionsplit without a restart; the client downloads
+again.
+
+Usage: test_consensus_params.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import targets  # noqa: E402
+import tornet  # noqa: E402
+
+
+def wait_counter(relay, name, want, timeout):
+    """Polls `onionsplit status --counters` (bounded) until counter `name` equals `want`."""
+    deadline = time.time() + timeout
+    value = None
+    while time.time() < deadline:
+        value = relay.counters().get(name)
+        if value == want:
+            return value
+        time.sleep(2)
+    return value
+
+
+def main():
+    run = tornet.InteropRun("onionsplit-consensus-")
+    bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
+    with run:
+        big_sha = targets.make_file(os.path.join(files, "big.bin"), big_mib << 20)
+        with targets.HttpServer(files) as http, \
+                tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
+                              conflux=False, consensus_params="cc_sendme_inc=33") as net:
+            net.setup()
+            relay = run.relay = tornet.Onionsplit(net, root, bin_dir)
+            net.exit_nodes = [relay.fingerprint]
+            net.start()
+            relay.start()
+            net.wait_bootstrapped(timeout=120)
+            net.wait_for_relay_in_consensus(relay.fingerprint, flags=("Exit", "Running", "Valid"),
+                                            timeout=150)
+            inc = wait_counter(relay, "circuitd.consensus_cc_sendme_inc", 33, 120)
+            counters = relay.counters()
+            check(inc == 33 and counters.get("channeld.consensus_accepted_total", 0) >= 1,
+                  f"the consensus' cc_sendme_inc reached circuitd: {inc} (consensus accepted "
+                  f"{counters.get('channeld.consensus_accepted_total')} times, refused "
+                  f"{counters.get('channeld.consensus_refused_total')})")
+            pids = {d: relay.daemon_pid(d) for d in ("channeld", "circuitd", "streamd", "confluxd")}
+
+            status, sha, n, secs = targets.http_get_until(net.client.socks_port, "127.0.0.1",
+                                                          http.port, "/big.bin", within=120,
+                                                          timeout=300)
+            check(sha == big_sha and relay.counters().get("circuitd.circuits_created_ntor3_total",
+                                                          0) >= 1,
+                  f"{big_mib} MiB through onionsplit with cc_sendme_inc 33: {n} bytes in "
+                  f"{secs:.1f} s, intact: {sha == big_sha}")
+
+            net.set_consensus_params("cc_sendme_inc=36")
+            inc = wait_counter(relay, "circuitd.consensus_cc_sendme_inc", 36, 180)
+            check(inc == 36, f"the authorities changed it to 36: circuitd now uses {inc}")
+            after = {d: relay.daemon_pid(d) for d in pids}
+            check(after == pids, f"without a restart: pids {pids} -> {after}")
+            # The client's circuits made under 33 are closed after the change so the next stream
+            # uses a circuit built with the new value (NEWNYM; C tor then builds fresh ones).
+            net.control("SIGNAL NEWNYM")
+            time.sleep(2)
+            status, sha, n, secs = targets.http_get(net.client.socks_port, "127.0.0.1", http.port,
+                                                    "/big.bin", timeout=300)
+            check(sha == big_sha, f"{big_mib} MiB again with cc_sendme_inc 36: {n} bytes in "
+                                  f"{secs:.1f} s, intact: {sha == big_sha}")
+            log = relay.log_text()
+            check("consensus: cc_alg 2, cc_sendme_inc 36 for new circuits" in log,
+                  "circuitd's log names the new value")
+    return run.result()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
