@@ -98,6 +98,44 @@ int takeOrPort(std::vector<PassedOrPort>& passed, const config::OrPort& p) {
   return -1;
 }
 
+// Every ORPort line that listens: on the socket the launcher or systemd passed for it, or (run
+// alone) bound here. False (logged) if one cannot listen.
+bool listenOnOrPorts(daemon::Runtime& rt, const LinkTlsContext& tls, ChannelServer& channels,
+                     const config::Config& cfg, std::vector<PassedOrPort> passedOrPorts,
+                     std::vector<std::unique_ptr<OrListener>>& orPorts) {
+  bool passedAny = !passedOrPorts.empty();
+  std::string error;
+  for (const auto& p : cfg.orPorts) {
+    if (p.noListen) continue;
+    OrListenerLimits limits;
+    limits.exemptLoopback = cfg.testingTorNetwork;
+    int passed = takeOrPort(passedOrPorts, p);
+    if (passedAny && passed < 0) {
+      spdlog::error(
+          "ORPort {}: no socket was passed on that port (under systemd, make ListenStream= "
+          "of onionsplit-channeld.socket match the torrc's ORPort lines)",
+          p.port);
+      return false;
+    }
+    auto l = OrListener::create(
+        rt.loop().base(), tls, passed, p.address.empty() ? "0.0.0.0" : p.address, p.port, limits,
+        [&channels](std::unique_ptr<OrConnection> c) { channels.accept(std::move(c)); }, error);
+    if (!l) {
+      spdlog::error("ORPort {}:{}: {}", p.address, p.port, error);
+      return false;
+    }
+    spdlog::info("ORPort listening on {}:{}{}", p.address.empty() ? "0.0.0.0" : p.address,
+                 l->port(), passed >= 0 ? " (socket passed by the launcher or systemd)" : "");
+    orPorts.push_back(std::move(l));
+  }
+  for (const auto& extra : passedOrPorts) {
+    spdlog::warn("an ORPort socket on port {} was passed that no ORPort line names; closed",
+                 extra.port);
+    close(extra.fd);
+  }
+  return true;
+}
+
 // SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (`cfg`; the
 // publisher reads it when it builds), and the onion keys are read again (rotation).
 void applyReload(ChannelServer& channels, DescriptorPublisher* publisher,
@@ -125,7 +163,6 @@ void applyReload(ChannelServer& channels, DescriptorPublisher* publisher,
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
   auto passedOrPorts = systemdOrPorts();
-  bool underSystemd = !passedOrPorts.empty();
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
   auto keys = keys::loadIdentityKeys(cfg.dataDirectory);
@@ -255,34 +292,7 @@ int run(daemon::Runtime& rt) {
   event_add(renewTimer.get(), &day);
 
   std::vector<std::unique_ptr<OrListener>> orPorts;
-  for (const auto& p : cfg.orPorts) {
-    if (p.noListen) continue;
-    OrListenerLimits limits;
-    limits.exemptLoopback = cfg.testingTorNetwork;
-    int passed = takeOrPort(passedOrPorts, p);
-    if (underSystemd && passed < 0) {
-      spdlog::error(
-          "ORPort {}: no socket was passed on that port (under systemd, make ListenStream= "
-          "of onionsplit-channeld.socket match the torrc's ORPort lines)",
-          p.port);
-      return 1;
-    }
-    auto l = OrListener::create(
-        rt.loop().base(), *tls, passed, p.address.empty() ? "0.0.0.0" : p.address, p.port, limits,
-        [&channels](std::unique_ptr<OrConnection> c) { channels.accept(std::move(c)); }, error);
-    if (!l) {
-      spdlog::error("ORPort {}:{}: {}", p.address, p.port, error);
-      return 1;
-    }
-    spdlog::info("ORPort listening on {}:{}{}", p.address.empty() ? "0.0.0.0" : p.address,
-                 l->port(), passed >= 0 ? " (socket passed by the launcher or systemd)" : "");
-    orPorts.push_back(std::move(l));
-  }
-  for (const auto& extra : passedOrPorts) {
-    spdlog::warn("an ORPort socket on port {} was passed that no ORPort line names; closed",
-                 extra.port);
-    close(extra.fd);
-  }
+  if (!listenOnOrPorts(rt, *tls, channels, cfg, std::move(passedOrPorts), orPorts)) return 1;
 
   // The descriptor, once there is an ORPort to advertise and authorities to tell.
   std::unique_ptr<DescriptorPublisher> publisher;
