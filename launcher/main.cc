@@ -6,7 +6,8 @@
 // unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort alone
 // (launcher/metrics_service.h).
 //
-// Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version
+// Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version | --help
+// (the whole list: usage() below, and the manual page packaging/man/onionsplit.1)
 #include <event2/event.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -51,8 +52,9 @@ namespace {
 
 constexpr const char* kDaemons[] = {"channeld", "circuitd", "streamd", "confluxd"};
 
-void usage() {
-  std::fprintf(stderr,
+// `out` is stdout for --help (exit 0, as C tor) and stderr for a usage error (exit 2).
+void usage(std::FILE* out) {
+  std::fprintf(out,
                "usage: onionsplit -f FILE              run the relay (starts the four daemons)\n"
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
                "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
@@ -60,7 +62,8 @@ void usage() {
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
                "       onionsplit keygen --only-due -f FILE  make missing keys, renew what is due\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
-               "       onionsplit --version\n");
+               "       onionsplit --version\n"
+               "       onionsplit --help\n");
 }
 
 std::string selfDir() {
@@ -461,16 +464,16 @@ int main(int argc, char** argv) {
       std::printf("onionsplit %s\n", daemon::kVersion);
       return 0;
     } else if (a == "-h" || a == "--help") {
-      launcher::usage();
+      launcher::usage(stdout);
       return 0;
     } else {
       std::fprintf(stderr, "onionsplit: unknown argument %s\n", a.c_str());
-      launcher::usage();
+      launcher::usage(stderr);
       return 2;
     }
   }
   if (configPath.empty()) {
-    launcher::usage();
+    launcher::usage(stderr);
     return 2;
   }
   config::BuildResult built;

@@ -2,7 +2,9 @@
 # Builds the Debian package from a build directory and checks that it installs (issue 7,
 # docs/PACKAGING.md): `apt-get install ./onionsplit_*.deb` must pull nothing it cannot find, the
 # files must land where the units expect them, the users and directories must exist, the shipped
-# torrc must be valid and `onionsplit-keys` must give each daemon its own key files. Then the
+# torrc must be valid and `onionsplit-keys` must give each daemon its own key files. Before that,
+# lintian must find no error in the .deb (its warnings are printed; docs/PACKAGING.md says why each
+# remaining one stays) and the manual pages must render without a warning. Then the
 # package is purged and what its install created is removed again. Needs root; refuses to touch a
 # machine where the onionsplit package is already installed.
 # Usage: scripts/check-deb.sh [BUILD_DIR]   (default build/release, configured and built)
@@ -19,6 +21,17 @@ rm -f "$build"/onionsplit_*.deb
 out=$(cd "$build" && cpack -G DEB 2>&1) || fail "cpack failed: $out"
 deb=$(ls "$build"/onionsplit_*.deb)
 echo "check-deb: built $deb ($(du -k "$deb" | cut -f1) KiB)"
+
+command -v lintian >/dev/null || fail "lintian is not installed (scripts/install-deps.sh installs it)"
+# --no-cfg: no ~/.lintianrc or /etc/lintianrc changes the verdict. As root lintian says it would
+# rather not be; that line is dropped.
+lint_rc=0
+lint=$(lintian --no-cfg --fail-on error "$deb" 2>&1) || lint_rc=$?
+lint=$(grep -v 'running with root privileges' <<<"$lint" || true)
+[ -z "$lint" ] || printf '%s\n' "$lint" | sed 's/^/check-deb: lintian: /'
+errors=$(grep -c '^E: ' <<<"$lint" || true)
+[ "$lint_rc" -eq 0 ] && [ "$errors" -eq 0 ] || fail "lintian found $errors error(s) (exit $lint_rc)"
+echo "check-deb: lintian: 0 errors, $(grep -c '^W: ' <<<"$lint" || true) warning(s)"
 
 saved=""
 users="onionsplit-channeld onionsplit-circuitd onionsplit-streamd onionsplit-confluxd onionsplit-metrics"
@@ -44,10 +57,18 @@ for f in /usr/bin/onionsplit /usr/libexec/onionsplit/{channeld,circuitd,streamd,
   /usr/lib/systemd/system/onionsplit-metrics.service /usr/lib/systemd/system/onionsplit-metrics.socket \
   /usr/lib/systemd/system/onionsplit-metrics.service.d/10-hardening.conf \
   /usr/lib/sysusers.d/onionsplit.conf /usr/lib/tmpfiles.d/onionsplit.conf /etc/onionsplit/torrc \
-  /usr/share/doc/onionsplit/OPERATING.md; do
+  /usr/share/doc/onionsplit/{OPERATING.md,copyright,changelog.gz} \
+  /usr/share/man/man1/onionsplit.1.gz /usr/share/man/man5/onionsplit-torrc.5.gz; do
   dpkg -S "$f" >/dev/null 2>&1 || fail "$f is not in the package"
   [ -e "$f" ] || fail "$f is missing after install"
 done
+for page in /usr/share/man/man1/onionsplit.1.gz /usr/share/man/man5/onionsplit-torrc.5.gz; do
+  out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null) ||
+    fail "man cannot render $page: $out"
+  [ -z "$out" ] || fail "man warns about $page: $out"
+done
+out=$(onionsplit --help 2>/dev/null) || fail "onionsplit --help exited $?"
+case $out in "usage: onionsplit"*) ;; *) fail "onionsplit --help printed no usage on stdout: $out" ;; esac
 for u in $users; do getent passwd "$u" >/dev/null || fail "no user $u after install"; done
 getent group onionsplit >/dev/null || fail "no group onionsplit after install"
 [ "$(stat -c %U:%G:%a /var/lib/onionsplit)" = root:onionsplit:710 ] || fail "/var/lib/onionsplit: $(stat -c %U:%G:%a /var/lib/onionsplit)"

@@ -10,7 +10,7 @@ PKGS=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libseccomp-dev libsystemd-dev
-  systemd-container debootstrap
+  systemd-container debootstrap lintian man-db
   tor tor-geoipdb python3 curl procps iproute2
 )
 missing=()

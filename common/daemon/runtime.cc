@@ -70,6 +70,10 @@ std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name,
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
       path = argv[++i];
+    } else if (a == "-h" || a == "--help") {
+      std::printf("usage: %s -f FILE\n       %s --version\n", name, name);
+      exitCode = 0;
+      return nullptr;
     } else if (a == "--version") {
       std::printf("%s (onionsplit) %s\n", name, kVersion);
       exitCode = 0;
