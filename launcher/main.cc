@@ -33,6 +33,7 @@
 #include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
 #include "common/keys/relay_keys.h"
+#include "launcher/data_directory.h"
 #include "launcher/metrics_policy.h"
 #include "launcher/metrics_scrape.h"
 #include "launcher/metrics_server.h"
@@ -345,16 +346,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   config::BuildResult built;
-  std::string error;
-  if (!daemon::loadConfigFile(configPath, built, error)) {
-    std::fprintf(stderr, "onionsplit: %s\n", error.c_str());
-    return 1;
-  }
+  std::vector<std::string> errors;
+  bool loaded = daemon::loadConfigFile(configPath, built, errors);
   for (const auto& w : built.warnings)
     std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
   auto metricsPolicy = launcher::MetricsPolicy::parse(built.config.metricsPortPolicy);
-  if (!metricsPolicy) {
-    std::fprintf(stderr, "onionsplit: %s\n", metricsPolicy.error().c_str());
+  if (loaded && !metricsPolicy) errors.push_back(configPath + ": " + metricsPolicy.error());
+  // What start would refuse, verify refuses too; start also makes or fixes the directory. (keygen
+  // is left alone: under systemd it runs as root on a DataDirectory the daemons' group may enter.)
+  if (loaded && (verify || (!status && !metrics && !keygen && !listFp))) {
+    auto dd = launcher::checkDataDirectory(built.config, !verify);
+    errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
+    for (const auto& n : dd.notes)
+      std::fprintf(stderr, "onionsplit: %s%s\n", verify ? "warning: " : "", n.c_str());
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors)
+      std::fprintf(stderr, "onionsplit: %s\n", e.c_str());
     return 1;
   }
   if (verify) {

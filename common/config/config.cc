@@ -549,57 +549,72 @@ std::optional<uint64_t> parseBandwidth(std::string_view value) {
   return std::nullopt;
 }
 
-Expected<BuildResult, ConfigError> buildConfig(const std::vector<TorrcEntry>& entries) {
-  BuildResult out;
-  Config& c = out.config;
-  for (const TorrcEntry& e : entries) {
-    const auto& table = implementedOptions();
-    auto it = std::find_if(table.begin(), table.end(),
-                           [&](const OptionDef& d) { return iequals(d.name, e.key); });
-    if (it != table.end()) {
-      Status s = it->handle(c, e.value);
-      if (!s) return fail(ConfigError{e.line, s.error()});
-      continue;
-    }
-    auto matches = [&](std::string_view o) { return iequals(o, e.key); };
-    if (std::any_of(std::begin(kNoEffectOptions), std::end(kNoEffectOptions), matches)) {
-      out.warnings.push_back("line " + std::to_string(e.line) + ": " + e.key +
-                             " has no effect in onionsplit; ignored");
-      continue;
-    }
-    if (std::any_of(std::begin(kOffWhenZero), std::end(kOffWhenZero), matches)) {
-      if (e.value == "0") {
-        out.warnings.push_back("line " + std::to_string(e.line) + ": " + e.key +
-                               " 0: onionsplit has no such listener; ignored");
-        continue;
-      }
-      return fail(ConfigError{e.line, e.key +
-                                          " is a C tor option that onionsplit does not "
-                                          "implement (only \"" +
-                                          e.key + " 0\" is accepted)"});
-    }
-    if (isCtorOption(e.key))
-      return fail(
-          ConfigError{e.line, e.key + " is a C tor option that onionsplit does not implement"});
-    return fail(ConfigError{e.line, "unknown option " + e.key});
+namespace {
+
+// Applies one entry to `out`: an implemented option fills Config, a no-effect option warns,
+// anything else is an error that names the option.
+Status applyEntry(BuildResult& out, const TorrcEntry& e) {
+  const auto& table = implementedOptions();
+  auto it = std::find_if(table.begin(), table.end(),
+                         [&](const OptionDef& d) { return iequals(d.name, e.key); });
+  if (it != table.end()) return it->handle(out.config, e.value);
+  auto matches = [&](std::string_view o) { return iequals(o, e.key); };
+  if (std::any_of(std::begin(kNoEffectOptions), std::end(kNoEffectOptions), matches)) {
+    out.warnings.push_back(where(e) + e.key + " has no effect in onionsplit; ignored");
+    return {};
   }
+  if (std::any_of(std::begin(kOffWhenZero), std::end(kOffWhenZero), matches)) {
+    if (e.value == "0") {
+      out.warnings.push_back(where(e) + e.key + " 0: onionsplit has no such listener; ignored");
+      return {};
+    }
+    return fail(e.key + " is a C tor option that onionsplit does not implement (only \"" + e.key +
+                " 0\" is accepted)");
+  }
+  if (e.key == "%include")
+    return fail(std::string("%include is only read from a file (onionsplit -f FILE)"));
+  if (isCtorOption(e.key))
+    return fail(e.key + " is a C tor option that onionsplit does not implement");
+  return fail("unknown option " + e.key);
+}
+
+// Checks that need the whole configuration; each error names the options involved.
+void checkWhole(BuildResult& out, ConfigErrors& errors, const std::string& file) {
+  Config& c = out.config;
   if (c.ipcDirectory.empty()) c.ipcDirectory = c.dataDirectory + "/ipc";
   if (c.dirAuthorities.empty() && c.testingTorNetwork)
-    return fail(ConfigError{0, "TestingTorNetwork needs DirAuthority lines"});
+    errors.push_back(ConfigError{0, "TestingTorNetwork needs DirAuthority lines", file});
   if (c.bandwidthBurstBytes < c.bandwidthRateBytes)
-    return fail(ConfigError{0, "BandwidthBurst must be at least BandwidthRate"});
+    errors.push_back(ConfigError{0, "BandwidthBurst must be at least BandwidthRate", file});
   if (c.logs.empty()) c.logs.push_back(LogTarget{});
   if (c.metricsPort && c.metricsPortPolicy.empty())
     out.warnings.push_back(
         "MetricsPort without MetricsPortPolicy: every request will be refused (as in C tor); "
         "add e.g. \"MetricsPortPolicy accept 127.0.0.1\"");
+}
+
+}  // namespace
+
+Expected<BuildResult, ConfigErrors> buildConfig(const std::vector<TorrcEntry>& entries) {
+  BuildResult out;
+  ConfigErrors errors;
+  for (const TorrcEntry& e : entries) {
+    Status s = applyEntry(out, e);
+    if (!s) errors.push_back(ConfigError{e.line, s.error(), e.file});
+  }
+  checkWhole(out, errors, entries.empty() ? std::string() : entries.front().file);
+  if (!errors.empty()) return fail(std::move(errors));
   return out;
 }
 
-Expected<BuildResult, ConfigError> parseConfig(std::string_view torrcText) {
-  auto entries = lexTorrc(torrcText);
-  if (!entries) return fail(entries.error());
-  return buildConfig(*entries);
+Expected<BuildResult, ConfigErrors> parseConfig(std::string_view torrcText) {
+  std::vector<TorrcEntry> entries;
+  ConfigErrors errors;
+  lexTorrcInto(torrcText, "", entries, errors);
+  auto built = buildConfig(entries);
+  if (!built) errors.insert(errors.end(), built.error().begin(), built.error().end());
+  if (!errors.empty()) return fail(std::move(errors));
+  return built;
 }
 
 }  // namespace onionsplit::config

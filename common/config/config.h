@@ -100,12 +100,13 @@ struct Config {
 
 struct BuildResult {
   Config config;
-  std::vector<std::string> warnings;  // accepted-but-ignored options, one line each
+  std::vector<std::string> warnings;  // accepted-but-ignored options, one line each, with file:line
 };
 
-Expected<BuildResult, ConfigError> buildConfig(const std::vector<TorrcEntry>& entries);
-// Lexes and builds in one step.
-Expected<BuildResult, ConfigError> parseConfig(std::string_view torrcText);
+// Applies every entry and reports every bad one (each with its file and line), not only the first.
+Expected<BuildResult, ConfigErrors> buildConfig(const std::vector<TorrcEntry>& entries);
+// Lexes and builds in one step (no %include: that needs files, see common/config/include.h).
+Expected<BuildResult, ConfigErrors> parseConfig(std::string_view torrcText);
 
 // Exposed for tests and for --verify-config's messages.
 bool isCtorOption(std::string_view name);

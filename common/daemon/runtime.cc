@@ -20,23 +20,6 @@
 
 namespace onionsplit::daemon {
 
-bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto cfg = config::parseConfig(ss.str());
-  if (!cfg) {
-    error = path + ": " + config::describe(cfg.error());
-    return false;
-  }
-  out = std::move(*cfg);
-  return true;
-}
-
 Runtime::Runtime(std::string name, config::Config cfg)
     : name_(std::move(name)), config_(std::move(cfg)) {
   control_.daemon = name_;
@@ -69,15 +52,17 @@ std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name,
     return nullptr;
   }
   config::BuildResult built;
-  std::string error;
-  if (!loadConfigFile(path, built, error)) {
-    std::fprintf(stderr, "%s: %s\n", name, error.c_str());
+  std::vector<std::string> errors;
+  if (!loadConfigFile(path, built, errors)) {
+    for (const auto& e : errors)
+      std::fprintf(stderr, "%s: %s\n", name, e.c_str());
     exitCode = 1;
     return nullptr;
   }
   LogOptions lo;
   lo.name = name;
   lo.journal = stderrIsJournal();
+  std::string error;
   if (!setupLogging(lo, built.config.logs, error)) {
     std::fprintf(stderr, "%s: %s\n", name, error.c_str());
     exitCode = 1;

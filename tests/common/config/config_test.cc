@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/base/hex.h"
 
 namespace onionsplit::config {
@@ -103,18 +105,18 @@ TEST(Config, TheOptionsTheTestNetworkUses) {
 TEST(Config, UnknownOptionIsAnErrorNamingIt) {
   auto r = parseConfig("Nickname a\nExitPolcy accept *:*\n");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().line, 2);
-  EXPECT_NE(r.error().message.find("unknown option ExitPolcy"), std::string::npos);
+  EXPECT_EQ(r.error()[0].line, 2);
+  EXPECT_NE(r.error()[0].message.find("unknown option ExitPolcy"), std::string::npos);
 }
 
 TEST(Config, UnimplementedCtorOptionSaysSo) {
   auto r = parseConfig("HiddenServiceDir /x\n");
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("C tor option that onionsplit does not implement"),
+  EXPECT_NE(r.error()[0].message.find("C tor option that onionsplit does not implement"),
             std::string::npos);
   auto s = parseConfig("SocksPort 9050\n");
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("SocksPort"), std::string::npos);
+  EXPECT_NE(s.error()[0].message.find("SocksPort"), std::string::npos);
 }
 
 TEST(Config, NoEffectOptionsWarn) {
@@ -258,6 +260,45 @@ TEST(ConfigMetricsPort, BadValuesAreRefused) {
   EXPECT_FALSE(parseConfig("MetricsPort 70000\n"));
   EXPECT_FALSE(parseConfig("MetricsPort 1\nMetricsPort 2\n"));
   EXPECT_FALSE(parseConfig("MetricsPortPolicy\n"));
+}
+
+TEST(Config, ReportsEveryErrorWithItsLine) {
+  auto r = parseConfig(
+      "Nickname ok\n"
+      "Nickname has-dash\n"
+      "ContactInfo \"unterminated\n"
+      "AssumeReachable yes\n"
+      "ORPort 9001\n"
+      "Frobnicate 1\n");
+  ASSERT_FALSE(r);
+  std::vector<int> lines;
+  for (const auto& e : r.error())
+    lines.push_back(e.line);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<int>{2, 3, 4, 6}));
+  // Every error is one line of the description.
+  std::string text = describe(r.error());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_NE(text.find("line 6: unknown option Frobnicate"), std::string::npos);
+}
+
+TEST(Config, ErrorsAndWarningsNameTheirFile) {
+  auto entries = lexTorrc("SafeLogging 1\nBogus 2\n", "/etc/tor/torrc");
+  ASSERT_TRUE(entries);
+  auto r = buildConfig(*entries);
+  ASSERT_FALSE(r);
+  ASSERT_EQ(r.error().size(), 1u);
+  EXPECT_EQ(describe(r.error()[0]), "/etc/tor/torrc:2: unknown option Bogus");
+  auto ok = buildConfig({(*entries)[0]});
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->warnings.size(), 1u);
+  EXPECT_EQ(ok->warnings[0].rfind("/etc/tor/torrc:1: SafeLogging", 0), 0u);
+}
+
+TEST(Config, IncludeOnlyFromAFile) {
+  auto r = parseConfig("%include /etc/tor/torrc.d\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error()[0].message.find("%include"), std::string::npos);
 }
 
 }  // namespace
