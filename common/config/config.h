@@ -108,6 +108,17 @@ Expected<BuildResult, ConfigErrors> buildConfig(const std::vector<TorrcEntry>& e
 // Lexes and builds in one step (no %include: that needs files, see common/config/include.h).
 Expected<BuildResult, ConfigErrors> parseConfig(std::string_view torrcText);
 
+// A Log line's value, as C tor parses it: "[domain,~domain]severity[-severity] ... target". The
+// domains must be C tor's; onionsplit's sinks filter by severity only, so the target gets the span
+// of every severity named, and `domainsIgnored` says that a domain list (or a gap between ranges)
+// asked for less than that.
+struct ParsedLog {
+  LogTarget target;
+  bool domainsIgnored = false;
+};
+Expected<ParsedLog, std::string> parseLogValue(std::string_view value);
+bool isLogDomain(std::string_view name);
+
 // Exposed for tests and for --verify-config's messages.
 bool isCtorOption(std::string_view name);
 std::optional<uint64_t> parseBandwidth(std::string_view value);

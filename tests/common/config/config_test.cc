@@ -147,7 +147,7 @@ TEST(Config, BadValuesAreRefused) {
   EXPECT_FALSE(
       parseConfig("DirAuthority a 127.0.0.1:7000 "
                   "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333\n"));  // no orport
-  EXPECT_FALSE(parseConfig("Log [net]info stderr\n"));
+  EXPECT_FALSE(parseConfig("Log [nonet]info stderr\n"));
   EXPECT_FALSE(parseConfig("Log loud stderr\n"));
   EXPECT_FALSE(parseConfig("TestingTorNetwork 1\n"));
 }
@@ -299,6 +299,51 @@ TEST(Config, IncludeOnlyFromAFile) {
   auto r = parseConfig("%include /etc/tor/torrc.d\n");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error()[0].message.find("%include"), std::string::npos);
+}
+
+TEST(Config, LogDomainsAsCtorParsesThem) {
+  auto a = parseLogValue("[handshake]debug [*]notice stderr");
+  ASSERT_TRUE(a) << a.error();
+  EXPECT_EQ(a->target.kind, LogTarget::Kind::kStderr);
+  EXPECT_EQ(a->target.minSeverity, LogSeverity::kDebug);
+  EXPECT_EQ(a->target.maxSeverity, LogSeverity::kErr);
+  EXPECT_TRUE(a->domainsIgnored);
+  auto b = parseLogValue("[~net,~MM]info-warn file /var/log/tor/x.log");
+  ASSERT_TRUE(b) << b.error();
+  EXPECT_EQ(b->target.kind, LogTarget::Kind::kFile);
+  EXPECT_EQ(b->target.path, "/var/log/tor/x.log");
+  EXPECT_EQ(b->target.minSeverity, LogSeverity::kInfo);
+  EXPECT_EQ(b->target.maxSeverity, LogSeverity::kWarn);
+  auto c = parseLogValue("[*] notice syslog");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->target.kind, LogTarget::Kind::kSyslog);
+  EXPECT_FALSE(c->domainsIgnored);
+  auto d = parseLogValue("notice");  // no target: stdout, as in C tor
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->target.kind, LogTarget::Kind::kStdout);
+  auto gap = parseLogValue("debug-debug err stderr");
+  EXPECT_FALSE(gap) << "two unqualified ranges";
+  auto gap2 = parseLogValue("[circ]debug-debug err stderr");
+  ASSERT_TRUE(gap2);
+  EXPECT_TRUE(gap2->domainsIgnored);
+  EXPECT_FALSE(parseLogValue("[handshak]debug stderr"));
+  EXPECT_FALSE(parseLogValue("[handshake debug stderr"));
+  EXPECT_FALSE(parseLogValue("[net]loud stderr"));
+  EXPECT_FALSE(parseLogValue("stderr"));
+  EXPECT_FALSE(parseLogValue("notice file"));
+  EXPECT_FALSE(parseLogValue("notice stderr extra"));
+}
+
+TEST(Config, ALogLineWithDomainsWarnsThatTheyAreNotFiltered) {
+  auto r = parseConfig("Log [handshake]debug [*]notice stderr\nLog notice file /tmp/x\n");
+  ASSERT_TRUE(r) << describe(r.error());
+  ASSERT_EQ(r->config.logs.size(), 2u);
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0].rfind("line 1: Log: onionsplit does not filter by log domain", 0), 0u);
+  EXPECT_NE(r->warnings[0].find("from debug to err"), std::string::npos);
+  auto bad = parseConfig("Log [nosuch]info stderr\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error()[0].message.find("no such logging domain as nosuch"), std::string::npos);
 }
 
 }  // namespace
