@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "common/base/hex.h"
+#include "common/config/relay_options.h"
 
 namespace onionsplit::config {
 namespace {
@@ -620,6 +621,11 @@ Status applyEntry(BuildResult& out, const TorrcEntry& e) {
   const auto& table = implementedOptions();
   auto it = std::find_if(table.begin(), table.end(),
                          [&](const OptionDef& d) { return iequals(d.name, e.key); });
+  std::string warning;
+  if (auto st = applyRelayOption(out.config, e.key, e.value, warning)) {
+    if (*st && !warning.empty()) out.warnings.push_back(where(e) + e.key + ": " + warning);
+    return *st;
+  }
   if (it != table.end()) {
     Status st = it->handle(out.config, e.value);
     if (st && iequals(e.key, "Log")) {
@@ -658,9 +664,10 @@ void checkWhole(BuildResult& out, ConfigErrors& errors, const std::string& file)
   if (c.ipcDirectory.empty()) c.ipcDirectory = c.dataDirectory + "/ipc";
   if (c.dirAuthorities.empty() && c.testingTorNetwork)
     errors.push_back(ConfigError{0, "TestingTorNetwork needs DirAuthority lines", file});
-  if (c.bandwidthBurstBytes < c.bandwidthRateBytes)
+  if (c.bandwidthBurstBytes < c.bandwidthRateBytes)  // before RelayBandwidth* raises them
     errors.push_back(ConfigError{0, "BandwidthBurst must be at least BandwidthRate", file});
   if (c.logs.empty()) c.logs.push_back(LogTarget{});
+  checkRelayOptions(out, errors, file);
   if (c.metricsPort && c.metricsPortPolicy.empty())
     out.warnings.push_back(
         "MetricsPort without MetricsPortPolicy: every request will be refused (as in C tor); "
