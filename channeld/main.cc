@@ -140,8 +140,9 @@ int run(daemon::Runtime& rt) {
   }
 
   ChannelServerConfig sc;
-  sc.bandwidthRate = cfg.bandwidthRateBytes;
-  sc.bandwidthBurst = cfg.bandwidthBurstBytes;
+  // Every byte channeld moves is relayed: C tor's relay bucket (RelayBandwidthRate) applies.
+  sc.bandwidthRate = config::relayedBandwidthRate(cfg);
+  sc.bandwidthBurst = config::relayedBandwidthBurst(cfg);
   sc.certs = creds->responderCerts();
   sc.ourRsaIdSha256 = sha256(Bytes(keys->rsaIdentity.publicKey().derPkcs1()));
   sc.ourEdId = keys->masterPublic;
@@ -258,7 +259,8 @@ int run(daemon::Runtime& rt) {
 
   // The descriptor, once there is an ORPort to advertise and authorities to tell.
   std::unique_ptr<DescriptorPublisher> publisher;
-  if (!orPorts.empty() && !cfg.dirAuthorities.empty()) {
+  // PublishServerDescriptor 0: never published (C tor's meaning).
+  if (!orPorts.empty() && !cfg.dirAuthorities.empty() && cfg.publishServerDescriptor) {
     auto onion = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
     if (!onion) {
       spdlog::error("descriptor: {}", onion.error());

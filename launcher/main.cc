@@ -34,6 +34,7 @@
 #include "common/ipc/peers.h"
 #include "common/keys/relay_keys.h"
 #include "launcher/data_directory.h"
+#include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
 #include "launcher/metrics_scrape.h"
 #include "launcher/metrics_server.h"
@@ -88,6 +89,7 @@ struct Loop {
   Supervisor* sup = nullptr;
   bool stopping = false;
   const config::Config* cfg = nullptr;
+  uint64_t startedAtMs = 0;
 };
 
 void onStopSignal(evutil_socket_t sig, short, void* arg) {
@@ -186,6 +188,22 @@ void onKeyTimer(evutil_socket_t, short, void* arg) {
   checkKeys(*static_cast<Loop*>(arg), false);
 }
 
+uint64_t nowUnixMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// HeartbeatPeriod: a notice line with the uptime and each daemon's restarts.
+void onHeartbeat(evutil_socket_t, short, void* arg) {
+  auto* l = static_cast<Loop*>(arg);
+  std::vector<std::pair<std::string, unsigned>> restarts;
+  for (const char* name : kDaemons)
+    restarts.emplace_back(name, l->sup->restartsOf(name));
+  uint64_t up = (nowUnixMs() - l->startedAtMs) / 1000;
+  std::fprintf(stderr, "onionsplit: %s\n", heartbeatLine(up, restarts).c_str());
+}
+
 // C tor's `User`: after the launcher made the directories, keys and the daemons' sockets as root,
 // everything from here on runs as that user (the launcher too, so keys it rotates later belong to
 // it). The directories are handed over first. Without root, User may only name ourselves.
@@ -222,12 +240,6 @@ bool dropToUser(const config::Config& cfg) {
     return false;
   }
   return true;
-}
-
-uint64_t nowUnixMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
 }
 
 int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy metricsPolicy) {
@@ -273,6 +285,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
                  [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
   loop.sup = &sup;
   loop.cfg = &cfg;
+  loop.startedAtMs = startedAtMs;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
   event* intr = evsignal_new(loop.base, SIGINT, onStopSignal, &loop);
   event* hup = evsignal_new(loop.base, SIGHUP, onReloadSignal, &loop);
@@ -282,6 +295,9 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   event_add(intr, nullptr);
   event_add(hup, nullptr);
   event_add(keyTimer, &hourly);
+  event* heartbeat = event_new(loop.base, -1, EV_PERSIST, onHeartbeat, &loop);
+  timeval beat{static_cast<time_t>(cfg.heartbeatPeriodSeconds), 0};
+  if (cfg.heartbeatPeriodSeconds) event_add(heartbeat, &beat);
   sup.startAll();
   if (metrics) {
     metrics->serve([&ev, &sup, &cfg, startedAtMs] {
@@ -298,6 +314,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   event_free(intr);
   event_free(hup);
   event_free(keyTimer);
+  event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
   std::fprintf(stderr, "onionsplit: stopped\n");
   return 0;
@@ -359,6 +376,7 @@ int main(int argc, char** argv) {
     errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
     for (const auto& n : dd.notes)
       std::fprintf(stderr, "onionsplit: %s%s\n", verify ? "warning: " : "", n.c_str());
+    if (auto e = launcher::raiseFileLimit(built.config.connLimit, !verify)) errors.push_back(*e);
   }
   if (!errors.empty()) {
     for (const auto& e : errors)
