@@ -140,7 +140,6 @@ int run(daemon::Runtime& rt) {
   }
 
   ChannelServerConfig sc;
-  // Every byte channeld moves is relayed: C tor's relay bucket (RelayBandwidthRate) applies.
   sc.bandwidthRate = config::relayedBandwidthRate(cfg);
   sc.bandwidthBurst = config::relayedBandwidthBurst(cfg);
   sc.certs = creds->responderCerts();
@@ -257,9 +256,8 @@ int run(daemon::Runtime& rt) {
     close(extra.fd);
   }
 
-  // The descriptor, once there is an ORPort to advertise and authorities to tell.
+  // The descriptor, with an ORPort and authorities, unless PublishServerDescriptor 0 (C tor's).
   std::unique_ptr<DescriptorPublisher> publisher;
-  // PublishServerDescriptor 0: never published (C tor's meaning).
   if (!orPorts.empty() && !cfg.dirAuthorities.empty() && cfg.publishServerDescriptor) {
     auto onion = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
     if (!onion) {
