@@ -694,6 +694,7 @@ Expected<BuildResult, ConfigErrors> parseConfig(std::string_view torrcText) {
   lexTorrcInto(torrcText, "", entries, errors);
   auto built = buildConfig(entries);
   if (!built) errors.insert(errors.end(), built.error().begin(), built.error().end());
+  sortErrors(errors);
   if (!errors.empty()) return fail(std::move(errors));
   return built;
 }

@@ -1,7 +1,9 @@
 // common/config/torrc.cc: see torrc.h.
 #include "common/config/torrc.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace onionsplit::config {
 namespace {
@@ -73,6 +75,18 @@ std::string describe(const ConfigErrors& errors) {
     out += describe(e);
   }
   return out;
+}
+
+void sortErrors(ConfigErrors& errors) {
+  std::vector<std::string> files;
+  for (const ConfigError& e : errors)
+    if (std::find(files.begin(), files.end(), e.file) == files.end()) files.push_back(e.file);
+  auto rank = [&](const ConfigError& e) {
+    auto f = std::find(files.begin(), files.end(), e.file) - files.begin();
+    return std::pair<long, int>(f, e.line > 0 ? e.line : INT32_MAX);
+  };
+  std::stable_sort(errors.begin(), errors.end(),
+                   [&](const ConfigError& a, const ConfigError& b) { return rank(a) < rank(b); });
 }
 
 std::string where(const TorrcEntry& e) {

@@ -30,6 +30,10 @@ struct ConfigError {
 // Every problem of a file, in file order: an operator fixes them all in one round.
 using ConfigErrors = std::vector<ConfigError>;
 
+// Orders errors as an operator reads them: files in the order they first appear, lines ascending
+// within a file, errors without a line after their file's (stable otherwise).
+void sortErrors(ConfigErrors& errors);
+
 // "file:line: message", "line N: message" without a file, or the message alone.
 std::string describe(const ConfigError& e);
 // One described error per line.

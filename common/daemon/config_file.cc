@@ -63,6 +63,7 @@ bool loadConfigFile(const std::string& path, config::BuildResult& out,
     if (!policy) problems.push_back(config::ConfigError{0, policy.error(), path});
   }
   if (!problems.empty()) {
+    config::sortErrors(problems);
     for (const auto& p : problems)
       errors.push_back(config::describe(p));
     return false;

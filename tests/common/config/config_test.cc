@@ -274,8 +274,7 @@ TEST(Config, ReportsEveryErrorWithItsLine) {
   std::vector<int> lines;
   for (const auto& e : r.error())
     lines.push_back(e.line);
-  std::sort(lines.begin(), lines.end());
-  EXPECT_EQ(lines, (std::vector<int>{2, 3, 4, 6}));
+  EXPECT_EQ(lines, (std::vector<int>{2, 3, 4, 6})) << "in file order";
   // Every error is one line of the description.
   std::string text = describe(r.error());
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
@@ -293,6 +292,15 @@ TEST(Config, ErrorsAndWarningsNameTheirFile) {
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->warnings.size(), 1u);
   EXPECT_EQ(ok->warnings[0].rfind("/etc/tor/torrc:1: SafeLogging", 0), 0u);
+}
+
+TEST(Config, ErrorsSortIntoFileOrder) {
+  ConfigErrors e = {{0, "global", "a"}, {7, "seven", "b"}, {3, "three", "a"}, {2, "two", "b"}};
+  sortErrors(e);
+  std::vector<std::string> order;
+  for (const auto& x : e)
+    order.push_back(x.message);
+  EXPECT_EQ(order, (std::vector<std::string>{"three", "global", "two", "seven"}));
 }
 
 TEST(Config, IncludeOnlyFromAFile) {
