@@ -86,4 +86,23 @@ TEST(VerifyConfig, ADataDirectoryThatIsAFileIsRefused) {
   EXPECT_NE(r.output.find("is not a directory"), std::string::npos) << r.output;
 }
 
+// The crash loop of issue 16: a policy item streamd cannot parse used to pass the configuration and
+// kill streamd at every start with no line number. Now every daemon refuses it at start, with it.
+TEST(VerifyConfig, StreamdRefusesABadPolicyItemWithItsLine) {
+  TempDir t;
+  std::ofstream(t.path + "/torrc") << "DataDirectory " << t.path << "/data\n"
+                                   << "ExitRelay 1\nExitPolicy accept *:99999\n";
+  std::string cmd = std::string(ONIONSPLIT_BIN_DIR) + "/streamd -f " + t.path + "/torrc 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), n);
+  int st = pclose(p);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1) << out;
+  EXPECT_NE(out.find(t.path + "/torrc:3: ExitPolicy \"accept *:99999\""), std::string::npos) << out;
+}
+
 }  // namespace
