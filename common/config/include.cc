@@ -62,7 +62,7 @@ struct Reader {
 };
 
 void Reader::read(const std::string& path, int depth, const TorrcEntry* from) {
-  auto fail = [&](std::string message) {
+  auto report = [&](std::string message) {
     if (from)
       errors.push_back(ConfigError{from->line, std::move(message), from->file});
     else
@@ -70,12 +70,16 @@ void Reader::read(const std::string& path, int depth, const TorrcEntry* from) {
   };
   if (++filesRead > kMaxIncludedFiles) {
     if (filesRead == kMaxIncludedFiles + 1)  // once, not for every file after the limit
-      fail("%include: more than " + std::to_string(kMaxIncludedFiles) + " files read");
+      report("%include: more than " + std::to_string(kMaxIncludedFiles) + " files read");
+    return;
+  }
+  if (fs.kind(path) == FileSource::Kind::kDirectory) {
+    report(from ? "%include: " + path + " is a directory" : "is a directory, not a torrc");
     return;
   }
   auto text = fs.readFile(path);
   if (!text) {
-    fail("cannot read " + path + ": " + text.error());
+    report(from ? "cannot read " + path + ": " + text.error() : "cannot read: " + text.error());
     return;
   }
   std::vector<TorrcEntry> own;
