@@ -26,6 +26,11 @@ std::optional<Expected<void, std::string>> applyRelayOption(Config& c, std::stri
                                                             std::string_view value,
                                                             std::string& warning);
 
+// The local address streamd binds an exit connection of that family to ("" = none):
+// OutboundBindAddressExit, else OutboundBindAddress, as in C tor. (Loopback destinations are never
+// bound; the caller checks that.)
+std::string exitBindAddress(const Config& c, bool ipv6);
+
 // After every entry: C tor's normalisation (RelayBandwidthBurst defaults to RelayBandwidthRate and
 // the other way round; BandwidthRate/Burst raised to them), the ranges that need several options,
 // and the refusals and warnings for what onionsplit does not do.

@@ -1,6 +1,7 @@
 // common/sandbox/policy.cc: see policy.h.
 #include "common/sandbox/policy.h"
 
+#include "common/config/relay_options.h"
 #include "common/exitpolicy/from_config.h"
 
 namespace onionsplit::sandbox {
@@ -92,6 +93,8 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.mustNotRead.push_back(keys + "/secret_onion_key_ntor");
     p.inet = Inet::kTcpAndUdp;
     p.tcpConnectPorts = exitPorts(cfg);
+    p.bindOutgoingTcp =
+        !config::exitBindAddress(cfg, false).empty() || !config::exitBindAddress(cfg, true).empty();
     if (!exitpolicy::policyFromConfig(cfg)) return fail(std::string("exit policy does not build"));
   } else if (daemon == "confluxd" || daemon == "metrics") {
     // confluxd, and `onionsplit metrics` (the MetricsPort under systemd): Unix sockets to the

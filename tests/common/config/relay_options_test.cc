@@ -80,14 +80,27 @@ TEST(RelayOptions, Accounting) {
   EXPECT_EQ(refusal("Nickname a\nAccountingMax 1 TBytes\n").rfind("line 2: AccountingMax", 0), 0u);
 }
 
-TEST(RelayOptions, OutboundBindAddressSyntax) {
-  EXPECT_NE(refusal("OutboundBindAddressExit 192.0.2.1\n").find("does not bind"),
+TEST(RelayOptions, OutboundBindAddress) {
+  Config c = ok("OutboundBindAddressExit 192.0.2.1\nOutboundBindAddressExit [2001:db8::1]\n");
+  EXPECT_EQ(c.outboundBindAddressExit.ipv4, "192.0.2.1");
+  EXPECT_EQ(c.outboundBindAddressExit.ipv6, "2001:db8::1");
+  EXPECT_EQ(exitBindAddress(c, false), "192.0.2.1");
+  EXPECT_EQ(exitBindAddress(c, true), "2001:db8::1");
+  EXPECT_EQ(exitBindAddress(ok("Nickname a\n"), false), "");
+  // OutboundBindAddress is the fallback for exit connections (C tor), but it also covers
+  // channeld's connections, which are not bound yet: refused, like OutboundBindAddressOR.
+  Config fallback;
+  fallback.outboundBindAddress.ipv4 = "198.51.100.7";
+  EXPECT_EQ(exitBindAddress(fallback, false), "198.51.100.7");
+  fallback.outboundBindAddressExit.ipv4 = "192.0.2.1";
+  EXPECT_EQ(exitBindAddress(fallback, false), "192.0.2.1") << "Exit overrides";
+  EXPECT_NE(refusal("OutboundBindAddressOR [2001:db8::1]\n").find("channeld does not bind"),
             std::string::npos);
-  EXPECT_NE(refusal("OutboundBindAddressOR [2001:db8::1]\n").find("does not bind"),
+  EXPECT_NE(refusal("OutboundBindAddress 192.0.2.1\n").find("channeld does not bind"),
             std::string::npos);
-  EXPECT_NE(refusal("OutboundBindAddress example.com\n").find("not an IP address"),
+  EXPECT_NE(refusal("OutboundBindAddressExit example.com\n").find("not an IP address"),
             std::string::npos);
-  EXPECT_NE(refusal("OutboundBindAddress 192.0.2.1\nOutboundBindAddress 192.0.2.2\n")
+  EXPECT_NE(refusal("OutboundBindAddressExit 192.0.2.1\nOutboundBindAddressExit 192.0.2.2\n")
                 .find("more than one IPv4"),
             std::string::npos);
 }
