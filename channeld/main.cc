@@ -25,6 +25,7 @@
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
 #include "channeld/net/publisher.h"
+#include "common/config/relay_options.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
@@ -179,12 +180,12 @@ int run(daemon::Runtime& rt) {
       rt.loop().base(), std::move(sc), std::move(hooks),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
       [] { return static_cast<int64_t>(std::time(nullptr)); });
-
   // Outbound channels for EXTEND2 (declared after `channels`, so they go first).
   OutboundDialer dialer(
       rt.loop().base(), *clientTls, std::move(firstIdentity), std::chrono::seconds(30),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
       [] { return static_cast<int64_t>(std::time(nullptr)); });
+  dialer.setLocalAddresses(config::orBindAddress(cfg, false), config::orBindAddress(cfg, true));
   OutboundLimits outboundLimits;
   outboundLimits.allowPrivateAddresses = cfg.extendAllowPrivateAddresses || cfg.testingTorNetwork;
   OutboundChannels outbound(

@@ -210,11 +210,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
     return Status(
         fail(std::string("ServerDNSAllowNonRFC953Hostnames 1: streamd always refuses "
                          "names that are not valid hostnames (C tor's default, 0)")));
-  // streamd binds its exit connections; channeld does not bind its connections to relays yet, so
-  // OutboundBindAddress (which covers both in C tor) and OutboundBindAddressOR are refused.
-  if (is("OutboundBindAddress") || is("OutboundBindAddressOR"))
-    return Status(fail(std::string(key) + ": channeld does not bind its connections to relays yet "
-                                          "(OutboundBindAddressExit is supported)"));
   // Accepted values without an effect on the network that onionsplit does not give them.
   if (is("ServerDNSDetectHijacking") && v == "1")
     warning = "streamd does not test its resolvers for hijacking; set 0 to silence this";
@@ -297,6 +292,12 @@ std::optional<Status> readRelayOption(Config& c, std::string_view key, std::stri
 std::string exitBindAddress(const Config& c, bool ipv6) {
   const std::string& exit = ipv6 ? c.outboundBindAddressExit.ipv6 : c.outboundBindAddressExit.ipv4;
   if (!exit.empty()) return exit;
+  return ipv6 ? c.outboundBindAddress.ipv6 : c.outboundBindAddress.ipv4;
+}
+
+std::string orBindAddress(const Config& c, bool ipv6) {
+  const std::string& own = ipv6 ? c.outboundBindAddressOr.ipv6 : c.outboundBindAddressOr.ipv4;
+  if (!own.empty()) return own;
   return ipv6 ? c.outboundBindAddress.ipv6 : c.outboundBindAddress.ipv4;
 }
 

@@ -31,6 +31,9 @@ std::optional<Expected<void, std::string>> applyRelayOption(Config& c, std::stri
 // bound; the caller checks that.)
 std::string exitBindAddress(const Config& c, bool ipv6);
 
+// The same for channeld's connections to relays: OutboundBindAddressOR, else OutboundBindAddress.
+std::string orBindAddress(const Config& c, bool ipv6);
+
 // After every entry: C tor's normalisation (RelayBandwidthBurst defaults to RelayBandwidthRate and
 // the other way round; BandwidthRate/Burst raised to them), the ranges that need several options,
 // and the refusals and warnings for what onionsplit does not do.

@@ -74,6 +74,8 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     addFileCalls(p);
     p.inet = Inet::kTcp;  // relays and directory ports listen anywhere: every port
     p.keepFileAccessWhenLeavingRoot = true;
+    p.bindOutgoingTcp =
+        !config::orBindAddress(cfg, false).empty() || !config::orBindAddress(cfg, true).empty();
   } else if (daemon == "circuitd") {
     // On SIGHUP circuitd reloads its copies in keys/onion (common/keys/relay_keys.h): the ntor
     // onion keys, the fingerprint and the master public key. Rotations replace those files (write

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -540,6 +541,68 @@ TEST(OutboundDialer, ConnectAtOnceThenAPeerThatClosesFreesCleanly) {  // TROVE-2
   EXPECT_EQ(l.dialer->inProgress(), 0u);
   EXPECT_EQ(openFds(), before);
   close(s);
+}
+
+// This host's first IPv4 address outside 127.0.0.0/8 ("" if it has none).
+std::string nonLoopbackIpv4() {
+  ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) return "";
+  std::string out;
+  for (ifaddrs* i = all; i && out.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    auto* in = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(in->sin_addr.s_addr) >> 24) == 127) continue;
+    char buf[INET_ADDRSTRLEN];
+    out = inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+  }
+  freeifaddrs(all);
+  return out;
+}
+
+// The source address of the first connection waiting on listening socket `s` ("" if none).
+std::string firstPeerOf(int s) {
+  int c = accept(s, nullptr, nullptr);
+  if (c < 0) return "";
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  getpeername(c, reinterpret_cast<sockaddr*>(&peer), &len);
+  close(c);
+  char buf[INET_ADDRSTRLEN];
+  return inet_ntop(AF_INET, &peer.sin_addr, buf, sizeof buf);
+}
+
+// OutboundBindAddressOR: connections to relays leave from the configured address; those to a
+// loopback destination are not bound (C tor).
+TEST(OutboundDialer, LeavesFromTheOutboundBindAddress) {
+  std::string local = nonLoopbackIpv4();
+  if (local.empty()) GTEST_SKIP() << "no IPv4 address outside 127.0.0.0/8";
+  Loopback l(std::chrono::milliseconds(300));
+  l.dialer->setLocalAddresses("127.0.0.2", "");
+  int far = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  inet_pton(AF_INET, local.c_str(), &sin.sin_addr);
+  ASSERT_EQ(bind(far, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  ASSERT_EQ(listen(far, 4), 0);
+  socklen_t len = sizeof sin;
+  getsockname(far, reinterpret_cast<sockaddr*>(&sin), &len);
+  auto t = l.toThem();
+  t.ip = local;
+  t.port = ntohs(sin.sin_port);
+  ASSERT_TRUE(l.dial(t));  // fails (no TLS there); the TCP connection is what counts
+  EXPECT_EQ(firstPeerOf(far), "127.0.0.2");
+  close(far);
+  int near = loopbackSocket(true, &t.port);
+  t.ip = "127.0.0.1";
+  ASSERT_TRUE(l.dial(t));
+  EXPECT_EQ(firstPeerOf(near), "127.0.0.1");
+  close(near);
+  l.dialer->setLocalAddresses("not-an-address", "");
+  t.ip = local;
+  auto bad = l.dial(t);
+  ASSERT_TRUE(bad);
+  ASSERT_FALSE(*bad);
+  EXPECT_NE(bad->error().find("cannot bind to not-an-address"), std::string::npos) << bad->error();
 }
 
 }  // namespace

@@ -87,17 +87,16 @@ TEST(RelayOptions, OutboundBindAddress) {
   EXPECT_EQ(exitBindAddress(c, false), "192.0.2.1");
   EXPECT_EQ(exitBindAddress(c, true), "2001:db8::1");
   EXPECT_EQ(exitBindAddress(ok("Nickname a\n"), false), "");
-  // OutboundBindAddress is the fallback for exit connections (C tor), but it also covers
-  // channeld's connections, which are not bound yet: refused, like OutboundBindAddressOR.
-  Config fallback;
-  fallback.outboundBindAddress.ipv4 = "198.51.100.7";
-  EXPECT_EQ(exitBindAddress(fallback, false), "198.51.100.7");
-  fallback.outboundBindAddressExit.ipv4 = "192.0.2.1";
-  EXPECT_EQ(exitBindAddress(fallback, false), "192.0.2.1") << "Exit overrides";
-  EXPECT_NE(refusal("OutboundBindAddressOR [2001:db8::1]\n").find("channeld does not bind"),
-            std::string::npos);
-  EXPECT_NE(refusal("OutboundBindAddress 192.0.2.1\n").find("channeld does not bind"),
-            std::string::npos);
+  // OutboundBindAddress is the fallback of both; the Exit and OR options override it per family.
+  Config all =
+      ok("OutboundBindAddress 198.51.100.7\nOutboundBindAddressOR 203.0.113.9\n"
+         "OutboundBindAddress [2001:db8::7]\n");
+  EXPECT_EQ(exitBindAddress(all, false), "198.51.100.7");
+  EXPECT_EQ(orBindAddress(all, false), "203.0.113.9");
+  EXPECT_EQ(exitBindAddress(all, true), "2001:db8::7");
+  EXPECT_EQ(orBindAddress(all, true), "2001:db8::7");
+  Config exitOnly = ok("OutboundBindAddressExit 192.0.2.1\n");
+  EXPECT_EQ(orBindAddress(exitOnly, false), "") << "Exit does not reach channeld";
   EXPECT_NE(refusal("OutboundBindAddressExit example.com\n").find("not an IP address"),
             std::string::npos);
   EXPECT_NE(refusal("OutboundBindAddressExit 192.0.2.1\nOutboundBindAddressExit 192.0.2.2\n")
