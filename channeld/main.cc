@@ -139,8 +139,8 @@ int run(daemon::Runtime& rt) {
     spdlog::error("outbound link credentials: {}", error);
     return 1;
   }
-
   ChannelServerConfig sc;
+  sc.keepalivePeriod = std::chrono::seconds(cfg.keepalivePeriodSeconds);
   sc.bandwidthRate = config::relayedBandwidthRate(cfg);
   sc.bandwidthBurst = config::relayedBandwidthBurst(cfg);
   sc.certs = creds->responderCerts();

@@ -75,6 +75,8 @@ Status readBandwidth(uint64_t& out, std::string_view name, std::string_view v) {
 Status readInterval(uint64_t& out, std::string_view name, std::string_view v) {
   auto s = parseInterval(v);
   if (!s) return fail(std::string(name) + ": cannot read the interval \"" + std::string(v) + "\"");
+  if (*s > 2147483647)  // C tor's intervals are ints
+    return fail(std::string(name) + ": \"" + std::string(v) + "\" is too long");
   out = *s;
   return {};
 }
@@ -202,11 +204,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
   if (is("FamilyId"))
     return Status(fail(std::string(
         "FamilyId: onionsplit does not publish family certificates yet (MyFamily is supported)")));
-  // channeld sends no keepalive cells at all, so even C tor's default would be a promise broken.
-  if (is("KeepalivePeriod"))
-    return Status(
-        fail(std::string("KeepalivePeriod: channeld does not send keepalive cells yet "
-                         "(remove the line; C tor's default is 5 minutes)")));
   if (is("ServerDNSAllowNonRFC953Hostnames") && c.serverDnsAllowNonRfc953Hostnames)
     return Status(
         fail(std::string("ServerDNSAllowNonRFC953Hostnames 1: streamd always refuses "

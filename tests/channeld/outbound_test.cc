@@ -7,6 +7,8 @@
 #include "channeld/net/outbound.h"
 
 #include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <ifaddrs.h>
@@ -295,8 +297,10 @@ struct Loopback {
   std::vector<ChannelInfo> serverOpened;
   std::vector<ChannelId> serverIds;
   std::unique_ptr<OutboundDialer> dialer;
+  int64_t serverClock = kNow;  // the ORPort side's now_(); tests may move it on
 
-  explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                    std::chrono::seconds keepalive = std::chrono::seconds(300)) {
     signal(SIGPIPE, SIG_IGN);
     std::string err;
     serverTls =
@@ -308,6 +312,7 @@ struct Loopback {
     cfg.ourRsaIdSha256 = them.rsaIdSha256;
     cfg.ourEdId = them.master.publicKey();
     cfg.ourTlsCertSha256 = them.creds->linkCert.sha256();
+    cfg.keepalivePeriod = keepalive;
     ChannelServer::Hooks hooks;
     hooks.opened = [this](ChannelId id, const ChannelInfo& info) {
       serverIds.push_back(id);
@@ -315,7 +320,8 @@ struct Loopback {
     };
     auto random = [](MutBytes b) { std::fill(b.begin(), b.end(), uint8_t{0x11}); };
     auto now = [] { return kNow; };
-    server = std::make_unique<ChannelServer>(base, cfg, hooks, random, now);
+    server =
+        std::make_unique<ChannelServer>(base, cfg, hooks, random, [this] { return serverClock; });
     listener = OrListener::create(
         base, *serverTls, -1, "127.0.0.1", 0, OrListenerLimits{},
         [this](std::unique_ptr<OrConnection> c) { server->accept(std::move(c)); }, err);
@@ -603,6 +609,31 @@ TEST(OutboundDialer, LeavesFromTheOutboundBindAddress) {
   ASSERT_TRUE(bad);
   ASSERT_FALSE(*bad);
   EXPECT_NE(bad->error().find("cannot bind to not-an-address"), std::string::npos) << bad->error();
+}
+
+// KeepalivePeriod: the ORPort side writes a PADDING cell (circuit 0, command 0) on an open channel
+// that has had nothing written for the period, and not before.
+TEST(ChannelServer, KeepalivePaddingAfterThePeriod) {
+  Loopback l(std::chrono::milliseconds(5000), std::chrono::seconds(2));
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  bufferevent* bev = (*got)->conn->bev();
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_enable(bev, EV_READ);
+  evbuffer* in = bufferevent_get_input(bev);
+  spin(l.base, 1500);
+  EXPECT_EQ(evbuffer_get_length(in), 0u) << "nothing before the period";
+  l.serverClock += 3;
+  for (int i = 0; i < 30 && evbuffer_get_length(in) < cell::kMaxCellLen; ++i)
+    spin(l.base, 100);
+  ASSERT_EQ(evbuffer_get_length(in), cell::kMaxCellLen) << "one PADDING cell";
+  std::array<uint8_t, cell::kMaxCellLen> c{};
+  evbuffer_remove(in, c.data(), c.size());
+  EXPECT_EQ(c[0] | c[1] | c[2] | c[3], 0) << "circuit 0";
+  EXPECT_EQ(c[4], static_cast<uint8_t>(cell::CellCmd::kPadding));
+  spin(l.base, 1500);
+  EXPECT_EQ(evbuffer_get_length(in), 0u) << "the cell it wrote restarts the period";
 }
 
 }  // namespace

@@ -126,9 +126,9 @@ TEST(RelayOptions, HeartbeatPublishKeepaliveConnLimit) {
   EXPECT_TRUE(ok("PublishServerDescriptor v3\n").publishServerDescriptor);
   refusal("PublishServerDescriptor bridge\n");
   refusal("PublishServerDescriptor v9\n");
-  // Read and range-checked, then refused: channeld sends no keepalives.
-  EXPECT_NE(refusal("KeepalivePeriod 5 minutes\n").find("does not send keepalive"),
-            std::string::npos);
+  EXPECT_EQ(ok("KeepalivePeriod 5 minutes\n").keepalivePeriodSeconds, 300u);
+  EXPECT_EQ(ok("KeepalivePeriod 60\n").keepalivePeriodSeconds, 60u);
+  EXPECT_NE(refusal("KeepalivePeriod 99999999999\n").find("too long"), std::string::npos);
   EXPECT_NE(refusal("KeepalivePeriod 0\n").find("must be positive"), std::string::npos);
   EXPECT_NE(refusal("KeepalivePeriod often\n").find("cannot read"), std::string::npos);
   EXPECT_EQ(ok("ConnLimit 4096\n").connLimit, 4096u);
