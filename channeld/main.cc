@@ -28,6 +28,7 @@
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
 #include "channeld/net/publisher.h"
+#include "common/config/relay_options.h"
 #include "common/config/reload.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
@@ -140,11 +141,11 @@ bool listenOnOrPorts(daemon::Runtime& rt, const LinkTlsContext& tls, ChannelServ
 // publisher reads it when it builds), and the onion keys are read again (rotation).
 void applyReload(ChannelServer& channels, DescriptorPublisher* publisher,
                  const config::Config& previous, const config::Config& cfg) {
-  if (std::tie(previous.bandwidthRateBytes, previous.bandwidthBurstBytes) !=
-      std::tie(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes)) {
-    channels.setBandwidth(cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
-    spdlog::info("reload: BandwidthRate {} bytes/s, BandwidthBurst {} bytes",
-                 cfg.bandwidthRateBytes, cfg.bandwidthBurstBytes);
+  uint64_t rate = config::relayedBandwidthRate(cfg), burst = config::relayedBandwidthBurst(cfg);
+  if (std::tie(rate, burst) != std::make_tuple(config::relayedBandwidthRate(previous),
+                                               config::relayedBandwidthBurst(previous))) {
+    channels.setBandwidth(rate, burst);
+    spdlog::info("reload: relayed bandwidth {} bytes/s, burst {} bytes", rate, burst);
   }
   if (!publisher) return;
   auto fresh = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
@@ -203,10 +204,10 @@ int run(daemon::Runtime& rt) {
     spdlog::error("outbound link credentials: {}", error);
     return 1;
   }
-
   ChannelServerConfig sc;
-  sc.bandwidthRate = cfg.bandwidthRateBytes;
-  sc.bandwidthBurst = cfg.bandwidthBurstBytes;
+  sc.keepalivePeriod = std::chrono::seconds(cfg.keepalivePeriodSeconds);
+  sc.bandwidthRate = config::relayedBandwidthRate(cfg);
+  sc.bandwidthBurst = config::relayedBandwidthBurst(cfg);
   sc.certs = creds->responderCerts();
   sc.ourRsaIdSha256 = sha256(Bytes(keys->rsaIdentity.publicKey().derPkcs1()));
   sc.ourEdId = keys->masterPublic;
@@ -244,12 +245,12 @@ int run(daemon::Runtime& rt) {
       rt.loop().base(), std::move(sc), std::move(hooks),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
       [] { return static_cast<int64_t>(std::time(nullptr)); });
-
   // Outbound channels for EXTEND2 (declared after `channels`, so they go first).
   OutboundDialer dialer(
       rt.loop().base(), *clientTls, std::move(firstIdentity), std::chrono::seconds(30),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
       [] { return static_cast<int64_t>(std::time(nullptr)); });
+  dialer.setLocalAddresses(config::orBindAddress(cfg, false), config::orBindAddress(cfg, true));
   OutboundLimits outboundLimits;
   outboundLimits.allowPrivateAddresses = cfg.extendAllowPrivateAddresses || cfg.testingTorNetwork;
   OutboundChannels outbound(
@@ -294,9 +295,9 @@ int run(daemon::Runtime& rt) {
   std::vector<std::unique_ptr<OrListener>> orPorts;
   if (!listenOnOrPorts(rt, *tls, channels, cfg, std::move(passedOrPorts), orPorts)) return 1;
 
-  // The descriptor, once there is an ORPort to advertise and authorities to tell.
+  // The descriptor, with an ORPort and authorities, unless PublishServerDescriptor 0 (C tor's).
   std::unique_ptr<DescriptorPublisher> publisher;
-  if (!orPorts.empty() && !cfg.dirAuthorities.empty()) {
+  if (!orPorts.empty() && !cfg.dirAuthorities.empty() && cfg.publishServerDescriptor) {
     auto onion = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
     if (!onion) {
       spdlog::error("descriptor: {}", onion.error());

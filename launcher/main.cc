@@ -36,10 +36,11 @@
 #include "common/config/reload.h"
 #include "common/daemon/log.h"
 #include "common/daemon/runtime.h"
-#include "common/exitpolicy/from_config.h"
 #include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
 #include "common/keys/relay_keys.h"
+#include "launcher/data_directory.h"
+#include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
 #include "launcher/metrics_scrape.h"
 #include "launcher/metrics_server.h"
@@ -99,6 +100,7 @@ struct Loop {
   std::string configPath;    // the operator's torrc (-f)
   std::string snapshotPath;  // what the daemons read (see writeSnapshot)
   MetricsServer* metrics = nullptr;
+  uint64_t startedAtMs = 0;
 };
 
 void onStopSignal(evutil_socket_t sig, short, void* arg) {
@@ -192,6 +194,18 @@ void checkKeys(Loop& l, bool forward) {
 // (IPCDirectory/config/torrc: the checked entries, self-contained), never from the operator's file
 // directly: a daemon that restarts alone then runs with its siblings' configuration even when the
 // file was edited without a reload. Written to a temporary name and renamed into place.
+// The torrc's entries with its %includes expanded, for the snapshot.
+bool readEntries(const std::string& path, std::vector<config::TorrcEntry>& entries,
+                 std::string& error) {
+  auto read = config::readTorrcFile(path, daemon::DiskFileSource{});
+  if (!read) {
+    error = read.error().empty() ? path : config::describe(read.error().front());
+    return false;
+  }
+  entries = std::move(*read);
+  return true;
+}
+
 bool writeSnapshot(const std::vector<config::TorrcEntry>& entries, const std::string& path) {
   std::string tmp = path + ".new";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -209,24 +223,19 @@ bool writeSnapshot(const std::vector<config::TorrcEntry>& entries, const std::st
 // True when the exit policy changed.
 bool reloadConfig(Loop& l) {
   std::vector<config::TorrcEntry> entries;
-  std::string error;
-  if (!daemon::readTorrcEntries(l.configPath, entries, error)) {
-    spdlog::warn("reload: {}; the running configuration stays", error);
+  config::BuildResult fresh;
+  std::vector<std::string> errors;
+  if (!daemon::loadConfigFile(l.configPath, fresh, errors, &entries)) {
+    for (const auto& e : errors)
+      spdlog::warn("reload: {}", e);
+    spdlog::warn("reload: {} refused; the running configuration stays", l.configPath);
     return false;
   }
-  auto built = config::buildConfig(entries);
-  if (!built) {
-    spdlog::warn("reload: {}: {}; the running configuration stays", l.configPath,
-                 config::describe(built.error()));
-    return false;
-  }
-  auto policy = exitpolicy::policyFromConfig(built->config);
-  auto metricsPolicy = MetricsPolicy::parse(built->config.metricsPortPolicy);
-  auto fixed = config::fixedWhileRunning(l.cfg, built->config);
-  if (!policy || !metricsPolicy || !fixed.empty()) {
-    std::string why = !policy          ? "ExitPolicy: " + policy.error()
-                      : !metricsPolicy ? metricsPolicy.error()
-                                       : fixed.front() + " cannot change while onionsplit runs";
+  auto metricsPolicy = MetricsPolicy::parse(fresh.config.metricsPortPolicy);
+  auto fixed = config::fixedWhileRunning(l.cfg, fresh.config);
+  if (!metricsPolicy || !fixed.empty()) {
+    std::string why = !metricsPolicy ? metricsPolicy.error()
+                                     : fixed.front() + " cannot change while onionsplit runs";
     spdlog::warn("reload: {}: {}; the running configuration stays", l.configPath, why);
     return false;
   }
@@ -235,10 +244,10 @@ bool reloadConfig(Loop& l) {
                  std::strerror(errno));
     return false;
   }
-  for (const auto& w : built->warnings)
+  for (const auto& w : fresh.warnings)
     spdlog::warn("{}", w);
-  bool policyChanged = config::exitPolicyChanged(l.cfg, built->config);
-  l.cfg = std::move(built->config);
+  bool policyChanged = config::exitPolicyChanged(l.cfg, fresh.config);
+  l.cfg = std::move(fresh.config);
   if (l.metrics) l.metrics->setPolicy(std::move(*metricsPolicy));
   spdlog::info("reload: {} checked; the daemons read it now", l.configPath);
   return policyChanged;
@@ -260,6 +269,22 @@ void onReloadSignal(evutil_socket_t, short, void* arg) {
 
 void onKeyTimer(evutil_socket_t, short, void* arg) {
   checkKeys(*static_cast<Loop*>(arg), false);
+}
+
+uint64_t nowUnixMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// HeartbeatPeriod: a notice line with the uptime and each daemon's restarts.
+void onHeartbeat(evutil_socket_t, short, void* arg) {
+  auto* l = static_cast<Loop*>(arg);
+  std::vector<std::pair<std::string, unsigned>> restarts;
+  for (const char* name : kDaemons)
+    restarts.emplace_back(name, l->sup->restartsOf(name));
+  uint64_t up = (nowUnixMs() - l->startedAtMs) / 1000;
+  spdlog::info("{}", heartbeatLine(up, restarts));
 }
 
 // C tor's `User`: after the launcher made the directories, keys and the daemons' sockets as root,
@@ -328,12 +353,6 @@ bool openBeforeDrop(const config::Config& cfg, std::vector<std::pair<std::string
   return true;
 }
 
-uint64_t nowUnixMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy metricsPolicy) {
   uint64_t startedAtMs = nowUnixMs();
   if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
@@ -350,8 +369,8 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   std::string snapshot = cfg.ipcDirectory + "/config/torrc";
   std::vector<config::TorrcEntry> entries;
   std::string error;
-  if (makeDir(cfg.ipcDirectory + "/config") != 0 ||
-      !daemon::readTorrcEntries(configPath, entries, error) || !writeSnapshot(entries, snapshot)) {
+  if (makeDir(cfg.ipcDirectory + "/config") != 0 || !readEntries(configPath, entries, error) ||
+      !writeSnapshot(entries, snapshot)) {
     spdlog::error("cannot write the daemons' configuration {}: {}", snapshot,
                   error.empty() ? std::strerror(errno) : error);
     return 1;
@@ -405,6 +424,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   loop.configPath = configPath;
   loop.snapshotPath = snapshot;
   loop.metrics = metrics.get();
+  loop.startedAtMs = startedAtMs;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
   event* intr = evsignal_new(loop.base, SIGINT, onStopSignal, &loop);
   event* hup = evsignal_new(loop.base, SIGHUP, onReloadSignal, &loop);
@@ -414,6 +434,9 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   event_add(intr, nullptr);
   event_add(hup, nullptr);
   event_add(keyTimer, &hourly);
+  event* heartbeat = event_new(loop.base, -1, EV_PERSIST, onHeartbeat, &loop);
+  timeval beat{static_cast<time_t>(cfg.heartbeatPeriodSeconds), 0};
+  if (cfg.heartbeatPeriodSeconds) event_add(heartbeat, &beat);
   sup.startAll();
   if (metrics) {
     metrics->serve([&ev, &sup, &loop, startedAtMs] {
@@ -429,6 +452,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   event_free(intr);
   event_free(hup);
   event_free(keyTimer);
+  event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
   spdlog::info("stopped");
   return 0;
@@ -477,16 +501,24 @@ int main(int argc, char** argv) {
     return 2;
   }
   config::BuildResult built;
-  std::string error;
-  if (!daemon::loadConfigFile(configPath, built, error)) {
-    std::fprintf(stderr, "onionsplit: %s\n", error.c_str());
-    return 1;
-  }
+  std::vector<std::string> errors;
+  bool loaded = daemon::loadConfigFile(configPath, built, errors);
   for (const auto& w : built.warnings)
     std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
   auto metricsPolicy = launcher::MetricsPolicy::parse(built.config.metricsPortPolicy);
-  if (!metricsPolicy) {
-    std::fprintf(stderr, "onionsplit: %s\n", metricsPolicy.error().c_str());
+  if (loaded && !metricsPolicy) errors.push_back(configPath + ": " + metricsPolicy.error());
+  // What start would refuse, verify refuses too; start also makes or fixes the directory. (keygen
+  // is left alone: under systemd it runs as root on a DataDirectory the daemons' group may enter.)
+  if (loaded && (verify || (!status && !metrics && !keygen && !listFp))) {
+    auto dd = launcher::checkDataDirectory(built.config, !verify);
+    errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
+    for (const auto& n : dd.notes)
+      std::fprintf(stderr, "onionsplit: %s%s\n", verify ? "warning: " : "", n.c_str());
+    if (auto e = launcher::raiseFileLimit(built.config.connLimit, !verify)) errors.push_back(*e);
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors)
+      std::fprintf(stderr, "onionsplit: %s\n", e.c_str());
     return 1;
   }
   if (verify) {

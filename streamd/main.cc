@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/config/relay_options.h"
 #include "common/config/reload.h"
 #include "common/daemon/wiring.h"
 #include "common/exitpolicy/from_config.h"
@@ -88,6 +89,8 @@ int run(daemon::Runtime& rt) {
   // sockets at once, each for at most 30 s.
   SocketLinger linger(rt.loop().base(), 4096, 30000);
   ctx.linger = &linger;
+  ctx.bindIpv4 = config::exitBindAddress(cfg, false);
+  ctx.bindIpv6 = config::exitBindAddress(cfg, true);
   Sessions circuits, sets;
   auto listener = daemon::serve(
       rt, fd,

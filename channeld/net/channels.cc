@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "channeld/net/link_tls.h"
@@ -41,6 +42,7 @@ struct ChannelServer::Channel {
   bool stalled = false;  // circuitd could not take a cell: not reading
   bool closing = false;
   bool outbound = false;  // we initiated the link (adoptOpen)
+  int64_t lastWrite = 0;  // now_() of the last cell written (or of the open)
   event* deadline = nullptr;
   ChannelInfo info;
   std::optional<ChannelCircuits> circuits;  // from the moment the channel opens
@@ -106,9 +108,13 @@ ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks
       now_(std::move(now)),
       reaper_(event_new(base, -1, 0, &ChannelServer::onReap, this)),
       resumer_(event_new(base, -1, 0, &ChannelServer::onResume, this)),
-      sweeper_(event_new(base, -1, EV_PERSIST, &ChannelServer::onSweep, this)) {
+      sweeper_(event_new(base, -1, EV_PERSIST, &ChannelServer::onSweep, this)),
+      keepaliver_(event_new(base, -1, EV_PERSIST, &ChannelServer::onKeepalive, this)) {
   timeval tv{30, 0};
   event_add(sweeper_, &tv);
+  // Checked five times a period (at least every second): a keepalive leaves at most a fifth late.
+  timeval beat{std::max<time_t>(1, static_cast<time_t>(config_.keepalivePeriod.count() / 5)), 0};
+  event_add(keepaliver_, &beat);
   bucketCfg_ = makeBuckets(config_.bandwidthRate, config_.bandwidthBurst);
   buckets_ = bucketCfg_ ? bufferevent_rate_limit_group_new(base, bucketCfg_) : nullptr;
 }
@@ -133,6 +139,19 @@ ChannelServer::~ChannelServer() {
   if (buckets_) bufferevent_rate_limit_group_free(buckets_);
   if (bucketCfg_) ev_token_bucket_cfg_free(bucketCfg_);
   event_free(sweeper_);
+  event_free(keepaliver_);
+}
+
+void ChannelServer::onKeepalive(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ChannelServer*>(arg);
+  int64_t now = self->now_();
+  static const std::array<uint8_t, cell::kCellPayloadLen> kZeros{};
+  for (auto& [id, ch] : self->channels_) {
+    if (!ch->open || ch->closing || !ch->conn || !ch->conn->bev()) continue;
+    if (evbuffer_get_length(bufferevent_get_output(ch->conn->bev())) != 0) continue;
+    if (now - ch->lastWrite < self->config_.keepalivePeriod.count()) continue;
+    self->writeCell(*ch, 0, static_cast<uint8_t>(CellCmd::kPadding), Bytes(kZeros));
+  }
 }
 
 void ChannelServer::onSweep(evutil_socket_t, short, void* arg) {
@@ -198,6 +217,7 @@ ChannelId ChannelServer::adoptOpen(std::unique_ptr<OrConnection> conn, ChannelIn
   ch->in = std::move(leftover);
   ch->open = true;
   ch->outbound = true;
+  ch->lastWrite = now_();
   ch->circuits.emplace(config_.maxCircuitsPerChannel, config_.idleTimeout.count(), now_());
   bufferevent* bev = conn->bev();
   if (buckets_) bufferevent_add_to_rate_limit_group(bev, buckets_);
@@ -327,6 +347,7 @@ void ChannelServer::process(Channel& ch) {
       off += c.wireLen;
       if (step.verdict == LinkResponder::Verdict::kOpen) {
         ch.open = true;
+        ch.lastWrite = now_();
         ++handshakes_;
         ch.info.linkVersion = ch.responder->linkVersion();
         ch.info.peer = ch.responder->peer();
@@ -416,6 +437,7 @@ bool ChannelServer::writeCell(Channel& ch, uint32_t circId, uint8_t command, Byt
                 ? cell::encodeVarCell(w, v, circId, static_cast<CellCmd>(command), payload)
                 : cell::encodeFixedCell(w, v, circId, static_cast<CellCmd>(command), payload);
   if (!ok) return false;
+  ch.lastWrite = now_();
   bufferevent_write(ch.conn->bev(), w.written().data(), w.written().size());
   return true;
 }

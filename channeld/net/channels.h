@@ -59,6 +59,9 @@ struct ChannelServerConfig {
   // read and one for everything they write, refilled every 100 ms, as C tor's global buckets.
   uint64_t bandwidthRate = 1ULL << 30;
   uint64_t bandwidthBurst = 1ULL << 30;
+  // KeepalivePeriod: an open channel with nothing written for this long and nothing waiting to be
+  // written gets a PADDING cell, so firewalls keep the connection (C tor's housekeeping).
+  std::chrono::seconds keepalivePeriod{300};
 };
 
 class ChannelServer {
@@ -136,6 +139,7 @@ class ChannelServer {
   static void onReap(evutil_socket_t, short, void* arg);
   static void onResume(evutil_socket_t, short, void* arg);
   static void onSweep(evutil_socket_t, short, void* arg);
+  static void onKeepalive(evutil_socket_t, short, void* arg);
   void process(Channel& ch);
   bool handleOpenCell(Channel& ch, const cell::CellView& c);
   bool writeCell(Channel& ch, uint32_t circId, uint8_t command, Bytes payload);
@@ -152,6 +156,7 @@ class ChannelServer {
   ev_token_bucket_cfg* bucketCfg_ = nullptr;
   bufferevent_rate_limit_group* buckets_ = nullptr;  // every channel's TLS reads and writes
   event* sweeper_;                                   // closes idle channels
+  event* keepaliver_;                                // KeepalivePeriod's PADDING cells
   ChannelId next_ = 1;
   std::map<ChannelId, std::unique_ptr<Channel>> channels_;
   // Channel opens and closes are logged at most 10 times a minute per peer address, so a peer that

@@ -136,6 +136,21 @@ OutboundDialer::~OutboundDialer() {
   event_free(finisher_);
 }
 
+std::optional<std::string> OutboundDialer::bindLocal(int fd, const sockaddr_storage& to) const {
+  bool v4 = to.ss_family == AF_INET;
+  const std::string& local = v4 ? localIpv4_ : localIpv6_;
+  if (local.empty()) return std::nullopt;
+  if (v4 && (ntohl(reinterpret_cast<const sockaddr_in*>(&to)->sin_addr.s_addr) >> 24) == 127)
+    return std::nullopt;
+  if (!v4 && IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(&to)->sin6_addr))
+    return std::nullopt;
+  socklen_t len = 0;
+  auto from = sockaddrOf(local, 0, len);
+  if (!from || bind(fd, reinterpret_cast<const sockaddr*>(&*from), len) != 0)
+    return "cannot bind to " + local + ": " + std::strerror(from ? errno : EINVAL);
+  return std::nullopt;
+}
+
 void OutboundDialer::dial(const OutboundTarget& target, Done done) {
   auto a = std::make_unique<Attempt>();
   a->dialer = this;
@@ -160,6 +175,10 @@ void OutboundDialer::dial(const OutboundTarget& target, Done done) {
   auto* addr = reinterpret_cast<const sockaddr*>(&*sa);
   int fd = ::socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return finish(at, fail("cannot make a socket: " + std::string(std::strerror(errno))));
+  if (auto why = bindLocal(fd, *sa)) {
+    ::close(fd);
+    return finish(at, fail(*why));
+  }
   // As on the ORPort: cells are small and latency-bound.
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

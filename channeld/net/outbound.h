@@ -79,6 +79,12 @@ class OutboundDialer {
   // once, on a later loop turn, with the channel or the reason it failed.
   void dial(const OutboundTarget& target, Done done);
   void setIdentity(InitiatorIdentity identity) { identity_ = std::move(identity); }
+  // OutboundBindAddressOR (config::orBindAddress): connections of that family leave from this
+  // address ("" = the kernel's choice), except to loopback destinations, as in C tor.
+  void setLocalAddresses(std::string ipv4, std::string ipv6) {
+    localIpv4_ = std::move(ipv4);
+    localIpv6_ = std::move(ipv6);
+  }
   // Seams for tests: how the TCP connect is made (::connect; 0 means it finished at once) and how
   // a connection's TLS state is made (LinkTlsContext::newSsl; nullptr: TLS cannot start).
   struct Seams {
@@ -95,6 +101,7 @@ class OutboundDialer {
   static void onDeadline(evutil_socket_t, short, void* arg);
   static void onFinish(evutil_socket_t, short, void* arg);
   void startHandshake(Attempt& a);
+  std::optional<std::string> bindLocal(int fd, const sockaddr_storage& to) const;
   void process(Attempt& a);
   void finish(Attempt& a, Expected<OpenedChannel, std::string> result);
 
@@ -105,6 +112,7 @@ class OutboundDialer {
   std::function<void(MutBytes)> random_;
   std::function<int64_t()> now_;
   Seams seams_;
+  std::string localIpv4_, localIpv6_;
   event* finisher_;  // runs finished attempts' `done` on the next loop turn
   uint64_t next_ = 1;
   std::map<uint64_t, std::unique_ptr<Attempt>> attempts_;

@@ -76,8 +76,9 @@ std::string DescriptorPublisher::build(std::time_t now, std::string& error) cons
   in.published = now;
   in.rsaFingerprint = keys_.rsaIdentity.publicKey().fingerprint();
   in.uptimeSeconds = static_cast<uint64_t>(now > startedAt_ ? now - startedAt_ : 0);
-  in.bandwidthAvg = cfg_.bandwidthRateBytes;
-  in.bandwidthBurst = cfg_.bandwidthBurstBytes;
+  // RelayBandwidthRate/Burst cap what is advertised, as in C tor's relay_get_effective_bwrate.
+  in.bandwidthAvg = config::relayedBandwidthRate(cfg_);
+  in.bandwidthBurst = config::relayedBandwidthBurst(cfg_);
   in.bandwidthObserved = 0;
   auto tap = crypto::RsaPublicKey::fromDer(Bytes(onion_.tapPublicDer));
   if (!tap) {

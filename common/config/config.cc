@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "common/base/hex.h"
+#include "common/config/relay_options.h"
 
 namespace onionsplit::config {
 namespace {
@@ -101,6 +102,11 @@ std::optional<LogSeverity> parseSeverity(std::string_view s) {
   if (iequals(s, "warn")) return LogSeverity::kWarn;
   if (iequals(s, "err")) return LogSeverity::kErr;
   return std::nullopt;
+}
+
+const char* severityName(LogSeverity s) {
+  static constexpr const char* kNames[] = {"debug", "info", "notice", "warn", "err"};
+  return kNames[static_cast<size_t>(s)];
 }
 
 using Status = Expected<void, std::string>;
@@ -224,39 +230,97 @@ Status parseDirAuthority(Config& c, std::string_view v) {
   return {};
 }
 
-Status parseLog(Config& c, std::string_view v) {
+// One "[domains]severity[-severity]" item of a Log line; fills the severities it covers (C tor's
+// order: debug is 0, err is 4) in `covered`. Returns whether a domain list narrowed it.
+Expected<bool, std::string> parseLogItem(std::string_view item, std::array<bool, 5>& covered) {
+  bool narrowed = false;
+  if (item.starts_with("[")) {
+    size_t close = item.find(']');
+    if (close == item.npos) return fail("Log: no ] in " + std::string(item));
+    for (const std::string& d : splitCommas(item.substr(1, close - 1))) {
+      if (d == "*") continue;
+      std::string_view name = d;
+      if (name.starts_with("~")) name.remove_prefix(1);
+      if (!isLogDomain(name)) return fail("Log: no such logging domain as " + std::string(name));
+      narrowed = true;
+    }
+    item.remove_prefix(close + 1);
+  }
+  size_t dash = item.find('-');
+  auto lo = parseSeverity(item.substr(0, dash));
+  auto hi = dash == item.npos ? std::optional<LogSeverity>(LogSeverity::kErr)
+                              : parseSeverity(item.substr(dash + 1));
+  if (!lo || !hi) return fail("Log: unknown severity " + std::string(item));
+  for (int s = static_cast<int>(*lo); s <= static_cast<int>(*hi); ++s)
+    covered[static_cast<size_t>(s)] = true;
+  return narrowed;
+}
+
+}  // namespace
+
+bool isLogDomain(std::string_view name) {
+  // C tor 0.4.9's logging domains (tor(1), "Log"), case-insensitive.
+  static constexpr std::string_view kDomains[] = {
+      "general",  "crypto",  "net",     "config",    "fs",        "protocol", "mm",      "http",
+      "app",      "control", "circ",    "rend",      "bug",       "dir",      "dirserv", "or",
+      "edge",     "acct",    "hist",    "handshake", "heartbeat", "channel",  "sched",   "guard",
+      "consdiff", "dos",     "process", "pt",        "btrack",    "mesg"};
+  return std::any_of(std::begin(kDomains), std::end(kDomains),
+                     [&](std::string_view d) { return iequals(d, name); });
+}
+
+Expected<ParsedLog, std::string> parseLogValue(std::string_view v) {
+  // C tor: "[domains]sev[-sev] ... [domains]sev[-sev] (stderr|stdout|syslog|file PATH)"; a domain
+  // list may be separated from its severities by spaces ("[handshake] debug").
   auto words = splitWords(v);
-  if (words.empty()) return fail(std::string("Log needs a severity and a target"));
-  LogTarget t;
-  std::string_view sev = words[0];
-  if (sev.starts_with("[")) return fail(std::string("Log: log domains are not implemented"));
-  size_t dash = sev.find('-');
-  auto lo = parseSeverity(sev.substr(0, dash));
-  if (!lo) return fail("Log: unknown severity " + std::string(sev));
-  t.minSeverity = *lo;
-  if (dash != sev.npos) {
-    auto hi = parseSeverity(sev.substr(dash + 1));
-    if (!hi) return fail("Log: unknown severity " + std::string(sev));
-    t.maxSeverity = *hi;
+  ParsedLog out;
+  std::array<bool, 5> covered{};
+  size_t i = 0, unqualified = 0;
+  for (; i < words.size(); ++i) {
+    std::string item(words[i]);
+    if (item.starts_with("[") && item.back() == ']' && i + 1 < words.size()) item += words[++i];
+    std::string_view w = item;
+    if (iequals(w, "stderr") || iequals(w, "stdout") || iequals(w, "syslog") || iequals(w, "file"))
+      break;
+    if (!w.starts_with("[") && ++unqualified > 1)
+      return fail("Log: more than one severity range without a domain in \"" + std::string(v) +
+                  "\"");
+    auto narrowed = parseLogItem(w, covered);
+    if (!narrowed) return fail(narrowed.error());
+    out.domainsIgnored |= *narrowed;
   }
-  std::string_view kind = words.size() > 1 ? words[1] : "stdout";
+  auto first = std::find(covered.begin(), covered.end(), true);
+  if (first == covered.end()) return fail(std::string("Log needs a severity"));
+  auto last = std::find(covered.rbegin(), covered.rend(), true);
+  out.target.minSeverity = static_cast<LogSeverity>(first - covered.begin());
+  out.target.maxSeverity = static_cast<LogSeverity>(covered.rend() - last - 1);
+  // A gap ("debug-debug err") is logged as the whole range: one range per target is what the sinks
+  // do; the warning says so.
+  out.domainsIgnored |= std::find(first, last.base(), false) != last.base();
+  std::string_view kind = i < words.size() ? words[i] : "stdout";
   if (iequals(kind, "stderr")) {
-    t.kind = LogTarget::Kind::kStderr;
+    out.target.kind = LogTarget::Kind::kStderr;
   } else if (iequals(kind, "stdout")) {
-    t.kind = LogTarget::Kind::kStdout;
+    out.target.kind = LogTarget::Kind::kStdout;
   } else if (iequals(kind, "syslog")) {
-    t.kind = LogTarget::Kind::kSyslog;
-  } else if (iequals(kind, "file")) {
-    if (words.size() < 3) return fail(std::string("Log: file needs a path"));
-    t.kind = LogTarget::Kind::kFile;
-    t.path = std::string(words[2]);
+    out.target.kind = LogTarget::Kind::kSyslog;
   } else {
-    return fail("Log: unknown target " + std::string(kind));
+    if (i + 1 >= words.size()) return fail(std::string("Log: file needs a path"));
+    out.target.kind = LogTarget::Kind::kFile;
+    out.target.path = std::string(words[i + 1]);
   }
-  size_t expected = t.kind == LogTarget::Kind::kFile ? 3 : 2;
+  size_t expected = i + (out.target.kind == LogTarget::Kind::kFile ? 2 : 1);
   if (words.size() > expected)
     return fail("Log: unexpected \"" + std::string(words[expected]) + "\"");
-  c.logs.push_back(std::move(t));
+  return out;
+}
+
+namespace {
+
+Status parseLog(Config& c, std::string_view v) {
+  auto p = parseLogValue(v);
+  if (!p) return fail(p.error());
+  c.logs.push_back(std::move(p->target));
   return {};
 }
 
@@ -549,57 +613,90 @@ std::optional<uint64_t> parseBandwidth(std::string_view value) {
   return std::nullopt;
 }
 
-Expected<BuildResult, ConfigError> buildConfig(const std::vector<TorrcEntry>& entries) {
-  BuildResult out;
-  Config& c = out.config;
-  for (const TorrcEntry& e : entries) {
-    const auto& table = implementedOptions();
-    auto it = std::find_if(table.begin(), table.end(),
-                           [&](const OptionDef& d) { return iequals(d.name, e.key); });
-    if (it != table.end()) {
-      Status s = it->handle(c, e.value);
-      if (!s) return fail(ConfigError{e.line, s.error()});
-      continue;
-    }
-    auto matches = [&](std::string_view o) { return iequals(o, e.key); };
-    if (std::any_of(std::begin(kNoEffectOptions), std::end(kNoEffectOptions), matches)) {
-      out.warnings.push_back("line " + std::to_string(e.line) + ": " + e.key +
-                             " has no effect in onionsplit; ignored");
-      continue;
-    }
-    if (std::any_of(std::begin(kOffWhenZero), std::end(kOffWhenZero), matches)) {
-      if (e.value == "0") {
-        out.warnings.push_back("line " + std::to_string(e.line) + ": " + e.key +
-                               " 0: onionsplit has no such listener; ignored");
-        continue;
-      }
-      return fail(ConfigError{e.line, e.key +
-                                          " is a C tor option that onionsplit does not "
-                                          "implement (only \"" +
-                                          e.key + " 0\" is accepted)"});
-    }
-    if (isCtorOption(e.key))
-      return fail(
-          ConfigError{e.line, e.key + " is a C tor option that onionsplit does not implement"});
-    return fail(ConfigError{e.line, "unknown option " + e.key});
+namespace {
+
+// Applies one entry to `out`: an implemented option fills Config, a no-effect option warns,
+// anything else is an error that names the option.
+Status applyEntry(BuildResult& out, const TorrcEntry& e) {
+  const auto& table = implementedOptions();
+  auto it = std::find_if(table.begin(), table.end(),
+                         [&](const OptionDef& d) { return iequals(d.name, e.key); });
+  std::string warning;
+  if (auto st = applyRelayOption(out.config, e.key, e.value, warning)) {
+    if (*st && !warning.empty()) out.warnings.push_back(where(e) + e.key + ": " + warning);
+    return *st;
   }
+  if (it != table.end()) {
+    Status st = it->handle(out.config, e.value);
+    if (st && iequals(e.key, "Log")) {
+      auto p = parseLogValue(e.value);
+      if (p && p->domainsIgnored)
+        out.warnings.push_back(where(e) +
+                               "Log: onionsplit does not filter by log domain; this target logs " +
+                               "every message from " + severityName(p->target.minSeverity) +
+                               " to " + severityName(p->target.maxSeverity));
+    }
+    return st;
+  }
+  auto matches = [&](std::string_view o) { return iequals(o, e.key); };
+  if (std::any_of(std::begin(kNoEffectOptions), std::end(kNoEffectOptions), matches)) {
+    out.warnings.push_back(where(e) + e.key + " has no effect in onionsplit; ignored");
+    return {};
+  }
+  if (std::any_of(std::begin(kOffWhenZero), std::end(kOffWhenZero), matches)) {
+    if (e.value == "0") {
+      out.warnings.push_back(where(e) + e.key + " 0: onionsplit has no such listener; ignored");
+      return {};
+    }
+    return fail(e.key + " is a C tor option that onionsplit does not implement (only \"" + e.key +
+                " 0\" is accepted)");
+  }
+  if (e.key == "%include")
+    return fail(std::string("%include is only read from a file (onionsplit -f FILE)"));
+  if (isCtorOption(e.key))
+    return fail(e.key + " is a C tor option that onionsplit does not implement");
+  return fail("unknown option " + e.key);
+}
+
+// Checks that need the whole configuration; each error names the options involved.
+void checkWhole(BuildResult& out, ConfigErrors& errors, const std::string& file) {
+  Config& c = out.config;
   if (c.ipcDirectory.empty()) c.ipcDirectory = c.dataDirectory + "/ipc";
   if (c.dirAuthorities.empty() && c.testingTorNetwork)
-    return fail(ConfigError{0, "TestingTorNetwork needs DirAuthority lines"});
-  if (c.bandwidthBurstBytes < c.bandwidthRateBytes)
-    return fail(ConfigError{0, "BandwidthBurst must be at least BandwidthRate"});
+    errors.push_back(ConfigError{0, "TestingTorNetwork needs DirAuthority lines", file});
+  if (c.bandwidthBurstBytes < c.bandwidthRateBytes)  // before RelayBandwidth* raises them
+    errors.push_back(ConfigError{0, "BandwidthBurst must be at least BandwidthRate", file});
   if (c.logs.empty()) c.logs.push_back(LogTarget{});
+  checkRelayOptions(out, errors, file);
   if (c.metricsPort && c.metricsPortPolicy.empty())
     out.warnings.push_back(
         "MetricsPort without MetricsPortPolicy: every request will be refused (as in C tor); "
         "add e.g. \"MetricsPortPolicy accept 127.0.0.1\"");
+}
+
+}  // namespace
+
+Expected<BuildResult, ConfigErrors> buildConfig(const std::vector<TorrcEntry>& entries) {
+  BuildResult out;
+  ConfigErrors errors;
+  for (const TorrcEntry& e : entries) {
+    Status s = applyEntry(out, e);
+    if (!s) errors.push_back(ConfigError{e.line, s.error(), e.file});
+  }
+  checkWhole(out, errors, entries.empty() ? std::string() : entries.front().file);
+  if (!errors.empty()) return fail(std::move(errors));
   return out;
 }
 
-Expected<BuildResult, ConfigError> parseConfig(std::string_view torrcText) {
-  auto entries = lexTorrc(torrcText);
-  if (!entries) return fail(entries.error());
-  return buildConfig(*entries);
+Expected<BuildResult, ConfigErrors> parseConfig(std::string_view torrcText) {
+  std::vector<TorrcEntry> entries;
+  ConfigErrors errors;
+  lexTorrcInto(torrcText, "", entries, errors);
+  auto built = buildConfig(entries);
+  if (!built) errors.insert(errors.end(), built.error().begin(), built.error().end());
+  sortErrors(errors);
+  if (!errors.empty()) return fail(std::move(errors));
+  return built;
 }
 
 }  // namespace onionsplit::config

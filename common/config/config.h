@@ -63,6 +63,22 @@ struct LogTarget {
   std::string path;  // for kFile
 };
 
+enum class AccountingRule : uint8_t { kMax, kSum, kIn, kOut };
+
+// AccountingStart day|week|month [day] HH:MM (C tor's default: "month 1 0:00").
+struct AccountingStart {
+  enum class Unit : uint8_t { kDay, kWeek, kMonth } unit = Unit::kMonth;
+  uint8_t day = 1;  // month: 1..28; week: 1 (Monday)..7; unused for day
+  uint8_t hour = 0;
+  uint8_t minute = 0;
+};
+
+// OutboundBindAddress*: at most one address per family ("" = unset), as C tor allows.
+struct OutboundBind {
+  std::string ipv4;
+  std::string ipv6;  // without brackets
+};
+
 struct Config {
   std::string dataDirectory = "/var/lib/onionsplit";
   std::string ipcDirectory;  // IPCDirectory; defaults to DataDirectory/ipc
@@ -93,6 +109,26 @@ struct Config {
   bool sandbox = true;  // Sandbox (C tor's name; on by default here, see docs/OPERATING.md)
   SandboxSyscalls sandboxSyscalls = SandboxSyscalls::kKill;  // SandboxSyscalls kill|trap|log
   std::optional<MetricsPort> metricsPort;  // unset or "MetricsPort 0": no metrics listener
+  // C tor's relay options of relay_options.h. RelayBandwidth*: 0 = unset.
+  uint64_t relayBandwidthRateBytes = 0;
+  uint64_t relayBandwidthBurstBytes = 0;
+  uint64_t accountingMaxBytes = 0;  // 0 = no accounting
+  AccountingStart accountingStart;
+  AccountingRule accountingRule = AccountingRule::kMax;
+  OutboundBind outboundBindAddress;      // every outgoing connection
+  OutboundBind outboundBindAddressExit;  // streamd's exit connections (overrides the above)
+  OutboundBind outboundBindAddressOr;    // channeld's connections to relays (overrides the above)
+  std::vector<std::string> familyIds;    // FamilyId, base64 ed25519 keys as C tor writes them
+  std::string familyKeyDirectory;
+  uint64_t heartbeatPeriodSeconds = 6 * 3600;  // 0 = no heartbeat
+  bool publishServerDescriptor = true;         // PublishServerDescriptor 0 turns it off
+  uint64_t keepalivePeriodSeconds = 300;
+  uint64_t connLimit = 1000;  // file descriptors needed to start
+  std::string dirPortFrontPage;
+  bool serverDnsAllowNonRfc953Hostnames = false;
+  bool serverDnsDetectHijacking = true;
+  std::vector<std::string> serverDnsTestAddresses = {"www.google.com", "www.mit.edu",
+                                                     "www.yahoo.com", "www.slashdot.org"};
   // MetricsPortPolicy items in order ("accept 127.0.0.1"); checked by the launcher, which applies
   // them with an implicit "reject *" after the last (C tor's default: every request refused).
   std::vector<std::string> metricsPortPolicy;
@@ -100,12 +136,29 @@ struct Config {
 
 struct BuildResult {
   Config config;
-  std::vector<std::string> warnings;  // accepted-but-ignored options, one line each
+  std::vector<std::string> warnings;  // accepted-but-ignored options, one line each, with file:line
 };
 
-Expected<BuildResult, ConfigError> buildConfig(const std::vector<TorrcEntry>& entries);
-// Lexes and builds in one step.
-Expected<BuildResult, ConfigError> parseConfig(std::string_view torrcText);
+// Applies every entry and reports every bad one (each with its file and line), not only the first.
+Expected<BuildResult, ConfigErrors> buildConfig(const std::vector<TorrcEntry>& entries);
+// Lexes and builds in one step (no %include: that needs files, see common/config/include.h).
+Expected<BuildResult, ConfigErrors> parseConfig(std::string_view torrcText);
+
+// The rate and burst channeld's buckets and the descriptor use: every byte onionsplit moves is
+// relayed, so C tor's relay bucket (RelayBandwidthRate/Burst, when set) caps BandwidthRate/Burst.
+uint64_t relayedBandwidthRate(const Config& c);
+uint64_t relayedBandwidthBurst(const Config& c);
+
+// A Log line's value, as C tor parses it: "[domain,~domain]severity[-severity] ... target". The
+// domains must be C tor's; onionsplit's sinks filter by severity only, so the target gets the span
+// of every severity named, and `domainsIgnored` says that a domain list (or a gap between ranges)
+// asked for less than that.
+struct ParsedLog {
+  LogTarget target;
+  bool domainsIgnored = false;
+};
+Expected<ParsedLog, std::string> parseLogValue(std::string_view value);
+bool isLogDomain(std::string_view name);
 
 // Exposed for tests and for --verify-config's messages.
 bool isCtorOption(std::string_view name);

@@ -19,6 +19,9 @@ auto tie(const LogTarget& t) {
 auto tie(const MetricsPort& m) {
   return std::tie(m.address, m.port);
 }
+auto tie(const OutboundBind& b) {
+  return std::tie(b.ipv4, b.ipv6);
+}
 
 template <class T>
 bool sameList(const std::vector<T>& a, const std::vector<T>& b) {
@@ -57,6 +60,18 @@ std::vector<std::string> fixedWhileRunning(const Config& running, const Config& 
   // streamd reads its nameservers once, before its sandbox closes the file system.
   check(running.serverDnsResolvConfFile == fresh.serverDnsResolvConfFile,
         "ServerDNSResolvConfFile");
+  // The sandboxes allow bind() only when an outbound address was configured at start.
+  check(tie(running.outboundBindAddress) == tie(fresh.outboundBindAddress), "OutboundBindAddress");
+  check(tie(running.outboundBindAddressExit) == tie(fresh.outboundBindAddressExit),
+        "OutboundBindAddressExit");
+  check(tie(running.outboundBindAddressOr) == tie(fresh.outboundBindAddressOr),
+        "OutboundBindAddressOR");
+  // Read once at start by channeld (its keepalive timer, the publisher) and the launcher.
+  check(running.keepalivePeriodSeconds == fresh.keepalivePeriodSeconds, "KeepalivePeriod");
+  check(running.publishServerDescriptor == fresh.publishServerDescriptor,
+        "PublishServerDescriptor");
+  check(running.heartbeatPeriodSeconds == fresh.heartbeatPeriodSeconds, "HeartbeatPeriod");
+  check(running.connLimit == fresh.connLimit, "ConnLimit");
   return out;
 }
 
@@ -71,10 +86,10 @@ bool exitPolicyChanged(const Config& running, const Config& fresh) {
 
 bool descriptorChanged(const Config& running, const Config& fresh) {
   return exitPolicyChanged(running, fresh) ||
-         std::tie(running.nickname, running.contactInfo, running.myFamily,
-                  running.bandwidthRateBytes, running.bandwidthBurstBytes) !=
-             std::tie(fresh.nickname, fresh.contactInfo, fresh.myFamily, fresh.bandwidthRateBytes,
-                      fresh.bandwidthBurstBytes);
+         std::tie(running.nickname, running.contactInfo, running.myFamily) !=
+             std::tie(fresh.nickname, fresh.contactInfo, fresh.myFamily) ||
+         relayedBandwidthRate(running) != relayedBandwidthRate(fresh) ||
+         relayedBandwidthBurst(running) != relayedBandwidthBurst(fresh);
 }
 
 std::string renderTorrc(const std::vector<TorrcEntry>& entries) {

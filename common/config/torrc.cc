@@ -1,7 +1,9 @@
 // common/config/torrc.cc: see torrc.h.
 #include "common/config/torrc.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace onionsplit::config {
 namespace {
@@ -59,65 +61,138 @@ Expected<std::string, std::string> unquote(std::string_view s) {
 }  // namespace
 
 std::string describe(const ConfigError& e) {
+  if (!e.file.empty() && e.line > 0)
+    return e.file + ":" + std::to_string(e.line) + ": " + e.message;
+  if (!e.file.empty()) return e.file + ": " + e.message;
   if (e.line > 0) return "line " + std::to_string(e.line) + ": " + e.message;
   return e.message;
 }
 
-Expected<std::vector<TorrcEntry>, ConfigError> lexTorrc(std::string_view text) {
-  if (text.size() > kMaxTorrcBytes) return fail(ConfigError{0, "configuration file is too large"});
-  std::vector<TorrcEntry> entries;
+std::string describe(const ConfigErrors& errors) {
+  std::string out;
+  for (const ConfigError& e : errors) {
+    if (!out.empty()) out.push_back('\n');
+    out += describe(e);
+  }
+  return out;
+}
+
+void sortErrors(ConfigErrors& errors) {
+  std::vector<std::string> files;
+  for (const ConfigError& e : errors)
+    if (std::find(files.begin(), files.end(), e.file) == files.end()) files.push_back(e.file);
+  auto rank = [&](const ConfigError& e) {
+    auto f = std::find(files.begin(), files.end(), e.file) - files.begin();
+    return std::pair<long, int>(f, e.line > 0 ? e.line : INT32_MAX);
+  };
+  std::stable_sort(errors.begin(), errors.end(),
+                   [&](const ConfigError& a, const ConfigError& b) { return rank(a) < rank(b); });
+}
+
+std::string where(const TorrcEntry& e) {
+  if (!e.file.empty()) return e.file + ":" + std::to_string(e.line) + ": ";
+  return "line " + std::to_string(e.line) + ": ";
+}
+
+namespace {
+
+// One logical line: physical lines ending in a backslash joined, as C tor reads them.
+struct LogicalLine {
+  std::string text;
+  int startLine = 0;
+};
+
+LogicalLine nextLogicalLine(std::string_view text, size_t& pos, int& lineNo) {
+  LogicalLine out;
+  out.startLine = lineNo + 1;
+  bool more = true;
+  while (more && pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view phys = text.substr(pos, nl == std::string_view::npos ? text.npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+    ++lineNo;
+    std::string_view t = phys;
+    while (!t.empty() && (t.back() == '\r' || t.back() == ' ' || t.back() == '\t'))
+      t.remove_suffix(1);
+    // A comment line inside a continuation is skipped, as C tor does.
+    if (!out.text.empty() && !trim(t).empty() && trim(t).front() == '#') continue;
+    if (!t.empty() && t.back() == '\\') {
+      t.remove_suffix(1);
+      out.text.append(t);
+      out.text.push_back(' ');
+      more = pos <= text.size();
+    } else {
+      out.text.append(t);
+      more = false;
+    }
+  }
+  return out;
+}
+
+bool validKey(std::string_view key) {
+  if (key == "%include") return true;  // C tor's only directive
+  if (key.empty()) return false;
+  for (char c : key)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+// The entry of one non-empty, non-comment logical line, or why it is bad.
+Expected<TorrcEntry, std::string> lexLine(std::string_view line) {
+  size_t k = 0;
+  while (k < line.size() && !isSpace(line[k]))
+    ++k;
+  std::string_view key = line.substr(0, k);
+  std::string_view rest = trim(line.substr(k));
+  if (!validKey(key)) return fail("bad option name \"" + std::string(key) + "\"");
+  TorrcEntry e;
+  e.key = std::string(key);
+  if (!rest.empty() && rest.front() == '"') {
+    auto v = unquote(rest);
+    if (!v) return fail(v.error());
+    e.value = std::move(*v);
+  } else {
+    // An unquoted value ends at an unescaped '#'.
+    e.value = std::string(trim(rest.substr(0, rest.find('#'))));
+  }
+  return e;
+}
+
+}  // namespace
+
+void lexTorrcInto(std::string_view text, const std::string& file, std::vector<TorrcEntry>& entries,
+                  ConfigErrors& errors) {
+  if (text.size() > kMaxTorrcBytes) {
+    errors.push_back(ConfigError{0, "configuration file is too large", file});
+    return;
+  }
   int lineNo = 0;
   size_t pos = 0;
   while (pos < text.size()) {
-    // Join physical lines ending in a backslash into one logical line.
-    std::string logical;
-    int startLine = lineNo + 1;
-    bool more = true;
-    while (more && pos <= text.size()) {
-      size_t nl = text.find('\n', pos);
-      std::string_view phys = text.substr(pos, nl == std::string_view::npos ? text.npos : nl - pos);
-      pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
-      ++lineNo;
-      std::string_view t = phys;
-      while (!t.empty() && (t.back() == '\r' || t.back() == ' ' || t.back() == '\t'))
-        t.remove_suffix(1);
-      // A comment line inside a continuation is skipped, as C tor does.
-      if (!logical.empty() && !trim(t).empty() && trim(t).front() == '#') continue;
-      if (!t.empty() && t.back() == '\\') {
-        t.remove_suffix(1);
-        logical.append(t);
-        logical.push_back(' ');
-        more = pos <= text.size();
-      } else {
-        logical.append(t);
-        more = false;
-      }
-    }
-    std::string_view line = trim(logical);
+    LogicalLine logical = nextLogicalLine(text, pos, lineNo);
+    std::string_view line = trim(logical.text);
     if (line.empty() || line.front() == '#') continue;
-    size_t k = 0;
-    while (k < line.size() && !isSpace(line[k]))
-      ++k;
-    std::string_view key = line.substr(0, k);
-    std::string_view rest = trim(line.substr(k));
-    std::string value;
-    if (!rest.empty() && rest.front() == '"') {
-      auto v = unquote(rest);
-      if (!v) return fail(ConfigError{startLine, v.error()});
-      value = std::move(*v);
-    } else {
-      // An unquoted value ends at an unescaped '#'.
-      size_t hash = rest.find('#');
-      value = std::string(trim(rest.substr(0, hash)));
+    auto e = lexLine(line);
+    if (!e) {
+      errors.push_back(ConfigError{logical.startLine, e.error(), file});
+      continue;
     }
-    for (char c : key) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
-        return fail(ConfigError{startLine, "bad option name \"" + std::string(key) + "\""});
+    if (entries.size() >= kMaxTorrcEntries) {
+      errors.push_back(ConfigError{logical.startLine, "configuration has too many entries", file});
+      return;
     }
-    if (entries.size() >= kMaxTorrcEntries)
-      return fail(ConfigError{startLine, "configuration has too many entries"});
-    entries.push_back(TorrcEntry{std::string(key), std::move(value), startLine});
+    e->line = logical.startLine;
+    e->file = file;
+    entries.push_back(std::move(*e));
   }
+}
+
+Expected<std::vector<TorrcEntry>, ConfigErrors> lexTorrc(std::string_view text,
+                                                         const std::string& file) {
+  std::vector<TorrcEntry> entries;
+  ConfigErrors errors;
+  lexTorrcInto(text, file, entries, errors);
+  if (!errors.empty()) return fail(std::move(errors));
   return entries;
 }
 

@@ -24,36 +24,6 @@
 
 namespace onionsplit::daemon {
 
-bool readTorrcEntries(const std::string& path, std::vector<config::TorrcEntry>& out,
-                      std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto entries = config::lexTorrc(ss.str());
-  if (!entries) {
-    error = path + ": " + config::describe(entries.error());
-    return false;
-  }
-  out = std::move(*entries);
-  return true;
-}
-
-bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error) {
-  std::vector<config::TorrcEntry> entries;
-  if (!readTorrcEntries(path, entries, error)) return false;
-  auto cfg = config::buildConfig(entries);
-  if (!cfg) {
-    error = path + ": " + config::describe(cfg.error());
-    return false;
-  }
-  out = std::move(*cfg);
-  return true;
-}
-
 Runtime::Runtime(std::string name, std::string configPath, config::Config cfg)
     : name_(std::move(name)), configPath_(std::move(configPath)), config_(std::move(cfg)) {
   control_.daemon = name_;
@@ -90,15 +60,17 @@ std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name,
     return nullptr;
   }
   config::BuildResult built;
-  std::string error;
-  if (!loadConfigFile(path, built, error)) {
-    std::fprintf(stderr, "%s: %s\n", name, error.c_str());
+  std::vector<std::string> errors;
+  if (!loadConfigFile(path, built, errors)) {
+    for (const auto& e : errors)
+      std::fprintf(stderr, "%s: %s\n", name, e.c_str());
     exitCode = 1;
     return nullptr;
   }
   LogOptions lo;
   lo.name = name;
   lo.journal = stderrIsJournal();
+  std::string error;
   if (!setupLogging(lo, built.config.logs, error)) {
     std::fprintf(stderr, "%s: %s\n", name, error.c_str());
     exitCode = 1;
@@ -147,12 +119,14 @@ void onReloadSignal(evutil_socket_t, short, void* arg) {
 void Runtime::reload() {
   config::Config previous = config_;
   config::BuildResult built;
-  std::string error;
+  std::vector<std::string> errors;
   if (!canReread_) {
     spdlog::info("reload: the sandbox keeps {} out of reach; the running configuration stays",
                  configPath_);
-  } else if (!loadConfigFile(configPath_, built, error)) {
-    spdlog::warn("reload: {}; the running configuration stays", error);
+  } else if (!loadConfigFile(configPath_, built, errors)) {
+    for (const auto& e : errors)
+      spdlog::warn("reload: {}", e);
+    spdlog::warn("reload: the running configuration stays");
   } else if (auto fixed = config::fixedWhileRunning(config_, built.config); !fixed.empty()) {
     std::string names;
     for (const auto& n : fixed)

@@ -15,19 +15,13 @@
 
 #include "common/base/version.h"
 #include "common/config/config.h"
+#include "common/daemon/config_file.h"
 #include "common/ipc/control.h"
 #include "common/ipc/event_loop.h"
 
 namespace onionsplit::daemon {
 
 inline constexpr const char* kVersion = kOnionsplitVersion;
-
-// Reads and builds a torrc-syntax config file. On failure returns false with `error` set to a line
-// an operator can act on.
-bool loadConfigFile(const std::string& path, config::BuildResult& out, std::string& error);
-// Reads a torrc-syntax file into its entries (lexed, not yet built). Same errors as above.
-bool readTorrcEntries(const std::string& path, std::vector<config::TorrcEntry>& out,
-                      std::string& error);
 
 class Runtime {
  public:

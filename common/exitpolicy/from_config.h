@@ -18,4 +18,9 @@ PolicyInputs policyInputsFromConfig(const config::Config& cfg);
 // Policy::build of those inputs; the error names the bad ExitPolicy item.
 Expected<Policy, std::string> policyFromConfig(const config::Config& cfg);
 
+// Every bad item of the torrc's ExitPolicy lines ("allow *:80", "accept *:99999"), each with its
+// file and line, parsed by parseItem as streamd parses them: what --verify-config and every
+// daemon's start refuse, so a policy streamd cannot build never gets past the configuration.
+config::ConfigErrors checkExitPolicyEntries(const std::vector<config::TorrcEntry>& entries);
+
 }  // namespace onionsplit::exitpolicy

@@ -134,6 +134,13 @@ bool applyLandlock(const Policy& p, const std::vector<std::string>& extraReadExe
     if (!addPath(ruleset.get(), path, kFsReadFile | kFsReadDir | kFsExecute, attr.handledAccessFs,
                  error))
       return false;
+  if (tcp && p.bindOutgoingTcp) {
+    NetPortAttr np{kNetBindTcp, 0};  // port 0: the kernel's ephemeral range
+    if (syscall(SYS_landlock_add_rule, ruleset.get(), kRuleNetPort, &np, 0) != 0) {
+      error = std::string("landlock: rule for TCP bind: ") + std::strerror(errno);
+      return false;
+    }
+  }
   if (tcp && p.tcpConnectPorts) {
     for (uint16_t port : *p.tcpConnectPorts) {
       NetPortAttr np{kNetConnectTcp, port};

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/config/relay_options.h"
 #include "common/exitpolicy/from_config.h"
 
 namespace onionsplit::sandbox {
@@ -87,6 +88,8 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     addFileCalls(p);
     p.inet = Inet::kTcp;  // relays and directory ports listen anywhere: every port
     p.keepFileAccessWhenLeavingRoot = true;
+    p.bindOutgoingTcp =
+        !config::orBindAddress(cfg, false).empty() || !config::orBindAddress(cfg, true).empty();
   } else if (daemon == "circuitd") {
     // On SIGHUP circuitd reloads its copies in keys/onion (common/keys/relay_keys.h): the ntor
     // onion keys, the fingerprint and the master public key. Rotations replace those files (write
@@ -106,6 +109,8 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.mustNotRead.push_back(keys + "/secret_onion_key_ntor");
     p.inet = Inet::kTcpAndUdp;
     p.tcpConnectPorts = exitPorts(cfg);
+    p.bindOutgoingTcp =
+        !config::exitBindAddress(cfg, false).empty() || !config::exitBindAddress(cfg, true).empty();
     if (!exitpolicy::policyFromConfig(cfg)) return fail(std::string("exit policy does not build"));
   } else if (daemon == "confluxd" || daemon == "metrics") {
     // confluxd, and `onionsplit metrics` (the MetricsPort under systemd): Unix sockets to the

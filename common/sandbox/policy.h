@@ -47,6 +47,9 @@ struct Policy {
   // CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: the launcher's sockets and keys are root's, and it
   // must connect again to a restarted peer or reread keys. Landlock still bounds what it opens.
   bool keepFileAccessWhenLeavingRoot = false;
+  // OutboundBindAddressExit: streamd binds its exit sockets to a local address (port 0, so the
+  // kernel picks the port). Allows bind(2) and Landlock's TCP bind on port 0; nothing else.
+  bool bindOutgoingTcp = false;
   // System calls allowed whatever their arguments. The ones allowed only with some arguments
   // (socket, mmap/mprotect without PROT_EXEC, open read-only, ioctl, prctl, kill, prlimit) are
   // derived from the fields above by the seccomp code; every other call kills the process.

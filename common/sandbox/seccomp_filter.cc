@@ -186,7 +186,7 @@ void addMemory(Filter& f) {
 
 void addFiles(Filter& f, const Policy& p) {
   f.add(SCMP_ACT_ERRNO(ENOSYS), "openat2");
-  f.add(SCMP_ACT_ERRNO(EACCES), "bind");
+  f.add(p.bindOutgoingTcp ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EACCES), "bind");
   if (p.readPaths.empty()) {
     f.add(SCMP_ACT_ERRNO(EACCES), "open");
     f.add(SCMP_ACT_ERRNO(EACCES), "openat");

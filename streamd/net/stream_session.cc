@@ -7,8 +7,10 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -22,6 +24,37 @@ namespace {
 constexpr uint8_t kEndReasonResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);
 
 constexpr uint8_t kEndReasonTorProtocol = static_cast<uint8_t>(cell::EndReason::kTorProtocol);
+
+// 127.0.0.0/8 and ::1: C tor never binds connections to them to OutboundBindAddress*.
+bool isLoopback(const exitpolicy::IpAddress& a) {
+  if (a.family == 4) return a.b[0] == 127;
+  static constexpr std::array<uint8_t, 16> kV6Loopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                       0, 0, 0, 0, 0, 0, 0, 1};
+  return a.b == kV6Loopback;
+}
+
+socklen_t toSockaddr(const exitpolicy::IpAddress& a, uint16_t port, sockaddr_storage& ss);
+
+// A non-blocking TCP socket bound to `local` (port 0: the kernel picks), for libevent to connect;
+// -1 with errno on failure.
+int boundSocket(uint8_t family, const std::string& local) {
+  auto addr = exitpolicy::IpAddress::parse(local);
+  if (!addr || addr->family != family) {
+    errno = EADDRNOTAVAIL;
+    return -1;
+  }
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_storage ss;
+  socklen_t len = toSockaddr(*addr, 0, ss);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
 
 socklen_t toSockaddr(const exitpolicy::IpAddress& a, uint16_t port, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
@@ -133,8 +166,17 @@ class StreamSession::Circuit final : public StreamIo {
   void connect(StreamId id, const exitpolicy::IpAddress& a, uint16_t port) override {
     Sock& s = sockFor(id);
     armTimeout(s);
-    s.bev = bufferevent_socket_new(session.ctx_.base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!s.bev) return deferFailure(s, ENOMEM);
+    int fd = -1;
+    const std::string& local = a.family == 4 ? session.ctx_.bindIpv4 : session.ctx_.bindIpv6;
+    if (!local.empty() && !isLoopback(a)) {
+      fd = boundSocket(a.family, local);
+      if (fd < 0) return deferFailure(s, errno);
+    }
+    s.bev = bufferevent_socket_new(session.ctx_.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!s.bev) {
+      if (fd >= 0) close(fd);
+      return deferFailure(s, ENOMEM);
+    }
     bufferevent_setcb(s.bev, &Circuit::onRead, nullptr, &Circuit::onSocketEvent, &s);
     s.drainCb = evbuffer_add_cb(bufferevent_get_output(s.bev), &Circuit::onDrained, &s);
     sockaddr_storage ss;

@@ -55,6 +55,10 @@ struct StreamdContext {
   size_t readAheadBytes = 32 * 498;   // per socket, read before the circuit may send it
   size_t maxQueuedControl = 4096;     // per circuit
   SocketLinger* linger = nullptr;     // ended streams' sockets flush here (none: closed at once)
+  // OutboundBindAddressExit (config::exitBindAddress): the local address of exit connections per
+  // family, "" for none; never used for loopback destinations, as in C tor.
+  std::string bindIpv4;
+  std::string bindIpv6;
 };
 
 // The pipe's state per flow: none (the circuit is kept in the session's table by flow id).

@@ -7,8 +7,11 @@
 #include "channeld/net/outbound.h"
 
 #include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -294,8 +297,10 @@ struct Loopback {
   std::vector<ChannelInfo> serverOpened;
   std::vector<ChannelId> serverIds;
   std::unique_ptr<OutboundDialer> dialer;
+  int64_t serverClock = kNow;  // the ORPort side's now_(); tests may move it on
 
-  explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                    std::chrono::seconds keepalive = std::chrono::seconds(300)) {
     signal(SIGPIPE, SIG_IGN);
     std::string err;
     serverTls =
@@ -307,6 +312,7 @@ struct Loopback {
     cfg.ourRsaIdSha256 = them.rsaIdSha256;
     cfg.ourEdId = them.master.publicKey();
     cfg.ourTlsCertSha256 = them.creds->linkCert.sha256();
+    cfg.keepalivePeriod = keepalive;
     ChannelServer::Hooks hooks;
     hooks.opened = [this](ChannelId id, const ChannelInfo& info) {
       serverIds.push_back(id);
@@ -314,7 +320,8 @@ struct Loopback {
     };
     auto random = [](MutBytes b) { std::fill(b.begin(), b.end(), uint8_t{0x11}); };
     auto now = [] { return kNow; };
-    server = std::make_unique<ChannelServer>(base, cfg, hooks, random, now);
+    server =
+        std::make_unique<ChannelServer>(base, cfg, hooks, random, [this] { return serverClock; });
     listener = OrListener::create(
         base, *serverTls, -1, "127.0.0.1", 0, OrListenerLimits{},
         [this](std::unique_ptr<OrConnection> c) { server->accept(std::move(c)); }, err);
@@ -540,6 +547,93 @@ TEST(OutboundDialer, ConnectAtOnceThenAPeerThatClosesFreesCleanly) {  // TROVE-2
   EXPECT_EQ(l.dialer->inProgress(), 0u);
   EXPECT_EQ(openFds(), before);
   close(s);
+}
+
+// This host's first IPv4 address outside 127.0.0.0/8 ("" if it has none).
+std::string nonLoopbackIpv4() {
+  ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) return "";
+  std::string out;
+  for (ifaddrs* i = all; i && out.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    auto* in = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(in->sin_addr.s_addr) >> 24) == 127) continue;
+    char buf[INET_ADDRSTRLEN];
+    out = inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+  }
+  freeifaddrs(all);
+  return out;
+}
+
+// The source address of the first connection waiting on listening socket `s` ("" if none).
+std::string firstPeerOf(int s) {
+  int c = accept(s, nullptr, nullptr);
+  if (c < 0) return "";
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  getpeername(c, reinterpret_cast<sockaddr*>(&peer), &len);
+  close(c);
+  char buf[INET_ADDRSTRLEN];
+  return inet_ntop(AF_INET, &peer.sin_addr, buf, sizeof buf);
+}
+
+// OutboundBindAddressOR: connections to relays leave from the configured address; those to a
+// loopback destination are not bound (C tor).
+TEST(OutboundDialer, LeavesFromTheOutboundBindAddress) {
+  std::string local = nonLoopbackIpv4();
+  if (local.empty()) GTEST_SKIP() << "no IPv4 address outside 127.0.0.0/8";
+  Loopback l(std::chrono::milliseconds(300));
+  l.dialer->setLocalAddresses("127.0.0.2", "");
+  int far = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  inet_pton(AF_INET, local.c_str(), &sin.sin_addr);
+  ASSERT_EQ(bind(far, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  ASSERT_EQ(listen(far, 4), 0);
+  socklen_t len = sizeof sin;
+  getsockname(far, reinterpret_cast<sockaddr*>(&sin), &len);
+  auto t = l.toThem();
+  t.ip = local;
+  t.port = ntohs(sin.sin_port);
+  ASSERT_TRUE(l.dial(t));  // fails (no TLS there); the TCP connection is what counts
+  EXPECT_EQ(firstPeerOf(far), "127.0.0.2");
+  close(far);
+  int near = loopbackSocket(true, &t.port);
+  t.ip = "127.0.0.1";
+  ASSERT_TRUE(l.dial(t));
+  EXPECT_EQ(firstPeerOf(near), "127.0.0.1");
+  close(near);
+  l.dialer->setLocalAddresses("not-an-address", "");
+  t.ip = local;
+  auto bad = l.dial(t);
+  ASSERT_TRUE(bad);
+  ASSERT_FALSE(*bad);
+  EXPECT_NE(bad->error().find("cannot bind to not-an-address"), std::string::npos) << bad->error();
+}
+
+// KeepalivePeriod: the ORPort side writes a PADDING cell (circuit 0, command 0) on an open channel
+// that has had nothing written for the period, and not before.
+TEST(ChannelServer, KeepalivePaddingAfterThePeriod) {
+  Loopback l(std::chrono::milliseconds(5000), std::chrono::seconds(2));
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  bufferevent* bev = (*got)->conn->bev();
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_enable(bev, EV_READ);
+  evbuffer* in = bufferevent_get_input(bev);
+  spin(l.base, 1500);
+  EXPECT_EQ(evbuffer_get_length(in), 0u) << "nothing before the period";
+  l.serverClock += 3;
+  for (int i = 0; i < 30 && evbuffer_get_length(in) < cell::kMaxCellLen; ++i)
+    spin(l.base, 100);
+  ASSERT_EQ(evbuffer_get_length(in), cell::kMaxCellLen) << "one PADDING cell";
+  std::array<uint8_t, cell::kMaxCellLen> c{};
+  evbuffer_remove(in, c.data(), c.size());
+  EXPECT_EQ(c[0] | c[1] | c[2] | c[3], 0) << "circuit 0";
+  EXPECT_EQ(c[4], static_cast<uint8_t>(cell::CellCmd::kPadding));
+  spin(l.base, 1500);
+  EXPECT_EQ(evbuffer_get_length(in), 0u) << "the cell it wrote restarts the period";
 }
 
 }  // namespace

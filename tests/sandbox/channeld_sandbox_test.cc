@@ -1,6 +1,7 @@
 // tests/sandbox/channeld_sandbox_test.cc: channeld's sandbox in a forked child: no onion key and
-// no other key file after start-up, no bind; TCP connects anywhere (relays, directory ports) and
-// the descriptor's onion-key file, replaced by the launcher, can be read again.
+// no other key file after start-up, no bind (but on port 0 with OutboundBindAddressOR); TCP
+// connects anywhere (relays, directory ports) and the descriptor's onion-key file, replaced by the
+// launcher, can be read again.
 #include "tests/sandbox/sandbox_fixture.h"
 
 namespace onionsplit::sandbox::testing {
@@ -76,6 +77,31 @@ TEST_F(ChanneldSandbox, CannotBindAnotherPort) {
     return failsWith(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), EACCES) ? 10 : 0;
   });
   if (!seccompInThisBuild() && landlockAbi() < 4) GTEST_SKIP() << "no seccomp, no Landlock TCP";
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+// OutboundBindAddressOR: channeld may bind a TCP socket on port 0 (the kernel picks the port) to
+// dial a relay from the configured address; any other port stays refused (Landlock ABI 4+).
+TEST_F(ChanneldSandbox, OutboundBindAddressOrAllowsBindOnPortZeroOnly) {
+  cfg_.outboundBindAddressOr.ipv4 = "127.0.0.1";
+  bool tcpRules = landlockAbi() >= 4;
+  int st = inSandbox("channeld", [tcpRules] {
+    auto bindsTo = [](uint16_t port) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      int r = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      int err = errno;
+      close(fd);
+      errno = err;
+      return r == 0;
+    };
+    if (!bindsTo(0)) return 1;
+    if (tcpRules && (bindsTo(4321) || errno != EACCES)) return 2;
+    return 0;
+  });
   EXPECT_TRUE(exitedWith(st, 0)) << show(st);
 }
 

@@ -1,6 +1,6 @@
 // tests/sandbox/streamd_sandbox_test.cc: streamd's sandbox in a forked child: no key file (no file
-// at all), no bind, TCP connect only to ports the exit policy may accept (Landlock ABI 4+); TCP and
-// UDP sockets for exit streams and DNS still work.
+// at all), no bind (but on port 0 with OutboundBindAddressExit), TCP connect only to ports the exit
+// policy may accept (Landlock ABI 4+); TCP and UDP sockets for exit streams and DNS still work.
 #include <algorithm>
 
 #include "tests/sandbox/sandbox_fixture.h"
@@ -110,6 +110,44 @@ TEST_F(StreamdSandbox, CannotBindNorMakeRawSockets) {
     return failsWith(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), EPROTOTYPE) ? 20 : 0;
   });
   if (!seccompInThisBuild() && landlockAbi() < 4) GTEST_SKIP() << "no seccomp, no Landlock TCP";
+  EXPECT_TRUE(exitedWith(st, 0)) << show(st);
+}
+
+// OutboundBindAddressExit: streamd may bind a TCP socket to the configured address on port 0 (the
+// kernel picks the port) and connect from it; any other port stays refused (Landlock ABI 4+).
+TEST_F(StreamdSandbox, OutboundBindAddressExitAllowsBindOnPortZeroOnly) {
+  uint16_t port = tcpListener();
+  acceptOnly(port);
+  cfg_.outboundBindAddressExit.ipv4 = "127.0.0.1";
+  bool tcpRules = landlockAbi() >= 4;
+  int st = inSandbox("streamd", [port, tcpRules] {
+    auto bindTo = [](uint16_t local) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(local);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      int r = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      int err = errno;
+      if (r != 0) {
+        close(fd);
+        errno = err;
+        return -1;
+      }
+      return fd;
+    };
+    int fd = bindTo(0);
+    if (fd < 0) return 1;
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS)
+      return 2;
+    close(fd);
+    if (tcpRules && (bindTo(port) >= 0 || errno != EACCES)) return 3;
+    return 0;
+  });
   EXPECT_TRUE(exitedWith(st, 0)) << show(st);
 }
 

@@ -9,6 +9,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -842,6 +843,66 @@ TEST_F(StreamSessionTest, WhatThePeerMaySendDependsOnItsSide) {
   peer->send(15, 1, RelayCmd::kSendme, "");
   ASSERT_TRUE(waitFor([&] { return dropped; }));
   EXPECT_TRUE(session->pipe.failed());
+}
+
+// This host's first IPv4 address outside 127.0.0.0/8 ("" if it has none).
+std::string nonLoopbackIpv4() {
+  ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) return "";
+  std::string out;
+  for (ifaddrs* i = all; i && out.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    auto* in = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(in->sin_addr.s_addr) >> 24) == 127) continue;
+    char buf[INET_ADDRSTRLEN];
+    out = inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+  }
+  freeifaddrs(all);
+  return out;
+}
+
+// A listener on `addr` that reports the source address of the connection it accepts.
+struct PeerAddressServer {
+  explicit PeerAddressServer(const std::string& addr) {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd, 4), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~PeerAddressServer() { ::close(fd); }
+  std::string acceptedFrom() {
+    int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return "";
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    getpeername(c, reinterpret_cast<sockaddr*>(&peer), &len);
+    ::close(c);
+    char buf[INET_ADDRSTRLEN];
+    return inet_ntop(AF_INET, &peer.sin_addr, buf, sizeof buf);
+  }
+  int fd = -1;
+  uint16_t port = 0;
+};
+
+// OutboundBindAddressExit: an exit connection leaves from the configured address; one to a
+// loopback destination is not bound (C tor).
+TEST_F(StreamSessionTest, OutboundBindAddressExitIsTheSourceOfExitConnections) {
+  std::string local = nonLoopbackIpv4();
+  if (local.empty()) GTEST_SKIP() << "no IPv4 address outside 127.0.0.0/8";
+  ctx->bindIpv4 = "127.0.0.2";  // a source the kernel would never pick for `local` by itself
+  PeerAddressServer far(local);
+  peer->send(1, 5, RelayCmd::kBegin, beginBody(local + ":" + std::to_string(far.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer->of(1, 5, RelayCmd::kConnected).empty(); }));
+  EXPECT_EQ(far.acceptedFrom(), "127.0.0.2");
+  PeerAddressServer near("127.0.0.1");
+  peer->send(1, 6, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(near.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer->of(1, 6, RelayCmd::kConnected).empty(); }));
+  EXPECT_EQ(near.acceptedFrom(), "127.0.0.1");
 }
 
 }  // namespace

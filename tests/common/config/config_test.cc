@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/base/hex.h"
 
 namespace onionsplit::config {
@@ -103,18 +105,18 @@ TEST(Config, TheOptionsTheTestNetworkUses) {
 TEST(Config, UnknownOptionIsAnErrorNamingIt) {
   auto r = parseConfig("Nickname a\nExitPolcy accept *:*\n");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().line, 2);
-  EXPECT_NE(r.error().message.find("unknown option ExitPolcy"), std::string::npos);
+  EXPECT_EQ(r.error()[0].line, 2);
+  EXPECT_NE(r.error()[0].message.find("unknown option ExitPolcy"), std::string::npos);
 }
 
 TEST(Config, UnimplementedCtorOptionSaysSo) {
   auto r = parseConfig("HiddenServiceDir /x\n");
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("C tor option that onionsplit does not implement"),
+  EXPECT_NE(r.error()[0].message.find("C tor option that onionsplit does not implement"),
             std::string::npos);
   auto s = parseConfig("SocksPort 9050\n");
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("SocksPort"), std::string::npos);
+  EXPECT_NE(s.error()[0].message.find("SocksPort"), std::string::npos);
 }
 
 TEST(Config, NoEffectOptionsWarn) {
@@ -145,7 +147,7 @@ TEST(Config, BadValuesAreRefused) {
   EXPECT_FALSE(
       parseConfig("DirAuthority a 127.0.0.1:7000 "
                   "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333\n"));  // no orport
-  EXPECT_FALSE(parseConfig("Log [net]info stderr\n"));
+  EXPECT_FALSE(parseConfig("Log [nonet]info stderr\n"));
   EXPECT_FALSE(parseConfig("Log loud stderr\n"));
   EXPECT_FALSE(parseConfig("TestingTorNetwork 1\n"));
 }
@@ -258,6 +260,98 @@ TEST(ConfigMetricsPort, BadValuesAreRefused) {
   EXPECT_FALSE(parseConfig("MetricsPort 70000\n"));
   EXPECT_FALSE(parseConfig("MetricsPort 1\nMetricsPort 2\n"));
   EXPECT_FALSE(parseConfig("MetricsPortPolicy\n"));
+}
+
+TEST(Config, ReportsEveryErrorWithItsLine) {
+  auto r = parseConfig(
+      "Nickname ok\n"
+      "Nickname has-dash\n"
+      "ContactInfo \"unterminated\n"
+      "AssumeReachable yes\n"
+      "ORPort 9001\n"
+      "Frobnicate 1\n");
+  ASSERT_FALSE(r);
+  std::vector<int> lines;
+  for (const auto& e : r.error())
+    lines.push_back(e.line);
+  EXPECT_EQ(lines, (std::vector<int>{2, 3, 4, 6})) << "in file order";
+  // Every error is one line of the description.
+  std::string text = describe(r.error());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_NE(text.find("line 6: unknown option Frobnicate"), std::string::npos);
+}
+
+TEST(Config, ErrorsAndWarningsNameTheirFile) {
+  auto entries = lexTorrc("SafeLogging 1\nBogus 2\n", "/etc/tor/torrc");
+  ASSERT_TRUE(entries);
+  auto r = buildConfig(*entries);
+  ASSERT_FALSE(r);
+  ASSERT_EQ(r.error().size(), 1u);
+  EXPECT_EQ(describe(r.error()[0]), "/etc/tor/torrc:2: unknown option Bogus");
+  auto ok = buildConfig({(*entries)[0]});
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->warnings.size(), 1u);
+  EXPECT_EQ(ok->warnings[0].rfind("/etc/tor/torrc:1: SafeLogging", 0), 0u);
+}
+
+TEST(Config, ErrorsSortIntoFileOrder) {
+  ConfigErrors e = {{0, "global", "a"}, {7, "seven", "b"}, {3, "three", "a"}, {2, "two", "b"}};
+  sortErrors(e);
+  std::vector<std::string> order;
+  for (const auto& x : e)
+    order.push_back(x.message);
+  EXPECT_EQ(order, (std::vector<std::string>{"three", "global", "two", "seven"}));
+}
+
+TEST(Config, IncludeOnlyFromAFile) {
+  auto r = parseConfig("%include /etc/tor/torrc.d\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error()[0].message.find("%include"), std::string::npos);
+}
+
+TEST(Config, LogDomainsAsCtorParsesThem) {
+  auto a = parseLogValue("[handshake]debug [*]notice stderr");
+  ASSERT_TRUE(a) << a.error();
+  EXPECT_EQ(a->target.kind, LogTarget::Kind::kStderr);
+  EXPECT_EQ(a->target.minSeverity, LogSeverity::kDebug);
+  EXPECT_EQ(a->target.maxSeverity, LogSeverity::kErr);
+  EXPECT_TRUE(a->domainsIgnored);
+  auto b = parseLogValue("[~net,~MM]info-warn file /var/log/tor/x.log");
+  ASSERT_TRUE(b) << b.error();
+  EXPECT_EQ(b->target.kind, LogTarget::Kind::kFile);
+  EXPECT_EQ(b->target.path, "/var/log/tor/x.log");
+  EXPECT_EQ(b->target.minSeverity, LogSeverity::kInfo);
+  EXPECT_EQ(b->target.maxSeverity, LogSeverity::kWarn);
+  auto c = parseLogValue("[*] notice syslog");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->target.kind, LogTarget::Kind::kSyslog);
+  EXPECT_FALSE(c->domainsIgnored);
+  auto d = parseLogValue("notice");  // no target: stdout, as in C tor
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->target.kind, LogTarget::Kind::kStdout);
+  auto gap = parseLogValue("debug-debug err stderr");
+  EXPECT_FALSE(gap) << "two unqualified ranges";
+  auto gap2 = parseLogValue("[circ]debug-debug err stderr");
+  ASSERT_TRUE(gap2);
+  EXPECT_TRUE(gap2->domainsIgnored);
+  EXPECT_FALSE(parseLogValue("[handshak]debug stderr"));
+  EXPECT_FALSE(parseLogValue("[handshake debug stderr"));
+  EXPECT_FALSE(parseLogValue("[net]loud stderr"));
+  EXPECT_FALSE(parseLogValue("stderr"));
+  EXPECT_FALSE(parseLogValue("notice file"));
+  EXPECT_FALSE(parseLogValue("notice stderr extra"));
+}
+
+TEST(Config, ALogLineWithDomainsWarnsThatTheyAreNotFiltered) {
+  auto r = parseConfig("Log [handshake]debug [*]notice stderr\nLog notice file /tmp/x\n");
+  ASSERT_TRUE(r) << describe(r.error());
+  ASSERT_EQ(r->config.logs.size(), 2u);
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0].rfind("line 1: Log: onionsplit does not filter by log domain", 0), 0u);
+  EXPECT_NE(r->warnings[0].find("from debug to err"), std::string::npos);
+  auto bad = parseConfig("Log [nosuch]info stderr\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error()[0].message.find("no such logging domain as nosuch"), std::string::npos);
 }
 
 }  // namespace

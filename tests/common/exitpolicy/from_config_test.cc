@@ -44,5 +44,20 @@ TEST(PolicyFromConfig, RejectPrivateOffAndIpv6Exit) {
   EXPECT_EQ(p->evaluate(ip("2001:db8::1"), 22), Verdict::kAccept);
 }
 
+TEST(CheckExitPolicyEntries, EveryBadItemWithItsFileAndLine) {
+  auto entries = config::lexTorrc(
+      "ExitPolicy accept *:443\n"
+      "ExitPolicy allow *:80\n"
+      "exitpolicy accept *:80, accept *:99999, reject *:*\n"
+      "ContactInfo allow *:80\n",
+      "torrc");
+  ASSERT_TRUE(entries);
+  auto errors = checkExitPolicyEntries(*entries);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(config::describe(errors[0]).rfind("torrc:2: ExitPolicy \"allow *:80\"", 0), 0u);
+  EXPECT_EQ(config::describe(errors[1]).rfind("torrc:3: ExitPolicy \"accept *:99999\"", 0), 0u);
+  EXPECT_TRUE(checkExitPolicyEntries({}).empty());
+}
+
 }  // namespace
 }  // namespace onionsplit::exitpolicy

@@ -1,0 +1,42 @@
+// common/config/relay_options.h: the C tor relay options of an exit operator's torrc beyond the
+// core set of config.cc (pure): RelayBandwidthRate/Burst, Accounting*, OutboundBindAddress*,
+// FamilyId, FamilyKeyDirectory, HeartbeatPeriod, PublishServerDescriptor, KeepalivePeriod,
+// ConnLimit, DirPortFrontPage and ServerDNS{AllowNonRFC953Hostnames,DetectHijacking,TestAddresses}.
+// Each is read with C tor's syntax, default and range into Config; where onionsplit does not give
+// an option its effect, checkRelayOptions refuses a value that asks for it (DESIGN.md §6), or warns
+// when the value has no effect on the network.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/config/torrc.h"
+
+namespace onionsplit::config {
+
+struct Config;
+struct BuildResult;
+
+// nullopt if `key` is none of these options; else the outcome of reading `value` into `c`. An
+// accepted value that has no effect here sets `warning` (without the option's name).
+std::optional<Expected<void, std::string>> applyRelayOption(Config& c, std::string_view key,
+                                                            std::string_view value,
+                                                            std::string& warning);
+
+// The local address streamd binds an exit connection of that family to ("" = none):
+// OutboundBindAddressExit, else OutboundBindAddress, as in C tor. (Loopback destinations are never
+// bound; the caller checks that.)
+std::string exitBindAddress(const Config& c, bool ipv6);
+
+// The same for channeld's connections to relays: OutboundBindAddressOR, else OutboundBindAddress.
+std::string orBindAddress(const Config& c, bool ipv6);
+
+// After every entry: C tor's normalisation (RelayBandwidthBurst defaults to RelayBandwidthRate and
+// the other way round; BandwidthRate/Burst raised to them), the ranges that need several options,
+// and the refusals and warnings for what onionsplit does not do.
+void checkRelayOptions(BuildResult& out, ConfigErrors& errors, const std::string& file);
+
+}  // namespace onionsplit::config

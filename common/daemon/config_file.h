@@ -1,0 +1,31 @@
+// common/daemon/config_file.h: reading the torrc from disk (I/O): the real file system behind
+// common/config/include.h's FileSource, and loadConfigFile, which every daemon and the launcher
+// use so they agree on what the file means.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/config/include.h"
+
+namespace onionsplit::daemon {
+
+class DiskFileSource final : public config::FileSource {
+ public:
+  Kind kind(const std::string& path) const override;
+  Expected<std::string, std::string> readFile(const std::string& path) const override;
+  Expected<std::vector<std::string>, std::string> listDirectory(
+      const std::string& path) const override;
+};
+
+// Reads `path` (with its %includes), builds the Config and checks every ExitPolicy item and the
+// effective exit policy with streamd's parser. On failure returns false with every problem in
+// `errors`, one line each, with file and line where there is one.
+// With `entries`, also the file's entries (%includes expanded) the Config was built from: what the
+// launcher writes for its daemons (common/config/reload.h, renderTorrc).
+bool loadConfigFile(const std::string& path, config::BuildResult& out,
+                    std::vector<std::string>& errors,
+                    std::vector<config::TorrcEntry>* entries = nullptr);
+
+}  // namespace onionsplit::daemon

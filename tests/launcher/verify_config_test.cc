@@ -1,0 +1,108 @@
+// `onionsplit --verify-config` as an operator runs it: every error of the file (and of the files it
+// includes) in one run, each with its file and line, and the exit status.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct VerifyRun {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+VerifyRun verify(const std::string& torrc) {
+  std::string cmd =
+      std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit --verify-config -f " + torrc + " 2>&1";
+  VerifyRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    r.output.append(buf.data(), n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/onionsplit-verify-XXXXXX";
+    if (mkdtemp(tmpl)) path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+TEST(VerifyConfig, EveryErrorWithFileAndLine) {
+  TempDir t;
+  std::filesystem::create_directory(t.path + "/torrc.d");
+  std::ofstream(t.path + "/torrc.d/50-exit.conf") << "ExitRelay 1\nExitPolicy accept *:99999\n";
+  std::ofstream(t.path + "/torrc.d/.ignored") << "Bogus 1\n";
+  std::ofstream(t.path + "/torrc") << "DataDirectory " << t.path << "/data\n"
+                                   << "Nickname bad-name\n"
+                                   << "ExitPolicy allow *:80\n"
+                                   << "%include " << t.path << "/torrc.d\n"
+                                   << "Log [nonet]info stderr\n";
+  VerifyRun r = verify(t.path + "/torrc");
+  EXPECT_EQ(r.status, 1) << r.output;
+  std::string torrc = t.path + "/torrc";
+  for (const std::string& want : {torrc + ":2: Nickname", torrc + ":3: ExitPolicy \"allow *:80\"",
+                                  t.path + "/torrc.d/50-exit.conf:2: ExitPolicy \"accept *:99999\"",
+                                  torrc + ":5: Log: no such logging domain as nonet"})
+    EXPECT_NE(r.output.find(want), std::string::npos) << want << "\n" << r.output;
+  EXPECT_EQ(r.output.find("Bogus"), std::string::npos) << "dot-files are not read";
+}
+
+TEST(VerifyConfig, AGoodFileIsValidAndChangesNothing) {
+  TempDir t;
+  std::ofstream(t.path + "/torrc") << "DataDirectory " << t.path << "/data\n"
+                                   << "Log [handshake]debug [*]notice stderr\n"
+                                   << "RelayBandwidthRate 5 MBytes\nPublishServerDescriptor 0\n"
+                                   << "ExitPolicy accept *:443, reject *:*\n";
+  VerifyRun r = verify(t.path + "/torrc");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Configuration was valid"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(t.path + "/data"));
+}
+
+TEST(VerifyConfig, ADataDirectoryThatIsAFileIsRefused) {
+  TempDir t;
+  std::ofstream(t.path + "/data") << "not a directory";
+  std::ofstream(t.path + "/torrc") << "DataDirectory " << t.path << "/data\n";
+  VerifyRun r = verify(t.path + "/torrc");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("is not a directory"), std::string::npos) << r.output;
+}
+
+// The crash loop of issue 16: a policy item streamd cannot parse used to pass the configuration and
+// kill streamd at every start with no line number. Now every daemon refuses it at start, with it.
+TEST(VerifyConfig, StreamdRefusesABadPolicyItemWithItsLine) {
+  TempDir t;
+  std::ofstream(t.path + "/torrc") << "DataDirectory " << t.path << "/data\n"
+                                   << "ExitRelay 1\nExitPolicy accept *:99999\n";
+  std::string cmd = std::string(ONIONSPLIT_BIN_DIR) + "/streamd -f " + t.path + "/torrc 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), n);
+  int st = pclose(p);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1) << out;
+  EXPECT_NE(out.find(t.path + "/torrc:3: ExitPolicy \"accept *:99999\""), std::string::npos) << out;
+}
+
+}  // namespace
