@@ -161,6 +161,19 @@ void applyReload(ChannelServer& channels, DescriptorPublisher* publisher,
   }
 }
 
+// Channels by direction and family, for C tor's tor_relay_connections{type="OR"} and
+// tor_relay_connections_total (the launcher's table, launcher/metrics_format.cc).
+void addConnectionCounters(const ChannelServer::ConnectionTally& tally,
+                           std::vector<std::pair<std::string, uint64_t>>& out) {
+  for (size_t dir = 0; dir < 2; ++dir) {
+    for (size_t fam = 0; fam < 2; ++fam) {
+      std::string key = std::string(dir ? "initiated" : "received") + (fam ? "_ipv6" : "_ipv4");
+      out.emplace_back("or_connections_" + key, tally.open[dir][fam]);
+      out.emplace_back("or_connections_" + key + "_created_total", tally.created[dir][fam]);
+    }
+  }
+}
+
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
   auto passedOrPorts = systemdOrPorts();
@@ -349,6 +362,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_circuitd_connects_total", circuitd.connects());
     out.emplace_back("channels", channels.channels());
     out.emplace_back("channels_open", channels.openChannels());
+    addConnectionCounters(channels.connectionTally(), out);
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);

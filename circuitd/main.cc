@@ -167,6 +167,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
     out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
     out.emplace_back("streams_single_hop_refused_total", c.singleHopRefused);
+    out.emplace_back("circuits_protocol_violations_total", c.protocolViolations);
+    out.emplace_back("drop_cells_received_total", c.dropCells);
     out.emplace_back("extends_requested_total", c.extendsRequested);
     out.emplace_back("extends_failed_total", c.extendsFailed);
     out.emplace_back("extended_total", c.extended);

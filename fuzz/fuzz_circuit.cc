@@ -54,6 +54,8 @@ struct Io final : CircuitIo {
   Delivery answer;                          // what the shell makes of each delivered message
   crypto::ClientCircuit* client = nullptr;  // decrypts what the circuit sends
   size_t cells = 0, delivered = 0, forwarded = 0, extends = 0, nextHopDestroyed = 0;
+  size_t drops = 0;
+  void droppedCell() override { ++drops; }
   bool canSendCell() override { return cellCredit; }
   void sendCell(Bytes p) override {
     ++cells;

@@ -2,7 +2,10 @@
 // docs/OPERATING.md ("Metrics"); keep the two in step.
 #include "launcher/metrics_format.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -50,6 +53,54 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "type", "RESOLVE", "", ""},
     {"streamd", "dns_queries_total", "tor_relay_exit_dns_query_total", Type::kCounter,
      "DNS queries sent to the nameservers", "", "", "", ""},
+    {"circuitd", "circuits_protocol_violations_total", "tor_relay_circ_proto_violation_total",
+     Type::kCounter, "Circuits closed for a protocol violation (DESTROY reason PROTOCOL)", "", "",
+     "", ""},
+    {"circuitd", "drop_cells_received_total", "tor_relay_drop_cell_total", Type::kCounter,
+     "DROP messages received from clients", "", "", "", ""},
+};
+
+// A family of daemon counters named <prefix><parts><suffix> with a C tor equivalent: the parts
+// become the labels `varLabels` (split at the first underscores: the last label takes the rest),
+// after the fixed labels. E.g. channeld's or_connections_received_ipv4 is
+// tor_relay_connections{type="OR",state="opened",direction="received",family="ipv4"}.
+struct CtorPattern {
+  std::string_view daemon, prefix, suffix;
+  std::string_view family;
+  Type type;
+  std::string_view help;
+  std::pair<std::string_view, std::string_view> fixed[2];  // empty key: none
+  std::string_view varLabels[2];                           // empty: none
+};
+
+constexpr std::string_view kHelpConnections = "OR connections (channels), by direction and family";
+
+constexpr CtorPattern kCtorPatterns[] = {
+    {"streamd",
+     "dns_answers_",
+     "_total",
+     "tor_relay_exit_dns_error_total",
+     Type::kCounter,
+     "Nameserver answers by libevent result (success included, as C tor counts them)",
+     {},
+     {"reason", ""}},
+    // The created counters first: their names also match the gauge's pattern.
+    {"channeld",
+     "or_connections_",
+     "_created_total",
+     "tor_relay_connections_total",
+     Type::kCounter,
+     "OR connections (channels) created, by direction and family",
+     {{"type", "OR"}, {"state", "created"}},
+     {"direction", "family"}},
+    {"channeld",
+     "or_connections_",
+     "",
+     "tor_relay_connections",
+     Type::kGauge,
+     kHelpConnections,
+     {{"type", "OR"}, {"state", "opened"}},
+     {"direction", "family"}},
 };
 
 // Metric and label names: [a-zA-Z0-9_], bounded, never empty. A daemon is local but not trusted
@@ -66,6 +117,29 @@ std::string sanitizeName(std::string_view in) {
 
 bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The labels of `name` under `p`, or nothing if it does not match (every part non-empty).
+std::optional<Labels> matchPattern(const CtorPattern& p, const std::string& daemon,
+                                   std::string_view name) {
+  if (p.daemon != daemon || !name.starts_with(p.prefix) || !endsWith(name, p.suffix) ||
+      name.size() <= p.prefix.size() + p.suffix.size())
+    return std::nullopt;
+  std::string_view rest =
+      name.substr(p.prefix.size(), name.size() - p.prefix.size() - p.suffix.size());
+  Labels labels{{"daemon", daemon}};
+  for (const auto& [k, v] : p.fixed)
+    if (!k.empty()) labels.emplace_back(k, v);
+  size_t left = std::count_if(std::begin(p.varLabels), std::end(p.varLabels),
+                              [](std::string_view k) { return !k.empty(); });
+  for (std::string_view key : p.varLabels) {
+    if (key.empty()) continue;
+    size_t cut = --left == 0 ? rest.size() : rest.find('_');
+    if (cut == 0 || cut == std::string_view::npos) return std::nullopt;
+    labels.emplace_back(key, rest.substr(0, cut));
+    rest.remove_prefix(std::min(rest.size(), cut + 1));
+  }
+  return labels;
 }
 
 // The families of one page, each once, in order of first appearance.
@@ -168,6 +242,12 @@ void addCounter(Page& page, const std::string& daemon, const std::string& name, 
     if (!e.label2.empty()) labels.emplace_back(e.label2, e.value2);
     page.add(std::string(e.family), e.type, e.help, labels, value);
     return;
+  }
+  for (const auto& p : kCtorPatterns) {
+    if (auto labels = matchPattern(p, daemon, name)) {
+      page.add(std::string(p.family), p.type, p.help, *labels, value);
+      return;
+    }
   }
   std::string prefix = "onionsplit_" + sanitizeName(daemon) + "_";
   Type type = endsWith(name, "_total") ? Type::kCounter : Type::kGauge;

@@ -166,6 +166,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("dns_cache_hits_total", resolver.stats().cacheHits);
     out.emplace_back("dns_queries_coalesced_total", resolver.stats().coalesced);
     out.emplace_back("dns_failures_total", resolver.stats().failures);
+    for (const auto& [result, n] : resolver.stats().answersByResult)
+      out.emplace_back("dns_answers_" + std::string(result) + "_total", n);
     out.emplace_back("dns_invalid_names_total", resolver.stats().invalidNames);
     out.emplace_back("dns_cache_entries", resolver.cacheSize());
   };

@@ -166,6 +166,20 @@ size_t ChannelServer::openChannels() const {
                                            [](const auto& kv) { return kv.second->open; }));
 }
 
+namespace {
+size_t familyIndex(const std::string& ip) {
+  return ip.find(':') == std::string::npos ? 0 : 1;
+}
+}  // namespace
+
+ChannelServer::ConnectionTally ChannelServer::connectionTally() const {
+  ConnectionTally t;
+  t.created = created_;
+  for (const auto& [id, ch] : channels_)
+    ++t.open[ch->outbound ? 1 : 0][familyIndex(ch->info.address.ip)];
+  return t;
+}
+
 void ChannelServer::forEachOpen(const std::function<void(ChannelId, const ChannelInfo&)>& f) const {
   for (const auto& [id, ch] : channels_)
     if (ch->open && !ch->closing) f(id, ch->info);
@@ -205,6 +219,7 @@ void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
                     ch.get());
   bufferevent_setwatermark(bev, EV_WRITE, kOutputLowWater, 0);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
+  ++created_[0][familyIndex(ch->info.address.ip)];
   channels_.emplace(ch->id, std::move(ch));
 }
 
@@ -227,6 +242,7 @@ ChannelId ChannelServer::adoptOpen(std::unique_ptr<OrConnection> conn, ChannelIn
   bufferevent_setwatermark(bev, EV_WRITE, kOutputLowWater, 0);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
   Channel& c = *ch;
+  ++created_[1][familyIndex(c.info.address.ip)];
   channels_.emplace(c.id, std::move(ch));
   ++handshakes_;
   if (auto tail = logTail(c.info.address.ip))

@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -129,6 +130,15 @@ class ChannelServer {
   size_t stalledChannels() const;
   uint64_t handshakesCompleted() const { return handshakes_; }
   uint64_t handshakesFailed() const { return failures_; }
+  // Channels by direction and the peer's address family, as C tor's tor_relay_connections
+  // (open now) and tor_relay_connections_total{state="created"} (ever) count OR connections:
+  // an accepted connection from its accept, one of ours from the moment its link is open
+  // (adoptOpen; a dial that fails before is in neither).
+  struct ConnectionTally {
+    // [received = 0 | initiated = 1][IPv4 = 0 | IPv6 = 1]
+    std::array<std::array<uint64_t, 2>, 2> open{}, created{};
+  };
+  ConnectionTally connectionTally() const;
 
  private:
   struct Channel;
@@ -165,6 +175,7 @@ class ChannelServer {
   // What ends a line about `address` ("" or how many were left out), or nothing: leave it out.
   std::optional<std::string> logTail(const std::string& address);
   uint64_t handshakes_ = 0, failures_ = 0;
+  std::array<std::array<uint64_t, 2>, 2> created_{};  // ConnectionTally::created
 };
 
 }  // namespace onionsplit::channeld

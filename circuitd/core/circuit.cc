@@ -122,7 +122,7 @@ bool Circuit::drainHeld(uint64_t nowUsec, CircuitIo& io) {
 }
 
 // DROP (long-range padding) and commands this relay does not know are dropped (tor-spec §6.1).
-Circuit::Step Circuit::dropHandler(FwdMsg& m, CircuitIo&) {
+Circuit::Step Circuit::dropHandler(FwdMsg& m, CircuitIo& io) {
   switch (static_cast<RelayCmd>(m.header.command)) {
     case RelayCmd::kBegin:
     case RelayCmd::kData:
@@ -146,6 +146,7 @@ Circuit::Step Circuit::dropHandler(FwdMsg& m, CircuitIo&) {
     case RelayCmd::kXon:
       return Step::kNext;
     case RelayCmd::kDrop:
+      io.droppedCell();
       break;
   }
   return Step::kDone;

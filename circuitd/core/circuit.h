@@ -74,6 +74,8 @@ class CircuitIo {
   virtual void sendNext(bool early, Bytes payload509) = 0;
   virtual void extend(ExtendTarget target) = 0;
   virtual void destroyNextHop(uint8_t reason) = 0;
+  // A DROP message from the client arrived and was dropped (counted: tor_relay_drop_cell_total).
+  virtual void droppedCell() = 0;
 };
 
 class Circuit {

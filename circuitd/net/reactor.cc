@@ -50,6 +50,7 @@ void Reactor::kill(CircKey k, cell::DestroyReason reason, bool toChanneld) {
 void Reactor::settle(Entry& e, bool alive) {
   if (!alive) {
     ++counters_.destroyedByUs;
+    if (e.circuit.destroyReason() == cell::DestroyReason::kProtocol) ++counters_.protocolViolations;
     spdlog::debug("circuit {:x}: destroyed (reason {})", e.key.flow,
                   static_cast<int>(e.circuit.destroyReason()));
     kill(e.key, e.circuit.destroyReason(), true);
@@ -62,6 +63,7 @@ void Reactor::pump(Entry& e) {
   Io io(*this, e);
   if (!e.circuit.pump(now_(), io)) {
     ++counters_.destroyedByUs;
+    if (e.circuit.destroyReason() == cell::DestroyReason::kProtocol) ++counters_.protocolViolations;
     kill(e.key, e.circuit.destroyReason(), true);
     return;
   }

@@ -49,6 +49,8 @@ struct CircuitCounters {
   uint64_t refusedCreates = 0, rateLimitedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
   uint64_t singleHopRefused = 0;
+  uint64_t dropCells = 0;           // DROP messages from clients
+  uint64_t protocolViolations = 0;  // circuits we destroyed with reason PROTOCOL (C tor's meaning)
   uint64_t extendsRequested = 0, extendsFailed = 0, extended = 0, cellsForwarded = 0,
            cellsRelayedBack = 0, truncates = 0, destroyedByNextHop = 0;
   uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,

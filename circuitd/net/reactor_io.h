@@ -22,6 +22,7 @@ class Reactor::Io final : public CircuitIo {
   void sendNext(bool early, Bytes payload) override;
   void extend(ExtendTarget target) override;
   void destroyNextHop(uint8_t reason) override;
+  void droppedCell() override { ++r_.counters_.dropCells; }
 
  private:
   Delivery toConfluxd(cell::StreamId streamId, uint8_t command, Bytes body);

@@ -189,6 +189,7 @@ void Resolver::onDnsAnswer(int result, char type, int count, int ttl, void* addr
   Handle h = q->handle;
   if (!self) return;  // cannot happen: evdns_base_free(_, 0) calls nothing back
   self->dropQuery(q);
+  self->noteResult(result);  // cancelled lookups too, as C tor counts every evdns callback
   auto it = self->pending_.find(h);
   if (it == self->pending_.end()) return;  // cancelled
   Pending& p = it->second;
@@ -228,6 +229,19 @@ void Resolver::onDnsAnswer(int result, char type, int count, int ttl, void* addr
   if (p.outstanding > 0 || self->inLookup_) return;
   self->complete(h);
   self->deliver(h);
+}
+
+void Resolver::noteResult(int result) {
+  // libevent's codes: 0-5 are the RCODEs, 65-70 its own (truncated ... nodata).
+  size_t i = 0;
+  if (result >= DNS_ERR_NONE && result <= DNS_ERR_REFUSED) {
+    i = static_cast<size_t>(result);
+  } else if (result >= DNS_ERR_TRUNCATED && result <= DNS_ERR_NODATA) {
+    i = static_cast<size_t>(result - DNS_ERR_TRUNCATED) + 6;
+  } else {
+    return;  // a code libevent does not define: C tor's metric has no bucket for it either
+  }
+  ++stats_.answersByResult[i].second;
 }
 
 void Resolver::complete(Handle h) {

@@ -34,6 +34,12 @@ class Resolver {
     uint64_t failures = 0;      // lookups that ended in an error
     uint64_t coalesced = 0;     // lookups that waited for the same name's query in flight
     uint64_t invalidNames = 0;  // names in answers that were not valid hostnames (dropped)
+    // Every nameserver answer (one per A, AAAA or PTR query) by libevent's result code, as C tor
+    // counts them for tor_relay_exit_dns_error_total (DNS_ERR_NONE included, as "success").
+    std::vector<std::pair<std::string_view, uint64_t>> answersByResult = {
+        {"success", 0},     {"format", 0},   {"serverfailed", 0}, {"notexist", 0},
+        {"notimpl", 0},     {"refused", 0},  {"truncated", 0},    {"unknown", 0},
+        {"tor_timeout", 0}, {"shutdown", 0}, {"cancel", 0},       {"nodata", 0}};
   };
 
   // Reads `resolvConf`; without usable nameservers every lookup fails (transiently) and a warning
@@ -80,7 +86,8 @@ class Resolver {
   void deliverLater(Handle h);
   static void onDnsAnswer(int result, char type, int count, int ttl, void* addresses, void* arg);
   static void onDeliver(evutil_socket_t, short, void* arg);
-  void complete(Handle h);  // sets the error and caches the answer
+  void noteResult(int result);  // one nameserver answer, into Stats::answersByResult
+  void complete(Handle h);      // sets the error and caches the answer
   void deliver(Handle h);
 
   event_base* base_;

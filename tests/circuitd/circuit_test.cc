@@ -49,6 +49,8 @@ struct RecordingIo final : CircuitIo {
   std::function<void(const Msg&)> onDeliver;
   std::deque<std::array<uint8_t, 509>> cells;
   std::vector<Msg> delivered;
+  size_t drops = 0;  // DROP messages the circuit reported
+  void droppedCell() override { ++drops; }
   bool canSendCell() override { return cellCredit; }
   void sendCell(Bytes p) override {
     std::array<uint8_t, 509> c{};
@@ -496,8 +498,10 @@ TEST_F(Fixture, StreamMessagesOnStreamZeroAndDropAreDropped) {
   uint8_t b[4] = {};
   EXPECT_TRUE(send(RelayCmd::kBegin, 0, Bytes(b, 4)));
   EXPECT_TRUE(send(RelayCmd::kEnd, 0, Bytes(b, 1)));
+  EXPECT_EQ(io.drops, 0u) << "BEGIN and END on stream 0 are no DROP";
   EXPECT_TRUE(send(RelayCmd::kDrop, 0, Bytes(b, 4)));
   EXPECT_TRUE(io.delivered.empty());
+  EXPECT_EQ(io.drops, 1u) << "the DROP is reported for tor_relay_drop_cell_total";
   EXPECT_EQ(ledger.back(kClientFlow), 3u);
 }
 

@@ -29,6 +29,8 @@ using testing::fill32;
 struct ExitIo final : circuitd::CircuitIo {
   std::deque<Payload> cells;
   std::vector<std::pair<uint8_t, uint16_t>> delivered;
+  size_t drops = 0;
+  void droppedCell() override { ++drops; }
   bool canSendCell() override { return true; }
   void sendCell(Bytes p) override {
     Payload c{};

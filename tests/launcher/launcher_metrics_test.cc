@@ -120,6 +120,21 @@ TEST(LauncherMetrics, EveryDaemonsFamiliesAndRestartsAfterKill9) {
             std::string::npos);
   EXPECT_TRUE(hasLine(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"BEGIN\"} 0"));
   EXPECT_NE(page.find("tor_relay_exit_dns_query_total{daemon=\"streamd\"}"), std::string::npos);
+  // The families fed by counters added for C tor parity, from the real daemons' answers.
+  EXPECT_TRUE(
+      hasLine(page, "tor_relay_exit_dns_error_total{daemon=\"streamd\",reason=\"success\"} 0"));
+  EXPECT_TRUE(
+      hasLine(page, "tor_relay_exit_dns_error_total{daemon=\"streamd\",reason=\"nodata\"} 0"));
+  EXPECT_TRUE(hasLine(page, "tor_relay_drop_cell_total{daemon=\"circuitd\"} 0"));
+  EXPECT_TRUE(hasLine(page, "tor_relay_circ_proto_violation_total{daemon=\"circuitd\"} 0"));
+  EXPECT_TRUE(hasLine(page,
+                      "tor_relay_connections{daemon=\"channeld\",type=\"OR\",state=\"opened\","
+                      "direction=\"received\",family=\"ipv6\"} 0"))
+      << page;
+  EXPECT_NE(
+      page.find("tor_relay_connections_total{daemon=\"channeld\",type=\"OR\",state=\"created\","
+                "direction=\"initiated\",family=\"ipv4\"} "),
+      std::string::npos);
   EXPECT_NE(page.find("onionsplit_channeld_channels_open{daemon=\"channeld\"}"), std::string::npos);
   EXPECT_NE(page.find("onionsplit_confluxd_conflux_sets_open{daemon=\"confluxd\"}"),
             std::string::npos);

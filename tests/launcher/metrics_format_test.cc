@@ -229,5 +229,29 @@ TEST(MetricsPolicy, ABadItemIsAnErrorThatNamesIt) {
   EXPECT_NE(p.error().find("allow 127.0.0.1"), std::string::npos);
 }
 
+TEST(MetricsFormat, LabelledCtorFamiliesTakeTheirLabelsFromTheCounterName) {
+  auto page = formatMetrics(
+      {daemon("channeld", {{"or_connections_received_ipv6", 2},
+                           {"or_connections_initiated_ipv4_created_total", 5},
+                           {"or_connections_received", 1},
+                           {"or_connections__ipv4", 1}}),
+       daemon("streamd", {{"dns_answers_tor_timeout_total", 3}, {"dns_answers__total", 4}})},
+      facts());
+  EXPECT_TRUE(has(page, "# TYPE tor_relay_connections gauge"));
+  EXPECT_TRUE(has(page,
+                  "tor_relay_connections{daemon=\"channeld\",type=\"OR\",state=\"opened\","
+                  "direction=\"received\",family=\"ipv6\"} 2"));
+  EXPECT_TRUE(has(page, "# TYPE tor_relay_connections_total counter"));
+  EXPECT_TRUE(has(page,
+                  "tor_relay_connections_total{daemon=\"channeld\",type=\"OR\","
+                  "state=\"created\",direction=\"initiated\",family=\"ipv4\"} 5"));
+  EXPECT_TRUE(
+      has(page, "tor_relay_exit_dns_error_total{daemon=\"streamd\",reason=\"tor_timeout\"} 3"));
+  // A name that lacks a part keeps onionsplit's own name rather than make up a label.
+  EXPECT_TRUE(has(page, "onionsplit_channeld_or_connections_received{daemon=\"channeld\"} 1"));
+  EXPECT_TRUE(has(page, "onionsplit_channeld_or_connections__ipv4{daemon=\"channeld\"} 1"));
+  EXPECT_TRUE(has(page, "onionsplit_streamd_dns_answers__total{daemon=\"streamd\"} 4"));
+}
+
 }  // namespace
 }  // namespace onionsplit::launcher
