@@ -353,7 +353,55 @@ bool openBeforeDrop(const config::Config& cfg, std::vector<std::pair<std::string
   return true;
 }
 
+// RunAsDaemon, as C tor's start_daemon/finish_daemon: the launcher forks and the parent waits
+// until the child says it started (then exits 0) or the child fails (then exits 1), so start-up
+// errors still reach the terminal. Returns the child's end of that pipe (-1 without RunAsDaemon).
+int startDaemon(const config::Config& cfg) {
+  if (!cfg.runAsDaemon) return -1;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid > 0) {
+    close(p[1]);
+    char c = 0;
+    ssize_t n = read(p[0], &c, 1);
+    _exit(n == 1 ? 0 : 1);
+  }
+  close(p[0]);
+  setsid();
+  return p[1];
+}
+
+// The daemon started: standard input and output go to /dev/null and the parent may exit.
+void finishDaemon(int fd) {
+  if (fd < 0) return;
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) close(null);
+  }
+  if (write(fd, "1", 1) != 1) spdlog::warn("RunAsDaemon: the parent is gone");
+  close(fd);
+}
+
+// PidFile: written once the launcher is the process that stays, removed when it stops.
+bool writePidFile(const config::Config& cfg) {
+  if (cfg.pidFile.empty()) return true;
+  std::ofstream out(cfg.pidFile, std::ios::trunc);
+  out << getpid() << "\n";
+  if (!out.flush()) {
+    std::fprintf(stderr, "onionsplit: PidFile %s: %s\n", cfg.pidFile.c_str(), std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
 int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy metricsPolicy) {
+  int daemonPipe = startDaemon(cfg);
+  if (!writePidFile(cfg)) return 1;
   uint64_t startedAtMs = nowUnixMs();
   if (makeDir(cfg.dataDirectory) != 0 || makeDir(cfg.ipcDirectory) != 0) return 1;
   if (!prepareKeys(cfg, false)) return 1;
@@ -438,6 +486,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   timeval beat{static_cast<time_t>(cfg.heartbeatPeriodSeconds), 0};
   if (cfg.heartbeatPeriodSeconds) event_add(heartbeat, &beat);
   sup.startAll();
+  finishDaemon(daemonPipe);
   if (metrics) {
     metrics->serve([&ev, &sup, &loop, startedAtMs] {
       return scrapePage(
@@ -454,6 +503,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   event_free(keyTimer);
   event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
+  if (!cfg.pidFile.empty()) unlink(cfg.pidFile.c_str());
   spdlog::info("stopped");
   return 0;
 }

@@ -524,20 +524,10 @@ const std::vector<OptionDef>& implementedOptions() {
 
 // C tor options with no effect on the relay's behaviour on the network: accepted with a warning.
 constexpr std::string_view kNoEffectOptions[] = {
-    "AvoidDiskWrites",
-    "CookieAuthentication",
-    "DataDirectoryGroupReadable",
-    "DisableAllSwap",
-    "DisableDebuggerAttachment",
-    "HardwareAccel",
-    "LogMessageDomains",
-    "LogTimeGranularity",
-    "NumCPUs",
-    "PidFile",
-    "RunAsDaemon",
-    "SafeLogging",
-    "ShutdownWaitLength",
-    "SyslogIdentityTag",
+    "AvoidDiskWrites",   "CookieAuthentication",      "DataDirectoryGroupReadable",
+    "DisableAllSwap",    "DisableDebuggerAttachment", "HardwareAccel",
+    "LogMessageDomains", "LogTimeGranularity",        "NumCPUs",
+    "SafeLogging",       "ShutdownWaitLength",        "SyslogIdentityTag",
     "TruncateLogFile",
 };
 

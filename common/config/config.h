@@ -100,6 +100,8 @@ struct Config {
   uint64_t bandwidthRateBytes = 1ULL << 30;
   uint64_t bandwidthBurstBytes = 1ULL << 30;
   std::string user;
+  std::string pidFile;       // PidFile: the launcher writes its pid there, removes it at exit
+  bool runAsDaemon = false;  // RunAsDaemon: the launcher goes to the background
   bool testingTorNetwork = false;
   // ExtendAllowPrivateAddresses: channeld may open channels to private addresses for EXTEND2 (as in
   // C tor, TestingTorNetwork allows it too).

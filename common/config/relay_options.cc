@@ -230,6 +230,12 @@ std::optional<Status> readRelayOption(Config& c, std::string_view key, std::stri
     return readBandwidth(c.relayBandwidthRateBytes, "RelayBandwidthRate", v);
   if (is("RelayBandwidthBurst"))
     return readBandwidth(c.relayBandwidthBurstBytes, "RelayBandwidthBurst", v);
+  if (is("RunAsDaemon")) return readBool(c.runAsDaemon, "RunAsDaemon", v);
+  if (is("PidFile")) {
+    if (v.empty()) return Status(fail(std::string("PidFile needs a file name")));
+    c.pidFile = std::string(v);
+    return Status{};
+  }
   if (is("AccountingMax")) return readBandwidth(c.accountingMaxBytes, "AccountingMax", v);
   if (is("AccountingStart")) return readAccountingStart(c, v);
   if (is("AccountingRule")) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -221,6 +222,51 @@ TEST(LauncherProcesses, LowOrPortAndRootOwnedLogDirectoryWorkWithUser) {
   auto later = statusOf(l.ipc());
   for (auto& [name, d] : ready)
     EXPECT_EQ(later[name].pid, d.pid) << name << " restarted";
+}
+
+// Whether `pid` runs (a zombie that no one reaped yet does not: an orphan's reaper may be slow).
+bool alive(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return false;
+  size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+// C tor's RunAsDaemon and PidFile: the process started exits 0 once the relay runs in the
+// background, whose pid is in the PidFile; SIGTERM to it stops everything and removes the file.
+TEST(LauncherProcesses, RunAsDaemonGoesToTheBackgroundAndWritesItsPidFile) {
+  Launcher l("RunAsDaemon 1\nPidFile @DIR@/onionsplit.pid\nLog notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 150 && !exited; ++i) {
+    exited = waitpid(l.pid, &status, WNOHANG) == l.pid;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(exited) << "the foreground process did not exit";
+  l.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  pid_t daemon = 0;
+  std::ifstream(l.dir + "/onionsplit.pid") >> daemon;
+  ASSERT_GT(daemon, 0);
+  struct Reap {  // never leave the background launcher running
+    pid_t pid;
+    ~Reap() { kill(pid, SIGKILL); }
+  } reap{daemon};
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  ASSERT_EQ(kill(daemon, SIGTERM), 0);
+  bool gone = false;
+  for (int i = 0; i < 150 && !gone; ++i) {
+    gone = !alive(daemon) && std::none_of(ready.begin(), ready.end(), [](auto& d) {
+      return alive(static_cast<pid_t>(d.second.pid));
+    });
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << "the launcher or a daemon still runs";
+  EXPECT_FALSE(std::filesystem::exists(l.dir + "/onionsplit.pid"));
+  l.stop();
 }
 
 uint64_t counterOf(const DaemonStatus& d, const std::string& name) {

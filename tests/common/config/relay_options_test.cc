@@ -39,6 +39,14 @@ TEST(RelayOptions, Defaults) {
   EXPECT_EQ(relayedBandwidthRate(c), c.bandwidthRateBytes);
 }
 
+TEST(RelayOptions, RunAsDaemonAndPidFile) {
+  Config c = ok("RunAsDaemon 1\nPidFile /run/onionsplit.pid\n");
+  EXPECT_TRUE(c.runAsDaemon);
+  EXPECT_EQ(c.pidFile, "/run/onionsplit.pid");
+  EXPECT_FALSE(ok("Nickname a\n").runAsDaemon);
+  EXPECT_NE(refusal("RunAsDaemon 2\n").find("RunAsDaemon"), std::string::npos);
+}
+
 TEST(RelayOptions, RelayBandwidthAsCtorCombinesIt) {
   Config c = ok("BandwidthRate 10 MBytes\nBandwidthBurst 20 MBytes\nRelayBandwidthRate 5 MBytes\n");
   EXPECT_EQ(c.relayBandwidthRateBytes, 5u << 20);
