@@ -9,28 +9,17 @@
 
 #include "common/base/hex.h"
 #include "common/config/relay_options.h"
+#include "common/config/text.h"
 
 namespace onionsplit::config {
 namespace {
 
+using text::iequals;
+using text::trim;
+
 constexpr std::string_view kCtorOptions[] = {
 #include "common/config/ctor_options.inc"
 };
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::vector<std::string_view> splitWords(std::string_view s) {
   std::vector<std::string_view> out;
@@ -48,29 +37,12 @@ std::vector<std::string_view> splitWords(std::string_view s) {
 }
 
 std::vector<std::string> splitCommas(std::string_view s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t c = s.find(',', i);
-    std::string_view item = trim(s.substr(i, c == s.npos ? s.npos : c - i));
-    if (!item.empty()) out.emplace_back(item);
-    if (c == s.npos) break;
-    i = c + 1;
-  }
-  return out;
-}
-
-template <class T>
-std::optional<T> parseUnsigned(std::string_view s) {
-  T v{};
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
+  auto items = text::split(s, ',');
+  return std::vector<std::string>(items.begin(), items.end());
 }
 
 std::optional<uint16_t> parsePort(std::string_view s) {
-  return parseUnsigned<uint16_t>(s);
+  return text::number<uint16_t>(s);
 }
 
 bool isIpv4Literal(std::string_view s) {
@@ -78,7 +50,7 @@ bool isIpv4Literal(std::string_view s) {
   size_t i = 0;
   while (i <= s.size()) {
     size_t d = s.find('.', i);
-    auto octet = parseUnsigned<unsigned>(s.substr(i, d == s.npos ? s.npos : d - i));
+    auto octet = text::number<unsigned>(s.substr(i, d == s.npos ? s.npos : d - i));
     if (!octet || *octet > 255) return false;
     ++parts;
     if (d == s.npos) break;
@@ -553,7 +525,7 @@ std::optional<bool> parseBool(std::string_view value) {
 std::optional<uint64_t> parseBandwidth(std::string_view value) {
   auto words = splitWords(value);
   if (words.empty() || words.size() > 2) return std::nullopt;
-  auto n = parseUnsigned<uint64_t>(words[0]);
+  auto n = text::number<uint64_t>(words[0]);
   if (!n) return std::nullopt;
   if (words.size() == 1) return n;
   struct Unit {

@@ -10,53 +10,21 @@
 #include <charconv>
 
 #include "common/config/config.h"
+#include "common/config/text.h"
 
 namespace onionsplit::config {
 namespace {
 
 using Status = Expected<void, std::string>;
+using text::iequals;
+using text::number;
+using text::split;
+using text::trim;
 
 // C tor's RELAY_REQUIRED_MIN_BANDWIDTH and ROUTER_MAX_DECLARED_BANDWIDTH.
 constexpr uint64_t kMinRelayBandwidth = 75 * 1024;
 constexpr uint64_t kMaxDeclaredBandwidth = 2147483647;
 constexpr uint64_t kMinHeartbeatSeconds = 30 * 60;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t c = s.find(sep, i);
-    std::string_view item = trim(s.substr(i, c == s.npos ? s.npos : c - i));
-    if (!item.empty()) out.push_back(item);
-    if (c == s.npos) break;
-    i = c + 1;
-  }
-  return out;
-}
-
-template <class T>
-std::optional<T> number(std::string_view s) {
-  T v{};
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 Status readBool(bool& out, std::string_view name, std::string_view v) {
   auto b = parseBool(v);
