@@ -371,7 +371,7 @@ std::optional<CgoEt> CgoEt::create(Bytes key, CgoRole role) {
       EVP_CipherInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr, enc) != 1 ||
       (!enc && EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1))
     return std::nullopt;
-  CgoEt et(std::move(ctx), role);
+  CgoEt et(std::move(ctx));
   et.ku_.setKey(key.subspan(16, 16), true);
   return et;
 }

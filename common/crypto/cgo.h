@@ -108,11 +108,10 @@ class CgoEt {
   bool apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* block);
 
  private:
-  CgoEt(EvpCipherCtxPtr aes, CgoRole role) : aes_(std::move(aes)), role_(role) {}
+  explicit CgoEt(EvpCipherCtxPtr aes) : aes_(std::move(aes)) {}
   CgoBlock mask(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const;
-  EvpCipherCtxPtr aes_;
+  EvpCipherCtxPtr aes_;  // keyed to encrypt (relay) or decrypt (client) by create()
   Polyval ku_;
-  CgoRole role_;
 };
 
 class CgoPrf {
