@@ -3,8 +3,9 @@
 // circuits themselves live in circuitd/net/reactor.h around circuitd/core/circuit.h.
 #include <openssl/rand.h>
 
-#include <cctype>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "circuitd/core/net_params.h"
@@ -37,19 +38,15 @@ class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
   }
   kj::Promise<void> setNetParams(SetNetParamsContext ctx) override {
     auto list = ctx.getParams().getParams();
-    if (list.size() > 256) return KJ_EXCEPTION(FAILED, "setNetParams: more than 256 parameters");
-    std::vector<dirdoc::NetParam> params;
-    params.reserve(list.size());
-    for (auto p : list) {
-      auto name = p.getName();
-      if (name.size() == 0 || name.size() > 64)
-        return KJ_EXCEPTION(FAILED, "setNetParams: bad name");
-      for (char c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
-          return KJ_EXCEPTION(FAILED, "setNetParams: bad name");
-      params.push_back({std::string(name.cStr(), name.size()), p.getValue()});
-    }
-    CircuitParams fresh = circuitParamsFrom(dirdoc::resolveNetParams(params));
+    if (list.size() > dirdoc::kMaxWireNetParams)
+      return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
+    std::vector<std::pair<std::string_view, int32_t>> wire;  // views into the message
+    wire.reserve(list.size());
+    for (auto p : list)
+      wire.emplace_back(std::string_view(p.getName().cStr(), p.getName().size()), p.getValue());
+    auto checked = circuitParamsFromWire(wire);
+    if (!checked) return KJ_EXCEPTION(FAILED, "setNetParams", checked.error().c_str());
+    const CircuitParams& fresh = *checked;
     const CircuitParams& old = reactor_.params();
     if (fresh.cc.ccAlg != old.cc.ccAlg || fresh.cc.sendmeInc != old.cc.sendmeInc)
       spdlog::info("consensus: cc_alg {}, cc_sendme_inc {} for new circuits", fresh.cc.ccAlg,

@@ -36,7 +36,8 @@ interface CircuitEntry {
   # attach once channeld has one and again with every newer consensus. circuitd resolves it with C
   # tor's defaults, minimums and maximums itself (it does not trust channeld to have clamped) and
   # uses the values for circuits created from then on. At most 256 entries, names at most 64 bytes
-  # of [A-Za-z0-9_]; more is a violation of this contract.
+  # of [A-Za-z0-9_] (common/dirdoc/params.h); circuitd refuses a call past that with an exception
+  # and keeps the values it had (channeld logs it; the connection stays).
   setNetParams @1 (params :List(NetParam)) -> ();
 }
 

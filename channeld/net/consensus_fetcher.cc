@@ -5,9 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <ctime>
 
+#include "common/dirdoc/params.h"
 #include "common/dirdoc/verify.h"
 
 namespace onionsplit::channeld {
@@ -117,12 +117,9 @@ void ConsensusFetcher::gotConsensus(const HttpResult& res) {
 
 void sendNetParams(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c) {
   std::vector<const dirdoc::NetParam*> allowed;
-  for (const auto& p : c.params) {
-    bool ok = !p.name.empty() && p.name.size() <= 64 && allowed.size() < 256;
-    for (char ch : p.name)
-      ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
-    if (ok) allowed.push_back(&p);
-  }
+  for (const auto& p : c.params)
+    if (allowed.size() < dirdoc::kMaxWireNetParams && dirdoc::isWireNetParamName(p.name))
+      allowed.push_back(&p);
   auto req = entry.setNetParamsRequest();
   auto list = req.initParams(static_cast<unsigned>(allowed.size()));
   for (unsigned i = 0; i < allowed.size(); ++i) {

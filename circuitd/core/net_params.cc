@@ -1,6 +1,8 @@
 // circuitd/core/net_params.cc: see net_params.h.
 #include "circuitd/core/net_params.h"
 
+#include <vector>
+
 namespace onionsplit::circuitd {
 
 CircuitParams circuitParamsFrom(const dirdoc::NetParams& p) {
@@ -33,6 +35,18 @@ CircuitParams circuitParamsFrom(const dirdoc::NetParams& p) {
   v.ewmaSs = u(ParamId::kCcEwmaSs);
   out.acceptSendmeV0 = u(ParamId::kSendmeAcceptMinVersion) == 0;
   return out;
+}
+
+Expected<CircuitParams, std::string> circuitParamsFromWire(
+    std::span<const std::pair<std::string_view, int32_t>> params) {
+  if (params.size() > dirdoc::kMaxWireNetParams) return fail(std::string("too many parameters"));
+  std::vector<dirdoc::NetParam> checked;
+  checked.reserve(params.size());
+  for (const auto& [name, value] : params) {
+    if (!dirdoc::isWireNetParamName(name)) return fail(std::string("bad parameter name"));
+    checked.push_back({std::string(name), value});
+  }
+  return circuitParamsFrom(dirdoc::resolveNetParams(checked));
 }
 
 }  // namespace onionsplit::circuitd

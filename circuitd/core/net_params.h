@@ -6,6 +6,11 @@
 #pragma once
 
 #include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "common/base/result.h"
 
 #include "circuitd/core/create.h"
 #include "common/dirdoc/consensus.h"
@@ -16,5 +21,10 @@ namespace onionsplit::circuitd {
 // cc_alg and cc_sendme_inc (the ntor v3 reply), the exit's Vegas parameters and
 // sendme_accept_min_version, from resolved parameters.
 CircuitParams circuitParamsFrom(const dirdoc::NetParams& p);
+
+// The same from what channeld sent (name, value): refused (the contract's breach, with why) past
+// dirdoc::kMaxWireNetParams entries or for a name isWireNetParamName() refuses.
+Expected<CircuitParams, std::string> circuitParamsFromWire(
+    std::span<const std::pair<std::string_view, int32_t>> params);
 
 }  // namespace onionsplit::circuitd

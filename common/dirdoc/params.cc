@@ -2,6 +2,8 @@
 // and the readers listed in params.h compute them.
 #include "common/dirdoc/params.h"
 
+#include <cctype>
+
 #include <algorithm>
 
 namespace onionsplit::dirdoc {
@@ -83,6 +85,13 @@ std::string netParamsMarkdown() {
            " |\n";
   }
   return out;
+}
+
+bool isWireNetParamName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNetParamNameBytes) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
 }
 
 }  // namespace onionsplit::dirdoc

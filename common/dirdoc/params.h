@@ -207,6 +207,12 @@ class NetParams {
 // the table are ignored, as C tor ignores parameters it does not read.
 NetParams resolveNetParams(std::span<const NetParam> params);
 
+// What a daemon may pass on to another (channel_circuit.capnp's setNetParams): at most
+// kMaxWireNetParams parameters, each name 1..kMaxNetParamNameBytes bytes of [A-Za-z0-9_].
+inline constexpr size_t kMaxWireNetParams = 256;
+inline constexpr size_t kMaxNetParamNameBytes = 64;
+bool isWireNetParamName(std::string_view name);
+
 // kNetParams as a Markdown table (name | default | min | max | read in C tor | note), for
 // docs/ARCHITECTURE.md.
 std::string netParamsMarkdown();

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace onionsplit::circuitd {
@@ -45,6 +48,24 @@ TEST(NetParams, RemovedAlgorithmsMeanVegasAndZeroTurnsCongestionControlOff) {
   EXPECT_EQ(from({{"cc_alg", 1}}).cc.ccAlg, 2);
   EXPECT_EQ(from({{"cc_alg", 3}}).cc.ccAlg, 2);
   EXPECT_EQ(from({{"cc_alg", 0}}).cc.ccAlg, 0);
+}
+
+// What channeld sends is checked before it is used: the contract's bounds, or a refusal.
+TEST(NetParams, TheWireFormIsCheckedAgainstTheContract) {
+  using Wire = std::vector<std::pair<std::string_view, int32_t>>;
+  auto ok = circuitParamsFromWire(Wire{{"cc_sendme_inc", 33}, {"not_read_by_us", 7}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->cc.sendmeInc, 33);
+  EXPECT_FALSE(circuitParamsFromWire(Wire{{"", 1}}));
+  EXPECT_FALSE(circuitParamsFromWire(Wire{{"cc-sendme-inc", 1}}));
+  EXPECT_FALSE(circuitParamsFromWire(Wire{{"cc_sendme\ninc", 1}}));
+  std::string longName(dirdoc::kMaxNetParamNameBytes + 1, 'a');
+  EXPECT_FALSE(circuitParamsFromWire(Wire{{longName, 1}}));
+  EXPECT_TRUE(circuitParamsFromWire(Wire{{std::string_view(longName).substr(1), 1}}));
+  Wire many(dirdoc::kMaxWireNetParams + 1, {"cc_alg", 2});
+  EXPECT_FALSE(circuitParamsFromWire(many));
+  many.pop_back();
+  EXPECT_TRUE(circuitParamsFromWire(many));
 }
 
 }  // namespace
