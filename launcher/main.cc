@@ -194,18 +194,6 @@ void checkKeys(Loop& l, bool forward) {
 // (IPCDirectory/config/torrc: the checked entries, self-contained), never from the operator's file
 // directly: a daemon that restarts alone then runs with its siblings' configuration even when the
 // file was edited without a reload. Written to a temporary name and renamed into place.
-// The torrc's entries with its %includes expanded, for the snapshot.
-bool readEntries(const std::string& path, std::vector<config::TorrcEntry>& entries,
-                 std::string& error) {
-  auto read = config::readTorrcFile(path, daemon::DiskFileSource{});
-  if (!read) {
-    error = read.error().empty() ? path : config::describe(read.error().front());
-    return false;
-  }
-  entries = std::move(*read);
-  return true;
-}
-
 bool writeSnapshot(const std::vector<config::TorrcEntry>& entries, const std::string& path) {
   std::string tmp = path + ".new";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -399,7 +387,9 @@ bool writePidFile(const config::Config& cfg) {
   return true;
 }
 
-int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy metricsPolicy) {
+// `entries` are what `cfg` was built from (the daemons' snapshot is written from them).
+int run(const std::string& configPath, const config::Config& cfg,
+        const std::vector<config::TorrcEntry>& entries, MetricsPolicy metricsPolicy) {
   int daemonPipe = startDaemon(cfg);
   if (!writePidFile(cfg)) return 1;
   uint64_t startedAtMs = nowUnixMs();
@@ -415,12 +405,8 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
     return 1;
   }
   std::string snapshot = cfg.ipcDirectory + "/config/torrc";
-  std::vector<config::TorrcEntry> entries;
-  std::string error;
-  if (makeDir(cfg.ipcDirectory + "/config") != 0 || !readEntries(configPath, entries, error) ||
-      !writeSnapshot(entries, snapshot)) {
-    spdlog::error("cannot write the daemons' configuration {}: {}", snapshot,
-                  error.empty() ? std::strerror(errno) : error);
+  if (makeDir(cfg.ipcDirectory + "/config") != 0 || !writeSnapshot(entries, snapshot)) {
+    spdlog::error("cannot write the daemons' configuration {}: {}", snapshot, std::strerror(errno));
     return 1;
   }
   std::string dir = daemonDir();
@@ -447,6 +433,7 @@ int run(const std::string& configPath, const config::Config& cfg, MetricsPolicy 
   ipc::EventLoop ev;
   std::unique_ptr<MetricsServer> metrics;
   if (cfg.metricsPort) {  // bound before User takes root away, as C tor does
+    std::string error;
     metrics = MetricsServer::listen(ev.base(), *cfg.metricsPort, std::move(metricsPolicy), error);
     if (!metrics) {
       spdlog::error("{}", error);
@@ -552,7 +539,8 @@ int main(int argc, char** argv) {
   }
   config::BuildResult built;
   std::vector<std::string> errors;
-  bool loaded = daemon::loadConfigFile(configPath, built, errors);
+  std::vector<config::TorrcEntry> entries;
+  bool loaded = daemon::loadConfigFile(configPath, built, errors, &entries);
   for (const auto& w : built.warnings)
     std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
   auto metricsPolicy = launcher::MetricsPolicy::parse(built.config.metricsPortPolicy);
@@ -588,5 +576,5 @@ int main(int argc, char** argv) {
       if (!d.reachable || d.health != "ready") return 1;
     return 0;
   }
-  return launcher::run(configPath, built.config, std::move(*metricsPolicy));
+  return launcher::run(configPath, built.config, entries, std::move(*metricsPolicy));
 }

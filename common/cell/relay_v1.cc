@@ -23,20 +23,7 @@ bool isKnownRelayCmdV1(uint8_t cmd) {
 }
 
 bool carriesStreamIdV1(uint8_t cmd) {
-  switch (static_cast<RelayCmd>(cmd)) {
-    case RelayCmd::kBegin:
-    case RelayCmd::kBeginDir:
-    case RelayCmd::kConnected:
-    case RelayCmd::kData:
-    case RelayCmd::kEnd:
-    case RelayCmd::kResolve:
-    case RelayCmd::kResolved:
-    case RelayCmd::kXoff:
-    case RelayCmd::kXon:
-      return true;
-    default:
-      return false;
-  }
+  return needsStreamId(cmd);  // the same nine commands
 }
 
 size_t relayDataMax(RelayCellFormat format, uint8_t cmd) {
