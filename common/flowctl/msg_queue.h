@@ -1,5 +1,6 @@
 // common/flowctl/msg_queue.h: a bounded FIFO of relay messages, for the places where messages wait
-// for a window or a boundary's credit (circuitd's circuit queues, confluxd's set queues).
+// for a window or a boundary's credit (circuitd's circuit queues, confluxd's set queues, streamd's
+// control messages waiting for circuitd's or confluxd's credit, which are all local).
 //
 // Two kinds of message share one order but not one bound. A message from a peer daemon carries that
 // peer's credit (a CreditToken) and counts against `peerMax`, the window that feeds the queue: a

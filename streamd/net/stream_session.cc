@@ -13,10 +13,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <vector>
 
 #include "common/base/clock.h"
+#include "common/flowctl/msg_queue.h"
 
 namespace onionsplit::streamd {
 namespace {
@@ -92,14 +92,12 @@ class StreamSession::Circuit final : public StreamIo {
     int err = 0;
     bool readPaused = false;  // input holds readAheadBytes: not reading the socket
   };
-  struct Queued {
-    StreamId id;
-    uint8_t cmd;
-    std::vector<uint8_t> body;
-  };
-
   Circuit(StreamSession& s, FlowId f, uint64_t n, bool cc)
-      : session(s), flow(f), serial(n), core(s.ctx_.shared, *this, cc) {}
+      : session(s),
+        flow(f),
+        serial(n),
+        queue(0, s.ctx_.maxQueuedControl),
+        core(s.ctx_.shared, *this, cc) {}
   ~Circuit() override { core.closeAll(); }
 
   Sock* find(StreamId id) {
@@ -130,13 +128,12 @@ class StreamSession::Circuit final : public StreamIo {
       session.sendRelay(flow, id, static_cast<uint8_t>(cmd), body.data(), body.size());
       return;
     }
-    if (queue.size() >= session.ctx_.maxQueuedControl) {
-      failing = true;
+    // Only our own answers wait here (local slots: no peer credit is ever spent on them).
+    if (queue.pushLocal(id, static_cast<uint8_t>(cmd), body) != flowctl::MsgQueue::Push::kOk) {
+      failing = true;  // full (or a body no relay message holds): the circuit that caused it goes
       session.scheduleSweep();
       return;
     }
-    queue.push_back(
-        {id, static_cast<uint8_t>(cmd), std::vector<uint8_t>(body.begin(), body.end())});
     session.blocked_.insert(flow);
   }
 
@@ -295,7 +292,7 @@ class StreamSession::Circuit final : public StreamIo {
   FlowId flow;
   uint64_t serial;  // tells this circuit from an earlier one of the same flow id
   std::unordered_map<StreamId, std::unique_ptr<Sock>> socks;
-  std::deque<Queued> queue;
+  flowctl::MsgQueue queue;  // our own control messages waiting for credit (local slots only)
   std::vector<StreamId> toMark;
   bool failing = false;
   CircuitStreams core;
@@ -407,9 +404,9 @@ void StreamSession::pump(Circuit& c) {
     }
   }
   while (!c.queue.empty() && pipe.canSend(flow)) {
-    auto& q = c.queue.front();
-    sendRelay(flow, q.id, q.cmd, q.body.data(), q.body.size());
-    c.queue.pop_front();
+    const auto& q = c.queue.front();
+    sendRelay(flow, q.streamId, q.command, q.body.data(), q.length);
+    c.queue.pop();
   }
   if (!c.queue.empty()) {
     blocked_.insert(flow);

@@ -10,7 +10,8 @@
 // END, RESOLVED, SENDME, XON, XOFF) that meet an exhausted credit wait in a bounded per-circuit
 // queue and leave, in order, when credit returns (onCredit); a circuit whose queue overflows is
 // dropped with `closed` RESOURCELIMIT. `closed` itself needs no credit (batch_pipe.h). That queue
-// holds only streamd's own messages, in its own bound: no peer credit ever waits in it.
+// holds only streamd's own messages, in its own bound (a flowctl::MsgQueue with local slots only,
+// the rule circuitd's and confluxd's queues follow): no peer credit ever waits in it.
 //
 // Verdicts (issue 15): what the peer daemon itself may not send (a command its side may not send
 // us, stream id 0, a body over 498 bytes: StreamTraits::admit with the peer's Side) is a contract
