@@ -174,15 +174,20 @@ void addConnectionCounters(const ChannelServer::ConnectionTally& tally,
   }
 }
 
-int run(daemon::Runtime& rt) {
-  const auto& cfg = rt.config();
-  auto passedOrPorts = systemdOrPorts();
-  int fd = rt.takeListenFd();
-  if (fd < 0) return 1;
+// The relay's identity on its links: the identity keys, the link certificates made from them, and
+// the TLS contexts for the connections it accepts and the ones it opens (EXTEND2).
+struct LinkIdentity {
+  keys::IdentityKeys keys;
+  LinkCredentials creds;
+  LinkTlsContext tls;        // responder (ORPort)
+  LinkTlsContext clientTls;  // initiator (next hops)
+};
+
+std::optional<LinkIdentity> loadLinkIdentity(const config::Config& cfg) {
   auto keys = keys::loadIdentityKeys(cfg.dataDirectory);
   if (!keys) {
     spdlog::error("{}", keys.error());
-    return 1;
+    return std::nullopt;
   }
   std::vector<uint8_t> entropy(64);
   RAND_bytes(entropy.data(), static_cast<int>(entropy.size()));
@@ -191,40 +196,31 @@ int run(daemon::Runtime& rt) {
                                        keys->masterPublic, std::time(nullptr), entropy, error);
   if (!creds) {
     spdlog::error("link certificates: {}", error);
-    return 1;
+    return std::nullopt;
   }
   auto tls = LinkTlsContext::create(TlsRole::kResponder, creds->linkKey, creds->linkCert, error);
   if (!tls) {
     spdlog::error("TLS: {}", error);
-    return 1;
+    return std::nullopt;
   }
-
-  // Who we are on the connections we open to next hops (EXTEND2): the type 6 authentication
-  // certificate lives two days, so a fresh one is made every day.
-  auto makeInitiator = [&](std::string& err) -> std::shared_ptr<const InitiatorCredentials> {
-    std::vector<uint8_t> seed(64);
-    RAND_bytes(seed.data(), static_cast<int>(seed.size()));
-    auto ic = InitiatorCredentials::create(*creds, keys->rsaIdentity, keys->signing,
-                                           std::time(nullptr), seed, err);
-    if (!ic) return nullptr;
-    return std::make_shared<const InitiatorCredentials>(std::move(*ic));
-  };
-  auto initiatorCreds = makeInitiator(error);
-  auto clientTls = initiatorCreds ? LinkTlsContext::create(TlsRole::kInitiator, creds->linkKey,
-                                                           creds->linkCert, error)
-                                  : std::nullopt;
-  if (!initiatorCreds || !clientTls) {
+  auto clientTls =
+      LinkTlsContext::create(TlsRole::kInitiator, creds->linkKey, creds->linkCert, error);
+  if (!clientTls) {
     spdlog::error("outbound link credentials: {}", error);
-    return 1;
+    return std::nullopt;
   }
+  return LinkIdentity{std::move(*keys), std::move(*creds), std::move(*tls), std::move(*clientTls)};
+}
+
+ChannelServerConfig serverConfig(const config::Config& cfg, const LinkIdentity& id) {
   ChannelServerConfig sc;
   sc.keepalivePeriod = std::chrono::seconds(cfg.keepalivePeriodSeconds);
   sc.bandwidthRate = config::relayedBandwidthRate(cfg);
   sc.bandwidthBurst = config::relayedBandwidthBurst(cfg);
-  sc.certs = creds->responderCerts();
-  sc.ourRsaIdSha256 = sha256(Bytes(keys->rsaIdentity.publicKey().derPkcs1()));
-  sc.ourEdId = keys->masterPublic;
-  sc.ourTlsCertSha256 = creds->linkCert.sha256();
+  sc.certs = id.creds.responderCerts();
+  sc.ourRsaIdSha256 = sha256(Bytes(id.keys.rsaIdentity.publicKey().derPkcs1()));
+  sc.ourEdId = id.keys.masterPublic;
+  sc.ourTlsCertSha256 = id.creds.linkCert.sha256();
   if (!cfg.address.empty()) {
     cell::NetAddress a;
     if (inet_pton(AF_INET, cfg.address.c_str(), a.bytes.data()) == 1) {
@@ -232,10 +228,91 @@ int run(daemon::Runtime& rt) {
       sc.ourAddresses.push_back(a);
     }
   }
+  return sc;
+}
+
+// The descriptor, with an ORPort and authorities, unless PublishServerDescriptor 0 (C tor's).
+// False: the onion keys could not be read.
+bool startPublisher(daemon::Runtime& rt, const LinkIdentity& id, uint16_t orPort,
+                    std::unique_ptr<DescriptorPublisher>& publisher) {
+  const auto& cfg = rt.config();
+  if (cfg.dirAuthorities.empty() || !cfg.publishServerDescriptor) return true;
+  auto onion = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
+  if (!onion) {
+    spdlog::error("descriptor: {}", onion.error());
+    return false;
+  }
+  publisher = std::make_unique<DescriptorPublisher>(rt.loop().base(), cfg, id.keys,
+                                                    std::move(*onion), orPort, std::time(nullptr));
+  publisher->start();
+  return true;
+}
+
+using CounterList = std::vector<std::pair<std::string, uint64_t>>;
+
+void addLinkCounters(const CircuitdLinkCounters& n, CounterList& out) {
+  out.emplace_back("cells_to_circuitd_total", n.toCircuitd);
+  out.emplace_back("cells_for_unknown_circuits_total", n.noCircuit);
+  out.emplace_back("cells_waited_for_credit_total", n.waited);
+  out.emplace_back("cells_without_circuitd_total", n.refusedNoCircuitd);
+  out.emplace_back("creates_refused_at_flow_cap_total", n.refusedAtFlowCap);
+  out.emplace_back("extends_requested_total", n.extendsRequested);
+  out.emplace_back("extends_refused_total", n.extendsRefused);
+  out.emplace_back("extends_failed_total", n.extendsFailed);
+  out.emplace_back("extends_created_total", n.extendsCreated);
+  out.emplace_back("extends_cancelled_total", n.extendsCancelled);
+}
+
+void addConsensusCounters(const ConsensusCounters& n, CounterList& out) {
+  out.emplace_back("consensus_fetched_total", n.fetched);
+  out.emplace_back("consensus_accepted_total", n.accepted);
+  out.emplace_back("consensus_refused_total", n.refused);
+  out.emplace_back("consensus_fetch_failures_total", n.failures);
+}
+
+// Calls `f` once a day until the returned event goes.
+using DailyEvent = std::unique_ptr<event, void (*)(event*)>;
+DailyEvent everyDay(event_base* base, std::function<void()>& f) {
+  DailyEvent ev(
+      event_new(
+          base, -1, EV_PERSIST,
+          [](evutil_socket_t, short, void* p) { (*static_cast<std::function<void()>*>(p))(); }, &f),
+      &event_free);
+  timeval day{86400, 0};
+  event_add(ev.get(), &day);
+  return ev;
+}
+
+int run(daemon::Runtime& rt) {
+  const auto& cfg = rt.config();
+  auto passedOrPorts = systemdOrPorts();
+  int fd = rt.takeListenFd();
+  if (fd < 0) return 1;
+  auto ident = loadLinkIdentity(cfg);
+  if (!ident) return 1;
+  const auto& keys = ident->keys;
+
+  // Who we are on the connections we open to next hops (EXTEND2): the type 6 authentication
+  // certificate lives two days, so a fresh one is made every day.
+  auto makeInitiator = [&](std::string& err) -> std::shared_ptr<const InitiatorCredentials> {
+    std::vector<uint8_t> seed(64);
+    RAND_bytes(seed.data(), static_cast<int>(seed.size()));
+    auto ic = InitiatorCredentials::create(ident->creds, keys.rsaIdentity, keys.signing,
+                                           std::time(nullptr), seed, err);
+    if (!ic) return nullptr;
+    return std::make_shared<const InitiatorCredentials>(std::move(*ic));
+  };
+  std::string error;
+  auto initiatorCreds = makeInitiator(error);
+  if (!initiatorCreds) {
+    spdlog::error("outbound link credentials: {}", error);
+    return 1;
+  }
+  ChannelServerConfig sc = serverConfig(cfg, *ident);
 
   auto initiatorIdentity = [&] {
-    return InitiatorIdentity{initiatorCreds, initiatorCreds->initiatorCerts(*creds),
-                             sc.ourRsaIdSha256, keys->masterPublic, sc.ourAddresses};
+    return InitiatorIdentity{initiatorCreds, initiatorCreds->initiatorCerts(ident->creds),
+                             sc.ourRsaIdSha256, keys.masterPublic, sc.ourAddresses};
   };
   InitiatorIdentity firstIdentity = initiatorIdentity();
 
@@ -260,7 +337,7 @@ int run(daemon::Runtime& rt) {
       [] { return static_cast<int64_t>(std::time(nullptr)); });
   // Outbound channels for EXTEND2 (declared after `channels`, so they go first).
   OutboundDialer dialer(
-      rt.loop().base(), *clientTls, std::move(firstIdentity), std::chrono::seconds(30),
+      rt.loop().base(), ident->clientTls, std::move(firstIdentity), std::chrono::seconds(30),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
       [] { return static_cast<int64_t>(std::time(nullptr)); });
   dialer.setLocalAddresses(config::orBindAddress(cfg, false), config::orBindAddress(cfg, true));
@@ -276,8 +353,8 @@ int run(daemon::Runtime& rt) {
   outboundPtr = &outbound;
   ServerChannelPort port(channels);
   CircuitdLinkConfig linkConfig;
-  linkConfig.ourRsa = keys->rsaIdentity.publicKey().fingerprint();
-  linkConfig.ourEd = keys->masterPublic;
+  linkConfig.ourRsa = keys.rsaIdentity.publicKey().fingerprint();
+  linkConfig.ourEd = keys.masterPublic;
   linkConfig.allowPrivate = outboundLimits.allowPrivateAddresses;
   CircuitdLink circuitdLink(
       port,
@@ -296,30 +373,12 @@ int run(daemon::Runtime& rt) {
     initiatorCreds = fresh;
     dialer.setIdentity(initiatorIdentity());
   };
-  std::unique_ptr<event, void (*)(event*)> renewTimer(
-      event_new(
-          rt.loop().base(), -1, EV_PERSIST,
-          [](evutil_socket_t, short, void* f) { (*static_cast<std::function<void()>*>(f))(); },
-          &renewInitiator),
-      &event_free);
-  timeval day{86400, 0};
-  event_add(renewTimer.get(), &day);
+  DailyEvent renewTimer = everyDay(rt.loop().base(), renewInitiator);
 
   std::vector<std::unique_ptr<OrListener>> orPorts;
-  if (!listenOnOrPorts(rt, *tls, channels, cfg, std::move(passedOrPorts), orPorts)) return 1;
-
-  // The descriptor, with an ORPort and authorities, unless PublishServerDescriptor 0 (C tor's).
+  if (!listenOnOrPorts(rt, ident->tls, channels, cfg, std::move(passedOrPorts), orPorts)) return 1;
   std::unique_ptr<DescriptorPublisher> publisher;
-  if (!orPorts.empty() && !cfg.dirAuthorities.empty() && cfg.publishServerDescriptor) {
-    auto onion = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
-    if (!onion) {
-      spdlog::error("descriptor: {}", onion.error());
-      return 1;
-    }
-    publisher = std::make_unique<DescriptorPublisher>(
-        rt.loop().base(), cfg, *keys, std::move(*onion), orPorts[0]->port(), std::time(nullptr));
-    publisher->start();
-  }
+  if (!orPorts.empty() && !startPublisher(rt, *ident, orPorts[0]->port(), publisher)) return 1;
   rt.onReload([&](const config::Config& previous) {
     applyReload(channels, publisher.get(), previous, cfg);
   });
@@ -354,10 +413,7 @@ int run(daemon::Runtime& rt) {
     return circuitd.attached() ? std::vector<std::string>{} : std::vector<std::string>{"circuitd"};
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
-    out.emplace_back("consensus_fetched_total", consensus.counters().fetched);
-    out.emplace_back("consensus_accepted_total", consensus.counters().accepted);
-    out.emplace_back("consensus_refused_total", consensus.counters().refused);
-    out.emplace_back("consensus_fetch_failures_total", consensus.counters().failures);
+    addConsensusCounters(consensus.counters(), out);
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_circuitd_connects_total", circuitd.connects());
     out.emplace_back("channels", channels.channels());
@@ -366,18 +422,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
-    const auto& n = circuitdLink.counters();
-    out.emplace_back("cells_to_circuitd_total", n.toCircuitd);
-    out.emplace_back("cells_for_unknown_circuits_total", n.noCircuit);
-    out.emplace_back("cells_waited_for_credit_total", n.waited);
-    out.emplace_back("cells_without_circuitd_total", n.refusedNoCircuitd);
-    out.emplace_back("creates_refused_at_flow_cap_total", n.refusedAtFlowCap);
+    addLinkCounters(circuitdLink.counters(), out);
     out.emplace_back("channels_stalled", channels.stalledChannels());
-    out.emplace_back("extends_requested_total", n.extendsRequested);
-    out.emplace_back("extends_refused_total", n.extendsRefused);
-    out.emplace_back("extends_failed_total", n.extendsFailed);
-    out.emplace_back("extends_created_total", n.extendsCreated);
-    out.emplace_back("extends_cancelled_total", n.extendsCancelled);
     out.emplace_back("outbound_connections_in_progress", outbound.inProgress());
   };
   circuitd.start();
