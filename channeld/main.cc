@@ -212,6 +212,18 @@ std::optional<LinkIdentity> loadLinkIdentity(const config::Config& cfg) {
   return LinkIdentity{std::move(*keys), std::move(*creds), std::move(*tls), std::move(*clientTls)};
 }
 
+// Who we are on the connections we open to next hops (EXTEND2): the type 6 authentication
+// certificate lives two days, so a fresh one is made every day.
+std::shared_ptr<const InitiatorCredentials> makeInitiator(const LinkIdentity& id,
+                                                          std::string& err) {
+  std::vector<uint8_t> seed(64);
+  RAND_bytes(seed.data(), static_cast<int>(seed.size()));
+  auto ic = InitiatorCredentials::create(id.creds, id.keys.rsaIdentity, id.keys.signing,
+                                         std::time(nullptr), seed, err);
+  if (!ic) return nullptr;
+  return std::make_shared<const InitiatorCredentials>(std::move(*ic));
+}
+
 ChannelServerConfig serverConfig(const config::Config& cfg, const LinkIdentity& id) {
   ChannelServerConfig sc;
   sc.keepalivePeriod = std::chrono::seconds(cfg.keepalivePeriodSeconds);
@@ -268,6 +280,7 @@ void addConsensusCounters(const ConsensusCounters& n, CounterList& out) {
   out.emplace_back("consensus_accepted_total", n.accepted);
   out.emplace_back("consensus_refused_total", n.refused);
   out.emplace_back("consensus_fetch_failures_total", n.failures);
+  out.emplace_back("consensus_loaded_from_cache_total", n.cached);
 }
 
 // Calls `f` once a day until the returned event goes.
@@ -292,18 +305,8 @@ int run(daemon::Runtime& rt) {
   if (!ident) return 1;
   const auto& keys = ident->keys;
 
-  // Who we are on the connections we open to next hops (EXTEND2): the type 6 authentication
-  // certificate lives two days, so a fresh one is made every day.
-  auto makeInitiator = [&](std::string& err) -> std::shared_ptr<const InitiatorCredentials> {
-    std::vector<uint8_t> seed(64);
-    RAND_bytes(seed.data(), static_cast<int>(seed.size()));
-    auto ic = InitiatorCredentials::create(ident->creds, keys.rsaIdentity, keys.signing,
-                                           std::time(nullptr), seed, err);
-    if (!ic) return nullptr;
-    return std::make_shared<const InitiatorCredentials>(std::move(*ic));
-  };
   std::string error;
-  auto initiatorCreds = makeInitiator(error);
+  auto initiatorCreds = makeInitiator(*ident, error);
   if (!initiatorCreds) {
     spdlog::error("outbound link credentials: {}", error);
     return 1;
@@ -365,7 +368,7 @@ int run(daemon::Runtime& rt) {
   link = &circuitdLink;
   std::function<void()> renewInitiator = [&] {
     std::string err;
-    auto fresh = makeInitiator(err);
+    auto fresh = makeInitiator(*ident, err);
     if (!fresh) {
       spdlog::warn("outbound link credentials: {}; keeping the current ones", err);
       return;
@@ -391,9 +394,14 @@ int run(daemon::Runtime& rt) {
       nullptr);
   // The consensus: its parameters go to circuitd now and after every attach.
   std::optional<proto::CircuitEntry::Client> circuitEntry;
-  ConsensusFetcher consensus(rt.loop().base(), cfg, [&circuitEntry](const dirdoc::Consensus& c) {
-    if (circuitEntry) sendNetParams(*circuitEntry, c);
-  });
+  std::unique_ptr<ConsensusCache> cache;  // opened here, before the sandbox
+  if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
+  ConsensusFetcher consensus(
+      rt.loop().base(), cfg,
+      [&circuitEntry](const dirdoc::Consensus& c) {
+        if (circuitEntry) sendNetParams(*circuitEntry, c);
+      },
+      cache.get());
   if (!cfg.dirAuthorities.empty()) consensus.start();
   ipc::ClientLink<Traits> circuitd(
       rt.loop(), rt.socketPath("circuitd"), "circuitd",

@@ -15,28 +15,47 @@ namespace {
 
 // Bounds on what an authority may send: a consensus of today's network is about 3 MiB
 // uncompressed; the certificates are at most dirdoc's bound.
-constexpr size_t kMaxConsensusBytes = 16 * 1024 * 1024;
+constexpr size_t kMaxConsensusBytes = ConsensusCache::kMaxConsensusBytes;
 constexpr int64_t kMaxRetrySeconds = 600;
 
-int64_t nowUnix() {
+int64_t systemNow() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
 }  // namespace
 
 ConsensusFetcher::ConsensusFetcher(event_base* base, const config::Config& cfg,
-                                   OnConsensus onConsensus)
+                                   OnConsensus onConsensus, ConsensusCache* cache, Clock now)
     : cfg_(cfg),
       onConsensus_(std::move(onConsensus)),
       dir_(base),
-      timer_(evtimer_new(base, &ConsensusFetcher::onTimer, this)) {}
+      timer_(evtimer_new(base, &ConsensusFetcher::onTimer, this)),
+      cache_(cache),
+      now_(now ? std::move(now) : Clock(systemNow)) {}
 
 ConsensusFetcher::~ConsensusFetcher() {
   event_free(timer_);
 }
 
 void ConsensusFetcher::start() {
-  schedule(0);
+  if (!loadCache()) return schedule(0);
+  uint32_t draw = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw);
+  schedule(secondsUntilNextFetch(*current_, now_(), draw));
+}
+
+bool ConsensusFetcher::loadCache() {
+  auto docs = cache_ ? cache_->load() : std::nullopt;
+  if (!docs) return false;
+  auto certs = dirdoc::parseAuthorityCerts(docs->certs);
+  if (!certs) {
+    spdlog::info("consensus: the cached key certificates do not parse ({}); fetching",
+                 certs.error().toString());
+    return false;
+  }
+  certs_ = std::move(*certs);
+  certsText_ = std::move(docs->certs);
+  return adopt(docs->consensus, true);
 }
 
 int64_t ConsensusFetcher::secondsUntilNextFetch(const dirdoc::Consensus& c, int64_t nowUnix,
@@ -80,6 +99,7 @@ void ConsensusFetcher::gotCerts(const HttpResult& res) {
   auto certs = dirdoc::parseAuthorityCerts(res.body);
   if (!certs) return fail("key certificates: " + certs.error().toString());
   certs_ = std::move(*certs);
+  certsText_ = res.body;
   dir_.get(endpoint(), "/tor/status-vote/current/consensus", kMaxConsensusBytes,
            [this](const HttpResult& r) { gotConsensus(r); });
 }
@@ -87,32 +107,45 @@ void ConsensusFetcher::gotCerts(const HttpResult& res) {
 void ConsensusFetcher::gotConsensus(const HttpResult& res) {
   if (res.status != 200) return fail("consensus: " + std::to_string(res.status) + " " + res.reason);
   ++counters_.fetched;
-  auto c = dirdoc::parseConsensus(res.body, {cfg_.testingTorNetwork});
+  if (!adopt(res.body, false)) return;
+  retry_ = 60;
+  uint32_t draw = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw);
+  schedule(secondsUntilNextFetch(*current_, now_(), draw));
+}
+
+bool ConsensusFetcher::adopt(const std::string& text, bool fromCache) {
+  auto c = dirdoc::parseConsensus(text, {cfg_.testingTorNetwork});
   std::vector<dirdoc::V3Ident> authorities;
   for (const auto& a : cfg_.dirAuthorities)
     if (a.hasV3Identity) authorities.push_back(a.v3Identity);
-  auto verdict = c ? dirdoc::verifyConsensus(*c, certs_, authorities, nowUnix())
+  auto verdict = c ? dirdoc::verifyConsensus(*c, certs_, authorities, now_())
                    : dirdoc::DirResult<dirdoc::SignatureTally>(onionsplit::fail(c.error()));
+  if (!verdict && fromCache) {
+    spdlog::info("consensus: the cached one is not usable ({}); fetching",
+                 verdict.error().toString());
+    return false;
+  }
   if (!verdict) {
     ++counters_.refused;
-    return fail("refused: " + verdict.error().toString() +
-                (current_ ? "; the last good consensus stays in force" : ""));
+    fail("refused: " + verdict.error().toString() +
+         (current_ ? "; the last good consensus stays in force" : ""));
+    return false;
   }
-  retry_ = 60;
   if (current_ && c->validAfterUnix <= current_->validAfterUnix) {
     spdlog::info("consensus: nothing newer than valid-after {} yet", current_->validAfterUnix);
-  } else {
-    ++counters_.accepted;
-    spdlog::info(
-        "consensus: valid-after {} accepted ({} of {} required signatures good, {} "
-        "relays, {} parameters)",
-        c->validAfterUnix, verdict->good, verdict->required, c->routers.size(), c->params.size());
-    current_ = std::move(*c);
-    onConsensus_(*current_);
+    return true;
   }
-  uint32_t draw = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw);
-  schedule(secondsUntilNextFetch(*current_, nowUnix(), draw));
+  ++(fromCache ? counters_.cached : counters_.accepted);
+  spdlog::info(
+      "consensus: valid-after {} {} ({} of {} required signatures good, {} relays, {} "
+      "parameters)",
+      c->validAfterUnix, fromCache ? "in force from the cache" : "accepted", verdict->good,
+      verdict->required, c->routers.size(), c->params.size());
+  current_ = std::move(*c);
+  if (!fromCache && cache_) cache_->store(certsText_, text);
+  onConsensus_(*current_);
+  return true;
 }
 
 void sendNetParams(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c) {

@@ -8,6 +8,10 @@
 // dir-spec asks of caches, so the relay never runs on a stale consensus); after a failure, again
 // in 60 s doubling to 10 minutes, trying the next authority each time.
 //
+// The last good pair is kept in DataDirectory (ConsensusCache): at start the cached consensus is
+// verified like a fetched one, at the time of the start, and when it is still valid it is in force
+// at once and the next fetch follows the schedule; otherwise a fetch starts at once.
+//
 // Where it sits: channeld, which already speaks HTTP to the authorities to publish the descriptor
 // and is the only daemon with both the network and a reason to talk to directories (circuitd has
 // no network; streamd talks only to the Internet's exit destinations).
@@ -21,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "channeld/net/consensus_cache.h"
 #include "channeld/net/dir_client.h"
 #include "common/config/config.h"
 #include "common/dirdoc/consensus.h"
@@ -34,13 +39,16 @@ struct ConsensusCounters {
   uint64_t accepted = 0;  // ... that verified and were newer than the one in force
   uint64_t refused = 0;   // ... that did not parse or verify (bad, stale, under-signed)
   uint64_t failures = 0;  // fetches that got no usable answer
+  uint64_t cached = 0;    // consensuses put in force from the cache at start
 };
 
 class ConsensusFetcher {
  public:
   using OnConsensus = std::function<void(const dirdoc::Consensus&)>;
-  // `cfg` and `base` outlive the fetcher.
-  ConsensusFetcher(event_base* base, const config::Config& cfg, OnConsensus onConsensus);
+  using Clock = std::function<int64_t()>;  // seconds since the epoch
+  // `cfg`, `base` and `cache` (if any) outlive the fetcher.
+  ConsensusFetcher(event_base* base, const config::Config& cfg, OnConsensus onConsensus,
+                   ConsensusCache* cache = nullptr, Clock now = {});
   ~ConsensusFetcher();
   ConsensusFetcher(const ConsensusFetcher&) = delete;
   ConsensusFetcher& operator=(const ConsensusFetcher&) = delete;
@@ -59,6 +67,9 @@ class ConsensusFetcher {
   void gotCerts(const HttpResult& res);
   void gotConsensus(const HttpResult& res);
   void fail(const std::string& why);
+  // Parses and verifies `text` against certs_; puts it in force when it is newer. False: refused.
+  bool adopt(const std::string& text, bool fromCache);
+  bool loadCache();
   void schedule(int64_t seconds);
   DirEndpoint endpoint() const;
 
@@ -68,7 +79,10 @@ class ConsensusFetcher {
   event* timer_ = nullptr;
   size_t next_ = 0;  // the authority to ask next
   int64_t retry_ = 60;
+  ConsensusCache* cache_;
+  Clock now_;
   std::vector<dirdoc::AuthorityCert> certs_;
+  std::string certsText_;  // what certs_ came from, for the cache
   std::optional<dirdoc::Consensus> current_;
   ConsensusCounters counters_;
 };

@@ -90,6 +90,9 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.keepFileAccessWhenLeavingRoot = true;
     p.bindOutgoingTcp =
         !config::orBindAddress(cfg, false).empty() || !config::orBindAddress(cfg, true).empty();
+    // The consensus cache is written through descriptors opened before entry
+    // (channeld/net/consensus_cache.h): emptied with ftruncate, never opened for writing.
+    p.syscalls.emplace_back("ftruncate");
   } else if (daemon == "circuitd") {
     // On SIGHUP circuitd reloads its copies in keys/onion (common/keys/relay_keys.h): the ntor
     // onion keys, the fingerprint and the master public key. Rotations replace those files (write

@@ -4,10 +4,11 @@ cc_sendme_inc=33, onionsplit's channeld fetches and verifies the consensus and c
 33 in its ntor v3 replies, so a C tor client (which refuses a reply more than 1 away from the
 consensus value) downloads through onionsplit as its exit. Then the authorities change the value
 to 36 and the next consensus changes it in onionsplit without a restart; the client downloads
-again.
+again. A channeld killed then starts with the consensus it cached in DataDirectory.
 
 Usage: test_consensus_params.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
+import signal
 import sys
 import time
 
@@ -76,6 +77,18 @@ def main():
             log = relay.log_text()
             check("consensus: cc_alg 2, cc_sendme_inc 36 for new circuits" in log,
                   "circuitd's log names the new value")
+
+            # A channeld that starts again begins with the consensus it cached in DataDirectory
+            # (C tor's file names), before its first fetch.
+            data = os.path.join(relay.dir, "data")
+            check(all(os.path.getsize(os.path.join(data, f)) > 0
+                      for f in ("cached-consensus", "cached-certs")),
+                  "cached-consensus and cached-certs are in DataDirectory")
+            os.kill(pids["channeld"], signal.SIGKILL)
+            cached = wait_counter(relay, "channeld.consensus_loaded_from_cache_total", 1, 60)
+            check(cached == 1 and relay.daemon_pid("channeld") not in (None, pids["channeld"]),
+                  f"the restarted channeld put the cached consensus in force at start "
+                  f"(consensus_loaded_from_cache_total {cached})")
     return run.result()
 
 
