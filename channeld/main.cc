@@ -28,6 +28,7 @@
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
 #include "channeld/net/publisher.h"
+#include "channeld/net/relay_status.h"
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
 #include "common/daemon/wiring.h"
@@ -396,13 +397,17 @@ int run(daemon::Runtime& rt) {
   std::optional<proto::CircuitEntry::Client> circuitEntry;
   std::unique_ptr<ConsensusCache> cache;  // opened here, before the sandbox
   if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
+  RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), kProtoLine);
+  bool refused = false;  // the consensus requires a protocol we lack
   ConsensusFetcher consensus(
       rt.loop().base(), cfg,
-      [&circuitEntry](const dirdoc::Consensus& c) {
+      [&](const dirdoc::Consensus& c) {
+        if (!status.update(c) && !std::exchange(refused, true)) rt.loop().stop();
         if (circuitEntry) sendNetParams(*circuitEntry, c);
       },
       cache.get());
-  if (!cfg.dirAuthorities.empty()) consensus.start();
+  if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
+  if (refused) return daemon::kExitRefuseToRun;
   ipc::ClientLink<Traits> circuitd(
       rt.loop(), rt.socketPath("circuitd"), "circuitd",
       [&circuitdLink](auto drop) { return circuitdLink.makeSession(std::move(drop)); },
@@ -422,6 +427,7 @@ int run(daemon::Runtime& rt) {
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     addConsensusCounters(consensus.counters(), out);
+    status.addCounters(out);
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_circuitd_connects_total", circuitd.connects());
     out.emplace_back("channels", channels.channels());
@@ -438,7 +444,7 @@ int run(daemon::Runtime& rt) {
   int rc = rt.run();
   link = nullptr;
   outboundPtr = nullptr;
-  return rc;
+  return refused ? daemon::kExitRefuseToRun : rc;
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ struct Loop {
   event_base* base = nullptr;
   Supervisor* sup = nullptr;
   bool stopping = false;
+  bool refused = false;      // a daemon refused to run: exit 1 as C tor does
   config::Config cfg;        // in force: replaced by a reload that passed every check
   std::string configPath;    // the operator's torrc (-f)
   std::string snapshotPath;  // what the daemons read (see writeSnapshot)
@@ -455,6 +456,12 @@ int run(const std::string& configPath, const config::Config& cfg,
         }
       });
   loop.sup = &sup;
+  sup.onRefusal([&loop](const std::string&) {
+    loop.refused = true;
+    if (std::exchange(loop.stopping, true)) return;
+    loop.sup->stopAll(std::chrono::milliseconds(10000),
+                      [&loop] { event_base_loopexit(loop.base, nullptr); });
+  });
   loop.cfg = cfg;
   loop.configPath = configPath;
   loop.snapshotPath = snapshot;
@@ -492,7 +499,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   metrics = nullptr;  // before the loop it runs on
   if (!cfg.pidFile.empty()) unlink(cfg.pidFile.c_str());
   spdlog::info("stopped");
-  return 0;
+  return loop.refused ? 1 : 0;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/daemon/runtime.h"
 #include "common/sandbox/policy.h"
 
 namespace onionsplit::launcher {
@@ -190,6 +191,11 @@ void Supervisor::reap() {
                             : "exited with status " + std::to_string(WEXITSTATUS(status));
       if (stopping_) {
         note(c->spec.name + " stopped (" + how + ")", false);
+        break;
+      }
+      if (WIFEXITED(status) && WEXITSTATUS(status) == daemon::kExitRefuseToRun && refusal_) {
+        note(c->spec.name + " refuses to run (see its log); stopping the relay", true);
+        refusal_(c->spec.name);
         break;
       }
       auto wait = c->backoff.exited(std::chrono::steady_clock::now());

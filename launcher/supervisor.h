@@ -54,6 +54,9 @@ class Supervisor {
   // Sends SIGTERM to every child, SIGKILL to those still alive after `grace`, then calls `done`.
   void stopAll(std::chrono::milliseconds grace, std::function<void()> done);
 
+  // Called (instead of a restart) when a daemon exits with daemon::kExitRefuseToRun.
+  void onRefusal(std::function<void(const std::string& daemon)> f) { refusal_ = std::move(f); }
+
   pid_t pidOf(const std::string& name) const;
   unsigned restartsOf(const std::string& name) const;
 
@@ -72,6 +75,7 @@ class Supervisor {
   std::vector<std::unique_ptr<Child>> children_;
   std::function<void(const std::string&)> out_;
   Events events_;
+  std::function<void(const std::string&)> refusal_;
   event* sigchld_ = nullptr;
   event* stopTimer_ = nullptr;
   bool stopping_ = false;

@@ -22,6 +22,10 @@
 namespace onionsplit::daemon {
 
 inline constexpr const char* kVersion = kOnionsplitVersion;
+// A daemon's exit status when it must not run at all (the consensus requires a protocol it lacks,
+// as C tor exits then): the launcher stops the relay instead of restarting it, and the systemd
+// units do not restart it (RestartPreventExitStatus). EX_CONFIG of sysexits.h.
+inline constexpr int kExitRefuseToRun = 78;
 
 class Runtime {
  public:

@@ -343,6 +343,22 @@ std::optional<RelayFlag> relayFlagFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view relayFlagName(RelayFlag flag) {
+  for (const FlagName& f : kFlagNames)
+    if (f.flag == flag) return f.name;
+  return "";
+}
+
+std::string relayFlagNames(uint16_t flags) {
+  std::string out;
+  for (const FlagName& f : kFlagNames) {
+    if ((flags & static_cast<uint16_t>(f.flag)) == 0) continue;
+    if (!out.empty()) out += ' ';
+    out += f.name;
+  }
+  return out;
+}
+
 std::optional<ProtocolList> parseProtocolList(const std::vector<std::string_view>& entries) {
   if (entries.size() > kMaxProtocols) return std::nullopt;
   ProtocolList out;

@@ -47,6 +47,9 @@ enum class RelayFlag : uint16_t {
   kValid = 1 << 13,
 };
 std::optional<RelayFlag> relayFlagFromName(std::string_view name);
+std::string_view relayFlagName(RelayFlag f);
+// The names of the flags set in `flags`, space-separated, in the order of the spec's list.
+std::string relayFlagNames(uint16_t flags);
 
 // One subprotocol of a protocol list ("Relay=2-4"): bit v of `versions` = version v.
 struct ProtoEntry {

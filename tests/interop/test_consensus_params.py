@@ -51,6 +51,9 @@ def main():
                   f"the consensus' cc_sendme_inc reached circuitd: {inc} (consensus accepted "
                   f"{counters.get('channeld.consensus_accepted_total')} times, refused "
                   f"{counters.get('channeld.consensus_refused_total')})")
+            exit_flag = wait_counter(relay, "channeld.relay_flag_Exit", 1, 120)
+            check(exit_flag == 1 and relay.counters().get("channeld.relay_flag_Running") == 1,
+                  "channeld reads its own flags (Exit, Running) from the consensus")
             pids = {d: relay.daemon_pid(d) for d in ("channeld", "circuitd", "streamd", "confluxd")}
 
             status, sha, n, secs = targets.http_get_until(net.client.socks_port, "127.0.0.1",

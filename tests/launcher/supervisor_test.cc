@@ -72,6 +72,28 @@ TEST(Supervisor, PrefixesOutputRestartsOneAndStopsAll) {
   EXPECT_EQ(kill(beta, 0), -1) << "beta must be gone";
 }
 
+// A daemon that exits with daemon::kExitRefuseToRun (channeld, when the consensus requires a
+// protocol it lacks) is not restarted: the supervisor reports it, and the launcher stops the relay.
+TEST(Supervisor, ADaemonThatRefusesToRunIsNotRestarted) {
+  Harness h;
+  RestartBackoff::Params fast{std::chrono::milliseconds(50), std::chrono::milliseconds(400),
+                              std::chrono::milliseconds(60000)};
+  Supervisor sup(h.base, {shell("alpha", "exit 78"), shell("beta", "exec sleep 30")}, fast,
+                 [&](const std::string& l) { h.lines.push_back(l); });
+  std::string refused;
+  sup.onRefusal([&](const std::string& name) { refused = name; });
+  sup.startAll();
+  ASSERT_TRUE(h.runUntil([&] { return !refused.empty(); }, 5000));
+  EXPECT_EQ(refused, "alpha");
+  EXPECT_TRUE(h.sawLine("launcher: alpha refuses to run (see its log); stopping the relay"));
+  h.runUntil([] { return false; }, 300);  // longer than the backoff
+  EXPECT_EQ(sup.restartsOf("alpha"), 0u);
+  EXPECT_EQ(sup.pidOf("alpha"), -1);
+  bool done = false;
+  sup.stopAll(std::chrono::milliseconds(3000), [&] { done = true; });
+  ASSERT_TRUE(h.runUntil([&] { return done; }, 5000));
+}
+
 // Sockets are passed as systemd passes them: the IPC socket as fd 3 named after the daemon, the
 // extra ones (channeld's ORPorts) after it, LISTEN_PID naming the daemon itself, nothing else.
 TEST(Supervisor, PassesItsSocketsAsSystemdDoes) {
