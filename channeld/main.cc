@@ -403,7 +403,7 @@ int run(daemon::Runtime& rt) {
       rt.loop().base(), cfg,
       [&](const dirdoc::Consensus& c) {
         if (!status.update(c) && !std::exchange(refused, true)) rt.loop().stop();
-        if (circuitEntry) sendNetParams(*circuitEntry, c);
+        if (circuitEntry) sendConsensus(*circuitEntry, c);
       },
       cache.get());
   if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
@@ -414,7 +414,7 @@ int run(daemon::Runtime& rt) {
       [&circuitdLink, &circuitEntry, &consensus](ipc::RpcConnection& c,
                                                  proto::CellSink::Client ours) {
         circuitEntry = c.bootstrap<proto::CircuitEntry>();
-        if (consensus.current()) sendNetParams(*circuitEntry, *consensus.current());
+        if (consensus.current()) sendConsensus(*circuitEntry, *consensus.current());
         auto req = circuitEntry->attachRequest();
         req.setToChanneld(kj::mv(ours));
         return req.send().then([&circuitdLink](auto&& r) {

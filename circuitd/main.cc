@@ -55,6 +55,15 @@ class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
     ++netParamUpdates_;
     return kj::READY_NOW;
   }
+  kj::Promise<void> setKnownRelays(SetKnownRelaysContext ctx) override {
+    auto wire = ctx.getParams().getRelays();
+    auto known = KnownRelays::fromWire(Bytes(wire.begin(), wire.size()));
+    if (!known) return KJ_EXCEPTION(FAILED, "setKnownRelays", known.error().c_str());
+    if (!reactor_.knownRelays() || reactor_.knownRelays()->size() != known->size())
+      spdlog::info("consensus: {} known relays", known->size());
+    reactor_.setKnownRelays(std::move(*known));
+    return kj::READY_NOW;
+  }
 
  private:
   ipc::ServerSessions<Traits>& sessions_;
@@ -164,6 +173,9 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
     out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
     out.emplace_back("streams_single_hop_refused_total", c.singleHopRefused);
+    out.emplace_back("streams_unknown_relay_refused_total", c.unknownRelayRefused);
+    out.emplace_back("consensus_known_relays",
+                     reactor.knownRelays() ? reactor.knownRelays()->size() : 0);
     out.emplace_back("circuits_protocol_violations_total", c.protocolViolations);
     out.emplace_back("drop_cells_received_total", c.dropCells);
     out.emplace_back("extends_requested_total", c.extendsRequested);

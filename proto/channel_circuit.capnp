@@ -39,6 +39,13 @@ interface CircuitEntry {
   # of [A-Za-z0-9_] (common/dirdoc/params.h); circuitd refuses a call past that with an exception
   # and keeps the values it had (channeld logs it; the connection stays).
   setNetParams @1 (params :List(NetParam)) -> ();
+
+  # The RSA identities of the relays in that consensus, 20 bytes each back to back (at most 40,000:
+  # circuitd/core/known_relays.h), sent when setNetParams is. circuitd refuses a BEGIN whose
+  # previous hop authenticated with an identity not in it while `refuseunknownexits` is 1, as C tor
+  # does. A length that is not a multiple of 20, or more relays, is refused with an exception and
+  # the list it had stays.
+  setKnownRelays @2 (relays :Data) -> ();
 }
 
 struct NetParam {

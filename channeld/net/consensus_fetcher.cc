@@ -167,4 +167,16 @@ void sendNetParams(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& 
   });
 }
 
+void sendKnownRelays(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c) {
+  constexpr size_t kMaxRelays = 40000;  // circuitd/core/known_relays.h kMaxKnownRelays
+  size_t n = std::min(c.routers.size(), kMaxRelays);
+  auto req = entry.setKnownRelaysRequest();
+  auto wire = req.initRelays(static_cast<unsigned>(n * 20));
+  for (size_t i = 0; i < n; ++i)
+    std::copy(c.routers[i].identity.begin(), c.routers[i].identity.end(), wire.begin() + i * 20);
+  req.send().detach([](kj::Exception&& e) {
+    spdlog::info("consensus: circuitd did not take the relay list ({})", e.getDescription().cStr());
+  });
+}
+
 }  // namespace onionsplit::channeld

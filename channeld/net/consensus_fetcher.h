@@ -92,4 +92,14 @@ class ConsensusFetcher {
 // next attach sends them again.
 void sendNetParams(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c);
 
+// Sends the RSA identities of `c`'s relays to circuitd (setKnownRelays), the first 40,000 (the
+// contract's bound; today's network lists about 9,000), for its refuseunknownexits rule.
+void sendKnownRelays(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c);
+
+// Both: what circuitd gets after every attach and with every newer consensus.
+inline void sendConsensus(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c) {
+  sendNetParams(entry, c);
+  sendKnownRelays(entry, c);
+}
+
 }  // namespace onionsplit::channeld

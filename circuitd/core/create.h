@@ -28,10 +28,11 @@ struct OnionIdentity {
 };
 
 struct CircuitParams {
-  cell::CcConsensus cc;        // cc_alg, cc_sendme_inc
-  flowctl::VegasParams vegas;  // exit-side Vegas parameters
-  bool acceptSendmeV0 = true;  // sendme_accept_min_version <= 0 (C tor 0.4.9's default)
-  uint8_t maxRelayEarly = 8;   // RELAY_EARLY cells a client may send (tor-spec §5.6)
+  cell::CcConsensus cc;            // cc_alg, cc_sendme_inc
+  flowctl::VegasParams vegas;      // exit-side Vegas parameters
+  bool acceptSendmeV0 = true;      // sendme_accept_min_version <= 0 (C tor 0.4.9's default)
+  uint8_t maxRelayEarly = 8;       // RELAY_EARLY cells a client may send (tor-spec §5.6)
+  bool refuseUnknownExits = true;  // refuseunknownexits (circuitd/core/known_relays.h)
 };
 
 // A completed CREATE: the reply cell and the circuit's key material.

@@ -34,6 +34,7 @@ CircuitParams circuitParamsFrom(const dirdoc::NetParams& p) {
   v.ewmaMax = u(ParamId::kCcEwmaMax);
   v.ewmaSs = u(ParamId::kCcEwmaSs);
   out.acceptSendmeV0 = u(ParamId::kSendmeAcceptMinVersion) == 0;
+  out.refuseUnknownExits = u(ParamId::kRefuseUnknownExits) != 0;
   return out;
 }
 

@@ -130,11 +130,19 @@ Delivery Reactor::Io::deliver(cell::StreamId streamId, uint8_t command, Bytes bo
     return {Delivery::kDestroy, static_cast<uint8_t>(cell::DestroyReason::kResourceLimit)};
   if (command == static_cast<uint8_t>(cell::RelayCmd::kBegin) && ch_) {
     // A client one hop away asks us to be its exit: C tor refuses single-hop exit use (it
-    // attracts abuse and gives its users nothing a proxy would not), and so do we.
+    // attracts abuse and gives its users nothing a proxy would not), and so do we; and a previous
+    // hop with a relay key the consensus does not list is a client too (known_relays.h).
     const ChanneldSession::Channel* chan = ch_->channel(e_.key.channel());
-    if (!chan || !chan->relay) {
-      ++r_.counters_.singleHopRefused;
-      return {Delivery::kRefused, static_cast<uint8_t>(cell::EndReason::kTorProtocol)};
+    switch (beginGate(chan && chan->relay ? chan->rsa : std::nullopt, r_.knownRelays_,
+                      r_.params_.refuseUnknownExits)) {
+      case BeginGate::kAllow:
+        break;
+      case BeginGate::kRefuseClient:
+        ++r_.counters_.singleHopRefused;
+        return {Delivery::kRefused, static_cast<uint8_t>(cell::EndReason::kTorProtocol)};
+      case BeginGate::kRefuseUnknownRelay:
+        ++r_.counters_.unknownRelayRefused;
+        return {Delivery::kRefused, static_cast<uint8_t>(cell::EndReason::kMisc)};
     }
   }
   constexpr uint8_t kResourceLimit = static_cast<uint8_t>(cell::EndReason::kResourceLimit);

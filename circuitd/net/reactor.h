@@ -36,6 +36,7 @@
 #include <unordered_set>
 
 #include "circuitd/core/circuit.h"
+#include "circuitd/core/known_relays.h"
 #include "circuitd/net/circuit_table.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
@@ -49,8 +50,9 @@ struct CircuitCounters {
   uint64_t refusedCreates = 0, rateLimitedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
   uint64_t singleHopRefused = 0;
-  uint64_t dropCells = 0;           // DROP messages from clients
-  uint64_t protocolViolations = 0;  // circuits we destroyed with reason PROTOCOL (C tor's meaning)
+  uint64_t unknownRelayRefused = 0;  // BEGINs from a relay the consensus does not list
+  uint64_t dropCells = 0;            // DROP messages from clients
+  uint64_t protocolViolations = 0;   // circuits we destroyed with reason PROTOCOL (C tor's meaning)
   uint64_t extendsRequested = 0, extendsFailed = 0, extended = 0, cellsForwarded = 0,
            cellsRelayedBack = 0, truncates = 0, destroyedByNextHop = 0;
   uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,
@@ -150,6 +152,9 @@ class Reactor {
   // Consensus parameters changed (net_params.h): circuits created from now on use `params`.
   void setParams(const CircuitParams& params) { params_ = params; }
   const CircuitParams& params() const { return params_; }
+  // The consensus' relays (known_relays.h), for BEGINs from relay-authenticated previous hops.
+  void setKnownRelays(KnownRelays relays) { knownRelays_ = std::move(relays); }
+  const std::optional<KnownRelays>& knownRelays() const { return knownRelays_; }
   ~Reactor();
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
@@ -227,6 +232,7 @@ class Reactor {
 
   OnionIdentity id_;
   CircuitParams params_;
+  std::optional<KnownRelays> knownRelays_;
   std::function<void(MutBytes)> random_;
   std::function<uint64_t()> now_;
   std::function<StreamdSession*()> streamd_;

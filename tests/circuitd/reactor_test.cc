@@ -335,6 +335,40 @@ TEST_F(ReactorTest, ABeginFromAClientOneHopAwayIsRefused) {
   EXPECT_EQ(reactor->counters().singleHopRefused, 1u);
 }
 
+// refuseunknownexits (known_relays.h): once channeld has sent the consensus' relays, a BEGIN from
+// a previous hop whose relay key the consensus does not list gets END MISC, as in C tor; a listed
+// relay's goes on to streamd, and with the parameter at 0 nobody is refused for it.
+TEST_F(ReactorTest, ABeginFromARelayTheConsensusDoesNotListIsRefused) {
+  std::array<uint8_t, 40> wire{};  // two relays, not in order: another one and channel 1's key
+  std::fill(wire.begin(), wire.begin() + 20, static_cast<uint8_t>(0x99));
+  std::fill(wire.begin() + 20, wire.end(), static_cast<uint8_t>(0x70 + 1));
+  auto known = KnownRelays::fromWire(Bytes(wire.data(), wire.size()));
+  ASSERT_TRUE(known);
+  reactor->setKnownRelays(std::move(*known));
+  build(41);  // on channel 1: a relay the consensus lists
+  relay(41, RelayCmd::kBegin, 2, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !streamd.events.empty(); }));
+
+  relayChannel(6);  // a relay key nobody listed
+  chan = 6;
+  client = crypto::ClientCircuit();
+  build(42);
+  size_t from = channeld.events.size();
+  relay(42, RelayCmd::kBegin, 3, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return channeld.events.size() > from; }));
+  EXPECT_EQ(nextToClient(from), std::to_string(static_cast<int>(RelayCmd::kEnd)) + ":" +
+                                    std::string(1, static_cast<char>(cell::EndReason::kMisc)));
+  EXPECT_EQ(reactor->counters().unknownRelayRefused, 1u);
+
+  CircuitParams lenient = reactor->params();
+  lenient.refuseUnknownExits = false;  // the consensus says refuseunknownexits=0
+  reactor->setParams(lenient);
+  size_t before = streamd.events.size();
+  relay(42, RelayCmd::kBegin, 4, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return streamd.events.size() > before; }));
+  EXPECT_EQ(reactor->counters().unknownRelayRefused, 1u);
+}
+
 }  // namespace
 }  // namespace onionsplit::circuitd
 

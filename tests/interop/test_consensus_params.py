@@ -54,6 +54,9 @@ def main():
             exit_flag = wait_counter(relay, "channeld.relay_flag_Exit", 1, 120)
             check(exit_flag == 1 and relay.counters().get("channeld.relay_flag_Running") == 1,
                   "channeld reads its own flags (Exit, Running) from the consensus")
+            known = wait_counter(relay, "circuitd.consensus_known_relays", 6, 60)
+            check(known == 6, f"circuitd knows the consensus' relays for refuseunknownexits "
+                              f"(3 authorities, 2 middles, onionsplit): {known}")
             pids = {d: relay.daemon_pid(d) for d in ("channeld", "circuitd", "streamd", "confluxd")}
 
             status, sha, n, secs = targets.http_get_until(net.client.socks_port, "127.0.0.1",
