@@ -9,7 +9,8 @@
 // target's on 127.0.0.1, to closed ports, to names a local DNS responder answers, never answers or
 // refuses, to garbage addresses; DATA, END, SENDME, XON/XOFF, RESOLVE, BEGIN_DIR, garbage bodies),
 // the stream ids, when circuits close, when the server accepts, writes and closes, and how many
-// bounded non-blocking loop turns pass between all of it.
+// bounded non-blocking loop turns pass between all of it (and whether connects time out after
+// 1 ms, so that timeouts cross the rest).
 //
 // The run fails (abort) if streamd drops the honest circuitd (its drop callback), or if the model
 // finds streamd in breach: a command streamd may not send, END or `closed` with reason 0, a
@@ -402,9 +403,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   Input in{data, size};
   streamd::StreamShared shared{policy};
-  shared.maxStreams = 1 + in.byte() % 16;
+  uint8_t limits = in.byte();
+  shared.maxStreams = 1 + limits % 16;
   auto resolver = std::make_unique<streamd::Resolver>(base, dns->conf);
   streamd::StreamdContext ctx(base, *resolver, shared);
+  // Connect deadlines of 1 ms fire within a run's turns (timeouts crossing answers and closes).
+  if (limits & 0x80) ctx.connectTimeoutMs = 1;
   ctx.maxQueuedControl = 1 + in.byte() % 8;
   ctx.readAheadBytes = 498 * (1 + in.byte() % 4);
   flowctl::CreditWindows w = fuzz::fuzzWindows();
