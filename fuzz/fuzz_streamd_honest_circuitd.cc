@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -71,6 +73,8 @@ class DnsResponder {
     event_add(ev_, nullptr);
     conf = "/tmp/fuzz_streamd_resolv_" + std::to_string(getpid());
     std::ofstream(conf) << "nameserver 127.0.0.1:" << ntohs(a.sin_port) << "\n";
+    static std::string path = conf;  // removed when the process ends
+    std::atexit([] { std::remove(path.c_str()); });
   }
   std::string conf;
 
