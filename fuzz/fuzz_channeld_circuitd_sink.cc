@@ -4,52 +4,22 @@
 // extends for circuits that exist, wait for one already, or never existed, closes out of place.
 // Channels 1 (a client's) and 2 (a relay's) are open with circuits 1-3 on each; extends are
 // answered at once, alternately with channel 2 and with a failure. A fresh link per input.
-#include <map>
-
 #include "channeld/net/circuitd_link.h"
+#include "fuzz/channeld_fuzz.h"
 #include "fuzz/ipc_sink_fuzz.h"
 
 using namespace onionsplit;
 using namespace onionsplit::channeld;
 
-namespace {
-
-class Channels final : public ChannelPort {
- public:
-  std::map<ChannelId, ChannelInfo> open;
-  std::vector<flowctl::CreditToken> held;  // cells waiting for TLS
-  uint32_t next = 1;
-  bool queueCell(ChannelId id, uint32_t, uint8_t, Bytes, flowctl::CreditToken t) override {
-    if (!open.count(id)) return false;
-    if (held.size() < 64) held.push_back(std::move(t));  // the rest "left for TLS"
-    return true;
-  }
-  bool sendCell(ChannelId id, uint32_t, uint8_t, Bytes) override { return open.count(id) != 0; }
-  size_t dropQueued(ChannelId, uint32_t) override { return 0; }
-  std::optional<uint32_t> originateCircuit(ChannelId id) override {
-    if (!open.count(id)) return std::nullopt;
-    return 0x80000000u | next++;
-  }
-  void resume() override {}
-  void resumeSoon() override {}
-  size_t destroyAllCircuits(uint8_t) override { return 0; }
-  void forEachOpen(const std::function<void(ChannelId, const ChannelInfo&)>& f) const override {
-    for (const auto& [id, info] : open)
-      f(id, info);
-  }
-};
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using Traits = ipc::ChannelCircuitTraits;
   ipc::EventLoop* loop = &fuzz::fuzzLoop();
-  Channels channels;
-  channels.open[1] = ChannelInfo{};
+  fuzz::FakeChannels channels;
+  channels.add(ChannelInfo{}, false);  // 1
   ChannelInfo relay;
   relay.peer.emplace();
   relay.peer->rsaId.fill(2);
-  channels.open[2] = relay;
+  channels.add(relay, true);  // 2
   int answers = 0;
   CircuitdLinkConfig cfg;
   cfg.allowPrivate = true;

@@ -29,45 +29,20 @@
 #include "common/crypto/tor1.h"
 #include "common/ipc/relay_commands.h"
 #include "fuzz/circuitd_fuzz.h"
+#include "fuzz/honest_peer_fuzz.h"
 #include "fuzz/ipc_sink_fuzz.h"
 
 using namespace onionsplit;
 
 namespace {
 
+using fuzz::fail;
 using fuzz::filled;
+using fuzz::Input;
+using fuzz::pick;
 
 using cell::RelayCmd;
 using ipc::FlowId;
-
-// Set while the run's connections are torn down: pushes to a side that is gone fail then.
-bool tearingDown = false;
-
-void fail(const char* who, const std::string& why) {
-  if (tearingDown) return;
-  std::fprintf(stderr, "honest-peer oracle: %s: %s\n", who, why.c_str());
-  std::abort();
-}
-
-// The input, read as a program.
-struct Input {
-  const uint8_t* p;
-  size_t n;
-  bool done() const { return n == 0; }
-  uint8_t byte() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-  uint16_t u16() { return static_cast<uint16_t>(byte() | (byte() << 8)); }
-  Bytes take(size_t len) {
-    len = std::min(len, n);
-    Bytes b(p, len);
-    p += len;
-    n -= len;
-    return b;
-  }
-};
 
 FlowId flowOf(uint32_t channel, uint32_t circ) {
   return (FlowId{channel} << 32) | circ;
@@ -178,14 +153,6 @@ class ConfluxdModel final : public ipc::PeerSession<ipc::LegTraits> {
 
   std::set<FlowId> legs;
 };
-
-template <class T>
-const T* pick(const std::set<T>& s, uint8_t b) {
-  if (s.empty()) return nullptr;
-  auto it = s.begin();
-  std::advance(it, b % s.size());
-  return &*it;
-}
 
 struct World {
   World(circuitd::Reactor& r, circuitd::OnionIdentity identity)
@@ -459,7 +426,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   fuzz::turnLoop(16);
-  tearingDown = true;
+  fuzz::tearingDown() = true;
   // Tear down as the daemons do: circuitd's sessions go with their connections.
   cd.reset();
   sd.reset();
@@ -467,6 +434,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::turnLoop(2);
   world.reset();
   fuzz::turnLoop(2);
-  tearingDown = false;
+  fuzz::tearingDown() = false;
   return 0;
 }

@@ -68,6 +68,21 @@ cell::NetAddress netAddress(const std::string& ip) {
   return a;
 }
 
+bool isHandshakeCell(uint8_t cmd) {
+  switch (static_cast<CellCmd>(cmd)) {
+    case CellCmd::kVersions:
+    case CellCmd::kNetinfo:
+    case CellCmd::kCerts:
+    case CellCmd::kAuthChallenge:
+    case CellCmd::kAuthenticate:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 bool isCircuitCell(uint8_t cmd) {
   switch (static_cast<CellCmd>(cmd)) {
     case CellCmd::kCreate:
@@ -83,21 +98,6 @@ bool isCircuitCell(uint8_t cmd) {
       return false;
   }
 }
-
-bool isHandshakeCell(uint8_t cmd) {
-  switch (static_cast<CellCmd>(cmd)) {
-    case CellCmd::kVersions:
-    case CellCmd::kNetinfo:
-    case CellCmd::kCerts:
-    case CellCmd::kAuthChallenge:
-    case CellCmd::kAuthenticate:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
 
 ChannelServer::ChannelServer(event_base* base, ChannelServerConfig config, Hooks hooks,
                              std::function<void(MutBytes)> random, std::function<int64_t()> now)

@@ -37,6 +37,11 @@ namespace onionsplit::channeld {
 
 using ChannelId = uint32_t;
 
+// The cells of an open channel that belong to a circuit (ChannelCircuits and then circuitd see
+// them): CREATE, CREATE_FAST, CREATE2, RELAY, RELAY_EARLY, DESTROY, and the answers CREATED2 and
+// CREATED_FAST to the CREATE2s of our extends. Everything else is the link's own or unknown.
+bool isCircuitCell(uint8_t cmd);
+
 struct ChannelInfo {
   uint16_t linkVersion = 0;
   std::optional<PeerIdentity> peer;  // nullopt: a client (did not authenticate)

@@ -134,6 +134,15 @@ bool CircuitdSession::fromChannel(ChannelId id, uint32_t circId, uint8_t command
     return true;
   }
   FlowId f = flowOf(id, circId);
+  if (!ipc::channeldMaySend(command)) {
+    // A cell circuitd may not get (a next hop's CREATED_FAST answering our CREATE2): the next hop
+    // broke the protocol, which costs its circuit (DESTROY PROTOCOL both ways, as C tor's failed
+    // handshake), never circuitd's connection.
+    ++n.refusedCommand;
+    if (pipe.close(f, reasonOf(DestroyReason::kProtocol)))
+      refuse(id, circId, DestroyReason::kProtocol);
+    return true;
+  }
   if (command == kDestroy) {
     // The client ended the circuit: our close (a second DESTROY, or one for a circuit circuitd
     // already closed, is dropped). The flow's state goes, and any extend it waits on.

@@ -16,6 +16,8 @@
 //   - an extend whose origin circuit ended (DESTROY either way) is never answered (bug 41393): the
 //     pending extend lives in the origin flow's state, which goes with the flow;
 //   - an `extended` never names the origin's own channel;
+//   - only the cells circuitd may get (ipc::channeldMaySend): a peer's other circuit cell (a next
+//     hop's CREATED_FAST) ends its circuit with DESTROY PROTOCOL both ways;
 //   - a CREATE at the flow cap (65,536 flows, or the pipe refusing the flow) gets DESTROY
 //     RESOURCELIMIT on its channel; the channel's other circuits go on (caps refuse, never stall).
 // And what it checks of circuitd (a breach ends the connection): the boundary's direction table
@@ -104,6 +106,7 @@ struct CircuitdLinkCounters {
   uint64_t extendsRequested = 0, extendsRefused = 0, extendsFailed = 0, extendsCreated = 0;
   uint64_t extendsCancelled = 0;  // answered after their circuit or channel was gone: not sent
   uint64_t crossedClose = 0;      // extends of circuits or channels we had just closed
+  uint64_t refusedCommand = 0;    // peers' cells circuitd may not get (their circuit ends)
 };
 
 class CircuitdSession;

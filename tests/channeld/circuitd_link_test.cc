@@ -23,7 +23,7 @@ using ipc::testing::Peer;
 using ipc::testing::waitFor;
 using Traits = ipc::ChannelCircuitTraits;
 
-constexpr uint8_t kCreate2 = 10, kRelay = 3, kDestroy = 4, kCreated2 = 11;
+constexpr uint8_t kCreate2 = 10, kRelay = 3, kDestroy = 4, kCreatedFast = 6, kCreated2 = 11;
 constexpr uint8_t kReasonProtocol = 1, kReasonResourceLimit = 5;
 
 FlowId flowOf(ChannelId ch, uint32_t circ) {
@@ -320,6 +320,39 @@ TEST_F(CircuitdLinkTest, AnExtendIsAnsweredWithTheNextHopsFlowAndCreate2) {
   // And a second extend for the circuit is fine once the first was answered.
   extend(1, 5, 8);
   EXPECT_TRUE(waitFor(loop, [&] { return answers.size() == 2; }));
+  EXPECT_FALSE(dropped);
+}
+
+// Found by fuzz_channeld_honest_circuitd: a next hop that answers our CREATE2 with CREATED_FAST
+// (which ChannelCircuits lets in for a circuit we originated) made channeld pass a cell circuitd
+// may not get, and circuitd dropped channeld with every circuit of the relay. It costs the next
+// hop's circuit only.
+TEST_F(CircuitdLinkTest, ANextHopsCreatedFastEndsItsCircuitNotTheConnection) {
+  ASSERT_NO_FATAL_FAILURE(startWithPendingExtend());
+  open(2, relayInfo(7));
+  answers[0](OutboundChannels::Result{2, {}});
+  ASSERT_TRUE(waitFor(loop, [&] { return count(proto::ChannelEvent::EXTENDED) == 1; }));
+  uint32_t next = lastOf(proto::ChannelEvent::EXTENDED)->getExtended().getNextCircId();
+  ASSERT_TRUE(circuitd.pipe.openFlow(flowOf(2, next)));  // as circuitd does on `extended`
+  size_t cells = count(proto::ChannelEvent::CELL);
+  EXPECT_TRUE(clientCell(2, next, kCreatedFast));
+  ASSERT_TRUE(waitFor(loop, [&] { return count(proto::ChannelEvent::CELL) == cells + 1; }));
+  auto c = lastOf(proto::ChannelEvent::CELL)->getCell();
+  EXPECT_EQ(c.getCommand(), kDestroy);  // circuitd hears the circuit's end, not CREATED_FAST
+  EXPECT_EQ(c.getPayload()[0], kReasonProtocol);
+  EXPECT_FALSE(session->pipe.isOpen(flowOf(2, next)));
+  ASSERT_FALSE(channels.sent.empty());
+  EXPECT_EQ(channels.sent.back().channel, 2u);
+  EXPECT_EQ(channels.sent.back().circId, next);
+  EXPECT_EQ(channels.sent.back().command, kDestroy);
+  EXPECT_EQ(channels.sent.back().first, kReasonProtocol);
+  EXPECT_EQ(link->counters().refusedCommand, 1u);
+  EXPECT_TRUE(circuitd.violation.empty()) << circuitd.violation;
+  // The origin circuit and the connection go on.
+  EXPECT_TRUE(session->pipe.isOpen(flowOf(1, 5)));
+  EXPECT_TRUE(clientCell(1, 5, kRelay));
+  spin();
+  EXPECT_TRUE(circuitd.violation.empty()) << circuitd.violation;
   EXPECT_FALSE(dropped);
 }
 
