@@ -16,10 +16,14 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <ctime>
+#include <memory>
 #include <tuple>
 #include <unordered_map>
 
+#include "channeld/link/channel_dos.h"
 #include "channeld/link/link_certs.h"
 #include "channeld/net/channels.h"
 #include "channeld/net/circuitd_link.h"
@@ -103,13 +107,12 @@ int takeOrPort(std::vector<PassedOrPort>& passed, const config::OrPort& p) {
 // alone) bound here. False (logged) if one cannot listen.
 bool listenOnOrPorts(daemon::Runtime& rt, const LinkTlsContext& tls, ChannelServer& channels,
                      const config::Config& cfg, std::vector<PassedOrPort> passedOrPorts,
+                     const OrListenerLimits& limits,
                      std::vector<std::unique_ptr<OrListener>>& orPorts) {
   bool passedAny = !passedOrPorts.empty();
   std::string error;
   for (const auto& p : cfg.orPorts) {
     if (p.noListen) continue;
-    OrListenerLimits limits;
-    limits.exemptLoopback = cfg.testingTorNetwork;
     int passed = takeOrPort(passedOrPorts, p);
     if (passedAny && passed < 0) {
       spdlog::error(
@@ -136,6 +139,81 @@ bool listenOnOrPorts(daemon::Runtime& rt, const LinkTlsContext& tls, ChannelServ
   }
   return true;
 }
+
+uint64_t monotonicSeconds() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// C tor's per-address DoS defences (channeld/link/channel_dos.h): one ChannelDos for the ORPort
+// listeners (connections, at accept) and the channels (CREATE cells), its idle entries swept every
+// minute. Connections hold a weak reference: they may outlive it at shutdown.
+class DosWiring {
+ public:
+  DosWiring(event_base* base, const config::Config& cfg)
+      : dos_(std::make_shared<ChannelDos>(cfg.dos, randRange, hashKey())),
+        sweeper_(event_new(base, -1, EV_PERSIST, &DosWiring::onSweep, this), &event_free) {
+    timeval minute{60, 0};
+    event_add(sweeper_.get(), &minute);
+  }
+
+  ChannelDos& dos() { return *dos_; }
+
+  OrListenerLimits listenerLimits() const {
+    OrListenerLimits limits;
+    std::weak_ptr<ChannelDos> weak = dos_;
+    limits.admit = [weak](const PeerAddress& p) -> std::optional<std::function<void()>> {
+      auto d = weak.lock();
+      auto addr = ChannelDos::parseAddr(p.ip);
+      if (!d || !addr) return std::function<void()>{};
+      auto ticket = d->admit(*addr, monotonicSeconds());
+      if (!ticket) return std::nullopt;
+      if (!ticket->counted()) return std::function<void()>{};
+      return [weak, t = *ticket] {
+        if (auto live = weak.lock()) live->closed(t);
+      };
+    };
+    return limits;
+  }
+
+  void hook(ChannelServer::Hooks& hooks) {
+    hooks.createSeen = [this](const ChannelInfo& info) {
+      if (auto addr = ChannelDos::parseAddr(info.address.ip))
+        dos_->noteCreate(*addr, info.peer.has_value(), monotonicSeconds());
+    };
+    hooks.refuseCreate = [this](const ChannelInfo& info) {
+      auto addr = ChannelDos::parseAddr(info.address.ip);
+      return addr && dos_->refuseCreate(*addr, info.peer.has_value(), monotonicSeconds());
+    };
+  }
+
+  // tor_relay_dos_total's types that channeld counts (streamd counts stream_rejected).
+  void counters(std::vector<std::pair<std::string, uint64_t>>& out) const {
+    dos_->counters().forEach([&out](std::string_view type, uint64_t v) {
+      if (type != "stream_rejected") out.emplace_back("dos_" + std::string(type) + "_total", v);
+    });
+    out.emplace_back("dos_tracked_addresses", dos_->tracker().size());
+  }
+
+ private:
+  static uint32_t randRange(uint32_t lo, uint32_t hi) {
+    uint32_t v = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
+    return lo + v % (hi - lo);
+  }
+  static std::array<uint64_t, 2> hashKey() {
+    std::array<uint64_t, 2> k{};
+    RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), sizeof k);
+    return k;
+  }
+  static void onSweep(evutil_socket_t, short, void* self) {
+    static_cast<DosWiring*>(self)->dos_->sweep(monotonicSeconds());
+  }
+
+  std::shared_ptr<ChannelDos> dos_;
+  std::unique_ptr<event, void (*)(event*)> sweeper_;
+};
 
 // SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (`cfg`; the
 // publisher reads it when it builds), and the onion keys are read again (rotation).
@@ -254,6 +332,8 @@ int run(daemon::Runtime& rt) {
     if (outboundPtr) outboundPtr->channelClosed(id);
     if (link) link->closed(id);
   };
+  DosWiring dos(rt.loop().base(), cfg);
+  dos.hook(hooks);
   ChannelServer channels(
       rt.loop().base(), std::move(sc), std::move(hooks),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
@@ -306,7 +386,9 @@ int run(daemon::Runtime& rt) {
   event_add(renewTimer.get(), &day);
 
   std::vector<std::unique_ptr<OrListener>> orPorts;
-  if (!listenOnOrPorts(rt, *tls, channels, cfg, std::move(passedOrPorts), orPorts)) return 1;
+  if (!listenOnOrPorts(rt, *tls, channels, cfg, std::move(passedOrPorts), dos.listenerLimits(),
+                       orPorts))
+    return 1;
 
   // The descriptor, with an ORPort and authorities, unless PublishServerDescriptor 0 (C tor's).
   std::unique_ptr<DescriptorPublisher> publisher;
@@ -322,6 +404,7 @@ int run(daemon::Runtime& rt) {
   }
   rt.onReload([&](const config::Config& previous) {
     applyReload(channels, publisher.get(), previous, cfg);
+    dos.dos().setTorrc(cfg.dos);
   });
 
   auto listener = daemon::serve(
@@ -332,7 +415,8 @@ int run(daemon::Runtime& rt) {
       nullptr);
   // The consensus: its parameters go to circuitd now and after every attach.
   std::optional<proto::CircuitEntry::Client> circuitEntry;
-  ConsensusFetcher consensus(rt.loop().base(), cfg, [&circuitEntry](const dirdoc::Consensus& c) {
+  ConsensusFetcher consensus(rt.loop().base(), cfg, [&](const dirdoc::Consensus& c) {
+    dos.dos().setConsensus(c);  // its DoS* parameters and its relays' addresses
     if (circuitEntry) sendNetParams(*circuitEntry, c);
   });
   if (!cfg.dirAuthorities.empty()) consensus.start();
@@ -365,6 +449,7 @@ int run(daemon::Runtime& rt) {
     addConnectionCounters(channels.connectionTally(), out);
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
+    dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
     const auto& n = circuitdLink.counters();
     out.emplace_back("cells_to_circuitd_total", n.toCircuitd);
