@@ -27,24 +27,24 @@ TEST(DosOptions, AbsentMeansConsensusOrDefault) {
 }
 
 TEST(DosOptions, EveryOptionIsRead) {
-  Config c = ok(
-      "DoSCircuitCreationEnabled 1\n"
-      "DoSCircuitCreationMinConnections 2\n"
-      "DoSCircuitCreationRate 5\n"
-      "DoSCircuitCreationBurst 20\n"
-      "DoSCircuitCreationDefenseType 1\n"
-      "DoSCircuitCreationDefenseTimePeriod 10 minutes\n"
-      "DoSConnectionEnabled 1\n"
-      "DoSConnectionMaxConcurrentCount 50\n"
-      "DoSConnectionDefenseType 2\n"
-      "DoSConnectionConnectRate 7\n"
-      "DoSConnectionConnectBurst 14\n"
-      "DoSConnectionConnectDefenseTimePeriod 2 hours\n"
-      "DoSRefuseSingleHopClientRendezvous 0\n"
-      "DoSStreamCreationEnabled 1\n"
-      "DoSStreamCreationRate 10\n"
-      "DoSStreamCreationBurst 30\n"
-      "DoSStreamCreationDefenseType 3\n");
+  Config c =
+      ok("DoSCircuitCreationEnabled 1\n"
+         "DoSCircuitCreationMinConnections 2\n"
+         "DoSCircuitCreationRate 5\n"
+         "DoSCircuitCreationBurst 20\n"
+         "DoSCircuitCreationDefenseType 1\n"
+         "DoSCircuitCreationDefenseTimePeriod 10 minutes\n"
+         "DoSConnectionEnabled 1\n"
+         "DoSConnectionMaxConcurrentCount 50\n"
+         "DoSConnectionDefenseType 2\n"
+         "DoSConnectionConnectRate 7\n"
+         "DoSConnectionConnectBurst 14\n"
+         "DoSConnectionConnectDefenseTimePeriod 2 hours\n"
+         "DoSRefuseSingleHopClientRendezvous 0\n"
+         "DoSStreamCreationEnabled 1\n"
+         "DoSStreamCreationRate 10\n"
+         "DoSStreamCreationBurst 30\n"
+         "DoSStreamCreationDefenseType 3\n");
   const dos::DosTorrc& d = c.dos;
   EXPECT_EQ(d.circuitCreationEnabled, true);
   EXPECT_EQ(d.circuitCreationMinConnections, 2u);
@@ -73,9 +73,9 @@ TEST(DosOptions, EveryOptionIsRead) {
 }
 
 TEST(DosOptions, AutoAndZeroLeaveItToTheConsensus) {
-  Config c = ok(
-      "DoSCircuitCreationEnabled 1\nDoSCircuitCreationEnabled auto\n"
-      "DoSCircuitCreationRate 0\nDoSConnectionDefenseType 0\n");
+  Config c =
+      ok("DoSCircuitCreationEnabled 1\nDoSCircuitCreationEnabled auto\n"
+         "DoSCircuitCreationRate 0\nDoSConnectionDefenseType 0\n");
   EXPECT_FALSE(c.dos.circuitCreationEnabled.has_value()) << "a later auto undoes the 1";
   dos::ConsensusParams cons{{"DoSCircuitCreationEnabled", 1},
                             {"DoSCircuitCreationRate", 9},
@@ -103,10 +103,14 @@ TEST(DosOptions, CaseInsensitiveNamesAndSignedDefenseTypes) {
 
 TEST(DosOptions, BadValuesAreRefusedWithTheirLine) {
   const char* bad[] = {
-      "DoSCircuitCreationEnabled yes\n",      "DoSConnectionEnabled 2\n",
-      "DoSStreamCreationEnabled\n",           "DoSCircuitCreationRate -1\n",
-      "DoSCircuitCreationBurst 2147483648\n", "DoSConnectionConnectRate many\n",
-      "DoSStreamCreationDefenseType 1.5\n",   "DoSCircuitCreationDefenseType 2147483648\n",
+      "DoSCircuitCreationEnabled yes\n",
+      "DoSConnectionEnabled 2\n",
+      "DoSStreamCreationEnabled\n",
+      "DoSCircuitCreationRate -1\n",
+      "DoSCircuitCreationBurst 2147483648\n",
+      "DoSConnectionConnectRate many\n",
+      "DoSStreamCreationDefenseType 1.5\n",
+      "DoSCircuitCreationDefenseType 2147483648\n",
       "DoSCircuitCreationDefenseTimePeriod soon\n",
       "DoSConnectionConnectDefenseTimePeriod 1000000 weeks\n",
       "DoSSomethingElse 1\n",
