@@ -30,6 +30,8 @@ ev_token_bucket_cfg* makeBuckets(uint64_t rate, uint64_t burst) {
   return ev_token_bucket_cfg_new(perTick, max, perTick, max, &tick);
 }
 constexpr uint8_t kDestroyResourceLimit = 5;
+// A DESTROY's payload with reason RESOURCELIMIT.
+constexpr uint8_t kResourceLimitDestroy[509] = {kDestroyResourceLimit};
 }  // namespace
 
 struct ChannelServer::Channel {
@@ -399,12 +401,11 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
                 c.command == static_cast<uint8_t>(CellCmd::kCreateFast) ||
                 c.command == static_cast<uint8_t>(CellCmd::kCreate2);
   if (create && hooks_.createSeen) hooks_.createSeen(ch.info);
-  uint8_t resourceLimit[509] = {kDestroyResourceLimit};
   switch (ch.circuits->fromPeer(c.command, circId, now_())) {
     case ChannelCircuits::Decision::kDrop:
       return true;
     case ChannelCircuits::Decision::kRefuseCreate:
-      writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(resourceLimit));
+      writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(kResourceLimitDestroy));
       return true;
     case ChannelCircuits::Decision::kForward:
       break;
@@ -412,7 +413,7 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
   if (create && hooks_.refuseCreate && hooks_.refuseCreate(ch.info)) {
     // C tor (command_process_create_cell): DESTROY RESOURCELIMIT, the circuit never exists.
     (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
-    writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(resourceLimit));
+    writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(kResourceLimitDestroy));
     ++dosRefusedCreates_;
     return true;
   }
