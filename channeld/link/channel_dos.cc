@@ -24,8 +24,7 @@ dos::ClientAddr fromIp(const exitpolicy::IpAddress& ip) {
 
 ChannelDos::ChannelDos(const dos::DosTorrc& torrc, dos::RandRange rand,
                        std::array<uint64_t, 2> hashKey, size_t maxEntries)
-    : torrc_(torrc),
-      tracker_(dos::resolve(torrc, {}), std::move(rand), hashKey, maxEntries) {}
+    : torrc_(torrc), tracker_(dos::resolve(torrc, {}), std::move(rand), hashKey, maxEntries) {}
 
 void ChannelDos::resolve() {
   tracker_.setParams(dos::resolve(torrc_, consensus_));
