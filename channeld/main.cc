@@ -16,10 +16,14 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <ctime>
+#include <memory>
 #include <tuple>
 #include <unordered_map>
 
+#include "channeld/link/channel_dos.h"
 #include "channeld/link/link_certs.h"
 #include "channeld/net/channels.h"
 #include "channeld/net/circuitd_link.h"
@@ -104,13 +108,12 @@ int takeOrPort(std::vector<PassedOrPort>& passed, const config::OrPort& p) {
 // alone) bound here. False (logged) if one cannot listen.
 bool listenOnOrPorts(daemon::Runtime& rt, const LinkTlsContext& tls, ChannelServer& channels,
                      const config::Config& cfg, std::vector<PassedOrPort> passedOrPorts,
+                     const OrListenerLimits& limits,
                      std::vector<std::unique_ptr<OrListener>>& orPorts) {
   bool passedAny = !passedOrPorts.empty();
   std::string error;
   for (const auto& p : cfg.orPorts) {
     if (p.noListen) continue;
-    OrListenerLimits limits;
-    limits.exemptLoopback = cfg.testingTorNetwork;
     int passed = takeOrPort(passedOrPorts, p);
     if (passedAny && passed < 0) {
       spdlog::error(
@@ -137,6 +140,81 @@ bool listenOnOrPorts(daemon::Runtime& rt, const LinkTlsContext& tls, ChannelServ
   }
   return true;
 }
+
+uint64_t monotonicSeconds() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// C tor's per-address DoS defences (channeld/link/channel_dos.h): one ChannelDos for the ORPort
+// listeners (connections, at accept) and the channels (CREATE cells), its idle entries swept every
+// minute. Connections hold a weak reference: they may outlive it at shutdown.
+class DosWiring {
+ public:
+  DosWiring(event_base* base, const config::Config& cfg)
+      : dos_(std::make_shared<ChannelDos>(cfg.dos, randRange, hashKey())),
+        sweeper_(event_new(base, -1, EV_PERSIST, &DosWiring::onSweep, this), &event_free) {
+    timeval minute{60, 0};
+    event_add(sweeper_.get(), &minute);
+  }
+
+  ChannelDos& dos() { return *dos_; }
+
+  OrListenerLimits listenerLimits() const {
+    OrListenerLimits limits;
+    std::weak_ptr<ChannelDos> weak = dos_;
+    limits.admit = [weak](const PeerAddress& p) -> std::optional<std::function<void()>> {
+      auto d = weak.lock();
+      auto addr = ChannelDos::parseAddr(p.ip);
+      if (!d || !addr) return std::function<void()>{};
+      auto ticket = d->admit(*addr, monotonicSeconds());
+      if (!ticket) return std::nullopt;
+      if (!ticket->counted()) return std::function<void()>{};
+      return [weak, t = *ticket] {
+        if (auto live = weak.lock()) live->closed(t);
+      };
+    };
+    return limits;
+  }
+
+  void hook(ChannelServer::Hooks& hooks) {
+    hooks.createSeen = [this](const ChannelInfo& info) {
+      if (auto addr = ChannelDos::parseAddr(info.address.ip))
+        dos_->noteCreate(*addr, info.peer.has_value(), monotonicSeconds());
+    };
+    hooks.refuseCreate = [this](const ChannelInfo& info) {
+      auto addr = ChannelDos::parseAddr(info.address.ip);
+      return addr && dos_->refuseCreate(*addr, info.peer.has_value(), monotonicSeconds());
+    };
+  }
+
+  // tor_relay_dos_total's types that channeld counts (streamd counts stream_rejected).
+  void counters(std::vector<std::pair<std::string, uint64_t>>& out) const {
+    dos_->counters().forEach([&out](std::string_view type, uint64_t v) {
+      if (type != "stream_rejected") out.emplace_back("dos_" + std::string(type) + "_total", v);
+    });
+    out.emplace_back("dos_tracked_addresses", dos_->tracker().size());
+  }
+
+ private:
+  static uint32_t randRange(uint32_t lo, uint32_t hi) {
+    uint32_t v = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
+    return lo + v % (hi - lo);
+  }
+  static std::array<uint64_t, 2> hashKey() {
+    std::array<uint64_t, 2> k{};
+    RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), sizeof k);
+    return k;
+  }
+  static void onSweep(evutil_socket_t, short, void* self) {
+    static_cast<DosWiring*>(self)->dos_->sweep(monotonicSeconds());
+  }
+
+  std::shared_ptr<ChannelDos> dos_;
+  std::unique_ptr<event, void (*)(event*)> sweeper_;
+};
 
 // SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (`cfg`; the
 // publisher reads it when it builds), and the onion keys are read again (rotation).
@@ -297,6 +375,24 @@ DailyEvent everyDay(event_base* base, std::function<void()>& f) {
   return ev;
 }
 
+// The channels' hooks: to the outbound side and to circuitd, once each exists (both pointers are
+// set after the channels are made and cleared before they go).
+ChannelServer::Hooks channelHooks(CircuitdLink*& link, OutboundChannels*& outbound) {
+  ChannelServer::Hooks hooks;
+  hooks.opened = [&link, &outbound](ChannelId id, const ChannelInfo& info) {
+    if (outbound) outbound->channelOpened(id, info);
+    if (link) link->opened(id, info);
+  };
+  hooks.cell = [&link](ChannelId id, uint32_t circId, uint8_t cmd, Bytes payload) {
+    return link ? link->cell(id, circId, cmd, payload) : true;
+  };
+  hooks.closed = [&link, &outbound](ChannelId id) {
+    if (outbound) outbound->channelClosed(id);
+    if (link) link->closed(id);
+  };
+  return hooks;
+}
+
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
   auto passedOrPorts = systemdOrPorts();
@@ -323,18 +419,9 @@ int run(daemon::Runtime& rt) {
   // The channels' hooks reach circuitd through `link` (made once the channels exist).
   CircuitdLink* link = nullptr;
   OutboundChannels* outboundPtr = nullptr;
-  ChannelServer::Hooks hooks;
-  hooks.opened = [&](ChannelId id, const ChannelInfo& info) {
-    if (outboundPtr) outboundPtr->channelOpened(id, info);
-    if (link) link->opened(id, info);
-  };
-  hooks.cell = [&](ChannelId id, uint32_t circId, uint8_t cmd, Bytes payload) {
-    return link ? link->cell(id, circId, cmd, payload) : true;
-  };
-  hooks.closed = [&](ChannelId id) {
-    if (outboundPtr) outboundPtr->channelClosed(id);
-    if (link) link->closed(id);
-  };
+  ChannelServer::Hooks hooks = channelHooks(link, outboundPtr);
+  DosWiring dos(rt.loop().base(), cfg);
+  dos.hook(hooks);
   ChannelServer channels(
       rt.loop().base(), std::move(sc), std::move(hooks),
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
@@ -380,11 +467,14 @@ int run(daemon::Runtime& rt) {
   DailyEvent renewTimer = everyDay(rt.loop().base(), renewInitiator);
 
   std::vector<std::unique_ptr<OrListener>> orPorts;
-  if (!listenOnOrPorts(rt, ident->tls, channels, cfg, std::move(passedOrPorts), orPorts)) return 1;
+  if (!listenOnOrPorts(rt, ident->tls, channels, cfg, std::move(passedOrPorts),
+                       dos.listenerLimits(), orPorts))
+    return 1;
   std::unique_ptr<DescriptorPublisher> publisher;
   if (!orPorts.empty() && !startPublisher(rt, *ident, orPorts[0]->port(), publisher)) return 1;
   rt.onReload([&](const config::Config& previous) {
     applyReload(channels, publisher.get(), previous, cfg);
+    dos.dos().setTorrc(cfg.dos);
   });
 
   auto listener = daemon::serve(
@@ -403,6 +493,7 @@ int run(daemon::Runtime& rt) {
       rt.loop().base(), cfg,
       [&](const dirdoc::Consensus& c) {
         if (!status.update(c) && !std::exchange(refused, true)) rt.loop().stop();
+        dos.dos().setConsensus(c);  // its DoS* parameters and its relays' addresses
         if (circuitEntry) sendConsensus(*circuitEntry, c);
       },
       cache.get());
@@ -435,6 +526,7 @@ int run(daemon::Runtime& rt) {
     addConnectionCounters(channels.connectionTally(), out);
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
+    dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
     addLinkCounters(circuitdLink.counters(), out);
     out.emplace_back("channels_stalled", channels.stalledChannels());

@@ -42,9 +42,6 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
     {"circuitd", "circuits_congestion_control_total", "tor_relay_congestion_control_total",
      Type::kCounter, "Congestion control events: circuits created with congestion control", "state",
      "cc_circuits", "action", "circs_created"},
-    {"circuitd", "circuits_create_rate_limited_total", "tor_relay_dos_total", Type::kCounter,
-     "Denial-of-service defences: CREATEs refused by the circuit creation rate limit", "type",
-     "circuit_rejected", "", ""},
     {"circuitd", "circuits_destroyed_by_client_total", "tor_relay_destroy_cell_total",
      Type::kCounter, "DESTROY cells received for open circuits", "", "", "", ""},
     {"streamd", "streams_opened_total", "tor_relay_streams_total", Type::kCounter, kHelpStreams,
@@ -73,9 +70,28 @@ struct CtorPattern {
   std::string_view varLabels[2];                           // empty: none
 };
 
+constexpr std::string_view kHelpDos = "Denial of Service defenses related counters";
 constexpr std::string_view kHelpConnections = "OR connections (channels), by direction and family";
 
 constexpr CtorPattern kCtorPatterns[] = {
+    // C tor's DoS counters (common/dos/dos_counters.h): channeld's connection and circuit creation
+    // defences, streamd's stream creation defence, each as dos_<type>_total.
+    {"channeld",
+     "dos_",
+     "_total",
+     "tor_relay_dos_total",
+     Type::kCounter,
+     kHelpDos,
+     {},
+     {"type", ""}},
+    {"streamd",
+     "dos_",
+     "_total",
+     "tor_relay_dos_total",
+     Type::kCounter,
+     kHelpDos,
+     {},
+     {"type", ""}},
     {"streamd",
      "dns_answers_",
      "_total",

@@ -13,6 +13,7 @@
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
 #include "common/daemon/wiring.h"
+#include "common/dos/dos_params.h"
 #include "common/exitpolicy/from_config.h"
 #include "common/sandbox/policy.h"
 #include "proto/daemons.capnp.h"
@@ -83,6 +84,8 @@ int run(daemon::Runtime& rt) {
   if (fd < 0) return 1;
   StreamShared shared(*policy);
   shared.ipv6Exit = cfg.ipv6Exit;
+  // DoSStreamCreation*: the torrc over C tor's defaults (streamd does not receive the consensus).
+  shared.dos = dos::resolve(cfg.dos, {});
   Resolver resolver(rt.loop().base(), cfg.serverDnsResolvConfFile);
   StreamdContext ctx(rt.loop().base(), resolver, shared);
   // Ended streams flush what the client sent (C tor: connection_mark_and_flush), at most 4096
@@ -109,6 +112,7 @@ int run(daemon::Runtime& rt) {
   auto sandboxPorts = sandbox::exitPorts(cfg);
   uint64_t policyReloads = 0;
   rt.onReload([&](const config::Config& previous) {
+    shared.dos = dos::resolve(cfg.dos, {});  // new BEGINs and RESOLVEs follow it
     if (!config::exitPolicyChanged(previous, cfg)) return;
     auto fresh = exitpolicy::policyFromConfig(cfg);
     if (!fresh) {  // the launcher checked it; a file changed under us since
@@ -131,6 +135,7 @@ int run(daemon::Runtime& rt) {
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("exit_policy_reloads_total", policyReloads);
+    out.emplace_back("dos_stream_rejected_total", shared.dosCounters.streamRejected);
     out.emplace_back("ipc_circuitd_sessions", circuits.size());
     out.emplace_back("ipc_confluxd_sessions", sets.size());
     const StreamCounters& c = shared.counters;

@@ -30,6 +30,8 @@ ev_token_bucket_cfg* makeBuckets(uint64_t rate, uint64_t burst) {
   return ev_token_bucket_cfg_new(perTick, max, perTick, max, &tick);
 }
 constexpr uint8_t kDestroyResourceLimit = 5;
+// A DESTROY's payload with reason RESOURCELIMIT.
+constexpr uint8_t kResourceLimitDestroy[509] = {kDestroyResourceLimit};
 }  // namespace
 
 struct ChannelServer::Channel {
@@ -395,24 +397,30 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
     return false;
   }
   auto circId = static_cast<uint32_t>(c.circId);
+  bool create = c.command == static_cast<uint8_t>(CellCmd::kCreate) ||
+                c.command == static_cast<uint8_t>(CellCmd::kCreateFast) ||
+                c.command == static_cast<uint8_t>(CellCmd::kCreate2);
+  if (create && hooks_.createSeen) hooks_.createSeen(ch.info);
   switch (ch.circuits->fromPeer(c.command, circId, now_())) {
     case ChannelCircuits::Decision::kDrop:
       return true;
-    case ChannelCircuits::Decision::kRefuseCreate: {
-      uint8_t reason[509] = {kDestroyResourceLimit};
-      writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(reason));
+    case ChannelCircuits::Decision::kRefuseCreate:
+      writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(kResourceLimitDestroy));
       return true;
-    }
     case ChannelCircuits::Decision::kForward:
       break;
   }
+  if (create && hooks_.refuseCreate && hooks_.refuseCreate(ch.info)) {
+    // C tor (command_process_create_cell): DESTROY RESOURCELIMIT, the circuit never exists.
+    (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
+    writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(kResourceLimitDestroy));
+    ++dosRefusedCreates_;
+    return true;
+  }
   if (hooks_.cell && !hooks_.cell(ch.id, circId, c.command, c.payload)) {
     // Not taken: the cell stays and is offered again on resume(). A CREATE's circuit is forgotten
-    // (it is counted again then); any other cell's circuit stays open: forgetting it would drop
-    // every later cell of a live circuit toward the peer.
-    bool create = c.command == static_cast<uint8_t>(CellCmd::kCreate) ||
-                  c.command == static_cast<uint8_t>(CellCmd::kCreateFast) ||
-                  c.command == static_cast<uint8_t>(CellCmd::kCreate2);
+    // (it is counted again then, by the DoS defence too); any other cell's circuit stays open:
+    // forgetting it would drop every later cell of a live circuit toward the peer.
     if (create) (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
     ch.stalled = true;
     return false;

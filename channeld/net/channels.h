@@ -80,6 +80,11 @@ class ChannelServer {
     std::function<void(ChannelId)> closed;
     // A cell queued with queueCell() left for TLS (its IPC credit went back with it).
     std::function<void(ChannelId, uint32_t circId)> sent;
+    // The circuit creation DoS defence (channeld/link/channel_dos.h): `createSeen` for every
+    // CREATE, CREATE_FAST and CREATE2 of an open channel (C tor counts each), `refuseCreate` for
+    // one that would go to circuitd: true answers it here with DESTROY RESOURCELIMIT.
+    std::function<void(const ChannelInfo&)> createSeen;
+    std::function<bool(const ChannelInfo&)> refuseCreate;
   };
 
   // circuitd's cells wait in the channel's OutputScheduler (round robin among circuits) and move
@@ -135,6 +140,8 @@ class ChannelServer {
   size_t stalledChannels() const;
   uint64_t handshakesCompleted() const { return handshakes_; }
   uint64_t handshakesFailed() const { return failures_; }
+  // CREATEs refused by the circuit creation defence (answered here with DESTROY RESOURCELIMIT).
+  uint64_t createsRefusedByDos() const { return dosRefusedCreates_; }
   // Channels by direction and the peer's address family, as C tor's tor_relay_connections
   // (open now) and tor_relay_connections_total{state="created"} (ever) count OR connections:
   // an accepted connection from its accept, one of ours from the moment its link is open
@@ -179,7 +186,7 @@ class ChannelServer {
   daemon::RateLimiter logLimit_{10, std::chrono::minutes(1)};
   // What ends a line about `address` ("" or how many were left out), or nothing: leave it out.
   std::optional<std::string> logTail(const std::string& address);
-  uint64_t handshakes_ = 0, failures_ = 0;
+  uint64_t handshakes_ = 0, failures_ = 0, dosRefusedCreates_ = 0;
   std::array<std::array<uint64_t, 2>, 2> created_{};  // ConnectionTally::created
 };
 

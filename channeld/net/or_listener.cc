@@ -33,10 +33,6 @@ PeerAddress peerOf(const sockaddr* addr) {
   return p;
 }
 
-bool isLoopback(const std::string& ip) {
-  return ip.starts_with("127.") || ip == "::1";
-}
-
 }  // namespace
 
 OrConnection::~OrConnection() {
@@ -74,20 +70,18 @@ OrListener::~OrListener() {
   if (listener_) evconnlistener_free(listener_);
 }
 
-unsigned OrListener::connectionsFrom(const std::string& ip) const {
-  auto it = perAddress_->find(ip);
-  return it == perAddress_->end() ? 0 : it->second;
-}
-
 void OrListener::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
   auto* self = static_cast<OrListener*>(arg);
   PeerAddress peer = peerOf(addr);
-  unsigned& count = (*self->perAddress_)[peer.ip];
-  bool exempt = self->limits_.exemptLoopback && isLoopback(peer.ip);
-  if (!exempt && count >= self->limits_.maxConnectionsPerAddress) {
-    ++self->refused_;
-    evutil_closesocket(fd);
-    return;
+  std::function<void()> onGone;
+  if (self->limits_.admit) {
+    auto admitted = self->limits_.admit(peer);
+    if (!admitted) {
+      ++self->refused_;
+      evutil_closesocket(fd);
+      return;
+    }
+    onGone = std::move(*admitted);
   }
   // Cells are small and latency-bound (a SENDME or a CREATED2 must not wait for the peer's delayed
   // ACK under Nagle's algorithm); channeld writes whole TLS records, so nothing is lost by this.
@@ -101,17 +95,11 @@ void OrListener::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, i
   if (!bev) {
     if (ssl) SSL_free(ssl);
     evutil_closesocket(fd);
+    if (onGone) onGone();
     return;
   }
-  ++count;
-  std::weak_ptr<std::unordered_map<std::string, unsigned>> counts = self->perAddress_;
-  std::string ip = peer.ip;
-  auto conn = std::unique_ptr<OrConnection>(new OrConnection(bev, std::move(peer), [counts, ip] {
-    if (auto c = counts.lock()) {
-      auto it = c->find(ip);
-      if (it != c->end() && --it->second == 0) c->erase(it);
-    }
-  }));
+  auto conn =
+      std::unique_ptr<OrConnection>(new OrConnection(bev, std::move(peer), std::move(onGone)));
   self->onConnection_(std::move(conn));
 }
 

@@ -1,8 +1,8 @@
 // channeld/net/or_listener.h: the ORPort. Accepts TCP connections (or takes the listening socket
-// from systemd or the launcher), enforces the per-address connection limit of C tor's DoS defaults,
-// and wraps each accepted socket in TLS (libevent bufferevent_openssl). What happens on a link
-// after TLS is the link handshake's business: OrListener hands each TLS connection to
-// `onConnection`.
+// from systemd or the launcher), asks the connection DoS defence (DoSConnection*, see
+// channeld/link/channel_dos.h) whether to keep each one, and wraps each accepted socket in TLS
+// (libevent bufferevent_openssl). What happens on a link after TLS is the link handshake's
+// business: OrListener hands each TLS connection to `onConnection`.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "channeld/net/link_tls.h"
 
@@ -25,8 +25,8 @@ struct PeerAddress {
 };
 
 // One TLS connection: accepted by OrListener, or opened by OutboundDialer
-// (channeld/net/outbound.h). Owns its bufferevent; the listener's per-address count drops when it
-// is destroyed.
+// (channeld/net/outbound.h). Owns its bufferevent; what admitted it (the DoS defence's count) is
+// told when it is destroyed.
 class OrConnection {
  public:
   ~OrConnection();
@@ -47,11 +47,10 @@ class OrConnection {
 };
 
 struct OrListenerLimits {
-  // C tor's DoSConnectionMaxConcurrentCount default: concurrent connections from one address.
-  unsigned maxConnectionsPerAddress = 50;
-  // Loopback peers are exempt only when the caller says so (TestingTorNetwork runs every relay on
-  // 127.0.0.1).
-  bool exemptLoopback = false;
+  // Asked for each accepted socket before TLS starts: nullopt refuses it (closed at once, as C tor
+  // closes a connection its DoS defence refuses); otherwise what to run when the connection goes.
+  // Unset: every connection is kept.
+  std::function<std::optional<std::function<void()>>(const PeerAddress&)> admit;
 };
 
 class OrListener {
@@ -67,7 +66,6 @@ class OrListener {
   ~OrListener();
 
   uint16_t port() const { return port_; }
-  unsigned connectionsFrom(const std::string& ip) const;
   uint64_t refusedConnections() const { return refused_; }
 
  private:
@@ -82,8 +80,6 @@ class OrListener {
   OnConnection onConnection_;
   evconnlistener* listener_ = nullptr;
   uint16_t port_ = 0;
-  std::shared_ptr<std::unordered_map<std::string, unsigned>> perAddress_ =
-      std::make_shared<std::unordered_map<std::string, unsigned>>();
   uint64_t refused_ = 0;
 };
 

@@ -77,17 +77,4 @@ Expected<Created, DestroyReason> answerCreate(uint8_t command, Bytes payload,
   }
 }
 
-bool CreateLimiter::allow(uint64_t nowUsec) {
-  if (nowUsec > last_ && rate_ > 0) {
-    uint64_t earned = (nowUsec - last_) * rate_ / 1'000'000;
-    if (earned > 0) {
-      tokens_ = std::min<uint64_t>(burst_, tokens_ + earned);
-      last_ += earned * 1'000'000 / rate_;
-    }
-  }
-  if (tokens_ == 0) return false;
-  --tokens_;
-  return true;
-}
-
 }  // namespace onionsplit::circuitd

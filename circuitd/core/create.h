@@ -51,20 +51,4 @@ Expected<Created, cell::DestroyReason> answerCreate(uint8_t command, Bytes paylo
                                                     const OnionIdentity& id,
                                                     const CircuitParams& params, Bytes random32);
 
-// CREATE rate of one client channel (a peer that did not authenticate as a relay): a token bucket
-// with C tor's DoS defaults (DoSCircuitCreationRate 3/s, DoSCircuitCreationBurst 90). Channels
-// from relays are not limited: every CREATE an exit sees on them is a client's extension.
-class CreateLimiter {
- public:
-  explicit CreateLimiter(uint64_t nowUsec, uint32_t ratePerSec = 3, uint32_t burst = 90)
-      : rate_(ratePerSec), burst_(burst), tokens_(burst), last_(nowUsec) {}
-  // True if a CREATE may proceed now (and spends its token).
-  bool allow(uint64_t nowUsec);
-
- private:
-  uint32_t rate_, burst_;
-  uint64_t tokens_;  // whole tokens
-  uint64_t last_;    // when tokens_ was last brought up to date
-};
-
 }  // namespace onionsplit::circuitd

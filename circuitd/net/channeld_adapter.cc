@@ -60,8 +60,6 @@ Verdict ChanneldSession::onControl(proto::ChannelEvent::Reader e) {
         std::copy_n(o.getPeerRsaId().begin(), 20, c.rsa.emplace().begin());
         if (o.getPeerEd25519Id().size() == 32)
           std::copy_n(o.getPeerEd25519Id().begin(), 32, c.ed.emplace().begin());
-      } else {
-        c.limiter.emplace(reactor_.now_());
       }
       if (!channels_.emplace(ch, c).second) return Verdict::breach("a channel opened twice");
       return Verdict::accept();
@@ -122,11 +120,6 @@ void ChanneldSession::onCredit() {
 
 FlowVerdict Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, Bytes payload) {
   auto refuse = [](cell::DestroyReason r) { return FlowVerdict::closeFlow(reasonOf(r)); };
-  ChanneldSession::Channel* chan = s.channel(static_cast<uint32_t>(flow >> 32));
-  if (chan && chan->limiter && !chan->limiter->allow(now_())) {
-    ++counters_.rateLimitedCreates;
-    return refuse(cell::DestroyReason::kResourceLimit);
-  }
   if (table_.size() >= maxCircuits_) {  // caps refuse, never stall
     ++counters_.circuitCapRefused;
     return refuse(cell::DestroyReason::kResourceLimit);
@@ -155,6 +148,7 @@ FlowVerdict Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, By
       break;
   }
   if (created->ccEnabled) ++counters_.createdCc;
+  ChanneldSession::Channel* chan = s.channel(static_cast<uint32_t>(flow >> 32));
   HopIdentities hops;
   hops.ourRsa = id_.rsaId;
   hops.ourEd = id_.edId;

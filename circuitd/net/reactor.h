@@ -47,7 +47,7 @@ class Reactor;
 
 struct CircuitCounters {
   uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0;
-  uint64_t refusedCreates = 0, rateLimitedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
+  uint64_t refusedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
   uint64_t singleHopRefused = 0;
   uint64_t unknownRelayRefused = 0;  // BEGINs from a relay the consensus does not list
@@ -86,7 +86,6 @@ class ChanneldSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits,
     bool relay = false;  // the peer authenticated as a relay
     std::optional<std::array<uint8_t, 20>> rsa;
     std::optional<std::array<uint8_t, 32>> ed;
-    std::optional<CreateLimiter> limiter;  // client channels: their CREATE rate
   };
   Channel* channel(uint32_t id) {
     auto it = channels_.find(id);

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "common/base/hex.h"
+#include "common/config/dos_options.h"
 #include "common/config/relay_options.h"
 #include "common/config/text.h"
 
@@ -584,6 +585,7 @@ Status applyEntry(BuildResult& out, const TorrcEntry& e) {
   auto it = std::find_if(table.begin(), table.end(),
                          [&](const OptionDef& d) { return iequals(d.name, e.key); });
   std::string warning;
+  if (auto st = applyDosOption(out.config, e.key, e.value)) return *st;
   if (auto st = applyRelayOption(out.config, e.key, e.value, warning)) {
     if (*st && !warning.empty()) out.warnings.push_back(where(e) + e.key + ": " + warning);
     return *st;

@@ -17,6 +17,7 @@
 
 #include "common/base/result.h"
 #include "common/config/torrc.h"
+#include "common/dos/dos_params.h"
 
 namespace onionsplit::config {
 
@@ -134,6 +135,8 @@ struct Config {
   // MetricsPortPolicy items in order ("accept 127.0.0.1"); checked by the launcher, which applies
   // them with an implicit "reject *" after the last (C tor's default: every request refused).
   std::vector<std::string> metricsPortPolicy;
+  // DoS* (dos_options.h): what the torrc sets; common/dos resolves it against the consensus.
+  dos::DosTorrc dos;
 };
 
 struct BuildResult {

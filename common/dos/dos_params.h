@@ -96,6 +96,8 @@ struct DosTorrc {
   std::optional<int32_t> streamCreationDefenseType;
 
   std::optional<bool> refuseSingleHopClientRendezvous;
+
+  bool operator==(const DosTorrc&) const = default;
 };
 
 // Consensus "params" line, name -> value (dir-spec: values are signed 32-bit integers).

@@ -120,12 +120,14 @@ CircuitStreams::Input CircuitStreams::onClientMessage(StreamId id, uint8_t comma
   if (id == 0 || body.size() > cell::kRelayBodyMax) return Input::kViolation;
   switch (static_cast<RelayCmd>(command)) {
     case RelayCmd::kBegin:
+      if (auto refused = streamDefence(id, RelayCmd::kBegin, nowUsec)) return *refused;
       onBegin(id, body, false);
       return Input::kOk;
     case RelayCmd::kBeginDir:
       onBegin(id, body, true);
       return Input::kOk;
     case RelayCmd::kResolve:
+      if (auto refused = streamDefence(id, RelayCmd::kResolve, nowUsec)) return *refused;
       onResolve(id, body);
       return Input::kOk;
     case RelayCmd::kData:
@@ -165,6 +167,30 @@ CircuitStreams::Stream* CircuitStreams::create(StreamId id) {
   streams_.emplace(id, std::move(s));
   ++shared_.counters.open;
   return raw;
+}
+
+std::optional<CircuitStreams::Input> CircuitStreams::streamDefence(StreamId id, RelayCmd cmd,
+                                                                   uint64_t nowUsec) {
+  const uint64_t nowSec = nowUsec / 1'000'000;
+  if (!streamDos_) streamDos_.emplace(shared_.dos, nowSec);
+  auto kind = cmd == RelayCmd::kResolve ? dos::StreamRequest::kResolve : dos::StreamRequest::kBegin;
+  switch (streamDos_->onRequest(kind, shared_.dos, nowSec, shared_.dosCounters)) {
+    case dos::StreamAction::kAllow:
+      return std::nullopt;
+    case dos::StreamAction::kEndStreamMisc:
+      // C tor answers MISC, not RESOURCELIMIT, so that clients do not count the exit as broken.
+      sendEnd(id, EndReason::kMisc);
+      return Input::kOk;
+    case dos::StreamAction::kResolvedErrorTransient: {
+      DnsAnswer answer;
+      answer.error = DnsError::kTransient;
+      sendResolved(id, answer);
+      return Input::kOk;
+    }
+    case dos::StreamAction::kCloseCircuitResourceLimit:
+      return Input::kCloseCircuit;
+  }
+  return std::nullopt;
 }
 
 void CircuitStreams::onBegin(StreamId id, Bytes body, bool dir) {

@@ -22,6 +22,7 @@
 
 #include "common/base/bytes.h"
 #include "common/cell/constants.h"
+#include "common/dos/stream_dos.h"
 #include "common/exitpolicy/exit_policy.h"
 #include "common/flowctl/sendme.h"
 #include "common/flowctl/xon_xoff.h"
@@ -66,6 +67,10 @@ struct StreamShared {
   StreamLimits limits;
   flowctl::XonXoffParams xonXoff;
   StreamCounters counters;
+  // The stream creation defence (DoSStreamCreation*, common/dos/stream_dos.h): the parameters in
+  // force (the torrc over the consensus; streamd has the torrc's) and what it did.
+  dos::DosParams dos;
+  dos::DosCounters dosCounters;
 };
 
 // The I/O the core asks of its shell. Every call refers to a stream the core knows.
@@ -98,7 +103,8 @@ bool isReverseName(std::string_view name);
 
 class CircuitStreams {
  public:
-  enum class Input : uint8_t { kOk, kViolation };
+  // kCloseCircuit: the stream creation defence (type 3) closes the circuit, reason RESOURCELIMIT.
+  enum class Input : uint8_t { kOk, kViolation, kCloseCircuit };
 
   CircuitStreams(StreamShared& shared, StreamIo& io, bool congestionControl);
   ~CircuitStreams();
@@ -157,6 +163,9 @@ class CircuitStreams {
 
   Stream* find(StreamId id);
   const Stream* find(StreamId id) const;
+  // The stream creation defence for a BEGIN or RESOLVE: nullopt lets it through; otherwise the
+  // request was refused (END MISC or RESOLVED transient error sent) or the circuit must close.
+  std::optional<Input> streamDefence(StreamId id, cell::RelayCmd cmd, uint64_t nowUsec);
   void onBegin(StreamId id, Bytes body, bool dir);
   void onResolve(StreamId id, Bytes body);
   void onData(StreamId id, Stream& s, Bytes body, uint64_t nowUsec);
@@ -174,6 +183,9 @@ class CircuitStreams {
   StreamIo& io_;
   bool cc_;
   std::unordered_map<StreamId, std::unique_ptr<Stream>> streams_;
+  // The circuit's stream creation bucket, made full at its first BEGIN or RESOLVE with the rate
+  // and burst then in force (C tor makes it when the circuit is created).
+  std::optional<dos::StreamDos> streamDos_;
   // The ready ring: each stream at most once, so kMaxStreamsPerCircuit slots suffice.
   std::vector<StreamId> ring_;
   size_t readyHead_ = 0, readyCount_ = 0;

@@ -353,6 +353,11 @@ ipc::FlowVerdict StreamSession::onFlowEvent(FlowId flow, StreamFlow&, Event::Rea
     circuits_.erase(flow);
     return ipc::FlowVerdict::closeFlow(kEndReasonTorProtocol);
   }
+  if (in == CircuitStreams::Input::kCloseCircuit) {  // the stream creation defence, type 3
+    blocked_.erase(flow);
+    circuits_.erase(flow);
+    return ipc::FlowVerdict::closeFlow(kEndReasonResourceLimit);
+  }
   if (c.failing) {  // its answers overflowed their queue
     logOverflow(flow);
     blocked_.erase(flow);

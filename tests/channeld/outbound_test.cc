@@ -300,7 +300,8 @@ struct Loopback {
   int64_t serverClock = kNow;  // the ORPort side's now_(); tests may move it on
 
   explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
-                    std::chrono::seconds keepalive = std::chrono::seconds(300)) {
+                    std::chrono::seconds keepalive = std::chrono::seconds(300),
+                    const std::function<void(ChannelServer::Hooks&)>& moreHooks = {}) {
     signal(SIGPIPE, SIG_IGN);
     std::string err;
     serverTls =
@@ -318,6 +319,7 @@ struct Loopback {
       serverIds.push_back(id);
       serverOpened.push_back(info);
     };
+    if (moreHooks) moreHooks(hooks);
     auto random = [](MutBytes b) { std::fill(b.begin(), b.end(), uint8_t{0x11}); };
     auto now = [] { return kNow; };
     server =
@@ -634,6 +636,52 @@ TEST(ChannelServer, KeepalivePaddingAfterThePeriod) {
   EXPECT_EQ(c[4], static_cast<uint8_t>(cell::CellCmd::kPadding));
   spin(l.base, 1500);
   EXPECT_EQ(evbuffer_get_length(in), 0u) << "the cell it wrote restarts the period";
+}
+
+// The circuit creation defence's enforcement point: a CREATE the defence refuses is answered by
+// channeld itself with DESTROY RESOURCELIMIT and never reaches circuitd (the `cell` hook), while
+// the same channel's other CREATEs go on. (Which addresses are refused: channel_dos_test.)
+TEST(ChannelServer, CreateRefusedByTheDosDefenceIsDestroyedHere) {
+  std::vector<uint32_t> seen, toCircuitd;
+  Loopback l(std::chrono::milliseconds(5000), std::chrono::seconds(300),
+             [&](ChannelServer::Hooks& h) {
+               h.createSeen = [&](const ChannelInfo&) { seen.push_back(0); };
+               // Refuses odd circuit ids: stands in for a marked address.
+               h.refuseCreate = [&](const ChannelInfo&) { return seen.size() % 2 == 1; };
+               h.cell = [&](ChannelId, uint32_t circId, uint8_t, Bytes) {
+                 toCircuitd.push_back(circId);
+                 return true;
+               };
+             });
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  OpenedChannel& ch = **got;
+  bufferevent* bev = ch.conn->bev();
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
+    spin(l.base, 50);
+  uint8_t payload[cell::kCellPayloadLen] = {};
+  for (uint32_t circ : {1u, 2u}) {
+    uint8_t buf[cell::kMaxCellLen];
+    Writer w{MutBytes(buf)};
+    cell::encodeFixedCell(w, ch.info.linkVersion, circ, cell::CellCmd::kCreateFast, Bytes(payload));
+    bufferevent_write(bev, w.written().data(), w.written().size());
+  }
+  evbuffer* in = bufferevent_get_input(bev);
+  for (int i = 0; i < 30 && (toCircuitd.size() < 1 || evbuffer_get_length(in) < cell::kMaxCellLen);
+       ++i)
+    spin(l.base, 50);
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(toCircuitd, std::vector<uint32_t>{2}) << "the refused CREATE never reaches circuitd";
+  EXPECT_EQ(l.server->createsRefusedByDos(), 1u);
+  ASSERT_EQ(evbuffer_get_length(in), cell::kMaxCellLen) << "one DESTROY";
+  std::array<uint8_t, cell::kMaxCellLen> c{};
+  evbuffer_remove(in, c.data(), c.size());
+  EXPECT_EQ((c[0] << 24) | (c[1] << 16) | (c[2] << 8) | c[3], 1) << "circuit 1";
+  EXPECT_EQ(c[4], static_cast<uint8_t>(cell::CellCmd::kDestroy));
+  EXPECT_EQ(c[5], 5) << "RESOURCELIMIT";
 }
 
 }  // namespace

@@ -1131,27 +1131,3 @@ TEST_F(MiddleFixture, AFailedConnectionClosesTheCircuitUnlessTruncated) {
 
 }  // namespace
 }  // namespace onionsplit::circuitd
-
-namespace onionsplit::circuitd {
-namespace {
-
-TEST(CreateLimiter, BurstThenRate) {
-  uint64_t t = 5'000'000;
-  CreateLimiter l(t, 3, 90);
-  for (int i = 0; i < 90; ++i)
-    ASSERT_TRUE(l.allow(t)) << i;
-  EXPECT_FALSE(l.allow(t)) << "the burst is spent";
-  t += 1'000'000;
-  for (int i = 0; i < 3; ++i)
-    EXPECT_TRUE(l.allow(t)) << "three per second";
-  EXPECT_FALSE(l.allow(t));
-  t += 400'000;
-  EXPECT_TRUE(l.allow(t)) << "a third of a second earns one";
-  t += 3600'000'000ULL;
-  for (int i = 0; i < 90; ++i)
-    ASSERT_TRUE(l.allow(t));
-  EXPECT_FALSE(l.allow(t)) << "never more than the burst";
-}
-
-}  // namespace
-}  // namespace onionsplit::circuitd

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/dos/dos_counters.h"
 #include "launcher/metrics_format.h"
 
 namespace onionsplit::launcher {
@@ -95,8 +96,12 @@ std::vector<DaemonMetrics> daemons() {
       channeld.push_back("or_connections_" + dir + "_" + fam + "_created_total");
     }
   }
+  // Every type of C tor's tor_relay_dos_total, as channeld and streamd name them.
+  dos::DosCounters{}.forEach([&](std::string_view type, uint64_t) {
+    if (type != "stream_rejected") channeld.push_back("dos_" + std::string(type) + "_total");
+  });
   std::vector<std::string> streamd = {"streams_opened_total", "resolve_requests_total",
-                                      "dns_queries_total"};
+                                      "dns_queries_total", "dos_stream_rejected_total"};
   for (std::string r : {"success", "format", "serverfailed", "notexist", "notimpl", "refused",
                         "truncated", "unknown", "tor_timeout", "shutdown", "cancel", "nodata"})
     streamd.push_back("dns_answers_" + r + "_total");
@@ -106,8 +111,8 @@ std::vector<DaemonMetrics> daemons() {
            {"circuitd",
             next({"circuits_open", "circuits_created_fast_total", "circuits_created_ntor_total",
                   "circuits_created_ntor3_total", "circuits_congestion_control_total",
-                  "circuits_create_rate_limited_total", "circuits_destroyed_by_client_total",
-                  "circuits_protocol_violations_total", "drop_cells_received_total"})},
+                  "circuits_destroyed_by_client_total", "circuits_protocol_violations_total",
+                  "drop_cells_received_total"})},
            {"streamd", next(streamd)}}) {
     DaemonMetrics d;
     d.daemon = name;

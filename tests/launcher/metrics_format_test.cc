@@ -47,11 +47,13 @@ TEST(MetricsFormat, CtorNamesAndLabelsWhereAnEquivalentExists) {
                                                  {"circuits_created_fast_total", 1},
                                                  {"circuits_created_ntor_total", 2},
                                                  {"circuits_created_ntor3_total", 3},
-                                                 {"circuits_congestion_control_total", 3},
-                                                 {"circuits_create_rate_limited_total", 4}}),
+                                                 {"circuits_congestion_control_total", 3}}),
+                             daemon("channeld", {{"dos_circuit_rejected_total", 4},
+                                                 {"dos_concurrent_conn_rejected_total", 6}}),
                              daemon("streamd", {{"streams_opened_total", 11},
                                                 {"resolve_requests_total", 5},
-                                                {"dns_queries_total", 9}})},
+                                                {"dns_queries_total", 9},
+                                                {"dos_stream_rejected_total", 8}})},
                             facts());
   EXPECT_TRUE(has(page, "# TYPE tor_relay_circuits_total gauge"));
   EXPECT_TRUE(has(page, "tor_relay_circuits_total{daemon=\"circuitd\",state=\"opened\"} 7"));
@@ -68,7 +70,11 @@ TEST(MetricsFormat, CtorNamesAndLabelsWhereAnEquivalentExists) {
   EXPECT_TRUE(has(page,
                   "tor_relay_congestion_control_total{daemon=\"circuitd\","
                   "state=\"cc_circuits\",action=\"circs_created\"} 3"));
-  EXPECT_TRUE(has(page, "tor_relay_dos_total{daemon=\"circuitd\",type=\"circuit_rejected\"} 4"));
+  EXPECT_TRUE(has(page, "# TYPE tor_relay_dos_total counter"));
+  EXPECT_TRUE(has(page, "tor_relay_dos_total{daemon=\"channeld\",type=\"circuit_rejected\"} 4"));
+  EXPECT_TRUE(
+      has(page, "tor_relay_dos_total{daemon=\"channeld\",type=\"concurrent_conn_rejected\"} 6"));
+  EXPECT_TRUE(has(page, "tor_relay_dos_total{daemon=\"streamd\",type=\"stream_rejected\"} 8"));
   EXPECT_TRUE(has(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"BEGIN\"} 11"));
   EXPECT_TRUE(has(page, "tor_relay_streams_total{daemon=\"streamd\",type=\"RESOLVE\"} 5"));
   EXPECT_TRUE(has(page, "tor_relay_exit_dns_query_total{daemon=\"streamd\"} 9"));

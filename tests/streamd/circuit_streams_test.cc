@@ -487,3 +487,91 @@ TEST(ReverseNames, ParseBothFamilies) {
 
 }  // namespace
 }  // namespace onionsplit::streamd
+
+namespace onionsplit::streamd {
+namespace {
+
+// DoSStreamCreation on with a burst of 3 and 1 per second, per circuit.
+void streamDefence(StreamShared& s, dos::StreamDefense type) {
+  s.dos.streamEnabled = true;
+  s.dos.streamBurst = 3;
+  s.dos.streamRatePerSec = 1;
+  s.dos.streamDefense = type;
+}
+
+CircuitStreams::Input at(CircuitStreams& core, uint64_t sec, StreamId id, RelayCmd cmd,
+                         const std::vector<uint8_t>& body) {
+  return core.onClientMessage(id, static_cast<uint8_t>(cmd), Bytes(body), sec * 1'000'000);
+}
+
+TEST(CircuitStreamsDos, AFloodingCircuitIsRefusedWhileAnotherIsServed) {
+  Fixture f;
+  streamDefence(f.shared, dos::StreamDefense::kRefuseStream);
+  FakeIo otherIo;
+  CircuitStreams other(f.shared, otherIo, false);  // another client's circuit, same streamd
+  const uint64_t t = 100;
+  for (StreamId id = 1; id <= 3; ++id)
+    ASSERT_EQ(at(f.core, t, id, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+              CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.io.connects.size(), 3u);
+  // The bucket is empty: BEGIN gets END MISC (C tor's choice, not RESOURCELIMIT) and no connect.
+  EXPECT_EQ(at(f.core, t, 4, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+            CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kMisc));
+  EXPECT_EQ(f.io.connects.count(4), 0u);
+  EXPECT_FALSE(f.core.has(4));
+  // RESOLVE gets RESOLVED with one transient error, and no lookup.
+  EXPECT_EQ(at(f.core, t, 5, RelayCmd::kResolve, cstr("example.com")), CircuitStreams::Input::kOk);
+  ASSERT_EQ(f.io.sent.back().cmd, RelayCmd::kResolved);
+  auto resolved = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(resolved);
+  ASSERT_EQ(resolved->count, 1u);
+  EXPECT_EQ(resolved->answers[0].type, cell::ResolvedAnswer::kTransientError);
+  EXPECT_EQ(f.io.resolves.count(5), 0u);
+  EXPECT_EQ(f.shared.dosCounters.streamRejected, 2u);
+  // BEGIN_DIR is not counted (C tor hands it to the directory code first).
+  at(f.core, t, 6, RelayCmd::kBeginDir, {});
+  EXPECT_EQ(f.shared.dosCounters.streamRejected, 2u);
+  // The other circuit has its own bucket.
+  EXPECT_EQ(at(other, t, 1, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+            CircuitStreams::Input::kOk);
+  EXPECT_EQ(otherIo.connects.count(1), 1u);
+  // A second later, one more token.
+  EXPECT_EQ(at(f.core, t + 1, 7, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+            CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.io.connects.count(7), 1u);
+  EXPECT_EQ(at(f.core, t + 1, 8, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+            CircuitStreams::Input::kOk);
+  EXPECT_EQ(f.io.connects.count(8), 0u);
+  EXPECT_EQ(f.shared.dosCounters.streamRejected, 3u);
+}
+
+TEST(CircuitStreamsDos, TypeThreeClosesTheCircuitAndTypeOneOnlyCounts) {
+  Fixture f;
+  streamDefence(f.shared, dos::StreamDefense::kCloseCircuit);
+  for (StreamId id = 1; id <= 3; ++id)
+    ASSERT_EQ(at(f.core, 9, id, RelayCmd::kResolve, cstr("example.com")),
+              CircuitStreams::Input::kOk);
+  EXPECT_EQ(at(f.core, 9, 4, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+            CircuitStreams::Input::kCloseCircuit);
+  EXPECT_EQ(f.io.connects.count(4), 0u);
+
+  Fixture counting;
+  streamDefence(counting.shared, dos::StreamDefense::kNone);
+  for (StreamId id = 1; id <= 5; ++id)
+    ASSERT_EQ(at(counting.core, 9, id, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+              CircuitStreams::Input::kOk);
+  EXPECT_EQ(counting.io.connects.size(), 5u) << "type 1 refuses nothing";
+  EXPECT_EQ(counting.shared.dosCounters.streamRejected, 2u) << "but counts";
+}
+
+TEST(CircuitStreamsDos, OffByDefault) {
+  Fixture f;
+  for (StreamId id = 1; id <= 200; ++id)
+    at(f.core, 9, id, RelayCmd::kResolve, cstr("example.com"));
+  EXPECT_EQ(f.io.resolves.size(), 200u);
+  EXPECT_EQ(f.shared.dosCounters.streamRejected, 0u);
+}
+
+}  // namespace
+}  // namespace onionsplit::streamd

@@ -907,3 +907,31 @@ TEST_F(StreamSessionTest, OutboundBindAddressExitIsTheSourceOfExitConnections) {
 
 }  // namespace
 }  // namespace onionsplit::streamd
+
+namespace onionsplit::streamd {
+namespace {
+
+// The stream creation defence, type 3 (DoSStreamCreationDefenseType 3): the circuit over its
+// bucket is closed with RESOURCELIMIT; another circuit is still answered.
+TEST_F(StreamSessionTest, StreamCreationDefenceClosesTheFloodingCircuitOnly) {
+  shared.dos.streamEnabled = true;
+  shared.dos.streamBurst = 2;
+  shared.dos.streamRatePerSec = 1;
+  shared.dos.streamDefense = dos::StreamDefense::kCloseCircuit;
+  std::string literal = std::string("127.0.0.1") + '\0';
+  for (uint16_t sid = 1; sid <= 2; ++sid)
+    peer->send(21, sid, RelayCmd::kResolve, literal);
+  ASSERT_TRUE(waitFor([&] { return peer->count(21, 2, RelayCmd::kResolved) == 1; }));
+  peer->send(21, 3, RelayCmd::kResolve, literal);
+  ASSERT_TRUE(waitFor([&] { return peer->closes.count(21) == 1; }));
+  EXPECT_EQ(peer->closes[21], static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  EXPECT_EQ(peer->count(21, 3, RelayCmd::kResolved), 0u);
+  EXPECT_EQ(shared.dosCounters.streamRejected, 1u);
+  peer->send(22, 1, RelayCmd::kResolve, literal);
+  ASSERT_TRUE(waitFor([&] { return peer->count(22, 1, RelayCmd::kResolved) == 1; }));
+  EXPECT_FALSE(dropped);
+  EXPECT_TRUE(peer->violation.empty());
+}
+
+}  // namespace
+}  // namespace onionsplit::streamd
