@@ -29,6 +29,7 @@ const Circuit::FwdHandler Circuit::kFwdChain[6] = {
 };
 
 std::optional<Circuit> Circuit::create(const Created& c, const CircuitParams& params) {
+  if (c.cgo) return std::nullopt;  // the circuit runs tor1 only
   auto layer = crypto::RelayLayer::create(c.keys);
   if (!layer) return std::nullopt;
   return Circuit(std::move(*layer), params, c.ccEnabled, c.sendmeInc);
