@@ -155,6 +155,7 @@ FlowVerdict Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, By
       break;
   }
   if (created->ccEnabled) ++counters_.createdCc;
+  if (created->cgo) ++counters_.createdCgo;
   HopIdentities hops;
   hops.ourRsa = id_.rsaId;
   hops.ourEd = id_.edId;
