@@ -164,6 +164,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("circuits_created_ntor_total", c.createdNtor);
     out.emplace_back("circuits_created_ntor3_total", c.createdNtor3);
     out.emplace_back("circuits_congestion_control_total", c.createdCc);
+    out.emplace_back("circuits_cgo_total", c.createdCgo);
     out.emplace_back("circuits_create_refused_total", c.refusedCreates);
     out.emplace_back("circuits_destroyed_by_us_total", c.destroyedByUs);
     out.emplace_back("circuits_destroyed_by_client_total", c.destroyedByClient);

@@ -18,6 +18,11 @@ uint8_t rcmd(RelayCmd c) {
 // no extension at all.
 constexpr std::array<uint8_t, 3> kCcRequestMessage = {1, 1, 0};
 constexpr std::array<uint8_t, 1> kNoExtensionsMessage = {0};
+// Two extensions: the CC request and the SUBPROTO request (type 3) for Relay (2) = 6, CGO.
+constexpr std::array<uint8_t, 7> kCcCgoRequestMessage = {2, 1, 0, 3, 2, 2, 6};
+// ntor v3's KDF (SHAKE-256) output is read for CGO's 160 bytes of seed whatever was asked: tor1's
+// 72 bytes are the same prefix of it.
+constexpr size_t kNtor3KeyLen = crypto::kCgoKeyMaterialLen + 20;
 
 }  // namespace
 
@@ -58,7 +63,7 @@ std::optional<std::string> OriginCircuit::onCreated2(Bytes payload) {
     return std::string("first hop's ntor reply: ") + crypto::toString(keys.error());
   }
   auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(*keys));
-  if (!k || !crypto_.addHop(*k)) {
+  if (!k || !crypto_.addTor1(*k)) {
     state_ = State::kClosed;
     return "cannot set up the first hop's relay crypto";
   }
@@ -70,11 +75,13 @@ bool OriginCircuit::extend(const RelayInfo& next, crypto::RelayPayload out) {
   if (state_ != State::kOpen) return false;
   std::array<uint8_t, 32> x{};
   random_(MutBytes(x));
+  Bytes msg = requestCc_ ? (requestCgo_ ? Bytes(kCcCgoRequestMessage) : Bytes(kCcRequestMessage))
+                         : Bytes(kNoExtensionsMessage);
   std::vector<uint8_t> hs =
-      crypto::ntor3ClientCreate(Bytes(next.edId), Bytes(next.ntorKey),
-                                requestCc_ ? Bytes(kCcRequestMessage) : Bytes(kNoExtensionsMessage),
-                                Bytes(x), crypto::kNtor3CircuitVerification, ntor3_);
+      crypto::ntor3ClientCreate(Bytes(next.edId), Bytes(next.ntorKey), msg, Bytes(x),
+                                crypto::kNtor3CircuitVerification, ntor3_);
   ccRequested_ = requestCc_;
+  cgoRequested_ = requestCc_ && requestCgo_;
   std::array<uint8_t, 6> addr{};
   std::copy(next.ipv4.begin(), next.ipv4.end(), addr.begin());
   addr[4] = static_cast<uint8_t>(next.orPort >> 8);
@@ -89,7 +96,7 @@ bool OriginCircuit::extend(const RelayInfo& next, crypto::RelayPayload out) {
   std::array<uint8_t, cell::kRelayBodyMax> body{};
   Writer w{MutBytes(body)};
   if (!cell::encodeExtend2(m, w)) return false;
-  if (!originate(rcmd(RelayCmd::kExtend2), 0, w.written(), out)) return false;
+  if (!originateAs(true, rcmd(RelayCmd::kExtend2), 0, w.written(), out)) return false;
   state_ = State::kExtendSent;
   return true;
 }
@@ -97,14 +104,21 @@ bool OriginCircuit::extend(const RelayInfo& next, crypto::RelayPayload out) {
 Inbound OriginCircuit::onExtended2(Bytes body) {
   auto e2 = cell::decodeExtended2(body);
   if (!e2) return error(std::string("malformed EXTENDED2: ") + e2.error().field);
-  auto done = crypto::ntor3ClientComplete(ntor3_, e2->hdata);
+  auto done = crypto::ntor3ClientComplete(ntor3_, e2->hdata, kNtor3KeyLen);
   if (!done) return error(std::string("ntor v3 reply: ") + crypto::toString(done.error()));
   auto cc = cell::checkExitReply(Bytes(done->serverMessage), ccConsensus_, ccRequested_);
   if (!cc)
     return error(
         "the new hop's congestion-control reply is malformed, out of range or not asked for");
-  auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(done->keys));
-  if (!k || !crypto_.addHop(*k)) return error("cannot set up the new hop's relay crypto");
+  if (cgoRequested_) {
+    // A relay that accepted the handshake accepted the request (C tor refuses the handshake
+    // otherwise).
+    if (!cc->ccEnabled) return error("the new hop accepted CGO without congestion control");
+    if (!crypto_.addCgo(Bytes(done->keys))) return error("cannot set up the new hop's CGO layer");
+  } else {
+    auto k = crypto::Tor1Keys::fromKeyMaterial(Bytes(done->keys));
+    if (!k || !crypto_.addTor1(*k)) return error("cannot set up the new hop's relay crypto");
+  }
   cc_.reset();
   deliver_.reset();
   if (cc->ccEnabled) {
@@ -123,26 +137,26 @@ Inbound OriginCircuit::onRelay(crypto::RelayPayload cell) {
   if (state_ != State::kOpen && state_ != State::kExtendSent)
     return error("RELAY cell on a circuit that is not open");
   if (sendmeDue_) return error("caller's bug: a SENDME is due and was not sent");
-  crypto::Tor1Digest digest{};
+  flowctl::SendmeTag digest{};
   auto hop = crypto_.receiveInbound(cell, &digest);
   if (!hop) return error("RELAY cell that no hop recognizes (wrong digest)");
-  auto rc = cell::decodeRelayCell(Bytes(cell.data(), cell.size()));
+  auto rc = cell::decodeRelayMsgView(crypto_.format(*hop), Bytes(cell.data(), cell.size()));
   if (!rc) return error(std::string("malformed relay cell: ") + rc.error().field);
-  const uint8_t cmd = rc->header.command;
+  const uint8_t cmd = rc->command;
   const size_t last = crypto_.hops() - 1;
   if (state_ == State::kExtendSent) {
     if (*hop != last || cmd != rcmd(RelayCmd::kExtended2))
       return error("expected EXTENDED2, got relay command " + std::to_string(cmd) + " from hop " +
                    std::to_string(*hop));
-    return onExtended2(rc->body);
+    return onExtended2(rc->data);
   }
   if (*hop != last && cmd == rcmd(RelayCmd::kTruncated))  // a C tor middle's word for DESTROY
     return error("truncated at hop " + std::to_string(*hop) + ", reason " +
-                 std::to_string(rc->body.empty() ? -1 : int{rc->body[0]}));
+                 std::to_string(rc->data.empty() ? -1 : int{rc->data[0]}));
   if (*hop != last)
     return error("relay command " + std::to_string(cmd) + " from middle hop " +
                  std::to_string(*hop));
-  if (cmd == rcmd(RelayCmd::kSendme) && rc->header.streamId == 0)
+  if (cmd == rcmd(RelayCmd::kSendme) && rc->streamId == 0)
     return error("circuit-level SENDME from the exit, but we never filled its window");
   if (cmd == rcmd(RelayCmd::kData)) {
     ++dataCells_;
@@ -151,8 +165,8 @@ Inbound OriginCircuit::onRelay(crypto::RelayPayload cell) {
   Inbound in;
   in.kind = Inbound::kMessage;
   in.cmd = cmd;
-  in.streamId = rc->header.streamId;
-  in.body = rc->body;
+  in.streamId = rc->streamId;
+  in.body = rc->data;
   return in;
 }
 
@@ -163,9 +177,11 @@ bool OriginCircuit::originateSendme(crypto::RelayPayload out) {
 
 bool OriginCircuit::originateHeldSendme(const crypto::Tor1Digest& digest,
                                         crypto::RelayPayload out) {
+  if (crypto_.hops() == 0) return false;
   std::array<uint8_t, 3 + crypto::kTor1DigestLen> body{};
   Writer w{MutBytes(body)};
-  if (!cell::encodeSendme(cell::SendmeMsg{1, Bytes(digest)}, w)) return false;
+  Bytes tag(digest.data(), crypto_.tagLen(crypto_.hops() - 1));
+  if (!cell::encodeSendme(cell::SendmeMsg{1, tag}, w)) return false;
   if (!originate(rcmd(RelayCmd::kSendme), 0, w.written(), out)) return false;
   ++sendmesSent_;
   return true;
@@ -173,11 +189,18 @@ bool OriginCircuit::originateHeldSendme(const crypto::Tor1Digest& digest,
 
 bool OriginCircuit::originate(uint8_t cmd, uint16_t streamId, Bytes body,
                               crypto::RelayPayload out) {
+  return originateAs(false, cmd, streamId, body, out);
+}
+
+bool OriginCircuit::originateAs(bool early, uint8_t cmd, uint16_t streamId, Bytes body,
+                                crypto::RelayPayload out) {
   if (crypto_.hops() == 0 || state_ != State::kOpen) return false;
-  if (!cell::encodeRelayCell(MutBytes(out.data(), out.size()), static_cast<RelayCmd>(cmd), streamId,
-                             body, random_))
+  size_t last = crypto_.hops() - 1;
+  if (cell::encodeRelayMsgView(crypto_.format(last), MutBytes(out.data(), out.size()),
+                               cell::RelayMsgView{cmd, streamId, body},
+                               random_) != cell::RelayEncodeErr::kNone)
     return false;
-  return crypto_.originateOutbound(crypto_.hops() - 1, out, nullptr);
+  return crypto_.originateOutbound(last, early, out, nullptr);
 }
 
 }  // namespace onionsplit::client

@@ -1,7 +1,9 @@
 // client/origin_circuit.h: one circuit as its origin (the client) sees it, pure: the first hop's
 // CREATE2 (ntor), EXTEND2 in RELAY_EARLY to the next hop with ntor v3 asking for congestion
-// control (proposal 324 §10), one tor1 layer per hop, and circuit-level authenticated SENDMEs
-// (proposal 289) toward the last hop at the sendme_inc it announced.
+// control (proposal 324 §10) and, if asked to, Counter Galois Onion (the SUBPROTO request for
+// Relay=6, proposal 359), one layer per hop (tor1 with v0 cells, or CGO with v1 cells:
+// client_layers.h), and circuit-level authenticated SENDMEs (proposal 289; CGO's tags on a CGO
+// hop) toward the last hop at the sendme_inc it announced.
 //
 // Where it sits: the project's test client (tests/client/conflux_client_tool.cc) owns one per
 // conflux leg. The shell frames cells on the channel; every RELAY cell of this circuit comes here
@@ -19,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/client_layers.h"
 #include "common/base/bytes.h"
 #include "common/cell/constants.h"
 #include "common/cell/handshake_ext.h"
@@ -69,6 +72,10 @@ class OriginCircuit {
   // Whether later extensions ask for congestion control (the default). Without the request, a
   // reply that enables it anyway is refused (TROVE-2026-032).
   void requestCongestionControl(bool on) { requestCc_ = on; }
+  // Whether later extensions ask for CGO (off by default; it needs the CC request too, which a
+  // C tor relay requires with it). A hop that accepts runs CGO and v1 cells.
+  void requestCgo(bool on) { requestCgo_ = on; }
+  bool lastHopCgo() const { return crypto_.hops() > 0 && crypto_.isCgo(crypto_.hops() - 1); }
 
   // A RELAY (or RELAY_EARLY) cell's payload from the first hop, decrypted in place. For kMessage
   // the body views `cell`. A DATA cell from the last hop may also make a SENDME due: then
@@ -84,8 +91,9 @@ class OriginCircuit {
   // last hop. False if none is due.
   bool originateSendme(crypto::RelayPayload out);
 
-  // A relay message for the last hop (digest, padding, every layer's encryption). False if the
-  // body is over 498 bytes or the circuit is not open.
+  // A relay message for the last hop (digest, padding, every layer's encryption), to go as a RELAY
+  // cell. False if the body is over what the last hop's cell format holds (498 bytes in v0, 488
+  // or 490 in v1), the command or stream id cannot be written in it, or the circuit is not open.
   bool originate(uint8_t cmd, uint16_t streamId, Bytes body, crypto::RelayPayload out);
 
   size_t hops() const { return crypto_.hops(); }
@@ -99,13 +107,17 @@ class OriginCircuit {
   enum class State : uint8_t { kNew, kCreateSent, kOpen, kExtendSent, kClosed };
   Inbound error(std::string why);
   Inbound onExtended2(Bytes body);
+  bool originateAs(bool early, uint8_t cmd, uint16_t streamId, Bytes body,
+                   crypto::RelayPayload out);
 
   Random random_;
   cell::CcConsensus ccConsensus_;
   bool requestCc_ = true;
   bool ccRequested_ = false;  // the pending extension asked for CC
+  bool requestCgo_ = false;
+  bool cgoRequested_ = false;  // the pending extension asked for CGO
   State state_ = State::kNew;
-  crypto::ClientCircuit crypto_;
+  ClientLayers crypto_;
   crypto::NtorClientState ntor_{};
   crypto::Ntor3ClientState ntor3_{};
   std::optional<cell::ClientCcResult> cc_;

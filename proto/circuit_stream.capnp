@@ -60,4 +60,10 @@ struct StreamEvent {
   # negotiated congestion control, so its streams use XON/XOFF (proposal 324 section 4) and no
   # stream-level SENDMEs; without it streams use the classic 500/50 stream windows.
   congestionControl @3 :Bool;
+  # From circuitd/confluxd (read from the opener, as congestionControl): the circuit runs Counter
+  # Galois Onion with the v1 relay cell format, whose DATA cell holds at most 488 bytes (498 in
+  # v0); streamd's DATA for the flow is no longer than that. confluxd sets it on every set: a set's
+  # legs may run either format, its sequence numbers count cells, so a message must fit one cell
+  # of any leg.
+  relayCellV1 @4 :Bool;
 }

@@ -27,8 +27,10 @@ namespace onionsplit::channeld {
 // What onionsplit implements today, and nothing more: Relay=2 (ntor, and EXTEND2 as a middle
 // relay), Relay=3 (ntor v3), Relay=4 (its congestion control extension), FlowCtrl=1 (authenticated
 // SENDMEs), FlowCtrl=2 (congestion control), Conflux=1 (confluxd: the exit's side of conflux sets,
-// proposal 329).
-inline constexpr const char* kProtoLine = "Conflux=1 FlowCtrl=1-2 Link=4-5 LinkAuth=3 Relay=2-4";
+// proposal 329), Relay=5 (ntor v3's SUBPROTO request) and Relay=6 (Counter Galois Onion with the
+// v1 relay cell format, proposal 359). A C tor 0.4.9 client asks for CGO exactly when a relay
+// lists FlowCtrl=2, Relay=5 and Relay=6 (versions.c supports_cgo) and congestion control is on.
+inline constexpr const char* kProtoLine = "Conflux=1 FlowCtrl=1-2 Link=4-5 LinkAuth=3 Relay=2-6";
 
 class DescriptorPublisher {
  public:

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/cell/cells.h"
+#include "common/cell/relay_v1.h"
 #include "common/ipc/relay_commands.h"
 
 namespace onionsplit::circuitd {
@@ -29,13 +30,16 @@ const Circuit::FwdHandler Circuit::kFwdChain[6] = {
 };
 
 std::optional<Circuit> Circuit::create(const Created& c, const CircuitParams& params) {
-  auto layer = crypto::RelayLayer::create(c.keys);
-  if (!layer) return std::nullopt;
-  return Circuit(std::move(*layer), params, c.ccEnabled, c.sendmeInc);
+  // The v1 format has no stream-level SENDMEs: CGO needs congestion control (create.h refuses
+  // the handshake otherwise; this is the circuit's own guard).
+  if (c.cgo && !c.ccEnabled) return std::nullopt;
+  auto crypto = HopCrypto::create(c);
+  if (!crypto) return std::nullopt;
+  return Circuit(std::move(*crypto), params, c.ccEnabled, c.sendmeInc);
 }
 
-Circuit::Circuit(crypto::RelayLayer layer, const CircuitParams& p, bool cc, uint8_t sendmeInc)
-    : layer_(std::move(layer)),
+Circuit::Circuit(HopCrypto crypto, const CircuitParams& p, bool cc, uint8_t sendmeInc)
+    : crypto_(std::move(crypto)),
       params_(p),
       fwd_{flowctl::DeliverWindow(cc ? sendmeInc : flowctl::kCircWindowIncrement)},
       sendmeInc_(cc ? sendmeInc : 0) {
@@ -52,11 +56,11 @@ bool Circuit::fromClient(bool early, std::span<uint8_t, cell::kCellPayloadLen> p
                          uint64_t nowUsec, CircuitIo& io, CreditToken credit) {
   ++fwd_.cells;
   if (early && ++fwd_.relayEarly > params_.maxRelayEarly) return destroy(DestroyReason::kProtocol);
-  crypto::Tor1Digest digest{};
+  flowctl::SendmeTag digest{};
   // Without a next hop, a cell this relay cannot recognize has nowhere to go (tor-spec §5.5.2.1);
   // with one, it goes there (a middle).
   bool lastHop = !middle_.hasNextHop();
-  switch (layer_.processOutbound(payload, &digest, lastHop)) {
+  switch (crypto_.processOutbound(early, payload, &digest, lastHop)) {
     case crypto::RelayLayer::Outbound::kRecognized:
       break;
     case crypto::RelayLayer::Outbound::kNotRecognized:
@@ -65,9 +69,12 @@ bool Circuit::fromClient(bool early, std::span<uint8_t, cell::kCellPayloadLen> p
     case crypto::RelayLayer::Outbound::kError:
       return destroy(DestroyReason::kInternal);
   }
-  auto view = cell::decodeRelayCell(Bytes(payload.data(), payload.size()));
+  auto view = cell::decodeRelayMsgView(crypto_.format(), Bytes(payload.data(), payload.size()));
   if (!view) return destroy(DestroyReason::kProtocol);
-  const cell::RelayHeader& h = view->header;
+  cell::RelayHeader h;
+  h.command = view->command;
+  h.streamId = view->streamId;
+  h.length = static_cast<uint16_t>(view->data.size());
   // The DATA window counts every DATA cell as it arrives, held or not; the SENDME that
   // acknowledges it carries the digest right after it (proposal 289).
   if (h.command == rcmd(RelayCmd::kData) && fwd_.deliver.onDataReceived()) {
@@ -78,12 +85,12 @@ bool Circuit::fromClient(bool early, std::span<uint8_t, cell::kCellPayloadLen> p
   // (circuit SENDMEs excepted: they are flow control, not stream data).
   bool circuitSendme = h.command == rcmd(RelayCmd::kSendme) && h.streamId == 0;
   if (!fwd_.held.empty() && !circuitSendme) {
-    if (fwd_.held.push(h.streamId, h.command, view->body, std::move(credit)) != MsgQueue::Push::kOk)
+    if (fwd_.held.push(h.streamId, h.command, view->data, std::move(credit)) != MsgQueue::Push::kOk)
       return destroy(DestroyReason::kResourceLimit);  // beyond channeld's window: not possible
     fwd_.held.back().early = early;  // an EXTEND2 must still know it came as RELAY_EARLY
     return true;
   }
-  FwdMsg m{h, view->body, early, nowUsec, credit};
+  FwdMsg m{h, view->data, early, nowUsec, credit};
   return dispatch(m, io);
 }
 
@@ -159,8 +166,8 @@ Circuit::Step Circuit::sendmeHandler(FwdMsg& m, CircuitIo&) {
   if (!s) return dead(DestroyReason::kProtocol);
   std::optional<Bytes> tag;
   if (s->version == 1) tag = s->tag;
-  if (flowctl::checkCircuitSendme(bwd_.sentTags, tag, params_.acceptSendmeV0) !=
-      flowctl::SendmeCheck::kOk)
+  if (flowctl::checkCircuitSendme(bwd_.sentTags, tag, params_.acceptSendmeV0,
+                                  crypto_.sendmeTagLen()) != flowctl::SendmeCheck::kOk)
     return dead(DestroyReason::kProtocol);
   if (cc_) {
     // C tor's local congestion signal is its channel's outbuf over the high watermark. Here that
@@ -305,12 +312,13 @@ bool Circuit::endStream(cell::StreamId streamId, uint8_t reason) {
 }
 
 bool Circuit::originate(cell::StreamId streamId, uint8_t command, Bytes body, CircuitIo& io,
-                        crypto::Tor1Digest* digest) {
+                        flowctl::SendmeTag* digest) {
   std::array<uint8_t, cell::kCellPayloadLen> cellBuf;
-  if (!cell::encodeRelayCell(MutBytes(cellBuf), static_cast<RelayCmd>(command), streamId, body,
-                             [&io](MutBytes out) { io.random(out); }))
+  if (cell::encodeRelayMsgView(
+          crypto_.format(), MutBytes(cellBuf), cell::RelayMsgView{command, streamId, body},
+          [&io](MutBytes out) { io.random(out); }) != cell::RelayEncodeErr::kNone)
     return false;
-  if (!layer_.originateInbound(crypto::RelayPayload(cellBuf), digest)) return false;
+  if (!crypto_.originateInbound(crypto::RelayPayload(cellBuf), digest)) return false;
   io.sendCell(Bytes(cellBuf));
   ++bwd_.cells;
   return true;
@@ -320,7 +328,7 @@ bool Circuit::dataWindowOpen() const {
   return cc_ ? cc_->canSend() : bwd_.classic.canSend();
 }
 
-void Circuit::dataSent(const crypto::Tor1Digest& digest, uint64_t nowUsec) {
+void Circuit::dataSent(const flowctl::SendmeTag& digest, uint64_t nowUsec) {
   bool acked = cc_ ? cc_->onDataSent(nowUsec) : bwd_.classic.onDataSent();
   if (acked) bwd_.sentTags.push(digest);
 }
@@ -329,6 +337,11 @@ bool Circuit::fromStreams(cell::StreamId streamId, uint8_t command, Bytes body, 
                           CircuitIo& io, CreditToken credit, bool fromConflux) {
   // The boundary's table checked the command (the pipe's admit); a SWITCH belongs to a leg.
   if (streamId == 0 && !(fromConflux && leg_)) return true;  // dropped
+  // A v1 cell has no room for a stream id on the other commands (a stream-level SENDME, which a
+  // circuit with congestion control never has): dropped, as a message v1 cannot carry.
+  if (crypto_.format() == cell::RelayCellFormat::kV1 && streamId != 0 &&
+      !cell::carriesStreamIdV1(command))
+    return true;
   // END never carries reason 0 (C tor bug 41353), whoever made it: MISC instead.
   std::array<uint8_t, cell::kRelayBodyMax> end;
   if (command == rcmd(RelayCmd::kEnd) && !body.empty() && body[0] == 0 &&
@@ -348,15 +361,19 @@ bool Circuit::linked(Bytes body, uint64_t nowUsec, CircuitIo& io, CreditToken cr
 bool Circuit::toClient(cell::StreamId streamId, uint8_t command, Bytes body, uint64_t nowUsec,
                        CircuitIo& io, CreditToken credit) {
   bool isData = command == rcmd(RelayCmd::kData);
-  if (bwd_.queue.empty() && bwd_.dueSendmes.size() == 0 && bwd_.endsDue.empty() &&
-      io.canSendCell() && (!isData || dataWindowOpen())) {
-    crypto::Tor1Digest digest{};
+  bool nothingBefore = bwd_.queue.empty() && bwd_.dueSendmes.size() == 0 && bwd_.endsDue.empty();
+  // DATA the stream side made for a v0 cell (498 bytes) does not fit one v1 cell: it goes as two
+  // cells, from the queue (each waits for the window in turn).
+  bool oneCell = !isData || body.size() <= cell::relayDataMax(crypto_.format(), command);
+  if (nothingBefore && oneCell && io.canSendCell() && (!isData || dataWindowOpen())) {
+    flowctl::SendmeTag digest{};
     if (!originate(streamId, command, body, io, &digest)) return destroy(DestroyReason::kInternal);
     if (isData) dataSent(digest, nowUsec);
     return true;  // the credit goes back with the token
   }
   if (bwd_.queue.push(streamId, command, body, std::move(credit)) != MsgQueue::Push::kOk)
     return destroy(DestroyReason::kInternal);  // beyond the stream side's window: not possible
+  if (nothingBefore && !oneCell) return pumpQueue(nowUsec, io);
   return true;
 }
 
@@ -365,8 +382,8 @@ bool Circuit::pump(uint64_t nowUsec, CircuitIo& io) {
     auto tag = bwd_.dueSendmes.pop();
     uint8_t body[3 + flowctl::kSendmeTagLen];
     Writer w{MutBytes(body)};
-    cell::encodeSendme(cell::SendmeMsg{1, Bytes(*tag)}, w);
-    crypto::Tor1Digest ignored{};
+    cell::encodeSendme(cell::SendmeMsg{1, Bytes(tag->data(), crypto_.sendmeTagLen())}, w);
+    flowctl::SendmeTag ignored{};
     if (!originate(0, rcmd(RelayCmd::kSendme), w.written(), io, &ignored))
       return destroy(DestroyReason::kInternal);
   }
@@ -381,17 +398,26 @@ bool Circuit::pumpQueue(uint64_t nowUsec, CircuitIo& io) {
     flowctl::QueuedMsg& m = bwd_.queue.front();
     bool isData = m.command == rcmd(RelayCmd::kData);
     if (isData && !dataWindowOpen()) return true;
-    crypto::Tor1Digest digest{};
-    if (!originate(m.streamId, m.command, m.bytes(), io, &digest))
+    // DATA longer than the circuit's cells hold (a v1 circuit) goes in pieces; the message keeps
+    // its place and credit until its last piece left.
+    size_t n = m.length;
+    if (isData) n = std::min(n, cell::relayDataMax(crypto_.format(), m.command));
+    flowctl::SendmeTag digest{};
+    if (!originate(m.streamId, m.command, Bytes(m.body.data(), n), io, &digest))
       return destroy(DestroyReason::kInternal);
     if (isData) dataSent(digest, nowUsec);
+    if (n < m.length) {
+      std::memmove(m.body.data(), m.body.data() + n, m.length - n);
+      m.length = static_cast<uint16_t>(m.length - n);
+      continue;
+    }
     bwd_.queue.pop();  // its credit (if a peer's) goes back
   }
   // Our ENDs go after everything the stream side sent before (its last DATA of the stream).
   size_t sent = 0;
   while (bwd_.queue.empty() && sent < bwd_.endsDue.size() && io.canSendCell()) {
     auto [id, reason] = bwd_.endsDue[sent];
-    crypto::Tor1Digest ignored{};
+    flowctl::SendmeTag ignored{};
     if (!originate(id, rcmd(RelayCmd::kEnd), Bytes(&reason, 1), io, &ignored))
       return destroy(DestroyReason::kInternal);
     ++sent;
@@ -406,7 +432,7 @@ bool Circuit::pumpRelayed(CircuitIo& io) {
   auto& back = middle_.back();
   while (!back.empty() && bwd_.queue.empty() && io.canSendCell()) {
     WaitingCell& c = back.front();
-    if (!layer_.relayInbound(crypto::RelayPayload(c.payload)))
+    if (!crypto_.relayInbound(crypto::RelayPayload(c.payload)))
       return destroy(DestroyReason::kInternal);
     io.sendCell(Bytes(c.payload));
     ++bwd_.cells;
@@ -432,7 +458,7 @@ bool Circuit::fromNextHop(uint8_t cellCmd, std::span<uint8_t, cell::kCellPayload
   }
   if (!middle_.acceptsFromNext(cellCmd)) return destroy(DestroyReason::kProtocol);
   if (middle_.back().empty() && bwd_.queue.empty() && io.canSendCell()) {
-    if (!layer_.relayInbound(payload)) return destroy(DestroyReason::kInternal);
+    if (!crypto_.relayInbound(payload)) return destroy(DestroyReason::kInternal);
     io.sendCell(Bytes(payload.data(), payload.size()));
     ++bwd_.cells;
     return true;

@@ -1,6 +1,11 @@
 // circuitd/core/circuit.h: one circuit at this relay (pure): its two reactors, FWD (cells from the
 // client: decrypt, recognize, pass through the handler chain) and BWD (messages for the client:
-// SENDME accounting, congestion control, digest, encrypt). tor-spec §5-7, proposals 289, 324, 329.
+// SENDME accounting, congestion control, digest, encrypt). tor-spec §5-7, proposals 289, 324, 329,
+// 359. The circuit's relay crypto (tor1 or CGO) and its relay cell format (v0 or v1) were chosen
+// at CREATE (hop_crypto.h); everything here goes through them: recognizing, decoding, SENDME tags
+// (tor1's digest or CGO's tag), encoding, and the middle role's forwarding both ways. On a v1
+// circuit a message that carries no stream id reaches the handler chain (and the stream side)
+// with stream id 0, and DATA from the stream side longer than a v1 cell holds goes as two cells.
 //
 // Where it sits: circuitd's shell (circuitd/net) owns one Circuit per (channeld connection, flow)
 // and implements CircuitIo: cells go to channeld, stream messages to streamd (or to confluxd on a
@@ -29,6 +34,7 @@
 #include <vector>
 
 #include "circuitd/core/create.h"
+#include "circuitd/core/hop_crypto.h"
 #include "circuitd/core/middle.h"
 #include "common/base/bytes.h"
 #include "common/cell/constants.h"
@@ -124,6 +130,8 @@ class Circuit {
 
   cell::DestroyReason destroyReason() const { return destroyReason_; }
   bool ccEnabled() const { return cc_.has_value(); }
+  bool isCgo() const { return crypto_.isCgo(); }
+  cell::RelayCellFormat cellFormat() const { return crypto_.format(); }
   // The client sent CONFLUX_LINK: from then on every multiplexed message goes to confluxd.
   bool isLeg() const { return leg_; }
   uint8_t sendmeInc() const { return sendmeInc_; }
@@ -151,7 +159,7 @@ class Circuit {
   enum class Step : uint8_t { kNext, kDone, kDead };
   using FwdHandler = Step (Circuit::*)(FwdMsg&, CircuitIo&);
 
-  Circuit(crypto::RelayLayer layer, const CircuitParams& p, bool cc, uint8_t sendmeInc);
+  Circuit(HopCrypto crypto, const CircuitParams& p, bool cc, uint8_t sendmeInc);
   bool destroy(cell::DestroyReason r) {
     destroyReason_ = r;
     return false;
@@ -178,14 +186,14 @@ class Circuit {
   bool answer(uint8_t command, Bytes body);
   // Originates one cell for the client; false if crypto failed.
   bool originate(cell::StreamId streamId, uint8_t command, Bytes body, CircuitIo& io,
-                 crypto::Tor1Digest* digest);
+                 flowctl::SendmeTag* digest);
   bool toClient(cell::StreamId streamId, uint8_t command, Bytes body, uint64_t nowUsec,
                 CircuitIo& io, CreditToken credit);
   bool pumpQueue(uint64_t nowUsec, CircuitIo& io);
   bool pumpRelayed(CircuitIo& io);
   void pumpForward(CircuitIo& io);
   bool dataWindowOpen() const;
-  void dataSent(const crypto::Tor1Digest& digest, uint64_t nowUsec);
+  void dataSent(const flowctl::SendmeTag& digest, uint64_t nowUsec);
 
   struct FwdState {
     flowctl::DeliverWindow deliver;
@@ -203,7 +211,7 @@ class Circuit {
     uint64_t cells = 0;
   };
 
-  crypto::RelayLayer layer_;
+  HopCrypto crypto_;
   CircuitParams params_;
   std::optional<flowctl::VegasController> cc_;
   FwdState fwd_;

@@ -14,6 +14,7 @@
 #include "common/base/result.h"
 #include "common/cell/constants.h"
 #include "common/cell/handshake_ext.h"
+#include "common/crypto/cgo.h"
 #include "common/crypto/curve25519.h"
 #include "common/crypto/tor1.h"
 #include "common/flowctl/vegas.h"
@@ -35,11 +36,16 @@ struct CircuitParams {
   bool refuseUnknownExits = true;  // refuseunknownexits (circuitd/core/known_relays.h)
 };
 
-// A completed CREATE: the reply cell and the circuit's key material.
+// A completed CREATE: the reply cell and the circuit's key material: tor1's keys, or, when the
+// client's ntor v3 message asked for Relay=6 (cell::negotiateExit), CGO's two 80-byte seeds (the
+// first 160 bytes of ntor v3's KDF output, forward then backward, as C tor's
+// relay_crypto_key_material_len and cgo_pair_init).
 struct Created {
   uint8_t command = 0;  // CREATED2 or CREATED_FAST
   std::array<uint8_t, cell::kCellPayloadLen> payload{};
-  crypto::Tor1Keys keys;
+  crypto::Tor1Keys keys;  // when !cgo
+  bool cgo = false;
+  std::array<uint8_t, crypto::kCgoKeyMaterialLen> cgoSeed{};  // when cgo
   bool ccEnabled = false;
   uint8_t sendmeInc = 0;
   uint16_t htype = 0;  // for counters: 1 CREATE_FAST, 2 ntor, 3 ntor v3

@@ -148,6 +148,7 @@ FlowVerdict Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, By
       break;
   }
   if (created->ccEnabled) ++counters_.createdCc;
+  if (created->cgo) ++counters_.createdCgo;
   ChanneldSession::Channel* chan = s.channel(static_cast<uint32_t>(flow >> 32));
   HopIdentities hops;
   hops.ourRsa = id_.rsaId;

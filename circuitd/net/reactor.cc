@@ -163,6 +163,7 @@ Delivery Reactor::Io::deliver(cell::StreamId streamId, uint8_t command, Bytes bo
   auto ev = sd->pipe.add();
   ev.setFlow(e_.streams.flow);
   ev.setCongestionControl(e_.circuit.ccEnabled());
+  ev.setRelayCellV1(e_.circuit.isCgo());
   auto m = ev.initRelay();
   m.setStreamId(streamId);
   m.setCommand(command);

@@ -46,7 +46,7 @@ namespace onionsplit::circuitd {
 class Reactor;
 
 struct CircuitCounters {
-  uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0;
+  uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0, createdCgo = 0;
   uint64_t refusedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
   uint64_t singleHopRefused = 0;

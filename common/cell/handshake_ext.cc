@@ -39,13 +39,43 @@ bool encodeHandshakeExts(const HandshakeExtList& list, Writer& out) {
   return !out.overflowed();
 }
 
+std::optional<bool> relayReadsSubprotoRequest(Bytes body) {
+  if (body.size() % 2 != 0) return std::nullopt;
+  bool cgo = false;
+  for (size_t i = 0; i < body.size(); i += 2) {
+    if (i > 0) {
+      // Strictly increasing (protocol id, capability): sorted and without duplicates.
+      unsigned prev = unsigned{body[i - 2]} << 8 | body[i - 1];
+      unsigned cur = unsigned{body[i]} << 8 | body[i + 1];
+      if (cur <= prev) return std::nullopt;
+    }
+    if (body[i] != kSubprotoRelay || body[i + 1] != kRelayCryptCgo) return std::nullopt;
+    cgo = true;
+  }
+  return cgo;
+}
+
+bool encodeSubprotoRequest(std::span<const SubprotoRequest> reqs, Writer& out) {
+  for (const SubprotoRequest& r : reqs) {
+    out.u8(r.protocolId);
+    out.u8(r.capability);
+  }
+  return !out.overflowed();
+}
+
 std::optional<ExitNegotiation> negotiateExit(Bytes clientMessage, const CcConsensus& consensus) {
   auto list = decodeHandshakeExts(clientMessage);
   if (!list) return std::nullopt;
-  if (list->find(HandshakeExtType::kSubprotoRequest)) return std::nullopt;
   ExitNegotiation out;
   const HandshakeExt* cc = list->find(HandshakeExtType::kCcRequest);
   out.ccEnabled = cc != nullptr && consensus.ccAlg != 0;
+  if (const HandshakeExt* sub = list->find(HandshakeExtType::kSubprotoRequest)) {
+    auto cgo = relayReadsSubprotoRequest(sub->body);
+    if (!cgo) return std::nullopt;
+    out.cgo = *cgo;
+  }
+  // The v1 format has no stream-level SENDME, so CGO needs congestion control (C tor refuses).
+  if (out.cgo && !out.ccEnabled) return std::nullopt;
   if (out.ccEnabled) {
     out.reply = {1, static_cast<uint8_t>(HandshakeExtType::kCcResponse), 1, consensus.sendmeInc};
     out.replyLen = 4;

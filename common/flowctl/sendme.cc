@@ -23,11 +23,13 @@ std::optional<SendmeTag> SendmeTagQueue::pop() {
   return t;
 }
 
-SendmeCheck checkCircuitSendme(SendmeTagQueue& q, std::optional<Bytes> v1Tag, bool acceptV0) {
+SendmeCheck checkCircuitSendme(SendmeTagQueue& q, std::optional<Bytes> v1Tag, bool acceptV0,
+                               size_t tagLen) {
   auto expected = q.pop();
   if (!expected) return SendmeCheck::kUnexpected;
   if (!v1Tag) return acceptV0 ? SendmeCheck::kOk : SendmeCheck::kV0Refused;
-  if (!constantTimeEqual(*v1Tag, *expected)) return SendmeCheck::kBadTag;
+  if (tagLen > expected->size() || !constantTimeEqual(*v1Tag, Bytes(expected->data(), tagLen)))
+    return SendmeCheck::kBadTag;
   return SendmeCheck::kOk;
 }
 

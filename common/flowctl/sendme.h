@@ -47,8 +47,11 @@ class SendmeTagQueue {
 
 // Checks a circuit-level SENDME against the oldest recorded tag. `v1Tag` is the tag of a version 1
 // body, or nullopt for an empty (v0) body, accepted only when `acceptV0` (consensus
-// sendme_accept_min_version <= 0; C tor's default accepts it).
-SendmeCheck checkCircuitSendme(SendmeTagQueue& q, std::optional<Bytes> v1Tag, bool acceptV0);
+// sendme_accept_min_version <= 0; C tor's default accepts it). The circuit's tags are `tagLen`
+// bytes (20 tor1, 16 CGO), kept in the first bytes of each SendmeTag; a tag of another length is
+// a bad tag.
+SendmeCheck checkCircuitSendme(SendmeTagQueue& q, std::optional<Bytes> v1Tag, bool acceptV0,
+                               size_t tagLen = kSendmeTagLen);
 
 // The classic package window of a circuit without congestion control (tor-spec §7.3).
 class ClassicSendWindow {

@@ -338,6 +338,7 @@ void Reactor::sendToStreamd(Set& set, StreamdSession& sd, uint16_t streamId, uin
   auto ev = sd.pipe.add();
   ev.setFlow(set.id);
   ev.setCongestionControl(true);  // conflux legs always negotiated it
+  ev.setRelayCellV1(true);        // a leg may run CGO: DATA fits a v1 cell (circuit_stream.capnp)
   auto r = ev.initRelay();
   r.setStreamId(streamId);
   r.setCommand(command);

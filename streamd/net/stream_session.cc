@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/base/clock.h"
+#include "common/cell/relay_v1.h"
 #include "common/flowctl/msg_queue.h"
 
 namespace onionsplit::streamd {
@@ -92,10 +93,12 @@ class StreamSession::Circuit final : public StreamIo {
     int err = 0;
     bool readPaused = false;  // input holds readAheadBytes: not reading the socket
   };
-  Circuit(StreamSession& s, FlowId f, uint64_t n, bool cc)
+  Circuit(StreamSession& s, FlowId f, uint64_t n, bool cc, bool v1)
       : session(s),
         flow(f),
         serial(n),
+        dataMax(cell::relayDataMax(v1 ? cell::RelayCellFormat::kV1 : cell::RelayCellFormat::kV0,
+                                   static_cast<uint8_t>(cell::RelayCmd::kData))),
         queue(0, s.ctx_.maxQueuedControl),
         core(s.ctx_.shared, *this, cc) {}
   ~Circuit() override { core.closeAll(); }
@@ -291,6 +294,7 @@ class StreamSession::Circuit final : public StreamIo {
   StreamSession& session;
   FlowId flow;
   uint64_t serial;  // tells this circuit from an earlier one of the same flow id
+  size_t dataMax;   // the most a DATA message carries: one cell of the circuit's format
   std::unordered_map<StreamId, std::unique_ptr<Sock>> socks;
   flowctl::MsgQueue queue;  // our own control messages waiting for credit (local slots only)
   std::vector<StreamId> toMark;
@@ -339,7 +343,7 @@ ipc::FlowVerdict StreamSession::onFlowEvent(FlowId flow, StreamFlow&, Event::Rea
   if (it == circuits_.end()) {  // the flow's opener (the pipe opened it for us)
     it = circuits_
              .emplace(flow, std::make_unique<Circuit>(*this, flow, nextSerial_++,
-                                                      e.getCongestionControl()))
+                                                      e.getCongestionControl(), e.getRelayCellV1()))
              .first;
   }
   Circuit& c = *it->second;
@@ -429,7 +433,7 @@ void StreamSession::pump(Circuit& c) {
     evbuffer* in = bufferevent_get_input(s->bev);
     size_t avail = evbuffer_get_length(in);
     if (avail > 0) {
-      size_t n = std::min(avail, cell::kRelayBodyMax);
+      size_t n = std::min(avail, c.dataMax);
       auto e = pipe.add();
       e.setFlow(flow);
       auto r = e.initRelay();

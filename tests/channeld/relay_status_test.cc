@@ -40,12 +40,12 @@ TEST(RelayStatus, ARequiredRelayProtocolWeLackMeansWeMustNotRun) {
   size_t at = text.find("\nrequired-relay-protocols ");
   ASSERT_NE(at, std::string::npos);
   size_t end = text.find('\n', at + 1);
-  text.replace(at + 1, end - at - 1, "required-relay-protocols Link=4-5 Relay=2-6");
+  text.replace(at + 1, end - at - 1, "required-relay-protocols Link=4-5 Relay=2-7");
   auto c = dirdoc::parseConsensus(text, dirdoc::kTestnet);
   ASSERT_TRUE(c);
   RelayStatus status(dirdoc::Sha1Digest{}, kProtoLine);
   EXPECT_FALSE(status.update(*c));
-  EXPECT_EQ(status.last().missingRequired, "Relay=5-6");
+  EXPECT_EQ(status.last().missingRequired, "Relay=7");
   EXPECT_FALSE(status.last().listed);
 }
 

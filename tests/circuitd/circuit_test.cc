@@ -249,6 +249,54 @@ TEST_F(Fixture, CreateFastAndRefusals) {
   EXPECT_FALSE(answerCreate(10, Bytes(create2(2, {1, 2, 3})), id, params, Bytes(fill(1))));
 }
 
+// ntor v3 with a SUBPROTO request (Relay=6): CGO keyed from the first 160 bytes of the KDF output
+// the client derives too; refusals as C tor's negotiate_v3_ntor_server_circ_params.
+TEST_F(Fixture, Ntor3SubprotoRequestSelectsCgo) {
+  auto attempt = [&](std::vector<uint8_t> msg, crypto::Ntor3ClientState& st) {
+    auto hs =
+        crypto::ntor3ClientCreate(Bytes(id.edId), Bytes(id.onionKeys[0].publicKey), Bytes(msg),
+                                  Bytes(fill(0x44)), crypto::kNtor3CircuitVerification, st);
+    return answerCreate(10, create2(3, hs), id, params, Bytes(fill(0x55)));
+  };
+  crypto::Ntor3ClientState st;
+  auto created = attempt({2, 1, 0, 3, 2, 2, 6}, st);  // CC request, SUBPROTO Relay=6
+  ASSERT_TRUE(created);
+  EXPECT_TRUE(created->cgo);
+  EXPECT_TRUE(created->ccEnabled);
+  auto c2 = cell::decodeCreated2(Bytes(created->payload));
+  ASSERT_TRUE(c2);
+  auto done = crypto::ntor3ClientComplete(st, c2->hdata, crypto::kCgoKeyMaterialLen + 20);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(std::vector<uint8_t>(done->keys.begin(), done->keys.begin() + 160),
+            std::vector<uint8_t>(created->cgoSeed.begin(), created->cgoSeed.end()));
+  // The tor1 circuit of the same handshake without the request keeps tor1's 72-byte keys, which
+  // are the same prefix of the KDF's output (SHAKE-256).
+  crypto::Ntor3ClientState st1;
+  auto tor1 = attempt({1, 1, 0}, st1);
+  ASSERT_TRUE(tor1);
+  EXPECT_FALSE(tor1->cgo);
+  auto c2t = cell::decodeCreated2(Bytes(tor1->payload));
+  auto doneT = crypto::ntor3ClientComplete(st1, c2t->hdata);
+  ASSERT_TRUE(doneT);
+  EXPECT_EQ(std::memcmp(doneT->keys.data(), tor1->keys.df.data(), 20), 0);
+  // Refused with PROTOCOL: CGO without CC, an unsupported capability, a malformed request.
+  for (auto msg : {std::vector<uint8_t>{1, 3, 2, 2, 6}, std::vector<uint8_t>{2, 1, 0, 3, 2, 2, 5},
+                   std::vector<uint8_t>{2, 1, 0, 3, 3, 2, 6, 2}}) {
+    crypto::Ntor3ClientState s2;
+    auto refused = attempt(msg, s2);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), DestroyReason::kProtocol);
+  }
+  CircuitParams noCc = params;
+  noCc.cc.ccAlg = 0;
+  crypto::Ntor3ClientState s3;
+  auto hs = crypto::ntor3ClientCreate(Bytes(id.edId), Bytes(id.onionKeys[0].publicKey),
+                                      Bytes(std::vector<uint8_t>{2, 1, 0, 3, 2, 2, 6}),
+                                      Bytes(fill(0x44)), crypto::kNtor3CircuitVerification, s3);
+  EXPECT_FALSE(answerCreate(10, create2(3, hs), id, noCc, Bytes(fill(0x55))))
+      << "cc_alg 0: no CC, so no CGO";
+}
+
 TEST_F(Fixture, TheCongestionWindowHoldsDataUntilAnAuthenticatedSendme) {
   buildNtor3(true);
   uint8_t byte = 'x';

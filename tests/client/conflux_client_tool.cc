@@ -26,11 +26,13 @@
 //
 // Usage: conflux_client_tool --first RELAY [--first RELAY ...] --exit RELAY
 //          --target IP:PORT --path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]
-//          [--as-relay] [--abuse truncates|refusals|no-linked-ack]
+//          [--as-relay] [--cgo] [--abuse truncates|refusals|no-linked-ack]
 //   RELAY = IP:ORPORT:RSA_FINGERPRINT_HEX:ED25519_ID_BASE64:NTOR_ONION_KEY_BASE64
 //   One leg per --first (the first hops; at least one). The link handshake is a client's (CERTS and
 //   AUTH_CHALLENGE answered with NETINFO only) unless --as-relay, which authenticates with the
-//   identity made in memory (AUTHENTICATE type 3), as channeld does toward a next hop.
+//   identity made in memory (AUTHENTICATE type 3), as channeld does toward a next hop. With --cgo
+//   each leg asks the exit for Counter Galois Onion (ntor v3's SUBPROTO request for Relay=6) and
+//   prints "legN_exit_crypto cgo" (or tor1) when its exit answered.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -212,6 +214,8 @@ void onRelayCell(Leg& leg, Bytes payload) {
                     ": the exit did not accept congestion control");
     std::printf("leg%llu_sendme_inc %u\n", static_cast<unsigned long long>(leg.id),
                 unsigned{leg.circ.sendmeInc()});
+    std::printf("leg%llu_exit_crypto %s\n", static_cast<unsigned long long>(leg.id),
+                leg.circ.lastHopCgo() ? "cgo" : "tor1");
     leg.built = true;
     return onBuilt(r);
   }
@@ -385,6 +389,7 @@ struct Args {
   client::FetchTarget target;
   bool clientSwitch = true;
   bool asRelay = false;
+  bool cgo = false;
   Abuse abuse = Abuse::kNone;
   int deadlineSec = 120;
 };
@@ -400,6 +405,10 @@ std::optional<Args> parseArgs(int argc, char** argv) {
     }
     if (k == "--as-relay") {
       a.asRelay = true;
+      continue;
+    }
+    if (k == "--cgo") {
+      a.cgo = true;
       continue;
     }
     if (i + 1 >= argc) return std::nullopt;
@@ -527,7 +536,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: %s --first RELAY [--first RELAY...] --exit RELAY --target IP:PORT "
                  "--path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC] "
-                 "[--as-relay] [--abuse truncates|refusals|no-linked-ack]\n"
+                 "[--as-relay] [--cgo] [--abuse truncates|refusals|no-linked-ack]\n"
                  "  RELAY = IP:ORPORT:RSA_FP_HEX:ED25519_B64:NTOR_KEY_B64\n",
                  argv[0]);
     return 2;
@@ -570,6 +579,7 @@ int main(int argc, char** argv) {
     leg->id = i;
     leg->first = args->firsts[i];
     leg->run = &r;
+    leg->circ.requestCgo(args->cgo);
     ids.push_back(i);
     r.legs.push_back(std::move(leg));
   }

@@ -4,7 +4,9 @@
 // created by circuitd's answerCreate from the EXTEND2's ntor v3 handshake. The exit then sends many
 // DATA cells under its Vegas window; every one must arrive in order, and the client's SENDME v1
 // tags must be the ones circuitd checks (a wrong tag would DESTROY the circuit), so the window
-// keeps opening and grows.
+// keeps opening and grows. Run twice: with tor1 at the exit, and with the client asking the exit
+// for CGO (its SUBPROTO request), so that the circuit mixes a tor1 middle and a CGO exit with v1
+// cells and CGO's SENDME tags.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -55,7 +57,14 @@ using Ledger = flowctl::testing::CountingLedger;
 constexpr flowctl::FlowId kChanneldFlow = 1;
 constexpr flowctl::FlowId kStreamdFlow = 2;
 
-TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendmes) {
+class OriginCircuitAgainstCircuitd : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(ExitCrypto, OriginCircuitAgainstCircuitd, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? std::string("Cgo") : std::string("Tor1");
+                         });
+
+TEST_P(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendmes) {
+  const bool cgo = GetParam();
   // The middle: ntor server and a bare layer.
   RelayInfo middle;
   middle.rsaId.fill(0x10);
@@ -75,6 +84,7 @@ TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendm
   circuitd::CircuitParams params;
 
   OriginCircuit client{counterRandom};
+  client.requestCgo(cgo);
   Payload create = client.create2(middle);
   auto c2 = cell::decodeCreate2(Bytes(create));
   ASSERT_TRUE(c2);
@@ -107,6 +117,7 @@ TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendm
                                          Bytes(create2), exitId, params, Bytes(fill32(0x41)));
   ASSERT_TRUE(answered);
   EXPECT_TRUE(answered->ccEnabled);
+  EXPECT_EQ(answered->cgo, cgo);
   auto exitCirc = circuitd::Circuit::create(*answered, params);
   ASSERT_TRUE(exitCirc);
   auto reply = cell::decodeCreated2(Bytes(answered->payload));
@@ -120,6 +131,8 @@ TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendm
   ASSERT_TRUE(mid->originateInbound(crypto::RelayPayload(extended), nullptr));
   ASSERT_EQ(client.onRelay(crypto::RelayPayload(extended)).kind, Inbound::kExtended);
   ASSERT_TRUE(client.ccEnabled());
+  EXPECT_EQ(client.lastHopCgo(), cgo);
+  EXPECT_EQ(exitCirc->isCgo(), cgo);
   EXPECT_EQ(client.sendmeInc(), exitCirc->sendmeInc());
 
   // The exit sends 20000 DATA cells (each carrying its index) as fast as its window allows.
@@ -170,6 +183,31 @@ TEST(OriginCircuitAgainstCircuitd, ManyDataCellsUnderVegasWithAuthenticatedSendm
   EXPECT_TRUE(io.delivered.empty()) << "SENDMEs are circuitd's, nothing went to the stream side";
   EXPECT_EQ(ledger.returned[kStreamdFlow], total) << "every DATA's credit went back when sent";
   EXPECT_EQ(ledger.returned[kChanneldFlow], client.sendmesSent()) << "and every SENDME's";
+
+  // Client to exit: a BEGIN and the largest DATA the exit's format holds reach the stream side.
+  Payload begin{};
+  uint8_t target[] = "a:80\0";
+  ASSERT_TRUE(client.originate(static_cast<uint8_t>(RelayCmd::kBegin), 3, Bytes(target, 5),
+                               crypto::RelayPayload(begin)));
+  std::vector<uint8_t> data(cgo ? 488 : 498, 0x61);
+  Payload dc{};
+  ASSERT_TRUE(client.originate(static_cast<uint8_t>(RelayCmd::kData), 3, Bytes(data),
+                               crypto::RelayPayload(dc)));
+  data.push_back(0x62);
+  Payload over{};
+  EXPECT_FALSE(client.originate(static_cast<uint8_t>(RelayCmd::kData), 3, Bytes(data),
+                                crypto::RelayPayload(over)))
+      << "one byte over the format's room";
+  for (Payload* p : {&begin, &dc}) {
+    crypto::Tor1Digest pd{};
+    ASSERT_EQ(mid->processOutbound(crypto::RelayPayload(*p), &pd),
+              crypto::RelayLayer::Outbound::kNotRecognized);
+    ASSERT_TRUE(exitCirc->fromClient(false, std::span<uint8_t, cell::kCellPayloadLen>(*p), now, io,
+                                     ledger.token(kChanneldFlow)));
+  }
+  ASSERT_EQ(io.delivered.size(), 2u);
+  EXPECT_EQ(io.delivered[0], std::make_pair(static_cast<uint8_t>(RelayCmd::kBegin), uint16_t{3}));
+  EXPECT_EQ(io.delivered[1], std::make_pair(static_cast<uint8_t>(RelayCmd::kData), uint16_t{3}));
 }
 
 }  // namespace

@@ -14,6 +14,8 @@ request to the exit. Checked, for each exit:
   2. both legs carried DATA, SENDMEs went out on both, the exit's SWITCHes moved the sequence;
   3. the client's own SWITCH: the GET left on another leg than the BEGIN;
   4. once more through onionsplit with the tool authenticating as a relay (as channeld extends),
+     then with the tool asking each exit for Counter Galois Onion (--cgo): both legs run CGO at
+     the exit (onionsplit's circuits_cgo_total counts them), the file arrives intact;
      and negative controls: with a wrong expected sha256, or a wrong ntor key for onionsplit
      (its DESTROY comes back through the middle), the tool fails with a clear error;
 and for onionsplit, that confluxd counted the linked set and received our SWITCH.
@@ -275,6 +277,24 @@ def main():
                                  http.port, size, sha, ["--as-relay"])
             check(facts.get("link_role") == "relay", "the tool authenticated as a relay")
             check_download(check, "onionsplit exit, tool as a relay", rc, facts, size)
+
+            # Counter Galois Onion: the tool asks each exit for Relay=6 (ntor v3's SUBPROTO
+            # request); its legs are CGO circuits with v1 cells at the exit, tor1 at the middles.
+            for name, fp, port in (("onionsplit", relay.fingerprint, relay.port),
+                                   ("C tor", cexit.fingerprint, cexit.or_port)):
+                before = relay.counters()
+                rc, facts = run_tool(bin_dir, firsts, relay_arg(net, fp, port), http.port, size,
+                                     sha, ["--cgo"])
+                check(facts.get("leg0_exit_crypto") == "cgo" and
+                      facts.get("leg1_exit_crypto") == "cgo",
+                      f"{name} exit accepted CGO on both legs: "
+                      f"{facts.get('leg0_exit_crypto')}, {facts.get('leg1_exit_crypto')}")
+                check_download(check, f"{name} exit with CGO", rc, facts, size)
+                if fp == relay.fingerprint:
+                    cgo = (relay.counters().get("circuitd.circuits_cgo_total", 0) -
+                           before.get("circuitd.circuits_cgo_total", 0))
+                    check(cgo >= 2, f"onionsplit's circuitd counted the CGO legs: "
+                          f"circuits_cgo_total +{cgo}")
 
             # A negative control: the tool must fail when one expected byte is wrong.
             wrong = ("0" if sha[0] != "0" else "1") + sha[1:]

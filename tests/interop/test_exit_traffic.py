@@ -10,7 +10,8 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
   4. a port the exit policy rejects is refused (the client's SOCKS reply is "not allowed by
      ruleset", which Tor gives after END EXITPOLICY);
   5. circuitd restarted under load (SIGTERM): the launcher brings it back and new streams work;
-  6. circuits negotiated congestion control (ntor v3 with the CC extension).
+  6. circuits negotiated congestion control (ntor v3 with the CC extension), and Counter Galois
+     Onion (onionsplit advertises Relay=2-6: circuitd's circuits_cgo_total counts the client's).
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_exit_traffic.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets 1.)
@@ -152,6 +153,10 @@ def main():
                     print(f"     {k} = {counters[k]}")
             check(counters.get("circuitd.circuits_congestion_control_total", 0) > 0,
                   "circuits negotiated congestion control (ntor v3 + CC extension)")
+            # onionsplit advertises Relay=2-6: the C tor client asks its exit for CGO.
+            check(counters.get("circuitd.circuits_cgo_total", 0) > 0,
+                  "the C tor client's circuits run Counter Galois Onion at onionsplit "
+                  f"(circuits_cgo_total {counters.get('circuitd.circuits_cgo_total', 0)})")
 
             # 7. The launcher's MetricsPort: C tor's family for exit streams counted them.
             import re

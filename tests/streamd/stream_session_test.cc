@@ -265,7 +265,8 @@ struct Circuitd final : Pipe::Handler {
     held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(n));
   }
 
-  void send(uint64_t flow, uint16_t sid, RelayCmd cmd, const std::string& body, bool cc = false) {
+  void send(uint64_t flow, uint16_t sid, RelayCmd cmd, const std::string& body, bool cc = false,
+            bool v1 = false) {
     if (!pipe.isOpen(flow)) {
       ASSERT_TRUE(pipe.openFlow(flow));
     }
@@ -273,6 +274,7 @@ struct Circuitd final : Pipe::Handler {
     auto e = pipe.add();
     e.setFlow(flow);
     e.setCongestionControl(cc);
+    e.setRelayCellV1(v1);
     auto r = e.initRelay();
     r.setStreamId(sid);
     r.setCommand(static_cast<uint8_t>(cmd));
@@ -447,6 +449,27 @@ TEST_F(StreamSessionTest, ConnectEchoBothWaysAndEndDoneWhenTheServerCloses) {
   EXPECT_EQ(peer->got.back().cmd, static_cast<uint8_t>(RelayCmd::kEnd));
   EXPECT_FALSE(dropped);
   EXPECT_GE(shared.counters.opened, 2u);
+}
+
+// A circuit with the v1 relay cell format (CGO) gets DATA of at most one v1 cell (488 bytes); the
+// same server's bytes on a v0 circuit come in 498-byte messages.
+TEST_F(StreamSessionTest, DataFitsOneCellOfTheCircuitsFormat) {
+  TcpServer v0Server(loop.base(), TcpServer::Mode::kSendThenClose, 5000);
+  TcpServer v1Server(loop.base(), TcpServer::Mode::kSendThenClose, 5000);
+  peer->send(1, 5, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(v0Server.port)), true,
+             false);
+  peer->send(2, 5, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(v1Server.port)), true,
+             true);
+  ASSERT_TRUE(waitFor([&] { return hasEnd(1, 5) && hasEnd(2, 5); }));
+  EXPECT_EQ(peer->data(1, 5).size(), 5000u);
+  EXPECT_EQ(peer->data(2, 5).size(), 5000u);
+  size_t v0Max = 0, v1Max = 0;
+  for (auto& g : peer->of(1, 5, RelayCmd::kData))
+    v0Max = std::max(v0Max, g.body.size());
+  for (auto& g : peer->of(2, 5, RelayCmd::kData))
+    v1Max = std::max(v1Max, g.body.size());
+  EXPECT_EQ(v0Max, 498u);
+  EXPECT_EQ(v1Max, 488u);
 }
 
 TEST_F(StreamSessionTest, HostnamesAndResolveForwardAndReverse) {

@@ -25,12 +25,47 @@ TEST(HandshakeExt, ExitAnswersAsCtor) {
   EXPECT_EQ(toHex(Bytes(none->reply.data(), none->replyLen)), "00");
   CcConsensus off{0, 31};
   EXPECT_FALSE(negotiateExit(h("010100"), off)->ccEnabled) << "cc_alg=0 disables CC";
-  // CC + CGO (a 0.4.9 client to an exit advertising Relay=6): onionsplit does not offer CGO.
-  EXPECT_FALSE(negotiateExit(h("02010003020206"), cons));
+  // CC + CGO, as a 0.4.9 client asks an exit advertising Relay=6: CGO, and the reply is CC's alone.
+  auto cgo = negotiateExit(h("02010003020206"), cons);
+  ASSERT_TRUE(cgo);
+  EXPECT_TRUE(cgo->ccEnabled);
+  EXPECT_TRUE(cgo->cgo);
+  EXPECT_EQ(toHex(Bytes(cgo->reply.data(), cgo->replyLen)), "0102011f");
+  EXPECT_FALSE(cc->cgo);
+  // CGO without CC (not asked, or disabled by the consensus): the v1 format cannot carry stream
+  // SENDMEs, so C tor refuses the handshake.
+  EXPECT_FALSE(negotiateExit(h("0103020206"), cons));
+  EXPECT_FALSE(negotiateExit(h("02010003020206"), off));
+  // An empty request asks for nothing: tor1.
+  auto empty = negotiateExit(h("0201000300"), cons);
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(empty->cgo);
+  // The first SUBPROTO extension is the one read (as trn_extension_find).
+  EXPECT_FALSE(negotiateExit(h("0301000302020503020206"), cons));
   // Unknown types are ignored.
   auto unknown = negotiateExit(h("02090201020100"), cons);
   ASSERT_TRUE(unknown);
   EXPECT_TRUE(unknown->ccEnabled);
+}
+
+TEST(HandshakeExt, SubprotoRequestAsCtorRelay) {
+  EXPECT_EQ(relayReadsSubprotoRequest(h("0206")), std::optional<bool>(true));
+  EXPECT_EQ(relayReadsSubprotoRequest({}), std::optional<bool>(false));
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("02"))) << "odd length: a truncated pair";
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("020602"))) << "odd length after a pair";
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("02060206"))) << "a duplicate";
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("0205"))) << "Relay=5 is not a capability to enable";
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("0207"))) << "an unknown Relay capability";
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("0106"))) << "another protocol";
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("02060b02"))) << "CGO and something unsupported";
+  EXPECT_FALSE(relayReadsSubprotoRequest(h("0b020206"))) << "out of order (and unsupported)";
+  std::array<uint8_t, 4> buf{};
+  Writer w{MutBytes(buf)};
+  SubprotoRequest cgo{kSubprotoRelay, kRelayCryptCgo};
+  ASSERT_TRUE(encodeSubprotoRequest(std::span(&cgo, 1), w));
+  EXPECT_EQ(toHex(w.written()), "0206");
+  Writer small{MutBytes(buf.data(), 1)};
+  EXPECT_FALSE(encodeSubprotoRequest(std::span(&cgo, 1), small));
 }
 
 TEST(HandshakeExt, MalformedLists) {
