@@ -37,11 +37,15 @@ ConsensusFetcher::~ConsensusFetcher() {
   event_free(timer_);
 }
 
-void ConsensusFetcher::start() {
-  if (!loadCache()) return schedule(0);
+void ConsensusFetcher::scheduleNext() {
   uint32_t draw = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw);
   schedule(secondsUntilNextFetch(*current_, now_(), draw));
+}
+
+void ConsensusFetcher::start() {
+  if (!loadCache()) return schedule(0);
+  scheduleNext();
 }
 
 bool ConsensusFetcher::loadCache() {
@@ -109,9 +113,7 @@ void ConsensusFetcher::gotConsensus(const HttpResult& res) {
   ++counters_.fetched;
   if (!adopt(res.body, false)) return;
   retry_ = 60;
-  uint32_t draw = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw);
-  schedule(secondsUntilNextFetch(*current_, now_(), draw));
+  scheduleNext();
 }
 
 bool ConsensusFetcher::adopt(const std::string& text, bool fromCache) {
@@ -168,8 +170,7 @@ void sendNetParams(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& 
 }
 
 void sendKnownRelays(proto::CircuitEntry::Client& entry, const dirdoc::Consensus& c) {
-  constexpr size_t kMaxRelays = 40000;  // circuitd/core/known_relays.h kMaxKnownRelays
-  size_t n = std::min(c.routers.size(), kMaxRelays);
+  size_t n = std::min(c.routers.size(), dirdoc::kMaxWireKnownRelays);
   auto req = entry.setKnownRelaysRequest();
   auto wire = req.initRelays(static_cast<unsigned>(n * 20));
   for (size_t i = 0; i < n; ++i)

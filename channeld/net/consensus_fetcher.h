@@ -71,6 +71,7 @@ class ConsensusFetcher {
   bool adopt(const std::string& text, bool fromCache);
   bool loadCache();
   void schedule(int64_t seconds);
+  void scheduleNext();  // on the schedule of the consensus in force
   DirEndpoint endpoint() const;
 
   const config::Config& cfg_;

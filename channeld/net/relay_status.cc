@@ -3,17 +3,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/config/text.h"
+
 namespace onionsplit::channeld {
 namespace {
 
 dirdoc::ProtocolList parseOurs(std::string_view line) {
-  std::vector<std::string_view> entries;
-  while (!line.empty()) {
-    size_t cut = line.find(' ');
-    if (cut != 0) entries.push_back(line.substr(0, cut));
-    line.remove_prefix(cut == std::string_view::npos ? line.size() : cut + 1);
-  }
-  auto parsed = dirdoc::parseProtocolList(entries);
+  auto parsed = dirdoc::parseProtocolList(config::text::split(line, ' '));
   return parsed ? *parsed : dirdoc::ProtocolList{};  // our own constant: it parses
 }
 

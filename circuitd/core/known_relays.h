@@ -19,14 +19,14 @@
 
 #include "common/base/bytes.h"
 #include "common/base/result.h"
+#include "common/dirdoc/params.h"
 
 namespace onionsplit::circuitd {
 
 using RelayId = std::array<uint8_t, 20>;
 
-// At most this many relays on the wire (today's network lists about 9,000; 40,000 x 20 bytes stays
-// under the IPC's 1 MiB per message).
-inline constexpr size_t kMaxKnownRelays = 40000;
+// At most this many relays on the wire (the contract's bound, common/dirdoc/params.h).
+inline constexpr size_t kMaxKnownRelays = dirdoc::kMaxWireKnownRelays;
 
 class KnownRelays {
  public:

@@ -211,6 +211,9 @@ NetParams resolveNetParams(std::span<const NetParam> params);
 // kMaxWireNetParams parameters, each name 1..kMaxNetParamNameBytes bytes of [A-Za-z0-9_].
 inline constexpr size_t kMaxWireNetParams = 256;
 inline constexpr size_t kMaxNetParamNameBytes = 64;
+// setKnownRelays: at most this many relay identities of 20 bytes (today's network lists about
+// 9,000; 40,000 x 20 bytes stays under the IPC's 1 MiB per message).
+inline constexpr size_t kMaxWireKnownRelays = 40000;
 bool isWireNetParamName(std::string_view name);
 
 // kNetParams as a Markdown table (name | default | min | max | read in C tor | note), for
