@@ -3,6 +3,9 @@
 # Implemented by: circuitd serves CircuitEntry (in its bootstrap, daemons.capnp); both sides
 # implement CellSink. Called by: channeld connects to circuitd's socket and calls attach() once per
 # connection, passing the sink circuitd will push to and receiving the sink it will push to.
+# channeld also calls setNetParams and setKnownRelays, with what the consensus in force says,
+# before each attach() (so a restarted circuitd, or a new connection, gets them again) and
+# whenever a newer consensus arrives; a refused call changes nothing and keeps the connection.
 # Its batches travel as data frames, not push() calls (types.capnp, "Transport of batches").
 #
 # Trust: neither side trusts the other. channeld parses bytes from every Tor peer, so circuitd (which
