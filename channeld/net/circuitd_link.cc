@@ -353,8 +353,8 @@ void CircuitdSession::answerExtend(uint32_t originChannel, uint32_t originCirc, 
   std::optional<uint32_t> circId;
   if (next) {
     circId = link_.channels_.originateCircuit(*next);
+    failure = DestroyReason::kResourceLimit;  // from here on, what fails is a resource
     if (!circId) why = "no circuit id free";
-    failure = DestroyReason::kResourceLimit;
   }
   if (circId &&
       (pipe.openFlows() >= link_.config_.maxFlows || !pipe.openFlow(flowOf(*next, *circId)))) {
