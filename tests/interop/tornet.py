@@ -27,13 +27,30 @@ GENCERT = "/usr/bin/tor-gencert"
 _given_ports = set()
 
 
+PORT_BLOCK_SIZE = 500
+
+
+def port_range():
+    """The ports this test may take: 20000-31999, or with ONIONSPLIT_PORT_BLOCK=i (ctest gives every
+    interop test its own i) the block of PORT_BLOCK_SIZE ports starting at 20000 + i * PORT_BLOCK_SIZE,
+    so that tests running at the same time never pick the same port."""
+    block = os.environ.get("ONIONSPLIT_PORT_BLOCK")
+    if block is None:
+        return 20000, 32000
+    low = 20000 + int(block) * PORT_BLOCK_SIZE
+    if not 20000 <= low <= 32000 - PORT_BLOCK_SIZE:
+        raise RuntimeError(f"ONIONSPLIT_PORT_BLOCK={block} is outside 20000-31999")
+    return low, low + PORT_BLOCK_SIZE
+
+
 def free_port():
     """A free TCP port on 127.0.0.1 below the kernel's ephemeral range (32768 and up by default),
     so that no outgoing connection of an already running node can take it before its owner binds
     it; never the same port twice in one process."""
     import random
+    low, high = port_range()
     for _ in range(1000):
-        port = random.randrange(20000, 32000)
+        port = random.randrange(low, high)
         if port in _given_ports:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -43,7 +60,7 @@ def free_port():
                 continue
         _given_ports.add(port)
         return port
-    raise RuntimeError("no free port in 20000-31999")
+    raise RuntimeError(f"no free port in {low}-{high - 1}")
 
 
 def stop_process(proc, timeout=15):
