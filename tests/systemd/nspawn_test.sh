@@ -22,11 +22,15 @@
 #      their sockets; `apt-get remove` stops a running relay.
 # Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no root, no
 #   systemd-nspawn, debootstrap, tor or python3, or the Debian archive out of reach)
+#        tests/systemd/nspawn_test.sh --base-only  only makes the cached Debian root (scripts/test.sh
+#   runs it beside the release build, so that debootstrap's download does not add to the run)
 # Environment: ONIONSPLIT_NSPAWN_BASE, the cached Debian root (default
 #   /var/tmp/onionsplit-nspawn/base; made with debootstrap on first use, a few minutes).
 # Bounded: every wait has a deadline; the whole run stays under 10 minutes with a cached root.
 set -euo pipefail
-build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+base_only=0
+[ "${1:-}" = --base-only ] && base_only=1
+[ "$base_only" = 1 ] || build=$(cd "${1:?usage: $0 BUILD_DIR | --base-only}" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
 base=${ONIONSPLIT_NSPAWN_BASE:-/var/tmp/onionsplit-nspawn/base}
 log() { echo "nspawn-test: $*"; }
@@ -52,6 +56,7 @@ if [ ! -x "$base/lib/systemd/systemd" ]; then
   fi
   mv "$base.tmp" "$base"
 fi
+[ "$base_only" = 0 ] || { log "the Debian root is ready: $base"; exit 0; }
 
 rm -f "$build"/onionsplit_*.deb
 (cd "$build" && cpack -G DEB >/dev/null 2>&1) || die "cpack failed in $build"
