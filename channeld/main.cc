@@ -472,6 +472,10 @@ int run(daemon::Runtime& rt) {
     return 1;
   std::unique_ptr<DescriptorPublisher> publisher;
   if (!orPorts.empty() && !startPublisher(rt, *ident, orPorts[0]->port(), publisher)) return 1;
+  rt.onShutdownBegin([&] {
+    orPorts.clear();  // closes the ORPort sockets: new connections are refused
+    channels.refuseNewCircuits();
+  });
   rt.onReload([&](const config::Config& previous) {
     applyReload(channels, publisher.get(), previous, cfg);
     dos.dos().setTorrc(cfg.dos);
@@ -526,6 +530,7 @@ int run(daemon::Runtime& rt) {
     addConnectionCounters(channels.connectionTally(), out);
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
+    out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());
     dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
     addLinkCounters(circuitdLink.counters(), out);

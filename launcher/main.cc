@@ -1,10 +1,10 @@
 // launcher/main.cc: `onionsplit`, the fifth and smallest program. Reads the torrc-syntax config,
 // creates the IPC directory and each daemon's listening Unix socket, starts channeld, circuitd,
-// streamd and confluxd as children (launcher/supervisor.h), and stops them all on SIGTERM or
-// SIGINT. With MetricsPort it also serves the daemons' counters to Prometheus
-// (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon is its own
-// unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort alone
-// (launcher/metrics_service.h).
+// streamd and confluxd as children (launcher/supervisor.h), and stops them all on SIGTERM (on
+// SIGINT after ShutdownWaitLength, as C tor). With MetricsPort it also serves the daemons' counters
+// to Prometheus (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon
+// is its own unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort
+// alone (launcher/metrics_service.h).
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version | --help
 // (the whole list: usage() below, and the manual page packaging/man/onionsplit.1)
@@ -96,6 +96,7 @@ struct Loop {
   event_base* base = nullptr;
   Supervisor* sup = nullptr;
   bool stopping = false;
+  bool draining = false;     // SIGINT: ShutdownWaitLength runs
   bool refused = false;      // a daemon refused to run: exit 1 as C tor does
   config::Config cfg;        // in force: replaced by a reload that passed every check
   std::string configPath;    // the operator's torrc (-f)
@@ -104,12 +105,41 @@ struct Loop {
   uint64_t startedAtMs = 0;
 };
 
-void onStopSignal(evutil_socket_t sig, short, void* arg) {
-  auto* l = static_cast<Loop*>(arg);
-  if (l->stopping) return;
-  l->stopping = true;
-  spdlog::info("{} received; stopping the daemons", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  l->sup->stopAll(std::chrono::milliseconds(10000), [l] { event_base_loopexit(l->base, nullptr); });
+void stopNow(Loop& l) {
+  if (std::exchange(l.stopping, true)) return;
+  l.sup->stopAll(std::chrono::milliseconds(10000), [&l] { event_base_loopexit(l.base, nullptr); });
+}
+
+void onStopSignal(evutil_socket_t, short, void* arg) {
+  spdlog::info("SIGTERM received; stopping the daemons");
+  stopNow(*static_cast<Loop*>(arg));
+}
+
+void onShutdownWaitOver(evutil_socket_t, short, void* arg) {
+  spdlog::info("Clean shutdown finished. Exiting.");
+  stopNow(*static_cast<Loop*>(arg));
+}
+
+// SIGINT as C tor's relay takes it: the first stops taking connections and circuits (the ORPort
+// sockets close here and in channeld, which refuses new CREATEs; every daemon hears SIGINT) and
+// stops everything ShutdownWaitLength later; a second SIGINT, or a wait of 0, stops at once.
+void onInterrupt(evutil_socket_t, short, void* arg) {
+  auto& l = *static_cast<Loop*>(arg);
+  uint64_t wait = l.cfg.shutdownWaitLengthSeconds;
+  if (l.draining || wait == 0) {
+    spdlog::info("Interrupt: exiting cleanly.");
+    stopNow(l);
+    return;
+  }
+  if (l.stopping) return;
+  l.draining = true;
+  spdlog::info(
+      "Interrupt: we have stopped accepting new connections, and will shut down in {} seconds. "
+      "Interrupt again to exit now.",
+      wait);
+  l.sup->drain();
+  timeval tv{static_cast<time_t>(wait), 0};
+  event_base_once(l.base, -1, EV_TIMEOUT, onShutdownWaitOver, &l, &tv);
 }
 
 keys::KeyPolicy keyPolicy(const config::Config& cfg) {
@@ -242,9 +272,24 @@ bool reloadConfig(Loop& l) {
   return policyChanged;
 }
 
+// logrotate moved the Log files away and sent SIGHUP: the launcher opens each again by its path
+// and passes a descriptor for it to every daemon (their sandboxes open no file for writing).
+void reopenLogs(Loop& l) {
+  for (const auto& e : daemon::reopenLogFiles())
+    spdlog::warn("cannot open the Log file {} again; writing on where it was", e);
+  for (const auto& t : l.cfg.logs) {
+    if (t.kind != config::LogTarget::Kind::kFile) continue;
+    int fd = open(t.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) continue;  // said above
+    l.sup->sendLogFile(t.path, fd);
+    close(fd);
+  }
+}
+
 void onReloadSignal(evutil_socket_t, short, void* arg) {
-  spdlog::info("SIGHUP received; reading the configuration again and checking keys");
   auto& l = *static_cast<Loop*>(arg);
+  reopenLogs(l);
+  spdlog::info("SIGHUP received; reading the configuration again and checking keys");
   bool policyChanged = reloadConfig(l);
   checkKeys(l, true);
   // Still root (no User), the daemons leave root by themselves, and streamd does so without file
@@ -401,7 +446,8 @@ int run(const std::string& configPath, const config::Config& cfg,
   // The launcher's own events go where the daemons' lines go (C tor has one log); the log files
   // are open before User takes root away.
   std::string logError;
-  if (!daemon::setupLogging({"launcher", daemon::stderrIsJournal()}, cfg.logs, logError)) {
+  if (!daemon::setupLogging({"launcher", daemon::stderrIsJournal(), cfg.syslogIdentityTag},
+                            cfg.logs, logError)) {
     std::fprintf(stderr, "onionsplit: %s\n", logError.c_str());
     return 1;
   }
@@ -458,9 +504,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   loop.sup = &sup;
   sup.onRefusal([&loop](const std::string&) {
     loop.refused = true;
-    if (std::exchange(loop.stopping, true)) return;
-    loop.sup->stopAll(std::chrono::milliseconds(10000),
-                      [&loop] { event_base_loopexit(loop.base, nullptr); });
+    stopNow(loop);
   });
   loop.cfg = cfg;
   loop.configPath = configPath;
@@ -468,7 +512,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   loop.metrics = metrics.get();
   loop.startedAtMs = startedAtMs;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
-  event* intr = evsignal_new(loop.base, SIGINT, onStopSignal, &loop);
+  event* intr = evsignal_new(loop.base, SIGINT, onInterrupt, &loop);
   event* hup = evsignal_new(loop.base, SIGHUP, onReloadSignal, &loop);
   event* keyTimer = event_new(loop.base, -1, EV_PERSIST, onKeyTimer, &loop);
   timeval hourly{3600, 0};

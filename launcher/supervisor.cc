@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ struct Supervisor::Child {
   int outFd = -1;
   event* outEvent = nullptr;
   event* restartTimer = nullptr;
+  int channelFd = -1;  // our end of its "launcher" socket
   std::string partial;
 };
 
@@ -59,6 +61,7 @@ Supervisor::~Supervisor() {
     }
     if (c->outEvent) event_free(c->outEvent);
     if (c->outFd >= 0) close(c->outFd);
+    if (c->channelFd >= 0) close(c->channelFd);
     event_free(c->restartTimer);
   }
   event_free(sigchld_);
@@ -75,10 +78,11 @@ namespace {
 // In the child, between fork and exec: the spec's sockets become fds 3, 4, ... in order, everything
 // else above 2 is closed, and the environment says what they are as systemd would (LISTEN_PID is
 // this process, which exec keeps). setenv is safe here because the launcher is single-threaded.
-void passSockets(const DaemonSpec& spec) {
+void passSockets(const DaemonSpec& spec, int channel) {
   std::vector<std::pair<std::string, int>> fds;
   if (spec.listenFd >= 0) fds.emplace_back(spec.name, spec.listenFd);
   fds.insert(fds.end(), spec.extraFds.begin(), spec.extraFds.end());
+  if (channel >= 0) fds.emplace_back("launcher", channel);
   // First out of the way (above every target), then into place: no source is overwritten early.
   int high = 3 + static_cast<int>(fds.size()) + 64;
   for (auto& entry : fds) {
@@ -103,25 +107,33 @@ void passSockets(const DaemonSpec& spec) {
 }  // namespace
 
 void Supervisor::start(Child& c) {
-  int pipeFds[2];
+  int pipeFds[2], channel[2];
   if (pipe2(pipeFds, O_CLOEXEC) != 0) {
     note("pipe for " + c.spec.name + " failed: " + std::strerror(errno), true);
     return;
   }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0)
+    channel[0] = channel[1] = -1;  // the daemon runs without; its Log files are not reopened
+  if (c.channelFd >= 0) close(c.channelFd);
+  c.channelFd = channel[0];
   pid_t pid = fork();
   if (pid < 0) {
     note("fork for " + c.spec.name + " failed: " + std::strerror(errno), true);
     close(pipeFds[0]);
     close(pipeFds[1]);
+    if (channel[1] >= 0) close(channel[1]);
     return;
   }
   if (pid == 0) {
     // Child: stdout and stderr into the pipe, the listening socket as fd 3, nothing else inherited.
+    // A process group of its own: signals reach it from the launcher only (Ctrl-C's SIGINT on a
+    // terminal would otherwise arrive twice, once from the terminal and once forwarded).
+    setpgid(0, 0);
     dup2(pipeFds[1], STDOUT_FILENO);
     dup2(pipeFds[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    passSockets(c.spec);
+    passSockets(c.spec, channel[1]);
     // Where the kernel or a container refuses, the daemon runs on; its seccomp filter still
     // allows it no IP socket.
     if (c.spec.emptyNetwork && geteuid() == 0 && unshare(CLONE_NEWNET) != 0)
@@ -138,6 +150,7 @@ void Supervisor::start(Child& c) {
     _exit(127);
   }
   close(pipeFds[1]);
+  if (channel[1] >= 0) close(channel[1]);
   c.pid = pid;
   c.backoff.started(std::chrono::steady_clock::now());
   if (c.outEvent) event_free(c.outEvent);
@@ -234,6 +247,37 @@ void Supervisor::stopAll(std::chrono::milliseconds grace, std::function<void()> 
              static_cast<suseconds_t>((grace.count() % 1000) * 1000)};
   evtimer_add(stopTimer_, &tv);
   finishStopIfDone();
+}
+
+void Supervisor::sendLogFile(const std::string& path, int fd) {
+  for (auto& c : children_) {
+    if (c->pid <= 0 || c->channelFd < 0) continue;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{const_cast<char*>(path.data()), path.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    if (sendmsg(c->channelFd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+      note("cannot pass the Log file " + path + " to " + c->spec.name + ": " + std::strerror(errno),
+           true);
+  }
+}
+
+void Supervisor::drain() {
+  stopping_ = true;
+  for (auto& c : children_) {
+    evtimer_del(c->restartTimer);
+    for (auto& [name, fd] : c->spec.extraFds)
+      if (fd >= 0) close(std::exchange(fd, -1));
+    if (c->pid > 0) kill(c->pid, SIGINT);
+  }
 }
 
 void Supervisor::onStopTimer(evutil_socket_t, short, void* self) {

@@ -1,6 +1,7 @@
 // launcher/supervisor.h: the launcher's process supervisor. Starts each daemon as a child process
 // with its sockets passed as systemd passes them (fds from 3, LISTEN_FDS, LISTEN_PID,
-// LISTEN_FDNAMES), so a daemon reads them the same way under both; relays its output line by line
+// LISTEN_FDNAMES; besides them a "launcher" socket for new Log file descriptors), so a daemon reads
+// them the same way under both; relays its output line by line
 // prefixed with its name, restarts it with exponential backoff when it exits without touching the
 // others, and stops them all on request (SIGTERM, then SIGKILL after a grace period).
 //
@@ -53,6 +54,18 @@ class Supervisor {
   void startAll();
   // Sends SIGTERM to every child, SIGKILL to those still alive after `grace`, then calls `done`.
   void stopAll(std::chrono::milliseconds grace, std::function<void()> done);
+
+  // Passes a descriptor for the Log file `path` to every running daemon over its "launcher"
+  // socket (a SOCK_SEQPACKET socket passed with the others; common/daemon/runtime.h), which then
+  // writes there: after logrotate moved the file away, a sandboxed daemon cannot open it again
+  // itself. `fd` stays ours.
+  void sendLogFile(const std::string& path, int fd);
+
+  // The relay begins to shut down (SIGINT with ShutdownWaitLength): no daemon is restarted from
+  // now on, the sockets passed besides the IPC one (the ORPorts) are closed here, and each daemon
+  // gets SIGINT (it stops taking connections and circuits and exits after its wait). stopAll()
+  // ends what is left.
+  void drain();
 
   // Called (instead of a restart) when a daemon exits with daemon::kExitRefuseToRun.
   void onRefusal(std::function<void(const std::string& daemon)> f) { refusal_ = std::move(f); }

@@ -32,6 +32,8 @@ ev_token_bucket_cfg* makeBuckets(uint64_t rate, uint64_t burst) {
 constexpr uint8_t kDestroyResourceLimit = 5;
 // A DESTROY's payload with reason RESOURCELIMIT.
 constexpr uint8_t kResourceLimitDestroy[509] = {kDestroyResourceLimit};
+// With reason HIBERNATING: the relay is shutting down (SIGINT).
+constexpr uint8_t kHibernatingDestroy[509] = {4};
 }  // namespace
 
 struct ChannelServer::Channel {
@@ -410,11 +412,13 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
     case ChannelCircuits::Decision::kForward:
       break;
   }
-  if (create && hooks_.refuseCreate && hooks_.refuseCreate(ch.info)) {
-    // C tor (command_process_create_cell): DESTROY RESOURCELIMIT, the circuit never exists.
+  if (create && (refusingCircuits_ || (hooks_.refuseCreate && hooks_.refuseCreate(ch.info)))) {
+    // C tor (command_process_create_cell): DESTROY, the circuit never exists; HIBERNATING while
+    // the relay shuts down, RESOURCELIMIT from the DoS defence.
     (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
-    writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy), Bytes(kResourceLimitDestroy));
-    ++dosRefusedCreates_;
+    writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy),
+              Bytes(refusingCircuits_ ? kHibernatingDestroy : kResourceLimitDestroy));
+    ++(refusingCircuits_ ? shutdownRefusedCreates_ : dosRefusedCreates_);
     return true;
   }
   if (hooks_.cell && !hooks_.cell(ch.id, circId, c.command, c.payload)) {

@@ -122,6 +122,10 @@ class ChannelServer {
   size_t dropQueued(ChannelId id, uint32_t circId);
   // Sends a cell on an open channel at once (DESTROY, refusals); false if the channel is gone.
   bool sendCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
+  // The relay is shutting down (SIGINT, ShutdownWaitLength): from now on every CREATE is answered
+  // with DESTROY HIBERNATING, as C tor does; open circuits carry on.
+  void refuseNewCircuits() { refusingCircuits_ = true; }
+  uint64_t createsRefusedWhileStopping() const { return shutdownRefusedCreates_; }
   // circuitd can take cells again: every stalled channel reads on.
   void resume();
   // The same on the next loop turn (safe inside a callback of the circuitd pipe).
@@ -186,7 +190,8 @@ class ChannelServer {
   daemon::RateLimiter logLimit_{10, std::chrono::minutes(1)};
   // What ends a line about `address` ("" or how many were left out), or nothing: leave it out.
   std::optional<std::string> logTail(const std::string& address);
-  uint64_t handshakes_ = 0, failures_ = 0, dosRefusedCreates_ = 0;
+  uint64_t handshakes_ = 0, failures_ = 0, dosRefusedCreates_ = 0, shutdownRefusedCreates_ = 0;
+  bool refusingCircuits_ = false;
   std::array<std::array<uint64_t, 2>, 2> created_{};  // ConnectionTally::created
 };
 

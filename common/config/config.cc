@@ -500,8 +500,7 @@ constexpr std::string_view kNoEffectOptions[] = {
     "AvoidDiskWrites",   "CookieAuthentication",      "DataDirectoryGroupReadable",
     "DisableAllSwap",    "DisableDebuggerAttachment", "HardwareAccel",
     "LogMessageDomains", "LogTimeGranularity",        "NumCPUs",
-    "SafeLogging",       "ShutdownWaitLength",        "SyslogIdentityTag",
-    "TruncateLogFile",
+    "SafeLogging",       "TruncateLogFile",
 };
 
 // Client and control listeners: onionsplit has none, so "0" (off) is what it does anyway.

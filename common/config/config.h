@@ -124,7 +124,10 @@ struct Config {
   std::vector<std::string> familyIds;    // FamilyId, base64 ed25519 keys as C tor writes them
   std::string familyKeyDirectory;
   uint64_t heartbeatPeriodSeconds = 6 * 3600;  // 0 = no heartbeat
-  bool publishServerDescriptor = true;         // PublishServerDescriptor 0 turns it off
+  // SIGINT: stop taking connections and circuits, exit this much later (a second SIGINT: now).
+  uint64_t shutdownWaitLengthSeconds = 30;
+  std::string syslogIdentityTag;        // `Log ... syslog` lines go out as "onionsplit-<tag>"
+  bool publishServerDescriptor = true;  // PublishServerDescriptor 0 turns it off
   uint64_t keepalivePeriodSeconds = 300;
   uint64_t connLimit = 1000;  // file descriptors needed to start
   std::string dirPortFrontPage;

@@ -232,6 +232,12 @@ std::optional<Status> readRelayOption(Config& c, std::string_view key, std::stri
     return Status{};
   }
   if (is("HeartbeatPeriod")) return readInterval(c.heartbeatPeriodSeconds, "HeartbeatPeriod", v);
+  if (is("ShutdownWaitLength"))
+    return readInterval(c.shutdownWaitLengthSeconds, "ShutdownWaitLength", v);
+  if (is("SyslogIdentityTag")) {
+    c.syslogIdentityTag = std::string(v);
+    return Status{};
+  }
   if (is("PublishServerDescriptor")) return readPublish(c, v);
   if (is("KeepalivePeriod")) {
     auto st = readInterval(c.keepalivePeriodSeconds, "KeepalivePeriod", v);

@@ -1,10 +1,11 @@
 // common/config/relay_options.h: the C tor relay options of an exit operator's torrc beyond the
 // core set of config.cc (pure): RelayBandwidthRate/Burst, Accounting*, OutboundBindAddress*,
 // FamilyId, FamilyKeyDirectory, HeartbeatPeriod, PublishServerDescriptor, KeepalivePeriod,
-// ConnLimit, DirPortFrontPage and ServerDNS{AllowNonRFC953Hostnames,DetectHijacking,TestAddresses}.
-// Each is read with C tor's syntax, default and range into Config; where onionsplit does not give
-// an option its effect, checkRelayOptions refuses a value that asks for it (DESIGN.md §6), or warns
-// when the value has no effect on the network.
+// ConnLimit, DirPortFrontPage, ShutdownWaitLength, SyslogIdentityTag and
+// ServerDNS{AllowNonRFC953Hostnames,DetectHijacking,TestAddresses}. Each is read with C tor's
+// syntax, default and range into Config; where onionsplit does not give an option its effect,
+// checkRelayOptions refuses a value that asks for it (DESIGN.md §6), or warns when the value has no
+// effect on the network.
 #pragma once
 
 #include <optional>

@@ -2,12 +2,20 @@
 #include "common/daemon/log.h"
 
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <syslog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 namespace onionsplit::daemon {
@@ -112,6 +120,94 @@ class SdPriorityFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// `Log ... syslog`: each line to syslog(3) at C tor's priority (notice for notices, where spdlog's
+// own syslog sink says info), facility daemon. openlog connects at once (LOG_NDELAY), before the
+// sandbox; a reconnection needs only an AF_UNIX datagram socket, which the sandbox allows.
+class SyslogSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit SyslogSink(std::string ident) : ident_(std::move(ident)) {
+    openlog(ident_.c_str(), LOG_PID | LOG_NDELAY, LOG_DAEMON);
+  }
+  ~SyslogSink() override { closelog(); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    size_t n = line.size();
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+      --n;
+    syslog(priority(msg.level), "%.*s", static_cast<int>(n), line.data());
+  }
+  void flush_() override {}
+
+ private:
+  static int priority(spdlog::level::level_enum l) {
+    switch (l) {
+      case spdlog::level::trace:
+        return LOG_DEBUG;
+      case spdlog::level::debug:
+        return LOG_INFO;
+      case spdlog::level::info:
+        return LOG_NOTICE;
+      case spdlog::level::warn:
+        return LOG_WARNING;
+      case spdlog::level::critical:
+        return LOG_CRIT;
+      default:
+        return LOG_ERR;
+    }
+  }
+  std::string ident_;  // openlog keeps the pointer
+};
+
+// `Log ... file`: appends to a file it holds open. Its descriptor can be replaced while it runs
+// (the file was moved away by logrotate and SIGHUP came), by opening the path again where the
+// process may, or with one the launcher opened for it (reopenLogFile in log.h).
+class LogFileSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit LogFileSink(std::string path) : path_(std::move(path)) {}
+  ~LogFileSink() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  const std::string& path() const { return path_; }
+  // Opens the path (appending, created 0640); false with errno set.
+  bool open() {
+    int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return false;
+    replace(fd);
+    return true;
+  }
+  void replace(int fd) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    for (size_t done = 0; fd_ >= 0 && done < line.size();) {
+      ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // a full disk loses the line, never the process
+      done += static_cast<size_t>(n);
+    }
+  }
+  void flush_() override {}
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// The file targets of the logger in place (reopened on SIGHUP).
+std::vector<std::shared_ptr<LogFileSink>>& fileSinks() {
+  static std::vector<std::shared_ptr<LogFileSink>> sinks;
+  return sinks;
+}
+
 std::unique_ptr<spdlog::formatter> makeFormatter(const std::string& pattern) {
   auto f = std::make_unique<spdlog::pattern_formatter>();
   f->add_flag<SdPriorityFlag>('*').add_flag<CtorSeverityFlag>('&').set_pattern(pattern);
@@ -124,43 +220,83 @@ bool stderrIsJournal() {
   return std::getenv("JOURNAL_STREAM") != nullptr;
 }
 
+std::string syslogIdentity(const std::string& tag) {
+  return tag.empty() ? "onionsplit" : "onionsplit-" + tag;
+}
+
+namespace {
+
+// The sink of one Log target; nullptr with `error` set when its file cannot be opened.
+spdlog::sink_ptr makeSink(const LogOptions& opts, const config::LogTarget& t,
+                          std::vector<std::shared_ptr<LogFileSink>>& files, std::string& error) {
+  switch (t.kind) {
+    case config::LogTarget::Kind::kStderr:
+      return std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    case config::LogTarget::Kind::kStdout:
+      return std::make_shared<spdlog::sinks::stdout_sink_mt>();
+    case config::LogTarget::Kind::kSyslog:
+      return std::make_shared<SyslogSink>(syslogIdentity(opts.syslogIdentityTag));
+    case config::LogTarget::Kind::kFile:
+      break;
+  }
+  auto file = std::make_shared<LogFileSink>(t.path);
+  std::error_code ec;  // as spdlog's file sink did for a daemon started alone
+  std::filesystem::create_directories(std::filesystem::path(t.path).parent_path(), ec);
+  if (!file->open()) {
+    error = "Log file " + t.path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  files.push_back(file);
+  return file;
+}
+
+}  // namespace
+
 bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& targets,
                   std::string& error) {
   std::vector<spdlog::sink_ptr> sinks;
-  // C tor's layout ("Dec 06 23:02:12.123 [notice] ..."), the daemon's name before the message.
+  std::vector<std::shared_ptr<LogFileSink>> files;
+  // C tor's layout ("Dec 06 23:02:12.123 [notice] ..."), the daemon's name before the message;
+  // syslog stamps the time and keeps the severity itself.
   std::string plain = "%b %d %H:%M:%S.%e [%&] " + opts.name + ": %v";
   std::string journal = "%*[%&] " + opts.name + ": %v";
+  std::string syslog = opts.name + ": %v";
   for (const auto& t : targets) {
-    spdlog::sink_ptr sink;
-    auto max = toSpd(t.maxSeverity);
-    try {
-      switch (t.kind) {
-        case config::LogTarget::Kind::kStderr:
-        case config::LogTarget::Kind::kSyslog:  // under systemd, stderr is the journal
-          sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-          break;
-        case config::LogTarget::Kind::kStdout:
-          sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-          break;
-        case config::LogTarget::Kind::kFile:
-          sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(t.path);
-          break;
-      }
-    } catch (const spdlog::spdlog_ex& e) {
-      error = e.what();
-      return false;
-    }
-    sink = std::make_shared<RangeSink>(std::move(sink), max);
+    spdlog::sink_ptr sink = makeSink(opts, t, files, error);
+    if (!sink) return false;
+    sink = std::make_shared<RangeSink>(std::move(sink), toSpd(t.maxSeverity));
     sink->set_level(toSpd(t.minSeverity));
-    bool toJournal = opts.journal && t.kind != config::LogTarget::Kind::kFile;
-    sink->set_formatter(makeFormatter(toJournal ? journal : plain));
+    using Kind = config::LogTarget::Kind;
+    bool toJournal = opts.journal && (t.kind == Kind::kStderr || t.kind == Kind::kStdout);
+    sink->set_formatter(makeFormatter(t.kind == Kind::kSyslog ? syslog
+                                      : toJournal             ? journal
+                                                              : plain));
     sinks.push_back(std::move(sink));
   }
   auto logger = std::make_shared<spdlog::logger>(opts.name, sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::trace);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  fileSinks() = std::move(files);
   return true;
+}
+
+std::vector<std::string> reopenLogFiles() {
+  std::vector<std::string> failed;
+  for (auto& f : fileSinks())
+    if (!f->open()) failed.push_back(f->path() + ": " + std::strerror(errno));
+  return failed;
+}
+
+bool replaceLogFile(const std::string& path, int fd) {
+  bool used = false;
+  for (auto& f : fileSinks()) {
+    if (f->path() != path) continue;
+    f->replace(used ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : fd);
+    used = true;
+  }
+  if (!used) ::close(fd);
+  return used;
 }
 
 bool RateLimiter::allow(std::string_view key, Clock::time_point now, uint64_t& suppressed) {

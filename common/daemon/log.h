@@ -9,15 +9,21 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/config/config.h"
 
 namespace onionsplit::daemon {
 
 struct LogOptions {
-  std::string name;      // "channeld", ...; prefixed to every line
-  bool journal = false;  // write sd-daemon "<N>" priority prefixes on stderr
+  std::string name;               // "channeld", ...; prefixed to every line
+  bool journal = false;           // write sd-daemon "<N>" priority prefixes on stderr
+  std::string syslogIdentityTag;  // SyslogIdentityTag: see syslogIdentity()
 };
+
+// The identity `Log ... syslog` lines carry: "onionsplit", or "onionsplit-<tag>" with
+// SyslogIdentityTag (C tor's are "Tor" and "Tor-<tag>"); the daemon's name starts the message.
+std::string syslogIdentity(const std::string& tag);
 
 // True when stderr is connected to the journal (systemd sets JOURNAL_STREAM to its dev:inode).
 bool stderrIsJournal();
@@ -26,6 +32,14 @@ bool stderrIsJournal();
 // `error` set if a log file cannot be opened.
 bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& targets,
                   std::string& error);
+
+// SIGHUP after logrotate moved the files away: every `Log ... file` of the logger is opened again
+// by its path (a sandboxed daemon cannot: it gets descriptors from the launcher instead). Returns
+// "path: why" for each that could not be opened; it keeps writing where it did.
+std::vector<std::string> reopenLogFiles();
+// A descriptor the launcher opened for the Log file `path`: the logger writes there from now on.
+// Takes `fd` (closed if no Log file of the logger has that path, which returns false).
+bool replaceLogFile(const std::string& path, int fd);
 
 // Allows at most `burst` events per key per `period`; counts what it suppressed so the next allowed
 // line can say how many were dropped. Pure: the caller passes the time.

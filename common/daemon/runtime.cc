@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "common/config/reload.h"
 #include "common/daemon/log.h"
@@ -70,6 +72,7 @@ std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name,
   LogOptions lo;
   lo.name = name;
   lo.journal = stderrIsJournal();
+  lo.syslogIdentityTag = built.config.syslogIdentityTag;
   std::string error;
   if (!setupLogging(lo, built.config.logs, error)) {
     std::fprintf(stderr, "%s: %s\n", name, error.c_str());
@@ -92,6 +95,8 @@ int Runtime::takeListenFd() {
   int found = -1;
   for (int i = 0; i < n; ++i) {
     if (names && names[i] && name_ == names[i] && found < 0) found = SD_LISTEN_FDS_START + i;
+    if (names && names[i] && std::string_view(names[i]) == "launcher" && launcherFd_ < 0)
+      launcherFd_ = SD_LISTEN_FDS_START + i;
     if (names) free(names[i]);
   }
   free(names);
@@ -106,8 +111,8 @@ int Runtime::takeListenFd() {
 }
 
 namespace {
-void onStopSignal(evutil_socket_t sig, short, void* arg) {
-  spdlog::info("{} received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+void onStopSignal(evutil_socket_t, short, void* arg) {
+  spdlog::info("SIGTERM received; stopping");
   static_cast<ipc::EventLoop*>(arg)->stop();
 }
 void onReloadSignal(evutil_socket_t, short, void* arg) {
@@ -116,7 +121,62 @@ void onReloadSignal(evutil_socket_t, short, void* arg) {
 }
 }  // namespace
 
+void Runtime::onInterrupt(evutil_socket_t, short, void* self) {
+  auto& rt = *static_cast<Runtime*>(self);
+  uint64_t wait = rt.config_.shutdownWaitLengthSeconds;
+  if (rt.shutdownTimer_ || wait == 0) {
+    spdlog::info("Interrupt: exiting cleanly.");
+    rt.loop_.stop();
+    return;
+  }
+  if (rt.shutdownBegin_) rt.shutdownBegin_();
+  spdlog::info(
+      "Interrupt: we have stopped accepting new connections, and will shut down in {} seconds. "
+      "Interrupt again to exit now.",
+      wait);
+  rt.shutdownTimer_ = evtimer_new(rt.loop_.base(), &Runtime::onShutdownTimer, &rt);
+  timeval tv{static_cast<time_t>(wait), 0};
+  evtimer_add(rt.shutdownTimer_, &tv);
+}
+
+void Runtime::onShutdownTimer(evutil_socket_t, short, void* self) {
+  spdlog::info("Clean shutdown finished. Exiting.");
+  static_cast<Runtime*>(self)->loop_.stop();
+}
+
+// A message on the launcher's channel: a Log file's path, with a descriptor the launcher opened
+// for it after logrotate moved the file (SCM_RIGHTS). EOF: the launcher is gone.
+void Runtime::onLauncherMessage(evutil_socket_t fd, short, void* self) {
+  auto& rt = *static_cast<Runtime*>(self);
+  for (;;) {
+    char path[4096];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    iovec iov{path, sizeof path - 1};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+      event_free(std::exchange(rt.launcherEvent_, nullptr));
+      return;
+    }
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int file = -1;
+    std::memcpy(&file, CMSG_DATA(c), sizeof file);
+    std::string name(path, static_cast<size_t>(n));
+    if (replaceLogFile(name, file)) spdlog::info("Log file {} opened again", name);
+  }
+}
+
 void Runtime::reload() {
+  // Without the launcher (systemd), the sandbox keeps files closed to writing: the files stay.
+  if (launcherFd_ < 0)
+    for (const auto& e : reopenLogFiles())
+      spdlog::warn("reload: cannot open the Log file {} again; writing on where it was", e);
   config::Config previous = config_;
   config::BuildResult built;
   std::vector<std::string> errors;
@@ -195,11 +255,16 @@ bool Runtime::enterSandbox() {
 
 int Runtime::run() {
   event* term = evsignal_new(loop_.base(), SIGTERM, onStopSignal, &loop_);
-  event* intr = evsignal_new(loop_.base(), SIGINT, onStopSignal, &loop_);
+  event* intr = evsignal_new(loop_.base(), SIGINT, &Runtime::onInterrupt, this);
   event* hup = evsignal_new(loop_.base(), SIGHUP, onReloadSignal, this);
   event_add(term, nullptr);
   event_add(intr, nullptr);
   event_add(hup, nullptr);
+  if (launcherFd_ >= 0) {
+    launcherEvent_ = event_new(loop_.base(), launcherFd_, EV_READ | EV_PERSIST,
+                               &Runtime::onLauncherMessage, this);
+    event_add(launcherEvent_, nullptr);
+  }
   if (!enterSandbox()) {
     event_free(term);
     event_free(intr);
@@ -214,6 +279,8 @@ int Runtime::run() {
   event_free(term);
   event_free(intr);
   event_free(hup);
+  if (shutdownTimer_) event_free(std::exchange(shutdownTimer_, nullptr));
+  if (launcherEvent_) event_free(std::exchange(launcherEvent_, nullptr));
   return rc == 0 ? 0 : 1;
 }
 

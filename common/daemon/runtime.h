@@ -55,6 +55,10 @@ class Runtime {
   // before, so the daemon can apply what changed (and reload its keys). Set before run().
   using Reload = std::function<void(const config::Config& previous)>;
   void onReload(Reload f) { reload_ = std::move(f); }
+  // SIGINT, as C tor's relay takes it: `f` runs (the daemon stops taking new connections and
+  // circuits), and the loop stops ShutdownWaitLength later; a second SIGINT, or a wait of 0, stops
+  // it at once (SIGTERM always does). Set before run().
+  void onShutdownBegin(std::function<void()> f) { shutdownBegin_ = std::move(f); }
   // The reload itself (also for tests): re-reads the file named by -f.
   void reload();
   // False when this daemon's sandbox cannot let it read the config file again (no Landlock; it
@@ -65,6 +69,9 @@ class Runtime {
  private:
   Runtime(std::string name, std::string configPath, config::Config cfg);
   bool enterSandbox();
+  static void onInterrupt(evutil_socket_t, short, void* self);
+  static void onShutdownTimer(evutil_socket_t, short, void* self);
+  static void onLauncherMessage(evutil_socket_t fd, short, void* self);
 
   std::string name_;
   std::string configPath_;
@@ -72,6 +79,12 @@ class Runtime {
   ipc::EventLoop loop_;
   ipc::ControlInfo control_;
   Reload reload_;
+  std::function<void()> shutdownBegin_;
+  event* shutdownTimer_ = nullptr;  // set while ShutdownWaitLength runs
+  // The launcher's channel (a socket passed as "launcher"): new Log file descriptors after a
+  // SIGHUP (see launcher/supervisor.h). -1 under systemd or alone.
+  int launcherFd_ = -1;
+  event* launcherEvent_ = nullptr;
   bool canReread_ = true;
 };
 

@@ -684,5 +684,52 @@ TEST(ChannelServer, CreateRefusedByTheDosDefenceIsDestroyedHere) {
   EXPECT_EQ(c[5], 5) << "RESOURCELIMIT";
 }
 
+// SIGINT with ShutdownWaitLength: once channeld refuses new circuits, a CREATE is answered with
+// DESTROY HIBERNATING (as C tor while it shuts down) and never reaches circuitd; the circuit made
+// before goes on.
+TEST(ChannelServer, CreateWhileShuttingDownIsDestroyedHibernating) {
+  std::vector<uint32_t> toCircuitd;
+  Loopback l(std::chrono::milliseconds(5000), std::chrono::seconds(300),
+             [&](ChannelServer::Hooks& h) {
+               h.cell = [&](ChannelId, uint32_t circId, uint8_t, Bytes) {
+                 toCircuitd.push_back(circId);
+                 return true;
+               };
+             });
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  OpenedChannel& ch = **got;
+  bufferevent* bev = ch.conn->bev();
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
+    spin(l.base, 50);
+  uint8_t payload[cell::kCellPayloadLen] = {};
+  auto create = [&](uint32_t circ) {
+    uint8_t buf[cell::kMaxCellLen];
+    Writer w{MutBytes(buf)};
+    cell::encodeFixedCell(w, ch.info.linkVersion, circ, cell::CellCmd::kCreateFast, Bytes(payload));
+    bufferevent_write(bev, w.written().data(), w.written().size());
+  };
+  create(1);
+  for (int i = 0; i < 30 && toCircuitd.empty(); ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(toCircuitd, std::vector<uint32_t>{1});
+  l.server->refuseNewCircuits();
+  create(2);
+  evbuffer* in = bufferevent_get_input(bev);
+  for (int i = 0; i < 30 && evbuffer_get_length(in) < cell::kMaxCellLen; ++i)
+    spin(l.base, 50);
+  EXPECT_EQ(toCircuitd, std::vector<uint32_t>{1}) << "the refused CREATE never reaches circuitd";
+  EXPECT_EQ(l.server->createsRefusedWhileStopping(), 1u);
+  ASSERT_EQ(evbuffer_get_length(in), cell::kMaxCellLen) << "one DESTROY";
+  std::array<uint8_t, cell::kMaxCellLen> c{};
+  evbuffer_remove(in, c.data(), c.size());
+  EXPECT_EQ((c[0] << 24) | (c[1] << 16) | (c[2] << 8) | c[3], 2) << "circuit 2";
+  EXPECT_EQ(c[4], static_cast<uint8_t>(cell::CellCmd::kDestroy));
+  EXPECT_EQ(c[5], 4) << "HIBERNATING";
+}
+
 }  // namespace
 }  // namespace onionsplit::channeld

@@ -11,7 +11,9 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
      ruleset", which Tor gives after END EXITPOLICY);
   5. circuitd restarted under load (SIGTERM): the launcher brings it back and new streams work;
   6. circuits negotiated congestion control (ntor v3 with the CC extension), and Counter Galois
-     Onion (onionsplit advertises Relay=2-6: circuitd's circuits_cgo_total counts the client's).
+     Onion (onionsplit advertises Relay=2-6: circuitd's circuits_cgo_total counts the client's);
+  7. the MetricsPort counted the exit streams;
+  8. SIGTERM to the launcher during a download: it and every daemon exit with status 0.
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_exit_traffic.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets 1.)
@@ -168,6 +170,28 @@ def main():
                           re.M)
             check(m is not None and int(m.group(1)) > 0,
                   f"MetricsPort: tor_relay_streams_total{{type=\"BEGIN\"}} = {m and m.group(1)}")
+
+            # 8. SIGTERM to the launcher while a download runs: every daemon and the launcher
+            # end with status 0 (no abort with connections open).
+            loser = threading.Thread(target=lambda: fetch_quietly(socks, http.port), daemon=True)
+            loser.start()
+            deadline, streaming = time.time() + 20, False
+            while time.time() < deadline and not streaming:
+                time.sleep(0.5)
+                streaming = relay.counters().get("streamd.streams_open", 0) > 0
+            relay.proc.send_signal(signal.SIGTERM)
+            try:
+                code = relay.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                code = None
+            with open(relay.log) as f:
+                log = f.read()
+            stopped = [d for d in ("channeld", "circuitd", "streamd", "confluxd")
+                       if f"launcher: {d} stopped (exited with status 0)" in log]
+            check(streaming and code == 0 and len(stopped) == 4,
+                  f"SIGTERM during a download (a stream open: {streaming}): launcher exit {code}, "
+                  f"status 0 from {stopped}")
+            loser.join(timeout=60)
     return run.result()
 
 

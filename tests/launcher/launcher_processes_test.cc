@@ -1,15 +1,20 @@
 // The launcher with the four real daemons: `onionsplit -f FILE` on a minimal config runs channeld,
 // circuitd, streamd and confluxd connected over Unix sockets; kill -9 of any one is followed by its
-// restart while the others keep running (same pids), and SIGTERM stops them all.
+// restart while the others keep running (same pids), and SIGTERM stops them all; SIGINT as C tor
+// (ShutdownWaitLength).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -334,6 +339,113 @@ TEST(LauncherProcesses, SighupReloadsTheTorrcAsCtorDoes) {
       EXPECT_EQ(d.pid, before[n].pid) << n << " restarted when streamd's ports widened";
     }
   EXPECT_TRUE(logShows(l, "restarting to take them")) << l.log();
+}
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+uint16_t freePort() {
+  int fd = ipc::listenTcp("127.0.0.1", 0);
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  uint16_t port = 0;
+  if (fd >= 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+// Whether a TCP connection to 127.0.0.1:`port` is refused (nothing listens there).
+bool refused(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool no = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno == ECONNREFUSED;
+  close(fd);
+  return no;
+}
+
+// Waits (bounded: 300 x 100 ms) for the launcher to exit; its wait status, or -1 if it did not.
+int exitStatus(Launcher& l) {
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (waitpid(l.pid, &status, WNOHANG) == l.pid) {
+      l.pid = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
+}
+
+// logrotate as Debian's tor has it: the Log file is moved away, then SIGHUP. The launcher and every
+// daemon (whose sandbox opens no file for writing: the launcher passes them a descriptor) write on
+// in a new file at the original path.
+TEST(LauncherProcesses, SighupAfterLogrotateWritesToANewFileAtThePath) {
+  Launcher l("Log notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  std::string path = l.dir + "/data/log";
+  ASSERT_EQ(rename(path.c_str(), (path + ".1").c_str()), 0);
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"})
+    EXPECT_TRUE(logShows(l, std::string(name) + ": Log file " + path + " opened again")) << l.log();
+  EXPECT_TRUE(logShows(l, "[notice] launcher: SIGHUP received")) << l.log();
+  std::ifstream in(path + ".1");
+  std::string old(std::istreambuf_iterator<char>(in), {});
+  EXPECT_NE(old.find("launcher: started channeld"), std::string::npos) << old;
+  EXPECT_EQ(old.find("opened again"), std::string::npos) << old;
+  EXPECT_TRUE(l.stop());
+}
+
+// C tor's SIGINT for a relay: the first closes the ORPort (connections are refused) while the
+// relay runs on for ShutdownWaitLength; then every daemon stops and the launcher exits 0.
+TEST(LauncherProcesses, SigintStopsTakingConnectionsThenExitsAfterShutdownWaitLength) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ShutdownWaitLength 4\nORPort 127.0.0.1:" + std::to_string(port) +
+             "\nLog notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  ASSERT_FALSE(refused(port));
+  ASSERT_EQ(kill(l.pid, SIGINT), 0);
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    closed = refused(port);
+    if (!closed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(closed) << "the ORPort still takes connections";
+  EXPECT_EQ(waitpid(l.pid, nullptr, WNOHANG), 0) << "the launcher did not wait";
+  EXPECT_TRUE(logShows(l,
+                       "[notice] launcher: Interrupt: we have stopped accepting new "
+                       "connections, and will shut down in 4 seconds. Interrupt again to "
+                       "exit now."))
+      << l.log();
+  int status = exitStatus(l);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    EXPECT_NE(l.log().find(std::string(name) + " stopped (exited with status 0)"),
+              std::string::npos)
+        << name << "\n"
+        << l.log();
+    EXPECT_FALSE(alive(static_cast<pid_t>(ready[name].pid))) << name;
+  }
+  l.stop();
+}
+
+// A second SIGINT does not wait: with ShutdownWaitLength an hour, the relay still ends, with 0.
+TEST(LauncherProcesses, SecondSigintExitsAtOnce) {
+  Launcher l("ShutdownWaitLength 1 hour\nLog notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  ASSERT_EQ(kill(l.pid, SIGINT), 0);
+  ASSERT_TRUE(logShows(l, "will shut down in 3600 seconds")) << l.log();
+  ASSERT_EQ(kill(l.pid, SIGINT), 0);
+  int status = exitStatus(l);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << l.log();
+  EXPECT_NE(l.log().find("Interrupt: exiting cleanly."), std::string::npos) << l.log();
+  l.stop();
 }
 
 }  // namespace

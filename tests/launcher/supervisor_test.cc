@@ -95,7 +95,8 @@ TEST(Supervisor, ADaemonThatRefusesToRunIsNotRestarted) {
 }
 
 // Sockets are passed as systemd passes them: the IPC socket as fd 3 named after the daemon, the
-// extra ones (channeld's ORPorts) after it, LISTEN_PID naming the daemon itself, nothing else.
+// extra ones (channeld's ORPorts) after it, then the launcher's channel (new Log file
+// descriptors), LISTEN_PID naming the daemon itself, nothing else.
 TEST(Supervisor, PassesItsSocketsAsSystemdDoes) {
   Harness h;
   int sv[2];
@@ -103,15 +104,16 @@ TEST(Supervisor, PassesItsSocketsAsSystemdDoes) {
   DaemonSpec spec = shell("gamma",
                           "echo \"env=$LISTEN_FDS $LISTEN_FDNAMES\"; "
                           "if [ \"$LISTEN_PID\" = \"$$\" ]; then echo pid-ok; fi; "
-                          "if [ -e /proc/self/fd/3 ] && [ -e /proc/self/fd/4 ]; then echo fds; fi; "
-                          "if [ -e /proc/self/fd/5 ]; then echo leaked; fi; exec sleep 30",
+                          "if [ -e /proc/self/fd/3 ] && [ -e /proc/self/fd/4 ] && "
+                          "[ -e /proc/self/fd/5 ]; then echo fds; fi; "
+                          "if [ -e /proc/self/fd/6 ]; then echo leaked; fi; exec sleep 30",
                           sv[0]);
   spec.extraFds.emplace_back("orport", sv[1]);
   Supervisor sup(h.base, {spec}, RestartBackoff::Params{},
                  [&](const std::string& l) { h.lines.push_back(l); });
   sup.startAll();
   ASSERT_TRUE(h.runUntil([&] { return h.sawLine("gamma: fds"); }, 5000));
-  EXPECT_TRUE(h.sawLine("gamma: env=2 gamma:orport"));
+  EXPECT_TRUE(h.sawLine("gamma: env=3 gamma:orport:launcher"));
   EXPECT_TRUE(h.sawLine("gamma: pid-ok"));
   EXPECT_FALSE(h.sawLine("gamma: leaked"));
   bool done = false;

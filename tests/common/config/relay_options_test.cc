@@ -144,6 +144,16 @@ TEST(RelayOptions, HeartbeatPublishKeepaliveConnLimit) {
   refusal("ConnLimit lots\n");
 }
 
+TEST(RelayOptions, ShutdownWaitLengthAndSyslogIdentityTag) {
+  EXPECT_EQ(ok("Nickname x\n").shutdownWaitLengthSeconds, 30u) << "C tor's default";
+  EXPECT_EQ(ok("ShutdownWaitLength 2\n").shutdownWaitLengthSeconds, 2u);
+  EXPECT_EQ(ok("ShutdownWaitLength 1 minute\n").shutdownWaitLengthSeconds, 60u);
+  EXPECT_EQ(ok("ShutdownWaitLength 0\n").shutdownWaitLengthSeconds, 0u);
+  refusal("ShutdownWaitLength soon\n");
+  EXPECT_EQ(ok("SyslogIdentityTag exit1\n").syslogIdentityTag, "exit1");
+  EXPECT_EQ(ok("Nickname x\n").syslogIdentityTag, "");
+}
+
 TEST(RelayOptions, DirPortFrontPageAndServerDns) {
   auto r = parseConfig(
       "DirPortFrontPage /etc/tor/tor-exit-notice.html\n"

@@ -1,9 +1,18 @@
-// Tests for common/daemon/log.h: journal priority prefixes, log ranges, and the rate limiter.
+// Tests for common/daemon/log.h: journal priority prefixes, log ranges, syslog, and the rate
+// limiter.
 #include "common/daemon/log.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -28,7 +37,7 @@ TEST(Logging, FileTargetHonoursTheSeverityRange) {
   t.minSeverity = config::LogSeverity::kInfo;
   t.maxSeverity = config::LogSeverity::kWarn;
   std::string err;
-  ASSERT_TRUE(setupLogging({"testd", false}, {t}, err)) << err;
+  ASSERT_TRUE(setupLogging({"testd", false, ""}, {t}, err)) << err;
   spdlog::trace("too low");  // C tor's debug
   spdlog::debug("kept info");
   spdlog::info("kept notice");
@@ -44,12 +53,43 @@ TEST(Logging, FileTargetHonoursTheSeverityRange) {
   std::filesystem::remove_all(dir);
 }
 
+// logrotate moved the file: reopenLogFiles() (by the path) or replaceLogFile() (a descriptor from
+// the launcher) make the next lines land in a new file at the path.
+TEST(Logging, FileTargetOpensAgainAfterItWasMoved) {
+  auto dir = std::filesystem::temp_directory_path() / ("os-log-reopen-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  config::LogTarget t;
+  t.kind = config::LogTarget::Kind::kFile;
+  t.path = (dir / "log").string();
+  std::string err;
+  ASSERT_TRUE(setupLogging({"testd", false, ""}, {t}, err)) << err;
+  spdlog::info("first");
+  std::filesystem::rename(t.path, t.path + ".1");
+  spdlog::info("second");
+  EXPECT_TRUE(reopenLogFiles().empty());
+  spdlog::info("third");
+  std::filesystem::rename(t.path, t.path + ".2");
+  int fd = open(t.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(replaceLogFile(t.path, fd));
+  spdlog::info("fourth");
+  EXPECT_FALSE(replaceLogFile("/elsewhere", open("/dev/null", O_WRONLY | O_CLOEXEC)));
+  std::string one = slurp(t.path + ".1"), two = slurp(t.path + ".2"), now = slurp(t.path);
+  EXPECT_NE(one.find("first"), std::string::npos) << one;
+  EXPECT_NE(one.find("second"), std::string::npos) << one;
+  EXPECT_NE(two.find("third"), std::string::npos) << two;
+  EXPECT_EQ(two.find("second"), std::string::npos) << two;
+  EXPECT_NE(now.find("fourth"), std::string::npos) << now;
+  EXPECT_EQ(now.find("third"), std::string::npos) << now;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Logging, UnwritableFileIsAnError) {
   config::LogTarget t;
   t.kind = config::LogTarget::Kind::kFile;
   t.path = "/proc/self/no-such-dir/log";  // cannot be created, even by root
   std::string err;
-  EXPECT_FALSE(setupLogging({"testd", false}, {t}, err));
+  EXPECT_FALSE(setupLogging({"testd", false, ""}, {t}, err));
   EXPECT_FALSE(err.empty());
 }
 
@@ -59,7 +99,7 @@ TEST(Logging, JournalLinesCarryThePriority) {
   int saved = dup(STDERR_FILENO);
   dup2(fds[1], STDERR_FILENO);
   std::string err;
-  ASSERT_TRUE(setupLogging({"testd", true}, {config::LogTarget{}}, err));
+  ASSERT_TRUE(setupLogging({"testd", true, ""}, {config::LogTarget{}}, err));
   spdlog::warn("careful");
   spdlog::info("fyi");
   spdlog::default_logger()->flush();
@@ -72,6 +112,57 @@ TEST(Logging, JournalLinesCarryThePriority) {
   std::string text(buf, static_cast<size_t>(n));
   EXPECT_NE(text.find("<4>[warn] testd: careful"), std::string::npos) << text;
   EXPECT_NE(text.find("<5>[notice] testd: fyi"), std::string::npos) << text;
+}
+
+TEST(Logging, SyslogIdentityFollowsTheTag) {
+  EXPECT_EQ(syslogIdentity(""), "onionsplit");
+  EXPECT_EQ(syslogIdentity("exit1"), "onionsplit-exit1");
+}
+
+// `Log notice syslog` reaches syslog: in a mount namespace of its own (root only), a datagram
+// socket bound at /dev/log stands for the syslog daemon and receives the line at C tor's priority
+// (daemon.notice), with the identity SyslogIdentityTag makes and the daemon's name.
+TEST(Logging, SyslogTargetReachesDevLog) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a mount namespace with its own /dev)";
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", "/dev", "tmpfs", 0, nullptr) != 0)
+      _exit(3);
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, "/dev/log");
+    if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) _exit(4);
+    config::LogTarget t;
+    t.kind = config::LogTarget::Kind::kSyslog;
+    std::string err;
+    if (!setupLogging({"testd", false, "exit1"}, {t}, err)) _exit(5);
+    spdlog::debug("below notice");
+    spdlog::info("to syslog");
+    char buf[512];
+    ssize_t n = recv(s, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0 || write(p[1], buf, static_cast<size_t>(n)) != n) _exit(6);
+    _exit(0);
+  }
+  close(p[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = read(p[0], buf, sizeof buf)) > 0;)
+    got.append(buf, static_cast<size_t>(n));
+  close(p[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 3) GTEST_SKIP() << "no mount namespace here";
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(got.rfind("<29>", 0), 0u) << got;  // LOG_DAEMON | LOG_NOTICE
+  EXPECT_NE(got.find(" onionsplit-exit1["), std::string::npos) << got;
+  EXPECT_NE(got.find("]: testd: to syslog"), std::string::npos) << got;
 }
 
 TEST(RateLimiter, BurstThenSuppressedThenCounted) {
