@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "streamd/net/stream_session.h"
 
 namespace onionsplit::streamd {
@@ -40,6 +42,10 @@ void OomHandler::run() {
   size_t closed = 0;
   for (size_t i = 0; i < n; ++i) {
     const OomTarget& t = targets_[candidates_[i].ref];
+    // A session dropped meanwhile (its peer's connection ended) took its streams with it.
+    if (t.session &&
+        std::find(ctx_.sessions.begin(), ctx_.sessions.end(), t.session) == ctx_.sessions.end())
+      continue;
     uint64_t b = t.session ? t.session->endForMemory(t) : ctx_.linger->close(t.lingering);
     freed += b;
     closed += b != 0;
