@@ -55,6 +55,9 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "", ""},
     {"circuitd", "drop_cells_received_total", "tor_relay_drop_cell_total", Type::kCounter,
      "DROP messages received from clients", "", "", "", ""},
+    // C tor counts the buffers its cell OOM handler frees (streams' included) as subsys="cell".
+    {"streamd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter,
+     "Bytes the OOM handler freed (MaxMemInQueues), by subsystem", "subsys", "cell", "", ""},
 };
 
 // A family of daemon counters named <prefix><parts><suffix> with a C tor equivalent: the parts

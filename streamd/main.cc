@@ -6,6 +6,8 @@
 // circuitd its flows are circuits, for confluxd conflux sets.
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -15,8 +17,10 @@
 #include "common/daemon/wiring.h"
 #include "common/dos/dos_params.h"
 #include "common/exitpolicy/from_config.h"
+#include "common/flowctl/mem_budget.h"
 #include "common/sandbox/policy.h"
 #include "proto/daemons.capnp.h"
+#include "streamd/net/oom_handler.h"
 #include "streamd/net/resolver.h"
 #include "streamd/net/stream_session.h"
 
@@ -73,6 +77,18 @@ bool portsWithin(const std::optional<std::vector<uint16_t>>& fresh,
   return std::includes(running->begin(), running->end(), fresh->begin(), fresh->end());
 }
 
+// The physical memory, for MaxMemInQueues' default (0 if unknown); read before the sandbox.
+uint64_t physicalMemory() {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
+}
+
+// streamd's share of MaxMemInQueues (common/flowctl/mem_budget.h).
+uint64_t streamdBudget(const config::Config& cfg, uint64_t physical) {
+  return flowctl::splitBudget(flowctl::effectiveMaxMemInQueues(cfg.maxMemInQueuesBytes, physical))
+      .streamd;
+}
+
 int run(daemon::Runtime& rt) {
   const config::Config& cfg = rt.config();
   auto policy = exitpolicy::policyFromConfig(cfg);
@@ -92,6 +108,15 @@ int run(daemon::Runtime& rt) {
   // sockets at once, each for at most 30 s.
   SocketLinger linger(rt.loop().base(), 4096, 30000);
   ctx.linger = &linger;
+  // MaxMemInQueues: streamd's share bounds the socket buffers it holds (oom_handler.h).
+  const uint64_t physical = physicalMemory();
+  ctx.memory.setBudget(streamdBudget(cfg, physical));
+  linger.account(ctx.memory);
+  OomHandler oom(ctx);
+  spdlog::info("streamd: memory budget {} MB (its share of MaxMemInQueues {} MB{})",
+               ctx.memory.budget() >> 20,
+               flowctl::effectiveMaxMemInQueues(cfg.maxMemInQueuesBytes, physical) >> 20,
+               cfg.maxMemInQueuesBytes ? "" : ", from the physical memory");
   ctx.bindIpv4 = config::exitBindAddress(cfg, false);
   ctx.bindIpv6 = config::exitBindAddress(cfg, true);
   Sessions circuits, sets;
@@ -113,6 +138,11 @@ int run(daemon::Runtime& rt) {
   uint64_t policyReloads = 0;
   rt.onReload([&](const config::Config& previous) {
     shared.dos = dos::resolve(cfg.dos, {});  // new BEGINs and RESOLVEs follow it
+    if (uint64_t b = streamdBudget(cfg, physical); b != ctx.memory.budget()) {
+      ctx.memory.setBudget(b);  // applies at once: over it, the OOM handler runs
+      spdlog::info("reload: streamd's memory budget is now {} MB (MaxMemInQueues)", b >> 20);
+      if (ctx.memory.over()) oom.schedule();
+    }
     if (!config::exitPolicyChanged(previous, cfg)) return;
     auto fresh = exitpolicy::policyFromConfig(cfg);
     if (!fresh) {  // the launcher checked it; a file changed under us since
@@ -136,6 +166,10 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("exit_policy_reloads_total", policyReloads);
     out.emplace_back("dos_stream_rejected_total", shared.dosCounters.streamRejected);
+    out.emplace_back("oom_bytes_total", oom.bytesFreed());
+    out.emplace_back("oom_streams_closed_total", oom.streamsClosed());
+    out.emplace_back("memory_held_bytes", ctx.memory.bytes());
+    out.emplace_back("memory_budget_bytes", ctx.memory.budget());
     out.emplace_back("ipc_circuitd_sessions", circuits.size());
     out.emplace_back("ipc_confluxd_sessions", sets.size());
     const StreamCounters& c = shared.counters;

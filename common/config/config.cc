@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <functional>
 
 #include "common/base/hex.h"
@@ -577,6 +578,87 @@ std::optional<uint64_t> parseBandwidth(std::string_view value) {
 
 namespace {
 
+// C tor's memory_units table.
+struct MemUnit {
+  std::string_view name;
+  uint64_t bytes;
+};
+constexpr MemUnit kMemUnits[] = {
+    {"", 1},
+    {"b", 1},
+    {"byte", 1},
+    {"bytes", 1},
+    {"kb", 1 << 10},
+    {"kbyte", 1 << 10},
+    {"kbytes", 1 << 10},
+    {"kilobyte", 1 << 10},
+    {"kilobytes", 1 << 10},
+    {"kilobits", 1 << 7},
+    {"kilobit", 1 << 7},
+    {"kbits", 1 << 7},
+    {"kbit", 1 << 7},
+    {"m", 1 << 20},
+    {"mb", 1 << 20},
+    {"mbyte", 1 << 20},
+    {"mbytes", 1 << 20},
+    {"megabyte", 1 << 20},
+    {"megabytes", 1 << 20},
+    {"megabits", 1 << 17},
+    {"megabit", 1 << 17},
+    {"mbits", 1 << 17},
+    {"mbit", 1 << 17},
+    {"gb", 1 << 30},
+    {"gbyte", 1 << 30},
+    {"gbytes", 1 << 30},
+    {"gigabyte", 1 << 30},
+    {"gigabytes", 1 << 30},
+    {"gigabits", 1 << 27},
+    {"gigabit", 1 << 27},
+    {"gbits", 1 << 27},
+    {"gbit", 1 << 27},
+    {"tb", 1ULL << 40},
+    {"tbyte", 1ULL << 40},
+    {"tbytes", 1ULL << 40},
+    {"terabyte", 1ULL << 40},
+    {"terabytes", 1ULL << 40},
+    {"terabits", 1ULL << 37},
+    {"terabit", 1ULL << 37},
+    {"tbits", 1ULL << 37},
+    {"tbit", 1ULL << 37},
+};
+
+}  // namespace
+
+std::optional<uint64_t> parseMemUnit(std::string_view value) {
+  std::string_view v = trim(value);
+  size_t i = 0;
+  while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i])))
+    ++i;
+  size_t j = i;
+  bool fraction = j < v.size() && v[j] == '.';
+  if (fraction)
+    for (++j; j < v.size() && std::isdigit(static_cast<unsigned char>(v[j]));)
+      ++j;
+  if (i == 0 && !(fraction && j > i + 1)) return std::nullopt;
+  std::string_view unit = trim(v.substr(j));
+  constexpr uint64_t kMax = INT64_MAX;
+  for (const MemUnit& u : kMemUnits) {
+    if (!iequals(unit, u.name)) continue;
+    if (fraction) {
+      double d =
+          std::strtod(std::string(v.substr(0, j)).c_str(), nullptr) * static_cast<double>(u.bytes);
+      if (!(d >= 0) || d >= static_cast<double>(kMax)) return std::nullopt;
+      return static_cast<uint64_t>(d);
+    }
+    auto n = text::number<uint64_t>(v.substr(0, i));
+    if (!n || *n > kMax / u.bytes) return std::nullopt;
+    return *n * u.bytes;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 // Applies one entry to `out`: an implemented option fills Config, a no-effect option warns,
 // anything else is an error that names the option.
 Status applyEntry(BuildResult& out, const TorrcEntry& e) {
@@ -631,6 +713,16 @@ void checkWhole(BuildResult& out, ConfigErrors& errors, const std::string& file)
     errors.push_back(ConfigError{0, "BandwidthBurst must be at least BandwidthRate", file});
   if (c.logs.empty()) c.logs.push_back(LogTarget{});
   checkRelayOptions(out, errors, file);
+  // C tor's checks for a relay (compute_real_max_mem_in_queues): below 64 MB it uses 64 MB.
+  uint64_t mib = c.maxMemInQueuesBytes >> 20;
+  if (c.maxMemInQueuesBytes != 0 && mib < 64)
+    out.warnings.push_back(
+        "MaxMemInQueues must be at least 64 MB on relays; using 64 MB. Ideally, have it as large "
+        "as you can afford.");
+  else if (c.maxMemInQueuesBytes != 0 && mib < 256)
+    out.warnings.push_back("MaxMemInQueues is set to a low value (" + std::to_string(mib) +
+                           " MB); if the relay runs out of room it closes the streams and "
+                           "circuits that hold the most");
   if (c.metricsPort && c.metricsPortPolicy.empty())
     out.warnings.push_back(
         "MetricsPort without MetricsPortPolicy: every request will be refused (as in C tor); "

@@ -140,6 +140,9 @@ struct Config {
   std::vector<std::string> metricsPortPolicy;
   // DoS* (dos_options.h): what the torrc sets; common/dos resolves it against the consensus.
   dos::DosTorrc dos;
+  // MaxMemInQueues in bytes, as written; 0 (C tor's default) means "from the physical memory".
+  // common/flowctl/mem_budget.h turns it into the budget and splits it among the daemons.
+  uint64_t maxMemInQueuesBytes = 0;
 };
 
 struct BuildResult {
@@ -171,6 +174,10 @@ bool isLogDomain(std::string_view name);
 // Exposed for tests and for --verify-config's messages.
 bool isCtorOption(std::string_view name);
 std::optional<uint64_t> parseBandwidth(std::string_view value);
+// C tor's memory units (MEMUNIT options such as MaxMemInQueues): "N [unit]" or "N.M [unit]", the
+// unit case-insensitive, with or without a space (b, kb, mb, m, gb, tb and their long forms;
+// kbits and the like are 1024-based bits), at most INT64_MAX bytes. nullopt if unreadable.
+std::optional<uint64_t> parseMemUnit(std::string_view value);
 std::optional<bool> parseBool(std::string_view value);
 // C tor's interval syntax: "N [seconds|minutes|hours|days|weeks|months]" (singular too; a month is
 // 30 days). nullopt if unreadable.

@@ -199,6 +199,12 @@ std::optional<Status> readRelayOption(Config& c, std::string_view key, std::stri
   if (is("RelayBandwidthBurst"))
     return readBandwidth(c.relayBandwidthBurstBytes, "RelayBandwidthBurst", v);
   if (is("RunAsDaemon")) return readBool(c.runAsDaemon, "RunAsDaemon", v);
+  if (is("MaxMemInQueues")) {
+    auto b = parseMemUnit(v);
+    if (!b) return Status(fail("MaxMemInQueues: cannot read \"" + std::string(v) + "\""));
+    c.maxMemInQueuesBytes = *b;
+    return Status();
+  }
   if (is("PidFile")) {
     if (v.empty()) return Status(fail(std::string("PidFile needs a file name")));
     c.pidFile = std::string(v);

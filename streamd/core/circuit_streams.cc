@@ -453,6 +453,12 @@ void CircuitStreams::sendResolved(StreamId id, const DnsAnswer& answer) {
   io_.sendControl(id, RelayCmd::kResolved, w.written());
 }
 
+bool CircuitStreams::endForMemory(StreamId id) {
+  if (!has(id)) return false;
+  endAndForget(id, EndReason::kResourceLimit);
+  return true;
+}
+
 void CircuitStreams::endAndForget(StreamId id, EndReason r) {
   sendEnd(id, r);
   forget(id);

@@ -138,6 +138,9 @@ class CircuitStreams {
 
   // The circuit is gone: every stream is released without a message.
   void closeAll();
+  // The OOM handler's close (streamd/net/oom_handler.h): END RESOURCELIMIT to the client, and the
+  // socket released without flushing, so what it buffered is freed. False if no such stream.
+  bool endForMemory(StreamId id);
 
   size_t size() const { return streams_.size(); }
   bool has(StreamId id) const { return streams_.count(id) != 0; }

@@ -12,7 +12,7 @@ SocketLinger::~SocketLinger() {
   }
 }
 
-void SocketLinger::closeAfterFlush(bufferevent* bev) {
+void SocketLinger::closeAfterFlush(bufferevent* bev, uint64_t age) {
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
     bufferevent_free(bev);
     return;
@@ -34,6 +34,11 @@ void SocketLinger::closeAfterFlush(bufferevent* bev) {
     return;
   }
   ++counters_.adopted;
+  e.age = age;
+  if (memory_) {  // what it holds now; it only shrinks until it closes
+    e.charge = flowctl::MemCharge(*memory_);
+    e.charge.set(evbuffer_get_length(bufferevent_get_output(bev)));
+  }
   // Nothing more is read; the write callback fires once the output is empty (low watermark 0).
   bufferevent_disable(bev, EV_READ);
   bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
@@ -59,6 +64,24 @@ void SocketLinger::onEvent(bufferevent*, short what, void* arg) {
 void SocketLinger::onTimeout(evutil_socket_t, short, void* arg) {
   auto* e = static_cast<Entry*>(arg);
   e->owner->finish(*e, false);
+}
+
+void SocketLinger::collectOom(std::vector<OomCandidate>& out,
+                              std::vector<OomTarget>& targets) const {
+  for (const Entry& e : socks_) {
+    out.push_back(OomCandidate{e.charge.held(), e.age, targets.size()});
+    targets.push_back(OomTarget{nullptr, 0, 0, 0, &e});
+  }
+}
+
+uint64_t SocketLinger::close(const void* lingering) {
+  for (Entry& e : socks_) {
+    if (&e != lingering) continue;
+    uint64_t bytes = e.charge.held();
+    finish(e, false);
+    return bytes;
+  }
+  return 0;
 }
 
 void SocketLinger::finish(Entry& e, bool flushed) {

@@ -6,6 +6,8 @@
 //
 // Bounded: at most `maxSockets` linger at once (beyond that a socket is closed at once, its unsent
 // output lost, and counted), and each holds at most what its stream's window let the client send.
+// With account(), each socket's output at adoption is charged to streamd's memory count until it
+// closes, and the OOM handler may close it (the largest first, as streams).
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -14,6 +16,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <vector>
+
+#include "common/flowctl/mem_budget.h"
+#include "streamd/core/oom_choice.h"
+#include "streamd/net/oom_target.h"
 
 namespace onionsplit::streamd {
 
@@ -34,7 +41,15 @@ class SocketLinger {
 
   // Takes `bev` (a connected socket whose stream is gone) and closes it once its output is
   // written. Frees it at once if its output is empty or too many linger already.
-  void closeAfterFlush(bufferevent* bev);
+  // `age`: the stream's creation order, for the OOM handler's ties.
+  void closeAfterFlush(bufferevent* bev, uint64_t age = 0);
+
+  // Charges lingering sockets to `memory` (which must outlive this).
+  void account(flowctl::MemCounter& memory) { memory_ = &memory; }
+  // For the OOM handler: each lingering socket's bytes, its target appended to `targets` and its
+  // index there as the candidate's ref. Then close() frees one (counted as failed); the bytes.
+  void collectOom(std::vector<OomCandidate>& out, std::vector<OomTarget>& targets) const;
+  uint64_t close(const void* lingering);
 
   size_t lingering() const { return socks_.size(); }
   const LingerCounters& counters() const { return counters_; }
@@ -45,6 +60,8 @@ class SocketLinger {
     bufferevent* bev = nullptr;
     event* timer = nullptr;
     std::list<Entry>::iterator self;
+    uint64_t age = 0;
+    flowctl::MemCharge charge;
   };
   static void onWrite(bufferevent* bev, void* arg);
   static void onEvent(bufferevent* bev, short what, void* arg);
@@ -56,6 +73,7 @@ class SocketLinger {
   uint32_t timeoutMs_;
   std::list<Entry> socks_;  // stable addresses: libevent holds pointers to entries
   LingerCounters counters_;
+  flowctl::MemCounter* memory_ = nullptr;
 };
 
 }  // namespace onionsplit::streamd

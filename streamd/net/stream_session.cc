@@ -18,6 +18,7 @@
 #include "common/base/clock.h"
 #include "common/cell/relay_v1.h"
 #include "common/flowctl/msg_queue.h"
+#include "streamd/net/oom_handler.h"
 
 namespace onionsplit::streamd {
 namespace {
@@ -92,6 +93,11 @@ class StreamSession::Circuit final : public StreamIo {
     bool eof = false;
     int err = 0;
     bool readPaused = false;  // input holds readAheadBytes: not reading the socket
+    evbuffer_cb_entry* inputCb = nullptr;
+    uint64_t age = 0;           // creation order, for the OOM handler's ties
+    flowctl::MemCharge output;  // what the socket's output buffer holds
+    flowctl::MemCharge input;   // ... and its input buffer
+    uint64_t held() const { return output.held() + input.held(); }
   };
   Circuit(StreamSession& s, FlowId f, uint64_t n, bool cc, bool v1)
       : session(s),
@@ -113,6 +119,9 @@ class StreamSession::Circuit final : public StreamIo {
       p = std::make_unique<Sock>();
       p->circuit = this;
       p->id = id;
+      p->age = session.ctx_.nextAge++;
+      p->output = flowctl::MemCharge(session.ctx_.memory);
+      p->input = flowctl::MemCharge(session.ctx_.memory);
       p->timer = evtimer_new(session.ctx_.base, &Circuit::onTimer, p.get());
     }
     return *p;
@@ -179,6 +188,7 @@ class StreamSession::Circuit final : public StreamIo {
     }
     bufferevent_setcb(s.bev, &Circuit::onRead, nullptr, &Circuit::onSocketEvent, &s);
     s.drainCb = evbuffer_add_cb(bufferevent_get_output(s.bev), &Circuit::onDrained, &s);
+    s.inputCb = evbuffer_add_cb(bufferevent_get_input(s.bev), &Circuit::onInput, &s);
     sockaddr_storage ss;
     socklen_t len = toSockaddr(a, port, ss);
     s.inConnect = true;
@@ -209,8 +219,9 @@ class StreamSession::Circuit final : public StreamIo {
     if (s.timer) event_free(s.timer);
     if (s.bev) {
       if (s.drainCb) evbuffer_remove_cb_entry(bufferevent_get_output(s.bev), s.drainCb);
+      if (s.inputCb) evbuffer_remove_cb_entry(bufferevent_get_input(s.bev), s.inputCb);
       if (flush && s.connected && session.ctx_.linger)
-        session.ctx_.linger->closeAfterFlush(s.bev);
+        session.ctx_.linger->closeAfterFlush(s.bev, s.age);
       else
         bufferevent_free(s.bev);
     }
@@ -283,12 +294,21 @@ class StreamSession::Circuit final : public StreamIo {
     c.session.pump(c);
   }
 
+  // Every change of the output buffer: the charge follows it; a drain may free withheld SENDMEs.
   static void onDrained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
-    if (info->n_deleted == 0) return;
     auto* s = static_cast<Sock*>(arg);
+    s->output.set(evbuffer_get_length(buf));
+    if (info->n_added) s->circuit->session.ctx_.noteGrowth();
+    if (info->n_deleted == 0) return;
     Circuit& c = *s->circuit;
     c.core.onOutputDrained(s->id, evbuffer_get_length(buf), info->n_deleted, monotonicUsec());
     c.session.pump(c);
+  }
+
+  static void onInput(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+    auto* s = static_cast<Sock*>(arg);
+    s->input.set(evbuffer_get_length(buf));
+    if (info->n_added) s->circuit->session.ctx_.noteGrowth();
   }
 
   StreamSession& session;
@@ -306,11 +326,37 @@ StreamSession::StreamSession(std::string peer, ipc::Side peerSide, StreamdContex
                              std::function<void()> drop, flowctl::CreditWindows w)
     : PeerSession(std::move(peer), w, std::move(drop)), ctx_(ctx), peerSide_(peerSide) {
   sweepEv_ = event_new(ctx_.base, -1, 0, &StreamSession::onSweep, this);
+  ctx_.sessions.push_back(this);
 }
 
 StreamSession::~StreamSession() noexcept(false) {
   circuits_.clear();  // closes every socket, cancels every lookup
   if (sweepEv_) event_free(sweepEv_);
+  std::erase(ctx_.sessions, this);
+}
+
+void StreamdContext::noteGrowth() {
+  if (oom && memory.over()) oom->schedule();
+}
+
+void StreamSession::collectOom(std::vector<OomCandidate>& out, std::vector<OomTarget>& targets) {
+  for (auto& [flow, c] : circuits_)
+    for (auto& [id, s] : c->socks) {
+      if (s->held() == 0) continue;
+      out.push_back(OomCandidate{s->held(), s->age, targets.size()});
+      targets.push_back(OomTarget{this, flow, c->serial, id, nullptr});
+    }
+}
+
+uint64_t StreamSession::endForMemory(const OomTarget& t) {
+  Circuit* c = circuitOf(t.flow, t.serial);
+  if (!c) return 0;
+  Circuit::Sock* s = c->find(t.stream);
+  if (!s) return 0;
+  uint64_t bytes = s->held();
+  if (!c->core.endForMemory(t.stream)) return 0;  // END RESOURCELIMIT; the socket is freed
+  pump(*c);
+  return bytes;
 }
 
 size_t StreamSession::sockets() const {

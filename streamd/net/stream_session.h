@@ -36,15 +36,21 @@
 #include <vector>
 
 #include "common/daemon/log.h"
+#include "common/flowctl/mem_budget.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 #include "streamd/core/circuit_streams.h"
+#include "streamd/core/oom_choice.h"
 #include "streamd/net/linger.h"
+#include "streamd/net/oom_target.h"
 #include "streamd/net/resolver.h"
 
 namespace onionsplit::streamd {
 
 using flowctl::FlowId;
+
+class OomHandler;
+class StreamSession;
 
 // What every session of the daemon shares.
 struct StreamdContext {
@@ -60,6 +66,15 @@ struct StreamdContext {
   // family, "" for none; never used for loopback destinations, as in C tor.
   std::string bindIpv4;
   std::string bindIpv6;
+  // Memory (issue 18): every socket's output and input buffer is charged here, against streamd's
+  // share of MaxMemInQueues (budget 0: none). Over it, `oom` (when set) runs at the top of the
+  // loop. `sessions` lets it find every stream; `nextAge` orders streams by creation.
+  flowctl::MemCounter memory;
+  OomHandler* oom = nullptr;
+  std::vector<StreamSession*> sessions;
+  uint64_t nextAge = 1;
+  // A buffer grew: schedules the OOM handler if over budget (never runs it here).
+  void noteGrowth();
 };
 
 // The pipe's state per flow: none (the circuit is kept in the session's table by flow id).
@@ -87,6 +102,12 @@ class StreamSession final : public ipc::PeerSession<ipc::StreamTraits, StreamFlo
 
   size_t circuits() const { return circuits_.size(); }
   size_t sockets() const;
+
+  // For the OOM handler (oom_handler.h): every stream holding buffered bytes, its target appended
+  // to `targets` and its index there as the candidate's ref; then endForMemory() closes one with
+  // END RESOURCELIMIT and returns the bytes freed (0 if it is gone).
+  void collectOom(std::vector<OomCandidate>& out, std::vector<OomTarget>& targets);
+  uint64_t endForMemory(const OomTarget& t);
 
  private:
   class Circuit;

@@ -27,6 +27,7 @@
 
 #include "common/cell/relay.h"
 #include "common/ipc/event_loop.h"
+#include "streamd/net/oom_handler.h"
 
 namespace onionsplit::streamd {
 namespace {
@@ -954,6 +955,50 @@ TEST_F(StreamSessionTest, StreamCreationDefenceClosesTheFloodingCircuitOnly) {
   ASSERT_TRUE(waitFor([&] { return peer->count(22, 1, RelayCmd::kResolved) == 1; }));
   EXPECT_FALSE(dropped);
   EXPECT_TRUE(peer->violation.empty());
+}
+
+}  // namespace
+}  // namespace onionsplit::streamd
+
+namespace onionsplit::streamd {
+namespace {
+
+constexpr uint8_t kResourceLimit = 11;
+
+// MaxMemInQueues (issue 18): a client that fills a stream's socket output past streamd's budget
+// (its server reads nothing, and the client ignores XOFF on its congestion-controlled circuit)
+// loses that stream, with END RESOURCELIMIT, from the OOM handler; a stream of another circuit
+// keeps working, and the count of held bytes goes back to zero. The kernel takes up to its send
+// buffer's maximum first (tcp_wmem, 4 MiB by default), so the client may send up to 8 MiB.
+TEST_F(StreamSessionTest, OverTheMemoryBudgetTheStreamHoldingTheMostEndsWithResourceLimit) {
+  OomHandler oom(*ctx);
+  ctx->memory.setBudget(32 * 1024);
+  TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
+  peer->send(2, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
+  ASSERT_TRUE(waitFor([&] { return !peer->of(2, 1, RelayCmd::kConnected).empty(); }));
+  SlowServer server;
+  peer->send(1, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(server.port)), true);
+  ASSERT_TRUE(waitFor([&] { return !peer->of(1, 1, RelayCmd::kConnected).empty(); }));
+  server.accept();
+  for (int i = 0; i < 16 * 1024 && !hasEnd(1, 1); ++i) {
+    ASSERT_TRUE(waitFor([&] { return peer->pipe.canSend(1); }));
+    peer->send(1, 1, RelayCmd::kData, std::string(498, static_cast<char>('a' + i % 26)), true);
+    if (i % 16 == 0) turn();
+  }
+  ASSERT_TRUE(waitFor([&] { return hasEnd(1, 1); }))
+      << ctx->memory.bytes() << " held, " << oom.runs() << " runs, " << session->sockets();
+  EXPECT_EQ(endReason(1, 1), kResourceLimit);
+  EXPECT_EQ(oom.streamsClosed(), 1u);
+  EXPECT_GT(oom.bytesFreed(), 32u * 1024 / 10);  // at least what took it over the low-water mark
+  EXPECT_LE(ctx->memory.bytes(), ctx->memory.lowWater());
+  EXPECT_FALSE(peer->closedBack(1)) << "the stream goes, not its circuit";
+  peer->send(2, 1, RelayCmd::kData, "still here");
+  ASSERT_TRUE(waitFor([&] { return peer->data(2, 1) == "still here"; }));
+  EXPECT_FALSE(hasEnd(2, 1));
+  EXPECT_FALSE(dropped);
+  session.reset();
+  EXPECT_EQ(ctx->memory.bytes(), 0u);
+  EXPECT_EQ(ctx->memory.charges(), 0u);
 }
 
 }  // namespace

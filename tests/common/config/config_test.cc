@@ -161,6 +161,46 @@ TEST(Config, BandwidthUnits) {
   EXPECT_FALSE(parseBandwidth("1 2 3"));
 }
 
+TEST(Config, MemoryUnitsAsCtorReadsThem) {
+  EXPECT_EQ(parseMemUnit("0"), 0u);
+  EXPECT_EQ(parseMemUnit("4096"), 4096u);
+  EXPECT_EQ(parseMemUnit("512 MB"), 512ULL << 20);
+  EXPECT_EQ(parseMemUnit("512MB"), 512ULL << 20);  // no space needed
+  EXPECT_EQ(parseMemUnit("2 gigabytes"), 2ULL << 30);
+  EXPECT_EQ(parseMemUnit("1 TB"), 1ULL << 40);
+  EXPECT_EQ(parseMemUnit("3 m"), 3ULL << 20);
+  EXPECT_EQ(parseMemUnit("8 kbits"), 1024u);  // memory bits are 1024-based, unlike bandwidth
+  EXPECT_EQ(parseMemUnit("1.5 GB"), 3ULL << 29);
+  EXPECT_EQ(parseMemUnit("  64 MBytes "), 64ULL << 20);
+  EXPECT_FALSE(parseMemUnit(""));
+  EXPECT_FALSE(parseMemUnit("MB"));
+  EXPECT_FALSE(parseMemUnit("-1 MB"));
+  EXPECT_FALSE(parseMemUnit("10 parsecs"));
+  EXPECT_FALSE(parseMemUnit("8388608 TB"));  // over INT64_MAX
+  EXPECT_FALSE(parseMemUnit("99999999999999999999"));
+}
+
+TEST(Config, MaxMemInQueues) {
+  auto unset = parseConfig("Nickname a\n");
+  ASSERT_TRUE(unset);
+  EXPECT_EQ(unset->config.maxMemInQueuesBytes, 0u);  // C tor's rule from the physical memory
+  auto set = parseConfig("MaxMemInQueues 2 GB\n");
+  ASSERT_TRUE(set) << describe(set.error());
+  EXPECT_EQ(set->config.maxMemInQueuesBytes, 2ULL << 30);
+  EXPECT_TRUE(set->warnings.empty());
+  auto low = parseConfig("MaxMemInQueues 32 MB\n");
+  ASSERT_TRUE(low);
+  ASSERT_EQ(low->warnings.size(), 1u);
+  EXPECT_NE(low->warnings[0].find("at least 64 MB"), std::string::npos);
+  auto lowish = parseConfig("MaxMemInQueues 128 MB\n");
+  ASSERT_TRUE(lowish);
+  ASSERT_EQ(lowish->warnings.size(), 1u);
+  EXPECT_NE(lowish->warnings[0].find("low value (128 MB)"), std::string::npos);
+  auto bad = parseConfig("MaxMemInQueues lots\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error()[0].message.find("MaxMemInQueues"), std::string::npos);
+}
+
 TEST(Config, KnowsCtorOptionNames) {
   EXPECT_TRUE(isCtorOption("ExitPolicy"));
   EXPECT_TRUE(isCtorOption("hiddenservicedir"));
