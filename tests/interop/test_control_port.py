@@ -4,7 +4,7 @@ network with ControlPort, ControlSocket, CookieAuthentication and a HashedContro
 C tor's `tor --hash-password`. stem authenticates (SAFECOOKIE with the cookie file, the password,
 and over the Unix socket), reads GETINFO keys and GETCONF options and checks them against the
 relay (its fingerprint, its torrc, its launcher's pid); a controller that did not authenticate gets
-C tor's 514. With SETEVENTS BW stem sees the bytes of a download through onionsplit as the exit;
+C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS BW stem sees the bytes of a download through onionsplit as the exit;
 SIGNAL RELOAD reloads the torrc and SIGNAL SHUTDOWN stops the relay.
 
 Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
@@ -89,6 +89,35 @@ def check_getconf(check, c, relay):
     check(c.get_conf("ORPort") == f"127.0.0.1:{relay.port}", "GETCONF ORPort")
 
 
+def closed_by_peer(s):
+    """True once the peer closed `s` (EOF or reset) rather than waiting for more."""
+    s.settimeout(10)
+    try:
+        while s.recv(4096):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def check_hostile(check, port):
+    """A line past 16 KiB closes the connection; a 17th controller is closed at accept."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GETINFO " + b"x" * (17 * 1024))
+    check(closed_by_peer(s), "a command line over 16 KiB closes the connection")
+    s.close()
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(16)]
+    for h in held:  # each answered: all 16 are accepted and served
+        h.sendall(b"PROTOCOLINFO 1\r\n")
+        h.recv(4096)
+    extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+    check(closed_by_peer(extra), "a 17th controller at once is closed at accept")
+    for h in held + [extra]:
+        h.close()
+
+
 def main():
     run = tornet.InteropRun("onionsplit-control-")
     bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
@@ -122,6 +151,7 @@ def main():
                                    "HashedControlPassword *or* authentication cookie."),
                   f"a wrong password: {reply.strip()!r}")
 
+            check_hostile(check, cport)
             with Controller.from_port(port=cport) as c:
                 info = stem.connection.get_protocolinfo(c)
                 check({"cookie", "safecookie", "password"} <=
