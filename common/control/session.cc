@@ -24,6 +24,14 @@ std::string unrecognized(const std::vector<std::string>& keys, std::string_view 
   return r.finish(std::string(what) + " \"" + keys.back() + "\"");
 }
 
+// C tor's signal names (control-spec §3.7).
+bool isCtorSignal(const std::string& name) {
+  static constexpr std::string_view kSignals[] = {
+      "RELOAD", "HUP",  "SHUTDOWN", "INT",           "DUMP",      "USR1",   "DEBUG",  "USR2",
+      "HALT",   "TERM", "NEWNYM",   "CLEARDNSCACHE", "HEARTBEAT", "ACTIVE", "DORMANT"};
+  return std::find(std::begin(kSignals), std::end(kSignals), name) != std::end(kSignals);
+}
+
 std::string bytesOf(const Digest256& d) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
@@ -101,8 +109,10 @@ bool Session::dispatch(const Command& c, std::string& out) {
   } else if (kw == "SIGNAL") {
     if (args->size() != 1) {
       out += endReply(512, "Missing argument to SIGNAL");
-    } else if (!backend_.signal(upper((*args)[0].value))) {
-      out += endReply(552, "Unrecognized signal code \"" + (*args)[0].value + "\"");
+    } else if (std::string name = upper((*args)[0].value); !backend_.signal(name)) {
+      out += isCtorSignal(name)
+                 ? endReply(551, "onionsplit does not support SIGNAL " + name + " yet")
+                 : endReply(552, "Unrecognized signal code \"" + (*args)[0].value + "\"");
     } else {
       out += endReply(250, "OK");
     }

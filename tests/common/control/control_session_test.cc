@@ -164,7 +164,8 @@ TEST(ControlSession, SignalsAndEvents) {
   h.send("AUTHENTICATE");
   EXPECT_EQ(h.send("SIGNAL reload"), "250 OK\r\n");
   EXPECT_EQ(h.send("SIGNAL FROB"), "552 Unrecognized signal code \"FROB\"\r\n");
-  EXPECT_EQ(h.backend.signals, (std::vector<std::string>{"RELOAD", "FROB"}));
+  EXPECT_EQ(h.send("SIGNAL NEWNYM"), "551 onionsplit does not support SIGNAL NEWNYM yet\r\n");
+  EXPECT_EQ(h.backend.signals, (std::vector<std::string>{"RELOAD", "FROB", "NEWNYM"}));
   EXPECT_EQ(h.send("SETEVENTS EXTENDED BW notice"), "250 OK\r\n");
   EXPECT_TRUE(h.session.wants("BW"));
   EXPECT_TRUE(h.session.wants("NOTICE"));
