@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "common/config/config.h"
@@ -112,6 +113,17 @@ std::optional<Status> applyControlOption(Config& c, std::string_view key, std::s
 std::string cookieAuthFilePath(const Config& c) {
   if (!c.control.cookieAuthFile.empty()) return c.control.cookieAuthFile;
   return c.dataDirectory + "/control_auth_cookie";
+}
+
+bool sameControlOptions(const ControlOptions& a, const ControlOptions& b) {
+  auto sameAddress = [](const ControlPortAddress& x, const ControlPortAddress& y) {
+    return x.address == y.address && x.port == y.port;
+  };
+  return std::equal(a.ports.begin(), a.ports.end(), b.ports.begin(), b.ports.end(), sameAddress) &&
+         a.sockets == b.sockets && a.cookieAuthentication == b.cookieAuthentication &&
+         a.cookieAuthFile == b.cookieAuthFile &&
+         a.cookieAuthFileGroupReadable == b.cookieAuthFileGroupReadable &&
+         a.hashedControlPasswords == b.hashedControlPasswords;
 }
 
 std::vector<std::string> controlWarnings(const Config& c) {

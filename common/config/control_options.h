@@ -39,6 +39,10 @@ std::optional<Expected<void, std::string>> applyControlOption(Config& c, std::st
 // The cookie file's path: CookieAuthFile, else DataDirectory/control_auth_cookie (as C tor).
 std::string cookieAuthFilePath(const Config& c);
 
+// The control listeners and their authentication are set up at start: a reload that changes them
+// is refused (reload.h's fixedWhileRunning).
+bool sameControlOptions(const ControlOptions& a, const ControlOptions& b);
+
 // After every entry: a warning when a control listener is open without authentication.
 std::vector<std::string> controlWarnings(const Config& c);
 

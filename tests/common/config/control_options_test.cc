@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/config/config.h"
+#include "common/config/reload.h"
 
 namespace onionsplit::config {
 namespace {
@@ -64,6 +65,17 @@ TEST(ControlOptions, WarnsWithoutAuthentication) {
   auto r = ok("ControlPort 127.0.0.1:9051\n");
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("no authentication"), std::string::npos);
+}
+
+TEST(ControlOptions, FixedWhileRunning) {
+  Config running = ok("ControlPort 9051\nCookieAuthentication 1\n").config;
+  EXPECT_TRUE(
+      fixedWhileRunning(running, ok("ControlPort 9051\nCookieAuthentication 1\n").config).empty());
+  auto changed =
+      fixedWhileRunning(running, ok("ControlPort 9052\nCookieAuthentication 1\n").config);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].rfind("ControlPort", 0), 0u);
+  EXPECT_EQ(fixedWhileRunning(running, ok("ControlPort 9051\n").config).size(), 1u);
 }
 
 }  // namespace
