@@ -39,6 +39,7 @@
 #include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
 #include "common/keys/relay_keys.h"
+#include "launcher/control_server.h"
 #include "launcher/data_directory.h"
 #include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
@@ -487,6 +488,9 @@ int run(const std::string& configPath, const config::Config& cfg,
       return 1;
     }
   }
+  std::string controlError;  // ControlPort and ControlSocket too, and the cookie for User
+  auto control = cfg.control.enabled() ? ControlServer::listen(ev, cfg, controlError) : nullptr;
+  if (cfg.control.enabled() && !control) return spdlog::error("{}", controlError), 1;
   if (!dropToUser(cfg)) return 1;
   signal(SIGPIPE, SIG_IGN);
   Loop loop;
@@ -534,6 +538,9 @@ int run(const std::string& configPath, const config::Config& cfg,
     });
     spdlog::info("MetricsPort on {} port {}", cfg.metricsPort->address, metrics->port());
   }
+  if (control)  // SIGNAL RELOAD and SHUTDOWN take the paths of SIGHUP and SIGTERM
+    control->serve({[&loop]() -> const config::Config& { return loop.cfg; }, configPath, snapshot,
+                    startedAtMs, [] { raise(SIGHUP); }, [] { raise(SIGTERM); }});
   event_base_dispatch(loop.base);
   event_free(term);
   event_free(intr);
@@ -541,6 +548,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   event_free(keyTimer);
   event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
+  control = nullptr;
   if (!cfg.pidFile.empty()) unlink(cfg.pidFile.c_str());
   spdlog::info("stopped");
   return loop.refused ? 1 : 0;

@@ -11,7 +11,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libseccomp-dev libsystemd-dev
   systemd-container debootstrap lintian man-db
-  tor tor-geoipdb python3 curl procps iproute2
+  tor tor-geoipdb python3 python3-stem curl procps iproute2
 )
 missing=()
 for p in "${PKGS[@]}"; do

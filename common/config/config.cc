@@ -498,16 +498,16 @@ const std::vector<OptionDef>& implementedOptions() {
 
 // C tor options with no effect on the relay's behaviour on the network: accepted with a warning.
 constexpr std::string_view kNoEffectOptions[] = {
-    "AvoidDiskWrites",   "CookieAuthentication",      "DataDirectoryGroupReadable",
-    "DisableAllSwap",    "DisableDebuggerAttachment", "HardwareAccel",
-    "LogMessageDomains", "LogTimeGranularity",        "NumCPUs",
-    "SafeLogging",       "TruncateLogFile",
+    "AvoidDiskWrites",    "DataDirectoryGroupReadable",
+    "DisableAllSwap",     "DisableDebuggerAttachment",
+    "HardwareAccel",      "LogMessageDomains",
+    "LogTimeGranularity", "NumCPUs",
+    "SafeLogging",        "TruncateLogFile",
 };
 
-// Client and control listeners: onionsplit has none, so "0" (off) is what it does anyway.
+// Client listeners: onionsplit has none, so "0" (off) is what it does anyway.
 constexpr std::string_view kOffWhenZero[] = {
-    "ControlPort",    "DNSPort",  "DirPort",   "ExtORPort",
-    "HTTPTunnelPort", "NATDPort", "SocksPort", "TransPort",
+    "DNSPort", "DirPort", "ExtORPort", "HTTPTunnelPort", "NATDPort", "SocksPort", "TransPort",
 };
 
 }  // namespace
@@ -667,6 +667,7 @@ Status applyEntry(BuildResult& out, const TorrcEntry& e) {
                          [&](const OptionDef& d) { return iequals(d.name, e.key); });
   std::string warning;
   if (auto st = applyDosOption(out.config, e.key, e.value)) return *st;
+  if (auto st = applyControlOption(out.config, e.key, e.value)) return *st;
   if (auto st = applyRelayOption(out.config, e.key, e.value, warning)) {
     if (*st && !warning.empty()) out.warnings.push_back(where(e) + e.key + ": " + warning);
     return *st;
@@ -723,6 +724,8 @@ void checkWhole(BuildResult& out, ConfigErrors& errors, const std::string& file)
     out.warnings.push_back("MaxMemInQueues is set to a low value (" + std::to_string(mib) +
                            " MB); if the relay runs out of room it closes the streams and "
                            "circuits that hold the most");
+  for (auto& w : controlWarnings(c))
+    out.warnings.push_back(std::move(w));
   if (c.metricsPort && c.metricsPortPolicy.empty())
     out.warnings.push_back(
         "MetricsPort without MetricsPortPolicy: every request will be refused (as in C tor); "

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/config/control_options.h"
 #include "common/config/torrc.h"
 #include "common/dos/dos_params.h"
 
@@ -112,6 +113,7 @@ struct Config {
   bool sandbox = true;  // Sandbox (C tor's name; on by default here, see docs/OPERATING.md)
   SandboxSyscalls sandboxSyscalls = SandboxSyscalls::kKill;  // SandboxSyscalls kill|trap|log
   std::optional<MetricsPort> metricsPort;  // unset or "MetricsPort 0": no metrics listener
+  ControlOptions control;                  // ControlPort and its authentication (control_options.h)
   // C tor's relay options of relay_options.h. RelayBandwidth*: 0 = unset.
   uint64_t relayBandwidthRateBytes = 0;
   uint64_t relayBandwidthBurstBytes = 0;

@@ -72,6 +72,8 @@ std::vector<std::string> fixedWhileRunning(const Config& running, const Config& 
         "PublishServerDescriptor");
   check(running.heartbeatPeriodSeconds == fresh.heartbeatPeriodSeconds, "HeartbeatPeriod");
   check(running.connLimit == fresh.connLimit, "ConnLimit");
+  check(sameControlOptions(running.control, fresh.control),
+        "ControlPort (or ControlSocket, CookieAuth*, HashedControlPassword)");
   return out;
 }
 

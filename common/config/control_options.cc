@@ -1,0 +1,138 @@
+// common/config/control_options.cc: see control_options.h. Syntax and defaults are C tor 0.4.9's
+// (tor(1)).
+#include "common/config/control_options.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/config/config.h"
+#include "common/config/text.h"
+
+namespace onionsplit::config {
+namespace {
+
+using Status = Expected<void, std::string>;
+using text::iequals;
+
+bool isLoopback(const std::string& address) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, address.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+std::optional<uint16_t> port(std::string_view s) {
+  auto n = text::number<uint32_t>(s);
+  if (!n || *n > 65535) return std::nullopt;
+  return static_cast<uint16_t>(*n);
+}
+
+// "[address:]port", "unix:PATH" or "0"; flags after the first word are refused (none is done).
+Status readControlPort(ControlOptions& o, std::string_view v) {
+  auto words = text::split(text::trim(v), ' ');
+  if (words.empty() || words[0].empty()) return fail(std::string("ControlPort needs a port"));
+  if (words.size() > 1)
+    return fail("ControlPort: onionsplit takes no flags (\"" + std::string(words[1]) + "\")");
+  std::string_view w = words[0];
+  if (w.substr(0, 5) == "unix:") {
+    if (w.size() == 5) return fail(std::string("ControlPort unix: needs a path"));
+    o.sockets.emplace_back(w.substr(5));
+    return {};
+  }
+  if (iequals(w, "auto"))
+    return fail(std::string("ControlPort auto: onionsplit needs a fixed port"));
+  ControlPortAddress a;
+  std::string_view portText = w;
+  if (!w.empty() && w.front() == '[') {
+    size_t close = w.find("]:");
+    if (close == w.npos) return fail("ControlPort: bad address " + std::string(w));
+    a.address = std::string(w.substr(1, close - 1));
+    portText = w.substr(close + 2);
+  } else if (size_t colon = w.rfind(':'); colon != w.npos) {
+    a.address = std::string(w.substr(0, colon));
+    portText = w.substr(colon + 1);
+  }
+  auto p = port(portText);
+  if (!p) return fail("ControlPort: bad port \"" + std::string(portText) + "\"");
+  if (*p == 0) return {};
+  if (!isLoopback(a.address))
+    return fail("ControlPort " + a.address +
+                ": onionsplit serves the control port only on a loopback address (127.0.0.1 or "
+                "::1); use an SSH tunnel to reach it from elsewhere");
+  a.port = *p;
+  o.ports.push_back(std::move(a));
+  return {};
+}
+
+Status readHashedPassword(ControlOptions& o, std::string_view v) {
+  std::string_view h = text::trim(v);
+  bool ok = h.size() == 61 && h.substr(0, 3) == "16:";
+  for (size_t i = 3; ok && i < h.size(); ++i)
+    ok = std::isxdigit(static_cast<unsigned char>(h[i])) != 0;
+  if (!ok)
+    return fail("HashedControlPassword: \"" + std::string(h) +
+                "\" is not what tor --hash-password prints (16: and 58 hex digits)");
+  o.hashedControlPasswords.emplace_back(h);
+  return {};
+}
+
+Status readBool(bool& out, std::string_view name, std::string_view v) {
+  auto b = parseBool(text::trim(v));
+  if (!b) return fail(std::string(name) + " takes 0 or 1, not \"" + std::string(v) + "\"");
+  out = *b;
+  return {};
+}
+
+}  // namespace
+
+std::optional<Status> applyControlOption(Config& c, std::string_view key, std::string_view value) {
+  ControlOptions& o = c.control;
+  if (iequals(key, "ControlPort")) return readControlPort(o, value);
+  if (iequals(key, "ControlSocket")) {
+    std::string_view v = text::trim(value);
+    if (v == "0") return Status{};
+    if (v.empty() || v.front() != '/')
+      return Status(fail("ControlSocket: needs an absolute path, not \"" + std::string(v) + "\""));
+    o.sockets.emplace_back(v);
+    return Status{};
+  }
+  if (iequals(key, "CookieAuthentication"))
+    return readBool(o.cookieAuthentication, "CookieAuthentication", value);
+  if (iequals(key, "CookieAuthFileGroupReadable"))
+    return readBool(o.cookieAuthFileGroupReadable, "CookieAuthFileGroupReadable", value);
+  if (iequals(key, "CookieAuthFile")) {
+    o.cookieAuthFile = std::string(text::trim(value));
+    return Status{};
+  }
+  if (iequals(key, "HashedControlPassword")) return readHashedPassword(o, value);
+  return std::nullopt;
+}
+
+std::string cookieAuthFilePath(const Config& c) {
+  if (!c.control.cookieAuthFile.empty()) return c.control.cookieAuthFile;
+  return c.dataDirectory + "/control_auth_cookie";
+}
+
+bool sameControlOptions(const ControlOptions& a, const ControlOptions& b) {
+  auto sameAddress = [](const ControlPortAddress& x, const ControlPortAddress& y) {
+    return x.address == y.address && x.port == y.port;
+  };
+  return std::equal(a.ports.begin(), a.ports.end(), b.ports.begin(), b.ports.end(), sameAddress) &&
+         a.sockets == b.sockets && a.cookieAuthentication == b.cookieAuthentication &&
+         a.cookieAuthFile == b.cookieAuthFile &&
+         a.cookieAuthFileGroupReadable == b.cookieAuthFileGroupReadable &&
+         a.hashedControlPasswords == b.hashedControlPasswords;
+}
+
+std::vector<std::string> controlWarnings(const Config& c) {
+  const ControlOptions& o = c.control;
+  if (!o.enabled() || o.cookieAuthentication || !o.hashedControlPasswords.empty()) return {};
+  return {
+      "ControlPort is open, but no authentication method has been configured: any program "
+      "on this machine can control the relay; set CookieAuthentication 1 or "
+      "HashedControlPassword"};
+}
+
+}  // namespace onionsplit::config

@@ -1,0 +1,70 @@
+// common/control/session.h: one controller connection's state (control-spec §3), pure: it turns
+// commands (protocol.h) into replies, asking a Backend for what the relay knows and does.
+//
+// Hostile controller: before authentication only PROTOCOLINFO (once), AUTHCHALLENGE,
+// AUTHENTICATE and QUIT are answered, anything else gets C tor's 514 and the connection closes;
+// a failed AUTHENTICATE closes it too (515). Reply texts are C tor's.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/control/auth.h"
+#include "common/control/protocol.h"
+
+namespace onionsplit::control {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // GETINFO: the value of `key`, nullopt if it is not a key this relay answers.
+  virtual std::optional<std::string> info(std::string_view key) = 0;
+  // GETCONF: the option's canonical name and its values (none: unset, shown as "Name"); nullopt
+  // if it is not an option.
+  virtual std::optional<std::pair<std::string, std::vector<std::string>>> conf(
+      std::string_view key) = 0;
+  // SIGNAL: `name` upper-cased (RELOAD, HUP, SHUTDOWN, ...); false if not a signal it knows. Runs
+  // after the 250 OK is queued.
+  virtual bool signal(const std::string& name) = 0;
+  // `n` random bytes (SAFECOOKIE's server nonce).
+  virtual std::string random(size_t n) = 0;
+};
+
+// The event names SETEVENTS accepts (C tor's), space-separated as GETINFO events/names shows them.
+const std::vector<std::string_view>& eventNames();
+
+class Session {
+ public:
+  Session(const AuthConfig& auth, Backend& backend, std::string version)
+      : auth_(auth), backend_(backend), version_(std::move(version)) {}
+
+  // Appends the reply to `out`; false when the connection must close once `out` is sent.
+  bool handle(const Command& c, std::string& out);
+  bool authenticated() const { return authenticated_; }
+  bool wants(std::string_view event) const { return events_.count(std::string(event)) > 0; }
+
+ private:
+  bool protocolInfo(const Command& c, std::string& out);
+  bool authChallenge(const Command& c, std::string& out);
+  bool authenticate(const Command& c, std::string& out);
+  std::string checkSecret(const std::string& secret, bool quoted);
+  std::string getInfo(const std::vector<Arg>& args);
+  std::string getConf(const std::vector<Arg>& args);
+  std::string setEvents(const std::vector<Arg>& args);
+  std::string useFeature(const std::vector<Arg>& args);
+  bool dispatch(const Command& c, std::string& out);
+
+  const AuthConfig& auth_;
+  Backend& backend_;
+  std::string version_;
+  bool authenticated_ = false;
+  bool sentProtocolInfo_ = false;
+  std::optional<Digest256> safeCookieClientHash_;
+  std::set<std::string> events_;
+};
+
+}  // namespace onionsplit::control

@@ -1,0 +1,402 @@
+// launcher/control_server.cc: see control_server.h.
+#include "launcher/control_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/config/torrc.h"
+#include "common/control/session.h"
+#include "common/daemon/runtime.h"
+#include "common/exitpolicy/from_config.h"
+#include "common/ipc/peers.h"
+#include "common/keys/relay_keys.h"
+#include "launcher/metrics_scrape.h"
+
+namespace onionsplit::launcher {
+namespace {
+
+// The C tor release whose control protocol onionsplit follows. Controllers (stem, nyx) gate what
+// they ask on the version they read, so it leads; onionsplit's own version follows in parentheses,
+// which stem's version parser accepts.
+constexpr const char* kControlProtocolLevel = "0.4.9.11";
+
+std::string versionText() {
+  return std::string(kControlProtocolLevel) + " (onionsplit-" + daemon::kVersion + ")";
+}
+
+uint64_t nowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+const passwd* userOf(const config::Config& cfg) {
+  return cfg.user.empty() || geteuid() != 0 ? nullptr : getpwnam(cfg.user.c_str());
+}
+
+// 32 random bytes at `path`, 0600 (0640 when group-readable), owned by User when we are root.
+bool writeCookie(const config::Config& cfg, control::Cookie& cookie, std::string& error) {
+  std::string path = config::cookieAuthFilePath(cfg);
+  if (RAND_bytes(cookie.data(), static_cast<int>(cookie.size())) != 1) {
+    error = "cannot make a control cookie: no randomness";
+    return false;
+  }
+  mode_t mode = cfg.control.cookieAuthFileGroupReadable ? 0640 : 0600;
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+  const passwd* pw = userOf(cfg);
+  bool ok = fd >= 0 && fchmod(fd, mode) == 0 && (!pw || fchown(fd, pw->pw_uid, pw->pw_gid) == 0) &&
+            write(fd, cookie.data(), cookie.size()) == static_cast<ssize_t>(cookie.size());
+  if (!ok) error = "CookieAuthFile " + path + ": " + std::strerror(errno);
+  if (fd >= 0 && close(fd) != 0 && ok) {
+    error = "CookieAuthFile " + path + ": " + std::strerror(errno);
+    ok = false;
+  }
+  return ok;
+}
+
+std::string joinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines)
+    out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
+
+}  // namespace
+
+struct ControlServer::Conn {
+  ControlServer* owner = nullptr;
+  bufferevent* bev = nullptr;
+  control::CommandReader reader;
+  std::unique_ptr<control::Session> session;
+  bool closing = false;  // the last reply is queued; close once it has left
+};
+
+// What the controller's GETINFO, GETCONF and SIGNAL reach.
+struct ControlServer::Impl : control::Backend {
+  ControlServer* server = nullptr;
+  control::AuthConfig auth;
+  ControlHooks hooks;
+  // Bytes the exit streams moved, summed over the daemons' counters across their restarts.
+  uint64_t read = 0, written = 0, lastRead = 0, lastWritten = 0;
+  uint64_t bwRead = 0, bwWritten = 0;  // totals at the last BW event
+  bool scraping = false;
+
+  std::optional<std::string> info(std::string_view key) override;
+  std::optional<std::pair<std::string, std::vector<std::string>>> conf(
+      std::string_view key) override;
+  bool signal(const std::string& name) override;
+  std::string random(size_t n) override {
+    std::string s(n, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(n));
+    return s;
+  }
+  std::optional<std::string> processInfo(std::string_view key);
+  std::optional<std::string> relayInfo(std::string_view key);
+};
+
+std::optional<std::string> ControlServer::Impl::processInfo(std::string_view key) {
+  if (key == "process/pid") return std::to_string(getpid());
+  if (key == "process/user") {
+    const passwd* pw = getpwuid(geteuid());
+    return pw ? std::string(pw->pw_name) : std::string();
+  }
+  if (key == "process/descriptor-limit") {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return std::nullopt;
+    return std::to_string(rl.rlim_cur);
+  }
+  if (key == "uptime") return std::to_string((nowMs() - hooks.startedAtMs) / 1000);
+  if (key == "traffic/read") return std::to_string(read);
+  if (key == "traffic/written") return std::to_string(written);
+  return std::nullopt;
+}
+
+std::optional<std::string> ControlServer::Impl::relayInfo(std::string_view key) {
+  const config::Config& cfg = hooks.config();
+  if (key == "fingerprint") {
+    auto line = keys::fingerprintLine(cfg.dataDirectory, cfg.nickname);
+    if (!line) return std::nullopt;
+    return line->substr(line->find(' ') + 1);
+  }
+  if (key == "exit-policy/full") {
+    auto policy = exitpolicy::policyFromConfig(cfg);
+    if (!policy) return std::nullopt;
+    std::vector<std::string> lines;
+    for (const auto& rule : policy->rules())
+      lines.push_back(rule.toString());
+    return joinLines(lines);
+  }
+  if (key == "net/listeners/or") {
+    std::string out;
+    for (const auto& p : cfg.orPorts) {
+      if (p.noListen) continue;
+      std::string a = p.address.empty() ? "0.0.0.0" : p.address;
+      if (a.find(':') != std::string::npos) a = "[" + a + "]";
+      out += (out.empty() ? "\"" : " \"") + a + ":" + std::to_string(p.port) + "\"";
+    }
+    return out;
+  }
+  if (key == "net/listeners/control") {
+    std::string out;
+    for (const auto& n : server->names_)
+      out += (out.empty() ? "" : " ") + control::quote(n);
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ControlServer::Impl::info(std::string_view key) {
+  if (key == "version") return versionText();
+  if (key == "config-file") return hooks.configFile;
+  if (key == "status/version/current") return std::string("unknown");  // no consensus verdict here
+  if (key == "info/names")
+    return joinLines({"config-file -- Current location of the \"torrc\" file.",
+                      "events/names -- Events that the controller can ask for with SETEVENTS.",
+                      "exit-policy/full -- The entire exit policy of onion router",
+                      "fingerprint -- Get hash of server identity key.",
+                      "info/names -- List of GETINFO options, types, and documentation.",
+                      "net/listeners/control -- Bound addresses by type",
+                      "net/listeners/or -- Bound addresses by type",
+                      "process/descriptor-limit -- File descriptor limit.",
+                      "process/pid -- Process id belonging to the main tor process.",
+                      "process/user -- Username under which the tor process is running.",
+                      "status/version/current -- Status of the current version.",
+                      "traffic/read -- Bytes read since the process was started.",
+                      "traffic/written -- Bytes written since the process was started.",
+                      "uptime -- Uptime of the Tor daemon in seconds.",
+                      "version -- The current version of Tor."});
+  if (auto v = processInfo(key)) return v;
+  return relayInfo(key);
+}
+
+std::optional<std::pair<std::string, std::vector<std::string>>> ControlServer::Impl::conf(
+    std::string_view key) {
+  std::ifstream in(hooks.snapshotFile);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto entries = config::lexTorrc(text.str(), hooks.snapshotFile);
+  std::pair<std::string, std::vector<std::string>> out{std::string(key), {}};
+  if (entries) {
+    for (const auto& e : *entries) {
+      if (!control::iequals(e.key, key)) continue;
+      out.first = e.key;
+      out.second.push_back(e.value);
+    }
+  }
+  if (out.second.empty() && !config::isCtorOption(key)) return std::nullopt;
+  return out;
+}
+
+bool ControlServer::Impl::signal(const std::string& name) {
+  if (name == "RELOAD" || name == "HUP") {
+    hooks.reload();
+    return true;
+  }
+  if (name == "SHUTDOWN" || name == "HALT" || name == "INT" || name == "TERM") {
+    hooks.shutdown();
+    return true;
+  }
+  return false;
+}
+
+ControlServer::ControlServer(ipc::EventLoop& loop) : impl_(std::make_unique<Impl>()), loop_(loop) {
+  impl_->server = this;
+}
+
+ControlServer::~ControlServer() {
+  scrape_ = nullptr;
+  for (auto& [p, c] : conns_)
+    bufferevent_free(c->bev);
+  for (auto* l : listeners_)
+    evconnlistener_free(l);
+  if (tick_) event_free(tick_);
+}
+
+bool ControlServer::bindAll(const config::Config& cfg, std::string& error) {
+  for (const auto& p : cfg.control.ports) {
+    int fd = ipc::listenTcp(p.address, p.port);
+    std::string name =
+        (p.address.find(':') != std::string::npos ? "[" + p.address + "]" : p.address) + ":" +
+        std::to_string(p.port);
+    if (fd < 0) {
+      error = "cannot listen on ControlPort " + name + ": " + std::strerror(errno);
+      return false;
+    }
+    auto* l = evconnlistener_new(loop_.base(), &ControlServer::onAccept, this,
+                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, fd);
+    if (!l) {
+      close(fd);
+      error = "cannot serve ControlPort " + name;
+      return false;
+    }
+    listeners_.push_back(l);
+    names_.push_back(name);
+  }
+  const passwd* pw = userOf(cfg);
+  for (const auto& path : cfg.control.sockets) {
+    int fd = ipc::listenUnix(path);
+    if (fd < 0 || (pw && chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0)) {
+      error = "cannot listen on ControlSocket " + path + ": " + std::strerror(errno);
+      if (fd >= 0) close(fd);
+      return false;
+    }
+    auto* l = evconnlistener_new(loop_.base(), &ControlServer::onAccept, this,
+                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, fd);
+    if (!l) {
+      close(fd);
+      error = "cannot serve ControlSocket " + path;
+      return false;
+    }
+    listeners_.push_back(l);
+    names_.push_back("unix:" + path);
+  }
+  return true;
+}
+
+std::unique_ptr<ControlServer> ControlServer::listen(ipc::EventLoop& loop,
+                                                     const config::Config& cfg,
+                                                     std::string& error) {
+  std::unique_ptr<ControlServer> s(new ControlServer(loop));
+  if (!s->bindAll(cfg, error)) return nullptr;
+  control::AuthConfig& auth = s->impl_->auth;
+  auth.cookieAuthentication = cfg.control.cookieAuthentication;
+  auth.cookieFile = config::cookieAuthFilePath(cfg);
+  auth.hashedPasswords = cfg.control.hashedControlPasswords;
+  if (auth.cookieAuthentication && !writeCookie(cfg, auth.cookie, error)) return nullptr;
+  return s;
+}
+
+void ControlServer::serve(ControlHooks hooks) {
+  impl_->hooks = std::move(hooks);
+  for (auto* l : listeners_)
+    evconnlistener_enable(l);
+  tick_ = event_new(loop_.base(), -1, EV_PERSIST, &ControlServer::onTick, this);
+  timeval second{1, 0};
+  event_add(tick_, &second);
+}
+
+void ControlServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+  auto* self = static_cast<ControlServer*>(arg);
+  if (self->conns_.size() >= kMaxConnections) {
+    close(fd);
+    return;
+  }
+  auto c = std::make_unique<Conn>();
+  c->owner = self;
+  c->session = std::make_unique<control::Session>(self->impl_->auth, *self->impl_,
+                                                  std::string(kControlProtocolLevel));
+  c->bev = bufferevent_socket_new(self->loop_.base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  if (!c->bev) {
+    close(fd);
+    return;
+  }
+  bufferevent_setcb(c->bev, &ControlServer::onRead, &ControlServer::onWrite,
+                    &ControlServer::onEvent, c.get());
+  bufferevent_enable(c->bev, EV_READ);
+  Conn* raw = c.get();
+  self->conns_.emplace(raw, std::move(c));
+}
+
+void ControlServer::onRead(bufferevent* bev, void* arg) {
+  auto* c = static_cast<Conn*>(arg);
+  ControlServer* self = c->owner;
+  evbuffer* in = bufferevent_get_input(bev);
+  char chunk[4096];
+  while (!c->closing) {
+    int n = evbuffer_remove(in, chunk, sizeof chunk);
+    if (n <= 0) break;
+    if (!c->reader.feed(std::string_view(chunk, static_cast<size_t>(n))))
+      return self->drop(c);  // a line or command past its cap: nothing more is read
+    while (auto cmd = c->reader.next()) {
+      std::string out;
+      bool open = c->session->handle(*cmd, out);
+      bufferevent_write(bev, out.data(), out.size());
+      if (!open) {
+        c->closing = true;
+        bufferevent_disable(bev, EV_READ);
+        break;
+      }
+    }
+  }
+  if (evbuffer_get_length(bufferevent_get_output(bev)) > kMaxPendingOutput) return self->drop(c);
+}
+
+void ControlServer::onWrite(bufferevent* bev, void* arg) {
+  auto* c = static_cast<Conn*>(arg);
+  if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0) c->owner->drop(c);
+}
+
+void ControlServer::onEvent(bufferevent*, short, void* arg) {
+  auto* c = static_cast<Conn*>(arg);
+  c->owner->drop(c);  // EOF or error
+}
+
+void ControlServer::drop(Conn* c) {
+  auto it = conns_.find(c);
+  if (it == conns_.end()) return;
+  auto owned = std::move(it->second);
+  conns_.erase(it);
+  bufferevent_free(owned->bev);
+}
+
+// An asynchronous event to every authenticated controller that asked for it; one that does not
+// read its events is disconnected at the pending-output cap.
+void ControlServer::emit(const std::string& event, const std::string& line) {
+  std::vector<Conn*> over;
+  for (auto& [p, c] : conns_) {
+    if (c->closing || !c->session->authenticated() || !c->session->wants(event)) continue;
+    bufferevent_write(c->bev, line.data(), line.size());
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > kMaxPendingOutput) over.push_back(p);
+  }
+  for (Conn* c : over)
+    drop(c);
+}
+
+void ControlServer::onTick(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ControlServer*>(arg);
+  if (!self->conns_.empty() && !self->impl_->scraping) self->refreshTraffic();
+}
+
+// The exit streams' bytes: streamd's bytes_to_client_total were read from destinations,
+// bytes_from_client_total written to them. A daemon that restarted starts from 0 again.
+void ControlServer::refreshTraffic() {
+  Impl& im = *impl_;
+  im.scraping = true;
+  scrape_ = scrapeDaemons(loop_, im.hooks.config().ipcDirectory, std::chrono::milliseconds(900))
+                .then([this](std::vector<DaemonMetrics> daemons) {
+                  Impl& m = *impl_;
+                  m.scraping = false;
+                  uint64_t r = 0, w = 0;
+                  for (const auto& d : daemons)
+                    for (const auto& [name, value] : d.counters) {
+                      if (name == "bytes_to_client_total") r += value;
+                      if (name == "bytes_from_client_total") w += value;
+                    }
+                  m.read += r >= m.lastRead ? r - m.lastRead : r;
+                  m.written += w >= m.lastWritten ? w - m.lastWritten : w;
+                  m.lastRead = r;
+                  m.lastWritten = w;
+                  emit("BW", "650 BW " + std::to_string(m.read - m.bwRead) + " " +
+                                 std::to_string(m.written - m.bwWritten) + "\r\n");
+                  m.bwRead = m.read;
+                  m.bwWritten = m.written;
+                })
+                .eagerlyEvaluate([this](kj::Exception&&) { impl_->scraping = false; });
+}
+
+}  // namespace onionsplit::launcher

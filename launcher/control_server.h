@@ -1,0 +1,85 @@
+// launcher/control_server.h: the ControlPort (and ControlSocket) on the launcher's libevent loop,
+// speaking control-spec through common/control's pure session. Bound before the launcher gives up
+// root, like the MetricsPort; the cookie file (32 random bytes, 0600 or 0640 with
+// CookieAuthFileGroupReadable) is written then and handed to User.
+//
+// What it answers comes from the launcher (configuration, keys' fingerprint, uptime, its own
+// process) and from the daemons' counters over proto/control.capnp (launcher/metrics_scrape.h),
+// asked once a second while a controller is connected: traffic/read and traffic/written and the BW
+// event. SIGNAL RELOAD/HUP and SHUTDOWN/HALT take the launcher's SIGHUP and SIGTERM paths.
+//
+// Hostile controllers: at most kMaxConnections at once (more are closed at accept), a line may
+// take 16 KiB (common/control/protocol.h), and a controller that lets kMaxPendingOutput bytes of
+// replies and events pile up unread is disconnected.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <kj/async.h>
+
+#include "common/config/config.h"
+#include "common/control/auth.h"
+#include "common/ipc/event_loop.h"
+
+struct evconnlistener;
+struct bufferevent;
+
+namespace onionsplit::launcher {
+
+struct ControlHooks {
+  std::function<const config::Config&()> config;  // the configuration in force
+  std::string configFile;                         // the operator's torrc (-f)
+  std::string snapshotFile;  // the checked entries the daemons read (GETCONF answers from it)
+  uint64_t startedAtMs = 0;
+  std::function<void()> reload;    // SIGNAL RELOAD/HUP: as the launcher's SIGHUP
+  std::function<void()> shutdown;  // SIGNAL SHUTDOWN/HALT/INT/TERM: as its SIGTERM
+};
+
+class ControlServer {
+ public:
+  // Binds every ControlPort and ControlSocket of `cfg` and writes the cookie file (handed to
+  // `user` when running as root). nullptr with `error` set if any cannot be had.
+  static std::unique_ptr<ControlServer> listen(ipc::EventLoop& loop, const config::Config& cfg,
+                                               std::string& error);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  void serve(ControlHooks hooks);
+  std::vector<std::string> listeners() const { return names_; }  // "127.0.0.1:9051", "unix:..."
+
+  static constexpr size_t kMaxConnections = 16;
+  static constexpr size_t kMaxPendingOutput = 1 << 20;
+
+  struct Conn;
+  struct Impl;
+
+ private:
+  explicit ControlServer(ipc::EventLoop& loop);
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* self);
+  static void onTick(evutil_socket_t, short, void* self);
+  static void onRead(bufferevent* bev, void* conn);
+  static void onWrite(bufferevent* bev, void* conn);
+  static void onEvent(bufferevent* bev, short what, void* conn);
+  void emit(const std::string& event, const std::string& line);
+  bool bindAll(const config::Config& cfg, std::string& error);
+  void drop(Conn* c);
+  void refreshTraffic();
+
+  std::unique_ptr<Impl> impl_;
+  ipc::EventLoop& loop_;
+  std::vector<evconnlistener*> listeners_;
+  std::vector<std::string> names_;
+  std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
+  event* tick_ = nullptr;
+  kj::Promise<void> scrape_ = nullptr;  // the traffic counters being asked for
+};
+
+}  // namespace onionsplit::launcher

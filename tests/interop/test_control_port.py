@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""onionsplit's ControlPort against stem (issue 20, first slice): onionsplit runs in a private
+network with ControlPort, ControlSocket, CookieAuthentication and a HashedControlPassword made by
+C tor's `tor --hash-password`. stem authenticates (SAFECOOKIE with the cookie file, the password,
+and over the Unix socket), reads GETINFO keys and GETCONF options and checks them against the
+relay (its fingerprint, its torrc, its launcher's pid); a controller that did not authenticate gets
+C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS BW stem sees the bytes of a download through onionsplit as the exit;
+SIGNAL RELOAD reloads the torrc and SIGNAL SHUTDOWN stops the relay.
+
+Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+try:
+    import stem
+except ImportError:  # Debian's python3-stem, seen from another Python 3 (e.g. pyenv's)
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import stem
+import stem.connection  # noqa: E402
+from stem.control import Controller, EventType, Signal  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import targets  # noqa: E402
+import tornet  # noqa: E402
+
+PASSWORD = "control-port-test"
+
+
+def wait_listening(port, timeout):
+    """Until something accepts on 127.0.0.1:port (the launcher binds before starting daemons)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def raw_exchange(port, lines):
+    """Sends `lines` on a fresh connection and returns what came back until the peer closed."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall("".join(line + "\r\n" for line in lines).encode())
+    out = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out.decode(errors="replace")
+
+
+def check_getinfo(check, c, relay):
+    fp = c.get_info("fingerprint")
+    check(fp == relay.fingerprint, f"GETINFO fingerprint is the relay's: {fp}")
+    version = c.get_info("version")
+    check(version.startswith("0.4.9.11 (onionsplit-") and str(c.get_version()).startswith("0.4.9"),
+          f"GETINFO version says onionsplit and parses for stem: {version}")
+    check(c.get_info("config-file") == relay.torrc, "GETINFO config-file is the torrc")
+    pid = c.get_info("process/pid")
+    check(pid == str(relay.proc.pid), f"GETINFO process/pid is the launcher's: {pid}")
+    check(c.get_info("process/user") != "" and int(c.get_info("process/descriptor-limit")) > 0,
+          "GETINFO process/user and process/descriptor-limit")
+    check(int(c.get_info("uptime")) >= 0, "GETINFO uptime is a number")
+    policy = c.get_info("exit-policy/full").splitlines()
+    check("accept 127.0.0.0/8:*" in policy and "accept *4:*" in policy,
+          f"GETINFO exit-policy/full is the torrc's policy: {policy[:3]}...{policy[-1:]}")
+    check(c.get_info("net/listeners/or") == f'"127.0.0.1:{relay.port}"',
+          "GETINFO net/listeners/or is the ORPort")
+    check("BW" in c.get_info("events/names").split() and
+          "fingerprint" in c.get_info("info/names"), "GETINFO events/names and info/names")
+    check(c.get_info("status/version/current") == "unknown", "GETINFO status/version/current")
+    reply = c.msg("GETINFO no-such-key")
+    check(reply.raw_content() == '552 Unrecognized key "no-such-key"\r\n',
+          f"an unknown GETINFO key is refused: {reply.raw_content().strip()!r}")
+
+
+def check_getconf(check, c, relay):
+    check(c.get_conf("Nickname") == "splitrelay", "GETCONF Nickname")
+    check(c.get_conf("ContactInfo") == "onionsplit@localhost", "GETCONF ContactInfo")
+    policy = c.get_conf("ExitPolicy", multiple=True)
+    check(policy == ["accept 127.0.0.0/8:*", "accept *:*"], f"GETCONF ExitPolicy: {policy}")
+    check(c.get_conf("ORPort") == f"127.0.0.1:{relay.port}", "GETCONF ORPort")
+
+
+def closed_by_peer(s):
+    """True once the peer closed `s` (EOF or reset) rather than waiting for more."""
+    s.settimeout(10)
+    try:
+        while s.recv(4096):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def check_hostile(check, port):
+    """A line past 16 KiB closes the connection; a 17th controller is closed at accept."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GETINFO " + b"x" * (17 * 1024))
+    check(closed_by_peer(s), "a command line over 16 KiB closes the connection")
+    s.close()
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(16)]
+    for h in held:  # each answered: all 16 are accepted and served
+        h.sendall(b"PROTOCOLINFO 1\r\n")
+        h.recv(4096)
+    extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+    check(closed_by_peer(extra), "a 17th controller at once is closed at accept")
+    for h in held + [extra]:
+        h.close()
+
+
+def main():
+    run = tornet.InteropRun("onionsplit-control-")
+    bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
+    hashed = subprocess.run(["tor", "--hash-password", PASSWORD], check=True, capture_output=True,
+                            text=True, timeout=60).stdout.split()[-1]
+    cport = tornet.free_port()
+    sock = os.path.join(root, "control.sock")
+    with run:
+        big_sha = targets.make_file(os.path.join(files, "big.bin"), big_mib << 20)
+        with targets.HttpServer(files) as http, \
+                tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
+                              conflux=False) as net:
+            net.setup()
+            extra = [f"ControlPort 127.0.0.1:{cport}", f"ControlSocket {sock}",
+                     "CookieAuthentication 1", f"HashedControlPassword {hashed}"]
+            relay = run.relay = tornet.Onionsplit(net, root, bin_dir, extra=extra)
+            net.exit_nodes = [relay.fingerprint]
+            net.start()
+            relay.start()
+            check(wait_listening(cport, 60), f"the ControlPort 127.0.0.1:{cport} accepts")
+            cookie = os.path.join(relay.dir, "data", "control_auth_cookie")
+            mode = os.stat(cookie).st_mode & 0o777
+            check(os.path.getsize(cookie) == 32 and mode == 0o600,
+                  f"the cookie file: 32 bytes, mode {oct(mode)}")
+
+            reply = raw_exchange(cport, ["GETINFO version"])
+            check(reply == "514 Authentication required.\r\n",
+                  f"before AUTHENTICATE: {reply.strip()!r}")
+            reply = raw_exchange(cport, ['AUTHENTICATE "wrong"'])
+            check(reply.startswith("515 Authentication failed: Password did not match "
+                                   "HashedControlPassword *or* authentication cookie."),
+                  f"a wrong password: {reply.strip()!r}")
+
+            check_hostile(check, cport)
+            with Controller.from_port(port=cport) as c:
+                info = stem.connection.get_protocolinfo(c)
+                check({"cookie", "safecookie", "password"} <=
+                      {str(m).lower() for m in info.auth_methods} and info.cookie_path == cookie,
+                      f"PROTOCOLINFO: {info.auth_methods}, COOKIEFILE {info.cookie_path}")
+            with Controller.from_port(port=cport) as c:
+                stem.connection.authenticate_safecookie(c, cookie)
+                check(c.get_info("fingerprint") == relay.fingerprint,
+                      "stem authenticates with SAFECOOKIE")
+                check_getinfo(check, c, relay)
+                check_getconf(check, c, relay)
+            with Controller.from_port(port=cport) as c:
+                stem.connection.authenticate_password(c, PASSWORD)
+                check(c.get_info("fingerprint") == relay.fingerprint,
+                      "stem authenticates with the password")
+            with Controller.from_socket_file(sock) as c:
+                c.authenticate()
+                check(c.get_info("fingerprint") == relay.fingerprint,
+                      "stem authenticates over the ControlSocket")
+
+            net.wait_bootstrapped(timeout=120)
+            net.wait_for_relay_in_consensus(relay.fingerprint, flags=("Exit", "Running", "Valid"),
+                                            timeout=150)
+            with Controller.from_port(port=cport) as c:
+                c.authenticate()
+                seen = []
+                lock = threading.Lock()
+
+                def on_bw(event):
+                    with lock:
+                        seen.append((event.read, event.written))
+
+                c.add_event_listener(on_bw, EventType.BW)
+                before = int(c.get_info("traffic/read"))
+                status, sha, n, secs = targets.http_get_until(net.client.socks_port, "127.0.0.1",
+                                                              http.port, "/big.bin", within=120,
+                                                              timeout=300)
+                check(sha == big_sha, f"{big_mib} MiB through onionsplit: {n} bytes, intact")
+                deadline = time.time() + 30
+                while time.time() < deadline and int(c.get_info("traffic/read")) - before < n:
+                    time.sleep(1)
+                read = int(c.get_info("traffic/read")) - before
+                check(read >= n, f"GETINFO traffic/read grew by the download: {read} >= {n}")
+                time.sleep(3)  # BW events come once a second; let the last ones arrive
+                with lock:
+                    total = sum(r for r, _ in seen)
+                check(len(seen) >= 2 and total >= n,
+                      f"BW events: {len(seen)}, {total} bytes read in all (download {n})")
+
+                c.signal(Signal.RELOAD)
+                deadline = time.time() + 30
+                while time.time() < deadline and "checked; the daemons read it now" not in \
+                        relay.log_text():
+                    time.sleep(1)
+                check("checked; the daemons read it now" in relay.log_text(),
+                      "SIGNAL RELOAD reloads the torrc as SIGHUP does")
+                c.signal(Signal.SHUTDOWN)
+            try:
+                code = relay.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                code = None
+            check(code is not None, f"SIGNAL SHUTDOWN stopped onionsplit (exit {code})")
+    return run.result()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
