@@ -207,8 +207,14 @@ bool ControlServer::Impl::signal(const std::string& name) {
     hooks.reload();
     return true;
   }
-  if (name == "SHUTDOWN" || name == "HALT" || name == "INT" || name == "TERM") {
+  // A relay's SHUTDOWN is C tor's controlled shutdown: listeners close, exits wait
+  // ShutdownWaitLength (the launcher's SIGINT); HALT is at once (its SIGTERM).
+  if (name == "SHUTDOWN" || name == "INT") {
     hooks.shutdown();
+    return true;
+  }
+  if (name == "HALT" || name == "TERM") {
+    hooks.halt();
     return true;
   }
   return false;

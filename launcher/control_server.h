@@ -39,7 +39,8 @@ struct ControlHooks {
   std::string snapshotFile;  // the checked entries the daemons read (GETCONF answers from it)
   uint64_t startedAtMs = 0;
   std::function<void()> reload;    // SIGNAL RELOAD/HUP: as the launcher's SIGHUP
-  std::function<void()> shutdown;  // SIGNAL SHUTDOWN/HALT/INT/TERM: as its SIGTERM
+  std::function<void()> shutdown;  // SIGNAL SHUTDOWN/INT: as its SIGINT (ShutdownWaitLength)
+  std::function<void()> halt;      // SIGNAL HALT/TERM: as its SIGTERM (at once)
 };
 
 class ControlServer {

@@ -538,9 +538,10 @@ int run(const std::string& configPath, const config::Config& cfg,
     });
     spdlog::info("MetricsPort on {} port {}", cfg.metricsPort->address, metrics->port());
   }
-  if (control)  // SIGNAL RELOAD and SHUTDOWN take the paths of SIGHUP and SIGTERM
+  if (control)  // SIGNAL RELOAD, SHUTDOWN and HALT take the paths of SIGHUP, SIGINT and SIGTERM
     control->serve({[&loop]() -> const config::Config& { return loop.cfg; }, configPath, snapshot,
-                    startedAtMs, [] { raise(SIGHUP); }, [] { raise(SIGTERM); }});
+                    startedAtMs, [] { raise(SIGHUP); }, [] { raise(SIGINT); },
+                    [] { raise(SIGTERM); }});
   event_base_dispatch(loop.base);
   event_free(term);
   event_free(intr);

@@ -5,7 +5,7 @@ C tor's `tor --hash-password`. stem authenticates (SAFECOOKIE with the cookie fi
 and over the Unix socket), reads GETINFO keys and GETCONF options and checks them against the
 relay (its fingerprint, its torrc, its launcher's pid); a controller that did not authenticate gets
 C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS BW stem sees the bytes of a download through onionsplit as the exit;
-SIGNAL RELOAD reloads the torrc and SIGNAL SHUTDOWN stops the relay.
+SIGNAL RELOAD reloads the torrc and SIGNAL SHUTDOWN stops the relay after ShutdownWaitLength.
 
 Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
@@ -132,7 +132,8 @@ def main():
                               conflux=False) as net:
             net.setup()
             extra = [f"ControlPort 127.0.0.1:{cport}", f"ControlSocket {sock}",
-                     "CookieAuthentication 1", f"HashedControlPassword {hashed}"]
+                     "CookieAuthentication 1", f"HashedControlPassword {hashed}",
+                     "ShutdownWaitLength 2"]
             relay = run.relay = tornet.Onionsplit(net, root, bin_dir, extra=extra)
             net.exit_nodes = [relay.fingerprint]
             net.start()
