@@ -81,7 +81,7 @@ def main():
             check(sha == big_sha, f"{big_mib} MiB again with cc_sendme_inc 36: {n} bytes in "
                                   f"{secs:.1f} s, intact: {sha == big_sha}")
             log = relay.log_text()
-            check("consensus: cc_alg 2, cc_sendme_inc 36 for new circuits" in log,
+            check("consensus: cc_alg 2, cc_sendme_inc 36, circwindow" in log,
                   "circuitd's log names the new value")
 
             # A channeld that starts again begins with the consensus it cached in DataDirectory
