@@ -3,6 +3,7 @@
 // circuits themselves live in circuitd/net/reactor.h around circuitd/core/circuit.h.
 #include <openssl/rand.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,14 +22,65 @@ namespace {
 
 using Traits = ipc::ChannelCircuitTraits;
 
+// Sends `params` to streamd or confluxd (their setNetParams); a refusal is logged, and the next
+// attach sends them again.
+template <class Entry>
+void sendNetParams(Entry& entry, const std::vector<dirdoc::NetParam>& params, const char* peer) {
+  auto req = entry.setNetParamsRequest();
+  auto list = req.initParams(static_cast<unsigned>(params.size()));
+  for (unsigned i = 0; i < params.size(); ++i) {
+    list[i].setName(params[i].name);
+    list[i].setValue(params[i].value);
+  }
+  req.send().detach([peer](kj::Exception&& e) {
+    spdlog::info(
+        "consensus: {} did not take the parameters ({}); it gets them again when it attaches", peer,
+        e.getDescription().cStr());
+  });
+}
+
+// The consensus parameters streamd and confluxd read (circuit_stream.capnp's and
+// circuit_conflux.capnp's setNetParams): circuitd is the one daemon linked to both. The last list
+// channeld gave goes to each peer when it attaches and again with every newer list.
+class ParamForwarder {
+ public:
+  // channeld's setNetParams was accepted with these entries.
+  void update(std::vector<dirdoc::NetParam> all) {
+    streamdParams_ = dirdoc::selectNetParams(all, isStreamdNetParam);
+    confluxdParams_ = dirdoc::selectNetParams(all, isConfluxdNetParam);
+    have_ = true;
+    if (streamd_) sendNetParams(*streamd_, streamdParams_, "streamd");
+    if (confluxd_) sendNetParams(*confluxd_, confluxdParams_, "confluxd");
+  }
+  // A new connection to streamd / confluxd: its entry, which has the parameters (if any) first.
+  proto::StreamEntry::Client& streamd(ipc::RpcConnection& c) {
+    streamd_ = c.bootstrap<proto::StreamEntry>();
+    if (have_) sendNetParams(*streamd_, streamdParams_, "streamd");
+    return *streamd_;
+  }
+  proto::ConfluxEntry::Client& confluxd(ipc::RpcConnection& c) {
+    confluxd_ = c.bootstrap<proto::ConfluxEntry>();
+    if (have_) sendNetParams(*confluxd_, confluxdParams_, "confluxd");
+    return *confluxd_;
+  }
+
+ private:
+  bool have_ = false;  // channeld has given a list
+  std::vector<dirdoc::NetParam> streamdParams_, confluxdParams_;
+  std::optional<proto::StreamEntry::Client> streamd_;
+  std::optional<proto::ConfluxEntry::Client> confluxd_;
+};
+
 class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
  public:
   Bootstrap(const ipc::ControlInfo& info, ipc::ServerSessions<Traits>& sessions, Reactor& reactor,
-            uint64_t& netParamUpdates, ipc::ConnectionId id, std::function<void()> drop)
+            uint64_t& netParamUpdates, ParamForwarder& forward, ipc::ConnectionId id,
+            std::function<void()> drop)
       : WithControl(info),
         sessions_(sessions),
         reactor_(reactor),
         netParamUpdates_(netParamUpdates),
+        forward_(forward),
         id_(id),
         drop_(std::move(drop)) {}
   kj::Promise<void> attach(AttachContext ctx) override {
@@ -48,11 +100,17 @@ class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
     if (!checked) return KJ_EXCEPTION(FAILED, "setNetParams", checked.error().c_str());
     const CircuitParams& fresh = *checked;
     const CircuitParams& old = reactor_.params();
-    if (fresh.cc.ccAlg != old.cc.ccAlg || fresh.cc.sendmeInc != old.cc.sendmeInc)
-      spdlog::info("consensus: cc_alg {}, cc_sendme_inc {} for new circuits", fresh.cc.ccAlg,
-                   fresh.cc.sendmeInc);
+    if (fresh.cc.ccAlg != old.cc.ccAlg || fresh.cc.sendmeInc != old.cc.sendmeInc ||
+        fresh.circWindow != old.circWindow)
+      spdlog::info("consensus: cc_alg {}, cc_sendme_inc {}, circwindow {} for new circuits",
+                   fresh.cc.ccAlg, fresh.cc.sendmeInc, fresh.circWindow);
     reactor_.setParams(fresh);
     ++netParamUpdates_;
+    std::vector<dirdoc::NetParam> all;
+    all.reserve(wire.size());
+    for (const auto& [name, value] : wire)
+      all.push_back({std::string(name), value});
+    forward_.update(std::move(all));
     return kj::READY_NOW;
   }
   kj::Promise<void> setKnownRelays(SetKnownRelaysContext ctx) override {
@@ -69,6 +127,7 @@ class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
   ipc::ServerSessions<Traits>& sessions_;
   Reactor& reactor_;
   uint64_t& netParamUpdates_;  // consensus_params_updates_total
+  ParamForwarder& forward_;
   ipc::ConnectionId id_;
   std::function<void()> drop_;
 };
@@ -102,10 +161,11 @@ int run(daemon::Runtime& rt) {
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); }, monotonicUsec);
   ipc::ServerSessions<Traits> channels;
   uint64_t netParamUpdates = 0;
+  ParamForwarder forward;  // before the links: their connections' entries live in it
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId cid, std::function<void()> drop) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), channels, reactor, netParamUpdates, cid,
+        return kj::heap<Bootstrap>(rt.control(), channels, reactor, netParamUpdates, forward, cid,
                                    std::move(drop));
       },
       [&](ipc::ConnectionId cid) { channels.closed(cid); });
@@ -113,8 +173,8 @@ int run(daemon::Runtime& rt) {
   ipc::ClientLink<ipc::StreamTraits> streamd(
       rt.loop(), rt.socketPath("streamd"), "streamd",
       [&reactor](auto drop) { return std::make_unique<StreamdSession>(reactor, drop); },
-      [](ipc::RpcConnection& c, proto::StreamSink::Client ours) {
-        auto req = c.bootstrap<proto::StreamEntry>().attachCircuitdRequest();
+      [&forward](ipc::RpcConnection& c, proto::StreamSink::Client ours) {
+        auto req = forward.streamd(c).attachCircuitdRequest();
         req.setToCircuitd(kj::mv(ours));
         return req.send().then([](auto&& r) { return r.getToStreamd(); });
       });
@@ -122,8 +182,8 @@ int run(daemon::Runtime& rt) {
   ipc::ClientLink<ipc::LegTraits> confluxd(
       rt.loop(), rt.socketPath("confluxd"), "confluxd",
       [&reactor](auto drop) { return std::make_unique<ConfluxdSession>(reactor, drop); },
-      [](ipc::RpcConnection& c, proto::LegSink::Client ours) {
-        auto req = c.bootstrap<proto::ConfluxEntry>().attachCircuitdRequest();
+      [&forward](ipc::RpcConnection& c, proto::LegSink::Client ours) {
+        auto req = forward.confluxd(c).attachCircuitdRequest();
         req.setToCircuitd(kj::mv(ours));
         return req.send().then([](auto&& r) { return r.getToConfluxd(); });
       });
@@ -139,6 +199,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("consensus_params_updates_total", netParamUpdates);
     out.emplace_back("consensus_cc_sendme_inc", reactor.params().cc.sendmeInc);
     out.emplace_back("consensus_cc_alg", reactor.params().cc.ccAlg);
+    out.emplace_back("consensus_circwindow", reactor.params().circWindow);
     const auto& c = reactor.counters();
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_channeld_sessions", channels.size());

@@ -4,7 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string_view>
+#include <utility>
+#include <vector>
+
 #include "common/base/clock.h"
+#include "common/conflux/params.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "confluxd/net/reactor.h"
@@ -18,10 +23,13 @@ using Traits = ipc::LegTraits;
 class Bootstrap final : public ipc::WithControl<proto::Confluxd::Server> {
  public:
   Bootstrap(const ipc::ControlInfo& info, ipc::ServerSessions<Traits>& sessions, Reactor& reactor,
-            ipc::ConnectionId id, std::function<void()> drop)
+            const conflux::ConfluxParams& local, uint64_t& updates, ipc::ConnectionId id,
+            std::function<void()> drop)
       : WithControl(info),
         sessions_(sessions),
         reactor_(reactor),
+        local_(local),
+        updates_(updates),
         id_(id),
         drop_(std::move(drop)) {}
   kj::Promise<void> attachCircuitd(AttachCircuitdContext ctx) override {
@@ -29,10 +37,31 @@ class Bootstrap final : public ipc::WithControl<proto::Confluxd::Server> {
         id_, std::make_unique<CircuitdSession>(reactor_, drop_), ctx.getParams().getToCircuitd()));
     return kj::READY_NOW;
   }
+  kj::Promise<void> setNetParams(SetNetParamsContext ctx) override {
+    auto list = ctx.getParams().getParams();
+    if (list.size() > dirdoc::kMaxWireNetParams)
+      return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
+    std::vector<std::pair<std::string_view, int32_t>> wire;  // views into the message
+    wire.reserve(list.size());
+    for (auto p : list)
+      wire.emplace_back(std::string_view(p.getName().cStr(), p.getName().size()), p.getValue());
+    auto fresh = conflux::confluxParamsFromWire(wire, local_);
+    if (!fresh) return KJ_EXCEPTION(FAILED, "setNetParams", fresh.error().c_str());
+    const conflux::ConfluxParams& old = reactor_.params();
+    if (fresh->enabled != old.enabled || fresh->maxLegsPerSet != old.maxLegsPerSet ||
+        fresh->maxOooqBytes != old.maxOooqBytes)
+      spdlog::info("consensus: cfx_enabled {}, cfx_max_legs_set {}, reorder cap {} bytes",
+                   fresh->enabled ? 1 : 0, fresh->maxLegsPerSet, fresh->maxOooqBytes);
+    reactor_.setParams(*fresh);
+    ++updates_;
+    return kj::READY_NOW;
+  }
 
  private:
   ipc::ServerSessions<Traits>& sessions_;
   Reactor& reactor_;
+  const conflux::ConfluxParams& local_;  // confluxd's own bounds (kMaxOooqBytes)
+  uint64_t& updates_;                    // consensus_params_updates_total
   ipc::ConnectionId id_;
   std::function<void()> drop_;
 };
@@ -49,10 +78,12 @@ int run(daemon::Runtime& rt) {
   params.maxOooqBytes = kMaxOooqBytes;
   Reactor reactor(params, monotonicUsec);
   ipc::ServerSessions<Traits> legs;
+  uint64_t paramUpdates = 0;
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId id, std::function<void()> drop) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), legs, reactor, id, std::move(drop));
+        return kj::heap<Bootstrap>(rt.control(), legs, reactor, params, paramUpdates, id,
+                                   std::move(drop));
       },
       [&](ipc::ConnectionId id) { legs.closed(id); });
   legs.usePlanesOf(*listener);
@@ -73,6 +104,9 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
     out.emplace_back("ipc_circuitd_sessions", legs.size());
     out.emplace_back("ipc_streamd_connects_total", streamd.connects());
+    out.emplace_back("consensus_params_updates_total", paramUpdates);
+    out.emplace_back("consensus_cfx_max_legs_set", reactor.params().maxLegsPerSet);
+    out.emplace_back("conflux_reorder_cap_bytes", reactor.params().maxOooqBytes);
     out.emplace_back("conflux_sets_open", reactor.sets());
     out.emplace_back("conflux_legs_open", reactor.legs());
     out.emplace_back("conflux_links_received_total", c.linksReceived);

@@ -1,7 +1,9 @@
-// fuzz/fuzz_net_params.cc: circuitd's side of channel_circuit.capnp's setNetParams
-// (circuitParamsFromWire) fed any list of (name, value) a broken or hostile channeld could send:
-// each entry is a length byte, that many name bytes and 4 value bytes. Whatever it gets, it either
-// refuses (too many entries, a bad name) or gives parameters inside C tor's bounds.
+// fuzz/fuzz_net_params.cc: the receiving sides of setNetParams fed any list of (name, value) a
+// broken or hostile peer could send: circuitd's (channel_circuit.capnp, circuitParamsFromWire),
+// streamd's and confluxd's (circuit_stream.capnp and circuit_conflux.capnp, what circuitd
+// forwards). Each entry is a length byte, that many name bytes and 4 value bytes. Whatever they
+// get, all three refuse it alike (too many entries, a bad name) or give values inside C tor's
+// bounds.
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -9,6 +11,8 @@
 #include <vector>
 
 #include "circuitd/core/net_params.h"
+#include "common/conflux/params.h"
+#include "streamd/core/net_params.h"
 
 using namespace onionsplit;
 
@@ -25,7 +29,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     i += len + 4;
   }
   auto p = circuitd::circuitParamsFromWire(wire);
+  auto s = streamd::streamNetParamsFromWire(wire);
+  conflux::ConfluxParams local;
+  local.maxOooqBytes = 2 << 20;
+  auto c = conflux::confluxParamsFromWire(wire, local);
+  if (bool(p) != bool(s) || bool(p) != bool(c)) __builtin_trap();
   if (!p) return 0;
+  if (p->circWindow < 100 || p->circWindow > 1000) __builtin_trap();
+  const auto& x = s->xonXoff;
+  if (x.xoffExitCells < 1 || x.xoffExitCells > 10000 || x.xonRateCells < 1 ||
+      x.xonRateCells > 5000 || x.xonChangePct < 1 || x.xonChangePct > 99 || x.xonEwmaCnt < 2)
+    __builtin_trap();
+  if (c->maxLegsPerSet < 3 || c->maxLegsPerSet > 255 || c->maxOooqBytes > local.maxOooqBytes)
+    __builtin_trap();
   if (p->cc.sendmeInc < 1 || p->cc.sendmeInc > 254) __builtin_trap();
   if (p->cc.ccAlg != 0 && p->cc.ccAlg != 2) __builtin_trap();
   if (p->vegas.cwndInit < 31 || p->vegas.cwndMin < 31) __builtin_trap();

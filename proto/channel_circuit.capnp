@@ -38,10 +38,11 @@ interface CircuitEntry {
   # The `params` line of the consensus channeld verified last (dir-spec 3.4.1), sent after each
   # attach once channeld has one and again with every newer consensus. circuitd resolves it with C
   # tor's defaults, minimums and maximums itself (it does not trust channeld to have clamped) and
-  # uses the values for circuits created from then on. At most 256 entries, names at most 64 bytes
+  # uses the values for circuits created from then on. It forwards the entries streamd and
+  # confluxd read to them (circuit_stream.capnp, circuit_conflux.capnp). At most 256 entries, names at most 64 bytes
   # of [A-Za-z0-9_] (common/dirdoc/params.h); circuitd refuses a call past that with an exception
   # and keeps the values it had (channeld logs it; the connection stays).
-  setNetParams @1 (params :List(NetParam)) -> ();
+  setNetParams @1 (params :List(Types.NetParam)) -> ();
 
   # The RSA identities of the relays in that consensus, 20 bytes each back to back (at most 40,000:
   # circuitd/core/known_relays.h), sent when setNetParams is. circuitd refuses a BEGIN whose
@@ -49,11 +50,6 @@ interface CircuitEntry {
   # does. A length that is not a multiple of 20, or more relays, is refused with an exception and
   # the list it had stays.
   setKnownRelays @2 (relays :Data) -> ();
-}
-
-struct NetParam {
-  name @0 :Text;
-  value @1 :Int32;
 }
 
 interface CellSink {

@@ -30,6 +30,11 @@
 # Lifetime and restart: if the connection breaks, circuitd closes every linked leg with DESTROY (the
 # sets' sequence state is gone; DESIGN.md section 4) and keeps its single-path circuits; confluxd
 # forgets every set. circuitd reconnects with backoff.
+#
+# Consensus parameters: circuitd calls setNetParams with the cfx_* entries of the last list
+# channeld gave it, before each attachCircuitd (so a restarted confluxd, or a new connection, gets
+# them again) and whenever channeld sends a newer list. Before the first call confluxd uses C
+# tor's defaults.
 @0xe27f6cc1aa0b6a4f;
 
 using Cxx = import "/capnp/c++.capnp";
@@ -39,6 +44,15 @@ using Types = import "types.capnp";
 
 interface ConfluxEntry {
   attachCircuitd @0 (toCircuitd :LegSink) -> (toConfluxd :LegSink);
+
+  # The cfx_* consensus parameters, as channeld's setNetParams carried them (circuitd forwards, it
+  # does not resolve). confluxd clamps each value to C tor's range itself (common/dirdoc/params.h),
+  # ignores names it does not read (the client-side ones), and applies cfx_enabled and
+  # cfx_max_legs_set to every LINK from then on and cfx_max_oooq_bytes to sets linked from then on
+  # (under confluxd's own cap). At most 256 entries, names at most 64 bytes of [A-Za-z0-9_]; a call
+  # past that is refused with an exception, confluxd keeps the values it had, and the connection
+  # stays (circuitd logs it).
+  setNetParams @1 (params :List(Types.NetParam)) -> ();
 }
 
 interface LegSink {

@@ -22,6 +22,11 @@
 # Lifetime and restart: if the connection breaks, circuitd sends END (reason MISC) to the client for
 # every open stream and forgets that circuits had a stream side; streamd closes every socket it
 # opened for circuitd. circuitd reconnects with backoff; new BEGINs work once it is back.
+#
+# Consensus parameters: circuitd calls setNetParams with the ones streamd reads (cc_xoff_*,
+# cc_xon_*, DoSStreamCreation*) of the last list channeld gave it, before each attachCircuitd (so a
+# restarted streamd, or a new connection, gets them again) and whenever channeld sends a newer
+# list. Before the first call streamd uses C tor's defaults.
 @0xe2c3e4448dbaab99;
 
 using Cxx = import "/capnp/c++.capnp";
@@ -31,6 +36,15 @@ using Types = import "types.capnp";
 
 interface StreamEntry {
   attachCircuitd @0 (toCircuitd :StreamSink) -> (toStreamd :StreamSink);
+
+  # The consensus parameters streamd reads, as channeld's setNetParams carried them (circuitd
+  # forwards, it does not resolve). streamd clamps each value to C tor's range itself
+  # (common/dirdoc/params.h), ignores names it does not read, and applies them to streams and
+  # circuits opened from then on; the DoSStreamCreation* ones count only where the torrc does not
+  # set the option (dos-spec: the torrc wins). At most 256 entries, names at most 64 bytes of
+  # [A-Za-z0-9_]; a call past that is refused with an exception, streamd keeps the values it had,
+  # and the connection stays (circuitd logs it).
+  setNetParams @1 (params :List(Types.NetParam)) -> ();
 }
 
 interface StreamSink {

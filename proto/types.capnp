@@ -1,4 +1,5 @@
-# proto/types.capnp: types every boundary shares: credit grants and relay messages.
+# proto/types.capnp: types every boundary shares: credit grants, relay messages and the consensus
+# parameters (setNetParams on channel_circuit, circuit_stream and circuit_conflux).
 #
 # Credit (common/flowctl/credit.h) has two levels: per flow (a circuit, a stream, or a conflux set,
 # named by the boundary's flow id) in messages, and per connection in bytes. Grants for what the
@@ -35,4 +36,11 @@ struct RelayMsg {
   streamId @0 :UInt16;  # 0 for circuit-level messages
   command @1 :UInt8;    # tor-spec relay command
   body @2 :Data;
+}
+
+# One entry of a consensus' `params` line (dir-spec 3.4.1), as a setNetParams call carries it.
+# Names are 1..64 bytes of [A-Za-z0-9_] (common/dirdoc/params.h); the receiver clamps the value.
+struct NetParam {
+  name @0 :Text;
+  value @1 :Int32;
 }

@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/config/relay_options.h"
@@ -20,6 +23,7 @@
 #include "common/flowctl/mem_budget.h"
 #include "common/sandbox/policy.h"
 #include "proto/daemons.capnp.h"
+#include "streamd/core/net_params.h"
 #include "streamd/net/oom_handler.h"
 #include "streamd/net/resolver.h"
 #include "streamd/net/stream_session.h"
@@ -28,15 +32,17 @@ namespace onionsplit::streamd {
 namespace {
 
 using Sessions = ipc::ServerSessions<ipc::StreamTraits>;
+using ApplyNetParams = std::function<void(const StreamNetParams&)>;
 
 class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
  public:
   Bootstrap(const ipc::ControlInfo& info, StreamdContext& ctx, Sessions& circuits, Sessions& sets,
-            ipc::ConnectionId id, std::function<void()> drop)
+            const ApplyNetParams& apply, ipc::ConnectionId id, std::function<void()> drop)
       : WithControl(info),
         ctx_(ctx),
         circuits_(circuits),
         sets_(sets),
+        apply_(apply),
         id_(id),
         drop_(std::move(drop)) {}
 
@@ -52,11 +58,25 @@ class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
         sets_.attach(id_, std::move(session), ctx.getParams().getToConfluxd()));
     return kj::READY_NOW;
   }
+  kj::Promise<void> setNetParams(SetNetParamsContext ctx) override {
+    auto list = ctx.getParams().getParams();
+    if (list.size() > dirdoc::kMaxWireNetParams)
+      return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
+    std::vector<std::pair<std::string_view, int32_t>> wire;  // views into the message
+    wire.reserve(list.size());
+    for (auto p : list)
+      wire.emplace_back(std::string_view(p.getName().cStr(), p.getName().size()), p.getValue());
+    auto fresh = streamNetParamsFromWire(wire);
+    if (!fresh) return KJ_EXCEPTION(FAILED, "setNetParams", fresh.error().c_str());
+    apply_(*fresh);
+    return kj::READY_NOW;
+  }
 
  private:
   StreamdContext& ctx_;
   Sessions& circuits_;
   Sessions& sets_;
+  const ApplyNetParams& apply_;
   ipc::ConnectionId id_;
   std::function<void()> drop_;
 };
@@ -100,8 +120,19 @@ int run(daemon::Runtime& rt) {
   if (fd < 0) return 1;
   StreamShared shared(*policy);
   shared.ipv6Exit = cfg.ipv6Exit;
-  // DoSStreamCreation*: the torrc over C tor's defaults (streamd does not receive the consensus).
+  // DoSStreamCreation*: the torrc over the consensus' values (from circuitd, setNetParams) over C
+  // tor's defaults; XON/XOFF: the consensus' cc_xoff_*/cc_xon_* or C tor's defaults.
   shared.dos = dos::resolve(cfg.dos, {});
+  dos::ConsensusParams consensusDos;
+  uint64_t paramUpdates = 0;
+  ApplyNetParams applyNetParams = [&](const StreamNetParams& p) {
+    if (p.xonXoff.xoffExitCells != shared.xonXoff.xoffExitCells)
+      spdlog::info("consensus: cc_xoff_exit {} for new streams", p.xonXoff.xoffExitCells);
+    shared.xonXoff = p.xonXoff;
+    consensusDos = p.dos;
+    shared.dos = dos::resolve(cfg.dos, consensusDos);
+    ++paramUpdates;
+  };
   Resolver resolver(rt.loop().base(), cfg.serverDnsResolvConfFile);
   StreamdContext ctx(rt.loop().base(), resolver, shared);
   // Ended streams flush what the client sent (C tor: connection_mark_and_flush), at most 4096
@@ -123,7 +154,8 @@ int run(daemon::Runtime& rt) {
   auto listener = daemon::serve(
       rt, fd,
       [&](ipc::ConnectionId id, std::function<void()> drop) -> capnp::Capability::Client {
-        return kj::heap<Bootstrap>(rt.control(), ctx, circuits, sets, id, std::move(drop));
+        return kj::heap<Bootstrap>(rt.control(), ctx, circuits, sets, applyNetParams, id,
+                                   std::move(drop));
       },
       [&](ipc::ConnectionId id) {
         circuits.closed(id);
@@ -137,7 +169,7 @@ int run(daemon::Runtime& rt) {
   auto sandboxPorts = sandbox::exitPorts(cfg);
   uint64_t policyReloads = 0;
   rt.onReload([&](const config::Config& previous) {
-    shared.dos = dos::resolve(cfg.dos, {});  // new BEGINs and RESOLVEs follow it
+    shared.dos = dos::resolve(cfg.dos, consensusDos);  // new BEGINs and RESOLVEs follow it
     if (uint64_t b = streamdBudget(cfg, physical); b != ctx.memory.budget()) {
       ctx.memory.setBudget(b);  // applies at once: over it, the OOM handler runs
       spdlog::info("reload: streamd's memory budget is now {} MB (MaxMemInQueues)", b >> 20);
@@ -170,6 +202,9 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("oom_streams_closed_total", oom.streamsClosed());
     out.emplace_back("memory_held_bytes", ctx.memory.bytes());
     out.emplace_back("memory_budget_bytes", ctx.memory.budget());
+    out.emplace_back("consensus_params_updates_total", paramUpdates);
+    out.emplace_back("consensus_cc_xoff_exit", shared.xonXoff.xoffExitCells);
+    out.emplace_back("dos_stream_creation_enabled", shared.dos.streamEnabled ? 1 : 0);
     out.emplace_back("ipc_circuitd_sessions", circuits.size());
     out.emplace_back("ipc_confluxd_sessions", sets.size());
     const StreamCounters& c = shared.counters;

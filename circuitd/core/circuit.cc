@@ -43,6 +43,7 @@ Circuit::Circuit(HopCrypto crypto, const CircuitParams& p, bool cc, uint8_t send
       params_(p),
       fwd_{flowctl::DeliverWindow(cc ? sendmeInc : flowctl::kCircWindowIncrement)},
       sendmeInc_(cc ? sendmeInc : 0) {
+  bwd_.classic = flowctl::ClassicSendWindow(p.circWindow);  // circwindow (no CC: else unused)
   if (cc) {
     flowctl::VegasParams v = p.vegas;
     v.sendmeInc = sendmeInc;

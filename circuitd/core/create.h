@@ -17,6 +17,7 @@
 #include "common/crypto/cgo.h"
 #include "common/crypto/curve25519.h"
 #include "common/crypto/tor1.h"
+#include "common/flowctl/sendme.h"
 #include "common/flowctl/vegas.h"
 
 namespace onionsplit::circuitd {
@@ -34,6 +35,9 @@ struct CircuitParams {
   bool acceptSendmeV0 = true;      // sendme_accept_min_version <= 0 (C tor 0.4.9's default)
   uint8_t maxRelayEarly = 8;       // RELAY_EARLY cells a client may send (tor-spec §5.6)
   bool refuseUnknownExits = true;  // refuseunknownexits (circuitd/core/known_relays.h)
+  // circwindow: the package window a circuit without congestion control starts with (C tor's
+  // circuit_initial_package_window; 100..1000). Its SENDMEs may still open it up to 1000.
+  uint32_t circWindow = flowctl::kCircWindowStart;
 };
 
 // A completed CREATE: the reply cell and the circuit's key material: tor1's keys, or, when the

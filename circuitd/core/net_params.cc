@@ -1,8 +1,6 @@
 // circuitd/core/net_params.cc: see net_params.h.
 #include "circuitd/core/net_params.h"
 
-#include <vector>
-
 namespace onionsplit::circuitd {
 
 CircuitParams circuitParamsFrom(const dirdoc::NetParams& p) {
@@ -35,19 +33,24 @@ CircuitParams circuitParamsFrom(const dirdoc::NetParams& p) {
   v.ewmaSs = u(ParamId::kCcEwmaSs);
   out.acceptSendmeV0 = u(ParamId::kSendmeAcceptMinVersion) == 0;
   out.refuseUnknownExits = u(ParamId::kRefuseUnknownExits) != 0;
+  out.circWindow = u(ParamId::kCircwindow);
   return out;
 }
 
 Expected<CircuitParams, std::string> circuitParamsFromWire(
     std::span<const std::pair<std::string_view, int32_t>> params) {
-  if (params.size() > dirdoc::kMaxWireNetParams) return fail(std::string("too many parameters"));
-  std::vector<dirdoc::NetParam> checked;
-  checked.reserve(params.size());
-  for (const auto& [name, value] : params) {
-    if (!dirdoc::isWireNetParamName(name)) return fail(std::string("bad parameter name"));
-    checked.push_back({std::string(name), value});
-  }
-  return circuitParamsFrom(dirdoc::resolveNetParams(checked));
+  auto resolved = dirdoc::resolveWireNetParams(params);
+  if (!resolved) return fail(resolved.error());
+  return circuitParamsFrom(*resolved);
+}
+
+bool isStreamdNetParam(std::string_view name) {
+  return name.starts_with("cc_xoff_") || name.starts_with("cc_xon_") ||
+         name.starts_with("DoSStreamCreation");
+}
+
+bool isConfluxdNetParam(std::string_view name) {
+  return name.starts_with("cfx_");
 }
 
 }  // namespace onionsplit::circuitd

@@ -12,7 +12,7 @@ LinkResult closeLeg(CloseReason r) {
 LinkResult ConfluxMgr::onLinkBody(LegId leg, Bytes body, const LegFacts& facts, uint64_t nowUsec) {
   // C tor checks enabled/last hop/already linked before parsing; keep that order so the reason
   // does not depend on the body.
-  if (!facts.ccNegotiated || !facts.isLastHop || isLinked(leg)) {
+  if (!p_.enabled || !facts.ccNegotiated || !facts.isLastHop || isLinked(leg)) {
     return closeLeg(CloseReason::kProtocol);
   }
   auto link = cell::decodeConfluxLink(body);
@@ -23,8 +23,8 @@ LinkResult ConfluxMgr::onLinkBody(LegId leg, Bytes body, const LegFacts& facts, 
 LinkResult ConfluxMgr::onLink(LegId leg, const cell::ConfluxLinkMsg& link, const LegFacts& facts,
                               uint64_t nowUsec) {
   // Rule 1 (C tor conflux_is_enabled: conflux needs CC negotiated on this circuit; source hop;
-  // pending nonce / already linked). All close the circuit with TORPROTOCOL.
-  if (!facts.ccNegotiated || !facts.isLastHop || isLinked(leg)) {
+  // pending nonce / already linked; cfx_enabled). All close the circuit with TORPROTOCOL.
+  if (!p_.enabled || !facts.ccNegotiated || !facts.isLastHop || isLinked(leg)) {
     return closeLeg(CloseReason::kProtocol);
   }
   // A LINK on a circuit that has carried streams. C tor only logs a BUG and detaches the streams

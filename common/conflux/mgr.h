@@ -54,6 +54,10 @@ struct LegClosed {
 class ConfluxMgr {
  public:
   explicit ConfluxMgr(const ConfluxParams& p = ConfluxParams{}) : p_(p) {}
+  // New consensus parameters (common/conflux/params.h): every LINK from now on checks them and
+  // sets made from now on take them; sets already linked keep their controller's.
+  void setParams(const ConfluxParams& p) { p_ = p; }
+  const ConfluxParams& params() const { return p_; }
 
   // A CONFLUX_LINK body arrived on `leg`. Decodes it (a version other than 1 or a malformed body
   // closes the leg, TORPROTOCOL) and continues as onLink.

@@ -68,6 +68,9 @@ constexpr bool isKnownUx(uint8_t desiredUx) {
 }
 
 struct ConfluxParams {
+  // cfx_enabled: 0 closes every CONFLUX_LINK's circuit (TORPROTOCOL), as C tor's
+  // conflux_is_enabled at an exit (conflux_process_link).
+  bool enabled = true;
   // cfx_max_legs_set: legs in one set (C tor 0.4.9 conflux_params.c default 8, minimum 3).
   uint32_t maxLegsPerSet = 8;
   // cfx_max_oooq_bytes: bytes the out-of-order queue of one set may hold. C tor 0.4.9

@@ -94,4 +94,24 @@ bool isWireNetParamName(std::string_view name) {
   });
 }
 
+Expected<NetParams, std::string> resolveWireNetParams(
+    std::span<const std::pair<std::string_view, int32_t>> params) {
+  if (params.size() > kMaxWireNetParams) return fail(std::string("too many parameters"));
+  std::vector<NetParam> checked;
+  checked.reserve(params.size());
+  for (const auto& [name, value] : params) {
+    if (!isWireNetParamName(name)) return fail(std::string("bad parameter name"));
+    checked.push_back({std::string(name), value});
+  }
+  return resolveNetParams(checked);
+}
+
+std::vector<NetParam> selectNetParams(std::span<const NetParam> params,
+                                      bool (*keep)(std::string_view name)) {
+  std::vector<NetParam> out;
+  for (const auto& p : params)
+    if (keep(p.name)) out.push_back(p);
+  return out;
+}
+
 }  // namespace onionsplit::dirdoc

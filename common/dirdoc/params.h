@@ -16,6 +16,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/base/result.h"
 
 #include "common/dirdoc/consensus.h"
 
@@ -215,6 +219,18 @@ inline constexpr size_t kMaxNetParamNameBytes = 64;
 // 9,000; 40,000 x 20 bytes stays under the IPC's 1 MiB per message).
 inline constexpr size_t kMaxWireKnownRelays = 40000;
 bool isWireNetParamName(std::string_view name);
+
+// A peer's setNetParams list (name, value), checked against those bounds and resolved as
+// resolveNetParams does (values outside a parameter's range clamp, unknown names are ignored).
+// Fails, with why, past kMaxWireNetParams entries or for a name isWireNetParamName() refuses: the
+// receiver refuses the call and keeps the values it had.
+Expected<NetParams, std::string> resolveWireNetParams(
+    std::span<const std::pair<std::string_view, int32_t>> params);
+
+// The entries of `params` whose names satisfy `keep`, in order: what circuitd forwards to streamd
+// and confluxd (each gets only the parameters it reads).
+std::vector<NetParam> selectNetParams(std::span<const NetParam> params,
+                                      bool (*keep)(std::string_view name));
 
 // kNetParams as a Markdown table (name | default | min | max | read in C tor | note), for
 // docs/ARCHITECTURE.md.

@@ -34,7 +34,9 @@ SendmeCheck checkCircuitSendme(SendmeTagQueue& q, std::optional<Bytes> v1Tag, bo
 }
 
 bool ClassicSendWindow::onDataSent() {
-  bool acked = (window_ - 1) % kCircWindowIncrement == 0 && window_ != kCircWindowStart;
+  // SENDMEs add whole increments, so "cells sent since the start" is a multiple of the increment
+  // exactly when window - 1 and the start agree modulo it.
+  bool acked = window_ > 0 && (window_ - 1) % kCircWindowIncrement == start_ % kCircWindowIncrement;
   if (window_ > 0) --window_;
   return acked;
 }

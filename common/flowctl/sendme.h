@@ -53,19 +53,25 @@ class SendmeTagQueue {
 SendmeCheck checkCircuitSendme(SendmeTagQueue& q, std::optional<Bytes> v1Tag, bool acceptV0,
                                size_t tagLen = kSendmeTagLen);
 
-// The classic package window of a circuit without congestion control (tor-spec §7.3).
+// The classic package window of a circuit without congestion control (tor-spec §7.3). It starts
+// at `start` (the consensus' circwindow, 100..1000); SENDMEs may open it up to kCircWindowStart,
+// as C tor's limit is CIRCWINDOW_START_MAX whatever the start was.
 class ClassicSendWindow {
  public:
+  explicit ClassicSendWindow(uint32_t start = kCircWindowStart) : start_(start), window_(start) {}
   bool canSend() const { return window_ > 0; }
-  // A DATA cell is being sent. Returns true if it is the cell the peer's next SENDME acknowledges
-  // (C tor's rule: window - 1 is a multiple of the increment, and the window is not at its start).
+  // A DATA cell is being sent. Returns true if it is the cell the peer's next SENDME acknowledges:
+  // every 100th cell since the start, as the peer counts them. With the start at 1000 that is C
+  // tor's rule (window - 1 a multiple of the increment); C tor applies that rule to every start,
+  // which expects the wrong tag when circwindow is not a multiple of 100; this one does not.
   bool onDataSent();
   // A SENDME arrived; false if it would open the window beyond its start (a protocol violation).
   bool onSendme();
   uint32_t window() const { return window_; }
 
  private:
-  uint32_t window_ = kCircWindowStart;
+  uint32_t start_;
+  uint32_t window_;
 };
 
 // The receiving side: counts delivered DATA cells and says when to send a SENDME. The increment is

@@ -128,6 +128,14 @@ class Reactor {
   // The streamd session to use now (nullptr while streamd is not attached).
   void setStreamdLookup(std::function<StreamdSession*()> f) { streamd_ = std::move(f); }
 
+  // The consensus' cfx_* values changed (common/conflux/params.h): every LINK from now on checks
+  // them, sets linked from now on take them; linked sets keep theirs, as their queues were sized.
+  void setParams(const conflux::ConfluxParams& params) {
+    params_ = params;
+    mgr_.setParams(params);
+  }
+  const conflux::ConfluxParams& params() const { return params_; }
+
   // Closes every linked leg whose LINKED_ACK is overdue at `nowUsec` (ConfluxMgr's deadline,
   // ConfluxParams::linkedAckTimeoutUsec; the shell calls it from a timer, about once a second);
   // returns how many.

@@ -4,6 +4,7 @@
 // role, and the credit each waiting message holds (issue 15: a token that goes back when the
 // message leaves, and circuit answers that never take a slot of the stream side's window).
 #include "circuitd/core/circuit.h"
+#include "circuitd/core/net_params.h"
 
 #include <gtest/gtest.h>
 
@@ -354,6 +355,29 @@ TEST_F(Fixture, TheClassicWindowIsAThousandCells) {
   EXPECT_TRUE(sendme(tag));
   EXPECT_TRUE(pump());
   EXPECT_EQ(io.cells.size(), 901u);
+  EXPECT_FALSE(circ->bwdWaiting());
+}
+
+// circwindow from the consensus (as channeld sends it to circuitd): a circuit without congestion
+// control starts its package window there, and the client's SENDME for its 100th cell (clients
+// count 100 whatever the start) is the one the window expects.
+TEST_F(Fixture, TheConsensusCircwindowStartsTheClassicWindow) {
+  using Wire = std::vector<std::pair<std::string_view, int32_t>>;
+  auto fromConsensus = circuitParamsFromWire(Wire{{"circwindow", 150}});
+  ASSERT_TRUE(fromConsensus);
+  params = *fromConsensus;
+  buildNtor();
+  uint8_t byte = 'x';
+  for (int i = 0; i < 150; ++i)
+    ASSERT_TRUE(fromStreams(RelayCmd::kData, 1, Bytes(&byte, 1))) << i;
+  EXPECT_TRUE(fromStreams(RelayCmd::kData, 1, Bytes(&byte, 1)));
+  EXPECT_EQ(io.cells.size(), 150u) << "the 151st waits";
+  crypto::Tor1Digest tag{};
+  for (int i = 0; i < 100; ++i)
+    receive(nullptr, &tag);
+  EXPECT_TRUE(sendme(tag));
+  EXPECT_TRUE(pump());
+  EXPECT_EQ(io.cells.size(), 51u);
   EXPECT_FALSE(circ->bwdWaiting());
 }
 

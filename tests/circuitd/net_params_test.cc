@@ -44,6 +44,31 @@ TEST(NetParams, OutOfRangeValuesAreClampedAsCtorDoes) {
   EXPECT_EQ(p.vegas.cwndInit, 31u);
 }
 
+TEST(NetParams, CircwindowIsClampedToCtorsRange) {
+  EXPECT_EQ(from({}).circWindow, 1000u);
+  EXPECT_EQ(from({{"circwindow", 500}}).circWindow, 500u);
+  EXPECT_EQ(from({{"circwindow", 5}}).circWindow, 100u);
+  EXPECT_EQ(from({{"circwindow", 5000}}).circWindow, 1000u);
+  EXPECT_EQ(from({{"circwindow", -1}}).circWindow, 100u);
+}
+
+// What circuitd forwards: each peer only the names it reads.
+TEST(NetParams, StreamdGetsFlowControlAndStreamDosConfluxdTheCfxOnes) {
+  std::vector<dirdoc::NetParam> all = {{"cc_sendme_inc", 33},        {"cc_xoff_exit", 40},
+                                       {"cc_xon_rate", 9},           {"cc_xoff_client", 7},
+                                       {"DoSStreamCreationRate", 5}, {"DoSCircuitCreationRate", 5},
+                                       {"cfx_max_legs_set", 4},      {"circwindow", 200}};
+  auto streamd = dirdoc::selectNetParams(all, isStreamdNetParam);
+  std::vector<dirdoc::NetParam> wantStreamd = {{"cc_xoff_exit", 40},
+                                               {"cc_xon_rate", 9},
+                                               {"cc_xoff_client", 7},
+                                               {"DoSStreamCreationRate", 5}};
+  EXPECT_EQ(streamd, wantStreamd);
+  auto confluxd = dirdoc::selectNetParams(all, isConfluxdNetParam);
+  std::vector<dirdoc::NetParam> wantConfluxd = {{"cfx_max_legs_set", 4}};
+  EXPECT_EQ(confluxd, wantConfluxd);
+}
+
 TEST(NetParams, RemovedAlgorithmsMeanVegasAndZeroTurnsCongestionControlOff) {
   EXPECT_EQ(from({{"cc_alg", 1}}).cc.ccAlg, 2);
   EXPECT_EQ(from({{"cc_alg", 3}}).cc.ccAlg, 2);

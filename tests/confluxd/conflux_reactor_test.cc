@@ -13,10 +13,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/cell/relay.h"
+#include "common/conflux/params.h"
 #include "common/ipc/event_loop.h"
 #include "tests/common/ipc/pipe_harness.h"
 
@@ -354,6 +357,63 @@ TEST_F(ConfluxdReactorTest, AReorderQueueOverItsCapClosesTheLeg) {
     settle();
   }
   EXPECT_TRUE(closedOn(11));
+  EXPECT_TRUE(toStreamd().empty());
+}
+
+// The consensus' cfx_* values, as circuitd forwards them (circuit_conflux.capnp's setNetParams),
+// go through confluxd's parser into the reactor: cfx_max_legs_set limits every LINK from then on,
+// cfx_max_oooq_bytes the reorder queue of sets linked from then on (under confluxd's own cap).
+using Wire = std::vector<std::pair<std::string_view, int32_t>>;
+
+void applyConsensus(Reactor& reactor, const Wire& wire) {
+  conflux::ConfluxParams local;
+  local.maxOooqBytes = 4096;
+  auto p = conflux::confluxParamsFromWire(wire, local);
+  ASSERT_TRUE(p);
+  reactor.setParams(*p);
+}
+
+TEST_F(ConfluxdReactorTest, TheConsensusLegLimitRefusesTheLinkOverIt) {
+  applyConsensus(*reactor, {{"cfx_max_legs_set", 3}, {"cfx_num_legs_set", 5}});
+  EXPECT_EQ(reactor->params().maxLegsPerSet, 3u);
+  for (uint64_t leg = 30; leg < 33; ++leg)
+    link(leg, linkBody(4));
+  ASSERT_TRUE(waitFor([&] { return linkedOn(32); }));
+  link(33, linkBody(4));
+  ASSERT_TRUE(waitFor([&] { return closedOn(33); }));
+  EXPECT_EQ(closeReason(33), static_cast<int>(cell::DestroyReason::kProtocol));
+  EXPECT_EQ(reactor->legs(), 3u);
+  // A newer consensus raises it: the same set takes a fourth leg.
+  applyConsensus(*reactor, {{"cfx_max_legs_set", 4}});
+  link(34, linkBody(4));
+  ASSERT_TRUE(waitFor([&] { return linkedOn(34); }));
+  EXPECT_EQ(reactor->legs(), 4u);
+}
+
+TEST_F(ConfluxdReactorTest, TheConsensusTurningConfluxOffRefusesLinks) {
+  applyConsensus(*reactor, {{"cfx_enabled", 0}});
+  link(40, linkBody(5));
+  ASSERT_TRUE(waitFor([&] { return closedOn(40); }));
+  EXPECT_EQ(closeReason(40), static_cast<int>(cell::DestroyReason::kProtocol));
+  EXPECT_EQ(reactor->sets(), 0u);
+}
+
+TEST_F(ConfluxdReactorTest, TheConsensusReorderCapIsTheSmallerOfItsAndOurs) {
+  // Below 1 (C tor's minimum is 0) clamps; above confluxd's own cap keeps confluxd's.
+  applyConsensus(*reactor, {{"cfx_max_oooq_bytes", -5}});
+  EXPECT_EQ(reactor->params().maxOooqBytes, 0u);
+  applyConsensus(*reactor, {{"cfx_max_oooq_bytes", 1 << 30}});
+  EXPECT_EQ(reactor->params().maxOooqBytes, 4096u);
+  // 600 bytes: one 400-byte DATA (with its overhead) fits, the second does not.
+  applyConsensus(*reactor, {{"cfx_max_oooq_bytes", 600}});
+  linkTwoLegs();
+  relay(11, RelayCmd::kConfluxSwitch, 0, std::string("\0\1\0\0", 4));
+  relay(11, RelayCmd::kData, 5, std::string(400, 'z'));
+  settle();
+  EXPECT_FALSE(closedOn(11));
+  relay(11, RelayCmd::kData, 5, std::string(400, 'z'));
+  ASSERT_TRUE(waitFor([&] { return closedOn(11); }));
+  EXPECT_EQ(closeReason(11), static_cast<int>(cell::DestroyReason::kResourceLimit));
   EXPECT_TRUE(toStreamd().empty());
 }
 

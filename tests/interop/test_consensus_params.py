@@ -2,9 +2,11 @@
 """onionsplit follows the consensus (issue 17): the private network's authorities publish
 cc_sendme_inc=33, onionsplit's channeld fetches and verifies the consensus and circuitd negotiates
 33 in its ntor v3 replies, so a C tor client (which refuses a reply more than 1 away from the
-consensus value) downloads through onionsplit as its exit. Then the authorities change the value
-to 36 and the next consensus changes it in onionsplit without a restart; the client downloads
-again. A channeld killed then starts with the consensus it cached in DataDirectory.
+consensus value) downloads through onionsplit as its exit. circwindow reaches circuitd, and
+cfx_max_legs_set and cc_xoff_exit reach confluxd and streamd through circuitd. Then the
+authorities change the values (cc_sendme_inc to 36) and the next consensus changes them in
+onionsplit without a restart; the client downloads again. A channeld killed then starts with the
+consensus it cached in DataDirectory; a confluxd killed gets its values from circuitd again.
 
 Usage: test_consensus_params.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
@@ -29,6 +31,21 @@ def wait_counter(relay, name, want, timeout):
     return value
 
 
+PARAMS_BEFORE = "cc_sendme_inc=33 circwindow=500 cfx_max_legs_set=4 cc_xoff_exit=300"
+PARAMS_AFTER = "cc_sendme_inc=36 circwindow=200 cfx_max_legs_set=5 cc_xoff_exit=250"
+
+
+def check_forwarded(relay, check, circwindow, legs, xoff):
+    """circwindow in circuitd, and what circuitd forwarded: cfx_max_legs_set to confluxd,
+    cc_xoff_exit to streamd."""
+    got = (wait_counter(relay, "circuitd.consensus_circwindow", circwindow, 60),
+           wait_counter(relay, "confluxd.consensus_cfx_max_legs_set", legs, 60),
+           wait_counter(relay, "streamd.consensus_cc_xoff_exit", xoff, 60))
+    check(got == (circwindow, legs, xoff),
+          f"circwindow {circwindow} in circuitd, cfx_max_legs_set {legs} in confluxd, cc_xoff_exit "
+          f"{xoff} in streamd (through circuitd): {got}")
+
+
 def main():
     run = tornet.InteropRun("onionsplit-consensus-")
     bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
@@ -36,7 +53,7 @@ def main():
         big_sha = targets.make_file(os.path.join(files, "big.bin"), big_mib << 20)
         with targets.HttpServer(files) as http, \
                 tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
-                              conflux=False, consensus_params="cc_sendme_inc=33") as net:
+                              conflux=False, consensus_params=PARAMS_BEFORE) as net:
             net.setup()
             relay = run.relay = tornet.Onionsplit(net, root, bin_dir)
             net.exit_nodes = [relay.fingerprint]
@@ -51,6 +68,7 @@ def main():
                   f"the consensus' cc_sendme_inc reached circuitd: {inc} (consensus accepted "
                   f"{counters.get('channeld.consensus_accepted_total')} times, refused "
                   f"{counters.get('channeld.consensus_refused_total')})")
+            check_forwarded(relay, check, 500, 4, 300)
             exit_flag = wait_counter(relay, "channeld.relay_flag_Exit", 1, 120)
             check(exit_flag == 1 and relay.counters().get("channeld.relay_flag_Running") == 1,
                   "channeld reads its own flags (Exit, Running) from the consensus")
@@ -67,9 +85,10 @@ def main():
                   f"{big_mib} MiB through onionsplit with cc_sendme_inc 33: {n} bytes in "
                   f"{secs:.1f} s, intact: {sha == big_sha}")
 
-            net.set_consensus_params("cc_sendme_inc=36")
+            net.set_consensus_params(PARAMS_AFTER)
             inc = wait_counter(relay, "circuitd.consensus_cc_sendme_inc", 36, 180)
             check(inc == 36, f"the authorities changed it to 36: circuitd now uses {inc}")
+            check_forwarded(relay, check, 200, 5, 250)
             after = {d: relay.daemon_pid(d) for d in pids}
             check(after == pids, f"without a restart: pids {pids} -> {after}")
             # The client's circuits made under 33 are closed after the change so the next stream
@@ -81,7 +100,7 @@ def main():
             check(sha == big_sha, f"{big_mib} MiB again with cc_sendme_inc 36: {n} bytes in "
                                   f"{secs:.1f} s, intact: {sha == big_sha}")
             log = relay.log_text()
-            check("consensus: cc_alg 2, cc_sendme_inc 36 for new circuits" in log,
+            check("consensus: cc_alg 2, cc_sendme_inc 36, circwindow" in log,
                   "circuitd's log names the new value")
 
             # A channeld that starts again begins with the consensus it cached in DataDirectory
@@ -95,6 +114,17 @@ def main():
             check(cached == 1 and relay.daemon_pid("channeld") not in (None, pids["channeld"]),
                   f"the restarted channeld put the cached consensus in force at start "
                   f"(consensus_loaded_from_cache_total {cached})")
+
+            # A confluxd that starts again gets the cfx_* values from circuitd when it attaches
+            # (its default would be 8).
+            os.kill(pids["confluxd"], signal.SIGKILL)
+            deadline = time.time() + 60
+            while time.time() < deadline and relay.daemon_pid("confluxd") in (None,
+                                                                              pids["confluxd"]):
+                time.sleep(1)
+            legs = wait_counter(relay, "confluxd.consensus_cfx_max_legs_set", 5, 60)
+            check(legs == 5 and relay.daemon_pid("confluxd") not in (None, pids["confluxd"]),
+                  f"the restarted confluxd has cfx_max_legs_set from circuitd again: {legs}")
     return run.result()
 
 

@@ -8,9 +8,12 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/cell/relay.h"
+#include "streamd/core/net_params.h"
 
 namespace onionsplit::streamd {
 namespace {
@@ -571,6 +574,61 @@ TEST(CircuitStreamsDos, OffByDefault) {
     at(f.core, 9, id, RelayCmd::kResolve, cstr("example.com"));
   EXPECT_EQ(f.io.resolves.size(), 200u);
   EXPECT_EQ(f.shared.dosCounters.streamRejected, 0u);
+}
+
+// The consensus' parameters as circuitd forwards them (circuit_stream.capnp's setNetParams),
+// through streamd's parser into what every circuit shares, as streamd/main.cc applies them:
+// cc_xoff_exit sets the buffer over which new streams send XOFF; DoSStreamCreation* turn the
+// defence on unless the torrc says otherwise.
+using Wire = std::vector<std::pair<std::string_view, int32_t>>;
+
+void applyConsensus(StreamShared& shared, const Wire& wire, const dos::DosTorrc& torrc = {}) {
+  auto p = streamNetParamsFromWire(wire);
+  ASSERT_TRUE(p);
+  shared.xonXoff = p->xonXoff;
+  shared.dos = dos::resolve(torrc, p->dos);
+}
+
+TEST(CircuitStreamsConsensus, CcXoffExitSetsTheBufferLimitOfNewStreams) {
+  Fixture f(true);
+  f.open(1);  // opened under C tor's default, 500 cells
+  applyConsensus(f.shared, {{"cc_xoff_exit", 4}});
+  f.open(2);  // opened under 4 cells: 4 x 488 bytes
+  for (StreamId id : {1, 2}) {
+    f.io.buffered[id] = 5 * 488;
+    f.core.onOutputDrained(id, 5 * 488, 0, 1);
+    f.core.onOutputDrained(id, 5 * 488, 0, 1000000);
+  }
+  ASSERT_EQ(f.count(RelayCmd::kXoff), 1u);
+  for (const Sent& m : f.io.sent) {
+    if (m.cmd == RelayCmd::kXoff) {
+      EXPECT_EQ(m.id, 2);
+    }
+  }
+}
+
+TEST(CircuitStreamsConsensus, TheConsensusTurnsTheStreamDefenceOnUnlessTheTorrcSaysOtherwise) {
+  const Wire wire{{"DoSStreamCreationEnabled", 1},
+                  {"DoSStreamCreationBurst", 2},
+                  {"DoSStreamCreationRate", 1},
+                  {"DoSStreamCreationDefenseType", 9}};  // clamps to 3: close the circuit
+  Fixture f;
+  applyConsensus(f.shared, wire);
+  EXPECT_EQ(f.shared.dos.streamDefense, dos::StreamDefense::kCloseCircuit);
+  for (StreamId id = 1; id <= 2; ++id)
+    ASSERT_EQ(at(f.core, 9, id, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+              CircuitStreams::Input::kOk);
+  EXPECT_EQ(at(f.core, 9, 3, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+            CircuitStreams::Input::kCloseCircuit);
+
+  Fixture torrcOff;
+  dos::DosTorrc torrc;
+  torrc.streamCreationEnabled = false;
+  applyConsensus(torrcOff.shared, wire, torrc);
+  for (StreamId id = 1; id <= 5; ++id)
+    ASSERT_EQ(at(torrcOff.core, 9, id, RelayCmd::kBegin, beginBody("127.0.0.1:80")),
+              CircuitStreams::Input::kOk);
+  EXPECT_EQ(torrcOff.io.connects.size(), 5u);
 }
 
 }  // namespace

@@ -34,6 +34,29 @@ TEST(ClassicSendWindow, SendmeBeyondTheStartIsRefused) {
   EXPECT_FALSE(w.onSendme());
 }
 
+// circwindow below 1000: the window starts there, the peer still acknowledges every 100th cell,
+// and its SENDMEs may open the window up to 1000 (C tor's CIRCWINDOW_START_MAX).
+TEST(ClassicSendWindow, ASmallerStartKeepsTheHundredCellRhythm) {
+  for (uint32_t start : {100u, 150u, 101u, 999u}) {
+    ClassicSendWindow w(start);
+    EXPECT_EQ(w.window(), start);
+    std::vector<uint32_t> acked;
+    for (uint32_t i = 1; w.canSend(); ++i)
+      if (w.onDataSent()) acked.push_back(i);
+    ASSERT_EQ(acked.size(), start / 100) << start;
+    for (size_t k = 0; k < acked.size(); ++k)
+      EXPECT_EQ(acked[k], 100 * (k + 1)) << start;
+  }
+  ClassicSendWindow w(100);
+  for (int i = 0; i < 100; ++i)
+    w.onDataSent();
+  EXPECT_FALSE(w.canSend());
+  for (int i = 0; i < 10; ++i)
+    EXPECT_TRUE(w.onSendme());
+  EXPECT_EQ(w.window(), 1000u);
+  EXPECT_FALSE(w.onSendme());
+}
+
 TEST(DeliverWindow, SendmeEveryIncrement) {
   DeliverWindow d(31);
   int sendmes = 0;
