@@ -3,6 +3,8 @@
 
 #include <tuple>
 
+#include "common/base/quoted.h"
+
 namespace onionsplit::config {
 namespace {
 
@@ -98,29 +100,9 @@ std::string renderTorrc(const std::vector<TorrcEntry>& entries) {
   std::string out;
   for (const auto& e : entries) {
     out += e.key;
-    out += " \"";
-    for (char c : e.value) {
-      switch (c) {
-        case '\\':
-          out += "\\\\";
-          break;
-        case '"':
-          out += "\\\"";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          out.push_back(c);
-      }
-    }
-    out += "\"\n";
+    out += ' ';
+    out += cQuoted(e.value);
+    out += '\n';
   }
   return out;
 }

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <utility>
 
+#include "common/base/quoted.h"
+
 namespace onionsplit::control {
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -120,29 +122,7 @@ std::optional<std::string> unquote(std::string_view s, size_t& used) {
 }
 
 std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    switch (ch) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out + "\"";
+  return cQuoted(s);
 }
 
 std::optional<std::vector<Arg>> parseArgs(std::string_view s) {
