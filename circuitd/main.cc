@@ -14,6 +14,7 @@
 #include "common/base/clock.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
+#include "common/ipc/net_params_wire.h"
 #include "common/keys/relay_keys.h"
 #include "proto/daemons.capnp.h"
 
@@ -89,14 +90,9 @@ class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
     return kj::READY_NOW;
   }
   kj::Promise<void> setNetParams(SetNetParamsContext ctx) override {
-    auto list = ctx.getParams().getParams();
-    if (list.size() > dirdoc::kMaxWireNetParams)
-      return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
-    std::vector<std::pair<std::string_view, int32_t>> wire;  // views into the message
-    wire.reserve(list.size());
-    for (auto p : list)
-      wire.emplace_back(std::string_view(p.getName().cStr(), p.getName().size()), p.getValue());
-    auto checked = circuitParamsFromWire(wire);
+    auto wire = ipc::netParamsOf(ctx.getParams().getParams());
+    if (!wire) return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
+    auto checked = circuitParamsFromWire(*wire);
     if (!checked) return KJ_EXCEPTION(FAILED, "setNetParams", checked.error().c_str());
     const CircuitParams& fresh = *checked;
     const CircuitParams& old = reactor_.params();
@@ -107,8 +103,8 @@ class Bootstrap final : public ipc::WithControl<proto::Circuitd::Server> {
     reactor_.setParams(fresh);
     ++netParamUpdates_;
     std::vector<dirdoc::NetParam> all;
-    all.reserve(wire.size());
-    for (const auto& [name, value] : wire)
+    all.reserve(wire->size());
+    for (const auto& [name, value] : *wire)
       all.push_back({std::string(name), value});
     forward_.update(std::move(all));
     return kj::READY_NOW;

@@ -12,6 +12,7 @@
 #include "common/conflux/params.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
+#include "common/ipc/net_params_wire.h"
 #include "confluxd/net/reactor.h"
 #include "proto/daemons.capnp.h"
 
@@ -38,14 +39,9 @@ class Bootstrap final : public ipc::WithControl<proto::Confluxd::Server> {
     return kj::READY_NOW;
   }
   kj::Promise<void> setNetParams(SetNetParamsContext ctx) override {
-    auto list = ctx.getParams().getParams();
-    if (list.size() > dirdoc::kMaxWireNetParams)
-      return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
-    std::vector<std::pair<std::string_view, int32_t>> wire;  // views into the message
-    wire.reserve(list.size());
-    for (auto p : list)
-      wire.emplace_back(std::string_view(p.getName().cStr(), p.getName().size()), p.getValue());
-    auto fresh = conflux::confluxParamsFromWire(wire, local_);
+    auto wire = ipc::netParamsOf(ctx.getParams().getParams());
+    if (!wire) return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
+    auto fresh = conflux::confluxParamsFromWire(*wire, local_);
     if (!fresh) return KJ_EXCEPTION(FAILED, "setNetParams", fresh.error().c_str());
     const conflux::ConfluxParams& old = reactor_.params();
     if (fresh->enabled != old.enabled || fresh->maxLegsPerSet != old.maxLegsPerSet ||

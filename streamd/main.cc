@@ -21,6 +21,7 @@
 #include "common/dos/dos_params.h"
 #include "common/exitpolicy/from_config.h"
 #include "common/flowctl/mem_budget.h"
+#include "common/ipc/net_params_wire.h"
 #include "common/sandbox/policy.h"
 #include "proto/daemons.capnp.h"
 #include "streamd/core/net_params.h"
@@ -59,14 +60,9 @@ class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
     return kj::READY_NOW;
   }
   kj::Promise<void> setNetParams(SetNetParamsContext ctx) override {
-    auto list = ctx.getParams().getParams();
-    if (list.size() > dirdoc::kMaxWireNetParams)
-      return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
-    std::vector<std::pair<std::string_view, int32_t>> wire;  // views into the message
-    wire.reserve(list.size());
-    for (auto p : list)
-      wire.emplace_back(std::string_view(p.getName().cStr(), p.getName().size()), p.getValue());
-    auto fresh = streamNetParamsFromWire(wire);
+    auto wire = ipc::netParamsOf(ctx.getParams().getParams());
+    if (!wire) return KJ_EXCEPTION(FAILED, "setNetParams: too many parameters");
+    auto fresh = streamNetParamsFromWire(*wire);
     if (!fresh) return KJ_EXCEPTION(FAILED, "setNetParams", fresh.error().c_str());
     apply_(*fresh);
     return kj::READY_NOW;
