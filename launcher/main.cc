@@ -52,6 +52,9 @@
 namespace onionsplit::launcher {
 namespace {
 
+// After ShutdownWaitLength the daemons end by themselves; SIGTERM only for one that has not
+// within this time.
+constexpr std::chrono::milliseconds kDrainExitGrace{5000};
 constexpr const char* kDaemons[] = {"channeld", "circuitd", "streamd", "confluxd"};
 
 // `out` is stdout for --help (exit 0, as C tor) and stderr for a usage error (exit 2).
@@ -106,9 +109,15 @@ struct Loop {
   uint64_t startedAtMs = 0;
 };
 
-void stopNow(Loop& l) {
-  if (std::exchange(l.stopping, true)) return;
-  l.sup->stopAll(std::chrono::milliseconds(10000), [&l] { event_base_loopexit(l.base, nullptr); });
+// SIGTERM to the daemons at once, or (after a drain, whose wait each daemon keeps itself)
+// `termAfter` later for those that did not end by themselves; SIGKILL 10 s after that.
+void stopNow(Loop& l, std::chrono::milliseconds termAfter = std::chrono::milliseconds(0)) {
+  if (std::exchange(l.stopping, true)) {
+    if (termAfter.count() == 0) l.sup->hurry();
+    return;
+  }
+  l.sup->stopAll(
+      std::chrono::milliseconds(10000), [&l] { event_base_loopexit(l.base, nullptr); }, termAfter);
 }
 
 void onStopSignal(evutil_socket_t, short, void* arg) {
@@ -118,7 +127,7 @@ void onStopSignal(evutil_socket_t, short, void* arg) {
 
 void onShutdownWaitOver(evutil_socket_t, short, void* arg) {
   spdlog::info("Clean shutdown finished. Exiting.");
-  stopNow(*static_cast<Loop*>(arg));
+  stopNow(*static_cast<Loop*>(arg), kDrainExitGrace);
 }
 
 // SIGINT as C tor's relay takes it: the first stops taking connections and circuits (the ORPort

@@ -19,6 +19,13 @@
 
 namespace onionsplit::launcher {
 
+namespace {
+timeval timevalOf(std::chrono::milliseconds d) {
+  return timeval{static_cast<time_t>(d.count() / 1000),
+                 static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+}
+}  // namespace
+
 // Output lines longer than this are split; a daemon cannot make the launcher buffer without bound.
 static constexpr size_t kMaxLine = 4096;
 
@@ -51,6 +58,7 @@ Supervisor::Supervisor(event_base* base, std::vector<DaemonSpec> daemons,
   sigchld_ = evsignal_new(base_, SIGCHLD, &Supervisor::onSigchld, this);
   event_add(sigchld_, nullptr);
   stopTimer_ = evtimer_new(base_, &Supervisor::onStopTimer, this);
+  termTimer_ = evtimer_new(base_, &Supervisor::onTermTimer, this);
 }
 
 Supervisor::~Supervisor() {
@@ -66,6 +74,7 @@ Supervisor::~Supervisor() {
   }
   event_free(sigchld_);
   event_free(stopTimer_);
+  event_free(termTimer_);
 }
 
 void Supervisor::startAll() {
@@ -214,8 +223,7 @@ void Supervisor::reap() {
       auto wait = c->backoff.exited(std::chrono::steady_clock::now());
       note(c->spec.name + " " + how + "; restarting in " + std::to_string(wait.count()) + " ms",
            true);
-      timeval tv{static_cast<time_t>(wait.count() / 1000),
-                 static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
+      timeval tv = timevalOf(wait);
       evtimer_add(c->restartTimer, &tv);
       break;
     }
@@ -236,17 +244,36 @@ void Supervisor::onRestartTimer(evutil_socket_t, short, void* arg) {
   if (!c.owner->stopping_ && c.pid < 0) c.owner->start(c);
 }
 
-void Supervisor::stopAll(std::chrono::milliseconds grace, std::function<void()> done) {
+void Supervisor::stopAll(std::chrono::milliseconds grace, std::function<void()> done,
+                         std::chrono::milliseconds termAfter) {
   stopping_ = true;
   stopped_ = std::move(done);
-  for (auto& c : children_) {
+  killGrace_ = grace;
+  for (auto& c : children_)
     evtimer_del(c->restartTimer);
-    if (c->pid > 0) kill(c->pid, SIGTERM);
+  if (termAfter.count() > 0) {
+    timeval tv = timevalOf(termAfter);
+    evtimer_add(termTimer_, &tv);
+  } else {
+    terminateAll();
   }
-  timeval tv{static_cast<time_t>(grace.count() / 1000),
-             static_cast<suseconds_t>((grace.count() % 1000) * 1000)};
-  evtimer_add(stopTimer_, &tv);
   finishStopIfDone();
+}
+
+void Supervisor::terminateAll() {
+  evtimer_del(termTimer_);
+  for (auto& c : children_)
+    if (c->pid > 0) kill(c->pid, SIGTERM);
+  timeval tv = timevalOf(killGrace_);
+  evtimer_add(stopTimer_, &tv);
+}
+
+void Supervisor::hurry() {
+  if (evtimer_pending(termTimer_, nullptr)) terminateAll();
+}
+
+void Supervisor::onTermTimer(evutil_socket_t, short, void* self) {
+  static_cast<Supervisor*>(self)->terminateAll();
 }
 
 void Supervisor::sendLogFile(const std::string& path, int fd) {
@@ -294,6 +321,7 @@ void Supervisor::finishStopIfDone() {
   for (auto& c : children_)
     if (c->pid > 0) return;
   evtimer_del(stopTimer_);
+  evtimer_del(termTimer_);
   if (stopped_) {
     auto done = std::move(stopped_);
     stopped_ = nullptr;

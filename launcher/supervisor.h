@@ -53,7 +53,14 @@ class Supervisor {
 
   void startAll();
   // Sends SIGTERM to every child, SIGKILL to those still alive after `grace`, then calls `done`.
-  void stopAll(std::chrono::milliseconds grace, std::function<void()> done);
+  // With `termAfter`, SIGTERM waits that long first: after drain() each daemon ends by itself
+  // when its own ShutdownWaitLength is over, and one that is writing out its last state (or a
+  // sanitizer's report) is not to be cut short by a timer that ran out at the same moment.
+  void stopAll(std::chrono::milliseconds grace, std::function<void()> done,
+               std::chrono::milliseconds termAfter = std::chrono::milliseconds(0));
+
+  // A stopAll() whose SIGTERM still waits (termAfter) sends it now; otherwise nothing.
+  void hurry();
 
   // Passes a descriptor for the Log file `path` to every running daemon over its "launcher"
   // socket (a SOCK_SEQPACKET socket passed with the others; common/daemon/runtime.h), which then
@@ -79,6 +86,8 @@ class Supervisor {
   static void onOutput(evutil_socket_t fd, short, void* child);
   static void onRestartTimer(evutil_socket_t, short, void* child);
   static void onStopTimer(evutil_socket_t, short, void* self);
+  static void onTermTimer(evutil_socket_t, short, void* self);
+  void terminateAll();
   void start(Child& c);
   void reap();
   void finishStopIfDone();
@@ -91,6 +100,8 @@ class Supervisor {
   std::function<void(const std::string&)> refusal_;
   event* sigchld_ = nullptr;
   event* stopTimer_ = nullptr;
+  event* termTimer_ = nullptr;
+  std::chrono::milliseconds killGrace_{0};
   bool stopping_ = false;
   std::function<void()> stopped_;
 };

@@ -94,6 +94,32 @@ TEST(Supervisor, ADaemonThatRefusesToRunIsNotRestarted) {
   ASSERT_TRUE(h.runUntil([&] { return done; }, 5000));
 }
 
+// After drain() each daemon ends by itself when its own wait is over; stopAll with termAfter lets
+// one that takes its time (here half a second) end with its own status, and sends SIGTERM only to
+// one still running when termAfter is over, or at once when hurried.
+TEST(Supervisor, AfterADrainSigtermWaitsForTermAfter) {
+  Harness h;
+  Supervisor sup(h.base,
+                 {shell("slow",
+                        "trap 'sleep 0.5; exit 0' INT; echo up; "
+                        "while :; do sleep 0.05; done"),
+                  shell("stuck", "trap '' INT; echo up; exec sleep 30")},
+                 RestartBackoff::Params{}, [&](const std::string& l) { h.lines.push_back(l); });
+  sup.startAll();
+  ASSERT_TRUE(h.runUntil([&] { return h.sawLine("slow: up") && h.sawLine("stuck: up"); }, 5000));
+  sup.drain();
+  bool done = false;
+  sup.stopAll(
+      std::chrono::milliseconds(3000), [&] { done = true; }, std::chrono::milliseconds(60000));
+  ASSERT_TRUE(h.runUntil([&] { return sup.pidOf("slow") == -1; }, 5000));
+  EXPECT_TRUE(h.sawLine("launcher: slow stopped (exited with status 0)"));
+  EXPECT_GT(sup.pidOf("stuck"), 0) << "SIGTERM came before termAfter";
+  EXPECT_FALSE(done);
+  sup.hurry();
+  ASSERT_TRUE(h.runUntil([&] { return done; }, 5000));
+  EXPECT_TRUE(h.sawLine("launcher: stuck stopped (killed by signal 15)"));
+}
+
 // Sockets are passed as systemd passes them: the IPC socket as fd 3 named after the daemon, the
 // extra ones (channeld's ORPorts) after it, then the launcher's channel (new Log file
 // descriptors), LISTEN_PID naming the daemon itself, nothing else.
