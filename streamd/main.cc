@@ -210,6 +210,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("bytes_to_client_total", c.bytesToClient);
     out.emplace_back("bytes_from_client_total", c.bytesFromClient);
     out.emplace_back("messages_unknown_stream_total", c.unknownStream);
+    out.emplace_back("dns_lookups_in_flight", c.lookups);
+    out.emplace_back("dns_lookups_refused_total", c.lookupsRefused);
     for (size_t r = 1; r < c.endsSent.size(); ++r)
       if (c.endsSent[r])
         out.emplace_back(std::string("ends_sent_") + endReasonName(r) + "_total", c.endsSent[r]);

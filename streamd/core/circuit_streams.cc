@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <utility>
 
 #include "common/cell/relay.h"
 
@@ -95,6 +96,7 @@ CircuitStreams::CircuitStreams(StreamShared& shared, StreamIo& io, bool congesti
 
 CircuitStreams::~CircuitStreams() {
   shared_.counters.open -= std::min<uint64_t>(shared_.counters.open, streams_.size());
+  shared_.counters.lookups -= std::min<uint64_t>(shared_.counters.lookups, lookups_);
 }
 
 CircuitStreams::Stream* CircuitStreams::find(StreamId id) {
@@ -214,10 +216,8 @@ void CircuitStreams::onBegin(StreamId id, Bytes body, bool dir) {
   Stream* s = create(id);
   StreamAction a = s->exit.onBegin(t);
   if (a.kind == Kind::kResolve || a.kind == Kind::kConnect) ++shared_.counters.opened;
-  if (a.kind == Kind::kResolve) {
-    io_.resolve(id, a.host, t.flags.ipv6Ok && shared_.policy.mayAcceptPort(6, t.port));
-    return;
-  }
+  if (a.kind == Kind::kResolve)
+    return lookUp(id, *s, a.host, t.flags.ipv6Ok && shared_.policy.mayAcceptPort(6, t.port));
   apply(id, a);
 }
 
@@ -243,8 +243,7 @@ void CircuitStreams::onResolve(StreamId id, Bytes body) {
     }
     Stream* s = create(id);
     s->resolveOnly = true;
-    io_.resolveReverse(id, *addr);
-    return;
+    return lookUp(id, *s, name, false, &*addr);
   }
   if (auto ip = exitpolicy::IpAddress::parse(name)) {  // an address resolves to itself
     if (ip->family == 4) {
@@ -262,7 +261,28 @@ void CircuitStreams::onResolve(StreamId id, Bytes body) {
   }
   Stream* s = create(id);
   s->resolveOnly = true;
-  io_.resolve(id, name, shared_.ipv6Exit);
+  lookUp(id, *s, name, shared_.ipv6Exit);
+}
+
+void CircuitStreams::lookUp(StreamId id, Stream& s, std::string_view name, bool wantIpv6,
+                            const exitpolicy::IpAddress* reverse) {
+  if (lookups_ >= kMaxLookupsPerCircuit || shared_.counters.lookups >= shared_.maxLookups) {
+    ++shared_.counters.lookupsRefused;
+    return endAndForget(id, EndReason::kResourceLimit);
+  }
+  s.resolving = true;
+  ++lookups_;
+  ++shared_.counters.lookups;
+  if (reverse)
+    io_.resolveReverse(id, *reverse);
+  else
+    io_.resolve(id, name, wantIpv6);
+}
+
+void CircuitStreams::lookupDone(Stream& s) {
+  if (!std::exchange(s.resolving, false)) return;
+  --lookups_;
+  if (shared_.counters.lookups) --shared_.counters.lookups;
 }
 
 void CircuitStreams::onData(StreamId id, Stream& s, Bytes body, uint64_t nowUsec) {
@@ -342,6 +362,7 @@ void CircuitStreams::onXoffXon(StreamId id, Stream& s, uint8_t command, Bytes bo
 void CircuitStreams::onResolved(StreamId id, const DnsAnswer& answer) {
   Stream* s = find(id);
   if (!s) return;
+  lookupDone(*s);
   if (s->resolveOnly) {
     sendResolved(id, answer);
     forget(id);
@@ -370,8 +391,7 @@ void CircuitStreams::apply(StreamId id, const StreamAction& a) {
     case Kind::kNone:
       return;
     case Kind::kResolve:
-      io_.resolve(id, a.host, false);
-      return;
+      return lookUp(id, *s, a.host, false);
     case Kind::kConnect:
       s->addr = a.addr;
       io_.connect(id, a.addr, a.port);
@@ -476,6 +496,7 @@ void CircuitStreams::forget(StreamId id, bool flush) {
     }
     readyCount_ = out;
   }
+  lookupDone(*it->second);  // the shell's release() cancels the lookup
   streams_.erase(it);
   if (shared_.counters.open) --shared_.counters.open;
   io_.release(id, flush);
@@ -488,6 +509,7 @@ void CircuitStreams::closeAll() {
     ids.push_back(id);
   readyCount_ = 0;
   for (StreamId id : ids) {
+    lookupDone(*streams_[id]);
     streams_.erase(id);
     if (shared_.counters.open) --shared_.counters.open;
     io_.release(id, true);  // the circuit is gone; its streams' sockets still flush (C tor)

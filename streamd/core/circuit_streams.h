@@ -40,6 +40,10 @@ inline constexpr size_t kSendmeBufferLimit = 32 * 1024;
 // A client that keeps sending while its stream's socket holds this much (it ignored our XOFF; the
 // classic window cannot get here) loses the stream with END RESOURCELIMIT.
 inline constexpr size_t kMaxSocketOutputBytes = 4 * 1024 * 1024;
+// DNS lookups one circuit may have in flight (BEGINs to hostnames and RESOLVEs that wait for the
+// resolver). Past it, or past StreamShared::maxLookups for the whole daemon, the request ends with
+// END RESOURCELIMIT: a RESOLVE flood cannot grow the resolver's queue without bound.
+inline constexpr size_t kMaxLookupsPerCircuit = 64;
 
 // An END reason as it goes on the wire (an END message, or a flow's `closed`): never 0, which is no
 // reason at all (bug 41353); MISC instead.
@@ -55,6 +59,8 @@ struct StreamCounters {
   uint64_t bytesToClient = 0;           // DATA bytes packaged from sockets
   uint64_t bytesFromClient = 0;         // DATA bytes received from clients
   uint64_t unknownStream = 0;           // DATA/END/SENDME/XON/XOFF for no open stream (dropped)
+  uint64_t lookups = 0;                 // DNS lookups now in flight, every circuit together
+  uint64_t lookupsRefused = 0;          // BEGINs and RESOLVEs ended past the lookup limits
   std::array<uint64_t, 16> endsSent{};  // by END reason (index = reason)
 };
 
@@ -64,6 +70,7 @@ struct StreamShared {
   const exitpolicy::Policy& policy;
   bool ipv6Exit = false;      // RESOLVE asks for AAAA records too
   size_t maxStreams = 65536;  // daemon-wide cap on open streams (each holds at most a socket)
+  size_t maxLookups = 16384;  // daemon-wide cap on DNS lookups in flight
   StreamLimits limits;
   flowctl::XonXoffParams xonXoff;
   StreamCounters counters;
@@ -154,6 +161,7 @@ class CircuitStreams {
     Stream(const exitpolicy::Policy& p, StreamLimits l, const flowctl::XonXoffParams& x)
         : exit(p, l), writer(x), reader(x) {}
     bool resolveOnly = false;
+    bool resolving = false;  // a lookup of ours is in flight (counted in lookups_)
     ExitStream exit;
     exitpolicy::IpAddress addr;
     std::vector<uint8_t> optimistic;  // client data before CONNECTED
@@ -179,6 +187,11 @@ class CircuitStreams {
   void sendEnd(StreamId id, cell::EndReason r, const exitpolicy::IpAddress* policyAddr = nullptr);
   void sendResolved(StreamId id, const DnsAnswer& answer);
   void endAndForget(StreamId id, cell::EndReason r);
+  // Starts a forward lookup (or, with `reverse`, a PTR one) for a stream, within the limits; past
+  // them the stream ends with END RESOURCELIMIT.
+  void lookUp(StreamId id, Stream& s, std::string_view name, bool wantIpv6,
+              const exitpolicy::IpAddress* reverse = nullptr);
+  void lookupDone(Stream& s);
   void forget(StreamId id, bool flush = false);
   void afterWrite(StreamId id, Stream& s, size_t drained, uint64_t nowUsec);
 
@@ -186,6 +199,7 @@ class CircuitStreams {
   StreamIo& io_;
   bool cc_;
   std::unordered_map<StreamId, std::unique_ptr<Stream>> streams_;
+  size_t lookups_ = 0;  // this circuit's lookups in flight
   // The circuit's stream creation bucket, made full at its first BEGIN or RESOLVE with the rate
   // and burst then in force (C tor makes it when the circuit is created).
   std::optional<dos::StreamDos> streamDos_;

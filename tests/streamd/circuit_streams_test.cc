@@ -366,6 +366,61 @@ TEST(CircuitStreams, ResolveForwardReverseAndLiterals) {
   EXPECT_EQ(f.shared.counters.open, 0u);
 }
 
+// Issue 18, DNS limits: a circuit has at most kMaxLookupsPerCircuit lookups in flight and the
+// daemon maxLookups; past either, a BEGIN to a hostname or a RESOLVE ends with END RESOURCELIMIT
+// and is never looked up. Answers, ENDs and a lost circuit give the slots back.
+TEST(CircuitStreams, LookupsInFlightAreBoundedPerCircuitAndInTotal) {
+  Fixture f;
+  for (StreamId id = 1; id <= kMaxLookupsPerCircuit; ++id)
+    f.msg(id, id % 2 ? RelayCmd::kResolve : RelayCmd::kBegin,
+          id % 2 ? cstr("h" + std::to_string(id) + ".example")
+                 : beginBody("h" + std::to_string(id) + ".example:80"));
+  EXPECT_EQ(f.io.resolves.size(), kMaxLookupsPerCircuit);
+  EXPECT_EQ(f.shared.counters.lookups, kMaxLookupsPerCircuit);
+  EXPECT_EQ(f.count(RelayCmd::kEnd), 0u);
+
+  f.msg(500, RelayCmd::kResolve, cstr("one.more.example"));
+  f.msg(501, RelayCmd::kResolve, cstr("9.9.9.9.in-addr.arpa"));
+  f.msg(502, RelayCmd::kBegin, beginBody("two.more.example:443"));
+  EXPECT_EQ(f.count(RelayCmd::kEnd), 3u);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  EXPECT_FALSE(f.core.has(500) || f.core.has(501) || f.core.has(502));
+  EXPECT_EQ(f.io.resolves.count(500) + f.io.reverses.count(501) + f.io.resolves.count(502), 0u);
+  EXPECT_EQ(f.shared.counters.lookupsRefused, 3u);
+  // A literal address needs no lookup and is served at the limit.
+  f.msg(503, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  EXPECT_EQ(f.io.connects[503], "127.0.0.1:80");
+
+  DnsAnswer a;
+  a.ipv4.push_back({127, 0, 0, 1});
+  f.core.onResolved(1, a);                            // a RESOLVE answered
+  f.msg(2, RelayCmd::kEnd, std::vector<uint8_t>{6});  // a BEGIN ended by its client
+  EXPECT_EQ(f.shared.counters.lookups, kMaxLookupsPerCircuit - 2);
+  f.msg(600, RelayCmd::kResolve, cstr("now.it.fits.example"));
+  f.msg(601, RelayCmd::kResolve, cstr("5.6.7.8.in-addr.arpa"));
+  EXPECT_EQ(f.io.resolves[600], "now.it.fits.example");
+  EXPECT_EQ(f.io.reverses[601], "8.7.6.5");
+  EXPECT_EQ(f.shared.counters.lookups, kMaxLookupsPerCircuit);
+
+  // The daemon-wide bound holds across circuits; a circuit that goes gives back all of its slots.
+  FakeIo io2;
+  f.shared.maxLookups = kMaxLookupsPerCircuit + 1;
+  {
+    CircuitStreams other(f.shared, io2, false);
+    other.onClientMessage(1, static_cast<uint8_t>(RelayCmd::kResolve), Bytes(cstr("a.example")), 0);
+    other.onClientMessage(2, static_cast<uint8_t>(RelayCmd::kResolve), Bytes(cstr("b.example")), 0);
+    EXPECT_EQ(io2.resolves.size(), 1u);
+    ASSERT_FALSE(io2.sent.empty());
+    EXPECT_EQ(io2.sent.back().cmd, RelayCmd::kEnd);
+    EXPECT_EQ(io2.sent.back().body[0], static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+    EXPECT_EQ(f.shared.counters.lookups, kMaxLookupsPerCircuit + 1);
+    other.closeAll();
+  }
+  EXPECT_EQ(f.shared.counters.lookups, kMaxLookupsPerCircuit);
+  f.core.closeAll();
+  EXPECT_EQ(f.shared.counters.lookups, 0u);
+}
+
 TEST(CircuitStreams, AClientIgnoringXoffLosesTheStreamAndNonExitsResolveNothing) {
   Fixture f(true);
   f.open(1);
@@ -570,8 +625,12 @@ TEST(CircuitStreamsDos, TypeThreeClosesTheCircuitAndTypeOneOnlyCounts) {
 
 TEST(CircuitStreamsDos, OffByDefault) {
   Fixture f;
-  for (StreamId id = 1; id <= 200; ++id)
+  DnsAnswer a;
+  a.ipv4.push_back({127, 0, 0, 1});
+  for (StreamId id = 1; id <= 200; ++id) {  // answered at once: the lookup limit stays out of it
     at(f.core, 9, id, RelayCmd::kResolve, cstr("example.com"));
+    f.core.onResolved(id, a);
+  }
   EXPECT_EQ(f.io.resolves.size(), 200u);
   EXPECT_EQ(f.shared.dosCounters.streamRejected, 0u);
 }
