@@ -36,6 +36,7 @@
 #include "common/config/reload.h"
 #include "common/daemon/log.h"
 #include "common/daemon/runtime.h"
+#include "common/flowctl/mem_budget.h"
 #include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
 #include "common/keys/relay_keys.h"
@@ -67,6 +68,7 @@ void usage(std::FILE* out) {
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
                "       onionsplit keygen --only-due -f FILE  make missing keys, renew what is due\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
+               "       onionsplit memory-limits -f FILE  each daemon's systemd memory limits\n"
                "       onionsplit --version\n"
                "       onionsplit --help\n");
 }
@@ -183,6 +185,20 @@ bool prepareKeys(const config::Config& cfg, bool forceNewSigningKey) {
 int keygen(const config::Config& cfg, bool onlyDue) {
   if (makeDir(cfg.dataDirectory) != 0 || !prepareKeys(cfg, !onlyDue)) return 1;
   std::printf("keys ready in %s/keys\n", cfg.dataDirectory.c_str());
+  return 0;
+}
+
+// `onionsplit memory-limits`: each daemon's MemoryHigh= and MemoryMax= (bytes) for its systemd
+// unit, from its share of MaxMemInQueues on this machine; onionsplit-keys passes each line to
+// `systemctl set-property --runtime onionsplit-DAEMON.service`.
+int memoryLimits(const config::Config& cfg) {
+  auto b = daemon::memoryBudgets(cfg, daemon::physicalMemoryBytes());
+  for (auto [name, share] : {std::pair{"channeld", b.channeld}, std::pair{"circuitd", b.circuitd},
+                             std::pair{"streamd", b.streamd}, std::pair{"confluxd", b.confluxd}}) {
+    auto m = flowctl::unitMemory(share);
+    std::printf("%s MemoryHigh=%llu MemoryMax=%llu\n", name,
+                static_cast<unsigned long long>(m.high), static_cast<unsigned long long>(m.max));
+  }
   return 0;
 }
 
@@ -571,7 +587,7 @@ int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
   bool verify = false, status = false, keygen = false, listFp = false, counters = false,
-       onlyDue = false, metrics = false;
+       onlyDue = false, metrics = false, memLimits = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -590,6 +606,8 @@ int main(int argc, char** argv) {
       onlyDue = true;
     } else if (a == "--list-fingerprint") {
       listFp = true;
+    } else if (a == "memory-limits") {
+      memLimits = true;
     } else if (a == "--version") {
       std::printf("onionsplit %s\n", daemon::kVersion);
       return 0;
@@ -616,7 +634,7 @@ int main(int argc, char** argv) {
   if (loaded && !metricsPolicy) errors.push_back(configPath + ": " + metricsPolicy.error());
   // What start would refuse, verify refuses too; start also makes or fixes the directory. (keygen
   // is left alone: under systemd it runs as root on a DataDirectory the daemons' group may enter.)
-  if (loaded && (verify || (!status && !metrics && !keygen && !listFp))) {
+  if (loaded && (verify || (!status && !metrics && !keygen && !listFp && !memLimits))) {
     auto dd = launcher::checkDataDirectory(built.config, !verify);
     errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
     for (const auto& n : dd.notes)
@@ -635,6 +653,7 @@ int main(int argc, char** argv) {
   if (keygen) return launcher::keygen(built.config, onlyDue);
   if (metrics) return launcher::runMetricsService(built.config, std::move(*metricsPolicy));
   if (listFp) return launcher::listFingerprint(built.config);
+  if (memLimits) return launcher::memoryLimits(built.config);
   if (status) {
     auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000));
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(

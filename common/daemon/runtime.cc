@@ -26,6 +26,16 @@
 
 namespace onionsplit::daemon {
 
+uint64_t physicalMemoryBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
+}
+
+flowctl::DaemonBudgets memoryBudgets(const config::Config& cfg, uint64_t physicalBytes) {
+  return flowctl::splitBudget(
+      flowctl::effectiveMaxMemInQueues(cfg.maxMemInQueuesBytes, physicalBytes));
+}
+
 Runtime::Runtime(std::string name, std::string configPath, config::Config cfg)
     : name_(std::move(name)), configPath_(std::move(configPath)), config_(std::move(cfg)) {
   control_.daemon = name_;

@@ -16,6 +16,7 @@
 #include "common/base/version.h"
 #include "common/config/config.h"
 #include "common/daemon/config_file.h"
+#include "common/flowctl/mem_budget.h"
 #include "common/ipc/control.h"
 #include "common/ipc/event_loop.h"
 
@@ -26,6 +27,13 @@ inline constexpr const char* kVersion = kOnionsplitVersion;
 // as C tor exits then): the launcher stops the relay instead of restarting it, and the systemd
 // units do not restart it (RestartPreventExitStatus). EX_CONFIG of sysexits.h.
 inline constexpr int kExitRefuseToRun = 78;
+
+// The machine's physical memory (0 if unknown), for MaxMemInQueues' default; read it before the
+// sandbox.
+uint64_t physicalMemoryBytes();
+// Every daemon's share of MaxMemInQueues as `cfg` and this machine set it
+// (common/flowctl/mem_budget.h).
+flowctl::DaemonBudgets memoryBudgets(const config::Config& cfg, uint64_t physicalBytes);
 
 class Runtime {
  public:

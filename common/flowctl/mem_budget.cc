@@ -33,4 +33,11 @@ DaemonBudgets splitBudget(uint64_t total) {
   return b;
 }
 
+UnitMemory unitMemory(uint64_t share) {
+  UnitMemory m;
+  m.high = share + share / 8 + kUnitMemoryBase;
+  m.max = share + share / 4 + 2 * kUnitMemoryBase;
+  return m;
+}
+
 }  // namespace onionsplit::flowctl

@@ -37,6 +37,19 @@ struct DaemonBudgets {
 };
 DaemonBudgets splitBudget(uint64_t total);
 
+// The memory limits of a daemon's systemd unit for its share `share` (packaging/libexec/
+// onionsplit-keys sets them at start): above MemoryHigh the kernel reclaims and slows the daemon,
+// above MemoryMax its OOM killer ends this daemon alone. Both sit above the share by what a daemon
+// holds besides its queues (code, TLS contexts, circuit and stream state, the DNS cache), so the
+// daemon's own OOM handler, at the share, acts long before the kernel:
+//   MemoryHigh = share + share/8 + 128 MiB,   MemoryMax = share + share/4 + 256 MiB.
+struct UnitMemory {
+  uint64_t high = 0;
+  uint64_t max = 0;
+};
+inline constexpr uint64_t kUnitMemoryBase = 128ULL << 20;
+UnitMemory unitMemory(uint64_t share);
+
 // Where an OOM handler stops freeing: 90% of the budget (C tor's
 // FRACTION_OF_DATA_TO_RETAIN_ON_OOM).
 constexpr uint64_t lowWaterMark(uint64_t budget) {

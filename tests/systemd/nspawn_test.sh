@@ -4,7 +4,8 @@
 # onionsplit.target and checks that
 #   1. the four daemons are active and `onionsplit status` says all four are ready (their Unix
 #      sockets, users, key ownership and sandbox work under the real units); each runs as its own
-#      user, circuitd and confluxd in a network namespace of their own;
+#      user, circuitd and confluxd in a network namespace of their own; each unit's MemoryHigh and
+#      MemoryMax follow its share of MaxMemInQueues;
 #   2. for each daemon, `kill -9` of its main process gets it restarted by systemd, its listening
 #      socket stays the same socket (same inode, the .socket unit never left "active"), and the
 #      relay is whole again (`onionsplit status` ready: the peers reconnected), channeld (and so
@@ -163,6 +164,15 @@ for d in $daemons; do
   esac
 done
 log "each daemon runs as its own user; circuitd and confluxd without a network"
+
+# Each unit's MemoryHigh/MemoryMax is what `onionsplit memory-limits` computes from its share of
+# MaxMemInQueues (set by onionsplit-keys.service at start).
+while read -r d high max; do
+  got="MemoryHigh=$(inside systemctl show -p MemoryHigh --value "onionsplit-$d.service")"
+  got="$got MemoryMax=$(inside systemctl show -p MemoryMax --value "onionsplit-$d.service")"
+  [ "$got" = "$high $max" ] || { dump; die "onionsplit-$d.service has $got, not $high $max"; }
+done < <(inside onionsplit memory-limits -f /etc/onionsplit/torrc)
+log "each unit's memory limits follow its share of MaxMemInQueues"
 
 # The MetricsPort under systemd (opt-in: onionsplit-metrics.socket and .service). With MetricsPort
 # in the torrc and both units enabled, the page lists all four daemons up; the service runs as its

@@ -33,6 +33,20 @@ TEST(MaxMemInQueues, ConfiguredValueWinsAboveTheRelayFloor) {
   EXPECT_EQ(effectiveMaxMemInQueues(1 * kMiB, 4 * kGiB), 64 * kMiB);   // C tor's relay floor
 }
 
+// The units' limits sit above each share, MemoryMax above MemoryHigh, so the daemon's own OOM
+// handler (at the share) acts first; with C tor's largest default (8 GiB) they stay finite.
+TEST(UnitMemory, AboveTheShareMaxAboveHigh) {
+  auto m = unitMemory(400 * kMiB);
+  EXPECT_EQ(m.high, 400 * kMiB + 50 * kMiB + 128 * kMiB);
+  EXPECT_EQ(m.max, 400 * kMiB + 100 * kMiB + 256 * kMiB);
+  auto b = splitBudget(8 * kGiB);
+  for (uint64_t share : {b.streamd, b.circuitd, b.confluxd, b.channeld, uint64_t{0}}) {
+    auto u = unitMemory(share);
+    EXPECT_GT(u.high, share);
+    EXPECT_GT(u.max, u.high);
+  }
+}
+
 TEST(SplitBudget, SharesAreTheDocumentedTenthsAndAddUp) {
   auto b = splitBudget(1000 * kMiB);
   EXPECT_EQ(b.streamd, 400 * kMiB);
