@@ -18,7 +18,8 @@
 #   5. with a private network of Debian tor run from the host in the container's network namespace
 #      and the packaged relay as its exit, `kill -9` of streamd, confluxd and circuitd while a C tor
 #      client downloads: circuits, streams, conflux sets and the client's OR connection fare as
-#      docs/OPERATING.md (Restart semantics) says (restart_under_load.py);
+#      docs/OPERATING.md (Restart semantics) says, and `systemctl stop` mid-download ends every
+#      daemon with exit status 0 (restart_under_load.py);
 #   6. reinstalling the package restarts a running relay; stopping the target stops the daemons and
 #      their sockets; `apt-get remove` stops a running relay.
 # Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no root, no

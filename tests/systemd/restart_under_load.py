@@ -25,6 +25,10 @@ ATTACHSTREAM) and the client's CIRC, STREAM and ORCONN events recorded:
      onionsplit stays up (no ORCONN event for it; channeld is the same process), a new circuit
      from the client through that same connection builds, and a new circuit with onionsplit as
      exit carries a download intact.
+  4. SIGTERM while a download runs through onionsplit: `systemctl stop onionsplit.target` (or
+     SIGTERM to the launcher) ends every daemon with exit status 0 (systemd's ExecMainCode
+     "exited", ExecMainStatus 0; the launcher's "stopped (exited with status 0)" lines and its own
+     status 0).
 A circuit through C tor middles that must close and is still open after 20 s gets a new circuit
 along its first two hops (wait_closed: a C tor relay can hold the DESTROY for the client until the
 next cell on that channel), then must close; the output names the circuits that needed this.
@@ -53,6 +57,7 @@ BIG = 8 << 20  # bytes of each download
 PACE = 2 << 20  # bytes per second a paced download reads: the kill lands mid-download
 KILL_AT = 1 << 20  # bytes received before the daemon is killed
 T0 = time.time()
+DAEMONS = ("channeld", "circuitd", "streamd", "confluxd")
 
 
 def log(msg):
@@ -102,6 +107,19 @@ class SystemdRelay:
         return inside("journalctl", "--no-pager", "-n", "80", "-u", "onionsplit-*.service",
                       check=False)
 
+    def stop(self):
+        """systemctl stop of the target (SIGTERM to each daemon); {daemon: how it ended}."""
+        inside("systemctl", "stop", "onionsplit.target", timeout=90)
+        ended = {}
+        for d in DAEMONS:
+            out = inside("systemctl", "show", "-p", "ExecMainCode", "-p", "ExecMainStatus",
+                         f"onionsplit-{d}.service")
+            props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+            # ExecMainCode 1 is CLD_EXITED: the process exited by itself, not by the signal.
+            ended[d] = ("exited with status " + props.get("ExecMainStatus", "?")
+                        if props.get("ExecMainCode") == "1" else f"ended as {props}")
+        return ended
+
 
 class LauncherRelay:
     """onionsplit run by its own launcher on the host (tornet.Onionsplit), with a MetricsPort: the
@@ -136,6 +154,19 @@ class LauncherRelay:
 
     def log_tail(self):
         return "".join(self.relay.log_text().splitlines(True)[-80:])
+
+    def stop(self):
+        """SIGTERM to the launcher; {daemon: how it ended}, and the launcher's own status."""
+        proc = self.relay.proc
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=60)
+        text = self.relay.log_text()
+        ended = {}
+        for d in DAEMONS:
+            m = re.search(rf"launcher: {d} stopped \(([^)]*)\)", text)
+            ended[d] = m.group(1) if m else "no stop line"
+        ended["launcher"] = f"exited with status {rc}"
+        return ended
 
 
 RELAY = None  # SystemdRelay or LauncherRelay, chosen by main()
@@ -656,6 +687,21 @@ class Steps:
         log(f"step 3 (circuitd) took {time.time() - t:.1f} s")
 
 
+    def stop_under_load(self):
+        """Step 4: SIGTERM with a download running through onionsplit."""
+        t = time.time()
+        circ = build_circuit(self.net, self.ctl, [self.middles[0], self.middles[1], self.fp])
+        dl = self.download(circ, paced=True)
+        self.check(dl.reached.wait(60) and dl.n >= KILL_AT,
+                   f"SIGTERM: a download on {circ} runs ({dl.n} bytes)")
+        ended = RELAY.stop()
+        dl.join(30)
+        self.check(all(v == "exited with status 0" for v in ended.values()),
+                   f"SIGTERM ({RELAY.name}) mid-download after {dl.n} bytes, every byte "
+                   f"{'right' if dl.good else 'WRONG'}: {ended}")
+        log(f"step 4 (SIGTERM under load) took {time.time() - t:.1f} s")
+
+
 def diagnose():
     """After a failed check: onionsplit's counters and its daemons' last log lines."""
     print("     counters: " + " ".join(f"{k}={v}" for k, v in sorted(counters().items())
@@ -728,7 +774,8 @@ def main():
             steps.streamd()
             steps.confluxd()
             steps.circuitd()
-            log(f"the three steps took {time.time() - t:.1f} s")
+            steps.stop_under_load()
+            log(f"the four steps took {time.time() - t:.1f} s")
     except Exception as e:  # noqa: BLE001 (reported as the failure it is)
         failures.append(repr(e))
         print(f"FAIL {e!r}", flush=True)
