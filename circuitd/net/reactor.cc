@@ -11,6 +11,11 @@
 
 namespace onionsplit::circuitd {
 
+ipc::Verdict fitsOneCell(const Circuit& c, uint8_t command, size_t length) {
+  if (length <= cell::relayDataMax(c.cellFormat(), command)) return ipc::Verdict::accept();
+  return ipc::Verdict::breach("a relay message longer than one cell of its circuit's format");
+}
+
 Reactor::Reactor(OnionIdentity id, CircuitParams params, std::function<void(MutBytes)> random,
                  std::function<uint64_t()> nowUsec)
     : id_(std::move(id)), params_(params), random_(std::move(random)), now_(std::move(nowUsec)) {}
