@@ -198,6 +198,7 @@ Delivery Reactor::Io::toConfluxd(cell::StreamId streamId, uint8_t command, Bytes
     auto l = ev.initLink();
     l.setBody(capnp::Data::Reader(body.data(), body.size()));
     l.setCarriedStreams(e_.hadStreams);
+    l.setRelayCellV1(e_.circuit.isCgo());
     cd->pipe.commit(f, ev);
     return {};
   }
