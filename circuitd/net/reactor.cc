@@ -111,6 +111,7 @@ void Reactor::Io::sendCell(Bytes payload) {
   c.setPayload(capnp::Data::Reader(payload.data(), payload.size()));
   ch_->pipe.commit(e_.key.flow, ev);
   ++r_.counters_.cellsToClient;
+  if (e_.circuit.isCgo()) ++r_.counters_.cgoCellsToClient;
 }
 
 bool Reactor::Io::canDeliver() {

@@ -49,6 +49,7 @@ struct CircuitCounters {
   uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0, createdCgo = 0;
   uint64_t refusedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
+  uint64_t cgoCellsFromClient = 0, cgoCellsToClient = 0;  // of those, on CGO circuits
   uint64_t singleHopRefused = 0;
   uint64_t unknownRelayRefused = 0;  // BEGINs from a relay the consensus does not list
   uint64_t dropCells = 0;            // DROP messages from clients

@@ -309,8 +309,8 @@ TEST_F(ReactorTest, ABadCellIsDestroyedAndAHostileStreamdLosesItsConnection) {
 }
 
 // A CGO circuit's stream side is told its v1 format; a message that fits one v1 cell reaches the
-// client, a longer one (it would fit a v0 cell) breaks circuit_stream's contract: streamd's
-// connection goes, channeld's stays.
+// client (counted as a CGO circuit's cell), a longer one (it would fit a v0 cell) breaks
+// circuit_stream's contract: streamd's connection goes, channeld's stays.
 TEST_F(ReactorTest, OnACgoCircuitAStreamdMessageLongerThanAV1CellCostsTheConnection) {
   buildCgo(31);
   relayCgo(31, RelayCmd::kBegin, 1, std::string("example.com:80") + '\0');
@@ -329,6 +329,8 @@ TEST_F(ReactorTest, OnACgoCircuitAStreamdMessageLongerThanAV1CellCostsTheConnect
   EXPECT_EQ(connected, "4:0");
   EXPECT_EQ(data, "2:488");
   EXPECT_FALSE(streamdDropped);
+  EXPECT_EQ(reactor->counters().cgoCellsFromClient, 1u) << "the BEGIN";
+  EXPECT_EQ(reactor->counters().cgoCellsToClient, 2u) << "CONNECTED and DATA";
   fromStreamd(flow, RelayCmd::kResolved, 1, std::string(489, 'r'));
   ASSERT_TRUE(waitFor([&] { return streamdDropped; }));
   EXPECT_FALSE(channeldDropped);
