@@ -227,6 +227,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("circuits_destroyed_by_client_total", c.destroyedByClient);
     out.emplace_back("cells_from_client_total", c.cellsFromClient);
     out.emplace_back("cells_to_client_total", c.cellsToClient);
+    out.emplace_back("cgo_cells_from_client_total", c.cgoCellsFromClient);
+    out.emplace_back("cgo_cells_to_client_total", c.cgoCellsToClient);
     out.emplace_back("stream_messages_to_streamd_total", c.streamMessagesOut);
     out.emplace_back("stream_messages_from_streamd_total", c.streamMessagesIn);
     out.emplace_back("streams_single_hop_refused_total", c.singleHopRefused);

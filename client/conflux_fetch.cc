@@ -144,8 +144,40 @@ std::optional<std::string> ConfluxFetch::openExtraStreams(uint16_t n, std::vecto
   return std::nullopt;
 }
 
+std::optional<std::string> ConfluxFetch::resolve(const std::string& name, std::vector<Send>& out) {
+  if (!linked() || resolveSent_) return fail("a RESOLVE before the set linked, or twice");
+  if (name.empty() || name.size() > 255) return fail("a name to resolve of 1 to 255 bytes");
+  std::vector<uint8_t> body(name.begin(), name.end());
+  body.push_back(0);
+  resolveSent_ = true;
+  conflux::LegId sent = 0;
+  return sendMultiplexed(rcmd(RelayCmd::kResolve), std::move(body), out, &sent, kResolveStreamId);
+}
+
+std::optional<std::string> ConfluxFetch::onResolved(const conflux::Delivery& d) {
+  if (!resolveSent_ || resolved_ || d.cmd != rcmd(RelayCmd::kResolved))
+    return fail("relay command " + std::to_string(d.cmd) + " on the RESOLVE's stream");
+  auto m = cell::decodeResolved(d.body);
+  if (!m) return fail("malformed RESOLVED");
+  std::vector<std::string> answers;
+  for (uint8_t i = 0; i < m->count; ++i) {
+    const cell::ResolvedAnswer& a = m->answers[i];
+    const uint8_t* v = a.value.data();
+    if (a.type == cell::ResolvedAnswer::kIpv4 && a.value.size() == 4)
+      answers.push_back("ipv4 " + std::to_string(v[0]) + "." + std::to_string(v[1]) + "." +
+                        std::to_string(v[2]) + "." + std::to_string(v[3]));
+    else if (a.type == cell::ResolvedAnswer::kHostname)
+      answers.push_back("hostname " + std::string(a.value.begin(), a.value.end()));
+    else
+      answers.push_back("type " + std::to_string(a.type));
+  }
+  resolved_ = std::move(answers);
+  return std::nullopt;
+}
+
 std::optional<std::string> ConfluxFetch::deliver(const conflux::Delivery& d,
                                                  std::vector<Send>& out) {
+  if (d.streamId == kResolveStreamId) return onResolved(d);
   if (phase_ == Phase::kDone) return fail("a message on the stream after its END");
   if (d.streamId > kFetchStreamId && d.streamId <= kFetchStreamId + extraStreams_) {
     if (d.cmd == rcmd(RelayCmd::kConnected)) ++extraConnected_;

@@ -52,6 +52,8 @@ struct LegStats {
 };
 
 inline constexpr uint16_t kFetchStreamId = 1;
+// The stream a RESOLVE goes on (resolve()): above every extra stream's id.
+inline constexpr uint16_t kResolveStreamId = 0x7000;
 // What the exit may make us hold in the reorder queue (bodies plus kQueuedOverheadBytes each); a
 // cell beyond it ends the fetch. The consensus default (INT32_MAX) would let a hostile exit make
 // the client buffer 2 GiB; 50 MiB through two loopback legs peaked under 1 MiB.
@@ -83,6 +85,10 @@ class ConfluxFetch {
   // its LINKED_ACK deadline passes, and keep the set on the other legs).
   void withholdLinkedAck(conflux::LegId leg) { noAckLeg_ = leg; }
   const std::map<uint8_t, uint64_t>& extraEnds() const { return extraEnds_; }
+  // RESOLVE `name` on the set (once, after it linked); its RESOLVED's answers, as "ipv4 1.2.3.4",
+  // "hostname NAME" or "type N" (any other), are in resolved() once it came.
+  std::optional<std::string> resolve(const std::string& name, std::vector<Send>& out);
+  const std::optional<std::vector<std::string>>& resolved() const { return resolved_; }
 
   bool linked() const { return phase_ > Phase::kLinking; }
   bool done() const { return phase_ == Phase::kDone; }
@@ -118,6 +124,9 @@ class ConfluxFetch {
   uint16_t extraStreams_ = 0;  // ids 2 .. extraStreams_ + 1
   uint64_t extraConnected_ = 0;
   std::map<uint8_t, uint64_t> extraEnds_;  // by reason
+  bool resolveSent_ = false;
+  std::optional<std::vector<std::string>> resolved_;
+  std::optional<std::string> onResolved(const conflux::Delivery& d);
   size_t maxOoo_ = 0;
   struct MdFree {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }

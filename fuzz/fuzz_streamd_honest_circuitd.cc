@@ -2,19 +2,21 @@
 // for streamd. The real StreamSession (streamd/net/stream_session.h) runs on the shared event loop
 // with a real Resolver and real sockets, paired with a model of circuitd that keeps the contract of
 // proto/circuit_stream.capnp: it sends only the relay commands circuitd may send streamd
-// (relay_commands.h), on streams (id != 0), bodies of at most 498 bytes, within streamd's credit,
-// opens a flow only with BEGIN, RESOLVE or BEGIN_DIR and never speaks on a flow after its close,
-// and returns streamd's credit as circuitd does (when the client's side took the message). What
-// the clients say is arbitrary: the input decides the relay commands (BEGINs to a TCP server of the
-// target's on 127.0.0.1, to closed ports, to names a local DNS responder answers, never answers or
-// refuses, to garbage addresses; DATA, END, SENDME, XON/XOFF, RESOLVE, BEGIN_DIR, garbage bodies),
-// the stream ids, when circuits close, when the server accepts, writes and closes, and how many
-// bounded non-blocking loop turns pass between all of it (and whether connects time out after
-// 1 ms, so that timeouts cross the rest).
+// (relay_commands.h), on streams (id != 0), bodies that fit one cell of the circuit's format (498
+// bytes; 488 on the half of its congestion-controlled circuits that run CGO), within streamd's
+// credit, opens a flow only with BEGIN, RESOLVE or BEGIN_DIR and never speaks on a flow after its
+// close, and returns streamd's credit as circuitd does (when the client's side took the message).
+// What the clients say is arbitrary: the input decides the relay commands (BEGINs to a TCP server
+// of the target's on 127.0.0.1, to closed ports, to names a local DNS responder answers, never
+// answers or refuses, to garbage addresses; DATA, END, SENDME, XON/XOFF, RESOLVE, BEGIN_DIR,
+// garbage bodies), the stream ids, when circuits close, when the server accepts, writes and closes,
+// and how many bounded non-blocking loop turns pass between all of it (and whether connects time
+// out after 1 ms, so that timeouts cross the rest).
 //
 // The run fails (abort) if streamd drops the honest circuitd (its drop callback), or if the model
 // finds streamd in breach: a command streamd may not send, END or `closed` with reason 0, a
-// message on a flow or stream the model never opened, or past the model's credit.
+// message on a flow or stream the model never opened, longer than one cell of its circuit's format,
+// or past the model's credit.
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "common/cell/relay.h"
+#include "common/cell/relay_v1.h"
 #include "fuzz/honest_peer_fuzz.h"
 #include "fuzz/ipc_sink_fuzz.h"
 #include "streamd/net/stream_session.h"
@@ -216,6 +219,8 @@ class CircuitdModel final : public ipc::PeerSession<ipc::StreamTraits> {
     uint16_t sid = e.getRelay().getStreamId();
     if (it == streams.end() || !it->second.count(sid))
       onViolation("a message on a stream circuitd never opened");
+    if (e.getRelay().getBody().size() > cell::relayDataMax(formatOf(f), e.getRelay().getCommand()))
+      onViolation("a message longer than one cell of its circuit's format");
     if (std::getenv("HONEST_PEERS_LOG"))
       std::fprintf(stderr, "streamd: flow %llu stream %u command %u, %zu bytes\n",
                    static_cast<unsigned long long>(f), sid, e.getRelay().getCommand(),
@@ -238,10 +243,11 @@ class CircuitdModel final : public ipc::PeerSession<ipc::StreamTraits> {
       ccFlows[f] = cc;
     }
     if (!pipe.canSend(f)) return;
-    body = body.subspan(0, std::min<size_t>(body.size(), ipc::kRelayBodyMaxBytes));
+    body = body.subspan(0, std::min<size_t>(body.size(), cell::relayDataMax(formatOf(f), cmd)));
     auto e = pipe.add();
     e.setFlow(f);
     e.setCongestionControl(ccFlows[f]);
+    e.setRelayCellV1(formatOf(f) == cell::RelayCellFormat::kV1);
     auto r = e.initRelay();
     r.setStreamId(sid);
     r.setCommand(cmd);
@@ -260,6 +266,10 @@ class CircuitdModel final : public ipc::PeerSession<ipc::StreamTraits> {
 
   std::map<FlowId, std::set<uint16_t>> streams;  // per open flow, the streams we spoke on
   std::map<FlowId, bool> ccFlows;
+  // Half the circuits with congestion control run CGO (v1 cells), which needs it.
+  cell::RelayCellFormat formatOf(FlowId f) {
+    return ccFlows[f] && (f & 1) ? cell::RelayCellFormat::kV1 : cell::RelayCellFormat::kV0;
+  }
   std::vector<ipc::CreditToken> held;
 };
 

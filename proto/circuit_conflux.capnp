@@ -89,6 +89,13 @@ struct Link {
   body @0 :Data;
   # circuitd -> confluxd: the circuit carried streams before its LINK (the manager refuses it).
   carriedStreams @1 :Bool;
+  # circuitd -> confluxd: the leg runs Counter Galois Onion with the v1 relay cell format (a cell
+  # holds a message of at most 488 bytes with a stream id, 490 without; 498 in tor1's v0). What
+  # confluxd sends on a leg (`linked`, `relay`) fits one cell of the leg's format; circuitd treats a
+  # longer one as a breach (the connection). confluxd sizes a set's stream side for v1 when a leg
+  # of the set runs it as the stream side opens (circuit_stream.capnp, relayCellV1), and refuses a
+  # CGO leg that links to a set whose stream side was opened for v0.
+  relayCellV1 @2 :Bool;
 }
 
 struct LegState {

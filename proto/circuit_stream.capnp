@@ -7,7 +7,7 @@
 #
 # Trust: streamd talks to arbitrary Internet hosts and parses DNS answers, so circuitd treats what it
 # sends as hostile: ids must name circuits circuitd gave it, commands must be ones an exit sends, and
-# bodies must fit a relay cell. streamd treats circuitd's messages as client input (they are).
+# bodies must fit one relay cell of the circuit's format (relayCellV1). streamd treats circuitd's messages as client input (they are).
 #
 # Flows (credit, types.capnp): one per circuit, flow id = `circuit`. The stream side of a circuit
 # is created lazily: the flow starts with circuitd's first message for it (the first BEGIN, RESOLVE or
@@ -75,9 +75,11 @@ struct StreamEvent {
   # stream-level SENDMEs; without it streams use the classic 500/50 stream windows.
   congestionControl @3 :Bool;
   # From circuitd/confluxd (read from the opener, as congestionControl): the circuit runs Counter
-  # Galois Onion with the v1 relay cell format, whose DATA cell holds at most 488 bytes (498 in
-  # v0); streamd's DATA for the flow is no longer than that. confluxd sets it on every set: a set's
-  # legs may run either format, its sequence numbers count cells, so a message must fit one cell
-  # of any leg.
+  # Galois Onion with the v1 relay cell format, whose cell holds a message of at most 488 bytes
+  # with a stream id (498 in v0). Every message streamd sends for the flow (DATA, and RESOLVED,
+  # which leaves out the answers that do not fit) fits one cell of the flow's format: circuitd
+  # treats a longer one as a breach of this contract (the connection). confluxd sets it for a set
+  # with a CGO leg when the set's stream side opens (circuit_conflux.capnp, Link.relayCellV1): its
+  # sequence numbers count cells, so a message must fit one cell of any leg.
   relayCellV1 @4 :Bool;
 }

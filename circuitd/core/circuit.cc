@@ -453,7 +453,7 @@ void Circuit::pumpForward(CircuitIo& io) {
 bool Circuit::fromNextHop(uint8_t cellCmd, std::span<uint8_t, cell::kCellPayloadLen> payload,
                           CircuitIo& io, CreditToken credit) {
   if (cellCmd == cmd(CellCmd::kCreated2)) {
-    auto body = middle_.onCreated2(Bytes(payload.data(), payload.size()));
+    auto body = middle_.onCreated2(Bytes(payload.data(), payload.size()), crypto_.format());
     if (!body) return destroy(body.error());
     return answer(rcmd(RelayCmd::kExtended2), Bytes(*body));
   }

@@ -123,11 +123,13 @@ Middle::Extended Middle::extendResult(bool ok) {
   return Extended::kKeep;
 }
 
-Expected<std::vector<uint8_t>, DestroyReason> Middle::onCreated2(Bytes payload509) {
+Expected<std::vector<uint8_t>, DestroyReason> Middle::onCreated2(Bytes payload509,
+                                                                 cell::RelayCellFormat format) {
   if (hop_ != Hop::kCreateSent) return fail(DestroyReason::kProtocol);
   auto created = cell::decodeCreated2(payload509);
   if (!created) return fail(DestroyReason::kProtocol);
-  std::vector<uint8_t> body(cell::kRelayBodyMax);
+  std::vector<uint8_t> body(
+      cell::relayDataMax(format, static_cast<uint8_t>(cell::RelayCmd::kExtended2)));
   Writer w{MutBytes(body)};
   if (!cell::encodeExtended2(cell::Extended2Msg{created->hdata}, w))
     return fail(DestroyReason::kProtocol);  // too long for a relay message

@@ -21,6 +21,7 @@
 #include "common/base/bytes.h"
 #include "common/base/result.h"
 #include "common/cell/constants.h"
+#include "common/cell/relay_v1.h"
 #include "common/flowctl/credit_token.h"
 
 namespace onionsplit::circuitd {
@@ -87,8 +88,11 @@ class Middle {
   Extended extendResult(bool ok);
 
   // ---- the next hop ----
-  // Its CREATED2: the EXTENDED2 body for the client, or the reason to close the circuit.
-  Expected<std::vector<uint8_t>, cell::DestroyReason> onCreated2(Bytes payload509);
+  // Its CREATED2: the EXTENDED2 body for the client, or the reason to close the circuit. A reply
+  // too long for one cell of the client circuit's `format` (a v1 cell holds 490 bytes, a v0 cell
+  // 498) is the next hop's fault: PROTOCOL.
+  Expected<std::vector<uint8_t>, cell::DestroyReason> onCreated2(Bytes payload509,
+                                                                 cell::RelayCellFormat format);
   // Only RELAY cells once the next hop is open may come from it (an inbound RELAY_EARLY closes the
   // circuit, as C tor since 0.2.4.23: it was the injection channel of the 2014 attack).
   bool acceptsFromNext(uint8_t cellCmd) const;

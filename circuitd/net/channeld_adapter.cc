@@ -172,6 +172,7 @@ FlowVerdict Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, By
 
 FlowVerdict Reactor::relayCell(Entry& e, bool early, Bytes payload, ipc::CreditToken credit) {
   ++counters_.cellsFromClient;
+  if (e.circuit.isCgo()) ++counters_.cgoCellsFromClient;
   std::array<uint8_t, cell::kCellPayloadLen> buf;
   std::copy(payload.begin(), payload.end(), buf.begin());
   Io io(*this, e);

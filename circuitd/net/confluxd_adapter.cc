@@ -5,7 +5,8 @@
 //
 // Verdicts: what confluxd sends on a leg is what clients and exits made the set send; at most the
 // leg's circuit pays for it. Only what confluxd may not send at all (admit(): `link`, `state`, a
-// relay command of the wrong direction) costs the connection.
+// relay command of the wrong direction; admitOnFlow(): a message longer than one cell of the leg's
+// format) costs the connection.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,6 +42,16 @@ ConfluxdSession::~ConfluxdSession() noexcept(false) {
 
 ipc::Verdict ConfluxdSession::admit(proto::LegEvent::Reader e) {
   return ipc::LegTraits::admitFromConfluxd(e);
+}
+
+ipc::Verdict ConfluxdSession::admitOnFlow(FlowId, CircKey& k, proto::LegEvent::Reader e) {
+  Entry* entry = reactor_.table_.find(k);
+  if (!entry || entry->leg.conn != id_) return ipc::Verdict::accept();
+  if (e.isLinked())
+    return fitsOneCell(entry->circuit, static_cast<uint8_t>(cell::RelayCmd::kConfluxLinked),
+                       e.getLinked().getBody().size());
+  if (!e.isRelay()) return ipc::Verdict::accept();
+  return fitsOneCell(entry->circuit, e.getRelay().getCommand(), e.getRelay().getBody().size());
 }
 
 ipc::FlowVerdict ConfluxdSession::onFlowEvent(FlowId, CircKey& k, proto::LegEvent::Reader e,

@@ -11,6 +11,11 @@
 
 namespace onionsplit::circuitd {
 
+ipc::Verdict fitsOneCell(const Circuit& c, uint8_t command, size_t length) {
+  if (length <= cell::relayDataMax(c.cellFormat(), command)) return ipc::Verdict::accept();
+  return ipc::Verdict::breach("a relay message longer than one cell of its circuit's format");
+}
+
 Reactor::Reactor(OnionIdentity id, CircuitParams params, std::function<void(MutBytes)> random,
                  std::function<uint64_t()> nowUsec)
     : id_(std::move(id)), params_(params), random_(std::move(random)), now_(std::move(nowUsec)) {}
@@ -106,6 +111,7 @@ void Reactor::Io::sendCell(Bytes payload) {
   c.setPayload(capnp::Data::Reader(payload.data(), payload.size()));
   ch_->pipe.commit(e_.key.flow, ev);
   ++r_.counters_.cellsToClient;
+  if (e_.circuit.isCgo()) ++r_.counters_.cgoCellsToClient;
 }
 
 bool Reactor::Io::canDeliver() {
@@ -193,6 +199,7 @@ Delivery Reactor::Io::toConfluxd(cell::StreamId streamId, uint8_t command, Bytes
     auto l = ev.initLink();
     l.setBody(capnp::Data::Reader(body.data(), body.size()));
     l.setCarriedStreams(e_.hadStreams);
+    l.setRelayCellV1(e_.circuit.isCgo());
     cd->pipe.commit(f, ev);
     return {};
   }

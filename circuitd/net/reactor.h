@@ -49,6 +49,7 @@ struct CircuitCounters {
   uint64_t createdFast = 0, createdNtor = 0, createdNtor3 = 0, createdCc = 0, createdCgo = 0;
   uint64_t refusedCreates = 0, destroyedByUs = 0, destroyedByClient = 0;
   uint64_t cellsFromClient = 0, cellsToClient = 0, streamMessagesIn = 0, streamMessagesOut = 0;
+  uint64_t cgoCellsFromClient = 0, cgoCellsToClient = 0;  // of those, on CGO circuits
   uint64_t singleHopRefused = 0;
   uint64_t unknownRelayRefused = 0;  // BEGINs from a relay the consensus does not list
   uint64_t dropCells = 0;            // DROP messages from clients
@@ -102,6 +103,10 @@ class ChanneldSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits,
   std::unordered_set<FlowId> pendingExtends_;
 };
 
+// A message of streamd or confluxd for `c` must fit one cell of c's format (circuit_stream.capnp,
+// circuit_conflux.capnp): a breach otherwise.
+ipc::Verdict fitsOneCell(const Circuit& c, uint8_t command, size_t length);
+
 // The streamd link (circuitd calls streamd): the stream sides of circuits.
 class StreamdSession final : public ipc::PeerSession<ipc::StreamTraits, CircKey> {
  public:
@@ -113,6 +118,9 @@ class StreamdSession final : public ipc::PeerSession<ipc::StreamTraits, CircKey>
   ipc::Verdict onControl(proto::StreamEvent::Reader) override {
     return ipc::Verdict::breach("a stream event without a flow");
   }
+  // A message longer than one cell of its circuit's format holds (a CGO circuit's v1 cell) is a
+  // breach: the flow's opener said which format it is.
+  ipc::Verdict admitOnFlow(FlowId f, CircKey& k, proto::StreamEvent::Reader e) override;
   ipc::FlowVerdict onFlowEvent(FlowId f, CircKey& k, proto::StreamEvent::Reader e,
                                ipc::CreditToken credit) override;
   void onPeerClose(FlowId f, CircKey& k, proto::StreamEvent::Reader e) override;
@@ -134,6 +142,9 @@ class ConfluxdSession final : public ipc::PeerSession<ipc::LegTraits, CircKey> {
   ipc::Verdict onControl(proto::LegEvent::Reader) override {
     return ipc::Verdict::breach("a leg event without a leg");
   }
+  // A message longer than one cell of its circuit's format holds (a CGO circuit's v1 cell) is a
+  // breach: the flow's opener said which format it is.
+  ipc::Verdict admitOnFlow(FlowId f, CircKey& k, proto::LegEvent::Reader e) override;
   ipc::FlowVerdict onFlowEvent(FlowId f, CircKey& k, proto::LegEvent::Reader e,
                                ipc::CreditToken credit) override;
   void onPeerClose(FlowId f, CircKey& k, proto::LegEvent::Reader e) override;

@@ -4,7 +4,8 @@
 //
 // Verdicts: streamd's messages are what exit servers and resolvers made it send, so none of them
 // can cost more than its circuit; what streamd may send at all (the relay-command table) is checked
-// in admit(), and a breach of that costs the connection.
+// in admit(), a message longer than one cell of its circuit's format in admitOnFlow(), and a
+// breach of either costs the connection.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -36,6 +37,12 @@ StreamdSession::~StreamdSession() noexcept(false) {
 
 ipc::Verdict StreamdSession::admit(proto::StreamEvent::Reader e) {
   return ipc::StreamTraits::admit(ipc::Side::kStreamd, ipc::Side::kCircuitd, e);
+}
+
+ipc::Verdict StreamdSession::admitOnFlow(FlowId, CircKey& k, proto::StreamEvent::Reader e) {
+  Entry* entry = reactor_.table_.find(k);
+  if (!entry || entry->streams.conn != id_ || !e.isRelay()) return ipc::Verdict::accept();
+  return fitsOneCell(entry->circuit, e.getRelay().getCommand(), e.getRelay().getBody().size());
 }
 
 ipc::FlowVerdict StreamdSession::onFlowEvent(FlowId, CircKey& k, proto::StreamEvent::Reader e,

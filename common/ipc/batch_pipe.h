@@ -16,8 +16,10 @@
 //
 // Receiving runs the checks in named stages (STYLE.md): (1) is the batch within bounds, (2) are the
 // grants within the windows, (3) may this peer send this event at all (Handler::admit: the
-// boundary's direction table and sizes), (4) does the event name a flow the peer may use, and does
-// credit allow it; only then (5) the Handler sees it. The verdicts are typed by who can cause them:
+// boundary's direction table and sizes), (4) does the event name a flow the peer may use, does
+// credit allow it, and does it keep the terms its flow was opened with (Handler::admitOnFlow: a
+// circuit's cell format, say); only then (5) the Handler sees it. The verdicts are typed by who
+// can cause them:
 //   - a control (flow-less) event gets a Verdict, which may be a contract violation;
 //   - an event of a flow gets a FlowVerdict: accept, or close that flow with a reason. It cannot be
 //   a
@@ -137,6 +139,11 @@ class BatchPipe final : private flowctl::CreditLedger {
     // the message while it waits at the edge, or let it go.
     virtual FlowVerdict onFlowEvent(FlowId f, State& s, typename Event::Reader e,
                                     CreditToken credit) = 0;
+    // Stage 4, per flow: does the event keep the terms its flow's opener set, which an honest peer
+    // always knows (the contract says which)? A breach is a violation. Default: no such terms.
+    virtual Verdict admitOnFlow(FlowId, State&, typename Event::Reader) {
+      return Verdict::accept();
+    }
     // The peer closed a flow that was open on our side. When this returns the pipe answers with our
     // close (the same reason) and forgets the flow.
     virtual void onPeerClose(FlowId f, State& s, typename Event::Reader e) = 0;
@@ -481,6 +488,10 @@ class BatchPipe final : private flowctl::CreditLedger {
       return false;
     }
     bytes += size;
+    if (Verdict v = handler_.admitOnFlow(f, it->second.state, e); !v.ok()) {
+      violate(v.violation);
+      return false;
+    }
     FlowVerdict v =
         handler_.onFlowEvent(f, it->second.state, e, CreditToken(ledger_, f, rx_.generation(f)));
     if (failed_) return false;

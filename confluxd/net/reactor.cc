@@ -61,6 +61,10 @@ struct Reactor::Set {
   SessionId circuitd;       // the connection of its legs
   SessionId streamd = 0;    // its stream side's connection, while streamOpen
   bool streamOpen = false;  // a flow on streamd's boundary with id = set id
+  // A leg that linked runs CGO (v1 cells); the stream side is sized for v1 if one did as it opened
+  // (streamV1, circuit_stream.capnp's relayCellV1): a message must fit one cell of any leg.
+  bool anyLegV1 = false;
+  bool streamV1 = false;
   // In order, waiting for streamd's credit: a leg's message with the leg's credit (peer), or one
   // released from the reorder queue, whose credit went back when it was queued there (local).
   MsgQueue toStreamd;
@@ -190,6 +194,10 @@ FlowVerdict Reactor::onLink(CircuitdSession& s, FlowId flow, LegFlow& lf, proto:
       tearDown(r.set, static_cast<uint8_t>(r.reason));
       return FlowVerdict::closeFlow(static_cast<uint8_t>(r.reason));
   }
+  // A CGO leg cannot carry what a stream side sized for v0 cells sends: refused.
+  const bool legV1 = l.getRelayCellV1();
+  if (const Set* set = findSet(r.set); legV1 && set && set->streamOpen && !set->streamV1)
+    return unlink(id, destroyReason(cell::DestroyReason::kInternal));
   std::array<uint8_t, cell::kRelayBodyMax> buf;
   Writer w{MutBytes(buf)};
   if (!cell::encodeConfluxLink(r.linked, w) || !s.pipe.canSend(flow))
@@ -204,6 +212,7 @@ FlowVerdict Reactor::onLink(CircuitdSession& s, FlowId flow, LegFlow& lf, proto:
     it->second = std::make_unique<Set>(r.set, s.id(), peer, local);
     ++counters_.setsLinked;
   }
+  it->second->anyLegV1 = it->second->anyLegV1 || legV1;
   ++counters_.legsLinked;
   auto ev = s.pipe.add();
   ev.setLeg(flow);
@@ -293,6 +302,7 @@ bool Reactor::toStreams(SetId setId, uint64_t owedSeq, CreditToken owed) {
         if (ok) {
           set->streamOpen = true;
           set->streamd = sd->id();
+          set->streamV1 = set->anyLegV1;
         }
       }
       ok = ok && streamSideOn(*set, sd);
@@ -337,8 +347,8 @@ void Reactor::sendToStreamd(Set& set, StreamdSession& sd, uint16_t streamId, uin
                             Bytes body) {
   auto ev = sd.pipe.add();
   ev.setFlow(set.id);
-  ev.setCongestionControl(true);  // conflux legs always negotiated it
-  ev.setRelayCellV1(true);        // a leg may run CGO: DATA fits a v1 cell (circuit_stream.capnp)
+  ev.setCongestionControl(true);    // conflux legs always negotiated it
+  ev.setRelayCellV1(set.streamV1);  // v1 if a leg ran CGO as it opened (circuit_stream.capnp)
   auto r = ev.initRelay();
   r.setStreamId(streamId);
   r.setCommand(command);

@@ -38,6 +38,11 @@ cell::IpAddr toCellAddr(const exitpolicy::IpAddress& a) {
 }
 
 constexpr size_t kScratch = cell::kRelayBodyMax;
+// CONNECTED and END carry at most an IPv6 address and a TTL (1 + 4 + 16 + 4 bytes with END's
+// reason): one cell of either format always holds them, as every stream message carries a stream
+// id (cell::carriesStreamIdV1).
+constexpr size_t kControlScratch = 32;
+static_assert(kControlScratch <= cell::kRelayV1BodyMaxWithStream);
 
 }  // namespace
 
@@ -91,8 +96,12 @@ std::optional<exitpolicy::IpAddress> parseReverseName(std::string_view name) {
   return std::nullopt;
 }
 
-CircuitStreams::CircuitStreams(StreamShared& shared, StreamIo& io, bool congestionControl)
-    : shared_(shared), io_(io), cc_(congestionControl) {}
+CircuitStreams::CircuitStreams(StreamShared& shared, StreamIo& io, bool congestionControl,
+                               cell::RelayCellFormat format)
+    : shared_(shared),
+      io_(io),
+      cc_(congestionControl),
+      messageMax_(cell::relayDataMax(format, static_cast<uint8_t>(RelayCmd::kData))) {}
 
 CircuitStreams::~CircuitStreams() {
   shared_.counters.open -= std::min<uint64_t>(shared_.counters.open, streams_.size());
@@ -397,7 +406,7 @@ void CircuitStreams::apply(StreamId id, const StreamAction& a) {
       io_.connect(id, a.addr, a.port);
       return;
     case Kind::kSendConnected: {
-      std::array<uint8_t, 32> buf{};
+      std::array<uint8_t, kControlScratch> buf{};
       Writer w{MutBytes(buf)};
       cell::ConnectedMsg m;
       m.address = toCellAddr(s->addr);
@@ -425,7 +434,7 @@ void CircuitStreams::apply(StreamId id, const StreamAction& a) {
 }
 
 void CircuitStreams::sendEnd(StreamId id, EndReason r, const exitpolicy::IpAddress* policyAddr) {
-  std::array<uint8_t, 32> buf{};
+  std::array<uint8_t, kControlScratch> buf{};
   Writer w{MutBytes(buf)};
   cell::EndMsg m;
   m.reason = wireEndReason(static_cast<uint8_t>(r));
@@ -439,10 +448,15 @@ void CircuitStreams::sendEnd(StreamId id, EndReason r, const exitpolicy::IpAddre
 }
 
 void CircuitStreams::sendResolved(StreamId id, const DnsAnswer& answer) {
+  // An answer that would not fit the circuit's cell is left out (the client reads what fits; C
+  // tor's exit sends one address of each family, so it never has more than fits).
   cell::ResolvedMsg m;
+  size_t length = 0;
   auto add = [&](uint8_t type, Bytes value) {
-    if (m.count == cell::kMaxResolvedAnswers) return;
+    size_t n = 2 + value.size() + 4;  // type, length, value, TTL
+    if (m.count == cell::kMaxResolvedAnswers || length + n > messageMax_) return;
     m.answers[m.count++] = cell::ResolvedAnswer{type, value, kResolvedClippedTtl};
+    length += n;
   };
   if (answer.error == DnsError::kTransient) {
     add(cell::ResolvedAnswer::kTransientError, Bytes());

@@ -22,6 +22,7 @@
 
 #include "common/base/bytes.h"
 #include "common/cell/constants.h"
+#include "common/cell/relay_v1.h"
 #include "common/dos/stream_dos.h"
 #include "common/exitpolicy/exit_policy.h"
 #include "common/flowctl/sendme.h"
@@ -113,7 +114,10 @@ class CircuitStreams {
   // kCloseCircuit: the stream creation defence (type 3) closes the circuit, reason RESOURCELIMIT.
   enum class Input : uint8_t { kOk, kViolation, kCloseCircuit };
 
-  CircuitStreams(StreamShared& shared, StreamIo& io, bool congestionControl);
+  // `format`: the circuit's relay cell format (a conflux set's, as confluxd chose it); every
+  // message for the client fits one cell of it (messageMax()).
+  CircuitStreams(StreamShared& shared, StreamIo& io, bool congestionControl,
+                 cell::RelayCellFormat format = cell::RelayCellFormat::kV0);
   ~CircuitStreams();
   CircuitStreams(const CircuitStreams&) = delete;
   CircuitStreams& operator=(const CircuitStreams&) = delete;
@@ -152,6 +156,9 @@ class CircuitStreams {
   size_t size() const { return streams_.size(); }
   bool has(StreamId id) const { return streams_.count(id) != 0; }
   bool congestionControl() const { return cc_; }
+  // The longest message body this circuit's cell holds with a stream id: 498 (v0) or 488 (v1).
+  // DATA, and RESOLVED (answers that do not fit are left out), are cut to it.
+  size_t messageMax() const { return messageMax_; }
   // Test and fuzz observers.
   uint32_t packageWindow(StreamId id) const;
   uint32_t deliverWindow(StreamId id) const;
@@ -198,6 +205,7 @@ class CircuitStreams {
   StreamShared& shared_;
   StreamIo& io_;
   bool cc_;
+  size_t messageMax_;
   std::unordered_map<StreamId, std::unique_ptr<Stream>> streams_;
   size_t lookups_ = 0;  // this circuit's lookups in flight
   // The circuit's stream creation bucket, made full at its first BEGIN or RESOLVE with the rate

@@ -103,10 +103,9 @@ class StreamSession::Circuit final : public StreamIo {
       : session(s),
         flow(f),
         serial(n),
-        dataMax(cell::relayDataMax(v1 ? cell::RelayCellFormat::kV1 : cell::RelayCellFormat::kV0,
-                                   static_cast<uint8_t>(cell::RelayCmd::kData))),
         queue(0, s.ctx_.maxQueuedControl),
-        core(s.ctx_.shared, *this, cc) {}
+        core(s.ctx_.shared, *this, cc,
+             v1 ? cell::RelayCellFormat::kV1 : cell::RelayCellFormat::kV0) {}
   ~Circuit() override { core.closeAll(); }
 
   Sock* find(StreamId id) {
@@ -314,7 +313,6 @@ class StreamSession::Circuit final : public StreamIo {
   StreamSession& session;
   FlowId flow;
   uint64_t serial;  // tells this circuit from an earlier one of the same flow id
-  size_t dataMax;   // the most a DATA message carries: one cell of the circuit's format
   std::unordered_map<StreamId, std::unique_ptr<Sock>> socks;
   flowctl::MsgQueue queue;  // our own control messages waiting for credit (local slots only)
   std::vector<StreamId> toMark;
@@ -479,7 +477,7 @@ void StreamSession::pump(Circuit& c) {
     evbuffer* in = bufferevent_get_input(s->bev);
     size_t avail = evbuffer_get_length(in);
     if (avail > 0) {
-      size_t n = std::min(avail, c.dataMax);
+      size_t n = std::min(avail, c.core.messageMax());  // one cell of the circuit's format
       auto e = pipe.add();
       e.setFlow(flow);
       auto r = e.initRelay();

@@ -328,6 +328,45 @@ TEST_P(CgoOrTor1, AnUnknownCommandIsDroppedInV0AndClosesAV1Circuit) {
   }
 }
 
+// The next hop's CREATED2 becomes an EXTENDED2 without a stream id: 2 + 494 bytes fit a v0 cell
+// (498) but not a v1 cell (490), so on a CGO circuit the next hop broke the protocol.
+TEST_P(CgoOrTor1, ANextHopsReplyLongerThanTheClientsCellIsAProtocolError) {
+  build();
+  HopIdentities ids;
+  ids.ourRsa.fill(0x11);
+  ids.ourEd = fill(0x22);
+  circ->setHopIdentities(ids);
+  std::array<uint8_t, 6> v4{127, 0, 0, 1, 0x23, 0x29};
+  std::array<uint8_t, 20> rsa{};
+  rsa.fill(0x99);
+  std::vector<uint8_t> hdata(200, 0x42);
+  cell::Extend2Msg x;
+  x.specs[x.specCount++] = {cell::LinkSpecifier::kIpv4, Bytes(v4)};
+  x.specs[x.specCount++] = {cell::LinkSpecifier::kRsaId, Bytes(rsa)};
+  x.htype = 3;
+  x.hdata = Bytes(hdata);
+  std::vector<uint8_t> body(498);
+  Writer w{MutBytes(body)};
+  ASSERT_TRUE(cell::encodeExtend2(x, w));
+  ASSERT_TRUE(sendTo(0, RelayCmd::kExtend2, 0, w.written(), true));
+  ASSERT_EQ(circ->extendResult(true), Middle::Extended::kKeep);
+  Cell created{};
+  Writer cw{MutBytes(created)};
+  std::vector<uint8_t> reply(494, 0x5c);
+  cell::encodeCreated2(cell::Created2{Bytes(reply)}, cw);
+  bool alive = circ->fromNextHop(kCellCreated2, std::span<uint8_t, 509>(created), io,
+                                 ledger.token(kNextHopFlow));
+  EXPECT_EQ(alive, !cgo());
+  if (cgo()) {
+    EXPECT_EQ(circ->destroyReason(), DestroyReason::kProtocol);
+    return;
+  }
+  ASSERT_TRUE(circ->pump(now, io));
+  Msg m = receive();
+  EXPECT_EQ(m.command, r(RelayCmd::kExtended2));
+  EXPECT_EQ(m.body.size(), 2u + 494);
+}
+
 TEST_P(CgoOrTor1, TheMiddleRoleForwardsThroughItsLayerBothWays) {
   build();
   HopIdentities ids;

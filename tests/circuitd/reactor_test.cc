@@ -18,6 +18,8 @@
 
 #include "common/cell/cells.h"
 #include "common/cell/relay.h"
+#include "common/cell/relay_v1.h"
+#include "common/crypto/cgo.h"
 #include "common/crypto/ntor_handshakes.h"
 #include "common/ipc/event_loop.h"
 #include "tests/common/ipc/pipe_harness.h"
@@ -110,6 +112,55 @@ class ReactorTest : public ::testing::Test {
     ASSERT_TRUE(done);
     ASSERT_TRUE(client.addHop(*crypto::Tor1Keys::fromKeyMaterial(Bytes(done->keys))));
   }
+  // Builds circuit `circ` with ntor v3 asking for congestion control and CGO (Relay=6).
+  void buildCgo(uint32_t circ) {
+    crypto::Ntor3ClientState st;
+    std::vector<uint8_t> msg{2, 1, 0, 3, 2, 2, 6};
+    auto hs =
+        crypto::ntor3ClientCreate(Bytes(id.edId), Bytes(id.onionKeys[0].publicKey), Bytes(msg),
+                                  Bytes(fill(4)), crypto::kNtor3CircuitVerification, st);
+    std::vector<uint8_t> p(509);
+    Writer w{MutBytes(p)};
+    cell::encodeCreate2(cell::Create2{3, Bytes(hs)}, w);
+    size_t before = channeld.events.size();
+    cellToCircuitd(circ, 10, Bytes(p));
+    ASSERT_TRUE(waitFor([&] { return channeld.events.size() > before; }));
+    auto& e = *channeld.events.back();
+    ASSERT_EQ(e.getCell().getCommand(), 11);  // CREATED2
+    auto c2 = cell::decodeCreated2(Bytes(e.getCell().getPayload().begin(), 509));
+    ASSERT_TRUE(c2);
+    auto done = crypto::ntor3ClientComplete(st, c2->hdata, crypto::kCgoKeyMaterialLen + 20);
+    ASSERT_TRUE(done);
+    ASSERT_TRUE(cgoClient.addHop(Bytes(done->keys).first(crypto::kCgoKeyMaterialLen)));
+  }
+  void relayCgo(uint32_t circ, RelayCmd cmd, uint16_t stream, const std::string& body) {
+    std::array<uint8_t, 509> c{};
+    ASSERT_EQ(
+        cell::encodeRelayCellV1(
+            MutBytes(c),
+            cell::RelayMsgView{static_cast<uint8_t>(cmd), stream,
+                               Bytes(reinterpret_cast<const uint8_t*>(body.data()), body.size())},
+            {}),
+        cell::RelayEncodeErr::kNone);
+    crypto::CgoTag t{};
+    ASSERT_TRUE(cgoClient.originateOutbound(0, 3, crypto::RelayPayload(c), &t));
+    cellToCircuitd(circ, 3, Bytes(c));
+  }
+  // The next relay cell circuitd sent the CGO client: "command:body length".
+  std::string nextToCgoClient(size_t& from) {
+    for (; from < channeld.events.size(); ++from) {
+      auto cellR = channeld.events[from]->getCell();
+      if (cellR.getCommand() != 3) continue;
+      std::array<uint8_t, 509> c{};
+      std::memcpy(c.data(), cellR.getPayload().begin(), 509);
+      crypto::CgoTag t{};
+      ++from;
+      if (cgoClient.receiveInbound(3, crypto::RelayPayload(c), &t) != 0u) return "undecryptable";
+      auto v = cell::decodeRelayCellV1(Bytes(c));
+      return v ? std::to_string(v->command) + ":" + std::to_string(v->data.size()) : "undecodable";
+    }
+    return "";
+  }
   void relay(uint32_t circ, RelayCmd cmd, uint16_t stream, const std::string& body) {
     std::array<uint8_t, 509> c{};
     cell::encodeRelayCell(MutBytes(c), cmd, stream,
@@ -148,6 +199,7 @@ class ReactorTest : public ::testing::Test {
   Peer<ipc::ChannelCircuitTraits>& channeld = *channeldOwner;
   Peer<ipc::StreamTraits>& streamd = *streamdOwner;
   crypto::ClientCircuit client;
+  crypto::CgoClientCircuit cgoClient;
 
   // The next relay cell circuitd sent to the client: "command:body".
   std::string nextToClient(size_t& from) {
@@ -252,6 +304,34 @@ TEST_F(ReactorTest, ABadCellIsDestroyedAndAHostileStreamdLosesItsConnection) {
   relay(12, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
   ASSERT_TRUE(waitFor([&] { return !streamd.events.empty(); }));
   fromStreamd(streamd.events.back()->getFlow(), RelayCmd::kBegin, 1, "x");  // exits never send it
+  ASSERT_TRUE(waitFor([&] { return streamdDropped; }));
+  EXPECT_FALSE(channeldDropped);
+}
+
+// A CGO circuit's stream side is told its v1 format; a message that fits one v1 cell reaches the
+// client (counted as a CGO circuit's cell), a longer one (it would fit a v0 cell) breaks
+// circuit_stream's contract: streamd's connection goes, channeld's stays.
+TEST_F(ReactorTest, OnACgoCircuitAStreamdMessageLongerThanAV1CellCostsTheConnection) {
+  buildCgo(31);
+  relayCgo(31, RelayCmd::kBegin, 1, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return !streamd.events.empty(); }));
+  EXPECT_TRUE(streamd.events[0]->getRelayCellV1());
+  uint64_t flow = streamd.events[0]->getFlow();
+  size_t from = channeld.events.size();
+  fromStreamd(flow, RelayCmd::kConnected, 1, "");
+  fromStreamd(flow, RelayCmd::kData, 1, std::string(488, 'a'));
+  std::string connected, data;
+  ASSERT_TRUE(waitFor([&] {
+    if (connected.empty()) connected = nextToCgoClient(from);
+    if (!connected.empty() && data.empty()) data = nextToCgoClient(from);
+    return !data.empty();
+  }));
+  EXPECT_EQ(connected, "4:0");
+  EXPECT_EQ(data, "2:488");
+  EXPECT_FALSE(streamdDropped);
+  EXPECT_EQ(reactor->counters().cgoCellsFromClient, 1u) << "the BEGIN";
+  EXPECT_EQ(reactor->counters().cgoCellsToClient, 2u) << "CONNECTED and DATA";
+  fromStreamd(flow, RelayCmd::kResolved, 1, std::string(489, 'r'));
   ASSERT_TRUE(waitFor([&] { return streamdDropped; }));
   EXPECT_FALSE(channeldDropped);
 }

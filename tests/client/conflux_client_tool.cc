@@ -26,13 +26,15 @@
 //
 // Usage: conflux_client_tool --first RELAY [--first RELAY ...] --exit RELAY
 //          --target IP:PORT --path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]
-//          [--as-relay] [--cgo] [--abuse truncates|refusals|no-linked-ack]
+//          [--as-relay] [--cgo] [--resolve NAME] [--abuse truncates|refusals|no-linked-ack]
 //   RELAY = IP:ORPORT:RSA_FINGERPRINT_HEX:ED25519_ID_BASE64:NTOR_ONION_KEY_BASE64
 //   One leg per --first (the first hops; at least one). The link handshake is a client's (CERTS and
 //   AUTH_CHALLENGE answered with NETINFO only) unless --as-relay, which authenticates with the
 //   identity made in memory (AUTHENTICATE type 3), as channeld does toward a next hop. With --cgo
 //   each leg asks the exit for Counter Galois Onion (ntor v3's SUBPROTO request for Relay=6) and
-//   prints "legN_exit_crypto cgo" (or tor1) when its exit answered.
+//   prints "legN_exit_crypto cgo" (or tor1) when its exit answered. With --resolve the set also
+//   carries a RESOLVE of NAME once linked; the run waits for its RESOLVED and prints
+//   "resolved_answers N" and one "resolved ANSWER" line per answer.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -141,6 +143,7 @@ constexpr timeval kAbuseQuiet = {1, 500000};  // no cell this long: the exit's w
 struct Run {
   event_base* base = nullptr;
   Abuse abuse = Abuse::kNone;
+  std::string resolve;       // a name to RESOLVE on the set once it linked (--resolve)
   bool withholding = false;  // SENDMEs are not sent (abuse)
   bool abuseSent = false;
   uint64_t lastCellUsec = 0;
@@ -226,6 +229,8 @@ void onRelayCell(Leg& leg, Bytes payload) {
     return r.fail("leg " + std::to_string(leg.id) + ": " + *e);
   if (!wasLinked && r.fetch->linked()) {
     r.linkedUsec = nowUsec();
+    if (!r.resolve.empty())
+      if (auto e = r.fetch->resolve(r.resolve, r.out)) return r.fail(*e);
     if (r.abuse == Abuse::kNoLinkedAck) r.abuseSent = true;  // leg 1's LINKED_ACK is withheld
   }
   if (before == 0 && r.fetch->bodyBytes() > 0) {
@@ -244,7 +249,7 @@ void onRelayCell(Leg& leg, Bytes payload) {
   flushOut(r);
   if (r.fetch->done() && r.abuse == Abuse::kNoLinkedAck) {
     if (r.doneUsec == 0) r.doneUsec = nowUsec();  // now wait for the exit to close leg 1
-  } else if (r.fetch->done()) {
+  } else if (r.fetch->done() && (r.resolve.empty() || r.fetch->resolved())) {
     r.doneUsec = nowUsec();
     r.finished = true;
     event_base_loopbreak(r.base);
@@ -390,6 +395,7 @@ struct Args {
   bool clientSwitch = true;
   bool asRelay = false;
   bool cgo = false;
+  std::string resolve;
   Abuse abuse = Abuse::kNone;
   int deadlineSec = 120;
 };
@@ -439,6 +445,9 @@ std::optional<Args> parseArgs(int argc, char** argv) {
       if (!h || h->size() != 32) return std::nullopt;
       std::memcpy(a.target.expectSha256.data(), h->data(), 32);
       haveSha = true;
+    } else if (k == "--resolve") {
+      if (v.empty() || v.size() > 255) return std::nullopt;
+      a.resolve = v;
     } else if (k == "--abuse") {
       if (v == "truncates")
         a.abuse = Abuse::kTruncates;
@@ -507,6 +516,11 @@ void report(Run& r) {
       std::printf("get_leg %llu\n", static_cast<unsigned long long>(*r.fetch->getLeg()));
     std::printf("max_reorder_queue %zu\n", r.fetch->maxReorderQueue());
     std::printf("bytes %llu\n", static_cast<unsigned long long>(r.fetch->bodyBytes()));
+    if (const auto& answers = r.fetch->resolved()) {
+      std::printf("resolved_answers %zu\n", answers->size());
+      for (const std::string& a : *answers)
+        std::printf("resolved %s\n", a.c_str());
+    }
   }
   if (r.finished && r.firstByteUsec && r.doneUsec > r.linkedUsec) {
     double secs = static_cast<double>(r.doneUsec - r.linkedUsec) / 1e6;
@@ -569,6 +583,7 @@ int main(int argc, char** argv) {
   Run r;
   r.base = event_base_new();
   r.abuse = args->abuse;
+  r.resolve = args->resolve;
   r.abuseTimer = evtimer_new(r.base, onAbuseTimer, &r);
   r.releaseTimer = evtimer_new(r.base, onReleaseTimer, &r);
   r.exit = *args->exit;

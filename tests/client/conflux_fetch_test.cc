@@ -215,6 +215,31 @@ TEST_F(Fixture, UnexpectedCommandsAndStreamsFail) {
   EXPECT_TRUE(msg(1, RelayCmd::kConfluxSwitch, 0, {1, 2}));  // truncated SWITCH
 }
 
+// --resolve: a RESOLVE multiplexed on the set, its RESOLVED's answers read; once each.
+TEST_F(Fixture, AResolveOnTheSetGetsItsAnswersOnce) {
+  EXPECT_TRUE(fetch->resolve("many.example", out)) << "not before the set linked";
+  make(true);
+  ASSERT_NO_FATAL_FAILURE(link());
+  out.clear();
+  ASSERT_FALSE(fetch->resolve("many.example", out));
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().cmd, rcmd(RelayCmd::kResolve));
+  EXPECT_EQ(out.back().streamId, kResolveStreamId);
+  EXPECT_EQ(out.back().body, bytesOf(std::string_view("many.example\0", 13)));
+  std::array<uint8_t, 4> a{192, 0, 2, 1}, b{192, 0, 2, 2};
+  cell::ResolvedMsg m;
+  m.answers[m.count++] = cell::ResolvedAnswer{cell::ResolvedAnswer::kIpv4, Bytes(a), 60};
+  m.answers[m.count++] = cell::ResolvedAnswer{cell::ResolvedAnswer::kIpv4, Bytes(b), 60};
+  std::vector<uint8_t> body(100);
+  Writer w{MutBytes(body)};
+  ASSERT_TRUE(cell::encodeResolved(m, w));
+  body.resize(w.size());
+  ASSERT_FALSE(msg(1, RelayCmd::kResolved, kResolveStreamId, body));
+  ASSERT_TRUE(fetch->resolved());
+  EXPECT_EQ(*fetch->resolved(), (std::vector<std::string>{"ipv4 192.0.2.1", "ipv4 192.0.2.2"}));
+  EXPECT_TRUE(msg(1, RelayCmd::kResolved, kResolveStreamId, body)) << "a second RESOLVED";
+}
+
 TEST_F(Fixture, DropIsIgnored) {
   ASSERT_NO_FATAL_FAILURE(link());
   EXPECT_FALSE(msg(0, RelayCmd::kDrop, 0, {}));

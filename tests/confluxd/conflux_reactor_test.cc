@@ -86,13 +86,15 @@ class ConfluxdReactorTest : public ::testing::Test {
   }
 
   // circuitd -> confluxd.
-  void link(uint64_t leg, const std::vector<uint8_t>& body, bool carriedStreams = false) {
+  void link(uint64_t leg, const std::vector<uint8_t>& body, bool carriedStreams = false,
+            bool cgo = false) {
     ASSERT_TRUE(circuitd.pipe.openFlow(leg));
     auto e = circuitd.pipe.add();
     e.setLeg(leg);
     auto l = e.initLink();
     l.setBody(capnp::Data::Reader(body.data(), body.size()));
     l.setCarriedStreams(carriedStreams);
+    l.setRelayCellV1(cgo);
     circuitd.pipe.commit(leg, e);
   }
   void relay(uint64_t leg, RelayCmd cmd, uint16_t stream, const std::string& body) {
@@ -242,6 +244,31 @@ TEST_F(ConfluxdReactorTest, StreamsCrossLegsInSequenceOrderAndAnswersUseTheFastL
   EXPECT_EQ(back[1], "10:" + std::to_string(r(RelayCmd::kData)) + ":5:reply");
   EXPECT_TRUE(circuitd.violation.empty());
   EXPECT_TRUE(streamd.violation.empty());
+}
+
+// A set's stream side is sized for v1 cells (488-byte DATA) only when one of its legs runs CGO as
+// it opens; a set of tor1 legs keeps v0's 498. A CGO leg that links to a set whose stream side is
+// sized for v0 could not carry its messages: refused.
+TEST_F(ConfluxdReactorTest, TheStreamSideIsSizedForV1CellsOnlyWhenALegRunsCgo) {
+  linkTwoLegs();  // set 7: two tor1 legs
+  link(40, linkBody(8));
+  link(41, linkBody(8), false, /*cgo=*/true);  // set 8: one tor1 and one CGO leg
+  ASSERT_TRUE(waitFor([&] { return linkedOn(40) && linkedOn(41); }));
+  relay(40, RelayCmd::kConfluxLinkedAck, 0, "");
+  relay(41, RelayCmd::kConfluxLinkedAck, 0, "");
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  relay(40, RelayCmd::kBegin, 6, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 2; }));
+  EXPECT_FALSE(streamd.events[0]->getRelayCellV1()) << "every leg of set 7 runs tor1";
+  EXPECT_TRUE(streamd.events[1]->getRelayCellV1()) << "set 8 has a CGO leg";
+  EXPECT_NE(streamd.events[0]->getFlow(), streamd.events[1]->getFlow());
+  uint64_t refusedBefore = reactor->counters().legsRefused;
+  link(12, linkBody(7), false, /*cgo=*/true);
+  ASSERT_TRUE(waitFor([&] { return closedOn(12); }));
+  EXPECT_FALSE(linkedOn(12));
+  EXPECT_EQ(reactor->counters().legsRefused, refusedBefore + 1);
+  EXPECT_TRUE(circuitd.violation.empty());
 }
 
 TEST_F(ConfluxdReactorTest, ABlockedFastLegSendsASwitchAndUsesTheOther) {

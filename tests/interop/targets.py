@@ -69,8 +69,9 @@ def _encode_name(name):
 
 
 class DnsServer:
-    """A UDP DNS server for a fixed zone: {"name": "1.2.3.4"} answers A, {"4.3.2.1.in-addr.arpa":
-    "host.example"} answers PTR; anything else is NXDOMAIN. Counts the queries it answered."""
+    """A UDP DNS server for a fixed zone: {"name": "1.2.3.4"} answers A (a list of addresses: one
+    A record each), {"4.3.2.1.in-addr.arpa": "host.example"} answers PTR; anything else is
+    NXDOMAIN. Counts the queries it answered."""
 
     def __init__(self, zone, ttl=300):
         self.zone = {k.lower().rstrip("."): v for k, v in zone.items()}
@@ -115,19 +116,18 @@ class DnsServer:
         question = q[12:pos + 5]
         self.queries.append((qname, qtype))
         value = self.zone.get(qname)
-        answers = b""
+        records = []
         rcode = 0
         if value is None:
             rcode = 3  # NXDOMAIN
         elif qtype == 1 and not qname.endswith(".arpa"):
-            answers = (b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, self.ttl, 4) +
-                       socket.inet_aton(value))
+            records = [b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, self.ttl, 4) + socket.inet_aton(v)
+                       for v in (value if isinstance(value, list) else [value])]
         elif qtype == 12 and qname.endswith(".arpa"):
             rdata = _encode_name(value)
-            answers = b"\xc0\x0c" + struct.pack(">HHIH", 12, 1, self.ttl, len(rdata)) + rdata
-        ancount = 1 if answers else 0
-        header = struct.pack(">HHHHHH", qid, 0x8180 | rcode, 1, ancount, 0, 0)
-        return header + question + answers
+            records = [b"\xc0\x0c" + struct.pack(">HHIH", 12, 1, self.ttl, len(rdata)) + rdata]
+        header = struct.pack(">HHHHHH", qid, 0x8180 | rcode, 1, len(records), 0, 0)
+        return header + question + b"".join(records)
 
 
 # ---- SOCKS5 --------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ request to the exit. Checked, for each exit:
   3. the client's own SWITCH: the GET left on another leg than the BEGIN;
   4. once more through onionsplit with the tool authenticating as a relay (as channeld extends),
      then with the tool asking each exit for Counter Galois Onion (--cgo): both legs run CGO at
-     the exit (onionsplit's circuits_cgo_total counts them), the file arrives intact;
+     the exit (onionsplit's circuits_cgo_total counts them), the file arrives intact, and through
+     onionsplit a RESOLVE of a name with 24 A records (the test's DNS server) gets its 8 answers;
      and negative controls: with a wrong expected sha256, or a wrong ntor key for onionsplit
      (its DESTROY comes back through the middle), the tool fails with a clear error;
 and for onionsplit, that confluxd counted the linked set and received our SWITCH.
@@ -48,6 +49,9 @@ import targets  # noqa: E402
 import tornet  # noqa: E402
 
 TOOL_DEADLINE = 90
+# A name with many addresses, answered by the test's DNS server to onionsplit's streamd.
+MANY = "many.onionsplit.test"
+MANY_ZONE = {MANY: [f"192.0.2.{i}" for i in range(1, 25)]}
 
 
 def microdescriptor_keys(net, fingerprint, within):
@@ -229,14 +233,18 @@ def main():
     size = mib << 20
     with run:
         sha = targets.make_file(os.path.join(files, "big.bin"), size)
-        with targets.HttpServer(files) as http, \
+        with targets.HttpServer(files) as http, targets.DnsServer(MANY_ZONE) as dns, \
                 tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=1,
                               conflux=True) as net:
             net.setup()
             cexit = next(n for n in net.nodes if n.role == "exit")
             middles = [n for n in net.nodes if n.role == "middle"]
             net.exit_nodes = [cexit.fingerprint]
-            relay = run.relay = tornet.Onionsplit(net, root, bin_dir)
+            resolv = os.path.join(root, "resolv.conf")
+            with open(resolv, "w") as f:
+                f.write(f"nameserver 127.0.0.1:{dns.port}\n")
+            relay = run.relay = tornet.Onionsplit(net, root, bin_dir,
+                                                  extra=[f"ServerDNSResolvConfFile {resolv}"])
             t0 = time.time()
             net.start()
             relay.start()
@@ -289,11 +297,14 @@ def main():
 
             # Counter Galois Onion: the tool asks each exit for Relay=6 (ntor v3's SUBPROTO
             # request); its legs are CGO circuits with v1 cells at the exit, tor1 at the middles.
+            # Through onionsplit the set also carries a RESOLVE of a name with many addresses:
+            # its RESOLVED must fit one v1 cell (streamd sized for the set's CGO legs).
             for name, fp, port in (("onionsplit", relay.fingerprint, relay.port),
                                    ("C tor", cexit.fingerprint, cexit.or_port)):
                 before = relay.counters()
+                resolve = ["--resolve", MANY] if fp == relay.fingerprint else []
                 rc, facts = run_tool(bin_dir, firsts, relay_arg(net, fp, port), http.port, size,
-                                     sha, ["--cgo"])
+                                     sha, ["--cgo"] + resolve)
                 check(facts.get("leg0_exit_crypto") == "cgo" and
                       facts.get("leg1_exit_crypto") == "cgo",
                       f"{name} exit accepted CGO on both legs: "
@@ -304,6 +315,11 @@ def main():
                            before.get("circuitd.circuits_cgo_total", 0))
                     check(cgo >= 2, f"onionsplit's circuitd counted the CGO legs: "
                           f"circuits_cgo_total +{cgo}")
+                    n = int(facts.get("resolved_answers", "0") or 0)
+                    last = facts.get("resolved", "")  # the tool's last "resolved" line
+                    check(n == 8 and last.startswith("ipv4 ") and last[5:] in MANY_ZONE[MANY],
+                          f"RESOLVE {MANY} ({len(MANY_ZONE[MANY])} A records) over the CGO set: "
+                          f"{n} answers (streamd keeps 8 per family), the last {last}")
 
             # A negative control: the tool must fail when one expected byte is wrong.
             wrong = ("0" if sha[0] != "0" else "1") + sha[1:]

@@ -4,7 +4,8 @@
 A private network of Debian `tor` (three authorities, two middles, a client pinned to onionsplit
 with ExitNodes/StrictNodes) on 127.0.0.1, with real targets started by the test: an HTTP server and
 a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). Checked:
-  1. 50 MiB arrive through onionsplit with the right sha256 (throughput printed);
+  1. 50 MiB arrive through onionsplit with the right sha256 (throughput printed), on CGO:
+     circuitd's cgo_cells_to_client_total grew by at least the v1 cells 50 MiB need;
   2. 32 parallel streams to a hostname the exit resolves all complete, byte-exact;
   3. tor-resolve gets forward (A) and reverse (PTR) answers from the test's DNS server;
   4. a port the exit policy rejects is refused (the client's SOCKS reply is "not allowed by
@@ -80,12 +81,19 @@ def main():
             socks = net.client.socks_port
             first_stream(socks, http.port, 120)
 
-            # 1. One big file.
+            # 1. One big file, carried by CGO: circuitd counted at least the v1 cells its bytes
+            # need (488 per cell) as sent on CGO circuits during the download (the same circuitd:
+            # it restarts only in step 5).
+            cgo_before = relay.counters().get("circuitd.cgo_cells_to_client_total", 0)
             status, sha, n, secs = targets.http_get(socks, "127.0.0.1", http.port, "/big.bin",
                                                     timeout=300)
             check(sha == big_sha and n == big_mib << 20,
                   f"{big_mib} MiB through onionsplit, sha256 {sha[:16]}..., {n} bytes in "
                   f"{secs:.1f} s ({n / secs / (1 << 20):.1f} MiB/s)")
+            cgo_cells = relay.counters().get("circuitd.cgo_cells_to_client_total", 0) - cgo_before
+            check(cgo_cells >= (big_mib << 20) // 488,
+                  f"the download ran on Counter Galois Onion: {cgo_cells} cells to the client on "
+                  f"CGO circuits (at least {(big_mib << 20) // 488} carry {big_mib} MiB)")
 
             # 2. 32 parallel streams to a name the exit resolves.
             with concurrent.futures.ThreadPoolExecutor(32) as pool:

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/cell/relay.h"
+#include "common/cell/relay_v1.h"
 #include "streamd/core/net_params.h"
 
 namespace onionsplit::streamd {
@@ -74,6 +75,9 @@ std::vector<uint8_t> beginBody(const std::string& addrPort, uint32_t flags = 0) 
     b.push_back(static_cast<uint8_t>(flags >> s));
   return b;
 }
+uint8_t rcmdOf(RelayCmd c) {
+  return static_cast<uint8_t>(c);
+}
 std::vector<uint8_t> cstr(const std::string& s) {
   std::vector<uint8_t> b(s.begin(), s.end());
   b.push_back(0);
@@ -81,7 +85,8 @@ std::vector<uint8_t> cstr(const std::string& s) {
 }
 
 struct Fixture {
-  explicit Fixture(bool cc = false) : shared(policy), core(shared, io, cc) {}
+  explicit Fixture(bool cc = false, cell::RelayCellFormat format = cell::RelayCellFormat::kV0)
+      : shared(policy), core(shared, io, cc, format) {}
   CircuitStreams::Input msg(StreamId id, RelayCmd cmd, const std::vector<uint8_t>& body = {}) {
     return core.onClientMessage(id, static_cast<uint8_t>(cmd), Bytes(body), 0);
   }
@@ -419,6 +424,73 @@ TEST(CircuitStreams, LookupsInFlightAreBoundedPerCircuitAndInTotal) {
   EXPECT_EQ(f.shared.counters.lookups, kMaxLookupsPerCircuit);
   f.core.closeAll();
   EXPECT_EQ(f.shared.counters.lookups, 0u);
+}
+
+// A valid hostname of `n` bytes (labels of at most 63).
+std::string longHostname(size_t n) {
+  std::string h;
+  while (h.size() < n)
+    h += (h.size() % 64 == 63) ? '.' : 'a';
+  if (h.back() == '.') h.back() = 'b';
+  return h;
+}
+
+// One v1 cell with a stream id holds 488 bytes of message, a v0 cell 498: a RESOLVED between the
+// two keeps every answer on a tor1 circuit and leaves out the one that does not fit on a CGO one.
+TEST(CircuitStreams, ResolvedLeavesOutAnswersThatDoNotFitTheCircuitsCell) {
+  DnsAnswer a;
+  a.ipv6.assign(11, std::array<uint8_t, 16>{0x20, 0x01, 0x0d, 0xb8});
+  a.ptrName = longHostname(245);  // 11 * 22 + (2 + 245 + 4) = 493 bytes
+  ASSERT_TRUE(isValidHostname(a.ptrName));
+  Fixture v0;
+  Fixture v1(true, cell::RelayCellFormat::kV1);
+  EXPECT_EQ(v0.core.messageMax(), 498u);
+  EXPECT_EQ(v1.core.messageMax(), 488u);
+  for (Fixture* f : {&v0, &v1}) {
+    f->msg(1, RelayCmd::kResolve, cstr("many.example"));
+    f->core.onResolved(1, a);
+    ASSERT_EQ(f->io.sent.back().cmd, RelayCmd::kResolved);
+  }
+  auto r0 = cell::decodeResolved(Bytes(v0.io.sent.back().body));
+  ASSERT_TRUE(r0);
+  EXPECT_EQ(r0->count, 12u);
+  EXPECT_EQ(v0.io.sent.back().body.size(), 493u);
+  auto r1 = cell::decodeResolved(Bytes(v1.io.sent.back().body));
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->count, 11u);  // the hostname did not fit; every address did
+  EXPECT_EQ(v1.io.sent.back().body.size(), 11u * 22);
+  for (uint8_t i = 0; i < r1->count; ++i)
+    EXPECT_EQ(r1->answers[i].type, cell::ResolvedAnswer::kIpv6);
+}
+
+// On a CGO circuit every message streamd makes fits one v1 cell: the most addresses the resolver
+// keeps (8 A and 8 AAAA), CONNECTED to an IPv6 address, END with an IPv6 policy address.
+TEST(CircuitStreams, EveryMessageOfACgoCircuitFitsOneV1Cell) {
+  Fixture f(true, cell::RelayCellFormat::kV1);
+  DnsAnswer many;
+  many.ipv4.assign(8, std::array<uint8_t, 4>{192, 0, 2, 1});
+  many.ipv6.assign(8, std::array<uint8_t, 16>{0x20, 0x01, 0x0d, 0xb8});
+  f.msg(1, RelayCmd::kResolve, cstr("many.example"));
+  f.core.onResolved(1, many);
+  auto r = cell::decodeResolved(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->count, 16u);  // 256 bytes: nothing left out
+  f.msg(2, RelayCmd::kBegin, beginBody("[2001:db8::7]:80", 1));
+  ASSERT_EQ(f.io.connects[2], "2001:db8::7:80");
+  f.core.onConnected(2);
+  ASSERT_EQ(f.io.sent.back().cmd, RelayCmd::kConnected);
+  f.msg(3, RelayCmd::kBegin, beginBody("[2001:db8::7]:25", 1));
+  ASSERT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kExitPolicy));
+  auto e = cell::decodeEnd(Bytes(f.io.sent.back().body));
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->address.has_value());
+  std::array<uint8_t, cell::kCellPayloadLen> payload{};
+  for (const Sent& m : f.io.sent) {
+    EXPECT_LE(m.body.size(), cell::relayDataMax(cell::RelayCellFormat::kV1, rcmdOf(m.cmd)));
+    EXPECT_EQ(cell::encodeRelayCellV1(MutBytes(payload),
+                                      cell::RelayMsgView{rcmdOf(m.cmd), m.id, Bytes(m.body)}, {}),
+              cell::RelayEncodeErr::kNone);
+  }
 }
 
 TEST(CircuitStreams, AClientIgnoringXoffLosesTheStreamAndNonExitsResolveNothing) {
