@@ -20,6 +20,7 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 
@@ -35,6 +36,7 @@
 #include "channeld/net/relay_status.h"
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
+#include "common/crypto/ed25519_cert.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
@@ -240,6 +242,30 @@ void applyReload(ChannelServer& channels, DescriptorPublisher* publisher,
   }
 }
 
+// The links' bytes on the wire (both TLS contexts: the ORPort's and the next hops'), C tor's
+// tor_relay_traffic_bytes and the launcher's GETINFO traffic/*; the times the relay-wide token
+// buckets ran dry, C tor's tor_relay_load_global_rate_limit_reached_total.
+void addTrafficCounters(const LinkTlsContext& orPort, const LinkTlsContext& nextHops,
+                        const ChannelServer& channels,
+                        std::vector<std::pair<std::string, uint64_t>>& out) {
+  out.emplace_back("link_bytes_read_total", orPort.traffic().read + nextHops.traffic().read);
+  out.emplace_back("link_bytes_written_total",
+                   orPort.traffic().written + nextHops.traffic().written);
+  out.emplace_back("bandwidth_read_limit_reached_total", channels.readLimitReached());
+  out.emplace_back("bandwidth_write_limit_reached_total", channels.writeLimitReached());
+}
+
+// C tor's tor_relay_signing_cert_expiry_timestamp: the end of the signing certificate's validity
+// (Unix seconds), reported only with OfflineMasterKey, as C tor does (otherwise the relay renews
+// the certificate itself).
+std::optional<uint64_t> signingCertExpiry(const config::Config& cfg,
+                                          const keys::IdentityKeys& keys) {
+  if (!cfg.offlineMasterKey) return std::nullopt;
+  auto cert = crypto::decodeEd25519Cert(Bytes(keys.signingCert));
+  if (!cert) return std::nullopt;
+  return uint64_t{cert->expirationHours} * 3600;
+}
+
 // Channels by direction and family, for C tor's tor_relay_connections{type="OR"} and
 // tor_relay_connections_total (the launcher's table, launcher/metrics_format.cc).
 void addConnectionCounters(const ChannelServer::ConnectionTally& tally,
@@ -401,6 +427,7 @@ int run(daemon::Runtime& rt) {
   auto ident = loadLinkIdentity(cfg);
   if (!ident) return 1;
   const auto& keys = ident->keys;
+  const std::optional<uint64_t> certExpiry = signingCertExpiry(cfg, keys);
 
   std::string error;
   auto initiatorCreds = makeInitiator(*ident, error);
@@ -528,6 +555,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("channels", channels.channels());
     out.emplace_back("channels_open", channels.openChannels());
     addConnectionCounters(channels.connectionTally(), out);
+    addTrafficCounters(ident->tls, ident->clientTls, channels, out);
+    if (certExpiry) out.emplace_back("signing_cert_expiry_timestamp", *certExpiry);
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());
@@ -536,6 +565,8 @@ int run(daemon::Runtime& rt) {
     addLinkCounters(circuitdLink.counters(), out);
     out.emplace_back("channels_stalled", channels.stalledChannels());
     out.emplace_back("outbound_connections_in_progress", outbound.inProgress());
+    out.emplace_back("sockets_in_use", channels.channels() + dialer.inProgress());
+    out.emplace_back("sockets_limit", daemon::openFileLimit());
   };
   circuitd.start();
   int rc = rt.run();

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -25,6 +26,12 @@
 #include "common/sandbox/sandbox.h"
 
 namespace onionsplit::daemon {
+
+uint64_t openFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  return rl.rlim_cur;
+}
 
 Runtime::Runtime(std::string name, std::string configPath, config::Config cfg)
     : name_(std::move(name)), configPath_(std::move(configPath)), config_(std::move(cfg)) {

@@ -27,6 +27,10 @@ inline constexpr const char* kVersion = kOnionsplitVersion;
 // units do not restart it (RestartPreventExitStatus). EX_CONFIG of sysexits.h.
 inline constexpr int kExitRefuseToRun = 78;
 
+// The process's open file limit (RLIMIT_NOFILE, the soft one): the most sockets the daemon can
+// hold, which C tor's tor_relay_load_socket_total reports without a label. 0 if unknown.
+uint64_t openFileLimit();
+
 class Runtime {
  public:
   // Parses `-f FILE` and `--version`, loads the config and sets up logging. On failure (or after

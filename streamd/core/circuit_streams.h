@@ -56,6 +56,9 @@ struct StreamCounters {
   uint64_t bytesFromClient = 0;         // DATA bytes received from clients
   uint64_t unknownStream = 0;           // DATA/END/SENDME/XON/XOFF for no open stream (dropped)
   std::array<uint64_t, 16> endsSent{};  // by END reason (index = reason)
+  // Connects that failed for want of a local port (EADDRNOTAVAIL from connect, EADDRINUSE from
+  // binding to OutboundBindAddress*): C tor's tor_relay_load_tcp_exhaustion_total.
+  uint64_t tcpExhaustion = 0;
 };
 
 // What every circuit shares: the policy, the limits, the counters.
