@@ -12,7 +12,7 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
   5. circuitd restarted under load (SIGTERM): the launcher brings it back and new streams work;
   6. circuits negotiated congestion control (ntor v3 with the CC extension), and Counter Galois
      Onion (onionsplit advertises Relay=2-6: circuitd's circuits_cgo_total counts the client's);
-  7. the MetricsPort counted the exit streams;
+  7. the MetricsPort counted the exit streams (and, at 1., the download's bytes);
   8. SIGTERM to the launcher during a download: it and every daemon exit with status 0.
 Every process is stopped by its PID; every wait is bounded.
 
@@ -40,6 +40,16 @@ def first_stream(socks, port, within):
                                              timeout=30)
     if " 200 " not in status + " ":
         raise TimeoutError(f"no stream through onionsplit: {status}")
+
+
+def traffic_bytes(port):
+    """tor_relay_traffic_bytes from the MetricsPort: {(daemon, direction): bytes}."""
+    import re
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        page = r.read().decode()
+    return {(d, k): int(v) for d, k, v in re.findall(
+        r'^tor_relay_traffic_bytes\{daemon="(\w+)",direction="(\w+)"\} (\d+)$', page, re.M)}
 
 
 def fetch_quietly(socks, port):
@@ -80,12 +90,19 @@ def main():
             socks = net.client.socks_port
             first_stream(socks, http.port, 120)
 
-            # 1. One big file.
+            # 1. One big file; the MetricsPort's tor_relay_traffic_bytes grows by it: channeld's
+            # links wrote it to the middle, streamd's exit socket read it from the server.
+            before = traffic_bytes(metrics_port)
             status, sha, n, secs = targets.http_get(socks, "127.0.0.1", http.port, "/big.bin",
                                                     timeout=300)
             check(sha == big_sha and n == big_mib << 20,
                   f"{big_mib} MiB through onionsplit, sha256 {sha[:16]}..., {n} bytes in "
                   f"{secs:.1f} s ({n / secs / (1 << 20):.1f} MiB/s)")
+            after = traffic_bytes(metrics_port)
+            grew = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            check(grew.get(("channeld", "written"), 0) >= n and
+                  grew.get(("streamd", "read"), 0) >= n,
+                  f"MetricsPort: tor_relay_traffic_bytes grew by the download ({n}): {grew}")
 
             # 2. 32 parallel streams to a name the exit resolves.
             with concurrent.futures.ThreadPoolExecutor(32) as pool:
