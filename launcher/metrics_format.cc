@@ -34,6 +34,8 @@ constexpr std::string_view kHelpTraffic =
     "sockets";
 constexpr std::string_view kHelpRateLimit =
     "Times the relay-wide bandwidth bucket (BandwidthRate, RelayBandwidthRate) was found empty";
+constexpr std::string_view kHelpCc =
+    "Congestion control averages over circuits (cells): at slow start exit and at close";
 constexpr std::string_view kHelpSockets =
     "Sockets the daemon holds for relay traffic (state=opened), and its file descriptor limit";
 
@@ -90,6 +92,16 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "state", "opened", "", ""},
     {"streamd", "sockets_limit", "tor_relay_load_socket_total", Type::kGauge, kHelpSockets, "", "",
      "", ""},
+    {"circuitd", "cc_slow_start_exit_cwnd", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "slow_start_exit", "action", "cwnd"},
+    {"circuitd", "cc_slow_start_exit_bdp", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "slow_start_exit", "action", "bdp"},
+    {"circuitd", "cc_slow_start_exit_inc", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "slow_start_exit", "action", "inc"},
+    {"circuitd", "cc_on_circ_close_cwnd", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "on_circ_close", "action", "cwnd"},
+    {"circuitd", "cc_on_circ_close_ss_cwnd", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "on_circ_close", "action", "ss_cwnd"},
     // Reported only with OfflineMasterKey, as C tor does.
     {"channeld", "signing_cert_expiry_timestamp", "tor_relay_signing_cert_expiry_timestamp",
      Type::kGauge, "Unix time at which the ed25519 signing certificate in use expires", "", "", "",

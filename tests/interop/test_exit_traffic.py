@@ -52,6 +52,17 @@ def traffic_bytes(port):
         r'^tor_relay_traffic_bytes\{daemon="(\w+)",direction="(\w+)"\} (\d+)$', page, re.M)}
 
 
+def congestion_gauges(port):
+    """tor_relay_congestion_control from the MetricsPort: {(state, action): value}."""
+    import re
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        page = r.read().decode()
+    return {(s, a): int(v) for s, a, v in re.findall(
+        r'^tor_relay_congestion_control\{daemon="circuitd",state="(\w+)",action="(\w+)"\} (\d+)$',
+        page, re.M)}
+
+
 def fetch_quietly(socks, port):
     try:
         targets.http_get(socks, "127.0.0.1", port, "/big.bin", timeout=60, username="doomed")
@@ -103,6 +114,9 @@ def main():
             check(grew.get(("channeld", "written"), 0) >= n and
                   grew.get(("streamd", "read"), 0) >= n,
                   f"MetricsPort: tor_relay_traffic_bytes grew by the download ({n}): {grew}")
+            cc = congestion_gauges(metrics_port)
+            check(cc.get(("slow_start_exit", "cwnd"), 0) > 0,
+                  f"MetricsPort: tor_relay_congestion_control gauges after the download: {cc}")
 
             # 2. 32 parallel streams to a name the exit resolves.
             with concurrent.futures.ThreadPoolExecutor(32) as pool:

@@ -142,6 +142,9 @@ TEST(LauncherMetrics, EveryDaemonsFamiliesAndRestartsAfterKill9) {
   EXPECT_TRUE(hasLine(
       page, "tor_relay_load_global_rate_limit_reached_total{daemon=\"channeld\",side=\"read\"} 0"));
   EXPECT_TRUE(hasLine(page, "tor_relay_load_tcp_exhaustion_total{daemon=\"streamd\"} 0"));
+  EXPECT_TRUE(hasLine(page,
+                      "tor_relay_congestion_control{daemon=\"circuitd\",state=\"on_circ_close\","
+                      "action=\"cwnd\"} 0"));
   EXPECT_TRUE(hasLine(page, "tor_relay_load_socket_total{daemon=\"channeld\",state=\"opened\"} 0"));
   EXPECT_NE(page.find("tor_relay_load_socket_total{daemon=\"streamd\"} "), std::string::npos);
   EXPECT_EQ(page.find("tor_relay_signing_cert_expiry_timestamp"), std::string::npos)
