@@ -20,6 +20,7 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 
@@ -35,6 +36,7 @@
 #include "channeld/net/relay_status.h"
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
+#include "common/crypto/ed25519_cert.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
@@ -291,6 +293,37 @@ std::optional<LinkIdentity> loadLinkIdentity(const config::Config& cfg) {
   return LinkIdentity{std::move(*keys), std::move(*creds), std::move(*tls), std::move(*clientTls)};
 }
 
+// C tor's tor_relay_signing_cert_expiry_timestamp: the end of the signing certificate's validity
+// (Unix seconds), reported only with OfflineMasterKey, as C tor does (otherwise the relay renews
+// the certificate itself).
+std::optional<uint64_t> signingCertExpiry(const config::Config& cfg,
+                                          const keys::IdentityKeys& keys) {
+  if (!cfg.offlineMasterKey) return std::nullopt;
+  auto cert = crypto::decodeEd25519Cert(Bytes(keys.signingCert));
+  if (!cert) return std::nullopt;
+  return uint64_t{cert->expirationHours} * 3600;
+}
+
+// What C tor 0.4.9's MetricsPort reports of the links (the launcher's table,
+// launcher/metrics_format.cc): their bytes on the wire (both TLS contexts: the ORPort's and the
+// next hops'; also GETINFO traffic/*), the times the relay-wide token buckets ran dry, the sockets
+// held (channels and dials in progress) against the open file limit, and the signing
+// certificate's expiry.
+void addLinkMetrics(const config::Config& cfg, const LinkIdentity& id,
+                    const ChannelServer& channels, size_t dialing,
+                    std::vector<std::pair<std::string, uint64_t>>& out) {
+  const LinkTraffic& a = id.tls.traffic();
+  const LinkTraffic& b = id.clientTls.traffic();
+  out.emplace_back("link_bytes_read_total", a.read + b.read);
+  out.emplace_back("link_bytes_written_total", a.written + b.written);
+  out.emplace_back("bandwidth_read_limit_reached_total", channels.readLimitReached());
+  out.emplace_back("bandwidth_write_limit_reached_total", channels.writeLimitReached());
+  out.emplace_back("sockets_in_use", channels.channels() + dialing);
+  out.emplace_back("sockets_limit", daemon::openFileLimit());
+  if (auto expiry = signingCertExpiry(cfg, id.keys))
+    out.emplace_back("signing_cert_expiry_timestamp", *expiry);
+}
+
 // Who we are on the connections we open to next hops (EXTEND2): the type 6 authentication
 // certificate lives two days, so a fresh one is made every day.
 std::shared_ptr<const InitiatorCredentials> makeInitiator(const LinkIdentity& id,
@@ -528,6 +561,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("channels", channels.channels());
     out.emplace_back("channels_open", channels.openChannels());
     addConnectionCounters(channels.connectionTally(), out);
+    addLinkMetrics(cfg, *ident, channels, dialer.inProgress(), out);
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());

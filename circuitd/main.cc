@@ -3,6 +3,7 @@
 // circuits themselves live in circuitd/net/reactor.h around circuitd/core/circuit.h.
 #include <openssl/rand.h>
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -143,6 +144,17 @@ Expected<OnionIdentity, std::string> loadIdentity(const std::string& dataDirecto
   return id;
 }
 
+// C tor's tor_relay_congestion_control gauges that circuitd keeps (the launcher's table,
+// launcher/metrics_format.cc), rounded as C tor rounds them.
+void addCcGauges(const flowctl::CcGauges& g, std::vector<std::pair<std::string, uint64_t>>& out) {
+  auto round = [](double v) { return static_cast<uint64_t>(std::llround(v)); };
+  out.emplace_back("cc_slow_start_exit_cwnd", round(g.exitSsCwnd));
+  out.emplace_back("cc_slow_start_exit_bdp", round(g.exitSsBdp));
+  out.emplace_back("cc_slow_start_exit_inc", round(g.exitSsInc));
+  out.emplace_back("cc_on_circ_close_cwnd", round(g.closeCwnd));
+  out.emplace_back("cc_on_circ_close_ss_cwnd", round(g.closeSsCwnd));
+}
+
 int run(daemon::Runtime& rt) {
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
@@ -222,6 +234,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("circuits_created_ntor3_total", c.createdNtor3);
     out.emplace_back("circuits_congestion_control_total", c.createdCc);
     out.emplace_back("circuits_cgo_total", c.createdCgo);
+    addCcGauges(reactor.ccGauges(), out);
     out.emplace_back("circuits_create_refused_total", c.refusedCreates);
     out.emplace_back("circuits_destroyed_by_us_total", c.destroyedByUs);
     out.emplace_back("circuits_destroyed_by_client_total", c.destroyedByClient);

@@ -378,8 +378,9 @@ void ControlServer::onTick(evutil_socket_t, short, void* arg) {
   if (!self->conns_.empty() && !self->impl_->scraping) self->refreshTraffic();
 }
 
-// The exit streams' bytes: streamd's bytes_to_client_total were read from destinations,
-// bytes_from_client_total written to them. A daemon that restarted starts from 0 again.
+// The relay's bytes on its connections, as C tor's traffic/* count them: channeld's links (TLS on
+// the wire) and streamd's exit sockets, the counters of the MetricsPort's tor_relay_traffic_bytes.
+// A daemon that restarted starts from 0 again.
 void ControlServer::refreshTraffic() {
   Impl& im = *impl_;
   im.scraping = true;
@@ -390,8 +391,10 @@ void ControlServer::refreshTraffic() {
                   uint64_t r = 0, w = 0;
                   for (const auto& d : daemons)
                     for (const auto& [name, value] : d.counters) {
-                      if (name == "bytes_to_client_total") r += value;
-                      if (name == "bytes_from_client_total") w += value;
+                      if (name == "link_bytes_read_total" || name == "exit_bytes_read_total")
+                        r += value;
+                      if (name == "link_bytes_written_total" || name == "exit_bytes_written_total")
+                        w += value;
                     }
                   m.read += r >= m.lastRead ? r - m.lastRead : r;
                   m.written += w >= m.lastWritten ? w - m.lastWritten : w;

@@ -29,6 +29,15 @@ struct CtorEquivalent {
 constexpr std::string_view kHelpCircuits = "Circuits open at this relay";
 constexpr std::string_view kHelpOnionskins = "CREATE handshakes answered, by handshake type";
 constexpr std::string_view kHelpStreams = "Exit streams accepted, by relay command";
+constexpr std::string_view kHelpTraffic =
+    "Bytes read and written on the relay's connections: channeld's TLS links, streamd's exit "
+    "sockets";
+constexpr std::string_view kHelpRateLimit =
+    "Times the relay-wide bandwidth bucket (BandwidthRate, RelayBandwidthRate) was found empty";
+constexpr std::string_view kHelpCc =
+    "Congestion control averages over circuits (cells): at slow start exit and at close";
+constexpr std::string_view kHelpSockets =
+    "Sockets the daemon holds for relay traffic (state=opened), and its file descriptor limit";
 
 constexpr CtorEquivalent kCtorEquivalents[] = {
     {"circuitd", "circuits_open", "tor_relay_circuits_total", Type::kGauge, kHelpCircuits, "state",
@@ -58,6 +67,45 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
     // C tor counts the buffers its cell OOM handler frees (streams' included) as subsys="cell".
     {"streamd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter,
      "Bytes the OOM handler freed (MaxMemInQueues), by subsystem", "subsys", "cell", "", ""},
+    {"channeld", "link_bytes_read_total", "tor_relay_traffic_bytes", Type::kCounter, kHelpTraffic,
+     "direction", "read", "", ""},
+    {"channeld", "link_bytes_written_total", "tor_relay_traffic_bytes", Type::kCounter,
+     kHelpTraffic, "direction", "written", "", ""},
+    {"streamd", "exit_bytes_read_total", "tor_relay_traffic_bytes", Type::kCounter, kHelpTraffic,
+     "direction", "read", "", ""},
+    {"streamd", "exit_bytes_written_total", "tor_relay_traffic_bytes", Type::kCounter, kHelpTraffic,
+     "direction", "written", "", ""},
+    {"channeld", "bandwidth_read_limit_reached_total",
+     "tor_relay_load_global_rate_limit_reached_total", Type::kCounter, kHelpRateLimit, "side",
+     "read", "", ""},
+    {"channeld", "bandwidth_write_limit_reached_total",
+     "tor_relay_load_global_rate_limit_reached_total", Type::kCounter, kHelpRateLimit, "side",
+     "write", "", ""},
+    {"streamd", "connects_out_of_ports_total", "tor_relay_load_tcp_exhaustion_total",
+     Type::kCounter, "Exit connects that found no free local TCP port", "", "", "", ""},
+    // As C tor: the sockets open now (state="opened") and, without a label, the most there may be.
+    {"channeld", "sockets_in_use", "tor_relay_load_socket_total", Type::kGauge, kHelpSockets,
+     "state", "opened", "", ""},
+    {"channeld", "sockets_limit", "tor_relay_load_socket_total", Type::kGauge, kHelpSockets, "", "",
+     "", ""},
+    {"streamd", "sockets_in_use", "tor_relay_load_socket_total", Type::kGauge, kHelpSockets,
+     "state", "opened", "", ""},
+    {"streamd", "sockets_limit", "tor_relay_load_socket_total", Type::kGauge, kHelpSockets, "", "",
+     "", ""},
+    {"circuitd", "cc_slow_start_exit_cwnd", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "slow_start_exit", "action", "cwnd"},
+    {"circuitd", "cc_slow_start_exit_bdp", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "slow_start_exit", "action", "bdp"},
+    {"circuitd", "cc_slow_start_exit_inc", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "slow_start_exit", "action", "inc"},
+    {"circuitd", "cc_on_circ_close_cwnd", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "on_circ_close", "action", "cwnd"},
+    {"circuitd", "cc_on_circ_close_ss_cwnd", "tor_relay_congestion_control", Type::kGauge, kHelpCc,
+     "state", "on_circ_close", "action", "ss_cwnd"},
+    // Reported only with OfflineMasterKey, as C tor does.
+    {"channeld", "signing_cert_expiry_timestamp", "tor_relay_signing_cert_expiry_timestamp",
+     Type::kGauge, "Unix time at which the ed25519 signing certificate in use expires", "", "", "",
+     ""},
 };
 
 // A family of daemon counters named <prefix><parts><suffix> with a C tor equivalent: the parts

@@ -202,6 +202,11 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("resolve_requests_total", c.resolveRequests);
     out.emplace_back("bytes_to_client_total", c.bytesToClient);
     out.emplace_back("bytes_from_client_total", c.bytesFromClient);
+    // The same bytes as the exit sockets moved them: C tor's tor_relay_traffic_bytes and
+    // GETINFO traffic/* count exit connections beside the links.
+    out.emplace_back("exit_bytes_read_total", c.bytesToClient);
+    out.emplace_back("exit_bytes_written_total", c.bytesFromClient);
+    out.emplace_back("connects_out_of_ports_total", c.tcpExhaustion);
     out.emplace_back("messages_unknown_stream_total", c.unknownStream);
     out.emplace_back("dns_lookups_in_flight", c.lookups);
     out.emplace_back("dns_lookups_refused_total", c.lookupsRefused);
@@ -224,6 +229,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("ipc_credit_over_returns_total", pipes.overReturns);
     out.emplace_back("sockets_open", sockets);
     out.emplace_back("sockets_flushing", linger.lingering());
+    out.emplace_back("sockets_in_use", sockets + linger.lingering());
+    out.emplace_back("sockets_limit", daemon::openFileLimit());
     out.emplace_back("sockets_flushed_after_end_total", linger.counters().flushed);
     out.emplace_back("sockets_flush_failed_total", linger.counters().failed);
     out.emplace_back("sockets_flush_refused_total", linger.counters().refused);

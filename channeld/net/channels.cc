@@ -271,7 +271,10 @@ void ChannelServer::onRead(bufferevent* bev, void* arg) {
   size_t old = ch->in.size();
   ch->in.resize(old + n);
   evbuffer_remove(input, ch->in.data() + old, n);
-  ch->server->process(*ch);
+  ChannelServer& server = *ch->server;
+  if (server.buckets_ && bufferevent_rate_limit_group_get_read_limit(server.buckets_) <= 0)
+    ++server.readLimitReached_;
+  server.process(*ch);
 }
 
 void ChannelServer::onWrite(bufferevent*, void* arg) {
@@ -301,6 +304,9 @@ void ChannelServer::drain(Channel& ch) {
     ch.out.pop();
     if (hooks_.sent) hooks_.sent(ch.id, circId);
   }
+  if (buckets_ && evbuffer_get_length(bufferevent_get_output(bev)) > 0 &&
+      bufferevent_rate_limit_group_get_write_limit(buckets_) <= 0)
+    ++writeLimitReached_;
 }
 
 std::optional<uint32_t> ChannelServer::originateCircuit(ChannelId id) {

@@ -155,6 +155,12 @@ class ChannelServer {
     std::array<std::array<uint64_t, 2>, 2> open{}, created{};
   };
   ConnectionTally connectionTally() const;
+  // Times the relay-wide token buckets (BandwidthRate/Burst, capped by RelayBandwidthRate/Burst)
+  // were found empty, as C tor's tor_relay_load_global_rate_limit_reached_total{side} counts
+  // them: a channel's read that left the read bucket empty, a drain that left cells queued
+  // behind an empty write bucket.
+  uint64_t readLimitReached() const { return readLimitReached_; }
+  uint64_t writeLimitReached() const { return writeLimitReached_; }
 
  private:
   struct Channel;
@@ -191,6 +197,7 @@ class ChannelServer {
   // What ends a line about `address` ("" or how many were left out), or nothing: leave it out.
   std::optional<std::string> logTail(const std::string& address);
   uint64_t handshakes_ = 0, failures_ = 0, dosRefusedCreates_ = 0, shutdownRefusedCreates_ = 0;
+  uint64_t readLimitReached_ = 0, writeLimitReached_ = 0;
   bool refusingCircuits_ = false;
   std::array<std::array<uint64_t, 2>, 2> created_{};  // ConnectionTally::created
 };

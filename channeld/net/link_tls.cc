@@ -1,6 +1,7 @@
 // channeld/net/link_tls.cc: see link_tls.h.
 #include "channeld/net/link_tls.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -25,6 +26,18 @@ std::vector<uint8_t> derOf(X509* cert) {
   std::vector<uint8_t> out(der, der + len);
   OPENSSL_free(der);
   return out;
+}
+
+// A socket BIO's callback: adds the bytes of each completed read or write to the LinkTraffic in
+// its argument.
+long countBytes(BIO* bio, int oper, const char*, size_t, int, long, int ret, size_t* processed) {
+  if (ret <= 0 || !processed) return ret;
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    reinterpret_cast<LinkTraffic*>(BIO_get_callback_arg(bio))->read += *processed;
+  } else if (oper == (BIO_CB_WRITE | BIO_CB_RETURN)) {
+    reinterpret_cast<LinkTraffic*>(BIO_get_callback_arg(bio))->written += *processed;
+  }
+  return ret;
 }
 
 // Accept whatever the peer presents: the link protocol (CERTS) authenticates it.
@@ -78,6 +91,16 @@ std::optional<LinkTlsContext> LinkTlsContext::create(TlsRole role,
 
 ssl_st* LinkTlsContext::newSsl() const {
   return SSL_new(ctx_.get());
+}
+
+void LinkTlsContext::countWireBytes(ssl_st* ssl) const {
+  if (!ssl) return;
+  BIO* bios[2] = {SSL_get_rbio(ssl), SSL_get_wbio(ssl)};
+  for (BIO* bio : bios) {
+    if (!bio || BIO_get_callback_ex(bio) == &countBytes) continue;  // one BIO for both ways
+    BIO_set_callback_arg(bio, reinterpret_cast<char*>(traffic_.get()));
+    BIO_set_callback_ex(bio, &countBytes);
+  }
 }
 
 std::vector<uint8_t> localCertDer(ssl_st* ssl) {

@@ -25,6 +25,13 @@ namespace onionsplit::channeld {
 
 enum class TlsRole : uint8_t { kResponder, kInitiator };
 
+// The bytes a context's connections moved on their sockets (TLS records and handshakes included),
+// as C tor's tor_relay_traffic_bytes and GETINFO traffic/* count its links.
+struct LinkTraffic {
+  uint64_t read = 0;
+  uint64_t written = 0;
+};
+
 class LinkTlsContext {
  public:
   // A context presenting `linkKey` with `linkCert` (the responder's link certificate; an
@@ -38,14 +45,21 @@ class LinkTlsContext {
   ssl_ctx_st* get() const { return ctx_.get(); }
   // A new SSL object for one connection (the caller owns it, e.g. through bufferevent_openssl).
   ssl_st* newSsl() const;
+  // Counts what `ssl`'s socket BIO reads and writes from now on into traffic(): call it once the
+  // SSL has its socket (bufferevent_openssl makes the BIO when it gets the fd). The context must
+  // outlive the SSL. No BIO: nothing is counted.
+  void countWireBytes(ssl_st* ssl) const;
+  const LinkTraffic& traffic() const { return *traffic_; }
 
  private:
   struct CtxFree {
     void operator()(ssl_ctx_st* c) const;
   };
-  LinkTlsContext(TlsRole role, ssl_ctx_st* ctx) : role_(role), ctx_(ctx) {}
+  LinkTlsContext(TlsRole role, ssl_ctx_st* ctx)
+      : role_(role), ctx_(ctx), traffic_(std::make_unique<LinkTraffic>()) {}
   TlsRole role_;
   std::unique_ptr<ssl_ctx_st, CtxFree> ctx_;
+  std::unique_ptr<LinkTraffic> traffic_;  // a fixed address for the BIO callbacks, across moves
 };
 
 // DER of the certificate this side presented / the peer presented on `ssl` (empty if none).

@@ -98,6 +98,7 @@ void OrListener::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, i
     if (onGone) onGone();
     return;
   }
+  self->tls_.countWireBytes(ssl);  // the bufferevent gave the SSL its socket BIO
   auto conn =
       std::unique_ptr<OrConnection>(new OrConnection(bev, std::move(peer), std::move(onGone)));
   self->onConnection_(std::move(conn));

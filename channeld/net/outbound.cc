@@ -206,6 +206,7 @@ void OutboundDialer::dial(const OutboundTarget& target, Done done) {
     if (bufferevent_getfd(at.bev) != fd) ::close(fd);
     return finish(at, fail(std::string("cannot start TLS on the connection")));
   }
+  tls_.countWireBytes(bufferevent_openssl_get_ssl(at.bev));  // the socket BIO exists from here
 }
 
 void OutboundDialer::onDeadline(evutil_socket_t, short, void* arg) {

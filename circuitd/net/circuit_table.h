@@ -54,6 +54,7 @@ struct Entry {
   FlowId next = 0;  // the next hop's flow on the same channeld connection (a middle), 0 if none
   std::vector<cell::StreamId> openStreams;  // for END when the stream side goes away
   bool hadStreams = false;                  // a stream side was ever opened (LINK is refused)
+  bool leftSlowStart = false;               // its congestion control left slow start (CcGauges)
   // The leg's last `state` report (a new one goes when these change).
   bool reported = false, reportedCanSend = false;
   uint64_t reportedCwnd = 0, reportedRtt = 0;

@@ -49,6 +49,7 @@ void Reactor::kill(CircKey k, cell::DestroyReason reason, bool toChanneld) {
   if (ConfluxdSession* cd = confluxd(); e->leg && cd && cd->id() == e->leg.conn)
     cd->pipe.close(e->leg.flow, r);
   if (toChanneld && s) s->pipe.close(k.flow, r);
+  if (const flowctl::VegasController* v = e->circuit.vegas()) ccGauges_.noteClose(*v);
   table_.erase(k);  // its queues go, and with them the credit they held
 }
 
@@ -76,6 +77,11 @@ void Reactor::pump(Entry& e) {
 }
 
 void Reactor::track(Entry& e) {
+  const flowctl::VegasController* v = e.circuit.vegas();
+  if (v && !v->inSlowStart() && !e.leftSlowStart) {
+    e.leftSlowStart = true;
+    ccGauges_.noteSlowStartExit(*v);
+  }
   if (e.leg) reportLeg(e);
   // A leg reported unable to send waits for channeld's credit too: its report must flip back.
   bool legBlocked = e.leg && e.reported && !e.reportedCanSend;

@@ -186,6 +186,8 @@ class Reactor {
   };
   CcSnapshot ccSnapshot() const;
   const CircuitCounters& counters() const { return counters_; }
+  // C tor's tor_relay_congestion_control gauges over this circuitd's circuits.
+  const flowctl::CcGauges& ccGauges() const { return ccGauges_; }
 
   // streamd keeps at most this many streams per circuit too; beyond, the opener gets END here.
   static constexpr size_t kMaxStreamsPerCircuit = 512;
@@ -255,6 +257,7 @@ class Reactor {
   uint64_t nextLegFlow_ = 1;
   size_t maxCircuits_ = 65536;
   CircuitCounters counters_;
+  flowctl::CcGauges ccGauges_;
 };
 
 }  // namespace onionsplit::circuitd

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -34,6 +35,12 @@ uint64_t physicalMemoryBytes() {
 flowctl::DaemonBudgets memoryBudgets(const config::Config& cfg, uint64_t physicalBytes) {
   return flowctl::splitBudget(
       flowctl::effectiveMaxMemInQueues(cfg.maxMemInQueuesBytes, physicalBytes));
+}
+
+uint64_t openFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  return rl.rlim_cur;
 }
 
 Runtime::Runtime(std::string name, std::string configPath, config::Config cfg)

@@ -34,6 +34,9 @@ uint64_t physicalMemoryBytes();
 // Every daemon's share of MaxMemInQueues as `cfg` and this machine set it
 // (common/flowctl/mem_budget.h).
 flowctl::DaemonBudgets memoryBudgets(const config::Config& cfg, uint64_t physicalBytes);
+// The process's open file limit (RLIMIT_NOFILE, the soft one): the most sockets the daemon can
+// hold, which C tor's tor_relay_load_socket_total reports without a label. 0 if unknown.
+uint64_t openFileLimit();
 
 class Runtime {
  public:

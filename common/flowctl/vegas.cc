@@ -125,4 +125,24 @@ SendmeVerdict VegasController::onSendme(uint64_t nowUsec, bool channelBlocked) {
   return SendmeVerdict::kOk;
 }
 
+double runningAverage(double avg, double value) {
+  constexpr double kN = 100;
+  if (avg < 0.0000002) return value;
+  return (2 * value + (kN - 1) * avg) / (kN + 1);
+}
+
+void CcGauges::noteSlowStartExit(const VegasController& v) {
+  exitSsCwnd = runningAverage(exitSsCwnd, static_cast<double>(v.cwnd()));
+  exitSsBdp = runningAverage(exitSsBdp, static_cast<double>(v.bdp()));
+  exitSsInc = runningAverage(exitSsInc, static_cast<double>(v.slowStartIncrement()));
+}
+
+void CcGauges::noteClose(const VegasController& v) {
+  if (!v.inSlowStart()) {
+    closeCwnd = runningAverage(closeCwnd, static_cast<double>(v.cwnd()));
+  } else if (v.maxRttUsec() != v.minRttUsec()) {
+    closeSsCwnd = runningAverage(closeSsCwnd, static_cast<double>(v.cwnd()));
+  }
+}
+
 }  // namespace onionsplit::flowctl

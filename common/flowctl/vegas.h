@@ -59,13 +59,15 @@ class VegasController {
   bool inSlowStart() const { return inSlowStart_; }
   uint64_t ewmaRttUsec() const { return ewmaRtt_; }
   uint64_t minRttUsec() const { return minRtt_; }
+  uint64_t maxRttUsec() const { return maxRtt_; }
   uint64_t bdp() const { return bdp_; }
   const VegasParams& params() const { return p_; }
+  // RFC 3742's slow start increment for the current cwnd (cells per full-window SENDME).
+  uint64_t slowStartIncrement() const;
 
  private:
   uint64_t sendmePerCwnd() const;
   uint64_t cwndUpdateRate() const;
-  uint64_t slowStartIncrement() const;
   // Updates RTT and BDP from a SENDME; false if the sample was discarded (clock stall or jump).
   bool updateEstimates(uint64_t rttUsec, bool channelBlocked);
 
@@ -88,5 +90,22 @@ class VegasController {
   size_t head_ = 0;
   size_t count_ = 0;
 };
+
+// Relay-wide gauges of C tor's MetricsPort (tor_relay_congestion_control), running averages over
+// the circuits' events, as C tor keeps them (an N-count EWMA with N = 100; the first value is taken
+// as it is).
+struct CcGauges {
+  double exitSsCwnd = 0, exitSsBdp = 0, exitSsInc = 0;  // state="slow_start_exit": cwnd, bdp, inc
+  double closeCwnd = 0, closeSsCwnd = 0;                // state="on_circ_close": cwnd, ss_cwnd
+  // A circuit left slow start (its state just after).
+  void noteSlowStartExit(const VegasController& v);
+  // A congestion-controlled circuit closes: its cwnd counts toward closeCwnd, or, still in slow
+  // start, toward closeSsCwnd if its RTT samples differ (C tor leaves little-used circuits out).
+  void noteClose(const VegasController& v);
+};
+
+// C tor's stats_update_running_avg: (2 * value + (N - 1) * avg) / (N + 1), N = 100; `value` if
+// there is no average yet.
+double runningAverage(double avg, double value);
 
 }  // namespace onionsplit::flowctl

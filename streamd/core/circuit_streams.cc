@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <string>
 #include <utility>
 
@@ -384,7 +385,10 @@ void CircuitStreams::onConnected(StreamId id) {
   if (Stream* s = find(id)) apply(id, s->exit.onConnected());
 }
 void CircuitStreams::onConnectFailed(StreamId id, int err) {
-  if (Stream* s = find(id)) apply(id, s->exit.onConnectFailed(err));
+  Stream* s = find(id);
+  if (!s) return;
+  if (err == EADDRNOTAVAIL || err == EADDRINUSE) ++shared_.counters.tcpExhaustion;
+  apply(id, s->exit.onConnectFailed(err));
 }
 void CircuitStreams::onConnectTimeout(StreamId id) {
   if (Stream* s = find(id)) apply(id, s->exit.onConnectTimeout());

@@ -63,6 +63,9 @@ struct StreamCounters {
   uint64_t lookups = 0;                 // DNS lookups now in flight, every circuit together
   uint64_t lookupsRefused = 0;          // BEGINs and RESOLVEs ended past the lookup limits
   std::array<uint64_t, 16> endsSent{};  // by END reason (index = reason)
+  // Connects that failed for want of a local port (EADDRNOTAVAIL from connect, EADDRINUSE from
+  // binding to OutboundBindAddress*): C tor's tor_relay_load_tcp_exhaustion_total.
+  uint64_t tcpExhaustion = 0;
 };
 
 // What every circuit shares: the policy, the limits, the counters.

@@ -301,7 +301,8 @@ struct Loopback {
 
   explicit Loopback(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
                     std::chrono::seconds keepalive = std::chrono::seconds(300),
-                    const std::function<void(ChannelServer::Hooks&)>& moreHooks = {}) {
+                    const std::function<void(ChannelServer::Hooks&)>& moreHooks = {},
+                    uint64_t bandwidth = 0) {
     signal(SIGPIPE, SIG_IGN);
     std::string err;
     serverTls =
@@ -314,6 +315,7 @@ struct Loopback {
     cfg.ourEdId = them.master.publicKey();
     cfg.ourTlsCertSha256 = them.creds->linkCert.sha256();
     cfg.keepalivePeriod = keepalive;
+    if (bandwidth) cfg.bandwidthRate = cfg.bandwidthBurst = bandwidth;
     ChannelServer::Hooks hooks;
     hooks.opened = [this](ChannelId id, const ChannelInfo& info) {
       serverIds.push_back(id);
@@ -611,6 +613,77 @@ TEST(OutboundDialer, LeavesFromTheOutboundBindAddress) {
   ASSERT_TRUE(bad);
   ASSERT_FALSE(*bad);
   EXPECT_NE(bad->error().find("cannot bind to not-an-address"), std::string::npos) << bad->error();
+}
+
+// tor_relay_traffic_bytes: each TLS context counts what its connections' sockets moved, TLS records
+// and handshakes included. Once both sides are quiet, what one side wrote is what the other read.
+TEST(LinkTls, BothSidesCountTheBytesOnTheWire) {
+  Loopback l;
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  bufferevent* bev = (*got)->conn->bev();
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  std::vector<uint8_t> padding(cell::kMaxCellLen, 0);
+  padding[4] = static_cast<uint8_t>(cell::CellCmd::kPadding);
+  for (int i = 0; i < 100; ++i)
+    bufferevent_write(bev, padding.data(), padding.size());
+  const LinkTraffic& client = l.clientTls->traffic();
+  const LinkTraffic& server = l.serverTls->traffic();
+  const uint64_t sent = 100 * cell::kMaxCellLen;
+  for (int i = 0; i < 60 && (client.written < sent || server.read != client.written ||
+                             client.read != server.written);
+       ++i)
+    spin(l.base, 50);
+  EXPECT_GT(server.read, sent) << "the cells and the TLS around them";
+  EXPECT_EQ(server.read, client.written);
+  EXPECT_EQ(client.read, server.written);
+  EXPECT_GT(server.written, 0u) << "the server's half of the TLS and link handshakes";
+}
+
+// tor_relay_load_global_rate_limit_reached_total: with BandwidthRate 100 kB/s (channeld's buckets
+// take 10 kB each 100 ms tick, and libevent starts them with one tick's worth), a peer that sends
+// 50 kB empties the read bucket and 50 kB of cells queued for it empty the write bucket; both are
+// counted.
+TEST(ChannelServer, CountsTheTimesTheBandwidthBucketsRanDry) {
+  Loopback l(
+      std::chrono::milliseconds(5000), std::chrono::seconds(300),
+      [](ChannelServer::Hooks& h) {
+        h.cell = [](ChannelId, uint32_t, uint8_t, Bytes) { return true; };
+      },
+      100000);
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  OpenedChannel& ch = **got;
+  bufferevent* bev = ch.conn->bev();
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  for (int i = 0; i < 60 && l.serverIds.empty(); ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(l.serverIds.size(), 1u) << l.server->channels() << " " << l.server->openChannels();
+  EXPECT_EQ(l.server->readLimitReached(), 0u);
+  EXPECT_EQ(l.server->writeLimitReached(), 0u);
+  uint8_t payload[cell::kCellPayloadLen] = {};
+  uint8_t buf[cell::kMaxCellLen];
+  Writer w{MutBytes(buf)};
+  cell::encodeFixedCell(w, ch.info.linkVersion, 1, cell::CellCmd::kCreateFast, Bytes(payload));
+  bufferevent_write(bev, w.written().data(), w.written().size());  // opens circuit 1 there
+  std::vector<uint8_t> padding(cell::kMaxCellLen, 0);
+  padding[4] = static_cast<uint8_t>(cell::CellCmd::kPadding);
+  for (int i = 0; i < 100; ++i)
+    bufferevent_write(bev, padding.data(), padding.size());
+  for (int i = 0; i < 60 && l.server->readLimitReached() == 0; ++i)
+    spin(l.base, 50);
+  EXPECT_GT(l.server->readLimitReached(), 0u);
+  for (int i = 0; i < 60 && l.server->writeLimitReached() == 0; ++i) {
+    for (int k = 0; k < 20; ++k)
+      l.server->queueCell(l.serverIds[0], 1, static_cast<uint8_t>(cell::CellCmd::kRelay),
+                          Bytes(payload), flowctl::CreditToken());
+    spin(l.base, 50);
+  }
+  EXPECT_GT(l.server->writeLimitReached(), 0u);
 }
 
 // KeepalivePeriod: the ORPort side writes a PADDING cell (circuit 0, command 0) on an open channel

@@ -13,7 +13,7 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
   5. circuitd restarted under load (SIGTERM): the launcher brings it back and new streams work;
   6. circuits negotiated congestion control (ntor v3 with the CC extension), and Counter Galois
      Onion (onionsplit advertises Relay=2-6: circuitd's circuits_cgo_total counts the client's);
-  7. the MetricsPort counted the exit streams;
+  7. the MetricsPort counted the exit streams (and, at 1., the download's bytes);
   8. SIGTERM to the launcher during a download: it and every daemon exit with status 0.
 Every process is stopped by its PID; every wait is bounded.
 
@@ -41,6 +41,27 @@ def first_stream(socks, port, within):
                                              timeout=30)
     if " 200 " not in status + " ":
         raise TimeoutError(f"no stream through onionsplit: {status}")
+
+
+def traffic_bytes(port):
+    """tor_relay_traffic_bytes from the MetricsPort: {(daemon, direction): bytes}."""
+    import re
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        page = r.read().decode()
+    return {(d, k): int(v) for d, k, v in re.findall(
+        r'^tor_relay_traffic_bytes\{daemon="(\w+)",direction="(\w+)"\} (\d+)$', page, re.M)}
+
+
+def congestion_gauges(port):
+    """tor_relay_congestion_control from the MetricsPort: {(state, action): value}."""
+    import re
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        page = r.read().decode()
+    return {(s, a): int(v) for s, a, v in re.findall(
+        r'^tor_relay_congestion_control\{daemon="circuitd",state="(\w+)",action="(\w+)"\} (\d+)$',
+        page, re.M)}
 
 
 def fetch_quietly(socks, port):
@@ -83,8 +104,10 @@ def main():
 
             # 1. One big file, carried by CGO: circuitd counted at least the v1 cells its bytes
             # need (488 per cell) as sent on CGO circuits during the download (the same circuitd:
-            # it restarts only in step 5).
+            # it restarts only in step 5); the MetricsPort's tor_relay_traffic_bytes grows by it:
+            # channeld's links wrote it to the middle, streamd's exit socket read it from the server.
             cgo_before = relay.counters().get("circuitd.cgo_cells_to_client_total", 0)
+            before = traffic_bytes(metrics_port)
             status, sha, n, secs = targets.http_get(socks, "127.0.0.1", http.port, "/big.bin",
                                                     timeout=300)
             check(sha == big_sha and n == big_mib << 20,
@@ -94,6 +117,14 @@ def main():
             check(cgo_cells >= (big_mib << 20) // 488,
                   f"the download ran on Counter Galois Onion: {cgo_cells} cells to the client on "
                   f"CGO circuits (at least {(big_mib << 20) // 488} carry {big_mib} MiB)")
+            after = traffic_bytes(metrics_port)
+            grew = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            check(grew.get(("channeld", "written"), 0) >= n and
+                  grew.get(("streamd", "read"), 0) >= n,
+                  f"MetricsPort: tor_relay_traffic_bytes grew by the download ({n}): {grew}")
+            cc = congestion_gauges(metrics_port)
+            check(cc.get(("slow_start_exit", "cwnd"), 0) > 0,
+                  f"MetricsPort: tor_relay_congestion_control gauges after the download: {cc}")
 
             # 2. 32 parallel streams to a name the exit resolves.
             with concurrent.futures.ThreadPoolExecutor(32) as pool:

@@ -135,6 +135,20 @@ TEST(LauncherMetrics, EveryDaemonsFamiliesAndRestartsAfterKill9) {
       page.find("tor_relay_connections_total{daemon=\"channeld\",type=\"OR\",state=\"created\","
                 "direction=\"initiated\",family=\"ipv4\"} "),
       std::string::npos);
+  // The real daemons report the families added for parity with C tor 0.4.9 (no traffic yet).
+  EXPECT_TRUE(
+      hasLine(page, "tor_relay_traffic_bytes{daemon=\"channeld\",direction=\"written\"} 0"));
+  EXPECT_TRUE(hasLine(page, "tor_relay_traffic_bytes{daemon=\"streamd\",direction=\"read\"} 0"));
+  EXPECT_TRUE(hasLine(
+      page, "tor_relay_load_global_rate_limit_reached_total{daemon=\"channeld\",side=\"read\"} 0"));
+  EXPECT_TRUE(hasLine(page, "tor_relay_load_tcp_exhaustion_total{daemon=\"streamd\"} 0"));
+  EXPECT_TRUE(hasLine(page,
+                      "tor_relay_congestion_control{daemon=\"circuitd\",state=\"on_circ_close\","
+                      "action=\"cwnd\"} 0"));
+  EXPECT_TRUE(hasLine(page, "tor_relay_load_socket_total{daemon=\"channeld\",state=\"opened\"} 0"));
+  EXPECT_NE(page.find("tor_relay_load_socket_total{daemon=\"streamd\"} "), std::string::npos);
+  EXPECT_EQ(page.find("tor_relay_signing_cert_expiry_timestamp"), std::string::npos)
+      << "as C tor: only with OfflineMasterKey";
   EXPECT_NE(page.find("onionsplit_channeld_channels_open{daemon=\"channeld\"}"), std::string::npos);
   EXPECT_NE(page.find("onionsplit_confluxd_conflux_sets_open{daemon=\"confluxd\"}"),
             std::string::npos);

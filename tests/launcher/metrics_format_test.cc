@@ -83,6 +83,45 @@ TEST(MetricsFormat, CtorNamesAndLabelsWhereAnEquivalentExists) {
   EXPECT_EQ(page.find("onionsplit_streamd_streams_opened_total"), std::string::npos);
 }
 
+TEST(MetricsFormat, TrafficLoadAndSigningCertFamiliesAsCtorNamesThem) {
+  auto page = formatMetrics({daemon("channeld", {{"link_bytes_read_total", 100},
+                                                 {"link_bytes_written_total", 200},
+                                                 {"bandwidth_read_limit_reached_total", 3},
+                                                 {"bandwidth_write_limit_reached_total", 4},
+                                                 {"sockets_in_use", 5},
+                                                 {"sockets_limit", 1024},
+                                                 {"signing_cert_expiry_timestamp", 1900000800}}),
+                             daemon("streamd", {{"exit_bytes_read_total", 1000},
+                                                {"exit_bytes_written_total", 20},
+                                                {"connects_out_of_ports_total", 2},
+                                                {"sockets_in_use", 6},
+                                                {"sockets_limit", 2048}})},
+                            facts());
+  const char* want[] = {
+      "# TYPE tor_relay_traffic_bytes counter",
+      "tor_relay_traffic_bytes{daemon=\"channeld\",direction=\"read\"} 100",
+      "tor_relay_traffic_bytes{daemon=\"channeld\",direction=\"written\"} 200",
+      "tor_relay_traffic_bytes{daemon=\"streamd\",direction=\"read\"} 1000",
+      "tor_relay_traffic_bytes{daemon=\"streamd\",direction=\"written\"} 20",
+      "# TYPE tor_relay_load_global_rate_limit_reached_total counter",
+      "tor_relay_load_global_rate_limit_reached_total{daemon=\"channeld\",side=\"read\"} 3",
+      "tor_relay_load_global_rate_limit_reached_total{daemon=\"channeld\",side=\"write\"} 4",
+      "# TYPE tor_relay_load_tcp_exhaustion_total counter",
+      "tor_relay_load_tcp_exhaustion_total{daemon=\"streamd\"} 2",
+      "# TYPE tor_relay_load_socket_total gauge",
+      "tor_relay_load_socket_total{daemon=\"channeld\",state=\"opened\"} 5",
+      "tor_relay_load_socket_total{daemon=\"channeld\"} 1024",
+      "tor_relay_load_socket_total{daemon=\"streamd\",state=\"opened\"} 6",
+      "tor_relay_load_socket_total{daemon=\"streamd\"} 2048",
+      "# TYPE tor_relay_signing_cert_expiry_timestamp gauge",
+      "tor_relay_signing_cert_expiry_timestamp{daemon=\"channeld\"} 1900000800",
+  };
+  for (const char* line : want)
+    EXPECT_TRUE(has(page, line)) << line << "\n" << page;
+  EXPECT_EQ(page.find("onionsplit_channeld_link_bytes"), std::string::npos);
+  EXPECT_EQ(page.find("onionsplit_streamd_exit_bytes"), std::string::npos);
+}
+
 TEST(MetricsFormat, OtherCountersAreOnionsplitDaemonCounterWithDaemonLabel) {
   auto page = formatMetrics(
       {daemon("channeld", {{"channels_open", 3}, {"cells_waited_for_credit_total", 12}}),

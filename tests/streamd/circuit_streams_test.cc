@@ -762,5 +762,22 @@ TEST(CircuitStreamsConsensus, TheConsensusTurnsTheStreamDefenceOnUnlessTheTorrcS
   EXPECT_EQ(torrcOff.io.connects.size(), 5u);
 }
 
+// C tor's tor_relay_load_tcp_exhaustion_total: a connect that found no local port (connect's
+// EADDRNOTAVAIL, or EADDRINUSE from binding to OutboundBindAddress) is counted; other failures,
+// and a failure reported for a stream that is already gone, are not.
+TEST(CircuitStreams, ConnectsThatRanOutOfPortsAreCounted) {
+  Fixture f;
+  f.msg(1, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnectFailed(1, EADDRNOTAVAIL);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kNoRoute));
+  f.msg(2, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnectFailed(2, EADDRINUSE);
+  f.msg(3, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  f.core.onConnectFailed(3, ECONNREFUSED);
+  f.core.onConnectFailed(1, EADDRNOTAVAIL);  // stream 1 ended already
+  EXPECT_EQ(f.shared.counters.tcpExhaustion, 2u);
+  EXPECT_EQ(f.count(RelayCmd::kEnd), 3u);
+}
+
 }  // namespace
 }  // namespace onionsplit::streamd

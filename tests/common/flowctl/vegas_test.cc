@@ -144,5 +144,37 @@ TEST(Vegas, ManyOutstandingSendmesKeepTheirOrder) {
   EXPECT_EQ(cc.ewmaRttUsec(), 500u);
 }
 
+// C tor's tor_relay_congestion_control gauges: N-count running averages (N = 100) of a circuit's
+// state when it leaves slow start and when it closes; a circuit closed in slow start counts only
+// if its RTT samples differ.
+TEST(CcGauges, RunningAveragesAtSlowStartExitAndClose) {
+  EXPECT_EQ(runningAverage(0, 500), 500);
+  EXPECT_DOUBLE_EQ(runningAverage(500, 1510), (2 * 1510 + 99 * 500) / 101.0);
+
+  CcGauges g;
+  VegasController idle;
+  g.noteClose(idle);  // in slow start with no RTT sample
+  EXPECT_EQ(g.closeSsCwnd, 0);
+  EXPECT_EQ(g.closeCwnd, 0);
+
+  Sim s;
+  for (int i = 0; i < 4; ++i)
+    s.roundTrip(50'000);
+  s.roundTrip(55'000);  // a little slower: samples differ, too little queue to leave slow start
+  ASSERT_TRUE(s.cc.inSlowStart());
+  g.noteClose(s.cc);
+  EXPECT_EQ(g.closeSsCwnd, static_cast<double>(s.cc.cwnd()));
+  EXPECT_EQ(g.closeCwnd, 0);
+  s.roundTrip(200'000);
+  s.roundTrip(200'000);
+  ASSERT_FALSE(s.cc.inSlowStart());
+  g.noteSlowStartExit(s.cc);
+  EXPECT_EQ(g.exitSsCwnd, static_cast<double>(s.cc.cwnd()));
+  EXPECT_EQ(g.exitSsBdp, static_cast<double>(s.cc.bdp()));
+  EXPECT_EQ(g.exitSsInc, static_cast<double>(s.cc.slowStartIncrement()));
+  g.noteClose(s.cc);
+  EXPECT_EQ(g.closeCwnd, static_cast<double>(s.cc.cwnd()));
+}
+
 }  // namespace
 }  // namespace onionsplit::flowctl
