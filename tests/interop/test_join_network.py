@@ -10,7 +10,8 @@ relays (CERTS + AUTHENTICATE type 3 verified by onionsplit), and that onion keys
 running (SIGHUP to the launcher with a 29-day-old key) give a new descriptor the authorities accept.
 Relay families by key (proposal 321): onionsplit and one C tor middle share a family key made by
 `tor --keygen-family`; the authorities accept onionsplit's family-cert, and the microdescriptor
-the client gets for it carries "family-ids ed25519:<the FamilyId>", as the middle's does.
+the client gets for it carries "family-ids ed25519:<the FamilyId>", as the middle's does; a
+changed FamilyId on reload restarts channeld, which publishes again.
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory)
@@ -118,6 +119,23 @@ def main():
             print(f"onion keys rotated while running: {rotated}; new descriptor accepted by "
                   f"{republished} authorities")
             ok = ok and rotated and republished == 3
+            # A changed FamilyId ("*": every key in FamilyKeyDirectory) on reload: channeld starts
+            # again to read the family keys before its sandbox, and publishes again.
+            with open(relay.torrc) as f:
+                text = f.read()
+            with open(relay.torrc, "w") as f:
+                f.write(text.replace(f"FamilyId {fid}\n", "FamilyId *\n"))
+            before = relay.log_text().count("descriptor: accepted by")
+            os.kill(relay.proc.pid, signal.SIGHUP)
+            deadline = time.time() + 60
+            while (time.time() < deadline and
+                   relay.log_text().count("descriptor: accepted by") < before + 3):
+                time.sleep(1)
+            restarted = "FamilyId changed; channeld restarts" in relay.log_text()
+            again = relay.log_text().count("descriptor: accepted by") - before
+            print(f"FamilyId changed on reload: channeld restarted: {restarted}; descriptor "
+                  f"accepted by {again} authorities")
+            ok = ok and restarted and again == 3
             print("PASS" if ok else "FAIL")
             return 0 if ok else 1
     finally:
