@@ -218,10 +218,19 @@ class DosWiring {
   std::unique_ptr<event, void (*)(event*)> sweeper_;
 };
 
-// SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (`cfg`; the
-// publisher reads it when it builds), and the onion keys are read again (rotation).
-void applyReload(ChannelServer& channels, DescriptorPublisher* publisher,
-                 const config::Config& previous, const config::Config& cfg) {
+// SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (the
+// publisher reads it when it builds), and the onion keys are read again (rotation). A changed
+// FamilyId makes channeld end, to be started again: the family keys are read before the sandbox,
+// which keeps them out of reach now.
+void applyReload(daemon::Runtime& rt, ChannelServer& channels, DescriptorPublisher* publisher,
+                 const config::Config& previous) {
+  const config::Config& cfg = rt.config();
+  if (std::tie(previous.familyIds, previous.allFamilyIds) !=
+      std::tie(cfg.familyIds, cfg.allFamilyIds)) {
+    spdlog::info("reload: FamilyId changed; channeld restarts to read the family keys");
+    rt.loop().stop();
+    return;
+  }
   uint64_t rate = config::relayedBandwidthRate(cfg), burst = config::relayedBandwidthBurst(cfg);
   if (std::tie(rate, burst) != std::make_tuple(config::relayedBandwidthRate(previous),
                                                config::relayedBandwidthBurst(previous))) {
@@ -256,12 +265,14 @@ void addConnectionCounters(const ChannelServer::ConnectionTally& tally,
 }
 
 // The relay's identity on its links: the identity keys, the link certificates made from them, and
-// the TLS contexts for the connections it accepts and the ones it opens (EXTEND2).
+// the TLS contexts for the connections it accepts and the ones it opens (EXTEND2); and the family
+// keys (FamilyId) its descriptor's family-cert lines are signed with, read before the sandbox.
 struct LinkIdentity {
   keys::IdentityKeys keys;
   LinkCredentials creds;
   LinkTlsContext tls;        // responder (ORPort)
   LinkTlsContext clientTls;  // initiator (next hops)
+  std::vector<keys::FamilyKey> family;
 };
 
 std::optional<LinkIdentity> loadLinkIdentity(const config::Config& cfg) {
@@ -270,6 +281,13 @@ std::optional<LinkIdentity> loadLinkIdentity(const config::Config& cfg) {
     spdlog::error("{}", keys.error());
     return std::nullopt;
   }
+  auto family = keys::loadFamilyKeys(cfg);
+  if (!family) {
+    spdlog::error("family keys: {}", family.error());
+    return std::nullopt;
+  }
+  for (const auto& w : family->warnings)
+    spdlog::warn("family keys: {}", w);
   std::vector<uint8_t> entropy(64);
   RAND_bytes(entropy.data(), static_cast<int>(entropy.size()));
   std::string error;
@@ -290,7 +308,8 @@ std::optional<LinkIdentity> loadLinkIdentity(const config::Config& cfg) {
     spdlog::error("outbound link credentials: {}", error);
     return std::nullopt;
   }
-  return LinkIdentity{std::move(*keys), std::move(*creds), std::move(*tls), std::move(*clientTls)};
+  return LinkIdentity{std::move(*keys), std::move(*creds), std::move(*tls), std::move(*clientTls),
+                      std::move(family->keys)};
 }
 
 // C tor's tor_relay_signing_cert_expiry_timestamp: the end of the signing certificate's validity
@@ -368,6 +387,7 @@ bool startPublisher(daemon::Runtime& rt, const LinkIdentity& id, uint16_t orPort
   }
   publisher = std::make_unique<DescriptorPublisher>(rt.loop().base(), cfg, id.keys,
                                                     std::move(*onion), orPort, std::time(nullptr));
+  publisher->setFamilyKeys(id.family);
   publisher->start();
   return true;
 }
@@ -510,7 +530,7 @@ int run(daemon::Runtime& rt) {
     channels.refuseNewCircuits();
   });
   rt.onReload([&](const config::Config& previous) {
-    applyReload(channels, publisher.get(), previous, cfg);
+    applyReload(rt, channels, publisher.get(), previous);
     dos.dos().setTorrc(cfg.dos);
   });
 

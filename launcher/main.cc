@@ -39,6 +39,7 @@
 #include "common/flowctl/mem_budget.h"
 #include "common/ipc/event_loop.h"
 #include "common/ipc/peers.h"
+#include "common/keys/family_keys.h"
 #include "common/keys/relay_keys.h"
 #include "launcher/control_server.h"
 #include "launcher/data_directory.h"
@@ -640,6 +641,11 @@ int main(int argc, char** argv) {
     for (const auto& n : dd.notes)
       std::fprintf(stderr, "onionsplit: %s%s\n", verify ? "warning: " : "", n.c_str());
     if (auto e = launcher::raiseFileLimit(built.config.connLimit, !verify)) errors.push_back(*e);
+    // FamilyId: the keys are there and match, as C tor checks at start (channeld reads them).
+    auto family = keys::loadFamilyKeys(built.config);
+    if (!family) errors.push_back(configPath + ": " + family.error());
+    for (const auto& w : family ? family->warnings : std::vector<std::string>{})
+      std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
   }
   if (!errors.empty()) {
     for (const auto& e : errors)

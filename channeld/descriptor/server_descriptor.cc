@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include "common/base/hex.h"
+#include "common/crypto/ed25519_cert.h"
 
 namespace onionsplit::channeld {
 namespace {
@@ -36,6 +37,22 @@ std::string formatUtcTime(std::time_t t) {
   return buf;
 }
 
+std::vector<uint8_t> makeFamilyCert(const crypto::Ed25519Signer& familyKey,
+                                    const std::array<uint8_t, 32>& identity,
+                                    std::time_t published) {
+  crypto::Ed25519CertFields f;
+  f.certType = crypto::CertType::kFamilyIdentity;
+  f.expirationHours = crypto::certExpirationHours(
+      static_cast<uint64_t>(published > 0 ? published : 0) + kFamilyCertLifetimeSeconds);
+  f.certKeyType = crypto::CertKeyType::kEd25519;
+  f.certifiedKey = identity;
+  f.includeSigningKey = true;
+  std::array<uint8_t, crypto::kEd25519CertMaxEncodedLen> buf{};
+  auto cert = crypto::encodeEd25519Cert(f, familyKey, MutBytes(buf));
+  if (!cert) return {};
+  return std::vector<uint8_t>(cert->begin(), cert->end());
+}
+
 std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& signer) {
   std::string d;
   d += "router " + in.nickname + " " + in.address + " " + std::to_string(in.orPort) + " 0 0\n";
@@ -59,6 +76,9 @@ std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& 
       d += " " + f;
     d += "\n";
   }
+  // After "family" and before "contact", as C tor's router_dump_router_to_string.
+  for (const auto& cert : in.familyCerts)
+    d += "family-cert\n" + pemBlock("FAMILY CERT", Bytes(cert));
   if (!in.contact.empty()) d += "contact " + in.contact + "\n";
   d += "ntor-onion-key " + toBase64NoPad(in.ntorOnionKey) + "\n";
   d += in.policyLines;

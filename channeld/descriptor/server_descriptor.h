@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/base/bytes.h"
+#include "common/crypto/ed25519.h"
 
 namespace onionsplit::channeld {
 
@@ -45,7 +46,9 @@ struct DescriptorInputs {
   Bytes ntorOnionKeyCrosscert;      // type-0A ed25519 cert, binary
   int ntorCrosscertSignBit = 0;     // 0 or 1
   std::vector<std::string> family;  // "$FINGERPRINT" entries, already canonical
-  std::string contact;              // may be empty
+  // "family-cert" objects, in order: type 0C certificates (makeFamilyCert), binary.
+  std::vector<std::vector<uint8_t>> familyCerts;
+  std::string contact;  // may be empty
   std::array<uint8_t, 32> ntorOnionKey{};
   std::string policyLines;  // "accept ...\n"/"reject ...\n" lines (exitpolicy)
   std::string ipv6Policy;   // summary, or empty when IPv6 exit is off
@@ -53,6 +56,17 @@ struct DescriptorInputs {
 
 // Builds and signs the descriptor. Returns the full text ending in "-----END SIGNATURE-----\n".
 std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& signer);
+
+// C tor's FAMILY_CERT_LIFETIME: a family-cert expires 30 days after the descriptor's published
+// time.
+inline constexpr std::time_t kFamilyCertLifetimeSeconds = 30 * 86400;
+
+// The family-cert of proposal 321 as C tor 0.4.9 writes it: type 0C (FAMILY_V_IDENTITY),
+// certifying the relay's master identity key `identity`, signed by the family key with the
+// signed-with-key extension, expiring kFamilyCertLifetimeSeconds after `published` (rounded up to
+// the hour). Empty if signing fails.
+std::vector<uint8_t> makeFamilyCert(const crypto::Ed25519Signer& familyKey,
+                                    const std::array<uint8_t, 32>& identity, std::time_t published);
 
 // Helpers shared with other documents.
 std::string pemBlock(std::string_view label, Bytes der);  // 64-column base64 between BEGIN/END

@@ -91,6 +91,13 @@ std::string DescriptorPublisher::build(std::time_t now, std::string& error) cons
   in.ntorOnionKeyCrosscert = Bytes(onion_.ntorCrosscert);
   in.ntorCrosscertSignBit = onion_.ntorCrosscertSignBit;
   in.family = cfg_.myFamily;
+  for (size_t i = 0; family_ && i < family_->size(); ++i) {
+    in.familyCerts.push_back(makeFamilyCert((*family_)[i].key, keys_.masterPublic, now));
+    if (in.familyCerts.back().empty()) {
+      error = "cannot sign the family-cert with " + (*family_)[i].path;
+      return {};
+    }
+  }
   in.contact = cfg_.contactInfo;
   in.ntorOnionKey = onion_.ntorPublic;
   in.policyLines = policy->descriptorLines();

@@ -20,6 +20,7 @@
 
 #include "channeld/net/dir_client.h"
 #include "common/config/config.h"
+#include "common/keys/family_keys.h"
 #include "common/keys/relay_keys.h"
 
 namespace onionsplit::channeld {
@@ -46,6 +47,10 @@ class DescriptorPublisher {
   // The onion keys changed (rotation): the descriptor changes, so it is published now.
   void setOnionKeys(keys::DescriptorOnionKeys onion);
 
+  // The family keys (FamilyId) whose family-cert lines the descriptor carries; `keys` must outlive
+  // this publisher. None by default.
+  void setFamilyKeys(const std::vector<keys::FamilyKey>& keys) { family_ = &keys; }
+
   // Builds and signs the descriptor as of `now` (also for tests). Empty with `error` on failure.
   std::string build(std::time_t now, std::string& error) const;
   // Authorities that have the current descriptor.
@@ -69,6 +74,7 @@ class DescriptorPublisher {
   event_base* base_;
   const config::Config& cfg_;
   const keys::IdentityKeys& keys_;
+  const std::vector<keys::FamilyKey>* family_ = nullptr;
   keys::DescriptorOnionKeys onion_;
   uint16_t orPort_;
   std::time_t startedAt_;

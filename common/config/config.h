@@ -124,7 +124,8 @@ struct Config {
   OutboundBind outboundBindAddressExit;  // streamd's exit connections (overrides the above)
   OutboundBind outboundBindAddressOr;    // channeld's connections to relays (overrides the above)
   std::vector<std::string> familyIds;    // FamilyId, base64 ed25519 keys as C tor writes them
-  std::string familyKeyDirectory;
+  bool allFamilyIds = false;             // "FamilyId *": every key in FamilyKeyDirectory
+  std::string familyKeyDirectory;        // "" = DataDirectory/keys (common/keys/family_keys.h)
   uint64_t heartbeatPeriodSeconds = 6 * 3600;  // 0 = no heartbeat
   // SIGINT: stop taking connections and circuits, exit this much later (a second SIGINT: now).
   uint64_t shutdownWaitLengthSeconds = 30;

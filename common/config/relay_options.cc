@@ -111,8 +111,12 @@ Status readOutboundBind(OutboundBind& out, std::string_view name, std::string_vi
 }
 
 // FamilyId: the family key's identity as `tor --keygen-family` writes it in NAME.public_family_id
-// (an ed25519 public key, base64 without padding).
+// (an ed25519 public key, base64 without padding), or "*" for every key in FamilyKeyDirectory.
 Status readFamilyId(Config& c, std::string_view v) {
+  if (v == "*") {
+    c.allFamilyIds = true;
+    return {};
+  }
   std::string_view id = v;
   while (!id.empty() && id.back() == '=')
     id.remove_suffix(1);
@@ -169,9 +173,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
     return Status(
         fail(std::string("AccountingMax: onionsplit does not implement accounting and "
                          "hibernation yet (only AccountingMax 0 is accepted)")));
-  if (is("FamilyId"))
-    return Status(fail(std::string(
-        "FamilyId: onionsplit does not publish family certificates yet (MyFamily is supported)")));
   if (is("ServerDNSAllowNonRFC953Hostnames") && c.serverDnsAllowNonRfc953Hostnames)
     return Status(
         fail(std::string("ServerDNSAllowNonRFC953Hostnames 1: streamd always refuses "
@@ -183,8 +184,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
     warning = "has no effect: streamd does not test its resolvers for hijacking";
   if (is("DirPortFrontPage"))
     warning = "has no effect: onionsplit has no DirPort, so the page is not served";
-  if (is("FamilyKeyDirectory"))
-    warning = "has no effect without FamilyId, which onionsplit does not implement yet";
   if (is("AccountingStart") || is("AccountingRule"))
     warning = "has no effect without AccountingMax";
   return st;

@@ -74,6 +74,8 @@ std::vector<std::string> fixedWhileRunning(const Config& running, const Config& 
         "PublishServerDescriptor");
   check(running.heartbeatPeriodSeconds == fresh.heartbeatPeriodSeconds, "HeartbeatPeriod");
   check(running.connLimit == fresh.connLimit, "ConnLimit");
+  // C tor's too (VAR_IMMUTABLE); channeld reads the family keys there before its sandbox.
+  check(running.familyKeyDirectory == fresh.familyKeyDirectory, "FamilyKeyDirectory");
   check(sameControlOptions(running.control, fresh.control),
         "ControlPort (or ControlSocket, CookieAuth*, HashedControlPassword)");
   return out;

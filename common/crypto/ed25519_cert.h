@@ -1,11 +1,12 @@
 // common/crypto/ed25519_cert.h: the Ed25519 certificate of cert-spec.txt §2.1 (types 04, 05, 06,
-// 08, 0A), with the signed-with-ed25519-key extension (§2.2.1).
+// 08, 0A, 0C), with the signed-with-ed25519-key extension (§2.2.1).
 //
 // channeld decodes these from CERTS cells (types 4, 5, 6) and encodes our own; descriptor
-// publishing encodes types 4 ("identity-ed25519") and 0A ("ntor-onion-key-crosscert"). Decoding
-// keeps views into the caller's bytes and allocates nothing. Checking is split in stages, in the
-// order a caller needs them: decode (well formed?), checkEd25519CertType (the type the caller
-// expects?), verifyEd25519Cert (signed by the right key, not expired at the injected time?).
+// publishing encodes types 4 ("identity-ed25519"), 0A ("ntor-onion-key-crosscert") and 0C
+// ("family-cert"). Decoding keeps views into the caller's bytes and allocates nothing. Checking is
+// split in stages, in the order a caller needs them: decode (well formed?), checkEd25519CertType
+// (the type the caller expects?), verifyEd25519Cert (signed by the right key, not expired at the
+// injected time?).
 #pragma once
 
 #include <array>
@@ -26,6 +27,7 @@ enum class CertType : uint8_t {
   kSigningAuth = 0x06,      // signing key -> AUTHENTICATE key
   kHsDescSigning = 0x08,    // onion service; decoded but nothing here uses it
   kNtorCrosscert = 0x0a,    // ntor onion key (as Ed25519) -> identity key
+  kFamilyIdentity = 0x0c,   // family key -> identity key ("family-cert", proposal 321)
 };
 
 // CERT_KEY_TYPE values (cert-spec A.4).

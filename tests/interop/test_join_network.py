@@ -8,19 +8,60 @@ checks that the client's consensus lists onionsplit, configured as an exit, with
 Running, Stable and Valid, and that the authorities' reachability tests reached it as authenticated
 relays (CERTS + AUTHENTICATE type 3 verified by onionsplit), and that onion keys rotated while
 running (SIGHUP to the launcher with a 29-day-old key) give a new descriptor the authorities accept.
+Relay families by key (proposal 321): onionsplit and one C tor middle share a family key made by
+`tor --keygen-family`; the authorities accept onionsplit's family-cert, and the microdescriptor
+the client gets for it carries "family-ids ed25519:<the FamilyId>", as the middle's does; a
+changed FamilyId on reload restarts channeld, which publishes again.
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory)
 """
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tornet  # noqa: E402
+
+
+def family_key(root):
+    """A family key made by `tor --keygen-family`: (FamilyId, NAME.secret_family_key path)."""
+    d = os.path.join(root, "family")
+    os.makedirs(d, exist_ok=True)
+    subprocess.run([tornet.TOR, "--keygen-family", os.path.join(d, "fam")], check=True,
+                   capture_output=True, timeout=60)
+    with open(os.path.join(d, "fam.public_family_id")) as f:
+        return f.read().strip(), os.path.join(d, "fam.secret_family_key")
+
+
+def key_directory(root, name, secret):
+    """A FamilyKeyDirectory of its own holding a copy of the secret family key."""
+    d = os.path.join(root, name)
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(secret, os.path.join(d, "fam.secret_family_key"))
+    return d
+
+
+def family_ids(net, fingerprint, timeout=90):
+    """The "family-ids" line of the client's microdescriptor for `fingerprint` ("" if none)."""
+    deadline = time.time() + timeout
+    md = ""
+    while time.time() < deadline:
+        try:
+            md = net.getinfo(f"md/id/{fingerprint}")
+            line = next((l for l in md.split("\n") if l.startswith("family-ids ")), "")
+            if line:
+                return line
+        except (OSError, RuntimeError):
+            pass
+        time.sleep(1)
+    print(f"microdescriptor of {fingerprint}:\n{md}")
+    return ""
 
 
 def main():
@@ -31,8 +72,14 @@ def main():
         with tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
                            conflux=False) as net:
             net.setup()
+            fid, secret = family_key(root)
+            middle = next(n for n in net.nodes if n.role == "middle")
+            middle.extra = [f"FamilyId {fid}",
+                            f"FamilyKeyDirectory {key_directory(root, 'middle-family', secret)}"]
             net.start()
-            relay = tornet.Onionsplit(net, root, bin_dir)
+            relay = tornet.Onionsplit(net, root, bin_dir, extra=[
+                f"FamilyId {fid}",
+                f"FamilyKeyDirectory {key_directory(root, 'onionsplit-family', secret)}"])
             relay.start()
             net.wait_bootstrapped(timeout=120)
             try:
@@ -54,6 +101,10 @@ def main():
             for r in refused:
                 print(f"refused handshake: {r}")
             ok = relays > 0 and not refused and log.count("descriptor: accepted by") == 3
+            # The family: the authorities derived family-ids from onionsplit's family-cert.
+            ours, theirs = family_ids(net, relay.fingerprint), family_ids(net, middle.fingerprint)
+            print(f"family-ids of onionsplit: {ours!r}; of the C tor middle: {theirs!r}")
+            ok = ok and ours == f"family-ids ed25519:{fid}" and ours == theirs
             # Onion-key rotation while running: with the ntor key 29 days old, a SIGHUP to the
             # launcher rotates it, channeld republishes, and the authorities accept the new keys.
             ntor = os.path.join(relay.dir, "data", "keys", "secret_onion_key_ntor")
@@ -68,6 +119,23 @@ def main():
             print(f"onion keys rotated while running: {rotated}; new descriptor accepted by "
                   f"{republished} authorities")
             ok = ok and rotated and republished == 3
+            # A changed FamilyId ("*": every key in FamilyKeyDirectory) on reload: channeld starts
+            # again to read the family keys before its sandbox, and publishes again.
+            with open(relay.torrc) as f:
+                text = f.read()
+            with open(relay.torrc, "w") as f:
+                f.write(text.replace(f"FamilyId {fid}\n", "FamilyId *\n"))
+            before = relay.log_text().count("descriptor: accepted by")
+            os.kill(relay.proc.pid, signal.SIGHUP)
+            deadline = time.time() + 60
+            while (time.time() < deadline and
+                   relay.log_text().count("descriptor: accepted by") < before + 3):
+                time.sleep(1)
+            restarted = "FamilyId changed; channeld restarts" in relay.log_text()
+            again = relay.log_text().count("descriptor: accepted by") - before
+            print(f"FamilyId changed on reload: channeld restarted: {restarted}; descriptor "
+                  f"accepted by {again} authorities")
+            ok = ok and restarted and again == 3
             print("PASS" if ok else "FAIL")
             return 0 if ok else 1
     finally:

@@ -86,6 +86,28 @@ TEST(VerifyConfig, ADataDirectoryThatIsAFileIsRefused) {
   EXPECT_NE(r.output.find("is not a directory"), std::string::npos) << r.output;
 }
 
+// FamilyId: --verify-config reads the family keys as the start does (a key made by Debian's
+// `tor --keygen-family`, tests/data/ctor-family): a listed id without its key is refused.
+TEST(VerifyConfig, FamilyIdNeedsItsKeyInFamilyKeyDirectory) {
+  TempDir t;
+  std::string data = std::string(ONIONSPLIT_SOURCE_DIR) + "/tests/data/ctor-family/";
+  std::filesystem::create_directory(t.path + "/fam");
+  std::filesystem::copy_file(data + "testfamily.secret_family_key",
+                             t.path + "/fam/testfamily.secret_family_key");
+  const std::string id = "CkVMcZNvtZ/PpBxjvn/Ip72bvNFcq9c1pBqO5R7nOpQ";
+  std::ofstream(t.path + "/torrc")
+      << "DataDirectory " << t.path << "/data\n"
+      << "FamilyId " << id << "\nFamilyKeyDirectory " << t.path << "/fam\n";
+  VerifyRun good = verify(t.path + "/torrc");
+  EXPECT_EQ(good.status, 0) << good.output;
+  std::ofstream(t.path + "/torrc", std::ios::app) << "FamilyId " << std::string(43, 'A') << "\n";
+  VerifyRun bad = verify(t.path + "/torrc");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("No key was found in " + t.path + "/fam for the listed FamilyId AAAA"),
+            std::string::npos)
+      << bad.output;
+}
+
 // The crash loop of issue 16: a policy item streamd cannot parse used to pass the configuration and
 // kill streamd at every start with no line number. Now every daemon refuses it at start, with it.
 TEST(VerifyConfig, StreamdRefusesABadPolicyItemWithItsLine) {

@@ -112,14 +112,23 @@ TEST(RelayOptions, OutboundBindAddress) {
             std::string::npos);
 }
 
-TEST(RelayOptions, FamilyIdSyntaxAndRefusal) {
-  EXPECT_NE(refusal("FamilyId abc\n").find("not a family key identity"), std::string::npos);
-  EXPECT_NE(refusal("FamilyId " + std::string(43, 'A') + "\n").find("family certificates"),
-            std::string::npos);
-  auto r = parseConfig("FamilyKeyDirectory /var/lib/tor/family\n");
+TEST(RelayOptions, FamilyIdAndFamilyKeyDirectory) {
+  std::string err = refusal("Nickname x\nFamilyId abc\n");
+  EXPECT_NE(err.find("not a family key identity"), std::string::npos);
+  EXPECT_NE(err.find("line 2"), std::string::npos) << err;
+  auto r = parseConfig(
+      "FamilyId CkVMcZNvtZ/PpBxjvn/Ip72bvNFcq9c1pBqO5R7nOpQ\n"
+      "FamilyId " +
+      std::string(43, 'A') + "\nFamilyKeyDirectory /var/lib/tor/fam\n");
   ASSERT_TRUE(r);
-  ASSERT_EQ(r->warnings.size(), 1u);
-  EXPECT_NE(r->warnings[0].find("FamilyKeyDirectory"), std::string::npos);
+  EXPECT_TRUE(r->warnings.empty());
+  EXPECT_EQ(r->config.familyIds.size(), 2u);
+  EXPECT_FALSE(r->config.allFamilyIds);
+  EXPECT_EQ(r->config.familyKeyDirectory, "/var/lib/tor/fam");
+  Config all = ok("FamilyId *\n");
+  EXPECT_TRUE(all.allFamilyIds);
+  EXPECT_TRUE(all.familyIds.empty());
+  EXPECT_NE(refusal("FamilyKeyDirectory\n").find("FamilyKeyDirectory"), std::string::npos);
 }
 
 TEST(RelayOptions, HeartbeatPublishKeepaliveConnLimit) {

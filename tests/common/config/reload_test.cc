@@ -39,6 +39,14 @@ TEST(Reload, WhatWasOpenedAtStartCannotChange) {
                                              "Log", "Sandbox"}));
 }
 
+TEST(Reload, FamilyIdMayChangeFamilyKeyDirectoryMayNot) {
+  Config running = build(kBase + "FamilyKeyDirectory /etc/fam\n");
+  EXPECT_TRUE(fixedWhileRunning(running, build(kBase + "FamilyKeyDirectory /etc/fam\nFamilyId *\n"))
+                  .empty());
+  EXPECT_EQ(fixedWhileRunning(running, build(kBase + "FamilyKeyDirectory /etc/other\n")),
+            (std::vector<std::string>{"FamilyKeyDirectory"}));
+}
+
 TEST(Reload, TheSnapshotReadsBackToTheSameEntries) {
   std::vector<TorrcEntry> entries = {
       {"Nickname", "plain", 1, ""},
