@@ -29,6 +29,7 @@ struct CtorEquivalent {
 constexpr std::string_view kHelpCircuits = "Circuits open at this relay";
 constexpr std::string_view kHelpOnionskins = "CREATE handshakes answered, by handshake type";
 constexpr std::string_view kHelpStreams = "Exit streams accepted, by relay command";
+constexpr std::string_view kHelpOom = "Bytes the OOM handler freed (MaxMemInQueues), by subsystem";
 
 constexpr CtorEquivalent kCtorEquivalents[] = {
     {"circuitd", "circuits_open", "tor_relay_circuits_total", Type::kGauge, kHelpCircuits, "state",
@@ -55,9 +56,12 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "", ""},
     {"circuitd", "drop_cells_received_total", "tor_relay_drop_cell_total", Type::kCounter,
      "DROP messages received from clients", "", "", "", ""},
-    // C tor counts the buffers its cell OOM handler frees (streams' included) as subsys="cell".
-    {"streamd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter,
-     "Bytes the OOM handler freed (MaxMemInQueues), by subsystem", "subsys", "cell", "", ""},
+    // C tor counts the buffers its cell OOM handler frees (streams' included) as subsys="cell";
+    // each daemon's handler is one series (daemon label), their sum is C tor's.
+    {"streamd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
+     "subsys", "cell", "", ""},
+    {"circuitd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
+     "subsys", "cell", "", ""},
 };
 
 // A family of daemon counters named <prefix><parts><suffix> with a C tor equivalent: the parts

@@ -6,8 +6,6 @@
 // circuitd its flows are circuits, for confluxd conflux sets.
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -17,6 +15,7 @@
 
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
+#include "common/daemon/mem_share.h"
 #include "common/daemon/wiring.h"
 #include "common/dos/dos_params.h"
 #include "common/exitpolicy/from_config.h"
@@ -93,16 +92,9 @@ bool portsWithin(const std::optional<std::vector<uint16_t>>& fresh,
   return std::includes(running->begin(), running->end(), fresh->begin(), fresh->end());
 }
 
-// The physical memory, for MaxMemInQueues' default (0 if unknown); read before the sandbox.
-uint64_t physicalMemory() {
-  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-  return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
-}
-
 // streamd's share of MaxMemInQueues (common/flowctl/mem_budget.h).
 uint64_t streamdBudget(const config::Config& cfg, uint64_t physical) {
-  return flowctl::splitBudget(flowctl::effectiveMaxMemInQueues(cfg.maxMemInQueuesBytes, physical))
-      .streamd;
+  return daemon::memShare(cfg, physical, &flowctl::DaemonBudgets::streamd);
 }
 
 int run(daemon::Runtime& rt) {
@@ -136,7 +128,7 @@ int run(daemon::Runtime& rt) {
   SocketLinger linger(rt.loop().base(), 4096, 30000);
   ctx.linger = &linger;
   // MaxMemInQueues: streamd's share bounds the socket buffers it holds (oom_handler.h).
-  const uint64_t physical = physicalMemory();
+  const uint64_t physical = daemon::physicalMemory();
   ctx.memory.setBudget(streamdBudget(cfg, physical));
   linger.account(ctx.memory);
   OomHandler oom(ctx);

@@ -112,7 +112,7 @@ std::vector<DaemonMetrics> daemons() {
             next({"circuits_open", "circuits_created_fast_total", "circuits_created_ntor_total",
                   "circuits_created_ntor3_total", "circuits_congestion_control_total",
                   "circuits_destroyed_by_client_total", "circuits_protocol_violations_total",
-                  "drop_cells_received_total"})},
+                  "drop_cells_received_total", "oom_bytes_total"})},
            {"streamd", next(streamd)}}) {
     DaemonMetrics d;
     d.daemon = name;
