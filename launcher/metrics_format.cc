@@ -62,6 +62,8 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "subsys", "cell", "", ""},
     {"circuitd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
      "subsys", "cell", "", ""},
+    {"confluxd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
+     "subsys", "cell", "", ""},
 };
 
 // A family of daemon counters named <prefix><parts><suffix> with a C tor equivalent: the parts

@@ -113,7 +113,8 @@ std::vector<DaemonMetrics> daemons() {
                   "circuits_created_ntor3_total", "circuits_congestion_control_total",
                   "circuits_destroyed_by_client_total", "circuits_protocol_violations_total",
                   "drop_cells_received_total", "oom_bytes_total"})},
-           {"streamd", next(streamd)}}) {
+           {"streamd", next(streamd)},
+           {"confluxd", next({"oom_bytes_total"})}}) {
     DaemonMetrics d;
     d.daemon = name;
     d.up = true;

@@ -87,10 +87,12 @@ TEST(MetricsFormat, CtorNamesAndLabelsWhereAnEquivalentExists) {
 // daemon label they are C tor's tor_relay_load_oom_bytes_total{subsys="cell"}.
 TEST(MetricsFormat, EachDaemonsOomBytesAreASeriesOfCtorsFamily) {
   auto page = formatMetrics(
-      {daemon("circuitd", {{"oom_bytes_total", 7}}), daemon("streamd", {{"oom_bytes_total", 5}})},
+      {daemon("circuitd", {{"oom_bytes_total", 7}}), daemon("streamd", {{"oom_bytes_total", 5}}),
+       daemon("confluxd", {{"oom_bytes_total", 3}})},
       facts());
   EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"circuitd\",subsys=\"cell\"} 7"));
   EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"streamd\",subsys=\"cell\"} 5"));
+  EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"confluxd\",subsys=\"cell\"} 3"));
   EXPECT_TRUE(has(page, "# TYPE tor_relay_load_oom_bytes_total counter"));
 }
 
