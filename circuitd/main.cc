@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "circuitd/core/net_params.h"
+#include "circuitd/net/oom_handler.h"
 #include "circuitd/net/reactor.h"
 #include "common/base/clock.h"
+#include "common/daemon/mem_share.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/ipc/net_params_wire.h"
@@ -167,6 +169,15 @@ int run(daemon::Runtime& rt) {
   Reactor reactor(
       std::move(*id), CircuitParams{},
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); }, monotonicUsec);
+  // MaxMemInQueues: circuitd's share bounds the cells its circuits queue (oom_handler.h).
+  const uint64_t physical = daemon::physicalMemory();
+  auto budget = [&] {
+    return daemon::memShare(rt.config(), physical, &flowctl::DaemonBudgets::circuitd);
+  };
+  reactor.memory().setBudget(budget());
+  OomHandler oom(rt.loop().base(), reactor);
+  spdlog::info("circuitd: memory budget {} MB (its share of MaxMemInQueues)",
+               reactor.memory().budget() >> 20);
   ipc::ServerSessions<Traits> channels;
   uint64_t netParamUpdates = 0;
   ParamForwarder forward;  // before the links: their connections' entries live in it
@@ -264,6 +275,10 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("leg_messages_from_confluxd_total", c.legMessagesIn);
     out.emplace_back("leg_state_reports_total", c.legStateReports);
     out.emplace_back("circuits_cap_refused_total", c.circuitCapRefused);
+    out.emplace_back("memory_held_bytes", reactor.memory().bytes());
+    out.emplace_back("memory_budget_bytes", reactor.memory().budget());
+    out.emplace_back("oom_bytes_total", c.oomBytesFreed);
+    out.emplace_back("oom_circuits_closed_total", c.oomCircuitsClosed);
     auto cc = reactor.ccSnapshot();
     out.emplace_back("cc_circuits_in_slow_start", cc.inSlowStart);
     out.emplace_back("cc_cwnd_max_cells", cc.cwndMax);
@@ -271,6 +286,11 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("cc_cwnd_max_ewma_rtt_usec", cc.ewmaRttUsec);
   };
   rt.onReload([&](const config::Config&) {
+    if (uint64_t b = budget(); b != reactor.memory().budget()) {
+      reactor.memory().setBudget(b);  // applies at once: over it, the OOM handler runs
+      spdlog::info("reload: circuitd's memory budget is now {} MB (MaxMemInQueues)", b >> 20);
+      if (reactor.memory().over()) oom.schedule();
+    }
     auto fresh = loadIdentity(rt.config().dataDirectory);
     if (!fresh) {
       spdlog::warn("onion keys: {}; keeping the keys in use", fresh.error());

@@ -10,9 +10,11 @@
 
 #include "common/base/clock.h"
 #include "common/conflux/params.h"
+#include "common/daemon/mem_share.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/ipc/net_params_wire.h"
+#include "confluxd/net/oom_handler.h"
 #include "confluxd/net/reactor.h"
 #include "proto/daemons.capnp.h"
 
@@ -73,6 +75,22 @@ int run(daemon::Runtime& rt) {
   conflux::ConfluxParams params;
   params.maxOooqBytes = kMaxOooqBytes;
   Reactor reactor(params, monotonicUsec);
+  // MaxMemInQueues: confluxd's share bounds the sets' queues (oom_handler.h).
+  const uint64_t physical = daemon::physicalMemory();
+  auto budget = [&] {
+    return daemon::memShare(rt.config(), physical, &flowctl::DaemonBudgets::confluxd);
+  };
+  reactor.memory().setBudget(budget());
+  OomHandler oom(rt.loop().base(), reactor);
+  spdlog::info("confluxd: memory budget {} MB (its share of MaxMemInQueues)",
+               reactor.memory().budget() >> 20);
+  rt.onReload([&](const config::Config&) {
+    if (uint64_t b = budget(); b != reactor.memory().budget()) {
+      reactor.memory().setBudget(b);  // applies at once: over it, the OOM handler runs
+      spdlog::info("reload: confluxd's memory budget is now {} MB (MaxMemInQueues)", b >> 20);
+      if (reactor.memory().over()) oom.schedule();
+    }
+  });
   ipc::ServerSessions<Traits> legs;
   uint64_t paramUpdates = 0;
   auto listener = daemon::serve(
@@ -122,6 +140,10 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("conflux_sets_over_local_slots_total", c.setsOverLocalSlots);
     out.emplace_back("conflux_links_seqno_recv_ahead_total", c.linksSeqnoRecvAhead);
     out.emplace_back("conflux_linked_ack_timeouts_total", c.linkedAckTimeouts);
+    out.emplace_back("memory_held_bytes", reactor.memory().bytes());
+    out.emplace_back("memory_budget_bytes", reactor.memory().budget());
+    out.emplace_back("oom_bytes_total", c.oomBytesFreed);
+    out.emplace_back("oom_sets_closed_total", c.oomSetsClosed);
   };
   // The LINKED_ACK deadline (ConfluxParams::linkedAckTimeoutUsec): overdue legs close, checked
   // once a second.

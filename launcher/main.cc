@@ -35,6 +35,7 @@
 #include "common/config/config.h"
 #include "common/config/reload.h"
 #include "common/daemon/log.h"
+#include "common/daemon/mem_share.h"
 #include "common/daemon/runtime.h"
 #include "common/flowctl/mem_budget.h"
 #include "common/ipc/event_loop.h"
@@ -193,7 +194,7 @@ int keygen(const config::Config& cfg, bool onlyDue) {
 // unit, from its share of MaxMemInQueues on this machine; onionsplit-keys passes each line to
 // `systemctl set-property --runtime onionsplit-DAEMON.service`.
 int memoryLimits(const config::Config& cfg) {
-  auto b = daemon::memoryBudgets(cfg, daemon::physicalMemoryBytes());
+  auto b = daemon::memoryBudgets(cfg, daemon::physicalMemory());
   for (auto [name, share] : {std::pair{"channeld", b.channeld}, std::pair{"circuitd", b.circuitd},
                              std::pair{"streamd", b.streamd}, std::pair{"confluxd", b.confluxd}}) {
     auto m = flowctl::unitMemory(share);

@@ -38,6 +38,7 @@ constexpr std::string_view kHelpCc =
     "Congestion control averages over circuits (cells): at slow start exit and at close";
 constexpr std::string_view kHelpSockets =
     "Sockets the daemon holds for relay traffic (state=opened), and its file descriptor limit";
+constexpr std::string_view kHelpOom = "Bytes the OOM handler freed (MaxMemInQueues), by subsystem";
 
 constexpr CtorEquivalent kCtorEquivalents[] = {
     {"circuitd", "circuits_open", "tor_relay_circuits_total", Type::kGauge, kHelpCircuits, "state",
@@ -64,9 +65,14 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "", ""},
     {"circuitd", "drop_cells_received_total", "tor_relay_drop_cell_total", Type::kCounter,
      "DROP messages received from clients", "", "", "", ""},
-    // C tor counts the buffers its cell OOM handler frees (streams' included) as subsys="cell".
-    {"streamd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter,
-     "Bytes the OOM handler freed (MaxMemInQueues), by subsystem", "subsys", "cell", "", ""},
+    // C tor counts the buffers its cell OOM handler frees (streams' included) as subsys="cell";
+    // each daemon's handler is one series (daemon label), their sum is C tor's.
+    {"streamd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
+     "subsys", "cell", "", ""},
+    {"circuitd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
+     "subsys", "cell", "", ""},
+    {"confluxd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
+     "subsys", "cell", "", ""},
     {"channeld", "link_bytes_read_total", "tor_relay_traffic_bytes", Type::kCounter, kHelpTraffic,
      "direction", "read", "", ""},
     {"channeld", "link_bytes_written_total", "tor_relay_traffic_bytes", Type::kCounter,

@@ -6,8 +6,6 @@
 // circuitd its flows are circuits, for confluxd conflux sets.
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -17,6 +15,7 @@
 
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
+#include "common/daemon/mem_share.h"
 #include "common/daemon/wiring.h"
 #include "common/dos/dos_params.h"
 #include "common/exitpolicy/from_config.h"
@@ -95,7 +94,7 @@ bool portsWithin(const std::optional<std::vector<uint16_t>>& fresh,
 
 // streamd's share of MaxMemInQueues (common/flowctl/mem_budget.h).
 uint64_t streamdBudget(const config::Config& cfg, uint64_t physical) {
-  return daemon::memoryBudgets(cfg, physical).streamd;
+  return daemon::memShare(cfg, physical, &flowctl::DaemonBudgets::streamd);
 }
 
 int run(daemon::Runtime& rt) {
@@ -129,7 +128,7 @@ int run(daemon::Runtime& rt) {
   SocketLinger linger(rt.loop().base(), 4096, 30000);
   ctx.linger = &linger;
   // MaxMemInQueues: streamd's share bounds the socket buffers it holds (oom_handler.h).
-  const uint64_t physical = daemon::physicalMemoryBytes();
+  const uint64_t physical = daemon::physicalMemory();
   ctx.memory.setBudget(streamdBudget(cfg, physical));
   linger.account(ctx.memory);
   OomHandler oom(ctx);

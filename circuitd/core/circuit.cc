@@ -204,7 +204,7 @@ Circuit::Step Circuit::middleHandler(FwdMsg& m, CircuitIo& io) {
       if (!answer(rcmd(RelayCmd::kTruncated), Bytes(&requested, 1))) return Step::kDead;
       if (auto reason = middle_.onTruncate(m.body)) {
         middle_.dropForward();
-        middle_.back().clear();  // the old hop's cells: the client removed that hop
+        middle_.dropBack();  // the old hop's cells: the client removed that hop
         io.destroyNextHop(*reason);
       }
       return Step::kDone;
@@ -430,24 +430,30 @@ bool Circuit::pumpQueue(uint64_t nowUsec, CircuitIo& io) {
 // The next hop's cells go after our own answers (EXTENDED2 first: the client cannot read the next
 // hop's cells before it).
 bool Circuit::pumpRelayed(CircuitIo& io) {
-  auto& back = middle_.back();
-  while (!back.empty() && bwd_.queue.empty() && io.canSendCell()) {
-    WaitingCell& c = back.front();
+  while (!middle_.back().empty() && bwd_.queue.empty() && io.canSendCell()) {
+    WaitingCell& c = middle_.frontBack();
     if (!crypto_.relayInbound(crypto::RelayPayload(c.payload)))
       return destroy(DestroyReason::kInternal);
     io.sendCell(Bytes(c.payload));
     ++bwd_.cells;
-    back.pop_front();  // its credit on the next hop's flow goes back
+    middle_.popBack();  // its credit on the next hop's flow goes back
   }
   return true;
 }
 
 void Circuit::pumpForward(CircuitIo& io) {
-  auto& fwd = middle_.forward();
+  const auto& fwd = middle_.forward();
   while (!fwd.empty() && io.canSendNext()) {
     io.sendNext(fwd.front().early, Bytes(fwd.front().payload));
-    fwd.pop_front();  // its client credit goes back
+    middle_.popForward();  // its client credit goes back
   }
+}
+
+uint64_t Circuit::oldestQueued() const {
+  uint64_t oldest = 0;
+  for (uint64_t s : {fwd_.held.oldestStamp(), bwd_.queue.oldestStamp(), middle_.oldestStamp()})
+    if (s != 0 && (oldest == 0 || s < oldest)) oldest = s;
+  return oldest;
 }
 
 bool Circuit::fromNextHop(uint8_t cellCmd, std::span<uint8_t, cell::kCellPayloadLen> payload,

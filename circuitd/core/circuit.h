@@ -128,6 +128,22 @@ class Circuit {
   // The next hop is gone (it destroyed, or its channel closed): what waited for it goes.
   void nextHopGone() { middle_.dropForward(); }
 
+  // ---- the memory budget (flowctl/mem_budget.h) ----
+  // Charges the circuit's cell queues (FWD's held messages, BWD's queue, the middle role's cells
+  // both ways) to `memory` from now on; they give their bytes back as cells leave, and all of
+  // them when the circuit is destroyed.
+  void account(flowctl::MemCounter& memory) {
+    fwd_.held.account(memory);
+    bwd_.queue.account(memory);
+    middle_.account(memory);
+  }
+  uint64_t memHeld() const {
+    return fwd_.held.memHeld() + bwd_.queue.memHeld() + middle_.memHeld();
+  }
+  // The enqueue stamp of its oldest queued cell (0: none): C tor's OOM handler closes the
+  // circuits whose oldest queued cell is oldest first.
+  uint64_t oldestQueued() const;
+
   cell::DestroyReason destroyReason() const { return destroyReason_; }
   bool ccEnabled() const { return cc_.has_value(); }
   bool isCgo() const { return crypto_.isCgo(); }

@@ -149,6 +149,8 @@ bool Middle::queueForward(bool early, std::span<const uint8_t, cell::kCellPayloa
   c.early = early;
   std::copy(payload.begin(), payload.end(), c.payload.begin());
   c.credit = std::move(credit);
+  c.stamp = charge_.stamp();
+  charge_.add(kCellBytes);
   return true;
 }
 
@@ -158,7 +160,37 @@ bool Middle::queueBack(std::span<const uint8_t, cell::kCellPayloadLen> payload,
   WaitingCell& c = toClient_.emplace_back();
   std::copy(payload.begin(), payload.end(), c.payload.begin());
   c.credit = std::move(credit);
+  c.stamp = charge_.stamp();
+  charge_.add(kCellBytes);
   return true;
+}
+
+void Middle::popForward() {
+  if (toNext_.empty()) return;
+  toNext_.pop_front();
+  charge_.sub(kCellBytes);
+}
+
+void Middle::popBack() {
+  if (toClient_.empty()) return;
+  toClient_.pop_front();
+  charge_.sub(kCellBytes);
+}
+
+void Middle::dropForward() {
+  charge_.sub(toNext_.size() * kCellBytes);
+  toNext_.clear();
+}
+
+void Middle::dropBack() {
+  charge_.sub(toClient_.size() * kCellBytes);
+  toClient_.clear();
+}
+
+uint64_t Middle::oldestStamp() const {
+  uint64_t a = toNext_.empty() ? 0 : toNext_.front().stamp;
+  uint64_t b = toClient_.empty() ? 0 : toClient_.front().stamp;
+  return a == 0 ? b : b == 0 ? a : std::min(a, b);
 }
 
 }  // namespace onionsplit::circuitd

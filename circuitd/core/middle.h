@@ -23,6 +23,7 @@
 #include "common/cell/constants.h"
 #include "common/cell/relay_v1.h"
 #include "common/flowctl/credit_token.h"
+#include "common/flowctl/mem_budget.h"
 
 namespace onionsplit::circuitd {
 
@@ -59,6 +60,7 @@ struct WaitingCell {
   bool early = false;
   std::array<uint8_t, cell::kCellPayloadLen> payload{};
   flowctl::CreditToken credit;
+  uint64_t stamp = 0;  // its enqueue stamp (flowctl::MemCounter::stamp) once accounted
 };
 
 class Middle {
@@ -99,19 +101,35 @@ class Middle {
   bool hasNextHop() const { return hop_ == Hop::kCreateSent || hop_ == Hop::kOpen; }
 
   // ---- waiting cells ----
+  // Both queues charge the memory budget kCellBytes per cell they hold once `account` is called
+  // (flowctl/mem_budget.h); a cell leaves only through the calls below, which give it back.
+  static constexpr uint64_t kCellBytes = sizeof(WaitingCell);
+  void account(flowctl::MemCounter& memory) {
+    charge_ = flowctl::MemCharge(memory);
+    charge_.set((toNext_.size() + toClient_.size()) * kCellBytes);
+  }
+  uint64_t memHeld() const { return charge_.held(); }
+  // The smaller enqueue stamp of the two queues' front cells (0: none, or not accounted).
+  uint64_t oldestStamp() const;
+
   // A client cell our layer did not recognize, for the next hop; false if its queue is full (only
   // a client beyond its credit gets there).
   bool queueForward(bool early, std::span<const uint8_t, cell::kCellPayloadLen> payload,
                     flowctl::CreditToken credit);
-  std::deque<WaitingCell>& forward() { return toNext_; }
   const std::deque<WaitingCell>& forward() const { return toNext_; }
+  // Removes the front cell for the next hop (it went); its client credit goes back.
+  void popForward();
   // A next hop's cell for the client (our layer not yet added); false if full.
   bool queueBack(std::span<const uint8_t, cell::kCellPayloadLen> payload,
                  flowctl::CreditToken credit);
-  std::deque<WaitingCell>& back() { return toClient_; }
+  // The front cell for the client, to add our layer to; popBack once it went.
+  WaitingCell& frontBack() { return toClient_.front(); }
   const std::deque<WaitingCell>& back() const { return toClient_; }
+  void popBack();
   // The next hop is gone: the cells waiting for it go, their credit back.
-  void dropForward() { toNext_.clear(); }
+  void dropForward();
+  // The client removed the next hop (TRUNCATE): its cells for the client go too.
+  void dropBack();
 
  private:
   // The next hop: none; an extend channeld works on (`cancelled_` if the client truncated it
@@ -122,6 +140,7 @@ class Middle {
   HopIdentities ids_;
   std::deque<WaitingCell> toNext_;    // the client's, for the next hop
   std::deque<WaitingCell> toClient_;  // the next hop's, for the client
+  flowctl::MemCharge charge_;         // both queues' cells
 };
 
 }  // namespace onionsplit::circuitd

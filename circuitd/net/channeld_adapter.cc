@@ -158,6 +158,7 @@ FlowVerdict Reactor::create(ChanneldSession& s, FlowId flow, uint8_t command, By
     hops.prevEd = chan->ed;
   }
   circuit->setHopIdentities(hops);
+  circuit->account(memory_);  // its queues' cells count against circuitd's budget
   table_.add(CircKey{s.id(), flow}, std::move(*circuit));
   // A new flow has its whole window: the reply goes at once.
   auto ev = s.pipe.add();

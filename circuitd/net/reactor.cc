@@ -86,6 +86,33 @@ void Reactor::track(Entry& e) {
   // A leg reported unable to send waits for channeld's credit too: its report must flip back.
   bool legBlocked = e.leg && e.reported && !e.reportedCanSend;
   table_.track(e, legBlocked);
+  if (memory_.over() && overBudget_) overBudget_();  // runs later, from the loop
+}
+
+uint64_t Reactor::handleOom() {
+  if (!memory_.over()) return 0;  // drained since it was scheduled
+  ++counters_.oomRuns;
+  oomCandidates_.clear();
+  oomKeys_.clear();
+  table_.forEach([this](const Entry& e) {
+    if (uint64_t held = e.circuit.memHeld()) {
+      oomCandidates_.push_back({held, e.circuit.oldestQueued(), oomKeys_.size()});
+      oomKeys_.push_back(e.key);
+    }
+  });
+  size_t n = chooseOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
+  uint64_t freed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    CircKey k = oomKeys_[oomCandidates_[i].ref];
+    const Entry* e = table_.find(k);
+    if (!e) continue;
+    freed += e->circuit.memHeld();
+    ++counters_.oomCircuitsClosed;
+    ++counters_.destroyedByUs;
+    kill(k, cell::DestroyReason::kResourceLimit, true);
+  }
+  counters_.oomBytesFreed += freed;
+  return freed;
 }
 
 void Reactor::onChanneldCredit(ConnId conn) {

@@ -37,7 +37,9 @@
 
 #include "circuitd/core/circuit.h"
 #include "circuitd/core/known_relays.h"
+#include "circuitd/core/oom_choice.h"
 #include "circuitd/net/circuit_table.h"
+#include "common/flowctl/mem_budget.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 
@@ -59,6 +61,8 @@ struct CircuitCounters {
   uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,
            legMessagesIn = 0, legStateReports = 0;
   uint64_t circuitCapRefused = 0;
+  // The OOM handler (oom_handler.h): its runs, the circuits it closed, the bytes they held.
+  uint64_t oomRuns = 0, oomCircuitsClosed = 0, oomBytesFreed = 0;
 };
 
 // A flow on a channeld connection: a circuit of a client (its key is the flow itself), or the next
@@ -192,6 +196,17 @@ class Reactor {
   // streamd keeps at most this many streams per circuit too; beyond, the opener gets END here.
   static constexpr size_t kMaxStreamsPerCircuit = 512;
 
+  // The memory budget: every circuit's cell queues are charged to `memory()` (circuitd's share of
+  // MaxMemInQueues; budget 0: none). When a circuit leaves a call over it, `onOverBudget` (the OOM
+  // handler's schedule, oom_handler.h) is called; never anything that closes circuits there.
+  flowctl::MemCounter& memory() { return memory_; }
+  void setOverBudget(std::function<void()> f) { overBudget_ = std::move(f); }
+  // The OOM handler's work, from the top of the loop: while over the budget, closes the circuits
+  // whose oldest queued cell is oldest (core/oom_choice.h) with DESTROY RESOURCELIMIT toward the
+  // client, the next hop, streamd and confluxd, until at most the low-water mark is held. Returns
+  // the bytes freed (0 if under the budget by now).
+  uint64_t handleOom();
+
  private:
   friend class ChanneldSession;
   friend class StreamdSession;
@@ -242,6 +257,11 @@ class Reactor {
   void track(Entry& e);
   void onSideCredit(bool legs);
 
+  // First: the charges of the circuits in table_ refer to it.
+  flowctl::MemCounter memory_;
+  std::function<void()> overBudget_;
+  std::vector<OomCandidate> oomCandidates_;  // kept between runs: their room is reused
+  std::vector<CircKey> oomKeys_;
   OnionIdentity id_;
   CircuitParams params_;
   std::optional<KnownRelays> knownRelays_;

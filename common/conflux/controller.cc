@@ -92,6 +92,7 @@ Verdict ConfluxController::onMultiplexed(LegId legId, uint8_t cmd, uint16_t stre
     while (!ooo_.empty() && ooo_.begin()->first == lastSeqDelivered_ + 1) {
       auto node = ooo_.extract(ooo_.begin());
       oooBytes_ -= node.mapped().body.size() + kQueuedOverheadBytes;
+      oooCharge_.set(oooBytes_);
       lastSeqDelivered_ = node.key();
       released_.push_back(std::move(node.mapped()));
       const Queued& q = released_.back();
@@ -112,6 +113,7 @@ Verdict ConfluxController::onMultiplexed(LegId legId, uint8_t cmd, uint16_t stre
   q.body.assign(body.begin(), body.end());
   ooo_.emplace(seq, std::move(q));
   oooBytes_ += cost;
+  oooCharge_.set(oooBytes_);
   return Verdict::ok();
 }
 

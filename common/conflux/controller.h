@@ -17,6 +17,7 @@
 
 #include "common/base/bytes.h"
 #include "common/conflux/types.h"
+#include "common/flowctl/mem_budget.h"
 
 namespace onionsplit::conflux {
 
@@ -131,6 +132,12 @@ class ConfluxController {
   uint64_t maxSeqSent() const;
   uint64_t maxSeqRecv() const;
   size_t oooQueueBytes() const { return oooBytes_; }
+  // Charges the reorder queue's bytes (oooQueueBytes) to `memory` from now on, given back as
+  // messages leave it and when the controller is destroyed (flowctl/mem_budget.h).
+  void account(flowctl::MemCounter& memory) {
+    oooCharge_ = flowctl::MemCharge(memory);
+    oooCharge_.set(oooBytes_);
+  }
   size_t oooQueueLength() const { return ooo_.size(); }
   std::optional<LegId> currentLeg() const;
   const ConfluxParams& params() const { return p_; }
@@ -169,6 +176,7 @@ class ConfluxController {
   // Out-of-order queue keyed by absolute sequence number (§2.6, §4.1).
   std::map<uint64_t, Queued> ooo_;
   size_t oooBytes_ = 0;
+  flowctl::MemCharge oooCharge_;  // holds oooBytes_ once accounted
   // Messages released from the queue by the last onMultiplexed(); their bodies back Deliveries.
   std::vector<Queued> released_;
 };

@@ -27,16 +27,6 @@
 
 namespace onionsplit::daemon {
 
-uint64_t physicalMemoryBytes() {
-  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-  return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
-}
-
-flowctl::DaemonBudgets memoryBudgets(const config::Config& cfg, uint64_t physicalBytes) {
-  return flowctl::splitBudget(
-      flowctl::effectiveMaxMemInQueues(cfg.maxMemInQueuesBytes, physicalBytes));
-}
-
 uint64_t openFileLimit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;

@@ -16,7 +16,6 @@
 #include "common/base/version.h"
 #include "common/config/config.h"
 #include "common/daemon/config_file.h"
-#include "common/flowctl/mem_budget.h"
 #include "common/ipc/control.h"
 #include "common/ipc/event_loop.h"
 
@@ -28,12 +27,6 @@ inline constexpr const char* kVersion = kOnionsplitVersion;
 // units do not restart it (RestartPreventExitStatus). EX_CONFIG of sysexits.h.
 inline constexpr int kExitRefuseToRun = 78;
 
-// The machine's physical memory (0 if unknown), for MaxMemInQueues' default; read it before the
-// sandbox.
-uint64_t physicalMemoryBytes();
-// Every daemon's share of MaxMemInQueues as `cfg` and this machine set it
-// (common/flowctl/mem_budget.h).
-flowctl::DaemonBudgets memoryBudgets(const config::Config& cfg, uint64_t physicalBytes);
 // The process's open file limit (RLIMIT_NOFILE, the soft one): the most sockets the daemon can
 // hold, which C tor's tor_relay_load_socket_total reports without a label. 0 if unknown.
 uint64_t openFileLimit();

@@ -70,12 +70,17 @@ class MemCounter {
   uint64_t lowWater() const { return lowWaterMark(budget_); }
   // Charges alive; a counter must outlive them all.
   uint64_t charges() const { return charges_; }
+  // The enqueue order of the daemon's queued items (1, 2, ...): an item with a smaller stamp was
+  // queued earlier. OOM handlers that pick the holder of the oldest item (C tor's circuits by the
+  // age of their oldest queued cell) compare stamps, not clocks.
+  uint64_t stamp() { return ++stamps_; }
 
  private:
   friend class MemCharge;
   uint64_t bytes_ = 0;
   uint64_t budget_;
   uint64_t charges_ = 0;
+  uint64_t stamps_ = 0;
 };
 
 // What one queue holds, charged to its daemon's counter for as long as the charge lives.
@@ -111,6 +116,8 @@ class MemCharge {
   void sub(uint64_t bytes) { set(bytes > held_ ? 0 : held_ - bytes); }
   uint64_t held() const { return held_; }
   bool attached() const { return counter_ != nullptr; }
+  // The counter's next enqueue stamp (MemCounter::stamp); 0 when detached.
+  uint64_t stamp() { return counter_ ? counter_->stamp() : 0; }
   // Gives everything back and detaches.
   void reset() {
     if (!counter_) return;

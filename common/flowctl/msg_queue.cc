@@ -28,6 +28,8 @@ MsgQueue::Push MsgQueue::push(uint16_t streamId, uint8_t command, Bytes body, Cr
   m.early = false;
   m.length = static_cast<uint16_t>(body.size());
   if (!body.empty()) std::memcpy(m.body.data(), body.data(), body.size());
+  m.stamp = charge_.stamp();
+  charge_.add(kMsgBytes);
   ++count_;
   if (local) ++local_;
   return Push::kOk;
@@ -38,6 +40,7 @@ void MsgQueue::pop() {
   QueuedMsg& m = ring_[head_];
   if (m.isLocal) --local_;
   m.credit.release();
+  charge_.sub(kMsgBytes);
   head_ = (head_ + 1) % ring_.size();
   --count_;
 }

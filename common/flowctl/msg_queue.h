@@ -13,6 +13,11 @@
 // A message's token goes back when it leaves (pop), or when the queue is cleared or destroyed.
 // The queue grows by doubling, up to its bound, only while something is stalled, and keeps its
 // slots afterwards, so a steady flow does not allocate.
+//
+// Memory budget (mem_budget.h): a queue given its daemon's MemCounter (account) charges it
+// kMsgBytes per message it holds, given back as messages leave or the queue is cleared, moved or
+// destroyed; each message then carries the counter's enqueue stamp, so an OOM handler can tell
+// which queue holds the oldest message (oldestStamp).
 #pragma once
 
 #include <array>
@@ -23,6 +28,7 @@
 #include "common/base/bytes.h"
 #include "common/cell/constants.h"
 #include "common/flowctl/credit_token.h"
+#include "common/flowctl/mem_budget.h"
 
 namespace onionsplit::flowctl {
 
@@ -38,6 +44,7 @@ struct QueuedMsg {
   Bytes bytes() const { return Bytes(body.data(), length); }
   bool isLocal = false;  // made by the queue's owner: set by push, whatever happens to `credit`
   bool early = false;    // came as RELAY_EARLY (circuitd's FWD sets it after push)
+  uint64_t stamp = 0;    // its enqueue stamp (MemCounter::stamp) in an accounted queue, else 0
 };
 
 class MsgQueue {
@@ -49,7 +56,18 @@ class MsgQueue {
     kTooLong,    // a body longer than a relay message
   };
 
+  // What one queued message costs against the memory budget: its slot.
+  static constexpr uint64_t kMsgBytes = sizeof(QueuedMsg);
+
   explicit MsgQueue(size_t peerMax, size_t localMax = 0) : peerMax_(peerMax), localMax_(localMax) {}
+  // Charges what the queue holds to `memory` from now on (mem_budget.h).
+  void account(MemCounter& memory) {
+    charge_ = MemCharge(memory);
+    charge_.set(count_ * kMsgBytes);
+  }
+  uint64_t memHeld() const { return charge_.held(); }
+  // The front message's enqueue stamp (the oldest held); 0 if empty or not accounted.
+  uint64_t oldestStamp() const { return count_ ? ring_[head_].stamp : 0; }
   bool empty() const { return count_ == 0; }
   size_t size() const { return count_; }
   size_t localCount() const { return local_; }
@@ -74,6 +92,7 @@ class MsgQueue {
   size_t head_ = 0;
   size_t count_ = 0;
   size_t local_ = 0;
+  MemCharge charge_;
 };
 
 }  // namespace onionsplit::flowctl

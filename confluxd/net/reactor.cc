@@ -95,8 +95,11 @@ ipc::Verdict CircuitdSession::onControl(proto::LegEvent::Reader e) {
 FlowVerdict CircuitdSession::onFlowEvent(FlowId f, LegFlow& s, proto::LegEvent::Reader e,
                                          CreditToken credit) {
   if (e.isLink()) return reactor_.onLink(*this, f, s, e.getLink());  // its credit goes now
-  if (e.isRelay()) return reactor_.onLegRelay(s.leg, e.getRelay(), std::move(credit));
-  return FlowVerdict::accept();  // LINKED is refused by admit(), `closed` is onPeerClose
+  // LINKED is refused by admit(), `closed` is onPeerClose.
+  if (!e.isRelay()) return FlowVerdict::accept();
+  FlowVerdict v = reactor_.onLegRelay(s.leg, e.getRelay(), std::move(credit));
+  reactor_.noteMemory();
+  return v;
 }
 void CircuitdSession::onPeerClose(FlowId, LegFlow& s, proto::LegEvent::Reader) {
   reactor_.onLegClosedByCircuitd(s.leg);
@@ -115,7 +118,9 @@ StreamdSession::~StreamdSession() noexcept(false) {
 FlowVerdict StreamdSession::onFlowEvent(FlowId f, ipc::NoState&, proto::StreamEvent::Reader e,
                                         CreditToken credit) {
   if (!e.isRelay()) return FlowVerdict::accept();  // `closed` is onPeerClose
-  return reactor_.onStreamdRelay(*this, f, e.getRelay(), std::move(credit));
+  FlowVerdict v = reactor_.onStreamdRelay(*this, f, e.getRelay(), std::move(credit));
+  reactor_.noteMemory();
+  return v;
 }
 void StreamdSession::onPeerClose(FlowId f, ipc::NoState&, proto::StreamEvent::Reader e) {
   reactor_.onStreamdClosed(*this, f, e.getClosed());
@@ -210,6 +215,9 @@ FlowVerdict Reactor::onLink(CircuitdSession& s, FlowId flow, LegFlow& lf, proto:
     size_t peer = size_t{params_.maxLegsPerSet} * ipc::defaultWindows().flowMessages;
     size_t local = params_.maxOooqBytes / conflux::kQueuedOverheadBytes + 64;
     it->second = std::make_unique<Set>(r.set, s.id(), peer, local);
+    it->second->toStreamd.account(memory_);
+    it->second->toClient.account(memory_);
+    if (conflux::ConfluxController* ctl = mgr_.controller(r.set)) ctl->account(memory_);
     ++counters_.setsLinked;
   }
   it->second->anyLegV1 = it->second->anyLegV1 || legV1;
@@ -500,6 +508,32 @@ void Reactor::forgetSet(SetId id) {
   waitLegs_.erase(id);
   waitStreamd_.erase(id);
   sets_.erase(it);  // what waits in its queues goes, and with it the peers' credit
+}
+
+uint64_t Reactor::handleOom() {
+  if (!memory_.over()) return 0;  // drained since it was scheduled
+  ++counters_.oomRuns;
+  oomCandidates_.clear();
+  oomSets_.clear();
+  for (const auto& [id, set] : sets_) {
+    const conflux::ConfluxController* ctl = mgr_.controller(id);
+    uint64_t ooo = ctl ? ctl->oooQueueBytes() : 0;
+    uint64_t all = ooo + set->toStreamd.memHeld() + set->toClient.memHeld();
+    if (all == 0) continue;
+    oomCandidates_.push_back({ooo, all, oomSets_.size()});
+    oomSets_.push_back(id);
+  }
+  size_t n = conflux::chooseSetOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
+  uint64_t freed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    SetId id = oomSets_[oomCandidates_[i].ref];
+    if (!sets_.count(id)) continue;
+    freed += oomCandidates_[i].bytes;
+    ++counters_.oomSetsClosed;
+    tearDown(id, destroyReason(cell::DestroyReason::kResourceLimit));
+  }
+  counters_.oomBytesFreed += freed;
+  return freed;
 }
 
 size_t Reactor::expireLinkedAcks(uint64_t nowUsec) {

@@ -44,6 +44,8 @@
 #include <vector>
 
 #include "common/conflux/mgr.h"
+#include "common/conflux/oom_choice.h"
+#include "common/flowctl/mem_budget.h"
 #include "common/flowctl/msg_queue.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
@@ -64,6 +66,8 @@ struct ConfluxCounters {
   uint64_t setsOverLocalSlots = 0;  // sets closed because confluxd's own answers filled their slots
   uint64_t linksSeqnoRecvAhead = 0;  // LINKs refused: last_seqno_recv above what the set sent
   uint64_t linkedAckTimeouts = 0;    // linked legs closed: no LINKED_ACK before the deadline
+  // The OOM handler (oom_handler.h): its runs, the sets it closed, the bytes they held.
+  uint64_t oomRuns = 0, oomSetsClosed = 0, oomBytesFreed = 0;
 };
 
 // What confluxd keeps per open leg flow: the leg's key in the reactor's table.
@@ -145,6 +149,17 @@ class Reactor {
   size_t legs() const { return mgr_.legCount(); }
   const ConfluxCounters& counters() const { return counters_; }
 
+  // The memory budget: every set's reorder queue and message queues are charged to `memory()`
+  // (confluxd's share of MaxMemInQueues; budget 0: none). After an event leaves confluxd over it,
+  // `setOverBudget`'s callback (the OOM handler's schedule, oom_handler.h) is called; nothing is
+  // closed there.
+  flowctl::MemCounter& memory() { return memory_; }
+  void setOverBudget(std::function<void()> f) { overBudget_ = std::move(f); }
+  // The OOM handler's work, from the top of the loop: while over the budget, tears down the sets
+  // with the largest reorder queue (common/conflux/oom_choice.h), their legs closed with
+  // RESOURCELIMIT, until at most the low-water mark is held. Returns the bytes freed.
+  uint64_t handleOom();
+
   // At most this many open streams per set (as circuitd's per circuit); beyond, END RESOURCELIMIT.
   static constexpr size_t kMaxStreamsPerSet = 512;
   // Local slots of a set's queue toward the client, for the ENDs confluxd makes itself: one per
@@ -160,6 +175,10 @@ class Reactor {
 
   // Sessions register while they live; found by id at use.
   SessionId addSession() { return nextSession_++; }
+  // After every event from a peer: over the budget, the OOM handler is scheduled.
+  void noteMemory() {
+    if (memory_.over() && overBudget_) overBudget_();
+  }
   CircuitdSession* circuitd(SessionId id);
 
   // From circuitd.
@@ -208,6 +227,11 @@ class Reactor {
   // The stream side of `set` is open on streamd's current session.
   bool streamSideOn(const Set& set, const StreamdSession* sd) const;
 
+  // First: the charges of the controllers (mgr_) and of the sets' queues (sets_) refer to it.
+  flowctl::MemCounter memory_;
+  std::function<void()> overBudget_;
+  std::vector<conflux::SetOomCandidate> oomCandidates_;  // kept between runs
+  std::vector<conflux::SetId> oomSets_;
   conflux::ConfluxParams params_;
   std::function<uint64_t()> now_;
   std::function<StreamdSession*()> streamd_;

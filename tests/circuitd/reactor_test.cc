@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "circuitd/net/oom_handler.h"
 #include "common/cell/cells.h"
 #include "common/cell/relay.h"
 #include "common/cell/relay_v1.h"
@@ -843,6 +844,70 @@ TEST_F(ReactorTest, ACreatePastTheCircuitCapIsRefusedWithResourceLimit) {
   EXPECT_TRUE(refused);
   relay(7, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
   ASSERT_TRUE(waitFor([&] { return !streamd.events.empty(); })) << "circuit 7 goes on";
+}
+
+// The DESTROY circuitd sent channeld for circuit `circ` (its reason), or -1 if none.
+int destroyReasonOf(Peer<ipc::ChannelCircuitTraits>& channeld, uint32_t circ) {
+  for (auto& e : channeld.events)
+    if (e->isCell() && e->getCell().getCircId() == circ && e->getCell().getCommand() == 4)
+      return e->getCell().getPayload()[0];
+  return -1;
+}
+
+bool streamSideClosed(Peer<ipc::StreamTraits>& streamd, uint64_t flow) {
+  for (auto& e : streamd.events)
+    if (e->isClosed() && e->getFlow() == flow) return true;
+  return false;
+}
+
+// MaxMemInQueues (issue 18): a client that ignores SENDMEs stops its circuit's congestion window,
+// so what streamd sends for it waits in the circuit's BWD queue. Past circuitd's (tiny) budget the
+// OOM handler, from the loop, destroys that circuit with RESOURCELIMIT (toward the client, and its
+// stream side closes); another circuit keeps working, and the count goes back to zero.
+TEST_F(ReactorTest, OverTheMemoryBudgetTheCircuitWithTheOldestQueuedCellIsDestroyed) {
+  OomHandler oom(loop.base(), *reactor);
+  reactor->memory().setBudget(24 * flowctl::MsgQueue::kMsgBytes);
+  build(8);  // the other circuit: one stream, read by its client
+  relay(8, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return streamd.events.size() == 1; }));
+  uint64_t other = streamd.events[0]->getFlow();
+  crypto::ClientCircuit otherClient = std::move(client);
+  client = crypto::ClientCircuit();
+  build(7);
+  relay(7, RelayCmd::kBegin, 1, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return streamd.events.size() == 2; }));
+  uint64_t flow = streamd.events[1]->getFlow();
+  for (int i = 0; i < 1000 && destroyReasonOf(channeld, 7) < 0; ++i) {
+    ASSERT_TRUE(waitFor([&] {
+      return streamd.pipe.canSend(flow) || destroyReasonOf(channeld, 7) >= 0;
+    })) << reactor->memory().bytes()
+        << " bytes held";
+    if (streamd.pipe.canSend(flow)) fromStreamd(flow, RelayCmd::kData, 1, std::string(498, 'x'));
+  }
+  EXPECT_EQ(destroyReasonOf(channeld, 7), static_cast<int>(cell::DestroyReason::kResourceLimit));
+  ASSERT_TRUE(waitFor([&] { return streamSideClosed(streamd, flow); }));
+  const CircuitCounters& c = reactor->counters();
+  EXPECT_EQ(c.oomCircuitsClosed, 1u);
+  EXPECT_GT(c.oomBytesFreed, 24 * flowctl::MsgQueue::kMsgBytes);
+  EXPECT_EQ(reactor->memory().bytes(), 0u);
+  EXPECT_EQ(reactor->circuits(), 1u);
+
+  client = std::move(otherClient);
+  size_t from = channeld.events.size();
+  fromStreamd(other, RelayCmd::kData, 1, "still here");
+  std::string got;
+  ASSERT_TRUE(waitFor([&] { return !(got = nextToClient(from)).empty(); }));
+  EXPECT_EQ(got, "2:still here");
+  EXPECT_EQ(destroyReasonOf(channeld, 8), -1);
+  EXPECT_FALSE(streamSideClosed(streamd, other));
+  EXPECT_TRUE(channeld.violation.empty() && streamd.violation.empty());
+  EXPECT_FALSE(channeldDropped || streamdDropped);
+
+  uint8_t reason = 3;
+  cellToCircuitd(8, 4, Bytes(&reason, 1));
+  ASSERT_TRUE(waitFor([&] { return reactor->circuits() == 0; }));
+  EXPECT_EQ(reactor->memory().bytes(), 0u);
+  EXPECT_EQ(reactor->memory().charges(), 0u);
 }
 
 }  // namespace

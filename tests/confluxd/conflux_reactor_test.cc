@@ -21,6 +21,7 @@
 #include "common/cell/relay.h"
 #include "common/conflux/params.h"
 #include "common/ipc/event_loop.h"
+#include "confluxd/net/oom_handler.h"
 #include "tests/common/ipc/pipe_harness.h"
 
 namespace onionsplit::confluxd {
@@ -622,6 +623,53 @@ TEST_F(ConfluxdReactorTest, ALinkedLegWithoutLinkedAckInTimeIsClosedAndAnEmptySe
   // An acknowledged leg never expires.
   EXPECT_EQ(reactor->expireLinkedAcks(now + 100 * deadline), 0u);
   EXPECT_EQ(reactor->legs(), 1u);
+}
+
+// MaxMemInQueues (issue 18): a client that withholds a sequence number grows its set's reorder
+// queue. Past confluxd's (tiny) budget the OOM handler, from the loop, tears down the set with the
+// largest reorder queue, every leg closed with RESOURCELIMIT, before the set's own cap would close
+// one leg; another set, holding less out of order, keeps working; the count goes back to zero.
+TEST_F(ConfluxdReactorTest, OverTheMemoryBudgetTheSetWithTheLargestReorderQueueIsClosed) {
+  OomHandler oom(loop.base(), *reactor);
+  const uint64_t perMsg = 400 + conflux::kQueuedOverheadBytes;
+  reactor->memory().setBudget(5 * perMsg + 20);  // over it with the sixth message held
+  const std::string body(400, 'z');
+  const std::string farAhead("\0\1\0\0", 4);  // SWITCH: 65536 ahead
+  // The bystander (legs 20, 21): one message out of order.
+  link(20, linkBody(8));
+  link(21, linkBody(8));
+  ASSERT_TRUE(waitFor([&] { return linkedOn(20) && linkedOn(21); }));
+  relay(20, RelayCmd::kConfluxLinkedAck, 0, "");
+  relay(21, RelayCmd::kConfluxLinkedAck, 0, "");
+  relay(21, RelayCmd::kConfluxSwitch, 0, farAhead);
+  relay(21, RelayCmd::kData, 5, body);
+  settle();
+  EXPECT_EQ(reactor->memory().bytes(), perMsg);
+  // The abuser (legs 10, 11): its queue grows until the handler closes the set.
+  linkTwoLegs();
+  relay(11, RelayCmd::kConfluxSwitch, 0, farAhead);
+  for (int i = 0; i < 8 && !closedOn(11); ++i) {
+    relayWhenCredit(11, RelayCmd::kData, 5, body);
+    settle();
+  }
+  ASSERT_TRUE(waitFor([&] { return closedOn(10) && closedOn(11); }));
+  EXPECT_EQ(closeReason(10), static_cast<int>(cell::DestroyReason::kResourceLimit));
+  EXPECT_EQ(closeReason(11), static_cast<int>(cell::DestroyReason::kResourceLimit));
+  const ConfluxCounters& c = reactor->counters();
+  EXPECT_EQ(c.oomSetsClosed, 1u);
+  EXPECT_EQ(c.oomBytesFreed, 5 * perMsg) << "the abuser's five held messages";
+  EXPECT_EQ(reactor->memory().bytes(), perMsg) << "the bystander's one";
+  EXPECT_FALSE(closedOn(20) || closedOn(21));
+  EXPECT_EQ(reactor->sets(), 1u);
+  // The bystander carries on: its first leg's BEGIN is in order and reaches streamd.
+  relay(20, RelayCmd::kBegin, 3, std::string("a:1") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  EXPECT_EQ(toStreamd()[0].substr(0, 4), std::to_string(r(RelayCmd::kBegin)) + ":3:");
+  closeLeg(20, 0);
+  closeLeg(21, 0);
+  ASSERT_TRUE(waitFor([&] { return reactor->sets() == 0; }));
+  EXPECT_EQ(reactor->memory().bytes(), 0u);
+  EXPECT_EQ(reactor->memory().charges(), 0u);
 }
 
 }  // namespace

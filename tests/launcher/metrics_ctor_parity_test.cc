@@ -115,8 +115,9 @@ std::vector<DaemonMetrics> daemons() {
                   "cc_slow_start_exit_cwnd", "cc_slow_start_exit_bdp", "cc_slow_start_exit_inc",
                   "cc_on_circ_close_cwnd", "cc_on_circ_close_ss_cwnd",
                   "circuits_destroyed_by_client_total", "circuits_protocol_violations_total",
-                  "drop_cells_received_total"})},
-           {"streamd", next(streamd)}}) {
+                  "drop_cells_received_total", "oom_bytes_total"})},
+           {"streamd", next(streamd)},
+           {"confluxd", next({"oom_bytes_total"})}}) {
     DaemonMetrics d;
     d.daemon = name;
     d.up = true;

@@ -122,6 +122,19 @@ TEST(MetricsFormat, TrafficLoadAndSigningCertFamiliesAsCtorNamesThem) {
   EXPECT_EQ(page.find("onionsplit_streamd_exit_bytes"), std::string::npos);
 }
 
+// MaxMemInQueues: each daemon's OOM handler is one series of C tor's family; summed over the
+// daemon label they are C tor's tor_relay_load_oom_bytes_total{subsys="cell"}.
+TEST(MetricsFormat, EachDaemonsOomBytesAreASeriesOfCtorsFamily) {
+  auto page = formatMetrics(
+      {daemon("circuitd", {{"oom_bytes_total", 7}}), daemon("streamd", {{"oom_bytes_total", 5}}),
+       daemon("confluxd", {{"oom_bytes_total", 3}})},
+      facts());
+  EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"circuitd\",subsys=\"cell\"} 7"));
+  EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"streamd\",subsys=\"cell\"} 5"));
+  EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"confluxd\",subsys=\"cell\"} 3"));
+  EXPECT_TRUE(has(page, "# TYPE tor_relay_load_oom_bytes_total counter"));
+}
+
 TEST(MetricsFormat, OtherCountersAreOnionsplitDaemonCounterWithDaemonLabel) {
   auto page = formatMetrics(
       {daemon("channeld", {{"channels_open", 3}, {"cells_waited_for_credit_total", 12}}),

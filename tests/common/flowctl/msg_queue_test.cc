@@ -126,5 +126,42 @@ TEST(CreditToken, OutlivingItsLedgerIsHarmless) {
   EXPECT_FALSE(kept.holds());
 }
 
+// The memory budget (mem_budget.h): an accounted queue charges kMsgBytes per message it holds,
+// through push, pop, clear, a move and its destruction, and stamps each message in enqueue order.
+TEST(MsgQueue, ChargesWhatItHoldsAndGivesItBackOnEveryPath) {
+  Tokens t;
+  MemCounter memory;
+  {
+    MsgQueue q(8, 2);
+    ASSERT_EQ(q.pushLocal(1, 2, {}), MsgQueue::Push::kOk);
+    q.account(memory);  // what it holds already counts
+    EXPECT_EQ(memory.bytes(), MsgQueue::kMsgBytes);
+    for (uint16_t i = 2; i < 6; ++i)
+      ASSERT_EQ(q.push(i, 2, {}, t.make(i)), MsgQueue::Push::kOk);
+    EXPECT_EQ(q.push(9, 2, Bytes(std::vector<uint8_t>(999).data(), 999), t.make(9)),
+              MsgQueue::Push::kTooLong);
+    EXPECT_EQ(memory.bytes(), 5 * MsgQueue::kMsgBytes) << "a refused push charges nothing";
+    EXPECT_EQ(q.memHeld(), memory.bytes());
+    EXPECT_EQ(q.oldestStamp(), 0u) << "pushed before it was accounted";
+    q.pop();
+    uint64_t first = q.oldestStamp();
+    EXPECT_GT(first, 0u);
+    q.pop();
+    EXPECT_GT(q.oldestStamp(), first) << "stamps follow the enqueue order";
+    EXPECT_EQ(memory.bytes(), 3 * MsgQueue::kMsgBytes);
+    q.clear();
+    EXPECT_EQ(memory.bytes(), 0u);
+    EXPECT_EQ(q.oldestStamp(), 0u);
+    ASSERT_EQ(q.push(7, 2, {}, t.make(7)), MsgQueue::Push::kOk);
+    MsgQueue moved = std::move(q);
+    EXPECT_EQ(memory.bytes(), MsgQueue::kMsgBytes);
+    EXPECT_EQ(memory.charges(), 1u);
+    ASSERT_EQ(moved.push(8, 2, {}, t.make(8)), MsgQueue::Push::kOk);
+    EXPECT_EQ(memory.bytes(), 2 * MsgQueue::kMsgBytes);
+  }  // destroyed holding two
+  EXPECT_EQ(memory.bytes(), 0u);
+  EXPECT_EQ(memory.charges(), 0u);
+}
+
 }  // namespace
 }  // namespace onionsplit::flowctl

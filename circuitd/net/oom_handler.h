@@ -1,0 +1,39 @@
+// circuitd/net/oom_handler.h: circuitd's OOM handler. Every circuit's cell queues are charged to
+// the Reactor's MemCounter (reactor.h) against circuitd's share of MaxMemInQueues
+// (common/flowctl/mem_budget.h). A circuit that leaves a call over the budget only schedules this
+// handler; it runs from the event loop, outside every enqueue and IPC callback (C tor moved its
+// reclamation out of the cell-queue code in 0.4.9.12 for the same reason), and has the Reactor
+// close the circuits whose oldest queued cell is oldest, with DESTROY RESOURCELIMIT, until circuitd
+// holds at most 90% of its budget (Reactor::handleOom). The bytes freed are counted for the
+// MetricsPort (tor_relay_load_oom_bytes_total{subsys="cell"}).
+#pragma once
+
+#include <event2/event.h>
+
+#include "common/daemon/log.h"
+
+namespace onionsplit::circuitd {
+
+class Reactor;
+
+class OomHandler {
+ public:
+  // Becomes the reactor's over-budget callback (and stops being it when destroyed).
+  OomHandler(event_base* base, Reactor& reactor);
+  ~OomHandler();
+  OomHandler(const OomHandler&) = delete;
+  OomHandler& operator=(const OomHandler&) = delete;
+
+  // Runs the handler at the next turn of the loop (once, however often it is asked).
+  void schedule();
+
+ private:
+  static void onEvent(evutil_socket_t, short, void* arg);
+  void run();
+
+  Reactor& reactor_;
+  event* ev_ = nullptr;
+  daemon::RateLimiter logLimit_{5, std::chrono::minutes(1)};  // a client can make it run often
+};
+
+}  // namespace onionsplit::circuitd
