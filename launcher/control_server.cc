@@ -176,6 +176,7 @@ std::optional<std::string> ControlServer::Impl::ownFingerprint() {
 std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
                                                            std::string& error) {
   if (key == "config-text") return control::configText(snapshotEntries());
+  if (key == "config/names") return control::configNames();
   if (key == "dormant") return std::string("0");  // a relay never goes dormant
   // onionsplit builds no circuits of its own (no client role): none has been established.
   if (key == "status/circuit-established") return std::string("0");
@@ -259,6 +260,7 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "address -- The IPv4 address the relay advertises.",
                       "config-file -- Current location of the \"torrc\" file.",
                       "config-text -- The options in force, one per line.",
+                      "config/names -- The options onionsplit reads, with their types.",
                       "dormant -- 1 when the relay sleeps (a relay never does).",
                       "events/names -- Events that the controller can ask for with SETEVENTS.",
                       "exit-policy/full -- The entire exit policy of onion router",

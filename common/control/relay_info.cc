@@ -83,6 +83,89 @@ std::string identity64(std::string_view fingerprint) {
 
 }  // namespace
 
+const std::string& configNames() {
+  static constexpr std::pair<std::string_view, std::string_view> kOptions[] = {
+      {"Address", "LineList"},
+      {"AssumeReachable", "Boolean"},
+      {"BandwidthBurst", "DataSize"},
+      {"BandwidthRate", "DataSize"},
+      {"ConnLimit", "Integer"},
+      {"ContactInfo", "String"},
+      {"ControlPort", "Dependent"},
+      {"ControlSocket", "LineList"},
+      {"CookieAuthFile", "Filename"},
+      {"CookieAuthFileGroupReadable", "Boolean"},
+      {"CookieAuthentication", "Boolean"},
+      {"DataDirectory", "Filename"},
+      {"DirAuthority", "LineList"},
+      {"DirPortFrontPage", "Filename"},
+      {"DoSCircuitCreationBurst", "Integer"},
+      {"DoSCircuitCreationDefenseTimePeriod", "TimeInterval"},
+      {"DoSCircuitCreationDefenseType", "SignedInteger"},
+      {"DoSCircuitCreationEnabled", "Boolean+Auto"},
+      {"DoSCircuitCreationMinConnections", "Integer"},
+      {"DoSCircuitCreationRate", "Integer"},
+      {"DoSConnectionConnectBurst", "Integer"},
+      {"DoSConnectionConnectDefenseTimePeriod", "TimeInterval"},
+      {"DoSConnectionConnectRate", "Integer"},
+      {"DoSConnectionDefenseType", "SignedInteger"},
+      {"DoSConnectionEnabled", "Boolean+Auto"},
+      {"DoSConnectionMaxConcurrentCount", "Integer"},
+      {"DoSRefuseSingleHopClientRendezvous", "Boolean+Auto"},
+      {"DoSStreamCreationBurst", "Integer"},
+      {"DoSStreamCreationDefenseType", "SignedInteger"},
+      {"DoSStreamCreationEnabled", "Boolean+Auto"},
+      {"DoSStreamCreationRate", "Integer"},
+      {"ExitPolicy", "LineList"},
+      {"ExitPolicyRejectLocalInterfaces", "Boolean"},
+      {"ExitPolicyRejectPrivate", "Boolean"},
+      {"ExitRelay", "Boolean+Auto"},
+      {"ExtendAllowPrivateAddresses", "Boolean"},
+      {"FamilyId", "LineList"},
+      {"FamilyKeyDirectory", "Filename"},
+      {"HashedControlPassword", "LineList"},
+      {"HeartbeatPeriod", "TimeInterval"},
+      {"IPCDirectory", "Filename"},
+      {"IPv6Exit", "Boolean"},
+      {"KeepalivePeriod", "TimeInterval"},
+      {"Log", "LineList"},
+      {"MaxMemInQueues", "DataSize"},
+      {"MetricsPort", "Dependent"},
+      {"MetricsPortPolicy", "LineList"},
+      {"MyFamily", "LineList"},
+      {"Nickname", "String"},
+      {"ORPort", "Dependent"},
+      {"OfflineMasterKey", "Boolean"},
+      {"OutboundBindAddress", "LineList"},
+      {"OutboundBindAddressExit", "LineList"},
+      {"OutboundBindAddressOR", "LineList"},
+      {"PidFile", "Filename"},
+      {"PublishServerDescriptor", "CommaList"},
+      {"ReducedExitPolicy", "Boolean"},
+      {"RelayBandwidthBurst", "DataSize"},
+      {"RelayBandwidthRate", "DataSize"},
+      {"RunAsDaemon", "Boolean"},
+      {"Sandbox", "Boolean"},
+      {"SandboxSyscalls", "String"},
+      {"ServerDNSAllowNonRFC953Hostnames", "Boolean"},
+      {"ServerDNSDetectHijacking", "Boolean"},
+      {"ServerDNSResolvConfFile", "Filename"},
+      {"ServerDNSTestAddresses", "CommaList"},
+      {"ShutdownWaitLength", "TimeInterval"},
+      {"SigningKeyLifetime", "TimeInterval"},
+      {"SyslogIdentityTag", "String"},
+      {"TestingTorNetwork", "Boolean"},
+      {"User", "String"},
+  };
+  static const std::string text = [] {
+    std::string out;
+    for (const auto& [name, type] : kOptions)
+      out += std::string(name) + " " + std::string(type) + "\n";
+    return out;
+  }();
+  return text;
+}
+
 std::string configText(const std::vector<config::TorrcEntry>& entries) {
   std::string out;
   for (const auto& e : entries)

@@ -15,6 +15,12 @@ namespace onionsplit::control {
 // "Key Value\n" for each entry, in order (C tor's config-text: the options set, not defaults).
 std::string configText(const std::vector<config::TorrcEntry>& entries);
 
+// GETINFO config/names: "Name Type\n" for each option onionsplit reads, with C tor's type names
+// (String, Filename, Boolean, Boolean+Auto, Integer, SignedInteger, DataSize, TimeInterval,
+// CommaList, LineList; the port options are "Dependent", as C tor lists them). Options accepted
+// only to be ignored are not listed.
+const std::string& configNames();
+
 // A relay's entry in the consensus as C tor's GETINFO ns/* shows it: its "r" line (the published
 // time as C tor prints it there, "2038-01-01 00:00:00"), its first "a" line, its "s" line, its
 // "w Bandwidth=N" and its "p" line, each ended by "\n". `fingerprint` is 40 hex digits (a leading

@@ -125,6 +125,14 @@ def compare_with_ctor(check, c, ctor_port, middle_fp):
     for cmd in SAME_ANSWERS:
         check(ours[cmd] == theirs[cmd], f"{cmd} as C tor: {ours[cmd].strip()!r} "
               f"(C tor {theirs[cmd].strip()!r})")
+    ours = dict(line.split(" ", 1) for line in c.get_info("config/names").splitlines())
+    with Controller.from_port(port=ctor_port) as t:
+        t.authenticate()
+        theirs = dict(line.split(" ", 1) for line in t.get_info("config/names").splitlines())
+    differ = {k: (v, theirs[k]) for k, v in ours.items() if k in theirs and theirs[k] != v}
+    check(ours.get("ExitPolicy") == "LineList" and not differ,
+          f"GETINFO config/names: {len(ours)} options, typed as C tor types them "
+          f"(not in C tor: {sorted(set(ours) - set(theirs))}; differing: {differ})")
     reply = c.msg("SETCONF DataDirectory=/tmp/elsewhere").raw_content()
     theirs = ctor_answers(ctor_port, ["SETCONF DataDirectory=/tmp/elsewhere"])
     check(reply.startswith("553 Transition not allowed: While Tor is running") and

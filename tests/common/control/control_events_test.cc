@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/config/config.h"
 #include "common/control/relay_info.h"
 
 namespace onionsplit::control {
@@ -104,6 +105,30 @@ TEST(ControlRelayInfo, ConsensusEntryInCtorsLayout) {
   EXPECT_EQ(addressInConsensus(kConsensus, "1111111111111111111111111111111111111111"), "10.0.0.2");
   EXPECT_EQ(addressInConsensus("garbage\nr short\n", "1111111111111111111111111111111111111111"),
             std::nullopt);
+}
+
+// Every option config/names lists is one onionsplit reads: a torrc line with it is never refused
+// as unknown or as a C tor option onionsplit lacks (a value may still be refused).
+TEST(ControlRelayInfo, ConfigNamesAreOptionsOnionsplitReads) {
+  const std::string& names = configNames();
+  size_t pos = 0, count = 0;
+  while (pos < names.size()) {
+    size_t end = names.find('\n', pos);
+    ASSERT_NE(end, std::string::npos);
+    std::string line = names.substr(pos, end - pos);
+    pos = end + 1;
+    std::string name = line.substr(0, line.find(' '));
+    ++count;
+    auto built = config::parseConfig(name + " 1\n");
+    if (built) continue;
+    for (const auto& e : built.error()) {
+      EXPECT_EQ(e.message.find("unknown option"), std::string::npos) << line << ": " << e.message;
+      EXPECT_EQ(e.message.find("does not implement"), std::string::npos)
+          << line << ": " << e.message;
+    }
+  }
+  EXPECT_GT(count, 60u);
+  EXPECT_NE(names.find("\nExitPolicy LineList\n"), std::string::npos);
 }
 
 }  // namespace
