@@ -22,6 +22,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "common/base/hex.h"
 #include "common/config/torrc.h"
 #include "common/control/relay_info.h"
 #include "common/control/session.h"
@@ -197,7 +198,8 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
   auto text = consensus();
   if (!text) return std::string();  // no consensus yet: C tor answers ""
   std::string_view what = key.substr(byId ? 6 : 8);
-  if (byId && (what.starts_with("$") ? what.size() != 41 : what.size() != 40)) {
+  auto raw = fromHex(what.starts_with("$") ? what.substr(1) : what);
+  if (byId && (!raw || raw->size() != 20)) {
     error = "Data not decodeable as hex";
     return std::nullopt;
   }

@@ -107,6 +107,7 @@ def check_getconf(check, c, relay):
 # with a ControlPort): key or command, and why the two may differ when they do.
 SAME_ANSWERS = ["GETINFO dormant", "GETINFO accounting/enabled", "GETINFO address",
                 "GETINFO no-such-key", "GETINFO ns/id/nothex", "GETINFO ns/id/" + "0" * 40,
+                "GETINFO ns/id/" + "z" * 40,
                 "SETCONF NoSuchOption=1", "GETCONF NoSuchOption"]
 # status/circuit-established: C tor's relay builds circuits of its own (1); onionsplit has no
 # client role and builds none (0). Not compared.
