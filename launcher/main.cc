@@ -327,15 +327,16 @@ void onReloadSignal(evutil_socket_t, short, void* arg) {
 // SETCONF/RESETCONF: the entries in force with a controller's changes, checked as a torrc is and
 // put in force as a reload does. The torrc is not written (a SIGHUP reads it again).
 std::string setConfFromController(Loop& l, const std::vector<config::TorrcEntry>& entries) {
-  auto built = config::buildConfig(entries);
-  if (!built) {
+  config::BuildResult built;
+  std::vector<std::string> errors;
+  if (!daemon::buildCheckedConfig(entries, "SETCONF", built, errors)) {
     std::string why;
-    for (const auto& e : built.error())
-      why += (why.empty() ? "" : "; ") + e.message;
+    for (const auto& e : errors)
+      why += (why.empty() ? "" : "; ") + e;
     return "513 Unacceptable option value: " + why;
   }
   bool policyChanged = false;
-  std::string why = putInForce(l, entries, std::move(*built), policyChanged);
+  std::string why = putInForce(l, entries, std::move(built), policyChanged);
   if (!why.empty()) return "553 Unable to set option: " + why;
   spdlog::info("SETCONF from a controller: the daemons read the changed configuration now");
   tellDaemons(l, policyChanged);

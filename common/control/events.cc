@@ -74,8 +74,9 @@ std::vector<ConfChange> confChanges(const std::vector<config::TorrcEntry>& befor
 
 std::vector<config::TorrcEntry> withChanges(std::vector<config::TorrcEntry> entries,
                                             const std::vector<ConfChange>& changes) {
-  for (const auto& [key, value] : changes)
-    std::erase_if(entries, [&](const config::TorrcEntry& e) { return iequals(e.key, key); });
+  for (const auto& change : changes)
+    std::erase_if(entries,
+                  [&](const config::TorrcEntry& e) { return iequals(e.key, change.first); });
   for (const auto& [key, value] : changes)
     if (value) entries.push_back(config::TorrcEntry{key, *value, 0, "SETCONF"});
   return entries;

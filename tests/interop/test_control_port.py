@@ -201,6 +201,7 @@ def check_log_and_conf_events(check, c, relay):
     for cmd, want in (("SETCONF ORPort=1", "553 Transition not allowed: While Tor is running, "
                        "changing ORPort is not allowed"),
                       ("SETCONF BandwidthRate=lots", "513 Unacceptable option value: "),
+                      ('SETCONF ExitPolicy="accept nowhere:80"', "513 Unacceptable option value: "),
                       ("SAVECONF", "551 Unable to write configuration to disk")):
         reply = c.msg(cmd).raw_content()
         check(reply.startswith(want), f"{cmd}: {reply.strip()!r}")
