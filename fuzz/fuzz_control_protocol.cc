@@ -1,12 +1,15 @@
 // fuzz/fuzz_control_protocol.cc: a hostile controller's bytes through the control port's framing,
 // argument parser and session (common/control). Invariants: the reader never holds more than its
 // command cap, nothing but the authentication commands is answered with 250 before
-// authentication, and every reply ends in CRLF.
+// authentication, every reply ends in CRLF, and SETCONF reaches the relay only with options
+// settableOption() allows. The same bytes as a daemon's relayed line and as consensus text: a log
+// event is one line, a consensus entry is whole lines.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "common/control/relay_info.h"
 #include "common/control/session.h"
 
 namespace {
@@ -14,7 +17,8 @@ namespace {
 using namespace onionsplit::control;
 
 struct FuzzBackend : Backend {
-  std::optional<std::string> info(std::string_view key) override {
+  std::optional<std::string> info(std::string_view key, std::string& error) override {
+    if (key == "address") error = "Address unknown";
     if (key == "version") return std::string("0.4.9.11");
     if (key == "exit-policy/full") return std::string("accept *:80\n.reject *:*\n");
     return std::nullopt;
@@ -26,6 +30,11 @@ struct FuzzBackend : Backend {
     return std::nullopt;
   }
   bool signal(const std::string& name) override { return name == "RELOAD"; }
+  std::string setConf(const std::vector<ConfChange>& changes) override {
+    for (const auto& c : changes)
+      if (settableOption(c.first) != c.first) __builtin_trap();
+    return changes.size() > 2 ? "513 Unacceptable option value: x" : "";
+  }
   std::string random(size_t n) override { return std::string(n, '\x01'); }
 };
 
@@ -42,6 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Session session(auth, backend, "0.4.9.11");
   CommandReader reader;
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::string event = logEvent(relayedLogLine(in));
+  if (event.find_first_of("\r\n") != event.size() - 2) __builtin_trap();
+  for (const auto& entry : {entryByName(in, "x"), entryById(in, std::string(40, 'A'))})
+    if (entry && (entry->empty() || entry->back() != '\n')) __builtin_trap();
   // In pieces, as a socket delivers them.
   for (size_t off = 0; off < in.size(); off += 7) {
     if (!reader.feed(in.substr(off, 7))) break;

@@ -13,13 +13,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "common/base/hex.h"
 #include "common/config/torrc.h"
+#include "common/control/relay_info.h"
 #include "common/control/session.h"
 #include "common/daemon/runtime.h"
 #include "common/exitpolicy/from_config.h"
@@ -69,6 +74,37 @@ bool writeCookie(const config::Config& cfg, control::Cookie& cookie, std::string
   return ok;
 }
 
+// A file's text, nullopt if it cannot be read or is over `cap` bytes.
+std::optional<std::string> readFile(const std::string& path, size_t cap) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text(cap + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad() || static_cast<size_t>(in.gcount()) > cap) return std::nullopt;
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
+// The launcher's own log lines to the controllers: C tor's severities on spdlog's levels as
+// common/daemon/log.cc maps them (notice is spdlog's info, info its debug, debug its trace).
+class ControlLogSink : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  explicit ControlLogSink(ControlServer* server) : server_(server) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    static constexpr const char* kNames[] = {"DEBUG", "INFO", "NOTICE", "WARN", "ERR", "ERR"};
+    size_t level = static_cast<size_t>(msg.level);
+    if (level >= std::size(kNames)) return;  // spdlog's "off"
+    server_->logLine(
+        {kNames[level], "launcher: " + std::string(msg.payload.data(), msg.payload.size())});
+  }
+  void flush_() override {}
+
+ private:
+  ControlServer* server_;
+};
+
 std::string joinLines(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& l : lines)
@@ -96,10 +132,15 @@ struct ControlServer::Impl : control::Backend {
   uint64_t bwRead = 0, bwWritten = 0;  // totals at the last BW event
   bool scraping = false;
 
-  std::optional<std::string> info(std::string_view key) override;
+  std::shared_ptr<ControlLogSink> sink;
+
+  std::optional<std::string> info(std::string_view key, std::string& error) override;
   std::optional<std::pair<std::string, std::vector<std::string>>> conf(
       std::string_view key) override;
   bool signal(const std::string& name) override;
+  std::string setConf(const std::vector<control::ConfChange>& changes) override {
+    return hooks.setConf(control::withChanges(snapshotEntries(), changes));
+  }
   std::string random(size_t n) override {
     std::string s(n, '\0');
     RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(n));
@@ -107,7 +148,63 @@ struct ControlServer::Impl : control::Backend {
   }
   std::optional<std::string> processInfo(std::string_view key);
   std::optional<std::string> relayInfo(std::string_view key);
+  std::optional<std::string> statusInfo(std::string_view key, std::string& error);
+  std::vector<config::TorrcEntry> snapshotEntries();
+  std::optional<std::string> consensus();
+  std::optional<std::string> ownFingerprint();
 };
+
+std::vector<config::TorrcEntry> ControlServer::Impl::snapshotEntries() {
+  auto text = readFile(hooks.snapshotFile, config::kMaxTorrcBytes);
+  if (!text) return {};
+  auto entries = config::lexTorrc(*text, hooks.snapshotFile);
+  return entries ? std::move(*entries) : std::vector<config::TorrcEntry>{};
+}
+
+// channeld's cached ns consensus in DataDirectory (a public document), when it has one.
+std::optional<std::string> ControlServer::Impl::consensus() {
+  return readFile(hooks.config().dataDirectory + "/cached-consensus", 64 << 20);
+}
+
+std::optional<std::string> ControlServer::Impl::ownFingerprint() {
+  const config::Config& cfg = hooks.config();
+  auto line = keys::fingerprintLine(cfg.dataDirectory, cfg.nickname);
+  if (!line) return std::nullopt;
+  return line->substr(line->find(' ') + 1);
+}
+
+// Keys about the relay's standing: C tor's answers for a relay without a client role.
+std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
+                                                           std::string& error) {
+  if (key == "config-text") return control::configText(snapshotEntries());
+  if (key == "config/names") return control::configNames();
+  if (key == "dormant") return std::string("0");  // a relay never goes dormant
+  // onionsplit builds no circuits of its own (no client role): none has been established.
+  if (key == "status/circuit-established") return std::string("0");
+  if (key == "accounting/enabled") return std::string("0");  // no accounting in onionsplit
+  if (key == "address") {
+    in_addr a{};
+    const std::string& configured = hooks.config().address;
+    if (!configured.empty() && inet_pton(AF_INET, configured.c_str(), &a) == 1) return configured;
+    auto fp = ownFingerprint();
+    auto text = consensus();
+    if (auto addr = fp && text ? control::addressInConsensus(*text, *fp) : std::nullopt)
+      return addr;
+    error = "Address unknown";
+    return std::nullopt;
+  }
+  bool byId = key.starts_with("ns/id/"), byName = key.starts_with("ns/name/");
+  if (!byId && !byName) return std::nullopt;
+  auto text = consensus();
+  if (!text) return std::string();  // no consensus yet: C tor answers ""
+  std::string_view what = key.substr(byId ? 6 : 8);
+  auto raw = fromHex(what.starts_with("$") ? what.substr(1) : what);
+  if (byId && (!raw || raw->size() != 20)) {
+    error = "Data not decodeable as hex";
+    return std::nullopt;
+  }
+  return byId ? control::entryById(*text, what) : control::entryByName(*text, what);
+}
 
 std::optional<std::string> ControlServer::Impl::processInfo(std::string_view key) {
   if (key == "process/pid") return std::to_string(getpid());
@@ -128,11 +225,7 @@ std::optional<std::string> ControlServer::Impl::processInfo(std::string_view key
 
 std::optional<std::string> ControlServer::Impl::relayInfo(std::string_view key) {
   const config::Config& cfg = hooks.config();
-  if (key == "fingerprint") {
-    auto line = keys::fingerprintLine(cfg.dataDirectory, cfg.nickname);
-    if (!line) return std::nullopt;
-    return line->substr(line->find(' ') + 1);
-  }
+  if (key == "fingerprint") return ownFingerprint();
   if (key == "exit-policy/full") {
     auto policy = exitpolicy::policyFromConfig(cfg);
     if (!policy) return std::nullopt;
@@ -160,43 +253,46 @@ std::optional<std::string> ControlServer::Impl::relayInfo(std::string_view key) 
   return std::nullopt;
 }
 
-std::optional<std::string> ControlServer::Impl::info(std::string_view key) {
+std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::string& error) {
   if (key == "version") return versionText();
   if (key == "config-file") return hooks.configFile;
   if (key == "status/version/current") return std::string("unknown");  // no consensus verdict here
   if (key == "info/names")
-    return joinLines({"config-file -- Current location of the \"torrc\" file.",
+    return joinLines({"accounting/enabled -- 1 when accounting limits traffic (never here).",
+                      "address -- The IPv4 address the relay advertises.",
+                      "config-file -- Current location of the \"torrc\" file.",
+                      "config-text -- The options in force, one per line.",
+                      "config/names -- The options onionsplit reads, with their types.",
+                      "dormant -- 1 when the relay sleeps (a relay never does).",
                       "events/names -- Events that the controller can ask for with SETEVENTS.",
                       "exit-policy/full -- The entire exit policy of onion router",
                       "fingerprint -- Get hash of server identity key.",
                       "info/names -- List of GETINFO options, types, and documentation.",
+                      "ns/id/* -- A relay's consensus entry, by fingerprint.",
+                      "ns/name/* -- A relay's consensus entry, by nickname.",
                       "net/listeners/control -- Bound addresses by type",
                       "net/listeners/or -- Bound addresses by type",
                       "process/descriptor-limit -- File descriptor limit.",
                       "process/pid -- Process id belonging to the main tor process.",
                       "process/user -- Username under which the tor process is running.",
+                      "status/circuit-established -- 1 once a circuit of our own was built.",
                       "status/version/current -- Status of the current version.",
                       "traffic/read -- Bytes read since the process was started.",
                       "traffic/written -- Bytes written since the process was started.",
                       "uptime -- Uptime of the Tor daemon in seconds.",
                       "version -- The current version of Tor."});
   if (auto v = processInfo(key)) return v;
+  if (auto v = statusInfo(key, error); v || !error.empty()) return v;
   return relayInfo(key);
 }
 
 std::optional<std::pair<std::string, std::vector<std::string>>> ControlServer::Impl::conf(
     std::string_view key) {
-  std::ifstream in(hooks.snapshotFile);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto entries = config::lexTorrc(text.str(), hooks.snapshotFile);
   std::pair<std::string, std::vector<std::string>> out{std::string(key), {}};
-  if (entries) {
-    for (const auto& e : *entries) {
-      if (!control::iequals(e.key, key)) continue;
-      out.first = e.key;
-      out.second.push_back(e.value);
-    }
+  for (const auto& e : snapshotEntries()) {
+    if (!control::iequals(e.key, key)) continue;
+    out.first = e.key;
+    out.second.push_back(e.value);
   }
   if (out.second.empty() && !config::isCtorOption(key)) return std::nullopt;
   return out;
@@ -226,6 +322,11 @@ ControlServer::ControlServer(ipc::EventLoop& loop) : impl_(std::make_unique<Impl
 
 ControlServer::~ControlServer() {
   scrape_ = nullptr;
+  if (impl_->sink) {
+    auto& sinks = spdlog::default_logger()->sinks();
+    std::erase(sinks, std::static_pointer_cast<spdlog::sinks::sink>(impl_->sink));
+  }
+  if (logFlush_) event_free(logFlush_);
   for (auto& [p, c] : conns_)
     bufferevent_free(c->bev);
   for (auto* l : listeners_)
@@ -294,6 +395,51 @@ void ControlServer::serve(ControlHooks hooks) {
   tick_ = event_new(loop_.base(), -1, EV_PERSIST, &ControlServer::onTick, this);
   timeval second{1, 0};
   event_add(tick_, &second);
+  logFlush_ = event_new(loop_.base(), -1, 0, &ControlServer::onLogLines, this);
+  inForce_ = impl_->snapshotEntries();
+  impl_->sink = std::make_shared<ControlLogSink>(this);
+  impl_->sink->set_level(spdlog::level::trace);
+  spdlog::default_logger()->sinks().push_back(impl_->sink);
+}
+
+void ControlServer::logLine(control::LogLine line) {
+  if (!logFlush_ || !anyoneWants(line.severity) || logQueue_.size() >= kMaxQueuedLogLines) return;
+  logQueue_.push_back(std::move(line));
+  event_active(logFlush_, EV_TIMEOUT, 0);
+}
+
+void ControlServer::onLogLines(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ControlServer*>(arg);
+  auto lines = std::exchange(self->logQueue_, {});
+  for (const auto& l : lines)
+    self->emit(l.severity, control::logEvent(l), true);
+}
+
+void ControlServer::configApplied(const std::vector<config::TorrcEntry>& entries) {
+  auto changes = control::confChanges(inForce_, entries);
+  inForce_ = entries;
+  if (!changes.empty()) emit("CONF_CHANGED", control::confChangedEvent(changes));
+}
+
+void ControlServer::updateLogLevel() {
+  static constexpr const char* kLevels[] = {"DEBUG", "INFO", "NOTICE", "WARN", "ERR"};
+  std::string message = "control-log off";
+  for (const char* level : kLevels) {
+    if (!anyoneWants(level)) continue;
+    message = "control-log " + std::string(level);
+    std::transform(message.begin(), message.end(), message.begin(),
+                   [](char ch) { return static_cast<char>(std::tolower(ch)); });
+    break;
+  }
+  if (message == logLevelMessage_) return;
+  logLevelMessage_ = message;
+  if (impl_->hooks.controlLogLevel) impl_->hooks.controlLogLevel(message);
+}
+
+bool ControlServer::anyoneWants(const std::string& event) const {
+  for (const auto& [p, c] : conns_)
+    if (!c->closing && c->session->authenticated() && c->session->wants(event)) return true;
+  return false;
 }
 
 void ControlServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
@@ -339,6 +485,7 @@ void ControlServer::onRead(bufferevent* bev, void* arg) {
       }
     }
   }
+  self->updateLogLevel();  // after a SETEVENTS
   if (evbuffer_get_length(bufferevent_get_output(bev)) > kMaxPendingOutput) return self->drop(c);
 }
 
@@ -358,14 +505,17 @@ void ControlServer::drop(Conn* c) {
   auto owned = std::move(it->second);
   conns_.erase(it);
   bufferevent_free(owned->bev);
+  updateLogLevel();
 }
 
 // An asynchronous event to every authenticated controller that asked for it; one that does not
 // read its events is disconnected at the pending-output cap.
-void ControlServer::emit(const std::string& event, const std::string& line) {
+void ControlServer::emit(const std::string& event, const std::string& line, bool droppable) {
   std::vector<Conn*> over;
   for (auto& [p, c] : conns_) {
     if (c->closing || !c->session->authenticated() || !c->session->wants(event)) continue;
+    size_t pending = evbuffer_get_length(bufferevent_get_output(c->bev));
+    if (droppable && pending > kMaxPendingForLogs) continue;
     bufferevent_write(c->bev, line.data(), line.size());
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) > kMaxPendingOutput) over.push_back(p);
   }

@@ -25,7 +25,9 @@
 #include <kj/async.h>
 
 #include "common/config/config.h"
+#include "common/config/torrc.h"
 #include "common/control/auth.h"
+#include "common/control/events.h"
 #include "common/ipc/event_loop.h"
 
 struct evconnlistener;
@@ -41,6 +43,12 @@ struct ControlHooks {
   std::function<void()> reload;    // SIGNAL RELOAD/HUP: as the launcher's SIGHUP
   std::function<void()> shutdown;  // SIGNAL SHUTDOWN/INT: as its SIGINT (ShutdownWaitLength)
   std::function<void()> halt;      // SIGNAL HALT/TERM: as its SIGTERM (at once)
+  // SETCONF/RESETCONF: these entries (the ones in force with the controller's changes) checked and
+  // put in force as a reload does. "" when they are, else the reply line ("513 ...").
+  std::function<std::string(const std::vector<config::TorrcEntry>&)> setConf;
+  // The lowest log severity a controller wants changed: "control-log debug" ... "control-log
+  // off", for the daemons (launcher/supervisor.h setControlLogLevel).
+  std::function<void(const std::string&)> controlLogLevel;
 };
 
 class ControlServer {
@@ -54,10 +62,22 @@ class ControlServer {
   ControlServer& operator=(const ControlServer&) = delete;
 
   void serve(ControlHooks hooks);
+
+  // A log line for the controllers that asked for its severity (DEBUG ... ERR): queued (at most
+  // kMaxQueuedLogLines, newer ones dropped) and sent from the loop, never from inside the caller.
+  // The launcher's own lines reach it through a log sink added by serve(); main passes the daemons'
+  // relayed lines.
+  void logLine(control::LogLine line);
+  // A reload or SETCONF put `entries` in force: CONF_CHANGED lists the options that changed.
+  void configApplied(const std::vector<config::TorrcEntry>& entries);
   std::vector<std::string> listeners() const { return names_; }  // "127.0.0.1:9051", "unix:..."
 
   static constexpr size_t kMaxConnections = 16;
   static constexpr size_t kMaxPendingOutput = 1 << 20;
+  // Past this many bytes of unread output a controller misses log events (it is not dropped for
+  // them; a reply or another event still disconnects it at kMaxPendingOutput).
+  static constexpr size_t kMaxPendingForLogs = 256 << 10;
+  static constexpr size_t kMaxQueuedLogLines = 1024;
 
   struct Conn;
   struct Impl;
@@ -66,10 +86,14 @@ class ControlServer {
   explicit ControlServer(ipc::EventLoop& loop);
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* self);
   static void onTick(evutil_socket_t, short, void* self);
+  static void onLogLines(evutil_socket_t, short, void* self);
   static void onRead(bufferevent* bev, void* conn);
   static void onWrite(bufferevent* bev, void* conn);
   static void onEvent(bufferevent* bev, short what, void* conn);
-  void emit(const std::string& event, const std::string& line);
+  // `droppable`: skipped for a controller past kMaxPendingForLogs instead of disconnecting it.
+  void emit(const std::string& event, const std::string& line, bool droppable = false);
+  bool anyoneWants(const std::string& event) const;
+  void updateLogLevel();  // tells the daemons when the lowest severity wanted changed
   bool bindAll(const config::Config& cfg, std::string& error);
   void drop(Conn* c);
   void refreshTraffic();
@@ -80,6 +104,10 @@ class ControlServer {
   std::vector<std::string> names_;
   std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   event* tick_ = nullptr;
+  event* logFlush_ = nullptr;
+  std::vector<control::LogLine> logQueue_;
+  std::vector<config::TorrcEntry> inForce_;  // for CONF_CHANGED
+  std::string logLevelMessage_ = "control-log off";
   kj::Promise<void> scrape_ = nullptr;  // the traffic counters being asked for
 };
 

@@ -110,6 +110,7 @@ struct Loop {
   std::string configPath;    // the operator's torrc (-f)
   std::string snapshotPath;  // what the daemons read (see writeSnapshot)
   MetricsServer* metrics = nullptr;
+  ControlServer* control = nullptr;
   uint64_t startedAtMs = 0;
 };
 
@@ -263,11 +264,31 @@ bool writeSnapshot(const std::vector<config::TorrcEntry>& entries, const std::st
   return ok && rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Puts checked entries in force, for a reload and for SETCONF: what cannot change while running
+// and MetricsPortPolicy are checked as at start-up; only entries that pass replace the
+// configuration in force and the daemons' snapshot (the caller then sends every daemon SIGHUP).
+// Returns "" or why not; `policyChanged` says whether the exit policy changed.
+std::string putInForce(Loop& l, const std::vector<config::TorrcEntry>& entries,
+                       config::BuildResult fresh, bool& policyChanged) {
+  auto metricsPolicy = MetricsPolicy::parse(fresh.config.metricsPortPolicy);
+  auto fixed = config::fixedWhileRunning(l.cfg, fresh.config);
+  if (!metricsPolicy) return metricsPolicy.error();
+  if (!fixed.empty()) return fixed.front() + " cannot change while onionsplit runs";
+  if (!writeSnapshot(entries, l.snapshotPath))
+    return "cannot write " + l.snapshotPath + ": " + std::strerror(errno);
+  for (const auto& w : fresh.warnings)
+    spdlog::warn("{}", w);
+  policyChanged = config::exitPolicyChanged(l.cfg, fresh.config);
+  l.cfg = std::move(fresh.config);
+  if (l.metrics) l.metrics->setPolicy(std::move(*metricsPolicy));
+  if (l.control) l.control->configApplied(entries);
+  return "";
+}
+
 // A reload: the operator's torrc is read and checked as at start-up (options, exit policy,
-// MetricsPortPolicy, what cannot change while running). Only a file that passes replaces the
-// configuration in force and the daemons' snapshot; then every daemon gets SIGHUP (which also
-// makes them read rotated keys). Otherwise the log says why and everything runs on unchanged.
-// True when the exit policy changed.
+// MetricsPortPolicy, what cannot change while running) and put in force (putInForce); every daemon
+// then gets SIGHUP (which also makes them read rotated keys). Otherwise the log says why and
+// everything runs on unchanged. True when the exit policy changed.
 bool reloadConfig(Loop& l) {
   std::vector<config::TorrcEntry> entries;
   config::BuildResult fresh;
@@ -278,24 +299,12 @@ bool reloadConfig(Loop& l) {
     spdlog::warn("reload: {} refused; the running configuration stays", l.configPath);
     return false;
   }
-  auto metricsPolicy = MetricsPolicy::parse(fresh.config.metricsPortPolicy);
-  auto fixed = config::fixedWhileRunning(l.cfg, fresh.config);
-  if (!metricsPolicy || !fixed.empty()) {
-    std::string why = !metricsPolicy ? metricsPolicy.error()
-                                     : fixed.front() + " cannot change while onionsplit runs";
+  bool policyChanged = false;
+  std::string why = putInForce(l, entries, std::move(fresh), policyChanged);
+  if (!why.empty()) {
     spdlog::warn("reload: {}: {}; the running configuration stays", l.configPath, why);
     return false;
   }
-  if (!writeSnapshot(entries, l.snapshotPath)) {
-    spdlog::warn("reload: cannot write {}: {}; the running configuration stays", l.snapshotPath,
-                 std::strerror(errno));
-    return false;
-  }
-  for (const auto& w : fresh.warnings)
-    spdlog::warn("{}", w);
-  bool policyChanged = config::exitPolicyChanged(l.cfg, fresh.config);
-  l.cfg = std::move(fresh.config);
-  if (l.metrics) l.metrics->setPolicy(std::move(*metricsPolicy));
   spdlog::info("reload: {} checked; the daemons read it now", l.configPath);
   return policyChanged;
 }
@@ -314,11 +323,8 @@ void reopenLogs(Loop& l) {
   }
 }
 
-void onReloadSignal(evutil_socket_t, short, void* arg) {
-  auto& l = *static_cast<Loop*>(arg);
-  reopenLogs(l);
-  spdlog::info("SIGHUP received; reading the configuration again and checking keys");
-  bool policyChanged = reloadConfig(l);
+// Every daemon reads the configuration again (SIGHUP, which also makes them read rotated keys).
+void tellDaemons(Loop& l, bool policyChanged) {
   checkKeys(l, true);
   // Still root (no User), the daemons leave root by themselves, and streamd does so without file
   // access: it cannot read the new policy, so it starts again with it.
@@ -327,6 +333,32 @@ void onReloadSignal(evutil_socket_t, short, void* arg) {
     spdlog::info("reload: restarting streamd for the new exit policy (it runs without User)");
     kill(streamd, SIGTERM);
   }
+}
+
+void onReloadSignal(evutil_socket_t, short, void* arg) {
+  auto& l = *static_cast<Loop*>(arg);
+  reopenLogs(l);
+  spdlog::info("SIGHUP received; reading the configuration again and checking keys");
+  tellDaemons(l, reloadConfig(l));
+}
+
+// SETCONF/RESETCONF: the entries in force with a controller's changes, checked as a torrc is and
+// put in force as a reload does. The torrc is not written (a SIGHUP reads it again).
+std::string setConfFromController(Loop& l, const std::vector<config::TorrcEntry>& entries) {
+  config::BuildResult built;
+  std::vector<std::string> errors;
+  if (!daemon::buildCheckedConfig(entries, "SETCONF", built, errors)) {
+    std::string why;
+    for (const auto& e : errors)
+      why += (why.empty() ? "" : "; ") + e;
+    return "513 Unacceptable option value: " + why;
+  }
+  bool policyChanged = false;
+  std::string why = putInForce(l, entries, std::move(built), policyChanged);
+  if (!why.empty()) return "553 Unable to set option: " + why;
+  spdlog::info("SETCONF from a controller: the daemons read the changed configuration now");
+  tellDaemons(l, policyChanged);
+  return "";
 }
 
 void onKeyTimer(evutil_socket_t, short, void* arg) {
@@ -533,6 +565,10 @@ int run(const std::string& configPath, const config::Config& cfg,
         }
       });
   loop.sup = &sup;
+  if (control)  // the daemons' lines for controllers (SETEVENTS NOTICE ...), apart from their logs
+    sup.onControlLog([&control](const std::string& line) {
+      if (control) control->logLine(control::relayedLogLine(line));
+    });
   sup.onRefusal([&loop](const std::string&) {
     loop.refused = true;
     stopNow(loop);
@@ -541,6 +577,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   loop.configPath = configPath;
   loop.snapshotPath = snapshot;
   loop.metrics = metrics.get();
+  loop.control = control.get();
   loop.startedAtMs = startedAtMs;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
   event* intr = evsignal_new(loop.base, SIGINT, onInterrupt, &loop);
@@ -568,7 +605,11 @@ int run(const std::string& configPath, const config::Config& cfg,
   if (control)  // SIGNAL RELOAD, SHUTDOWN and HALT take the paths of SIGHUP, SIGINT and SIGTERM
     control->serve({[&loop]() -> const config::Config& { return loop.cfg; }, configPath, snapshot,
                     startedAtMs, [] { raise(SIGHUP); }, [] { raise(SIGINT); },
-                    [] { raise(SIGTERM); }});
+                    [] { raise(SIGTERM); },
+                    [&loop](const std::vector<config::TorrcEntry>& changed) {
+                      return setConfFromController(loop, changed);
+                    },
+                    [&sup](const std::string& level) { sup.setControlLogLevel(level); }});
   event_base_dispatch(loop.base);
   event_free(term);
   event_free(intr);
@@ -576,6 +617,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   event_free(keyTimer);
   event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
+  loop.control = nullptr;
   control = nullptr;
   if (!cfg.pidFile.empty()) unlink(cfg.pidFile.c_str());
   spdlog::info("stopped");

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/daemon/log.h"
 #include "common/daemon/runtime.h"
 #include "common/sandbox/policy.h"
 
@@ -169,6 +170,27 @@ void Supervisor::start(Child& c) {
   c.outEvent = event_new(base_, c.outFd, EV_READ | EV_PERSIST, &Supervisor::onOutput, &c);
   event_add(c.outEvent, nullptr);
   note("started " + c.spec.name + " (pid " + std::to_string(pid) + ")", false);
+  if (!controlLogMessage_.empty()) sendText(c, controlLogMessage_);
+}
+
+void Supervisor::sendText(Child& c, const std::string& text) {
+  if (c.pid > 0 && c.channelFd >= 0)
+    send(c.channelFd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void Supervisor::setControlLogLevel(const std::string& message) {
+  controlLogMessage_ = message;
+  for (auto& c : children_)
+    sendText(*c, message);
+}
+
+// One line of a daemon's output: a line marked for the control port goes there only.
+void Supervisor::relay(Child& c, const std::string& line) {
+  if (!line.empty() && line[0] == daemon::kControlLogMark) {
+    if (controlLog_) controlLog_(c.spec.name + ": " + line.substr(1));
+    return;
+  }
+  out_(c.spec.name + ": " + line);
 }
 
 void Supervisor::onOutput(evutil_socket_t fd, short, void* arg) {
@@ -179,7 +201,7 @@ void Supervisor::onOutput(evutil_socket_t fd, short, void* arg) {
     if (n > 0) {
       for (ssize_t i = 0; i < n; ++i) {
         if (buf[i] == '\n' || c.partial.size() >= kMaxLine) {
-          c.owner->out_(c.spec.name + ": " + c.partial);
+          c.owner->relay(c, c.partial);
           c.partial.clear();
           if (buf[i] == '\n') continue;
         }
@@ -189,7 +211,7 @@ void Supervisor::onOutput(evutil_socket_t fd, short, void* arg) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     // EOF: the child closed its output (it exited, or is exiting).
-    if (!c.partial.empty()) c.owner->out_(c.spec.name + ": " + c.partial);
+    if (!c.partial.empty()) c.owner->relay(c, c.partial);
     c.partial.clear();
     event_del(c.outEvent);
     return;

@@ -74,6 +74,12 @@ class Supervisor {
   // ends what is left.
   void drain();
 
+  // The daemons' log lines for the control port (common/daemon/log.h setControlLogLevel): each
+  // goes to `f` ("name: [severity] name: message"), never to `out`. `message` ("control-log
+  // notice", "control-log off", ...) is sent to every daemon now and to each one started later.
+  void onControlLog(std::function<void(const std::string&)> f) { controlLog_ = std::move(f); }
+  void setControlLogLevel(const std::string& message);
+
   // Called (instead of a restart) when a daemon exits with daemon::kExitRefuseToRun.
   void onRefusal(std::function<void(const std::string& daemon)> f) { refusal_ = std::move(f); }
 
@@ -92,12 +98,16 @@ class Supervisor {
   void reap();
   void finishStopIfDone();
   void note(const std::string& line, bool warning);
+  void sendText(Child& c, const std::string& text);
+  void relay(Child& c, const std::string& line);
 
   event_base* base_;
   std::vector<std::unique_ptr<Child>> children_;
   std::function<void(const std::string&)> out_;
   Events events_;
   std::function<void(const std::string&)> refusal_;
+  std::function<void(const std::string&)> controlLog_;
+  std::string controlLogMessage_;
   event* sigchld_ = nullptr;
   event* stopTimer_ = nullptr;
   event* termTimer_ = nullptr;

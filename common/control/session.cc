@@ -38,6 +38,17 @@ std::string bytesOf(const Digest256& d) {
 
 }  // namespace
 
+std::optional<std::string> settableOption(std::string_view name) {
+  static constexpr std::string_view kSettable[] = {
+      "ContactInfo",   "Nickname",          "MyFamily",           "ExitPolicy",
+      "ExitRelay",     "ReducedExitPolicy", "IPv6Exit",           "ExitPolicyRejectPrivate",
+      "BandwidthRate", "BandwidthBurst",    "RelayBandwidthRate", "RelayBandwidthBurst",
+      "MaxMemInQueues"};
+  for (auto o : kSettable)
+    if (iequals(o, name)) return std::string(o);
+  return std::nullopt;
+}
+
 const std::vector<std::string_view>& eventNames() {
   static const std::vector<std::string_view> names = {"CIRC",
                                                       "CIRC_MINOR",
@@ -116,7 +127,13 @@ bool Session::dispatch(const Command& c, std::string& out) {
     } else {
       out += endReply(250, "OK");
     }
-  } else if (kw == "SETCONF" || kw == "RESETCONF" || kw == "SAVECONF" || kw == "LOADCONF") {
+  } else if (kw == "SETCONF" || kw == "RESETCONF") {
+    out += setConf(*args);
+  } else if (kw == "SAVECONF") {
+    out += endReply(551,
+                    "Unable to write configuration to disk: onionsplit does not rewrite the "
+                    "torrc; edit it and send SIGNAL RELOAD");
+  } else if (kw == "LOADCONF") {
     out += endReply(551, "onionsplit does not support " + kw + " yet");
   } else {
     out += endReply(510, "Unrecognized command \"" + c.keyword + "\"");
@@ -246,7 +263,9 @@ std::string Session::getInfo(const std::vector<Arg>& args) {
       for (auto n : eventNames())
         *v += (v->empty() ? "" : " ") + std::string(n);
     } else {
-      v = backend_.info(key);
+      std::string error;
+      v = backend_.info(key, error);
+      if (!v && !error.empty()) return endReply(551, error);
     }
     if (!v) {
       unknown.push_back(key);
@@ -277,6 +296,25 @@ std::string Session::getConf(const std::vector<Arg>& args) {
   for (size_t i = 0; i + 1 < lines.size(); ++i)
     r.line(lines[i]);
   return r.finish(lines.back());
+}
+
+// SETCONF and RESETCONF (the same here: an option without a value goes back to its default).
+std::string Session::setConf(const std::vector<Arg>& args) {
+  std::vector<ConfChange> changes;
+  for (const auto& a : args) {
+    std::string key = a.key.empty() ? a.value : a.key;
+    auto known = backend_.conf(key);
+    if (!known)
+      return endReply(552, "Unrecognized option: Unknown option '" + key + "'.  Failing.");
+    auto name = settableOption(key);
+    if (!name)
+      return endReply(553, "Transition not allowed: While Tor is running, changing " +
+                               known->first + " is not allowed");
+    changes.emplace_back(*name, a.key.empty() ? std::nullopt : std::optional(a.value));
+  }
+  if (changes.empty()) return endReply(250, "OK");
+  std::string refused = backend_.setConf(changes);
+  return refused.empty() ? endReply(250, "OK") : refused + "\r\n";
 }
 
 std::string Session::setEvents(const std::vector<Arg>& args) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/control/auth.h"
+#include "common/control/events.h"
 #include "common/control/protocol.h"
 
 namespace onionsplit::control {
@@ -21,8 +22,9 @@ namespace onionsplit::control {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // GETINFO: the value of `key`, nullopt if it is not a key this relay answers.
-  virtual std::optional<std::string> info(std::string_view key) = 0;
+  // GETINFO: the value of `key`, nullopt if it is not a key this relay answers (552), or nullopt
+  // with `error` set when it is one but has no answer now (C tor's 551, e.g. "Address unknown").
+  virtual std::optional<std::string> info(std::string_view key, std::string& error) = 0;
   // GETCONF: the option's canonical name and its values (none: unset, shown as "Name"); nullopt
   // if it is not an option.
   virtual std::optional<std::pair<std::string, std::vector<std::string>>> conf(
@@ -30,9 +32,18 @@ class Backend {
   // SIGNAL: `name` upper-cased (RELOAD, HUP, SHUTDOWN, ...); false if not a signal it knows. Runs
   // after the 250 OK is queued.
   virtual bool signal(const std::string& name) = 0;
+  // SETCONF/RESETCONF of options settableOption() allows, already checked by name: each option
+  // with its new values (none: back to its default). "" when they are in force, else the whole
+  // reply line without its CRLF (C tor's "513 Unacceptable option value: ...").
+  virtual std::string setConf(const std::vector<ConfChange>& changes) = 0;
   // `n` random bytes (SAFECOOKIE's server nonce).
   virtual std::string random(size_t n) = 0;
 };
+
+// The canonical name of an option SETCONF and RESETCONF may change while the relay runs (those a
+// reload applies without a restart, and that give a controller no way to open files, listeners
+// or authentication); nullopt for every other.
+std::optional<std::string> settableOption(std::string_view name);
 
 // The event names SETEVENTS accepts (C tor's), space-separated as GETINFO events/names shows them.
 const std::vector<std::string_view>& eventNames();
@@ -56,6 +67,7 @@ class Session {
   std::string getConf(const std::vector<Arg>& args);
   std::string setEvents(const std::vector<Arg>& args);
   std::string useFeature(const std::vector<Arg>& args);
+  std::string setConf(const std::vector<Arg>& args);
   bool dispatch(const Command& c, std::string& out);
 
   const AuthConfig& auth_;

@@ -47,12 +47,12 @@ Expected<std::vector<std::string>, std::string> DiskFileSource::listDirectory(
   return names;
 }
 
-bool loadConfigFile(const std::string& path, config::BuildResult& out,
-                    std::vector<std::string>& errors, std::vector<config::TorrcEntry>* entriesOut) {
-  DiskFileSource fs;
-  std::vector<config::TorrcEntry> entries;
-  config::ConfigErrors problems;
-  config::readTorrcFileInto(path, fs, entries, problems);
+namespace {
+
+// The checks of buildCheckedConfig on top of `problems` already found (a file's unreadable lines).
+bool buildAndCheck(const std::vector<config::TorrcEntry>& entries, const std::string& name,
+                   config::ConfigErrors problems, config::BuildResult& out,
+                   std::vector<std::string>& errors) {
   auto built = config::buildConfig(entries);
   if (!built) problems.insert(problems.end(), built.error().begin(), built.error().end());
   auto policyErrors = exitpolicy::checkExitPolicyEntries(entries);
@@ -60,7 +60,7 @@ bool loadConfigFile(const std::string& path, config::BuildResult& out,
   if (problems.empty() && built) {
     // The items are good one by one; the effective policy (with Address, IPv6Exit...) must build.
     auto policy = exitpolicy::policyFromConfig(built->config);
-    if (!policy) problems.push_back(config::ConfigError{0, policy.error(), path});
+    if (!policy) problems.push_back(config::ConfigError{0, policy.error(), name});
   }
   if (!problems.empty()) {
     config::sortErrors(problems);
@@ -69,6 +69,23 @@ bool loadConfigFile(const std::string& path, config::BuildResult& out,
     return false;
   }
   out = std::move(*built);
+  return true;
+}
+
+}  // namespace
+
+bool buildCheckedConfig(const std::vector<config::TorrcEntry>& entries, const std::string& name,
+                        config::BuildResult& out, std::vector<std::string>& errors) {
+  return buildAndCheck(entries, name, {}, out, errors);
+}
+
+bool loadConfigFile(const std::string& path, config::BuildResult& out,
+                    std::vector<std::string>& errors, std::vector<config::TorrcEntry>* entriesOut) {
+  DiskFileSource fs;
+  std::vector<config::TorrcEntry> entries;
+  config::ConfigErrors problems;
+  config::readTorrcFileInto(path, fs, entries, problems);
+  if (!buildAndCheck(entries, path, std::move(problems), out, errors)) return false;
   if (entriesOut) *entriesOut = std::move(entries);
   return true;
 }

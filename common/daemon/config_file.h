@@ -19,6 +19,12 @@ class DiskFileSource final : public config::FileSource {
       const std::string& path) const override;
 };
 
+// Builds the Config from `entries` and checks every ExitPolicy item and the effective exit policy,
+// as loadConfigFile does after reading a file (SETCONF's entries are checked so; `name` names them
+// in errors). On failure returns false with every problem in `errors`, one line each.
+bool buildCheckedConfig(const std::vector<config::TorrcEntry>& entries, const std::string& name,
+                        config::BuildResult& out, std::vector<std::string>& errors);
+
 // Reads `path` (with its %includes), builds the Config and checks every ExitPolicy item and the
 // effective exit policy with streamd's parser. On failure returns false with every problem in
 // `errors`, one line each, with file and line where there is one.

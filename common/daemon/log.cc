@@ -208,6 +208,12 @@ std::vector<std::shared_ptr<LogFileSink>>& fileSinks() {
   return sinks;
 }
 
+// The control port's sink of the logger in place (setControlLogLevel), once asked for.
+std::shared_ptr<spdlog::sinks::sink>& controlSink() {
+  static std::shared_ptr<spdlog::sinks::sink> sink;
+  return sink;
+}
+
 std::unique_ptr<spdlog::formatter> makeFormatter(const std::string& pattern) {
   auto f = std::make_unique<spdlog::pattern_formatter>();
   f->add_flag<SdPriorityFlag>('*').add_flag<CtorSeverityFlag>('&').set_pattern(pattern);
@@ -278,7 +284,32 @@ bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& 
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   fileSinks() = std::move(files);
+  controlSink() = nullptr;
   return true;
+}
+
+void setControlLogLevel(std::optional<config::LogSeverity> min) {
+  auto& sink = controlSink();
+  auto logger = spdlog::default_logger();
+  if (!sink) {
+    if (!min) return;
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    sink->set_formatter(
+        makeFormatter(std::string(1, kControlLogMark) + "[%&] " + logger->name() + ": %v"));
+    logger->sinks().push_back(sink);
+  }
+  sink->set_level(min ? toSpd(*min) : spdlog::level::off);
+}
+
+std::optional<std::optional<config::LogSeverity>> parseControlLogMessage(std::string_view msg) {
+  using S = config::LogSeverity;
+  static constexpr std::pair<std::string_view, std::optional<S>> kLevels[] = {
+      {"control-log off", std::nullopt}, {"control-log debug", S::kDebug},
+      {"control-log info", S::kInfo},    {"control-log notice", S::kNotice},
+      {"control-log warn", S::kWarn},    {"control-log err", S::kErr}};
+  for (const auto& [text, level] : kLevels)
+    if (msg == text) return level;
+  return std::nullopt;
 }
 
 std::vector<std::string> reopenLogFiles() {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,6 +41,15 @@ std::vector<std::string> reopenLogFiles();
 // A descriptor the launcher opened for the Log file `path`: the logger writes there from now on.
 // Takes `fd` (closed if no Log file of the logger has that path, which returns false).
 bool replaceLogFile(const std::string& path, int fd);
+
+// Log lines for the launcher's control port, whatever the Log targets say: from `min` (nullopt:
+// none) every line also goes to stderr, which the launcher reads, as kControlLogMark then
+// "[severity] name: message", and the launcher hands it to its controllers only. The launcher
+// asks for the lowest severity a controller wants (SETEVENTS DEBUG ... ERR).
+inline constexpr char kControlLogMark = '\x1f';
+void setControlLogLevel(std::optional<config::LogSeverity> min);
+// "control-log debug" ... "control-log err", "control-log off": the launcher's message.
+std::optional<std::optional<config::LogSeverity>> parseControlLogMessage(std::string_view msg);
 
 // Allows at most `burst` events per key per `period`; counts what it suppressed so the next allowed
 // line can say how many were dropped. Pure: the caller passes the time.

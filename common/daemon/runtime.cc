@@ -152,7 +152,8 @@ void Runtime::onShutdownTimer(evutil_socket_t, short, void* self) {
 }
 
 // A message on the launcher's channel: a Log file's path, with a descriptor the launcher opened
-// for it after logrotate moved the file (SCM_RIGHTS). EOF: the launcher is gone.
+// for it after logrotate moved the file (SCM_RIGHTS), or the lowest severity the launcher's
+// controllers want ("control-log LEVEL", no descriptor). EOF: the launcher is gone.
 void Runtime::onLauncherMessage(evutil_socket_t fd, short, void* self) {
   auto& rt = *static_cast<Runtime*>(self);
   for (;;) {
@@ -171,7 +172,12 @@ void Runtime::onLauncherMessage(evutil_socket_t fd, short, void* self) {
       return;
     }
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    if (!c) {
+      if (auto level = parseControlLogMessage(std::string_view(path, static_cast<size_t>(n))))
+        setControlLogLevel(*level);
+      continue;
+    }
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     int file = -1;
     std::memcpy(&file, CMSG_DATA(c), sizeof file);
     std::string name(path, static_cast<size_t>(n));

@@ -4,11 +4,17 @@ network with ControlPort, ControlSocket, CookieAuthentication and a HashedContro
 C tor's `tor --hash-password`. stem authenticates (SAFECOOKIE with the cookie file, the password,
 and over the Unix socket), reads GETINFO keys and GETCONF options and checks them against the
 relay (its fingerprint, its torrc, its launcher's pid); a controller that did not authenticate gets
-C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS BW stem sees the bytes of a download through onionsplit as the exit;
-SIGNAL RELOAD reloads the torrc and SIGNAL SHUTDOWN stops the relay after ShutdownWaitLength.
+C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS BW stem sees the
+bytes of a download through onionsplit as the exit. GETINFO ns/id and ns/name read channeld's
+cached consensus; a C tor middle relay of the same network with a ControlPort gives the same
+answers for the keys and errors in SAME_ANSWERS. SETCONF of runtime options takes effect with
+CONF_CHANGED, others are refused as C tor does; NOTICE events come from the launcher and the
+daemons; SIGNAL RELOAD reloads the torrc (CONF_CHANGED again) and SIGNAL SHUTDOWN stops the relay
+after ShutdownWaitLength.
 
 Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -76,6 +82,14 @@ def check_getinfo(check, c, relay):
     check("BW" in c.get_info("events/names").split() and
           "fingerprint" in c.get_info("info/names"), "GETINFO events/names and info/names")
     check(c.get_info("status/version/current") == "unknown", "GETINFO status/version/current")
+    text = c.get_info("config-text").splitlines()
+    check("Nickname splitrelay" in text and "ContactInfo onionsplit@localhost" in text,
+          f"GETINFO config-text lists the torrc's options: {text[:4]}...")
+    for key, want in (("dormant", "0"), ("status/circuit-established", "0"),
+                      ("accounting/enabled", "0"), ("address", "127.0.0.1")):
+        got = c.get_info(key)
+        check(got == want, f"GETINFO {key}: {got!r}")
+    # Before channeld holds a consensus, ns/* answers "" as C tor's does without one.
     reply = c.msg("GETINFO no-such-key")
     check(reply.raw_content() == '552 Unrecognized key "no-such-key"\r\n',
           f"an unknown GETINFO key is refused: {reply.raw_content().strip()!r}")
@@ -87,6 +101,135 @@ def check_getconf(check, c, relay):
     policy = c.get_conf("ExitPolicy", multiple=True)
     check(policy == ["accept 127.0.0.0/8:*", "accept *:*"], f"GETCONF ExitPolicy: {policy}")
     check(c.get_conf("ORPort") == f"127.0.0.1:{relay.port}", "GETCONF ORPort")
+
+
+# What C tor answers and onionsplit must answer alike (a C tor middle relay of the same network
+# with a ControlPort): key or command, and why the two may differ when they do.
+SAME_ANSWERS = ["GETINFO dormant", "GETINFO accounting/enabled", "GETINFO address",
+                "GETINFO no-such-key", "GETINFO ns/id/nothex", "GETINFO ns/id/" + "0" * 40,
+                "GETINFO ns/id/" + "z" * 40,
+                "SETCONF NoSuchOption=1", "GETCONF NoSuchOption"]
+# status/circuit-established: C tor's relay builds circuits of its own (1); onionsplit has no
+# client role and builds none (0). Not compared.
+
+
+def ctor_answers(port, commands):
+    """Each command's raw reply from a C tor ControlPort without authentication."""
+    with Controller.from_port(port=port) as c:
+        c.authenticate()
+        return {cmd: c.msg(cmd).raw_content() for cmd in commands}
+
+
+def compare_with_ctor(check, c, ctor_port, middle_fp):
+    ours = {cmd: c.msg(cmd).raw_content() for cmd in SAME_ANSWERS}
+    theirs = ctor_answers(ctor_port, SAME_ANSWERS)
+    for cmd in SAME_ANSWERS:
+        check(ours[cmd] == theirs[cmd], f"{cmd} as C tor: {ours[cmd].strip()!r} "
+              f"(C tor {theirs[cmd].strip()!r})")
+    ours = dict(line.split(" ", 1) for line in c.get_info("config/names").splitlines())
+    with Controller.from_port(port=ctor_port) as t:
+        t.authenticate()
+        theirs = dict(line.split(" ", 1) for line in t.get_info("config/names").splitlines())
+    differ = {k: (v, theirs[k]) for k, v in ours.items() if k in theirs and theirs[k] != v}
+    check(ours.get("ExitPolicy") == "LineList" and not differ,
+          f"GETINFO config/names: {len(ours)} options, typed as C tor types them "
+          f"(not in C tor: {sorted(set(ours) - set(theirs))}; differing: {differ})")
+    reply = c.msg("SETCONF DataDirectory=/tmp/elsewhere").raw_content()
+    theirs = ctor_answers(ctor_port, ["SETCONF DataDirectory=/tmp/elsewhere"])
+    check(reply.startswith("553 Transition not allowed: While Tor is running") and
+          list(theirs.values())[0].startswith("553 Transition not allowed: While Tor is running"),
+          f"SETCONF DataDirectory refused as C tor does: {reply.strip()!r}")
+    # The same consensus entry for the C tor middle (once both hold the same consensus), but for
+    # the r line's digest: onionsplit reads the ns consensus and gives the descriptor's digest, a
+    # C tor relay reads the microdesc consensus and gives the start of the microdescriptor's.
+    query = f"GETINFO ns/id/{middle_fp}"
+    deadline = time.time() + 90
+    while True:
+        ours = re.sub(r"(\nr \S+ \S+) \S+", r"\1 DIGEST", c.msg(query).raw_content())
+        theirs = re.sub(r"(\nr \S+ \S+) \S+", r"\1 DIGEST",
+                        ctor_answers(ctor_port, [query])[query])
+        if (ours == theirs and ours.startswith("250+")) or time.time() > deadline:
+            break
+        time.sleep(2)
+    check(ours == theirs and ours.startswith("250+"),
+          f"{query} as C tor: {ours!r} (C tor {theirs!r})")
+
+
+def check_ns(check, c, relay):
+    """ns/id and ns/name for the relay itself from channeld's cached consensus, read by stem."""
+    deadline = time.time() + 90
+    entry = None
+    while time.time() < deadline and entry is None:
+        try:
+            entry = c.get_network_status(relay.fingerprint)
+        except stem.DescriptorUnavailable:
+            time.sleep(2)
+    check(entry is not None and entry.nickname == "splitrelay" and
+          entry.fingerprint == relay.fingerprint and "Exit" in entry.flags and
+          entry.address == "127.0.0.1" and entry.or_port == relay.port,
+          f"GETINFO ns/id/<its fingerprint>: {entry and (entry.nickname, entry.flags)}")
+    by_name = c.get_network_status("splitrelay", None)
+    check(by_name is not None and by_name.fingerprint == relay.fingerprint,
+          "GETINFO ns/name/splitrelay")
+
+
+def check_log_and_conf_events(check, c, relay):
+    """NOTICE from the launcher and from the daemons (their Log is a file only: the lines come
+    over the daemons' control channel); SETCONF applies a runtime option with CONF_CHANGED; a
+    reload brings the torrc's value back with CONF_CHANGED; SETCONF of others is refused."""
+    notices, changes = [], []
+    lock = threading.Lock()
+
+    def on_notice(event):
+        with lock:
+            notices.append(event.message)
+
+    def on_conf(event):
+        with lock:
+            changes.append(dict(event.changed))
+
+    c.add_event_listener(on_notice, EventType.NOTICE)
+    c.add_event_listener(on_conf, EventType.CONF_CHANGED)
+    c.set_conf("ContactInfo", "changed by stem")
+    check(c.get_conf("ContactInfo") == "changed by stem" and
+          "ContactInfo changed by stem" in c.get_info("config-text").splitlines(),
+          "SETCONF ContactInfo is in force (GETCONF, config-text)")
+    c.set_options({"ExitPolicy": ["accept 127.0.0.0/8:80", "reject *:*"]})
+    policy = c.get_info("exit-policy/full").splitlines()
+    check("accept 127.0.0.0/8:80" in policy and "accept *:*" not in policy,
+          f"SETCONF ExitPolicy is in force: {policy}")
+    for cmd, want in (("SETCONF ORPort=1", "553 Transition not allowed: While Tor is running, "
+                       "changing ORPort is not allowed"),
+                      ("SETCONF BandwidthRate=lots", "513 Unacceptable option value: "),
+                      ('SETCONF ExitPolicy="accept nowhere:80"', "513 Unacceptable option value: "),
+                      ("SAVECONF", "551 Unable to write configuration to disk")):
+        reply = c.msg(cmd).raw_content()
+        check(reply.startswith(want), f"{cmd}: {reply.strip()!r}")
+    c.signal(Signal.RELOAD)
+
+    def seen(pred):
+        with lock:
+            return any(pred(x) for x in list(notices) + list(changes))
+
+    deadline = time.time() + 30
+    while time.time() < deadline and not (
+            seen(lambda m: isinstance(m, str) and m.startswith("channeld: reload")) and
+            seen(lambda m: isinstance(m, dict) and
+                 m.get("ContactInfo") == ["onionsplit@localhost"])):
+        time.sleep(1)
+    with lock:
+        launcher = [m for m in notices if m.startswith("launcher: SIGHUP received")]
+        daemons = [m for m in notices if m.startswith(("channeld: ", "circuitd: ", "streamd: "))]
+        check(launcher and daemons, f"NOTICE events from the launcher and the daemons: "
+              f"{launcher[:1]} {daemons[:2]}")
+        check(len(changes) >= 3 and changes[0] == {"ContactInfo": ["changed by stem"]} and
+              changes[1].get("ExitPolicy") == ["accept 127.0.0.0/8:80", "reject *:*"] and
+              changes[-1].get("ContactInfo") == ["onionsplit@localhost"],
+              f"CONF_CHANGED after SETCONF and after the reload: {changes}")
+    check(c.get_conf("ContactInfo") == "onionsplit@localhost",
+          "the reload read the torrc again: SETCONF's value is gone, as in C tor")
+    c.remove_event_listener(on_notice)
+    c.remove_event_listener(on_conf)
 
 
 def closed_by_peer(s):
@@ -131,6 +274,9 @@ def main():
                 tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
                               conflux=False) as net:
             net.setup()
+            middle = [n for n in net.nodes if n.role == "middle"][0]
+            ctor_port = tornet.free_port()
+            middle.extra = [f"ControlPort 127.0.0.1:{ctor_port}", "CookieAuthentication 0"]
             extra = [f"ControlPort 127.0.0.1:{cport}", f"ControlSocket {sock}",
                      "CookieAuthentication 1", f"HashedControlPassword {hashed}",
                      "ShutdownWaitLength 2"]
@@ -178,6 +324,10 @@ def main():
                                             timeout=150)
             with Controller.from_port(port=cport) as c:
                 c.authenticate()
+                check_ns(check, c, relay)
+                compare_with_ctor(check, c, ctor_port, middle.fingerprint)
+            with Controller.from_port(port=cport) as c:
+                c.authenticate()
                 seen = []
                 lock = threading.Lock()
 
@@ -202,11 +352,7 @@ def main():
                 check(len(seen) >= 2 and total >= n,
                       f"BW events: {len(seen)}, {total} bytes read in all (download {n})")
 
-                c.signal(Signal.RELOAD)
-                deadline = time.time() + 30
-                while time.time() < deadline and "checked; the daemons read it now" not in \
-                        relay.log_text():
-                    time.sleep(1)
+                check_log_and_conf_events(check, c, relay)
                 check("checked; the daemons read it now" in relay.log_text(),
                       "SIGNAL RELOAD reloads the torrc as SIGHUP does")
                 c.signal(Signal.SHUTDOWN)

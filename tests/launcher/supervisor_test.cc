@@ -72,6 +72,35 @@ TEST(Supervisor, PrefixesOutputRestartsOneAndStopsAll) {
   EXPECT_EQ(kill(beta, 0), -1) << "beta must be gone";
 }
 
+// The control port's log lines: a line marked for it goes to onControlLog only, the others to the
+// output as before; the lowest severity controllers want reaches a running daemon and one started
+// later over its "launcher" socket (a Python child prints what it receives there).
+TEST(Supervisor, ControlLogLinesAndLevel) {
+  Harness h;
+  std::vector<std::string> control;
+  const std::string reader =
+      "import os, socket\n"
+      "names = os.environ['LISTEN_FDNAMES'].split(':')\n"
+      "s = socket.socket(fileno=3 + names.index('launcher'))\n"
+      "print('\\x1f[notice] gamma: marked', flush=True)\n"
+      "while True: print('got', s.recv(100).decode(), flush=True)\n";
+  DaemonSpec gamma{"gamma", "/usr/bin/python3", {"-c", reader}, -1, {}, false};
+  Supervisor sup(h.base, {gamma}, RestartBackoff::Params{},
+                 [&](const std::string& l) { h.lines.push_back(l); });
+  sup.onControlLog([&](const std::string& l) { control.push_back(l); });
+  sup.setControlLogLevel("control-log info");  // before the start: sent when it starts
+  sup.startAll();
+  ASSERT_TRUE(h.runUntil([&] { return h.sawLine("gamma: got control-log info"); }, 10000));
+  EXPECT_EQ(control, std::vector<std::string>{"gamma: [notice] gamma: marked"});
+  sup.setControlLogLevel("control-log off");
+  ASSERT_TRUE(h.runUntil([&] { return h.sawLine("gamma: got control-log off"); }, 10000));
+  for (const auto& l : h.lines)
+    EXPECT_EQ(l.find("marked"), std::string::npos) << l;
+  bool done = false;
+  sup.stopAll(std::chrono::milliseconds(3000), [&] { done = true; });
+  ASSERT_TRUE(h.runUntil([&] { return done; }, 5000));
+}
+
 // A daemon that exits with daemon::kExitRefuseToRun (channeld, when the consensus requires a
 // protocol it lacks) is not restarted: the supervisor reports it, and the launcher stops the relay.
 TEST(Supervisor, ADaemonThatRefusesToRunIsNotRestarted) {

@@ -15,7 +15,9 @@ struct TableBackend : Backend {
   std::map<std::string, std::string> infos{{"version", "0.4.9.11"},
                                            {"exit-policy/full", "accept *:80\nreject *:*"}};
   std::vector<std::string> signals;
-  std::optional<std::string> info(std::string_view key) override {
+  std::vector<ConfChange> set;
+  std::optional<std::string> info(std::string_view key, std::string& error) override {
+    if (key == "address") error = "Address unknown";
     auto it = infos.find(std::string(key));
     if (it == infos.end()) return std::nullopt;
     return it->second;
@@ -24,6 +26,10 @@ struct TableBackend : Backend {
       std::string_view key) override {
     if (iequals(key, "Nickname"))
       return std::make_pair(std::string("Nickname"), std::vector<std::string>{"exit1"});
+    if (iequals(key, "DataDirectory"))
+      return std::make_pair(std::string("DataDirectory"), std::vector<std::string>{"/d"});
+    if (iequals(key, "BandwidthRate") || iequals(key, "ExitPolicy"))
+      return std::make_pair(std::string(key), std::vector<std::string>{});
     if (iequals(key, "ContactInfo"))
       return std::make_pair(std::string("ContactInfo"), std::vector<std::string>{});
     return std::nullopt;
@@ -31,6 +37,12 @@ struct TableBackend : Backend {
   bool signal(const std::string& name) override {
     signals.push_back(name);
     return name == "RELOAD" || name == "SHUTDOWN";
+  }
+  std::string setConf(const std::vector<ConfChange>& changes) override {
+    set = changes;
+    for (const auto& c : changes)
+      if (c.second == "bad") return "513 Unacceptable option value: BandwidthRate: bad";
+    return "";
   }
   std::string random(size_t n) override { return std::string(n, '\x55'); }
 };
@@ -156,6 +168,41 @@ TEST(ControlSession, GetInfoGetConfAndErrors) {
   EXPECT_EQ(h.send("GETCONF Bogus"), "552 Unrecognized configuration key \"Bogus\"\r\n");
   EXPECT_EQ(h.send("FROB"), "510 Unrecognized command \"FROB\"\r\n");
   EXPECT_EQ(h.send("GETINFO \"x"), "512 Syntax error in command argument\r\n");
+  EXPECT_TRUE(h.open);
+}
+
+TEST(ControlSession, GetInfoErrorFromTheRelay) {
+  Harness h;
+  h.send("AUTHENTICATE");
+  EXPECT_EQ(h.send("GETINFO version address"), "551 Address unknown\r\n");
+  EXPECT_TRUE(h.open);
+}
+
+TEST(ControlSession, SetConfOnlyForRuntimeOptions) {
+  Harness h;
+  h.send("AUTHENTICATE");
+  EXPECT_EQ(h.send("SETCONF ContactInfo=\"a b\" exitpolicy=\"accept *:80\" ExitPolicy=reject"),
+            "250 OK\r\n");
+  EXPECT_EQ(h.backend.set,
+            (std::vector<ConfChange>{
+                {"ContactInfo", "a b"}, {"ExitPolicy", "accept *:80"}, {"ExitPolicy", "reject"}}));
+  EXPECT_EQ(h.send("RESETCONF ContactInfo"), "250 OK\r\n");
+  EXPECT_EQ(h.backend.set, (std::vector<ConfChange>{{"ContactInfo", std::nullopt}}));
+  h.backend.set.clear();
+  EXPECT_EQ(h.send("SETCONF Bogus=1"),
+            "552 Unrecognized option: Unknown option 'Bogus'.  Failing.\r\n");
+  EXPECT_EQ(h.send("SETCONF ContactInfo=x DataDirectory=/tmp"),
+            "553 Transition not allowed: While Tor is running, changing DataDirectory is not "
+            "allowed\r\n");
+  EXPECT_TRUE(h.backend.set.empty());  // nothing of a refused SETCONF is applied
+  EXPECT_EQ(h.send("SETCONF BandwidthRate=bad"),
+            "513 Unacceptable option value: BandwidthRate: bad\r\n");
+  EXPECT_EQ(h.send("SAVECONF"),
+            "551 Unable to write configuration to disk: onionsplit does not rewrite the torrc; "
+            "edit it and send SIGNAL RELOAD\r\n");
+  EXPECT_EQ(settableOption("maxmeminqueues"), "MaxMemInQueues");
+  EXPECT_EQ(settableOption("HashedControlPassword"), std::nullopt);
+  EXPECT_EQ(settableOption("MetricsPortPolicy"), std::nullopt);
   EXPECT_TRUE(h.open);
 }
 

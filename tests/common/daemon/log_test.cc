@@ -114,6 +114,39 @@ TEST(Logging, JournalLinesCarryThePriority) {
   EXPECT_NE(text.find("<5>[notice] testd: fyi"), std::string::npos) << text;
 }
 
+// The control port's lines go to stderr marked, from the severity the launcher asked for,
+// whatever the Log targets (here a file at notice only) say; "off" stops them.
+TEST(Logging, ControlLogLinesFollowTheLaunchersLevel) {
+  std::string dir = testing::TempDir();
+  config::LogTarget file;
+  file.kind = config::LogTarget::Kind::kFile;
+  file.path = dir + "/control_log_test.log";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  int saved = dup(STDERR_FILENO);
+  dup2(fds[1], STDERR_FILENO);
+  std::string err;
+  ASSERT_TRUE(setupLogging({"testd", false, ""}, {file}, err)) << err;
+  spdlog::info("before");  // no control sink yet
+  setControlLogLevel(parseControlLogMessage("control-log info").value());
+  spdlog::debug("detail");  // C tor's info
+  spdlog::trace("noise");   // C tor's debug: below what was asked
+  setControlLogLevel(parseControlLogMessage("control-log off").value());
+  spdlog::warn("after");
+  spdlog::default_logger()->flush();
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fds[1]);
+  char buf[512] = {};
+  ssize_t n = read(fds[0], buf, sizeof buf - 1);
+  close(fds[0]);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0))),
+            "\x1f[info] testd: detail\n");
+  EXPECT_FALSE(parseControlLogMessage("control-log loud"));
+  EXPECT_FALSE(parseControlLogMessage("/var/log/tor/notices.log"));
+  unlink(file.path.c_str());
+}
+
 TEST(Logging, SyslogIdentityFollowsTheTag) {
   EXPECT_EQ(syslogIdentity(""), "onionsplit");
   EXPECT_EQ(syslogIdentity("exit1"), "onionsplit-exit1");

@@ -1,0 +1,208 @@
+// common/control/relay_info.cc: see relay_info.h.
+#include "common/control/relay_info.h"
+
+#include <functional>
+
+#include "common/base/hex.h"
+#include "common/control/protocol.h"
+
+namespace onionsplit::control {
+namespace {
+
+std::vector<std::string_view> words(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    size_t j = line.find(' ', i);
+    if (j == std::string_view::npos) j = line.size();
+    if (j > i) out.push_back(line.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+// Each entry's "r" line words and the lines after it up to the next entry or the footer; stops
+// when `fn` returns true.
+using EntryFn =
+    std::function<bool(const std::vector<std::string_view>&, const std::vector<std::string_view>&)>;
+void scanEntries(std::string_view consensus, const EntryFn& fn) {
+  std::vector<std::string_view> r, body;
+  size_t pos = 0;
+  auto flush = [&]() { return r.size() == 9 && fn(r, body); };
+  while (pos < consensus.size()) {
+    size_t end = consensus.find('\n', pos);
+    if (end == std::string_view::npos) end = consensus.size();
+    std::string_view line = consensus.substr(pos, end - pos);
+    pos = end + 1;
+    bool starts = line.substr(0, 2) == "r ", footer = line.substr(0, 16) == "directory-footer";
+    if (!starts && !footer) {
+      if (!r.empty()) body.push_back(line);
+      continue;
+    }
+    if (flush()) return;
+    r.clear();
+    body.clear();
+    if (footer) return;
+    r = words(line);
+  }
+  flush();
+}
+
+std::string format(const std::vector<std::string_view>& r,
+                   const std::vector<std::string_view>& body) {
+  std::string out = "r";
+  for (size_t i = 1; i < r.size(); ++i)
+    out += " " + std::string(i == 4 ? "2038-01-01" : i == 5 ? "00:00:00" : r[i]);
+  out += "\n";
+  bool a = false;
+  for (auto line : body) {
+    if (line.substr(0, 2) == "a " && !a) {
+      out += std::string(line) + "\n";
+      a = true;
+    }
+  }
+  for (auto line : body)
+    if (line.substr(0, 2) == "s " || line == "s") out += std::string(line) + "\n";
+  for (auto line : body) {
+    if (line.substr(0, 2) != "w ") continue;
+    for (auto w : words(line))
+      if (w.substr(0, 10) == "Bandwidth=") out += "w " + std::string(w) + "\n";
+  }
+  for (auto line : body)
+    if (line.substr(0, 2) == "p ") out += std::string(line) + "\n";
+  return out;
+}
+
+// The consensus's base64 identity for a hex fingerprint, or "" if it is not one.
+std::string identity64(std::string_view fingerprint) {
+  if (!fingerprint.empty() && fingerprint[0] == '$') fingerprint.remove_prefix(1);
+  auto raw = fromHex(fingerprint);
+  if (!raw || raw->size() != 20) return "";
+  return toBase64NoPad(*raw);
+}
+
+}  // namespace
+
+const std::string& configNames() {
+  static constexpr std::pair<std::string_view, std::string_view> kOptions[] = {
+      {"Address", "LineList"},
+      {"AssumeReachable", "Boolean"},
+      {"BandwidthBurst", "DataSize"},
+      {"BandwidthRate", "DataSize"},
+      {"ConnLimit", "Integer"},
+      {"ContactInfo", "String"},
+      {"ControlPort", "Dependent"},
+      {"ControlSocket", "LineList"},
+      {"CookieAuthFile", "Filename"},
+      {"CookieAuthFileGroupReadable", "Boolean"},
+      {"CookieAuthentication", "Boolean"},
+      {"DataDirectory", "Filename"},
+      {"DirAuthority", "LineList"},
+      {"DirPortFrontPage", "Filename"},
+      {"DoSCircuitCreationBurst", "Integer"},
+      {"DoSCircuitCreationDefenseTimePeriod", "TimeInterval"},
+      {"DoSCircuitCreationDefenseType", "SignedInteger"},
+      {"DoSCircuitCreationEnabled", "Boolean+Auto"},
+      {"DoSCircuitCreationMinConnections", "Integer"},
+      {"DoSCircuitCreationRate", "Integer"},
+      {"DoSConnectionConnectBurst", "Integer"},
+      {"DoSConnectionConnectDefenseTimePeriod", "TimeInterval"},
+      {"DoSConnectionConnectRate", "Integer"},
+      {"DoSConnectionDefenseType", "SignedInteger"},
+      {"DoSConnectionEnabled", "Boolean+Auto"},
+      {"DoSConnectionMaxConcurrentCount", "Integer"},
+      {"DoSRefuseSingleHopClientRendezvous", "Boolean+Auto"},
+      {"DoSStreamCreationBurst", "Integer"},
+      {"DoSStreamCreationDefenseType", "SignedInteger"},
+      {"DoSStreamCreationEnabled", "Boolean+Auto"},
+      {"DoSStreamCreationRate", "Integer"},
+      {"ExitPolicy", "LineList"},
+      {"ExitPolicyRejectLocalInterfaces", "Boolean"},
+      {"ExitPolicyRejectPrivate", "Boolean"},
+      {"ExitRelay", "Boolean+Auto"},
+      {"ExtendAllowPrivateAddresses", "Boolean"},
+      {"FamilyId", "LineList"},
+      {"FamilyKeyDirectory", "Filename"},
+      {"HashedControlPassword", "LineList"},
+      {"HeartbeatPeriod", "TimeInterval"},
+      {"IPCDirectory", "Filename"},
+      {"IPv6Exit", "Boolean"},
+      {"KeepalivePeriod", "TimeInterval"},
+      {"Log", "LineList"},
+      {"MaxMemInQueues", "DataSize"},
+      {"MetricsPort", "Dependent"},
+      {"MetricsPortPolicy", "LineList"},
+      {"MyFamily", "LineList"},
+      {"Nickname", "String"},
+      {"ORPort", "Dependent"},
+      {"OfflineMasterKey", "Boolean"},
+      {"OutboundBindAddress", "LineList"},
+      {"OutboundBindAddressExit", "LineList"},
+      {"OutboundBindAddressOR", "LineList"},
+      {"PidFile", "Filename"},
+      {"PublishServerDescriptor", "CommaList"},
+      {"ReducedExitPolicy", "Boolean"},
+      {"RelayBandwidthBurst", "DataSize"},
+      {"RelayBandwidthRate", "DataSize"},
+      {"RunAsDaemon", "Boolean"},
+      {"Sandbox", "Boolean"},
+      {"SandboxSyscalls", "String"},
+      {"ServerDNSAllowNonRFC953Hostnames", "Boolean"},
+      {"ServerDNSDetectHijacking", "Boolean"},
+      {"ServerDNSResolvConfFile", "Filename"},
+      {"ServerDNSTestAddresses", "CommaList"},
+      {"ShutdownWaitLength", "TimeInterval"},
+      {"SigningKeyLifetime", "TimeInterval"},
+      {"SyslogIdentityTag", "String"},
+      {"TestingTorNetwork", "Boolean"},
+      {"User", "String"},
+  };
+  static const std::string text = [] {
+    std::string out;
+    for (const auto& [name, type] : kOptions)
+      out += std::string(name) + " " + std::string(type) + "\n";
+    return out;
+  }();
+  return text;
+}
+
+std::string configText(const std::vector<config::TorrcEntry>& entries) {
+  std::string out;
+  for (const auto& e : entries)
+    out += e.key + " " + e.value + "\n";
+  return out;
+}
+
+std::optional<std::string> entryById(std::string_view consensus, std::string_view fingerprint) {
+  std::string id = identity64(fingerprint);
+  std::optional<std::string> out;
+  if (id.empty()) return out;
+  scanEntries(consensus, [&](const auto& r, const auto& body) {
+    if (r[2] == id) out = format(r, body);
+    return out.has_value();
+  });
+  return out;
+}
+
+std::optional<std::string> entryByName(std::string_view consensus, std::string_view nickname) {
+  std::optional<std::string> out;
+  scanEntries(consensus, [&](const auto& r, const auto& body) {
+    if (iequals(r[1], nickname)) out = format(r, body);
+    return out.has_value();
+  });
+  return out;
+}
+
+std::optional<std::string> addressInConsensus(std::string_view consensus,
+                                              std::string_view fingerprint) {
+  std::string id = identity64(fingerprint);
+  std::optional<std::string> out;
+  if (id.empty()) return out;
+  scanEntries(consensus, [&](const auto& r, const auto&) {
+    if (r[2] == id) out = std::string(r[6]);
+    return out.has_value();
+  });
+  return out;
+}
+
+}  // namespace onionsplit::control

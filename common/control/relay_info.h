@@ -1,0 +1,35 @@
+// common/control/relay_info.h: GETINFO answers made from the relay's files, pure: config-text from
+// the checked torrc entries, and ns/id/<fp>, ns/name/<nick> and address from the cached (ns
+// flavour) consensus text, in C tor's control-port layout of a router status entry.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config/torrc.h"
+
+namespace onionsplit::control {
+
+// "Key Value\n" for each entry, in order (C tor's config-text: the options set, not defaults).
+std::string configText(const std::vector<config::TorrcEntry>& entries);
+
+// GETINFO config/names: "Name Type\n" for each option onionsplit reads, with C tor's type names
+// (String, Filename, Boolean, Boolean+Auto, Integer, SignedInteger, DataSize, TimeInterval,
+// CommaList, LineList; the port options are "Dependent", as C tor lists them). Options accepted
+// only to be ignored are not listed.
+const std::string& configNames();
+
+// A relay's entry in the consensus as C tor's GETINFO ns/* shows it: its "r" line (the published
+// time as C tor prints it there, "2038-01-01 00:00:00"), its first "a" line, its "s" line, its
+// "w Bandwidth=N" and its "p" line, each ended by "\n". `fingerprint` is 40 hex digits (a leading
+// '$' allowed); `nickname` matches without case. nullopt when no entry matches.
+std::optional<std::string> entryById(std::string_view consensus, std::string_view fingerprint);
+std::optional<std::string> entryByName(std::string_view consensus, std::string_view nickname);
+
+// The IPv4 address of the entry with `fingerprint` ("r" line), if it is in the consensus.
+std::optional<std::string> addressInConsensus(std::string_view consensus,
+                                              std::string_view fingerprint);
+
+}  // namespace onionsplit::control

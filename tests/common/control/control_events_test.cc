@@ -1,0 +1,135 @@
+// Tests for common/control/events.h and relay_info.h: log events from the launcher's and the
+// daemons' lines, CONF_CHANGED, SETCONF's entries, and GETINFO's answers from the relay's files.
+#include "common/control/events.h"
+
+#include <gtest/gtest.h>
+
+#include "common/config/config.h"
+#include "common/control/relay_info.h"
+
+namespace onionsplit::control {
+namespace {
+
+std::vector<config::TorrcEntry> entries(std::vector<std::pair<std::string, std::string>> kv) {
+  std::vector<config::TorrcEntry> out;
+  for (auto& [k, v] : kv)
+    out.push_back({k, v, 1, "torrc"});
+  return out;
+}
+
+TEST(ControlEvents, LogEventAsCtor) {
+  EXPECT_EQ(logEvent({"NOTICE", "launcher: started circuitd (pid 7)"}),
+            "650 NOTICE launcher: started circuitd (pid 7)\r\n");
+  EXPECT_EQ(logEvent({"WARN", "two\r\nlines\n  "}), "650 WARN two  lines\r\n");
+}
+
+TEST(ControlEvents, RelayedDaemonLines) {
+  auto plain = relayedLogLine("circuitd: Dec 07 12:02:12.123 [warn] circuitd: a peer went away");
+  EXPECT_EQ(plain.severity, "WARN");
+  EXPECT_EQ(plain.message, "circuitd: a peer went away");
+  auto journal = relayedLogLine("streamd: <7>[debug] streamd: x [y] z");
+  EXPECT_EQ(journal.severity, "DEBUG");
+  EXPECT_EQ(journal.message, "streamd: x [y] z");
+  auto info = relayedLogLine("channeld: Dec 07 12:02:12.123 [info] channeld: hi");
+  EXPECT_EQ(info.severity, "INFO");
+  auto raw = relayedLogLine("streamd: ==123==ERROR: AddressSanitizer [bogus] x");
+  EXPECT_EQ(raw.severity, "NOTICE");
+  EXPECT_EQ(raw.message, "streamd: ==123==ERROR: AddressSanitizer [bogus] x");
+  EXPECT_EQ(relayedLogLine("").severity, "NOTICE");
+}
+
+TEST(ControlEvents, ConfChangedListsWhatChanged) {
+  auto before = entries({{"Nickname", "a"}, {"ExitPolicy", "accept *:80"}, {"ContactInfo", "x"}});
+  auto after = entries({{"nickname", "a"},
+                        {"ExitPolicy", "accept *:80"},
+                        {"ExitPolicy", "reject *:*"},
+                        {"BandwidthRate", "1 MB"}});
+  auto changes = confChanges(before, after);
+  EXPECT_EQ(changes, (std::vector<ConfChange>{{"ExitPolicy", "accept *:80"},
+                                              {"ExitPolicy", "reject *:*"},
+                                              {"BandwidthRate", "1 MB"},
+                                              {"ContactInfo", std::nullopt}}));
+  EXPECT_EQ(confChangedEvent(changes),
+            "650-CONF_CHANGED\r\n650-ExitPolicy=accept *:80\r\n650-ExitPolicy=reject *:*\r\n"
+            "650-BandwidthRate=1 MB\r\n650-ContactInfo\r\n650 OK\r\n");
+  EXPECT_TRUE(confChanges(before, before).empty());
+  EXPECT_EQ(confChangedEvent({}), "");
+}
+
+TEST(ControlEvents, WithChangesReplacesAnOptionsValues) {
+  auto in =
+      entries({{"exitpolicy", "accept *:80"}, {"Nickname", "a"}, {"ExitPolicy", "reject *:*"}});
+  auto out = withChanges(
+      in,
+      {{"ExitPolicy", "accept *:443"}, {"ExitPolicy", "reject *:*"}, {"Nickname", std::nullopt}});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].key, "ExitPolicy");
+  EXPECT_EQ(out[0].value, "accept *:443");
+  EXPECT_EQ(out[1].value, "reject *:*");
+  EXPECT_EQ(configText(out), "ExitPolicy accept *:443\nExitPolicy reject *:*\n");
+}
+
+// Two entries of an ns consensus (their identities are the base64 of 20 bytes 0x00.. and 0x11..).
+constexpr const char* kConsensus =
+    "network-status-version 3\n"
+    "r first AAAAAAAAAAAAAAAAAAAAAAAAAAA ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGk 2026-12-07 11:00:00 "
+    "10.0.0.1 9001 0\n"
+    "a [2001:db8::1]:9001\n"
+    "s Exit Fast Running Valid\n"
+    "v Tor 0.4.9.11\n"
+    "pr Link=1-5\n"
+    "w Bandwidth=20 Unmeasured=1\n"
+    "p accept 80,443\n"
+    "r Second ERERERERERERERERERERERERERE ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGk 2026-12-07 11:00:00 "
+    "10.0.0.2 9002 0\n"
+    "s Running Valid\n"
+    "w Bandwidth=5\n"
+    "p reject 1-65535\n"
+    "directory-footer\n"
+    "r fake ERERERERERERERERERERERERERE x 2026-12-07 11:00:00 10.9.9.9 1 0\n";
+
+TEST(ControlRelayInfo, ConsensusEntryInCtorsLayout) {
+  EXPECT_EQ(entryById(kConsensus, "0000000000000000000000000000000000000000"),
+            "r first AAAAAAAAAAAAAAAAAAAAAAAAAAA ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGk 2038-01-01 00:00:00 "
+            "10.0.0.1 9001 0\na [2001:db8::1]:9001\ns Exit Fast Running Valid\nw Bandwidth=20\n"
+            "p accept 80,443\n");
+  EXPECT_EQ(entryById(kConsensus, "$1111111111111111111111111111111111111111"),
+            "r Second ERERERERERERERERERERERERERE ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGk 2038-01-01 "
+            "00:00:00 10.0.0.2 9002 0\ns Running Valid\nw Bandwidth=5\np reject 1-65535\n");
+  EXPECT_EQ(entryByName(kConsensus, "second"), entryById(kConsensus,
+                                                         "11111111111111111111"
+                                                         "11111111111111111111"));
+  EXPECT_EQ(entryById(kConsensus, "2222222222222222222222222222222222222222"), std::nullopt);
+  EXPECT_EQ(entryById(kConsensus, "zz"), std::nullopt);
+  EXPECT_EQ(entryByName(kConsensus, "fake"), std::nullopt);  // after the footer
+  EXPECT_EQ(addressInConsensus(kConsensus, "1111111111111111111111111111111111111111"), "10.0.0.2");
+  EXPECT_EQ(addressInConsensus("garbage\nr short\n", "1111111111111111111111111111111111111111"),
+            std::nullopt);
+}
+
+// Every option config/names lists is one onionsplit reads: a torrc line with it is never refused
+// as unknown or as a C tor option onionsplit lacks (a value may still be refused).
+TEST(ControlRelayInfo, ConfigNamesAreOptionsOnionsplitReads) {
+  const std::string& names = configNames();
+  size_t pos = 0, count = 0;
+  while (pos < names.size()) {
+    size_t end = names.find('\n', pos);
+    ASSERT_NE(end, std::string::npos);
+    std::string line = names.substr(pos, end - pos);
+    pos = end + 1;
+    std::string name = line.substr(0, line.find(' '));
+    ++count;
+    auto built = config::parseConfig(name + " 1\n");
+    if (built) continue;
+    for (const auto& e : built.error()) {
+      EXPECT_EQ(e.message.find("unknown option"), std::string::npos) << line << ": " << e.message;
+      EXPECT_EQ(e.message.find("does not implement"), std::string::npos)
+          << line << ": " << e.message;
+    }
+  }
+  EXPECT_GT(count, 60u);
+  EXPECT_NE(names.find("\nExitPolicy LineList\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace onionsplit::control
