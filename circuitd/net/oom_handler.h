@@ -1,39 +1,22 @@
-// circuitd/net/oom_handler.h: circuitd's OOM handler. Every circuit's cell queues are charged to
-// the Reactor's MemCounter (reactor.h) against circuitd's share of MaxMemInQueues
-// (common/flowctl/mem_budget.h). A circuit that leaves a call over the budget only schedules this
-// handler; it runs from the event loop, outside every enqueue and IPC callback (C tor moved its
-// reclamation out of the cell-queue code in 0.4.9.12 for the same reason), and has the Reactor
-// close the circuits whose oldest queued cell is oldest, with DESTROY RESOURCELIMIT, until circuitd
-// holds at most 90% of its budget (Reactor::handleOom). The bytes freed are counted for the
-// MetricsPort (tor_relay_load_oom_bytes_total{subsys="cell"}).
+// circuitd/net/oom_handler.h: circuitd's OOM handler (common/daemon/reactor_oom.h). Every
+// circuit's cell queues are charged to the Reactor's MemCounter (reactor.h) against circuitd's
+// share of MaxMemInQueues; over it, Reactor::handleOom closes the circuits whose oldest queued cell
+// is oldest (circuitd/core/oom_choice.h), with DESTROY RESOURCELIMIT, until circuitd holds at most
+// 90% of its budget. The bytes freed are counted for the MetricsPort
+// (tor_relay_load_oom_bytes_total{subsys="cell"}).
 #pragma once
 
-#include <event2/event.h>
-
-#include "common/daemon/log.h"
+#include "circuitd/net/reactor.h"
+#include "common/daemon/reactor_oom.h"
 
 namespace onionsplit::circuitd {
 
-class Reactor;
-
-class OomHandler {
+class OomHandler : public daemon::ReactorOom<Reactor> {
  public:
-  // Becomes the reactor's over-budget callback (and stops being it when destroyed).
-  OomHandler(event_base* base, Reactor& reactor);
-  ~OomHandler();
-  OomHandler(const OomHandler&) = delete;
-  OomHandler& operator=(const OomHandler&) = delete;
-
-  // Runs the handler at the next turn of the loop (once, however often it is asked).
-  void schedule();
-
- private:
-  static void onEvent(evutil_socket_t, short, void* arg);
-  void run();
-
-  Reactor& reactor_;
-  event* ev_ = nullptr;
-  daemon::RateLimiter logLimit_{5, std::chrono::minutes(1)};  // a client can make it run often
+  OomHandler(event_base* base, Reactor& reactor)
+      : ReactorOom(base, reactor, "circuitd",
+                   "circuits with the oldest queued cells (DESTROY RESOURCELIMIT)",
+                   [&reactor] { return reactor.counters().oomCircuitsClosed; }) {}
 };
 
 }  // namespace onionsplit::circuitd

@@ -1,39 +1,22 @@
-// confluxd/net/oom_handler.h: confluxd's OOM handler. Every set's reorder queue (its
-// ConfluxController's) and its two message queues are charged to the Reactor's MemCounter
-// (reactor.h) against confluxd's share of MaxMemInQueues (common/flowctl/mem_budget.h). An event
-// that leaves confluxd over the budget only schedules this handler; it runs from the event loop,
-// outside every enqueue and IPC callback, and has the Reactor tear down the sets with the largest
-// reorder queues, their legs closed with RESOURCELIMIT, until confluxd holds at most 90% of its
-// budget (Reactor::handleOom). The bytes freed are counted for the MetricsPort
-// (tor_relay_load_oom_bytes_total{subsys="cell"}).
+// confluxd/net/oom_handler.h: confluxd's OOM handler (common/daemon/reactor_oom.h). Every set's
+// reorder queue (its ConfluxController's) and its two message queues are charged to the Reactor's
+// MemCounter (reactor.h) against confluxd's share of MaxMemInQueues; over it, Reactor::handleOom
+// tears down the sets with the largest reorder queues (common/conflux/oom_choice.h), their legs
+// closed with RESOURCELIMIT, until confluxd holds at most 90% of its budget. The bytes freed are
+// counted for the MetricsPort (tor_relay_load_oom_bytes_total{subsys="cell"}).
 #pragma once
 
-#include <event2/event.h>
-
-#include "common/daemon/log.h"
+#include "common/daemon/reactor_oom.h"
+#include "confluxd/net/reactor.h"
 
 namespace onionsplit::confluxd {
 
-class Reactor;
-
-class OomHandler {
+class OomHandler : public daemon::ReactorOom<Reactor> {
  public:
-  // Becomes the reactor's over-budget callback (and stops being it when destroyed).
-  OomHandler(event_base* base, Reactor& reactor);
-  ~OomHandler();
-  OomHandler(const OomHandler&) = delete;
-  OomHandler& operator=(const OomHandler&) = delete;
-
-  // Runs the handler at the next turn of the loop (once, however often it is asked).
-  void schedule();
-
- private:
-  static void onEvent(evutil_socket_t, short, void* arg);
-  void run();
-
-  Reactor& reactor_;
-  event* ev_ = nullptr;
-  daemon::RateLimiter logLimit_{5, std::chrono::minutes(1)};  // a client can make it run often
+  OomHandler(event_base* base, Reactor& reactor)
+      : ReactorOom(base, reactor, "confluxd",
+                   "conflux sets with the largest reorder queues (legs closed with RESOURCELIMIT)",
+                   [&reactor] { return reactor.counters().oomSetsClosed; }) {}
 };
 
 }  // namespace onionsplit::confluxd
