@@ -86,7 +86,9 @@ std::vector<DaemonMetrics> daemons() {
                                        "sockets_in_use",
                                        "sockets_limit"};
   // channeld's relay_flag_<Flag> (channeld/net/relay_status.cc), one for each flag C tor reports.
-  for (const auto& flag : ctorFamilies()["tor_relay_flag"].labels["type"])
+  // Keep the map alive for the loop: a range-for over a member of a temporary dangles in C++20.
+  auto ctor = ctorFamilies();
+  for (const auto& flag : ctor["tor_relay_flag"].labels["type"])
     channeld.push_back("relay_flag_" + flag);
   for (std::string dir : {"received", "initiated"}) {
     for (std::string fam : {"ipv4", "ipv6"}) {
