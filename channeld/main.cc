@@ -589,6 +589,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
     addLinkCounters(circuitdLink.counters(), out);
     out.emplace_back("channels_stalled", channels.stalledChannels());
+    out.emplace_back("channel_output_cap_reached_total", channels.outputCapReached());
     out.emplace_back("outbound_connections_in_progress", outbound.inProgress());
   };
   circuitd.start();

@@ -44,6 +44,7 @@ struct ChannelServer::Channel {
   std::vector<uint8_t> in;  // unread input
   bool open = false;
   bool stalled = false;  // circuitd could not take a cell: not reading
+  bool unread = false;   // our output reached kOutputCap: not reading until TLS takes it
   bool closing = false;
   bool outbound = false;  // we initiated the link (adoptOpen)
   int64_t lastWrite = 0;  // now_() of the last cell written (or of the open)
@@ -277,9 +278,15 @@ void ChannelServer::onRead(bufferevent* bev, void* arg) {
   server.process(*ch);
 }
 
-void ChannelServer::onWrite(bufferevent*, void* arg) {
+void ChannelServer::onWrite(bufferevent* bev, void* arg) {
   auto* ch = static_cast<Channel*>(arg);
-  if (ch->open && !ch->closing) ch->server->drain(*ch);
+  if (ch->closing) return;
+  if (ch->open) ch->server->drain(*ch);
+  if (ch->unread && evbuffer_get_length(bufferevent_get_output(bev)) < kOutputCap) {
+    ch->unread = false;
+    if (!ch->stalled) bufferevent_enable(bev, EV_READ);
+    onRead(bev, ch);  // what arrived before reading stopped, then the rest of `in`
+  }
 }
 
 bool ChannelServer::queueCell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload,
@@ -348,7 +355,13 @@ void ChannelServer::onDeadline(evutil_socket_t, short, void* arg) {
 void ChannelServer::process(Channel& ch) {
   size_t off = 0;
   std::vector<uint8_t> out;
+  evbuffer* output = bufferevent_get_output(ch.conn->bev());
   while (!ch.closing && !ch.stalled) {
+    if (evbuffer_get_length(output) >= kOutputCap) {
+      ch.unread = true;
+      ++outputCapReached_;
+      break;
+    }
     Bytes rest(ch.in.data() + off, ch.in.size() - off);
     uint16_t version = ch.open ? ch.info.linkVersion : ch.responder->linkVersion();
     auto next = cell::nextCell(rest, version);
@@ -390,7 +403,7 @@ void ChannelServer::process(Channel& ch) {
     off += c.wireLen;
   }
   ch.in.erase(ch.in.begin(), ch.in.begin() + static_cast<long>(off));
-  if (ch.stalled || ch.in.size() >= config_.maxInputBytes)
+  if (ch.stalled || ch.unread || ch.in.size() >= config_.maxInputBytes)
     bufferevent_disable(ch.conn->bev(), EV_READ);
 }
 
@@ -450,7 +463,7 @@ void ChannelServer::resume() {
   for (auto& [id, ch] : channels_) {
     if (!ch->stalled || ch->closing) continue;
     ch->stalled = false;
-    bufferevent_enable(ch->conn->bev(), EV_READ);
+    if (!ch->unread) bufferevent_enable(ch->conn->bev(), EV_READ);
     process(*ch);
   }
 }

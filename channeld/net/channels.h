@@ -93,6 +93,11 @@ class ChannelServer {
   // slow reader holds at most its circuits' credit windows here.
   static constexpr size_t kOutputFill = 64 * 1024;
   static constexpr size_t kOutputLowWater = 32 * 1024;
+  // What channeld writes itself (link handshake answers, DESTROY for refused CREATEs) answers the
+  // peer's own cells. A peer that sends and never reads would grow that output without bound, so
+  // once this much waits for TLS its input is no longer read until TLS takes the output below
+  // kOutputLowWater: the peer's silence stops only its own channel.
+  static constexpr size_t kOutputCap = 256 * 1024;
 
   ChannelServer(event_base* base, ChannelServerConfig config, Hooks hooks,
                 std::function<void(MutBytes)> random, std::function<int64_t()> now);
@@ -142,6 +147,8 @@ class ChannelServer {
   size_t openChannels() const;
   // Channels not read while circuitd's credit is exhausted.
   size_t stalledChannels() const;
+  // Times a channel's input stopped being read because its output reached kOutputCap.
+  uint64_t outputCapReached() const { return outputCapReached_; }
   uint64_t handshakesCompleted() const { return handshakes_; }
   uint64_t handshakesFailed() const { return failures_; }
   // CREATEs refused by the circuit creation defence (answered here with DESTROY RESOURCELIMIT).
@@ -197,7 +204,7 @@ class ChannelServer {
   // What ends a line about `address` ("" or how many were left out), or nothing: leave it out.
   std::optional<std::string> logTail(const std::string& address);
   uint64_t handshakes_ = 0, failures_ = 0, dosRefusedCreates_ = 0, shutdownRefusedCreates_ = 0;
-  uint64_t readLimitReached_ = 0, writeLimitReached_ = 0;
+  uint64_t readLimitReached_ = 0, writeLimitReached_ = 0, outputCapReached_ = 0;
   bool refusingCircuits_ = false;
   std::array<std::array<uint64_t, 2>, 2> created_{};  // ConnectionTally::created
 };

@@ -804,5 +804,61 @@ TEST(ChannelServer, CreateWhileShuttingDownIsDestroyedHibernating) {
   EXPECT_EQ(c[5], 4) << "HIBERNATING";
 }
 
+// A peer that sends CREATEs (each refused with a DESTROY here) and never reads: channeld stops
+// reading it once kOutputCap of answers wait for TLS, so its output stays bounded whatever it
+// sends; once it reads, every CREATE is answered.
+TEST(ChannelServer, APeerThatDoesNotReadIsNotReadEither) {
+  size_t seen = 0;
+  Loopback l(std::chrono::milliseconds(5000), std::chrono::seconds(300),
+             [&](ChannelServer::Hooks& h) {
+               h.createSeen = [&](const ChannelInfo&) { ++seen; };
+               h.refuseCreate = [](const ChannelInfo&) { return true; };
+             });
+  ASSERT_TRUE(l.listener);
+  auto got = l.dial(l.toThem());
+  ASSERT_TRUE(got && *got);
+  OpenedChannel& ch = **got;
+  bufferevent* bev = ch.conn->bev();
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_enable(bev, EV_WRITE);
+  bufferevent_disable(bev, EV_READ);  // never reads its DESTROYs
+  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(l.serverIds.size(), 1u);
+  // Far more answers than the kernel's socket buffers on loopback hold.
+  constexpr uint32_t kCreates = 65536;
+  uint8_t payload[cell::kCellPayloadLen] = {};
+  for (uint32_t circ = 1; circ <= kCreates; ++circ) {
+    uint8_t buf[cell::kMaxCellLen];
+    Writer w{MutBytes(buf)};
+    cell::encodeFixedCell(w, ch.info.linkVersion, circ, cell::CellCmd::kCreateFast, Bytes(payload));
+    bufferevent_write(bev, w.written().data(), w.written().size());
+  }
+  size_t last = 0;
+  for (int i = 0, quiet = 0; i < 400 && quiet < 10; ++i) {
+    spin(l.base, 50);
+    quiet = seen == last ? quiet + 1 : 0;
+    last = seen;
+  }
+  EXPECT_LT(seen, kCreates) << "reading stopped";
+  EXPECT_GE(l.server->outputCapReached(), 1u);
+  EXPECT_LT(l.server->outputBytes(l.serverIds[0]), ChannelServer::kOutputCap + cell::kMaxCellLen);
+
+  uint64_t received = 0;
+  bufferevent_setcb(
+      bev,
+      [](bufferevent* b, void* arg) {
+        evbuffer* in = bufferevent_get_input(b);
+        *static_cast<uint64_t*>(arg) += evbuffer_get_length(in);
+        evbuffer_drain(in, evbuffer_get_length(in));
+      },
+      nullptr, nullptr, &received);
+  bufferevent_enable(bev, EV_READ);
+  for (int i = 0; i < 400 && received < uint64_t{kCreates} * cell::kMaxCellLen; ++i)
+    spin(l.base, 50);
+  EXPECT_EQ(seen, kCreates);
+  EXPECT_EQ(received, uint64_t{kCreates} * cell::kMaxCellLen) << "every CREATE got its DESTROY";
+}
+
 }  // namespace
 }  // namespace onionsplit::channeld
