@@ -14,18 +14,25 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
   6. circuits negotiated congestion control (ntor v3 with the CC extension), and Counter Galois
      Onion (onionsplit advertises Relay=2-6: circuitd's circuits_cgo_total counts the client's);
   7. the MetricsPort counted the exit streams (and, at 1., the download's bytes);
-  8. SIGTERM to the launcher during a download: it and every daemon exit with status 0.
+  8. the circuit-creation DoS defence (DoSCircuitCreation* set low in the torrc): a client at
+     127.0.0.2 (no relay's address) under the burst gets all its circuits, one over it gets
+     DESTROY RESOURCELIMIT for the rest, channeld counts the refusals and marks the address, the
+     MetricsPort's tor_relay_dos_total{type="circuit_rejected"} moves by as much, a new channel
+     from the marked address is refused too, and the C tor client is still served;
+  9. SIGTERM to the launcher during a download: it and every daemon exit with status 0.
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_exit_traffic.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets 1.)
 """
 import concurrent.futures
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import targets  # noqa: E402
@@ -33,6 +40,12 @@ import tornet  # noqa: E402
 
 NAME = "files.onionsplit.test"
 RNAME, RADDR = "www.onionsplit.test", "192.0.2.7"
+# The circuit-creation defence, set low (C tor's defaults: off unless the consensus enables it,
+# 3 connections, 3 per second, burst 90). One connection suffices to be marked; the rate is low
+# enough that the bucket refills by at most a few tokens during the flood.
+DOS_BURST = 20
+DOS_TORRC = ["DoSCircuitCreationEnabled 1", "DoSCircuitCreationMinConnections 1",
+             "DoSCircuitCreationRate 1", f"DoSCircuitCreationBurst {DOS_BURST}"]
 
 
 def first_stream(socks, port, within):
@@ -43,25 +56,75 @@ def first_stream(socks, port, within):
         raise TimeoutError(f"no stream through onionsplit: {status}")
 
 
+def metrics_page(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
 def traffic_bytes(port):
     """tor_relay_traffic_bytes from the MetricsPort: {(daemon, direction): bytes}."""
-    import re
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        page = r.read().decode()
     return {(d, k): int(v) for d, k, v in re.findall(
-        r'^tor_relay_traffic_bytes\{daemon="(\w+)",direction="(\w+)"\} (\d+)$', page, re.M)}
+        r'^tor_relay_traffic_bytes\{daemon="(\w+)",direction="(\w+)"\} (\d+)$',
+        metrics_page(port), re.M)}
 
 
 def congestion_gauges(port):
     """tor_relay_congestion_control from the MetricsPort: {(state, action): value}."""
-    import re
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        page = r.read().decode()
     return {(s, a): int(v) for s, a, v in re.findall(
         r'^tor_relay_congestion_control\{daemon="circuitd",state="(\w+)",action="(\w+)"\} (\d+)$',
-        page, re.M)}
+        metrics_page(port), re.M)}
+
+
+def dos_total(port, kind):
+    """tor_relay_dos_total{type=kind} from the MetricsPort, summed over the daemons."""
+    return sum(int(v) for v in re.findall(
+        rf'^tor_relay_dos_total\{{daemon="\w+",type="{kind}"\}} (\d+)$', metrics_page(port), re.M))
+
+
+def flood(bin_dir, relay, circuits):
+    """The hostile client (tests/channeld/create_flood_tool.cc): `circuits` CREATE_FAST cells at
+    once on one channel from 127.0.0.2, which no relay of the network uses. Its facts, by key."""
+    p = subprocess.run([os.path.join(bin_dir, "create_flood_tool"), "127.0.0.1", str(relay.port),
+                        relay.fingerprint, "--bind", "127.0.0.2", "--circuits", str(circuits)],
+                       capture_output=True, text=True, timeout=90)
+    facts = dict(line.partition(" ")[::2] for line in p.stdout.splitlines())
+    facts["exit"] = p.returncode
+    print(f"     flood of {circuits}: {facts} {p.stderr.strip()[-300:]}")
+    return facts
+
+
+def circuit_flood(check, bin_dir, relay, metrics_port, socks, http_port, small_sha):
+    """The circuit-creation DoS defence, set low in the torrc (DOS_TORRC): a client under the burst
+    is untouched, one over it is refused with DESTROY RESOURCELIMIT, channeld counts it and the
+    MetricsPort shows it, and the C tor client (whose address is a relay's) is still served."""
+    n = lambda facts, k: int(facts.get(k, "0") or 0)  # noqa: E731
+    under = flood(bin_dir, relay, 10)
+    check(under["exit"] == 0 and n(under, "created") == 10 and n(under, "destroyed_reason5") == 0,
+          f"10 circuits, under DoSCircuitCreationBurst {DOS_BURST}: all created "
+          f"({n(under, 'created')}, refused {n(under, 'destroyed_reason5')})")
+    before = relay.counters()
+    metric_before = dos_total(metrics_port, "circuit_rejected")
+    over = flood(bin_dir, relay, 100)
+    refused = n(over, "destroyed_reason5")
+    check(over["exit"] == 0 and refused >= 100 - DOS_BURST and
+          n(over, "created") + refused == 100 and n(over, "created") <= DOS_BURST,
+          f"100 more circuits at once: {n(over, 'created')} created, the rest refused with "
+          f"DESTROY RESOURCELIMIT ({refused})")
+    after = relay.counters()
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in
+             ("channeld.dos_circuit_rejected_total", "channeld.dos_marked_address_total")}
+    check(delta["channeld.dos_circuit_rejected_total"] == refused and
+          delta["channeld.dos_marked_address_total"] == 1,
+          f"channeld counted the refusals and marked the address: {delta}")
+    metric = dos_total(metrics_port, "circuit_rejected") - metric_before
+    check(metric == refused,
+          f'MetricsPort: tor_relay_dos_total{{type="circuit_rejected"}} grew by {metric}')
+    again = flood(bin_dir, relay, 5)
+    check(n(again, "destroyed_reason5") == 5,
+          f"while marked, a new channel from the same address is refused too "
+          f"({n(again, 'destroyed_reason5')} of 5)")
+    status, sha, _, _ = targets.http_get(socks, "127.0.0.1", http_port, "/small.bin", timeout=60)
+    check(sha == small_sha, f"the C tor client is still served through onionsplit: {status}")
 
 
 def fetch_quietly(socks, port):
@@ -92,7 +155,7 @@ def main():
                 net, root, bin_dir,
                 exit_policy=[f"reject 127.0.0.1:{rejected}", "accept 127.0.0.0/8:*", "accept *:*"],
                 extra=[f"ServerDNSResolvConfFile {resolv}", f"MetricsPort 127.0.0.1:{metrics_port}",
-                       "MetricsPortPolicy accept 127.0.0.1"])
+                       "MetricsPortPolicy accept 127.0.0.1"] + DOS_TORRC)
             net.exit_nodes = [relay.fingerprint]
             net.start()
             relay.start()
@@ -200,17 +263,15 @@ def main():
                   f"(circuits_cgo_total {counters.get('circuitd.circuits_cgo_total', 0)})")
 
             # 7. The launcher's MetricsPort: C tor's family for exit streams counted them.
-            import re
-            import urllib.request
-            url = f"http://127.0.0.1:{metrics_port}/metrics"
-            with urllib.request.urlopen(url, timeout=10) as r:
-                page = r.read().decode()
-            m = re.search(r'^tor_relay_streams_total\{daemon="streamd",type="BEGIN"\} (\d+)$', page,
-                          re.M)
+            m = re.search(r'^tor_relay_streams_total\{daemon="streamd",type="BEGIN"\} (\d+)$',
+                          metrics_page(metrics_port), re.M)
             check(m is not None and int(m.group(1)) > 0,
                   f"MetricsPort: tor_relay_streams_total{{type=\"BEGIN\"}} = {m and m.group(1)}")
 
-            # 8. SIGTERM to the launcher while a download runs: every daemon and the launcher
+            # 8. A circuit-creation flood from an address no relay uses.
+            circuit_flood(check, bin_dir, relay, metrics_port, socks, http.port, small_sha)
+
+            # 9. SIGTERM to the launcher while a download runs: every daemon and the launcher
             # end with status 0 (no abort with connections open).
             loser = threading.Thread(target=lambda: fetch_quietly(socks, http.port), daemon=True)
             loser.start()
