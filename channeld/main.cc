@@ -37,6 +37,8 @@
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
 #include "common/crypto/ed25519_cert.h"
+#include "common/daemon/mem_share.h"
+#include "common/daemon/reactor_oom.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
@@ -446,6 +448,52 @@ ChannelServer::Hooks channelHooks(CircuitdLink*& link, OutboundChannels*& outbou
   return hooks;
 }
 
+void randomBytes(MutBytes out) {
+  RAND_bytes(out.data(), static_cast<int>(out.size()));
+}
+
+int64_t wallClock() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
+
+// MaxMemInQueues: channeld's share bounds what its channels hold for their peers and circuitd
+// (ChannelServer::memory()); over it, the OOM handler closes the channels holding the most.
+class ChannelMemory {
+ public:
+  ChannelMemory(daemon::Runtime& rt, ChannelServer& channels)
+      : rt_(rt),
+        channels_(channels),
+        physical_(daemon::physicalMemory()),  // before the sandbox
+        oom_(rt.loop().base(), channels, "channeld", "channels holding the most bytes",
+             [&channels] { return channels.oomChannelsClosed(); }) {
+    channels_.memory().setBudget(budget());
+    spdlog::info("channeld: memory budget {} MB (its share of MaxMemInQueues)",
+                 channels_.memory().budget() >> 20);
+  }
+  void reload() {
+    if (uint64_t b = budget(); b != channels_.memory().budget()) {
+      channels_.memory().setBudget(b);  // applies at once: over it, the OOM handler runs
+      spdlog::info("reload: channeld's memory budget is now {} MB (MaxMemInQueues)", b >> 20);
+      if (channels_.memory().over()) oom_.schedule();
+    }
+  }
+  void counters(std::vector<std::pair<std::string, uint64_t>>& out) const {
+    out.emplace_back("oom_bytes_total", channels_.oomBytesFreed());
+    out.emplace_back("oom_channels_closed_total", channels_.oomChannelsClosed());
+    out.emplace_back("memory_held_bytes", channels_.memory().bytes());
+    out.emplace_back("memory_budget_bytes", channels_.memory().budget());
+  }
+
+ private:
+  uint64_t budget() const {
+    return daemon::memShare(rt_.config(), physical_, &flowctl::DaemonBudgets::channeld);
+  }
+  daemon::Runtime& rt_;
+  ChannelServer& channels_;
+  const uint64_t physical_;
+  daemon::ReactorOom<ChannelServer> oom_;
+};
+
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
   auto passedOrPorts = systemdOrPorts();
@@ -475,15 +523,11 @@ int run(daemon::Runtime& rt) {
   ChannelServer::Hooks hooks = channelHooks(link, outboundPtr);
   DosWiring dos(rt.loop().base(), cfg);
   dos.hook(hooks);
-  ChannelServer channels(
-      rt.loop().base(), std::move(sc), std::move(hooks),
-      [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
-      [] { return static_cast<int64_t>(std::time(nullptr)); });
+  ChannelServer channels(rt.loop().base(), std::move(sc), std::move(hooks), randomBytes, wallClock);
+  ChannelMemory memory(rt, channels);
   // Outbound channels for EXTEND2 (declared after `channels`, so they go first).
-  OutboundDialer dialer(
-      rt.loop().base(), ident->clientTls, std::move(firstIdentity), std::chrono::seconds(30),
-      [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); },
-      [] { return static_cast<int64_t>(std::time(nullptr)); });
+  OutboundDialer dialer(rt.loop().base(), ident->clientTls, std::move(firstIdentity),
+                        std::chrono::seconds(30), randomBytes, wallClock);
   dialer.setLocalAddresses(config::orBindAddress(cfg, false), config::orBindAddress(cfg, true));
   OutboundLimits outboundLimits;
   outboundLimits.allowPrivateAddresses = cfg.extendAllowPrivateAddresses || cfg.testingTorNetwork;
@@ -532,6 +576,7 @@ int run(daemon::Runtime& rt) {
   rt.onReload([&](const config::Config& previous) {
     applyReload(rt, channels, publisher.get(), previous);
     dos.dos().setTorrc(cfg.dos);
+    memory.reload();
   });
 
   auto listener = daemon::serve(
@@ -590,6 +635,7 @@ int run(daemon::Runtime& rt) {
     addLinkCounters(circuitdLink.counters(), out);
     out.emplace_back("channels_stalled", channels.stalledChannels());
     out.emplace_back("channel_output_cap_reached_total", channels.outputCapReached());
+    memory.counters(out);
     out.emplace_back("outbound_connections_in_progress", outbound.inProgress());
   };
   circuitd.start();

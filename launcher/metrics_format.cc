@@ -73,6 +73,8 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "subsys", "cell", "", ""},
     {"confluxd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
      "subsys", "cell", "", ""},
+    {"channeld", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
+     "subsys", "cell", "", ""},
     {"channeld", "link_bytes_read_total", "tor_relay_traffic_bytes", Type::kCounter, kHelpTraffic,
      "direction", "read", "", ""},
     {"channeld", "link_bytes_written_total", "tor_relay_traffic_bytes", Type::kCounter,

@@ -52,6 +52,7 @@ struct ChannelServer::Channel {
   ChannelInfo info;
   std::optional<ChannelCircuits> circuits;  // from the moment the channel opens
   OutputScheduler out;                      // circuitd's cells waiting for TLS room
+  flowctl::MemCharge charge;                // what it holds, against channeld's budget
   ~Channel() {
     if (deadline) event_free(deadline);
     // libevent takes a freed bufferevent out of its rate-limit group only on a later loop turn;
@@ -199,6 +200,7 @@ void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
   auto ch = std::make_unique<Channel>();
   ch->server = this;
   ch->id = next_++;
+  ch->charge = flowctl::MemCharge(memory_);
   ch->info.address = conn->peer();
   bufferevent* bev = conn->bev();
   if (buckets_) bufferevent_add_to_rate_limit_group(bev, buckets_);
@@ -233,6 +235,7 @@ ChannelId ChannelServer::adoptOpen(std::unique_ptr<OrConnection> conn, ChannelIn
   auto ch = std::make_unique<Channel>();
   ch->server = this;
   ch->id = next_++;
+  ch->charge = flowctl::MemCharge(memory_);
   ch->info = std::move(info);
   ch->in = std::move(leftover);
   ch->open = true;
@@ -314,6 +317,40 @@ void ChannelServer::drain(Channel& ch) {
   if (buckets_ && evbuffer_get_length(bufferevent_get_output(bev)) > 0 &&
       bufferevent_rate_limit_group_get_write_limit(buckets_) <= 0)
     ++writeLimitReached_;
+  recount(ch);
+}
+
+void ChannelServer::recount(Channel& ch) {
+  if (ch.closing || !ch.conn || !ch.conn->bev()) return ch.charge.set(0);  // going: freed soon
+  bufferevent* bev = ch.conn->bev();
+  ch.charge.set(ch.in.capacity() + evbuffer_get_length(bufferevent_get_input(bev)) +
+                evbuffer_get_length(bufferevent_get_output(bev)) +
+                ch.out.size() * sizeof(OutputScheduler::Cell));
+  if (memory_.over() && overBudget_) overBudget_();
+}
+
+uint64_t ChannelServer::handleOom() {
+  if (!memory_.over()) return 0;  // drained since it was scheduled
+  uint64_t before = memory_.bytes();
+  // A channel's input buffer keeps the capacity it once needed (up to maxInputBytes while
+  // circuitd was slow); an empty one gives it back without costing anyone anything.
+  for (auto& [id, ch] : channels_) {
+    if (ch->closing || !ch->in.empty() || ch->in.capacity() == 0) continue;
+    std::vector<uint8_t>().swap(ch->in);
+    recount(*ch);
+  }
+  oomCandidates_.clear();
+  for (const auto& [id, ch] : channels_)
+    if (!ch->closing && ch->charge.held() > 0)
+      oomCandidates_.push_back({ch->charge.held(), ch->charge.held(), static_cast<size_t>(id)});
+  size_t n = flowctl::chooseOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
+  for (size_t i = 0; i < n; ++i) {
+    ++oomChannelsClosed_;
+    closeLater(oomCandidates_[i].ref, "over channeld's memory budget (MaxMemInQueues)");
+  }
+  uint64_t freed = before - std::min(before, memory_.bytes());
+  oomBytesFreed_ += freed;
+  return freed;
 }
 
 std::optional<uint32_t> ChannelServer::originateCircuit(ChannelId id) {
@@ -405,6 +442,7 @@ void ChannelServer::process(Channel& ch) {
   ch.in.erase(ch.in.begin(), ch.in.begin() + static_cast<long>(off));
   if (ch.stalled || ch.unread || ch.in.size() >= config_.maxInputBytes)
     bufferevent_disable(ch.conn->bev(), EV_READ);
+  recount(ch);
 }
 
 bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
@@ -512,6 +550,7 @@ void ChannelServer::closeLater(ChannelId id, const std::string& why) {
   if (it == channels_.end() || it->second->closing) return;
   Channel& ch = *it->second;
   ch.closing = true;
+  ch.charge.set(0);  // freed on the reaper's turn; counting it until then would close others
   if (auto tail = logTail(ch.info.address.ip))
     spdlog::info("channel {} with {} closed: {}{}", id, ch.info.address.ip, why, *tail);
   bufferevent_disable(ch.conn->bev(), EV_READ | EV_WRITE);

@@ -32,6 +32,8 @@
 #include "common/cell/cells.h"
 #include "common/daemon/log.h"
 #include "common/flowctl/credit_token.h"
+#include "common/flowctl/mem_budget.h"
+#include "common/flowctl/oom_choice.h"
 
 namespace onionsplit::channeld {
 
@@ -149,6 +151,22 @@ class ChannelServer {
   size_t stalledChannels() const;
   // Times a channel's input stopped being read because its output reached kOutputCap.
   uint64_t outputCapReached() const { return outputCapReached_; }
+
+  // MaxMemInQueues: channeld's share (common/flowctl/mem_budget.h). Each channel's charge holds
+  // what it holds for its peer and circuitd: input not yet taken by circuitd (with the capacity
+  // its buffer keeps), the TLS input and output buffers, and circuitd's cells waiting for TLS. It
+  // is brought up to date whenever the channel reads or writes, and given back when the channel
+  // goes. Over the budget the over-budget callback runs (it schedules handleOom() on the loop:
+  // common/daemon/reactor_oom.h).
+  flowctl::MemCounter& memory() { return memory_; }
+  const flowctl::MemCounter& memory() const { return memory_; }
+  void setOverBudget(std::function<void()> f) { overBudget_ = std::move(f); }
+  // First gives back input buffers' unused capacity, then closes the channels holding the most
+  // (flowctl::chooseOomVictims; the older first among equals) until channeld holds at most 90% of
+  // its budget. Returns the bytes freed. Never from inside a channel's callback.
+  uint64_t handleOom();
+  uint64_t oomBytesFreed() const { return oomBytesFreed_; }
+  uint64_t oomChannelsClosed() const { return oomChannelsClosed_; }
   uint64_t handshakesCompleted() const { return handshakes_; }
   uint64_t handshakesFailed() const { return failures_; }
   // CREATEs refused by the circuit creation defence (answered here with DESTROY RESOURCELIMIT).
@@ -184,6 +202,7 @@ class ChannelServer {
   bool writeCell(Channel& ch, uint32_t circId, uint8_t command, Bytes payload);
   void drain(Channel& ch);
   void closeLater(ChannelId id, const std::string& why);
+  void recount(Channel& ch);
 
   event_base* base_;
   ChannelServerConfig config_;
@@ -197,6 +216,10 @@ class ChannelServer {
   event* sweeper_;                                   // closes idle channels
   event* keepaliver_;                                // KeepalivePeriod's PADDING cells
   ChannelId next_ = 1;
+  flowctl::MemCounter memory_;  // before channels_: their charges go first
+  std::function<void()> overBudget_;
+  std::vector<flowctl::OomCandidate> oomCandidates_;  // kept between runs
+  uint64_t oomBytesFreed_ = 0, oomChannelsClosed_ = 0;
   std::map<ChannelId, std::unique_ptr<Channel>> channels_;
   // Channel opens and closes are logged at most 10 times a minute per peer address, so a peer that
   // connects in a loop cannot flood the log (the next line allowed says how many were left out).

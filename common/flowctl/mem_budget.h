@@ -6,7 +6,7 @@
 //   streamd  40%  exit sockets' output and read-ahead (up to 4 MiB per stream), lingering sockets
 //   circuitd 30%  cell queues per circuit
 //   confluxd 20%  reorder and release queues per set
-//   channeld 10%  TLS output buffers per channel (bounded by the circuit queues behind them)
+//   channeld 10%  channels' input not yet taken by circuitd, TLS buffers, cells waiting for TLS
 //
 // The count is kept by construction: a MemCharge belongs to one queue (or buffer) and always
 // holds what that queue holds; moving or destroying it gives the bytes back, so no path that

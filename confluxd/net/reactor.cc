@@ -523,7 +523,7 @@ uint64_t Reactor::handleOom() {
     oomCandidates_.push_back({ooo, all, oomSets_.size()});
     oomSets_.push_back(id);
   }
-  size_t n = conflux::chooseSetOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
+  size_t n = flowctl::chooseOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
   uint64_t freed = 0;
   for (size_t i = 0; i < n; ++i) {
     SetId id = oomSets_[oomCandidates_[i].ref];

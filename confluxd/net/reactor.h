@@ -44,9 +44,9 @@
 #include <vector>
 
 #include "common/conflux/mgr.h"
-#include "common/conflux/oom_choice.h"
 #include "common/flowctl/mem_budget.h"
 #include "common/flowctl/msg_queue.h"
+#include "common/flowctl/oom_choice.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 
@@ -156,7 +156,7 @@ class Reactor {
   flowctl::MemCounter& memory() { return memory_; }
   void setOverBudget(std::function<void()> f) { overBudget_ = std::move(f); }
   // The OOM handler's work, from the top of the loop: while over the budget, tears down the sets
-  // with the largest reorder queue (common/conflux/oom_choice.h), their legs closed with
+  // with the largest reorder queue (common/flowctl/oom_choice.h), their legs closed with
   // RESOURCELIMIT, until at most the low-water mark is held. Returns the bytes freed.
   uint64_t handleOom();
 
@@ -230,7 +230,7 @@ class Reactor {
   // First: the charges of the controllers (mgr_) and of the sets' queues (sets_) refer to it.
   flowctl::MemCounter memory_;
   std::function<void()> overBudget_;
-  std::vector<conflux::SetOomCandidate> oomCandidates_;  // kept between runs
+  std::vector<flowctl::OomCandidate> oomCandidates_;  // kept between runs
   std::vector<conflux::SetId> oomSets_;
   conflux::ConfluxParams params_;
   std::function<uint64_t()> now_;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/crypto/ed25519_cert.h"
+#include "common/daemon/reactor_oom.h"
 
 namespace onionsplit::channeld {
 namespace {
@@ -858,6 +859,72 @@ TEST(ChannelServer, APeerThatDoesNotReadIsNotReadEither) {
     spin(l.base, 50);
   EXPECT_EQ(seen, kCreates);
   EXPECT_EQ(received, uint64_t{kCreates} * cell::kMaxCellLen) << "every CREATE got its DESTROY";
+}
+
+// MaxMemInQueues, channeld's share: a peer that floods CREATEs (each refused with a DESTROY) and
+// never reads holds its answers in channeld; over the budget, the OOM handler (from the loop)
+// closes that channel, the one holding the most, and the bystander's channel goes on.
+TEST(ChannelServer, OverItsBudgetTheChannelHoldingTheMostIsClosed) {
+  Loopback l(
+      std::chrono::milliseconds(5000), std::chrono::seconds(300),
+      [&](ChannelServer::Hooks& h) { h.refuseCreate = [](const ChannelInfo&) { return true; }; });
+  ASSERT_TRUE(l.listener);
+  l.server->memory().setBudget(200 * 1024);
+  daemon::ReactorOom<ChannelServer> oom(l.base, *l.server, "channeld", "channels",
+                                        [&l] { return l.server->oomChannelsClosed(); });
+  auto bystander = l.dial(l.toThem());
+  auto abuser = l.dial(l.toThem());
+  ASSERT_TRUE(bystander && *bystander && abuser && *abuser);
+  for (int i = 0; i < 20 && l.serverOpened.size() < 2; ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(l.serverIds.size(), 2u);
+  auto creates = [](OpenedChannel& ch, uint32_t first, uint32_t n) {
+    uint8_t payload[cell::kCellPayloadLen] = {};
+    for (uint32_t circ = first; circ < first + n; ++circ) {
+      uint8_t buf[cell::kMaxCellLen];
+      Writer w{MutBytes(buf)};
+      cell::encodeFixedCell(w, ch.info.linkVersion, circ, cell::CellCmd::kCreateFast,
+                            Bytes(payload));
+      bufferevent_write(ch.conn->bev(), w.written().data(), w.written().size());
+    }
+  };
+  struct Peer {
+    uint64_t received = 0;
+    bool closed = false;
+  } quiet, loud;
+  auto watch = [](OpenedChannel& ch, Peer& p) {
+    bufferevent_setcb(
+        ch.conn->bev(),
+        [](bufferevent* b, void* arg) {
+          evbuffer* in = bufferevent_get_input(b);
+          static_cast<Peer*>(arg)->received += evbuffer_get_length(in);
+          evbuffer_drain(in, evbuffer_get_length(in));
+        },
+        nullptr,
+        [](bufferevent*, short what, void* arg) {
+          if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) static_cast<Peer*>(arg)->closed = true;
+        },
+        &p);
+  };
+  watch(**bystander, quiet);
+  watch(**abuser, loud);
+  bufferevent_enable((*bystander)->conn->bev(), EV_READ | EV_WRITE);
+  bufferevent_enable((*abuser)->conn->bev(), EV_WRITE);
+  bufferevent_disable((*abuser)->conn->bev(), EV_READ);  // never reads its DESTROYs
+  creates(**abuser, 1, 65536);
+  for (int i = 0; i < 400 && l.server->oomChannelsClosed() == 0; ++i)
+    spin(l.base, 50);
+  EXPECT_EQ(l.server->oomChannelsClosed(), 1u);
+  EXPECT_GT(l.server->oomBytesFreed(), 200u * 1024 / 10);
+  bufferevent_enable((*abuser)->conn->bev(), EV_READ);
+  creates(**bystander, 1, 4);
+  for (int i = 0; i < 100 && !(loud.closed && quiet.received >= 4 * cell::kMaxCellLen); ++i)
+    spin(l.base, 50);
+  EXPECT_TRUE(loud.closed) << "the abuser's channel was closed";
+  EXPECT_FALSE(quiet.closed);
+  EXPECT_EQ(quiet.received, 4u * cell::kMaxCellLen) << "the bystander is still answered";
+  EXPECT_LE(l.server->memory().bytes(), l.server->memory().lowWater());
+  EXPECT_EQ(l.server->channels(), 1u);
 }
 
 }  // namespace

@@ -84,7 +84,8 @@ std::vector<DaemonMetrics> daemons() {
                                        "bandwidth_read_limit_reached_total",
                                        "bandwidth_write_limit_reached_total",
                                        "sockets_in_use",
-                                       "sockets_limit"};
+                                       "sockets_limit",
+                                       "oom_bytes_total"};
   // channeld's relay_flag_<Flag> (channeld/net/relay_status.cc), one for each flag C tor reports.
   // Keep the map alive for the loop: a range-for over a member of a temporary dangles in C++20.
   auto ctor = ctorFamilies();
