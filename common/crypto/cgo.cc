@@ -2,7 +2,6 @@
 #include "common/crypto/cgo.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <cstring>
 #include <utility>
@@ -353,32 +352,17 @@ CgoBlock Polyval::hashBlock(const uint8_t* block) const {
   return hash(Bytes(block, kCgoBlockLen));
 }
 
-// ---- OpenSSL contexts ----
-
-void EvpCipherCtxFree::operator()(evp_cipher_ctx_st* c) const {
-  EVP_CIPHER_CTX_free(c);
-}
-
 // ---- ET ----
 
 std::optional<CgoEt> CgoEt::create(Bytes key, CgoRole role) {
   if (key.size() != kCgoEtKeyLen) return std::nullopt;
-  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  // Padding only matters to decryption, where OpenSSL would hold the last block back. It stays on
-  // for encryption: OpenSSL re-applies a "no padding" flag, through OSSL_PARAMs, on every re-key.
-  bool enc = role == CgoRole::kRelay;
-  if (!ctx ||
-      EVP_CipherInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr, enc) != 1 ||
-      (!enc && EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1))
-    return std::nullopt;
-  CgoEt et(std::move(ctx));
-  et.ku_.setKey(key.subspan(16, 16), true);
+  CgoEt et(role);
+  if (!et.rekey(key.data())) return std::nullopt;
   return et;
 }
 
 bool CgoEt::rekey(const uint8_t* key32) {
-  if (EVP_CipherInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr, -1) != 1) return false;
-  return ku_.setKey(Bytes(key32 + 16, 16), true);
+  return aes_.setKey(key32, dir()) && ku_.setKey(Bytes(key32 + 16, 16), true);
 }
 
 CgoBlock CgoEt::mask(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const {
@@ -395,10 +379,7 @@ bool CgoEt::apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* blo
   CgoBlock m = mask(h, ad, xr);
   for (size_t i = 0; i < kCgoBlockLen; ++i)
     block[i] ^= m[i];
-  int len = 0;
-  if (EVP_CipherUpdate(aes_.get(), block, &len, block, kCgoBlockLen) != 1 ||
-      len != static_cast<int>(kCgoBlockLen))
-    return false;
+  if (!aes_.apply(block, 1)) return false;
   for (size_t i = 0; i < kCgoBlockLen; ++i)
     block[i] ^= m[i];
   OPENSSL_cleanse(m.data(), m.size());
@@ -409,49 +390,19 @@ bool CgoEt::apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* blo
 
 std::optional<CgoPrf> CgoPrf::create(Bytes key) {
   if (key.size() != kCgoPrfKeyLen) return std::nullopt;
-  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  // Encryption only, so padding may stay on (see CgoEt::create): whole blocks pass straight
-  // through.
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key.data(), nullptr) != 1)
-    return std::nullopt;
-  CgoPrf prf(std::move(ctx));
-  prf.b_.setKey(key.subspan(16, 16), false);
+  CgoPrf prf;
+  if (!prf.rekey(key.data())) return std::nullopt;
   return prf;
 }
 
 bool CgoPrf::rekey(const uint8_t* key32) {
-  if (EVP_EncryptInit_ex(aes_.get(), nullptr, nullptr, key32, nullptr) != 1) return false;
-  return b_.setKey(Bytes(key32 + 16, 16), false);
-}
-
-// CTR mode by hand: the counter blocks are the IV with its last byte's low 6 bits replaced by the
-// block number (the IV has them clear and no PRF call reaches block 64, so no carry), all
-// encrypted in one ECB call. This spares OpenSSL's per-call IV set-up, which costs more than the
-// counters.
-bool CgoPrf::xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len,
-                          bool wipe) {
-  constexpr size_t kMaxBlocks = 32;
-  size_t blocks = (len + kCgoBlockLen - 1) / kCgoBlockLen;
-  if (blocks > kMaxBlocks || firstBlock + blocks > 64) return false;
-  uint8_t ks[kMaxBlocks * kCgoBlockLen];
-  for (size_t i = 0; i < blocks; ++i) {
-    std::memcpy(ks + i * kCgoBlockLen, iv.data(), kCgoBlockLen);
-    ks[i * kCgoBlockLen + 15] = static_cast<uint8_t>(iv[15] | (firstBlock + i));
-  }
-  int n = static_cast<int>(blocks * kCgoBlockLen), outLen = 0;
-  bool ok = EVP_EncryptUpdate(aes_.get(), ks, &outLen, ks, n) == 1 && outLen == n;
-  if (ok)
-    for (size_t i = 0; i < len; ++i)
-      data[i] ^= ks[i];
-  if (wipe) OPENSSL_cleanse(ks, blocks * kCgoBlockLen);
-  return ok;
+  return aes_.setKey(key32, Aes128::Dir::kEncrypt) && b_.setKey(Bytes(key32 + 16, 16), false);
 }
 
 bool CgoPrf::xorT0(const uint8_t* tweak16, uint8_t* data) {
   CgoBlock iv = b_.hashBlock(tweak16);
   iv[15] &= kPrfIvMask;
-  // Not wiped: this keystream is the XOR of X_R on the two sides of this layer, both on the wire.
-  return xorKeystream(iv, 0, data, kCgoRightLen, false);
+  return aes_.xorCounterStream(iv.data(), 0, data, kCgoRightLen);
 }
 
 bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
@@ -459,7 +410,7 @@ bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
   CgoBlock iv = b_.hashBlock(tweak16);
   iv[15] &= kPrfIvMask;
   std::memset(out.data(), 0, out.size());
-  return xorKeystream(iv, kCgoPrfT1Offset, out.data(), out.size(), true);  // next keys
+  return aes_.xorCounterStream(iv.data(), kCgoPrfT1Offset, out.data(), out.size());  // next keys
 }
 
 // ---- UIV+ ----
@@ -494,8 +445,11 @@ bool CgoUiv::decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
 
 bool CgoUiv::update(CgoBlock& nonce) {
   uint8_t fresh[kCgoSeedLen];
-  bool ok = s_.genT1(nonce.data(), MutBytes(fresh, sizeof(fresh))) && j_.rekey(fresh) &&
-            s_.rekey(fresh + kCgoEtKeyLen);
+  // J = KB | KU, S = K | B: both block cipher keys at once, then the two POLYVAL keys.
+  const uint8_t* s = fresh + kCgoEtKeyLen;
+  bool ok = s_.genT1(nonce.data(), MutBytes(fresh, sizeof(fresh))) &&
+            Aes128::setKeys(j_.aes_, fresh, j_.dir(), s_.aes_, s, Aes128::Dir::kEncrypt) &&
+            j_.ku_.setKey(Bytes(fresh + 16, 16), true) && s_.b_.setKey(Bytes(s + 16, 16), false);
   if (ok) {
     std::memcpy(key_.data(), fresh, kCgoUivKeyLen);
     std::memcpy(nonce.data(), fresh + kCgoUivKeyLen, kCgoBlockLen);

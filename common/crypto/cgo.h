@@ -1,5 +1,6 @@
 // common/crypto/cgo.h: Counter Galois Onion relay cell crypto (proposal 359, tor-spec "Counter
-// Galois Onion"), the relay's role and the client's. AES-128 through OpenSSL 3 EVP; POLYVAL here.
+// Galois Onion"), the relay's role and the client's. AES-128 on its own key schedules (aes128.h);
+// POLYVAL here.
 //
 // Where it sits: beside tor1 (tor1.h). circuitd's outbound reactor runs
 // CgoRelayCrypto::processOutbound on every cell from the client; its inbound reactor runs
@@ -36,9 +37,8 @@
 #include <vector>
 
 #include "common/base/bytes.h"
+#include "common/crypto/aes128.h"
 #include "common/crypto/tor1.h"  // kRelayPayloadLen, RelayPayload
-
-struct evp_cipher_ctx_st;
 
 namespace onionsplit::crypto {
 
@@ -90,11 +90,6 @@ class Polyval {
   alignas(16) uint64_t pow_[kPowers][2] = {};  // pow_[i] = H^(i+1), each x^-128-scaled
 };
 
-struct EvpCipherCtxFree {
-  void operator()(evp_cipher_ctx_st* c) const;
-};
-using EvpCipherCtxPtr = std::unique_ptr<evp_cipher_ctx_st, EvpCipherCtxFree>;
-
 // Relays encrypt with UIV+ (so with ET); clients decrypt.
 enum class CgoRole : uint8_t { kRelay, kClient };
 
@@ -108,9 +103,14 @@ class CgoEt {
   bool apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* block);
 
  private:
-  explicit CgoEt(EvpCipherCtxPtr aes) : aes_(std::move(aes)) {}
+  friend class CgoUiv;  // re-keys ET and the PRF together (update)
+  explicit CgoEt(CgoRole role) : role_(role) {}
+  Aes128::Dir dir() const {
+    return role_ == CgoRole::kRelay ? Aes128::Dir::kEncrypt : Aes128::Dir::kDecrypt;
+  }
   CgoBlock mask(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const;
-  EvpCipherCtxPtr aes_;  // keyed to encrypt (relay) or decrypt (client) by create()
+  CgoRole role_;
+  Aes128 aes_;  // keyed to encrypt (relay) or decrypt (client)
   Polyval ku_;
 };
 
@@ -125,9 +125,9 @@ class CgoPrf {
   bool genT1(const uint8_t* tweak16, MutBytes out);
 
  private:
-  explicit CgoPrf(EvpCipherCtxPtr aes) : aes_(std::move(aes)) {}
-  bool xorKeystream(const CgoBlock& iv, size_t firstBlock, uint8_t* data, size_t len, bool wipe);
-  EvpCipherCtxPtr aes_;
+  friend class CgoUiv;
+  CgoPrf() = default;
+  Aes128 aes_;  // encrypts
   Polyval b_;
 };
 

@@ -1,0 +1,316 @@
+// common/crypto/aes128.cc: see aes128.h.
+#include "common/crypto/aes128.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cstring>
+#include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define ONIONSPLIT_AESNI 1
+#endif
+
+namespace onionsplit::crypto {
+
+void EvpCipherCtxFree::operator()(evp_cipher_ctx_st* c) const {
+  EVP_CIPHER_CTX_free(c);
+}
+
+namespace {
+
+#ifdef ONIONSPLIT_AESNI
+#define AESNI_TARGET __attribute__((target("aes,sse2")))
+
+#define AESNI_KEY_TARGET __attribute__((target("aes,ssse3,sse2")))
+
+// Stores a schedule for encryption, or its equivalent inverse cipher (FIPS-197 5.3.5: the round
+// keys in reverse, the inner ones through InvMixColumns), and wipes the registers' copy.
+AESNI_KEY_TARGET void storeSchedule(__m128i* k, bool decrypt, uint8_t (*out)[16]) {
+  for (int i = 0; i < 11; ++i) {
+    __m128i r = !decrypt ? k[i] : i == 0 ? k[10] : i == 10 ? k[0] : _mm_aesimc_si128(k[10 - i]);
+    _mm_store_si128(reinterpret_cast<__m128i*>(out[i]), r);
+  }
+  for (int i = 0; i < 11; ++i)
+    k[i] = _mm_setzero_si128();
+}
+
+// The AES-128 key schedule (FIPS-197 5.2) of N keys side by side, without AESKEYGENASSIST (slow
+// on some cores): PSHUFB broadcasts RotWord(w3) to all four columns, so AESENCLAST's ShiftRows
+// changes nothing and it leaves SubWord(RotWord(w3)) ^ Rcon in every column.
+template <int N>
+AESNI_KEY_TARGET void expandKeys(const uint8_t* const (&keys)[N], const bool (&decrypt)[N],
+                                 uint8_t (*const (&out)[N])[16]) {
+  const __m128i rotWord3 =
+      _mm_set_epi8(12, 15, 14, 13, 12, 15, 14, 13, 12, 15, 14, 13, 12, 15, 14, 13);
+  __m128i k[N][11];
+  for (int n = 0; n < N; ++n)
+    k[n][0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(keys[n]));
+  __m128i rcon = _mm_set1_epi32(1);
+  for (int r = 1; r <= 10; ++r) {
+    if (r == 9) rcon = _mm_set1_epi32(0x1b);  // x^8 reduced: the constants go on 0x1b, 0x36
+    for (int n = 0; n < N; ++n) {
+      __m128i t = _mm_aesenclast_si128(_mm_shuffle_epi8(k[n][r - 1], rotWord3), rcon);
+      __m128i w = k[n][r - 1];
+      w = _mm_xor_si128(w, _mm_slli_si128(w, 4));
+      w = _mm_xor_si128(w, _mm_slli_si128(w, 8));
+      k[n][r] = _mm_xor_si128(w, t);
+    }
+    rcon = _mm_slli_epi32(rcon, 1);
+  }
+  for (int n = 0; n < N; ++n)
+    storeSchedule(k[n], decrypt[n], out[n]);
+}
+
+// Eight blocks at a time, so the AES unit's pipeline stays full; then one at a time.
+template <bool kDecrypt>
+AESNI_TARGET void ecb(const uint8_t (*rk)[16], uint8_t* data, size_t blocks) {
+  __m128i k[11];
+  for (int i = 0; i < 11; ++i)
+    k[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i]));
+  auto* p = reinterpret_cast<__m128i*>(data);
+  size_t i = 0;
+  for (; i + 8 <= blocks; i += 8) {
+    __m128i b[8];
+    for (int j = 0; j < 8; ++j)
+      b[j] = _mm_xor_si128(_mm_loadu_si128(p + i + j), k[0]);
+    for (int r = 1; r < 10; ++r)
+      for (int j = 0; j < 8; ++j)
+        b[j] = kDecrypt ? _mm_aesdec_si128(b[j], k[r]) : _mm_aesenc_si128(b[j], k[r]);
+    for (int j = 0; j < 8; ++j)
+      _mm_storeu_si128(p + i + j, kDecrypt ? _mm_aesdeclast_si128(b[j], k[10])
+                                           : _mm_aesenclast_si128(b[j], k[10]));
+  }
+  for (; i < blocks; ++i) {
+    __m128i b = _mm_xor_si128(_mm_loadu_si128(p + i), k[0]);
+    for (int r = 1; r < 10; ++r)
+      b = kDecrypt ? _mm_aesdec_si128(b, k[r]) : _mm_aesenc_si128(b, k[r]);
+    _mm_storeu_si128(p + i,
+                     kDecrypt ? _mm_aesdeclast_si128(b, k[10]) : _mm_aesenclast_si128(b, k[10]));
+  }
+  for (auto& r : k)
+    r = _mm_setzero_si128();
+}
+// One counter block: `base` with (first + i) ORed into its last byte.
+AESNI_TARGET __m128i counter(__m128i base, size_t i) {
+  return _mm_or_si128(base, _mm_slli_si128(_mm_cvtsi32_si128(static_cast<int>(i)), 15));
+}
+
+// data ^= keystream for one partial block (the tail).
+AESNI_TARGET void xorTail(__m128i ks, uint8_t* data, size_t len) {
+  alignas(16) uint8_t buf[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(buf), ks);
+  for (size_t i = 0; i < len; ++i)
+    data[i] ^= buf[i];
+  _mm_store_si128(reinterpret_cast<__m128i*>(buf), _mm_setzero_si128());
+}
+
+AESNI_TARGET void ctrXor(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t first, uint8_t* data,
+                         size_t len) {
+  __m128i k[11];
+  for (int i = 0; i < 11; ++i)
+    k[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i]));
+  __m128i base = _mm_loadu_si128(reinterpret_cast<const __m128i*>(iv16));
+  size_t blocks = (len + 15) / 16, i = 0;
+  for (; i < blocks; i += 8) {
+    size_t n = blocks - i < 8 ? blocks - i : 8;
+    __m128i b[8];
+    for (size_t j = 0; j < 8; ++j)
+      b[j] = _mm_xor_si128(counter(base, first + i + j), k[0]);
+    for (int r = 1; r < 10; ++r)
+      for (size_t j = 0; j < 8; ++j)
+        b[j] = _mm_aesenc_si128(b[j], k[r]);
+    for (size_t j = 0; j < n; ++j) {
+      __m128i ks = _mm_aesenclast_si128(b[j], k[10]);
+      uint8_t* p = data + (i + j) * 16;
+      size_t left = len - (i + j) * 16;
+      if (left >= 16) {
+        auto* q = reinterpret_cast<__m128i*>(p);
+        _mm_storeu_si128(q, _mm_xor_si128(_mm_loadu_si128(q), ks));
+      } else {
+        xorTail(ks, p, left);
+      }
+    }
+  }
+}
+
+#define VAES_TARGET __attribute__((target("vaes,avx512f,avx512bw,aes,sse2")))
+
+// Four counter blocks per register, up to 64 blocks in one pass of 16 registers' worth of rounds
+// (CGO asks for at most 37: the T0 stream or the 80 bytes of the next keys).
+VAES_TARGET void ctrXorVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t first,
+                            uint8_t* data, size_t len) {
+  __m512i k[11];
+  for (int i = 0; i < 11; ++i)
+    k[i] = _mm512_maskz_broadcast_i32x4(0xffff,
+                                        _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i])));
+  __m512i base =
+      _mm512_maskz_broadcast_i32x4(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(iv16)));
+  // Lane j of a register holds block 4g + j: its counter byte sits at byte 15 of the lane.
+  const __m512i lane =
+      _mm512_set_epi64(int64_t{3} << 56, 0, int64_t{2} << 56, 0, int64_t{1} << 56, 0, 0, 0);
+  const __m512i step = _mm512_set_epi64(int64_t{4} << 56, 0, int64_t{4} << 56, 0, int64_t{4} << 56,
+                                        0, int64_t{4} << 56, 0);
+  __m512i ctr =
+      _mm512_add_epi64(lane, _mm512_set_epi64(int64_t{first} << 56, 0, int64_t{first} << 56, 0,
+                                              int64_t{first} << 56, 0, int64_t{first} << 56, 0));
+  size_t groups = (len + 63) / 64;
+  for (size_t g = 0; g < groups; g += 4) {
+    size_t n = groups - g < 4 ? groups - g : 4;
+    __m512i b[4];
+    for (size_t j = 0; j < 4; ++j) {
+      b[j] = _mm512_xor_si512(_mm512_or_si512(base, ctr), k[0]);
+      ctr = _mm512_add_epi64(ctr, step);
+    }
+    for (int r = 1; r < 10; ++r)
+      for (size_t j = 0; j < 4; ++j)
+        b[j] = _mm512_aesenc_epi128(b[j], k[r]);
+    for (size_t j = 0; j < n; ++j) {
+      __m512i ks = _mm512_aesenclast_epi128(b[j], k[10]);
+      size_t off = (g + j) * 64, left = len - off;
+      __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      __m512i d = _mm512_maskz_loadu_epi8(m, data + off);
+      _mm512_mask_storeu_epi8(data + off, m, _mm512_xor_si512(d, ks));
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+bool Aes128::vaesAvailable() {
+#ifdef ONIONSPLIT_AESNI
+  // Clang 14 cannot ask __builtin_cpu_supports for VAES: CPUID leaf 7, ECX bit 9. AVX-512 F and
+  // BW through the builtin, which also checks that the OS saves the AVX-512 state.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 9)) != 0;
+  return vaes && aesniAvailable() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw");
+#else
+  return false;
+#endif
+}
+
+bool Aes128::aesniAvailable() {
+#ifdef ONIONSPLIT_AESNI
+  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse2");
+#else
+  return false;
+#endif
+}
+
+Aes128::Aes128(Impl impl) : impl_(impl) {
+  if (impl_ == Impl::kVaes && !vaesAvailable()) impl_ = Impl::kAesni;
+  if (impl_ == Impl::kAesni && !aesniAvailable()) impl_ = Impl::kEvp;
+}
+
+Aes128::~Aes128() {
+  wipe();
+}
+
+Aes128::Aes128(Aes128&& o) noexcept
+    : impl_(o.impl_), dir_(o.dir_), keyed_(o.keyed_), evp_(std::move(o.evp_)) {
+  std::memcpy(rk_, o.rk_, sizeof(rk_));
+  o.wipe();
+}
+
+Aes128& Aes128::operator=(Aes128&& o) noexcept {
+  if (this != &o) {
+    impl_ = o.impl_;
+    dir_ = o.dir_;
+    keyed_ = o.keyed_;
+    evp_ = std::move(o.evp_);
+    std::memcpy(rk_, o.rk_, sizeof(rk_));
+    o.wipe();
+  }
+  return *this;
+}
+
+void Aes128::wipe() {
+  OPENSSL_cleanse(rk_, sizeof(rk_));
+  keyed_ = false;
+}
+
+bool Aes128::setKey(const uint8_t* key16, Dir dir) {
+  dir_ = dir;
+#ifdef ONIONSPLIT_AESNI
+  if (impl_ != Impl::kEvp) {
+    expandKeys<1>({key16}, {dir == Dir::kDecrypt}, {rk_});
+    keyed_ = true;
+    return true;
+  }
+#endif
+  keyed_ = false;
+  int enc = dir == Dir::kEncrypt ? 1 : 0;
+  if (!evp_) {
+    evp_.reset(EVP_CIPHER_CTX_new());
+    if (!evp_ ||
+        EVP_CipherInit_ex(evp_.get(), EVP_aes_128_ecb(), nullptr, key16, nullptr, enc) != 1)
+      return false;
+  } else if (EVP_CipherInit_ex(evp_.get(), nullptr, nullptr, key16, nullptr, enc) != 1) {
+    return false;
+  }
+  // Whole blocks only: without this, decryption would hold the last block back.
+  if (EVP_CIPHER_CTX_set_padding(evp_.get(), 0) != 1) return false;
+  keyed_ = true;
+  return true;
+}
+
+bool Aes128::setKeys(Aes128& a, const uint8_t* keyA, Dir dirA, Aes128& b, const uint8_t* keyB,
+                     Dir dirB) {
+#ifdef ONIONSPLIT_AESNI
+  if (a.impl_ != Impl::kEvp && b.impl_ != Impl::kEvp) {
+    expandKeys<2>({keyA, keyB}, {dirA == Dir::kDecrypt, dirB == Dir::kDecrypt}, {a.rk_, b.rk_});
+    a.dir_ = dirA;
+    b.dir_ = dirB;
+    a.keyed_ = b.keyed_ = true;
+    return true;
+  }
+#endif
+  return a.setKey(keyA, dirA) && b.setKey(keyB, dirB);
+}
+
+bool Aes128::apply(uint8_t* data, size_t blocks) const {
+  if (!keyed_) return false;
+#ifdef ONIONSPLIT_AESNI
+  if (impl_ != Impl::kEvp) {
+    if (dir_ == Dir::kDecrypt)
+      ecb<true>(rk_, data, blocks);
+    else
+      ecb<false>(rk_, data, blocks);
+    return true;
+  }
+#endif
+  int n = static_cast<int>(blocks * 16), out = 0;
+  return EVP_CipherUpdate(evp_.get(), data, &out, data, n) == 1 && out == n;
+}
+
+bool Aes128::xorCounterStream(const uint8_t* iv16, uint8_t first, uint8_t* data, size_t len) const {
+  size_t blocks = (len + 15) / 16;
+  if (!keyed_ || dir_ != Dir::kEncrypt || blocks > 64 || first + blocks > 64) return false;
+#ifdef ONIONSPLIT_AESNI
+  if (impl_ == Impl::kVaes) {
+    ctrXorVaes(rk_, iv16, first, data, len);
+    return true;
+  }
+  if (impl_ == Impl::kAesni) {
+    ctrXor(rk_, iv16, first, data, len);
+    return true;
+  }
+#endif
+  alignas(16) uint8_t ks[64 * 16];
+  for (size_t i = 0; i < blocks; ++i) {
+    std::memcpy(ks + i * 16, iv16, 16);
+    ks[i * 16 + 15] = static_cast<uint8_t>(iv16[15] | (first + i));
+  }
+  bool ok = apply(ks, blocks);
+  if (ok)
+    for (size_t i = 0; i < len; ++i)
+      data[i] ^= ks[i];
+  OPENSSL_cleanse(ks, blocks * 16);
+  return ok;
+}
+
+}  // namespace onionsplit::crypto
