@@ -342,7 +342,7 @@ uint64_t ChannelServer::handleOom() {
   oomCandidates_.clear();
   for (const auto& [id, ch] : channels_)
     if (!ch->closing && ch->charge.held() > 0)
-      oomCandidates_.push_back({ch->charge.held(), ch->charge.held(), static_cast<size_t>(id)});
+      oomCandidates_.push_back({ch->charge.held(), ch->charge.held(), static_cast<size_t>(id), id});
   size_t n = flowctl::chooseOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
   for (size_t i = 0; i < n; ++i) {
     ++oomChannelsClosed_;

@@ -96,11 +96,12 @@ uint64_t Reactor::handleOom() {
   oomKeys_.clear();
   table_.forEach([this](const Entry& e) {
     if (uint64_t held = e.circuit.memHeld()) {
-      oomCandidates_.push_back({held, e.circuit.oldestQueued(), oomKeys_.size()});
+      // The oldest queued cell first: its stamp, inverted, is the rank.
+      oomCandidates_.push_back({~e.circuit.oldestQueued(), held, oomKeys_.size()});
       oomKeys_.push_back(e.key);
     }
   });
-  size_t n = chooseOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
+  size_t n = flowctl::chooseOomVictims(oomCandidates_, memory_.bytes(), memory_.lowWater());
   uint64_t freed = 0;
   for (size_t i = 0; i < n; ++i) {
     CircKey k = oomKeys_[oomCandidates_[i].ref];

@@ -37,9 +37,9 @@
 
 #include "circuitd/core/circuit.h"
 #include "circuitd/core/known_relays.h"
-#include "circuitd/core/oom_choice.h"
 #include "circuitd/net/circuit_table.h"
 #include "common/flowctl/mem_budget.h"
+#include "common/flowctl/oom_choice.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 
@@ -202,9 +202,9 @@ class Reactor {
   flowctl::MemCounter& memory() { return memory_; }
   void setOverBudget(std::function<void()> f) { overBudget_ = std::move(f); }
   // The OOM handler's work, from the top of the loop: while over the budget, closes the circuits
-  // whose oldest queued cell is oldest (core/oom_choice.h) with DESTROY RESOURCELIMIT toward the
-  // client, the next hop, streamd and confluxd, until at most the low-water mark is held. Returns
-  // the bytes freed (0 if under the budget by now).
+  // whose oldest queued cell is oldest (common/flowctl/oom_choice.h) with DESTROY RESOURCELIMIT
+  // toward the client, the next hop, streamd and confluxd, until at most the low-water mark is
+  // held. Returns the bytes freed (0 if under the budget by now).
   uint64_t handleOom();
 
  private:
@@ -260,7 +260,7 @@ class Reactor {
   // First: the charges of the circuits in table_ refer to it.
   flowctl::MemCounter memory_;
   std::function<void()> overBudget_;
-  std::vector<OomCandidate> oomCandidates_;  // kept between runs: their room is reused
+  std::vector<flowctl::OomCandidate> oomCandidates_;  // kept between runs: their room is reused
   std::vector<CircKey> oomKeys_;
   OnionIdentity id_;
   CircuitParams params_;

@@ -9,7 +9,8 @@ size_t chooseOomVictims(std::vector<OomCandidate>& c, uint64_t held, uint64_t ta
   if (held <= target) return 0;
   std::sort(c.begin(), c.end(), [](const OomCandidate& a, const OomCandidate& b) {
     if (a.rank != b.rank) return a.rank > b.rank;
-    return a.bytes != b.bytes ? a.bytes > b.bytes : a.ref < b.ref;
+    if (a.bytes != b.bytes) return a.bytes > b.bytes;
+    return a.age != b.age ? a.age < b.age : a.ref < b.ref;
   });
   size_t n = 0;
   for (size_t i = 0; i < c.size() && held > target; ++i) {

@@ -66,10 +66,10 @@ void SocketLinger::onTimeout(evutil_socket_t, short, void* arg) {
   e->owner->finish(*e, false);
 }
 
-void SocketLinger::collectOom(std::vector<OomCandidate>& out,
+void SocketLinger::collectOom(std::vector<flowctl::OomCandidate>& out,
                               std::vector<OomTarget>& targets) const {
   for (const Entry& e : socks_) {
-    out.push_back(OomCandidate{e.charge.held(), e.age, targets.size()});
+    out.push_back(flowctl::OomCandidate{e.charge.held(), e.charge.held(), targets.size(), e.age});
     targets.push_back(OomTarget{nullptr, 0, 0, 0, &e});
   }
 }

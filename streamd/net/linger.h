@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "common/flowctl/mem_budget.h"
-#include "streamd/core/oom_choice.h"
+#include "common/flowctl/oom_choice.h"
 #include "streamd/net/oom_target.h"
 
 namespace onionsplit::streamd {
@@ -48,7 +48,7 @@ class SocketLinger {
   void account(flowctl::MemCounter& memory) { memory_ = &memory; }
   // For the OOM handler: each lingering socket's bytes, its target appended to `targets` and its
   // index there as the candidate's ref. Then close() frees one (counted as failed); the bytes.
-  void collectOom(std::vector<OomCandidate>& out, std::vector<OomTarget>& targets) const;
+  void collectOom(std::vector<flowctl::OomCandidate>& out, std::vector<OomTarget>& targets) const;
   uint64_t close(const void* lingering);
 
   size_t lingering() const { return socks_.size(); }

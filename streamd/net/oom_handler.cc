@@ -37,7 +37,7 @@ void OomHandler::run() {
   for (StreamSession* s : ctx_.sessions)
     s->collectOom(candidates_, targets_);
   if (ctx_.linger) ctx_.linger->collectOom(candidates_, targets_);
-  size_t n = chooseOomVictims(candidates_, mem.bytes(), mem.lowWater());
+  size_t n = flowctl::chooseOomVictims(candidates_, mem.bytes(), mem.lowWater());
   uint64_t freed = 0;
   size_t closed = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -4,7 +4,7 @@
 // schedules this handler (StreamdContext::noteGrowth); it runs from the event loop, outside every
 // enqueue and socket callback (C tor moved its reclamation out of the cell-queue code in 0.4.9.12
 // for the same reason), and closes the streams that hold the most, the oldest first among equals
-// (streamd/core/oom_choice.h), each with END RESOURCELIMIT and its buffers dropped, until streamd
+// (common/flowctl/oom_choice.h), each with END RESOURCELIMIT and its buffers dropped, until streamd
 // holds at most the low-water mark, 90% of its budget. Lingering sockets (linger.h) are closed by
 // the same rule. The bytes freed are counted for the MetricsPort (tor_relay_load_oom_bytes_total).
 #pragma once
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/daemon/log.h"
-#include "streamd/core/oom_choice.h"
+#include "common/flowctl/oom_choice.h"
 #include "streamd/net/oom_target.h"
 
 namespace onionsplit::streamd {
@@ -43,7 +43,7 @@ class OomHandler {
 
   StreamdContext& ctx_;
   event* ev_ = nullptr;
-  std::vector<OomCandidate> candidates_;  // kept between runs: their room is reused
+  std::vector<flowctl::OomCandidate> candidates_;  // kept between runs: their room is reused
   std::vector<OomTarget> targets_;
   uint64_t bytesFreed_ = 0;
   uint64_t streamsClosed_ = 0;

@@ -337,11 +337,12 @@ void StreamdContext::noteGrowth() {
   if (oom && memory.over()) oom->schedule();
 }
 
-void StreamSession::collectOom(std::vector<OomCandidate>& out, std::vector<OomTarget>& targets) {
+void StreamSession::collectOom(std::vector<flowctl::OomCandidate>& out,
+                               std::vector<OomTarget>& targets) {
   for (auto& [flow, c] : circuits_)
     for (auto& [id, s] : c->socks) {
       if (s->held() == 0) continue;
-      out.push_back(OomCandidate{s->held(), s->age, targets.size()});
+      out.push_back(flowctl::OomCandidate{s->held(), s->held(), targets.size(), s->age});
       targets.push_back(OomTarget{this, flow, c->serial, id, nullptr});
     }
 }

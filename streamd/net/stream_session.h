@@ -37,10 +37,10 @@
 
 #include "common/daemon/log.h"
 #include "common/flowctl/mem_budget.h"
+#include "common/flowctl/oom_choice.h"
 #include "common/ipc/boundaries.h"
 #include "common/ipc/session.h"
 #include "streamd/core/circuit_streams.h"
-#include "streamd/core/oom_choice.h"
 #include "streamd/net/linger.h"
 #include "streamd/net/oom_target.h"
 #include "streamd/net/resolver.h"
@@ -106,7 +106,7 @@ class StreamSession final : public ipc::PeerSession<ipc::StreamTraits, StreamFlo
   // For the OOM handler (oom_handler.h): every stream holding buffered bytes, its target appended
   // to `targets` and its index there as the candidate's ref; then endForMemory() closes one with
   // END RESOURCELIMIT and returns the bytes freed (0 if it is gone).
-  void collectOom(std::vector<OomCandidate>& out, std::vector<OomTarget>& targets);
+  void collectOom(std::vector<flowctl::OomCandidate>& out, std::vector<OomTarget>& targets);
   uint64_t endForMemory(const OomTarget& t);
 
  private:

@@ -1,7 +1,7 @@
 // tests/common/flowctl/flowctl_oom_choice_test.cc: the OOM handlers' choice: the highest rank
-// first (confluxd: the largest reorder queue; channeld: the most bytes), ties by all an object
-// holds, then the smaller handle (the older channel), only as many as it takes to get under the
-// low-water mark, never one that holds nothing.
+// first, ties by all an object holds, then the older, only as many as it takes to get under the
+// low-water mark, never one that holds nothing; with each daemon's ranking (streamd and channeld:
+// the most bytes; circuitd: the oldest queued cell; confluxd: the largest reorder queue).
 #include "common/flowctl/oom_choice.h"
 
 #include <gtest/gtest.h>
@@ -43,6 +43,35 @@ TEST(OomChoice, ChannelsByBytesTheOlderFirstAmongEquals) {
   std::vector<OomCandidate> c = {{500, 500, 9}, {900, 900, 4}, {500, 500, 2}, {100, 100, 1}};
   EXPECT_EQ(refs(c, chooseOomVictims(c, 2000, 700)), (std::vector<size_t>{4, 2}));
   EXPECT_EQ(refs(c, chooseOomVictims(c, 2000, 0)), (std::vector<size_t>{4, 2, 9, 1}));
+}
+
+// streamd: the most buffered bytes first; among equals the older stream (age), whatever the order
+// they were collected in (ref).
+TEST(OomChoice, StreamsLargestFirstTiesGoOldestFirst) {
+  // {rank = bytes, bytes, ref, age}
+  std::vector<OomCandidate> c = {
+      {200, 200, 0, 9}, {200, 200, 1, 3}, {200, 200, 2, 5}, {10, 10, 3, 1}};
+  EXPECT_EQ(refs(c, chooseOomVictims(c, 610, 250)), (std::vector<size_t>{1, 2}));
+  std::vector<OomCandidate> d = {{100, 100, 0, 1}, {500, 500, 1, 2}, {300, 300, 2, 3}};
+  EXPECT_EQ(refs(d, chooseOomVictims(d, 950, 200)), (std::vector<size_t>{1, 2}));
+}
+
+// circuitd: the circuit whose oldest queued cell is oldest first (C tor's circuits_handle_oom),
+// not the largest; ties to the larger queue.
+TEST(OomChoice, CircuitsOldestQueuedCellFirstNotTheLargest) {
+  auto circuit = [](uint64_t bytes, uint64_t oldestStamp, size_t ref) {
+    return OomCandidate{~oldestStamp, bytes, ref};
+  };
+  std::vector<OomCandidate> c = {circuit(500, 40, 0), circuit(100, 7, 1), circuit(300, 12, 2),
+                                 circuit(50, 90, 3)};
+  EXPECT_EQ(refs(c, chooseOomVictims(c, 950, 850)), (std::vector<size_t>{1}));
+  // 7, then 12 (100 + 300 frees 400 of the 650 needed), then 40.
+  EXPECT_EQ(refs(c, chooseOomVictims(c, 950, 300)), (std::vector<size_t>{1, 2, 0}));
+  std::vector<OomCandidate> t = {circuit(100, 5, 0), circuit(400, 5, 1), circuit(200, 9, 2)};
+  EXPECT_EQ(refs(t, chooseOomVictims(t, 700, 600)), (std::vector<size_t>{1}));
+  // One holding nothing has the oldest stamp (0): never chosen, closing it frees nothing.
+  std::vector<OomCandidate> z = {circuit(0, 0, 0), circuit(100, 3, 1)};
+  EXPECT_EQ(refs(z, chooseOomVictims(z, 1000, 10)), (std::vector<size_t>{1}));
 }
 
 }  // namespace
