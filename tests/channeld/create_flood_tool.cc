@@ -133,17 +133,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   channeld::testing::FreshIdentity me(std::time(nullptr));
-  if (!me.ok) {
-    std::fprintf(stderr, "cannot make an identity\n");
-    return 2;
-  }
-  std::string err;
-  auto tls =
-      LinkTlsContext::create(TlsRole::kInitiator, me.creds->linkKey, me.creds->linkCert, err);
-  if (!tls) {
-    std::fprintf(stderr, "TLS: %s\n", err.c_str());
-    return 2;
-  }
+  auto tls = channeld::testing::initiatorTls(me);
+  if (!tls) return 2;
 
   Flood f;
   f.base = event_base_new();

@@ -5,10 +5,12 @@
 // authenticates as a relay uses the initiator credentials (C tor accepts relays it does not know).
 #pragma once
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +55,29 @@ struct FreshIdentity {
     init = std::make_shared<InitiatorCredentials>(std::move(*i));
     ok = true;
   }
+
+  // SHA-256 of the RSA identity key (DER, PKCS#1), as AUTHENTICATE names it.
+  std::array<uint8_t, 32> rsaIdSha256() const {
+    std::array<uint8_t, 32> out{};
+    auto der = rsa.publicKey().derPkcs1();
+    unsigned n = 0;
+    EVP_Digest(der.data(), der.size(), out.data(), &n, EVP_sha256(), nullptr);
+    return out;
+  }
 };
+
+// A test tool's initiator TLS context presenting `me`'s link certificate, or nullopt after saying
+// why on stderr (also when `me` could not be made).
+inline std::optional<LinkTlsContext> initiatorTls(const FreshIdentity& me) {
+  if (!me.ok) {
+    std::fprintf(stderr, "cannot make an identity\n");
+    return std::nullopt;
+  }
+  std::string err;
+  auto tls =
+      LinkTlsContext::create(TlsRole::kInitiator, me.creds->linkKey, me.creds->linkCert, err);
+  if (!tls) std::fprintf(stderr, "TLS: %s\n", err.c_str());
+  return tls;
+}
 
 }  // namespace onionsplit::channeld::testing

@@ -120,24 +120,11 @@ int main(int argc, char** argv) {
 
   int64_t now = std::time(nullptr);
   Identity me(now);
-  if (!me.ok) {
-    std::fprintf(stderr, "cannot make an identity\n");
-    return 2;
-  }
-  auto rsaPub = me.rsa.publicKey();
-  std::printf("ours rsa %s ed %s\n", toHex(Bytes(rsaPub.fingerprint()), true).c_str(),
+  auto tls = channeld::testing::initiatorTls(me);
+  if (!tls) return 2;
+  std::printf("ours rsa %s ed %s\n", toHex(Bytes(me.rsa.publicKey().fingerprint()), true).c_str(),
               toBase64NoPad(Bytes(me.master->publicKey())).c_str());
-  std::string err;
-  auto tls =
-      LinkTlsContext::create(TlsRole::kInitiator, me.creds->linkKey, me.creds->linkCert, err);
-  if (!tls) {
-    std::fprintf(stderr, "TLS: %s\n", err.c_str());
-    return 2;
-  }
-  std::array<uint8_t, 32> rsaIdSha256{};
-  auto der = rsaPub.derPkcs1();
-  unsigned n = 0;
-  EVP_Digest(der.data(), der.size(), rsaIdSha256.data(), &n, EVP_sha256(), nullptr);
+  std::array<uint8_t, 32> rsaIdSha256 = me.rsaIdSha256();
   InitiatorIdentity id{
       me.init, me.init->initiatorCerts(*me.creds), rsaIdSha256, me.master->publicKey(), {}};
 

@@ -558,22 +558,9 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   int64_t now = std::time(nullptr);
   Identity me(now);
-  if (!me.ok) {
-    std::fprintf(stderr, "cannot make an identity\n");
-    return 2;
-  }
-  std::string err;
-  auto tls =
-      LinkTlsContext::create(TlsRole::kInitiator, me.creds->linkKey, me.creds->linkCert, err);
-  if (!tls) {
-    std::fprintf(stderr, "TLS: %s\n", err.c_str());
-    return 2;
-  }
-  auto rsaPub = me.rsa.publicKey();
-  std::array<uint8_t, 32> rsaIdSha256{};
-  auto der = rsaPub.derPkcs1();
-  unsigned n = 0;
-  EVP_Digest(der.data(), der.size(), rsaIdSha256.data(), &n, EVP_sha256(), nullptr);
+  auto tls = channeld::testing::initiatorTls(me);
+  if (!tls) return 2;
+  std::array<uint8_t, 32> rsaIdSha256 = me.rsaIdSha256();
   InitiatorIdentity id;
   if (args->asRelay)
     id = InitiatorIdentity{
