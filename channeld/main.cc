@@ -18,6 +18,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
 #include "channeld/net/publisher.h"
+#include "channeld/net/reachability.h"
 #include "channeld/net/relay_status.h"
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
@@ -40,6 +42,7 @@
 #include "common/daemon/mem_share.h"
 #include "common/daemon/reactor_oom.h"
 #include "common/daemon/wiring.h"
+#include "common/dirdoc/params.h"
 #include "common/ipc/client_link.h"
 #include "common/keys/relay_keys.h"
 #include "proto/daemons.capnp.h"
@@ -357,6 +360,13 @@ std::shared_ptr<const InitiatorCredentials> makeInitiator(const LinkIdentity& id
   return std::make_shared<const InitiatorCredentials>(std::move(*ic));
 }
 
+std::shared_ptr<const InitiatorCredentials> makeInitiatorOrSay(const LinkIdentity& id) {
+  std::string err;
+  auto creds = makeInitiator(id, err);
+  if (!creds) spdlog::error("outbound link credentials: {}", err);
+  return creds;
+}
+
 ChannelServerConfig serverConfig(const config::Config& cfg, const LinkIdentity& id) {
   ChannelServerConfig sc;
   sc.keepalivePeriod = std::chrono::seconds(cfg.keepalivePeriodSeconds);
@@ -378,6 +388,16 @@ ChannelServerConfig serverConfig(const config::Config& cfg, const LinkIdentity& 
 
 // The descriptor, with an ORPort and authorities, unless PublishServerDescriptor 0 (C tor's).
 // False: the onion keys could not be read.
+// The ORPort the descriptor advertises: the first ORPort line without NoAdvertise (a NoListen line
+// names a port forwarded to one that listens), else the first one listening.
+uint16_t advertisedOrPort(const config::Config& cfg, uint16_t firstListening) {
+  for (const auto& p : cfg.orPorts)
+    if (!p.noAdvertise && !p.ipv6Only) return p.noListen ? p.port : firstListening;
+  return firstListening;
+}
+
+// The descriptor's publisher; it starts publishing at once with AssumeReachable 1, else once the
+// ORPort reachability self-test succeeds (makeSelfTest).
 bool startPublisher(daemon::Runtime& rt, const LinkIdentity& id, uint16_t orPort,
                     std::unique_ptr<DescriptorPublisher>& publisher) {
   const auto& cfg = rt.config();
@@ -390,8 +410,69 @@ bool startPublisher(daemon::Runtime& rt, const LinkIdentity& id, uint16_t orPort
   publisher = std::make_unique<DescriptorPublisher>(rt.loop().base(), cfg, id.keys,
                                                     std::move(*onion), orPort, std::time(nullptr));
   publisher->setFamilyKeys(id.family);
-  publisher->start();
+  if (cfg.assumeReachable) publisher->start();
   return true;
+}
+
+// A relay of the consensus to test our reachability through: Running and Valid, with an IPv4
+// ORPort, not ourselves, picked at random.
+std::optional<OutboundTarget> pickTestRelay(const ConsensusFetcher& consensus,
+                                            const dirdoc::Sha1Digest& ours) {
+  if (!consensus.current()) return std::nullopt;
+  std::vector<const dirdoc::RouterEntry*> usable;
+  for (const auto& r : consensus.current()->routers)
+    if (r.has(dirdoc::RelayFlag::kRunning) && r.has(dirdoc::RelayFlag::kValid) && r.orPort != 0 &&
+        r.ipv4.family == 4 && r.identity != ours)
+      usable.push_back(&r);
+  if (usable.empty()) return std::nullopt;
+  uint32_t i = 0;
+  RAND_bytes(reinterpret_cast<uint8_t*>(&i), sizeof i);
+  const dirdoc::RouterEntry& r = *usable[i % usable.size()];
+  OutboundTarget t;
+  t.ip = r.ipv4.toString();
+  t.port = r.orPort;
+  t.rsaId = r.identity;
+  return t;
+}
+
+// The consensus's assume-reachable=1 ends the self-test as C tor's router.c reads it.
+void selfTestConsensus(ReachabilityTest* test, const dirdoc::Consensus& c) {
+  if (test && !test->reachable() &&
+      dirdoc::resolveNetParams(c.params).get(dirdoc::ParamId::kAssumeReachable) == 1)
+    test->assume("the consensus sets assume-reachable=1");
+}
+
+void addSelfTestCounters(const ReachabilityTest* test,
+                         std::vector<std::pair<std::string, uint64_t>>& out) {
+  out.emplace_back("orport_reachable", !test || test->reachable());
+  out.emplace_back("orport_self_tests_total", test ? test->attempts() : 0);
+  out.emplace_back("orport_self_tests_failed_total", test ? test->failures() : 0);
+}
+
+// The ORPort reachability self-test before publishing (reachability.h), unless AssumeReachable 1.
+std::unique_ptr<ReachabilityTest> makeSelfTest(const config::Config& cfg, event_base* base,
+                                               const LinkIdentity& id,
+                                               const ConsensusFetcher& consensus,
+                                               DescriptorPublisher* publisher, uint16_t orPort) {
+  if (!publisher || cfg.assumeReachable) return nullptr;
+  client::RelayInfo self;
+  auto onion = keys::loadDescriptorOnionKeys(cfg.dataDirectory);
+  if (inet_pton(AF_INET, cfg.address.c_str(), self.ipv4.data()) != 1 || !onion) {
+    spdlog::warn("ORPort self-test: {}; publishing without it",
+                 onion ? "Address is not an IPv4 address" : onion.error());
+    publisher->start();
+    return nullptr;
+  }
+  self.orPort = orPort;
+  self.rsaId = id.keys.rsaIdentity.publicKey().fingerprint();
+  std::memcpy(self.edId.data(), id.keys.masterPublic.data(), self.edId.size());
+  std::memcpy(self.ntorKey.data(), onion->ntorPublic.data(), self.ntorKey.size());
+  auto test = std::make_unique<ReachabilityTest>(
+      base, id.clientTls, self,
+      [&consensus, ours = self.rsaId] { return pickTestRelay(consensus, ours); },
+      [publisher] { publisher->start(); });
+  test->start();
+  return test;
 }
 
 using CounterList = std::vector<std::pair<std::string, uint64_t>>;
@@ -503,12 +584,8 @@ int run(daemon::Runtime& rt) {
   if (!ident) return 1;
   const auto& keys = ident->keys;
 
-  std::string error;
-  auto initiatorCreds = makeInitiator(*ident, error);
-  if (!initiatorCreds) {
-    spdlog::error("outbound link credentials: {}", error);
-    return 1;
-  }
+  auto initiatorCreds = makeInitiatorOrSay(*ident);
+  if (!initiatorCreds) return 1;
   ChannelServerConfig sc = serverConfig(cfg, *ident);
 
   auto initiatorIdentity = [&] {
@@ -568,7 +645,8 @@ int run(daemon::Runtime& rt) {
                        dos.listenerLimits(), orPorts))
     return 1;
   std::unique_ptr<DescriptorPublisher> publisher;
-  if (!orPorts.empty() && !startPublisher(rt, *ident, orPorts[0]->port(), publisher)) return 1;
+  const uint16_t orPort = orPorts.empty() ? 0 : advertisedOrPort(cfg, orPorts[0]->port());
+  if (!orPorts.empty() && !startPublisher(rt, *ident, orPort, publisher)) return 1;
   rt.onShutdownBegin([&] {
     orPorts.clear();  // closes the ORPort sockets: new connections are refused
     channels.refuseNewCircuits();
@@ -591,16 +669,19 @@ int run(daemon::Runtime& rt) {
   if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
   RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), kProtoLine);
   bool refused = false;  // the consensus requires a protocol we lack
+  std::unique_ptr<ReachabilityTest> selfTest;
   ConsensusFetcher consensus(
       rt.loop().base(), cfg,
       [&](const dirdoc::Consensus& c) {
         if (!status.update(c) && !std::exchange(refused, true)) rt.loop().stop();
         dos.dos().setConsensus(c);  // its DoS* parameters and its relays' addresses
         if (circuitEntry) sendConsensus(*circuitEntry, c);
+        selfTestConsensus(selfTest.get(), c);
       },
       cache.get());
   if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
   if (refused) return daemon::kExitRefuseToRun;
+  selfTest = makeSelfTest(cfg, rt.loop().base(), *ident, consensus, publisher.get(), orPort);
   ipc::ClientLink<Traits> circuitd(
       rt.loop(), rt.socketPath("circuitd"), "circuitd",
       [&circuitdLink](auto drop) { return circuitdLink.makeSession(std::move(drop)); },
@@ -632,6 +713,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());
     dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
+    addSelfTestCounters(selfTest.get(), out);
     addLinkCounters(circuitdLink.counters(), out);
     out.emplace_back("channels_stalled", channels.stalledChannels());
     out.emplace_back("channel_output_cap_reached_total", channels.outputCapReached());

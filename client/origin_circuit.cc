@@ -47,8 +47,35 @@ std::array<uint8_t, cell::kCellPayloadLen> OriginCircuit::create2(const RelayInf
   return payload;
 }
 
+std::array<uint8_t, cell::kCellPayloadLen> OriginCircuit::createFast() {
+  std::array<uint8_t, cell::kCellPayloadLen> payload{};
+  fastX_.emplace();
+  random_(MutBytes(*fastX_));
+  std::memcpy(payload.data(), fastX_->data(), fastX_->size());
+  state_ = State::kCreateSent;
+  return payload;
+}
+
+std::optional<std::string> OriginCircuit::onCreatedFast(Bytes payload) {
+  if (state_ != State::kCreateSent || !fastX_) {
+    state_ = State::kClosed;
+    return "CREATED_FAST that we did not ask for";
+  }
+  auto keys = crypto::fastClientComplete(
+      Bytes(*fastX_), payload.first(std::min<size_t>(payload.size(), 2 * crypto::kFastLen)));
+  fastX_.reset();
+  auto k = keys ? crypto::Tor1Keys::fromKeyMaterial(Bytes(*keys)) : std::nullopt;
+  if (!k || !crypto_.addTor1(*k)) {
+    state_ = State::kClosed;
+    return keys ? "cannot set up the first hop's relay crypto"
+                : "first hop's CREATED_FAST: " + std::string(crypto::toString(keys.error()));
+  }
+  state_ = State::kOpen;
+  return std::nullopt;
+}
+
 std::optional<std::string> OriginCircuit::onCreated2(Bytes payload) {
-  if (state_ != State::kCreateSent) {
+  if (state_ != State::kCreateSent || fastX_) {
     state_ = State::kClosed;
     return "CREATED2 that we did not ask for";
   }

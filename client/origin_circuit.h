@@ -65,6 +65,12 @@ class OriginCircuit {
   std::array<uint8_t, cell::kCellPayloadLen> create2(const RelayInfo& first);
   // The first hop's CREATED2 payload; an error string if it does not complete the handshake.
   std::optional<std::string> onCreated2(Bytes payload);
+  // Instead of create2(): the CREATE_FAST payload (20 random bytes) for the first hop, which needs
+  // no onion key (a relay's reachability self-test goes through a relay whose descriptor it has
+  // not fetched; the hop's secrecy does not matter there). Call once; its answer goes to
+  // onCreatedFast().
+  std::array<uint8_t, cell::kCellPayloadLen> createFast();
+  std::optional<std::string> onCreatedFast(Bytes payload);
   // An EXTEND2 to `next` (link specifiers: IPv4, RSA id, ed25519 id; ntor v3 with the CC request),
   // encrypted for the current last hop, to be sent in a RELAY_EARLY cell. False before the first
   // hop is open or while an extension is pending.
@@ -119,6 +125,7 @@ class OriginCircuit {
   State state_ = State::kNew;
   ClientLayers crypto_;
   crypto::NtorClientState ntor_{};
+  std::optional<std::array<uint8_t, 20>> fastX_;  // CREATE_FAST sent: our X
   crypto::Ntor3ClientState ntor3_{};
   std::optional<cell::ClientCcResult> cc_;
   std::optional<flowctl::DeliverWindow> deliver_;

@@ -168,6 +168,44 @@ TEST_F(Fixture, BuildsTwoHopsWithCongestionControl) {
   EXPECT_EQ(circ.sendmeInc(), 31);
 }
 
+// A relay's reachability self-test: CREATE_FAST to the first hop (as circuitd answers it with
+// fastServer), then the EXTEND2 to the relay itself.
+TEST_F(Fixture, CreateFastFirstHopThenExtend) {
+  Payload create = circ.createFast();
+  auto srv = crypto::fastServer(Bytes(create).first(crypto::kFastLen),
+                                Bytes(fill32(0x51)).first(crypto::kFastLen));
+  ASSERT_TRUE(srv);
+  middle.layer = crypto::RelayLayer::create(*crypto::Tor1Keys::fromKeyMaterial(Bytes(srv->keys)));
+  Payload created{};
+  std::memcpy(created.data(), srv->reply.data(), srv->reply.size());
+  EXPECT_TRUE(circ.onCreated2(Bytes(created))) << "a CREATED2 answers no CREATE_FAST";
+  OriginCircuit again{counterRandom};
+  Payload create2 = again.createFast();
+  auto srv2 = crypto::fastServer(Bytes(create2).first(crypto::kFastLen),
+                                 Bytes(fill32(0x52)).first(crypto::kFastLen));
+  ASSERT_TRUE(srv2);
+  Payload bad{};
+  std::memcpy(bad.data(), srv2->reply.data(), srv2->reply.size());
+  bad[25] ^= 1;  // KH
+  auto why = again.onCreatedFast(Bytes(bad));
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("CREATED_FAST"), std::string::npos) << *why;
+  EXPECT_FALSE(again.open());
+
+  OriginCircuit fast{counterRandom};
+  circ = std::move(fast);
+  create = circ.createFast();
+  srv = crypto::fastServer(Bytes(create).first(crypto::kFastLen),
+                           Bytes(fill32(0x53)).first(crypto::kFastLen));
+  ASSERT_TRUE(srv);
+  middle.layer = crypto::RelayLayer::create(*crypto::Tor1Keys::fromKeyMaterial(Bytes(srv->keys)));
+  std::memcpy(created.data(), srv->reply.data(), srv->reply.size());
+  ASSERT_FALSE(circ.onCreatedFast(Bytes(created)));
+  ASSERT_NO_FATAL_FAILURE(extendToExit());
+  EXPECT_TRUE(circ.open());
+  EXPECT_EQ(circ.hops(), 2u);
+}
+
 TEST_F(Fixture, TakesTheExitsSendmeIncWithinOneOfTheConsensus) {
   exitSendmeInc = 32;
   ASSERT_NO_FATAL_FAILURE(build());

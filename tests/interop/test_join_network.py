@@ -12,6 +12,11 @@ Relay families by key (proposal 321): onionsplit and one C tor middle share a fa
 `tor --keygen-family`; the authorities accept onionsplit's family-cert, and the microdescriptor
 the client gets for it carries "family-ids ed25519:<the FamilyId>", as the middle's does; a
 changed FamilyId on reload restarts channeld, which publishes again.
+The ORPort reachability self-test (AssumeReachable 0, as C tor): onionsplit publishes only after a
+circuit through a C tor relay came back to its ORPort ("Self-testing indicates your ORPort ... is
+reachable"); a second onionsplit whose descriptor would advertise a port nothing listens on
+(`ORPort ... NoListen` beside `ORPort ... NoAdvertise`) says its ORPort is not confirmed reachable,
+counts the failed tests and publishes nothing.
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_join_network.py BIN_DIR        (KEEP=1 keeps the temporary directory)
@@ -64,10 +69,51 @@ def family_ids(net, fingerprint, timeout=90):
     return ""
 
 
+def unreachable_relay(net, root, bin_dir):
+    """A second onionsplit that advertises an ORPort nothing listens on (NoListen) and listens on
+    another (NoAdvertise), with AssumeReachable 0; started, to be checked by check_self_tests."""
+    lost = tornet.Onionsplit(net, os.path.join(root, "lost"), bin_dir, nickname="lostrelay",
+                             extra=["AssumeReachable 0"])
+    dead = tornet.free_port()
+    with open(lost.torrc) as f:
+        text = f.read()
+    with open(lost.torrc, "w") as f:
+        f.write(text.replace(f"ORPort 127.0.0.1:{lost.port}\n",
+                             f"ORPort 127.0.0.1:{dead} NoListen\n"
+                             f"ORPort 127.0.0.1:{lost.port} NoAdvertise\n"))
+    lost.dead_port = dead
+    lost.start()
+    return lost
+
+
+def check_self_tests(relay, lost):
+    """The self-test passed before onionsplit published; the unreachable one never published."""
+    log = relay.log_text()
+    passed = log.find(f"Self-testing indicates your ORPort 127.0.0.1:{relay.port} is reachable")
+    first = log.find("descriptor: accepted by")
+    print(f"self-test passed before publishing: {0 <= passed < first}")
+    deadline = time.time() + 90
+    while time.time() < deadline and lost.counters().get(
+            "channeld.orport_self_tests_failed_total", 0) < 1:
+        time.sleep(1)
+    c = lost.counters()
+    lost_log = lost.log_text()
+    failed = [ln for ln in lost_log.splitlines() if "not confirmed reachable" in ln]
+    print(f"unreachable ORPort 127.0.0.1:{lost.dead_port}: {c.get('channeld.orport_self_tests_total')} "
+          f"self-tests, {c.get('channeld.orport_self_tests_failed_total')} failed, reachable "
+          f"{c.get('channeld.orport_reachable')}, descriptor accepted by "
+          f"{c.get('channeld.descriptor_accepted_by')}; {failed[:1]}")
+    return (0 <= passed < first and c.get("channeld.orport_self_tests_failed_total", 0) >= 1 and
+            c.get("channeld.orport_reachable") == 0 and
+            c.get("channeld.descriptor_accepted_by", 0) == 0 and
+            "descriptor: accepted by" not in lost_log and
+            any(f"127.0.0.1:{lost.dead_port}" in ln for ln in failed))
+
+
 def main():
     bin_dir = os.path.abspath(sys.argv[1])
     root = tempfile.mkdtemp(prefix="onionsplit-join-")
-    relay = None
+    relay = lost = None
     try:
         with tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
                            conflux=False) as net:
@@ -79,8 +125,10 @@ def main():
             net.start()
             relay = tornet.Onionsplit(net, root, bin_dir, extra=[
                 f"FamilyId {fid}",
-                f"FamilyKeyDirectory {key_directory(root, 'onionsplit-family', secret)}"])
+                f"FamilyKeyDirectory {key_directory(root, 'onionsplit-family', secret)}",
+                "AssumeReachable 0"])
             relay.start()
+            lost = unreachable_relay(net, root, bin_dir)
             net.wait_bootstrapped(timeout=120)
             try:
                 s_line = net.wait_for_relay_in_consensus(
@@ -101,6 +149,7 @@ def main():
             for r in refused:
                 print(f"refused handshake: {r}")
             ok = relays > 0 and not refused and log.count("descriptor: accepted by") == 3
+            ok = check_self_tests(relay, lost) and ok
             # The family: the authorities derived family-ids from onionsplit's family-cert.
             ours, theirs = family_ids(net, relay.fingerprint), family_ids(net, middle.fingerprint)
             print(f"family-ids of onionsplit: {ours!r}; of the C tor middle: {theirs!r}")
@@ -139,6 +188,8 @@ def main():
             print("PASS" if ok else "FAIL")
             return 0 if ok else 1
     finally:
+        if lost:
+            lost.stop()
         tornet.finish(relay, root)
 
 
