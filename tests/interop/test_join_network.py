@@ -99,10 +99,11 @@ def check_self_tests(relay, lost):
     c = lost.counters()
     lost_log = lost.log_text()
     failed = [ln for ln in lost_log.splitlines() if "not confirmed reachable" in ln]
-    print(f"unreachable ORPort 127.0.0.1:{lost.dead_port}: {c.get('channeld.orport_self_tests_total')} "
-          f"self-tests, {c.get('channeld.orport_self_tests_failed_total')} failed, reachable "
-          f"{c.get('channeld.orport_reachable')}, descriptor accepted by "
-          f"{c.get('channeld.descriptor_accepted_by')}; {failed[:1]}")
+    n = lambda k: c.get(f"channeld.{k}")  # noqa: E731
+    print(f"unreachable ORPort 127.0.0.1:{lost.dead_port}: {n('orport_self_tests_total')} "
+          f"self-tests, {n('orport_self_tests_failed_total')} failed, reachable "
+          f"{n('orport_reachable')}, descriptor accepted by {n('descriptor_accepted_by')}; "
+          f"{failed[:1]}")
     return (0 <= passed < first and c.get("channeld.orport_self_tests_failed_total", 0) >= 1 and
             c.get("channeld.orport_reachable") == 0 and
             c.get("channeld.descriptor_accepted_by", 0) == 0 and
