@@ -202,6 +202,12 @@ class DosWiring {
       if (type != "stream_rejected") out.emplace_back("dos_" + std::string(type) + "_total", v);
     });
     out.emplace_back("dos_tracked_addresses", dos_->tracker().size());
+    // The values in force (the torrc's over the consensus's over dos-spec's defaults).
+    const dos::DosParams& p = dos_->params();
+    out.emplace_back("dos_circuit_creation_enabled", p.circEnabled);
+    out.emplace_back("dos_circuit_creation_rate", p.circRatePerSec);
+    out.emplace_back("dos_circuit_creation_burst", p.circBurst);
+    out.emplace_back("dos_connection_enabled", p.connEnabled);
   }
 
  private:

@@ -3,7 +3,8 @@
 cc_sendme_inc=33, onionsplit's channeld fetches and verifies the consensus and circuitd negotiates
 33 in its ntor v3 replies, so a C tor client (which refuses a reply more than 1 away from the
 consensus value) downloads through onionsplit as its exit. circwindow reaches circuitd, and
-cfx_max_legs_set and cc_xoff_exit reach confluxd and streamd through circuitd. Then the
+cfx_max_legs_set and cc_xoff_exit reach confluxd and streamd through circuitd, and
+DoSCircuitCreationRate is in force in channeld (the torrc sets none). Then the
 authorities change the values (cc_sendme_inc to 36) and the next consensus changes them in
 onionsplit without a restart; the client downloads again. A channeld killed then starts with the
 consensus it cached in DataDirectory; a confluxd killed gets its values from circuitd again.
@@ -31,8 +32,10 @@ def wait_counter(relay, name, want, timeout):
     return value
 
 
-PARAMS_BEFORE = "cc_sendme_inc=33 circwindow=500 cfx_max_legs_set=4 cc_xoff_exit=300"
-PARAMS_AFTER = "cc_sendme_inc=36 circwindow=200 cfx_max_legs_set=5 cc_xoff_exit=250"
+PARAMS_BEFORE = ("cc_sendme_inc=33 circwindow=500 cfx_max_legs_set=4 cc_xoff_exit=300 "
+                 "DoSCircuitCreationRate=7")
+PARAMS_AFTER = ("cc_sendme_inc=36 circwindow=200 cfx_max_legs_set=5 cc_xoff_exit=250 "
+                "DoSCircuitCreationRate=9")
 
 
 def check_forwarded(relay, check, circwindow, legs, xoff):
@@ -69,6 +72,8 @@ def main():
                   f"{counters.get('channeld.consensus_accepted_total')} times, refused "
                   f"{counters.get('channeld.consensus_refused_total')})")
             check_forwarded(relay, check, 500, 4, 300)
+            rate = wait_counter(relay, "channeld.dos_circuit_creation_rate", 7, 60)
+            check(rate == 7, f"the consensus' DoSCircuitCreationRate in force in channeld: {rate}")
             exit_flag = wait_counter(relay, "channeld.relay_flag_Exit", 1, 120)
             check(exit_flag == 1 and relay.counters().get("channeld.relay_flag_Running") == 1,
                   "channeld reads its own flags (Exit, Running) from the consensus")
@@ -89,6 +94,8 @@ def main():
             inc = wait_counter(relay, "circuitd.consensus_cc_sendme_inc", 36, 180)
             check(inc == 36, f"the authorities changed it to 36: circuitd now uses {inc}")
             check_forwarded(relay, check, 200, 5, 250)
+            rate = wait_counter(relay, "channeld.dos_circuit_creation_rate", 9, 60)
+            check(rate == 9, f"and its new DoSCircuitCreationRate: {rate}")
             after = {d: relay.daemon_pid(d) for d in pids}
             check(after == pids, f"without a restart: pids {pids} -> {after}")
             # The client's circuits made under 33 are closed after the change so the next stream
