@@ -4,7 +4,9 @@ cc_sendme_inc=33, onionsplit's channeld fetches and verifies the consensus and c
 33 in its ntor v3 replies, so a C tor client (which refuses a reply more than 1 away from the
 consensus value) downloads through onionsplit as its exit. circwindow reaches circuitd, and
 cfx_max_legs_set and cc_xoff_exit reach confluxd and streamd through circuitd, and
-DoSCircuitCreationRate is in force in channeld (the torrc sets none). Then the
+DoSCircuitCreationRate is in force in channeld (the torrc sets none). With refuseunknownexits
+(default 1), a BEGIN on a one-hop circuit over a link authenticated with a fresh relay key gets END
+MISC, over a client's link END TORPROTOCOL (tests/channeld/create_flood_tool.cc --begin). Then the
 authorities change the values (cc_sendme_inc to 36) and the next consensus changes them in
 onionsplit without a restart; the client downloads again. A channeld killed then starts with the
 consensus it cached in DataDirectory; a confluxd killed gets its values from circuitd again.
@@ -12,12 +14,25 @@ consensus it cached in DataDirectory; a confluxd killed gets its values from cir
 Usage: test_consensus_params.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
 import signal
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import targets  # noqa: E402
 import tornet  # noqa: E402
+
+
+def one_hop_begin(bin_dir, relay, target, as_relay):
+    """BEGIN on a one-hop circuit to onionsplit (tests/channeld/create_flood_tool.cc --begin), over
+    a link that authenticated with a fresh relay key (no consensus lists it) or as a client: the
+    END reason onionsplit answers with, or what went wrong."""
+    cmd = [os.path.join(bin_dir, "create_flood_tool"), "127.0.0.1", str(relay.port),
+           relay.fingerprint, "--bind", "127.0.0.1", "--circuits", "1", "--begin", target,
+           "--as-relay", "1" if as_relay else "0"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    facts = dict(line.partition(" ")[::2] for line in p.stdout.splitlines())
+    return facts.get("begin_answer") or facts.get("error") or p.stderr.strip()[-200:]
 
 
 def wait_counter(relay, name, want, timeout):
@@ -80,6 +95,20 @@ def main():
             known = wait_counter(relay, "circuitd.consensus_known_relays", 6, 60)
             check(known == 6, f"circuitd knows the consensus' relays for refuseunknownexits "
                               f"(3 authorities, 2 middles, onionsplit): {known}")
+            # refuseunknownexits=1 (the default): a BEGIN whose previous hop authenticated with a
+            # relay key the consensus does not list gets END MISC, as C tor answers; one from a
+            # client's link (a one-hop proxy) END TORPROTOCOL.
+            before = relay.counters()
+            target = f"127.0.0.1:{http.port}"
+            as_relay = one_hop_begin(bin_dir, relay, target, True)
+            as_client = one_hop_begin(bin_dir, relay, target, False)
+            after = relay.counters()
+            grew = {k: after.get(k, 0) - before.get(k, 0) for k in (
+                "circuitd.streams_unknown_relay_refused_total",
+                "circuitd.streams_single_hop_refused_total")}
+            check(as_relay == "end 1" and as_client == "end 13" and all(grew.values()),
+                  f"one-hop BEGIN from a fresh relay key: {as_relay}; from a client: {as_client} "
+                  f"({grew})")
             pids = {d: relay.daemon_pid(d) for d in ("channeld", "circuitd", "streamd", "confluxd")}
 
             status, sha, n, secs = targets.http_get_until(net.client.socks_port, "127.0.0.1",
