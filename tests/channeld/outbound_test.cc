@@ -352,6 +352,19 @@ struct Loopback {
       spin(base, 50);
     return got;
   }
+  // Dials them, waits (bounded) until the ORPort side has opened the channel, and hands the
+  // client side's bufferevent to the test: no callbacks, reading and writing.
+  std::optional<OpenedChannel> openRaw() {
+    size_t want = serverOpened.size() + 1;
+    auto got = dial(toThem());
+    if (!got || !*got) return std::nullopt;
+    OpenedChannel ch = std::move(**got);
+    bufferevent_setcb(ch.conn->bev(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_enable(ch.conn->bev(), EV_READ | EV_WRITE);
+    for (int i = 0; i < 60 && serverOpened.size() < want; ++i)
+      spin(base, 50);
+    return ch;
+  }
   OutboundTarget toThem() const {
     OutboundTarget t;
     t.ip = "127.0.0.1";
@@ -728,14 +741,10 @@ TEST(ChannelServer, CreateRefusedByTheDosDefenceIsDestroyedHere) {
                };
              });
   ASSERT_TRUE(l.listener);
-  auto got = l.dial(l.toThem());
-  ASSERT_TRUE(got && *got);
-  OpenedChannel& ch = **got;
+  auto got = l.openRaw();
+  ASSERT_TRUE(got);
+  OpenedChannel& ch = *got;
   bufferevent* bev = ch.conn->bev();
-  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
-  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
-    spin(l.base, 50);
   uint8_t payload[cell::kCellPayloadLen] = {};
   for (uint32_t circ : {1u, 2u}) {
     uint8_t buf[cell::kMaxCellLen];
@@ -771,14 +780,10 @@ TEST(ChannelServer, CreateWhileShuttingDownIsDestroyedHibernating) {
                };
              });
   ASSERT_TRUE(l.listener);
-  auto got = l.dial(l.toThem());
-  ASSERT_TRUE(got && *got);
-  OpenedChannel& ch = **got;
+  auto got = l.openRaw();
+  ASSERT_TRUE(got);
+  OpenedChannel& ch = *got;
   bufferevent* bev = ch.conn->bev();
-  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
-  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
-    spin(l.base, 50);
   uint8_t payload[cell::kCellPayloadLen] = {};
   auto create = [&](uint32_t circ) {
     uint8_t buf[cell::kMaxCellLen];
@@ -816,15 +821,11 @@ TEST(ChannelServer, APeerThatDoesNotReadIsNotReadEither) {
                h.refuseCreate = [](const ChannelInfo&) { return true; };
              });
   ASSERT_TRUE(l.listener);
-  auto got = l.dial(l.toThem());
-  ASSERT_TRUE(got && *got);
-  OpenedChannel& ch = **got;
+  auto got = l.openRaw();
+  ASSERT_TRUE(got);
+  OpenedChannel& ch = *got;
   bufferevent* bev = ch.conn->bev();
-  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
-  bufferevent_enable(bev, EV_WRITE);
   bufferevent_disable(bev, EV_READ);  // never reads its DESTROYs
-  for (int i = 0; i < 20 && l.serverOpened.empty(); ++i)
-    spin(l.base, 50);
   ASSERT_EQ(l.serverIds.size(), 1u);
   // Far more answers than the kernel's socket buffers on loopback hold.
   constexpr uint32_t kCreates = 65536;
@@ -872,11 +873,9 @@ TEST(ChannelServer, OverItsBudgetTheChannelHoldingTheMostIsClosed) {
   l.server->memory().setBudget(200 * 1024);
   daemon::ReactorOom<ChannelServer> oom(l.base, *l.server, "channeld", "channels",
                                         [&l] { return l.server->oomChannelsClosed(); });
-  auto bystander = l.dial(l.toThem());
-  auto abuser = l.dial(l.toThem());
-  ASSERT_TRUE(bystander && *bystander && abuser && *abuser);
-  for (int i = 0; i < 20 && l.serverOpened.size() < 2; ++i)
-    spin(l.base, 50);
+  auto bystander = l.openRaw();
+  auto abuser = l.openRaw();
+  ASSERT_TRUE(bystander && abuser);
   ASSERT_EQ(l.serverIds.size(), 2u);
   auto creates = [](OpenedChannel& ch, uint32_t first, uint32_t n) {
     uint8_t payload[cell::kCellPayloadLen] = {};
@@ -906,18 +905,18 @@ TEST(ChannelServer, OverItsBudgetTheChannelHoldingTheMostIsClosed) {
         },
         &p);
   };
-  watch(**bystander, quiet);
-  watch(**abuser, loud);
-  bufferevent_enable((*bystander)->conn->bev(), EV_READ | EV_WRITE);
-  bufferevent_enable((*abuser)->conn->bev(), EV_WRITE);
-  bufferevent_disable((*abuser)->conn->bev(), EV_READ);  // never reads its DESTROYs
-  creates(**abuser, 1, 65536);
+  watch(*bystander, quiet);
+  watch(*abuser, loud);
+  bufferevent_enable(bystander->conn->bev(), EV_READ | EV_WRITE);
+  bufferevent_enable(abuser->conn->bev(), EV_WRITE);
+  bufferevent_disable(abuser->conn->bev(), EV_READ);  // never reads its DESTROYs
+  creates(*abuser, 1, 65536);
   for (int i = 0; i < 400 && l.server->oomChannelsClosed() == 0; ++i)
     spin(l.base, 50);
   EXPECT_EQ(l.server->oomChannelsClosed(), 1u);
   EXPECT_GT(l.server->oomBytesFreed(), 200u * 1024 / 10);
-  bufferevent_enable((*abuser)->conn->bev(), EV_READ);
-  creates(**bystander, 1, 4);
+  bufferevent_enable(abuser->conn->bev(), EV_READ);
+  creates(*bystander, 1, 4);
   for (int i = 0; i < 100 && !(loud.closed && quiet.received >= 4 * cell::kMaxCellLen); ++i)
     spin(l.base, 50);
   EXPECT_TRUE(loud.closed) << "the abuser's channel was closed";
