@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""bench/resources/bench_resources.py: onionsplit's memory and an honest client's download under
+floods (issue 18), in one private network of Debian `tor` on 127.0.0.1.
+
+onionsplit runs as the exit with a small budget (MaxMemInQueues 64 MB, C tor's floor for relays,
+so the daemons' shares are 25.6, 19.2, 12.8 and 6.4 MB) and the circuit-creation defence on
+(DoSCircuitCreationEnabled 1, one connection enough to be marked). A C tor client, pinned to
+onionsplit, downloads a file once without a flood (the baseline), then once during each flood:
+  circuits   the project's create_flood_tool from 127.0.0.2 to 127.0.0.9 (no relay's address), 500
+             CREATE_FAST at once per connection, again and again;
+  senders    64 streams through the C tor client (each on its own circuit) to a server that accepts
+             and never reads, each sending 4 MiB: streamd holds what the server does not take, up
+             to the stream's XOFF (the client honours it);
+  sendmes    the project's conflux client (tests/client/conflux_client_tool.cc --abuse refusals)
+             withholding its SENDMEs so the exit's windows fill, then opening 600 streams past
+             confluxd's cap on the set.
+Not run yet, for want of a tool: a reorder-queue flood on a conflux set (a client that leaves a
+sequence number out), and a RESOLVE flood (the DNS limits have unit tests only).
+
+While each flood runs, the RSS of the four daemons is sampled every 0.2 s. RESULT lines per flood:
+  resources_<flood>_rss_growth: the peak of the daemons' summed RSS above their idle RSS, against
+      the budget (target: ratio <= 1);
+  resources_<flood>_honest_throughput: the honest download's MiB/s, against the one without a
+      flood (target: ratio >= 0.8).
+A daemon restarted during a flood is printed (target: none). The last line is the worst RSS ratio.
+
+Usage: bench_resources.py BIN_DIR [--mib 32]   (KEEP=1 keeps the temporary directory)
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "interop"))
+sys.path.insert(0, os.path.join(HERE, "..", "exit"))
+import bench_exit  # noqa: E402
+import targets  # noqa: E402
+import test_conflux_client  # noqa: E402
+import tornet  # noqa: E402
+
+BUDGET_MB = 64
+DAEMONS = ("channeld", "circuitd", "streamd", "confluxd")
+
+
+class Sampler:
+    """The daemons' summed RSS every 0.2 s while running; its peak."""
+
+    def __init__(self, pids):
+        self.pids, self.peak = pids, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, bench_exit.rss_bytes(self.pids))
+            except OSError:
+                pass  # a daemon went away: the restart check reports it
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def flood_circuits(bin_dir, relay, stop):
+    i = 0
+    while not stop.is_set() and i < 400:  # bounded
+        src = f"127.0.0.{2 + i % 8}"
+        subprocess.run([os.path.join(bin_dir, "create_flood_tool"), "127.0.0.1", str(relay.port),
+                        relay.fingerprint, "--bind", src, "--circuits", "500", "--deadline", "10"],
+                       capture_output=True, timeout=30)
+        i += 1
+
+
+def flood_senders(net, stop):
+    holder = bench_exit.Holder()
+    chunk = b"x" * 65536
+    conns = []
+    try:
+        for i in range(64):
+            try:
+                s = targets.socks_connect(net.client.socks_port, "127.0.0.1", holder.port,
+                                          timeout=30, username=f"sender{i}")
+                s.settimeout(0.5)
+                conns.append(s)
+            except (OSError, targets.SocksError):
+                pass
+        sent = [0] * len(conns)
+        while not stop.is_set() and any(n < (4 << 20) for n in sent):
+            for k, s in enumerate(conns):
+                if sent[k] >= (4 << 20):
+                    continue
+                try:
+                    sent[k] += s.send(chunk)
+                except (OSError, TimeoutError):
+                    sent[k] = 4 << 20  # this one is full or gone
+        while not stop.is_set():
+            time.sleep(0.2)  # hold the streams open until the honest download ends
+    finally:
+        for s in conns:
+            s.close()
+        holder.close()
+
+
+def flood_sendmes(bin_dir, net, relay, firsts, http_port, size, sha, stop):
+    exit_arg = test_conflux_client.relay_arg(net, relay.fingerprint, relay.port)
+    for _ in range(3):  # bounded
+        if stop.is_set():
+            return
+        test_conflux_client.run_tool(bin_dir, firsts, exit_arg, http_port, size, sha,
+                                     ["--abuse", "refusals"])
+
+
+def honest_download(net, http_port, size, sha):
+    status, got, n, secs = targets.http_get(net.client.socks_port, "127.0.0.1", http_port,
+                                            "/big.bin", timeout=600, username=f"h{time.time()}")
+    if got != sha or n != size:
+        print(f"  honest download damaged: {status}, {n} bytes", flush=True)
+        return None
+    return n / secs / (1 << 20)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bin_dir")
+    ap.add_argument("--mib", type=int, default=32)
+    args = ap.parse_args()
+    bin_dir = os.path.abspath(args.bin_dir)
+    root = tempfile.mkdtemp(prefix="onionsplit-bench-resources-")
+    files = os.path.join(root, "files")
+    os.makedirs(files)
+    size = args.mib << 20
+    sha = targets.make_file(os.path.join(files, "big.bin"), size)
+    relay = None
+    worst = None
+    try:
+        with targets.HttpServer(files) as http, \
+                tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
+                              conflux=True) as net:
+            net.setup()
+            relay = tornet.Onionsplit(net, root, bin_dir, extra=[
+                f"MaxMemInQueues {BUDGET_MB} MB", "DoSCircuitCreationEnabled 1",
+                "DoSCircuitCreationMinConnections 1"])
+            net.exit_nodes = [relay.fingerprint]
+            net.start()
+            relay.start()
+            net.wait_bootstrapped(timeout=120)
+            net.wait_for_relay_in_consensus(relay.fingerprint, flags=("Exit", "Running", "Valid"),
+                                            timeout=150)
+            middles = [n for n in net.nodes if n.role == "middle"]
+            firsts = [test_conflux_client.relay_arg(net, m.fingerprint, m.or_port)
+                      for m in middles]
+            targets.http_get_until(net.client.socks_port, "127.0.0.1", http.port, "/big.bin",
+                                   within=120, timeout=300)
+            pids = {d: relay.daemon_pid(d) for d in DAEMONS}
+            time.sleep(2)
+            idle = bench_exit.rss_bytes(list(pids.values()))
+            base = honest_download(net, http.port, size, sha)
+            print(f"  idle RSS {idle / (1 << 20):.1f} MiB, honest download {base:.1f} MiB/s",
+                  flush=True)
+            floods = {
+                "circuits": lambda stop: flood_circuits(bin_dir, relay, stop),
+                "senders": lambda stop: flood_senders(net, stop),
+                "sendmes": lambda stop: flood_sendmes(bin_dir, net, relay, firsts, http.port,
+                                                      size, sha, stop),
+            }
+            for name, flood in floods.items():
+                stop = threading.Event()
+                t = threading.Thread(target=flood, args=(stop,), daemon=True)
+                with Sampler(list(pids.values())) as sampler:
+                    t.start()
+                    time.sleep(3)  # the flood is under way
+                    mibs = honest_download(net, http.port, size, sha)
+                    stop.set()
+                    t.join(timeout=120)
+                growth = max(0, sampler.peak - idle) / (1 << 20)
+                now = {d: relay.daemon_pid(d) for d in DAEMONS}
+                restarted = [d for d in DAEMONS if now[d] != pids[d]]
+                print(f"  {name}: peak RSS {sampler.peak / (1 << 20):.1f} MiB, restarted "
+                      f"{restarted or 'none'}", flush=True)
+                pids = now
+                bench_exit.result(f"resources_{name}_rss_growth", growth, "MiB", BUDGET_MB)
+                bench_exit.result(f"resources_{name}_honest_throughput", mibs, "MiB/s", base)
+                worst = growth if worst is None else max(worst, growth)
+            counters = relay.counters()
+            print("  " + ", ".join(f"{k}={v}" for k, v in sorted(counters.items()) if any(
+                w in k for w in ("oom_", "dos_circuit_rejected", "memory_held"))), flush=True)
+            bench_exit.result("resources_worst_rss_growth", worst, "MiB", BUDGET_MB)
+            return 0
+    finally:
+        if relay:
+            relay.stop()
+        if os.environ.get("KEEP") is None:
+            subprocess.run(["rm", "-rf", root])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
