@@ -131,6 +131,9 @@ struct ControlServer::Impl : control::Backend {
   uint64_t read = 0, written = 0, lastRead = 0, lastWritten = 0;
   uint64_t bwRead = 0, bwWritten = 0;  // totals at the last BW event
   bool scraping = false;
+  // channeld's word on the relay's standing, from the same scrape (every second): the ORPort
+  // self-test passed (or AssumeReachable 1), and an authority accepted the descriptor.
+  bool orReachable = false, descriptorAccepted = false;
 
   std::shared_ptr<ControlLogSink> sink;
 
@@ -182,6 +185,14 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
   // onionsplit builds no circuits of its own (no client role): none has been established.
   if (key == "status/circuit-established") return std::string("0");
   if (key == "accounting/enabled") return std::string("0");  // no accounting in onionsplit
+  // As C tor 0.4.9: no DirPort, so nothing to find unreachable there (DIR is always 1).
+  bool orOk = orReachable || hooks.config().assumeReachable;
+  if (key == "status/reachability-succeeded/or") return std::string(orOk ? "1" : "0");
+  if (key == "status/reachability-succeeded/dir") return std::string("1");
+  if (key == "status/reachability-succeeded")
+    return std::string(orOk ? "OR=1 DIR=1" : "OR=0 DIR=1");
+  if (key == "status/accepted-server-descriptor" || key == "status/good-server-descriptor")
+    return std::string(descriptorAccepted ? "1" : "0");
   if (key == "address") {
     in_addr a{};
     const std::string& configured = hooks.config().address;
@@ -275,7 +286,14 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "process/descriptor-limit -- File descriptor limit.",
                       "process/pid -- Process id belonging to the main tor process.",
                       "process/user -- Username under which the tor process is running.",
+                      "status/accepted-server-descriptor -- 1 once an authority took the "
+                      "descriptor.",
                       "status/circuit-established -- 1 once a circuit of our own was built.",
+                      "status/good-server-descriptor -- As accepted-server-descriptor.",
+                      "status/reachability-succeeded -- OR=1 DIR=1 once the ORPort self-test "
+                      "passed.",
+                      "status/reachability-succeeded/dir -- 1: there is no DirPort to test.",
+                      "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
                       "status/version/current -- Status of the current version.",
                       "traffic/read -- Bytes read since the process was started.",
                       "traffic/written -- Bytes written since the process was started.",
@@ -525,7 +543,8 @@ void ControlServer::emit(const std::string& event, const std::string& line, bool
 
 void ControlServer::onTick(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<ControlServer*>(arg);
-  if (!self->conns_.empty() && !self->impl_->scraping) self->refreshTraffic();
+  // Every second, controllers or not: GETINFO answers the relay's standing from it at once.
+  if (!self->impl_->scraping) self->refreshTraffic();
 }
 
 // The relay's bytes on its connections, as C tor's traffic/* count them: channeld's links (TLS on
@@ -541,6 +560,10 @@ void ControlServer::refreshTraffic() {
                   uint64_t r = 0, w = 0;
                   for (const auto& d : daemons)
                     for (const auto& [name, value] : d.counters) {
+                      if (d.daemon == "channeld" && name == "orport_reachable")
+                        m.orReachable = value != 0;
+                      if (d.daemon == "channeld" && name == "descriptor_accepted_by")
+                        m.descriptorAccepted = value != 0;
                       if (name == "link_bytes_read_total" || name == "exit_bytes_read_total")
                         r += value;
                       if (name == "link_bytes_written_total" || name == "exit_bytes_written_total")

@@ -106,6 +106,8 @@ def check_getconf(check, c, relay):
 # What C tor answers and onionsplit must answer alike (a C tor middle relay of the same network
 # with a ControlPort): key or command, and why the two may differ when they do.
 SAME_ANSWERS = ["GETINFO dormant", "GETINFO accounting/enabled", "GETINFO address",
+                "GETINFO status/reachability-succeeded", "GETINFO status/reachability-succeeded/or",
+                "GETINFO status/accepted-server-descriptor",
                 "GETINFO no-such-key", "GETINFO ns/id/nothex", "GETINFO ns/id/" + "0" * 40,
                 "GETINFO ns/id/" + "z" * 40,
                 "SETCONF NoSuchOption=1", "GETCONF NoSuchOption"]
