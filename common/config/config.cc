@@ -501,8 +501,8 @@ constexpr std::string_view kNoEffectOptions[] = {
     "AvoidDiskWrites",    "DataDirectoryGroupReadable",
     "DisableAllSwap",     "DisableDebuggerAttachment",
     "HardwareAccel",      "LogMessageDomains",
-    "LogTimeGranularity", "NumCPUs",
-    "SafeLogging",        "TruncateLogFile",
+    "LogTimeGranularity", "SafeLogging",
+    "TruncateLogFile",
 };
 
 // Client listeners: onionsplit has none, so "0" (off) is what it does anyway.

@@ -133,6 +133,7 @@ struct Config {
   bool publishServerDescriptor = true;  // PublishServerDescriptor 0 turns it off
   uint64_t keepalivePeriodSeconds = 300;
   uint64_t connLimit = 1000;  // file descriptors needed to start
+  unsigned numCpus = 0;       // NumCPUs: circuitd shards, 0 = from the cores (circuitdShards)
   std::string dirPortFrontPage;
   bool serverDnsAllowNonRfc953Hostnames = false;
   bool serverDnsDetectHijacking = true;

@@ -257,6 +257,14 @@ std::optional<Status> readRelayOption(Config& c, std::string_view key, std::stri
     c.connLimit = *n;
     return Status{};
   }
+  if (is("NumCPUs")) {
+    auto n = number<uint64_t>(v);
+    if (!n || *n > kMaxCircuitdShards)
+      return Status(fail("NumCPUs must be between 0 and " + std::to_string(kMaxCircuitdShards) +
+                         ", not \"" + std::string(v) + "\""));
+    c.numCpus = static_cast<unsigned>(*n);
+    return Status{};
+  }
   if (is("DirPortFrontPage")) {
     if (v.empty()) return Status(fail(std::string("DirPortFrontPage needs a file")));
     c.dirPortFrontPage = std::string(v);
@@ -271,6 +279,16 @@ std::optional<Status> readRelayOption(Config& c, std::string_view key, std::stri
 }
 
 }  // namespace
+
+unsigned circuitdShards(const Config& c, unsigned cores) {
+  if (c.numCpus > 0) return c.numCpus;
+  unsigned n = cores > 1 ? cores - 1 : 1;
+  return n > kMaxCircuitdShards ? kMaxCircuitdShards : n;
+}
+
+std::string circuitdShardName(unsigned shard) {
+  return shard == 0 ? std::string("circuitd") : "circuitd-" + std::to_string(shard);
+}
 
 std::string exitBindAddress(const Config& c, bool ipv6) {
   const std::string& exit = ipv6 ? c.outboundBindAddressExit.ipv6 : c.outboundBindAddressExit.ipv4;

@@ -1,7 +1,7 @@
 // common/config/relay_options.h: the C tor relay options of an exit operator's torrc beyond the
 // core set of config.cc (pure): RelayBandwidthRate/Burst, Accounting*, OutboundBindAddress*,
 // FamilyId, FamilyKeyDirectory, HeartbeatPeriod, PublishServerDescriptor, KeepalivePeriod,
-// ConnLimit, DirPortFrontPage, ShutdownWaitLength, SyslogIdentityTag and
+// ConnLimit, NumCPUs, DirPortFrontPage, ShutdownWaitLength, SyslogIdentityTag and
 // ServerDNS{AllowNonRFC953Hostnames,DetectHijacking,TestAddresses}. Each is read with C tor's
 // syntax, default and range into Config; where onionsplit does not give an option its effect,
 // checkRelayOptions refuses a value that asks for it (DESIGN.md §6), or warns when the value has no
@@ -26,6 +26,14 @@ struct BuildResult;
 std::optional<Expected<void, std::string>> applyRelayOption(Config& c, std::string_view key,
                                                             std::string_view value,
                                                             std::string& warning);
+
+// circuitd shards: NumCPUs sets how many circuitd processes run; 0 (the default) means the cores
+// less one (for channeld and streamd), at least one. At most kMaxCircuitdShards.
+constexpr unsigned kMaxCircuitdShards = 64;
+unsigned circuitdShards(const Config& c, unsigned cores);
+// Shard k's daemon name, which names its socket (IPCDirectory/<name>.sock), its socket-activation
+// fd, its log lines and its counters: "circuitd" for shard 0, "circuitd-<k>" for the others.
+std::string circuitdShardName(unsigned shard);
 
 // The local address streamd binds an exit connection of that family to ("" = none):
 // OutboundBindAddressExit, else OutboundBindAddress, as in C tor. (Loopback destinations are never

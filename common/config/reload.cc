@@ -74,6 +74,7 @@ std::vector<std::string> fixedWhileRunning(const Config& running, const Config& 
         "PublishServerDescriptor");
   check(running.heartbeatPeriodSeconds == fresh.heartbeatPeriodSeconds, "HeartbeatPeriod");
   check(running.connLimit == fresh.connLimit, "ConnLimit");
+  check(running.numCpus == fresh.numCpus, "NumCPUs");
   // C tor's too (VAR_IMMUTABLE); channeld reads the family keys there before its sandbox.
   check(running.familyKeyDirectory == fresh.familyKeyDirectory, "FamilyKeyDirectory");
   check(sameControlOptions(running.control, fresh.control),

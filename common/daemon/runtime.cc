@@ -15,10 +15,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
+#include "common/config/relay_options.h"
 #include "common/config/reload.h"
+#include "common/config/text.h"
 #include "common/daemon/log.h"
 #include "common/ipc/peers.h"
 #include "common/sandbox/landlock.h"
@@ -45,10 +48,21 @@ Runtime::Runtime(std::string name, std::string configPath, config::Config cfg)
 
 std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name, int& exitCode) {
   std::string path;
+  std::string base = name;
+  std::optional<unsigned> shard;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
       path = argv[++i];
+    } else if (a == "--shard" && i + 1 < argc && base == "circuitd") {
+      auto k = config::text::number<unsigned>(argv[++i]);
+      if (!k || *k >= config::kMaxCircuitdShards) {
+        std::fprintf(stderr, "%s: --shard needs 0..%u, not %s\n", name,
+                     config::kMaxCircuitdShards - 1, argv[i]);
+        exitCode = 2;
+        return nullptr;
+      }
+      shard = *k;
     } else if (a == "-h" || a == "--help") {
       std::printf("usage: %s -f FILE\n       %s --version\n", name, name);
       exitCode = 0;
@@ -68,6 +82,10 @@ std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name,
     exitCode = 2;
     return nullptr;
   }
+  // circuitd's shards (NumCPUs): shard k runs under its own name, which names its socket, its
+  // socket-activation fd, its log lines and its counters.
+  std::string own = shard ? config::circuitdShardName(*shard) : base;
+  name = own.c_str();
   config::BuildResult built;
   std::vector<std::string> errors;
   if (!loadConfigFile(path, built, errors)) {
@@ -87,7 +105,9 @@ std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name,
     return nullptr;
   }
   signal(SIGPIPE, SIG_IGN);
-  return std::unique_ptr<Runtime>(new Runtime(name, path, std::move(built.config)));
+  auto rt = std::unique_ptr<Runtime>(new Runtime(own, path, std::move(built.config)));
+  rt->shard_ = shard.value_or(0);
+  return rt;
 }
 
 std::string Runtime::socketPath(std::string_view daemon) const {

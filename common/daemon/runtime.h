@@ -39,6 +39,8 @@ class Runtime {
 
   const config::Config& config() const { return config_; }
   const std::string& name() const { return name_; }
+  // circuitd's shard (`--shard K`, NumCPUs), 0 for the other daemons.
+  unsigned shard() const { return shard_; }
   ipc::EventLoop& loop() { return loop_; }
   ipc::ControlInfo& control() { return control_; }
 
@@ -78,6 +80,7 @@ class Runtime {
   static void onLauncherMessage(evutil_socket_t fd, short, void* self);
 
   std::string name_;
+  unsigned shard_ = 0;
   std::string configPath_;
   config::Config config_;
   ipc::EventLoop loop_;
