@@ -41,6 +41,7 @@
 #include "common/crypto/ed25519_cert.h"
 #include "common/daemon/mem_share.h"
 #include "common/daemon/reactor_oom.h"
+#include "common/daemon/shards.h"
 #include "common/daemon/wiring.h"
 #include "common/dirdoc/params.h"
 #include "common/ipc/client_link.h"
@@ -632,7 +633,7 @@ int run(daemon::Runtime& rt) {
       [&outbound](const OutboundTarget& t, OutboundChannels::Done d) {
         outbound.request(t, std::move(d));
       },
-      linkConfig);
+      linkConfig, daemon::circuitdShards(cfg));
   link = &circuitdLink;
   std::function<void()> renewInitiator = [&] {
     std::string err;
@@ -670,7 +671,7 @@ int run(daemon::Runtime& rt) {
       },
       nullptr);
   // The consensus: its parameters go to circuitd now and after every attach.
-  std::optional<proto::CircuitEntry::Client> circuitEntry;
+  std::vector<std::optional<proto::CircuitEntry::Client>> circuitEntries(circuitdLink.shards());
   std::unique_ptr<ConsensusCache> cache;  // opened here, before the sandbox
   if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
   RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), kProtoLine);
@@ -681,35 +682,49 @@ int run(daemon::Runtime& rt) {
       [&](const dirdoc::Consensus& c) {
         if (!status.update(c) && !std::exchange(refused, true)) rt.loop().stop();
         dos.dos().setConsensus(c);  // its DoS* parameters and its relays' addresses
-        if (circuitEntry) sendConsensus(*circuitEntry, c);
+        for (auto& entry : circuitEntries)
+          if (entry) sendConsensus(*entry, c);
         selfTestConsensus(selfTest.get(), c);
       },
       cache.get());
   if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
   if (refused) return daemon::kExitRefuseToRun;
   selfTest = makeSelfTest(cfg, rt.loop().base(), *ident, consensus, publisher.get(), orPort);
-  ipc::ClientLink<Traits> circuitd(
-      rt.loop(), rt.socketPath("circuitd"), "circuitd",
-      [&circuitdLink](auto drop) { return circuitdLink.makeSession(std::move(drop)); },
-      [&circuitdLink, &circuitEntry, &consensus](ipc::RpcConnection& c,
-                                                 proto::CellSink::Client ours) {
-        circuitEntry = c.bootstrap<proto::CircuitEntry>();
-        if (consensus.current()) sendConsensus(*circuitEntry, *consensus.current());
-        auto req = circuitEntry->attachRequest();
-        req.setToChanneld(kj::mv(ours));
-        return req.send().then([&circuitdLink](auto&& r) {
-          circuitdLink.attached();  // circuitd hears our channels from now on
-          return r.getToCircuitd();
-        });
-      });
+  // One connection per circuitd shard (NumCPUs); each gets the consensus after its attach.
+  std::vector<std::unique_ptr<ipc::ClientLink<Traits>>> shards;
+  for (size_t k = 0; k < circuitdLink.shards(); ++k) {
+    std::string name = config::circuitdShardName(static_cast<unsigned>(k));
+    shards.push_back(std::make_unique<ipc::ClientLink<Traits>>(
+        rt.loop(), rt.socketPath(name), name,
+        [&circuitdLink, k](auto drop) { return circuitdLink.makeSession(k, std::move(drop)); },
+        [&circuitdLink, &circuitEntries, &consensus, k](ipc::RpcConnection& c,
+                                                        proto::CellSink::Client ours) {
+          auto& entry = circuitEntries[k];
+          entry = c.bootstrap<proto::CircuitEntry>();
+          if (consensus.current()) sendConsensus(*entry, *consensus.current());
+          auto req = entry->attachRequest();
+          req.setToChanneld(kj::mv(ours));
+          return req.send().then([&circuitdLink, k](auto&& r) {
+            circuitdLink.attached(k);  // the shard hears our channels from now on
+            return r.getToCircuitd();
+          });
+        }));
+  }
   rt.control().waitingFor = [&] {
-    return circuitd.attached() ? std::vector<std::string>{} : std::vector<std::string>{"circuitd"};
+    std::vector<std::string> waiting;
+    for (const auto& l : shards)
+      if (!l->attached()) waiting.push_back(l->peer());
+    return waiting;
   };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     addConsensusCounters(consensus.counters(), out);
     status.addCounters(out);
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());
-    out.emplace_back("ipc_circuitd_connects_total", circuitd.connects());
+    unsigned connects = 0;
+    for (const auto& l : shards)
+      connects += l->connects();
+    out.emplace_back("ipc_circuitd_connects_total", connects);
+    out.emplace_back("circuitd_shards", shards.size());
     out.emplace_back("channels", channels.channels());
     out.emplace_back("channels_open", channels.openChannels());
     addConnectionCounters(channels.connectionTally(), out);
@@ -726,7 +741,8 @@ int run(daemon::Runtime& rt) {
     memory.counters(out);
     out.emplace_back("outbound_connections_in_progress", outbound.inProgress());
   };
-  circuitd.start();
+  for (auto& l : shards)
+    l->start();
   int rc = rt.run();
   link = nullptr;
   outboundPtr = nullptr;

@@ -15,6 +15,7 @@
 #include "circuitd/net/reactor.h"
 #include "common/base/clock.h"
 #include "common/daemon/mem_share.h"
+#include "common/daemon/shards.h"
 #include "common/daemon/wiring.h"
 #include "common/ipc/client_link.h"
 #include "common/ipc/net_params_wire.h"
@@ -170,14 +171,16 @@ int run(daemon::Runtime& rt) {
       std::move(*id), CircuitParams{},
       [](MutBytes out) { RAND_bytes(out.data(), static_cast<int>(out.size())); }, monotonicUsec);
   // MaxMemInQueues: circuitd's share bounds the cells its circuits queue (oom_handler.h).
+  // The shards (NumCPUs) split circuitd's share evenly; their number is fixed while running.
   const uint64_t physical = daemon::physicalMemory();
+  const unsigned shards = daemon::circuitdShards(rt.config());
   auto budget = [&] {
-    return daemon::memShare(rt.config(), physical, &flowctl::DaemonBudgets::circuitd);
+    return daemon::memShare(rt.config(), physical, &flowctl::DaemonBudgets::circuitd) / shards;
   };
   reactor.memory().setBudget(budget());
   OomHandler oom(rt.loop().base(), reactor);
-  spdlog::info("circuitd: memory budget {} MB (its share of MaxMemInQueues)",
-               reactor.memory().budget() >> 20);
+  spdlog::info("{}: memory budget {} MB (its share of MaxMemInQueues, shard {} of {})", rt.name(),
+               reactor.memory().budget() >> 20, rt.shard(), shards);
   ipc::ServerSessions<Traits> channels;
   uint64_t netParamUpdates = 0;
   ParamForwarder forward;  // before the links: their connections' entries live in it

@@ -128,6 +128,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("conflux_legs_refused_total", c.legsRefused);
     out.emplace_back("conflux_legs_closed_by_circuitd_total", c.legsClosedByCircuitd);
     out.emplace_back("conflux_sets_linked_total", c.setsLinked);
+    out.emplace_back("conflux_sets_across_shards_total", c.setsAcrossShards);
     out.emplace_back("conflux_sets_torn_down_total", c.setsTornDown);
     out.emplace_back("conflux_linked_acks_total", c.linkedAcks);
     out.emplace_back("conflux_switches_sent_total", c.switchesSent);

@@ -34,13 +34,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       },
       cfg);
   bool dropped = false;
-  auto ours = link.makeSession([&] { dropped = true; });
+  auto ours = link.makeSession(0, [&] { dropped = true; });
   // circuitd's side as an honest peer would be: it checks what channeld sends and takes every
   // circuit, so the input's events meet open flows.
   auto peer = std::make_unique<fuzz::AcceptingSession<Traits>>("channeld",
                                                                &Traits::admitFromChanneld, nullptr);
   fuzz::pairUp(*ours, *peer);
-  link.attached();
+  link.attached(0);
   uint8_t payload[cell::kCellPayloadLen] = {};
   for (ChannelId ch : {1u, 2u})
     for (uint32_t circ = 1; circ <= 3; ++circ)

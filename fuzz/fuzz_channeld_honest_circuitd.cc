@@ -163,10 +163,10 @@ struct World {
                 connects.push_back({t, std::move(done)});
             },
             cfg),
-        session(link.makeSession([] { fail("channeld", "dropped the honest circuitd"); })),
+        session(link.makeSession(0, [] { fail("channeld", "dropped the honest circuitd"); })),
         circuitd(std::make_unique<CircuitdModel>()) {
     fuzz::pairUp(*session, *circuitd);
-    link.attached();
+    link.attached(0);
   }
 
   fuzz::FakeChannels channels;

@@ -33,36 +33,68 @@ FlowId flowOf(ChannelId ch, uint32_t circId) {
 
 // ---- CircuitdLink ----
 
-CircuitdLink::CircuitdLink(ChannelPort& channels, Connect connect, CircuitdLinkConfig config)
-    : channels_(channels), connect_(std::move(connect)), config_(config) {}
+CircuitdLink::CircuitdLink(ChannelPort& channels, Connect connect, CircuitdLinkConfig config,
+                           size_t shards)
+    : channels_(channels),
+      connect_(std::move(connect)),
+      config_(config),
+      current_(std::max<size_t>(shards, 1), nullptr) {}
 
 CircuitdLink::~CircuitdLink() {
   *self_ = nullptr;
 }
 
-std::unique_ptr<CircuitdSession> CircuitdLink::makeSession(std::function<void()> drop) {
-  return std::make_unique<CircuitdSession>(*this, nextSession_++, std::move(drop));
+std::unique_ptr<CircuitdSession> CircuitdLink::makeSession(size_t shard,
+                                                           std::function<void()> drop) {
+  return std::make_unique<CircuitdSession>(*this, shard, nextSession_++, std::move(drop));
 }
 
-void CircuitdLink::attached() {
-  if (current_) current_->attached();
+void CircuitdLink::attached(size_t shard) {
+  if (shard < current_.size() && current_[shard]) current_[shard]->attached();
 }
 
-CircuitdSession* CircuitdLink::session() {
-  return current_ && current_->live() ? current_ : nullptr;
+CircuitdSession* CircuitdLink::session(size_t shard) {
+  auto* s = shard < current_.size() ? current_[shard] : nullptr;
+  return s && s->live() ? s : nullptr;
 }
 
 CircuitdSession* CircuitdLink::sessionById(uint64_t id) {
-  return current_ && current_->id() == id ? current_ : nullptr;
+  for (auto* s : current_)
+    if (s && s->id() == id) return s;
+  return nullptr;
+}
+
+CircuitdSession* CircuitdLink::owner(uint64_t f) {
+  for (auto* s : current_)
+    if (s && s->live() && s->pipe.inUse(f)) return s;
+  return nullptr;
+}
+
+CircuitdSession* CircuitdLink::pick() {
+  CircuitdSession* best = nullptr;
+  for (auto* s : current_)
+    if (s && s->live() && (!best || s->flows() < best->flows())) best = s;
+  return best;
+}
+
+bool CircuitdLink::othersAttached(const CircuitdSession* self) {
+  for (auto* s : current_)
+    if (s && s != self && s->live()) return true;
+  return false;
 }
 
 void CircuitdLink::opened(ChannelId id, const ChannelInfo& info) {
-  if (auto* s = session()) s->announce(id, info);
+  for (auto* s : current_)
+    if (s && s->live()) s->announce(id, info);
 }
 
 bool CircuitdLink::cell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload) {
-  if (auto* s = session()) return s->fromChannel(id, circId, command, payload);
-  // circuitd is not there: refuse new circuits, drop the rest.
+  // The shard that has the circuit; a new circuit goes to the least loaded one; a cell for no
+  // circuit is counted (and dropped) by any.
+  CircuitdSession* s = owner(flowOf(id, circId));
+  if (!s) s = pick();
+  if (s) return s->fromChannel(id, circId, command, payload);
+  // No circuitd is there: refuse new circuits, drop the rest.
   ++counters_.refusedNoCircuitd;
   if (ipc::isCreate(command)) {
     uint8_t reason[cell::kCellPayloadLen] = {reasonOf(DestroyReason::kResourceLimit)};
@@ -72,20 +104,38 @@ bool CircuitdLink::cell(ChannelId id, uint32_t circId, uint8_t command, Bytes pa
 }
 
 void CircuitdLink::closed(ChannelId id) {
-  if (auto* s = session()) s->channelClosed(id);
+  for (auto* s : current_)
+    if (s && s->live()) s->channelClosed(id);
 }
 
 // ---- CircuitdSession ----
 
-CircuitdSession::CircuitdSession(CircuitdLink& link, uint64_t id, std::function<void()> drop)
-    : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)), link_(link), id_(id) {
-  link_.current_ = this;
+CircuitdSession::CircuitdSession(CircuitdLink& link, size_t shard, uint64_t id,
+                                 std::function<void()> drop)
+    : PeerSession("circuitd", ipc::defaultWindows(), std::move(drop)),
+      link_(link),
+      shard_(shard < link.current_.size() ? shard : 0),
+      id_(id) {
+  link_.current_[shard_] = this;
 }
 
 CircuitdSession::~CircuitdSession() noexcept(false) {
-  if (link_.current_ == this) link_.current_ = nullptr;
-  size_t n = link_.channels_.destroyAllCircuits(reasonOf(DestroyReason::kInternal));
-  if (n) spdlog::info("circuitd's connection ended: {} circuits destroyed", n);
+  if (link_.current_[shard_] == this) link_.current_[shard_] = nullptr;
+  if (!live_) return;
+  size_t n = 0;
+  if (!link_.othersAttached(this)) {
+    // The only shard there: every circuit channeld knows was its.
+    n = link_.channels_.destroyAllCircuits(reasonOf(DestroyReason::kInternal));
+  } else {
+    // The others' circuits go on; this shard's clients hear DESTROY.
+    std::vector<FlowId> lost;
+    pipe.forEachOpen([&lost](FlowId f, CircuitFlow&) { lost.push_back(f); });
+    for (FlowId f : lost)
+      link_.channels_.destroyCircuit(static_cast<ChannelId>(f >> 32), static_cast<uint32_t>(f),
+                                     reasonOf(DestroyReason::kInternal));
+    n = lost.size();
+  }
+  if (n) spdlog::info("circuitd shard {}'s connection ended: {} circuits destroyed", shard_, n);
 }
 
 void CircuitdSession::attached() {

@@ -36,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "channeld/net/channels.h"
 #include "channeld/net/outbound.h"
@@ -57,6 +58,12 @@ class ChannelPort {
   virtual void resume() = 0;
   virtual void resumeSoon() = 0;
   virtual size_t destroyAllCircuits(uint8_t reason) = 0;
+  // One circuit lost with its circuitd shard: its queued cells go and the peer hears DESTROY.
+  void destroyCircuit(ChannelId id, uint32_t circId, uint8_t reason) {
+    dropQueued(id, circId);
+    uint8_t payload[cell::kCellPayloadLen] = {reason};
+    sendCell(id, circId, static_cast<uint8_t>(cell::CellCmd::kDestroy), Bytes(payload));
+  }
   virtual void forEachOpen(const std::function<void(ChannelId, const ChannelInfo&)>& f) const = 0;
 };
 
@@ -111,42 +118,54 @@ struct CircuitdLinkCounters {
 
 class CircuitdSession;
 
+// circuitd's shards (NumCPUs): one connection each, shard k to IPCDirectory/circuitd[-k].sock. Each
+// channel is announced to every shard; a new circuit (a client's CREATE) goes to the attached shard
+// with the fewest flows, and every later cell of it to the shard that has its flow, as does the
+// next hop's side of a circuit that shard extended. A shard's connection that ends costs only its
+// own circuits (their clients hear DESTROY); the channels and the other shards' circuits go on.
 class CircuitdLink {
  public:
   using Traits = ipc::ChannelCircuitTraits;
   // A channel to the next hop (OutboundChannels::request in channeld).
   using Connect = std::function<void(const OutboundTarget&, OutboundChannels::Done)>;
 
-  CircuitdLink(ChannelPort& channels, Connect connect, CircuitdLinkConfig config);
+  CircuitdLink(ChannelPort& channels, Connect connect, CircuitdLinkConfig config,
+               size_t shards = 1);
   ~CircuitdLink();
   CircuitdLink(const CircuitdLink&) = delete;
   CircuitdLink& operator=(const CircuitdLink&) = delete;
 
-  // The session of a new connection to circuitd (for ipc::ClientLink).
-  std::unique_ptr<CircuitdSession> makeSession(std::function<void()> drop);
-  // circuitd accepted the attach of the current session: from now on it hears our channels (the
+  // The session of a new connection to circuitd shard `shard` (for ipc::ClientLink).
+  std::unique_ptr<CircuitdSession> makeSession(size_t shard, std::function<void()> drop);
+  // That shard accepted the attach of its current session: from now on it hears our channels (the
   // ones open already are announced now).
-  void attached();
+  void attached(size_t shard);
 
   // ChannelServer's hooks.
   void opened(ChannelId id, const ChannelInfo& info);
   bool cell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload);
   void closed(ChannelId id);
 
-  // The attached session, or nullptr.
-  CircuitdSession* session();
+  size_t shards() const { return current_.size(); }
+  // Shard `shard`'s attached session, or nullptr.
+  CircuitdSession* session(size_t shard = 0);
   const CircuitdLinkCounters& counters() const { return counters_; }
   void setAllowPrivate(bool allow) { config_.allowPrivate = allow; }
 
  private:
   friend class CircuitdSession;
   CircuitdSession* sessionById(uint64_t id);
+  // The attached session whose flow `f` is (open or closing), or nullptr.
+  CircuitdSession* owner(uint64_t f);
+  // The attached session a new circuit goes to: the fewest flows; nullptr if none is attached.
+  CircuitdSession* pick();
+  bool othersAttached(const CircuitdSession* s);
 
   ChannelPort& channels_;
   Connect connect_;
   CircuitdLinkConfig config_;
   CircuitdLinkCounters counters_;
-  CircuitdSession* current_ = nullptr;
+  std::vector<CircuitdSession*> current_;  // by shard
   uint64_t nextSession_ = 1;
   uint64_t nextTicket_ = 1;
   // Cleared when the link goes: an outbound answer after that finds nobody.
@@ -158,7 +177,7 @@ class CircuitdSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits,
  public:
   using Event = proto::ChannelEvent;
 
-  CircuitdSession(CircuitdLink& link, uint64_t id, std::function<void()> drop);
+  CircuitdSession(CircuitdLink& link, size_t shard, uint64_t id, std::function<void()> drop);
   // The connection to circuitd is gone, and every circuit with it: the clients hear DESTROY.
   ~CircuitdSession() noexcept(false) override;
 
@@ -172,7 +191,10 @@ class CircuitdSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits,
   void onCredit() override;
 
   uint64_t id() const { return id_; }
+  size_t shard() const { return shard_; }
   bool live() const { return live_; }
+  // Circuits on this shard (flows open or closing).
+  size_t flows() const { return pipe.openFlows(); }
   // Announced to circuitd and not closed.
   bool announced(ChannelId ch) const { return open_.count(ch) != 0; }
 
@@ -191,6 +213,7 @@ class CircuitdSession final : public ipc::PeerSession<ipc::ChannelCircuitTraits,
   void refuse(ChannelId id, uint32_t circId, cell::DestroyReason reason);
 
   CircuitdLink& link_;
+  size_t shard_;
   uint64_t id_;
   bool live_ = false;
   // Channels announced to circuitd and not closed, with the peer's RSA identity (relays).

@@ -52,13 +52,13 @@ struct Reactor::Leg {
 };
 
 struct Reactor::Set {
-  Set(SetId i, SessionId c, size_t toStreamdPeer, size_t toStreamdLocal)
+  Set(SetId i, size_t toStreamdPeer, size_t toStreamdLocal)
       : id(i),
-        circuitd(c),
         toStreamd(toStreamdPeer, toStreamdLocal),
         toClient(ipc::defaultWindows().flowMessages, kMaxStreamsPerSet + kRefusalSlotsPerSet) {}
   SetId id;
-  SessionId circuitd;       // the connection of its legs
+  SessionId firstLeg = 0;  // the circuitd connection (shard) of its first leg
+  bool acrossShards = false;
   SessionId streamd = 0;    // its stream side's connection, while streamOpen
   bool streamOpen = false;  // a flow on streamd's boundary with id = set id
   // A leg that linked runs CGO (v1 cells); the stream side is sized for v1 if one did as it opened
@@ -214,13 +214,16 @@ FlowVerdict Reactor::onLink(CircuitdSession& s, FlowId flow, LegFlow& lf, proto:
   if (fresh) {
     size_t peer = size_t{params_.maxLegsPerSet} * ipc::defaultWindows().flowMessages;
     size_t local = params_.maxOooqBytes / conflux::kQueuedOverheadBytes + 64;
-    it->second = std::make_unique<Set>(r.set, s.id(), peer, local);
+    it->second = std::make_unique<Set>(r.set, peer, local);
+    it->second->firstLeg = s.id();
     it->second->toStreamd.account(memory_);
     it->second->toClient.account(memory_);
     if (conflux::ConfluxController* ctl = mgr_.controller(r.set)) ctl->account(memory_);
     ++counters_.setsLinked;
   }
   it->second->anyLegV1 = it->second->anyLegV1 || legV1;
+  if (it->second->firstLeg != s.id() && !std::exchange(it->second->acrossShards, true))
+    ++counters_.setsAcrossShards;
   ++counters_.legsLinked;
   auto ev = s.pipe.add();
   ev.setLeg(flow);
@@ -556,29 +559,18 @@ void Reactor::onLegClosedByCircuitd(LegId id) {
   legGone(id);  // the pipe answers the close
 }
 
-void Reactor::onLegCredit(CircuitdSession& s) {
+void Reactor::onLegCredit(CircuitdSession&) {
+  // A set's legs may be on several circuitd shards: any set that waits may go on now.
   setScratch_.assign(waitLegs_.begin(), waitLegs_.end());
-  for (SetId id : setScratch_) {
-    Set* set = findSet(id);
-    if (set && set->circuitd == s.id()) flushToClient(id);
-  }
+  for (SetId id : setScratch_)
+    if (findSet(id)) flushToClient(id);
 }
 
 void Reactor::circuitdGone(CircuitdSession& s) {
-  // circuitd destroys the legs itself (it lost us); the sets' state goes with them.
+  // circuitd destroys these legs itself (it lost us). Each is gone as if it had closed: a set
+  // whose legs were all there goes with them, a set with legs on another shard goes on over those
+  // unless a lost leg held data it never sent (then the set is torn down and its others close).
   circuitdSessions_.erase(s.id());
-  setScratch_.clear();
-  for (auto& [id, set] : sets_)
-    if (set->circuitd == s.id()) setScratch_.push_back(id);
-  std::vector<SetId> gone;
-  gone.swap(setScratch_);
-  for (SetId id : gone) {
-    std::vector<LegId> legs;
-    mgr_.dropSet(id, legs);
-    for (LegId l : legs)  // legs of another circuitd connection, if any, close
-      closeLeg(l, destroyReason(cell::DestroyReason::kInternal));
-    forgetSet(id);
-  }
   std::vector<LegId> rest;
   for (auto& [id, leg] : legs_)
     if (leg.session == s.id()) rest.push_back(id);

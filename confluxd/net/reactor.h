@@ -28,12 +28,15 @@
 // closes (RESOURCELIMIT), and streamd's messages, which always fit its window, are never refused.
 //
 // Identity (issue 15 item 4): legs and sets are kept in tables keyed by ids (LegId, SetId); a leg
-// names its circuitd session by id and flow, a set its sessions by id; sessions are found by id at
-// use (they register in the reactor while they live). Nothing holds a pointer another path frees.
+// names its circuitd session by id and flow, a set its streamd session by id; sessions are found by
+// id at use (they register in the reactor while they live). Nothing holds a pointer another path
+// frees.
 //
-// Restart (proto/circuit_conflux.capnp, conflux_stream.capnp): without circuitd's connection every
-// set is forgotten (circuitd destroys the legs); without streamd's, every set that has a stream
-// side is torn down (its legs get `closed`).
+// Restart (proto/circuit_conflux.capnp, conflux_stream.capnp): a circuitd connection (one per
+// shard, NumCPUs) that ends loses its legs as if each had closed (circuitd destroys them): a set
+// whose legs were all there is forgotten, a set with legs on other shards goes on over them unless
+// a lost leg held unsent data; without streamd's, every set that has a stream side is torn down
+// (its legs get `closed`).
 #pragma once
 
 #include <cstdint>
@@ -59,6 +62,7 @@ using SessionId = uint64_t;
 
 struct ConfluxCounters {
   uint64_t linksReceived = 0, legsLinked = 0, legsRefused = 0, setsLinked = 0, setsTornDown = 0;
+  uint64_t setsAcrossShards = 0;  // sets a leg joined from another circuitd shard than the first
   uint64_t legsClosedByCircuitd = 0, switchesSent = 0, switchesReceived = 0, linkedAcks = 0;
   uint64_t messagesToStreamd = 0, messagesToClient = 0, reorderedMessages = 0;
   uint64_t reorderBytesMax = 0;

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <vector>
@@ -57,7 +58,10 @@ class FakeChannels final : public ChannelPort {
   }
   void resume() override { ++resumes; }
   void resumeSoon() override { ++resumes; }
-  size_t destroyAllCircuits(uint8_t) override { return 0; }
+  size_t destroyAllCircuits(uint8_t) override {
+    ++destroyedAll;
+    return 0;
+  }
   void forEachOpen(const std::function<void(ChannelId, const ChannelInfo&)>& f) const override {
     for (const auto& [id, info] : open)
       f(id, info);
@@ -73,7 +77,7 @@ class FakeChannels final : public ChannelPort {
   std::vector<Sent> sent;
   std::deque<Queued> queued;
   uint32_t nextCirc = 1;
-  int originated = 0, resumes = 0;
+  int originated = 0, resumes = 0, destroyedAll = 0;
 };
 
 ChannelInfo relayInfo(uint8_t tag) {
@@ -91,7 +95,7 @@ class CircuitdLinkTest : public ::testing::Test {
   CircuitdLinkTest() : circuitd(&ipc::testing::fromChanneldToCircuitd) {}
   ~CircuitdLinkTest() noexcept override {}
 
-  void start(size_t maxFlows = 65536) {
+  void start(size_t maxFlows = 65536, size_t shards = 1) {
     CircuitdLinkConfig cfg;
     cfg.ourRsa.fill(0xee);
     cfg.ourEd.fill(0xee);
@@ -103,10 +107,16 @@ class CircuitdLinkTest : public ::testing::Test {
           targets.push_back(t);
           answers.push_back(std::move(d));
         },
-        cfg);
-    session = link->makeSession([this] { dropped = true; });
+        cfg, shards);
+    session = link->makeSession(0, [this] { dropped = true; });
     ipc::testing::connect<Traits>(loop, session->pipe, circuitd, server);
-    link->attached();
+    link->attached(0);
+  }
+  // Shard 1 (after start(maxFlows, 2)): a second circuitd.
+  void startShard1() {
+    session1 = link->makeSession(1, [this] { dropped1 = true; });
+    ipc::testing::connect<Traits>(loop, session1->pipe, circuitd1, server1);
+    link->attached(1);
   }
   // A channel opens (ChannelServer's `opened` hook).
   void open(ChannelId id, ChannelInfo info = {}) {
@@ -182,9 +192,11 @@ class CircuitdLinkTest : public ::testing::Test {
   ipc::EventLoop loop;
   FakeChannels channels;
   Peer<Traits> circuitd;
-  std::unique_ptr<ipc::RpcConnection> server;
+  Peer<Traits> circuitd1{&ipc::testing::fromChanneldToCircuitd};
+  std::unique_ptr<ipc::RpcConnection> server, server1;
   std::unique_ptr<CircuitdLink> link;
-  std::unique_ptr<CircuitdSession> session;
+  std::unique_ptr<CircuitdSession> session, session1;
+  bool dropped1 = false;
   std::vector<OutboundTarget> targets;
   std::vector<OutboundChannels::Done> answers;
   bool dropped = false;
@@ -398,6 +410,104 @@ TEST_F(CircuitdLinkTest, WithoutCircuitdCreatesAreRefused) {
   EXPECT_TRUE(clientCell(1, 4, kCreate2));
   ASSERT_FALSE(channels.sent.empty());
   EXPECT_EQ(channels.sent.back().first, kReasonResourceLimit);
+}
+
+// circuitd's shards: each new circuit goes to the shard with the fewest, every later cell of it
+// (and its next hop's side) to that shard, and a shard that goes costs only its own circuits.
+size_t cellsOn(const Peer<Traits>& p, uint32_t circ) {
+  size_t n = 0;
+  for (const auto& e : p.events)
+    n += e->which() == proto::ChannelEvent::CELL && e->getCell().getCircId() == circ;
+  return n;
+}
+
+TEST_F(CircuitdLinkTest, NewCircuitsSpreadOverTheShardsAndStayOnTheirs) {
+  start(65536, 2);
+  startShard1();
+  open(1);
+  for (uint32_t circ = 1; circ <= 4; ++circ)
+    ASSERT_TRUE(clientCell(1, circ, kCreate2));
+  ASSERT_TRUE(waitFor(loop, [&] {
+    return cellsOn(circuitd, 1) + cellsOn(circuitd1, 1) + cellsOn(circuitd, 4) +
+               cellsOn(circuitd1, 4) ==
+           2;
+  }));
+  EXPECT_EQ(session->flows(), 2u);
+  EXPECT_EQ(session1->flows(), 2u);
+  // Each circuit's next cells reach the shard that has it, and nothing reaches the other.
+  for (uint32_t circ = 1; circ <= 4; ++circ)
+    ASSERT_TRUE(clientCell(1, circ, kRelay));
+  ASSERT_TRUE(waitFor(loop, [&] {
+    size_t n = 0;
+    for (uint32_t circ = 1; circ <= 4; ++circ)
+      n += cellsOn(circuitd, circ) + cellsOn(circuitd1, circ);
+    return n == 8;
+  }));
+  for (uint32_t circ = 1; circ <= 4; ++circ)
+    EXPECT_TRUE((cellsOn(circuitd, circ) == 2 && cellsOn(circuitd1, circ) == 0) ||
+                (cellsOn(circuitd, circ) == 0 && cellsOn(circuitd1, circ) == 2))
+        << "circuit " << circ;
+  EXPECT_EQ(count(proto::ChannelEvent::OPENED), 1u);
+  EXPECT_EQ(std::count_if(circuitd1.events.begin(), circuitd1.events.end(),
+                          [](const auto& e) { return e->which() == proto::ChannelEvent::OPENED; }),
+            1)
+      << "every shard hears every channel";
+  EXPECT_TRUE(circuitd.violation.empty()) << circuitd.violation;
+  EXPECT_TRUE(circuitd1.violation.empty()) << circuitd1.violation;
+}
+
+TEST_F(CircuitdLinkTest, TheNextHopsSideOfAnExtendReachesTheShardThatAskedForIt) {
+  start(65536, 2);
+  open(1);
+  ASSERT_TRUE(clientCell(1, 5, kCreate2));  // only shard 0 is there: it gets circuit 5
+  ASSERT_TRUE(waitFor(loop, [&] { return cellsOn(circuitd, 5) == 1; }));
+  startShard1();
+  spin();
+  extend(1, 5);
+  ASSERT_TRUE(waitFor(loop, [&] { return answers.size() == 1; }));
+  open(2, relayInfo(7));
+  answers[0](OutboundChannels::Result{2, {}});
+  ASSERT_TRUE(waitFor(loop, [&] { return count(proto::ChannelEvent::EXTENDED) == 1; }));
+  uint32_t next = lastOf(proto::ChannelEvent::EXTENDED)->getExtended().getNextCircId();
+  // The next hop answers; shard 1, with fewer flows, would take a new circuit, not this one.
+  EXPECT_TRUE(session->pipe.isOpen(flowOf(2, next)));
+  EXPECT_FALSE(session1->pipe.inUse(flowOf(2, next)));
+  circuitd.staleAllowed = true;  // the plain peer did not open it
+  uint64_t before0 = session->pipeStats().eventsSent, before1 = session1->pipeStats().eventsSent;
+  EXPECT_TRUE(clientCell(2, next, kCreated2));
+  session->pipe.flush();
+  session1->pipe.flush();
+  EXPECT_EQ(session->pipeStats().eventsSent, before0 + 1);
+  EXPECT_EQ(session1->pipeStats().eventsSent, before1);
+  EXPECT_TRUE(circuitd1.violation.empty()) << circuitd1.violation;
+}
+
+TEST_F(CircuitdLinkTest, AShardThatGoesCostsOnlyItsOwnCircuits) {
+  start(65536, 2);
+  startShard1();
+  open(1);
+  for (uint32_t circ = 1; circ <= 4; ++circ)
+    ASSERT_TRUE(clientCell(1, circ, kCreate2));
+  ASSERT_TRUE(waitFor(loop, [&] { return session->flows() + session1->flows() == 4; }));
+  std::vector<uint32_t> onShard1;
+  for (uint32_t circ = 1; circ <= 4; ++circ)
+    if (session1->pipe.isOpen(flowOf(1, circ))) onShard1.push_back(circ);
+  ASSERT_EQ(onShard1.size(), 2u);
+  channels.sent.clear();
+  session1.reset();  // shard 1's connection ended
+  EXPECT_EQ(channels.destroyedAll, 0) << "shard 0's circuits go on";
+  ASSERT_EQ(channels.sent.size(), 2u);
+  for (const auto& d : channels.sent) {
+    EXPECT_EQ(d.command, kDestroy);
+    EXPECT_NE(std::find(onShard1.begin(), onShard1.end(), d.circId), onShard1.end());
+  }
+  // Shard 0 still carries its circuits, and takes the new ones.
+  ASSERT_TRUE(clientCell(1, 9, kCreate2));
+  ASSERT_TRUE(waitFor(loop, [&] { return cellsOn(circuitd, 9) == 1; }));
+  EXPECT_EQ(session->flows(), 3u);
+  // The last shard to go takes every circuit with it (as one circuitd always did).
+  session.reset();
+  EXPECT_EQ(channels.destroyedAll, 1);
 }
 
 }  // namespace

@@ -470,6 +470,59 @@ TEST_F(ConfluxdReactorTest, CircuitdGoingAwayForgetsEverySet) {
   }));
 }
 
+// circuitd's shards (NumCPUs): a set's legs may come over two circuitd connections. Messages cross
+// them in sequence order, answers use the fast leg whichever shard has it, and a shard that goes
+// costs the set only its legs there (an idle one: the set goes on over the other shard's).
+TEST_F(ConfluxdReactorTest, ASetsLegsOnTwoShardsWorkAndOneShardGoingKeepsTheSet) {
+  Peer<ipc::LegTraits> shard1(ipc::testing::fromConfluxdToCircuitd);
+  std::unique_ptr<ipc::RpcConnection> server1;
+  auto cd1 =
+      std::make_unique<CircuitdSession>(*reactor, [] { ADD_FAILURE() << "shard 1 dropped"; });
+  connect(cd1->pipe, shard1, server1);
+  link(10, linkBody(7));
+  ASSERT_TRUE(shard1.pipe.openFlow(20));  // leg 20 on shard 1, same nonce
+  auto e = shard1.pipe.add();
+  e.setLeg(20);
+  auto body = linkBody(7);
+  e.initLink().setBody(capnp::Data::Reader(body.data(), body.size()));
+  shard1.pipe.commit(20, e);
+  auto linked1 = [&] {
+    for (auto& ev : shard1.events)
+      if (ev->getLeg() == 20 && ev->isLinked()) return true;
+    return false;
+  };
+  ASSERT_TRUE(waitFor([&] { return linkedOn(10) && linked1(); }));
+  EXPECT_EQ(reactor->sets(), 1u);
+  EXPECT_EQ(reactor->counters().setsAcrossShards, 1u);
+  relay(10, RelayCmd::kConfluxLinkedAck, 0, "");
+  auto ack = shard1.pipe.add();
+  ack.setLeg(20);
+  ack.initRelay().setCommand(r(RelayCmd::kConfluxLinkedAck));
+  shard1.pipe.commit(20, ack);
+  state(10, true, 5000);
+  auto st = shard1.pipe.add();
+  st.setLeg(20);
+  auto ls = st.initState();
+  ls.setCanSend(true);
+  ls.setCwndCells(124);
+  ls.setRttMinUsec(9000);
+  ls.setRttEwmaUsec(9000);
+  ls.setSendmeInc(31);
+  shard1.pipe.flush();
+  settle();
+  cd1.reset();  // shard 1 went while its leg was idle
+  EXPECT_EQ(reactor->sets(), 1u);
+  EXPECT_EQ(reactor->legs(), 1u);
+  relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
+  ASSERT_TRUE(waitFor([&] { return toStreamd().size() == 1; }));
+  uint64_t flow = streamd.events[0]->getFlow();
+  fromStreamd(flow, RelayCmd::kConnected, 5, "");
+  ASSERT_TRUE(waitFor([&] { return toClient().size() == 1; }));
+  EXPECT_EQ(toClient()[0], "10:" + std::to_string(r(RelayCmd::kConnected)) + ":5:");
+  EXPECT_TRUE(circuitd.violation.empty()) << circuitd.violation;
+  EXPECT_TRUE(shard1.violation.empty()) << shard1.violation;
+}
+
 TEST_F(ConfluxdReactorTest, StreamdMaySendOnlyWhatAnExitSends) {
   linkTwoLegs();
   relay(10, RelayCmd::kBegin, 5, std::string("example.com:80") + '\0');
