@@ -242,7 +242,8 @@ bool Runtime::enterSandbox() {
     spdlog::warn("sandbox: off (Sandbox 0)");
     return true;
   }
-  auto policy = sandbox::policyFor(name_, config_);
+  // A circuitd shard runs under circuitd's policy.
+  auto policy = sandbox::policyFor(shard_ ? std::string("circuitd") : name_, config_);
   if (!policy) {
     spdlog::error("sandbox: {}", policy.error());
     return false;
