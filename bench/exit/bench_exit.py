@@ -10,9 +10,13 @@ at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through eac
   - memory (RSS) per idle circuit (circuits built with EXTENDCIRCUIT, no streams) and per open
     stream (streams held open to a server that does not answer), measured first, before any bulk
     transfer has grown the allocators' free lists.
+  - core scaling (--core-scaling): the 16-download throughput with the exit's processes (every
+    thread, `taskset -a`) pinned to one core and then allowed two; RESULT core_scaling is
+    onionsplit's gain from the second core, with C tor's gain as the baseline.
+The CPU per 50 MiB is also printed per daemon, so a regression shows where it is.
 Every RESULT line compares onionsplit (value) with C tor (baseline) measured here, now.
 
-Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 100]
+Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 100] [--core-scaling] [--extra "NumCPUs 2"]
 """
 import argparse
 import concurrent.futures
@@ -44,6 +48,26 @@ def cpu_seconds(pids):
             fields = f.read().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / TICK
+
+
+def cpu_by_process(pids):
+    """{process name: CPU seconds} (a name seen twice, e.g. two circuitd shards, is numbered)."""
+    out = {}
+    for pid in pids:
+        with open(f"/proc/{pid}/comm") as f:
+            name = f.read().strip()
+        key, k = name, 1
+        while key in out:
+            key, k = f"{name}#{k}", k + 1
+        out[key] = cpu_seconds([pid])
+    return out
+
+
+def pin_cores(pids, cores):
+    """Every thread of `pids` on `cores` ("0" or "0,1")."""
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], check=True,
+                       capture_output=True)
 
 
 def rss_bytes(pids):
@@ -144,17 +168,14 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
         s.close()
     holder.close()
     pids = pids_of()
-    c0 = cpu_seconds(pids)
+    c0, by0 = cpu_seconds(pids), cpu_by_process(pids)
     _, _, n, secs = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
                                      username="big")
     cpu = (cpu_seconds(pids) - c0) * (50 << 20) / n
-    # 16 concurrent downloads on separate circuits.
-    t0 = time.time()
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        sizes = list(pool.map(lambda i: targets.http_get(socks, "127.0.0.1", http_port,
-                                                         "/mid.bin", 600, f"dl{path_prefix}{i}")[2],
-                              range(16)))
-    tput = sum(sizes) / (time.time() - t0) / (1 << 20)
+    by1 = cpu_by_process(pids)
+    print("  cpu per 50 MiB by process: " + ", ".join(
+        f"{k} {(by1[k] - by0.get(k, 0)) * (50 << 20) / n:.2f} s" for k in sorted(by1)), flush=True)
+    tput = sixteen(socks, http_port, f"dl{path_prefix}")
     print(f"  exit {fp[:8]}: {n >> 20} MiB in {secs:.1f} s, cpu {cpu:.2f} s per 50 MiB, "
           f"16 downloads {tput:.1f} MiB/s, {built} idle circuits "
           f"+{'?' if per_circ is None else f'{per_circ / 1024:.1f}'} KiB each, "
@@ -163,11 +184,40 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
     return cpu, tput, per_circ, per_stream
 
 
+def sixteen(socks, http_port, tag):
+    """MiB/s of 16 concurrent 8 MiB downloads on separate circuits (SOCKS isolation by `tag`)."""
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        sizes = list(pool.map(lambda i: targets.http_get(socks, "127.0.0.1", http_port,
+                                                         "/mid.bin", 600, f"{tag}{i}")[2],
+                              range(16)))
+    return sum(sizes) / (time.time() - t0) / (1 << 20)
+
+
+def scaling(net, fp, pids, http_port, tag):
+    """The 16-download throughput on one core, then on two: (one, two)."""
+    pin(net, fp)
+    socks = net.client.socks_port
+    targets.http_get_until(socks, "127.0.0.1", http_port, "/small.bin", timeout=30,
+                           username=f"warm{tag}")
+    pin_cores(pids, "0")
+    one = sixteen(socks, http_port, f"one{tag}")
+    pin_cores(pids, "0,1")
+    two = sixteen(socks, http_port, f"two{tag}")
+    print(f"  exit {fp[:8]}: 16 downloads {one:.1f} MiB/s on one core, {two:.1f} MiB/s on two "
+          f"(gain {two / one:.2f})", flush=True)
+    return one, two
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bin_dir")
     ap.add_argument("--mib", type=int, default=50)
     ap.add_argument("--circuits", type=int, default=100)
+    ap.add_argument("--core-scaling", action="store_true",
+                    help="only the core scaling measurement")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="a torrc line for onionsplit (e.g. \"NumCPUs 2\")")
     args = ap.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
     root = tempfile.mkdtemp(prefix="onionsplit-bench-exit-")
@@ -182,13 +232,18 @@ def main():
                 tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=1,
                               conflux=False) as net:
             net.setup()
-            relay = tornet.Onionsplit(net, root, bin_dir)
+            relay = tornet.Onionsplit(net, root, bin_dir, extra=args.extra)
             net.start()
             relay.start()
             net.wait_bootstrapped(timeout=120)
             ctor = next(n for n in net.nodes if n.role == "exit")
             for fp in (relay.fingerprint, ctor.fingerprint):
                 net.wait_for_relay_in_consensus(fp, flags=("Exit", "Running", "Valid"), timeout=150)
+            if args.core_scaling:
+                s1, s2 = scaling(net, relay.fingerprint, children(relay.proc.pid), http.port, "s")
+                c1, c2 = scaling(net, ctor.fingerprint, [ctor.proc.pid], http.port, "c")
+                result("core_scaling", s2 / s1, "x", c2 / c1)
+                return 0
             split = measure(net, relay.fingerprint, lambda: children(relay.proc.pid), http.port,
                             args.mib, args.circuits, "s")
             base = measure(net, ctor.fingerprint, lambda: [ctor.proc.pid], http.port, args.mib,

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/cell/cells.h"
+#include "common/config/relay_options.h"
 
 namespace onionsplit::channeld {
 namespace {
@@ -135,7 +136,9 @@ CircuitdSession::~CircuitdSession() noexcept(false) {
                                      reasonOf(DestroyReason::kInternal));
     n = lost.size();
   }
-  if (n) spdlog::info("circuitd shard {}'s connection ended: {} circuits destroyed", shard_, n);
+  if (n)
+    spdlog::info("{}'s connection ended: {} circuits destroyed",
+                 config::circuitdShardName(static_cast<unsigned>(shard_)), n);
 }
 
 void CircuitdSession::attached() {
