@@ -27,7 +27,8 @@ std::optional<HopCrypto> HopCrypto::create(const Created& c) {
   if (c.cgo) {
     auto cgo = crypto::CgoRelayCrypto::fromSeed(Bytes(c.cgoSeed));
     if (!cgo) return std::nullopt;
-    return HopCrypto(Layer(std::in_place_type<crypto::CgoRelayCrypto>, std::move(*cgo)));
+    return HopCrypto(
+        Layer(std::in_place_type<Cgo>, std::make_unique<crypto::CgoRelayCrypto>(std::move(*cgo))));
   }
   auto tor1 = crypto::RelayLayer::create(c.keys);
   if (!tor1) return std::nullopt;
@@ -39,7 +40,7 @@ HopCrypto::Outbound HopCrypto::processOutbound(bool early, crypto::RelayPayload 
   if (auto* tor1 = std::get_if<crypto::RelayLayer>(&layer_))
     return tor1->processOutbound(cell, tag, lastHop);
   crypto::CgoTag t{};
-  switch (std::get<crypto::CgoRelayCrypto>(layer_).processOutbound(cellCommand(early), cell, &t)) {
+  switch (std::get<Cgo>(layer_)->processOutbound(cellCommand(early), cell, &t)) {
     case crypto::CgoRelayCrypto::Outbound::kRecognized:
       cgoTagToSendme(t, tag);
       return Outbound::kRecognized;
@@ -55,15 +56,14 @@ bool HopCrypto::originateInbound(crypto::RelayPayload cell, flowctl::SendmeTag* 
   if (auto* tor1 = std::get_if<crypto::RelayLayer>(&layer_))
     return tor1->originateInbound(cell, tag);
   crypto::CgoTag t{};
-  if (!std::get<crypto::CgoRelayCrypto>(layer_).originateInbound(cellCommand(false), cell, &t))
-    return false;
+  if (!std::get<Cgo>(layer_)->originateInbound(cellCommand(false), cell, &t)) return false;
   cgoTagToSendme(t, tag);
   return true;
 }
 
 bool HopCrypto::relayInbound(crypto::RelayPayload cell) {
   if (auto* tor1 = std::get_if<crypto::RelayLayer>(&layer_)) return tor1->relayInbound(cell);
-  return std::get<crypto::CgoRelayCrypto>(layer_).relayInbound(cellCommand(false), cell);
+  return std::get<Cgo>(layer_)->relayInbound(cellCommand(false), cell);
 }
 
 }  // namespace onionsplit::circuitd

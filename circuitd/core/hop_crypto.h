@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <variant>
 
@@ -23,7 +24,7 @@ class HopCrypto {
   // From a completed CREATE: CGO when the client asked for it (Created::cgo), else tor1.
   static std::optional<HopCrypto> create(const Created& c);
 
-  bool isCgo() const { return std::holds_alternative<crypto::CgoRelayCrypto>(layer_); }
+  bool isCgo() const { return std::holds_alternative<Cgo>(layer_); }
   cell::RelayCellFormat format() const {
     return isCgo() ? cell::RelayCellFormat::kV1 : cell::RelayCellFormat::kV0;
   }
@@ -43,7 +44,10 @@ class HopCrypto {
   bool relayInbound(crypto::RelayPayload cell);
 
  private:
-  using Layer = std::variant<crypto::RelayLayer, crypto::CgoRelayCrypto>;
+  // CGO's state (about 1.6 KiB: its key schedules and POLYVAL powers) lives on the heap, allocated
+  // once per CGO circuit, so that a tor1 circuit does not carry it (memory per idle circuit).
+  using Cgo = std::unique_ptr<crypto::CgoRelayCrypto>;
+  using Layer = std::variant<crypto::RelayLayer, Cgo>;
   explicit HopCrypto(Layer l) : layer_(std::move(l)) {}
   Layer layer_;
 };
