@@ -553,7 +553,8 @@ void ControlServer::onTick(evutil_socket_t, short, void* arg) {
 void ControlServer::refreshTraffic() {
   Impl& im = *impl_;
   im.scraping = true;
-  scrape_ = scrapeDaemons(loop_, im.hooks.config().ipcDirectory, std::chrono::milliseconds(900))
+  scrape_ = scrapeDaemons(loop_, im.hooks.config().ipcDirectory, im.hooks.daemons,
+                          std::chrono::milliseconds(900))
                 .then([this](std::vector<DaemonMetrics> daemons) {
                   Impl& m = *impl_;
                   m.scraping = false;

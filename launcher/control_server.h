@@ -49,6 +49,9 @@ struct ControlHooks {
   // The lowest log severity a controller wants changed: "control-log debug" ... "control-log
   // off", for the daemons (launcher/supervisor.h setControlLogLevel).
   std::function<void(const std::string&)> controlLogLevel;
+  // The daemons whose counters are read (launcher/daemons.h: each circuitd shard; their counters
+  // add up).
+  std::vector<std::string> daemons;
 };
 
 class ControlServer {

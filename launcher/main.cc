@@ -1,10 +1,11 @@
 // launcher/main.cc: `onionsplit`, the fifth and smallest program. Reads the torrc-syntax config,
-// creates the IPC directory and each daemon's listening Unix socket, starts channeld, circuitd,
-// streamd and confluxd as children (launcher/supervisor.h), and stops them all on SIGTERM (on
-// SIGINT after ShutdownWaitLength, as C tor). With MetricsPort it also serves the daemons' counters
-// to Prometheus (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon
-// is its own unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort
-// alone (launcher/metrics_service.h).
+// creates the IPC directory and each daemon's listening Unix socket, starts channeld, circuitd
+// (once per shard, NumCPUs: launcher/daemons.h), streamd and confluxd as children
+// (launcher/supervisor.h), and stops them all on SIGTERM (on SIGINT after ShutdownWaitLength, as
+// C tor). With MetricsPort it also serves the daemons' counters to Prometheus
+// (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon is its own
+// unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort alone
+// (launcher/metrics_service.h).
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version | --help
 // (the whole list: usage() below, and the manual page packaging/man/onionsplit.1)
@@ -29,6 +30,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,7 @@
 #include "common/keys/family_keys.h"
 #include "common/keys/relay_keys.h"
 #include "launcher/control_server.h"
+#include "launcher/daemons.h"
 #include "launcher/data_directory.h"
 #include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
@@ -58,12 +61,11 @@ namespace {
 // After ShutdownWaitLength the daemons end by themselves; SIGTERM only for one that has not
 // within this time.
 constexpr std::chrono::milliseconds kDrainExitGrace{5000};
-constexpr const char* kDaemons[] = {"channeld", "circuitd", "streamd", "confluxd"};
 
 // `out` is stdout for --help (exit 0, as C tor) and stderr for a usage error (exit 2).
 void usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: onionsplit -f FILE              run the relay (starts the four daemons)\n"
+               "usage: onionsplit -f FILE              run the relay (starts the daemons)\n"
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
                "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
                "       onionsplit metrics -f FILE       serve MetricsPort only (under systemd)\n"
@@ -104,11 +106,12 @@ struct Loop {
   event_base* base = nullptr;
   Supervisor* sup = nullptr;
   bool stopping = false;
-  bool draining = false;     // SIGINT: ShutdownWaitLength runs
-  bool refused = false;      // a daemon refused to run: exit 1 as C tor does
-  config::Config cfg;        // in force: replaced by a reload that passed every check
-  std::string configPath;    // the operator's torrc (-f)
-  std::string snapshotPath;  // what the daemons read (see writeSnapshot)
+  bool draining = false;             // SIGINT: ShutdownWaitLength runs
+  bool refused = false;              // a daemon refused to run: exit 1 as C tor does
+  config::Config cfg;                // in force: replaced by a reload that passed every check
+  std::string configPath;            // the operator's torrc (-f)
+  std::string snapshotPath;          // what the daemons read (see writeSnapshot)
+  std::vector<std::string> daemons;  // launcher/daemons.h: circuitd's shards fixed at start
   MetricsServer* metrics = nullptr;
   ControlServer* control = nullptr;
   uint64_t startedAtMs = 0;
@@ -193,13 +196,20 @@ int keygen(const config::Config& cfg, bool onlyDue) {
 
 // `onionsplit memory-limits`: each daemon's MemoryHigh= and MemoryMax= (bytes) for its systemd
 // unit, from its share of MaxMemInQueues on this machine; onionsplit-keys passes each line to
-// `systemctl set-property --runtime onionsplit-DAEMON.service`.
+// `systemctl set-property --runtime onionsplit-DAEMON.service`. circuitd's shards (NumCPUs) split
+// circuitd's share evenly, one line each (circuitd, circuitd-1, ...).
 int memoryLimits(const config::Config& cfg) {
   auto b = daemon::memoryBudgets(cfg, daemon::physicalMemory());
-  for (auto [name, share] : {std::pair{"channeld", b.channeld}, std::pair{"circuitd", b.circuitd},
-                             std::pair{"streamd", b.streamd}, std::pair{"confluxd", b.confluxd}}) {
+  auto names = daemonNames(cfg);
+  const uint64_t shards = names.size() - 3;  // all but channeld, streamd and confluxd
+  for (const auto& name : names) {
+    std::string_view base = baseName(name);
+    uint64_t share = base == "channeld"   ? b.channeld
+                     : base == "circuitd" ? b.circuitd / shards
+                     : base == "streamd"  ? b.streamd
+                                          : b.confluxd;
     auto m = flowctl::unitMemory(share);
-    std::printf("%s MemoryHigh=%llu MemoryMax=%llu\n", name,
+    std::printf("%s MemoryHigh=%llu MemoryMax=%llu\n", name.c_str(),
                 static_cast<unsigned long long>(m.high), static_cast<unsigned long long>(m.max));
   }
   return 0;
@@ -220,11 +230,11 @@ int listFingerprint(const config::Config& cfg) {
   return 0;
 }
 
-// Keys on C tor's schedule while running: the onion keys rotate every 28 days (circuitd and
-// channeld reload them on SIGHUP; the descriptor is republished), a signing certificate about to
-// expire is renewed when the master key is here (channeld restarts to use it: its link certificates
-// change). `forward` sends the SIGHUP even when nothing rotated (an operator's SIGHUP to the
-// launcher).
+// Keys on C tor's schedule while running: the onion keys rotate every 28 days (every circuitd shard
+// and channeld reload them on SIGHUP; the descriptor is republished), a signing certificate about
+// to expire is renewed when the master key is here (channeld restarts to use it: its link
+// certificates change). `forward` sends the SIGHUP even when nothing rotated (an operator's SIGHUP
+// to the launcher).
 void checkKeys(Loop& l, bool forward) {
   auto made =
       keys::ensureRelayKeys(l.cfg.dataDirectory, l.cfg.nickname, nowUnix(), keyPolicy(l.cfg));
@@ -238,11 +248,11 @@ void checkKeys(Loop& l, bool forward) {
     onion |= line.find("onion") != std::string::npos;
     signing |= line.find("signing") != std::string::npos;
   }
-  for (const char* name : kDaemons) {
+  for (const auto& name : l.daemons) {
     pid_t pid = l.sup->pidOf(name);
     if (pid <= 0) continue;
-    bool keyed = std::string(name) == "circuitd" || std::string(name) == "channeld";
-    if (signing && std::string(name) == "channeld") {
+    bool keyed = baseName(name) == "circuitd" || name == "channeld";
+    if (signing && name == "channeld") {
       kill(pid, SIGTERM);  // restarted by the supervisor with the new certificate
     } else if (forward || (onion && keyed)) {
       kill(pid, SIGHUP);
@@ -375,7 +385,7 @@ uint64_t nowUnixMs() {
 void onHeartbeat(evutil_socket_t, short, void* arg) {
   auto* l = static_cast<Loop*>(arg);
   std::vector<std::pair<std::string, unsigned>> restarts;
-  for (const char* name : kDaemons)
+  for (const auto& name : l->daemons)
     restarts.emplace_back(name, l->sup->restartsOf(name));
   uint64_t up = (nowUnixMs() - l->startedAtMs) / 1000;
   spdlog::info("{}", heartbeatLine(up, restarts));
@@ -493,6 +503,38 @@ bool writePidFile(const config::Config& cfg) {
   return true;
 }
 
+// Each daemon of `names` as the supervisor starts it: its program (circuitd for every shard), the
+// daemons' configuration snapshot, and its listening socket IPCDirectory/<name>.sock, passed as the
+// fd of that name; a circuitd shard k >= 1 also gets `--shard k`, channeld the ORPorts. False after
+// logging why not.
+bool daemonSpecs(const config::Config& cfg, const std::vector<std::string>& names,
+                 const std::string& snapshot,
+                 const std::vector<std::pair<std::string, int>>& orPorts,
+                 std::vector<DaemonSpec>& specs) {
+  std::string dir = daemonDir();
+  for (const auto& name : names) {
+    DaemonSpec s;
+    s.name = name;
+    std::string_view base = baseName(name);
+    s.path = dir + "/" + std::string(base);
+    if (access(s.path.c_str(), X_OK) != 0) {
+      spdlog::error("daemon {} not found at {}", base, s.path);
+      return false;
+    }
+    s.args = {"-f", snapshot};
+    if (base != name) s.args.insert(s.args.end(), {"--shard", name.substr(base.size() + 1)});
+    std::string path = cfg.ipcDirectory + "/" + name + ".sock";
+    s.listenFd = ipc::listenUnix(path);
+    if (s.listenFd < 0) {
+      spdlog::error("cannot listen on {}: {}", path, std::strerror(errno));
+      return false;
+    }
+    if (s.name == "channeld") s.extraFds = orPorts;
+    specs.push_back(std::move(s));
+  }
+  return true;
+}
+
 // `entries` are what `cfg` was built from (the daemons' snapshot is written from them).
 int run(const std::string& configPath, const config::Config& cfg,
         const std::vector<config::TorrcEntry>& entries, MetricsPolicy metricsPolicy) {
@@ -516,26 +558,9 @@ int run(const std::string& configPath, const config::Config& cfg,
     spdlog::error("cannot write the daemons' configuration {}: {}", snapshot, std::strerror(errno));
     return 1;
   }
-  std::string dir = daemonDir();
+  const std::vector<std::string> names = daemonNames(cfg);
   std::vector<DaemonSpec> specs;
-  for (const char* name : kDaemons) {
-    DaemonSpec s;
-    s.name = name;
-    s.path = dir + "/" + name;
-    if (access(s.path.c_str(), X_OK) != 0) {
-      spdlog::error("daemon {} not found at {}", name, s.path);
-      return 1;
-    }
-    s.args = {"-f", snapshot};
-    std::string path = cfg.ipcDirectory + "/" + name + ".sock";
-    s.listenFd = ipc::listenUnix(path);
-    if (s.listenFd < 0) {
-      spdlog::error("cannot listen on {}: {}", path, std::strerror(errno));
-      return 1;
-    }
-    if (s.name == "channeld") s.extraFds = orPorts;
-    specs.push_back(std::move(s));
-  }
+  if (!daemonSpecs(cfg, names, snapshot, orPorts, specs)) return 1;
   // KJ on the launcher's libevent loop: the MetricsPort asks the daemons over Cap'n Proto.
   ipc::EventLoop ev;
   std::unique_ptr<MetricsServer> metrics;
@@ -574,6 +599,7 @@ int run(const std::string& configPath, const config::Config& cfg,
     stopNow(loop);
   });
   loop.cfg = cfg;
+  loop.daemons = names;
   loop.configPath = configPath;
   loop.snapshotPath = snapshot;
   loop.metrics = metrics.get();
@@ -596,7 +622,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   if (metrics) {
     metrics->serve([&ev, &sup, &loop, startedAtMs] {
       return scrapePage(
-          ev, loop.cfg.ipcDirectory, std::chrono::milliseconds(1000),
+          ev, loop.cfg.ipcDirectory, loop.daemons, std::chrono::milliseconds(1000),
           [&sup](const DaemonMetrics& d) { return sup.restartsOf(d.daemon); },
           LauncherFacts{daemon::kVersion, startedAtMs, 0});
     });
@@ -609,7 +635,7 @@ int run(const std::string& configPath, const config::Config& cfg,
                     [&loop](const std::vector<config::TorrcEntry>& changed) {
                       return setConfFromController(loop, changed);
                     },
-                    [&sup](const std::string& level) { sup.setControlLogLevel(level); }});
+                    [&sup](const std::string& level) { sup.setControlLogLevel(level); }, names});
   event_base_dispatch(loop.base);
   event_free(term);
   event_free(intr);
@@ -704,7 +730,8 @@ int main(int argc, char** argv) {
   if (listFp) return launcher::listFingerprint(built.config);
   if (memLimits) return launcher::memoryLimits(built.config);
   if (status) {
-    auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000));
+    auto all = launcher::queryStatus(built.config.ipcDirectory, std::chrono::milliseconds(2000),
+                                     launcher::daemonNames(built.config));
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch());
     std::fputs(launcher::formatStatus(all, static_cast<uint64_t>(now.count()), counters).c_str(),

@@ -3,11 +3,14 @@
 #include "launcher/metrics_format.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <map>
 #include <optional>
 #include <set>
 #include <string_view>
+
+#include "launcher/daemons.h"
 
 namespace onionsplit::launcher {
 namespace {
@@ -316,23 +319,69 @@ void addLauncherFacts(Page& page, const std::vector<DaemonMetrics>& daemons,
            {{"version", l.version}}, 1);
 }
 
-// One counter of one daemon: C tor's family if it has one, else onionsplit_<daemon>_<counter>.
-void addCounter(Page& page, const std::string& daemon, const std::string& name, uint64_t value) {
+// A sample of one of C tor's families.
+struct CtorSample {
+  std::string_view family;
+  Type type;
+  std::string_view help;
+  Labels labels;
+};
+
+// The C tor family and labels of counter `name` of program `base` (every circuitd shard is
+// circuitd), if it has an equivalent there.
+std::optional<CtorSample> ctorSample(const std::string& base, const std::string& name) {
   for (const auto& e : kCtorEquivalents) {
-    if (e.daemon != daemon || e.counter != name) continue;
-    Labels labels{{"daemon", daemon}};
+    if (e.daemon != base || e.counter != name) continue;
+    Labels labels{{"daemon", base}};
     if (!e.label1.empty()) labels.emplace_back(e.label1, e.value1);
     if (!e.label2.empty()) labels.emplace_back(e.label2, e.value2);
-    page.add(std::string(e.family), e.type, e.help, labels, value);
-    return;
+    return CtorSample{e.family, e.type, e.help, std::move(labels)};
   }
-  for (const auto& p : kCtorPatterns) {
-    if (auto labels = matchPattern(p, daemon, name)) {
-      page.add(std::string(p.family), p.type, p.help, *labels, value);
-      return;
+  for (const auto& p : kCtorPatterns)
+    if (auto labels = matchPattern(p, base, name))
+      return CtorSample{p.family, p.type, p.help, std::move(*labels)};
+  return std::nullopt;
+}
+
+// The value of each (program, counter) with a C tor equivalent over the daemons that answered.
+// circuitd's shards (NumCPUs) are one circuitd to C tor's families: their counters add up, and so
+// do their gauges (circuits_open: each shard has its own circuits). Not the congestion control
+// averages of tor_relay_congestion_control: each is an average over one shard's circuits, which a
+// sum would not be, and as channeld spreads new circuits evenly over the shards, the first shard
+// that answered (shard 0, unless it is down) stands for all. A daemon's second sample of a name is
+// ignored, as the page ignores it.
+using Totals = std::map<std::pair<std::string, std::string>, uint64_t>;
+Totals ctorTotals(const std::vector<DaemonMetrics>& daemons) {
+  Totals totals;
+  for (const auto& d : daemons) {
+    if (!d.up) continue;
+    std::string base(baseName(d.daemon));
+    std::set<std::string_view> seen;
+    for (const auto& [name, value] : d.counters) {
+      if (!seen.insert(name).second) continue;
+      auto sample = ctorSample(base, name);
+      if (!sample) continue;
+      auto [it, fresh] = totals.try_emplace({base, name}, value);
+      if (fresh || sample->family == "tor_relay_congestion_control") continue;
+      it->second = it->second > UINT64_MAX - value ? UINT64_MAX : it->second + value;
     }
   }
-  std::string prefix = "onionsplit_" + sanitizeName(daemon) + "_";
+  return totals;
+}
+
+// One counter of one daemon: C tor's family if it has one (one series for all circuitd shards,
+// valued from `totals`), else onionsplit_<program>_<counter> with the daemon's own name as its
+// `daemon` label (circuitd-1's counters are onionsplit_circuitd_...{daemon="circuitd-1"}).
+void addCounter(Page& page, const Totals& totals, const std::string& daemon,
+                const std::string& name, uint64_t value) {
+  std::string base(baseName(daemon));
+  if (auto sample = ctorSample(base, name)) {
+    auto total = totals.find({base, name});
+    page.add(std::string(sample->family), sample->type, sample->help, sample->labels,
+             total == totals.end() ? value : total->second);
+    return;
+  }
+  std::string prefix = "onionsplit_" + sanitizeName(base) + "_";
   Type type = endsWith(name, "_total") ? Type::kCounter : Type::kGauge;
   // streamd's ends_sent_<reason>_total: one family, the END reason as a label.
   constexpr std::string_view kEnds = "ends_sent_";
@@ -345,7 +394,7 @@ void addCounter(Page& page, const std::string& daemon, const std::string& name, 
     return;
   }
   std::string clean = sanitizeName(name);
-  page.add(prefix + clean, type, clean + ", as counted by " + daemon + " (docs/OPERATING.md)",
+  page.add(prefix + clean, type, clean + ", as counted by " + base + " (docs/OPERATING.md)",
            {{"daemon", daemon}}, value);
 }
 
@@ -371,10 +420,11 @@ std::string formatMetrics(const std::vector<DaemonMetrics>& daemons,
                           const LauncherFacts& launcher) {
   Page page;
   addLauncherFacts(page, daemons, launcher);
+  Totals totals = ctorTotals(daemons);
   for (const auto& d : daemons) {
     if (!d.up) continue;
     for (const auto& [name, value] : d.counters)
-      addCounter(page, d.daemon, name, value);
+      addCounter(page, totals, d.daemon, name, value);
   }
   return page.text();
 }

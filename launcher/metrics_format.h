@@ -5,7 +5,9 @@
 // interface (proto/control.capnp), launcher/metrics_server.h serves the page on GET /metrics.
 // This file is the one place that knows how a daemon's counter becomes a metric: counters with an
 // equivalent in C tor's MetricsPort get C tor's family and labels (tor_relay_circuits_total, ...),
-// the others become onionsplit_<daemon>_<counter>; every sample carries a `daemon` label. The
+// the others become onionsplit_<daemon>_<counter>; every sample carries a `daemon` label.
+// circuitd's shards (circuitd-1, ...) are circuitd to C tor's families, which show their sum
+// (daemon="circuitd"), and have their own onionsplit_circuitd_* samples (daemon="circuitd-1"). The
 // table is in docs/OPERATING.md ("Metrics").
 #pragma once
 
@@ -18,7 +20,7 @@ namespace onionsplit::launcher {
 
 // What the launcher knows about one daemon at the moment of a scrape.
 struct DaemonMetrics {
-  std::string daemon;        // channeld, circuitd, streamd, confluxd
+  std::string daemon;        // channeld, circuitd, circuitd-1, ..., streamd, confluxd
   bool up = false;           // answered the counters query in time
   uint64_t restarts = 0;     // restarts since the serving process started (see LauncherFacts)
   uint64_t startedAtMs = 0;  // Unix ms, from the daemon's version answer; 0 if unknown

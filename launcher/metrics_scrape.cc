@@ -13,8 +13,6 @@
 namespace onionsplit::launcher {
 namespace {
 
-constexpr const char* kDaemons[] = {"channeld", "circuitd", "streamd", "confluxd"};
-
 int connectUnix(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -55,13 +53,14 @@ kj::Promise<void> ask(ipc::RpcConnection& conn, DaemonMetrics& d) {
 
 kj::Promise<std::vector<DaemonMetrics>> scrapeDaemons(ipc::EventLoop& loop,
                                                       const std::string& ipcDirectory,
+                                                      const std::vector<std::string>& daemons,
                                                       std::chrono::milliseconds timeout) {
   auto scrape = kj::heap<Scrape>();
-  scrape->daemons.resize(std::size(kDaemons));
+  scrape->daemons.resize(daemons.size());
   kj::Vector<kj::Promise<void>> answers;
-  for (size_t i = 0; i < std::size(kDaemons); ++i) {
+  for (size_t i = 0; i < daemons.size(); ++i) {
     DaemonMetrics& d = scrape->daemons[i];
-    d.daemon = kDaemons[i];
+    d.daemon = daemons[i];
     int fd = connectUnix(ipcDirectory + "/" + d.daemon + ".sock");
     if (fd < 0) continue;
     scrape->connections.push_back(std::make_unique<ipc::RpcConnection>(
@@ -83,17 +82,18 @@ kj::Promise<std::vector<DaemonMetrics>> scrapeDaemons(ipc::EventLoop& loop,
 }
 
 kj::Promise<std::string> scrapePage(ipc::EventLoop& loop, const std::string& ipcDirectory,
+                                    const std::vector<std::string>& daemons,
                                     std::chrono::milliseconds timeout, RestartsOf restartsOf,
                                     LauncherFacts facts) {
-  return scrapeDaemons(loop, ipcDirectory, timeout)
-      .then([restartsOf = std::move(restartsOf), facts](std::vector<DaemonMetrics> daemons) {
-        for (auto& d : daemons)
+  return scrapeDaemons(loop, ipcDirectory, daemons, timeout)
+      .then([restartsOf = std::move(restartsOf), facts](std::vector<DaemonMetrics> answers) {
+        for (auto& d : answers)
           d.restarts = restartsOf ? restartsOf(d) : 0;
         LauncherFacts f = facts;
         f.nowMs = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count());
-        return formatMetrics(daemons, f);
+        return formatMetrics(answers, f);
       });
 }
 

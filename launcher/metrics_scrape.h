@@ -24,12 +24,15 @@ namespace onionsplit::launcher {
 // At most this many counters are kept from one daemon's answer.
 inline constexpr size_t kMaxCountersPerDaemon = 1024;
 
-// Resolves after every daemon answered, or after `timeout` with what had arrived: a daemon that
-// could not be reached or did not answer both queries in time has `up` false and no counters.
+// Asks each of `daemons` (launcher/daemons.h: every circuitd shard on its own) over
+// IPCDirectory/<name>.sock. Resolves after every daemon answered, or after `timeout` with what had
+// arrived: a daemon that could not be reached or did not answer both queries in time has `up`
+// false and no counters.
 // `restarts` is left 0 (the supervisor knows it, not the daemons). Dropping the promise closes
 // the connections. `loop` must outlive the promise.
 kj::Promise<std::vector<DaemonMetrics>> scrapeDaemons(ipc::EventLoop& loop,
                                                       const std::string& ipcDirectory,
+                                                      const std::vector<std::string>& daemons,
                                                       std::chrono::milliseconds timeout);
 
 // Each daemon's restarts, asked once its answer (or its silence) is in: the launcher's supervisor
@@ -39,6 +42,7 @@ using RestartsOf = std::function<uint64_t(const DaemonMetrics&)>;
 // One MetricsPort page: scrapeDaemons, each daemon's restarts from `restartsOf`, and `facts` with
 // nowMs set to the time of the answers.
 kj::Promise<std::string> scrapePage(ipc::EventLoop& loop, const std::string& ipcDirectory,
+                                    const std::vector<std::string>& daemons,
                                     std::chrono::milliseconds timeout, RestartsOf restartsOf,
                                     LauncherFacts facts);
 

@@ -12,10 +12,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/daemon/runtime.h"
 #include "common/ipc/event_loop.h"
 #include "common/sandbox/sandbox.h"
+#include "launcher/daemons.h"
 #include "launcher/metrics_restarts.h"
 #include "launcher/metrics_scrape.h"
 #include "launcher/metrics_server.h"
@@ -56,6 +58,7 @@ int takePassedSocket() {
 struct Service {
   ipc::EventLoop* loop = nullptr;
   const config::Config* cfg = nullptr;
+  std::vector<std::string> daemons;  // launcher/daemons.h, circuitd's shards as at start
   uint64_t startedAtMs = 0;
   RestartCounter restarts;
   kj::Promise<void> poll = nullptr;
@@ -69,7 +72,7 @@ struct Service {
   kj::Promise<std::string> page() {
     LauncherFacts facts{daemon::kVersion, startedAtMs, 0, Server::kMetricsService};
     return scrapePage(
-        *loop, cfg->ipcDirectory, kScrapeTimeout,
+        *loop, cfg->ipcDirectory, daemons, kScrapeTimeout,
         [this](const DaemonMetrics& d) { return observe(d); }, facts);
   }
 };
@@ -78,7 +81,7 @@ void onPollTimer(evutil_socket_t, short, void* arg) {
   auto* s = static_cast<Service*>(arg);
   if (s->polling) return;  // the last poll is still waiting for a slow daemon
   s->polling = true;
-  s->poll = scrapeDaemons(*s->loop, s->cfg->ipcDirectory, kScrapeTimeout)
+  s->poll = scrapeDaemons(*s->loop, s->cfg->ipcDirectory, s->daemons, kScrapeTimeout)
                 .then([s](std::vector<DaemonMetrics> daemons) {
                   for (const auto& d : daemons)
                     s->observe(d);
@@ -124,6 +127,7 @@ int runMetricsService(const config::Config& cfg, MetricsPolicy policy) {
   Service service;
   service.startedAtMs = nowUnixMs();
   service.cfg = &cfg;
+  service.daemons = daemonNames(cfg);  // before the sandbox: it reads this process's affinity
   int passed = takePassedSocket();
   if (!cfg.metricsPort) {
     std::fprintf(stderr,

@@ -15,8 +15,6 @@
 namespace onionsplit::launcher {
 namespace {
 
-constexpr const char* kNames[] = {"channeld", "circuitd", "streamd", "confluxd"};
-
 int connectUnix(const std::string& path, std::string& error) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -49,10 +47,11 @@ const char* healthName(proto::Health h) {
 }  // namespace
 
 std::vector<DaemonStatus> queryStatus(const std::string& ipcDirectory,
-                                      std::chrono::milliseconds timeout) {
+                                      std::chrono::milliseconds timeout,
+                                      const std::vector<std::string>& daemons) {
   std::vector<DaemonStatus> out;
   ipc::EventLoop loop;
-  for (const char* name : kNames) {
+  for (const auto& name : daemons) {
     DaemonStatus st;
     st.name = name;
     int fd = connectUnix(ipcDirectory + "/" + name + ".sock", st.error);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "launcher/daemons.h"
+
 namespace onionsplit::launcher {
 
 struct DaemonStatus {
@@ -21,10 +23,12 @@ struct DaemonStatus {
   std::vector<std::pair<std::string, uint64_t>> counters;  // the daemon's counters, in its order
 };
 
-// Queries channeld, circuitd, streamd and confluxd; each answers within `timeout` or is reported
-// unreachable.
+// Queries each of `daemons` (launcher/daemons.h; by default channeld, circuitd, streamd and
+// confluxd: one circuitd shard) over IPCDirectory/<name>.sock, in that order; each answers within
+// `timeout` or is reported unreachable.
 std::vector<DaemonStatus> queryStatus(const std::string& ipcDirectory,
-                                      std::chrono::milliseconds timeout);
+                                      std::chrono::milliseconds timeout,
+                                      const std::vector<std::string>& daemons = daemonNames(1));
 
 // One line per daemon, for operators; with `counters`, each daemon's counters follow its line as
 // "  name value".

@@ -11,12 +11,14 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/daemon/log.h"
 #include "common/daemon/runtime.h"
 #include "common/sandbox/policy.h"
+#include "launcher/daemons.h"
 
 namespace onionsplit::launcher {
 
@@ -50,8 +52,8 @@ Supervisor::Supervisor(event_base* base, std::vector<DaemonSpec> daemons,
     auto c = std::make_unique<Child>();
     c->owner = this;
     c->spec = std::move(d);
-    if (sandbox::isDaemon(c->spec.name) && !sandbox::needsNetwork(c->spec.name))
-      c->spec.emptyNetwork = true;
+    std::string_view program = baseName(c->spec.name);  // circuitd's shards are circuitd
+    if (sandbox::isDaemon(program) && !sandbox::needsNetwork(program)) c->spec.emptyNetwork = true;
     c->backoff = RestartBackoff(backoff);
     c->restartTimer = evtimer_new(base_, &Supervisor::onRestartTimer, c.get());
     children_.push_back(std::move(c));

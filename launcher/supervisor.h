@@ -23,7 +23,7 @@
 namespace onionsplit::launcher {
 
 struct DaemonSpec {
-  std::string name;               // process name and log prefix: channeld, circuitd, ...
+  std::string name;               // process name and log prefix: channeld, circuitd-1, ...
   std::string path;               // executable
   std::vector<std::string> args;  // argv[1..]
   int listenFd = -1;              // its IPC socket: fd 3, named after the daemon
@@ -32,8 +32,8 @@ struct DaemonSpec {
   // launcher keeps them open, so a restarted daemon gets the same bound sockets.
   std::vector<std::pair<std::string, int>> extraFds;
   // When the launcher is root, the child starts in a network namespace of its own with nothing in
-  // it (DESIGN.md §5). Set by the supervisor for the daemons that never use IP (circuitd,
-  // confluxd: common/sandbox/policy.h); their Unix sockets on the filesystem still work.
+  // it (DESIGN.md §5). Set by the supervisor for the daemons that never use IP (circuitd and its
+  // shards, confluxd: common/sandbox/policy.h); their Unix sockets on the filesystem still work.
   bool emptyNetwork = false;
 };
 

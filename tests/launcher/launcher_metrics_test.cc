@@ -21,7 +21,9 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "launcher/daemons.h"
 #include "launcher/status.h"
 #include "tests/launcher/metrics_http.h"
 
@@ -74,20 +76,23 @@ struct Launcher {
   }
 };
 
-std::map<std::string, DaemonStatus> statusOf(const std::string& ipc) {
+std::map<std::string, DaemonStatus> statusOf(const std::string& ipc,
+                                             const std::vector<std::string>& names) {
   std::map<std::string, DaemonStatus> m;
-  for (auto& d : queryStatus(ipc, std::chrono::milliseconds(1000)))
+  for (auto& d : queryStatus(ipc, std::chrono::milliseconds(1000), names))
     m[d.name] = d;
   return m;
 }
 
-// Polls (bounded: 150 x 100 ms) until all four are ready and `pred` holds.
+// Polls (bounded: 150 x 100 ms) until all of `names` (by default the four daemons with one
+// circuitd shard) are ready and `pred` holds.
 template <class Pred>
-std::map<std::string, DaemonStatus> waitReady(const std::string& ipc, Pred pred) {
+std::map<std::string, DaemonStatus> waitReady(
+    const std::string& ipc, Pred pred, const std::vector<std::string>& names = daemonNames(1)) {
   std::map<std::string, DaemonStatus> m;
   for (int i = 0; i < 150; ++i) {
-    m = statusOf(ipc);
-    bool ready = m.size() == 4;
+    m = statusOf(ipc, names);
+    bool ready = m.size() == names.size();
     for (auto& [n, d] : m)
       ready = ready && d.reachable && d.health == "ready";
     if (ready && pred(m)) return m;
@@ -176,6 +181,37 @@ TEST(LauncherMetrics, EveryDaemonsFamiliesAndRestartsAfterKill9) {
   EXPECT_TRUE(hasLine(page, "onionsplit_daemon_up{daemon=\"confluxd\"} 0")) << page;
   EXPECT_TRUE(hasLine(page, "onionsplit_daemon_up{daemon=\"circuitd\"} 1"));
   EXPECT_EQ(page.find("onionsplit_confluxd_"), std::string::npos);
+}
+
+// NumCPUs 2: both circuitd shards answer the MetricsPort; C tor's families have one circuitd series
+// (the shards' sum), onionsplit's own have one per shard, and a kill -9 of circuitd-1 counts as its
+// restart alone.
+TEST(LauncherMetrics, EachCircuitdShardIsADaemonAndCtorsFamiliesHaveOneSeries) {
+  const std::vector<std::string> names = daemonNames(2);
+  uint16_t port = freePort();
+  Launcher l("NumCPUs 2\nMetricsPort 127.0.0.1:" + std::to_string(port) +
+             "\nMetricsPortPolicy accept 127.0.0.1\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitReady(
+      l.ipc(), [](auto&) { return true; }, names);
+  ASSERT_FALSE(HasFailure());
+  std::string page = scrape(port);
+  for (const auto& d : names)
+    EXPECT_TRUE(hasLine(page, "onionsplit_daemon_up{daemon=\"" + d + "\"} 1")) << d << "\n" << page;
+  EXPECT_TRUE(hasLine(page, "tor_relay_circuits_total{daemon=\"circuitd\",state=\"opened\"} 0"));
+  EXPECT_EQ(page.find("{daemon=\"circuitd-1\",state=\"opened\"}"), std::string::npos) << page;
+  EXPECT_NE(page.find("onionsplit_circuitd_ipc_connections_accepted_total{daemon=\"circuitd-1\"} "),
+            std::string::npos)
+      << page;
+
+  uint32_t old = before["circuitd-1"].pid;
+  ASSERT_GT(old, 0u);  // never kill(0, ...): that is our whole process group
+  ASSERT_EQ(kill(static_cast<pid_t>(old), SIGKILL), 0);
+  waitReady(
+      l.ipc(), [&](auto& m) { return m["circuitd-1"].pid != old; }, names);
+  page = scrape(port);
+  EXPECT_TRUE(hasLine(page, "onionsplit_daemon_restarts_total{daemon=\"circuitd-1\"} 1")) << page;
+  EXPECT_TRUE(hasLine(page, "onionsplit_daemon_restarts_total{daemon=\"circuitd\"} 0")) << page;
 }
 
 TEST(LauncherMetrics, PolicyRefusesOthersAndBadRequestsGetCtorsAnswers) {

@@ -1,7 +1,7 @@
 // The launcher with the four real daemons: `onionsplit -f FILE` on a minimal config runs channeld,
 // circuitd, streamd and confluxd connected over Unix sockets; kill -9 of any one is followed by its
 // restart while the others keep running (same pids), and SIGTERM stops them all; SIGINT as C tor
-// (ShutdownWaitLength).
+// (ShutdownWaitLength). With NumCPUs 2, two circuitd shards, each supervised alone.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -22,34 +22,39 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/ipc/peers.h"
+#include "launcher/daemons.h"
 #include "launcher/status.h"
 
 namespace onionsplit::launcher {
 namespace {
 
-std::map<std::string, DaemonStatus> statusOf(const std::string& ipc) {
+// Each of `names` (by default the four daemons with one circuitd shard) as it answers.
+std::map<std::string, DaemonStatus> statusOf(
+    const std::string& ipc, const std::vector<std::string>& names = daemonNames(1)) {
   std::map<std::string, DaemonStatus> m;
-  for (auto& d : queryStatus(ipc, std::chrono::milliseconds(1000)))
+  for (auto& d : queryStatus(ipc, std::chrono::milliseconds(1000), names))
     m[d.name] = d;
   return m;
 }
 
-bool allReady(const std::map<std::string, DaemonStatus>& m) {
-  if (m.size() != 4) return false;
+bool allReady(const std::map<std::string, DaemonStatus>& m, size_t daemons = 4) {
+  if (m.size() != daemons) return false;
   for (auto& [n, d] : m)
     if (!d.reachable || d.health != "ready") return false;
   return true;
 }
 
-// Polls (bounded: 150 x 100 ms) until every daemon is ready and `pred` holds.
+// Polls (bounded: 150 x 100 ms) until every daemon of `names` is ready and `pred` holds.
 template <class Pred>
-std::map<std::string, DaemonStatus> waitFor(const std::string& ipc, Pred pred) {
+std::map<std::string, DaemonStatus> waitFor(
+    const std::string& ipc, Pred pred, const std::vector<std::string>& names = daemonNames(1)) {
   std::map<std::string, DaemonStatus> m;
   for (int i = 0; i < 150; ++i) {
-    m = statusOf(ipc);
-    if (allReady(m) && pred(m)) return m;
+    m = statusOf(ipc, names);
+    if (allReady(m, names.size()) && pred(m)) return m;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ADD_FAILURE() << "daemons did not become ready";
@@ -446,6 +451,76 @@ TEST(LauncherProcesses, SecondSigintExitsAtOnce) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << l.log();
   EXPECT_NE(l.log().find("Interrupt: exiting cleanly."), std::string::npos) << l.log();
   l.stop();
+}
+
+// `onionsplit status -f FILE` run as a program: its output and exit status.
+std::pair<std::string, int> statusCommand(const Launcher& l) {
+  std::string cmd = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit status -f " + l.dir + "/torrc";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {"", -1};
+  std::string out;
+  char buf[512];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;)
+    out.append(buf, n);
+  int status = pclose(p);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+// NumCPUs 2: circuitd runs twice, as circuitd (shard 0, as with one shard) and circuitd-1 (started
+// with `--shard 1` on its own socket IPCDirectory/circuitd-1.sock), both ready and listed by
+// `onionsplit status`; as root, circuitd-1 too runs without a network. kill -9 of circuitd-1
+// restarts it alone (circuitd and the others keep their pids), and the launcher's SIGHUP reaches
+// both shards, which read the onion keys again.
+TEST(LauncherProcesses, NumCpusTwoRunsTwoCircuitdShardsEachRestartedAlone) {
+  const std::vector<std::string> names = daemonNames(2);
+  ASSERT_EQ(names, (std::vector<std::string>{"channeld", "circuitd", "circuitd-1", "streamd",
+                                             "confluxd"}));
+  Launcher l("NumCPUs 2\nLog info file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitFor(
+      l.ipc(), [](auto&) { return true; }, names);
+  ASSERT_TRUE(allReady(before, 5));
+  EXPECT_NE(before["circuitd"].pid, before["circuitd-1"].pid);
+  EXPECT_TRUE(std::filesystem::exists(l.ipc() + "/circuitd-1.sock"));
+  std::ifstream cmdline("/proc/" + std::to_string(before["circuitd-1"].pid) + "/cmdline");
+  std::string args(std::istreambuf_iterator<char>(cmdline), {});
+  EXPECT_NE(args.find(std::string("--shard\0001\0", 10)), std::string::npos) << args;
+  if (geteuid() == 0) {
+    auto netOf = [](uint32_t pid) {
+      return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/net");
+    };
+    EXPECT_NE(netOf(before["circuitd-1"].pid), netOf(static_cast<uint32_t>(l.pid)));
+    EXPECT_NE(netOf(before["circuitd-1"].pid), netOf(before["circuitd"].pid));
+  }
+  auto [out, code] = statusCommand(l);
+  EXPECT_EQ(code, 0) << out;
+  for (const auto& name : names)
+    EXPECT_NE(out.find(name + ": ready, pid " + std::to_string(before[name].pid) + ","),
+              std::string::npos)
+        << name << "\n"
+        << out;
+
+  uint32_t old = before["circuitd-1"].pid;
+  ASSERT_EQ(kill(static_cast<pid_t>(old), SIGKILL), 0);
+  auto after = waitFor(
+      l.ipc(), [&](auto& m) { return m["circuitd-1"].pid != old; }, names);
+  ASSERT_TRUE(allReady(after, 5));
+  for (auto& [n, d] : after)
+    if (n != "circuitd-1") {
+      EXPECT_EQ(d.pid, before[n].pid) << n << " restarted when circuitd-1 died";
+    }
+  EXPECT_TRUE(logShows(l, "[warn] launcher: circuitd-1 killed by signal 9; restarting in"))
+      << l.log();
+
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  EXPECT_TRUE(logShows(l, "circuitd: onion keys reloaded")) << l.log();
+  EXPECT_TRUE(logShows(l, "circuitd-1: onion keys reloaded")) << l.log();
+  auto later = statusOf(l.ipc(), names);
+  for (const char* shard : {"circuitd", "circuitd-1"})
+    EXPECT_EQ(later[shard].pid, after[shard].pid) << shard << " restarted on SIGHUP";
+  EXPECT_TRUE(l.stop());
+  for (auto& [n, d] : later)
+    EXPECT_FALSE(alive(static_cast<pid_t>(d.pid))) << n << " still running";
 }
 
 }  // namespace

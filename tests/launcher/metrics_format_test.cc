@@ -4,6 +4,7 @@
 // escaping, hostile names, and the launcher's own facts.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <map>
 #include <sstream>
 #include <string>
@@ -133,6 +134,53 @@ TEST(MetricsFormat, EachDaemonsOomBytesAreASeriesOfCtorsFamily) {
   EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"streamd\",subsys=\"cell\"} 5"));
   EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"confluxd\",subsys=\"cell\"} 3"));
   EXPECT_TRUE(has(page, "# TYPE tor_relay_load_oom_bytes_total counter"));
+}
+
+// NumCPUs: circuitd's shards are one circuitd to C tor's families, summed (counters and the
+// circuits_open gauge alike; a shard that is down adds nothing), but for the congestion control
+// averages, which are the first answering shard's. Their other counters and the launcher's facts
+// are per shard, the shard's name in the daemon label.
+TEST(MetricsFormat, CircuitdShardsAddUpInCtorsFamiliesAndStandAloneInOnionsplits) {
+  auto shard1 = daemon("circuitd-1", {{"circuits_open", 5},
+                                      {"circuits_created_ntor_total", 20},
+                                      {"cc_slow_start_exit_cwnd", 300},
+                                      {"ipc_channeld_sessions", 1},
+                                      {"oom_bytes_total", 2}});
+  shard1.restarts = 2;
+  auto page = formatMetrics(
+      {daemon("channeld", {{"link_bytes_read_total", 100}}),
+       daemon("circuitd", {{"circuits_open", 7},
+                           {"circuits_created_ntor_total", 11},
+                           {"cc_slow_start_exit_cwnd", 124},
+                           {"ipc_channeld_sessions", 1},
+                           {"oom_bytes_total", UINT64_MAX - 1}}),
+       shard1,
+       daemon("circuitd-2", {{"circuits_open", 1000}, {"circuits_created_ntor_total", 1000}},
+              false),
+       daemon("circuitd-3", {{"circuits_open", 3}, {"circuits_open", 40}})},
+      facts());
+  EXPECT_TRUE(has(page, "tor_relay_circuits_total{daemon=\"circuitd\",state=\"opened\"} 15"))
+      << page;
+  EXPECT_TRUE(has(page,
+                  "tor_relay_load_onionskins_total{daemon=\"circuitd\",type=\"ntor\","
+                  "action=\"processed\"} 31"));
+  EXPECT_TRUE(has(page,
+                  "tor_relay_congestion_control{daemon=\"circuitd\",state=\"slow_start_exit\","
+                  "action=\"cwnd\"} 124"));
+  // A sum past 2^64 - 1 stays there rather than wrapping.
+  EXPECT_TRUE(has(page, "tor_relay_load_oom_bytes_total{daemon=\"circuitd\",subsys=\"cell\"} " +
+                            std::to_string(UINT64_MAX)));
+  // One series per family: none with a shard's name.
+  EXPECT_EQ(page.find("tor_relay_circuits_total{daemon=\"circuitd-"), std::string::npos) << page;
+  EXPECT_EQ(page.find("tor_relay_load_onionskins_total{daemon=\"circuitd-"), std::string::npos);
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_circuitd_ipc_channeld_sessions gauge"));
+  EXPECT_TRUE(has(page, "onionsplit_circuitd_ipc_channeld_sessions{daemon=\"circuitd\"} 1"));
+  EXPECT_TRUE(has(page, "onionsplit_circuitd_ipc_channeld_sessions{daemon=\"circuitd-1\"} 1"));
+  EXPECT_EQ(page.find("onionsplit_circuitd_1_"), std::string::npos) << page;
+  EXPECT_TRUE(has(page, "onionsplit_daemon_up{daemon=\"circuitd-1\"} 1"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_up{daemon=\"circuitd-2\"} 0"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_restarts_total{daemon=\"circuitd-1\"} 2"));
+  EXPECT_TRUE(has(page, "onionsplit_daemon_uptime_seconds{daemon=\"circuitd-1\"} 60"));
 }
 
 TEST(MetricsFormat, OtherCountersAreOnionsplitDaemonCounterWithDaemonLabel) {
