@@ -582,6 +582,34 @@ class ChannelMemory {
   daemon::ReactorOom<ChannelServer> oom_;
 };
 
+// One connection per circuitd shard (NumCPUs); each gets the consensus after its attach.
+using CircuitEntries = std::vector<std::optional<proto::CircuitEntry::Client>>;
+std::vector<std::unique_ptr<ipc::ClientLink<Traits>>> connectShards(daemon::Runtime& rt,
+                                                                    CircuitdLink& circuitdLink,
+                                                                    CircuitEntries& circuitEntries,
+                                                                    ConsensusFetcher& consensus) {
+  std::vector<std::unique_ptr<ipc::ClientLink<Traits>>> shards;
+  for (size_t k = 0; k < circuitdLink.shards(); ++k) {
+    std::string name = config::circuitdShardName(static_cast<unsigned>(k));
+    shards.push_back(std::make_unique<ipc::ClientLink<Traits>>(
+        rt.loop(), rt.socketPath(name), name,
+        [&circuitdLink, k](auto drop) { return circuitdLink.makeSession(k, std::move(drop)); },
+        [&circuitdLink, &circuitEntries, &consensus, k](ipc::RpcConnection& c,
+                                                        proto::CellSink::Client ours) {
+          auto& entry = circuitEntries[k];
+          entry = c.bootstrap<proto::CircuitEntry>();
+          if (consensus.current()) sendConsensus(*entry, *consensus.current());
+          auto req = entry->attachRequest();
+          req.setToChanneld(kj::mv(ours));
+          return req.send().then([&circuitdLink, k](auto&& r) {
+            circuitdLink.attached(k);  // the shard hears our channels from now on
+            return r.getToCircuitd();
+          });
+        }));
+  }
+  return shards;
+}
+
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
   auto passedOrPorts = systemdOrPorts();
@@ -671,7 +699,7 @@ int run(daemon::Runtime& rt) {
       },
       nullptr);
   // The consensus: its parameters go to circuitd now and after every attach.
-  std::vector<std::optional<proto::CircuitEntry::Client>> circuitEntries(circuitdLink.shards());
+  CircuitEntries circuitEntries(circuitdLink.shards());
   std::unique_ptr<ConsensusCache> cache;  // opened here, before the sandbox
   if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
   RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), kProtoLine);
@@ -690,26 +718,7 @@ int run(daemon::Runtime& rt) {
   if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
   if (refused) return daemon::kExitRefuseToRun;
   selfTest = makeSelfTest(cfg, rt.loop().base(), *ident, consensus, publisher.get(), orPort);
-  // One connection per circuitd shard (NumCPUs); each gets the consensus after its attach.
-  std::vector<std::unique_ptr<ipc::ClientLink<Traits>>> shards;
-  for (size_t k = 0; k < circuitdLink.shards(); ++k) {
-    std::string name = config::circuitdShardName(static_cast<unsigned>(k));
-    shards.push_back(std::make_unique<ipc::ClientLink<Traits>>(
-        rt.loop(), rt.socketPath(name), name,
-        [&circuitdLink, k](auto drop) { return circuitdLink.makeSession(k, std::move(drop)); },
-        [&circuitdLink, &circuitEntries, &consensus, k](ipc::RpcConnection& c,
-                                                        proto::CellSink::Client ours) {
-          auto& entry = circuitEntries[k];
-          entry = c.bootstrap<proto::CircuitEntry>();
-          if (consensus.current()) sendConsensus(*entry, *consensus.current());
-          auto req = entry->attachRequest();
-          req.setToChanneld(kj::mv(ours));
-          return req.send().then([&circuitdLink, k](auto&& r) {
-            circuitdLink.attached(k);  // the shard hears our channels from now on
-            return r.getToCircuitd();
-          });
-        }));
-  }
+  auto shards = connectShards(rt, circuitdLink, circuitEntries, consensus);
   rt.control().waitingFor = [&] {
     std::vector<std::string> waiting;
     for (const auto& l : shards)

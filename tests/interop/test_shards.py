@@ -32,19 +32,25 @@ SHARDS = ("circuitd", "circuitd-1")
 OTHERS = ("channeld", "streamd", "confluxd", "circuitd")
 
 
-def open_per_shard(c):
-    return tuple(c.get(f"{s}.circuits_open", 0) for s in SHARDS)
+CREATED = ("circuits_created_fast_total", "circuits_created_ntor_total",
+           "circuits_created_ntor3_total")
 
 
-def build_on_shards(net, ctl, middles, fp, want=2, most=12):
+def created_per_shard(c):
+    """Circuits each shard has created (these only grow: closes elsewhere do not move them)."""
+    return tuple(sum(c.get(f"{s}.{k}", 0) for k in CREATED) for s in SHARDS)
+
+
+def build_on_shards(net, ctl, middles, fp, want=2, most=30):
     """Single-path circuits middle -> onionsplit (as exit), one at a time, until each shard has
-    `want` of them (at most `most` circuits): {circuit id: shard index or None}."""
+    `want` of them (at most `most` circuits; channeld gives a new circuit to the shard with the
+    fewest, so a shard with many more takes new ones only once the other caught up): {circuit id:
+    shard index or None}."""
     placed = {}
     for i in range(most):
-        before = open_per_shard(rul.counters())
+        before = created_per_shard(rul.counters())
         circ = rul.build_circuit(net, ctl, [middles[i % len(middles)], fp])
-        time.sleep(0.5)
-        after = open_per_shard(rul.counters())
+        after = created_per_shard(rul.counters())
         grew = [k for k in range(len(SHARDS)) if after[k] - before[k] == 1]
         still = [k for k in range(len(SHARDS)) if after[k] == before[k]]
         placed[circ] = grew[0] if len(grew) == 1 and len(still) == len(SHARDS) - 1 else None
@@ -174,9 +180,12 @@ def main():
                               f"{c.get('circuitd-1.conflux_legs_linking_total')})")
         conflux_download(run, net, http, big_bytes)
         ctl = rul.Controller(net.client.control_port)
-        reply = net.control("SETCONF __LeaveStreamsUnattached=1")[0]
+        # From here on the client builds only the circuits the test asks for, so that each one's
+        # shard shows in the counters.
+        reply = net.control("SETCONF __LeaveStreamsUnattached=1 __DisablePredictedCircuits=1 "
+                            "ConfluxEnabled=0")[0]
         if not reply.startswith("250"):
-            raise RuntimeError(f"SETCONF __LeaveStreamsUnattached: {reply}")
+            raise RuntimeError(f"SETCONF: {reply}")
         middles = [n.fingerprint for n in net.nodes if n.role == "middle"]
         rul.wait_descriptors(net, middles + [fp], 60)
         kill_shard(run, net, ctl, http, fp, middles, big_bytes)
