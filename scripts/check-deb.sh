@@ -54,6 +54,9 @@ out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recomme
 for f in /usr/bin/onionsplit /usr/libexec/onionsplit/{channeld,circuitd,streamd,confluxd,onionsplit-keys} \
   /usr/lib/systemd/system/onionsplit.target /usr/lib/systemd/system/onionsplit-channeld.socket \
   /usr/lib/systemd/system/onionsplit-circuitd.service.d/10-hardening.conf \
+  /usr/lib/systemd/system/onionsplit-circuitd@.service /usr/lib/systemd/system/onionsplit-circuitd@.socket \
+  /usr/lib/systemd/system/onionsplit-circuitd@.service.d/10-hardening.conf \
+  /usr/lib/systemd/system-generators/onionsplit-generator \
   /usr/lib/systemd/system/onionsplit-metrics.service /usr/lib/systemd/system/onionsplit-metrics.socket \
   /usr/lib/systemd/system/onionsplit-metrics.service.d/10-hardening.conf \
   /usr/lib/sysusers.d/onionsplit.conf /usr/lib/tmpfiles.d/onionsplit.conf /etc/onionsplit/torrc \

@@ -20,8 +20,11 @@
 #      client downloads: circuits, streams, conflux sets and the client's OR connection fare as
 #      docs/OPERATING.md (Restart semantics) says, and `systemctl stop` mid-download ends every
 #      daemon with exit status 0 (restart_under_load.py);
-#   6. reinstalling the package restarts a running relay; stopping the target stops the daemons and
-#      their sockets; `apt-get remove` stops a running relay.
+#   6. circuitd's shards: with NumCPUs 2 and a daemon-reload, onionsplit-circuitd@1 runs beside
+#      circuitd (its user, no network, socket circuitd-1, channeld connected to it); kill -9 of shard
+#      1 restarts it alone; with NumCPUs 1, stopping and starting the target leaves it stopped;
+#   7. reinstalling the package restarts a running relay (and starts a stopped shard); stopping the
+#      target stops the daemons, shard 1 and their sockets; `apt-get remove` stops a running relay.
 # Usage: tests/systemd/nspawn_test.sh BUILD_DIR   (root; exit 77 = skipped: no root, no
 #   systemd-nspawn, debootstrap, tor or python3, or the Debian archive out of reach)
 #        tests/systemd/nspawn_test.sh --base-only  only makes the cached Debian root (scripts/test.sh
@@ -168,10 +171,12 @@ log "each daemon runs as its own user; circuitd and confluxd without a network"
 
 # Each unit's MemoryHigh/MemoryMax is what `onionsplit memory-limits` computes from its share of
 # MaxMemInQueues (set by onionsplit-keys.service at start).
+# A shard's line (circuitd-K, with more cores than 2) is onionsplit-circuitd@K.service's.
 while read -r d high max; do
-  got="MemoryHigh=$(inside systemctl show -p MemoryHigh --value "onionsplit-$d.service")"
-  got="$got MemoryMax=$(inside systemctl show -p MemoryMax --value "onionsplit-$d.service")"
-  [ "$got" = "$high $max" ] || { dump; die "onionsplit-$d.service has $got, not $high $max"; }
+  case $d in circuitd-*) u=onionsplit-circuitd@${d#circuitd-}.service ;; *) u=onionsplit-$d.service ;; esac
+  got="MemoryHigh=$(inside systemctl show -p MemoryHigh --value "$u")"
+  got="$got MemoryMax=$(inside systemctl show -p MemoryMax --value "$u")"
+  [ "$got" = "$high $max" ] || { dump; die "$u has $got, not $high $max"; }
 done < <(inside onionsplit memory-limits -f /etc/onionsplit/torrc)
 log "each unit's memory limits follow its share of MaxMemInQueues"
 
@@ -314,31 +319,125 @@ inside systemctl daemon-reload
 inside systemctl restart onionsplit.target
 wait_ready 60 || { dump; die "the relay did not come back with its own torrc"; }
 
+# circuitd's shards (NumCPUs; onionsplit-generator makes their units at daemon-reload).
+shard=onionsplit-circuitd@1.service
+# wait_shard SECONDS STATE: until onionsplit-circuitd@1.service is STATE (systemctl is-active).
+wait_shard() {
+  local deadline=$((SECONDS + $1))
+  until [ "$(inside systemctl is-active "$shard")" = "$2" ]; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+}
+numcpus() {
+  inside sed -i '/^NumCPUs /d' /etc/onionsplit/torrc
+  inside sh -c "printf 'NumCPUs $1\n' >>/etc/onionsplit/torrc"
+  inside systemctl daemon-reload
+}
+# NumCPUs 2: after a daemon-reload and a restart of the target, shard 1 runs beside circuitd as
+# circuitd's user without a network, on its own socket (named circuitd-1, as it names itself),
+# with circuitd's memory limits (or its own, if memory-limits has a line for circuitd-1), and
+# channeld wants its socket and connects to it.
+numcpus 2
+inside systemctl restart onionsplit.target
+{ wait_ready 60 && wait_shard 30 active; } || { dump; die "NumCPUs 2 did not start $shard"; }
+inside test -L /run/systemd/generator/onionsplit.target.wants/onionsplit-circuitd@1.socket ||
+  die "the generator did not add onionsplit-circuitd@1.socket to onionsplit.target"
+inside systemctl show -p Wants --value onionsplit-channeld.service | grep -qw onionsplit-circuitd@1.socket ||
+  die "channeld does not want onionsplit-circuitd@1.socket"
+pid=$(inside systemctl show -p MainPID --value "$shard")
+[ "$(inside ps -o user= -p "$pid")" = onionsplit-circuitd ] || die "$shard runs as another user"
+[ "$(inside readlink "/proc/$pid/ns/net")" != "$initnet" ] || die "$shard shares the host's network"
+inside cat "/proc/$pid/cmdline" | tr '\0' ' ' | grep -q -- "--shard 1 " || die "$shard is not --shard 1"
+[ "$(inside stat -c %U:%G:%a /run/onionsplit/circuitd-1.sock)" = root:onionsplit:660 ] ||
+  die "/run/onionsplit/circuitd-1.sock: $(inside stat -c %U:%G:%a /run/onionsplit/circuitd-1.sock)"
+inside journalctl --no-pager -u "$shard" | grep -q "circuitd-1" || { dump; die "$shard does not log as circuitd-1"; }
+inside journalctl --no-pager -u onionsplit-channeld.service | grep -q "ipc: connected to circuitd-1" ||
+  { dump; die "channeld did not connect to circuitd-1's socket"; }
+limits=$(inside onionsplit memory-limits -f /etc/onionsplit/torrc)
+want=$(grep '^circuitd-1 ' <<<"$limits" || grep '^circuitd ' <<<"$limits")
+got="MemoryHigh=$(inside systemctl show -p MemoryHigh --value "$shard")"
+got="$got MemoryMax=$(inside systemctl show -p MemoryMax --value "$shard")"
+[ "$got" = "${want#* }" ] || { dump; die "$shard has $got, not ${want#* }"; }
+log "NumCPUs 2: $shard runs (pid $pid) as circuitd's user, no network, socket circuitd-1, $got"
+# kill -9 of shard 1 restarts it alone: same socket, shard 0 and channeld left alone.
+circuitd=$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)
+channeld=$(inside systemctl show -p MainPID --value onionsplit-channeld.service)
+inode=$(inside stat -c %i /run/onionsplit/circuitd-1.sock)
+since=$(inside systemctl show -p ActiveEnterTimestampMonotonic --value onionsplit-circuitd@1.socket)
+inside kill -9 "$pid"
+deadline=$((SECONDS + 30))
+while :; do
+  new=$(inside systemctl show -p MainPID --value "$shard")
+  [ "$new" -gt 0 ] && [ "$new" != "$pid" ] && inside systemctl is-active --quiet "$shard" && break
+  [ $SECONDS -lt $deadline ] || { dump; die "$shard was not restarted after kill -9"; }
+  sleep 0.5
+done
+[ "$(inside stat -c %i /run/onionsplit/circuitd-1.sock)" = "$inode" ] || die "circuitd-1's socket was recreated"
+[ "$(inside systemctl show -p ActiveEnterTimestampMonotonic --value onionsplit-circuitd@1.socket)" = "$since" ] ||
+  die "onionsplit-circuitd@1.socket was restarted"
+[ "$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)" = "$circuitd" ] ||
+  die "kill -9 of shard 1 restarted circuitd (shard 0)"
+[ "$(inside systemctl show -p MainPID --value onionsplit-channeld.service)" = "$channeld" ] ||
+  die "kill -9 of shard 1 restarted channeld"
+wait_ready 30 || { dump; die "the relay did not recover after kill -9 of shard 1"; }
+new_circuit || { dump; die "no new circuit after kill -9 of shard 1"; }
+log "kill -9 $shard (pid $pid): restarted alone as pid $new, same socket (inode $inode)"
+# An onion-key rotation reloads every shard (SIGHUP, same process).
+inside rm /var/lib/onionsplit/keys/secret_onion_key_ntor
+inside systemctl start onionsplit-keys-renew.service || { dump; die "the key renewal with shards failed"; }
+[ "$(inside systemctl show -p MainPID --value "$shard")" = "$new" ] ||
+  die "the renewal restarted $shard instead of reloading it"
+inside journalctl --no-pager -u "$shard" _PID="$new" | grep -q "SIGHUP" || { dump; die "$shard was not sent SIGHUP"; }
+wait_ready 30 || { dump; die "not ready after the key renewal with shards"; }
+log "renewal: $shard reloaded (SIGHUP, same pid)"
+# Fewer shards: NumCPUs 1, daemon-reload, stop and start the target (docs/OPERATING.md): shard 1
+# is gone. Back to NumCPUs 2 for the package steps below.
+numcpus 1
+inside systemctl stop onionsplit.target
+inside systemctl start onionsplit.target
+wait_ready 60 || { dump; die "the relay did not start with NumCPUs 1"; }
+[ "$(inside systemctl is-active "$shard")" = inactive ] || die "$shard runs with NumCPUs 1"
+[ "$(inside systemctl is-active onionsplit-circuitd@1.socket)" = inactive ] ||
+  die "onionsplit-circuitd@1.socket listens with NumCPUs 1"
+numcpus 2
+inside systemctl restart onionsplit.target
+{ wait_ready 60 && wait_shard 30 active; } || { dump; die "NumCPUs 2 again did not start $shard"; }
+log "NumCPUs 1 then 2: shard 1 stopped with the target and came back with it"
+
 # An upgrade (here: the same package again) restarts a running relay, so all four daemons come
-# from the installed build.
+# from the installed build, and starts the shards it lacked (as after an upgrade to a version with
+# shards; here shard 1 is stopped first).
 before=$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)
+inside systemctl stop "$shard" onionsplit-circuitd@1.socket
 inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall /root/onionsplit.deb \
   >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; die "apt reinstall failed"; }
 wait_ready 60 || { dump; die "the relay did not come back after the upgrade"; }
 [ "$(inside systemctl show -p MainPID --value onionsplit-circuitd.service)" != "$before" ] ||
   die "the upgrade did not restart the daemons"
-log "reinstalling the package restarted the relay"
+wait_shard 30 active || { dump; die "the upgrade did not start $shard"; }
+log "reinstalling the package restarted the relay and started shard 1"
 
 inside systemctl stop onionsplit.target
 for d in $daemons; do
   ! inside systemctl is-active --quiet "onionsplit-$d.service" || die "onionsplit-$d.service still active after stopping the target"
   ! inside systemctl is-active --quiet "$(socket_of "$d")" || die "$(socket_of "$d") still listening after stopping the target"
 done
-log "onionsplit.target stopped all four and their sockets"
+for u in "$shard" onionsplit-circuitd@1.socket; do
+  ! inside systemctl is-active --quiet "$u" || die "$u still active after stopping the target"
+done
+log "onionsplit.target stopped all four and their sockets, and shard 1"
 
 # Removal stops a running relay first.
 inside systemctl start onionsplit.target
-wait_ready 60 || { dump; die "the relay did not start again"; }
+{ wait_ready 60 && wait_shard 30 active; } || { dump; die "the relay did not start again"; }
 inside env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq onionsplit >"$work/apt.log" 2>&1 ||
   { cat "$work/apt.log"; die "apt remove failed"; }
 left=$(inside systemctl list-units --no-legend --state=active 'onionsplit*' || true)
 [ -z "$left" ] || die "units still active after apt remove: $left"
 ! inside sh -c 'ls /etc/systemd/system/onionsplit.target.wants/ 2>/dev/null' | grep -q metrics ||
   die "apt remove left onionsplit-metrics enabled"
-log "apt remove stopped the relay"
+! inside test -e /run/systemd/generator/onionsplit.target.wants/onionsplit-circuitd@1.service ||
+  die "apt remove left the generator's links"
+log "apt remove stopped the relay (shard 1 too) and the generator's links went with it"
 echo "nspawn-test: 1 passed, 0 failed"
