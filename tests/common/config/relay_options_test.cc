@@ -153,6 +153,25 @@ TEST(RelayOptions, HeartbeatPublishKeepaliveConnLimit) {
   refusal("ConnLimit lots\n");
 }
 
+// NumCPUs sets circuitd's shards: 0 (the default) is the cores less one (channeld and streamd), at
+// least one, at most 64.
+TEST(RelayOptions, NumCpusSetsTheCircuitdShards) {
+  Config dflt = ok("Nickname x\n");
+  EXPECT_EQ(dflt.numCpus, 0u);
+  EXPECT_EQ(circuitdShards(dflt, 1), 1u);
+  EXPECT_EQ(circuitdShards(dflt, 2), 1u);
+  EXPECT_EQ(circuitdShards(dflt, 8), 7u);
+  EXPECT_EQ(circuitdShards(dflt, 256), kMaxCircuitdShards);
+  Config four = ok("NumCPUs 4\n");
+  EXPECT_EQ(circuitdShards(four, 2), 4u) << "as the operator wrote, whatever the cores";
+  EXPECT_EQ(circuitdShards(ok("NumCPUs 64\n"), 2), 64u);
+  EXPECT_NE(refusal("NumCPUs 65\n").find("between 0 and 64"), std::string::npos);
+  refusal("NumCPUs -1\n");
+  refusal("NumCPUs many\n");
+  EXPECT_EQ(circuitdShardName(0), "circuitd");
+  EXPECT_EQ(circuitdShardName(3), "circuitd-3");
+}
+
 TEST(RelayOptions, ShutdownWaitLengthAndSyslogIdentityTag) {
   EXPECT_EQ(ok("Nickname x\n").shutdownWaitLengthSeconds, 30u) << "C tor's default";
   EXPECT_EQ(ok("ShutdownWaitLength 2\n").shutdownWaitLengthSeconds, 2u);

@@ -39,6 +39,11 @@ TEST(Reload, WhatWasOpenedAtStartCannotChange) {
                                              "Log", "Sandbox"}));
 }
 
+TEST(Reload, NumCpusIsFixedWhileRunning) {  // the shards run from the start
+  EXPECT_EQ(fixedWhileRunning(build(kBase), build(kBase + "NumCPUs 3\n")),
+            (std::vector<std::string>{"NumCPUs"}));
+}
+
 TEST(Reload, FamilyIdMayChangeFamilyKeyDirectoryMayNot) {
   Config running = build(kBase + "FamilyKeyDirectory /etc/fam\n");
   EXPECT_TRUE(fixedWhileRunning(running, build(kBase + "FamilyKeyDirectory /etc/fam\nFamilyId *\n"))
