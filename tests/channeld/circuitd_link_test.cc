@@ -112,6 +112,14 @@ class CircuitdLinkTest : public ::testing::Test {
     ipc::testing::connect<Traits>(loop, session->pipe, circuitd, server);
     link->attached(0);
   }
+  // Two shards, channel 1 open, and the client's CREATE2 for circuits 1 to 4 on it.
+  void startTwoShardsWithFourCircuits() {
+    start(65536, 2);
+    startShard1();
+    open(1);
+    for (uint32_t circ = 1; circ <= 4; ++circ)
+      ASSERT_TRUE(clientCell(1, circ, kCreate2));
+  }
   // Shard 1 (after start(maxFlows, 2)): a second circuitd.
   void startShard1() {
     session1 = link->makeSession(1, [this] { dropped1 = true; });
@@ -422,11 +430,7 @@ size_t cellsOn(const Peer<Traits>& p, uint32_t circ) {
 }
 
 TEST_F(CircuitdLinkTest, NewCircuitsSpreadOverTheShardsAndStayOnTheirs) {
-  start(65536, 2);
-  startShard1();
-  open(1);
-  for (uint32_t circ = 1; circ <= 4; ++circ)
-    ASSERT_TRUE(clientCell(1, circ, kCreate2));
+  ASSERT_NO_FATAL_FAILURE(startTwoShardsWithFourCircuits());
   ASSERT_TRUE(waitFor(loop, [&] {
     return cellsOn(circuitd, 1) + cellsOn(circuitd1, 1) + cellsOn(circuitd, 4) +
                cellsOn(circuitd1, 4) ==
@@ -483,11 +487,7 @@ TEST_F(CircuitdLinkTest, TheNextHopsSideOfAnExtendReachesTheShardThatAskedForIt)
 }
 
 TEST_F(CircuitdLinkTest, AShardThatGoesCostsOnlyItsOwnCircuits) {
-  start(65536, 2);
-  startShard1();
-  open(1);
-  for (uint32_t circ = 1; circ <= 4; ++circ)
-    ASSERT_TRUE(clientCell(1, circ, kCreate2));
+  ASSERT_NO_FATAL_FAILURE(startTwoShardsWithFourCircuits());
   ASSERT_TRUE(waitFor(loop, [&] { return session->flows() + session1->flows() == 4; }));
   std::vector<uint32_t> onShard1;
   for (uint32_t circ = 1; circ <= 4; ++circ)

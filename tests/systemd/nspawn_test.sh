@@ -146,6 +146,17 @@ wait_ready() {
   done
   return 1
 }
+# Waits up to 30 s until systemd runs UNIT again under a pid other than OLD (after kill -9).
+wait_restarted() {
+  local unit=$1 old=$2 deadline=$((SECONDS + 30)) new
+  while :; do
+    new=$(inside systemctl show -p MainPID --value "$unit")
+    [ "$new" -gt 0 ] && [ "$new" != "$old" ] && inside systemctl is-active --quiet "$unit" && return 0
+    [ $SECONDS -lt $deadline ] || { dump; die "$unit was not restarted after kill -9"; }
+    sleep 0.5
+  done
+}
+
 dump() {
   inside systemctl --no-pager status 'onionsplit*' || true
   inside journalctl --no-pager -n 80 -u 'onionsplit*' || true
@@ -274,13 +285,7 @@ for d in $daemons; do
     # While channeld is down a Tor peer's connect() still succeeds: systemd holds the ORPort.
     inside timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9001' || die "the ORPort refused a connection while channeld was down"
   fi
-  deadline=$((SECONDS + 30))
-  while :; do
-    new=$(inside systemctl show -p MainPID --value "$unit")
-    [ "$new" -gt 0 ] && [ "$new" != "$pid" ] && inside systemctl is-active --quiet "$unit" && break
-    [ $SECONDS -lt $deadline ] || { dump; die "$unit was not restarted after kill -9"; }
-    sleep 0.5
-  done
+  wait_restarted "$unit" "$pid"
   [ "$(inside stat -c %i "/run/onionsplit/$d.sock")" = "$inode" ] || die "$d's socket was recreated"
   [ "$(inside systemctl show -p ActiveEnterTimestampMonotonic --value "$sock")" = "$since" ] ||
     die "$sock was restarted"
@@ -366,13 +371,7 @@ channeld=$(inside systemctl show -p MainPID --value onionsplit-channeld.service)
 inode=$(inside stat -c %i /run/onionsplit/circuitd-1.sock)
 since=$(inside systemctl show -p ActiveEnterTimestampMonotonic --value onionsplit-circuitd@1.socket)
 inside kill -9 "$pid"
-deadline=$((SECONDS + 30))
-while :; do
-  new=$(inside systemctl show -p MainPID --value "$shard")
-  [ "$new" -gt 0 ] && [ "$new" != "$pid" ] && inside systemctl is-active --quiet "$shard" && break
-  [ $SECONDS -lt $deadline ] || { dump; die "$shard was not restarted after kill -9"; }
-  sleep 0.5
-done
+wait_restarted "$shard" "$pid"
 [ "$(inside stat -c %i /run/onionsplit/circuitd-1.sock)" = "$inode" ] || die "circuitd-1's socket was recreated"
 [ "$(inside systemctl show -p ActiveEnterTimestampMonotonic --value onionsplit-circuitd@1.socket)" = "$since" ] ||
   die "onionsplit-circuitd@1.socket was restarted"
