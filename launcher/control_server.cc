@@ -312,7 +312,9 @@ std::optional<std::pair<std::string, std::vector<std::string>>> ControlServer::I
     out.first = e.key;
     out.second.push_back(e.value);
   }
-  if (out.second.empty() && !config::isCtorOption(key)) return std::nullopt;
+  auto settable = control::settableOption(key);  // __OwningControllerProcess is hidden in C tor
+  if (out.second.empty() && settable) out.first = *settable;
+  if (out.second.empty() && !settable && !config::isCtorOption(key)) return std::nullopt;
   return out;
 }
 
@@ -524,6 +526,10 @@ void ControlServer::drop(Conn* c) {
   conns_.erase(it);
   bufferevent_free(owned->bev);
   updateLogLevel();
+  if (owned->session->owning()) {  // TAKEOWNERSHIP: as C tor, the relay stops as on SIGTERM
+    spdlog::info("Owning controller connection has closed -- exiting now.");
+    impl_->hooks.halt();
+  }
 }
 
 // An asynchronous event to every authenticated controller that asked for it; one that does not
