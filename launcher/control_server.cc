@@ -134,6 +134,7 @@ struct ControlServer::Impl : control::Backend {
   // channeld's word on the relay's standing, from the same scrape (every second): the ORPort
   // self-test passed (or AssumeReachable 1), and an authority accepted the descriptor.
   bool orReachable = false, descriptorAccepted = false;
+  control::ServerStatusEvents serverStatus;  // STATUS_SERVER from channeld's counters
 
   std::shared_ptr<ControlLogSink> sink;
 
@@ -553,6 +554,27 @@ void ControlServer::onTick(evutil_socket_t, short, void* arg) {
   if (!self->impl_->scraping) self->refreshTraffic();
 }
 
+// channeld's counters on the relay's standing: GETINFO status/* and the STATUS_SERVER events.
+void ControlServer::standingFrom(const DaemonMetrics& channeld) {
+  Impl& m = *impl_;
+  control::RelayStanding now;
+  for (const auto& [name, value] : channeld.counters) {
+    if (name == "orport_reachable") now.reachable = value != 0;
+    if (name == "orport_self_tests_total") now.selfTests = value;
+    if (name == "descriptor_accepted_authorities") now.acceptedMask = value;
+    if (name == "descriptor_rounds_total") now.rounds = value;
+    if (name == "orport_advertised") now.orPort = static_cast<uint16_t>(value);
+    if (name == "descriptor_accepted_by") m.descriptorAccepted = value != 0;
+  }
+  m.orReachable = now.reachable;
+  const config::Config& cfg = m.hooks.config();
+  std::vector<std::string> authorities;
+  for (const auto& a : cfg.dirAuthorities)
+    authorities.push_back(a.address + ":" + std::to_string(a.dirPort));
+  for (const auto& event : m.serverStatus.update(now, cfg.address, authorities))
+    emit("STATUS_SERVER", event);
+}
+
 // The relay's bytes on its connections, as C tor's traffic/* count them: channeld's links (TLS on
 // the wire) and streamd's exit sockets, the counters of the MetricsPort's tor_relay_traffic_bytes.
 // A daemon that restarted starts from 0 again.
@@ -566,11 +588,9 @@ void ControlServer::refreshTraffic() {
                   m.scraping = false;
                   uint64_t r = 0, w = 0;
                   for (const auto& d : daemons)
+                    if (d.daemon == "channeld" && d.up) standingFrom(d);
+                  for (const auto& d : daemons)
                     for (const auto& [name, value] : d.counters) {
-                      if (d.daemon == "channeld" && name == "orport_reachable")
-                        m.orReachable = value != 0;
-                      if (d.daemon == "channeld" && name == "descriptor_accepted_by")
-                        m.descriptorAccepted = value != 0;
                       if (name == "link_bytes_read_total" || name == "exit_bytes_read_total")
                         r += value;
                       if (name == "link_bytes_written_total" || name == "exit_bytes_written_total")

@@ -540,8 +540,15 @@ struct Controller {
     }
   }
   std::string ask(const std::string& line) {
-    std::string cmd = line + "\r\n", out;
+    std::string cmd = line + "\r\n";
     if (fd < 0 || write(fd, cmd.data(), cmd.size()) != static_cast<ssize_t>(cmd.size())) return "";
+    return next();
+  }
+  // The next line (an event), "" after 30 s without one.
+  std::string next() {
+    timeval limit{30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    std::string out;
     char ch;
     while (out.size() < 4096 && !out.ends_with("\r\n") && read(fd, &ch, 1) == 1)
       out += ch;
@@ -587,6 +594,29 @@ TEST(LauncherProcesses, OwningControllerConnectionClosingStopsTheRelay) {
         << l.log();
   }
   l.stop();
+}
+
+// A daemon's restart reaches a controller as a log event naming it, on the same connection.
+TEST(LauncherProcesses, ControllerSeesADaemonRestartAsAnEvent) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) + "\nCookieAuthentication 0\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(before));
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("SETEVENTS WARN"), "250 OK\r\n");
+  ASSERT_EQ(kill(static_cast<pid_t>(before["streamd"].pid), SIGKILL), 0);
+  std::string want = "650 WARN launcher: streamd killed by signal 9; restarting in ", line;
+  for (int i = 0; i < 50 && !line.starts_with(want); ++i) {
+    line = c.next();
+    if (line.empty()) break;
+  }
+  EXPECT_TRUE(line.starts_with(want)) << line;
+  waitFor(l.ipc(), [&](auto& m) { return m["streamd"].pid != before["streamd"].pid; });
+  EXPECT_EQ(c.ask("GETINFO process/pid"), "250-process/pid=" + std::to_string(l.pid) + "\r\n");
+  EXPECT_TRUE(l.stop());
 }
 
 // __OwningControllerProcess as C tor: the relay polls the process (every 15 s) and stops, as on

@@ -88,6 +88,41 @@ constexpr const char* kConsensus =
     "directory-footer\n"
     "r fake ERERERERERERERERERERERERERE x 2026-12-07 11:00:00 10.9.9.9 1 0\n";
 
+// STATUS_SERVER as C tor's relay sends it, from channeld's counters read once a second.
+TEST(ControlEvents, ServerStatusFromChanneldsCounters) {
+  ServerStatusEvents s;
+  const std::vector<std::string> auths = {"127.0.0.1:7000", "127.0.0.1:7001"};
+  uint64_t round = 1;
+  auto update = [&](bool reachable, uint64_t tests, uint64_t mask) {
+    return s.update(RelayStanding{reachable, tests, mask, round, 5000}, "127.0.0.1", auths);
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(update(false, 0, 0), V{});  // no attempt yet
+  EXPECT_EQ(update(false, 1, 0),
+            V{"650 STATUS_SERVER NOTICE CHECKING_REACHABILITY ORADDRESS=127.0.0.1:5000\r\n"});
+  EXPECT_EQ(update(false, 2, 0), V{});  // later attempts: nothing new, as C tor
+  EXPECT_EQ(update(true, 2, 0),
+            V{"650 STATUS_SERVER NOTICE REACHABILITY_SUCCEEDED ORADDRESS=127.0.0.1:5000\r\n"});
+  EXPECT_EQ(update(true, 2, 2),
+            (V{"650 STATUS_SERVER NOTICE ACCEPTED_SERVER_DESCRIPTOR DIRAUTH=127.0.0.1:7001\r\n",
+               "650 STATUS_SERVER NOTICE GOOD_SERVER_DESCRIPTOR\r\n"}));
+  EXPECT_EQ(update(true, 2, 3).front(),
+            "650 STATUS_SERVER NOTICE ACCEPTED_SERVER_DESCRIPTOR DIRAUTH=127.0.0.1:7000\r\n");
+  EXPECT_EQ(update(true, 2, 3), V{});
+  EXPECT_EQ(update(true, 2, 0), V{});  // a new upload round starts
+  EXPECT_EQ(update(true, 2, 1).size(), 2u);
+  ++round;  // another round, begun and done between two readings: both are new again
+  EXPECT_EQ(update(true, 2, 3).size(), 4u);
+  // channeld restarted: its counters start again, and so do the events.
+  EXPECT_EQ(update(false, 1, 0).size(), 1u);
+  EXPECT_EQ(update(true, 1, 0).size(), 1u);
+  // AssumeReachable 1: reachable from the start, no self-test, no reachability event.
+  ServerStatusEvents assumed;
+  EXPECT_TRUE(assumed.update(RelayStanding{true, 0, 0, 0, 5000}, "127.0.0.1", auths).empty());
+  // A mask bit past the DirAuthority lines names nothing.
+  EXPECT_TRUE(assumed.update(RelayStanding{true, 0, 4, 0, 5000}, "127.0.0.1", auths).empty());
+}
+
 TEST(ControlRelayInfo, ConsensusEntryInCtorsLayout) {
   EXPECT_EQ(entryById(kConsensus, "0000000000000000000000000000000000000000"),
             "r first AAAAAAAAAAAAAAAAAAAAAAAAAAA ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGk 2038-01-01 00:00:00 "
