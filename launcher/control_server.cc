@@ -26,6 +26,7 @@
 #include "common/config/torrc.h"
 #include "common/control/relay_info.h"
 #include "common/control/session.h"
+#include "common/control/versions.h"
 #include "common/daemon/runtime.h"
 #include "common/exitpolicy/from_config.h"
 #include "common/ipc/peers.h"
@@ -182,6 +183,7 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
                                                            std::string& error) {
   if (key == "config-text") return control::configText(snapshotEntries());
   if (key == "config/names") return control::configNames();
+  if (key == "config/defaults") return control::configDefaults();
   if (key == "dormant") return std::string("0");  // a relay never goes dormant
   // onionsplit builds no circuits of its own (no client role): none has been established.
   if (key == "status/circuit-established") return std::string("0");
@@ -268,12 +270,19 @@ std::optional<std::string> ControlServer::Impl::relayInfo(std::string_view key) 
 std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::string& error) {
   if (key == "version") return versionText();
   if (key == "config-file") return hooks.configFile;
-  if (key == "status/version/current") return std::string("unknown");  // no consensus verdict here
+  if (key == "status/version/current" || key == "status/version/recommended") {
+    auto text = consensus();  // no consensus yet: C tor's "unknown" and "?"
+    std::string listed = text ? control::serverVersions(*text) : "?";
+    if (key == "status/version/recommended") return listed;
+    auto status = text ? control::versionStatus(kControlProtocolLevel, listed) : std::nullopt;
+    return status.value_or("unknown");
+  }
   if (key == "info/names")
     return joinLines({"accounting/enabled -- 1 when accounting limits traffic (never here).",
                       "address -- The IPv4 address the relay advertises.",
                       "config-file -- Current location of the \"torrc\" file.",
                       "config-text -- The options in force, one per line.",
+                      "config/defaults -- The options' defaults, one per line.",
                       "config/names -- The options onionsplit reads, with their types.",
                       "dormant -- 1 when the relay sleeps (a relay never does).",
                       "events/names -- Events that the controller can ask for with SETEVENTS.",
@@ -296,6 +305,7 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "status/reachability-succeeded/dir -- 1: there is no DirPort to test.",
                       "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
                       "status/version/current -- Status of the current version.",
+                      "status/version/recommended -- List of currently recommended versions.",
                       "traffic/read -- Bytes read since the process was started.",
                       "traffic/written -- Bytes written since the process was started.",
                       "uptime -- Uptime of the Tor daemon in seconds.",

@@ -7,7 +7,8 @@ relay (its fingerprint, its torrc, its launcher's pid); a controller that did no
 C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS BW stem sees the
 bytes of a download through onionsplit as the exit. GETINFO ns/id and ns/name read channeld's
 cached consensus; a C tor middle relay of the same network with a ControlPort gives the same
-answers for the keys and errors in SAME_ANSWERS. SETCONF of runtime options takes effect with
+answers for the keys and errors in SAME_ANSWERS (status/version/* among them) and the same
+config/defaults but for the options onionsplit sets apart. SETCONF of runtime options takes effect with
 CONF_CHANGED, others are refused as C tor does (and the republished descriptor brings
 STATUS_SERVER's ACCEPTED_SERVER_DESCRIPTOR and GOOD_SERVER_DESCRIPTOR; the relay runs with
 AssumeReachable 1, so no reachability self-test and no CHECKING_REACHABILITY here); NOTICE events
@@ -83,7 +84,11 @@ def check_getinfo(check, c, relay):
           "GETINFO net/listeners/or is the ORPort")
     check("BW" in c.get_info("events/names").split() and
           "fingerprint" in c.get_info("info/names"), "GETINFO events/names and info/names")
-    check(c.get_info("status/version/current") == "unknown", "GETINFO status/version/current")
+    # "unknown" until channeld has a consensus, then C tor's verdict (compared in SAME_ANSWERS).
+    version_status = c.get_info("status/version/current")
+    check(version_status in ("unknown", "none recommended", "recommended", "new", "obsolete",
+                             "new in series", "unrecommended"),
+          f"GETINFO status/version/current: {version_status!r}")
     text = c.get_info("config-text").splitlines()
     check("Nickname splitrelay" in text and "ContactInfo onionsplit@localhost" in text,
           f"GETINFO config-text lists the torrc's options: {text[:4]}...")
@@ -110,6 +115,7 @@ def check_getconf(check, c, relay):
 SAME_ANSWERS = ["GETINFO dormant", "GETINFO accounting/enabled", "GETINFO address",
                 "GETINFO status/reachability-succeeded", "GETINFO status/reachability-succeeded/or",
                 "GETINFO status/accepted-server-descriptor",
+                "GETINFO status/version/current", "GETINFO status/version/recommended",
                 "GETINFO no-such-key", "GETINFO ns/id/nothex", "GETINFO ns/id/" + "0" * 40,
                 "GETINFO ns/id/" + "z" * 40,
                 "SETCONF NoSuchOption=1", "GETCONF NoSuchOption"]
@@ -138,6 +144,18 @@ def compare_with_ctor(check, c, ctor_port, middle_fp):
     check(ours.get("ExitPolicy") == "LineList" and not differ,
           f"GETINFO config/names: {len(ours)} options, typed as C tor types them "
           f"(not in C tor: {sorted(set(ours) - set(theirs))}; differing: {differ})")
+    # config/defaults: C tor's layout and values for the options both list, but for Sandbox (on in
+    # onionsplit); DataDirectory, Nickname, ServerDNSResolvConfFile and SandboxSyscalls have a
+    # default only in onionsplit.
+    ours = dict(line.split(" ", 1) for line in c.get_info("config/defaults").splitlines())
+    with Controller.from_port(port=ctor_port) as t:
+        t.authenticate()
+        theirs = dict(line.split(" ", 1) for line in t.get_info("config/defaults").splitlines())
+    differ = {k: (v, theirs.get(k)) for k, v in ours.items() if theirs.get(k) != v}
+    check(ours.get("ShutdownWaitLength") == '"30 seconds"' and len(ours) > 40 and
+          set(differ) == {"Sandbox", "DataDirectory", "Nickname", "ServerDNSResolvConfFile",
+                          "SandboxSyscalls"},
+          f"GETINFO config/defaults: {len(ours)} options, as C tor's but {differ}")
     reply = c.msg("SETCONF DataDirectory=/tmp/elsewhere").raw_content()
     theirs = ctor_answers(ctor_port, ["SETCONF DataDirectory=/tmp/elsewhere"])
     check(reply.startswith("553 Transition not allowed: While Tor is running") and

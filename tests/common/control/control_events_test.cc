@@ -166,5 +166,53 @@ TEST(ControlRelayInfo, ConfigNamesAreOptionsOnionsplitReads) {
   EXPECT_NE(names.find("\nExitPolicy LineList\n"), std::string::npos);
 }
 
+// config/defaults: every line names an option of config/names, and the whole list read as a torrc
+// gives the configuration an empty torrc gives (the defaults are onionsplit's own).
+TEST(ControlRelayInfo, ConfigDefaultsAreOnionsplitsDefaults) {
+  const std::string& defaults = configDefaults();
+  std::string torrc;
+  size_t pos = 0, count = 0;
+  while (pos < defaults.size()) {
+    size_t end = defaults.find('\n', pos);
+    ASSERT_NE(end, std::string::npos);
+    std::string line = defaults.substr(pos, end - pos);
+    pos = end + 1;
+    ++count;
+    size_t space = line.find(' ');
+    std::string name = line.substr(0, space), quoted = line.substr(space + 1);
+    ASSERT_TRUE(quoted.size() >= 2 && quoted.front() == '"' && quoted.back() == '"') << line;
+    std::string plain = name + " " + quoted.substr(1, quoted.size() - 2) + "\n";
+    EXPECT_NE(configNames().find("\n" + name + " "), std::string::npos) << line;
+    EXPECT_TRUE(config::parseConfig(plain)) << line;
+    torrc += plain;
+  }
+  EXPECT_GT(count, 40u);
+  EXPECT_NE(defaults.find("\nShutdownWaitLength \"30 seconds\"\n"), std::string::npos);
+  auto all = config::parseConfig(torrc);
+  auto none = config::parseConfig("");
+  ASSERT_TRUE(all && none);
+  const config::Config &a = all->config, &n = none->config;
+  EXPECT_EQ(a.bandwidthRateBytes, n.bandwidthRateBytes);
+  EXPECT_EQ(a.bandwidthBurstBytes, n.bandwidthBurstBytes);
+  EXPECT_EQ(a.connLimit, n.connLimit);
+  EXPECT_EQ(a.dataDirectory, n.dataDirectory);
+  EXPECT_EQ(a.nickname, n.nickname);
+  EXPECT_EQ(a.exitRelay, n.exitRelay);
+  EXPECT_EQ(a.exitPolicyRejectPrivate, n.exitPolicyRejectPrivate);
+  EXPECT_EQ(a.heartbeatPeriodSeconds, n.heartbeatPeriodSeconds);
+  EXPECT_EQ(a.keepalivePeriodSeconds, n.keepalivePeriodSeconds);
+  EXPECT_EQ(a.shutdownWaitLengthSeconds, n.shutdownWaitLengthSeconds);
+  EXPECT_EQ(a.signingKeyLifetimeSeconds, n.signingKeyLifetimeSeconds);
+  EXPECT_EQ(a.sandbox, n.sandbox);
+  EXPECT_EQ(a.sandboxSyscalls, n.sandboxSyscalls);
+  EXPECT_EQ(a.serverDnsDetectHijacking, n.serverDnsDetectHijacking);
+  EXPECT_EQ(a.serverDnsResolvConfFile, n.serverDnsResolvConfFile);
+  EXPECT_EQ(a.serverDnsTestAddresses, n.serverDnsTestAddresses);
+  EXPECT_EQ(a.publishServerDescriptor, n.publishServerDescriptor);
+  EXPECT_EQ(a.maxMemInQueuesBytes, n.maxMemInQueuesBytes);
+  EXPECT_EQ(a.relayBandwidthRateBytes, n.relayBandwidthRateBytes);
+  EXPECT_EQ(a.control.cookieAuthentication, n.control.cookieAuthentication);
+}
+
 }  // namespace
 }  // namespace onionsplit::control
