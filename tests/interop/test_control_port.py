@@ -8,12 +8,12 @@ C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS B
 bytes of a download through onionsplit as the exit. GETINFO ns/id and ns/name read channeld's
 cached consensus; a C tor middle relay of the same network with a ControlPort gives the same
 answers for the keys and errors in SAME_ANSWERS (status/version/* among them) and the same
-config/defaults but for the options onionsplit sets apart. SETCONF of runtime options takes effect with
-CONF_CHANGED, others are refused as C tor does (and the republished descriptor brings
+config/defaults but for the options onionsplit sets apart. SETCONF of runtime options takes
+effect with CONF_CHANGED, others are refused as C tor does (and the republished descriptor brings
 STATUS_SERVER's ACCEPTED_SERVER_DESCRIPTOR and GOOD_SERVER_DESCRIPTOR; the relay runs with
 AssumeReachable 1, so no reachability self-test and no CHECKING_REACHABILITY here); NOTICE events
-come from the launcher and the daemons; SIGNAL RELOAD reloads the torrc (CONF_CHANGED again) and SIGNAL SHUTDOWN stops the relay
-after ShutdownWaitLength.
+come from the launcher and the daemons; SIGNAL RELOAD reloads the torrc (CONF_CHANGED again) and
+SIGNAL SHUTDOWN stops the relay after ShutdownWaitLength.
 
 Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
