@@ -743,6 +743,9 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());
     dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
+    out.emplace_back("descriptor_accepted_authorities", publisher ? publisher->acceptedMask() : 0);
+    out.emplace_back("descriptor_rounds_total", publisher ? publisher->rounds() : 0);
+    out.emplace_back("orport_advertised", orPort);
     addSelfTestCounters(selfTest.get(), out);
     addLinkCounters(circuitdLink.counters(), out);
     out.emplace_back("channels_stalled", channels.stalledChannels());

@@ -26,6 +26,7 @@
 #include "common/config/torrc.h"
 #include "common/control/relay_info.h"
 #include "common/control/session.h"
+#include "common/control/versions.h"
 #include "common/daemon/runtime.h"
 #include "common/exitpolicy/from_config.h"
 #include "common/ipc/peers.h"
@@ -134,6 +135,7 @@ struct ControlServer::Impl : control::Backend {
   // channeld's word on the relay's standing, from the same scrape (every second): the ORPort
   // self-test passed (or AssumeReachable 1), and an authority accepted the descriptor.
   bool orReachable = false, descriptorAccepted = false;
+  control::ServerStatusEvents serverStatus;  // STATUS_SERVER from channeld's counters
 
   std::shared_ptr<ControlLogSink> sink;
 
@@ -181,6 +183,7 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
                                                            std::string& error) {
   if (key == "config-text") return control::configText(snapshotEntries());
   if (key == "config/names") return control::configNames();
+  if (key == "config/defaults") return control::configDefaults();
   if (key == "dormant") return std::string("0");  // a relay never goes dormant
   // onionsplit builds no circuits of its own (no client role): none has been established.
   if (key == "status/circuit-established") return std::string("0");
@@ -267,12 +270,19 @@ std::optional<std::string> ControlServer::Impl::relayInfo(std::string_view key) 
 std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::string& error) {
   if (key == "version") return versionText();
   if (key == "config-file") return hooks.configFile;
-  if (key == "status/version/current") return std::string("unknown");  // no consensus verdict here
+  if (key == "status/version/current" || key == "status/version/recommended") {
+    auto text = consensus();  // no consensus yet: C tor's "unknown" and "?"
+    std::string listed = text ? control::serverVersions(*text) : "?";
+    if (key == "status/version/recommended") return listed;
+    auto status = text ? control::versionStatus(kControlProtocolLevel, listed) : std::nullopt;
+    return status.value_or("unknown");
+  }
   if (key == "info/names")
     return joinLines({"accounting/enabled -- 1 when accounting limits traffic (never here).",
                       "address -- The IPv4 address the relay advertises.",
                       "config-file -- Current location of the \"torrc\" file.",
                       "config-text -- The options in force, one per line.",
+                      "config/defaults -- The options' defaults, one per line.",
                       "config/names -- The options onionsplit reads, with their types.",
                       "dormant -- 1 when the relay sleeps (a relay never does).",
                       "events/names -- Events that the controller can ask for with SETEVENTS.",
@@ -295,6 +305,7 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "status/reachability-succeeded/dir -- 1: there is no DirPort to test.",
                       "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
                       "status/version/current -- Status of the current version.",
+                      "status/version/recommended -- List of currently recommended versions.",
                       "traffic/read -- Bytes read since the process was started.",
                       "traffic/written -- Bytes written since the process was started.",
                       "uptime -- Uptime of the Tor daemon in seconds.",
@@ -312,7 +323,9 @@ std::optional<std::pair<std::string, std::vector<std::string>>> ControlServer::I
     out.first = e.key;
     out.second.push_back(e.value);
   }
-  if (out.second.empty() && !config::isCtorOption(key)) return std::nullopt;
+  auto settable = control::settableOption(key);  // __OwningControllerProcess is hidden in C tor
+  if (out.second.empty() && settable) out.first = *settable;
+  if (out.second.empty() && !settable && !config::isCtorOption(key)) return std::nullopt;
   return out;
 }
 
@@ -524,6 +537,10 @@ void ControlServer::drop(Conn* c) {
   conns_.erase(it);
   bufferevent_free(owned->bev);
   updateLogLevel();
+  if (owned->session->owning()) {  // TAKEOWNERSHIP: as C tor, the relay stops as on SIGTERM
+    spdlog::info("Owning controller connection has closed -- exiting now.");
+    impl_->hooks.halt();
+  }
 }
 
 // An asynchronous event to every authenticated controller that asked for it; one that does not
@@ -547,6 +564,27 @@ void ControlServer::onTick(evutil_socket_t, short, void* arg) {
   if (!self->impl_->scraping) self->refreshTraffic();
 }
 
+// channeld's counters on the relay's standing: GETINFO status/* and the STATUS_SERVER events.
+void ControlServer::standingFrom(const DaemonMetrics& channeld) {
+  Impl& m = *impl_;
+  control::RelayStanding now;
+  for (const auto& [name, value] : channeld.counters) {
+    if (name == "orport_reachable") now.reachable = value != 0;
+    if (name == "orport_self_tests_total") now.selfTests = value;
+    if (name == "descriptor_accepted_authorities") now.acceptedMask = value;
+    if (name == "descriptor_rounds_total") now.rounds = value;
+    if (name == "orport_advertised") now.orPort = static_cast<uint16_t>(value);
+    if (name == "descriptor_accepted_by") m.descriptorAccepted = value != 0;
+  }
+  m.orReachable = now.reachable;
+  const config::Config& cfg = m.hooks.config();
+  std::vector<std::string> authorities;
+  for (const auto& a : cfg.dirAuthorities)
+    authorities.push_back(a.address + ":" + std::to_string(a.dirPort));
+  for (const auto& event : m.serverStatus.update(now, cfg.address, authorities))
+    emit("STATUS_SERVER", event);
+}
+
 // The relay's bytes on its connections, as C tor's traffic/* count them: channeld's links (TLS on
 // the wire) and streamd's exit sockets, the counters of the MetricsPort's tor_relay_traffic_bytes.
 // A daemon that restarted starts from 0 again.
@@ -560,11 +598,9 @@ void ControlServer::refreshTraffic() {
                   m.scraping = false;
                   uint64_t r = 0, w = 0;
                   for (const auto& d : daemons)
+                    if (d.daemon == "channeld" && d.up) standingFrom(d);
+                  for (const auto& d : daemons)
                     for (const auto& [name, value] : d.counters) {
-                      if (d.daemon == "channeld" && name == "orport_reachable")
-                        m.orReachable = value != 0;
-                      if (d.daemon == "channeld" && name == "descriptor_accepted_by")
-                        m.descriptorAccepted = value != 0;
                       if (name == "link_bytes_read_total" || name == "exit_bytes_read_total")
                         r += value;
                       if (name == "link_bytes_written_total" || name == "exit_bytes_written_total")

@@ -35,6 +35,8 @@ struct bufferevent;
 
 namespace onionsplit::launcher {
 
+struct DaemonMetrics;
+
 struct ControlHooks {
   std::function<const config::Config&()> config;  // the configuration in force
   std::string configFile;                         // the operator's torrc (-f)
@@ -100,6 +102,7 @@ class ControlServer {
   bool bindAll(const config::Config& cfg, std::string& error);
   void drop(Conn* c);
   void refreshTraffic();
+  void standingFrom(const DaemonMetrics& channeld);
 
   std::unique_ptr<Impl> impl_;
   ipc::EventLoop& loop_;

@@ -371,6 +371,17 @@ std::string setConfFromController(Loop& l, const std::vector<config::TorrcEntry>
   return "";
 }
 
+// __OwningControllerProcess as C tor watches it: every 15 s, is the process still there? When it
+// is gone (or never was), the relay stops as on SIGTERM.
+void onOwnerTimer(evutil_socket_t, short, void* arg) {
+  auto& l = *static_cast<Loop*>(arg);
+  pid_t owner = l.cfg.control.owningControllerProcess;
+  if (owner <= 0 || l.stopping || kill(owner, 0) == 0 || errno != ESRCH) return;
+  spdlog::info("Monitored process {} is dead.", owner);
+  spdlog::info("Owning controller process has vanished -- exiting now.");
+  stopNow(l);
+}
+
 void onKeyTimer(evutil_socket_t, short, void* arg) {
   checkKeys(*static_cast<Loop*>(arg), false);
 }
@@ -614,6 +625,9 @@ int run(const std::string& configPath, const config::Config& cfg,
   event_add(intr, nullptr);
   event_add(hup, nullptr);
   event_add(keyTimer, &hourly);
+  event* owner = event_new(loop.base, -1, EV_PERSIST, onOwnerTimer, &loop);
+  timeval ownerPoll{15, 0};
+  event_add(owner, &ownerPoll);
   event* heartbeat = event_new(loop.base, -1, EV_PERSIST, onHeartbeat, &loop);
   timeval beat{static_cast<time_t>(cfg.heartbeatPeriodSeconds), 0};
   if (cfg.heartbeatPeriodSeconds) event_add(heartbeat, &beat);
@@ -641,6 +655,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   event_free(intr);
   event_free(hup);
   event_free(keyTimer);
+  event_free(owner);
   event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
   loop.control = nullptr;

@@ -126,6 +126,8 @@ void DescriptorPublisher::onRetry(evutil_socket_t, short, void* arg) {
 
 void DescriptorPublisher::publishNow() {
   accepted_ = 0;
+  acceptedMask_ = 0;
+  ++rounds_;
   retryDelay_ = firstRetry_;
   if (retry_) event_del(retry_);
   std::vector<size_t> all(cfg_.dirAuthorities.size());
@@ -171,6 +173,7 @@ void DescriptorPublisher::settle(unsigned round, size_t index, bool ok) {
   if (round != round_) return;  // a newer round replaced this one
   if (ok) {
     ++accepted_;
+    if (index < 64) acceptedMask_ |= uint64_t{1} << index;
   } else {
     failed_.push_back(index);
   }

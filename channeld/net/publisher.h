@@ -55,6 +55,11 @@ class DescriptorPublisher {
   std::string build(std::time_t now, std::string& error) const;
   // Authorities that have the current descriptor.
   unsigned acceptedBy() const { return accepted_; }
+  // Which of them (bit i: cfg.dirAuthorities[i], the first 64), for the controller's
+  // ACCEPTED_SERVER_DESCRIPTOR events.
+  uint64_t acceptedMask() const { return acceptedMask_; }
+  // Rounds begun with a fresh descriptor to every authority (the mask starts empty in each).
+  uint64_t rounds() const { return rounds_; }
   // Upload rounds to authorities that missed the previous one (retries).
   unsigned retries() const { return retries_; }
   // The retry backoff (tests shorten it).
@@ -82,6 +87,8 @@ class DescriptorPublisher {
   event* timer_ = nullptr;
   event* retry_ = nullptr;
   unsigned accepted_ = 0;
+  uint64_t acceptedMask_ = 0;
+  uint64_t rounds_ = 0;
   unsigned round_ = 0;  // the current upload round; answers of older ones are ignored
   size_t pending_ = 0;  // authorities of this round that have not answered
   std::vector<size_t> failed_;

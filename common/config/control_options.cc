@@ -85,6 +85,18 @@ Status readBool(bool& out, std::string_view name, std::string_view v) {
   return {};
 }
 
+// C tor's process specifier: a pid (1 and up), optionally followed by a space or a colon and
+// anything (room C tor keeps for more than the pid; ignored).
+Status readOwningProcess(ControlOptions& o, std::string_view v) {
+  std::string_view t = text::trim(v);
+  size_t end = t.find_first_of(" :");
+  auto pid = text::number<uint32_t>(t.substr(0, end));
+  if (!pid || *pid == 0 || *pid > 0x7fffffff)
+    return fail(std::string("Bad OwningControllerProcess: invalid PID"));
+  o.owningControllerProcess = static_cast<int>(*pid);
+  return {};
+}
+
 }  // namespace
 
 std::optional<Status> applyControlOption(Config& c, std::string_view key, std::string_view value) {
@@ -107,6 +119,7 @@ std::optional<Status> applyControlOption(Config& c, std::string_view key, std::s
     return Status{};
   }
   if (iequals(key, "HashedControlPassword")) return readHashedPassword(o, value);
+  if (iequals(key, "__OwningControllerProcess")) return readOwningProcess(o, value);
   return std::nullopt;
 }
 

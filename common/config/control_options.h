@@ -27,6 +27,9 @@ struct ControlOptions {
   std::string cookieAuthFile;  // "" = DataDirectory/control_auth_cookie
   bool cookieAuthFileGroupReadable = false;
   std::vector<std::string> hashedControlPasswords;  // "16:" + 58 hex digits each
+  // __OwningControllerProcess: the relay exits once this process is gone (0: none). It may
+  // change at runtime (SETCONF), so sameControlOptions leaves it out.
+  int owningControllerProcess = 0;
   bool enabled() const { return !ports.empty() || !sockets.empty(); }
 };
 

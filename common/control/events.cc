@@ -90,4 +90,30 @@ std::string confChangedEvent(const std::vector<ConfChange>& changes) {
   return out + "650 OK\r\n";
 }
 
+std::string statusServerEvent(std::string_view severity, std::string_view what) {
+  return "650 STATUS_SERVER " + std::string(severity) + " " + std::string(what) + "\r\n";
+}
+
+std::vector<std::string> ServerStatusEvents::update(const RelayStanding& now,
+                                                    const std::string& address,
+                                                    const std::vector<std::string>& authorities) {
+  std::vector<std::string> out;
+  std::string orAddress = "ORADDRESS=" + address + ":" + std::to_string(now.orPort);
+  bool restarted = now.selfTests < last_.selfTests;
+  if (now.selfTests > 0 && (last_.selfTests == 0 || restarted))
+    out.push_back(statusServerEvent("NOTICE", "CHECKING_REACHABILITY " + orAddress));
+  if (now.reachable && (!last_.reachable || restarted) && now.selfTests > 0)
+    out.push_back(statusServerEvent("NOTICE", "REACHABILITY_SUCCEEDED " + orAddress));
+  uint64_t fresh =
+      now.acceptedMask & (now.rounds != last_.rounds ? ~uint64_t{0} : ~last_.acceptedMask);
+  for (size_t i = 0; i < 64 && i < authorities.size(); ++i) {
+    if (!(fresh & (uint64_t{1} << i))) continue;
+    out.push_back(
+        statusServerEvent("NOTICE", "ACCEPTED_SERVER_DESCRIPTOR DIRAUTH=" + authorities[i]));
+    out.push_back(statusServerEvent("NOTICE", "GOOD_SERVER_DESCRIPTOR"));
+  }
+  last_ = now;
+  return out;
+}
+
 }  // namespace onionsplit::control

@@ -47,4 +47,33 @@ std::vector<config::TorrcEntry> withChanges(std::vector<config::TorrcEntry> entr
 // "650-CONF_CHANGED\r\n650-Key=Value\r\n...650 OK\r\n"; "" when nothing changed.
 std::string confChangedEvent(const std::vector<ConfChange>& changes);
 
+// "650 STATUS_SERVER NOTICE ACTION ARGS\r\n" (control-spec §4.1.10).
+std::string statusServerEvent(std::string_view severity, std::string_view what);
+
+// channeld's word on the relay's standing, from its counters (read every second).
+struct RelayStanding {
+  bool reachable = false;     // orport_reachable (1 with AssumeReachable: no test runs)
+  uint64_t selfTests = 0;     // orport_self_tests_total: attempts begun
+  uint64_t acceptedMask = 0;  // descriptor_accepted_authorities: bit i, DirAuthority line i
+  uint64_t rounds = 0;        // descriptor_rounds_total: a new round starts the mask again
+  uint16_t orPort = 0;        // orport_advertised
+};
+
+// The STATUS_SERVER events C tor sends a relay's controllers, from successive readings of
+// channeld's counters: CHECKING_REACHABILITY ORADDRESS=IP:PORT when the first self-test attempt
+// began (again after channeld restarted, its counters back at 0), REACHABILITY_SUCCEEDED
+// ORADDRESS=IP:PORT when a self-test passed, and for each authority that newly has the descriptor
+// ACCEPTED_SERVER_DESCRIPTOR DIRAUTH=ADDRESS:DIRPORT then GOOD_SERVER_DESCRIPTOR (in a new
+// upload round, every authority that has it is new). `address` is the
+// relay's IPv4 Address (the self-test's), `authorities` the DirAuthority lines' "address:dirport".
+// Pure; bounded by the 64 bits of the mask.
+class ServerStatusEvents {
+ public:
+  std::vector<std::string> update(const RelayStanding& now, const std::string& address,
+                                  const std::vector<std::string>& authorities);
+
+ private:
+  RelayStanding last_;
+};
+
 }  // namespace onionsplit::control

@@ -166,6 +166,66 @@ const std::string& configNames() {
   return text;
 }
 
+const std::string& configDefaults() {
+  static constexpr std::pair<std::string_view, std::string_view> kDefaults[] = {
+      {"AssumeReachable", "0"},
+      {"BandwidthBurst", "1 GB"},
+      {"BandwidthRate", "1 GB"},
+      {"ConnLimit", "1000"},
+      {"CookieAuthFileGroupReadable", "0"},
+      {"CookieAuthentication", "0"},
+      {"DataDirectory", "/var/lib/onionsplit"},
+      {"DoSCircuitCreationBurst", "0"},
+      {"DoSCircuitCreationDefenseTimePeriod", "0"},
+      {"DoSCircuitCreationDefenseType", "0"},
+      {"DoSCircuitCreationEnabled", "auto"},
+      {"DoSCircuitCreationMinConnections", "0"},
+      {"DoSCircuitCreationRate", "0"},
+      {"DoSConnectionConnectBurst", "0"},
+      {"DoSConnectionConnectDefenseTimePeriod", "0"},
+      {"DoSConnectionConnectRate", "0"},
+      {"DoSConnectionDefenseType", "0"},
+      {"DoSConnectionEnabled", "auto"},
+      {"DoSConnectionMaxConcurrentCount", "0"},
+      {"DoSRefuseSingleHopClientRendezvous", "auto"},
+      {"DoSStreamCreationBurst", "0"},
+      {"DoSStreamCreationDefenseType", "0"},
+      {"DoSStreamCreationEnabled", "auto"},
+      {"DoSStreamCreationRate", "0"},
+      {"ExitPolicyRejectLocalInterfaces", "0"},
+      {"ExitPolicyRejectPrivate", "1"},
+      {"ExitRelay", "auto"},
+      {"ExtendAllowPrivateAddresses", "0"},
+      {"HeartbeatPeriod", "6 hours"},
+      {"IPv6Exit", "0"},
+      {"KeepalivePeriod", "5 minutes"},
+      {"MaxMemInQueues", "0"},
+      {"Nickname", "Unnamed"},
+      {"OfflineMasterKey", "0"},
+      {"PublishServerDescriptor", "1"},
+      {"ReducedExitPolicy", "0"},
+      {"RelayBandwidthBurst", "0"},
+      {"RelayBandwidthRate", "0"},
+      {"RunAsDaemon", "0"},
+      {"Sandbox", "1"},
+      {"SandboxSyscalls", "kill"},
+      {"ServerDNSAllowNonRFC953Hostnames", "0"},
+      {"ServerDNSDetectHijacking", "1"},
+      {"ServerDNSResolvConfFile", "/etc/resolv.conf"},
+      {"ServerDNSTestAddresses", "www.google.com,www.mit.edu,www.yahoo.com,www.slashdot.org"},
+      {"ShutdownWaitLength", "30 seconds"},
+      {"SigningKeyLifetime", "30 days"},
+      {"TestingTorNetwork", "0"},
+  };
+  static const std::string text = [] {
+    std::string out;
+    for (const auto& [name, value] : kDefaults)
+      out += std::string(name) + " \"" + std::string(value) + "\"\n";
+    return out;
+  }();
+  return text;
+}
+
 std::string configText(const std::vector<config::TorrcEntry>& entries) {
   std::string out;
   for (const auto& e : entries)

@@ -21,6 +21,12 @@ std::string configText(const std::vector<config::TorrcEntry>& entries);
 // only to be ignored are not listed.
 const std::string& configNames();
 
+// GETINFO config/defaults: "Name \"Value\"\n" (C tor 0.4.9's layout) for each option of
+// configNames() that has a default: the value onionsplit takes when the torrc does not set it,
+// as a torrc writes it. They are C tor's defaults but for Sandbox (on here) and the options C tor
+// lists without one (DataDirectory, Nickname, ServerDNSResolvConfFile, SandboxSyscalls).
+const std::string& configDefaults();
+
 // A relay's entry in the consensus as C tor's GETINFO ns/* shows it: its "r" line (the published
 // time as C tor prints it there, "2038-01-01 00:00:00"), its first "a" line, its "s" line, its
 // "w Bandwidth=N" and its "p" line, each ended by "\n". `fingerprint` is 40 hex digits (a leading

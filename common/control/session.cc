@@ -40,10 +40,13 @@ std::string bytesOf(const Digest256& d) {
 
 std::optional<std::string> settableOption(std::string_view name) {
   static constexpr std::string_view kSettable[] = {
-      "ContactInfo",   "Nickname",          "MyFamily",           "ExitPolicy",
-      "ExitRelay",     "ReducedExitPolicy", "IPv6Exit",           "ExitPolicyRejectPrivate",
-      "BandwidthRate", "BandwidthBurst",    "RelayBandwidthRate", "RelayBandwidthBurst",
-      "MaxMemInQueues"};
+      "ContactInfo",        "Nickname",
+      "MyFamily",           "ExitPolicy",
+      "ExitRelay",          "ReducedExitPolicy",
+      "IPv6Exit",           "ExitPolicyRejectPrivate",
+      "BandwidthRate",      "BandwidthBurst",
+      "RelayBandwidthRate", "RelayBandwidthBurst",
+      "MaxMemInQueues",     "__OwningControllerProcess"};
   for (auto o : kSettable)
     if (iequals(o, name)) return std::string(o);
   return std::nullopt;
@@ -127,6 +130,9 @@ bool Session::dispatch(const Command& c, std::string& out) {
     } else {
       out += endReply(250, "OK");
     }
+  } else if (kw == "TAKEOWNERSHIP" || kw == "DROPOWNERSHIP") {
+    owning_ = kw == "TAKEOWNERSHIP";  // arguments are ignored, as C tor does
+    out += endReply(250, "OK");
   } else if (kw == "SETCONF" || kw == "RESETCONF") {
     out += setConf(*args);
   } else if (kw == "SAVECONF") {

@@ -57,6 +57,9 @@ class Session {
   bool handle(const Command& c, std::string& out);
   bool authenticated() const { return authenticated_; }
   bool wants(std::string_view event) const { return events_.count(std::string(event)) > 0; }
+  // TAKEOWNERSHIP was the last of TAKEOWNERSHIP and DROPOWNERSHIP: the relay stops (as on
+  // SIGTERM) when this connection closes.
+  bool owning() const { return owning_; }
 
  private:
   bool protocolInfo(const Command& c, std::string& out);
@@ -75,6 +78,7 @@ class Session {
   std::string version_;
   bool authenticated_ = false;
   bool sentProtocolInfo_ = false;
+  bool owning_ = false;
   std::optional<Digest256> safeCookieClientHash_;
   std::set<std::string> events_;
 };

@@ -7,10 +7,13 @@ relay (its fingerprint, its torrc, its launcher's pid); a controller that did no
 C tor's 514, an overlong line and a 17th connection are closed. With SETEVENTS BW stem sees the
 bytes of a download through onionsplit as the exit. GETINFO ns/id and ns/name read channeld's
 cached consensus; a C tor middle relay of the same network with a ControlPort gives the same
-answers for the keys and errors in SAME_ANSWERS. SETCONF of runtime options takes effect with
-CONF_CHANGED, others are refused as C tor does; NOTICE events come from the launcher and the
-daemons; SIGNAL RELOAD reloads the torrc (CONF_CHANGED again) and SIGNAL SHUTDOWN stops the relay
-after ShutdownWaitLength.
+answers for the keys and errors in SAME_ANSWERS (status/version/* among them) and the same
+config/defaults but for the options onionsplit sets apart. SETCONF of runtime options takes
+effect with CONF_CHANGED, others are refused as C tor does (and the republished descriptor brings
+STATUS_SERVER's ACCEPTED_SERVER_DESCRIPTOR and GOOD_SERVER_DESCRIPTOR; the relay runs with
+AssumeReachable 1, so no reachability self-test and no CHECKING_REACHABILITY here); NOTICE events
+come from the launcher and the daemons; SIGNAL RELOAD reloads the torrc (CONF_CHANGED again) and
+SIGNAL SHUTDOWN stops the relay after ShutdownWaitLength.
 
 Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
@@ -81,7 +84,11 @@ def check_getinfo(check, c, relay):
           "GETINFO net/listeners/or is the ORPort")
     check("BW" in c.get_info("events/names").split() and
           "fingerprint" in c.get_info("info/names"), "GETINFO events/names and info/names")
-    check(c.get_info("status/version/current") == "unknown", "GETINFO status/version/current")
+    # "unknown" until channeld has a consensus, then C tor's verdict (compared in SAME_ANSWERS).
+    version_status = c.get_info("status/version/current")
+    check(version_status in ("unknown", "none recommended", "recommended", "new", "obsolete",
+                             "new in series", "unrecommended"),
+          f"GETINFO status/version/current: {version_status!r}")
     text = c.get_info("config-text").splitlines()
     check("Nickname splitrelay" in text and "ContactInfo onionsplit@localhost" in text,
           f"GETINFO config-text lists the torrc's options: {text[:4]}...")
@@ -108,6 +115,7 @@ def check_getconf(check, c, relay):
 SAME_ANSWERS = ["GETINFO dormant", "GETINFO accounting/enabled", "GETINFO address",
                 "GETINFO status/reachability-succeeded", "GETINFO status/reachability-succeeded/or",
                 "GETINFO status/accepted-server-descriptor",
+                "GETINFO status/version/current", "GETINFO status/version/recommended",
                 "GETINFO no-such-key", "GETINFO ns/id/nothex", "GETINFO ns/id/" + "0" * 40,
                 "GETINFO ns/id/" + "z" * 40,
                 "SETCONF NoSuchOption=1", "GETCONF NoSuchOption"]
@@ -136,6 +144,18 @@ def compare_with_ctor(check, c, ctor_port, middle_fp):
     check(ours.get("ExitPolicy") == "LineList" and not differ,
           f"GETINFO config/names: {len(ours)} options, typed as C tor types them "
           f"(not in C tor: {sorted(set(ours) - set(theirs))}; differing: {differ})")
+    # config/defaults: C tor's layout and values for the options both list, but for Sandbox (on in
+    # onionsplit); DataDirectory, Nickname, ServerDNSResolvConfFile and SandboxSyscalls have a
+    # default only in onionsplit.
+    ours = dict(line.split(" ", 1) for line in c.get_info("config/defaults").splitlines())
+    with Controller.from_port(port=ctor_port) as t:
+        t.authenticate()
+        theirs = dict(line.split(" ", 1) for line in t.get_info("config/defaults").splitlines())
+    differ = {k: (v, theirs.get(k)) for k, v in ours.items() if theirs.get(k) != v}
+    check(ours.get("ShutdownWaitLength") == '"30 seconds"' and len(ours) > 40 and
+          set(differ) == {"Sandbox", "DataDirectory", "Nickname", "ServerDNSResolvConfFile",
+                          "SandboxSyscalls"},
+          f"GETINFO config/defaults: {len(ours)} options, as C tor's but {differ}")
     reply = c.msg("SETCONF DataDirectory=/tmp/elsewhere").raw_content()
     theirs = ctor_answers(ctor_port, ["SETCONF DataDirectory=/tmp/elsewhere"])
     check(reply.startswith("553 Transition not allowed: While Tor is running") and
@@ -175,12 +195,18 @@ def check_ns(check, c, relay):
           "GETINFO ns/name/splitrelay")
 
 
-def check_log_and_conf_events(check, c, relay):
+def check_log_and_conf_events(check, c, relay, dirauths):
     """NOTICE from the launcher and from the daemons (their Log is a file only: the lines come
     over the daemons' control channel); SETCONF applies a runtime option with CONF_CHANGED; a
-    reload brings the torrc's value back with CONF_CHANGED; SETCONF of others is refused."""
-    notices, changes = [], []
+    reload brings the torrc's value back with CONF_CHANGED; SETCONF of others is refused. The
+    changed descriptor is published again: STATUS_SERVER ACCEPTED_SERVER_DESCRIPTOR for each
+    authority (`dirauths`, their address:DirPort) and GOOD_SERVER_DESCRIPTOR."""
+    notices, changes, statuses = [], [], []
     lock = threading.Lock()
+
+    def on_status(event):
+        with lock:
+            statuses.append((event.action, dict(event.keyword_args)))
 
     def on_notice(event):
         with lock:
@@ -192,6 +218,7 @@ def check_log_and_conf_events(check, c, relay):
 
     c.add_event_listener(on_notice, EventType.NOTICE)
     c.add_event_listener(on_conf, EventType.CONF_CHANGED)
+    c.add_event_listener(on_status, EventType.STATUS_SERVER)
     c.set_conf("ContactInfo", "changed by stem")
     check(c.get_conf("ContactInfo") == "changed by stem" and
           "ContactInfo changed by stem" in c.get_info("config-text").splitlines(),
@@ -213,8 +240,14 @@ def check_log_and_conf_events(check, c, relay):
         with lock:
             return any(pred(x) for x in list(notices) + list(changes))
 
-    deadline = time.time() + 30
+    def accepted_by():
+        with lock:
+            return {a.get("DIRAUTH") for action, a in statuses
+                    if action == "ACCEPTED_SERVER_DESCRIPTOR"}
+
+    deadline = time.time() + 60
     while time.time() < deadline and not (
+            accepted_by() >= dirauths and
             seen(lambda m: isinstance(m, str) and m.startswith("channeld: reload")) and
             seen(lambda m: isinstance(m, dict) and
                  m.get("ContactInfo") == ["onionsplit@localhost"])):
@@ -230,8 +263,14 @@ def check_log_and_conf_events(check, c, relay):
               f"CONF_CHANGED after SETCONF and after the reload: {changes}")
     check(c.get_conf("ContactInfo") == "onionsplit@localhost",
           "the reload read the torrc again: SETCONF's value is gone, as in C tor")
+    with lock:
+        good = [a for a, _ in statuses if a == "GOOD_SERVER_DESCRIPTOR"]
+    check(accepted_by() == dirauths and good,
+          f"STATUS_SERVER ACCEPTED_SERVER_DESCRIPTOR from each authority ({sorted(dirauths)}) "
+          f"and GOOD_SERVER_DESCRIPTOR: {statuses[:8]}")
     c.remove_event_listener(on_notice)
     c.remove_event_listener(on_conf)
+    c.remove_event_listener(on_status)
 
 
 def closed_by_peer(s):
@@ -368,7 +407,8 @@ def main():
                 check(len(seen) >= 2 and total >= n,
                       f"BW events: {len(seen)}, {total} bytes read in all (download {n})")
 
-                check_log_and_conf_events(check, c, relay)
+                check_log_and_conf_events(check, c, relay,
+                                          {f"127.0.0.1:{a.dir_port}" for a in net.authorities()})
                 check("checked; the daemons read it now" in relay.log_text(),
                       "SIGNAL RELOAD reloads the torrc as SIGHUP does")
                 c.signal(Signal.SHUTDOWN)

@@ -523,5 +523,134 @@ TEST(LauncherProcesses, NumCpusTwoRunsTwoCircuitdShardsEachRestartedAlone) {
     EXPECT_FALSE(alive(static_cast<pid_t>(d.pid))) << n << " still running";
 }
 
+// A controller on 127.0.0.1:`port`: each of `lines` sent and its reply read (one line each).
+struct Controller {
+  int fd = -1;
+  explicit Controller(uint16_t port) {
+    for (int i = 0; i < 100 && fd < 0; ++i) {
+      fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) break;
+      close(fd);
+      fd = -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  std::string ask(const std::string& line) {
+    std::string cmd = line + "\r\n";
+    if (fd < 0 || write(fd, cmd.data(), cmd.size()) != static_cast<ssize_t>(cmd.size())) return "";
+    return next();
+  }
+  // The next line (an event), "" after 30 s without one.
+  std::string next() {
+    timeval limit{30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    std::string out;
+    char ch;
+    while (out.size() < 4096 && !out.ends_with("\r\n") && read(fd, &ch, 1) == 1)
+      out += ch;
+    return out;
+  }
+  ~Controller() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// TAKEOWNERSHIP as C tor: DROPOWNERSHIP undoes it (closing that connection leaves the relay
+// running); a connection that took ownership stops the relay when it closes, as SIGTERM does.
+TEST(LauncherProcesses, OwningControllerConnectionClosingStopsTheRelay) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) +
+             "\nCookieAuthentication 0\nLog notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  {
+    Controller c(port);
+    EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+    EXPECT_EQ(c.ask("TAKEOWNERSHIP"), "250 OK\r\n");
+    EXPECT_EQ(c.ask("DROPOWNERSHIP"), "250 OK\r\n");
+  }
+  {
+    Controller c(port);  // served: the relay runs on after the first one closed
+    EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+    EXPECT_EQ(c.ask("TAKEOWNERSHIP"), "250 OK\r\n");
+    EXPECT_EQ(waitpid(l.pid, nullptr, WNOHANG), 0) << "the relay stopped before the close";
+  }
+  int status = exitStatus(l);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(logShows(l,
+                       "[notice] launcher: Owning controller connection has closed -- exiting "
+                       "now."))
+      << l.log();
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    EXPECT_NE(l.log().find(std::string(name) + " stopped (exited with status 0)"),
+              std::string::npos)
+        << name << "\n"
+        << l.log();
+  }
+  l.stop();
+}
+
+// A daemon's restart reaches a controller as a log event naming it, on the same connection.
+TEST(LauncherProcesses, ControllerSeesADaemonRestartAsAnEvent) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) + "\nCookieAuthentication 0\n");
+  ASSERT_GT(l.pid, 0);
+  auto before = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(before));
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("SETEVENTS WARN"), "250 OK\r\n");
+  ASSERT_EQ(kill(static_cast<pid_t>(before["streamd"].pid), SIGKILL), 0);
+  std::string want = "650 WARN launcher: streamd killed by signal 9; restarting in ", line;
+  for (int i = 0; i < 50 && !line.starts_with(want); ++i) {
+    line = c.next();
+    if (line.empty()) break;
+  }
+  EXPECT_TRUE(line.starts_with(want)) << line;
+  waitFor(l.ipc(), [&](auto& m) { return m["streamd"].pid != before["streamd"].pid; });
+  EXPECT_EQ(c.ask("GETINFO process/pid"), "250-process/pid=" + std::to_string(l.pid) + "\r\n");
+  EXPECT_TRUE(l.stop());
+}
+
+// __OwningControllerProcess as C tor: the relay polls the process (every 15 s) and stops, as on
+// SIGTERM, once it is gone. Set here by SETCONF (GETCONF shows it, unset and set).
+TEST(LauncherProcesses, OwningControllerProcessGoneStopsTheRelay) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  pid_t owner = fork();
+  if (owner == 0) {
+    pause();
+    _exit(0);
+  }
+  ASSERT_GT(owner, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) +
+             "\nCookieAuthentication 0\nLog notice file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("GETCONF __owningcontrollerprocess"), "250 __OwningControllerProcess\r\n");
+  std::string pid = std::to_string(owner);
+  EXPECT_EQ(c.ask("SETCONF __OwningControllerProcess=" + pid), "250 OK\r\n");
+  EXPECT_EQ(c.ask("GETCONF __OwningControllerProcess"),
+            "250 __OwningControllerProcess=" + pid + "\r\n");
+  EXPECT_EQ(c.ask("SETCONF __OwningControllerProcess=x"),
+            "513 Unacceptable option value: SETCONF: Bad OwningControllerProcess: invalid PID\r\n");
+  kill(owner, SIGKILL);
+  waitpid(owner, nullptr, 0);
+  int status = exitStatus(l);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(logShows(l, "[notice] launcher: Monitored process " + pid + " is dead.")) << l.log();
+  EXPECT_TRUE(logShows(l, "Owning controller process has vanished -- exiting now.")) << l.log();
+  l.stop();
+}
+
 }  // namespace
 }  // namespace onionsplit::launcher

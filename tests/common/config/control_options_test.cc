@@ -78,5 +78,20 @@ TEST(ControlOptions, FixedWhileRunning) {
   EXPECT_EQ(fixedWhileRunning(running, ok("ControlPort 9051\n").config).size(), 1u);
 }
 
+// __OwningControllerProcess as C tor reads it: a pid, then optionally a space or a colon and
+// anything; it may change while running (SETCONF from the controller that started the relay).
+TEST(ControlOptions, OwningControllerProcess) {
+  EXPECT_EQ(ok("Nickname a\n").config.control.owningControllerProcess, 0);
+  EXPECT_EQ(ok("__OwningControllerProcess 4242\n").config.control.owningControllerProcess, 4242);
+  EXPECT_EQ(ok("__owningcontrollerprocess 17:x\n").config.control.owningControllerProcess, 17);
+  for (const char* bad : {"0", "-1", "abc", "12x", "99999999999"})
+    EXPECT_NE(refusal(std::string("__OwningControllerProcess ") + bad + "\n")
+                  .find("Bad OwningControllerProcess: invalid PID"),
+              std::string::npos)
+        << bad;
+  Config running = ok("__OwningControllerProcess 1\n").config;
+  EXPECT_TRUE(fixedWhileRunning(running, ok("__OwningControllerProcess 2\n").config).empty());
+}
+
 }  // namespace
 }  // namespace onionsplit::config

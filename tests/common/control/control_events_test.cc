@@ -88,6 +88,41 @@ constexpr const char* kConsensus =
     "directory-footer\n"
     "r fake ERERERERERERERERERERERERERE x 2026-12-07 11:00:00 10.9.9.9 1 0\n";
 
+// STATUS_SERVER as C tor's relay sends it, from channeld's counters read once a second.
+TEST(ControlEvents, ServerStatusFromChanneldsCounters) {
+  ServerStatusEvents s;
+  const std::vector<std::string> auths = {"127.0.0.1:7000", "127.0.0.1:7001"};
+  uint64_t round = 1;
+  auto update = [&](bool reachable, uint64_t tests, uint64_t mask) {
+    return s.update(RelayStanding{reachable, tests, mask, round, 5000}, "127.0.0.1", auths);
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(update(false, 0, 0), V{});  // no attempt yet
+  EXPECT_EQ(update(false, 1, 0),
+            V{"650 STATUS_SERVER NOTICE CHECKING_REACHABILITY ORADDRESS=127.0.0.1:5000\r\n"});
+  EXPECT_EQ(update(false, 2, 0), V{});  // later attempts: nothing new, as C tor
+  EXPECT_EQ(update(true, 2, 0),
+            V{"650 STATUS_SERVER NOTICE REACHABILITY_SUCCEEDED ORADDRESS=127.0.0.1:5000\r\n"});
+  EXPECT_EQ(update(true, 2, 2),
+            (V{"650 STATUS_SERVER NOTICE ACCEPTED_SERVER_DESCRIPTOR DIRAUTH=127.0.0.1:7001\r\n",
+               "650 STATUS_SERVER NOTICE GOOD_SERVER_DESCRIPTOR\r\n"}));
+  EXPECT_EQ(update(true, 2, 3).front(),
+            "650 STATUS_SERVER NOTICE ACCEPTED_SERVER_DESCRIPTOR DIRAUTH=127.0.0.1:7000\r\n");
+  EXPECT_EQ(update(true, 2, 3), V{});
+  EXPECT_EQ(update(true, 2, 0), V{});  // a new upload round starts
+  EXPECT_EQ(update(true, 2, 1).size(), 2u);
+  ++round;  // another round, begun and done between two readings: both are new again
+  EXPECT_EQ(update(true, 2, 3).size(), 4u);
+  // channeld restarted: its counters start again, and so do the events.
+  EXPECT_EQ(update(false, 1, 0).size(), 1u);
+  EXPECT_EQ(update(true, 1, 0).size(), 1u);
+  // AssumeReachable 1: reachable from the start, no self-test, no reachability event.
+  ServerStatusEvents assumed;
+  EXPECT_TRUE(assumed.update(RelayStanding{true, 0, 0, 0, 5000}, "127.0.0.1", auths).empty());
+  // A mask bit past the DirAuthority lines names nothing.
+  EXPECT_TRUE(assumed.update(RelayStanding{true, 0, 4, 0, 5000}, "127.0.0.1", auths).empty());
+}
+
 TEST(ControlRelayInfo, ConsensusEntryInCtorsLayout) {
   EXPECT_EQ(entryById(kConsensus, "0000000000000000000000000000000000000000"),
             "r first AAAAAAAAAAAAAAAAAAAAAAAAAAA ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGk 2038-01-01 00:00:00 "
@@ -129,6 +164,54 @@ TEST(ControlRelayInfo, ConfigNamesAreOptionsOnionsplitReads) {
   }
   EXPECT_GT(count, 60u);
   EXPECT_NE(names.find("\nExitPolicy LineList\n"), std::string::npos);
+}
+
+// config/defaults: every line names an option of config/names, and the whole list read as a torrc
+// gives the configuration an empty torrc gives (the defaults are onionsplit's own).
+TEST(ControlRelayInfo, ConfigDefaultsAreOnionsplitsDefaults) {
+  const std::string& defaults = configDefaults();
+  std::string torrc;
+  size_t pos = 0, count = 0;
+  while (pos < defaults.size()) {
+    size_t end = defaults.find('\n', pos);
+    ASSERT_NE(end, std::string::npos);
+    std::string line = defaults.substr(pos, end - pos);
+    pos = end + 1;
+    ++count;
+    size_t space = line.find(' ');
+    std::string name = line.substr(0, space), quoted = line.substr(space + 1);
+    ASSERT_TRUE(quoted.size() >= 2 && quoted.front() == '"' && quoted.back() == '"') << line;
+    std::string plain = name + " " + quoted.substr(1, quoted.size() - 2) + "\n";
+    EXPECT_NE(configNames().find("\n" + name + " "), std::string::npos) << line;
+    EXPECT_TRUE(config::parseConfig(plain)) << line;
+    torrc += plain;
+  }
+  EXPECT_GT(count, 40u);
+  EXPECT_NE(defaults.find("\nShutdownWaitLength \"30 seconds\"\n"), std::string::npos);
+  auto all = config::parseConfig(torrc);
+  auto none = config::parseConfig("");
+  ASSERT_TRUE(all && none);
+  const config::Config &a = all->config, &n = none->config;
+  EXPECT_EQ(a.bandwidthRateBytes, n.bandwidthRateBytes);
+  EXPECT_EQ(a.bandwidthBurstBytes, n.bandwidthBurstBytes);
+  EXPECT_EQ(a.connLimit, n.connLimit);
+  EXPECT_EQ(a.dataDirectory, n.dataDirectory);
+  EXPECT_EQ(a.nickname, n.nickname);
+  EXPECT_EQ(a.exitRelay, n.exitRelay);
+  EXPECT_EQ(a.exitPolicyRejectPrivate, n.exitPolicyRejectPrivate);
+  EXPECT_EQ(a.heartbeatPeriodSeconds, n.heartbeatPeriodSeconds);
+  EXPECT_EQ(a.keepalivePeriodSeconds, n.keepalivePeriodSeconds);
+  EXPECT_EQ(a.shutdownWaitLengthSeconds, n.shutdownWaitLengthSeconds);
+  EXPECT_EQ(a.signingKeyLifetimeSeconds, n.signingKeyLifetimeSeconds);
+  EXPECT_EQ(a.sandbox, n.sandbox);
+  EXPECT_EQ(a.sandboxSyscalls, n.sandboxSyscalls);
+  EXPECT_EQ(a.serverDnsDetectHijacking, n.serverDnsDetectHijacking);
+  EXPECT_EQ(a.serverDnsResolvConfFile, n.serverDnsResolvConfFile);
+  EXPECT_EQ(a.serverDnsTestAddresses, n.serverDnsTestAddresses);
+  EXPECT_EQ(a.publishServerDescriptor, n.publishServerDescriptor);
+  EXPECT_EQ(a.maxMemInQueuesBytes, n.maxMemInQueuesBytes);
+  EXPECT_EQ(a.relayBandwidthRateBytes, n.relayBandwidthRateBytes);
+  EXPECT_EQ(a.control.cookieAuthentication, n.control.cookieAuthentication);
 }
 
 }  // namespace

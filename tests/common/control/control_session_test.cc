@@ -224,5 +224,26 @@ TEST(ControlSession, SignalsAndEvents) {
   EXPECT_FALSE(h.open);
 }
 
+// TAKEOWNERSHIP and DROPOWNERSHIP: C tor's 250 OK (arguments ignored, as C tor ignores them); the
+// session says whether its closing must stop the relay. Before authentication, 514 as any other.
+TEST(ControlSession, TakeAndDropOwnership) {
+  Harness h;
+  h.auth.cookieAuthentication = true;
+  h.auth.cookie = testCookie();
+  EXPECT_EQ(h.send("TAKEOWNERSHIP"), "514 Authentication required.\r\n");
+  EXPECT_FALSE(h.session.owning());
+  Harness g;
+  g.send("AUTHENTICATE");
+  EXPECT_FALSE(g.session.owning());
+  EXPECT_EQ(g.send("takeownership"), "250 OK\r\n");
+  EXPECT_TRUE(g.session.owning());
+  EXPECT_EQ(g.send("DROPOWNERSHIP"), "250 OK\r\n");
+  EXPECT_FALSE(g.session.owning());
+  EXPECT_EQ(g.send("TAKEOWNERSHIP now"), "250 OK\r\n");
+  EXPECT_TRUE(g.session.owning());
+  EXPECT_TRUE(g.open);
+  EXPECT_EQ(settableOption("__owningcontrollerprocess"), "__OwningControllerProcess");
+}
+
 }  // namespace
 }  // namespace onionsplit::control
