@@ -81,6 +81,19 @@ std::string identity64(std::string_view fingerprint) {
   return toBase64NoPad(*raw);
 }
 
+// One "Name Value" line per row (the value quoted for config/defaults, as C tor writes it).
+template <size_t N>
+std::string nameValueLines(const std::pair<std::string_view, std::string_view> (&rows)[N],
+                           bool quoted) {
+  std::string out;
+  for (const auto& [name, value] : rows) {
+    out += std::string(name) + " ";
+    out += quoted ? "\"" + std::string(value) + "\"" : std::string(value);
+    out += "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::string& configNames() {
@@ -157,12 +170,7 @@ const std::string& configNames() {
       {"TestingTorNetwork", "Boolean"},
       {"User", "String"},
   };
-  static const std::string text = [] {
-    std::string out;
-    for (const auto& [name, type] : kOptions)
-      out += std::string(name) + " " + std::string(type) + "\n";
-    return out;
-  }();
+  static const std::string text = nameValueLines(kOptions, false);
   return text;
 }
 
@@ -217,12 +225,7 @@ const std::string& configDefaults() {
       {"SigningKeyLifetime", "30 days"},
       {"TestingTorNetwork", "0"},
   };
-  static const std::string text = [] {
-    std::string out;
-    for (const auto& [name, value] : kDefaults)
-      out += std::string(name) + " \"" + std::string(value) + "\"\n";
-    return out;
-  }();
+  static const std::string text = nameValueLines(kDefaults, true);
   return text;
 }
 
