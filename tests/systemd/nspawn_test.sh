@@ -146,9 +146,10 @@ wait_ready() {
   done
   return 1
 }
-# Waits up to 30 s until systemd runs UNIT again under a pid other than OLD (after kill -9).
+# Waits up to 30 s until systemd runs UNIT again under a pid other than OLD (after kill -9); sets
+# $new to that pid.
 wait_restarted() {
-  local unit=$1 old=$2 deadline=$((SECONDS + 30)) new
+  local unit=$1 old=$2 deadline=$((SECONDS + 30))
   while :; do
     new=$(inside systemctl show -p MainPID --value "$unit")
     [ "$new" -gt 0 ] && [ "$new" != "$old" ] && inside systemctl is-active --quiet "$unit" && return 0
