@@ -91,8 +91,9 @@ void CircuitdLink::opened(ChannelId id, const ChannelInfo& info) {
 
 bool CircuitdLink::cell(ChannelId id, uint32_t circId, uint8_t command, Bytes payload) {
   // The shard that has the circuit; a new circuit goes to the least loaded one; a cell for no
-  // circuit is counted (and dropped) by any.
-  CircuitdSession* s = owner(flowOf(id, circId));
+  // circuit is counted (and dropped) by any. With one shard (the default on two cores) there is
+  // nothing to choose, so the cell's flow is looked up once, by the session.
+  CircuitdSession* s = current_.size() == 1 ? session(0) : owner(flowOf(id, circId));
   if (!s) s = pick();
   if (s) return s->fromChannel(id, circId, command, payload);
   // No circuitd is there: refuse new circuits, drop the rest.
