@@ -523,7 +523,13 @@ bool ChannelServer::writeCell(Channel& ch, uint32_t circId, uint8_t command, Byt
                 : cell::encodeFixedCell(w, v, circId, static_cast<CellCmd>(command), payload);
   if (!ok) return false;
   ch.lastWrite = now_();
-  bufferevent_write(ch.conn->bev(), w.written().data(), w.written().size());
+  evbuffer* out = bufferevent_get_output(ch.conn->bev());
+  // The TLS bufferevent makes one SSL_write, so one TLS record and one write(2), of each chunk of
+  // its output buffer; left to itself libevent makes those chunks 1 to 4 KiB. A burst that starts
+  // on an empty buffer gets a chunk of a full record, and libevent keeps that size for the
+  // chunks after it, so a burst of cells leaves in records of kTlsRecordBytes.
+  if (evbuffer_get_length(out) == 0) evbuffer_expand(out, kTlsRecordBytes);
+  evbuffer_add(out, w.written().data(), w.written().size());
   return true;
 }
 

@@ -100,6 +100,8 @@ class ChannelServer {
   // once this much waits for TLS its input is no longer read until TLS takes the output below
   // kOutputLowWater: the peer's silence stops only its own channel.
   static constexpr size_t kOutputCap = 256 * 1024;
+  // The largest TLS record's plaintext (RFC 8446 §5.1): the chunk size of a channel's output.
+  static constexpr size_t kTlsRecordBytes = 16 * 1024;
 
   ChannelServer(event_base* base, ChannelServerConfig config, Hooks hooks,
                 std::function<void(MutBytes)> random, std::function<int64_t()> now);
