@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -247,11 +248,48 @@ class StreamSession::Circuit final : public StreamIo {
     c.session.pump(c);
   }
 
-  static void onRead(bufferevent*, void* arg) {
+  // libevent 2.1 reads at most 4096 bytes per wake-up (EVBUFFER_MAX_READ, after a FIONREAD
+  // ioctl). At an exit that is one batch to circuitd, one to channeld and one TLS record per 4 KiB:
+  // the per-wake-up cost, paid on every hop (docs/BENCHMARKS.md, "Data plane"). So once woken,
+  // take what the socket has up to the read-ahead in one readv. End of file is left to libevent's
+  // next read, which reports it as it always does; an error is returned (errno), since the socket
+  // reports it only once.
+  static int readUpTo(bufferevent* bev, size_t limit) {
+    evbuffer* in = bufferevent_get_input(bev);
+    size_t have = evbuffer_get_length(in);
+    if (have >= limit) return 0;
+    int err = 0;
+    // The bufferevent keeps its input's end frozen (only it adds there); it thaws it the same
+    // way around its own reads.
+    evbuffer_unfreeze(in, 0);
+    evbuffer_iovec v[2];
+    int n = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(limit - have), v, 2);
+    if (n > 0) {
+      iovec iov[2];
+      for (int i = 0; i < n; ++i)
+        iov[i] = {v[i].iov_base, v[i].iov_len};
+      ssize_t got = readv(bufferevent_getfd(bev), iov, n);
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
+      int used = 0;
+      for (size_t left = got > 0 ? static_cast<size_t>(got) : 0; used < n && left > 0; ++used) {
+        v[used].iov_len = std::min(left, v[used].iov_len);
+        left -= v[used].iov_len;
+      }
+      evbuffer_commit_space(in, v, used);
+    }
+    evbuffer_freeze(in, 0);
+    return err;
+  }
+
+  static void onRead(bufferevent* bev, void* arg) {
     auto* s = static_cast<Sock*>(arg);
     Circuit& c = *s->circuit;
-    // Read ahead at most readAheadBytes (plus one read); the circuit's pump resumes reading as it
-    // takes the input. (libevent's own read watermark is not used: at the mark it keeps calling
+    if (int err = readUpTo(bev, c.session.ctx_.readAheadBytes)) {
+      errno = err;  // what onSocketEvent reads, as after libevent's own failed read
+      return onSocketEvent(bev, BEV_EVENT_READING | BEV_EVENT_ERROR, arg);
+    }
+    // Read ahead at most readAheadBytes (plus one read); the circuit's pump resumes reading once it
+    // took half of it. (libevent's own read watermark is not used: at the mark it keeps calling
     // back without reading.)
     if (evbuffer_get_length(bufferevent_get_input(s->bev)) >= c.session.ctx_.readAheadBytes) {
       bufferevent_disable(s->bev, EV_READ);
@@ -490,7 +528,9 @@ void StreamSession::pump(Circuit& c) {
       c.core.onPackaged(*id, n);
       avail -= n;
     }
-    if (s->readPaused && !s->eof && avail < ctx_.readAheadBytes) {
+    // Reading resumes once half the read-ahead went, not at the first cell taken: each pause and
+    // resume is an epoll_ctl, and with reads that fill the read-ahead every read would pause.
+    if (s->readPaused && !s->eof && avail <= ctx_.readAheadBytes / 2) {
       s->readPaused = false;
       bufferevent_enable(s->bev, EV_READ);
     }
