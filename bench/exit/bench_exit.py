@@ -21,6 +21,8 @@ Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 100] [--core-scaling] [--ext
 import argparse
 import concurrent.futures
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +63,34 @@ def cpu_by_process(pids):
             key, k = f"{name}#{k}", k + 1
         out[key] = cpu_seconds([pid])
     return out
+
+
+class SyscallCount:
+    """System calls made by `pids` while it runs (perf stat on raw_syscalls:sys_enter): the
+    wake-ups and socket operations a byte costs on each hop. None without perf."""
+
+    def __init__(self, pids):
+        self.pids, self.proc, self.counts = pids, None, None
+        if shutil.which("perf"):
+            self.proc = subprocess.Popen(
+                ["perf", "stat", "-x,", "--no-big-num", "-e", "raw_syscalls:sys_enter",
+                 "--per-thread", "-p", ",".join(map(str, pids))],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.5)  # perf attaches before the download starts
+
+    def stop(self):
+        """{process name: count}, or None."""
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGINT)
+        err = self.proc.communicate(timeout=30)[1]
+        counts = {}
+        for line in err.splitlines():  # "name-pid,count,,raw_syscalls:sys_enter,..."
+            f = line.split(",")
+            if len(f) > 3 and "sys_enter" in f[3] and f[1].isdigit():
+                name = f[0].strip().rsplit("-", 1)[0]
+                counts[name] = counts.get(name, 0) + int(f[1])
+        return counts or None
 
 
 def pin_cores(pids, cores):
@@ -168,9 +198,15 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
         s.close()
     holder.close()
     pids = pids_of()
+    calls = SyscallCount(pids)
     c0, by0 = cpu_seconds(pids), cpu_by_process(pids)
     _, _, n, secs = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
                                      username="big")
+    counts = calls.stop()
+    if counts:
+        print("  system calls per MiB by process: " + ", ".join(
+            f"{k} {v * (1 << 20) / n:.0f}" for k, v in sorted(counts.items())) +
+            f" (all: {sum(counts.values()) * (1 << 20) / n:.0f})", flush=True)
     cpu = (cpu_seconds(pids) - c0) * (50 << 20) / n
     by1 = cpu_by_process(pids)
     print("  cpu per 50 MiB by process: " + ", ".join(
