@@ -7,9 +7,12 @@ at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through eac
   - CPU seconds (user + system, from /proc) the exit spent per 50 MiB downloaded: for onionsplit
     every daemon summed, for C tor its one process;
   - total throughput of 16 concurrent downloads on 16 separate circuits (SOCKS isolation);
-  - memory (RSS) per idle circuit (circuits built with EXTENDCIRCUIT, no streams) and per open
+  - memory (RSS) per idle circuit (circuits built with EXTENDCIRCUIT, no streams: the growth over
+    a second batch of them, after a first batch paid for what a burst grows once) and per open
     stream (streams held open to a server that does not answer), measured first, before any bulk
-    transfer has grown the allocators' free lists.
+    transfer has grown the allocators' free lists;
+  - system calls per MiB of each relay process over the big download (perf stat, when perf is
+    installed): the wake-ups and socket operations every hop costs.
   - core scaling (--core-scaling): the 16-download throughput with the exit's processes (every
     thread, `taskset -a`) pinned to one core and then allowed two; RESULT core_scaling is
     onionsplit's gain from the second core, with C tor's gain as the baseline.
@@ -154,15 +157,8 @@ def built_ids(net):
             if len(line.split(" ")) > 1 and line.split(" ")[1] == "BUILT"}
 
 
-def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
-    socks = net.client.socks_port
-    pin(net, fp)
-    # Warm up (a circuit through this exit), then one big download.
-    targets.http_get_until(socks, "127.0.0.1", http_port, "/small.bin", timeout=30,
-                           username="warm")
-    # Memory per idle circuit: EXTENDCIRCUIT builds circuits without streams.
-    time.sleep(2)
-    r0 = rss_bytes(pids_of())
+def build_circuits(net, fp, ncirc):
+    """Builds `ncirc` idle circuits through `fp` (EXTENDCIRCUIT); the number that were built."""
     guard = net.nodes[0].fingerprint
     middle = next(n for n in net.nodes if n.role == "middle").fingerprint
     ids = set()
@@ -178,6 +174,23 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
             break
         time.sleep(0.5)
     print(f"  {len(ids)} EXTENDCIRCUIT accepted, {built} built", flush=True)
+    return built
+
+
+def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
+    socks = net.client.socks_port
+    pin(net, fp)
+    # Warm up (a circuit through this exit), then one big download.
+    targets.http_get_until(socks, "127.0.0.1", http_port, "/small.bin", timeout=30,
+                           username="warm")
+    # Memory per idle circuit: EXTENDCIRCUIT builds circuits without streams, in two batches. The
+    # first pays what any burst grows once (IPC buffers, allocator arenas); the second batch's
+    # growth is the marginal cost of a circuit.
+    time.sleep(2)
+    build_circuits(net, fp, ncirc)
+    time.sleep(2)
+    r0 = rss_bytes(pids_of())
+    built = build_circuits(net, fp, ncirc)
     time.sleep(2)
     r1 = rss_bytes(pids_of())
     per_circ = (r1 - r0) / built if built else None  # nothing to divide by
