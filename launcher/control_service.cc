@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,20 @@ void takePassedSockets(std::vector<int>& fds, std::vector<std::string>& names) {
     if (passed) free(passed[i]);
   }
   free(passed);
+}
+
+// A passed socket the torrc does not name: served, but controllers that read the torrc (nyx
+// finds the port there) will not find it.
+void warnUnnamed(const config::Config& cfg, const std::vector<std::string>& passed) {
+  std::vector<std::string> named;
+  for (const auto& p : cfg.control.ports)
+    named.push_back((p.address.find(':') != std::string::npos ? "[" + p.address + "]" : p.address) +
+                    ":" + std::to_string(p.port));
+  for (const auto& path : cfg.control.sockets)
+    named.push_back("unix:" + path);
+  for (const auto& n : passed)
+    if (std::find(named.begin(), named.end(), n) == named.end())
+      spdlog::warn("{} (from systemd) is no ControlPort or ControlSocket of the torrc", n);
 }
 
 // What runs on the loop besides the server: the configuration as this process last read it, the
@@ -274,6 +289,7 @@ int runControlService(const std::string& configPath, const config::Config& cfg,
   std::vector<int> fds;
   std::vector<std::string> names;
   takePassedSockets(fds, names);
+  warnUnnamed(cfg, names);
   if (fds.empty() && !cfg.control.enabled()) {
     std::fprintf(stderr, "onionsplit control: no ControlPort or ControlSocket: nothing to serve\n");
     return 1;

@@ -360,6 +360,7 @@ TEST(ControlService, ServesTheDaemonsUnderSocketActivation) {
   EXPECT_EQ(waitpid(r.control, nullptr, WNOHANG), 0) << "the control service must still run";
   std::string out = r.controlOutput();
   EXPECT_NE(out.find("sockets from systemd"), std::string::npos) << out;
+  EXPECT_EQ(out.find("is no ControlPort or ControlSocket"), std::string::npos) << out;
   EXPECT_NE(out.find("sandbox: entered"), std::string::npos) << out;
 }
 
