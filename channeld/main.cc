@@ -36,6 +36,7 @@
 #include "channeld/net/publisher.h"
 #include "channeld/net/reachability.h"
 #include "channeld/net/relay_status.h"
+#include "common/base/hex.h"
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
 #include "common/crypto/ed25519_cert.h"
@@ -703,6 +704,7 @@ int run(daemon::Runtime& rt) {
   std::unique_ptr<ConsensusCache> cache;  // opened here, before the sandbox
   if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
   RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), kProtoLine);
+  rt.control().fingerprint = toHex(Bytes(keys.rsaIdentity.publicKey().fingerprint()), true);
   bool refused = false;  // the consensus requires a protocol we lack
   std::unique_ptr<ReachabilityTest> selfTest;
   ConsensusFetcher consensus(

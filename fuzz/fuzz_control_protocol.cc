@@ -29,7 +29,10 @@ struct FuzzBackend : Backend {
       return std::make_pair(std::string("Nickname"), std::vector<std::string>{"x"});
     return std::nullopt;
   }
-  bool signal(const std::string& name) override { return name == "RELOAD"; }
+  std::optional<std::string> signal(const std::string& name) override {
+    if (name == "HALT") return "551 not here";
+    return name == "RELOAD" ? std::optional<std::string>("") : std::nullopt;
+  }
   std::string setConf(const std::vector<ConfChange>& changes) override {
     for (const auto& c : changes)
       if (settableOption(c.first) != c.first) __builtin_trap();

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,7 +31,6 @@
 #include "common/daemon/runtime.h"
 #include "common/exitpolicy/from_config.h"
 #include "common/ipc/peers.h"
-#include "common/keys/relay_keys.h"
 #include "launcher/metrics_scrape.h"
 
 namespace onionsplit::launcher {
@@ -75,22 +75,12 @@ bool writeCookie(const config::Config& cfg, control::Cookie& cookie, std::string
   return ok;
 }
 
-// A file's text, nullopt if it cannot be read or is over `cap` bytes.
-std::optional<std::string> readFile(const std::string& path, size_t cap) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text(cap + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad() || static_cast<size_t>(in.gcount()) > cap) return std::nullopt;
-  text.resize(static_cast<size_t>(in.gcount()));
-  return text;
-}
-
 // The launcher's own log lines to the controllers: C tor's severities on spdlog's levels as
 // common/daemon/log.cc maps them (notice is spdlog's info, info its debug, debug its trace).
 class ControlLogSink : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
-  explicit ControlLogSink(ControlServer* server) : server_(server) {}
+  ControlLogSink(ControlServer* server, std::string name)
+      : server_(server), prefix_(std::move(name) + ": ") {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -98,12 +88,13 @@ class ControlLogSink : public spdlog::sinks::base_sink<spdlog::details::null_mut
     size_t level = static_cast<size_t>(msg.level);
     if (level >= std::size(kNames)) return;  // spdlog's "off"
     server_->logLine(
-        {kNames[level], "launcher: " + std::string(msg.payload.data(), msg.payload.size())});
+        {kNames[level], prefix_ + std::string(msg.payload.data(), msg.payload.size())});
   }
   void flush_() override {}
 
  private:
   ControlServer* server_;
+  std::string prefix_;
 };
 
 std::string joinLines(const std::vector<std::string>& lines) {
@@ -114,6 +105,37 @@ std::string joinLines(const std::vector<std::string>& lines) {
 }
 
 }  // namespace
+
+std::optional<std::string> readSmallFile(const std::string& path, size_t cap) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text(cap + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad() || static_cast<size_t>(in.gcount()) > cap) return std::nullopt;
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
+std::vector<config::TorrcEntry> entriesOfFile(const std::string& path) {
+  auto text = readSmallFile(path, config::kMaxTorrcBytes);
+  if (!text) return {};
+  auto entries = config::lexTorrc(*text, path);
+  return entries ? std::move(*entries) : std::vector<config::TorrcEntry>{};
+}
+
+std::optional<std::string> launcherSignal(const std::string& name) {
+  // A relay's SHUTDOWN is C tor's controlled shutdown: listeners close, exits wait
+  // ShutdownWaitLength (the launcher's SIGINT); HALT is at once (its SIGTERM).
+  if (name == "RELOAD" || name == "HUP")
+    raise(SIGHUP);
+  else if (name == "SHUTDOWN" || name == "INT")
+    raise(SIGINT);
+  else if (name == "HALT" || name == "TERM")
+    raise(SIGTERM);
+  else
+    return std::nullopt;
+  return std::string();
+}
 
 struct ControlServer::Conn {
   ControlServer* owner = nullptr;
@@ -142,7 +164,8 @@ struct ControlServer::Impl : control::Backend {
   std::optional<std::string> info(std::string_view key, std::string& error) override;
   std::optional<std::pair<std::string, std::vector<std::string>>> conf(
       std::string_view key) override;
-  bool signal(const std::string& name) override;
+  std::optional<std::string> signal(const std::string& name) override { return hooks.signal(name); }
+  std::string takeOwnership() override { return hooks.takeOwnership; }
   std::string setConf(const std::vector<control::ConfChange>& changes) override {
     return hooks.setConf(control::withChanges(snapshotEntries(), changes));
   }
@@ -160,22 +183,15 @@ struct ControlServer::Impl : control::Backend {
 };
 
 std::vector<config::TorrcEntry> ControlServer::Impl::snapshotEntries() {
-  auto text = readFile(hooks.snapshotFile, config::kMaxTorrcBytes);
-  if (!text) return {};
-  auto entries = config::lexTorrc(*text, hooks.snapshotFile);
-  return entries ? std::move(*entries) : std::vector<config::TorrcEntry>{};
+  return hooks.entries ? hooks.entries() : std::vector<config::TorrcEntry>{};
 }
 
-// channeld's cached ns consensus in DataDirectory (a public document), when it has one.
 std::optional<std::string> ControlServer::Impl::consensus() {
-  return readFile(hooks.config().dataDirectory + "/cached-consensus", 64 << 20);
+  return hooks.consensus ? hooks.consensus() : std::nullopt;
 }
 
 std::optional<std::string> ControlServer::Impl::ownFingerprint() {
-  const config::Config& cfg = hooks.config();
-  auto line = keys::fingerprintLine(cfg.dataDirectory, cfg.nickname);
-  if (!line) return std::nullopt;
-  return line->substr(line->find(' ') + 1);
+  return hooks.fingerprint ? hooks.fingerprint() : std::nullopt;
 }
 
 // Keys about the relay's standing: C tor's answers for a relay without a client role.
@@ -329,24 +345,6 @@ std::optional<std::pair<std::string, std::vector<std::string>>> ControlServer::I
   return out;
 }
 
-bool ControlServer::Impl::signal(const std::string& name) {
-  if (name == "RELOAD" || name == "HUP") {
-    hooks.reload();
-    return true;
-  }
-  // A relay's SHUTDOWN is C tor's controlled shutdown: listeners close, exits wait
-  // ShutdownWaitLength (the launcher's SIGINT); HALT is at once (its SIGTERM).
-  if (name == "SHUTDOWN" || name == "INT") {
-    hooks.shutdown();
-    return true;
-  }
-  if (name == "HALT" || name == "TERM") {
-    hooks.halt();
-    return true;
-  }
-  return false;
-}
-
 ControlServer::ControlServer(ipc::EventLoop& loop) : impl_(std::make_unique<Impl>()), loop_(loop) {
   impl_->server = this;
 }
@@ -375,15 +373,10 @@ bool ControlServer::bindAll(const config::Config& cfg, std::string& error) {
       error = "cannot listen on ControlPort " + name + ": " + std::strerror(errno);
       return false;
     }
-    auto* l = evconnlistener_new(loop_.base(), &ControlServer::onAccept, this,
-                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, fd);
-    if (!l) {
-      close(fd);
+    if (!serveFd(fd, name)) {
       error = "cannot serve ControlPort " + name;
       return false;
     }
-    listeners_.push_back(l);
-    names_.push_back(name);
   }
   const passwd* pw = userOf(cfg);
   for (const auto& path : cfg.control.sockets) {
@@ -393,29 +386,59 @@ bool ControlServer::bindAll(const config::Config& cfg, std::string& error) {
       if (fd >= 0) close(fd);
       return false;
     }
-    auto* l = evconnlistener_new(loop_.base(), &ControlServer::onAccept, this,
-                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, fd);
-    if (!l) {
-      close(fd);
+    if (!serveFd(fd, "unix:" + path)) {
       error = "cannot serve ControlSocket " + path;
       return false;
     }
-    listeners_.push_back(l);
-    names_.push_back("unix:" + path);
   }
   return true;
+}
+
+// A listening socket on the loop, disabled until serve(); closed (also on failure) with the server.
+bool ControlServer::serveFd(int fd, const std::string& name) {
+  auto* l = evconnlistener_new(loop_.base(), &ControlServer::onAccept, this,
+                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, fd);
+  if (!l) {
+    close(fd);
+    return false;
+  }
+  listeners_.push_back(l);
+  names_.push_back(name);
+  return true;
+}
+
+bool ControlServer::setUpAuth(const config::Config& cfg, std::string& error) {
+  control::AuthConfig& auth = impl_->auth;
+  auth.cookieAuthentication = cfg.control.cookieAuthentication;
+  auth.cookieFile = config::cookieAuthFilePath(cfg);
+  auth.hashedPasswords = cfg.control.hashedControlPasswords;
+  return !auth.cookieAuthentication || writeCookie(cfg, auth.cookie, error);
 }
 
 std::unique_ptr<ControlServer> ControlServer::listen(ipc::EventLoop& loop,
                                                      const config::Config& cfg,
                                                      std::string& error) {
   std::unique_ptr<ControlServer> s(new ControlServer(loop));
-  if (!s->bindAll(cfg, error)) return nullptr;
-  control::AuthConfig& auth = s->impl_->auth;
-  auth.cookieAuthentication = cfg.control.cookieAuthentication;
-  auth.cookieFile = config::cookieAuthFilePath(cfg);
-  auth.hashedPasswords = cfg.control.hashedControlPasswords;
-  if (auth.cookieAuthentication && !writeCookie(cfg, auth.cookie, error)) return nullptr;
+  if (!s->bindAll(cfg, error) || !s->setUpAuth(cfg, error)) return nullptr;
+  return s;
+}
+
+std::unique_ptr<ControlServer> ControlServer::adopt(ipc::EventLoop& loop, const config::Config& cfg,
+                                                    const std::vector<int>& fds,
+                                                    const std::vector<std::string>& names,
+                                                    std::string& error) {
+  std::unique_ptr<ControlServer> s(new ControlServer(loop));
+  bool ok = true;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    evutil_make_socket_nonblocking(fds[i]);
+    if (ok && !s->serveFd(fds[i], names[i])) {
+      error = "cannot serve the passed socket " + names[i];
+      ok = false;
+    } else if (!ok) {
+      close(fds[i]);
+    }
+  }
+  if (!ok || !s->setUpAuth(cfg, error)) return nullptr;
   return s;
 }
 
@@ -428,7 +451,7 @@ void ControlServer::serve(ControlHooks hooks) {
   event_add(tick_, &second);
   logFlush_ = event_new(loop_.base(), -1, 0, &ControlServer::onLogLines, this);
   inForce_ = impl_->snapshotEntries();
-  impl_->sink = std::make_shared<ControlLogSink>(this);
+  impl_->sink = std::make_shared<ControlLogSink>(this, impl_->hooks.logName);
   impl_->sink->set_level(spdlog::level::trace);
   spdlog::default_logger()->sinks().push_back(impl_->sink);
 }
@@ -539,7 +562,7 @@ void ControlServer::drop(Conn* c) {
   updateLogLevel();
   if (owned->session->owning()) {  // TAKEOWNERSHIP: as C tor, the relay stops as on SIGTERM
     spdlog::info("Owning controller connection has closed -- exiting now.");
-    impl_->hooks.halt();
+    if (impl_->hooks.ownerGone) impl_->hooks.ownerGone();
   }
 }
 

@@ -6,7 +6,9 @@
 // What it answers comes from the launcher (configuration, keys' fingerprint, uptime, its own
 // process) and from the daemons' counters over proto/control.capnp (launcher/metrics_scrape.h),
 // asked once a second while a controller is connected: traffic/read and traffic/written and the BW
-// event. SIGNAL RELOAD/HUP and SHUTDOWN/HALT take the launcher's SIGHUP and SIGTERM paths.
+// event. What the launcher and the control service each do their own way sits behind
+// ControlHooks: under the launcher SIGNAL RELOAD/HUP and SHUTDOWN/HALT take its SIGHUP, SIGINT
+// and SIGTERM paths.
 //
 // Hostile controllers: at most kMaxConnections at once (more are closed at accept), a line may
 // take 16 KiB (common/control/protocol.h), and a controller that lets kMaxPendingOutput bytes of
@@ -18,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,24 +40,49 @@ namespace onionsplit::launcher {
 
 struct DaemonMetrics;
 
+// What differs between the launcher and `onionsplit control` (launcher/control_service.h), the
+// process that serves the ControlPort under systemd where no launcher runs: everything else
+// (the protocol, the connections, traffic, standing and BW from the daemons' counters) is shared.
 struct ControlHooks {
   std::function<const config::Config&()> config;  // the configuration in force
   std::string configFile;                         // the operator's torrc (-f)
-  std::string snapshotFile;  // the checked entries the daemons read (GETCONF answers from it)
+  // The checked entries in force (GETCONF, config-text, CONF_CHANGED): the launcher's snapshot
+  // for its daemons, or the torrc as the control service last read it.
+  std::function<std::vector<config::TorrcEntry>()> entries;
+  // The relay's fingerprint (40 upper-case hex), nullopt while unknown: the launcher reads its
+  // keys, the control service asks channeld (Control.identity).
+  std::function<std::optional<std::string>()> fingerprint;
+  // channeld's cached consensus (a public document), nullopt when it cannot be read here.
+  std::function<std::optional<std::string>()> consensus;
   uint64_t startedAtMs = 0;
-  std::function<void()> reload;    // SIGNAL RELOAD/HUP: as the launcher's SIGHUP
-  std::function<void()> shutdown;  // SIGNAL SHUTDOWN/INT: as its SIGINT (ShutdownWaitLength)
-  std::function<void()> halt;      // SIGNAL HALT/TERM: as its SIGTERM (at once)
+  // SIGNAL, as control::Backend::signal: "" done, a reply line when refused here, nullopt for a
+  // signal this relay does not act on. The launcher's: launcherSignal below.
+  std::function<std::optional<std::string>(const std::string&)> signal;
+  // TAKEOWNERSHIP: "" when the owning controller's close can stop the relay (then `ownerGone`
+  // does it), else the reply line that refuses it.
+  std::string takeOwnership;
+  std::function<void()> ownerGone;
   // SETCONF/RESETCONF: these entries (the ones in force with the controller's changes) checked and
   // put in force as a reload does. "" when they are, else the reply line ("513 ...").
   std::function<std::string(const std::vector<config::TorrcEntry>&)> setConf;
   // The lowest log severity a controller wants changed: "control-log debug" ... "control-log
-  // off", for the daemons (launcher/supervisor.h setControlLogLevel).
+  // off", for the daemons (launcher/supervisor.h setControlLogLevel). May be unset.
   std::function<void(const std::string&)> controlLogLevel;
+  // What the controllers' log events call this process ("launcher: ..." lines).
+  std::string logName = "launcher";
   // The daemons whose counters are read (launcher/daemons.h: each circuitd shard; their counters
   // add up).
   std::vector<std::string> daemons;
 };
+
+// The launcher's SIGNAL: RELOAD/HUP, SHUTDOWN/INT and HALT/TERM raise SIGHUP, SIGINT and SIGTERM
+// in the launcher itself, so they take the operator's signals' paths.
+std::optional<std::string> launcherSignal(const std::string& name);
+
+// A torrc-syntax file's entries (the launcher's snapshot), none if it cannot be read.
+std::vector<config::TorrcEntry> entriesOfFile(const std::string& path);
+// A file's text, nullopt if it cannot be read or is over `cap` bytes.
+std::optional<std::string> readSmallFile(const std::string& path, size_t cap);
 
 class ControlServer {
  public:
@@ -62,6 +90,12 @@ class ControlServer {
   // `user` when running as root). nullptr with `error` set if any cannot be had.
   static std::unique_ptr<ControlServer> listen(ipc::EventLoop& loop, const config::Config& cfg,
                                                std::string& error);
+  // The same on listening sockets made elsewhere (systemd's, passed in), taken over (closed with
+  // the server); `names` as listeners() shows them. The cookie file is written as listen() does.
+  static std::unique_ptr<ControlServer> adopt(ipc::EventLoop& loop, const config::Config& cfg,
+                                              const std::vector<int>& fds,
+                                              const std::vector<std::string>& names,
+                                              std::string& error);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -100,6 +134,8 @@ class ControlServer {
   bool anyoneWants(const std::string& event) const;
   void updateLogLevel();  // tells the daemons when the lowest severity wanted changed
   bool bindAll(const config::Config& cfg, std::string& error);
+  bool serveFd(int fd, const std::string& name);
+  bool setUpAuth(const config::Config& cfg, std::string& error);
   void drop(Conn* c);
   void refreshTraffic();
   void standingFrom(const DaemonMetrics& channeld);

@@ -4,8 +4,9 @@
 // (launcher/supervisor.h), and stops them all on SIGTERM (on SIGINT after ShutdownWaitLength, as
 // C tor). With MetricsPort it also serves the daemons' counters to Prometheus
 // (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon is its own
-// unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort alone
-// (launcher/metrics_service.h).
+// unit with socket activation, and `onionsplit metrics -f FILE` and `onionsplit control -f FILE`
+// serve the MetricsPort and the ControlPort alone (launcher/metrics_service.h,
+// launcher/control_service.h).
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version | --help
 // (the whole list: usage() below, and the manual page packaging/man/onionsplit.1)
@@ -45,6 +46,7 @@
 #include "common/keys/family_keys.h"
 #include "common/keys/relay_keys.h"
 #include "launcher/control_server.h"
+#include "launcher/control_service.h"
 #include "launcher/daemons.h"
 #include "launcher/data_directory.h"
 #include "launcher/heartbeat.h"
@@ -69,6 +71,7 @@ void usage(std::FILE* out) {
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
                "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
                "       onionsplit metrics -f FILE       serve MetricsPort only (under systemd)\n"
+               "       onionsplit control -f FILE       serve ControlPort only (under systemd)\n"
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
                "       onionsplit keygen --only-due -f FILE  make missing keys, renew what is due\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
@@ -371,6 +374,31 @@ std::string setConfFromController(Loop& l, const std::vector<config::TorrcEntry>
   return "";
 }
 
+// What the ControlPort asks of the launcher: its configuration and snapshot, the keys'
+// fingerprint, channeld's cached consensus, and SIGNAL RELOAD, SHUTDOWN and HALT (and an owning
+// controller's close) on the paths of SIGHUP, SIGINT and SIGTERM.
+ControlHooks launcherControlHooks(Loop& l, Supervisor& sup) {
+  ControlHooks h;
+  h.config = [&l]() -> const config::Config& { return l.cfg; };
+  h.configFile = l.configPath;
+  h.entries = [&l] { return entriesOfFile(l.snapshotPath); };
+  h.fingerprint = [&l]() -> std::optional<std::string> {
+    auto line = keys::fingerprintLine(l.cfg.dataDirectory, l.cfg.nickname);
+    if (!line) return std::nullopt;
+    return line->substr(line->find(' ') + 1);
+  };
+  h.consensus = [&l] { return readSmallFile(l.cfg.dataDirectory + "/cached-consensus", 64 << 20); };
+  h.startedAtMs = l.startedAtMs;
+  h.signal = launcherSignal;
+  h.ownerGone = [] { raise(SIGTERM); };
+  h.setConf = [&l](const std::vector<config::TorrcEntry>& changed) {
+    return setConfFromController(l, changed);
+  };
+  h.controlLogLevel = [&sup](const std::string& level) { sup.setControlLogLevel(level); };
+  h.daemons = l.daemons;
+  return h;
+}
+
 // __OwningControllerProcess as C tor watches it: every 15 s, is the process still there? When it
 // is gone (or never was), the relay stops as on SIGTERM.
 void onOwnerTimer(evutil_socket_t, short, void* arg) {
@@ -642,14 +670,7 @@ int run(const std::string& configPath, const config::Config& cfg,
     });
     spdlog::info("MetricsPort on {} port {}", cfg.metricsPort->address, metrics->port());
   }
-  if (control)  // SIGNAL RELOAD, SHUTDOWN and HALT take the paths of SIGHUP, SIGINT and SIGTERM
-    control->serve({[&loop]() -> const config::Config& { return loop.cfg; }, configPath, snapshot,
-                    startedAtMs, [] { raise(SIGHUP); }, [] { raise(SIGINT); },
-                    [] { raise(SIGTERM); },
-                    [&loop](const std::vector<config::TorrcEntry>& changed) {
-                      return setConfFromController(loop, changed);
-                    },
-                    [&sup](const std::string& level) { sup.setControlLogLevel(level); }, names});
+  if (control) control->serve(launcherControlHooks(loop, sup));
   event_base_dispatch(loop.base);
   event_free(term);
   event_free(intr);
@@ -672,7 +693,7 @@ int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
   bool verify = false, status = false, keygen = false, listFp = false, counters = false,
-       onlyDue = false, metrics = false, memLimits = false;
+       onlyDue = false, metrics = false, memLimits = false, control = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -683,6 +704,8 @@ int main(int argc, char** argv) {
       status = true;
     } else if (a == "metrics") {
       metrics = true;
+    } else if (a == "control") {
+      control = true;
     } else if (a == "--counters") {
       counters = true;
     } else if (a == "keygen" || a == "--keygen") {
@@ -719,7 +742,7 @@ int main(int argc, char** argv) {
   if (loaded && !metricsPolicy) errors.push_back(configPath + ": " + metricsPolicy.error());
   // What start would refuse, verify refuses too; start also makes or fixes the directory. (keygen
   // is left alone: under systemd it runs as root on a DataDirectory the daemons' group may enter.)
-  if (loaded && (verify || (!status && !metrics && !keygen && !listFp && !memLimits))) {
+  if (loaded && (verify || (!status && !metrics && !control && !keygen && !listFp && !memLimits))) {
     auto dd = launcher::checkDataDirectory(built.config, !verify);
     errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
     for (const auto& n : dd.notes)
@@ -742,6 +765,7 @@ int main(int argc, char** argv) {
   }
   if (keygen) return launcher::keygen(built.config, onlyDue);
   if (metrics) return launcher::runMetricsService(built.config, std::move(*metricsPolicy));
+  if (control) return launcher::runControlService(configPath, built.config, std::move(entries));
   if (listFp) return launcher::listFingerprint(built.config);
   if (memLimits) return launcher::memoryLimits(built.config);
   if (status) {

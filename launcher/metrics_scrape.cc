@@ -11,9 +11,8 @@
 #include "proto/control.capnp.h"
 
 namespace onionsplit::launcher {
-namespace {
 
-int connectUnix(const std::string& path) {
+int connectDaemon(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) return -1;
@@ -25,6 +24,8 @@ int connectUnix(const std::string& path) {
   }
   return fd;
 }
+
+namespace {
 
 // Everything one scrape owns. Members are destroyed in reverse order: the answers' promises go
 // (with the scrape's promise chain) before the connections they run on.
@@ -61,7 +62,7 @@ kj::Promise<std::vector<DaemonMetrics>> scrapeDaemons(ipc::EventLoop& loop,
   for (size_t i = 0; i < daemons.size(); ++i) {
     DaemonMetrics& d = scrape->daemons[i];
     d.daemon = daemons[i];
-    int fd = connectUnix(ipcDirectory + "/" + d.daemon + ".sock");
+    int fd = connectDaemon(ipcDirectory + "/" + d.daemon + ".sock");
     if (fd < 0) continue;
     scrape->connections.push_back(std::make_unique<ipc::RpcConnection>(
         loop.base(), fd, false, capnp::Capability::Client(nullptr)));

@@ -21,6 +21,9 @@
 
 namespace onionsplit::launcher {
 
+// A non-blocking connection to a daemon's Unix socket (IPCDirectory/<name>.sock), -1 if refused.
+int connectDaemon(const std::string& path);
+
 // At most this many counters are kept from one daemon's answer.
 inline constexpr size_t kMaxCountersPerDaemon = 1024;
 

@@ -1,12 +1,16 @@
 # proto/control.capnp: the control interface every daemon serves.
 #
 # Implemented by: channeld, circuitd, streamd, confluxd (each daemon's bootstrap interface extends
-# it). Called by: the launcher's status command, tests, and the other daemons (to learn who they
-# talk to). Trust: the caller is another local process with access to the IPC directory; answers
-# reveal counters and versions, never keys or addresses of clients.
+# it). Called by: the launcher's status command, the MetricsPort and ControlPort (the launcher's,
+# or `onionsplit metrics` and `onionsplit control` under systemd), tests, and the other daemons (to
+# learn who they talk to). Trust: the caller is another local process with access to the IPC
+# directory; answers reveal counters, versions and the relay's public identity, never keys or
+# addresses of clients. `reload` is the one method that acts: it does what SIGHUP does, which any
+# caller that can reach the socket may ask for (it opens no file the daemon did not read before).
 #
 # Ordering and lifetime: every method is stateless and may be called at any time after connecting,
-# in any order, any number of times. A daemon that restarts answers afresh (counters start at 0,
+# in any order, any number of times (`reload` too: reloads queued together run one after the
+# other). A daemon that restarts answers afresh (counters start at 0,
 # `startedAt` changes), which is how a caller detects a restart.
 @0xeffd972aa97136f5;
 
@@ -31,4 +35,12 @@ interface Control {
   counters @1 () -> (counters :List(Counter));
   # Who answers: the daemon's name, onionsplit's version, its pid, and when it started (Unix ms).
   version @2 () -> (daemon :Text, version :Text, pid :UInt32, startedAtMs :UInt64);
+  # Reads the configuration again as on SIGHUP (common/daemon/runtime.h), from the loop after this
+  # call has answered: the answer says it is queued, not that the new configuration passed (the
+  # daemon's log says that). Under systemd this is how `onionsplit control`'s SIGNAL RELOAD
+  # reaches each daemon; the launcher keeps sending SIGHUP.
+  reload @3 () -> ();
+  # The relay's public identity, as far as this daemon holds it: the RSA identity's fingerprint
+  # (40 upper-case hex digits), "" for a daemon that does not know it (only channeld does).
+  identity @4 () -> (fingerprint :Text);
 }

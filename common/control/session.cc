@@ -123,13 +123,16 @@ bool Session::dispatch(const Command& c, std::string& out) {
   } else if (kw == "SIGNAL") {
     if (args->size() != 1) {
       out += endReply(512, "Missing argument to SIGNAL");
-    } else if (std::string name = upper((*args)[0].value); !backend_.signal(name)) {
+    } else if (std::string name = upper((*args)[0].value); auto done = backend_.signal(name)) {
+      out += done->empty() ? endReply(250, "OK") : *done + "\r\n";
+    } else {
       out += isCtorSignal(name)
                  ? endReply(551, "onionsplit does not support SIGNAL " + name + " yet")
                  : endReply(552, "Unrecognized signal code \"" + (*args)[0].value + "\"");
-    } else {
-      out += endReply(250, "OK");
     }
+  } else if (std::string refused;
+             kw == "TAKEOWNERSHIP" && !(refused = backend_.takeOwnership()).empty()) {
+    out += refused + "\r\n";
   } else if (kw == "TAKEOWNERSHIP" || kw == "DROPOWNERSHIP") {
     owning_ = kw == "TAKEOWNERSHIP";  // arguments are ignored, as C tor does
     out += endReply(250, "OK");

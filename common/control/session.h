@@ -29,15 +29,19 @@ class Backend {
   // if it is not an option.
   virtual std::optional<std::pair<std::string, std::vector<std::string>>> conf(
       std::string_view key) = 0;
-  // SIGNAL: `name` upper-cased (RELOAD, HUP, SHUTDOWN, ...); false if not a signal it knows. Runs
-  // after the 250 OK is queued.
-  virtual bool signal(const std::string& name) = 0;
+  // SIGNAL: `name` upper-cased (RELOAD, HUP, SHUTDOWN, ...). "" when done (or queued: the 250 OK
+  // is sent after it returns); the whole reply line without its CRLF when the relay refuses it
+  // where it runs (e.g. "551 ..." for SHUTDOWN under systemd); nullopt if not a signal it knows.
+  virtual std::optional<std::string> signal(const std::string& name) = 0;
   // SETCONF/RESETCONF of options settableOption() allows, already checked by name: each option
   // with its new values (none: back to its default). "" when they are in force, else the whole
   // reply line without its CRLF (C tor's "513 Unacceptable option value: ...").
   virtual std::string setConf(const std::vector<ConfChange>& changes) = 0;
   // `n` random bytes (SAFECOOKIE's server nonce).
   virtual std::string random(size_t n) = 0;
+  // TAKEOWNERSHIP: "" when the relay will stop as C tor's does once the owning connection closes;
+  // else the reply line refusing it (without its CRLF), where the relay cannot be stopped so.
+  virtual std::string takeOwnership() { return {}; }
 };
 
 // The canonical name of an option SETCONF and RESETCONF may change while the relay runs (those a

@@ -44,6 +44,17 @@ Runtime::Runtime(std::string name, std::string configPath, config::Config cfg)
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count());
+  // Control.reload (proto/control.capnp): SIGHUP's path, from the loop once the call answered.
+  control_.reload = [this] {
+    timeval now{0, 0};
+    event_base_once(
+        loop_.base(), -1, EV_TIMEOUT,
+        [](evutil_socket_t, short, void* self) {
+          spdlog::info("reload asked over the control socket; reloading");
+          static_cast<Runtime*>(self)->reload();
+        },
+        this, &now);
+  };
 }
 
 std::unique_ptr<Runtime> Runtime::start(int argc, char** argv, const char* name, int& exitCode) {

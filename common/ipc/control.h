@@ -25,6 +25,11 @@ struct ControlInfo {
   // Appends (name, value) for every counter, in a stable order.
   std::function<void(std::vector<std::pair<std::string, uint64_t>>&)> counters;
   bool started = false;  // false until the daemon has finished start-up
+  // Control.reload: queues what SIGHUP does (set by common/daemon/runtime.cc). Unset: the call
+  // fails.
+  std::function<void()> reload;
+  // Control.identity: the relay's fingerprint, where the daemon holds it (channeld).
+  std::string fingerprint;
 };
 
 template <class Server>
@@ -61,6 +66,19 @@ class WithControl : public Server {
     r.setVersion(info_.version);
     r.setPid(static_cast<uint32_t>(getpid()));
     r.setStartedAtMs(info_.startedAtMs);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> reload(proto::Control::Server::ReloadContext) override {
+    if (!info_.reload)
+      return kj::Exception(kj::Exception::Type::UNIMPLEMENTED, __FILE__, __LINE__,
+                           kj::str("this daemon cannot reload"));
+    info_.reload();
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> identity(proto::Control::Server::IdentityContext ctx) override {
+    ctx.getResults().setFingerprint(info_.fingerprint);
     return kj::READY_NOW;
   }
 

@@ -115,10 +115,11 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.bindOutgoingTcp =
         !config::exitBindAddress(cfg, false).empty() || !config::exitBindAddress(cfg, true).empty();
     if (!exitpolicy::policyFromConfig(cfg)) return fail(std::string("exit policy does not build"));
-  } else if (daemon == "confluxd" || daemon == "metrics") {
-    // confluxd, and `onionsplit metrics` (the MetricsPort under systemd): Unix sockets to the
-    // other daemons only; the metrics service accepts on the TCP socket it was given, which needs
-    // no socket() call.
+  } else if (daemon == "confluxd" || daemon == "metrics" || daemon == "control") {
+    // confluxd, `onionsplit metrics` and `onionsplit control` (the MetricsPort and ControlPort
+    // under systemd): Unix sockets to the other daemons only; the services accept on the sockets
+    // they were given, which needs no socket() call. The control service may add its torrc's
+    // directory (allowConfigDirectory) to read it again on SIGNAL RELOAD; never a key.
     p.tcpConnectPorts = std::vector<uint16_t>{};
     p.emptyNetworkNamespace = true;
     p.keepFileAccessWhenLeavingRoot = true;

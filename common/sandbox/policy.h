@@ -12,6 +12,8 @@
 //   circuitd  no IP at all; reads DataDirectory again on SIGHUP (rotated onion keys).
 //   streamd   TCP to the ports the exit policy may accept, UDP to nameservers; reads no file.
 //   confluxd  no IP at all; reads no file.
+//   metrics, control  `onionsplit metrics` and `onionsplit control` under systemd: as confluxd
+//             (accept on the sockets they hold; control may read its torrc's directory again).
 #pragma once
 
 #include <cstdint>

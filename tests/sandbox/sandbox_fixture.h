@@ -122,13 +122,16 @@ class SandboxTest : public ::testing::Test {
     return path;
   }
 
-  // Forks; the child enters `daemon`'s sandbox under cfg_ and exits with body()'s value. Returns
-  // the child's wait status.
+  // Forks; the child enters `daemon`'s sandbox under cfg_ (with what `adjust` adds to it, as a
+  // process adds its configuration's directory) and exits with body()'s value. Returns the
+  // child's wait status.
   int inSandbox(const std::string& daemon, const std::function<int()>& body,
-                config::SandboxSyscalls action = config::SandboxSyscalls::kKill) {
+                config::SandboxSyscalls action = config::SandboxSyscalls::kKill,
+                const std::function<void(Policy&)>& adjust = {}) {
     auto policy = policyFor(daemon, cfg_);
     EXPECT_TRUE(policy) << (policy ? "" : policy.error());
     if (!policy) return -1;
+    if (adjust) adjust(*policy);
     std::fflush(nullptr);
     pid_t pid = fork();
     if (pid == 0) {

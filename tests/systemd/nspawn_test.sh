@@ -234,6 +234,19 @@ inside journalctl --no-pager -u onionsplit-metrics.service | grep -q "socket fro
   die "onionsplit metrics did not take systemd's socket"
 inside journalctl --no-pager -u onionsplit-metrics.service | grep "sandbox: entered" | tail -1
 log "MetricsPort: all four up, streamd down after kill -9 and back with one restart; onionsplit-metrics without a network"
+# The ControlPort under systemd (opt-in: onionsplit-control.socket and .service): it answers
+# PROTOCOLINFO on systemd's socket with the cookie in its runtime directory, as its own user
+# without a network.
+inside sh -c 'printf "ControlPort 127.0.0.1:9051\nCookieAuthentication 1\nCookieAuthFile /run/onionsplit-control/control_auth_cookie\n" >>/etc/onionsplit/torrc'
+inside systemctl enable --now onionsplit-control.socket onionsplit-control.service >/dev/null 2>&1 ||
+  { dump; die "cannot enable onionsplit-control"; }
+reply=$(inside timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9051 && printf "PROTOCOLINFO 1\r\nQUIT\r\n" >&3 && cat <&3' 2>/dev/null || true)
+grep -qF '250-AUTH METHODS=COOKIE,SAFECOOKIE COOKIEFILE="/run/onionsplit-control/control_auth_cookie"' <<<"$reply" ||
+  { echo "$reply" >&2; dump; die "the ControlPort does not answer PROTOCOLINFO"; }
+pid=$(inside systemctl show -p MainPID --value onionsplit-control.service)
+[ "$(inside ps -o user= -p "$pid")" = onionsplit-control ] || die "onionsplit control runs as another user"
+[ "$(inside readlink "/proc/$pid/ns/net")" != "$initnet" ] || die "onionsplit control shares the host's network"
+log "ControlPort: PROTOCOLINFO answered by onionsplit-control (its own user, no network)"
 # The hourly key check, once now: nothing is due, so it must succeed and leave the daemons alone.
 before=$(inside systemctl show -p MainPID --value onionsplit-channeld.service)
 inside systemctl start onionsplit-keys-renew.service || { dump; die "onionsplit-keys-renew.service failed"; }

@@ -34,9 +34,11 @@ struct TableBackend : Backend {
       return std::make_pair(std::string("ContactInfo"), std::vector<std::string>{});
     return std::nullopt;
   }
-  bool signal(const std::string& name) override {
+  std::optional<std::string> signal(const std::string& name) override {
     signals.push_back(name);
-    return name == "RELOAD" || name == "SHUTDOWN";
+    if (name == "HALT") return "551 HALT is not available here";
+    if (name == "RELOAD" || name == "SHUTDOWN") return "";
+    return std::nullopt;
   }
   std::string setConf(const std::vector<ConfChange>& changes) override {
     set = changes;
@@ -212,7 +214,8 @@ TEST(ControlSession, SignalsAndEvents) {
   EXPECT_EQ(h.send("SIGNAL reload"), "250 OK\r\n");
   EXPECT_EQ(h.send("SIGNAL FROB"), "552 Unrecognized signal code \"FROB\"\r\n");
   EXPECT_EQ(h.send("SIGNAL NEWNYM"), "551 onionsplit does not support SIGNAL NEWNYM yet\r\n");
-  EXPECT_EQ(h.backend.signals, (std::vector<std::string>{"RELOAD", "FROB", "NEWNYM"}));
+  EXPECT_EQ(h.send("SIGNAL halt"), "551 HALT is not available here\r\n");
+  EXPECT_EQ(h.backend.signals, (std::vector<std::string>{"RELOAD", "FROB", "NEWNYM", "HALT"}));
   EXPECT_EQ(h.send("SETEVENTS EXTENDED BW notice"), "250 OK\r\n");
   EXPECT_TRUE(h.session.wants("BW"));
   EXPECT_TRUE(h.session.wants("NOTICE"));
