@@ -6,7 +6,7 @@ on 127.0.0.1, with onionsplit as a second exit and a local HTTP server. For each
 pinned to it (its torrc's ExitNodes; the client restarts for each case) and downloads the same file twice: once with conflux
 (ConfluxEnabled 1; the download must ride a linked set ending at that exit) and once single-path
 (ConfluxEnabled 0). Each download reports MiB/s and the exit's CPU seconds per 50 MiB (onionsplit:
-every daemon summed).
+every daemon summed, and each daemon's share with its system calls per MiB).
 
 RESULT lines (value = onionsplit, baseline = what it is compared with, measured here, now):
   conflux_throughput            onionsplit with conflux  vs  C tor exit with conflux  (MiB/s)
@@ -49,11 +49,8 @@ def download(net, fp, pids_of, http_port, conflux, tag):
         linked = any(len(legs) >= 2 for legs in net.conflux_sets(fp).values())
         if not linked:
             time.sleep(1)
-    pids = pids_of()
-    c0 = bench_exit.cpu_seconds(pids)
-    _, _, n, secs = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
-                                     username=f"big{tag}")
-    cpu = (bench_exit.cpu_seconds(pids) - c0) * (50 << 20) / n
+    n, secs, cpu = bench_exit.download_costs(pids_of(), lambda: targets.http_get(
+        socks, "127.0.0.1", http_port, "/big.bin", timeout=600, username=f"big{tag}")[2:])
     mibps = n / secs / (1 << 20)
     print(f"  exit {fp[:8]} conflux={'on ' if conflux else 'off'} (linked set: {linked}): "
           f"{n >> 20} MiB in {secs:.1f} s = {mibps:.1f} MiB/s, cpu {cpu:.2f} s per 50 MiB",

@@ -8,7 +8,7 @@ at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through eac
     every daemon summed, for C tor its one process;
   - total throughput of 16 concurrent downloads on 16 separate circuits (SOCKS isolation);
   - memory (RSS) per idle circuit (circuits built with EXTENDCIRCUIT, no streams: the growth over
-    a second batch of them, after a first batch paid for what a burst grows once) and per open
+    the second half of them, after the first half paid for what a burst grows once) and per open
     stream (streams held open to a server that does not answer), measured first, before any bulk
     transfer has grown the allocators' free lists;
   - system calls per MiB of each relay process over the big download (perf stat, when perf is
@@ -55,8 +55,8 @@ def cpu_seconds(pids):
     return total / TICK
 
 
-def cpu_by_process(pids):
-    """{process name: CPU seconds} (a name seen twice, e.g. two circuitd shards, is numbered)."""
+def by_process(pids, measure):
+    """{process name: measure([pid])} (a name seen twice, e.g. two circuitd shards, is numbered)."""
     out = {}
     for pid in pids:
         with open(f"/proc/{pid}/comm") as f:
@@ -64,8 +64,12 @@ def cpu_by_process(pids):
         key, k = name, 1
         while key in out:
             key, k = f"{name}#{k}", k + 1
-        out[key] = cpu_seconds([pid])
+        out[key] = measure([pid])
     return out
+
+
+def cpu_by_process(pids):
+    return by_process(pids, cpu_seconds)
 
 
 class SyscallCount:
@@ -186,14 +190,19 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
     # Memory per idle circuit: EXTENDCIRCUIT builds circuits without streams, in two batches. The
     # first pays what any burst grows once (IPC buffers, allocator arenas); the second batch's
     # growth is the marginal cost of a circuit.
+    # Half the circuits in each batch: C tor's client built none of a second batch of 100 after a
+    # first of 100.
     time.sleep(2)
-    build_circuits(net, fp, ncirc)
+    build_circuits(net, fp, ncirc // 2)
     time.sleep(2)
-    r0 = rss_bytes(pids_of())
-    built = build_circuits(net, fp, ncirc)
+    r0, m0 = rss_bytes(pids_of()), by_process(pids_of(), rss_bytes)
+    built = build_circuits(net, fp, ncirc - ncirc // 2)
     time.sleep(2)
-    r1 = rss_bytes(pids_of())
+    r1, m1 = rss_bytes(pids_of()), by_process(pids_of(), rss_bytes)
     per_circ = (r1 - r0) / built if built else None  # nothing to divide by
+    if built:
+        print("  memory per idle circuit by process: " + ", ".join(
+            f"{k} {(m1[k] - m0.get(k, 0)) / built / 1024:.1f} KiB" for k in sorted(m1)), flush=True)
     # Memory per open stream: streams held open on one circuit.
     holder = Holder()
     socks_conns = []
@@ -210,11 +219,23 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
     for s in socks_conns:
         s.close()
     holder.close()
-    pids = pids_of()
+    n, secs, cpu = download_costs(pids_of(), lambda: targets.http_get(
+        socks, "127.0.0.1", http_port, "/big.bin", timeout=600, username="big")[2:])
+    tput = sixteen(socks, http_port, f"dl{path_prefix}")
+    print(f"  exit {fp[:8]}: {n >> 20} MiB in {secs:.1f} s, cpu {cpu:.2f} s per 50 MiB, "
+          f"16 downloads {tput:.1f} MiB/s, {built} idle circuits "
+          f"+{'?' if per_circ is None else f'{per_circ / 1024:.1f}'} KiB each, "
+          f"{len(socks_conns)} streams "
+          f"+{'?' if per_stream is None else f'{per_stream / 1024:.1f}'} KiB each", flush=True)
+    return cpu, tput, per_circ, per_stream
+
+
+def download_costs(pids, download):
+    """Runs download() -> (bytes, seconds) and prints what it cost `pids` by process: system calls
+    per MiB and CPU per 50 MiB. Returns (bytes, seconds, CPU seconds per 50 MiB of all `pids`)."""
     calls = SyscallCount(pids)
     c0, by0 = cpu_seconds(pids), cpu_by_process(pids)
-    _, _, n, secs = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
-                                     username="big")
+    n, secs = download()
     counts = calls.stop()
     if counts:
         print("  system calls per MiB by process: " + ", ".join(
@@ -224,13 +245,7 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
     by1 = cpu_by_process(pids)
     print("  cpu per 50 MiB by process: " + ", ".join(
         f"{k} {(by1[k] - by0.get(k, 0)) * (50 << 20) / n:.2f} s" for k in sorted(by1)), flush=True)
-    tput = sixteen(socks, http_port, f"dl{path_prefix}")
-    print(f"  exit {fp[:8]}: {n >> 20} MiB in {secs:.1f} s, cpu {cpu:.2f} s per 50 MiB, "
-          f"16 downloads {tput:.1f} MiB/s, {built} idle circuits "
-          f"+{'?' if per_circ is None else f'{per_circ / 1024:.1f}'} KiB each, "
-          f"{len(socks_conns)} streams "
-          f"+{'?' if per_stream is None else f'{per_stream / 1024:.1f}'} KiB each", flush=True)
-    return cpu, tput, per_circ, per_stream
+    return n, secs, cpu
 
 
 def sixteen(socks, http_port, tag):
