@@ -19,7 +19,7 @@ at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through eac
 The CPU per 50 MiB is also printed per daemon, so a regression shows where it is.
 Every RESULT line compares onionsplit (value) with C tor (baseline) measured here, now.
 
-Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 100] [--core-scaling] [--extra "NumCPUs 2"]
+Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 60] [--core-scaling] [--extra "NumCPUs 2"]
 """
 import argparse
 import concurrent.futures
@@ -277,7 +277,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bin_dir")
     ap.add_argument("--mib", type=int, default=50)
-    ap.add_argument("--circuits", type=int, default=100)
+    ap.add_argument("--circuits", type=int, default=60)
     ap.add_argument("--core-scaling", action="store_true",
                     help="only the core scaling measurement")
     ap.add_argument("--extra", action="append", default=[],
