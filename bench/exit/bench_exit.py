@@ -11,8 +11,9 @@ at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through eac
     the second half of them, after the first half paid for what a burst grows once) and per open
     stream (streams held open to a server that does not answer), measured first, before any bulk
     transfer has grown the allocators' free lists;
-  - system calls per MiB of each relay process over the big download (perf stat, when perf is
-    installed): the wake-ups and socket operations every hop costs.
+  - system calls per MiB of each relay process over a second big download (perf stat, when perf
+    is installed; not during the first, whose CPU it would raise): the wake-ups and socket
+    operations every hop costs.
   - core scaling (--core-scaling): the 16-download throughput with the exit's processes (every
     thread, `taskset -a`) pinned to one core and then allowed two; RESULT core_scaling is
     onionsplit's gain from the second core, with C tor's gain as the baseline.
@@ -231,20 +232,24 @@ def measure(net, fp, pids_of, http_port, mib, ncirc, path_prefix):
 
 
 def download_costs(pids, download):
-    """Runs download() -> (bytes, seconds) and prints what it cost `pids` by process: system calls
-    per MiB and CPU per 50 MiB. Returns (bytes, seconds, CPU seconds per 50 MiB of all `pids`)."""
-    calls = SyscallCount(pids)
+    """Runs download() -> (bytes, seconds) and prints what it cost `pids` by process: CPU per 50
+    MiB, then system calls per MiB over a second run of download() (tracing every system call
+    costs CPU itself, so it stays out of the first). Returns (bytes, seconds, CPU seconds per 50
+    MiB of all `pids`) of the first run."""
     c0, by0 = cpu_seconds(pids), cpu_by_process(pids)
     n, secs = download()
-    counts = calls.stop()
-    if counts:
-        print("  system calls per MiB by process: " + ", ".join(
-            f"{k} {v * (1 << 20) / n:.0f}" for k, v in sorted(counts.items())) +
-            f" (all: {sum(counts.values()) * (1 << 20) / n:.0f})", flush=True)
     cpu = (cpu_seconds(pids) - c0) * (50 << 20) / n
     by1 = cpu_by_process(pids)
     print("  cpu per 50 MiB by process: " + ", ".join(
         f"{k} {(by1[k] - by0.get(k, 0)) * (50 << 20) / n:.2f} s" for k in sorted(by1)), flush=True)
+    calls = SyscallCount(pids)
+    if calls.proc:
+        m, _ = download()
+        counts = calls.stop()
+        if counts:
+            print("  system calls per MiB by process: " + ", ".join(
+                f"{k} {v * (1 << 20) / m:.0f}" for k, v in sorted(counts.items())) +
+                f" (all: {sum(counts.values()) * (1 << 20) / m:.0f})", flush=True)
     return n, secs, cpu
 
 
