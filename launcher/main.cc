@@ -47,6 +47,7 @@
 #include "launcher/control_server.h"
 #include "launcher/daemons.h"
 #include "launcher/data_directory.h"
+#include "launcher/dirport_server.h"
 #include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
 #include "launcher/metrics_scrape.h"
@@ -113,9 +114,38 @@ struct Loop {
   std::string snapshotPath;          // what the daemons read (see writeSnapshot)
   std::vector<std::string> daemons;  // launcher/daemons.h: circuitd's shards fixed at start
   MetricsServer* metrics = nullptr;
+  DirPortServer* dirPort = nullptr;
   ControlServer* control = nullptr;
   uint64_t startedAtMs = 0;
 };
+
+// DirPortFrontPage as C tor reads it, at start and at every reload: nullptr (and a warning) when
+// unset or unreadable, and the DirPort then answers "/" with 404.
+FrontPage readFrontPage(const config::Config& cfg) {
+  if (cfg.dirPortFrontPage.empty()) return nullptr;
+  std::string warning;
+  FrontPage page = loadFrontPage(cfg.dirPortFrontPage, warning);
+  if (!page) spdlog::warn("{}", warning);
+  return page;
+}
+
+// The DirPort, bound before User takes root away (DirPort 80 is common) and serving the page.
+// nullptr without a DirPort line; `ok` false if a port cannot be had.
+std::unique_ptr<DirPortServer> openDirPort(event_base* base, const config::Config& cfg, bool& ok) {
+  ok = true;
+  if (cfg.dirPorts.empty()) return nullptr;
+  std::string error;
+  auto server = DirPortServer::listen(base, cfg.dirPorts, error);
+  if (!server) {
+    spdlog::error("{}", error);
+    ok = false;
+    return nullptr;
+  }
+  server->serve(readFrontPage(cfg));
+  for (uint16_t port : server->ports())
+    spdlog::info("DirPort on port {} (not advertised: as C tor, only authorities do)", port);
+  return server;
+}
 
 // SIGTERM to the daemons at once, or (after a drain, whose wait each daemon keeps itself)
 // `termAfter` later for those that did not end by themselves; SIGKILL 10 s after that.
@@ -291,6 +321,7 @@ std::string putInForce(Loop& l, const std::vector<config::TorrcEntry>& entries,
   policyChanged = config::exitPolicyChanged(l.cfg, fresh.config);
   l.cfg = std::move(fresh.config);
   if (l.metrics) l.metrics->setPolicy(std::move(*metricsPolicy));
+  if (l.dirPort) l.dirPort->setPage(readFrontPage(l.cfg));
   if (l.control) l.control->configApplied(entries);
   return "";
 }
@@ -583,6 +614,9 @@ int run(const std::string& configPath, const config::Config& cfg,
       return 1;
     }
   }
+  bool dirPortOk = true;
+  auto dirPort = openDirPort(ev.base(), cfg, dirPortOk);
+  if (!dirPortOk) return 1;
   std::string controlError;  // ControlPort and ControlSocket too, and the cookie for User
   auto control = cfg.control.enabled() ? ControlServer::listen(ev, cfg, controlError) : nullptr;
   if (cfg.control.enabled() && !control) return spdlog::error("{}", controlError), 1;
@@ -614,6 +648,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   loop.configPath = configPath;
   loop.snapshotPath = snapshot;
   loop.metrics = metrics.get();
+  loop.dirPort = dirPort.get();
   loop.control = control.get();
   loop.startedAtMs = startedAtMs;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
@@ -658,6 +693,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   event_free(owner);
   event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
+  dirPort = nullptr;
   loop.control = nullptr;
   control = nullptr;
   if (!cfg.pidFile.empty()) unlink(cfg.pidFile.c_str());
