@@ -107,6 +107,53 @@ std::unique_ptr<DirPortServer> DirPortServer::listen(event_base* base,
   return s;
 }
 
+// Why `fd` cannot serve as one of `ports`, or "".
+static std::string checkPassed(int fd, const std::vector<config::OrPort>& ports) {
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+    return "passed fd " + std::to_string(fd) + " is not a stream socket";
+  len = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+    return "passed fd " + std::to_string(fd) + " is not listening";
+  sockaddr_storage bound{};
+  len = sizeof bound;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0 ||
+      (bound.ss_family != AF_INET && bound.ss_family != AF_INET6))
+    return "passed fd " + std::to_string(fd) + " is not a TCP socket";
+  uint16_t port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  for (const auto& p : ports)
+    if (p.port == port && !p.noListen) return "";
+  return "the passed socket listens on port " + std::to_string(port) +
+         ", which no DirPort line of the torrc names (systemctl edit onionsplit-dirport.socket)";
+}
+
+std::unique_ptr<DirPortServer> DirPortServer::adopt(event_base* base, const std::vector<int>& fds,
+                                                    const std::vector<config::OrPort>& ports,
+                                                    std::string& error) {
+  std::unique_ptr<DirPortServer> s(new DirPortServer(base));
+  for (size_t i = 0; i < fds.size(); ++i) {
+    int fd = fds[i];
+    error = checkPassed(fd, ports);
+    evconnlistener* l = nullptr;
+    if (error.empty() && evutil_make_socket_nonblocking(fd) == 0 &&
+        evutil_make_socket_closeonexec(fd) == 0)
+      l = evconnlistener_new(base, &DirPortServer::onAccept, s.get(),
+                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, fd);
+    if (!l) {
+      if (error.empty()) error = std::string("the passed DirPort socket: ") + std::strerror(errno);
+      for (size_t j = i; j < fds.size(); ++j)
+        close(fds[j]);
+      return nullptr;
+    }
+    s->listeners_.push_back(l);
+    s->ports_.push_back(boundPort(l));
+  }
+  return s;
+}
+
 DirPortServer::DirPortServer(event_base* base) : base_(base) {}
 
 DirPortServer::~DirPortServer() {

@@ -42,6 +42,12 @@ class DirPortServer {
   static std::unique_ptr<DirPortServer> listen(event_base* base,
                                                const std::vector<config::OrPort>& ports,
                                                std::string& error);
+  // Serves on `fds`, listening TCP sockets someone else bound (systemd's
+  // onionsplit-dirport.socket), each on the port of a DirPort line. Takes every fd (closed on
+  // failure). nullptr, with `error` set, if one is not such a socket.
+  static std::unique_ptr<DirPortServer> adopt(event_base* base, const std::vector<int>& fds,
+                                              const std::vector<config::OrPort>& ports,
+                                              std::string& error);
   ~DirPortServer();
   DirPortServer(const DirPortServer&) = delete;
   DirPortServer& operator=(const DirPortServer&) = delete;

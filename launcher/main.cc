@@ -5,7 +5,8 @@
 // C tor). With MetricsPort it also serves the daemons' counters to Prometheus
 // (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon is its own
 // unit with socket activation, and `onionsplit metrics -f FILE` serves the MetricsPort alone
-// (launcher/metrics_service.h).
+// (launcher/metrics_service.h), `onionsplit dirport -f FILE` the DirPort
+// (launcher/dirport_service.h).
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version | --help
 // (the whole list: usage() below, and the manual page packaging/man/onionsplit.1)
@@ -48,6 +49,7 @@
 #include "launcher/daemons.h"
 #include "launcher/data_directory.h"
 #include "launcher/dirport_server.h"
+#include "launcher/dirport_service.h"
 #include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
 #include "launcher/metrics_scrape.h"
@@ -70,6 +72,7 @@ void usage(std::FILE* out) {
                "       onionsplit --verify-config -f FILE  check a configuration and exit\n"
                "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
                "       onionsplit metrics -f FILE       serve MetricsPort only (under systemd)\n"
+               "       onionsplit dirport -f FILE       serve DirPort only (under systemd)\n"
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
                "       onionsplit keygen --only-due -f FILE  make missing keys, renew what is due\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
@@ -708,7 +711,7 @@ int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
   bool verify = false, status = false, keygen = false, listFp = false, counters = false,
-       onlyDue = false, metrics = false, memLimits = false;
+       onlyDue = false, metrics = false, memLimits = false, dirPort = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -719,6 +722,8 @@ int main(int argc, char** argv) {
       status = true;
     } else if (a == "metrics") {
       metrics = true;
+    } else if (a == "dirport") {
+      dirPort = true;
     } else if (a == "--counters") {
       counters = true;
     } else if (a == "keygen" || a == "--keygen") {
@@ -755,7 +760,7 @@ int main(int argc, char** argv) {
   if (loaded && !metricsPolicy) errors.push_back(configPath + ": " + metricsPolicy.error());
   // What start would refuse, verify refuses too; start also makes or fixes the directory. (keygen
   // is left alone: under systemd it runs as root on a DataDirectory the daemons' group may enter.)
-  if (loaded && (verify || (!status && !metrics && !keygen && !listFp && !memLimits))) {
+  if (loaded && (verify || (!status && !metrics && !dirPort && !keygen && !listFp && !memLimits))) {
     auto dd = launcher::checkDataDirectory(built.config, !verify);
     errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
     for (const auto& n : dd.notes)
@@ -778,6 +783,7 @@ int main(int argc, char** argv) {
   }
   if (keygen) return launcher::keygen(built.config, onlyDue);
   if (metrics) return launcher::runMetricsService(built.config, std::move(*metricsPolicy));
+  if (dirPort) return launcher::runDirPortService(built.config);
   if (listFp) return launcher::listFingerprint(built.config);
   if (memLimits) return launcher::memoryLimits(built.config);
   if (status) {
