@@ -65,6 +65,28 @@ struct Launcher {
   }
 };
 
+// Sends `request`, shuts the socket for writing (as `printf ... | nc` does) and reads the answer.
+std::string talkThenShut(uint16_t port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(port);
+  dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string text;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 0 &&
+      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()) &&
+      shutdown(fd, SHUT_WR) == 0) {
+    char buf[4096];
+    for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;)
+      text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return text;
+}
+
 // GET / until the body is `want` (bounded: 150 x 100 ms); the last reply.
 std::string waitForPage(uint16_t port, const std::string& want) {
   std::string text;
@@ -96,6 +118,8 @@ TEST(LauncherDirPort, ServesTheFrontPageAndAnswersTheRestAsCTor) {
   EXPECT_EQ(text.substr(text.find("\r\n\r\n") + 4), page);
   text = talk(port, "GET http://127.0.0.1/ HTTP/1.0\r\n\r\n").text;
   EXPECT_EQ(text.substr(text.find("\r\n\r\n") + 4), page);
+  text = talkThenShut(port, "GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(text.substr(text.find("\r\n\r\n") + 4), page) << "a peer that shut its side";
 
   auto status = [port](const std::string& request) {
     std::string t = talk(port, request).text;
