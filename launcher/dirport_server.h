@@ -1,8 +1,9 @@
-// launcher/dirport_server.h: the DirPort on the launcher's libevent loop. It serves the
-// DirPortFrontPage (the exit notice a person sees who browses to the relay's address) and answers
-// everything else as a C tor relay's DirPort does (launcher/dirport_http.h). It holds no key and
-// serves no directory document; the page is read at start and at SIGHUP (loadFrontPage), never
-// from a path a request names.
+// launcher/dirport_server.h: the DirPort on `onionsplit dirport`'s libevent loop (the launcher's
+// sandboxed child, or systemd's onionsplit-dirport.service: launcher/dirport_service.h). It serves
+// the DirPortFrontPage (the exit notice a person sees who browses to the relay's address) and
+// answers everything else as a C tor relay's DirPort does (launcher/dirport_http.h). It holds no
+// key and serves no directory document; the page is read at start and at SIGHUP (loadFrontPage),
+// never from a path a request names.
 //
 // Hostile input: a request head may take kMaxRequestBytes and kTimeoutSeconds (more, or a head not
 // ended in time: closed unanswered, as C tor closes an oversized request); at most kMaxConnections
@@ -36,9 +37,9 @@ inline constexpr size_t kMaxFrontPageBytes = 1 << 20;
 
 class DirPortServer {
  public:
-  // Binds and listens on every DirPort line without NoListen (before the launcher gives up root:
-  // DirPort 80 is common), accepting nothing until serve(). nullptr, with `error` set, if a port
-  // cannot be had. `base` must outlive the server.
+  // Binds and listens on every DirPort line without NoListen (`onionsplit dirport` run by hand),
+  // accepting nothing until serve(). nullptr, with `error` set, if a port cannot be had. `base`
+  // must outlive the server.
   static std::unique_ptr<DirPortServer> listen(event_base* base,
                                                const std::vector<config::OrPort>& ports,
                                                std::string& error);

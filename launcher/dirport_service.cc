@@ -19,15 +19,19 @@
 namespace onionsplit::launcher {
 namespace {
 
-// The sockets systemd passed as "dirport"; any other passed fd is closed.
+// The sockets systemd (or the launcher) passed as "dirport"; any other passed fd is closed (the
+// launcher's "launcher" channel quietly: this process reopens no Log file).
 std::vector<int> takePassedSockets() {
   char** names = nullptr;
   int n = sd_listen_fds_with_names(1, &names);
   std::vector<int> found;
   for (int i = 0; i < n; ++i) {
     int fd = SD_LISTEN_FDS_START + i;
-    if (names && names[i] && std::string_view(names[i]) == "dirport") {
+    std::string_view name = names && names[i] ? names[i] : "";
+    if (name == "dirport") {
       found.push_back(fd);
+    } else if (name == "launcher") {
+      close(fd);
     } else {
       std::fprintf(stderr, "onionsplit dirport: closing passed fd %d (%s), not \"dirport\"\n", fd,
                    names && names[i] ? names[i] : "unnamed");

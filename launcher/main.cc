@@ -45,10 +45,11 @@
 #include "common/ipc/peers.h"
 #include "common/keys/family_keys.h"
 #include "common/keys/relay_keys.h"
+#include "common/sandbox/policy.h"
 #include "launcher/control_server.h"
 #include "launcher/daemons.h"
 #include "launcher/data_directory.h"
-#include "launcher/dirport_server.h"
+#include "launcher/dirport_server.h"  // loadFrontPage
 #include "launcher/dirport_service.h"
 #include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
@@ -117,37 +118,17 @@ struct Loop {
   std::string snapshotPath;          // what the daemons read (see writeSnapshot)
   std::vector<std::string> daemons;  // launcher/daemons.h: circuitd's shards fixed at start
   MetricsServer* metrics = nullptr;
-  DirPortServer* dirPort = nullptr;
   ControlServer* control = nullptr;
   uint64_t startedAtMs = 0;
 };
 
-// DirPortFrontPage as C tor reads it, at start and at every reload: nullptr (and a warning) when
-// unset or unreadable, and the DirPort then answers "/" with 404.
-FrontPage readFrontPage(const config::Config& cfg) {
-  if (cfg.dirPortFrontPage.empty()) return nullptr;
+// DirPortFrontPage checked as C tor reads it, at start and at every reload, so that the Log says
+// when it cannot be read (the DirPort's child reads it for itself and then answers "/" with 404).
+void checkFrontPage(const config::Config& cfg) {
   std::string warning;
-  FrontPage page = loadFrontPage(cfg.dirPortFrontPage, warning);
-  if (!page) spdlog::warn("{}", warning);
-  return page;
-}
-
-// The DirPort, bound before User takes root away (DirPort 80 is common) and serving the page.
-// nullptr without a DirPort line; `ok` false if a port cannot be had.
-std::unique_ptr<DirPortServer> openDirPort(event_base* base, const config::Config& cfg, bool& ok) {
-  ok = true;
-  if (cfg.dirPorts.empty()) return nullptr;
-  std::string error;
-  auto server = DirPortServer::listen(base, cfg.dirPorts, error);
-  if (!server) {
-    spdlog::error("{}", error);
-    ok = false;
-    return nullptr;
-  }
-  server->serve(readFrontPage(cfg));
-  for (uint16_t port : server->ports())
-    spdlog::info("DirPort on port {} (not advertised: as C tor, only authorities do)", port);
-  return server;
+  if (!cfg.dirPorts.empty() && !cfg.dirPortFrontPage.empty() &&
+      !loadFrontPage(cfg.dirPortFrontPage, warning))
+    spdlog::warn("{}", warning);
 }
 
 // SIGTERM to the daemons at once, or (after a drain, whose wait each daemon keeps itself)
@@ -324,7 +305,7 @@ std::string putInForce(Loop& l, const std::vector<config::TorrcEntry>& entries,
   policyChanged = config::exitPolicyChanged(l.cfg, fresh.config);
   l.cfg = std::move(fresh.config);
   if (l.metrics) l.metrics->setPolicy(std::move(*metricsPolicy));
-  if (l.dirPort) l.dirPort->setPage(readFrontPage(l.cfg));
+  checkFrontPage(l.cfg);
   if (l.control) l.control->configApplied(entries);
   return "";
 }
@@ -370,6 +351,7 @@ void reopenLogs(Loop& l) {
 // Every daemon reads the configuration again (SIGHUP, which also makes them read rotated keys).
 void tellDaemons(Loop& l, bool policyChanged) {
   checkKeys(l, true);
+  if (pid_t dirPort = l.sup->pidOf("dirport"); dirPort > 0) kill(dirPort, SIGHUP);  // the page
   // Still root (no User), the daemons leave root by themselves, and streamd does so without file
   // access: it cannot read the new policy, so it starts again with it.
   pid_t streamd = l.sup->pidOf("streamd");
@@ -580,6 +562,31 @@ bool daemonSpecs(const config::Config& cfg, const std::vector<std::string>& name
   return true;
 }
 
+// The DirPort as a child the supervisor runs like a daemon: `onionsplit dirport` (this program,
+// launcher/dirport_service.h) in its own sandbox, on sockets bound here before User takes root away
+// (DirPort 80 is common) and kept across its restarts. The launcher itself parses no request.
+bool dirPortSpec(const config::Config& cfg, const std::string& snapshot,
+                 std::vector<DaemonSpec>& specs) {
+  DaemonSpec s;
+  s.name = "dirport";
+  s.path = selfDir() + "/onionsplit";
+  s.args = {"dirport", "-f", snapshot};
+  s.emptyNetwork = true;  // as root: a network namespace with nothing in it (it only accepts)
+  for (const auto& p : cfg.dirPorts) {
+    if (p.noListen) continue;
+    int fd = ipc::listenTcp(p.address, p.port);
+    if (fd < 0) {
+      spdlog::error("DirPort {}:{}: cannot listen: {}", p.address.empty() ? "0.0.0.0" : p.address,
+                    p.port, std::strerror(errno));
+      return false;
+    }
+    s.extraFds.emplace_back("dirport", fd);
+  }
+  if (!s.extraFds.empty()) specs.push_back(std::move(s));
+  checkFrontPage(cfg);
+  return true;
+}
+
 // `entries` are what `cfg` was built from (the daemons' snapshot is written from them).
 int run(const std::string& configPath, const config::Config& cfg,
         const std::vector<config::TorrcEntry>& entries, MetricsPolicy metricsPolicy) {
@@ -605,7 +612,8 @@ int run(const std::string& configPath, const config::Config& cfg,
   }
   const std::vector<std::string> names = daemonNames(cfg);
   std::vector<DaemonSpec> specs;
-  if (!daemonSpecs(cfg, names, snapshot, orPorts, specs)) return 1;
+  if (!daemonSpecs(cfg, names, snapshot, orPorts, specs) || !dirPortSpec(cfg, snapshot, specs))
+    return 1;
   // KJ on the launcher's libevent loop: the MetricsPort asks the daemons over Cap'n Proto.
   ipc::EventLoop ev;
   std::unique_ptr<MetricsServer> metrics;
@@ -617,9 +625,6 @@ int run(const std::string& configPath, const config::Config& cfg,
       return 1;
     }
   }
-  bool dirPortOk = true;
-  auto dirPort = openDirPort(ev.base(), cfg, dirPortOk);
-  if (!dirPortOk) return 1;
   std::string controlError;  // ControlPort and ControlSocket too, and the cookie for User
   auto control = cfg.control.enabled() ? ControlServer::listen(ev, cfg, controlError) : nullptr;
   if (cfg.control.enabled() && !control) return spdlog::error("{}", controlError), 1;
@@ -651,7 +656,6 @@ int run(const std::string& configPath, const config::Config& cfg,
   loop.configPath = configPath;
   loop.snapshotPath = snapshot;
   loop.metrics = metrics.get();
-  loop.dirPort = dirPort.get();
   loop.control = control.get();
   loop.startedAtMs = startedAtMs;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
@@ -696,7 +700,6 @@ int run(const std::string& configPath, const config::Config& cfg,
   event_free(owner);
   event_free(heartbeat);
   metrics = nullptr;  // before the loop it runs on
-  dirPort = nullptr;
   loop.control = nullptr;
   control = nullptr;
   if (!cfg.pidFile.empty()) unlink(cfg.pidFile.c_str());
@@ -767,6 +770,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "onionsplit: %s%s\n", verify ? "warning: " : "", n.c_str());
     if (auto e = launcher::raiseFileLimit(built.config.connLimit, !verify)) errors.push_back(*e);
     // FamilyId: the keys are there and match, as C tor checks at start (channeld reads them).
+    // The DirPort's child would refuse its sandbox (the page's directory holds DataDirectory).
+    if (!built.config.dirPorts.empty() && built.config.sandbox)
+      if (auto dp = sandbox::policyFor("dirport", built.config); !dp)
+        errors.push_back(configPath + ": DirPort: " + dp.error());
     auto family = keys::loadFamilyKeys(built.config);
     if (!family) errors.push_back(configPath + ": " + family.error());
     for (const auto& w : family ? family->warnings : std::vector<std::string>{})

@@ -123,10 +123,13 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.emptyNetworkNamespace = true;
     p.keepFileAccessWhenLeavingRoot = true;
   } else if (daemon == "dirport") {
-    // `onionsplit dirport` (the DirPort under systemd): accepts on the sockets it was given and
-    // reads DirPortFrontPage again on SIGHUP, so the page's directory (read-only) and no other.
+    // `onionsplit dirport` (the DirPort, under the launcher or systemd): accepts on the sockets it
+    // was given and reads DirPortFrontPage again on SIGHUP, so the page's directory (read-only)
+    // and no other; as root it keeps the file access it had (the page's directory may be one
+    // only root may enter), Landlock then limiting it to that directory.
     p.tcpConnectPorts = std::vector<uint16_t>{};
     p.emptyNetworkNamespace = true;
+    p.keepFileAccessWhenLeavingRoot = true;
     std::string page = cfg.dirPortFrontPage;
     size_t slash = page.rfind('/');
     if (slash != std::string::npos && slash > 0) {

@@ -81,9 +81,6 @@ struct Dir {
   Dir() {
     char tmpl[] = "/tmp/onionsplit-dirport-svc-XXXXXX";
     if (mkdtemp(tmpl)) path = tmpl;
-    // The service leaves root for nobody before its sandbox opens the page's directory: as
-    // /etc/tor, the directories on the way are open to all.
-    std::filesystem::permissions(path, std::filesystem::perms(0755));
     std::filesystem::create_directory(path + "/www");
     std::filesystem::create_directory(path + "/data");
   }

@@ -1,7 +1,8 @@
 // The DirPort with the real launcher (and its daemons): `onionsplit -f FILE` with "DirPort
 // 127.0.0.1:<free port>" and DirPortFrontPage answers "GET /" over TCP with the file as text/html,
 // other URLs and methods as C tor's DirPort does, an oversized request with a close, and after
-// SIGHUP the page as the file now is. A DirPort line with NoListen binds nothing.
+// SIGHUP the page as the file now is, all from the launcher's sandboxed child `onionsplit dirport`.
+// A DirPort line with NoListen binds nothing.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -31,19 +32,20 @@ struct Launcher {
     char tmpl[] = "/tmp/onionsplit-dirport-XXXXXX";
     if (!mkdtemp(tmpl)) return;
     dir = tmpl;
+    std::filesystem::create_directory(dir + "/www");  // the page's directory: not DataDirectory's
     if (withPage)
-      std::ofstream(dir + "/notice.html") << "<html><body>This is a Tor exit.</body></html>\n";
+      std::ofstream(dir + "/www/notice.html") << "<html><body>This is a Tor exit.</body></html>\n";
     std::ofstream(dir + "/torrc") << "DataDirectory " << dir << "/data\nNickname dirporttest\n"
                                   << "ORPort 127.0.0.1:0\nPublishServerDescriptor 0\n"
                                   << "Log notice file " << dir << "/log\n"
-                                  << "DirPortFrontPage " << dir << "/notice.html\n"
+                                  << "DirPortFrontPage " << dir << "/www/notice.html\n"
                                   << extra;
     std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
     pid = fork();
     if (pid == 0) {
-      int null = open("/dev/null", O_WRONLY);
-      dup2(null, 1);
-      dup2(null, 2);
+      int err = open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(err, 1);
+      dup2(err, 2);
       execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
       _exit(127);
     }
@@ -140,9 +142,19 @@ TEST(LauncherDirPort, ServesTheFrontPageAndAnswersTheRestAsCTor) {
 
   // SIGHUP reads the page again.
   std::string changed = "<html><body>Changed notice.</body></html>\n";
-  std::ofstream(l.dir + "/notice.html") << changed;
+  std::ofstream(l.dir + "/www/notice.html") << changed;
   ASSERT_EQ(kill(l.pid, SIGHUP), 0);
   waitForPage(port, changed);
+
+  // The requests were parsed in `onionsplit dirport`, the launcher's sandboxed child.
+  std::ifstream err(l.dir + "/stderr");
+  std::string errText((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  EXPECT_NE(errText.find("onionsplit dirport: DirPort on port " + std::to_string(port)),
+            std::string::npos)
+      << errText;
+  if (getuid() == 0) {
+    EXPECT_NE(errText.find("onionsplit dirport: sandbox: entered"), std::string::npos) << errText;
+  }
 }
 
 TEST(LauncherDirPort, AMissingPageIsAWarningAndA404) {
@@ -155,7 +167,7 @@ TEST(LauncherDirPort, AMissingPageIsAWarningAndA404) {
     if (text.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(text.substr(0, text.find("\r\n")), "HTTP/1.0 404 Not found") << text;
-  std::string want = "DirPortFrontPage file '" + l.dir + "/notice.html' not found", logText;
+  std::string want = "DirPortFrontPage file '" + l.dir + "/www/notice.html' not found", logText;
   for (int i = 0; i < 150 && logText.find(want) == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::ifstream log(l.dir + "/log");
