@@ -4,9 +4,9 @@
 // (launcher/supervisor.h), and stops them all on SIGTERM (on SIGINT after ShutdownWaitLength, as
 // C tor). With MetricsPort it also serves the daemons' counters to Prometheus
 // (launcher/metrics_server.h). Under systemd the launcher is not running: each daemon is its own
-// unit with socket activation, and `onionsplit metrics -f FILE` and `onionsplit control -f FILE`
-// serve the MetricsPort and the ControlPort alone (launcher/metrics_service.h,
-// launcher/control_service.h).
+// unit with socket activation, and `onionsplit metrics -f FILE`, `onionsplit control -f FILE` and
+// `onionsplit dirport -f FILE` serve the MetricsPort, the ControlPort and the DirPort alone
+// (launcher/metrics_service.h, launcher/control_service.h, launcher/dirport_service.h).
 //
 // Usage: onionsplit -f FILE | onionsplit --verify-config -f FILE | onionsplit --version | --help
 // (the whole list: usage() below, and the manual page packaging/man/onionsplit.1)
@@ -45,10 +45,13 @@
 #include "common/ipc/peers.h"
 #include "common/keys/family_keys.h"
 #include "common/keys/relay_keys.h"
+#include "common/sandbox/policy.h"
 #include "launcher/control_server.h"
 #include "launcher/control_service.h"
 #include "launcher/daemons.h"
 #include "launcher/data_directory.h"
+#include "launcher/dirport_server.h"  // loadFrontPage
+#include "launcher/dirport_service.h"
 #include "launcher/heartbeat.h"
 #include "launcher/metrics_policy.h"
 #include "launcher/metrics_scrape.h"
@@ -72,6 +75,7 @@ void usage(std::FILE* out) {
                "       onionsplit status -f FILE [--counters]  ask each running daemon how it is\n"
                "       onionsplit metrics -f FILE       serve MetricsPort only (under systemd)\n"
                "       onionsplit control -f FILE       serve ControlPort only (under systemd)\n"
+               "       onionsplit dirport -f FILE       serve DirPort only (under systemd)\n"
                "       onionsplit keygen -f FILE        make missing keys and a new signing key\n"
                "       onionsplit keygen --only-due -f FILE  make missing keys, renew what is due\n"
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
@@ -119,6 +123,15 @@ struct Loop {
   ControlServer* control = nullptr;
   uint64_t startedAtMs = 0;
 };
+
+// DirPortFrontPage checked as C tor reads it, at start and at every reload, so that the Log says
+// when it cannot be read (the DirPort's child reads it for itself and then answers "/" with 404).
+void checkFrontPage(const config::Config& cfg) {
+  std::string warning;
+  if (!cfg.dirPorts.empty() && !cfg.dirPortFrontPage.empty() &&
+      !loadFrontPage(cfg.dirPortFrontPage, warning))
+    spdlog::warn("{}", warning);
+}
 
 // SIGTERM to the daemons at once, or (after a drain, whose wait each daemon keeps itself)
 // `termAfter` later for those that did not end by themselves; SIGKILL 10 s after that.
@@ -294,6 +307,7 @@ std::string putInForce(Loop& l, const std::vector<config::TorrcEntry>& entries,
   policyChanged = config::exitPolicyChanged(l.cfg, fresh.config);
   l.cfg = std::move(fresh.config);
   if (l.metrics) l.metrics->setPolicy(std::move(*metricsPolicy));
+  checkFrontPage(l.cfg);
   if (l.control) l.control->configApplied(entries);
   return "";
 }
@@ -339,6 +353,7 @@ void reopenLogs(Loop& l) {
 // Every daemon reads the configuration again (SIGHUP, which also makes them read rotated keys).
 void tellDaemons(Loop& l, bool policyChanged) {
   checkKeys(l, true);
+  if (pid_t dirPort = l.sup->pidOf("dirport"); dirPort > 0) kill(dirPort, SIGHUP);  // the page
   // Still root (no User), the daemons leave root by themselves, and streamd does so without file
   // access: it cannot read the new policy, so it starts again with it.
   pid_t streamd = l.sup->pidOf("streamd");
@@ -574,6 +589,31 @@ bool daemonSpecs(const config::Config& cfg, const std::vector<std::string>& name
   return true;
 }
 
+// The DirPort as a child the supervisor runs like a daemon: `onionsplit dirport` (this program,
+// launcher/dirport_service.h) in its own sandbox, on sockets bound here before User takes root away
+// (DirPort 80 is common) and kept across its restarts. The launcher itself parses no request.
+bool dirPortSpec(const config::Config& cfg, const std::string& snapshot,
+                 std::vector<DaemonSpec>& specs) {
+  DaemonSpec s;
+  s.name = "dirport";
+  s.path = selfDir() + "/onionsplit";
+  s.args = {"dirport", "-f", snapshot};
+  s.emptyNetwork = true;  // as root: a network namespace with nothing in it (it only accepts)
+  for (const auto& p : cfg.dirPorts) {
+    if (p.noListen) continue;
+    int fd = ipc::listenTcp(p.address, p.port);
+    if (fd < 0) {
+      spdlog::error("DirPort {}:{}: cannot listen: {}", p.address.empty() ? "0.0.0.0" : p.address,
+                    p.port, std::strerror(errno));
+      return false;
+    }
+    s.extraFds.emplace_back("dirport", fd);
+  }
+  if (!s.extraFds.empty()) specs.push_back(std::move(s));
+  checkFrontPage(cfg);
+  return true;
+}
+
 // `entries` are what `cfg` was built from (the daemons' snapshot is written from them).
 int run(const std::string& configPath, const config::Config& cfg,
         const std::vector<config::TorrcEntry>& entries, MetricsPolicy metricsPolicy) {
@@ -599,7 +639,8 @@ int run(const std::string& configPath, const config::Config& cfg,
   }
   const std::vector<std::string> names = daemonNames(cfg);
   std::vector<DaemonSpec> specs;
-  if (!daemonSpecs(cfg, names, snapshot, orPorts, specs)) return 1;
+  if (!daemonSpecs(cfg, names, snapshot, orPorts, specs) || !dirPortSpec(cfg, snapshot, specs))
+    return 1;
   // KJ on the launcher's libevent loop: the MetricsPort asks the daemons over Cap'n Proto.
   ipc::EventLoop ev;
   std::unique_ptr<MetricsServer> metrics;
@@ -693,7 +734,7 @@ int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
   bool verify = false, status = false, keygen = false, listFp = false, counters = false,
-       onlyDue = false, metrics = false, memLimits = false, control = false;
+       onlyDue = false, metrics = false, memLimits = false, control = false, dirPort = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-f" || a == "--config") && i + 1 < argc) {
@@ -706,6 +747,8 @@ int main(int argc, char** argv) {
       metrics = true;
     } else if (a == "control") {
       control = true;
+    } else if (a == "dirport") {
+      dirPort = true;
     } else if (a == "--counters") {
       counters = true;
     } else if (a == "keygen" || a == "--keygen") {
@@ -742,13 +785,18 @@ int main(int argc, char** argv) {
   if (loaded && !metricsPolicy) errors.push_back(configPath + ": " + metricsPolicy.error());
   // What start would refuse, verify refuses too; start also makes or fixes the directory. (keygen
   // is left alone: under systemd it runs as root on a DataDirectory the daemons' group may enter.)
-  if (loaded && (verify || (!status && !metrics && !control && !keygen && !listFp && !memLimits))) {
+  if (loaded && (verify || (!status && !metrics && !control && !dirPort && !keygen && !listFp &&
+                             !memLimits))) {
     auto dd = launcher::checkDataDirectory(built.config, !verify);
     errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
     for (const auto& n : dd.notes)
       std::fprintf(stderr, "onionsplit: %s%s\n", verify ? "warning: " : "", n.c_str());
     if (auto e = launcher::raiseFileLimit(built.config.connLimit, !verify)) errors.push_back(*e);
     // FamilyId: the keys are there and match, as C tor checks at start (channeld reads them).
+    // The DirPort's child would refuse its sandbox (the page's directory holds DataDirectory).
+    if (!built.config.dirPorts.empty() && built.config.sandbox)
+      if (auto dp = sandbox::policyFor("dirport", built.config); !dp)
+        errors.push_back(configPath + ": DirPort: " + dp.error());
     auto family = keys::loadFamilyKeys(built.config);
     if (!family) errors.push_back(configPath + ": " + family.error());
     for (const auto& w : family ? family->warnings : std::vector<std::string>{})
@@ -766,6 +814,7 @@ int main(int argc, char** argv) {
   if (keygen) return launcher::keygen(built.config, onlyDue);
   if (metrics) return launcher::runMetricsService(built.config, std::move(*metricsPolicy));
   if (control) return launcher::runControlService(configPath, built.config, std::move(entries));
+  if (dirPort) return launcher::runDirPortService(built.config);
   if (listFp) return launcher::listFingerprint(built.config);
   if (memLimits) return launcher::memoryLimits(built.config);
   if (status) {

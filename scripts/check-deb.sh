@@ -34,7 +34,8 @@ errors=$(grep -c '^E: ' <<<"$lint" || true)
 echo "check-deb: lintian: 0 errors, $(grep -c '^W: ' <<<"$lint" || true) warning(s)"
 
 saved=""
-users="onionsplit-channeld onionsplit-circuitd onionsplit-streamd onionsplit-confluxd onionsplit-metrics"
+users="onionsplit-channeld onionsplit-circuitd onionsplit-streamd onionsplit-confluxd onionsplit-metrics
+  onionsplit-control onionsplit-dirport"
 cleanup() {
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq onionsplit >/dev/null 2>&1 || true
   rm -rf /var/lib/onionsplit /run/onionsplit
@@ -59,6 +60,10 @@ for f in /usr/bin/onionsplit /usr/libexec/onionsplit/{channeld,circuitd,streamd,
   /usr/lib/systemd/system-generators/onionsplit-generator \
   /usr/lib/systemd/system/onionsplit-metrics.service /usr/lib/systemd/system/onionsplit-metrics.socket \
   /usr/lib/systemd/system/onionsplit-metrics.service.d/10-hardening.conf \
+  /usr/lib/systemd/system/onionsplit-control.service /usr/lib/systemd/system/onionsplit-control.socket \
+  /usr/lib/systemd/system/onionsplit-control.service.d/10-hardening.conf \
+  /usr/lib/systemd/system/onionsplit-dirport.service /usr/lib/systemd/system/onionsplit-dirport.socket \
+  /usr/lib/systemd/system/onionsplit-dirport.service.d/10-hardening.conf \
   /usr/lib/sysusers.d/onionsplit.conf /usr/lib/tmpfiles.d/onionsplit.conf /etc/onionsplit/torrc \
   /usr/share/doc/onionsplit/{OPERATING.md,copyright,changelog.gz} \
   /usr/share/man/man1/onionsplit.1.gz /usr/share/man/man5/onionsplit-torrc.5.gz; do
@@ -79,6 +84,9 @@ onionsplit --verify-config -f /etc/onionsplit/torrc >/dev/null || fail "the ship
 # The MetricsPort is opt-in: the shipped torrc has none, and `onionsplit metrics` says so and exits.
 out=$(onionsplit metrics -f /etc/onionsplit/torrc 2>&1) && fail "onionsplit metrics ran without a MetricsPort"
 case $out in *"no MetricsPort"*) ;; *) fail "onionsplit metrics without a MetricsPort said: $out" ;; esac
+# So is the DirPort (onionsplit-dirport.*).
+out=$(onionsplit dirport -f /etc/onionsplit/torrc 2>&1) && fail "onionsplit dirport ran without a DirPort"
+case $out in *"no DirPort"*) ;; *) fail "onionsplit dirport without a DirPort said: $out" ;; esac
 /usr/libexec/onionsplit/onionsplit-keys /etc/onionsplit/torrc >/dev/null
 [ "$(stat -c %U /var/lib/onionsplit/keys/secret_id_key)" = onionsplit-channeld ] || fail "secret_id_key is not channeld's"
 [ "$(stat -c %U /var/lib/onionsplit/keys/secret_onion_key_ntor)" = onionsplit-circuitd ] || fail "the ntor key is not circuitd's"

@@ -5,7 +5,8 @@
 #      even on warnings such as an unknown key);
 #   2. `systemd-analyze security --offline=yes` per service: circuitd (and its shard template's
 #      instance onionsplit-circuitd@1), confluxd, the MetricsPort (onionsplit-metrics) and the
-#      ControlPort (onionsplit-control) at most 1.0, channeld and streamd at most 2.0 (--threshold is on the 0-100 scale, so 10 and 20);
+#      ControlPort (onionsplit-control) and the DirPort (onionsplit-dirport) at most 1.0, channeld
+#      and streamd at most 2.0 (--threshold is on the 0-100 scale, so 10 and 20);
 #   0. before both, onionsplit-generator (NumCPUs -> circuitd shards) under dash, on sample torrcs:
 #      the links it makes in onionsplit.target.wants/, channeld's drop-in, exit 0 for a missing
 #      torrc or a garbage value. Its output for NumCPUs 3 is then verified with the units in 1.
@@ -81,8 +82,8 @@ fi
 
 # Exposure limits, as exposure x 10.
 declare -A limit=([circuitd]=10 [circuitd@1]=10 [confluxd]=10 [channeld]=20 [streamd]=20 [metrics]=10
-  [control]=10)
-for d in channeld circuitd circuitd@1 streamd confluxd metrics control; do
+  [control]=10 [dirport]=10)
+for d in channeld circuitd circuitd@1 streamd confluxd metrics control dirport; do
   unit=onionsplit-$d.service
   report=$(systemd-analyze security --offline=yes --root="$stage" --threshold="${limit[$d]}" \
     "$unit" 2>&1) && rc=0 || rc=$?

@@ -93,24 +93,26 @@ Status setBool(bool& out, std::string_view v, std::string_view name) {
   return {};
 }
 
-Status parseOrPort(Config& c, std::string_view v) {
+// ORPort and DirPort: "[address:]port [flags]" (C tor's server-port forms; port 0 means none).
+Status parseServerPort(std::vector<OrPort>& out, std::string_view name, std::string_view v) {
   auto words = splitWords(v);
-  if (words.empty()) return fail(std::string("ORPort needs a port"));
+  auto bad = [&](const std::string& what) { return fail(std::string(name) + ": " + what); };
+  if (words.empty()) return fail(std::string(name) + " needs a port");
   OrPort p;
   std::string_view addrPort = words[0];
   std::string_view portText = addrPort;
   if (!addrPort.empty() && addrPort.front() == '[') {
     size_t close = addrPort.find("]:");
-    if (close == addrPort.npos) return fail("ORPort: bad IPv6 address in " + std::string(addrPort));
+    if (close == addrPort.npos) return bad("bad IPv6 address in " + std::string(addrPort));
     p.address = std::string(addrPort.substr(1, close - 1));
     portText = addrPort.substr(close + 2);
   } else if (size_t colon = addrPort.rfind(':'); colon != addrPort.npos) {
     p.address = std::string(addrPort.substr(0, colon));
-    if (!isIpv4Literal(p.address)) return fail("ORPort: bad IPv4 address " + p.address);
+    if (!isIpv4Literal(p.address)) return bad("bad IPv4 address " + p.address);
     portText = addrPort.substr(colon + 1);
   }
   auto port = parsePort(portText);
-  if (!port) return fail("ORPort: bad port \"" + std::string(portText) + "\"");
+  if (!port) return bad("bad port \"" + std::string(portText) + "\"");
   p.port = *port;
   for (size_t i = 1; i < words.size(); ++i) {
     if (iequals(words[i], "NoAdvertise")) {
@@ -122,10 +124,24 @@ Status parseOrPort(Config& c, std::string_view v) {
     } else if (iequals(words[i], "IPv6Only")) {
       p.ipv6Only = true;
     } else {
-      return fail("ORPort: unknown flag " + std::string(words[i]));
+      return bad("unknown flag " + std::string(words[i]));
     }
   }
-  if (p.port != 0) c.orPorts.push_back(std::move(p));
+  if (p.noAdvertise && p.noListen) return bad("NoListen and NoAdvertise together");
+  if (p.ipv4Only && p.ipv6Only) return bad("IPv4Only and IPv6Only together");
+  if (p.port != 0) out.push_back(std::move(p));
+  return {};
+}
+
+Status parseOrPort(Config& c, std::string_view v) {
+  return parseServerPort(c.orPorts, "ORPort", v);
+}
+
+// C tor refuses a DirPort that can only be IPv6 (its self-test and clients use IPv4).
+Status parseDirPort(Config& c, std::string_view v) {
+  if (auto st = parseServerPort(c.dirPorts, "DirPort", v); !st) return st;
+  if (!c.dirPorts.empty() && c.dirPorts.back().ipv6Only)
+    return fail(std::string("DirPort: IPv6Only is not allowed (a DirPort is IPv4)"));
   return {};
 }
 
@@ -379,6 +395,7 @@ const std::vector<OptionDef>& implementedOptions() {
          return {};
        }},
       {"ORPort", parseOrPort},
+      {"DirPort", parseDirPort},
       {"ContactInfo",
        [](Config& c, std::string_view v) -> Status {
          c.contactInfo = std::string(v);
@@ -507,7 +524,7 @@ constexpr std::string_view kNoEffectOptions[] = {
 
 // Client listeners: onionsplit has none, so "0" (off) is what it does anyway.
 constexpr std::string_view kOffWhenZero[] = {
-    "DNSPort", "DirPort", "ExtORPort", "HTTPTunnelPort", "NATDPort", "SocksPort", "TransPort",
+    "DNSPort", "ExtORPort", "HTTPTunnelPort", "NATDPort", "SocksPort", "TransPort",
 };
 
 }  // namespace

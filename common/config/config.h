@@ -87,6 +87,9 @@ struct Config {
   std::string nickname = "Unnamed";
   std::string address;  // Address, may be empty (unset)
   std::vector<OrPort> orPorts;
+  // DirPort lines (C tor's forms and flags): where the launcher serves DirPortFrontPage
+  // (launcher/dirport_server.h); never advertised (C tor 0.4.6 and later: only authorities do).
+  std::vector<OrPort> dirPorts;
   std::string contactInfo;
   bool assumeReachable = false;
   std::vector<LogTarget> logs;

@@ -182,8 +182,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
     warning = "streamd does not test its resolvers for hijacking; set 0 to silence this";
   if (is("ServerDNSTestAddresses"))
     warning = "has no effect: streamd does not test its resolvers for hijacking";
-  if (is("DirPortFrontPage"))
-    warning = "has no effect: onionsplit has no DirPort, so the page is not served";
   if (is("AccountingStart") || is("AccountingRule"))
     warning = "has no effect without AccountingMax";
   return st;

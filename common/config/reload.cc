@@ -49,6 +49,7 @@ std::vector<std::string> fixedWhileRunning(const Config& running, const Config& 
   check(running.ipcDirectory == fresh.ipcDirectory, "IPCDirectory");
   check(running.user == fresh.user, "User");
   check(sameList(running.orPorts, fresh.orPorts), "ORPort");
+  check(sameList(running.dirPorts, fresh.dirPorts), "DirPort");
   check(sameList(running.dirAuthorities, fresh.dirAuthorities), "DirAuthority");
   // Log files are opened before the sandbox, which allows no file to be opened for writing later.
   check(sameList(running.logs, fresh.logs), "Log");

@@ -123,6 +123,23 @@ Expected<Policy, std::string> policyFor(std::string_view daemon, const config::C
     p.tcpConnectPorts = std::vector<uint16_t>{};
     p.emptyNetworkNamespace = true;
     p.keepFileAccessWhenLeavingRoot = true;
+  } else if (daemon == "dirport") {
+    // `onionsplit dirport` (the DirPort, under the launcher or systemd): accepts on the sockets it
+    // was given and reads DirPortFrontPage again on SIGHUP, so the page's directory (read-only)
+    // and no other; as root it keeps the file access it had (the page's directory may be one
+    // only root may enter), Landlock then limiting it to that directory.
+    p.tcpConnectPorts = std::vector<uint16_t>{};
+    p.emptyNetworkNamespace = true;
+    p.keepFileAccessWhenLeavingRoot = true;
+    std::string page = cfg.dirPortFrontPage;
+    size_t slash = page.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+      std::string dir = page.substr(0, slash);
+      if ((cfg.dataDirectory + "/").rfind(dir + "/", 0) == 0)
+        return fail("DirPortFrontPage's directory " + dir + " holds the DataDirectory");
+      p.readPaths = {dir};
+      addFileCalls(p);
+    }
   } else {
     return fail("no sandbox policy for " + std::string(daemon));
   }

@@ -19,7 +19,11 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
      DESTROY RESOURCELIMIT for the rest, channeld counts the refusals and marks the address, the
      MetricsPort's tor_relay_dos_total{type="circuit_rejected"} moves by as much, a new channel
      from the marked address is refused too, and the C tor client is still served;
-  9. SIGTERM to the launcher during a download: it and every daemon exit with status 0.
+  9. SIGTERM to the launcher during a download: it and every daemon exit with status 0;
+ 10. (before 9.) the DirPort serves the DirPortFrontPage, and the descriptor the authorities hold
+     advertises no DirPort.
+onionsplit runs with tests/data/exit-guidance/torrc, an exit operator's torrc in the Tor Project's
+guidance style (ports and paths moved here, the network's lines added: tornet.Onionsplit).
 Every process is stopped by its PID; every wait is bounded.
 
 Usage: test_exit_traffic.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets 1.)
@@ -35,6 +39,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import exit_guidance  # noqa: E402
 import targets  # noqa: E402
 import tornet  # noqa: E402
 
@@ -134,6 +139,24 @@ def fetch_quietly(socks, port):
         pass
 
 
+def dirport_front_page(check, relay, dir_port, net):
+    """GET / on onionsplit's DirPort is the DirPortFrontPage file; its descriptor at an authority
+    says DirPort 0 (relays no longer advertise one)."""
+    with open(os.path.join(exit_guidance.DATA, "tor-exit-notice.html"), "rb") as f:
+        notice = f.read()
+    with urllib.request.urlopen(f"http://127.0.0.1:{dir_port}/", timeout=10) as r:
+        body, ctype = r.read(), r.headers.get("Content-Type")
+    check(body == notice and ctype == "text/html",
+          f"DirPort: GET / is the exit notice ({len(body)} bytes, {ctype})")
+    auth = net.authorities()[0]
+    url = f"http://127.0.0.1:{auth.dir_port}/tor/server/fp/{relay.fingerprint}"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        desc = r.read().decode(errors="replace")
+    m = re.search(r"^router (\S+) 127\.0\.0\.1 (\d+) 0 (\d+)$", desc, re.M)
+    check(m is not None and m.group(1) == "guidanceexit" and m.group(3) == "0",
+          f"the authorities' descriptor: {m and m.group(0)} (no DirPort advertised)")
+
+
 def main():
     run = tornet.InteropRun("onionsplit-exit-")
     bin_dir, big_mib, root, check, files = run.bin_dir, run.big_mib, run.root, run.check, run.files
@@ -150,12 +173,19 @@ def main():
             with open(resolv, "w") as f:
                 f.write(f"nameserver 127.0.0.1:{dns.port}\n")
             rejected, metrics_port = tornet.free_port(), tornet.free_port()
+            dir_port, control_port = tornet.free_port(), tornet.free_port()
             net.setup()
+            # The exit operator's torrc of tests/data/exit-guidance (its reduced exit policy after
+            # the test's own lines), with the DoS defence set low as step 8 needs. The test's ports
+            # are accepted for every address too: the client reads only the policy summary, which
+            # leaves out lines for one address (127.0.0.0/8), and must see both ports accepted.
             relay = run.relay = tornet.Onionsplit(
                 net, root, bin_dir,
-                exit_policy=[f"reject 127.0.0.1:{rejected}", "accept 127.0.0.0/8:*", "accept *:*"],
-                extra=[f"ServerDNSResolvConfFile {resolv}", f"MetricsPort 127.0.0.1:{metrics_port}",
-                       "MetricsPortPolicy accept 127.0.0.1"] + DOS_TORRC)
+                exit_policy=[f"reject 127.0.0.1:{rejected}", f"accept *:{rejected}",
+                             f"accept *:{http.port}", "accept 127.0.0.0/8:*"],
+                extra=[f"ServerDNSResolvConfFile {resolv}"] + DOS_TORRC,
+                guidance_ports={"DirPort": dir_port, "MetricsPort": metrics_port,
+                                "ControlPort": control_port})
             net.exit_nodes = [relay.fingerprint]
             net.start()
             relay.start()
@@ -270,6 +300,10 @@ def main():
 
             # 8. A circuit-creation flood from an address no relay uses.
             circuit_flood(check, bin_dir, relay, metrics_port, socks, http.port, small_sha)
+
+            # 10. The DirPort of the guidance torrc: the exit notice for whoever browses to the
+            # relay, and (as C tor 0.4.9) no DirPort in the descriptor the authorities hold.
+            dirport_front_page(check, relay, dir_port, net)
 
             # 9. SIGTERM to the launcher while a download runs: every daemon and the launcher
             # end with status 0 (no abort with connections open).

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import exit_guidance  # noqa: E402  (beside this file, on the path as tornet is)
+
 TOR = "/usr/sbin/tor"
 GENCERT = "/usr/bin/tor-gencert"
 
@@ -420,7 +422,11 @@ class Onionsplit:
     """onionsplit as a relay of `net`: its torrc, fingerprint, processes and counters. Start it with
     start(), stop it with stop() (by PID; the launcher stops its daemons)."""
 
-    def __init__(self, net, root, bin_dir, nickname="splitrelay", exit_policy=None, extra=()):
+    def __init__(self, net, root, bin_dir, nickname="splitrelay", exit_policy=None, extra=(),
+                 guidance_ports=None):
+        """With `guidance_ports` ({"DirPort": port, ...}: the ports besides the ORPort), the torrc
+        is tests/data/exit-guidance/torrc moved here (exit_guidance.rewrite): `exit_policy` goes
+        ahead of its policy, and the lines a private network needs after it."""
         self.bin_dir = bin_dir
         self.dir = os.path.join(root, "onionsplit")
         os.makedirs(self.dir, exist_ok=True)
@@ -428,13 +434,21 @@ class Onionsplit:
         self.torrc = os.path.join(self.dir, "torrc")
         self.log = os.path.join(self.dir, "onionsplit.log")
         policy = exit_policy if exit_policy is not None else ["accept 127.0.0.0/8:*", "accept *:*"]
-        lines = ["TestingTorNetwork 1", f"DataDirectory {self.dir}/data", f"Nickname {nickname}",
-                 "Address 127.0.0.1", f"ORPort 127.0.0.1:{self.port}", "AssumeReachable 1",
-                 "ContactInfo onionsplit@localhost", "ExitRelay 1", "ExitPolicyRejectPrivate 0"]
-        lines += [f"ExitPolicy {p}" for p in policy]
-        lines += [f"Log info file {self.log}"] + list(extra) + net.dir_authority_lines()
-        with open(self.torrc, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        network = ["TestingTorNetwork 1", "Address 127.0.0.1", "AssumeReachable 1",
+                   "ExitPolicyRejectPrivate 0"]
+        if guidance_ports is not None:
+            exit_guidance.rewrite(self.dir, dict(guidance_ports, ORPort=self.port),
+                                  before_policy=policy,
+                                  extra=network + [f"Log info file {self.log}"] + list(extra) +
+                                  net.dir_authority_lines())
+        else:
+            lines = network + [f"DataDirectory {self.dir}/data", f"Nickname {nickname}",
+                               f"ORPort 127.0.0.1:{self.port}", "ContactInfo onionsplit@localhost",
+                               "ExitRelay 1"]
+            lines += [f"ExitPolicy {p}" for p in policy]
+            lines += [f"Log info file {self.log}"] + list(extra) + net.dir_authority_lines()
+            with open(self.torrc, "w") as f:
+                f.write("\n".join(lines) + "\n")
         out = subprocess.run([f"{bin_dir}/onionsplit", "--list-fingerprint", "-f", self.torrc],
                              check=True, capture_output=True, text=True, timeout=60).stdout
         self.fingerprint = "".join(out.split()[1:])

@@ -127,4 +127,20 @@ TEST(VerifyConfig, StreamdRefusesABadPolicyItemWithItsLine) {
   EXPECT_NE(out.find(t.path + "/torrc:3: ExitPolicy \"accept *:99999\""), std::string::npos) << out;
 }
 
+// The DirPort's sandboxed child reads only the page's directory: one that holds DataDirectory (and
+// so the keys) is refused at start, so --verify-config refuses it too.
+TEST(VerifyConfig, AFrontPageBesideTheDataDirectoryIsRefused) {
+  TempDir t;
+  std::ofstream(t.path + "/notice.html") << "<p>exit</p>\n";
+  std::ofstream(t.path + "/torrc") << "DataDirectory " << t.path << "/data\n"
+                                   << "DirPort 127.0.0.1:9030\n"
+                                   << "DirPortFrontPage " << t.path << "/notice.html\n";
+  VerifyRun r = verify(t.path + "/torrc");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(
+      r.output.find("DirPort: DirPortFrontPage's directory " + t.path + " holds the DataDirectory"),
+      std::string::npos)
+      << r.output;
+}
+
 }  // namespace

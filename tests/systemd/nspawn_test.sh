@@ -13,6 +13,8 @@
 #      work (CREATE_FAST answered; with tests/channeld/link_initiator_tool built);
 #   3. the ORPort accepts TCP connections while channeld is down (the backlog holds them) and a TLS
 #      handshake once it is back;
+#   3b. the opt-in MetricsPort and DirPort units: the metrics page and the DirPortFrontPage served
+#      from systemd's sockets by their own users without a network; the page read again on reload;
 #   4. the hourly key check runs and, with nothing due, leaves the daemons alone; with new keys due,
 #      it gives them to their daemons, reloads circuitd and restarts channeld;
 #   5. with a private network of Debian tor run from the host in the container's network namespace
@@ -247,6 +249,39 @@ pid=$(inside systemctl show -p MainPID --value onionsplit-control.service)
 [ "$(inside ps -o user= -p "$pid")" = onionsplit-control ] || die "onionsplit control runs as another user"
 [ "$(inside readlink "/proc/$pid/ns/net")" != "$initnet" ] || die "onionsplit control shares the host's network"
 log "ControlPort: PROTOCOLINFO answered by onionsplit-control (its own user, no network)"
+# The DirPort under systemd (opt-in: onionsplit-dirport.socket and .service), moved to
+# 127.0.0.1:9030 by a drop-in: GET / is the DirPortFrontPage, served by its own user without a
+# network of its own from systemd's socket, and `systemctl reload` reads the page again.
+inside sh -c 'printf "<p>exit notice</p>\n" >/etc/onionsplit/tor-exit-notice.html &&
+  printf "DirPort 127.0.0.1:9030\nDirPortFrontPage /etc/onionsplit/tor-exit-notice.html\n" >>/etc/onionsplit/torrc &&
+  mkdir -p /etc/systemd/system/onionsplit-dirport.socket.d &&
+  printf "[Socket]\nListenStream=\nListenStream=127.0.0.1:9030\n" >/etc/systemd/system/onionsplit-dirport.socket.d/port.conf &&
+  systemctl daemon-reload'
+inside systemctl enable --now onionsplit-dirport.socket onionsplit-dirport.service >/dev/null 2>&1 ||
+  { dump; die "cannot enable onionsplit-dirport"; }
+front_page() {
+  inside timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9030 && printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>/dev/null || true
+}
+# wait_page SECONDS TEXT: until GET / has TEXT.
+wait_page() {
+  local deadline=$((SECONDS + $1))
+  while [ $SECONDS -lt $deadline ]; do
+    front_page | grep -qxF "$2" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+wait_page 30 "<p>exit notice</p>" || { dump; front_page; die "the DirPort does not serve the front page"; }
+front_page | grep -q "^Content-Type: text/html" || die "the front page is not text/html"
+pid=$(inside systemctl show -p MainPID --value onionsplit-dirport.service)
+[ "$(inside ps -o user= -p "$pid")" = onionsplit-dirport ] || die "onionsplit dirport runs as another user"
+[ "$(inside readlink "/proc/$pid/ns/net")" != "$initnet" ] || die "onionsplit dirport shares the host's network"
+inside journalctl --no-pager -u onionsplit-dirport.service | grep -q "socket from systemd" ||
+  die "onionsplit dirport did not take systemd's socket"
+inside sh -c 'printf "<p>new notice</p>\n" >/etc/onionsplit/tor-exit-notice.html'
+inside systemctl reload onionsplit-dirport.service || { dump; die "cannot reload onionsplit-dirport"; }
+wait_page 10 "<p>new notice</p>" || { dump; die "the DirPort did not read the page again on reload"; }
+log "DirPort: the front page from systemd's socket, as onionsplit-dirport without a network; read again on reload"
 # The hourly key check, once now: nothing is due, so it must succeed and leave the daemons alone.
 before=$(inside systemctl show -p MainPID --value onionsplit-channeld.service)
 inside systemctl start onionsplit-keys-renew.service || { dump; die "onionsplit-keys-renew.service failed"; }

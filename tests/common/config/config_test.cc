@@ -133,6 +133,27 @@ TEST(Config, OptionNamesAreCaseInsensitive) {
   EXPECT_FALSE(r->config.exitRelay.has_value());
 }
 
+// DirPort in C tor's server-port forms: the same as ORPort's, IPv6Only refused as C tor refuses
+// an IPv6-only DirPort; "DirPort 0" means none.
+TEST(Config, DirPortLines) {
+  auto r = parseConfig(
+      "DirPort 9030\nDirPort 127.0.0.1:80 NoAdvertise\nDirPort [::1]:9030 NoListen\nDirPort 0\n");
+  ASSERT_TRUE(r) << describe(r.error());
+  ASSERT_EQ(r->config.dirPorts.size(), 3u);
+  EXPECT_EQ(r->config.dirPorts[0].address, "");
+  EXPECT_EQ(r->config.dirPorts[0].port, 9030);
+  EXPECT_EQ(r->config.dirPorts[1].address, "127.0.0.1");
+  EXPECT_TRUE(r->config.dirPorts[1].noAdvertise);
+  EXPECT_EQ(r->config.dirPorts[2].address, "::1");
+  EXPECT_TRUE(r->config.dirPorts[2].noListen);
+  EXPECT_TRUE(r->warnings.empty());
+  EXPECT_TRUE(parseConfig("DirPort 0\n")->config.dirPorts.empty());
+  for (const char* bad : {"DirPort 70000\n", "DirPort 9030 IPv6Only\n", "DirPort 1.2.3:80\n",
+                          "DirPort 80 NoListen NoAdvertise\n", "DirPort 80 Frobnicate\n",
+                          "DirPort 80 IPv4Only IPv6Only\n", "DirPort\n"})
+    EXPECT_FALSE(parseConfig(bad)) << bad;
+}
+
 TEST(Config, BadValuesAreRefused) {
   EXPECT_FALSE(parseConfig("Nickname has-dash\n"));
   EXPECT_FALSE(parseConfig("Nickname abcdefghijklmnopqrst\n"));

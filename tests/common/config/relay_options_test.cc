@@ -192,7 +192,8 @@ TEST(RelayOptions, DirPortFrontPageAndServerDns) {
   EXPECT_EQ(r->config.dirPortFrontPage, "/etc/tor/tor-exit-notice.html");
   EXPECT_FALSE(r->config.serverDnsDetectHijacking);
   EXPECT_EQ(r->config.serverDnsTestAddresses, (std::vector<std::string>{"a.example", "b.example"}));
-  EXPECT_EQ(r->warnings.size(), 2u) << "front page and test addresses have no effect here";
+  EXPECT_EQ(r->warnings.size(), 1u) << "the test addresses have no effect here (the front page "
+                                       "is served on the DirPort)";
   refusal("ServerDNSAllowNonRFC953Hostnames 1\n");
   refusal("ServerDNSDetectHijacking maybe\n");
   auto hijack = parseConfig("ServerDNSDetectHijacking 1\n");
