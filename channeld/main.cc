@@ -30,6 +30,7 @@
 #include "channeld/net/channels.h"
 #include "channeld/net/circuitd_link.h"
 #include "channeld/net/consensus_fetcher.h"
+#include "channeld/net/hibernation.h"
 #include "channeld/net/link_tls.h"
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
@@ -484,6 +485,27 @@ std::unique_ptr<ReachabilityTest> makeSelfTest(const config::Config& cfg, event_
 
 using CounterList = std::vector<std::pair<std::string, uint64_t>>;
 
+// AccountingMax (channeld/net/hibernation.h): the links' bytes on the wire feed it; its state
+// reaches the channels (soft: CREATEs refused, hard: channels closed) and the descriptor.
+std::unique_ptr<Hibernation> startHibernation(daemon::Runtime& rt, const LinkIdentity& id,
+                                              ChannelServer& channels,
+                                              DescriptorPublisher* publisher) {
+  Hibernation::Hooks hooks;
+  hooks.traffic = [&id] {
+    LinkTraffic a = id.tls.traffic(), b = id.clientTls.traffic();
+    return LinkTraffic{a.read + b.read, a.written + b.written};
+  };
+  hooks.change = [&channels, publisher](accounting::State s) {
+    channels.setHibernation(s != accounting::State::kAwake, s == accounting::State::kHard);
+    if (publisher) publisher->setHibernating(s != accounting::State::kAwake);
+  };
+  auto h = std::make_unique<Hibernation>(rt.loop().base(), rt.config(),
+                                         id.keys.rsaIdentity.publicKey().fingerprint(),
+                                         std::move(hooks));
+  h->start();
+  return h;
+}
+
 void addLinkCounters(const CircuitdLinkCounters& n, CounterList& out) {
   out.emplace_back("cells_to_circuitd_total", n.toCircuitd);
   out.emplace_back("cells_for_unknown_circuits_total", n.noCircuit);
@@ -718,6 +740,7 @@ int run(daemon::Runtime& rt) {
   if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
   if (refused) return daemon::kExitRefuseToRun;
   selfTest = makeSelfTest(cfg, rt.loop().base(), *ident, consensus, publisher.get(), orPort);
+  auto hibernation = startHibernation(rt, *ident, channels, publisher.get());
   auto shards = connectShards(rt, circuitdLink, circuitEntries, consensus);
   rt.control().waitingFor = [&] {
     std::vector<std::string> waiting;
@@ -741,6 +764,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());
+    out.emplace_back("creates_refused_hibernating_total", channels.createsRefusedHibernating());
+    hibernation->counters(out);
     dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
     out.emplace_back("descriptor_accepted_authorities", publisher ? publisher->acceptedMask() : 0);

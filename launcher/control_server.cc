@@ -135,6 +135,7 @@ struct ControlServer::Impl : control::Backend {
   // channeld's word on the relay's standing, from the same scrape (every second): the ORPort
   // self-test passed (or AssumeReachable 1), and an authority accepted the descriptor.
   bool orReachable = false, descriptorAccepted = false;
+  control::AccountingCounters accounting;    // channeld's, from the same scrape
   control::ServerStatusEvents serverStatus;  // STATUS_SERVER from channeld's counters
 
   std::shared_ptr<ControlLogSink> sink;
@@ -187,7 +188,7 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
   if (key == "dormant") return std::string("0");  // a relay never goes dormant
   // onionsplit builds no circuits of its own (no client role): none has been established.
   if (key == "status/circuit-established") return std::string("0");
-  if (key == "accounting/enabled") return std::string("0");  // no accounting in onionsplit
+  if (key.starts_with("accounting/")) return control::accountingInfo(key, accounting);
   // As C tor 0.4.9: no DirPort, so nothing to find unreachable there (DIR is always 1).
   bool orOk = orReachable || hooks.config().assumeReachable;
   if (key == "status/reachability-succeeded/or") return std::string(orOk ? "1" : "0");
@@ -278,38 +279,47 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
     return status.value_or("unknown");
   }
   if (key == "info/names")
-    return joinLines({"accounting/enabled -- 1 when accounting limits traffic (never here).",
-                      "address -- The IPv4 address the relay advertises.",
-                      "config-file -- Current location of the \"torrc\" file.",
-                      "config-text -- The options in force, one per line.",
-                      "config/defaults -- The options' defaults, one per line.",
-                      "config/names -- The options onionsplit reads, with their types.",
-                      "dormant -- 1 when the relay sleeps (a relay never does).",
-                      "events/names -- Events that the controller can ask for with SETEVENTS.",
-                      "exit-policy/full -- The entire exit policy of onion router",
-                      "fingerprint -- Get hash of server identity key.",
-                      "info/names -- List of GETINFO options, types, and documentation.",
-                      "ns/id/* -- A relay's consensus entry, by fingerprint.",
-                      "ns/name/* -- A relay's consensus entry, by nickname.",
-                      "net/listeners/control -- Bound addresses by type",
-                      "net/listeners/or -- Bound addresses by type",
-                      "process/descriptor-limit -- File descriptor limit.",
-                      "process/pid -- Process id belonging to the main tor process.",
-                      "process/user -- Username under which the tor process is running.",
-                      "status/accepted-server-descriptor -- 1 once an authority took the "
-                      "descriptor.",
-                      "status/circuit-established -- 1 once a circuit of our own was built.",
-                      "status/good-server-descriptor -- As accepted-server-descriptor.",
-                      "status/reachability-succeeded -- OR=1 DIR=1 once the ORPort self-test "
-                      "passed.",
-                      "status/reachability-succeeded/dir -- 1: there is no DirPort to test.",
-                      "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
-                      "status/version/current -- Status of the current version.",
-                      "status/version/recommended -- List of currently recommended versions.",
-                      "traffic/read -- Bytes read since the process was started.",
-                      "traffic/written -- Bytes written since the process was started.",
-                      "uptime -- Uptime of the Tor daemon in seconds.",
-                      "version -- The current version of Tor."});
+    return joinLines(
+        {"accounting/bytes -- Number of bytes read/written so far in the accounting "
+         "interval.",
+         "accounting/bytes-left -- Number of bytes left to write/read so far in the "
+         "accounting interval.",
+         "accounting/enabled -- Is accounting currently enabled?",
+         "accounting/hibernating -- Are we hibernating or awake?",
+         "accounting/interval-end -- Time when the accounting period ends.",
+         "accounting/interval-start -- Time when the accounting period starts.",
+         "accounting/interval-wake -- Time to wake up in this accounting period.",
+         "address -- The IPv4 address the relay advertises.",
+         "config-file -- Current location of the \"torrc\" file.",
+         "config-text -- The options in force, one per line.",
+         "config/defaults -- The options' defaults, one per line.",
+         "config/names -- The options onionsplit reads, with their types.",
+         "dormant -- 1 when the relay sleeps (a relay never does).",
+         "events/names -- Events that the controller can ask for with SETEVENTS.",
+         "exit-policy/full -- The entire exit policy of onion router",
+         "fingerprint -- Get hash of server identity key.",
+         "info/names -- List of GETINFO options, types, and documentation.",
+         "ns/id/* -- A relay's consensus entry, by fingerprint.",
+         "ns/name/* -- A relay's consensus entry, by nickname.",
+         "net/listeners/control -- Bound addresses by type",
+         "net/listeners/or -- Bound addresses by type",
+         "process/descriptor-limit -- File descriptor limit.",
+         "process/pid -- Process id belonging to the main tor process.",
+         "process/user -- Username under which the tor process is running.",
+         "status/accepted-server-descriptor -- 1 once an authority took the "
+         "descriptor.",
+         "status/circuit-established -- 1 once a circuit of our own was built.",
+         "status/good-server-descriptor -- As accepted-server-descriptor.",
+         "status/reachability-succeeded -- OR=1 DIR=1 once the ORPort self-test "
+         "passed.",
+         "status/reachability-succeeded/dir -- 1: there is no DirPort to test.",
+         "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
+         "status/version/current -- Status of the current version.",
+         "status/version/recommended -- List of currently recommended versions.",
+         "traffic/read -- Bytes read since the process was started.",
+         "traffic/written -- Bytes written since the process was started.",
+         "uptime -- Uptime of the Tor daemon in seconds.",
+         "version -- The current version of Tor."});
   if (auto v = processInfo(key)) return v;
   if (auto v = statusInfo(key, error); v || !error.empty()) return v;
   return relayInfo(key);
@@ -575,6 +585,7 @@ void ControlServer::standingFrom(const DaemonMetrics& channeld) {
     if (name == "descriptor_rounds_total") now.rounds = value;
     if (name == "orport_advertised") now.orPort = static_cast<uint16_t>(value);
     if (name == "descriptor_accepted_by") m.descriptorAccepted = value != 0;
+    control::readAccountingCounter(m.accounting, name, value);
   }
   m.orReachable = now.reachable;
   const config::Config& cfg = m.hooks.config();
