@@ -279,47 +279,38 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
     return status.value_or("unknown");
   }
   if (key == "info/names")
-    return joinLines(
-        {"accounting/bytes -- Number of bytes read/written so far in the accounting "
-         "interval.",
-         "accounting/bytes-left -- Number of bytes left to write/read so far in the "
-         "accounting interval.",
-         "accounting/enabled -- Is accounting currently enabled?",
-         "accounting/hibernating -- Are we hibernating or awake?",
-         "accounting/interval-end -- Time when the accounting period ends.",
-         "accounting/interval-start -- Time when the accounting period starts.",
-         "accounting/interval-wake -- Time to wake up in this accounting period.",
-         "address -- The IPv4 address the relay advertises.",
-         "config-file -- Current location of the \"torrc\" file.",
-         "config-text -- The options in force, one per line.",
-         "config/defaults -- The options' defaults, one per line.",
-         "config/names -- The options onionsplit reads, with their types.",
-         "dormant -- 1 when the relay sleeps (a relay never does).",
-         "events/names -- Events that the controller can ask for with SETEVENTS.",
-         "exit-policy/full -- The entire exit policy of onion router",
-         "fingerprint -- Get hash of server identity key.",
-         "info/names -- List of GETINFO options, types, and documentation.",
-         "ns/id/* -- A relay's consensus entry, by fingerprint.",
-         "ns/name/* -- A relay's consensus entry, by nickname.",
-         "net/listeners/control -- Bound addresses by type",
-         "net/listeners/or -- Bound addresses by type",
-         "process/descriptor-limit -- File descriptor limit.",
-         "process/pid -- Process id belonging to the main tor process.",
-         "process/user -- Username under which the tor process is running.",
-         "status/accepted-server-descriptor -- 1 once an authority took the "
-         "descriptor.",
-         "status/circuit-established -- 1 once a circuit of our own was built.",
-         "status/good-server-descriptor -- As accepted-server-descriptor.",
-         "status/reachability-succeeded -- OR=1 DIR=1 once the ORPort self-test "
-         "passed.",
-         "status/reachability-succeeded/dir -- 1: there is no DirPort to test.",
-         "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
-         "status/version/current -- Status of the current version.",
-         "status/version/recommended -- List of currently recommended versions.",
-         "traffic/read -- Bytes read since the process was started.",
-         "traffic/written -- Bytes written since the process was started.",
-         "uptime -- Uptime of the Tor daemon in seconds.",
-         "version -- The current version of Tor."});
+    return joinLines({std::string(control::kAccountingInfoNames),
+                      "address -- The IPv4 address the relay advertises.",
+                      "config-file -- Current location of the \"torrc\" file.",
+                      "config-text -- The options in force, one per line.",
+                      "config/defaults -- The options' defaults, one per line.",
+                      "config/names -- The options onionsplit reads, with their types.",
+                      "dormant -- 1 when the relay sleeps (a relay never does).",
+                      "events/names -- Events that the controller can ask for with SETEVENTS.",
+                      "exit-policy/full -- The entire exit policy of onion router",
+                      "fingerprint -- Get hash of server identity key.",
+                      "info/names -- List of GETINFO options, types, and documentation.",
+                      "ns/id/* -- A relay's consensus entry, by fingerprint.",
+                      "ns/name/* -- A relay's consensus entry, by nickname.",
+                      "net/listeners/control -- Bound addresses by type",
+                      "net/listeners/or -- Bound addresses by type",
+                      "process/descriptor-limit -- File descriptor limit.",
+                      "process/pid -- Process id belonging to the main tor process.",
+                      "process/user -- Username under which the tor process is running.",
+                      "status/accepted-server-descriptor -- 1 once an authority took the "
+                      "descriptor.",
+                      "status/circuit-established -- 1 once a circuit of our own was built.",
+                      "status/good-server-descriptor -- As accepted-server-descriptor.",
+                      "status/reachability-succeeded -- OR=1 DIR=1 once the ORPort self-test "
+                      "passed.",
+                      "status/reachability-succeeded/dir -- 1: there is no DirPort to test.",
+                      "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
+                      "status/version/current -- Status of the current version.",
+                      "status/version/recommended -- List of currently recommended versions.",
+                      "traffic/read -- Bytes read since the process was started.",
+                      "traffic/written -- Bytes written since the process was started.",
+                      "uptime -- Uptime of the Tor daemon in seconds.",
+                      "version -- The current version of Tor."});
   if (auto v = processInfo(key)) return v;
   if (auto v = statusInfo(key, error); v || !error.empty()) return v;
   return relayInfo(key);

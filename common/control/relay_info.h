@@ -52,5 +52,15 @@ void readAccountingCounter(AccountingCounters& a, std::string_view name, uint64_
 // "soft", "hard"), accounting/bytes and accounting/bytes-left ("READ WRITTEN"), and
 // accounting/interval-start, -wake, -end ("YYYY-MM-DD HH:MM:SS", UTC); nullopt for other keys.
 std::optional<std::string> accountingInfo(std::string_view key, const AccountingCounters& a);
+// Their lines of GETINFO info/names (C tor's texts), joined by "\n".
+inline constexpr const char* kAccountingInfoNames =
+    "accounting/bytes -- Number of bytes read/written so far in the accounting interval.\n"
+    "accounting/bytes-left -- Number of bytes left to write/read so far in the accounting "
+    "interval.\n"
+    "accounting/enabled -- Is accounting currently enabled?\n"
+    "accounting/hibernating -- Are we hibernating or awake?\n"
+    "accounting/interval-end -- Time when the accounting period ends.\n"
+    "accounting/interval-start -- Time when the accounting period starts.\n"
+    "accounting/interval-wake -- Time to wake up in this accounting period.";
 
 }  // namespace onionsplit::control
