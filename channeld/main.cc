@@ -37,6 +37,7 @@
 #include "channeld/net/publisher.h"
 #include "channeld/net/reachability.h"
 #include "channeld/net/relay_status.h"
+#include "channeld/net/streamd_bytes.h"
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
 #include "common/crypto/ed25519_cert.h"
@@ -489,12 +490,20 @@ using CounterList = std::vector<std::pair<std::string, uint64_t>>;
 // reaches the channels (soft: CREATEs refused, hard: channels closed) and the descriptor.
 std::unique_ptr<Hibernation> startHibernation(daemon::Runtime& rt, const LinkIdentity& id,
                                               ChannelServer& channels,
-                                              DescriptorPublisher* publisher) {
+                                              DescriptorPublisher* publisher,
+                                              std::unique_ptr<StreamdBytes>& exits) {
   Hibernation::Hooks hooks;
-  hooks.traffic = [&id] {
+  hooks.traffic.emplace_back([&id] {
     LinkTraffic a = id.tls.traffic(), b = id.clientTls.traffic();
     return LinkTraffic{a.read + b.read, a.written + b.written};
-  };
+  });
+  if (rt.config().accountingMaxBytes) {
+    exits = std::make_unique<StreamdBytes>(rt.loop().base(), rt.socketPath("streamd"));
+    hooks.traffic.emplace_back([e = exits.get()] {
+      e->poll();  // the answer counts at the next second
+      return e->totals();
+    });
+  }
   hooks.change = [&channels, publisher](accounting::State s) {
     channels.setHibernation(s != accounting::State::kAwake, s == accounting::State::kHard);
     if (publisher) publisher->setHibernating(s != accounting::State::kAwake);
@@ -740,7 +749,8 @@ int run(daemon::Runtime& rt) {
   if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
   if (refused) return daemon::kExitRefuseToRun;
   selfTest = makeSelfTest(cfg, rt.loop().base(), *ident, consensus, publisher.get(), orPort);
-  auto hibernation = startHibernation(rt, *ident, channels, publisher.get());
+  std::unique_ptr<StreamdBytes> exitBytes;
+  auto hibernation = startHibernation(rt, *ident, channels, publisher.get(), exitBytes);
   auto shards = connectShards(rt, circuitdLink, circuitEntries, consensus);
   rt.control().waitingFor = [&] {
     std::vector<std::string> waiting;
@@ -766,6 +776,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());
     out.emplace_back("creates_refused_hibernating_total", channels.createsRefusedHibernating());
     hibernation->counters(out);
+    if (exitBytes) out.emplace_back("accounting_streamd_answers_total", exitBytes->answers());
     dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
     out.emplace_back("descriptor_accepted_authorities", publisher ? publisher->acceptedMask() : 0);

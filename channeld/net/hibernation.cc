@@ -87,7 +87,8 @@ Hibernation::~Hibernation() {
 
 void Hibernation::start() {
   if (!core_.enabled()) return;
-  if (hooks_.traffic) seen_ = hooks_.traffic();
+  for (const auto& source : hooks_.traffic)
+    seen_.push_back(source());
   lastTick_ = static_cast<int64_t>(std::time(nullptr));
   core_.start(lastTick_);
   log();
@@ -104,11 +105,13 @@ void Hibernation::onTimer(evutil_socket_t, short, void* arg) {
 
 void Hibernation::tick(int64_t now) {
   if (!core_.enabled()) return;
-  LinkTraffic t = hooks_.traffic ? hooks_.traffic() : LinkTraffic{};
-  // The totals only grow; a smaller one (never expected) counts from there.
-  uint64_t read = t.read >= seen_.read ? t.read - seen_.read : t.read;
-  uint64_t written = t.written >= seen_.written ? t.written - seen_.written : t.written;
-  seen_ = t;
+  uint64_t read = 0, written = 0;
+  for (size_t i = 0; i < hooks_.traffic.size() && i < seen_.size(); ++i) {
+    LinkTraffic t = hooks_.traffic[i]();
+    read += t.read >= seen_[i].read ? t.read - seen_[i].read : t.read;
+    written += t.written >= seen_[i].written ? t.written - seen_[i].written : t.written;
+    seen_[i] = t;
+  }
   core_.addBytes(read, written, now > lastTick_ ? static_cast<uint64_t>(now - lastTick_) : 0);
   lastTick_ = now;
   accounting::State before = core_.state();

@@ -30,7 +30,9 @@ namespace onionsplit::channeld {
 class Hibernation {
  public:
   struct Hooks {
-    std::function<LinkTraffic()> traffic;           // the links' bytes so far (only ever grows)
+    // Each counts bytes so far (the links' TLS bytes; streamd's exit sockets); a total that goes
+    // down (its daemon restarted) counts again from 0.
+    std::vector<std::function<LinkTraffic()>> traffic;
     std::function<void(accounting::State)> change;  // after every change of state
   };
   // Reads the record (when AccountingMax is set); `identity` is the RSA identity digest.
@@ -61,7 +63,7 @@ class Hibernation {
   accounting::Accounting core_;
   int fd_ = -1;
   uint64_t sequence_ = 0;
-  LinkTraffic seen_;
+  std::vector<LinkTraffic> seen_;  // per source of Hooks::traffic
   int64_t lastTick_ = 0;
   event* timer_ = nullptr;
 };

@@ -954,7 +954,7 @@ TEST(ChannelServer, AccountingHibernatesSoftThenHardAndWakesAtTheNextInterval) {
   std::vector<accounting::State> changes;
   auto hooks = [&] {
     Hibernation::Hooks h;
-    h.traffic = [&l] { return l.serverTls->traffic(); };
+    h.traffic = {[&l] { return l.serverTls->traffic(); }};
     h.change = [&](accounting::State s) {
       changes.push_back(s);
       l.server->setHibernation(s != accounting::State::kAwake, s == accounting::State::kHard);

@@ -752,6 +752,9 @@ TEST(LauncherProcesses, AccountingMaxHibernatesAfterTraffic) {
   EXPECT_NE(asleep.find("created 0"), std::string::npos) << asleep;
   EXPECT_NE(asleep.find("error "), std::string::npos) << "asleep: no channel\n" << asleep;
   EXPECT_EQ(getinfo(c, "accounting/bytes-left").substr(0, 2), "0 ") << "read the whole budget";
+  // streamd's exit bytes count too: channeld asks it every second.
+  EXPECT_GT(counterOf(statusOf(l.ipc())["channeld"], "accounting_streamd_answers_total"), 0u);
+  EXPECT_EQ(l.log().find("restarting"), std::string::npos) << l.log();
   EXPECT_TRUE(l.stop());
 }
 
