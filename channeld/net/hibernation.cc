@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <tuple>
 
 namespace onionsplit::channeld {
 namespace {
@@ -35,6 +36,13 @@ std::string readSlots(int fd) {
 }
 
 }  // namespace
+
+bool accountingChanged(const config::Config& running, const config::Config& fresh) {
+  const auto &a = running.accountingStart, &b = fresh.accountingStart;
+  return running.accountingMaxBytes != fresh.accountingMaxBytes ||
+         running.accountingRule != fresh.accountingRule ||
+         std::tie(a.unit, a.day, a.hour, a.minute) != std::tie(b.unit, b.day, b.hour, b.minute);
+}
 
 int64_t localUtcOffset() {
   std::time_t now = std::time(nullptr);
@@ -81,7 +89,10 @@ Hibernation::Hibernation(event_base* base, const config::Config& cfg,
 }
 
 Hibernation::~Hibernation() {
-  if (timer_) event_free(timer_);
+  if (timer_) {
+    event_free(timer_);
+    store();  // what was counted since the last write
+  }
   if (fd_ >= 0) close(fd_);
 }
 

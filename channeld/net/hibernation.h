@@ -35,7 +35,8 @@ class Hibernation {
     std::vector<std::function<LinkTraffic()>> traffic;
     std::function<void(accounting::State)> change;  // after every change of state
   };
-  // Reads the record (when AccountingMax is set); `identity` is the RSA identity digest.
+  // Reads the record (when AccountingMax is set); `identity` is the RSA identity digest. The record
+  // is stored again when this goes (channeld stops or restarts).
   Hibernation(event_base* base, const config::Config& cfg, const std::array<uint8_t, 20>& identity,
               Hooks hooks);
   ~Hibernation();
@@ -67,6 +68,10 @@ class Hibernation {
   int64_t lastTick_ = 0;
   event* timer_ = nullptr;
 };
+
+// Whether a reload changes AccountingMax, AccountingStart or AccountingRule (channeld restarts to
+// apply them; the record carries the interval over).
+bool accountingChanged(const config::Config& running, const config::Config& fresh);
 
 // Seconds east of UTC of the local time now (AccountingStart is local time, as in C tor); read
 // before the sandbox.

@@ -755,6 +755,21 @@ TEST(LauncherProcesses, AccountingMaxHibernatesAfterTraffic) {
   // streamd's exit bytes count too: channeld asks it every second.
   EXPECT_GT(counterOf(statusOf(l.ipc())["channeld"], "accounting_streamd_answers_total"), 0u);
   EXPECT_EQ(l.log().find("restarting"), std::string::npos) << l.log();
+  // A reload with twice the budget: channeld restarts with the interval's bytes and wakes.
+  std::string spent = getinfo(c, "accounting/bytes");
+  l.rewrite("AccountingMax 2 MBytes\nORPort 127.0.0.1:" + std::to_string(orPort) +
+            "\nControlPort 127.0.0.1:" + std::to_string(ctlPort) +
+            "\nCookieAuthentication 0\nLog notice file " + l.dir + "/data/log\n");
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  EXPECT_TRUE(logShows(l, "the Accounting options changed; channeld restarts")) << l.log();
+  for (int i = 0; i < 100 && state != "awake"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    state = getinfo(c, "accounting/hibernating");
+  }
+  EXPECT_EQ(state, "awake") << l.log();
+  uint64_t before = std::stoull(spent), after = std::stoull(getinfo(c, "accounting/bytes"));
+  EXPECT_GE(after, before) << "the record written as channeld stopped was read back";
+  EXPECT_NE(flood(orPort, fp, 1).find("created 1"), std::string::npos) << "awake again";
   EXPECT_TRUE(l.stop());
 }
 
