@@ -56,7 +56,8 @@ Hibernation::Hibernation(event_base* base, const config::Config& cfg,
     : base_(base),
       path_(cfg.dataDirectory + "/accounting-state"),
       hooks_(std::move(hooks)),
-      core_(settingsOf(cfg), identity) {
+      core_(settingsOf(cfg), identity),
+      heartbeatSeconds_(static_cast<int64_t>(cfg.heartbeatPeriodSeconds)) {
   if (!core_.enabled()) return;
   fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   struct stat st {};
@@ -102,6 +103,7 @@ void Hibernation::start() {
     seen_.push_back(source());
   lastTick_ = static_cast<int64_t>(std::time(nullptr));
   core_.start(lastTick_);
+  lastHeartbeat_ = lastTick_;
   log();
   if (core_.state() != accounting::State::kAwake && hooks_.change) hooks_.change(core_.state());
   if (core_.recordDue(lastTick_)) store();
@@ -130,6 +132,11 @@ void Hibernation::tick(int64_t now) {
   log();
   if (core_.state() != before && hooks_.change) hooks_.change(core_.state());
   if (core_.recordDue(now)) store();
+  if (heartbeatSeconds_ > 0 && now - lastHeartbeat_ >= heartbeatSeconds_) {
+    lastHeartbeat_ = now;
+    if (core_.state() == accounting::State::kAwake)
+      spdlog::info("{}", accounting::heartbeatLine(core_, now));
+  }
 }
 
 void Hibernation::log() {

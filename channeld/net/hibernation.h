@@ -3,6 +3,7 @@
 // relay's links (TLS on the wire, both directions of every channel) to the interval, lets the core
 // decide, and tells channeld's parts what changed: soft hibernation refuses new circuits, hard
 // hibernation closes every channel, and the descriptor says "hibernating 1" while either lasts.
+// Every HeartbeatPeriod, while awake, it logs C tor's accounting heartbeat line.
 //
 // The record (bytes and interval) is kept in DataDirectory/accounting-state, opened (created 0600)
 // before the sandbox like the consensus cache and written through that descriptor: two slots
@@ -66,6 +67,7 @@ class Hibernation {
   uint64_t sequence_ = 0;
   std::vector<LinkTraffic> seen_;  // per source of Hooks::traffic
   int64_t lastTick_ = 0;
+  int64_t heartbeatSeconds_ = 0, lastHeartbeat_ = 0;  // HeartbeatPeriod's accounting line
   event* timer_ = nullptr;
 };
 

@@ -432,4 +432,39 @@ bool Accounting::recordDue(int64_t now) {
   return true;
 }
 
+namespace {
+
+std::string usage(uint64_t bytes) {
+  char buf[64];
+  if (bytes < (uint64_t{1} << 20))
+    std::snprintf(buf, sizeof buf, "%llu kB", static_cast<unsigned long long>(bytes >> 10));
+  else if (bytes < (uint64_t{1} << 30))
+    std::snprintf(buf, sizeof buf, "%.2f MB", static_cast<double>(bytes) / (1 << 20));
+  else
+    std::snprintf(buf, sizeof buf, "%.2f GB", static_cast<double>(bytes) / (1 << 30));
+  return buf;
+}
+
+std::string uptime(int64_t secs) {
+  const int64_t days = secs / 86400, hours = secs % 86400 / 3600, minutes = secs % 3600 / 60;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld hours", static_cast<long long>(hours),
+                static_cast<long long>(minutes));
+  if (days == 0) return buf;
+  return std::to_string(days) + (days == 1 ? " day " : " days ") + buf;
+}
+
+}  // namespace
+
+std::string heartbeatLine(const Accounting& a, int64_t now) {
+  static constexpr const char* kRules[] = {"max", "sum", "in", "out"};
+  const Settings& s = a.settings();
+  const Record& r = a.record();
+  return "Heartbeat: Accounting enabled. Sent: " + usage(r.bytesWritten) +
+         ", Received: " + usage(r.bytesRead) + ", Used: " + usage(a.usedBytes()) + " / " +
+         usage(s.maxBytes) + ", Rule: " + kRules[static_cast<int>(s.rule)] +
+         ". The current accounting interval ends on " + isoTime(a.intervalEnd()) + ", in " +
+         uptime(a.intervalEnd() > now ? a.intervalEnd() - now : 0) + ".";
+}
+
 }  // namespace onionsplit::accounting

@@ -84,6 +84,7 @@ class Accounting {
 
   State state() const { return state_; }
   bool enabled() const { return settings_.maxBytes != 0; }
+  const Settings& settings() const { return settings_; }
   // The bytes AccountingRule counts, and GETINFO accounting/bytes-left's two numbers.
   uint64_t usedBytes() const;
   std::pair<uint64_t, uint64_t> bytesLeft() const;
@@ -120,5 +121,10 @@ class Accounting {
   uint64_t notedRead_ = 0, notedWritten_ = 0;
   std::vector<std::string> notes_;
 };
+
+// C tor's heartbeat line of accounting ("Heartbeat: Accounting enabled. Sent: 1.50 MB, Received:
+// ..., Used: ... / ..., Rule: max. The current accounting interval ends on ..., in 2 days 3:04
+// hours."), for a relay that is awake; times in UTC.
+std::string heartbeatLine(const Accounting& a, int64_t now);
 
 }  // namespace onionsplit::accounting

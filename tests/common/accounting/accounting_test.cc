@@ -190,6 +190,17 @@ TEST(Accounting, RecordDueEveryTenMinutesTwentyMiBOrChange) {
   EXPECT_TRUE(a.recordDue(kMar15Noon + 602));
 }
 
+TEST(Accounting, HeartbeatLineAsCtor) {
+  Settings s = budget(uint64_t{2} << 30);
+  Accounting a(s, kId);
+  a.start(kMar15Noon);
+  a.addBytes(uint64_t{3} << 19, 5 << 10, 1);
+  EXPECT_EQ(heartbeatLine(a, kMar15Noon),
+            "Heartbeat: Accounting enabled. Sent: 5 kB, Received: 1.50 MB, Used: 1.50 MB / 2.00 "
+            "GB, Rule: max. The current accounting interval ends on 2026-04-01 00:00:00, in 16 "
+            "days 12:00 hours.");
+}
+
 TEST(AccountingRecord, TwoSlotsSurviveATornWrite) {
   Record r;
   r.intervalStart = kMar1;
