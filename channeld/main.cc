@@ -30,12 +30,14 @@
 #include "channeld/net/channels.h"
 #include "channeld/net/circuitd_link.h"
 #include "channeld/net/consensus_fetcher.h"
+#include "channeld/net/hibernation.h"
 #include "channeld/net/link_tls.h"
 #include "channeld/net/or_listener.h"
 #include "channeld/net/outbound.h"
 #include "channeld/net/publisher.h"
 #include "channeld/net/reachability.h"
 #include "channeld/net/relay_status.h"
+#include "channeld/net/streamd_bytes.h"
 #include "common/base/hex.h"
 #include "common/config/relay_options.h"
 #include "common/config/reload.h"
@@ -233,14 +235,19 @@ class DosWiring {
 
 // SIGHUP: the bandwidth buckets and the descriptor follow the configuration read again (the
 // publisher reads it when it builds), and the onion keys are read again (rotation). A changed
-// FamilyId makes channeld end, to be started again: the family keys are read before the sandbox,
-// which keeps them out of reach now.
+// FamilyId (or Accounting* option) makes channeld end, to be started again: the family keys (the
+// accounting record) are read before the sandbox, which keeps them out of reach now.
 void applyReload(daemon::Runtime& rt, ChannelServer& channels, DescriptorPublisher* publisher,
                  const config::Config& previous) {
   const config::Config& cfg = rt.config();
   if (std::tie(previous.familyIds, previous.allFamilyIds) !=
       std::tie(cfg.familyIds, cfg.allFamilyIds)) {
     spdlog::info("reload: FamilyId changed; channeld restarts to read the family keys");
+    rt.loop().stop();
+    return;
+  }
+  if (accountingChanged(previous, cfg)) {
+    spdlog::info("reload: the Accounting options changed; channeld restarts to apply them");
     rt.loop().stop();
     return;
   }
@@ -485,6 +492,46 @@ std::unique_ptr<ReachabilityTest> makeSelfTest(const config::Config& cfg, event_
 
 using CounterList = std::vector<std::pair<std::string, uint64_t>>;
 
+// AccountingMax (channeld/net/hibernation.h): the links' bytes on the wire and streamd's exit
+// bytes feed it; its state reaches the channels (soft: CREATEs refused, hard: channels closed) and
+// the descriptor.
+struct AccountingWiring {
+  std::unique_ptr<StreamdBytes> exits;  // goes after `hibernation`, which reads it
+  std::unique_ptr<Hibernation> hibernation;
+
+  void counters(const ChannelServer& channels, CounterList& out) const {
+    out.emplace_back("creates_refused_hibernating_total", channels.createsRefusedHibernating());
+    hibernation->counters(out);
+    if (exits) out.emplace_back("accounting_streamd_answers_total", exits->answers());
+  }
+};
+
+AccountingWiring startHibernation(daemon::Runtime& rt, const LinkIdentity& id,
+                                  ChannelServer& channels, DescriptorPublisher* publisher) {
+  AccountingWiring w;
+  Hibernation::Hooks hooks;
+  hooks.traffic.emplace_back([&id] {
+    LinkTraffic a = id.tls.traffic(), b = id.clientTls.traffic();
+    return LinkTraffic{a.read + b.read, a.written + b.written};
+  });
+  if (rt.config().accountingMaxBytes) {
+    w.exits = std::make_unique<StreamdBytes>(rt.loop().base(), rt.socketPath("streamd"));
+    hooks.traffic.emplace_back([e = w.exits.get()] {
+      e->poll();  // the answer counts at the next second
+      return e->totals();
+    });
+  }
+  hooks.change = [&channels, publisher](accounting::State s) {
+    channels.setHibernation(s != accounting::State::kAwake, s == accounting::State::kHard);
+    if (publisher) publisher->setHibernating(s != accounting::State::kAwake);
+  };
+  w.hibernation = std::make_unique<Hibernation>(rt.loop().base(), rt.config(),
+                                                id.keys.rsaIdentity.publicKey().fingerprint(),
+                                                std::move(hooks));
+  w.hibernation->start();
+  return w;
+}
+
 void addLinkCounters(const CircuitdLinkCounters& n, CounterList& out) {
   out.emplace_back("cells_to_circuitd_total", n.toCircuitd);
   out.emplace_back("cells_for_unknown_circuits_total", n.noCircuit);
@@ -611,6 +658,15 @@ std::vector<std::unique_ptr<ipc::ClientLink<Traits>>> connectShards(daemon::Runt
   return shards;
 }
 
+// The circuitd shards not attached yet (Control's waitingFor).
+std::vector<std::string> unattached(
+    const std::vector<std::unique_ptr<ipc::ClientLink<Traits>>>& shards) {
+  std::vector<std::string> waiting;
+  for (const auto& l : shards)
+    if (!l->attached()) waiting.push_back(l->peer());
+  return waiting;
+}
+
 int run(daemon::Runtime& rt) {
   const auto& cfg = rt.config();
   auto passedOrPorts = systemdOrPorts();
@@ -720,13 +776,9 @@ int run(daemon::Runtime& rt) {
   if (!cfg.dirAuthorities.empty()) consensus.start();  // from the cache first, if it has one
   if (refused) return daemon::kExitRefuseToRun;
   selfTest = makeSelfTest(cfg, rt.loop().base(), *ident, consensus, publisher.get(), orPort);
+  auto accounting = startHibernation(rt, *ident, channels, publisher.get());
   auto shards = connectShards(rt, circuitdLink, circuitEntries, consensus);
-  rt.control().waitingFor = [&] {
-    std::vector<std::string> waiting;
-    for (const auto& l : shards)
-      if (!l->attached()) waiting.push_back(l->peer());
-    return waiting;
-  };
+  rt.control().waitingFor = [&] { return unattached(shards); };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     addConsensusCounters(consensus.counters(), out);
     status.addCounters(out);
@@ -743,6 +795,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("link_handshakes_completed_total", channels.handshakesCompleted());
     out.emplace_back("link_handshakes_failed_total", channels.handshakesFailed());
     out.emplace_back("creates_refused_shutting_down_total", channels.createsRefusedWhileStopping());
+    accounting.counters(channels, out);
     dos.counters(out);
     out.emplace_back("descriptor_accepted_by", publisher ? publisher->acceptedBy() : 0);
     out.emplace_back("descriptor_accepted_authorities", publisher ? publisher->acceptedMask() : 0);

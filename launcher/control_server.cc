@@ -157,6 +157,7 @@ struct ControlServer::Impl : control::Backend {
   // channeld's word on the relay's standing, from the same scrape (every second): the ORPort
   // self-test passed (or AssumeReachable 1), and an authority accepted the descriptor.
   bool orReachable = false, descriptorAccepted = false;
+  control::AccountingCounters accounting;    // channeld's, from the same scrape
   control::ServerStatusEvents serverStatus;  // STATUS_SERVER from channeld's counters
 
   std::shared_ptr<ControlLogSink> sink;
@@ -203,7 +204,7 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
   if (key == "dormant") return std::string("0");  // a relay never goes dormant
   // onionsplit builds no circuits of its own (no client role): none has been established.
   if (key == "status/circuit-established") return std::string("0");
-  if (key == "accounting/enabled") return std::string("0");  // no accounting in onionsplit
+  if (key.starts_with("accounting/")) return control::accountingInfo(key, accounting);
   // As C tor 0.4.9: no DirPort, so nothing to find unreachable there (DIR is always 1).
   bool orOk = orReachable || hooks.config().assumeReachable;
   if (key == "status/reachability-succeeded/or") return std::string(orOk ? "1" : "0");
@@ -294,7 +295,7 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
     return status.value_or("unknown");
   }
   if (key == "info/names")
-    return joinLines({"accounting/enabled -- 1 when accounting limits traffic (never here).",
+    return joinLines({std::string(control::kAccountingInfoNames),
                       "address -- The IPv4 address the relay advertises.",
                       "config-file -- Current location of the \"torrc\" file.",
                       "config-text -- The options in force, one per line.",
@@ -598,6 +599,7 @@ void ControlServer::standingFrom(const DaemonMetrics& channeld) {
     if (name == "descriptor_rounds_total") now.rounds = value;
     if (name == "orport_advertised") now.orPort = static_cast<uint16_t>(value);
     if (name == "descriptor_accepted_by") m.descriptorAccepted = value != 0;
+    control::readAccountingCounter(m.accounting, name, value);
   }
   m.orReachable = now.reachable;
   const config::Config& cfg = m.hooks.config();

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 fail=0
 report() { echo "layering: $*"; fail=1; }
 
-PURE_DIRS="common/base common/cell common/crypto common/flowctl common/conflux common/exitpolicy common/config common/dirdoc common/dos channeld/descriptor channeld/link circuitd/core streamd/dns streamd/core client"
+PURE_DIRS="common/base common/cell common/crypto common/flowctl common/conflux common/exitpolicy common/config common/dirdoc common/dos common/accounting channeld/descriptor channeld/link circuitd/core streamd/dns streamd/core client"
 DAEMONS="channeld circuitd streamd confluxd launcher"
 IO_INCLUDES='#include *[<"](event2/|capnp/(rpc|ez-rpc|rpc-twoparty)|kj/async|spdlog/|sys/socket\.h|sys/un\.h|sys/epoll\.h|netinet/|openssl/ssl\.h|unistd\.h|fcntl\.h|fstream|iostream|thread|mutex|common/(ipc|sandbox|daemon)/)'
 
@@ -35,7 +35,7 @@ for d in $PURE_DIRS; do
     deps=$(tr '\n' ' ' < "$d/CMakeLists.txt" | grep -oE 'DEPS[^)]*' | sed 's/^DEPS//')
     for dep in $deps; do
       case "$dep" in
-        os_base|os_cell|os_crypto|os_flowctl|os_conflux|os_exitpolicy|os_config|os_dirdoc|os_dos|os_channeld_descriptor|os_channeld_link|os_circuitd_core|os_streamd_dns|os_streamd_core|os_client|OpenSSL::Crypto) ;;
+        os_base|os_cell|os_crypto|os_flowctl|os_accounting|os_conflux|os_exitpolicy|os_config|os_dirdoc|os_dos|os_channeld_descriptor|os_channeld_link|os_circuitd_core|os_streamd_dns|os_streamd_core|os_client|OpenSSL::Crypto) ;;
         *) report "$d links $dep, which is not a pure library" ;;
       esac
     done

@@ -79,6 +79,7 @@ std::string buildServerDescriptor(const DescriptorInputs& in, DescriptorSigner& 
   // After "family" and before "contact", as C tor's router_dump_router_to_string.
   for (const auto& cert : in.familyCerts)
     d += "family-cert\n" + pemBlock("FAMILY CERT", Bytes(cert));
+  if (in.hibernating) d += "hibernating 1\n";  // where C tor puts it
   if (!in.contact.empty()) d += "contact " + in.contact + "\n";
   d += "ntor-onion-key " + toBase64NoPad(in.ntorOnionKey) + "\n";
   d += in.policyLines;

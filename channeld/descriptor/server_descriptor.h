@@ -48,7 +48,8 @@ struct DescriptorInputs {
   std::vector<std::string> family;  // "$FINGERPRINT" entries, already canonical
   // "family-cert" objects, in order: type 0C certificates (makeFamilyCert), binary.
   std::vector<std::vector<uint8_t>> familyCerts;
-  std::string contact;  // may be empty
+  bool hibernating = false;  // "hibernating 1": accounting's soft or hard hibernation
+  std::string contact;       // may be empty
   std::array<uint8_t, 32> ntorOnionKey{};
   std::string policyLines;  // "accept ...\n"/"reject ...\n" lines (exitpolicy)
   std::string ipv6Policy;   // summary, or empty when IPv6 exit is off

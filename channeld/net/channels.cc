@@ -196,7 +196,16 @@ size_t ChannelServer::stalledChannels() const {
                                            [](const auto& kv) { return kv.second->stalled; }));
 }
 
+void ChannelServer::setHibernation(bool refuseCircuits, bool closeChannels) {
+  hibernating_ = refuseCircuits || closeChannels;
+  dormant_ = closeChannels;
+  if (!dormant_) return;
+  for (const auto& [id, ch] : channels_)
+    if (!ch->closing) closeLater(id, "hibernating (AccountingMax reached)");
+}
+
 void ChannelServer::accept(std::unique_ptr<OrConnection> conn) {
+  if (dormant_) return;  // hard hibernation: the connection closes as it goes
   auto ch = std::make_unique<Channel>();
   ch->server = this;
   ch->id = next_++;
@@ -469,13 +478,16 @@ bool ChannelServer::handleOpenCell(Channel& ch, const cell::CellView& c) {
     case ChannelCircuits::Decision::kForward:
       break;
   }
-  if (create && (refusingCircuits_ || (hooks_.refuseCreate && hooks_.refuseCreate(ch.info)))) {
+  const bool stopping = refusingCircuits_ || hibernating_;
+  if (create && (stopping || (hooks_.refuseCreate && hooks_.refuseCreate(ch.info)))) {
     // C tor (command_process_create_cell): DESTROY, the circuit never exists; HIBERNATING while
-    // the relay shuts down, RESOURCELIMIT from the DoS defence.
+    // the relay shuts down or hibernates, RESOURCELIMIT from the DoS defence.
     (void)ch.circuits->toPeer(static_cast<uint8_t>(CellCmd::kDestroy), circId, now_());
     writeCell(ch, circId, static_cast<uint8_t>(CellCmd::kDestroy),
-              Bytes(refusingCircuits_ ? kHibernatingDestroy : kResourceLimitDestroy));
-    ++(refusingCircuits_ ? shutdownRefusedCreates_ : dosRefusedCreates_);
+              Bytes(stopping ? kHibernatingDestroy : kResourceLimitDestroy));
+    ++(refusingCircuits_ ? shutdownRefusedCreates_
+       : hibernating_    ? hibernatingRefusedCreates_
+                         : dosRefusedCreates_);
     return true;
   }
   if (hooks_.cell && !hooks_.cell(ch.id, circId, c.command, c.payload)) {

@@ -135,6 +135,11 @@ class ChannelServer {
   // with DESTROY HIBERNATING, as C tor does; open circuits carry on.
   void refuseNewCircuits() { refusingCircuits_ = true; }
   uint64_t createsRefusedWhileStopping() const { return shutdownRefusedCreates_; }
+  // Accounting's hibernation (channeld/net/hibernation.h). Soft: every CREATE is answered with
+  // DESTROY HIBERNATING, as while shutting down. Hard: also every channel closes, and so does each
+  // connection accepted until it ends. Awake again (both false): as before.
+  void setHibernation(bool refuseCircuits, bool closeChannels);
+  uint64_t createsRefusedHibernating() const { return hibernatingRefusedCreates_; }
   // circuitd can take cells again: every stalled channel reads on.
   void resume();
   // The same on the next loop turn (safe inside a callback of the circuitd pipe).
@@ -231,6 +236,8 @@ class ChannelServer {
   uint64_t handshakes_ = 0, failures_ = 0, dosRefusedCreates_ = 0, shutdownRefusedCreates_ = 0;
   uint64_t readLimitReached_ = 0, writeLimitReached_ = 0, outputCapReached_ = 0;
   bool refusingCircuits_ = false;
+  bool hibernating_ = false, dormant_ = false;  // setHibernation
+  uint64_t hibernatingRefusedCreates_ = 0;
   std::array<std::array<uint64_t, 2>, 2> created_{};  // ConnectionTally::created
 };
 

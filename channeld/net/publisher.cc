@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "channeld/descriptor/server_descriptor.h"
 #include "common/base/hex.h"
 #include "common/base/version.h"
@@ -80,6 +82,7 @@ std::string DescriptorPublisher::build(std::time_t now, std::string& error) cons
   in.bandwidthAvg = config::relayedBandwidthRate(cfg_);
   in.bandwidthBurst = config::relayedBandwidthBurst(cfg_);
   in.bandwidthObserved = 0;
+  in.hibernating = hibernating_;
   auto tap = crypto::RsaPublicKey::fromDer(Bytes(onion_.tapPublicDer));
   if (!tap) {
     error = "the TAP onion key is unreadable";
@@ -122,6 +125,11 @@ void DescriptorPublisher::onRetry(evutil_socket_t, short, void* arg) {
   ++self->retries_;
   std::vector<size_t> again = self->failed_;
   self->publishTo(again);
+}
+
+void DescriptorPublisher::setHibernating(bool hibernating) {
+  if (std::exchange(hibernating_, hibernating) == hibernating) return;
+  if (timer_) publishNow();
 }
 
 void DescriptorPublisher::publishNow() {

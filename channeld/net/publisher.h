@@ -51,6 +51,10 @@ class DescriptorPublisher {
   // this publisher. None by default.
   void setFamilyKeys(const std::vector<keys::FamilyKey>& keys) { family_ = &keys; }
 
+  // Accounting hibernates (soft or hard) or wakes: the descriptor says "hibernating 1" while it
+  // does, and a change is published at once (once publishing has started).
+  void setHibernating(bool hibernating);
+
   // Builds and signs the descriptor as of `now` (also for tests). Empty with `error` on failure.
   std::string build(std::time_t now, std::string& error) const;
   // Authorities that have the current descriptor.
@@ -93,6 +97,7 @@ class DescriptorPublisher {
   size_t pending_ = 0;  // authorities of this round that have not answered
   std::vector<size_t> failed_;
   unsigned retries_ = 0;
+  bool hibernating_ = false;
   std::chrono::milliseconds firstRetry_{60'000}, retryDelay_{60'000}, maxRetry_{1'200'000};
   std::string fingerprintHex_;
 };

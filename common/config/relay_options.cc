@@ -49,26 +49,28 @@ Status readInterval(uint64_t& out, std::string_view name, std::string_view v) {
   return {};
 }
 
-// "HH:MM", 24-hour time.
-bool readClock(std::string_view s, AccountingStart& out) {
+// "HH:MM", 24-hour time; C tor's messages (hibernate.c accounting_parse_options).
+std::optional<std::string> readClock(std::string_view s, AccountingStart& out) {
   size_t colon = s.find(':');
-  if (colon == s.npos) return false;
   auto h = number<unsigned>(s.substr(0, colon));
+  if (!h || *h > 23) return std::string("Accounting start time not parseable: bad hour.");
+  if (colon == s.npos)
+    return std::string("Accounting start time not parseable: not in HH:MM format");
   auto m = number<unsigned>(s.substr(colon + 1));
-  if (!h || !m || *h > 23 || *m > 59) return false;
+  if (!m || *m > 59) return std::string("Accounting start time not parseable: bad minute");
   out.hour = static_cast<uint8_t>(*h);
   out.minute = static_cast<uint8_t>(*m);
-  return true;
+  return std::nullopt;
 }
 
+// AccountingStart day|week|month [day] HH:MM, with C tor's messages.
 Status readAccountingStart(Config& c, std::string_view v) {
   auto words = split(v, ' ');
   AccountingStart a;
   auto bad = [&](const std::string& why) {
     return fail("AccountingStart \"" + std::string(v) + "\": " + why);
   };
-  if (words.empty()) return bad("needs day, week or month");
-  size_t want = iequals(words[0], "day") ? 2 : 3;
+  if (words.size() < 2) return bad("Too few arguments to AccountingStart");
   if (iequals(words[0], "day")) {
     a.unit = AccountingStart::Unit::kDay;
   } else if (iequals(words[0], "week")) {
@@ -76,16 +78,22 @@ Status readAccountingStart(Config& c, std::string_view v) {
   } else if (iequals(words[0], "month")) {
     a.unit = AccountingStart::Unit::kMonth;
   } else {
-    return bad("the unit must be day, week or month");
+    return bad("Unrecognized accounting unit '" + std::string(words[0]) +
+               "': only 'month', 'week', and 'day' are supported.");
   }
-  if (words.size() != want) return bad("expected " + std::to_string(want) + " fields");
+  size_t want = a.unit == AccountingStart::Unit::kDay ? 2 : 3;
   if (want == 3) {
+    bool week = a.unit == AccountingStart::Unit::kWeek;
     auto d = number<unsigned>(words[1]);
-    unsigned max = a.unit == AccountingStart::Unit::kWeek ? 7 : 28;
-    if (!d || *d < 1 || *d > max) return bad("the day must be 1 to " + std::to_string(max));
+    if (!d || *d < 1 || *d > (week ? 7u : 28u))
+      return bad(week ? "Weekly accounting must begin on a day between 1 (Monday) and 7 (Sunday)"
+                      : "Monthly accounting must begin on a day between 1 and 28");
     a.day = static_cast<uint8_t>(*d);
   }
-  if (!readClock(words[want - 1], a)) return bad("the time must be HH:MM");
+  if (words.size() != want)
+    return bad("Accounting unit '" + std::string(words[0]) + "' requires " +
+               std::to_string(want - 1) + " argument" + (want > 2 ? "s." : "."));
+  if (auto why = readClock(words[want - 1], a)) return bad(*why);
   c.accountingStart = a;
   return {};
 }
@@ -169,10 +177,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
   auto is = [&](std::string_view name) { return iequals(key, name); };
   // What onionsplit does not do yet: refused when a value asks for it (DESIGN.md §6), with the
   // value checked first so a typo is reported as one.
-  if (is("AccountingMax") && c.accountingMaxBytes)
-    return Status(
-        fail(std::string("AccountingMax: onionsplit does not implement accounting and "
-                         "hibernation yet (only AccountingMax 0 is accepted)")));
   if (is("ServerDNSAllowNonRFC953Hostnames") && c.serverDnsAllowNonRfc953Hostnames)
     return Status(
         fail(std::string("ServerDNSAllowNonRFC953Hostnames 1: streamd always refuses "
@@ -182,8 +186,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
     warning = "streamd does not test its resolvers for hijacking; set 0 to silence this";
   if (is("ServerDNSTestAddresses"))
     warning = "has no effect: streamd does not test its resolvers for hijacking";
-  if (is("AccountingStart") || is("AccountingRule"))
-    warning = "has no effect without AccountingMax";
   return st;
 }
 

@@ -3,6 +3,7 @@
 
 #include <functional>
 
+#include "common/accounting/accounting.h"
 #include "common/base/hex.h"
 #include "common/control/protocol.h"
 
@@ -266,6 +267,32 @@ std::optional<std::string> addressInConsensus(std::string_view consensus,
     return out.has_value();
   });
   return out;
+}
+
+void readAccountingCounter(AccountingCounters& a, std::string_view name, uint64_t value) {
+  auto t = static_cast<int64_t>(value);
+  if (name == "accounting_enabled") a.enabled = value != 0;
+  if (name == "accounting_state") a.state = value;
+  if (name == "accounting_bytes_read") a.read = value;
+  if (name == "accounting_bytes_written") a.written = value;
+  if (name == "accounting_bytes_left_read") a.leftRead = value;
+  if (name == "accounting_bytes_left_written") a.leftWritten = value;
+  if (name == "accounting_interval_start") a.start = t;
+  if (name == "accounting_interval_wake") a.wake = t;
+  if (name == "accounting_interval_end") a.end = t;
+}
+
+std::optional<std::string> accountingInfo(std::string_view key, const AccountingCounters& a) {
+  auto pair = [](uint64_t x, uint64_t y) { return std::to_string(x) + " " + std::to_string(y); };
+  if (key == "accounting/enabled") return std::string(a.enabled ? "1" : "0");
+  if (key == "accounting/hibernating")
+    return std::string(accounting::stateName(static_cast<accounting::State>(a.state)));
+  if (key == "accounting/bytes") return pair(a.read, a.written);
+  if (key == "accounting/bytes-left") return pair(a.leftRead, a.leftWritten);
+  if (key == "accounting/interval-start") return accounting::isoTime(a.start);
+  if (key == "accounting/interval-wake") return accounting::isoTime(a.wake);
+  if (key == "accounting/interval-end") return accounting::isoTime(a.end);
+  return std::nullopt;
 }
 
 }  // namespace onionsplit::control

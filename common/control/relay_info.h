@@ -3,6 +3,7 @@
 // flavour) consensus text, in C tor's control-port layout of a router status entry.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,5 +38,29 @@ std::optional<std::string> entryByName(std::string_view consensus, std::string_v
 // The IPv4 address of the entry with `fingerprint` ("r" line), if it is in the consensus.
 std::optional<std::string> addressInConsensus(std::string_view consensus,
                                               std::string_view fingerprint);
+
+// Accounting as channeld's counters report it (accounting_*: channeld/net/hibernation.h).
+struct AccountingCounters {
+  bool enabled = false;
+  uint64_t state = 0;  // 0 awake, 1 soft, 2 hard
+  uint64_t read = 0, written = 0, leftRead = 0, leftWritten = 0;
+  int64_t start = 0, wake = 0, end = 0;
+};
+// Takes channeld's counter `name` if it is one of accounting's.
+void readAccountingCounter(AccountingCounters& a, std::string_view name, uint64_t value);
+// C tor's answers to GETINFO accounting/enabled ("0"/"1"), accounting/hibernating ("awake",
+// "soft", "hard"), accounting/bytes and accounting/bytes-left ("READ WRITTEN"), and
+// accounting/interval-start, -wake, -end ("YYYY-MM-DD HH:MM:SS", UTC); nullopt for other keys.
+std::optional<std::string> accountingInfo(std::string_view key, const AccountingCounters& a);
+// Their lines of GETINFO info/names (C tor's texts), joined by "\n".
+inline constexpr const char* kAccountingInfoNames =
+    "accounting/bytes -- Number of bytes read/written so far in the accounting interval.\n"
+    "accounting/bytes-left -- Number of bytes left to write/read so far in the accounting "
+    "interval.\n"
+    "accounting/enabled -- Is accounting currently enabled?\n"
+    "accounting/hibernating -- Are we hibernating or awake?\n"
+    "accounting/interval-end -- Time when the accounting period ends.\n"
+    "accounting/interval-start -- Time when the accounting period starts.\n"
+    "accounting/interval-wake -- Time to wake up in this accounting period.";
 
 }  // namespace onionsplit::control

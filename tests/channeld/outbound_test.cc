@@ -19,6 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "channeld/net/hibernation.h"
 #include "common/crypto/ed25519_cert.h"
 #include "common/daemon/reactor_oom.h"
 
@@ -924,6 +929,136 @@ TEST(ChannelServer, OverItsBudgetTheChannelHoldingTheMostIsClosed) {
   EXPECT_EQ(quiet.received, 4u * cell::kMaxCellLen) << "the bystander is still answered";
   EXPECT_LE(l.server->memory().bytes(), l.server->memory().lowWater());
   EXPECT_EQ(l.server->channels(), 1u);
+}
+
+// AccountingMax (channeld/net/hibernation.h) on a real channel: the bytes its TLS reads count;
+// near the budget (C tor's soft limit, 95%) a CREATE is answered with DESTROY HIBERNATING while the
+// channel stays; at the budget the channel closes and new connections close at once; the record in
+// DataDirectory/accounting-state brings a restarted channeld back asleep; at the next interval the
+// relay wakes and takes circuits again. The clock is given to tick().
+TEST(ChannelServer, AccountingHibernatesSoftThenHardAndWakesAtTheNextInterval) {
+  std::vector<uint32_t> toCircuitd;
+  Loopback l(std::chrono::milliseconds(5000), std::chrono::seconds(300),
+             [&](ChannelServer::Hooks& h) {
+               h.cell = [&](ChannelId, uint32_t circId, uint8_t, Bytes) {
+                 toCircuitd.push_back(circId);
+                 return true;
+               };
+             });
+  ASSERT_TRUE(l.listener);
+  char dir[] = "/tmp/onionsplit-acct-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  config::Config cfg;
+  cfg.dataDirectory = dir;
+  cfg.accountingMaxBytes = 64 * 1024;
+  std::vector<accounting::State> changes;
+  auto hooks = [&] {
+    Hibernation::Hooks h;
+    h.traffic = {[&l] { return l.serverTls->traffic(); }};
+    h.change = [&](accounting::State s) {
+      changes.push_back(s);
+      l.server->setHibernation(s != accounting::State::kAwake, s == accounting::State::kHard);
+    };
+    return h;
+  };
+  auto hib = std::make_unique<Hibernation>(l.base, cfg, std::array<uint8_t, 20>{7}, hooks());
+  hib->start();
+  auto got = l.openRaw();
+  ASSERT_TRUE(got);
+  bufferevent* bev = got->conn->bev();
+  uint8_t payload[cell::kCellPayloadLen] = {};
+  auto send = [&](uint32_t circ, cell::CellCmd cmd) {
+    uint8_t buf[cell::kMaxCellLen];
+    Writer w{MutBytes(buf)};
+    cell::encodeFixedCell(w, got->info.linkVersion, circ, cmd, Bytes(payload));
+    bufferevent_write(bev, w.written().data(), w.written().size());
+  };
+  send(1, cell::CellCmd::kCreateFast);
+  for (int i = 0; i < 30 && toCircuitd.empty(); ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(toCircuitd, std::vector<uint32_t>{1});
+  // PADDING, four cells (2 KiB, under the last 5%) a second, until the soft limit.
+  int64_t now = std::time(nullptr);
+  for (int i = 0; i < 100 && hib->core().state() == accounting::State::kAwake; ++i) {
+    uint64_t before = l.serverTls->traffic().read;
+    for (int k = 0; k < 4; ++k)
+      send(0, cell::CellCmd::kPadding);
+    for (int j = 0; j < 40 && l.serverTls->traffic().read < before + 4 * cell::kMaxCellLen; ++j)
+      spin(l.base, 25);
+    hib->tick(++now);
+  }
+  ASSERT_EQ(hib->core().state(), accounting::State::kSoft);
+  EXPECT_EQ(changes, std::vector<accounting::State>{accounting::State::kSoft});
+  send(2, cell::CellCmd::kCreateFast);
+  evbuffer* in = bufferevent_get_input(bev);
+  for (int i = 0; i < 30 && evbuffer_get_length(in) < cell::kMaxCellLen; ++i)
+    spin(l.base, 50);
+  ASSERT_EQ(evbuffer_get_length(in), cell::kMaxCellLen) << "one DESTROY";
+  std::array<uint8_t, cell::kMaxCellLen> c{};
+  evbuffer_remove(in, c.data(), c.size());
+  EXPECT_EQ(c[4], static_cast<uint8_t>(cell::CellCmd::kDestroy));
+  EXPECT_EQ(c[5], 4) << "HIBERNATING";
+  EXPECT_EQ(toCircuitd, std::vector<uint32_t>{1}) << "the refused CREATE never reaches circuitd";
+  EXPECT_EQ(l.server->createsRefusedHibernating(), 1u);
+  // On to the budget: the channel closes, and a new connection is not taken.
+  for (int i = 0; i < 100 && hib->core().state() == accounting::State::kSoft; ++i) {
+    for (int k = 0; k < 4; ++k)
+      send(0, cell::CellCmd::kPadding);
+    spin(l.base, 100);
+    hib->tick(++now);
+  }
+  ASSERT_EQ(hib->core().state(), accounting::State::kHard);
+  for (int i = 0; i < 40 && l.server->channels() > 0; ++i)
+    spin(l.base, 50);
+  EXPECT_EQ(l.server->channels(), 0u);
+  got.reset();
+  EXPECT_FALSE(l.openRaw()) << "a connection while asleep is closed";
+  // A restarted channeld reads the record and is asleep at once.
+  {
+    std::vector<accounting::State> before = changes;
+    Hibernation again(l.base, cfg, std::array<uint8_t, 20>{7}, hooks());
+    again.start();
+    EXPECT_EQ(again.core().state(), accounting::State::kHard);
+    EXPECT_GE(again.core().usedBytes(), cfg.accountingMaxBytes);
+    changes = before;
+  }
+  // The next interval: awake, circuits taken again.
+  hib->tick(hib->core().intervalEnd());
+  EXPECT_EQ(hib->core().state(), accounting::State::kAwake);
+  EXPECT_EQ(changes.back(), accounting::State::kAwake);
+  auto fresh = l.openRaw();
+  ASSERT_TRUE(fresh);
+  got = std::move(fresh);
+  bev = got->conn->bev();
+  send(3, cell::CellCmd::kCreateFast);
+  for (int i = 0; i < 30 && toCircuitd.size() < 2; ++i)
+    spin(l.base, 50);
+  EXPECT_EQ(toCircuitd, (std::vector<uint32_t>{1, 3}));
+  hib.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A state file that holds no whole record is a log line and a fresh interval, never a crash.
+TEST(ChannelServer, ACorruptAccountingStateStartsAFreshInterval) {
+  char dir[] = "/tmp/onionsplit-acct-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  { std::ofstream(std::string(dir) + "/accounting-state") << std::string(700, 'z'); }
+  event_base* base = event_base_new();
+  config::Config cfg;
+  cfg.dataDirectory = dir;
+  cfg.accountingMaxBytes = 1024;
+  {
+    Hibernation h(base, cfg, std::array<uint8_t, 20>{}, Hibernation::Hooks{});
+    h.start();
+    EXPECT_EQ(h.core().state(), accounting::State::kAwake);
+    EXPECT_EQ(h.core().usedBytes(), 0u);
+  }
+  // What it wrote in place of the garbage reads back.
+  std::ifstream f(std::string(dir) + "/accounting-state");
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_TRUE(accounting::decodeFile(text));
+  event_base_free(base);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

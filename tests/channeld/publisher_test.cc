@@ -63,6 +63,48 @@ TEST(DescriptorPublisher, AnAuthorityThatRefusedGetsTheDescriptorAgainAfterTheBa
   std::filesystem::remove_all(dir);
 }
 
+// Accounting's hibernation: setHibernating publishes at once a descriptor with "hibernating 1"
+// (before "contact", where C tor writes it), and waking publishes one without it.
+TEST(DescriptorPublisher, HibernatingIsPublishedAtOnceAndWakingToo) {
+  char tmpl[] = "/tmp/onionsplit-publisher-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto now = std::time(nullptr);
+  ASSERT_TRUE(keys::ensureRelayKeys(dir, "pubtest", static_cast<uint64_t>(now), {}));
+  auto id = keys::loadIdentityKeys(dir);
+  auto onion = keys::loadDescriptorOnionKeys(dir);
+  ASSERT_TRUE(id && onion);
+  event_base* base = event_base_new();
+  {
+    FakeAuthority auth(base);
+    config::Config cfg;
+    cfg.nickname = "pubtest";
+    cfg.address = "127.0.0.1";
+    cfg.contactInfo = "ops@example";
+    cfg.dirAuthorities = {authorityAt("auth", auth.port)};
+    DescriptorPublisher pub(base, cfg, *id, *onion, 9001, now);
+    auto until = [&](int posts) {
+      for (int i = 0; i < 500 && (auth.posts < posts || pub.acceptedBy() < 1); ++i) {
+        timeval tick{0, 20'000};
+        event_base_loopexit(base, &tick);
+        event_base_dispatch(base);
+      }
+    };
+    pub.setHibernating(true);  // before publishing starts: nothing sent yet
+    EXPECT_EQ(auth.posts, 0);
+    pub.start();
+    until(1);
+    size_t at = auth.stored.find("\nhibernating 1\n");
+    ASSERT_NE(at, std::string::npos) << auth.stored;
+    EXPECT_LT(at, auth.stored.find("\ncontact ops@example\n"));
+    pub.setHibernating(false);
+    until(2);
+    EXPECT_EQ(auth.posts, 2);
+    EXPECT_EQ(auth.stored.find("hibernating"), std::string::npos) << auth.stored;
+  }
+  event_base_free(base);
+  std::filesystem::remove_all(dir);
+}
+
 // A family key made by Debian's `tor --keygen-family` (tests/data/ctor-family): the descriptor
 // carries one family-cert, after "family" and before "contact" as C tor writes it, and the
 // certificate verifies with the project's own parser: type 0C, signed with the family key it

@@ -17,13 +17,16 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/accounting/accounting.h"
 #include "common/ipc/peers.h"
 #include "launcher/daemons.h"
 #include "launcher/status.h"
@@ -69,7 +72,9 @@ struct Launcher {
   std::string dir;
   pid_t pid = -1;
 
-  explicit Launcher(const std::string& extra) {
+  // `before` runs on the directory once the torrc is there, before the launcher starts.
+  explicit Launcher(const std::string& extra,
+                    const std::function<void(const std::string&)>& before = {}) {
     char tmpl[] = "/tmp/onionsplit-launcher-XXXXXX";
     if (!mkdtemp(tmpl)) return;
     dir = tmpl;
@@ -78,6 +83,7 @@ struct Launcher {
     for (size_t at; (at = text.find("@DIR@")) != std::string::npos;)
       text.replace(at, 5, dir);
     rewrite(text);
+    if (before) before(dir);
     std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
     pid = fork();
     if (pid == 0) {
@@ -654,6 +660,117 @@ TEST(LauncherProcesses, OwningControllerProcessGoneStopsTheRelay) {
   EXPECT_TRUE(logShows(l, "[notice] launcher: Monitored process " + pid + " is dead.")) << l.log();
   EXPECT_TRUE(logShows(l, "Owning controller process has vanished -- exiting now.")) << l.log();
   l.stop();
+}
+
+// GETINFO `key` on `c`: its value, or the reply's first line when it is not one.
+std::string getinfo(Controller& c, const std::string& key) {
+  std::string line = c.ask("GETINFO " + key);
+  for (int i = 0; i < 50 && line.starts_with("650 "); ++i)
+    line = c.next();
+  std::string head = "250-" + key + "=";
+  if (!line.starts_with(head)) return line;
+  c.next();  // "250 OK"
+  return line.substr(head.size(), line.size() - head.size() - 2);
+}
+
+// One run of create_flood_tool (a client's channel to the ORPort, `circuits` CREATE_FAST cells):
+// what it printed.
+std::string flood(uint16_t port, const std::string& fingerprint, int circuits) {
+  std::string cmd = std::string(ONIONSPLIT_BIN_DIR) + "/create_flood_tool 127.0.0.1 " +
+                    std::to_string(port) + " " + fingerprint + " --bind 127.0.0.1 --circuits " +
+                    std::to_string(circuits) + " --deadline 10 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "";
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof buf, p))
+    out += buf;
+  pclose(p);
+  return out;
+}
+
+// AccountingMax as C tor: the relay restarts into the interval its accounting-state records (90%
+// of 1 MByte read); client traffic on the ORPort takes it past the soft limit (95%), where a new
+// CREATE_FAST is answered with DESTROY HIBERNATING (reason 4), then to the budget, where channeld
+// closes every connection. A controller sees each step in GETINFO accounting/*.
+TEST(LauncherProcesses, AccountingMaxHibernatesAfterTraffic) {
+  uint16_t orPort = freePort(), ctlPort = freePort();
+  ASSERT_TRUE(orPort && ctlPort);
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  const int64_t start =
+      accounting::intervalStartContaining(config::AccountingStart{}, local.tm_gmtoff, now);
+  auto stored = [start](const std::string& dir) {
+    accounting::Record r;
+    r.intervalStart = start;
+    r.bytesRead = 900 * 1024;
+    std::filesystem::create_directories(dir + "/data");
+    chmod((dir + "/data").c_str(), 0700);
+    std::ofstream(dir + "/data/accounting-state") << accounting::encodeSlot(r, 1);
+  };
+  Launcher l("AccountingMax 1 MBytes\nORPort 127.0.0.1:" + std::to_string(orPort) +
+                 "\nControlPort 127.0.0.1:" + std::to_string(ctlPort) +
+                 "\nCookieAuthentication 0\nLog notice file @DIR@/data/log\n",
+             stored);
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  std::ifstream fpFile(l.dir + "/data/fingerprint");
+  std::string nick, fp;
+  fpFile >> nick >> fp;
+  ASSERT_EQ(fp.size(), 40u);
+  Controller c(ctlPort);
+  ASSERT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  std::string enabled;  // once the launcher has read channeld's counters
+  for (int i = 0; i < 50 && enabled != "1"; ++i) {
+    enabled = getinfo(c, "accounting/enabled");
+    if (enabled != "1") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(enabled, "1");
+  std::string state = getinfo(c, "accounting/hibernating");
+  ASSERT_EQ(state, "awake");
+  EXPECT_EQ(getinfo(c, "accounting/interval-start"), accounting::isoTime(start));
+  EXPECT_TRUE(getinfo(c, "accounting/bytes").starts_with("9216")) << "the stored bytes go on";
+  EXPECT_NE(flood(orPort, fp, 1).find("created 1"), std::string::npos) << "awake: a circuit";
+  // About 17 KB a run (under the 51 KB between 90% and the soft limit), a second apart.
+  auto floodUntil = [&](const std::string& want) {
+    for (int i = 0; i < 30 && state != want; ++i) {
+      flood(orPort, fp, 30);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+      state = getinfo(c, "accounting/hibernating");
+    }
+  };
+  floodUntil("soft");
+  ASSERT_EQ(state, "soft") << l.log();
+  EXPECT_TRUE(logShows(l, "Bandwidth soft limit reached; commencing hibernation.")) << l.log();
+  std::string refusedOut = flood(orPort, fp, 1);
+  EXPECT_NE(refusedOut.find("destroyed_reason4 1"), std::string::npos) << refusedOut;
+  floodUntil("hard");
+  ASSERT_EQ(state, "hard") << l.log();
+  EXPECT_TRUE(logShows(l, "Going dormant. Blowing away remaining connections.")) << l.log();
+  std::string asleep = flood(orPort, fp, 1);
+  EXPECT_NE(asleep.find("created 0"), std::string::npos) << asleep;
+  EXPECT_NE(asleep.find("error "), std::string::npos) << "asleep: no channel\n" << asleep;
+  EXPECT_EQ(getinfo(c, "accounting/bytes-left").substr(0, 2), "0 ") << "read the whole budget";
+  // streamd's exit bytes count too: channeld asks it every second.
+  EXPECT_GT(counterOf(statusOf(l.ipc())["channeld"], "accounting_streamd_answers_total"), 0u);
+  EXPECT_EQ(l.log().find("restarting"), std::string::npos) << l.log();
+  // A reload with twice the budget: channeld restarts with the interval's bytes and wakes.
+  std::string spent = getinfo(c, "accounting/bytes");
+  l.rewrite("AccountingMax 2 MBytes\nORPort 127.0.0.1:" + std::to_string(orPort) +
+            "\nControlPort 127.0.0.1:" + std::to_string(ctlPort) +
+            "\nCookieAuthentication 0\nLog notice file " + l.dir + "/data/log\n");
+  ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+  EXPECT_TRUE(logShows(l, "the Accounting options changed; channeld restarts")) << l.log();
+  for (int i = 0; i < 100 && state != "awake"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    state = getinfo(c, "accounting/hibernating");
+  }
+  EXPECT_EQ(state, "awake") << l.log();
+  uint64_t before = std::stoull(spent), after = std::stoull(getinfo(c, "accounting/bytes"));
+  EXPECT_GE(after, before) << "the record written as channeld stopped was read back";
+  EXPECT_NE(flood(orPort, fp, 1).find("created 1"), std::string::npos) << "awake again";
+  EXPECT_TRUE(l.stop());
 }
 
 }  // namespace

@@ -84,8 +84,23 @@ TEST(RelayOptions, Accounting) {
                           "month 1 24:00", "month 1 0:60", "month 1", "month x 0:00"})
     refusal(std::string("AccountingStart ") + bad + "\n");
   refusal("AccountingRule both\n");
-  // Hibernation is not implemented: a budget is refused with its line, not silently ignored.
-  EXPECT_EQ(refusal("Nickname a\nAccountingMax 1 TBytes\n").rfind("line 2: AccountingMax", 0), 0u);
+  EXPECT_EQ(ok("AccountingMax 1 TBytes\n").accountingMaxBytes, uint64_t{1} << 40);
+  EXPECT_EQ(ok("AccountingMax 300 KBytes\nAccountingRule out\n").accountingRule,
+            AccountingRule::kOut);
+  // C tor's messages (hibernate.c), after the line and the value.
+  auto says = [](const std::string& value, const std::string& what) {
+    std::string r = refusal("AccountingStart " + value + "\n");
+    EXPECT_NE(r.find(what), std::string::npos) << r;
+  };
+  says("week 8 1:00", "Weekly accounting must begin on a day between 1 (Monday) and 7 (Sunday)");
+  says("month 0 1:00", "Monthly accounting must begin on a day between 1 and 28");
+  says("day", "Too few arguments to AccountingStart");
+  says("day 1 1:00", "Accounting unit 'day' requires 1 argument.");
+  says("month 1", "Accounting unit 'month' requires 2 arguments.");
+  says("hour 1:00", "Unrecognized accounting unit 'hour'");
+  says("day 25:00", "bad hour");
+  says("day 1:61", "bad minute");
+  says("day 10", "not in HH:MM format");
 }
 
 TEST(RelayOptions, OutboundBindAddress) {
