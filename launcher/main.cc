@@ -786,7 +786,7 @@ int main(int argc, char** argv) {
   // What start would refuse, verify refuses too; start also makes or fixes the directory. (keygen
   // is left alone: under systemd it runs as root on a DataDirectory the daemons' group may enter.)
   if (loaded && (verify || (!status && !metrics && !control && !dirPort && !keygen && !listFp &&
-                             !memLimits))) {
+                            !memLimits))) {
     auto dd = launcher::checkDataDirectory(built.config, !verify);
     errors.insert(errors.end(), dd.errors.begin(), dd.errors.end());
     for (const auto& n : dd.notes)
