@@ -503,6 +503,7 @@ struct AccountingWiring {
     out.emplace_back("creates_refused_hibernating_total", channels.createsRefusedHibernating());
     hibernation->counters(out);
     if (exits) out.emplace_back("accounting_streamd_answers_total", exits->answers());
+    if (exits) out.emplace_back("streamd_hibernation_told_total", exits->hibernationTold());
   }
 };
 
@@ -521,9 +522,10 @@ AccountingWiring startHibernation(daemon::Runtime& rt, const LinkIdentity& id,
       return e->totals();
     });
   }
-  hooks.change = [&channels, publisher](accounting::State s) {
+  hooks.change = [&channels, publisher, exits = w.exits.get()](accounting::State s) {
     channels.setHibernation(s != accounting::State::kAwake, s == accounting::State::kHard);
     if (publisher) publisher->setHibernating(s != accounting::State::kAwake);
+    if (exits) exits->setHibernating(s != accounting::State::kAwake);  // new BEGINs refused
   };
   w.hibernation = std::make_unique<Hibernation>(rt.loop().base(), rt.config(),
                                                 id.keys.rsaIdentity.publicKey().fingerprint(),

@@ -8,10 +8,10 @@
 # addresses of clients. `reload` is the one method that acts: it does what SIGHUP does, which any
 # caller that can reach the socket may ask for (it opens no file the daemon did not read before).
 #
-# Ordering and lifetime: every method is stateless and may be called at any time after connecting,
-# in any order, any number of times (`reload` too: reloads queued together run one after the
-# other). A daemon that restarts answers afresh (counters start at 0,
-# `startedAt` changes), which is how a caller detects a restart.
+# Ordering and lifetime: every method but `setHibernating` (see there) is stateless and may be
+# called at any time after connecting, in any order, any number of times (`reload` too: reloads
+# queued together run one after the other). A daemon that restarts answers afresh (counters start
+# at 0, `startedAt` changes), which is how a caller detects a restart.
 @0xeffd972aa97136f5;
 
 using Cxx = import "/capnp/c++.capnp";
@@ -43,4 +43,13 @@ interface Control {
   # The relay's public identity, as far as this daemon holds it: the RSA identity's fingerprint
   # (40 upper-case hex digits), "" for a daemon that does not know it (only channeld does).
   identity @4 () -> (fingerprint :Text);
+  # AccountingMax (issue 16): whether the relay hibernates, soft or hard. Called by channeld, which
+  # alone decides (channeld/net/hibernation.h), on streamd only, over the one connection it keeps to
+  # IPCDirectory/streamd.sock (channeld/net/streamd_bytes.h): after every (re)connect and on every
+  # change of state. While true, streamd answers every new BEGIN with END HIBERNATING, as C tor's
+  # exit does (streams already open carry on; RESOLVE is answered as before, as in C tor); false
+  # lets them in again. The state lasts while the connection that set it does: when it closes, and
+  # when streamd restarts, streamd is awake until told again, which is why channeld tells it on
+  # every new connection. Any value is valid; the other daemons answer UNIMPLEMENTED.
+  setHibernating @5 (hibernating :Bool) -> ();
 }

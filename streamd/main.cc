@@ -66,6 +66,10 @@ class Bootstrap final : public ipc::WithControl<proto::Streamd::Server> {
     apply_(*fresh);
     return kj::READY_NOW;
   }
+  kj::Promise<void> setHibernating(SetHibernatingContext ctx) override {
+    ctx_.setHibernating(id_, ctx.getParams().getHibernating());
+    return kj::READY_NOW;
+  }
 
  private:
   StreamdContext& ctx_;
@@ -148,6 +152,7 @@ int run(daemon::Runtime& rt) {
       [&](ipc::ConnectionId id) {
         circuits.closed(id);
         sets.closed(id);
+        ctx.connectionClosed(id);
       });
   circuits.usePlanesOf(*listener);
   sets.usePlanesOf(*listener);
@@ -209,6 +214,8 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("messages_unknown_stream_total", c.unknownStream);
     out.emplace_back("dns_lookups_in_flight", c.lookups);
     out.emplace_back("dns_lookups_refused_total", c.lookupsRefused);
+    out.emplace_back("hibernating", shared.hibernating ? 1 : 0);
+    out.emplace_back("streams_refused_hibernating_total", c.refusedHibernating);
     for (size_t r = 1; r < c.endsSent.size(); ++r)
       if (c.endsSent[r])
         out.emplace_back(std::string("ends_sent_") + endReasonName(r) + "_total", c.endsSent[r]);

@@ -36,20 +36,24 @@ StreamdBytes::~StreamdBytes() {
 }
 
 void StreamdBytes::drop() {
-  asking_ = kj::READY_NOW;  // the question's promise goes before its connection
+  asking_ = kj::READY_NOW;  // the questions' promises go before their connection
+  telling_ = kj::READY_NOW;
   conn_.reset();
-  busy_ = broken_ = false;
+  busy_ = broken_ = tellingBusy_ = false;
+  streamdKnows_ = -1;
   waited_ = 0;
 }
 
 void StreamdBytes::poll() {
   if (broken_ || (busy_ && ++waited_ >= 5)) drop();
+  tell();
   if (busy_) return;
   if (!conn_) {
     int fd = connectUnix(path_);
     if (fd < 0) return;
     conn_ =
         std::make_unique<ipc::RpcConnection>(base_, fd, false, capnp::Capability::Client(nullptr));
+    tell();
   }
   busy_ = true;
   waited_ = 0;
@@ -70,6 +74,29 @@ void StreamdBytes::poll() {
                     },
                     [this](kj::Exception&&) { broken_ = true; })
                 .eagerlyEvaluate(nullptr);
+}
+
+void StreamdBytes::setHibernating(bool on) {
+  hibernating_ = on;
+  tell();
+}
+
+// One setHibernating call out at a time; a change made while it is out goes at the next poll().
+void StreamdBytes::tell() {
+  if (!conn_ || broken_ || tellingBusy_ || streamdKnows_ == static_cast<int>(hibernating_)) return;
+  tellingBusy_ = true;
+  const bool on = hibernating_;
+  auto request = conn_->bootstrap<proto::Control>().setHibernatingRequest();
+  request.setHibernating(on);
+  telling_ = request.send()
+                 .then(
+                     [this, on](auto&&) {
+                       tellingBusy_ = false;
+                       streamdKnows_ = on ? 1 : 0;
+                       ++told_;  // a change meanwhile goes at the next poll() (no call from here)
+                     },
+                     [this](kj::Exception&&) { broken_ = true; })
+                 .eagerlyEvaluate(nullptr);
 }
 
 }  // namespace onionsplit::channeld

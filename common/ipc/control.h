@@ -82,6 +82,12 @@ class WithControl : public Server {
     return kj::READY_NOW;
   }
 
+  // Only streamd hibernates its streams (it overrides this).
+  kj::Promise<void> setHibernating(proto::Control::Server::SetHibernatingContext) override {
+    return kj::Exception(kj::Exception::Type::UNIMPLEMENTED, __FILE__, __LINE__,
+                         kj::str("this daemon does not hibernate streams"));
+  }
+
  private:
   const ControlInfo& info_;
 };

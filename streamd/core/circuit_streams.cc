@@ -217,6 +217,10 @@ void CircuitStreams::onBegin(StreamId id, Bytes body, bool dir) {
     return sendEnd(id, EndReason::kResourceLimit);
   auto begin = cell::decodeBegin(body);
   if (!begin) return sendEnd(id, EndReason::kTorProtocol);
+  if (shared_.hibernating && begin->port != 0) {  // C tor parses the BEGIN (port included) first
+    ++shared_.counters.refusedHibernating;
+    return sendEnd(id, EndReason::kHibernating);
+  }
   StreamTarget t;
   t.host = std::string(begin->address);
   t.port = begin->port;

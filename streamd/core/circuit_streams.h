@@ -62,6 +62,7 @@ struct StreamCounters {
   uint64_t unknownStream = 0;           // DATA/END/SENDME/XON/XOFF for no open stream (dropped)
   uint64_t lookups = 0;                 // DNS lookups now in flight, every circuit together
   uint64_t lookupsRefused = 0;          // BEGINs and RESOLVEs ended past the lookup limits
+  uint64_t refusedHibernating = 0;      // BEGINs ended with END HIBERNATING
   std::array<uint64_t, 16> endsSent{};  // by END reason (index = reason)
   // Connects that failed for want of a local port (EADDRNOTAVAIL from connect, EADDRINUSE from
   // binding to OutboundBindAddress*): C tor's tor_relay_load_tcp_exhaustion_total.
@@ -75,6 +76,9 @@ struct StreamShared {
   bool ipv6Exit = false;      // RESOLVE asks for AAAA records too
   size_t maxStreams = 65536;  // daemon-wide cap on open streams (each holds at most a socket)
   size_t maxLookups = 16384;  // daemon-wide cap on DNS lookups in flight
+  // AccountingMax: the relay hibernates (channeld says so, proto/control.capnp setHibernating);
+  // new BEGINs end with END HIBERNATING, as C tor's exit answers them while we_are_hibernating().
+  bool hibernating = false;
   StreamLimits limits;
   flowctl::XonXoffParams xonXoff;
   StreamCounters counters;

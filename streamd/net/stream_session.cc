@@ -375,6 +375,23 @@ void StreamdContext::noteGrowth() {
   if (oom && memory.over()) oom->schedule();
 }
 
+void StreamdContext::setHibernating(ipc::ConnectionId by, bool on) {
+  if (on)
+    hibernatingBy = by;
+  else if (hibernatingBy == by)
+    hibernatingBy.reset();
+  else if (hibernatingBy)
+    return;  // another connection's state holds; this one's ends with it
+  if (shared.hibernating == on) return;
+  shared.hibernating = on;
+  spdlog::info(on ? "accounting: the relay hibernates; new streams are refused (END HIBERNATING)"
+                  : "accounting: the relay is awake; new streams are accepted again");
+}
+
+void StreamdContext::connectionClosed(ipc::ConnectionId id) {
+  if (hibernatingBy == id) setHibernating(id, false);
+}
+
 void StreamSession::collectOom(std::vector<flowctl::OomCandidate>& out,
                                std::vector<OomTarget>& targets) {
   for (auto& [flow, c] : circuits_)

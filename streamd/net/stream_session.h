@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -73,6 +74,11 @@ struct StreamdContext {
   OomHandler* oom = nullptr;
   std::vector<StreamSession*> sessions;
   uint64_t nextAge = 1;
+  // AccountingMax: the connection whose setHibernating(true) holds shared.hibernating (channeld's);
+  // when it closes, streamd is awake again (proto/control.capnp).
+  std::optional<ipc::ConnectionId> hibernatingBy;
+  void setHibernating(ipc::ConnectionId by, bool on);
+  void connectionClosed(ipc::ConnectionId id);
   // A buffer grew: schedules the OOM handler if over budget (never runs it here).
   void noteGrowth();
 };

@@ -693,6 +693,17 @@ std::string flood(uint16_t port, const std::string& fingerprint, int circuits) {
 // of 1 MByte read); client traffic on the ORPort takes it past the soft limit (95%), where a new
 // CREATE_FAST is answered with DESTROY HIBERNATING (reason 4), then to the budget, where channeld
 // closes every connection. A controller sees each step in GETINFO accounting/*.
+// streamd's `hibernating` counter, read until it is `want` (channeld tells streamd within about a
+// second of a change) or 5 s have passed.
+uint64_t streamdHibernating(Launcher& l, uint64_t want) {
+  uint64_t v = want ^ 1;
+  for (int i = 0; i < 50 && v != want; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    v = counterOf(statusOf(l.ipc())["streamd"], "hibernating");
+  }
+  return v;
+}
+
 TEST(LauncherProcesses, AccountingMaxHibernatesAfterTraffic) {
   uint16_t orPort = freePort(), ctlPort = freePort();
   ASSERT_TRUE(orPort && ctlPort);
@@ -745,6 +756,8 @@ TEST(LauncherProcesses, AccountingMaxHibernatesAfterTraffic) {
   EXPECT_TRUE(logShows(l, "Bandwidth soft limit reached; commencing hibernation.")) << l.log();
   std::string refusedOut = flood(orPort, fp, 1);
   EXPECT_NE(refusedOut.find("destroyed_reason4 1"), std::string::npos) << refusedOut;
+  // channeld tells streamd, which refuses new BEGINs (END HIBERNATING) until it wakes.
+  EXPECT_EQ(streamdHibernating(l, 1), 1u) << l.log();
   floodUntil("hard");
   ASSERT_EQ(state, "hard") << l.log();
   EXPECT_TRUE(logShows(l, "Going dormant. Blowing away remaining connections.")) << l.log();
@@ -770,6 +783,7 @@ TEST(LauncherProcesses, AccountingMaxHibernatesAfterTraffic) {
   uint64_t before = std::stoull(spent), after = std::stoull(getinfo(c, "accounting/bytes"));
   EXPECT_GE(after, before) << "the record written as channeld stopped was read back";
   EXPECT_NE(flood(orPort, fp, 1).find("created 1"), std::string::npos) << "awake again";
+  EXPECT_EQ(streamdHibernating(l, 0), 0u) << "streamd accepts BEGINs again\n" << l.log();
   EXPECT_TRUE(l.stop());
 }
 

@@ -190,6 +190,40 @@ TEST(CircuitStreams, RefusalsAndTheirReasons) {
   EXPECT_EQ(f.shared.counters.endsSent[4], 1u);
 }
 
+// AccountingMax: while the relay hibernates, new BEGINs end with END HIBERNATING before any lookup,
+// connect or exit policy check (C tor's connection_exit_begin_conn); open streams, RESOLVE and the
+// BEGIN_DIR refusal are as before; awake again, BEGINs are served.
+TEST(CircuitStreams, HibernationRefusesNewBeginsUntilAwake) {
+  Fixture f;
+  f.open(1);
+  f.shared.hibernating = true;
+  const auto hibernating = static_cast<uint8_t>(cell::EndReason::kHibernating);
+  f.msg(2, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  EXPECT_EQ(f.lastEnd(), hibernating);
+  f.msg(3, RelayCmd::kBegin, beginBody("example.com:80"));
+  EXPECT_EQ(f.lastEnd(), hibernating);
+  f.msg(4, RelayCmd::kBegin, beginBody("1.2.3.4:25"));  // the policy rejects it; hibernation first
+  EXPECT_EQ(f.lastEnd(), hibernating);
+  f.msg(5, RelayCmd::kBegin, beginBody("127.0.0.1:0"));
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kTorProtocol));
+  f.msg(6, RelayCmd::kBeginDir);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kNotDirectory));
+  EXPECT_EQ(f.io.connects.size(), 1u);
+  EXPECT_TRUE(f.io.resolves.empty());
+  EXPECT_EQ(f.shared.counters.refusedHibernating, 3u);
+  EXPECT_EQ(f.shared.counters.endsSent[hibernating], 3u);
+  f.msg(7, RelayCmd::kResolve, cstr("example.org"));  // C tor resolves while hibernating
+  EXPECT_EQ(f.io.resolves[7], "example.org");
+  f.msg(1, RelayCmd::kData, {'x'});  // a stream opened before carries on
+  EXPECT_EQ(f.io.written[1], "x");
+  EXPECT_TRUE(f.core.has(1));
+
+  f.shared.hibernating = false;
+  f.msg(8, RelayCmd::kBegin, beginBody("127.0.0.1:80"));
+  EXPECT_EQ(f.io.connects[8], "127.0.0.1:80");
+  EXPECT_EQ(f.shared.counters.refusedHibernating, 3u);
+}
+
 TEST(CircuitStreams, StreamIdReuseEndsBothAndUnknownIdsAreDropped) {
   Fixture f;
   f.open(3);
