@@ -112,6 +112,7 @@ int run(daemon::Runtime& rt) {
   if (fd < 0) return 1;
   StreamShared shared(*policy);
   shared.ipv6Exit = cfg.ipv6Exit;
+  shared.limits.allowNonRfc953Hostnames = cfg.serverDnsAllowNonRfc953Hostnames;
   // DoSStreamCreation*: the torrc over the consensus' values (from circuitd, setNetParams) over C
   // tor's defaults; XON/XOFF: the consensus' cc_xoff_*/cc_xon_* or C tor's defaults.
   shared.dos = dos::resolve(cfg.dos, {});
@@ -183,6 +184,7 @@ int run(daemon::Runtime& rt) {
     }
     *policy = std::move(*fresh);
     shared.ipv6Exit = cfg.ipv6Exit;
+    shared.limits.allowNonRfc953Hostnames = cfg.serverDnsAllowNonRfc953Hostnames;
     ++policyReloads;
     spdlog::info("reload: exit policy replaced; new streams follow it");
   });

@@ -175,12 +175,6 @@ std::optional<Status> applyRelayOption(Config& c, std::string_view key, std::str
   auto st = readRelayOption(c, key, v);
   if (!st || !*st) return st;
   auto is = [&](std::string_view name) { return iequals(key, name); };
-  // What onionsplit does not do yet: refused when a value asks for it (DESIGN.md §6), with the
-  // value checked first so a typo is reported as one.
-  if (is("ServerDNSAllowNonRFC953Hostnames") && c.serverDnsAllowNonRfc953Hostnames)
-    return Status(
-        fail(std::string("ServerDNSAllowNonRFC953Hostnames 1: streamd always refuses "
-                         "names that are not valid hostnames (C tor's default, 0)")));
   // Accepted values without an effect on the network that onionsplit does not give them.
   if (is("ServerDNSDetectHijacking") && v == "1")
     warning = "streamd does not test its resolvers for hijacking; set 0 to silence this";

@@ -3,9 +3,8 @@
 // FamilyId, FamilyKeyDirectory, HeartbeatPeriod, PublishServerDescriptor, KeepalivePeriod,
 // ConnLimit, NumCPUs, DirPortFrontPage, ShutdownWaitLength, SyslogIdentityTag and
 // ServerDNS{AllowNonRFC953Hostnames,DetectHijacking,TestAddresses}. Each is read with C tor's
-// syntax, default and range into Config; where onionsplit does not give an option its effect,
-// checkRelayOptions refuses a value that asks for it (DESIGN.md §6), or warns when the value has no
-// effect on the network.
+// syntax, default and range into Config; where onionsplit does not give an option its effect
+// (ServerDNSDetectHijacking 1, ServerDNSTestAddresses), the value is accepted with a warning.
 #pragma once
 
 #include <optional>

@@ -269,7 +269,7 @@ void CircuitStreams::onResolve(StreamId id, Bytes body) {
     }
     return sendResolved(id, answer);
   }
-  if (!isResolvableHostname(name)) {
+  if (!isResolvableHostname(name, shared_.limits.allowNonRfc953Hostnames)) {
     answer.error = DnsError::kNonTransient;
     return sendResolved(id, answer);
   }

@@ -68,7 +68,8 @@ StreamAction ExitStream::onBegin(const StreamTarget& target) {
     if (ip->family == 4 && target.flags.ipv4NotOk) return end(EndReason::kExitPolicy);
     return tryConnect(*ip);
   }
-  if (!isResolvableHostname(target.host)) return end(EndReason::kResolveFailed);
+  if (!isResolvableHostname(target.host, limits_.allowNonRfc953Hostnames))
+    return end(EndReason::kResolveFailed);
   // Refuse before resolving when no address of an allowed family could be accepted on this port.
   bool v4 = !target.flags.ipv4NotOk && policy_.mayAcceptPort(4, target.port);
   bool v6 = target.flags.ipv6Ok && policy_.mayAcceptPort(6, target.port);

@@ -36,6 +36,8 @@ struct StreamTarget {
 struct StreamLimits {
   // Optimistic data accepted before CONNECTED: a stream window's worth (500 cells of 498 bytes).
   size_t maxOptimisticBytes = 500 * 498;
+  // ServerDNSAllowNonRFC953Hostnames: names outside RFC 953's characters are resolved too.
+  bool allowNonRfc953Hostnames = false;
 };
 
 // What the stream wants done next. At most one action per event.

@@ -57,28 +57,45 @@ const DnsAnswer* DnsCache::get(std::string_view name, uint64_t nowSeconds) {
   return &it->second.answer;
 }
 
-bool isValidHostname(std::string_view name) {
+namespace {
+
+// Labels of 1 to kMaxLabelBytes bytes that `labelOk` accepts, single dots between them, at most one
+// trailing dot, at most kMaxHostnameBytes in all.
+template <class LabelOk>
+bool wellFormedName(std::string_view name, LabelOk labelOk) {
   if (name.empty() || name.size() > kMaxHostnameBytes) return false;
   if (name.back() == '.') name.remove_suffix(1);  // one trailing dot: a fully qualified name
   if (name.empty()) return false;
-  auto ascii = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-  };
   while (true) {
     size_t dot = name.find('.');
     std::string_view label = name.substr(0, dot);
-    if (label.empty() || label.size() > kMaxLabelBytes) return false;
-    if (label.front() == '-' || label.front() == '_') return false;
-    for (char c : label)
-      if (!ascii(c)) return false;
+    if (label.empty() || label.size() > kMaxLabelBytes || !labelOk(label)) return false;
     if (dot == std::string_view::npos) return true;
     name.remove_prefix(dot + 1);
   }
 }
 
-bool isResolvableHostname(std::string_view name) {
-  if (!isValidHostname(name)) return false;
+}  // namespace
+
+bool isValidHostname(std::string_view name) {
+  auto ascii = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  };
+  return wellFormedName(name, [&](std::string_view label) {
+    return label.front() != '-' && label.front() != '_' &&
+           std::all_of(label.begin(), label.end(), ascii);
+  });
+}
+
+bool isEncodableName(std::string_view name) {
+  return wellFormedName(name, [](std::string_view label) {
+    return std::all_of(label.begin(), label.end(), [](char c) { return c > ' ' && c < 0x7f; });
+  });
+}
+
+bool isResolvableHostname(std::string_view name, bool allowNonRfc953) {
+  if (!(allowNonRfc953 ? isEncodableName(name) : isValidHostname(name))) return false;
   std::string l = lower(name);
   if (!l.empty() && l.back() == '.') l.pop_back();
   return !endsWithLabel(l, "onion") && !endsWithLabel(l, "exit");

@@ -77,8 +77,14 @@ inline constexpr size_t kMaxLabelBytes = 63;
 // passes. Used for the names of BEGIN and RESOLVE and for names in the resolver's answers.
 bool isValidHostname(std::string_view name);
 
-// Whether an exit may resolve `name` at all (address-spec.txt): a valid hostname, and never a
-// .onion or .exit name, which only Tor resolves.
-bool isResolvableHostname(std::string_view name);
+// Whether `name` can be asked of a nameserver at all (ServerDNSAllowNonRFC953Hostnames 1): as
+// isValidHostname, but a label may hold any printable ASCII byte but the dot (`user@host`,
+// `a:b`), as C tor then passes every name to its resolver. Control bytes, spaces and bytes above
+// 0x7e stay refused (C tor would pass them on too; the nameserver would refuse them).
+bool isEncodableName(std::string_view name);
+
+// Whether an exit may resolve `name` at all (address-spec.txt): a valid hostname (or, with
+// `allowNonRfc953`, an encodable name), and never a .onion or .exit name, which only Tor resolves.
+bool isResolvableHostname(std::string_view name, bool allowNonRfc953 = false);
 
 }  // namespace onionsplit::streamd

@@ -77,6 +77,21 @@ TEST(Hostnames, ExitResolvesOnlyOrdinaryNames) {
   EXPECT_FALSE(isResolvableHostname(std::string(256, 'a')));
 }
 
+// ServerDNSAllowNonRFC953Hostnames 1: C tor then resolves names with characters RFC 953 does not
+// allow; the DNS bounds, .onion and .exit, and bytes no nameserver takes stay refused.
+TEST(Hostnames, NonRfc953NamesOnlyWhenAllowed) {
+  for (std::string_view n : {"user@example.com", "a:b.example", "-lead.example", "x+y.example"}) {
+    EXPECT_FALSE(isResolvableHostname(n)) << n;
+    EXPECT_TRUE(isResolvableHostname(n, true)) << n;
+  }
+  EXPECT_TRUE(isResolvableHostname("www.example.com", true));
+  for (std::string_view n : {"x@y.onion", "a.b.exit", "bad name", "a..b", "tab\t.example", ""}) {
+    EXPECT_FALSE(isResolvableHostname(n, true)) << n;
+  }
+  EXPECT_FALSE(isResolvableHostname(std::string(64, '@') + ".example", true));
+  EXPECT_FALSE(isResolvableHostname("caf\xc3\xa9.example", true));
+}
+
 // TROVE-2026-035: what a hostname may be (C tor's string_is_valid_nonrfc_hostname, plus the DNS
 // bounds of 255 characters and 63 per label).
 TEST(Hostnames, Trove2026_035_ValidHostnames) {

@@ -44,6 +44,20 @@ TEST(ExitStream, HostnameResolveConnectData) {
   EXPECT_EQ(s.state(), ExitStream::State::kDone);
 }
 
+// ServerDNSAllowNonRFC953Hostnames: a name with other characters is refused with RESOLVEFAILED, as
+// C tor's exit refuses it, unless the option asks for it to be resolved.
+TEST(ExitStream, NonRfc953NamesAreResolvedOnlyWhenAllowed) {
+  auto p = policy();
+  ExitStream strict(p);
+  auto a = strict.onBegin({"user@example.com", 80, {}});
+  ASSERT_EQ(a.kind, Kind::kSendEnd);
+  EXPECT_EQ(a.reason, EndReason::kResolveFailed);
+  ExitStream allowing(p, StreamLimits{.allowNonRfc953Hostnames = true});
+  a = allowing.onBegin({"user@example.com", 80, {}});
+  ASSERT_EQ(a.kind, Kind::kResolve);
+  EXPECT_EQ(a.host, "user@example.com");
+}
+
 TEST(ExitStream, PolicyRejectsBeforeAndAfterResolving) {
   auto p = policy();
   ExitStream early(p);

@@ -209,7 +209,8 @@ TEST(RelayOptions, DirPortFrontPageAndServerDns) {
   EXPECT_EQ(r->config.serverDnsTestAddresses, (std::vector<std::string>{"a.example", "b.example"}));
   EXPECT_EQ(r->warnings.size(), 1u) << "the test addresses have no effect here (the front page "
                                        "is served on the DirPort)";
-  refusal("ServerDNSAllowNonRFC953Hostnames 1\n");
+  EXPECT_TRUE(ok("ServerDNSAllowNonRFC953Hostnames 1\n").serverDnsAllowNonRfc953Hostnames);
+  refusal("ServerDNSAllowNonRFC953Hostnames maybe\n");
   refusal("ServerDNSDetectHijacking maybe\n");
   auto hijack = parseConfig("ServerDNSDetectHijacking 1\n");
   ASSERT_TRUE(hijack);
