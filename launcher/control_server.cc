@@ -126,13 +126,18 @@ std::vector<config::TorrcEntry> entriesOfFile(const std::string& path) {
 
 std::optional<std::string> launcherSignal(const std::string& name) {
   // A relay's SHUTDOWN is C tor's controlled shutdown: listeners close, exits wait
-  // ShutdownWaitLength (the launcher's SIGINT); HALT is at once (its SIGTERM).
+  // ShutdownWaitLength (the launcher's SIGINT); HALT is at once (its SIGTERM). DUMP and DEBUG are
+  // SIGUSR1 and SIGUSR2, as in C tor.
   if (name == "RELOAD" || name == "HUP")
     raise(SIGHUP);
   else if (name == "SHUTDOWN" || name == "INT")
     raise(SIGINT);
   else if (name == "HALT" || name == "TERM")
     raise(SIGTERM);
+  else if (name == "DUMP" || name == "USR1")
+    raise(SIGUSR1);
+  else if (name == "DEBUG" || name == "USR2")
+    raise(SIGUSR2);
   else
     return std::nullopt;
   return std::string();

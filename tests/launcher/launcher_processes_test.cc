@@ -623,6 +623,38 @@ TEST(LauncherProcesses, ControllerSeesADaemonRestartAsAnEvent) {
   EXPECT_TRUE(l.stop());
 }
 
+// SIGNAL HEARTBEAT, DUMP and DEBUG as C tor's relay takes them, each answered 250 OK: the heartbeat
+// line now; each daemon's connection and circuit counters at info (C tor's dumpstats); every log
+// at debug, the launcher's and the daemons', until the next reload.
+TEST(LauncherProcesses, SignalHeartbeatDumpAndDebugAsCtor) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) +
+             "\nCookieAuthentication 0\nLog info file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("SIGNAL HEARTBEAT"), "250 OK\r\n");
+  EXPECT_TRUE(logShows(l, "[notice] launcher: Heartbeat: onionsplit's uptime is ")) << l.log();
+  EXPECT_EQ(c.ask("SIGNAL DUMP"), "250 OK\r\n");
+  EXPECT_TRUE(logShows(l, "[info] launcher: Dumping stats:")) << l.log();
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    std::string line = "[info] launcher: " + std::string(name) + " (pid " +
+                       std::to_string(ready[name].pid) + ", 0 restarts):";
+    EXPECT_TRUE(logShows(l, line)) << line << "\n" << l.log();
+  }
+  EXPECT_EQ(l.log().find("[debug]"), std::string::npos) << "debug lines before SIGNAL DEBUG";
+  EXPECT_EQ(c.ask("SIGNAL DEBUG"), "250 OK\r\n");
+  EXPECT_TRUE(logShows(l, "[debug] launcher: Caught USR2, going to loglevel debug.")) << l.log();
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    std::string line = "[debug] " + std::string(name) + ": the launcher switched every log";
+    EXPECT_TRUE(logShows(l, line)) << line << "\n" << l.log();
+  }
+  EXPECT_TRUE(l.stop());
+}
+
 // __OwningControllerProcess as C tor: the relay polls the process (every 15 s) and stops, as on
 // SIGTERM, once it is gone. Set here by SETCONF (GETCONF shows it, unset and set).
 TEST(LauncherProcesses, OwningControllerProcessGoneStopsTheRelay) {
