@@ -176,6 +176,7 @@ struct ControlServer::Impl : control::Backend {
       std::string_view key) override;
   std::optional<std::string> signal(const std::string& name) override { return hooks.signal(name); }
   std::string takeOwnership() override { return hooks.takeOwnership; }
+  std::vector<config::TorrcEntry> entries() override { return snapshotEntries(); }
   std::string setConf(const std::vector<control::ConfChange>& changes) override {
     return hooks.setConf(control::withChanges(snapshotEntries(), changes));
   }

@@ -655,6 +655,29 @@ TEST(LauncherProcesses, SignalHeartbeatDumpAndDebugAsCtor) {
   EXPECT_TRUE(l.stop());
 }
 
+// LOADCONF with the torrc's own text and another ContactInfo: applied as SETCONF applies it
+// (GETCONF shows it); a text that changes the ORPort is refused as C tor refuses it.
+TEST(LauncherProcesses, LoadconfAppliesTheChangedRuntimeOptions) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) +
+             "\nCookieAuthentication 0\nContactInfo before\n");
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  std::ifstream in(l.dir + "/torrc");
+  std::string torrc(std::istreambuf_iterator<char>(in), {});
+  std::string body = torrc;
+  body.replace(body.find("ContactInfo before"), 18, "ContactInfo after");
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("+LOADCONF\r\n" + body + "."), "250 OK\r\n");
+  EXPECT_EQ(c.ask("GETCONF ContactInfo"), "250 ContactInfo=after\r\n");
+  body.replace(body.find("ORPort 127.0.0.1:0"), 18, "ORPort 127.0.0.1:1");
+  EXPECT_EQ(c.ask("+LOADCONF\r\n" + body + "."),
+            "553 Transition not allowed: While Tor is running, changing ORPort is not allowed\r\n");
+  EXPECT_TRUE(l.stop());
+}
+
 // __OwningControllerProcess as C tor: the relay polls the process (every 15 s) and stops, as on
 // SIGTERM, once it is gone. Set here by SETCONF (GETCONF shows it, unset and set).
 TEST(LauncherProcesses, OwningControllerProcessGoneStopsTheRelay) {
