@@ -331,14 +331,18 @@ def check_nyx(check, root, cport, relay, net, http, big_sha, big_mib):
     """nyx's header shows the relay's nickname, ORPort, fingerprint and the flags the consensus
     gives it; during a download through the relay its bandwidth graph shows non-zero rates and
     bars (reverse video in the graph's rows)."""
-    with Controller.from_port(port=cport) as c:
+    with Controller.from_port(port=cport) as c, Nyx(root, cport) as nyx:
         c.authenticate()
-        flags = set(c.get_network_status(relay.fingerprint).flags)
-    with Nyx(root, cport) as nyx:
+        flags = set()
+
+        def shown(t):  # the flags of the consensus in force (a new one comes every 10 s here)
+            nonlocal flags
+            flags = set(c.get_network_status(relay.fingerprint).flags)
+            return header in t and f"fingerprint: {relay.fingerprint}" in t and \
+                nyx_flags(t) == flags
         # nyx names the password when the torrc has HashedControlPassword (this one has both).
         header = f"splitrelay - 127.0.0.1:{relay.port}, Control Port (password): {cport}"
-        text = nyx.wait_for(lambda t: header in t and f"fingerprint: {relay.fingerprint}" in t
-                            and nyx_flags(t) == flags, timeout=60)
+        text = nyx.wait_for(shown, timeout=60)
         lines = text.splitlines()[:3]
         check(header in text, f"nyx's header shows the nickname and ORPort: {lines[1:2]}")
         check(f"fingerprint: {relay.fingerprint}" in text, "nyx's header shows the fingerprint")
