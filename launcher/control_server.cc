@@ -188,7 +188,7 @@ struct ControlServer::Impl : control::Backend {
   std::optional<std::string> processInfo(std::string_view key);
   std::optional<std::string> relayInfo(std::string_view key);
   std::optional<std::string> listenerInfo(std::string_view key);
-  std::optional<std::string> fixedInfo(std::string_view key);
+  std::optional<std::string> fixedInfo(std::string_view key, std::string& error);
   std::optional<std::string> statusInfo(std::string_view key, std::string& error);
   std::vector<config::TorrcEntry> snapshotEntries();
   std::optional<std::string> consensus();
@@ -316,7 +316,20 @@ std::optional<std::string> ControlServer::Impl::listenerInfo(std::string_view ke
 
 // Keys whose answer C tor gives alike for every relay of its version, and the ones onionsplit
 // answers from its own samples.
-std::optional<std::string> ControlServer::Impl::fixedInfo(std::string_view key) {
+std::optional<std::string> ControlServer::Impl::fixedInfo(std::string_view key,
+                                                          std::string& error) {
+  // C tor without GeoIP data (onionsplit has none): no country for any address.
+  if (key.starts_with("ip-to-country/")) {
+    std::string what(key.substr(14));
+    if (what == "ipv4-available" || what == "ipv6-available") return std::string("0");
+    if (what.size() > 2 && what.front() == '[' && what.back() == ']')
+      what = what.substr(1, what.size() - 2);
+    in6_addr a{};
+    bool address =
+        inet_pton(AF_INET, what.c_str(), &a) == 1 || inet_pton(AF_INET6, what.c_str(), &a) == 1;
+    error = address ? "GeoIP data not loaded" : "Invalid address family";
+    return std::nullopt;
+  }
   if (key == "signal/names")
     return std::string(
         "RELOAD HUP SHUTDOWN DUMP USR1 DEBUG USR2 HALT TERM INT NEWNYM CLEARDNSCACHE HEARTBEAT "
@@ -356,6 +369,7 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "features/names -- What arguments can USEFEATURE take?",
                       "fingerprint -- Get hash of server identity key.",
                       "info/names -- List of GETINFO options, types, and documentation.",
+                      "ip-to-country/* -- Perform a GEOIP lookup (no GeoIP data here).",
                       "ns/id/* -- A relay's consensus entry, by fingerprint.",
                       "ns/name/* -- A relay's consensus entry, by nickname.",
                       "net/listeners/* -- Bound addresses by type",
@@ -381,7 +395,7 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
   if (auto v = processInfo(key)) return v;
   if (auto v = statusInfo(key, error); v || !error.empty()) return v;
   if (auto v = listenerInfo(key)) return v;
-  if (auto v = fixedInfo(key)) return v;
+  if (auto v = fixedInfo(key, error); v || !error.empty()) return v;
   return relayInfo(key);
 }
 

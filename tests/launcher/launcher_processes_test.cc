@@ -678,6 +678,24 @@ TEST(LauncherProcesses, LoadconfAppliesTheChangedRuntimeOptions) {
   EXPECT_TRUE(l.stop());
 }
 
+// GETINFO ip-to-country/* as C tor answers it without GeoIP data (onionsplit has none).
+TEST(LauncherProcesses, IpToCountryAsCtorWithoutGeoip) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) + "\nCookieAuthentication 0\n");
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/127.0.0.1"), "551 GeoIP data not loaded\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/[::1]"), "551 GeoIP data not loaded\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/nonsense"), "551 Invalid address family\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/ipv4-available"),
+            "250-ip-to-country/ipv4-available=0\r\n");
+  EXPECT_EQ(c.next(), "250 OK\r\n");
+  EXPECT_TRUE(l.stop());
+}
+
 // __OwningControllerProcess as C tor: the relay polls the process (every 15 s) and stops, as on
 // SIGTERM, once it is gone. Set here by SETCONF (GETCONF shows it, unset and set).
 TEST(LauncherProcesses, OwningControllerProcessGoneStopsTheRelay) {
