@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <fstream>
 
 #include <spdlog/sinks/base_sink.h>
@@ -125,13 +126,18 @@ std::vector<config::TorrcEntry> entriesOfFile(const std::string& path) {
 
 std::optional<std::string> launcherSignal(const std::string& name) {
   // A relay's SHUTDOWN is C tor's controlled shutdown: listeners close, exits wait
-  // ShutdownWaitLength (the launcher's SIGINT); HALT is at once (its SIGTERM).
+  // ShutdownWaitLength (the launcher's SIGINT); HALT is at once (its SIGTERM). DUMP and DEBUG are
+  // SIGUSR1 and SIGUSR2, as in C tor.
   if (name == "RELOAD" || name == "HUP")
     raise(SIGHUP);
   else if (name == "SHUTDOWN" || name == "INT")
     raise(SIGINT);
   else if (name == "HALT" || name == "TERM")
     raise(SIGTERM);
+  else if (name == "DUMP" || name == "USR1")
+    raise(SIGUSR1);
+  else if (name == "DEBUG" || name == "USR2")
+    raise(SIGUSR2);
   else
     return std::nullopt;
   return std::string();
@@ -159,6 +165,10 @@ struct ControlServer::Impl : control::Backend {
   bool orReachable = false, descriptorAccepted = false;
   control::AccountingCounters accounting;    // channeld's, from the same scrape
   control::ServerStatusEvents serverStatus;  // STATUS_SERVER from channeld's counters
+  // GETINFO bw-event-cache: the last kBwSamples BW events' (read, written), kept as C tor keeps
+  // them, only while a controller asks for BW.
+  static constexpr size_t kBwSamples = 300;
+  std::deque<std::pair<uint64_t, uint64_t>> bwSamples;
 
   std::shared_ptr<ControlLogSink> sink;
 
@@ -167,6 +177,7 @@ struct ControlServer::Impl : control::Backend {
       std::string_view key) override;
   std::optional<std::string> signal(const std::string& name) override { return hooks.signal(name); }
   std::string takeOwnership() override { return hooks.takeOwnership; }
+  std::vector<config::TorrcEntry> entries() override { return snapshotEntries(); }
   std::string setConf(const std::vector<control::ConfChange>& changes) override {
     return hooks.setConf(control::withChanges(snapshotEntries(), changes));
   }
@@ -177,6 +188,8 @@ struct ControlServer::Impl : control::Backend {
   }
   std::optional<std::string> processInfo(std::string_view key);
   std::optional<std::string> relayInfo(std::string_view key);
+  std::optional<std::string> listenerInfo(std::string_view key);
+  std::optional<std::string> fixedInfo(std::string_view key, std::string& error);
   std::optional<std::string> statusInfo(std::string_view key, std::string& error);
   std::vector<config::TorrcEntry> snapshotEntries();
   std::optional<std::string> consensus();
@@ -265,20 +278,70 @@ std::optional<std::string> ControlServer::Impl::relayInfo(std::string_view key) 
       lines.push_back(rule.toString());
     return joinLines(lines);
   }
+  return std::nullopt;
+}
+
+// net/listeners/*: the ORPorts, the ControlPorts and ControlSockets, the MetricsPort; C tor's
+// client and directory listener types are answered "" (onionsplit has none of them).
+std::optional<std::string> ControlServer::Impl::listenerInfo(std::string_view key) {
+  const config::Config& cfg = hooks.config();
+  auto hostPort = [](std::string a, uint16_t port) {
+    if (a.find(':') != std::string::npos) a = "[" + a + "]";
+    return "\"" + a + ":" + std::to_string(port) + "\"";
+  };
   if (key == "net/listeners/or") {
     std::string out;
-    for (const auto& p : cfg.orPorts) {
-      if (p.noListen) continue;
-      std::string a = p.address.empty() ? "0.0.0.0" : p.address;
-      if (a.find(':') != std::string::npos) a = "[" + a + "]";
-      out += (out.empty() ? "\"" : " \"") + a + ":" + std::to_string(p.port) + "\"";
-    }
+    for (const auto& p : cfg.orPorts)
+      if (!p.noListen)
+        out +=
+            (out.empty() ? "" : " ") + hostPort(p.address.empty() ? "0.0.0.0" : p.address, p.port);
     return out;
   }
   if (key == "net/listeners/control") {
     std::string out;
     for (const auto& n : server->names_)
       out += (out.empty() ? "" : " ") + control::quote(n);
+    return out;
+  }
+  if (key == "net/listeners/metrics")
+    return cfg.metricsPort ? hostPort(cfg.metricsPort->address, cfg.metricsPort->port)
+                           : std::string();
+  static constexpr std::string_view kNone[] = {"dir", "socks", "trans",     "natd",
+                                               "dns", "extor", "httptunnel"};
+  std::string_view prefix = "net/listeners/";
+  if (!key.starts_with(prefix)) return std::nullopt;
+  bool none =
+      std::find(std::begin(kNone), std::end(kNone), key.substr(prefix.size())) != std::end(kNone);
+  return none ? std::optional<std::string>(std::string()) : std::nullopt;
+}
+
+// Keys whose answer C tor gives alike for every relay of its version, and the ones onionsplit
+// answers from its own samples.
+std::optional<std::string> ControlServer::Impl::fixedInfo(std::string_view key,
+                                                          std::string& error) {
+  // C tor without GeoIP data (onionsplit has none): no country for any address.
+  if (key.starts_with("ip-to-country/")) {
+    std::string what(key.substr(14));
+    if (what == "ipv4-available" || what == "ipv6-available") return std::string("0");
+    if (what.size() > 2 && what.front() == '[' && what.back() == ']')
+      what = what.substr(1, what.size() - 2);
+    in6_addr a{};
+    bool address =
+        inet_pton(AF_INET, what.c_str(), &a) == 1 || inet_pton(AF_INET6, what.c_str(), &a) == 1;
+    error = address ? "GeoIP data not loaded" : "Invalid address family";
+    return std::nullopt;
+  }
+  if (key == "signal/names")
+    return std::string(
+        "RELOAD HUP SHUTDOWN DUMP USR1 DEBUG USR2 HALT TERM INT NEWNYM CLEARDNSCACHE HEARTBEAT "
+        "ACTIVE DORMANT");
+  if (key == "features/names") return std::string("VERBOSE_NAMES EXTENDED_EVENTS");
+  // C tor lists its own (client) circuits and its client streams: onionsplit has neither.
+  if (key == "circuit-status" || key == "stream-status") return std::string();
+  if (key == "bw-event-cache") {
+    std::string out;
+    for (const auto& [r, w] : bwSamples)
+      out += (out.empty() ? "" : " ") + std::to_string(r) + "," + std::to_string(w);
     return out;
   }
   return std::nullopt;
@@ -304,15 +367,17 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "dormant -- 1 when the relay sleeps (a relay never does).",
                       "events/names -- Events that the controller can ask for with SETEVENTS.",
                       "exit-policy/full -- The entire exit policy of onion router",
+                      "features/names -- What arguments can USEFEATURE take?",
                       "fingerprint -- Get hash of server identity key.",
                       "info/names -- List of GETINFO options, types, and documentation.",
+                      "ip-to-country/* -- Perform a GEOIP lookup (no GeoIP data here).",
                       "ns/id/* -- A relay's consensus entry, by fingerprint.",
                       "ns/name/* -- A relay's consensus entry, by nickname.",
-                      "net/listeners/control -- Bound addresses by type",
-                      "net/listeners/or -- Bound addresses by type",
+                      "net/listeners/* -- Bound addresses by type",
                       "process/descriptor-limit -- File descriptor limit.",
                       "process/pid -- Process id belonging to the main tor process.",
                       "process/user -- Username under which the tor process is running.",
+                      "signal/names -- A list of all signal names",
                       "status/accepted-server-descriptor -- 1 once an authority took the "
                       "descriptor.",
                       "status/circuit-established -- 1 once a circuit of our own was built.",
@@ -323,18 +388,24 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "status/reachability-succeeded/or -- 1 once the ORPort self-test passed.",
                       "status/version/current -- Status of the current version.",
                       "status/version/recommended -- List of currently recommended versions.",
+                      "stream-status -- List of current client streams (none).",
                       "traffic/read -- Bytes read since the process was started.",
                       "traffic/written -- Bytes written since the process was started.",
                       "uptime -- Uptime of the Tor daemon in seconds.",
                       "version -- The current version of Tor."});
   if (auto v = processInfo(key)) return v;
   if (auto v = statusInfo(key, error); v || !error.empty()) return v;
+  if (auto v = listenerInfo(key)) return v;
+  if (auto v = fixedInfo(key, error); v || !error.empty()) return v;
   return relayInfo(key);
 }
 
 std::optional<std::pair<std::string, std::vector<std::string>>> ControlServer::Impl::conf(
     std::string_view key) {
   std::pair<std::string, std::vector<std::string>> out{std::string(key), {}};
+  // C tor's virtual option over the HiddenService* lines: none here, as on a relay without one.
+  if (control::iequals(key, "HiddenServiceOptions"))
+    return std::pair{"HiddenServiceOptions", out.second};
   for (const auto& e : snapshotEntries()) {
     if (!control::iequals(e.key, key)) continue;
     out.first = e.key;
@@ -637,6 +708,10 @@ void ControlServer::refreshTraffic() {
                   m.lastWritten = w;
                   emit("BW", "650 BW " + std::to_string(m.read - m.bwRead) + " " +
                                  std::to_string(m.written - m.bwWritten) + "\r\n");
+                  if (anyoneWants("BW")) {
+                    if (m.bwSamples.size() == Impl::kBwSamples) m.bwSamples.pop_front();
+                    m.bwSamples.emplace_back(m.read - m.bwRead, m.written - m.bwWritten);
+                  }
                   m.bwRead = m.read;
                   m.bwWritten = m.written;
                 })

@@ -75,8 +75,9 @@ struct ControlHooks {
   std::vector<std::string> daemons;
 };
 
-// The launcher's SIGNAL: RELOAD/HUP, SHUTDOWN/INT and HALT/TERM raise SIGHUP, SIGINT and SIGTERM
-// in the launcher itself, so they take the operator's signals' paths.
+// The launcher's SIGNAL: RELOAD/HUP, SHUTDOWN/INT, HALT/TERM, DUMP/USR1 and DEBUG/USR2 raise
+// SIGHUP, SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 in the launcher itself, so they take the
+// operator's signals' paths (HEARTBEAT, which has no signal, is the launcher's hook).
 std::optional<std::string> launcherSignal(const std::string& name);
 
 // A torrc-syntax file's entries (the launcher's snapshot), none if it cannot be read.

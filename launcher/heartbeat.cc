@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 namespace onionsplit::launcher {
 
@@ -24,6 +25,24 @@ std::string heartbeatLine(uint64_t uptimeSeconds,
     for (size_t i = 0; i < restarts.size(); ++i)
       out += (i ? ", " : " ") + restarts[i].first + " " + std::to_string(restarts[i].second);
     out += ".";
+  }
+  return out;
+}
+
+std::string dumpLine(const DaemonMetrics& d, int pid, unsigned restarts) {
+  if (!d.up) return d.daemon + ": did not answer";
+  static constexpr std::string_view kAbout[] = {"conn",    "channel", "link",
+                                                "circuit", "stream",  "cell"};
+  std::string out = d.daemon + " (pid " + std::to_string(pid) + ", " + std::to_string(restarts) +
+                    (restarts == 1 ? " restart):" : " restarts):");
+  bool first = true;
+  for (const auto& [name, value] : d.counters) {
+    bool about = false;
+    for (auto word : kAbout)
+      about = about || name.find(word) != std::string::npos;
+    if (!about) continue;
+    out += (first ? " " : ", ") + name + " " + std::to_string(value);
+    first = false;
   }
   return out;
 }

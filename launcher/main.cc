@@ -122,6 +122,8 @@ struct Loop {
   MetricsServer* metrics = nullptr;
   ControlServer* control = nullptr;
   uint64_t startedAtMs = 0;
+  ipc::EventLoop* ev = nullptr;
+  kj::Promise<void> dump = nullptr;  // SIGUSR1's scrape of the daemons' counters
 };
 
 // DirPortFrontPage checked as C tor reads it, at start and at every reload, so that the Log says
@@ -365,6 +367,7 @@ void tellDaemons(Loop& l, bool policyChanged) {
 
 void onReloadSignal(evutil_socket_t, short, void* arg) {
   auto& l = *static_cast<Loop*>(arg);
+  daemon::switchLogsToDebug(false);  // SIGUSR2's debug lasts until a reload
   reopenLogs(l);
   spdlog::info("SIGHUP received; reading the configuration again and checking keys");
   tellDaemons(l, reloadConfig(l));
@@ -392,6 +395,8 @@ std::string setConfFromController(Loop& l, const std::vector<config::TorrcEntry>
 // What the ControlPort asks of the launcher: its configuration and snapshot, the keys'
 // fingerprint, channeld's cached consensus, and SIGNAL RELOAD, SHUTDOWN and HALT (and an owning
 // controller's close) on the paths of SIGHUP, SIGINT and SIGTERM.
+void onHeartbeat(evutil_socket_t, short, void* arg);
+
 ControlHooks launcherControlHooks(Loop& l, Supervisor& sup) {
   ControlHooks h;
   h.config = [&l]() -> const config::Config& { return l.cfg; };
@@ -404,7 +409,11 @@ ControlHooks launcherControlHooks(Loop& l, Supervisor& sup) {
   };
   h.consensus = [&l] { return readSmallFile(l.cfg.dataDirectory + "/cached-consensus", 64 << 20); };
   h.startedAtMs = l.startedAtMs;
-  h.signal = launcherSignal;
+  h.signal = [&l](const std::string& name) -> std::optional<std::string> {
+    if (name != "HEARTBEAT") return launcherSignal(name);
+    onHeartbeat(-1, 0, &l);  // C tor's heartbeat line, now
+    return std::string();
+  };
   h.ownerGone = [] { raise(SIGTERM); };
   h.setConf = [&l](const std::vector<config::TorrcEntry>& changed) {
     return setConfFromController(l, changed);
@@ -443,6 +452,31 @@ void onHeartbeat(evutil_socket_t, short, void* arg) {
     restarts.emplace_back(name, l->sup->restartsOf(name));
   uint64_t up = (nowUnixMs() - l->startedAtMs) / 1000;
   spdlog::info("{}", heartbeatLine(up, restarts));
+}
+
+// SIGUSR1 (SIGNAL DUMP), as C tor's dumpstats at info: what each daemon's counters say about its
+// connections, circuits and streams, one line per daemon, with its pid and restarts.
+void onDumpSignal(evutil_socket_t, short, void* arg) {
+  auto& l = *static_cast<Loop*>(arg);
+  spdlog::debug("Dumping stats:");  // debug: C tor's info
+  l.dump =
+      scrapeDaemons(*l.ev, l.cfg.ipcDirectory, l.daemons, std::chrono::milliseconds(1000))
+          .then([&l](std::vector<DaemonMetrics> daemons) {
+            for (const auto& d : daemons)
+              spdlog::debug("{}", dumpLine(d, l.sup->pidOf(d.daemon), l.sup->restartsOf(d.daemon)));
+          })
+          .eagerlyEvaluate([](kj::Exception&& e) {
+            spdlog::warn("Dumping stats: {}", e.getDescription().cStr());
+          });
+}
+
+// SIGUSR2 (SIGNAL DEBUG), as C tor: every Log at debug, the launcher's and the daemons', until
+// the next reload (SIGHUP puts the torrc's levels back).
+void onDebugSignal(evutil_socket_t, short, void* arg) {
+  auto& l = *static_cast<Loop*>(arg);
+  daemon::switchLogsToDebug(true);
+  l.sup->switchLogsToDebug();
+  spdlog::trace("Caught USR2, going to loglevel debug. Send HUP to change back.");
 }
 
 // C tor's `User`: after the launcher made the directories, keys and the daemons' sockets as root,
@@ -685,9 +719,14 @@ int run(const std::string& configPath, const config::Config& cfg,
   loop.metrics = metrics.get();
   loop.control = control.get();
   loop.startedAtMs = startedAtMs;
+  loop.ev = &ev;
   event* term = evsignal_new(loop.base, SIGTERM, onStopSignal, &loop);
   event* intr = evsignal_new(loop.base, SIGINT, onInterrupt, &loop);
   event* hup = evsignal_new(loop.base, SIGHUP, onReloadSignal, &loop);
+  event* usr1 = evsignal_new(loop.base, SIGUSR1, onDumpSignal, &loop);
+  event* usr2 = evsignal_new(loop.base, SIGUSR2, onDebugSignal, &loop);
+  event_add(usr1, nullptr);
+  event_add(usr2, nullptr);
   event* keyTimer = event_new(loop.base, -1, EV_PERSIST, onKeyTimer, &loop);
   timeval hourly{3600, 0};
   event_add(term, nullptr);
@@ -716,6 +755,9 @@ int run(const std::string& configPath, const config::Config& cfg,
   event_free(term);
   event_free(intr);
   event_free(hup);
+  event_free(usr1);
+  event_free(usr2);
+  loop.dump = nullptr;
   event_free(keyTimer);
   event_free(owner);
   event_free(heartbeat);

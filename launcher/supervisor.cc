@@ -186,6 +186,11 @@ void Supervisor::setControlLogLevel(const std::string& message) {
     sendText(*c, message);
 }
 
+void Supervisor::switchLogsToDebug() {
+  for (auto& c : children_)
+    sendText(*c, std::string(daemon::kLogsDebugMessage));
+}
+
 // One line of a daemon's output: a line marked for the control port goes there only.
 void Supervisor::relay(Child& c, const std::string& line) {
   if (!line.empty() && line[0] == daemon::kControlLogMark) {

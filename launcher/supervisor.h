@@ -79,6 +79,9 @@ class Supervisor {
   // notice", "control-log off", ...) is sent to every daemon now and to each one started later.
   void onControlLog(std::function<void(const std::string&)> f) { controlLog_ = std::move(f); }
   void setControlLogLevel(const std::string& message);
+  // SIGNAL DEBUG: every running daemon switches its logs to debug until its next SIGHUP
+  // (common/daemon/log.h kLogsDebugMessage); a daemon started later logs as its torrc says.
+  void switchLogsToDebug();
 
   // Called (instead of a restart) when a daemon exits with daemon::kExitRefuseToRun.
   void onRefusal(std::function<void(const std::string& daemon)> f) { refusal_ = std::move(f); }

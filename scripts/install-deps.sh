@@ -12,6 +12,7 @@ PKGS=(
   libseccomp-dev libsystemd-dev
   systemd-container debootstrap lintian man-db
   tor tor-geoipdb python3 python3-stem curl procps iproute2
+  nyx tmux
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "common/base/hex.h"
+#include "common/config/torrc.h"
 
 namespace onionsplit::control {
 namespace {
@@ -143,7 +144,7 @@ bool Session::dispatch(const Command& c, std::string& out) {
                     "Unable to write configuration to disk: onionsplit does not rewrite the "
                     "torrc; edit it and send SIGNAL RELOAD");
   } else if (kw == "LOADCONF") {
-    out += endReply(551, "onionsplit does not support " + kw + " yet");
+    out += loadConf(c.data.value_or(""));
   } else {
     out += endReply(510, "Unrecognized command \"" + c.keyword + "\"");
   }
@@ -323,6 +324,33 @@ std::string Session::setConf(const std::vector<Arg>& args) {
   }
   if (changes.empty()) return endReply(250, "OK");
   std::string refused = backend_.setConf(changes);
+  return refused.empty() ? endReply(250, "OK") : refused + "\r\n";
+}
+
+// LOADCONF: the body is a whole torrc. As C tor: an unknown option or a bad line is "552 Invalid
+// config file", a change to an option that cannot change while the relay runs "553 Transition not
+// allowed"; the options that can change are checked and applied as SETCONF applies them.
+std::string Session::loadConf(const std::string& text) {
+  auto entries = config::lexTorrc(text, "LOADCONF");
+  if (!entries)
+    return endReply(
+        552, "Invalid config file: " + (entries.error().empty() ? "" : entries.error()[0].message));
+  std::vector<ConfChange> changes;
+  for (const auto& [key, value] : confChanges(backend_.entries(), *entries)) {
+    auto known = backend_.conf(key);
+    if (!known)
+      return endReply(552, "Invalid config file: Unknown option '" + key + "'.  Failing.");
+    auto name = settableOption(key);
+    if (!name)
+      return endReply(553, "Transition not allowed: While Tor is running, changing " +
+                               known->first + " is not allowed");
+    changes.emplace_back(*name, value);
+  }
+  if (changes.empty()) return endReply(250, "OK");
+  std::string refused = backend_.setConf(changes);
+  std::string_view bad = "513 Unacceptable option value: ";
+  if (refused.starts_with(bad))
+    return endReply(552, "Invalid config file: " + refused.substr(bad.size()));
   return refused.empty() ? endReply(250, "OK") : refused + "\r\n";
 }
 

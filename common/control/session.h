@@ -37,6 +37,8 @@ class Backend {
   // with its new values (none: back to its default). "" when they are in force, else the whole
   // reply line without its CRLF (C tor's "513 Unacceptable option value: ...").
   virtual std::string setConf(const std::vector<ConfChange>& changes) = 0;
+  // LOADCONF: the entries in force (a new configuration is compared with them).
+  virtual std::vector<config::TorrcEntry> entries() { return {}; }
   // `n` random bytes (SAFECOOKIE's server nonce).
   virtual std::string random(size_t n) = 0;
   // TAKEOWNERSHIP: "" when the relay will stop as C tor's does once the owning connection closes;
@@ -75,6 +77,7 @@ class Session {
   std::string setEvents(const std::vector<Arg>& args);
   std::string useFeature(const std::vector<Arg>& args);
   std::string setConf(const std::vector<Arg>& args);
+  std::string loadConf(const std::string& text);
   bool dispatch(const Command& c, std::string& out);
 
   const AuthConfig& auth_;

@@ -77,6 +77,8 @@ class RangeSink : public spdlog::sinks::sink {
     if (msg.level <= max_ || msg.level == spdlog::level::critical) inner_->log(msg);
   }
   void flush() override { inner_->flush(); }
+  void setMax(spdlog::level::level_enum max) { max_ = max; }
+  spdlog::level::level_enum max() const { return max_; }
   void set_pattern(const std::string& pattern) override { inner_->set_pattern(pattern); }
   void set_formatter(std::unique_ptr<spdlog::formatter> f) override {
     inner_->set_formatter(std::move(f));
@@ -208,6 +210,17 @@ std::vector<std::shared_ptr<LogFileSink>>& fileSinks() {
   return sinks;
 }
 
+// The Log targets' sinks of the logger in place with their configured range (min, max), which
+// switchLogsToDebug(false) puts back.
+struct TargetSink {
+  std::shared_ptr<RangeSink> sink;
+  spdlog::level::level_enum min, max;
+};
+std::vector<TargetSink>& targetSinks() {
+  static std::vector<TargetSink> sinks;
+  return sinks;
+}
+
 // The control port's sink of the logger in place (setControlLogLevel), once asked for.
 std::shared_ptr<spdlog::sinks::sink>& controlSink() {
   static std::shared_ptr<spdlog::sinks::sink> sink;
@@ -262,6 +275,7 @@ bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& 
                   std::string& error) {
   std::vector<spdlog::sink_ptr> sinks;
   std::vector<std::shared_ptr<LogFileSink>> files;
+  std::vector<TargetSink> ranges;
   // C tor's layout ("Dec 06 23:02:12.123 [notice] ..."), the daemon's name before the message;
   // syslog stamps the time and keeps the severity itself.
   std::string plain = "%b %d %H:%M:%S.%e [%&] " + opts.name + ": %v";
@@ -270,8 +284,10 @@ bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& 
   for (const auto& t : targets) {
     spdlog::sink_ptr sink = makeSink(opts, t, files, error);
     if (!sink) return false;
-    sink = std::make_shared<RangeSink>(std::move(sink), toSpd(t.maxSeverity));
-    sink->set_level(toSpd(t.minSeverity));
+    auto range = std::make_shared<RangeSink>(std::move(sink), toSpd(t.maxSeverity));
+    range->set_level(toSpd(t.minSeverity));
+    ranges.push_back({range, toSpd(t.minSeverity), toSpd(t.maxSeverity)});
+    sink = range;
     using Kind = config::LogTarget::Kind;
     bool toJournal = opts.journal && (t.kind == Kind::kStderr || t.kind == Kind::kStdout);
     sink->set_formatter(makeFormatter(t.kind == Kind::kSyslog ? syslog
@@ -284,8 +300,16 @@ bool setupLogging(const LogOptions& opts, const std::vector<config::LogTarget>& 
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   fileSinks() = std::move(files);
+  targetSinks() = std::move(ranges);
   controlSink() = nullptr;
   return true;
+}
+
+void switchLogsToDebug(bool debug) {
+  for (auto& t : targetSinks()) {
+    t.sink->set_level(debug ? spdlog::level::trace : t.min);  // trace: C tor's debug
+    t.sink->setMax(debug ? spdlog::level::err : t.max);
+  }
 }
 
 void setControlLogLevel(std::optional<config::LogSeverity> min) {

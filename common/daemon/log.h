@@ -42,6 +42,12 @@ std::vector<std::string> reopenLogFiles();
 // Takes `fd` (closed if no Log file of the logger has that path, which returns false).
 bool replaceLogFile(const std::string& path, int fd);
 
+// C tor's SIGUSR2 (SIGNAL DEBUG): every Log target takes debug..err from now on (true); false puts
+// back the ranges the torrc gave them (a reload). The control port's sink is left alone.
+void switchLogsToDebug(bool debug);
+// The launcher's message that tells a daemon to switch its logs to debug (until its next SIGHUP).
+inline constexpr std::string_view kLogsDebugMessage = "logs debug";
+
 // Log lines for the launcher's control port, whatever the Log targets say: from `min` (nullopt:
 // none) every line also goes to stderr, which the launcher reads, as kControlLogMark then
 // "[severity] name: message", and the launcher hands it to its controllers only. The launcher

@@ -184,7 +184,8 @@ void Runtime::onShutdownTimer(evutil_socket_t, short, void* self) {
 
 // A message on the launcher's channel: a Log file's path, with a descriptor the launcher opened
 // for it after logrotate moved the file (SCM_RIGHTS), or the lowest severity the launcher's
-// controllers want ("control-log LEVEL", no descriptor). EOF: the launcher is gone.
+// controllers want ("control-log LEVEL", no descriptor), or SIGNAL DEBUG's kLogsDebugMessage.
+// EOF: the launcher is gone.
 void Runtime::onLauncherMessage(evutil_socket_t fd, short, void* self) {
   auto& rt = *static_cast<Runtime*>(self);
   for (;;) {
@@ -204,8 +205,12 @@ void Runtime::onLauncherMessage(evutil_socket_t fd, short, void* self) {
     }
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     if (!c) {
-      if (auto level = parseControlLogMessage(std::string_view(path, static_cast<size_t>(n))))
-        setControlLogLevel(*level);
+      std::string_view text(path, static_cast<size_t>(n));
+      if (auto level = parseControlLogMessage(text)) setControlLogLevel(*level);
+      if (text == kLogsDebugMessage) {
+        switchLogsToDebug(true);
+        spdlog::trace("the launcher switched every log to debug until the next reload");
+      }
       continue;
     }
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -217,6 +222,7 @@ void Runtime::onLauncherMessage(evutil_socket_t fd, short, void* self) {
 }
 
 void Runtime::reload() {
+  switchLogsToDebug(false);  // SIGNAL DEBUG lasts until a reload, as in C tor
   // Without the launcher (systemd), the sandbox keeps files closed to writing: the files stay.
   if (launcherFd_ < 0)
     for (const auto& e : reopenLogFiles())

@@ -13,7 +13,9 @@ effect with CONF_CHANGED, others are refused as C tor does (and the republished 
 STATUS_SERVER's ACCEPTED_SERVER_DESCRIPTOR and GOOD_SERVER_DESCRIPTOR; the relay runs with
 AssumeReachable 1, so no reachability self-test and no CHECKING_REACHABILITY here); NOTICE events
 come from the launcher and the daemons; SIGNAL RELOAD reloads the torrc (CONF_CHANGED again) and
-SIGNAL SHUTDOWN stops the relay after ShutdownWaitLength.
+SIGNAL SHUTDOWN stops the relay after ShutdownWaitLength. Debian's nyx in tmux shows the relay's
+nickname, fingerprint and consensus flags in its header and a non-zero bandwidth graph during a
+download.
 
 Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
@@ -118,7 +120,10 @@ SAME_ANSWERS = ["GETINFO dormant", "GETINFO accounting/enabled", "GETINFO addres
                 "GETINFO status/version/current", "GETINFO status/version/recommended",
                 "GETINFO no-such-key", "GETINFO ns/id/nothex", "GETINFO ns/id/" + "0" * 40,
                 "GETINFO ns/id/" + "z" * 40,
-                "SETCONF NoSuchOption=1", "GETCONF NoSuchOption"]
+                "SETCONF NoSuchOption=1", "GETCONF NoSuchOption", "GETCONF HiddenServiceOptions",
+                "GETINFO signal/names", "GETINFO features/names", "GETINFO net/listeners/dir",
+                "GETINFO net/listeners/socks", "GETINFO net/listeners/metrics",
+                "GETINFO stream-status"]
 # status/circuit-established: C tor's relay builds circuits of its own (1); onionsplit has no
 # client role and builds none (0). Not compared.
 
@@ -273,6 +278,102 @@ def check_log_and_conf_events(check, c, relay, dirauths):
     c.remove_event_listener(on_status)
 
 
+class Nyx:
+    """Debian's nyx in a real terminal: a tmux server of its own (its socket in the test's
+    directory, stopped with kill-server), a 200x50 window, HOME in the test's directory so nyx
+    writes nothing elsewhere."""
+
+    def __init__(self, root, port):
+        self.home = os.path.join(root, "nyx-home")
+        os.makedirs(self.home, exist_ok=True)
+        self.env = dict(os.environ, HOME=self.home, TERM="xterm-256color")
+        self.tmux = ["tmux", "-S", os.path.join(root, "tmux.sock"), "-f", "/dev/null"]
+        self.command = f"nyx -i 127.0.0.1:{port} -c {self.home}/nyxrc"
+
+    def __enter__(self):
+        with open(os.path.join(self.home, "nyxrc"), "w") as f:
+            f.write("graph_stat bandwidth\n")
+        subprocess.run(self.tmux + ["new-session", "-d", "-x", "200", "-y", "50", self.command],
+                       check=True, env=self.env, timeout=30)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(self.tmux + ["kill-server"], env=self.env, timeout=30,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def screen(self, escapes=False):
+        """The window's text (with -e, its colours and attributes as escape sequences)."""
+        return subprocess.run(self.tmux + ["capture-pane", "-p"] + (["-e"] if escapes else []),
+                              env=self.env, capture_output=True, text=True, timeout=30).stdout
+
+    def wait_for(self, pred, timeout):
+        """Polls the screen until pred(screen) holds (bounded); returns the last screen."""
+        deadline = time.time() + timeout
+        text = self.screen()
+        while not pred(text) and time.time() < deadline:
+            time.sleep(0.5)
+            text = self.screen()
+        return text
+
+
+def nyx_flags(text):
+    m = re.search(r"^flags: (.*?)(?:\s{2,}|$)", text, re.M)
+    return set(m.group(1).split(", ")) if m else None
+
+
+def nyx_download_rate(text):
+    """Bytes/second in nyx's "Download (N.N KB/sec ..." graph header, None if not shown."""
+    m = re.search(r"Download \(([\d.]+) (B|KB|MB|GB)/sec", text)
+    return float(m.group(1)) * 1024 ** ["B", "KB", "MB", "GB"].index(m.group(2)) if m else None
+
+
+def check_nyx(check, root, cport, relay, net, http, big_sha, big_mib):
+    """nyx's header shows the relay's nickname, ORPort, fingerprint and the flags the consensus
+    gives it; during a download through the relay its bandwidth graph shows non-zero rates and
+    bars (reverse video in the graph's rows)."""
+    with Controller.from_port(port=cport) as c, Nyx(root, cport) as nyx:
+        c.authenticate()
+        flags = set()
+
+        def shown(t):  # the flags of the consensus in force (a new one comes every 10 s here)
+            nonlocal flags
+            flags = set(c.get_network_status(relay.fingerprint).flags)
+            return header in t and f"fingerprint: {relay.fingerprint}" in t and \
+                nyx_flags(t) == flags
+        # nyx names the password when the torrc has HashedControlPassword (this one has both).
+        header = f"splitrelay - 127.0.0.1:{relay.port}, Control Port (password): {cport}"
+        text = nyx.wait_for(shown, timeout=60)
+        lines = text.splitlines()[:3]
+        check(header in text, f"nyx's header shows the nickname and ORPort: {lines[1:2]}")
+        check(f"fingerprint: {relay.fingerprint}" in text, "nyx's header shows the fingerprint")
+        check(nyx_flags(text) == flags,
+              f"nyx's header shows the consensus's flags {sorted(flags)}: "
+              f"{sorted(nyx_flags(text) or [])}")
+        done = {}
+
+        def download():
+            done["result"] = targets.http_get_until(net.client.socks_port, "127.0.0.1", http.port,
+                                                    "/big.bin", within=120, timeout=300)
+        t = threading.Thread(target=download, daemon=True)
+        t.start()
+        rates = []
+
+        def busy(text):
+            rate = nyx_download_rate(text)
+            if rate is not None:
+                rates.append(rate)
+            return (rate or 0) > 0 or not t.is_alive()
+        text = nyx.wait_for(busy, timeout=300)
+        bars = [line for line in nyx.screen(escapes=True).splitlines()[6:16] if "\x1b[7m" in line]
+        t.join(timeout=300)
+        status, sha, n, secs = done.get("result", (None, None, 0, 0))
+        check(sha == big_sha, f"{big_mib} MiB through onionsplit while nyx watches: {n} bytes")
+        graph = [line.rstrip() for line in text.splitlines()[5:16] if line.strip()]
+        check(max(rates, default=0) > 0 and bars,
+              f"nyx's bandwidth graph is non-zero during the download: {graph[:2]}, "
+              f"{len(bars)} rows with bars")
+
+
 def closed_by_peer(s):
     """True once the peer closed `s` (EOF or reset) rather than waiting for more."""
     s.settimeout(10)
@@ -381,6 +482,7 @@ def main():
                 c.authenticate()
                 check_ns(check, c, relay)
                 compare_with_ctor(check, c, ctor_port, middle.fingerprint)
+            check_nyx(check, root, cport, relay, net, http, big_sha, big_mib)
             with Controller.from_port(port=cport) as c:
                 c.authenticate()
                 seen = []

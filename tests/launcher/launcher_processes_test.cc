@@ -629,6 +629,79 @@ TEST(LauncherProcesses, ControllerSeesADaemonRestartAsAnEvent) {
   EXPECT_TRUE(l.stop());
 }
 
+// SIGNAL HEARTBEAT, DUMP and DEBUG as C tor's relay takes them, each answered 250 OK: the heartbeat
+// line now; each daemon's connection and circuit counters at info (C tor's dumpstats); every log
+// at debug, the launcher's and the daemons', until the next reload.
+TEST(LauncherProcesses, SignalHeartbeatDumpAndDebugAsCtor) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) +
+             "\nCookieAuthentication 0\nLog info file @DIR@/data/log\n");
+  ASSERT_GT(l.pid, 0);
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("SIGNAL HEARTBEAT"), "250 OK\r\n");
+  EXPECT_TRUE(logShows(l, "[notice] launcher: Heartbeat: onionsplit's uptime is ")) << l.log();
+  EXPECT_EQ(c.ask("SIGNAL DUMP"), "250 OK\r\n");
+  EXPECT_TRUE(logShows(l, "[info] launcher: Dumping stats:")) << l.log();
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    std::string line = "[info] launcher: " + std::string(name) + " (pid " +
+                       std::to_string(ready[name].pid) + ", 0 restarts):";
+    EXPECT_TRUE(logShows(l, line)) << line << "\n" << l.log();
+  }
+  EXPECT_EQ(l.log().find("[debug]"), std::string::npos) << "debug lines before SIGNAL DEBUG";
+  EXPECT_EQ(c.ask("SIGNAL DEBUG"), "250 OK\r\n");
+  EXPECT_TRUE(logShows(l, "[debug] launcher: Caught USR2, going to loglevel debug.")) << l.log();
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    std::string line = "[debug] " + std::string(name) + ": the launcher switched every log";
+    EXPECT_TRUE(logShows(l, line)) << line << "\n" << l.log();
+  }
+  EXPECT_TRUE(l.stop());
+}
+
+// LOADCONF with the torrc's own text and another ContactInfo: applied as SETCONF applies it
+// (GETCONF shows it); a text that changes the ORPort is refused as C tor refuses it.
+TEST(LauncherProcesses, LoadconfAppliesTheChangedRuntimeOptions) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) +
+             "\nCookieAuthentication 0\nContactInfo before\n");
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  std::ifstream in(l.dir + "/torrc");
+  std::string torrc(std::istreambuf_iterator<char>(in), {});
+  std::string body = torrc;
+  body.replace(body.find("ContactInfo before"), 18, "ContactInfo after");
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("+LOADCONF\r\n" + body + "."), "250 OK\r\n");
+  EXPECT_EQ(c.ask("GETCONF ContactInfo"), "250 ContactInfo=after\r\n");
+  body.replace(body.find("ORPort 127.0.0.1:0"), 18, "ORPort 127.0.0.1:1");
+  EXPECT_EQ(c.ask("+LOADCONF\r\n" + body + "."),
+            "553 Transition not allowed: While Tor is running, changing ORPort is not allowed\r\n");
+  EXPECT_TRUE(l.stop());
+}
+
+// GETINFO ip-to-country/* as C tor answers it without GeoIP data (onionsplit has none).
+TEST(LauncherProcesses, IpToCountryAsCtorWithoutGeoip) {
+  uint16_t port = freePort();
+  ASSERT_NE(port, 0);
+  Launcher l("ControlPort 127.0.0.1:" + std::to_string(port) + "\nCookieAuthentication 0\n");
+  ASSERT_GT(l.pid, 0);
+  ASSERT_TRUE(allReady(waitFor(l.ipc(), [](auto&) { return true; })));
+  Controller c(port);
+  EXPECT_EQ(c.ask("AUTHENTICATE"), "250 OK\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/127.0.0.1"), "551 GeoIP data not loaded\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/[::1]"), "551 GeoIP data not loaded\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/nonsense"), "551 Invalid address family\r\n");
+  EXPECT_EQ(c.ask("GETINFO ip-to-country/ipv4-available"),
+            "250-ip-to-country/ipv4-available=0\r\n");
+  EXPECT_EQ(c.next(), "250 OK\r\n");
+  EXPECT_TRUE(l.stop());
+}
+
 // __OwningControllerProcess as C tor: the relay polls the process (every 15 s) and stops, as on
 // SIGTERM, once it is gone. Set here by SETCONF (GETCONF shows it, unset and set).
 TEST(LauncherProcesses, OwningControllerProcessGoneStopsTheRelay) {

@@ -248,5 +248,24 @@ TEST(ControlSession, TakeAndDropOwnership) {
   EXPECT_EQ(settableOption("__owningcontrollerprocess"), "__OwningControllerProcess");
 }
 
+// LOADCONF: a whole torrc; the options that changed are applied as SETCONF applies them, with C
+// tor's 552 and 553 for what it refuses.
+TEST(ControlSession, LoadconfAppliesRuntimeOptionsAndRefusesOthersAsCtor) {
+  Harness h;
+  h.send("AUTHENTICATE");
+  EXPECT_EQ(h.send("+LOADCONF\r\nContactInfo me\r\n."), "250 OK\r\n");
+  ASSERT_EQ(h.backend.set.size(), 1u);
+  EXPECT_EQ(h.backend.set[0], ConfChange("ContactInfo", "me"));
+  EXPECT_EQ(h.send("+LOADCONF\r\nDataDirectory /x\r\n."),
+            "553 Transition not allowed: While Tor is running, changing DataDirectory is not "
+            "allowed\r\n");
+  EXPECT_EQ(h.send("+LOADCONF\r\nNoSuchOption 1\r\n."),
+            "552 Invalid config file: Unknown option 'NoSuchOption'.  Failing.\r\n");
+  EXPECT_EQ(h.send("+LOADCONF\r\n%include /etc/shadow\r\n.").substr(0, 25),
+            "552 Invalid config file: ");
+  EXPECT_EQ(h.send("+LOADCONF\r\nBandwidthRate bad\r\n."),
+            "552 Invalid config file: BandwidthRate: bad\r\n");
+}
+
 }  // namespace
 }  // namespace onionsplit::control

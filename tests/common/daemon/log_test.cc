@@ -53,6 +53,37 @@ TEST(Logging, FileTargetHonoursTheSeverityRange) {
   std::filesystem::remove_all(dir);
 }
 
+// SIGNAL DEBUG: every target takes debug..err until switchLogsToDebug(false) puts the torrc's
+// range back.
+TEST(Logging, SwitchToDebugWidensEveryTargetUntilSwitchedBack) {
+  auto dir = std::filesystem::temp_directory_path() / ("os-log-debug-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  config::LogTarget t;
+  t.kind = config::LogTarget::Kind::kFile;
+  t.path = (dir / "log").string();
+  t.minSeverity = config::LogSeverity::kNotice;
+  t.maxSeverity = config::LogSeverity::kNotice;
+  std::string err;
+  ASSERT_TRUE(setupLogging({"testd", false, ""}, {t}, err)) << err;
+  spdlog::trace("debug before");
+  spdlog::warn("warn before");
+  switchLogsToDebug(true);
+  spdlog::trace("debug while");
+  spdlog::warn("warn while");
+  switchLogsToDebug(false);
+  spdlog::trace("debug after");
+  spdlog::warn("warn after");
+  spdlog::info("notice after");
+  spdlog::default_logger()->flush();
+  std::string text = slurp(t.path);
+  EXPECT_NE(text.find(" [debug] testd: debug while"), std::string::npos) << text;
+  EXPECT_NE(text.find(" [warn] testd: warn while"), std::string::npos) << text;
+  EXPECT_NE(text.find(" [notice] testd: notice after"), std::string::npos) << text;
+  for (const char* absent : {"debug before", "warn before", "debug after", "warn after"})
+    EXPECT_EQ(text.find(absent), std::string::npos) << absent << "\n" << text;
+  std::filesystem::remove_all(dir);
+}
+
 // logrotate moved the file: reopenLogFiles() (by the path) or replaceLogFile() (a descriptor from
 // the launcher) make the next lines land in a new file at the path.
 TEST(Logging, FileTargetOpensAgainAfterItWasMoved) {
