@@ -71,10 +71,13 @@ def _encode_name(name):
 class DnsServer:
     """A UDP DNS server for a fixed zone: {"name": "1.2.3.4"} answers A (a list of addresses: one
     A record each), {"4.3.2.1.in-addr.arpa": "host.example"} answers PTR; anything else is
-    NXDOMAIN. Counts the queries it answered."""
+    NXDOMAIN. Counts the queries it answered. Names at or under a `silent` suffix are never
+    answered (their queries are counted), so a resolver's lookups of them stay in flight until it
+    gives up."""
 
-    def __init__(self, zone, ttl=300):
+    def __init__(self, zone, ttl=300, silent=()):
         self.zone = {k.lower().rstrip("."): v for k, v in zone.items()}
+        self.silent = tuple("." + z.lower().strip(".") for z in silent)
         self.ttl = ttl
         self.queries = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -103,7 +106,8 @@ class DnsServer:
                 reply = self._answer(data)
             except (IndexError, struct.error, UnicodeDecodeError):
                 continue
-            self.sock.sendto(reply, peer)
+            if reply is not None:
+                self.sock.sendto(reply, peer)
 
     def _answer(self, q):
         qid, flags, qd = struct.unpack(">HHH", q[:6])
@@ -115,6 +119,8 @@ class DnsServer:
         qtype, qclass = struct.unpack(">HH", q[pos + 1:pos + 5])
         question = q[12:pos + 5]
         self.queries.append((qname, qtype))
+        if self.silent and ("." + qname).endswith(self.silent):
+            return None
         value = self.zone.get(qname)
         records = []
         rcode = 0
