@@ -281,8 +281,17 @@ void CircuitStreams::onResolve(StreamId id, Bytes body) {
 void CircuitStreams::lookUp(StreamId id, Stream& s, std::string_view name, bool wantIpv6,
                             const exitpolicy::IpAddress* reverse) {
   if (lookups_ >= kMaxLookupsPerCircuit || shared_.counters.lookups >= shared_.maxLookups) {
+    // Answered as a failed lookup, as C tor answers one: a RESOLVED with a transient error, or
+    // END RESOLVEFAILED. RESOURCELIMIT would make a C tor client count the exit as refusing
+    // everything, so a client's own lookup flood would cost it the exit for its honest streams.
     ++shared_.counters.lookupsRefused;
-    return endAndForget(id, EndReason::kResourceLimit);
+    if (s.resolveOnly) {
+      DnsAnswer answer;
+      answer.error = DnsError::kTransient;
+      sendResolved(id, answer);
+      return forget(id);
+    }
+    return endAndForget(id, EndReason::kResolveFailed);
   }
   s.resolving = true;
   ++lookups_;

@@ -43,6 +43,19 @@ Resolver::Resolver(event_base* base, const std::string& resolvConf) : base_(base
     spdlog::warn("dns: no usable nameserver in {} (code {}); lookups will fail", resolvConf, r);
   else
     spdlog::info("dns: {} nameserver(s) from {}", nameservers(), resolvConf);
+  // C tor's settings for an exit (dns.c), over resolv.conf's. libevent's own defaults let 64
+  // queries be in flight and queue the rest: one client's names that no nameserver answers would
+  // then hold every other client's lookups for as long as they take (seen in bench_resources'
+  // RESOLVE flood). 8192 in flight, as C tor; a lookup gives up after 1 s and 2 attempts (C tor's
+  // defaults of exit_dns_timeout and exit_dns_num_attempts); one nameserver is never marked down
+  // for timeouts (nothing to fall back to), several after 10 in a row.
+  const char* maxTimeouts = nameservers() == 1 ? "1000000" : "10";
+  for (auto [key, value] : {std::pair<const char*, const char*>{"max-timeouts:", maxTimeouts},
+                            {"max-inflight:", "8192"},
+                            {"timeout:", "1"},
+                            {"attempts:", "2"}})
+    if (evdns_base_set_option(dns_, key, value) != 0)
+      spdlog::warn("dns: libevent refused the option {}{}", key, value);
 }
 
 Resolver::~Resolver() {

@@ -406,8 +406,10 @@ TEST(CircuitStreams, ResolveForwardReverseAndLiterals) {
 }
 
 // Issue 18, DNS limits: a circuit has at most kMaxLookupsPerCircuit lookups in flight and the
-// daemon maxLookups; past either, a BEGIN to a hostname or a RESOLVE ends with END RESOURCELIMIT
-// and is never looked up. Answers, ENDs and a lost circuit give the slots back.
+// daemon maxLookups; past either, a BEGIN to a hostname or a RESOLVE is never looked up and is
+// answered as a failed lookup (END RESOLVEFAILED; a RESOLVED with a transient error), as C tor
+// answers one: RESOURCELIMIT would make a C tor client stop using the exit. Answers, ENDs and a
+// lost circuit give the slots back.
 TEST(CircuitStreams, LookupsInFlightAreBoundedPerCircuitAndInTotal) {
   Fixture f;
   for (StreamId id = 1; id <= kMaxLookupsPerCircuit; ++id)
@@ -420,9 +422,15 @@ TEST(CircuitStreams, LookupsInFlightAreBoundedPerCircuitAndInTotal) {
 
   f.msg(500, RelayCmd::kResolve, cstr("one.more.example"));
   f.msg(501, RelayCmd::kResolve, cstr("9.9.9.9.in-addr.arpa"));
+  EXPECT_EQ(f.count(RelayCmd::kResolved), 2u);
+  for (const auto& m : f.io.sent) {
+    ASSERT_EQ(m.cmd, RelayCmd::kResolved);
+    ASSERT_FALSE(m.body.empty());
+    EXPECT_EQ(m.body[0], 0xF0) << "a transient error";
+  }
   f.msg(502, RelayCmd::kBegin, beginBody("two.more.example:443"));
-  EXPECT_EQ(f.count(RelayCmd::kEnd), 3u);
-  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+  EXPECT_EQ(f.count(RelayCmd::kEnd), 1u);
+  EXPECT_EQ(f.lastEnd(), static_cast<uint8_t>(cell::EndReason::kResolveFailed));
   EXPECT_FALSE(f.core.has(500) || f.core.has(501) || f.core.has(502));
   EXPECT_EQ(f.io.resolves.count(500) + f.io.reverses.count(501) + f.io.resolves.count(502), 0u);
   EXPECT_EQ(f.shared.counters.lookupsRefused, 3u);
@@ -450,8 +458,8 @@ TEST(CircuitStreams, LookupsInFlightAreBoundedPerCircuitAndInTotal) {
     other.onClientMessage(2, static_cast<uint8_t>(RelayCmd::kResolve), Bytes(cstr("b.example")), 0);
     EXPECT_EQ(io2.resolves.size(), 1u);
     ASSERT_FALSE(io2.sent.empty());
-    EXPECT_EQ(io2.sent.back().cmd, RelayCmd::kEnd);
-    EXPECT_EQ(io2.sent.back().body[0], static_cast<uint8_t>(cell::EndReason::kResourceLimit));
+    EXPECT_EQ(io2.sent.back().cmd, RelayCmd::kResolved);
+    EXPECT_EQ(io2.sent.back().body[0], 0xF0);
     EXPECT_EQ(f.shared.counters.lookups, kMaxLookupsPerCircuit + 1);
     other.closeAll();
   }
