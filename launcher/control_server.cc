@@ -451,9 +451,13 @@ bool ControlServer::bindAll(const config::Config& cfg, std::string& error) {
     }
   }
   const passwd* pw = userOf(cfg);
-  for (const auto& path : cfg.control.sockets) {
+  for (size_t i = 0; i < cfg.control.sockets.size(); ++i) {
+    const std::string& path = cfg.control.sockets[i];
     int fd = ipc::listenUnix(path);
-    if (fd < 0 || (pw && chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0)) {
+    // C tor's modes: the owner only, unless GroupWritable, WorldWritable or
+    // ControlSocketsGroupWritable say otherwise.
+    if (fd < 0 || (pw && chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) ||
+        chmod(path.c_str(), cfg.control.socketMode(i)) != 0) {
       error = "cannot listen on ControlSocket " + path + ": " + std::strerror(errno);
       if (fd >= 0) close(fd);
       return false;

@@ -81,7 +81,9 @@ void usage(std::FILE* out) {
                "       onionsplit --list-fingerprint -f FILE  print the relay's fingerprint\n"
                "       onionsplit memory-limits -f FILE  each daemon's systemd memory limits\n"
                "       onionsplit --version\n"
-               "       onionsplit --help\n");
+               "       onionsplit --help\n"
+               "As tor, any of them also takes --defaults-torrc FILE (a torrc under -f's) and\n"
+               "options as --Key value (over the files': --RunAsDaemon 0).\n");
 }
 
 std::string selfDir() {
@@ -117,6 +119,7 @@ struct Loop {
   bool refused = false;              // a daemon refused to run: exit 1 as C tor does
   config::Config cfg;                // in force: replaced by a reload that passed every check
   std::string configPath;            // the operator's torrc (-f)
+  daemon::ConfigSources sources;     // it, with --defaults-torrc and command-line options
   std::string snapshotPath;          // what the daemons read (see writeSnapshot)
   std::vector<std::string> daemons;  // launcher/daemons.h: circuitd's shards fixed at start
   MetricsServer* metrics = nullptr;
@@ -322,7 +325,7 @@ bool reloadConfig(Loop& l) {
   std::vector<config::TorrcEntry> entries;
   config::BuildResult fresh;
   std::vector<std::string> errors;
-  if (!daemon::loadConfigFile(l.configPath, fresh, errors, &entries)) {
+  if (!daemon::loadConfigSources(l.sources, fresh, errors, &entries)) {
     for (const auto& e : errors)
       spdlog::warn("reload: {}", e);
     spdlog::warn("reload: {} refused; the running configuration stays", l.configPath);
@@ -649,8 +652,9 @@ bool dirPortSpec(const config::Config& cfg, const std::string& snapshot,
 }
 
 // `entries` are what `cfg` was built from (the daemons' snapshot is written from them).
-int run(const std::string& configPath, const config::Config& cfg,
+int run(const daemon::ConfigSources& sources, const config::Config& cfg,
         const std::vector<config::TorrcEntry>& entries, MetricsPolicy metricsPolicy) {
+  const std::string& configPath = sources.torrc;
   int daemonPipe = startDaemon(cfg);
   if (!writePidFile(cfg)) return 1;
   uint64_t startedAtMs = nowUnixMs();
@@ -715,6 +719,7 @@ int run(const std::string& configPath, const config::Config& cfg,
   loop.cfg = cfg;
   loop.daemons = names;
   loop.configPath = configPath;
+  loop.sources = sources;
   loop.snapshotPath = snapshot;
   loop.metrics = metrics.get();
   loop.control = control.get();
@@ -775,6 +780,7 @@ int run(const std::string& configPath, const config::Config& cfg,
 int main(int argc, char** argv) {
   using namespace onionsplit;
   std::string configPath;
+  daemon::ConfigSources sources;
   bool verify = false, status = false, keygen = false, listFp = false, counters = false,
        onlyDue = false, metrics = false, memLimits = false, control = false, dirPort = false;
   for (int i = 1; i < argc; ++i) {
@@ -807,6 +813,12 @@ int main(int argc, char** argv) {
     } else if (a == "-h" || a == "--help") {
       launcher::usage(stdout);
       return 0;
+    } else if (a == "--defaults-torrc" && i + 1 < argc) {
+      sources.defaults = argv[++i];
+    } else if (a.size() > 2 && a.starts_with("--") && i + 1 < argc) {
+      // C tor's options on the command line (`--RunAsDaemon 0`, `--+Log ...`, `--/ContactInfo`),
+      // over the torrc's (config::layerTorrc).
+      sources.commandLine.push_back(config::TorrcEntry{a.substr(2), argv[++i], 0, "command line"});
     } else {
       std::fprintf(stderr, "onionsplit: unknown argument %s\n", a.c_str());
       launcher::usage(stderr);
@@ -820,7 +832,8 @@ int main(int argc, char** argv) {
   config::BuildResult built;
   std::vector<std::string> errors;
   std::vector<config::TorrcEntry> entries;
-  bool loaded = daemon::loadConfigFile(configPath, built, errors, &entries);
+  sources.torrc = configPath;
+  bool loaded = daemon::loadConfigSources(sources, built, errors, &entries);
   for (const auto& w : built.warnings)
     std::fprintf(stderr, "onionsplit: warning: %s\n", w.c_str());
   auto metricsPolicy = launcher::MetricsPolicy::parse(built.config.metricsPortPolicy);
@@ -870,5 +883,5 @@ int main(int argc, char** argv) {
       if (!d.reachable || d.health != "ready") return 1;
     return 0;
   }
-  return launcher::run(configPath, built.config, entries, std::move(*metricsPolicy));
+  return launcher::run(sources, built.config, entries, std::move(*metricsPolicy));
 }

@@ -101,6 +101,12 @@ uint64_t streamdBudget(const config::Config& cfg, uint64_t physical) {
   return daemon::memShare(cfg, physical, &flowctl::DaemonBudgets::streamd);
 }
 
+// The torrc's options for new streams, at start and at every reload.
+void applyExitOptions(StreamShared& shared, const config::Config& cfg) {
+  shared.ipv6Exit = cfg.ipv6Exit;
+  shared.limits.allowNonRfc953Hostnames = cfg.serverDnsAllowNonRfc953Hostnames;
+}
+
 int run(daemon::Runtime& rt) {
   const config::Config& cfg = rt.config();
   auto policy = exitpolicy::policyFromConfig(cfg);
@@ -111,8 +117,7 @@ int run(daemon::Runtime& rt) {
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
   StreamShared shared(*policy);
-  shared.ipv6Exit = cfg.ipv6Exit;
-  shared.limits.allowNonRfc953Hostnames = cfg.serverDnsAllowNonRfc953Hostnames;
+  applyExitOptions(shared, cfg);
   // DoSStreamCreation*: the torrc over the consensus' values (from circuitd, setNetParams) over C
   // tor's defaults; XON/XOFF: the consensus' cc_xoff_*/cc_xon_* or C tor's defaults.
   shared.dos = dos::resolve(cfg.dos, {});
@@ -183,8 +188,7 @@ int run(daemon::Runtime& rt) {
       return;
     }
     *policy = std::move(*fresh);
-    shared.ipv6Exit = cfg.ipv6Exit;
-    shared.limits.allowNonRfc953Hostnames = cfg.serverDnsAllowNonRfc953Hostnames;
+    applyExitOptions(shared, cfg);
     ++policyReloads;
     spdlog::info("reload: exit policy replaced; new streams follow it");
   });

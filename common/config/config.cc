@@ -522,7 +522,8 @@ constexpr std::string_view kNoEffectOptions[] = {
     "TruncateLogFile",
 };
 
-// Client listeners: onionsplit has none, so "0" (off) is what it does anyway.
+// Client listeners: onionsplit has none, so "0" (off) is what it does anyway; another value is
+// ignored with a warning.
 constexpr std::string_view kOffWhenZero[] = {
     "DNSPort", "ExtORPort", "HTTPTunnelPort", "NATDPort", "SocksPort", "TransPort",
 };
@@ -711,8 +712,13 @@ Status applyEntry(BuildResult& out, const TorrcEntry& e) {
       out.warnings.push_back(where(e) + e.key + " 0: onionsplit has no such listener; ignored");
       return {};
     }
-    return fail(e.key + " is a C tor option that onionsplit does not implement (only \"" + e.key +
-                " 0\" is accepted)");
+    // Accepted, not refused (a C tor exit's file must run, and Debian's defaults torrc opens
+    // SocksPort 9050): nothing listens there, and the warning says so once per line.
+    out.warnings.push_back(where(e) + e.key + " " + e.value +
+                           ": onionsplit is a relay without a client role and opens no such "
+                           "listener; ignored (set " +
+                           e.key + " 0 to silence this)");
+    return {};
   }
   if (e.key == "%include")
     return fail(std::string("%include is only read from a file (onionsplit -f FILE)"));

@@ -97,19 +97,43 @@ Status readOwningProcess(ControlOptions& o, std::string_view v) {
   return {};
 }
 
+// ControlSocket PATH [flags] (C tor's forms: PATH or unix:PATH, then GroupWritable, WorldWritable,
+// RelaxDirModeCheck). RelaxDirModeCheck is accepted: onionsplit does not check the directory.
+Status readControlSocket(ControlOptions& o, std::string_view value) {
+  std::string_view v = text::trim(value);
+  if (v == "0") return {};
+  size_t end = v.find_first_of(" \t");
+  std::string_view path = v.substr(0, end);
+  if (path.starts_with("unix:")) path.remove_prefix(5);
+  if (path.empty() || path.front() != '/')
+    return fail("ControlSocket: needs an absolute path, not \"" + std::string(path) + "\"");
+  unsigned mode = 0600;
+  std::string_view flags = end == std::string_view::npos ? "" : text::trim(v.substr(end));
+  while (!flags.empty()) {
+    size_t sp = flags.find_first_of(" \t");
+    std::string_view f = flags.substr(0, sp);
+    if (iequals(f, "GroupWritable"))
+      mode |= 0060;
+    else if (iequals(f, "WorldWritable"))
+      mode |= 0066;
+    else if (!iequals(f, "RelaxDirModeCheck"))
+      return fail("ControlSocket: unknown flag \"" + std::string(f) + "\"");
+    flags = sp == std::string_view::npos ? "" : text::trim(flags.substr(sp));
+  }
+  o.sockets.emplace_back(path);
+  o.socketModes.resize(o.sockets.size(), 0600);
+  o.socketModes.back() = mode;
+  return {};
+}
+
 }  // namespace
 
 std::optional<Status> applyControlOption(Config& c, std::string_view key, std::string_view value) {
   ControlOptions& o = c.control;
   if (iequals(key, "ControlPort")) return readControlPort(o, value);
-  if (iequals(key, "ControlSocket")) {
-    std::string_view v = text::trim(value);
-    if (v == "0") return Status{};
-    if (v.empty() || v.front() != '/')
-      return Status(fail("ControlSocket: needs an absolute path, not \"" + std::string(v) + "\""));
-    o.sockets.emplace_back(v);
-    return Status{};
-  }
+  if (iequals(key, "ControlSocket")) return readControlSocket(o, value);
+  if (iequals(key, "ControlSocketsGroupWritable"))
+    return readBool(o.socketsGroupWritable, "ControlSocketsGroupWritable", value);
   if (iequals(key, "CookieAuthentication"))
     return readBool(o.cookieAuthentication, "CookieAuthentication", value);
   if (iequals(key, "CookieAuthFileGroupReadable"))
@@ -133,8 +157,9 @@ bool sameControlOptions(const ControlOptions& a, const ControlOptions& b) {
     return x.address == y.address && x.port == y.port;
   };
   return std::equal(a.ports.begin(), a.ports.end(), b.ports.begin(), b.ports.end(), sameAddress) &&
-         a.sockets == b.sockets && a.cookieAuthentication == b.cookieAuthentication &&
-         a.cookieAuthFile == b.cookieAuthFile &&
+         a.sockets == b.sockets && a.socketModes == b.socketModes &&
+         a.socketsGroupWritable == b.socketsGroupWritable &&
+         a.cookieAuthentication == b.cookieAuthentication && a.cookieAuthFile == b.cookieAuthFile &&
          a.cookieAuthFileGroupReadable == b.cookieAuthFileGroupReadable &&
          a.hashedControlPasswords == b.hashedControlPasswords;
 }

@@ -23,6 +23,14 @@ struct ControlPortAddress {
 struct ControlOptions {
   std::vector<ControlPortAddress> ports;  // ControlPort lines other than 0
   std::vector<std::string> sockets;       // ControlSocket PATH and ControlPort unix:PATH
+  // Each socket's mode as C tor gives it: 0600, 0660 with its GroupWritable flag or
+  // ControlSocketsGroupWritable 1, 0666 with WorldWritable (by the socket's index).
+  std::vector<unsigned> socketModes;
+  bool socketsGroupWritable = false;  // ControlSocketsGroupWritable
+  unsigned socketMode(size_t i) const {
+    unsigned m = i < socketModes.size() ? socketModes[i] : 0600;
+    return socketsGroupWritable ? (m | 0060) : m;
+  }
   bool cookieAuthentication = false;
   std::string cookieAuthFile;  // "" = DataDirectory/control_auth_cookie
   bool cookieAuthFileGroupReadable = false;

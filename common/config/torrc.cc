@@ -89,6 +89,37 @@ void sortErrors(ConfigErrors& errors) {
                    [&](const ConfigError& a, const ConfigError& b) { return rank(a) < rank(b); });
 }
 
+std::vector<TorrcEntry> layerTorrc(std::vector<TorrcEntry> defaults, std::vector<TorrcEntry> torrc,
+                                   std::vector<TorrcEntry> commandLine) {
+  auto sameKey = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  auto dropKey = [&](std::vector<TorrcEntry>& in, std::string_view key) {
+    std::erase_if(in, [&](const TorrcEntry& e) { return sameKey(e.key, key); });
+  };
+  for (const auto& e : torrc)
+    dropKey(defaults, e.key);
+  std::vector<TorrcEntry> out = std::move(defaults);
+  out.insert(out.end(), std::make_move_iterator(torrc.begin()),
+             std::make_move_iterator(torrc.end()));
+  std::vector<std::string> replaced;  // keys the command line already replaced once
+  for (auto& e : commandLine) {
+    char mode = e.key.empty() ? ' ' : e.key.front();
+    if (mode == '+' || mode == '/') e.key.erase(0, 1);
+    bool first = std::none_of(replaced.begin(), replaced.end(),
+                              [&](const std::string& k) { return sameKey(k, e.key); });
+    if (mode != '+' && first) {
+      dropKey(out, e.key);
+      replaced.push_back(e.key);
+    }
+    if (mode != '/') out.push_back(std::move(e));
+  }
+  return out;
+}
+
 std::string where(const TorrcEntry& e) {
   if (!e.file.empty()) return e.file + ":" + std::to_string(e.line) + ": ";
   return "line " + std::to_string(e.line) + ": ";

@@ -55,4 +55,11 @@ void lexTorrcInto(std::string_view text, const std::string& file, std::vector<To
 Expected<std::vector<TorrcEntry>, ConfigErrors> lexTorrc(std::string_view text,
                                                          const std::string& file = "");
 
+// C tor's layers of configuration (`tor --defaults-torrc D -f F --Key value`): an option the torrc
+// sets replaces every line of it in the defaults; an option on the command line replaces every
+// line of it before, unless written `+Key` (added to them) or `/Key` (cleared, its value ignored).
+// Keys compare without case, as C tor's option names do. The result keeps each layer's order.
+std::vector<TorrcEntry> layerTorrc(std::vector<TorrcEntry> defaults, std::vector<TorrcEntry> torrc,
+                                   std::vector<TorrcEntry> commandLine);
+
 }  // namespace onionsplit::config

@@ -79,6 +79,23 @@ bool buildCheckedConfig(const std::vector<config::TorrcEntry>& entries, const st
   return buildAndCheck(entries, name, {}, out, errors);
 }
 
+bool loadConfigSources(const ConfigSources& sources, config::BuildResult& out,
+                       std::vector<std::string>& errors,
+                       std::vector<config::TorrcEntry>* entriesOut) {
+  if (sources.defaults.empty() && sources.commandLine.empty())
+    return loadConfigFile(sources.torrc, out, errors, entriesOut);
+  DiskFileSource fs;
+  std::vector<config::TorrcEntry> defaults, torrc;
+  config::ConfigErrors problems;
+  if (!sources.defaults.empty())
+    config::readTorrcFileInto(sources.defaults, fs, defaults, problems);
+  config::readTorrcFileInto(sources.torrc, fs, torrc, problems);
+  auto entries = config::layerTorrc(std::move(defaults), std::move(torrc), sources.commandLine);
+  if (!buildAndCheck(entries, sources.torrc, std::move(problems), out, errors)) return false;
+  if (entriesOut) *entriesOut = std::move(entries);
+  return true;
+}
+
 bool loadConfigFile(const std::string& path, config::BuildResult& out,
                     std::vector<std::string>& errors, std::vector<config::TorrcEntry>* entriesOut) {
   DiskFileSource fs;

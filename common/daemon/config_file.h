@@ -34,4 +34,18 @@ bool loadConfigFile(const std::string& path, config::BuildResult& out,
                     std::vector<std::string>& errors,
                     std::vector<config::TorrcEntry>* entries = nullptr);
 
+// Where the launcher's configuration comes from, as C tor's command line gives it: the torrc
+// (-f), a defaults torrc under it (--defaults-torrc; "" for none) and options given on the
+// command line over both (--Key value; config::layerTorrc).
+struct ConfigSources {
+  std::string torrc;
+  std::string defaults;
+  std::vector<config::TorrcEntry> commandLine;
+};
+
+// loadConfigFile over the layers of `sources`.
+bool loadConfigSources(const ConfigSources& sources, config::BuildResult& out,
+                       std::vector<std::string>& errors,
+                       std::vector<config::TorrcEntry>* entries = nullptr);
+
 }  // namespace onionsplit::daemon

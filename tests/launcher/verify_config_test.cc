@@ -18,9 +18,9 @@ struct VerifyRun {
   std::string output;  // stdout and stderr
 };
 
-VerifyRun verify(const std::string& torrc) {
-  std::string cmd =
-      std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit --verify-config -f " + torrc + " 2>&1";
+VerifyRun verify(const std::string& torrc, const std::string& more = "") {
+  std::string cmd = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit --verify-config -f " + torrc +
+                    " " + more + " 2>&1";
   VerifyRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -63,6 +63,30 @@ TEST(VerifyConfig, EveryErrorWithFileAndLine) {
                                   torrc + ":5: Log: no such logging domain as nonet"})
     EXPECT_NE(r.output.find(want), std::string::npos) << want << "\n" << r.output;
   EXPECT_EQ(r.output.find("Bogus"), std::string::npos) << "dot-files are not read";
+}
+
+// C tor's layers, as Debian's tor@default starts tor (--defaults-torrc D -f F --RunAsDaemon 0):
+// the torrc's options replace the defaults', the command line's replace both.
+TEST(VerifyConfig, DefaultsTorrcAndCommandLineOptionsLayerAsInCtor) {
+  TempDir t;
+  std::ofstream(t.path + "/defaults")
+      << "DataDirectory " << t.path << "/data\n"
+      << "ExitPolicy allow *:80\n"  // bad, but the torrc's ExitPolicy replaces it
+      << "RunAsDaemon 1\nSocksPort 9050\n";
+  std::ofstream(t.path + "/torrc") << "ExitPolicy accept *:443, reject *:*\nNickname fromfile\n";
+  std::string layers = "--defaults-torrc " + t.path + "/defaults --RunAsDaemon 0";
+  VerifyRun r = verify(t.path + "/torrc", layers);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("SocksPort 9050: onionsplit is a relay without a client role"),
+            std::string::npos)
+      << r.output;
+  r = verify(t.path + "/torrc", layers + " --Nickname bad-name");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("command line"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Nickname"), std::string::npos) << r.output;
+  r = verify(t.path + "/torrc", "--defaults-torrc " + t.path + "/defaults --/ExitPolicy x");
+  EXPECT_EQ(r.status, 0) << "cleared on the command line, the defaults' bad line is not back: "
+                         << r.output;
 }
 
 TEST(VerifyConfig, AGoodFileIsValidAndChangesNothing) {

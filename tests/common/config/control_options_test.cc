@@ -95,3 +95,27 @@ TEST(ControlOptions, OwningControllerProcess) {
 
 }  // namespace
 }  // namespace onionsplit::config
+
+namespace onionsplit::config {
+namespace {
+
+// Debian's tor-service-defaults-torrc: `ControlSocket /run/tor/control GroupWritable
+// RelaxDirModeCheck` and `ControlSocketsGroupWritable 1`; the socket modes C tor gives.
+TEST(ControlOptions, ControlSocketFlagsAndModes) {
+  auto c = ok("ControlSocket /run/tor/control GroupWritable RelaxDirModeCheck\n"
+              "ControlSocket unix:/run/os/world WorldWritable\n"
+              "ControlSocket /run/os/private\n")
+               .config.control;
+  ASSERT_EQ(c.sockets,
+            (std::vector<std::string>{"/run/tor/control", "/run/os/world", "/run/os/private"}));
+  EXPECT_EQ(c.socketMode(0), 0660u);
+  EXPECT_EQ(c.socketMode(1), 0666u);
+  EXPECT_EQ(c.socketMode(2), 0600u);
+  auto g = ok("ControlSocket /run/os/private\nControlSocketsGroupWritable 1\n").config.control;
+  EXPECT_EQ(g.socketMode(0), 0660u);
+  EXPECT_NE(refusal("ControlSocket /run/os/x Sideways\n").find("unknown flag"), std::string::npos);
+  EXPECT_FALSE(sameControlOptions(c, g));
+}
+
+}  // namespace
+}  // namespace onionsplit::config
