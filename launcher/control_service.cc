@@ -31,6 +31,7 @@
 #include "launcher/heartbeat.h"
 #include "launcher/metrics_restarts.h"
 #include "launcher/metrics_scrape.h"
+#include "launcher/service_sandbox.h"
 
 namespace onionsplit::launcher {
 namespace {
@@ -263,16 +264,12 @@ bool enterSandbox(Service& s) {
   if (!s.canReread)
     spdlog::warn("sandbox: {} cannot be read again (no Landlock, or the keys are beneath {})",
                  s.configPath, dir);
-  sandbox::Options opts;
-  opts.syscalls = sandbox::syscallAction(s.cfg);
-  sandbox::Entered entered;
-  std::string error;
-  if (!sandbox::enter(*policy, opts, entered, error) ||
-      !sandbox::selfCheck(*policy, entered, error)) {
+  std::string described;
+  if (std::string error = enterAndCheck(*policy, s.cfg, described); !error.empty()) {
     spdlog::error("sandbox: {}", error);
     return false;
   }
-  spdlog::info("sandbox: entered ({})", sandbox::describe(entered));
+  spdlog::info("sandbox: entered ({})", described);
   return true;
 }
 

@@ -15,6 +15,7 @@
 #include <iterator>
 
 #include "launcher/dirport_http.h"
+#include "launcher/http_conn.h"
 
 namespace onionsplit::launcher {
 
@@ -177,17 +178,9 @@ void DirPortServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int
   }
   auto c = std::make_unique<Conn>();
   c->owner = self;
-  c->bev = bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE);
-  if (!c->bev) {
-    close(fd);
-    return;
-  }
-  bufferevent_setcb(c->bev, &DirPortServer::onRead, &DirPortServer::onWrite,
-                    &DirPortServer::onEvent, c.get());
-  bufferevent_setwatermark(c->bev, EV_READ, 0, kMaxRequestBytes + 1);
-  timeval tv{kTimeoutSeconds, 0};
-  bufferevent_set_timeouts(c->bev, &tv, &tv);
-  bufferevent_enable(c->bev, EV_READ);
+  c->bev = acceptHttpConn(self->base_, fd, &DirPortServer::onRead, &DirPortServer::onWrite,
+                          &DirPortServer::onEvent, c.get(), kMaxRequestBytes, kTimeoutSeconds);
+  if (!c->bev) return;
   Conn* raw = c.get();
   self->conns_.emplace(raw, std::move(c));
 }

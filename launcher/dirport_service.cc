@@ -15,6 +15,7 @@
 
 #include "common/sandbox/sandbox.h"
 #include "launcher/dirport_server.h"
+#include "launcher/service_sandbox.h"
 
 namespace onionsplit::launcher {
 namespace {
@@ -66,30 +67,6 @@ void onStopSignal(evutil_socket_t, short, void* arg) {
   event_base_loopexit(static_cast<event_base*>(arg), nullptr);
 }
 
-bool enterSandbox(const config::Config& cfg) {
-  if (!cfg.sandbox) {
-    std::fprintf(stderr, "onionsplit dirport: warning: sandbox off (Sandbox 0)\n");
-    return true;
-  }
-  auto policy = sandbox::policyFor("dirport", cfg);
-  if (!policy) {
-    std::fprintf(stderr, "onionsplit dirport: sandbox: %s\n", policy.error().c_str());
-    return false;
-  }
-  sandbox::Options opts;
-  opts.syscalls = sandbox::syscallAction(cfg);
-  sandbox::Entered entered;
-  std::string error;
-  if (!sandbox::enter(*policy, opts, entered, error) ||
-      !sandbox::selfCheck(*policy, entered, error)) {
-    std::fprintf(stderr, "onionsplit dirport: sandbox: %s\n", error.c_str());
-    return false;
-  }
-  std::fprintf(stderr, "onionsplit dirport: sandbox: entered (%s)\n",
-               sandbox::describe(entered).c_str());
-  return true;
-}
-
 // The server on the passed sockets, else bound here; nullptr (and a line) if neither works.
 std::unique_ptr<DirPortServer> openServer(event_base* base, const config::Config& cfg,
                                           bool& passed) {
@@ -128,7 +105,7 @@ int runDirPortService(const config::Config& cfg) {
   event_add(hup, nullptr);
   server->serve(readPage(cfg));
   int rc = 0;
-  if (enterSandbox(cfg)) {
+  if (enterServiceSandbox("dirport", cfg)) {
     for (uint16_t port : server->ports())
       std::fprintf(stderr, "onionsplit dirport: DirPort on port %u (%s)\n",
                    static_cast<unsigned>(port), passed ? "socket from systemd" : "bound here");

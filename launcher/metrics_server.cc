@@ -1,5 +1,6 @@
 // launcher/metrics_server.cc: see metrics_server.h.
 #include "launcher/metrics_server.h"
+#include "launcher/http_conn.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -199,17 +200,9 @@ void MetricsServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr
   }
   auto c = std::make_unique<Conn>();
   c->owner = self;
-  c->bev = bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE);
-  if (!c->bev) {
-    close(fd);
-    return;
-  }
-  bufferevent_setcb(c->bev, &MetricsServer::onRead, &MetricsServer::onWrite,
-                    &MetricsServer::onEvent, c.get());
-  bufferevent_setwatermark(c->bev, EV_READ, 0, kMaxRequestBytes + 1);
-  timeval tv{kTimeoutSeconds, 0};
-  bufferevent_set_timeouts(c->bev, &tv, &tv);
-  bufferevent_enable(c->bev, EV_READ);
+  c->bev = acceptHttpConn(self->base_, fd, &MetricsServer::onRead, &MetricsServer::onWrite,
+                          &MetricsServer::onEvent, c.get(), kMaxRequestBytes, kTimeoutSeconds);
+  if (!c->bev) return;
   Conn* raw = c.get();
   self->conns_.emplace(raw, std::move(c));
 }

@@ -21,6 +21,7 @@
 #include "launcher/metrics_restarts.h"
 #include "launcher/metrics_scrape.h"
 #include "launcher/metrics_server.h"
+#include "launcher/service_sandbox.h"
 
 namespace onionsplit::launcher {
 namespace {
@@ -94,33 +95,6 @@ void onStopSignal(evutil_socket_t, short, void* arg) {
   event_base_loopexit(static_cast<event_base*>(arg), nullptr);
 }
 
-// The process from here on only accepts on the socket it has and connects to the daemons' Unix
-// sockets: the "metrics" policy (common/sandbox/policy.cc: no IP socket of its own, no file, no TCP
-// connect or bind; as root, it becomes onionsplit-metrics if that user exists, else nobody).
-bool enterSandbox(const config::Config& cfg) {
-  if (!cfg.sandbox) {
-    std::fprintf(stderr, "onionsplit metrics: warning: sandbox off (Sandbox 0)\n");
-    return true;
-  }
-  auto policy = sandbox::policyFor("metrics", cfg);
-  if (!policy) {
-    std::fprintf(stderr, "onionsplit metrics: sandbox: %s\n", policy.error().c_str());
-    return false;
-  }
-  sandbox::Options opts;
-  opts.syscalls = sandbox::syscallAction(cfg);
-  sandbox::Entered entered;
-  std::string error;
-  if (!sandbox::enter(*policy, opts, entered, error) ||
-      !sandbox::selfCheck(*policy, entered, error)) {
-    std::fprintf(stderr, "onionsplit metrics: sandbox: %s\n", error.c_str());
-    return false;
-  }
-  std::fprintf(stderr, "onionsplit metrics: sandbox: entered (%s)\n",
-               sandbox::describe(entered).c_str());
-  return true;
-}
-
 }  // namespace
 
 int runMetricsService(const config::Config& cfg, MetricsPolicy policy) {
@@ -153,7 +127,10 @@ int runMetricsService(const config::Config& cfg, MetricsPolicy policy) {
   event_add(term, nullptr);
   event_add(intr, nullptr);
   int rc = 0;
-  if (enterSandbox(cfg)) {
+  // From here on the process only accepts on the socket it has and connects to the daemons' Unix
+  // sockets: the "metrics" policy (common/sandbox/policy.cc: no IP socket of its own, no file, no
+  // TCP connect or bind; as root, it becomes onionsplit-metrics if that user exists, else nobody).
+  if (enterServiceSandbox("metrics", cfg)) {
     timeval every{kPollSeconds, 0};
     event_add(pollTimer, &every);
     onPollTimer(-1, 0, &service);  // the baseline: who runs now
