@@ -5,9 +5,11 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <climits>
 #include <cstdio>
+#include <functional>
 
 namespace onionsplit::accounting {
 namespace {
@@ -101,7 +103,8 @@ uint64_t fnv1a(std::string_view s) {
 
 // C tor stores the byte counts rounded up to the KiB.
 uint64_t roundUpKib(uint64_t n) {
-  return (n + 0x3ff) & ~uint64_t{0x3ff};
+  constexpr uint64_t kMask = ~uint64_t{0x3ff};
+  return n > (UINT64_MAX & kMask) ? UINT64_MAX & kMask : (n + 0x3ff) & kMask;
 }
 
 }  // namespace
@@ -165,25 +168,37 @@ std::optional<StoredRecord> decodeSlot(std::string_view slot) {
   if (ec != std::errc() || p != check.data() + 16 || want != fnv1a(body)) return std::nullopt;
   StoredRecord out;
   Record& r = out.record;
-  int seen = 0;
+  // Each key exactly once; an unknown key makes the slot unreadable, not a default.
+  const auto fields =
+      std::to_array<std::pair<std::string_view, std::function<bool(std::string_view)>>>({
+          {"sequence", [&](std::string_view v) { return readNumber(v, out.sequence); }},
+          {"interval-start", [&](std::string_view v) { return readNumber(v, r.intervalStart); }},
+          {"bytes-read", [&](std::string_view v) { return readNumber(v, r.bytesRead); }},
+          {"bytes-written", [&](std::string_view v) { return readNumber(v, r.bytesWritten); }},
+          {"seconds-active", [&](std::string_view v) { return readNumber(v, r.secondsActive); }},
+          {"expected-usage",
+           [&](std::string_view v) { return readNumber(v, r.expectedPerMinute); }},
+          {"soft-limit-hit-at",
+           [&](std::string_view v) { return readNumber(v, r.softLimitHitAt); }},
+          {"bytes-at-soft-limit",
+           [&](std::string_view v) { return readNumber(v, r.bytesAtSoftLimit); }},
+          {"seconds-to-soft-limit",
+           [&](std::string_view v) { return readNumber(v, r.secondsToSoftLimit); }},
+      });
+  std::array<bool, fields.size()> seen{};
   for (size_t i = 24; i < body.size();) {
     size_t nl = body.find('\n', i), sp = body.find(' ', i);
     if (nl == body.npos || sp == body.npos || sp > nl) return std::nullopt;
     std::string_view key = body.substr(i, sp - i), v = body.substr(sp + 1, nl - sp - 1);
-    bool ok = key == "sequence"              ? readNumber(v, out.sequence)
-              : key == "interval-start"      ? readNumber(v, r.intervalStart)
-              : key == "bytes-read"          ? readNumber(v, r.bytesRead)
-              : key == "bytes-written"       ? readNumber(v, r.bytesWritten)
-              : key == "seconds-active"      ? readNumber(v, r.secondsActive)
-              : key == "expected-usage"      ? readNumber(v, r.expectedPerMinute)
-              : key == "soft-limit-hit-at"   ? readNumber(v, r.softLimitHitAt)
-              : key == "bytes-at-soft-limit" ? readNumber(v, r.bytesAtSoftLimit)
-                                             : readNumber(v, r.secondsToSoftLimit);
-    if (!ok) return std::nullopt;
-    ++seen;
+    auto f =
+        std::find_if(fields.begin(), fields.end(), [&](const auto& e) { return e.first == key; });
+    if (f == fields.end()) return std::nullopt;
+    size_t k = static_cast<size_t>(f - fields.begin());
+    if (seen[k] || !f->second(v)) return std::nullopt;
+    seen[k] = true;
     i = nl + 1;
   }
-  if (seen != 9) return std::nullopt;
+  if (std::find(seen.begin(), seen.end(), false) != seen.end()) return std::nullopt;
   return out;
 }
 

@@ -3,6 +3,7 @@
 // clock value is given (Unix seconds).
 #include "common/accounting/accounting.h"
 
+#include <cstdio>
 #include <gtest/gtest.h>
 
 namespace onionsplit::accounting {
@@ -229,6 +230,36 @@ TEST(AccountingRecord, TwoSlotsSurviveATornWrite) {
   EXPECT_FALSE(decodeFile(""));
   EXPECT_FALSE(decodeFile(std::string(4096, 'x')));
   EXPECT_FALSE(decodeFile("onionsplit-accounting 1\ncheck 0000000000000000\n"));
+}
+
+// A slot with a valid checksum but a key twice, a key missing or a key unknown is not read: each
+// field comes from its own line (a hand-edited or foreign file starts fresh instead).
+TEST(AccountingRecord, EachKeyExactlyOnce) {
+  auto sealed = [](std::string body) {
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : body)
+      h = (h ^ c) * 1099511628211ULL;
+    char check[40];
+    std::snprintf(check, sizeof check, "check %016llx\n", static_cast<unsigned long long>(h));
+    body += check;
+    body.resize(kSlotBytes, '\n');
+    return body;
+  };
+  std::string good = encodeSlot(Record{}, 3);
+  std::string body = good.substr(0, good.find("check "));
+  ASSERT_TRUE(decodeFile(sealed(body)));
+  std::string last = "seconds-to-soft-limit 0\n";
+  ASSERT_NE(body.find(last), std::string::npos);
+  std::string without = body.substr(0, body.find(last));
+  EXPECT_FALSE(decodeFile(sealed(without)));                     // missing
+  EXPECT_FALSE(decodeFile(sealed(without + "bytes-read 5\n")));  // twice
+  EXPECT_FALSE(decodeFile(sealed(without + "nonsense 0\n")));    // unknown
+  // A count too large to round up to the KiB is kept at the largest multiple, not wrapped to 0.
+  Record huge;
+  huge.bytesRead = UINT64_MAX;
+  auto got = decodeFile(encodeSlot(huge, 1));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->record.bytesRead, UINT64_MAX & ~uint64_t{0x3ff});
 }
 
 }  // namespace
