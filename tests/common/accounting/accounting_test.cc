@@ -3,8 +3,8 @@
 // clock value is given (Unix seconds).
 #include "common/accounting/accounting.h"
 
-#include <cstdio>
 #include <gtest/gtest.h>
+#include <cstdio>
 
 namespace onionsplit::accounting {
 namespace {
