@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/launcher/metrics_http.h"
+#include "tests/launcher/service_relay.h"
 
 namespace onionsplit::launcher {
 namespace {
@@ -27,53 +28,13 @@ namespace {
 using http_test::freePort;
 using http_test::talk;
 
-// fork + exec of `onionsplit dirport -f torrc`, `fd` (if >= 0) passed as "dirport" on fd 3.
+using service_test::exitCode;
+using service_test::listenTcp;
+
+// `onionsplit dirport -f torrc`, `fd` (if >= 0) passed as "dirport" on fd 3.
 pid_t spawn(const std::string& torrc, int fd, const std::string& out) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  int log = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log >= 0) {
-    dup2(log, 1);
-    dup2(log, 2);
-  }
-  if (fd >= 0) {
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);  // out of the way: `fd` may be 3 itself
-    dup2(high, 3);                               // the copy is without close-on-exec
-    setenv("LISTEN_FDS", "1", 1);
-    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-    setenv("LISTEN_FDNAMES", "dirport", 1);
-  }
-  std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
-  execl(bin.c_str(), "onionsplit", "dirport", "-f", torrc.c_str(), nullptr);
-  _exit(127);
-}
-
-// A TCP socket listening on 127.0.0.1:0, as a .socket unit's ListenStream= makes it.
-int listenTcp(uint16_t& port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 64) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return -1;
-  }
-  port = ntohs(a.sin_port);
-  return fd;
-}
-
-// The exit status of `pid` within 15 s (-1 if it is still running then: killed).
-int exitStatus(pid_t pid) {
-  int status = 0;
-  for (int i = 0; i < 150; ++i) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
+  return service_test::spawn({service_test::bin("onionsplit"), "dirport", "-f", torrc},
+                             fd >= 0 ? std::vector<int>{fd} : std::vector<int>{}, "dirport", out);
 }
 
 struct Dir {
@@ -134,7 +95,7 @@ TEST(DirPortService, ServesThePageOnThePassedSocketAndRereadsItOnSighup) {
     EXPECT_NE(d.log().find("sandbox: entered"), std::string::npos) << d.log();
   }
   kill(pid, SIGTERM);
-  EXPECT_EQ(exitStatus(pid), 0) << d.log();
+  EXPECT_EQ(exitCode(pid), 0) << d.log();
 }
 
 TEST(DirPortService, BindsTheDirPortItselfWhenRunByHand) {
@@ -145,7 +106,7 @@ TEST(DirPortService, BindsTheDirPortItselfWhenRunByHand) {
       spawn(d.torrc("DirPort 127.0.0.1:" + std::to_string(port) + "\n"), -1, d.path + "/out.log");
   EXPECT_TRUE(pageBecomes(port, "<p>by hand</p>\n")) << d.log();
   kill(pid, SIGTERM);
-  EXPECT_EQ(exitStatus(pid), 0) << d.log();
+  EXPECT_EQ(exitCode(pid), 0) << d.log();
 }
 
 TEST(DirPortService, AWrongSocketOrNoDirPortIsAnErrorAtStart) {
@@ -156,11 +117,11 @@ TEST(DirPortService, AWrongSocketOrNoDirPortIsAnErrorAtStart) {
   uint16_t other = port == 65535 ? 1024 : port + 1;
   pid_t pid =
       spawn(d.torrc("DirPort 127.0.0.1:" + std::to_string(other) + "\n"), fd, d.path + "/out.log");
-  EXPECT_EQ(exitStatus(pid), 1);
+  EXPECT_EQ(exitCode(pid), 1);
   EXPECT_NE(d.log().find("which no DirPort line of the torrc names"), std::string::npos) << d.log();
   pid = spawn(d.torrc(""), fd, d.path + "/out.log");
   close(fd);
-  EXPECT_EQ(exitStatus(pid), 1);
+  EXPECT_EQ(exitCode(pid), 1);
   EXPECT_NE(d.log().find("no DirPort in the configuration"), std::string::npos) << d.log();
 }
 
