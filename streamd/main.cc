@@ -192,6 +192,7 @@ int run(daemon::Runtime& rt) {
     ++policyReloads;
     spdlog::info("reload: exit policy replaced; new streams follow it");
   });
+  rt.onShutdownBegin([&] { ctx.beginShutdown(); });
   rt.control().waitingFor = [] { return std::vector<std::string>{}; };
   rt.control().counters = [&](std::vector<std::pair<std::string, uint64_t>>& out) {
     out.emplace_back("ipc_connections_accepted_total", listener->accepted());

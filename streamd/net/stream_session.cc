@@ -382,10 +382,16 @@ void StreamdContext::setHibernating(ipc::ConnectionId by, bool on) {
     hibernatingBy.reset();
   else if (hibernatingBy)
     return;  // another connection's state holds; this one's ends with it
-  if (shared.hibernating == on) return;
+  if (shuttingDown || shared.hibernating == on) return;
   shared.hibernating = on;
   spdlog::info(on ? "accounting: the relay hibernates; new streams are refused (END HIBERNATING)"
                   : "accounting: the relay is awake; new streams are accepted again");
+}
+
+void StreamdContext::beginShutdown() {
+  shuttingDown = true;
+  shared.hibernating = true;
+  spdlog::info("shutting down: new streams are refused (END HIBERNATING); open ones carry on");
 }
 
 void StreamdContext::connectionClosed(ipc::ConnectionId id) {

@@ -78,6 +78,10 @@ struct StreamdContext {
   // when it closes, streamd is awake again (proto/control.capnp).
   std::optional<ipc::ConnectionId> hibernatingBy;
   void setHibernating(ipc::ConnectionId by, bool on);
+  // SIGINT (ShutdownWaitLength): new streams are refused until the end, whatever accounting says,
+  // as C tor's exit refuses them while it waits to exit (its hibernation state "exiting").
+  bool shuttingDown = false;
+  void beginShutdown();
   void connectionClosed(ipc::ConnectionId id);
   // A buffer grew: schedules the OOM handler if over budget (never runs it here).
   void noteGrowth();

@@ -433,6 +433,7 @@ TEST(LauncherProcesses, SigintStopsTakingConnectionsThenExitsAfterShutdownWaitLe
                        "connections, and will shut down in 4 seconds. Interrupt again to "
                        "exit now."))
       << l.log();
+  EXPECT_TRUE(logShows(l, "shutting down: new streams are refused (END HIBERNATING)")) << l.log();
   int status = exitStatus(l);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {

@@ -549,6 +549,20 @@ TEST_F(StreamSessionTest, PolicyDirAndRefusedConnects) {
   EXPECT_FALSE(dropped);
 }
 
+// SIGINT (ShutdownWaitLength): new streams get END HIBERNATING until the end, as C tor's exit
+// refuses them while it waits to exit; accounting waking up (channeld's setHibernating(false))
+// does not undo it.
+TEST_F(StreamSessionTest, DuringTheShutdownWaitNewStreamsAreRefused) {
+  ctx->beginShutdown();
+  ctx->setHibernating(ipc::ConnectionId{7}, true);
+  ctx->setHibernating(ipc::ConnectionId{7}, false);
+  peer->send(13, 1, RelayCmd::kBegin, beginBody("127.0.0.1:25"));  // hibernation before policy
+  ASSERT_TRUE(waitFor([&] { return hasEnd(13, 1); }));
+  EXPECT_EQ(endReason(13, 1), static_cast<uint8_t>(cell::EndReason::kHibernating));
+  EXPECT_EQ(session->sockets(), 0u);
+  EXPECT_FALSE(dropped);
+}
+
 TEST_F(StreamSessionTest, ClosedFromCircuitdClosesTheSocketsAndIsAnswered) {
   TcpServer echo(loop.base(), TcpServer::Mode::kEcho);
   peer->send(4, 1, RelayCmd::kBegin, beginBody("127.0.0.1:" + std::to_string(echo.port)));
