@@ -76,7 +76,8 @@ double now() {
 
 // One end of a BatchPipe connection inside a process, with hooks for what arrives.
 struct End final : Pipe::Handler {
-  explicit End(ipc::EventLoop& loop, int fd, bool server) : pipe(windows(), *this, kBatch) {
+  End(ipc::EventLoop& loop, int fd, bool server, uint32_t batch = kBatch)
+      : pipe(windows(), *this, batch) {
     // As in the daemons: batches travel as data frames beside the RPC connection.
     conn = std::make_unique<ipc::RpcConnection>(loop.base(), fd, server, pipe.makeLocalSink());
     pipe.setPlane(conn->dataPlane());
@@ -121,9 +122,9 @@ struct End final : Pipe::Handler {
 };
 
 // Producer: opens kFlows flows and sends `total` DATA messages round-robin as credit allows.
-void produce(int fd, uint64_t total) {
+void produce(int fd, uint64_t total, uint32_t batch = kBatch) {
   ipc::EventLoop loop;
-  End end(loop, fd, false);
+  End end(loop, fd, false, batch);
   uint64_t sent = 0;
   auto pump = [&] {
     for (bool progress = true; progress && sent < total;) {
@@ -184,9 +185,9 @@ struct Rate {
   double cpuNsPerKiB = 0;     // both processes' CPU over the whole run, per KiB of 512-byte records
   double sysNsPerKiB = 0;     // the part of it in the kernel
 };
-Rate consume(int fd, uint64_t total) {
+Rate consume(int fd, uint64_t total, uint32_t batch = kBatch) {
   ipc::EventLoop loop;
-  End end(loop, fd, true);
+  End end(loop, fd, true, batch);
   uint64_t got = 0, warm = total / 10;
   double t0 = 0;
   uint64_t a0 = 0;
@@ -317,7 +318,7 @@ Cpu selfCpu() {
   return cpuSeconds(ru);
 }
 
-Rate oneHop(uint64_t total, bool raw) {
+Rate oneHop(uint64_t total, bool raw, uint32_t batch = kBatch) {
   int s[2];
   pairOf(s);
   Cpu cpu0 = selfCpu();
@@ -326,7 +327,7 @@ Rate oneHop(uint64_t total, bool raw) {
     if (raw) {
       rawProduce(s[0], total);
     } else {
-      produce(nonblocking(s[0]), total);
+      produce(nonblocking(s[0]), total, batch);
     }
   });
   close(s[0]);
@@ -335,7 +336,7 @@ Rate oneHop(uint64_t total, bool raw) {
     r.perSecond = rawConsume(s[1], total);
     close(s[1]);
   } else {
-    r = consume(nonblocking(s[1]), total);
+    r = consume(nonblocking(s[1]), total, batch);
   }
   Cpu cpu = reapCpu({a}) + selfCpu() - cpu0;
   double kib = static_cast<double>(total * kRecord) / 1024;
@@ -500,16 +501,18 @@ void socketProducer(int fd, uint64_t batches, size_t batchBytes, bool lockstep) 
   }
 }
 void socketConsumer(int fd, uint64_t batches, size_t batchBytes, bool lockstep) {
-  std::vector<uint8_t> buf(batchBytes);
   if (lockstep) {
+    std::vector<uint8_t> buf(batchBytes);
     for (uint64_t i = 0; i < batches; ++i) {
       readAll(fd, buf.data(), batchBytes);
       bell(fd);
     }
     return;
   }
+  // As FramedSocket reads: whatever the socket has, up to 64 KiB, whatever the batches.
+  std::vector<uint8_t> buf(64 * 1024);
   for (uint64_t left = batches * batchBytes; left > 0;) {
-    ssize_t r = read(fd, buf.data(), std::min<uint64_t>(left, batchBytes));
+    ssize_t r = read(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
     if (r <= 0) _exit(4);
     left -= static_cast<uint64_t>(r);
   }
@@ -617,6 +620,37 @@ void result(const char* name, double v, const char* unit, double base) {
   std::printf("RESULT %s value=%.4g %s baseline=%.4g ratio=%.3f\n", name, v, unit, base, v / base);
 }
 
+// The transports side by side, and the one hop's CPU with what it would be over the ring: the
+// pipe's own work plus the ring instead of the socket (an estimate: the pipe's socket wakes and
+// reads differently from the raw baseline's).
+void transportReport(uint64_t total, const Rate& rawHop, const Rate& hop, const Rate& hop14) {
+  TransportPair stream64 = transports(total, kBatch, false),
+                stream14 = transports(total, 14, false);
+  TransportPair lock64 = transports(total / 4, kBatch, true),
+                lock14 = transports(total / 4, 14, true);
+  double pipeOverRing = hop.cpuNsPerKiB - stream64.socket.nsPerKiB() + stream64.ring.nsPerKiB();
+  std::printf(
+      "ipc: CPU per KiB, one hop: BatchPipe over data frames %.0f ns (%.0f in the kernel), raw "
+      "socketpair %.0f ns (%.0f); the pipe over the shared ring, estimated %.0f ns (%.2fx)\n",
+      hop.cpuNsPerKiB, hop.sysNsPerKiB, rawHop.cpuNsPerKiB, rawHop.sysNsPerKiB, pipeOverRing,
+      pipeOverRing / hop.cpuNsPerKiB);
+  std::printf(
+      "ipc: CPU per KiB, one hop in batches of 14: BatchPipe %.0f ns (%.0f in the kernel), %.1f "
+      "events per received batch\n",
+      hop14.cpuNsPerKiB, hop14.sysNsPerKiB, hop14.eventsPerBatch);
+  result("ipc_ring_cpu_per_kib_batch64", stream64.ring.nsPerKiB(), "ns/KiB",
+         stream64.socket.nsPerKiB());
+  result("ipc_ring_cpu_per_kib_batch14", stream14.ring.nsPerKiB(), "ns/KiB",
+         stream14.socket.nsPerKiB());
+  result("ipc_ring_cpu_per_kib_batch64_lockstep", lock64.ring.nsPerKiB(), "ns/KiB",
+         lock64.socket.nsPerKiB());
+  result("ipc_ring_cpu_per_kib_batch14_lockstep", lock14.ring.nsPerKiB(), "ns/KiB",
+         lock14.socket.nsPerKiB());
+  result("ipc_ring_rate_batch64", stream64.ring.mibPerSecond(), "MiB/s",
+         stream64.socket.mibPerSecond());
+  result("ipc_ring_pipe_cpu_per_kib_estimate", pipeOverRing, "ns/KiB", hop.cpuNsPerKiB);
+}
+
 }  // namespace
 }  // namespace onionsplit::bench
 
@@ -630,13 +664,9 @@ int main(int argc, char** argv) {
   int pings = smoke ? 200 : 5000;
   signal(SIGPIPE, SIG_IGN);
 
-  Rate rawHop = oneHop(total, true), hop = oneHop(total, false);
+  Rate rawHop = oneHop(total, true), hop = oneHop(total, false), hop14 = oneHop(total, false, 14);
   Rate rawChain = chain(total, true), ch = chain(total, false);
   double rawLat = latency(pings, true), lat = latency(pings, false);
-  TransportPair stream64 = transports(total, kBatch, false),
-                stream14 = transports(total, 14, false);
-  TransportPair lock64 = transports(total / 4, kBatch, true),
-                lock14 = transports(total / 4, 14, true);
   std::printf("ipc: batch %u, %llu messages of %u bytes, %llu flows\n", kBatch,
               static_cast<unsigned long long>(total), kBody,
               static_cast<unsigned long long>(kFlows));
@@ -649,25 +679,7 @@ int main(int argc, char** argv) {
   std::printf(
       "ipc: median one-way latency at idle %.1f us, raw socketpair %.1f us, added %.1f us\n", lat,
       rawLat, lat - rawLat);
-  // What the one hop would cost over the ring: the pipe's own work plus the ring instead of the
-  // socket (an estimate: the pipe's socket wakes and reads differently from the raw baseline's).
-  double pipeOverRing = hop.cpuNsPerKiB - stream64.socket.nsPerKiB() + stream64.ring.nsPerKiB();
-  std::printf(
-      "ipc: CPU per KiB, one hop: BatchPipe over data frames %.0f ns (%.0f in the kernel), raw "
-      "socketpair %.0f ns (%.0f); the pipe over the shared ring, estimated %.0f ns (%.2fx)\n",
-      hop.cpuNsPerKiB, hop.sysNsPerKiB, rawHop.cpuNsPerKiB, rawHop.sysNsPerKiB, pipeOverRing,
-      pipeOverRing / hop.cpuNsPerKiB);
-  result("ipc_ring_cpu_per_kib_batch64", stream64.ring.nsPerKiB(), "ns/KiB",
-         stream64.socket.nsPerKiB());
-  result("ipc_ring_cpu_per_kib_batch14", stream14.ring.nsPerKiB(), "ns/KiB",
-         stream14.socket.nsPerKiB());
-  result("ipc_ring_cpu_per_kib_batch64_lockstep", lock64.ring.nsPerKiB(), "ns/KiB",
-         lock64.socket.nsPerKiB());
-  result("ipc_ring_cpu_per_kib_batch14_lockstep", lock14.ring.nsPerKiB(), "ns/KiB",
-         lock14.socket.nsPerKiB());
-  result("ipc_ring_rate_batch64", stream64.ring.mibPerSecond(), "MiB/s",
-         stream64.socket.mibPerSecond());
-  result("ipc_ring_pipe_cpu_per_kib_estimate", pipeOverRing, "ns/KiB", hop.cpuNsPerKiB);
+  transportReport(total, rawHop, hop, hop14);
   result("ipc_chain3_rate", ch.perSecond, "msgs/s", rawChain.perSecond);
   result("ipc_hop_latency_median", lat, "us", rawLat);
   result("ipc_one_hop_rate", hop.perSecond, "msgs/s", rawHop.perSecond);
