@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/accounting/accounting.h"
+#include "common/flowctl/mem_budget.h"
 #include "common/ipc/peers.h"
 #include "launcher/daemons.h"
 #include "launcher/status.h"
@@ -350,6 +351,40 @@ TEST(LauncherProcesses, SighupReloadsTheTorrcAsCtorDoes) {
       EXPECT_EQ(d.pid, before[n].pid) << n << " restarted when streamd's ports widened";
     }
   EXPECT_TRUE(logShows(l, "restarting to take them")) << l.log();
+}
+
+// MaxMemInQueues on a reload: every daemon takes its new share at once (the counters the
+// MetricsPort shows), none restarts; lowered, raised, each time the four shares add up to it.
+TEST(LauncherProcesses, SighupAppliesANewMaxMemInQueuesToEveryDaemonLive) {
+  const std::string user = geteuid() == 0 && getpwnam("nobody") ? "User nobody\n" : "";
+  const std::string base = user + "ExitRelay 1\nLog info file @DIR@/data/log\n";
+  Launcher l(base + "MaxMemInQueues 400 MB\n");
+  ASSERT_GT(l.pid, 0);
+  auto budgetsAre = [](uint64_t total) {
+    return [total](auto& m) {
+      auto want = flowctl::splitBudget(total);
+      return counterOf(m["streamd"], "memory_budget_bytes") == want.streamd &&
+             counterOf(m["circuitd"], "memory_budget_bytes") == want.circuitd &&
+             counterOf(m["confluxd"], "memory_budget_bytes") == want.confluxd &&
+             counterOf(m["channeld"], "memory_budget_bytes") == want.channeld;
+    };
+  };
+  auto before = waitFor(l.ipc(), budgetsAre(400ULL << 20));
+  ASSERT_TRUE(allReady(before));
+  ASSERT_TRUE(budgetsAre(400ULL << 20)(before)) << l.log();
+  for (uint64_t mb : {100, 900}) {
+    std::string text = base + "MaxMemInQueues " + std::to_string(mb) + " MB\n";
+    for (size_t at; (at = text.find("@DIR@")) != std::string::npos;)
+      text.replace(at, 5, l.dir);
+    l.rewrite(text);
+    ASSERT_EQ(kill(l.pid, SIGHUP), 0);
+    auto after = waitFor(l.ipc(), budgetsAre(mb << 20));
+    EXPECT_TRUE(budgetsAre(mb << 20)(after)) << mb << " MB\n" << l.log();
+    for (auto& [n, d] : after)
+      EXPECT_EQ(d.pid, before[n].pid) << n << " restarted on a reload";
+  }
+  EXPECT_TRUE(logShows(l, "streamd: reload: streamd's memory budget is now 360 MB")) << l.log();
+  EXPECT_TRUE(logShows(l, "channeld: reload: channeld's memory budget is now 90 MB")) << l.log();
 }
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
