@@ -497,6 +497,7 @@ ControlServer::~ControlServer() {
   for (auto* l : listeners_)
     evconnlistener_free(l);
   if (tick_) event_free(tick_);
+  if (ownerFd_ >= 0) close(ownerFd_);
 }
 
 bool ControlServer::bindAll(const config::Config& cfg, std::string& error) {
@@ -560,7 +561,26 @@ std::unique_ptr<ControlServer> ControlServer::listen(ipc::EventLoop& loop,
                                                      std::string& error) {
   std::unique_ptr<ControlServer> s(new ControlServer(loop));
   if (!s->bindAll(cfg, error) || !s->setUpAuth(cfg, error)) return nullptr;
+  int owner = cfg.control.owningControllerFd;
+  if (owner >= 0 && !s->takeOwnerFd(owner, error)) return nullptr;
   return s;
+}
+
+// C tor takes the descriptor as it is; here it must be a socket (anything else, e.g. a file
+// opened by whoever started the relay, is refused rather than written to), and is not passed on
+// to the daemons.
+bool ControlServer::takeOwnerFd(int fd, std::string& error) {
+  struct stat st {};
+  bool isOpen = fstat(fd, &st) == 0;
+  if (!isOpen || !S_ISSOCK(st.st_mode)) {
+    error = "Could not add local controller connection with given FD: " + std::to_string(fd) +
+            (isOpen ? " is not a socket" : " is not open");
+    return false;
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  evutil_make_socket_nonblocking(fd);
+  ownerFd_ = fd;
+  return true;
 }
 
 std::unique_ptr<ControlServer> ControlServer::adopt(ipc::EventLoop& loop, const config::Config& cfg,
@@ -595,6 +615,8 @@ void ControlServer::serve(ControlHooks hooks) {
   impl_->sink = std::make_shared<ControlLogSink>(this, impl_->hooks.logName);
   impl_->sink->set_level(spdlog::level::trace);
   spdlog::default_logger()->sinks().push_back(impl_->sink);
+  if (ownerFd_ >= 0)
+    if (Conn* c = addConnection(std::exchange(ownerFd_, -1))) c->session->trustAsOwner();
 }
 
 void ControlServer::logLine(control::LogLine line) {
@@ -643,20 +665,25 @@ void ControlServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int
     close(fd);
     return;
   }
+  self->addConnection(fd);
+}
+
+ControlServer::Conn* ControlServer::addConnection(int fd) {
   auto c = std::make_unique<Conn>();
-  c->owner = self;
-  c->session = std::make_unique<control::Session>(self->impl_->auth, *self->impl_,
-                                                  std::string(kControlProtocolLevel));
-  c->bev = bufferevent_socket_new(self->loop_.base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  c->owner = this;
+  c->session =
+      std::make_unique<control::Session>(impl_->auth, *impl_, std::string(kControlProtocolLevel));
+  c->bev = bufferevent_socket_new(loop_.base(), fd, BEV_OPT_CLOSE_ON_FREE);
   if (!c->bev) {
     close(fd);
-    return;
+    return nullptr;
   }
   bufferevent_setcb(c->bev, &ControlServer::onRead, &ControlServer::onWrite,
                     &ControlServer::onEvent, c.get());
   bufferevent_enable(c->bev, EV_READ);
   Conn* raw = c.get();
-  self->conns_.emplace(raw, std::move(c));
+  conns_.emplace(raw, std::move(c));
+  return raw;
 }
 
 void ControlServer::onRead(bufferevent*, void* arg) {

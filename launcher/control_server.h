@@ -95,6 +95,8 @@ class ControlServer {
  public:
   // Binds every ControlPort and ControlSocket of `cfg` and writes the cookie file (handed to
   // `user` when running as root). nullptr with `error` set if any cannot be had.
+  // With __OwningControllerFD, that inherited socket is taken too (served from serve() on, as an
+  // authenticated connection that owns the relay); it must be a socket.
   static std::unique_ptr<ControlServer> listen(ipc::EventLoop& loop, const config::Config& cfg,
                                                std::string& error);
   // The same on listening sockets made elsewhere (systemd's, passed in), taken over (closed with
@@ -153,6 +155,8 @@ class ControlServer {
   void updateLogLevel();  // tells the daemons when the lowest severity wanted changed
   bool bindAll(const config::Config& cfg, std::string& error);
   bool serveFd(int fd, const std::string& name);
+  bool takeOwnerFd(int fd, std::string& error);
+  Conn* addConnection(int fd);  // nullptr (fd closed) when it cannot be served
   bool setUpAuth(const config::Config& cfg, std::string& error);
   void drop(Conn* c);
   void refreshTraffic();
@@ -162,6 +166,7 @@ class ControlServer {
   ipc::EventLoop& loop_;
   std::vector<evconnlistener*> listeners_;
   std::vector<std::string> names_;
+  int ownerFd_ = -1;  // __OwningControllerFD until serve() takes it
   std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   event* tick_ = nullptr;
   event* logFlush_ = nullptr;
