@@ -271,6 +271,24 @@ void applyReload(daemon::Runtime& rt, ChannelServer& channels, DescriptorPublish
   }
 }
 
+// Control.channels and Control.descriptor: what the ControlPort's orconn-status and desc/id show.
+void serveControlViews(ipc::ControlInfo& info, const ChannelServer& channels,
+                       const OutboundChannels& outbound,
+                       const std::unique_ptr<DescriptorPublisher>& publisher) {
+  info.channels = [&channels, &outbound] {
+    std::vector<ipc::ControlInfo::Channel> out;
+    auto hex = [](const crypto::RsaFingerprint& fp) { return toHex(Bytes(fp), true); };
+    channels.forEachChannel([&](const ChannelInfo& ci, bool open) {
+      out.push_back({ci.peer ? hex(ci.peer->rsaId) : std::string(), open, false});
+    });
+    outbound.forEachPending([&](const OutboundTarget& t) {
+      out.push_back({t.rsaId ? hex(*t.rsaId) : std::string(), false, true});
+    });
+    return out;
+  };
+  info.descriptor = [&publisher] { return publisher ? publisher->lastPublished() : std::string(); };
+}
+
 // Channels by direction and family, for C tor's tor_relay_connections{type="OR"} and
 // tor_relay_connections_total (the launcher's table, launcher/metrics_format.cc).
 void addConnectionCounters(const ChannelServer::ConnectionTally& tally,
@@ -763,6 +781,7 @@ int run(daemon::Runtime& rt) {
   if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
   RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), kProtoLine);
   rt.control().fingerprint = toHex(Bytes(keys.rsaIdentity.publicKey().fingerprint()), true);
+  serveControlViews(rt.control(), channels, outbound, publisher);
   bool refused = false;  // the consensus requires a protocol we lack
   std::unique_ptr<ReachabilityTest> selfTest;
   ConsensusFetcher consensus(

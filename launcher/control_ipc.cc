@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <string_view>
 
 #include <kj/vector.h>
 
@@ -18,6 +19,8 @@ struct Round {
   std::vector<std::unique_ptr<ipc::RpcConnection>> connections;
   std::vector<bool> answered;
   std::optional<std::string> fingerprint;
+  RelayView view;
+  int parts = 0;  // of the view's two answers
 };
 
 ipc::RpcConnection* connectTo(ipc::EventLoop& loop, Round& r, const std::string& path) {
@@ -35,7 +38,49 @@ bool isFingerprint(const std::string& s) {
   return true;
 }
 
+void takeChannels(RelayView& v, capnp::List<proto::OrChannel>::Reader list) {
+  for (auto c : list) {
+    if (v.channels.size() >= RelayView::kMaxChannels) break;
+    std::string fp = c.getFingerprint().cStr();
+    v.channels.push_back({isFingerprint(fp) ? fp : std::string(), c.getOpen(), c.getLaunched()});
+  }
+}
+
 }  // namespace
+
+kj::Promise<std::optional<RelayView>> askRelayView(ipc::EventLoop& loop,
+                                                   const std::string& ipcDirectory,
+                                                   std::chrono::milliseconds timeout) {
+  auto round = kj::heap<Round>();
+  Round* r = round.get();
+  ipc::RpcConnection* conn = connectTo(loop, *r, ipcDirectory + "/channeld.sock");
+  if (!conn) return std::optional<RelayView>();
+  auto control = conn->bootstrap<proto::Control>();
+  auto channels = control.channelsRequest().send().then(
+      [r](auto&& a) {
+        takeChannels(r->view, a.getChannels());
+        ++r->parts;
+      },
+      [](kj::Exception&&) {});
+  auto descriptor = control.descriptorRequest().send().then(
+      [r](auto&& a) {
+        auto text = a.getDescriptor();
+        std::string_view body(text.cStr(), text.size());
+        if (body.size() <= RelayView::kMaxDescriptorBytes && body.starts_with("router "))
+          r->view.descriptor = std::string(body);
+        ++r->parts;
+      },
+      [](kj::Exception&&) {});
+  kj::Vector<kj::Promise<void>> both;
+  both.add(kj::mv(channels));
+  both.add(kj::mv(descriptor));
+  return kj::joinPromises(both.releaseAsArray())
+      .exclusiveJoin(loop.afterDelay(static_cast<uint32_t>(timeout.count())))
+      .then([r] {
+        return r->parts == 2 ? std::optional<RelayView>(std::move(r->view)) : std::nullopt;
+      })
+      .attach(kj::mv(round));
+}
 
 kj::Promise<std::optional<std::string>> askFingerprint(ipc::EventLoop& loop,
                                                        const std::string& ipcDirectory,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -32,6 +33,7 @@
 #include "common/daemon/runtime.h"
 #include "common/exitpolicy/from_config.h"
 #include "common/ipc/peers.h"
+#include "launcher/control_ipc.h"
 #include "launcher/metrics_scrape.h"
 
 namespace onionsplit::launcher {
@@ -148,8 +150,38 @@ struct ControlServer::Conn {
   bufferevent* bev = nullptr;
   control::CommandReader reader;
   std::unique_ptr<control::Session> session;
-  bool closing = false;  // the last reply is queued; close once it has left
+  bool closing = false;                     // the last reply is queued; close once it has left
+  std::optional<control::Command> waiting;  // a GETINFO waiting for channeld's answer
+  size_t largest = 0;  // the largest reply or event queued since the output was last empty
 };
+
+namespace {
+
+// A GETINFO with a key answered from channeld's Control.channels or Control.descriptor.
+bool needsRelayView(const control::Command& c) {
+  if (!control::iequals(c.keyword, "GETINFO")) return false;
+  auto args = control::parseArgs(c.args);
+  if (!args) return false;
+  for (const auto& a : *args) {
+    std::string_view key = a.key.empty() ? a.value : a.key;
+    if (key == "orconn-status" || key.starts_with("desc/id/") || key.starts_with("desc/name/"))
+      return true;
+  }
+  return false;
+}
+
+// desc/id/<fp>'s fingerprint: 40 hex digits after an optional '$', and C tor's "~nick" or "=nick"
+// after them ignored.
+std::string descriptorId(std::string_view what) {
+  if (what.starts_with("$")) what.remove_prefix(1);
+  if (what.size() > 40 && (what[40] == '~' || what[40] == '=')) what = what.substr(0, 40);
+  std::string out(what);
+  for (char& ch : out)
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+}  // namespace
 
 // What the controller's GETINFO, GETCONF and SIGNAL reach.
 struct ControlServer::Impl : control::Backend {
@@ -169,6 +201,11 @@ struct ControlServer::Impl : control::Backend {
   // them, only while a controller asks for BW.
   static constexpr size_t kBwSamples = 300;
   std::deque<std::pair<uint64_t, uint64_t>> bwSamples;
+  // channeld's answer for the GETINFOs waiting on it (nullopt: it did not answer), while they run.
+  std::optional<RelayView> view;
+  bool askingView = false;
+  // channeld's consensus_accepted_total at the last reading: a change is a new consensus.
+  std::optional<uint64_t> consensusAccepted;
 
   std::shared_ptr<ControlLogSink> sink;
 
@@ -191,6 +228,7 @@ struct ControlServer::Impl : control::Backend {
   std::optional<std::string> listenerInfo(std::string_view key);
   std::optional<std::string> fixedInfo(std::string_view key, std::string& error);
   std::optional<std::string> statusInfo(std::string_view key, std::string& error);
+  std::optional<std::string> channeldInfo(std::string_view key, std::string& error);
   std::vector<config::TorrcEntry> snapshotEntries();
   std::optional<std::string> consensus();
   std::optional<std::string> ownFingerprint();
@@ -238,8 +276,9 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
     return std::nullopt;
   }
   bool byId = key.starts_with("ns/id/"), byName = key.starts_with("ns/name/");
-  if (!byId && !byName) return std::nullopt;
+  if (!byId && !byName && key != "ns/all") return std::nullopt;
   auto text = consensus();
+  if (key == "ns/all") return text ? control::allEntries(*text) : std::string();
   if (!text) return std::string();  // no consensus yet: C tor answers ""
   std::string_view what = key.substr(byId ? 6 : 8);
   auto raw = fromHex(what.starts_with("$") ? what.substr(1) : what);
@@ -248,6 +287,24 @@ std::optional<std::string> ControlServer::Impl::statusInfo(std::string_view key,
     return std::nullopt;
   }
   return byId ? control::entryById(*text, what) : control::entryByName(*text, what);
+}
+
+// orconn-status, desc/id/* and desc/name/*, from channeld's answer (asked before the GETINFO ran).
+// As a C tor relay: its own descriptor by its fingerprint or nickname; it holds no other here, so
+// any other is an unrecognized key.
+std::optional<std::string> ControlServer::Impl::channeldInfo(std::string_view key,
+                                                             std::string& error) {
+  if (key == "orconn-status") {
+    if (view) return control::orconnStatus(view->channels, consensus().value_or(""));
+    error = "channeld did not answer";
+    return std::nullopt;
+  }
+  bool byId = key.starts_with("desc/id/"), byName = key.starts_with("desc/name/");
+  if ((!byId && !byName) || !view || view->descriptor.empty()) return std::nullopt;
+  auto own = ownFingerprint();
+  bool mine = byId ? own && descriptorId(key.substr(8)) == *own
+                   : control::iequals(key.substr(10), hooks.config().nickname);
+  return mine ? std::optional<std::string>(view->descriptor) : std::nullopt;
 }
 
 std::optional<std::string> ControlServer::Impl::processInfo(std::string_view key) {
@@ -364,6 +421,8 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "config-text -- The options in force, one per line.",
                       "config/defaults -- The options' defaults, one per line.",
                       "config/names -- The options onionsplit reads, with their types.",
+                      "desc/id/* -- The relay's own server descriptor, by its fingerprint.",
+                      "desc/name/* -- The relay's own server descriptor, by its nickname.",
                       "dormant -- 1 when the relay sleeps (a relay never does).",
                       "events/names -- Events that the controller can ask for with SETEVENTS.",
                       "exit-policy/full -- The entire exit policy of onion router",
@@ -371,9 +430,11 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
                       "fingerprint -- Get hash of server identity key.",
                       "info/names -- List of GETINFO options, types, and documentation.",
                       "ip-to-country/* -- Perform a GEOIP lookup (no GeoIP data here).",
+                      "ns/all -- Every relay's consensus entry.",
                       "ns/id/* -- A relay's consensus entry, by fingerprint.",
                       "ns/name/* -- A relay's consensus entry, by nickname.",
                       "net/listeners/* -- Bound addresses by type",
+                      "orconn-status -- A list of current OR connections.",
                       "process/descriptor-limit -- File descriptor limit.",
                       "process/pid -- Process id belonging to the main tor process.",
                       "process/user -- Username under which the tor process is running.",
@@ -397,6 +458,7 @@ std::optional<std::string> ControlServer::Impl::info(std::string_view key, std::
   if (auto v = statusInfo(key, error); v || !error.empty()) return v;
   if (auto v = listenerInfo(key)) return v;
   if (auto v = fixedInfo(key, error); v || !error.empty()) return v;
+  if (auto v = channeldInfo(key, error); v || !error.empty()) return v;
   return relayInfo(key);
 }
 
@@ -423,6 +485,8 @@ ControlServer::ControlServer(ipc::EventLoop& loop) : impl_(std::make_unique<Impl
 
 ControlServer::~ControlServer() {
   scrape_ = nullptr;
+  viewAsked_ = nullptr;
+  if (viewReady_) event_free(viewReady_);
   if (impl_->sink) {
     auto& sinks = spdlog::default_logger()->sinks();
     std::erase(sinks, std::static_pointer_cast<spdlog::sinks::sink>(impl_->sink));
@@ -433,6 +497,7 @@ ControlServer::~ControlServer() {
   for (auto* l : listeners_)
     evconnlistener_free(l);
   if (tick_) event_free(tick_);
+  if (ownerFd_ >= 0) close(ownerFd_);
 }
 
 bool ControlServer::bindAll(const config::Config& cfg, std::string& error) {
@@ -496,7 +561,26 @@ std::unique_ptr<ControlServer> ControlServer::listen(ipc::EventLoop& loop,
                                                      std::string& error) {
   std::unique_ptr<ControlServer> s(new ControlServer(loop));
   if (!s->bindAll(cfg, error) || !s->setUpAuth(cfg, error)) return nullptr;
+  int owner = cfg.control.owningControllerFd;
+  if (owner >= 0 && !s->takeOwnerFd(owner, error)) return nullptr;
   return s;
+}
+
+// C tor takes the descriptor as it is; here it must be a socket (anything else, e.g. a file
+// opened by whoever started the relay, is refused rather than written to), and is not passed on
+// to the daemons.
+bool ControlServer::takeOwnerFd(int fd, std::string& error) {
+  struct stat st {};
+  bool isOpen = fstat(fd, &st) == 0;
+  if (!isOpen || !S_ISSOCK(st.st_mode)) {
+    error = "Could not add local controller connection with given FD: " + std::to_string(fd) +
+            (isOpen ? " is not a socket" : " is not open");
+    return false;
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  evutil_make_socket_nonblocking(fd);
+  ownerFd_ = fd;
+  return true;
 }
 
 std::unique_ptr<ControlServer> ControlServer::adopt(ipc::EventLoop& loop, const config::Config& cfg,
@@ -526,10 +610,13 @@ void ControlServer::serve(ControlHooks hooks) {
   timeval second{1, 0};
   event_add(tick_, &second);
   logFlush_ = event_new(loop_.base(), -1, 0, &ControlServer::onLogLines, this);
+  viewReady_ = event_new(loop_.base(), -1, 0, &ControlServer::onViewReady, this);
   inForce_ = impl_->snapshotEntries();
   impl_->sink = std::make_shared<ControlLogSink>(this, impl_->hooks.logName);
   impl_->sink->set_level(spdlog::level::trace);
   spdlog::default_logger()->sinks().push_back(impl_->sink);
+  if (ownerFd_ >= 0)
+    if (Conn* c = addConnection(std::exchange(ownerFd_, -1))) c->session->trustAsOwner();
 }
 
 void ControlServer::logLine(control::LogLine line) {
@@ -578,49 +665,121 @@ void ControlServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int
     close(fd);
     return;
   }
+  self->addConnection(fd);
+}
+
+ControlServer::Conn* ControlServer::addConnection(int fd) {
   auto c = std::make_unique<Conn>();
-  c->owner = self;
-  c->session = std::make_unique<control::Session>(self->impl_->auth, *self->impl_,
-                                                  std::string(kControlProtocolLevel));
-  c->bev = bufferevent_socket_new(self->loop_.base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  c->owner = this;
+  c->session =
+      std::make_unique<control::Session>(impl_->auth, *impl_, std::string(kControlProtocolLevel));
+  c->bev = bufferevent_socket_new(loop_.base(), fd, BEV_OPT_CLOSE_ON_FREE);
   if (!c->bev) {
     close(fd);
-    return;
+    return nullptr;
   }
   bufferevent_setcb(c->bev, &ControlServer::onRead, &ControlServer::onWrite,
                     &ControlServer::onEvent, c.get());
   bufferevent_enable(c->bev, EV_READ);
   Conn* raw = c.get();
-  self->conns_.emplace(raw, std::move(c));
+  conns_.emplace(raw, std::move(c));
+  return raw;
 }
 
-void ControlServer::onRead(bufferevent* bev, void* arg) {
+void ControlServer::onRead(bufferevent*, void* arg) {
   auto* c = static_cast<Conn*>(arg);
-  ControlServer* self = c->owner;
-  evbuffer* in = bufferevent_get_input(bev);
+  c->owner->process(c);
+}
+
+void ControlServer::process(Conn* c) {
+  evbuffer* in = bufferevent_get_input(c->bev);
   char chunk[4096];
-  while (!c->closing) {
+  for (;;) {
+    if (auto cmd = c->reader.next()) {
+      if (!runCommand(c, *cmd)) return;
+      continue;
+    }
+    if (c->closing) break;
     int n = evbuffer_remove(in, chunk, sizeof chunk);
     if (n <= 0) break;
     if (!c->reader.feed(std::string_view(chunk, static_cast<size_t>(n))))
-      return self->drop(c);  // a line or command past its cap: nothing more is read
-    while (auto cmd = c->reader.next()) {
-      std::string out;
-      bool open = c->session->handle(*cmd, out);
-      bufferevent_write(bev, out.data(), out.size());
-      if (!open) {
-        c->closing = true;
-        bufferevent_disable(bev, EV_READ);
-        break;
-      }
-    }
+      return drop(c);  // a line or command past its cap: nothing more is read
   }
-  self->updateLogLevel();  // after a SETEVENTS
-  if (evbuffer_get_length(bufferevent_get_output(bev)) > kMaxPendingOutput) return self->drop(c);
+  updateLogLevel();  // after a SETEVENTS
+}
+
+// One command: answered at once, or (a GETINFO that needs channeld) kept until channeld answers,
+// with this connection's reading paused. False when nothing more is to be read now.
+bool ControlServer::runCommand(Conn* c, const control::Command& cmd, bool answered) {
+  if (overCap(c)) {
+    drop(c);
+    return false;
+  }
+  if (!answered && c->session->authenticated() && needsRelayView(cmd)) {
+    c->waiting = cmd;
+    bufferevent_disable(c->bev, EV_READ);
+    askRelayView();
+    return false;
+  }
+  std::string out;
+  bool open = c->session->handle(cmd, out);
+  send(c, out);
+  if (open) return true;
+  c->closing = true;
+  bufferevent_disable(c->bev, EV_READ);
+  updateLogLevel();
+  return false;
+}
+
+void ControlServer::askRelayView() {
+  if (impl_->askingView) return;  // one question at a time serves every waiting GETINFO
+  impl_->askingView = true;
+  viewAsked_ = launcher::askRelayView(loop_, impl_->hooks.config().ipcDirectory,
+                                      std::chrono::milliseconds(2000))
+                   .then([this](std::optional<RelayView> v) {
+                     impl_->view = std::move(v);
+                     event_active(viewReady_, EV_TIMEOUT, 0);  // run from the loop, not here
+                   })
+                   .eagerlyEvaluate([this](kj::Exception&&) {
+                     impl_->view.reset();
+                     event_active(viewReady_, EV_TIMEOUT, 0);
+                   });
+}
+
+// channeld answered (or not): every waiting GETINFO runs with that answer, then its connection
+// reads on.
+void ControlServer::onViewReady(evutil_socket_t, short, void* arg) {
+  static_cast<ControlServer*>(arg)->onRelayView();
+}
+
+void ControlServer::onRelayView() {
+  impl_->askingView = false;
+  std::vector<Conn*> waiting;
+  for (auto& [p, c] : conns_)
+    if (c->waiting) waiting.push_back(p);
+  for (Conn* c : waiting) {
+    if (!conns_.count(c)) continue;
+    auto cmd = std::move(*c->waiting);
+    c->waiting.reset();
+    if (!runCommand(c, cmd, true)) continue;
+    bufferevent_enable(c->bev, EV_READ);
+    process(c);
+  }
+  if (!impl_->askingView) impl_->view.reset();
+}
+
+void ControlServer::send(Conn* c, const std::string& bytes) {
+  bufferevent_write(c->bev, bytes.data(), bytes.size());
+  c->largest = std::max(c->largest, bytes.size());
+}
+
+bool ControlServer::overCap(Conn* c) const {
+  return evbuffer_get_length(bufferevent_get_output(c->bev)) > kMaxPendingOutput + c->largest;
 }
 
 void ControlServer::onWrite(bufferevent* bev, void* arg) {
   auto* c = static_cast<Conn*>(arg);
+  c->largest = 0;  // called once the output is empty
   if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0) c->owner->drop(c);
 }
 
@@ -650,8 +809,11 @@ void ControlServer::emit(const std::string& event, const std::string& line, bool
     if (c->closing || !c->session->authenticated() || !c->session->wants(event)) continue;
     size_t pending = evbuffer_get_length(bufferevent_get_output(c->bev));
     if (droppable && pending > kMaxPendingForLogs) continue;
-    bufferevent_write(c->bev, line.data(), line.size());
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > kMaxPendingOutput) over.push_back(p);
+    if (overCap(c.get())) {
+      over.push_back(p);
+      continue;
+    }
+    send(c.get(), line);
   }
   for (Conn* c : over)
     drop(c);
@@ -674,6 +836,7 @@ void ControlServer::standingFrom(const DaemonMetrics& channeld) {
     if (name == "descriptor_rounds_total") now.rounds = value;
     if (name == "orport_advertised") now.orPort = static_cast<uint16_t>(value);
     if (name == "descriptor_accepted_by") m.descriptorAccepted = value != 0;
+    if (name == "consensus_accepted_total") consensusCounter(value);
     control::readAccountingCounter(m.accounting, name, value);
   }
   m.orReachable = now.reachable;
@@ -683,6 +846,26 @@ void ControlServer::standingFrom(const DaemonMetrics& channeld) {
     authorities.push_back(a.address + ":" + std::to_string(a.dirPort));
   for (const auto& event : m.serverStatus.update(now, cfg.address, authorities))
     emit("STATUS_SERVER", event);
+}
+
+// channeld took a consensus from the authorities when its consensus_accepted_total changed
+// (after a restart of channeld it starts again from 0): NEWCONSENSUS with every entry, and
+// STATUS_GENERAL DANGEROUS_VERSION when that consensus does not recommend this version. C tor
+// sends the latter once per process; here it comes with every consensus that says so, so a
+// controller that connects later hears it too.
+void ControlServer::consensusCounter(uint64_t accepted) {
+  Impl& m = *impl_;
+  bool fresh = m.consensusAccepted && *m.consensusAccepted != accepted && accepted > 0;
+  m.consensusAccepted = accepted;
+  if (!fresh || (!anyoneWants("NEWCONSENSUS") && !anyoneWants("STATUS_GENERAL"))) return;
+  auto text = m.consensus();
+  if (!text) return;
+  if (anyoneWants("NEWCONSENSUS")) emit("NEWCONSENSUS", control::newConsensusEvent(*text));
+  std::string listed = control::serverVersions(*text);
+  auto status = control::versionStatus(kControlProtocolLevel, listed);
+  if (auto event =
+          control::dangerousVersionEvent(kControlProtocolLevel, status.value_or(""), listed))
+    emit("STATUS_GENERAL", *event);
 }
 
 // The relay's bytes on its connections, as C tor's traffic/* count them: channeld's links (TLS on

@@ -10,9 +10,14 @@
 // ControlHooks: under the launcher SIGNAL RELOAD/HUP and SHUTDOWN/HALT take its SIGHUP, SIGINT
 // and SIGTERM paths.
 //
+// GETINFO orconn-status, desc/id/* and desc/name/* are answered from channeld (Control.channels
+// and Control.descriptor, launcher/control_ipc.h), asked when such a GETINFO comes: that
+// connection's commands wait for the answer (bounded in time), the others go on.
+//
 // Hostile controllers: at most kMaxConnections at once (more are closed at accept), a line may
 // take 16 KiB (common/control/protocol.h), and a controller that lets kMaxPendingOutput bytes of
-// replies and events pile up unread is disconnected.
+// replies and events pile up unread, on top of the largest one it was sent since it last read all
+// (ns/all and NEWCONSENSUS are as large as the consensus), is disconnected.
 #pragma once
 
 #include <event2/event.h>
@@ -31,6 +36,7 @@
 #include "common/config/torrc.h"
 #include "common/control/auth.h"
 #include "common/control/events.h"
+#include "common/control/protocol.h"
 #include "common/ipc/event_loop.h"
 
 struct evconnlistener;
@@ -89,6 +95,8 @@ class ControlServer {
  public:
   // Binds every ControlPort and ControlSocket of `cfg` and writes the cookie file (handed to
   // `user` when running as root). nullptr with `error` set if any cannot be had.
+  // With __OwningControllerFD, that inherited socket is taken too (served from serve() on, as an
+  // authenticated connection that owns the relay); it must be a socket.
   static std::unique_ptr<ControlServer> listen(ipc::EventLoop& loop, const config::Config& cfg,
                                                std::string& error);
   // The same on listening sockets made elsewhere (systemd's, passed in), taken over (closed with
@@ -128,6 +136,17 @@ class ControlServer {
   static void onTick(evutil_socket_t, short, void* self);
   static void onLogLines(evutil_socket_t, short, void* self);
   static void onRead(bufferevent* bev, void* conn);
+  // Runs the connection's commands until its input is used up, it closes, or a GETINFO waits for
+  // channeld's answer (then askRelayView resumes it).
+  void process(Conn* c);
+  // False: stop reading this connection. `answered`: channeld's answer is in (Impl::view).
+  bool runCommand(Conn* c, const control::Command& cmd, bool answered = false);
+  void askRelayView();
+  static void onViewReady(evutil_socket_t, short, void* self);
+  void onRelayView();
+  void send(Conn* c, const std::string& bytes);
+  bool overCap(Conn* c) const;
+  void consensusCounter(uint64_t accepted);  // NEWCONSENSUS and STATUS_GENERAL
   static void onWrite(bufferevent* bev, void* conn);
   static void onEvent(bufferevent* bev, short what, void* conn);
   // `droppable`: skipped for a controller past kMaxPendingForLogs instead of disconnecting it.
@@ -136,6 +155,8 @@ class ControlServer {
   void updateLogLevel();  // tells the daemons when the lowest severity wanted changed
   bool bindAll(const config::Config& cfg, std::string& error);
   bool serveFd(int fd, const std::string& name);
+  bool takeOwnerFd(int fd, std::string& error);
+  Conn* addConnection(int fd);  // nullptr (fd closed) when it cannot be served
   bool setUpAuth(const config::Config& cfg, std::string& error);
   void drop(Conn* c);
   void refreshTraffic();
@@ -145,13 +166,16 @@ class ControlServer {
   ipc::EventLoop& loop_;
   std::vector<evconnlistener*> listeners_;
   std::vector<std::string> names_;
+  int ownerFd_ = -1;  // __OwningControllerFD until serve() takes it
   std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   event* tick_ = nullptr;
   event* logFlush_ = nullptr;
+  event* viewReady_ = nullptr;
   std::vector<control::LogLine> logQueue_;
   std::vector<config::TorrcEntry> inForce_;  // for CONF_CHANGED
   std::string logLevelMessage_ = "control-log off";
-  kj::Promise<void> scrape_ = nullptr;  // the traffic counters being asked for
+  kj::Promise<void> scrape_ = nullptr;     // the traffic counters being asked for
+  kj::Promise<void> viewAsked_ = nullptr;  // channeld's channels and descriptor being asked for
 };
 
 }  // namespace onionsplit::launcher

@@ -691,8 +691,9 @@ int run(const daemon::ConfigSources& sources, const config::Config& cfg,
     }
   }
   std::string controlError;  // ControlPort and ControlSocket too, and the cookie for User
-  auto control = cfg.control.enabled() ? ControlServer::listen(ev, cfg, controlError) : nullptr;
-  if (cfg.control.enabled() && !control) return spdlog::error("{}", controlError), 1;
+  bool controlled = cfg.control.enabled() || cfg.control.owningControllerFd >= 0;
+  auto control = controlled ? ControlServer::listen(ev, cfg, controlError) : nullptr;
+  if (controlled && !control) return spdlog::error("{}", controlError), 1;
   if (!dropToUser(cfg)) return 1;
   signal(SIGPIPE, SIG_IGN);
   Loop loop;

@@ -4,8 +4,8 @@
 # it). Called by: the launcher's status command, the MetricsPort and ControlPort (the launcher's,
 # or `onionsplit metrics` and `onionsplit control` under systemd), tests, and the other daemons (to
 # learn who they talk to). Trust: the caller is another local process with access to the IPC
-# directory; answers reveal counters, versions and the relay's public identity, never keys or
-# addresses of clients. `reload` is the one method that acts: it does what SIGHUP does, which any
+# directory; answers reveal counters, versions, the relay's public identity, the relays its
+# channels lead to and its published descriptor, never keys or addresses of clients. `reload` is the one method that acts: it does what SIGHUP does, which any
 # caller that can reach the socket may ask for (it opens no file the daemon did not read before).
 #
 # Ordering and lifetime: every method but `setHibernating` (see there) is stateless and may be
@@ -21,6 +21,14 @@ enum Health {
   starting @0;  # config read, peers not all connected yet
   ready @1;     # every peer this daemon needs is connected
   degraded @2;  # running, but a peer it needs is down (reconnecting)
+}
+
+# One of channeld's OR connections, as GETINFO orconn-status lists them (no client address: a
+# channel whose peer did not authenticate as a relay carries no identity, and none is given).
+struct OrChannel {
+  fingerprint @0 :Text;  # the peer relay's RSA identity (40 upper-case hex), "" for a client
+  open @1 :Bool;         # the link handshake is done (C tor's CONNECTED)
+  launched @2 :Bool;     # not open yet, and channeld dials it (C tor's LAUNCHED; else NEW)
 }
 
 struct Counter {
@@ -52,4 +60,11 @@ interface Control {
   # when streamd restarts, streamd is awake until told again, which is why channeld tells it on
   # every new connection. Any value is valid; the other daemons answer UNIMPLEMENTED.
   setHibernating @5 (hibernating :Bool) -> ();
+  # The relay's OR connections (channeld; the others answer an empty list): every channel, open or
+  # still in its link handshake, at most 65536 of them. For the ControlPort's orconn-status.
+  channels @6 () -> (channels :List(OrChannel));
+  # The server descriptor channeld last published (a public, signed document), "" before the
+  # first upload or from a daemon that does not publish (only channeld does). For the
+  # ControlPort's desc/id/<own fingerprint>.
+  descriptor @7 () -> (descriptor :Text);
 }

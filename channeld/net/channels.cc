@@ -191,6 +191,12 @@ void ChannelServer::forEachOpen(const std::function<void(ChannelId, const Channe
     if (ch->open && !ch->closing) f(id, ch->info);
 }
 
+void ChannelServer::forEachChannel(
+    const std::function<void(const ChannelInfo&, bool open)>& f) const {
+  for (const auto& [id, ch] : channels_)
+    if (!ch->closing) f(ch->info, ch->open);
+}
+
 size_t ChannelServer::stalledChannels() const {
   return static_cast<size_t>(std::count_if(channels_.begin(), channels_.end(),
                                            [](const auto& kv) { return kv.second->stalled; }));

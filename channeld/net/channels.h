@@ -124,6 +124,8 @@ class ChannelServer {
                  flowctl::CreditToken credit = {});
   // Visits every open channel (not closing): f(ChannelId, const ChannelInfo&).
   void forEachOpen(const std::function<void(ChannelId, const ChannelInfo&)>& f) const;
+  // Visits every channel not closing, open or in its link handshake: f(info, open).
+  void forEachChannel(const std::function<void(const ChannelInfo&, bool open)>& f) const;
   // Opens a circuit of ours on the channel (ChannelCircuits::originate: the id's top bit says who
   // initiated the link); nullopt if the channel is gone or full. Then sendCell() its CREATE2.
   std::optional<uint32_t> originateCircuit(ChannelId id);

@@ -160,6 +160,11 @@ class OutboundChannels {
   void channelClosed(ChannelId id);
 
   size_t inProgress() const { return pending_.size(); }
+  // Visits the target of every connection being dialled.
+  void forEachPending(const std::function<void(const OutboundTarget&)>& f) const {
+    for (const auto& [key, p] : pending_)
+      f(p.target);
+  }
   size_t knownChannels() const { return open_.size(); }
   void setAllowPrivateAddresses(bool allow) { limits_.allowPrivateAddresses = allow; }
 

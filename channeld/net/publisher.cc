@@ -151,6 +151,7 @@ void DescriptorPublisher::publishTo(const std::vector<size_t>& indices) {
     spdlog::error("descriptor: {}", error);
     return;
   }
+  lastPublished_ = desc;
   const unsigned round = ++round_;
   pending_ = indices.size();
   failed_.clear();

@@ -57,6 +57,8 @@ class DescriptorPublisher {
 
   // Builds and signs the descriptor as of `now` (also for tests). Empty with `error` on failure.
   std::string build(std::time_t now, std::string& error) const;
+  // The descriptor last uploaded to the authorities, "" before the first upload.
+  const std::string& lastPublished() const { return lastPublished_; }
   // Authorities that have the current descriptor.
   unsigned acceptedBy() const { return accepted_; }
   // Which of them (bit i: cfg.dirAuthorities[i], the first 64), for the controller's
@@ -100,6 +102,7 @@ class DescriptorPublisher {
   bool hibernating_ = false;
   std::chrono::milliseconds firstRetry_{60'000}, retryDelay_{60'000}, maxRetry_{1'200'000};
   std::string fingerprintHex_;
+  std::string lastPublished_;
 };
 
 }  // namespace onionsplit::channeld

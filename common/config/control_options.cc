@@ -97,6 +97,15 @@ Status readOwningProcess(ControlOptions& o, std::string_view v) {
   return {};
 }
 
+// A file descriptor number (C tor reads a 64-bit number; onionsplit's fds are ints).
+Status readOwningFd(ControlOptions& o, std::string_view v) {
+  auto fd = text::number<uint32_t>(text::trim(v));
+  if (!fd || *fd > 0x7fffffff)
+    return fail("__OwningControllerFD: not a file descriptor number: \"" + std::string(v) + "\"");
+  o.owningControllerFd = static_cast<int>(*fd);
+  return {};
+}
+
 // ControlSocket PATH [flags] (C tor's forms: PATH or unix:PATH, then GroupWritable, WorldWritable,
 // RelaxDirModeCheck). RelaxDirModeCheck is accepted: onionsplit does not check the directory.
 Status readControlSocket(ControlOptions& o, std::string_view value) {
@@ -144,6 +153,7 @@ std::optional<Status> applyControlOption(Config& c, std::string_view key, std::s
   }
   if (iequals(key, "HashedControlPassword")) return readHashedPassword(o, value);
   if (iequals(key, "__OwningControllerProcess")) return readOwningProcess(o, value);
+  if (iequals(key, "__OwningControllerFD")) return readOwningFd(o, value);
   return std::nullopt;
 }
 
@@ -161,7 +171,8 @@ bool sameControlOptions(const ControlOptions& a, const ControlOptions& b) {
          a.socketsGroupWritable == b.socketsGroupWritable &&
          a.cookieAuthentication == b.cookieAuthentication && a.cookieAuthFile == b.cookieAuthFile &&
          a.cookieAuthFileGroupReadable == b.cookieAuthFileGroupReadable &&
-         a.hashedControlPasswords == b.hashedControlPasswords;
+         a.hashedControlPasswords == b.hashedControlPasswords &&
+         a.owningControllerFd == b.owningControllerFd;
 }
 
 std::vector<std::string> controlWarnings(const Config& c) {

@@ -38,6 +38,10 @@ struct ControlOptions {
   // __OwningControllerProcess: the relay exits once this process is gone (0: none). It may
   // change at runtime (SETCONF), so sameControlOptions leaves it out.
   int owningControllerProcess = 0;
+  // __OwningControllerFD: a connected socket the launcher inherits and serves as C tor does, as an
+  // authenticated controller that owns the relay (it stops when that connection closes); -1: none.
+  // Fixed while running, as in C tor.
+  int owningControllerFd = -1;
   bool enabled() const { return !ports.empty() || !sockets.empty(); }
 };
 

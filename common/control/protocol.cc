@@ -174,10 +174,8 @@ void Reply::line(std::string_view text) {
   out_ += "\r\n";
 }
 
-void Reply::data(std::string_view key, std::string_view value) {
-  out_ += std::to_string(code_) + "+";
-  out_ += key;
-  out_ += "=\r\n";
+std::string dataLines(std::string_view value) {
+  std::string out;
   size_t start = 0;
   while (start <= value.size()) {
     size_t lf = value.find('\n', start);
@@ -185,13 +183,20 @@ void Reply::data(std::string_view key, std::string_view value) {
         value.substr(start, lf == std::string_view::npos ? std::string_view::npos : lf - start);
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (lf == std::string_view::npos && l.empty() && start > 0) break;  // a final newline
-    if (!l.empty() && l[0] == '.') out_ += ".";
-    out_ += l;
-    out_ += "\r\n";
+    if (!l.empty() && l[0] == '.') out += ".";
+    out += l;
+    out += "\r\n";
     if (lf == std::string_view::npos) break;
     start = lf + 1;
   }
-  out_ += ".\r\n";
+  return out + ".\r\n";
+}
+
+void Reply::data(std::string_view key, std::string_view value) {
+  out_ += std::to_string(code_) + "+";
+  out_ += key;
+  out_ += "=\r\n";
+  out_ += dataLines(value);
 }
 
 void Reply::keyValue(std::string_view key, std::string_view value) {

@@ -58,6 +58,11 @@ std::optional<std::string> unquote(std::string_view s, size_t& used);
 // `s` as a QuotedString ("..." with \\, \", \r, \n, \t escaped).
 std::string quote(std::string_view s);
 
+// `value`'s lines, each ended by CRLF and dot-encoded (a leading "." doubled), then ".\r\n": the
+// body of a data reply or event. A final newline ends the last line rather than adding an empty
+// one.
+std::string dataLines(std::string_view value);
+
 // One reply of several lines: add() then finish(code, text).
 class Reply {
  public:

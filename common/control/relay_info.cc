@@ -2,6 +2,7 @@
 #include "common/control/relay_info.h"
 
 #include <functional>
+#include <map>
 
 #include "common/accounting/accounting.h"
 #include "common/base/hex.h"
@@ -255,6 +256,59 @@ std::optional<std::string> entryByName(std::string_view consensus, std::string_v
     return out.has_value();
   });
   return out;
+}
+
+std::string allEntries(std::string_view consensus) {
+  std::string out;
+  scanEntries(consensus, [&](const auto& r, const auto& body) {
+    out += format(r, body);
+    return false;
+  });
+  return out;
+}
+
+std::string newConsensusEvent(std::string_view consensus) {
+  std::string entries = allEntries(consensus);
+  if (entries.empty()) return "";
+  return "650+NEWCONSENSUS\r\n" + dataLines(entries) + "650 OK\r\n";
+}
+
+std::string orconnStatus(const std::vector<OrConnView>& conns, std::string_view consensus) {
+  std::map<std::string, std::string> nicknames;  // base64 identity -> nickname
+  bool any = false;
+  for (const auto& c : conns)
+    any = any || !c.fingerprint.empty();
+  if (any)
+    scanEntries(consensus, [&](const auto& r, const auto&) {
+      nicknames.emplace(std::string(r[2]), std::string(r[1]));
+      return false;
+    });
+  std::string out;
+  for (const auto& c : conns) {
+    std::string name = "[scrubbed]";
+    if (std::string id = identity64(c.fingerprint); !id.empty()) {
+      name = "$" + c.fingerprint;
+      if (auto it = nicknames.find(id); it != nicknames.end()) name += "~" + it->second;
+    }
+    const char* state = c.open ? "CONNECTED" : c.launched ? "LAUNCHED" : "NEW";
+    out += (out.empty() ? "" : "\n") + name + " " + state;
+  }
+  return out;
+}
+
+std::optional<std::string> dangerousVersionEvent(std::string_view current, std::string_view status,
+                                                 std::string_view recommended) {
+  std::string_view reason;
+  if (status == "new" || status == "new in series")
+    reason = "NEW";
+  else if (status == "obsolete")
+    reason = "OBSOLETE";
+  else if (status == "unrecommended")
+    reason = "UNRECOMMENDED";
+  else
+    return std::nullopt;
+  return "650 STATUS_GENERAL WARN DANGEROUS_VERSION CURRENT=" + std::string(current) +
+         " REASON=" + std::string(reason) + " RECOMMENDED=\"" + std::string(recommended) + "\"\r\n";
 }
 
 std::optional<std::string> addressInConsensus(std::string_view consensus,

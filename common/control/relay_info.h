@@ -35,6 +35,32 @@ const std::string& configDefaults();
 std::optional<std::string> entryById(std::string_view consensus, std::string_view fingerprint);
 std::optional<std::string> entryByName(std::string_view consensus, std::string_view nickname);
 
+// GETINFO ns/all: every entry of the consensus in the layout above, in the consensus's order.
+std::string allEntries(std::string_view consensus);
+
+// "650+NEWCONSENSUS\r\n", every entry as ns/all gives it (CRLF, dot-encoded), ".\r\n650 OK\r\n",
+// as C tor sends it for a new consensus; "" for a consensus without entries.
+std::string newConsensusEvent(std::string_view consensus);
+
+// One of the relay's OR connections (channeld's Control.channels).
+struct OrConnView {
+  std::string fingerprint;  // the peer relay's identity, 40 hex; "" for a client
+  bool open = false;        // CONNECTED
+  bool launched = false;    // not open, dialled by the relay: LAUNCHED (else NEW)
+};
+// GETINFO orconn-status: "NAME STATE" per connection, joined by "\n". NAME is C tor's: "$FP~nick"
+// for a relay in `consensus`, "$FP" for one that is not; a client's connection (no identity) is
+// "[scrubbed]" where C tor gives the client's address and port (onionsplit's daemons never hand
+// out clients' addresses). STATE: CONNECTED, LAUNCHED or NEW.
+std::string orconnStatus(const std::vector<OrConnView>& conns, std::string_view consensus);
+
+// STATUS_GENERAL's DANGEROUS_VERSION as C tor sends it when the consensus does not recommend its
+// version: "650 STATUS_GENERAL WARN DANGEROUS_VERSION CURRENT=v REASON=NEW|OBSOLETE|UNRECOMMENDED
+// RECOMMENDED=\"list\"\r\n", from versionStatus()'s word (versions.h); nullopt when the version is
+// recommended or none is.
+std::optional<std::string> dangerousVersionEvent(std::string_view current, std::string_view status,
+                                                 std::string_view recommended);
+
 // The IPv4 address of the entry with `fingerprint` ("r" line), if it is in the consensus.
 std::optional<std::string> addressInConsensus(std::string_view consensus,
                                               std::string_view fingerprint);

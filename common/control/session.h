@@ -66,6 +66,12 @@ class Session {
   // TAKEOWNERSHIP was the last of TAKEOWNERSHIP and DROPOWNERSHIP: the relay stops (as on
   // SIGTERM) when this connection closes.
   bool owning() const { return owning_; }
+  // __OwningControllerFD: the connection the relay was started with is authenticated and owns the
+  // relay from the start, as C tor makes it.
+  void trustAsOwner() {
+    authenticated_ = true;
+    owning_ = true;
+  }
 
  private:
   bool protocolInfo(const Command& c, std::string& out);

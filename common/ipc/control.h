@@ -30,6 +30,16 @@ struct ControlInfo {
   std::function<void()> reload;
   // Control.identity: the relay's fingerprint, where the daemon holds it (channeld).
   std::string fingerprint;
+  // Control.channels and Control.descriptor (channeld's): its OR connections, and the descriptor
+  // it last published. Unset: an empty list, "".
+  struct Channel {
+    std::string fingerprint;  // 40 upper-case hex, "" for a client
+    bool open = false;
+    bool launched = false;  // being dialled by us
+  };
+  std::function<std::vector<Channel>()> channels;
+  std::function<std::string()> descriptor;
+  static constexpr size_t kMaxChannels = 65536;
 };
 
 template <class Server>
@@ -79,6 +89,23 @@ class WithControl : public Server {
 
   kj::Promise<void> identity(proto::Control::Server::IdentityContext ctx) override {
     ctx.getResults().setFingerprint(info_.fingerprint);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> channels(proto::Control::Server::ChannelsContext ctx) override {
+    auto all = info_.channels ? info_.channels() : std::vector<ControlInfo::Channel>{};
+    if (all.size() > ControlInfo::kMaxChannels) all.resize(ControlInfo::kMaxChannels);
+    auto list = ctx.getResults().initChannels(static_cast<unsigned>(all.size()));
+    for (unsigned i = 0; i < all.size(); ++i) {
+      list[i].setFingerprint(all[i].fingerprint);
+      list[i].setOpen(all[i].open);
+      list[i].setLaunched(all[i].launched);
+    }
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> descriptor(proto::Control::Server::DescriptorContext ctx) override {
+    ctx.getResults().setDescriptor(info_.descriptor ? info_.descriptor() : std::string());
     return kj::READY_NOW;
   }
 

@@ -15,7 +15,10 @@ AssumeReachable 1, so no reachability self-test and no CHECKING_REACHABILITY her
 come from the launcher and the daemons; SIGNAL RELOAD reloads the torrc (CONF_CHANGED again) and
 SIGNAL SHUTDOWN stops the relay after ShutdownWaitLength. Debian's nyx in tmux shows the relay's
 nickname, fingerprint and consensus flags in its header and a non-zero bandwidth graph during a
-download.
+download. GETINFO orconn-status lists channeld's channels as C tor does (the authorities' by
+name), ns/all every relay's entry, desc/id and desc/name the relay's own descriptor (stem validates
+it); NEWCONSENSUS comes with each new consensus and STATUS_GENERAL DANGEROUS_VERSION, as the
+authorities recommend an older version only.
 
 Usage: test_control_port.py BIN_DIR   (BIG_MIB sets the download size, default 50)"""
 import os
@@ -32,6 +35,7 @@ except ImportError:  # Debian's python3-stem, seen from another Python 3 (e.g. p
     sys.path.append("/usr/lib/python3/dist-packages")
     import stem
 import stem.connection  # noqa: E402
+import stem.descriptor.server_descriptor  # noqa: E402
 from stem.control import Controller, EventType, Signal  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,6 +43,8 @@ import targets  # noqa: E402
 import tornet  # noqa: E402
 
 PASSWORD = "control-port-test"
+# The authorities recommend only this version: both onionsplit and Debian's tor are newer.
+RECOMMENDED = "0.4.8.1"
 
 
 def wait_listening(port, timeout):
@@ -198,6 +204,89 @@ def check_ns(check, c, relay):
     by_name = c.get_network_status("splitrelay", None)
     check(by_name is not None and by_name.fingerprint == relay.fingerprint,
           "GETINFO ns/name/splitrelay")
+
+
+ORCONN_LINE = re.compile(r"^(\$[0-9A-F]{40}(~\w+)?|\[scrubbed\]|[\d.]+:\d+) "
+                         r"(CONNECTED|LAUNCHED|NEW)$")
+
+
+def check_relay_views(check, c, relay, net, ctor_port):
+    """orconn-status lists channeld's channels in C tor's form (the authorities test the ORPort,
+    and so come with their nicknames); ns/all has every relay's entry; desc/id and desc/name give
+    the relay's own descriptor, which stem parses and validates; another relay's is C tor's 552."""
+    auths = {a.fingerprint: a.name for a in net.authorities()}
+    named = set()
+    lines = []
+    deadline = time.time() + 90
+    while time.time() < deadline and not named:
+        lines = c.get_info("orconn-status").splitlines()
+        named = {line.split("~")[1].split()[0] for line in lines
+                 if line.startswith("$") and line[1:41] in auths and "~" in line and
+                 line.endswith(" CONNECTED")}
+        if not named:
+            time.sleep(2)
+    check(named and all(ORCONN_LINE.match(line) for line in lines) and
+          named <= set(auths.values()),
+          f"GETINFO orconn-status: {len(lines)} channels, to authorities {sorted(named)}: "
+          f"{lines[:3]}")
+    with Controller.from_port(port=ctor_port) as t:
+        t.authenticate()
+        theirs = t.get_info("orconn-status").splitlines()
+    check(theirs and all(ORCONN_LINE.match(line) for line in theirs),
+          f"C tor's orconn-status has the same form: {theirs[:2]}")
+    entries = {e.fingerprint: e for e in c.get_network_statuses()}
+    others = [n.fingerprint for n in net.nodes if n.role in ("authority", "middle")]
+    check(relay.fingerprint in entries and entries[relay.fingerprint].nickname == "splitrelay" and
+          all(fp in entries for fp in others),
+          f"GETINFO ns/all: {len(entries)} entries, the relay's and every C tor relay's")
+    desc = c.get_server_descriptor(relay.fingerprint)
+    check(desc.fingerprint == relay.fingerprint and desc.nickname == "splitrelay" and
+          desc.or_port == relay.port and desc.contact == b"onionsplit@localhost",
+          f"GETINFO desc/id/<its fingerprint>: {desc.nickname} {desc.address}:{desc.or_port}")
+    raw = c.get_info(f"desc/id/{relay.fingerprint}")
+    stem.descriptor.server_descriptor.RelayDescriptor(raw.encode(), validate=True)
+    check(c.get_info("desc/name/splitrelay") == raw and
+          c.get_info(f"desc/id/${relay.fingerprint}~splitrelay") == raw,
+          "GETINFO desc/name/splitrelay and desc/id/$FP~nick: the same descriptor, which stem "
+          "validates (signatures and digest)")
+    other = others[0]
+    reply = c.msg(f"GETINFO desc/id/{other}").raw_content()
+    check(reply == f'552 Unrecognized key "desc/id/{other}"\r\n',
+          f"another relay's descriptor is not held: {reply.strip()!r}")
+
+
+def check_consensus_events(check, c, relay):
+    """NEWCONSENSUS with every entry when channeld takes a new consensus (one every 10 s here),
+    and STATUS_GENERAL DANGEROUS_VERSION as the authorities recommend only RECOMMENDED."""
+    got = {"ns": [], "general": []}
+    lock = threading.Lock()
+
+    def on_consensus(event):
+        with lock:
+            got["ns"].append([e.fingerprint for e in event.desc])
+
+    def on_general(event):
+        with lock:
+            got["general"].append((event.action, dict(event.keyword_args)))
+
+    c.add_event_listener(on_consensus, EventType.NEWCONSENSUS)
+    c.add_event_listener(on_general, EventType.STATUS_GENERAL)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        with lock:
+            if got["ns"] and got["general"]:
+                break
+        time.sleep(1)
+    c.remove_event_listener(on_consensus)
+    c.remove_event_listener(on_general)
+    first = got["ns"][0] if got["ns"] else []
+    check(relay.fingerprint in first and len(first) >= 6,
+          f"NEWCONSENSUS: {len(got['ns'])} events, the first with {len(first)} entries, the "
+          f"relay's among them")
+    check(got["general"] and got["general"][0][0] == "DANGEROUS_VERSION" and
+          got["general"][0][1] == {"CURRENT": "0.4.9.11", "REASON": "NEW",
+                                   "RECOMMENDED": RECOMMENDED},
+          f"STATUS_GENERAL: {got['general'][:1]}")
 
 
 def check_log_and_conf_events(check, c, relay, dirauths):
@@ -433,6 +522,9 @@ def main():
             middle = [n for n in net.nodes if n.role == "middle"][0]
             ctor_port = tornet.free_port()
             middle.extra = [f"ControlPort 127.0.0.1:{ctor_port}", "CookieAuthentication 0"]
+            for a in net.authorities():
+                a.extra = ["VersioningAuthoritativeDirectory 1",
+                           f"RecommendedVersions {RECOMMENDED}"]
             extra = [f"ControlPort 127.0.0.1:{cport}", f"ControlSocket {sock}",
                      "CookieAuthentication 1", f"HashedControlPassword {hashed}",
                      "ShutdownWaitLength 2"]
@@ -482,6 +574,8 @@ def main():
                 c.authenticate()
                 check_ns(check, c, relay)
                 compare_with_ctor(check, c, ctor_port, middle.fingerprint)
+                check_relay_views(check, c, relay, net, ctor_port)
+                check_consensus_events(check, c, relay)
             check_nyx(check, root, cport, relay, net, http, big_sha, big_mib)
             with Controller.from_port(port=cport) as c:
                 c.authenticate()

@@ -4,8 +4,9 @@
 // MetricsPort. The control service gets its TCP socket as "control" from onionsplit-control.socket
 // or binds ControlSocket itself. Checked with the control protocol: PROTOCOLINFO, AUTHENTICATE with
 // the cookie it wrote, GETINFO version, the fingerprint channeld gives over IPC, SETEVENTS BW and
-// log events (a daemon's restart named), SIGNAL RELOAD reaching every daemon and the torrc read
-// again (CONF_CHANGED), HEARTBEAT, and the 551s of what it cannot do under systemd.
+// log events (a daemon's restart named), orconn-status from channeld, SIGNAL RELOAD reaching every
+// daemon and the torrc read again (CONF_CHANGED), HEARTBEAT, and the 551s of what it cannot do
+// under systemd.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -159,6 +160,18 @@ TEST(ControlService, ServesTheDaemonsUnderSocketActivation) {
   EXPECT_EQ(c.ask("GETINFO net/listeners/control"),
             "250-net/listeners/control=\"127.0.0.1:" + std::to_string(r.servicePort) +
                 "\"\r\n250 OK\r\n");
+  // orconn-status from channeld (Control.channels): a connection to the ORPort still in its
+  // handshake is C tor's NEW, without the client's address; nothing published, so no desc/id.
+  sockaddr_in orAddr{};
+  socklen_t orLen = sizeof orAddr;
+  ASSERT_EQ(getsockname(r.orport, reinterpret_cast<sockaddr*>(&orAddr), &orLen), 0);
+  int peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(peer, reinterpret_cast<sockaddr*>(&orAddr), orLen), 0);
+  EXPECT_EQ(askUntil(c, "GETINFO orconn-status", "250-orconn-status=[scrubbed] NEW\r\n250 OK\r\n"),
+            "250-orconn-status=[scrubbed] NEW\r\n250 OK\r\n");
+  close(peer);
+  EXPECT_EQ(c.ask("GETINFO desc/id/" + fp), "552 Unrecognized key \"desc/id/" + fp + "\"\r\n");
+  EXPECT_EQ(c.ask("GETINFO ns/all"), "250-ns/all=\r\n250 OK\r\n");  // no consensus here
   EXPECT_EQ(c.ask("SETEVENTS BW NOTICE WARN CONF_CHANGED"), "250 OK\r\n");
   EXPECT_TRUE(c.awaitEvent("650 BW ")) << r.serviceOutput();
 

@@ -73,9 +73,11 @@ struct Launcher {
   std::string dir;
   pid_t pid = -1;
 
-  // `before` runs on the directory once the torrc is there, before the launcher starts.
+  // `before` runs on the directory once the torrc is there, before the launcher starts; `args`
+  // follow "-f torrc" on its command line.
   explicit Launcher(const std::string& extra,
-                    const std::function<void(const std::string&)>& before = {}) {
+                    const std::function<void(const std::string&)>& before = {},
+                    const std::vector<std::string>& args = {}) {
     char tmpl[] = "/tmp/onionsplit-launcher-XXXXXX";
     if (!mkdtemp(tmpl)) return;
     dir = tmpl;
@@ -85,13 +87,17 @@ struct Launcher {
       text.replace(at, 5, dir);
     rewrite(text);
     if (before) before(dir);
-    std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit";
+    std::string bin = std::string(ONIONSPLIT_BIN_DIR) + "/onionsplit", torrc = dir + "/torrc";
+    std::vector<char*> argv = {bin.data(), const_cast<char*>("-f"), torrc.data()};
+    for (const auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     pid = fork();
     if (pid == 0) {
       int null = open("/dev/null", O_WRONLY);
       dup2(null, 1);
       dup2(null, 2);
-      execl(bin.c_str(), "onionsplit", "-f", (dir + "/torrc").c_str(), nullptr);
+      execv(bin.c_str(), argv.data());
       _exit(127);
     }
   }
@@ -568,6 +574,7 @@ TEST(LauncherProcesses, NumCpusTwoRunsTwoCircuitdShardsEachRestartedAlone) {
 // A controller on 127.0.0.1:`port`: each of `lines` sent and its reply read (one line each).
 struct Controller {
   int fd = -1;
+  Controller() = default;
   explicit Controller(uint16_t port) {
     for (int i = 0; i < 100 && fd < 0; ++i) {
       fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -636,6 +643,48 @@ TEST(LauncherProcesses, OwningControllerConnectionClosingStopsTheRelay) {
         << l.log();
   }
   l.stop();
+}
+
+// __OwningControllerFD as C tor: the socket the relay was started with is a controller from the
+// start, authenticated (no ControlPort is needed) and owning the relay, which stops when that
+// connection closes. A descriptor that is not a socket is refused at start.
+TEST(LauncherProcesses, OwningControllerFdIsAnAuthenticatedOwner) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ASSERT_EQ(fcntl(sv[1], F_SETFD, 0), 0);  // the launcher inherits this end only
+  Launcher l("Log notice file @DIR@/data/log\n", {},
+             {"--__OwningControllerFD", std::to_string(sv[1])});
+  close(sv[1]);
+  ASSERT_GT(l.pid, 0);
+  auto ready = waitFor(l.ipc(), [](auto&) { return true; });
+  ASSERT_TRUE(allReady(ready));
+  {
+    Controller c;
+    c.fd = sv[0];
+    EXPECT_EQ(c.ask("GETINFO process/pid"), "250-process/pid=" + std::to_string(l.pid) + "\r\n");
+    EXPECT_EQ(c.next(), "250 OK\r\n");
+    EXPECT_EQ(waitpid(l.pid, nullptr, WNOHANG), 0) << "the relay stopped before the close";
+  }
+  int status = exitStatus(l);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(logShows(l,
+                       "[notice] launcher: Owning controller connection has closed -- exiting "
+                       "now."))
+      << l.log();
+  l.stop();
+
+  int file = open("/dev/null", O_RDONLY);  // inherited: not a socket
+  ASSERT_GE(file, 0);
+  Launcher bad("Log notice file @DIR@/data/log\n", {},
+               {"--__OwningControllerFD", std::to_string(file)});
+  close(file);
+  ASSERT_GT(bad.pid, 0);
+  status = exitStatus(bad);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_TRUE(logShows(bad, "Could not add local controller connection with given FD: " +
+                                std::to_string(file) + " is not a socket"))
+      << bad.log();
+  bad.stop();
 }
 
 // A daemon's restart reaches a controller as a log event naming it, on the same connection.

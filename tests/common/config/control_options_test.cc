@@ -93,6 +93,21 @@ TEST(ControlOptions, OwningControllerProcess) {
   EXPECT_TRUE(fixedWhileRunning(running, ok("__OwningControllerProcess 2\n").config).empty());
 }
 
+// __OwningControllerFD: a descriptor number, fixed while running (as C tor's immutable option).
+TEST(ControlOptions, OwningControllerFd) {
+  EXPECT_EQ(ok("Nickname a\n").config.control.owningControllerFd, -1);
+  EXPECT_EQ(ok("__OwningControllerFD 5\n").config.control.owningControllerFd, 5);
+  EXPECT_EQ(ok("__owningcontrollerfd 0\n").config.control.owningControllerFd, 0);
+  EXPECT_FALSE(ok("__OwningControllerFD 5\n").config.control.enabled());  // no listener
+  for (const char* bad : {"-1", "abc", "5x", "99999999999"})
+    EXPECT_NE(refusal(std::string("__OwningControllerFD ") + bad + "\n")
+                  .find("__OwningControllerFD: not a file descriptor number"),
+              std::string::npos)
+        << bad;
+  Config running = ok("__OwningControllerFD 5\n").config;
+  EXPECT_EQ(fixedWhileRunning(running, ok("__OwningControllerFD 6\n").config).size(), 1u);
+}
+
 }  // namespace
 }  // namespace onionsplit::config
 

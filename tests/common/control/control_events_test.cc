@@ -142,6 +142,52 @@ TEST(ControlRelayInfo, ConsensusEntryInCtorsLayout) {
             std::nullopt);
 }
 
+// ns/all and NEWCONSENSUS: every entry before the footer, in C tor's layout; NEWCONSENSUS is the
+// same text as an event's data (CRLF, dot-encoded) ended by "650 OK".
+TEST(ControlRelayInfo, AllEntriesAndNewConsensus) {
+  std::string all = allEntries(kConsensus);
+  EXPECT_EQ(all, *entryById(kConsensus, "0000000000000000000000000000000000000000") +
+                     *entryById(kConsensus, "1111111111111111111111111111111111111111"));
+  EXPECT_EQ(all.find("fake"), std::string::npos);
+  EXPECT_EQ(allEntries("garbage\nr short\n"), "");
+  std::string event = newConsensusEvent(kConsensus);
+  EXPECT_TRUE(event.starts_with("650+NEWCONSENSUS\r\nr first AAAA"));
+  EXPECT_NE(event.find("\r\np reject 1-65535\r\n.\r\n650 OK\r\n"), std::string::npos);
+  EXPECT_EQ(event.find("\n\n"), std::string::npos);
+  EXPECT_EQ(newConsensusEvent("network-status-version 3\n"), "");
+}
+
+// orconn-status: C tor's "$FP~nick STATE" for a relay in the consensus, "$FP" for one that is not;
+// a client's connection carries no address here.
+TEST(ControlRelayInfo, OrconnStatusNamesAndStates) {
+  std::string first(40, '0'), second(40, '1'), unknown(40, '2');
+  std::vector<OrConnView> conns = {{first, true, false},
+                                   {second, false, true},
+                                   {unknown, true, false},
+                                   {"", true, false},
+                                   {"", false, false}};
+  EXPECT_EQ(orconnStatus(conns, kConsensus),
+            "$" + first + "~first CONNECTED\n$" + second + "~Second LAUNCHED\n$" + unknown +
+                " CONNECTED\n[scrubbed] CONNECTED\n[scrubbed] NEW");
+  EXPECT_EQ(orconnStatus({}, kConsensus), "");
+  EXPECT_EQ(orconnStatus({{"not hex", true, false}}, ""), "[scrubbed] CONNECTED");
+}
+
+// STATUS_GENERAL DANGEROUS_VERSION: C tor's reasons for each verdict, none when recommended.
+TEST(ControlEvents, DangerousVersion) {
+  EXPECT_EQ(dangerousVersionEvent("0.4.9.11", "new", "0.4.8.1"),
+            "650 STATUS_GENERAL WARN DANGEROUS_VERSION CURRENT=0.4.9.11 REASON=NEW "
+            "RECOMMENDED=\"0.4.8.1\"\r\n");
+  EXPECT_NE(dangerousVersionEvent("0.4.9.11", "new in series", "x")->find("REASON=NEW "),
+            std::string::npos);
+  EXPECT_NE(dangerousVersionEvent("0.4.9.11", "obsolete", "x")->find("REASON=OBSOLETE "),
+            std::string::npos);
+  EXPECT_NE(dangerousVersionEvent("0.4.9.11", "unrecommended", "x")->find("REASON=UNRECOMMENDED"),
+            std::string::npos);
+  EXPECT_EQ(dangerousVersionEvent("0.4.9.11", "recommended", "0.4.9.11"), std::nullopt);
+  EXPECT_EQ(dangerousVersionEvent("0.4.9.11", "none recommended", ""), std::nullopt);
+}
+
 // Every option config/names lists is one onionsplit reads: a torrc line with it is never refused
 // as unknown or as a C tor option onionsplit lacks (a value may still be refused).
 TEST(ControlRelayInfo, ConfigNamesAreOptionsOnionsplitReads) {
