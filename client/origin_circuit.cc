@@ -183,8 +183,15 @@ Inbound OriginCircuit::onRelay(crypto::RelayPayload cell) {
   if (*hop != last)
     return error("relay command " + std::to_string(cmd) + " from middle hop " +
                  std::to_string(*hop));
-  if (cmd == rcmd(RelayCmd::kSendme) && rc->streamId == 0)
-    return error("circuit-level SENDME from the exit, but we never filled its window");
+  if (cmd == rcmd(RelayCmd::kSendme) && rc->streamId == 0) {
+    const uint64_t inc = cc_ ? cc_->sendmeInc : flowctl::kCircWindowIncrement;
+    if ((sendmesReceived_ + 1) * inc > dataCellsSent_)
+      return error("circuit-level SENDME from the exit, but we never filled its window");
+    ++sendmesReceived_;
+    Inbound in;
+    in.kind = Inbound::kWindowOpened;
+    return in;
+  }
   if (cmd == rcmd(RelayCmd::kData)) {
     ++dataCells_;
     if (deliver_ && deliver_->onDataReceived()) sendmeDue_ = digest;
@@ -227,7 +234,9 @@ bool OriginCircuit::originateAs(bool early, uint8_t cmd, uint16_t streamId, Byte
                                cell::RelayMsgView{cmd, streamId, body},
                                random_) != cell::RelayEncodeErr::kNone)
     return false;
-  return crypto_.originateOutbound(last, early, out, nullptr);
+  if (!crypto_.originateOutbound(last, early, out, nullptr)) return false;
+  if (cmd == rcmd(RelayCmd::kData)) ++dataCellsSent_;
+  return true;
 }
 
 }  // namespace onionsplit::client

@@ -43,10 +43,11 @@ struct RelayInfo {
 // What a RELAY cell of this circuit turned out to be.
 struct Inbound {
   enum Kind : uint8_t {
-    kExtended,  // EXTENDED2 completed the handshake with the new last hop
-    kMessage,   // a relay message from the last hop, for the conflux/stream logic
-    kSendme,    // a SENDME for us to send now (sendme() holds its relay body); no message
-    kError,     // close the circuit; `error` says why
+    kExtended,      // EXTENDED2 completed the handshake with the new last hop
+    kMessage,       // a relay message from the last hop, for the conflux/stream logic
+    kSendme,        // a SENDME for us to send now (sendme() holds its relay body); no message
+    kWindowOpened,  // the exit's circuit-level SENDME for DATA we sent: nothing for the caller
+    kError,         // close the circuit; `error` says why
   };
   Kind kind = kError;
   uint8_t cmd = 0;
@@ -108,6 +109,8 @@ class OriginCircuit {
   uint8_t sendmeInc() const { return cc_ ? cc_->sendmeInc : 0; }
   uint64_t dataCellsReceived() const { return dataCells_; }
   uint64_t sendmesSent() const { return sendmesSent_; }
+  uint64_t dataCellsSent() const { return dataCellsSent_; }
+  uint64_t sendmesReceived() const { return sendmesReceived_; }
 
  private:
   enum class State : uint8_t { kNew, kCreateSent, kOpen, kExtendSent, kClosed };
@@ -132,6 +135,10 @@ class OriginCircuit {
   std::optional<crypto::Tor1Digest> sendmeDue_;
   uint64_t dataCells_ = 0;
   uint64_t sendmesSent_ = 0;
+  // The exit's circuit-level SENDMEs: each must follow a whole increment of DATA we sent (its
+  // tag is not checked: this client sends bulk DATA only in the abuse runs).
+  uint64_t dataCellsSent_ = 0;
+  uint64_t sendmesReceived_ = 0;
 };
 
 }  // namespace onionsplit::client

@@ -23,10 +23,18 @@
 //   no-linked-ack: never acknowledges leg 1's LINKED. Expected: the file arrives over leg 0, and
 //             the exit closes leg 1 once its LINKED_ACK deadline (10 s) has passed:
 //             "abuse_closed leg 1: ..." with "abuse_closed_after_ms", exit 0.
+//   reorder: once the file has arrived, sends on leg 1 a SWITCH that skips 1000 sequence numbers,
+//            then 6000 DATA messages (3 MiB): none can be delivered before the ones skipped, so
+//            the exit's confluxd must hold them in the set's reorder queue. Expected: the exit
+//            closes leg 1 when the queue passes its cap (2 MiB) or confluxd's memory budget, and
+//            with it the set (the closed leg held the newest sequence numbers: C tor's rule), so
+//            the first DESTROY may come on either leg: "abuse_closed leg N: ..." with
+//            "abuse_closed_after_ms", exit 0.
 //
 // Usage: conflux_client_tool --first RELAY [--first RELAY ...] --exit RELAY
 //          --target IP:PORT --path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC]
-//          [--as-relay] [--cgo] [--resolve NAME] [--abuse truncates|refusals|no-linked-ack]
+//          [--as-relay] [--cgo] [--resolve NAME]
+//          [--abuse truncates|refusals|no-linked-ack|reorder]
 //   RELAY = IP:ORPORT:RSA_FINGERPRINT_HEX:ED25519_ID_BASE64:NTOR_ONION_KEY_BASE64
 //   One leg per --first (the first hops; at least one). The link handshake is a client's (CERTS and
 //   AUTH_CHALLENGE answered with NETINFO only) unless --as-relay, which authenticates with the
@@ -135,9 +143,11 @@ struct Leg {
   struct Run* run = nullptr;
 };
 
-enum class Abuse : uint8_t { kNone, kTruncates, kRefusals, kNoLinkedAck };
+enum class Abuse : uint8_t { kNone, kTruncates, kRefusals, kNoLinkedAck, kReorder };
 constexpr int kAbuseTruncates = 60;
 constexpr uint16_t kAbuseStreams = 600;
+constexpr uint32_t kAbuseReorderGap = 1000;   // sequence numbers the SWITCH skips
+constexpr int kAbuseReorderMessages = 6000;   // 498 bytes each: past the reorder cap
 constexpr timeval kAbuseQuiet = {1, 500000};  // no cell this long: the exit's windows are closed
 
 struct Run {
@@ -203,6 +213,31 @@ void onBuilt(Run& r) {
   flushOut(r);
 }
 
+// The reorder abuse: a gap in leg 1's sequence, then DATA the exit can only queue.
+void floodReorderQueue(Run& r) {
+  Leg* leg = legById(r, 1);
+  if (!leg) return r.fail("reorder abuse: needs two legs");
+  r.abuseSent = true;
+  r.linkedUsec = nowUsec();  // abuse_closed_after_ms counts from here
+  std::array<uint8_t, 4> sw{};
+  Writer w{MutBytes(sw)};
+  cell::encodeConfluxSwitch(cell::ConfluxSwitchMsg{kAbuseReorderGap}, w);
+  std::array<uint8_t, 498> data{};
+  for (int i = 0; i <= kAbuseReorderMessages; ++i) {
+    std::array<uint8_t, cell::kCellPayloadLen> p{};
+    bool ok =
+        i == 0 ? leg->circ.originate(static_cast<uint8_t>(cell::RelayCmd::kConfluxSwitch), 0,
+                                     Bytes(sw), crypto::RelayPayload(p))
+               : leg->circ.originate(static_cast<uint8_t>(cell::RelayCmd::kData),
+                                     client::kFetchStreamId, Bytes(data), crypto::RelayPayload(p));
+    if (!ok) return r.fail("cannot originate the reorder abuse");
+    writeCell(*leg, cell::CellCmd::kRelay, Bytes(p));
+  }
+  std::printf("abuse_sent switch_gap %u data %d on leg 1\n", kAbuseReorderGap,
+              kAbuseReorderMessages);
+  std::fflush(stdout);
+}
+
 void onRelayCell(Leg& leg, Bytes payload) {
   Run& r = *leg.run;
   r.lastCellUsec = nowUsec();
@@ -247,7 +282,10 @@ void onRelayCell(Leg& leg, Bytes payload) {
     writeCell(leg, cell::CellCmd::kRelay, Bytes(s));
   }
   flushOut(r);
-  if (r.fetch->done() && r.abuse == Abuse::kNoLinkedAck) {
+  if (r.fetch->done() && r.abuse == Abuse::kReorder && !r.abuseSent) {
+    r.doneUsec = nowUsec();
+    floodReorderQueue(r);  // then wait for the exit to close leg 1
+  } else if (r.fetch->done() && (r.abuse == Abuse::kNoLinkedAck || r.abuse == Abuse::kReorder)) {
     if (r.doneUsec == 0) r.doneUsec = nowUsec();  // now wait for the exit to close leg 1
   } else if (r.fetch->done() && (r.resolve.empty() || r.fetch->resolved())) {
     r.doneUsec = nowUsec();
@@ -455,6 +493,8 @@ std::optional<Args> parseArgs(int argc, char** argv) {
         a.abuse = Abuse::kRefusals;
       else if (v == "no-linked-ack")
         a.abuse = Abuse::kNoLinkedAck;
+      else if (v == "reorder")
+        a.abuse = Abuse::kReorder;
       else
         return std::nullopt;
     } else if (k == "--deadline") {
@@ -478,7 +518,9 @@ std::string ipString(const std::array<uint8_t, 4>& ip) {
 bool abuseClosed(const Run& r) {
   bool closed = r.abuseSent && (r.error.find("truncated at hop") != std::string::npos ||
                                 r.error.find("DESTROY") != std::string::npos);
-  if (r.abuse == Abuse::kNoLinkedAck)  // leg 1 alone, after the file came over leg 0
+  if (r.abuse == Abuse::kReorder)  // leg 1, and with it the set: whichever DESTROY comes first
+    return closed && r.fetch->done();
+  if (r.abuse == Abuse::kNoLinkedAck)  // leg 1 alone, after the file
     return closed && r.error.starts_with("leg 1:") && r.fetch->done();
   return closed;
 }
@@ -534,7 +576,8 @@ void report(Run& r) {
       std::printf("abuse_extra_ends_reason%u %llu\n", unsigned{reason},
                   static_cast<unsigned long long>(n));
     if (abuseClosed(r)) std::printf("abuse_closed %s\n", r.error.c_str());
-    if (r.abuse == Abuse::kNoLinkedAck && r.linkedUsec && abuseClosed(r))
+    if ((r.abuse == Abuse::kNoLinkedAck || r.abuse == Abuse::kReorder) && r.linkedUsec &&
+        abuseClosed(r))
       std::printf("abuse_closed_after_ms %llu\n",
                   static_cast<unsigned long long>((r.closedUsec - r.linkedUsec) / 1000));
     if (abuseSurvived(r)) std::printf("abuse_survived\n");
@@ -550,7 +593,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: %s --first RELAY [--first RELAY...] --exit RELAY --target IP:PORT "
                  "--path /file --bytes N --sha256 HEX [--no-switch] [--deadline SEC] "
-                 "[--as-relay] [--cgo] [--abuse truncates|refusals|no-linked-ack]\n"
+                 "[--as-relay] [--cgo] [--abuse truncates|refusals|no-linked-ack|reorder]\n"
                  "  RELAY = IP:ORPORT:RSA_FP_HEX:ED25519_B64:NTOR_KEY_B64\n",
                  argv[0]);
     return 2;
@@ -629,7 +672,8 @@ int main(int argc, char** argv) {
   event_free(r.abuseTimer);
   event_free(r.releaseTimer);
   event_base_free(r.base);
-  if (r.abuse == Abuse::kTruncates || r.abuse == Abuse::kNoLinkedAck) return abuseClosed(r) ? 0 : 1;
+  if (r.abuse == Abuse::kTruncates || r.abuse == Abuse::kNoLinkedAck || r.abuse == Abuse::kReorder)
+    return abuseClosed(r) ? 0 : 1;
   if (r.abuse == Abuse::kRefusals) return abuseSurvived(r) ? 0 : 1;
   return r.finished ? 0 : 1;
 }

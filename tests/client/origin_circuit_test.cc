@@ -333,6 +333,30 @@ TEST_F(Fixture, AnUnaskedCircuitSendmeEndsTheCircuit) {
   EXPECT_EQ(circ.onRelay(crypto::RelayPayload(p)).kind, Inbound::kError);
 }
 
+// The exit's circuit-level SENDME is taken once per increment (the negotiated sendme_inc) of DATA
+// we sent, and one more than that ends the circuit.
+TEST_F(Fixture, TheExitsSendmeOpensTheWindowOnlyForDataWeSent) {
+  ASSERT_NO_FATAL_FAILURE(build());
+  const uint8_t inc = circ.sendmeInc();
+  ASSERT_GT(inc, 0);
+  const std::vector<uint8_t> data(498, 1);
+  for (int i = 0; i < 2 * inc; ++i) {
+    Payload out{};
+    ASSERT_TRUE(circ.originate(rcmd(RelayCmd::kData), 1, Bytes(data), crypto::RelayPayload(out)));
+  }
+  EXPECT_EQ(circ.dataCellsSent(), 2u * inc);
+  for (int i = 0; i < 2; ++i) {
+    Payload s = fromExit(RelayCmd::kSendme, 0, {});
+    Inbound in = circ.onRelay(crypto::RelayPayload(s));
+    EXPECT_EQ(in.kind, Inbound::kWindowOpened) << in.error;
+  }
+  EXPECT_EQ(circ.sendmesReceived(), 2u);
+  Payload third = fromExit(RelayCmd::kSendme, 0, {});
+  Inbound in = circ.onRelay(crypto::RelayPayload(third));
+  EXPECT_EQ(in.kind, Inbound::kError);
+  EXPECT_NE(in.error.find("never filled its window"), std::string::npos);
+}
+
 TEST_F(Fixture, AMalformedRelayHeaderEndsTheCircuit) {
   ASSERT_NO_FATAL_FAILURE(build());
   // A length over 498, with a correct digest: the exit's layer digests whatever it is given.

@@ -30,7 +30,10 @@ and for onionsplit, that confluxd counted the linked set and received our SWITCH
      must span each abuse, and no onionsplit daemon may drop a peer daemon ("broke the contract",
      "reconnecting") or restart. Then the design document's LINKED_ACK deadline: the tool never
      acknowledges one leg's LINKED; the file must arrive over the other, and onionsplit must close
-     the unacknowledged leg 10 s after linking it.
+     the unacknowledged leg 10 s after linking it. Last, a gap in one leg's sequence (a SWITCH
+     that skips 1000) followed by 3 MiB of DATA the exit can only hold in the set's reorder queue:
+     onionsplit must close that leg, and with it the set, when the queue reaches its cap (2 MiB),
+     never hold more.
 Every process is stopped by its PID, every wait is bounded.
 
 Usage: test_conflux_client.py BIN_DIR      (KEEP=1 keeps the temporary directory; BIG_MIB sets the
@@ -174,7 +177,7 @@ def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
         deadline = time.time() + 120
         while not bystander.runs and time.time() < deadline:  # its circuits are up
             time.sleep(0.5)
-        for abuse in ("truncates", "refusals", "no-linked-ack"):
+        for abuse in ("truncates", "refusals", "no-linked-ack", "reorder"):
             t0 = time.time()
             rc, facts = run_tool(bin_dir, firsts, relay_arg(net, relay.fingerprint, relay.port),
                                  http_port, size, sha, ["--abuse", abuse])
@@ -190,6 +193,12 @@ def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
                       f"abuse no-linked-ack: the file came over the other leg and the exit closed "
                       f"the unacknowledged leg {ms} ms after linking (deadline 10 s): "
                       f"{facts.get('abuse_closed') or facts.get('error')}")
+            elif abuse == "reorder":
+                check(rc == 0 and "abuse_sent" in facts and "abuse_closed" in facts,
+                      f"abuse reorder: a gap in leg 1's sequence and 3 MiB behind it cost the "
+                      f"abuser its set ({facts.get('abuse_sent')}; after "
+                      f"{facts.get('abuse_closed_after_ms')} ms: "
+                      f"{facts.get('abuse_closed') or facts.get('error')})")
             else:
                 check(rc == 0 and "abuse_survived" in facts,
                       f"abuse refusals: only the streams past the cap were refused, the set lived "
@@ -221,6 +230,10 @@ def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
     check(delta.get("confluxd.conflux_linked_ack_timeouts_total", 0) >= 1,
           "confluxd counted the LINKED_ACK deadline: "
           f"+{delta.get('confluxd.conflux_linked_ack_timeouts_total', 0)}")
+    held = after.get("confluxd.conflux_reorder_bytes_max", 0)
+    check((1 << 20) < held <= (2 << 20),
+          f"the reorder abuse filled one set's reorder queue to its cap and no further: "
+          f"{held} bytes at most (cap 2 MiB)")
     check(delta.get("confluxd.conflux_streams_refused_total", 0) > 0,
           "confluxd refused the streams past the set's cap: "
           f"+{delta.get('confluxd.conflux_streams_refused_total', 0)}")
