@@ -93,7 +93,8 @@ def dns_health(check, page, dns_port):
     attempts = value(re.escape("onionsplit_streamd_dns_resolver_attempts_total" + label))
     timeouts = value(re.escape("onionsplit_streamd_dns_resolver_timeouts_total" + label))
     queries = value(re.escape('tor_relay_exit_dns_query_total{daemon="streamd"}'))
-    count = value(re.escape('onionsplit_streamd_dns_query_duration_seconds_count{daemon="streamd"}'))
+    count = value(re.escape('onionsplit_streamd_dns_query_duration_seconds_count'
+                            '{daemon="streamd"}'))
     inf = value(re.escape('onionsplit_streamd_dns_query_duration_seconds_bucket{daemon="streamd",'
                           'le="+Inf"}'))
     histogram = "# TYPE onionsplit_streamd_dns_query_duration_seconds histogram" in page

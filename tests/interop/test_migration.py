@@ -11,9 +11,9 @@ test's user) and its `SocksPort 9050` moved to a port of the test, under an exit
   1. C tor runs as the relay, a C tor client's only exit (ExitNodes, StrictNodes), until a download
      went through it (keys, fingerprint, a consensus), and exits 0 on SIGTERM;
   2. onionsplit's --verify-config passes the same files and command line;
-  3. onionsplit started the same way keeps the fingerprint (the `fingerprint` file it rewrites), writes
-     the PidFile, the authorities take its descriptor (platform onionsplit) for that fingerprint,
-     and a C tor client pinned to that fingerprint as its exit gets a file through it; SIGTERM: 0;
+  3. onionsplit started the same way keeps the fingerprint (the `fingerprint` file it rewrites),
+     writes the PidFile, the authorities take its descriptor (platform onionsplit) for that
+     fingerprint, and the client, pinned to it, gets a file through onionsplit; SIGTERM: 0;
   4. back to C tor, the same way: the authorities get its descriptor again (platform Tor), its log
      has no error or warning about keys, state or cached files, it exits 0, and
      `tor --list-fingerprint` on the same files prints the fingerprint of step 1.
@@ -145,7 +145,8 @@ def threads(pid):
     out = []
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/wchan") as w, open(f"/proc/{pid}/task/{tid}/comm") as c:
+            task = f"/proc/{pid}/task/{tid}"
+            with open(f"{task}/wchan") as w, open(f"{task}/comm") as c:
                 out.append(f"{c.read().strip()}:{w.read().strip()}")
     except OSError:
         pass
