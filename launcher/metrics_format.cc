@@ -17,7 +17,7 @@ namespace {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-enum class Type : uint8_t { kCounter, kGauge };
+enum class Type : uint8_t { kCounter, kGauge, kHistogram };
 
 // A daemon's counter with the same meaning as a metric of C tor's MetricsPort (0.4.9): exported
 // under C tor's family name and labels, plus `daemon`. The HELP texts are ours.
@@ -233,11 +233,17 @@ class Page {
  public:
   void add(const std::string& family, Type type, std::string_view help, const Labels& labels,
            uint64_t value) {
+    addSample(family, type, help, family, labels, std::to_string(value));
+  }
+
+  // A sample named `sample` (a histogram's are family_bucket, family_sum, family_count).
+  void addSample(const std::string& family, Type type, std::string_view help,
+                 const std::string& sample, const Labels& labels, const std::string& value) {
     auto [it, fresh] = index_.try_emplace(family, families_.size());
     if (fresh) families_.push_back(Family{family, std::string(help), type, {}});
     Family& f = families_[it->second];
     if (f.type != type) return;  // the same name as a counter and a gauge: keep the first
-    std::string text = family;
+    std::string text = sample;
     if (!labels.empty()) {
       text += '{';
       for (size_t i = 0; i < labels.size(); ++i) {
@@ -247,14 +253,19 @@ class Page {
       text += '}';
     }
     if (!series_.insert(text).second) return;  // a duplicate series would spoil the scrape
-    f.samples.push_back(text + ' ' + std::to_string(value) + '\n');
+    f.samples.push_back(text + ' ' + value + '\n');
+  }
+
+  bool isHistogram(const std::string& family) const {
+    auto it = index_.find(family);
+    return it != index_.end() && families_[it->second].type == Type::kHistogram;
   }
 
   std::string text() const {
     std::string out;
     for (const Family& f : families_) {
       out += "# HELP " + f.name + ' ' + escapeHelp(f.help) + '\n';
-      out += "# TYPE " + f.name + (f.type == Type::kCounter ? " counter\n" : " gauge\n");
+      out += "# TYPE " + f.name + ' ' + typeName(f.type) + '\n';
       for (const auto& s : f.samples)
         out += s;
     }
@@ -267,6 +278,17 @@ class Page {
     Type type;
     std::vector<std::string> samples;
   };
+  static const char* typeName(Type t) {
+    switch (t) {
+      case Type::kCounter:
+        return "counter";
+      case Type::kGauge:
+        return "gauge";
+      case Type::kHistogram:
+        break;
+    }
+    return "histogram";
+  }
   // HELP text escapes only backslash and newline.
   static std::string escapeHelp(std::string_view s) {
     std::string out;
@@ -369,19 +391,96 @@ Totals ctorTotals(const std::vector<DaemonMetrics>& daemons) {
   return totals;
 }
 
+// HELP texts of onionsplit's own families that say more than the counter's name.
+struct OwnHelp {
+  std::string_view daemon, name, help;
+};
+constexpr OwnHelp kOwnHelp[] = {
+    {"streamd", "dns_resolver_attempts_total",
+     "DNS query attempts sent to each nameserver of ServerDNSResolvConfFile (first tries and "
+     "retries)"},
+    {"streamd", "dns_resolver_timeouts_total",
+     "DNS query attempts that a nameserver did not answer within the timeout (1 s)"},
+    {"streamd", "dns_resolver_down",
+     "1 while a nameserver is left out of first attempts after 10 timeouts in a row"},
+    {"streamd", "dns_query_duration_seconds",
+     "Seconds from a DNS query's first attempt to its answer or its last timeout, one per query"},
+};
+
+std::string helpFor(std::string_view base, const std::string& name) {
+  for (const auto& h : kOwnHelp)
+    if (h.daemon == base && h.name == name) return std::string(h.help);
+  return name + ", as counted by " + std::string(base) + " (docs/OPERATING.md)";
+}
+
+// Micro-units as a decimal number: 1250000 is "1.250000".
+std::string fromMicros(uint64_t v) {
+  std::string frac = std::to_string(v % 1'000'000);
+  return std::to_string(v / 1'000'000) + '.' + std::string(6 - frac.size(), '0') + frac;
+}
+
+// A counter named `name{key=value}`: one label of its own (label names other than `daemon`).
+struct Labelled {
+  std::string name, key, value;
+};
+std::optional<Labelled> splitLabel(std::string_view n) {
+  constexpr size_t kMaxValue = 200;
+  size_t open = n.find('{');
+  if (open == std::string_view::npos || open == 0 || !endsWith(n, "}")) return std::nullopt;
+  std::string_view inner = n.substr(open + 1, n.size() - open - 2);
+  size_t eq = inner.find('=');
+  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+  Labelled l{sanitizeName(n.substr(0, open)), sanitizeName(inner.substr(0, eq)),
+             std::string(inner.substr(eq + 1, kMaxValue))};
+  if (l.key == "daemon") return std::nullopt;
+  return l;
+}
+
+// The two forms a daemon's counter may take beyond a bare name (launcher/metrics_format.h): a
+// label in the name, and the parts of a histogram (<h>_bucket{le=...}, <h>_sum_micros,
+// <h>_count after its buckets), which become the one histogram family `prefix`<h>.
+bool addOwnForm(Page& page, const std::string& prefix, const std::string& daemon,
+                std::string_view base, std::string_view name, uint64_t value) {
+  constexpr std::string_view kBucket = "_bucket";
+  if (auto l = splitLabel(name)) {
+    if (l->key == "le" && endsWith(l->name, kBucket)) {
+      std::string h = l->name.substr(0, l->name.size() - kBucket.size());
+      page.addSample(prefix + h, Type::kHistogram, helpFor(base, h), prefix + l->name,
+                     {{"daemon", daemon}, {"le", l->value}}, std::to_string(value));
+      return true;
+    }
+    Type type = endsWith(l->name, "_total") ? Type::kCounter : Type::kGauge;
+    page.add(prefix + l->name, type, helpFor(base, l->name),
+             {{"daemon", daemon}, {l->key, l->value}}, value);
+    return true;
+  }
+  for (auto [suffix, sample] :
+       {std::pair<std::string_view, std::string_view>{"_sum_micros", "_sum"},
+        {"_count", "_count"}}) {
+    if (!endsWith(name, suffix) || name.size() == suffix.size()) continue;
+    std::string h = prefix + sanitizeName(name.substr(0, name.size() - suffix.size()));
+    if (!page.isHistogram(h)) continue;
+    page.addSample(h, Type::kHistogram, "", h + std::string(sample), {{"daemon", daemon}},
+                   sample == "_sum" ? fromMicros(value) : std::to_string(value));
+    return true;
+  }
+  return false;
+}
+
 // One counter of one daemon: C tor's family if it has one (one series for all circuitd shards,
 // valued from `totals`), else onionsplit_<program>_<counter> with the daemon's own name as its
 // `daemon` label (circuitd-1's counters are onionsplit_circuitd_...{daemon="circuitd-1"}).
 void addCounter(Page& page, const Totals& totals, const std::string& daemon,
                 const std::string& name, uint64_t value) {
   std::string base(baseName(daemon));
+  std::string prefix = "onionsplit_" + sanitizeName(base) + "_";
+  if (addOwnForm(page, prefix, daemon, base, name, value)) return;
   if (auto sample = ctorSample(base, name)) {
     auto total = totals.find({base, name});
     page.add(std::string(sample->family), sample->type, sample->help, sample->labels,
              total == totals.end() ? value : total->second);
     return;
   }
-  std::string prefix = "onionsplit_" + sanitizeName(base) + "_";
   Type type = endsWith(name, "_total") ? Type::kCounter : Type::kGauge;
   // streamd's ends_sent_<reason>_total: one family, the END reason as a label.
   constexpr std::string_view kEnds = "ends_sent_";
@@ -394,8 +493,7 @@ void addCounter(Page& page, const Totals& totals, const std::string& daemon,
     return;
   }
   std::string clean = sanitizeName(name);
-  page.add(prefix + clean, type, clean + ", as counted by " + base + " (docs/OPERATING.md)",
-           {{"daemon", daemon}}, value);
+  page.add(prefix + clean, type, helpFor(base, clean), {{"daemon", daemon}}, value);
 }
 
 }  // namespace

@@ -26,7 +26,10 @@ struct DaemonMetrics {
   uint64_t startedAtMs = 0;  // Unix ms, from the daemon's version answer; 0 if unknown
   uint32_t pid = 0;          // from the same answer; 0 if unknown
   // The daemon's counters as it reported them. A name ending in "_total" is a counter (only
-  // grows while the daemon lives), anything else a gauge.
+  // grows while the daemon lives), anything else a gauge. A name may carry one label of its own,
+  // `name{key=value}` (streamd's dns_resolver_timeouts_total{resolver=127.0.0.1:53}), and a
+  // histogram <h> is sent as its cumulative buckets <h>_bucket{le=...} (+Inf last), then
+  // <h>_sum_micros (the sum in millionths: counters are integers) and <h>_count.
   std::vector<std::pair<std::string, uint64_t>> counters;
 };
 

@@ -26,6 +26,7 @@ for t in /lib/systemd/system/*.target; do
 done
 mkdir -p "$stage/bin"
 cp /bin/kill "$stage/bin/kill"
+cp /usr/bin/install "$stage/usr/bin/install" # onionsplit-tor-compat's ExecStartPre, as tor's unit
 
 fail=0
 gen=$stage/usr/lib/systemd/system-generators/onionsplit-generator

@@ -107,6 +107,27 @@ void applyExitOptions(StreamShared& shared, const config::Config& cfg) {
   shared.limits.allowNonRfc953Hostnames = cfg.serverDnsAllowNonRfc953Hostnames;
 }
 
+// The DNS health counters, with a label in the name as `name{key=value}` (the MetricsPort makes it
+// a label, launcher/metrics_format.h): per nameserver the attempts and timeouts, and the query
+// latency histogram (cumulative buckets, the sum in microseconds).
+void addDnsHealth(const Resolver& resolver, std::vector<std::pair<std::string, uint64_t>>& out) {
+  for (size_t i = 0; i < resolver.nameservers(); ++i) {
+    const auto& c = resolver.rotation().counts(i);
+    std::string label = "{resolver=" + resolver.nameserverAddress(i) + "}";
+    out.emplace_back("dns_resolver_attempts_total" + label, c.attempts);
+    out.emplace_back("dns_resolver_timeouts_total" + label, c.timeouts);
+    out.emplace_back("dns_resolver_down" + label, resolver.rotation().down(i) ? 1 : 0);
+  }
+  const LatencyHistogram& h = resolver.latency();
+  for (size_t i = 0; i < LatencyHistogram::kBoundsUs.size(); ++i)
+    out.emplace_back("dns_query_duration_seconds_bucket{le=" +
+                         std::string(LatencyHistogram::kBoundLabels[i]) + "}",
+                     h.atMost(i));
+  out.emplace_back("dns_query_duration_seconds_bucket{le=+Inf}", h.count());
+  out.emplace_back("dns_query_duration_seconds_sum_micros", h.sumMicros());
+  out.emplace_back("dns_query_duration_seconds_count", h.count());
+}
+
 int run(daemon::Runtime& rt) {
   const config::Config& cfg = rt.config();
   auto policy = exitpolicy::policyFromConfig(cfg);
@@ -255,6 +276,7 @@ int run(daemon::Runtime& rt) {
       out.emplace_back("dns_answers_" + std::string(result) + "_total", n);
     out.emplace_back("dns_invalid_names_total", resolver.stats().invalidNames);
     out.emplace_back("dns_cache_entries", resolver.cacheSize());
+    addDnsHealth(resolver, out);
   };
   return rt.run();
 }

@@ -17,10 +17,29 @@ uint64_t nowSeconds() {
                                    .count());
 }
 
+uint64_t nowMicros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 uint32_t randomU32() {
   uint32_t r = 0;
   evutil_secure_rng_get_bytes(&r, sizeof r);
   return r;
+}
+
+// "IP:PORT" or "[IPv6]:PORT": the nameserver's label on the MetricsPort.
+std::string formatNameserver(const sockaddr_storage& ss) {
+  char ip[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    inet_ntop(AF_INET, &in.sin_addr, ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(ntohs(in.sin_port));
+  }
+  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+  inet_ntop(AF_INET6, &in6.sin6_addr, ip, sizeof ip);
+  return "[" + std::string(ip) + "]:" + std::to_string(ntohs(in6.sin6_port));
 }
 
 }  // namespace
@@ -28,40 +47,69 @@ uint32_t randomU32() {
 struct Resolver::Query {
   std::shared_ptr<Resolver*> resolver;
   Handle handle;
+  Kind kind = Kind::kA;
+  uint8_t family = 4;  // of `address` (kPtr)
+  std::array<uint8_t, 16> address{};
+  size_t nameserver = 0;  // of the attempt in flight
+  int attempt = 0;        // 0 for the first
+  uint64_t sentUs = 0;    // the first attempt's
 };
 
 Resolver::Resolver(event_base* base, const std::string& resolvConf) : base_(base) {
-  dns_ = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
   deliverEv_ = event_new(base, -1, 0, &Resolver::onDeliver, this);
-  if (!dns_) {
+  addNameservers(resolvConf);
+  rotation_ = NameserverRotation(bases_.size());
+}
+
+// resolv.conf is read by evdns into a base of its own, only to learn the nameservers; each then
+// gets a base with C tor's exit settings (dns.c), over resolv.conf's options. libevent's own
+// defaults let 64 queries be in flight and queue the rest: one client's names that no nameserver
+// answers would then hold every other client's lookups for as long as they take (seen in
+// bench_resources' RESOLVE flood). 8192 in flight, as C tor; 1 s per attempt (C tor's default
+// exit_dns_timeout); one attempt per base, as the resolver makes C tor's 2 (exit_dns_num_attempts)
+// itself. evdns still marks a base's nameserver down after a timeout and probes it, but a base
+// whose only nameserver is down sends every request to it all the same.
+void Resolver::addNameservers(const std::string& resolvConf) {
+  evdns_base* conf = evdns_base_new(base_, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+  if (!conf) {
     spdlog::error("dns: evdns_base_new failed; every lookup will fail");
     return;
   }
-  int r = evdns_base_resolv_conf_parse(dns_, DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC,
-                                       resolvConf.c_str());
-  if (r != 0 || nameservers() == 0)
+  int r = evdns_base_resolv_conf_parse(conf, DNS_OPTION_NAMESERVERS, resolvConf.c_str());
+  int listed = evdns_base_count_nameservers(conf);
+  for (int i = 0; i < listed && bases_.size() < kMaxNameservers; ++i) {
+    sockaddr_storage ss{};
+    int len = evdns_base_get_nameserver_addr(conf, i, reinterpret_cast<sockaddr*>(&ss), sizeof ss);
+    evdns_base* b = len > 0 ? evdns_base_new(base_, EVDNS_BASE_DISABLE_WHEN_INACTIVE) : nullptr;
+    if (!b) continue;
+    if (evdns_base_nameserver_sockaddr_add(b, reinterpret_cast<sockaddr*>(&ss),
+                                           static_cast<ev_socklen_t>(len), 0) != 0) {
+      evdns_base_free(b, 0);
+      continue;
+    }
+    for (auto [key, value] : {std::pair<const char*, const char*>{"max-inflight:", "8192"},
+                              {"timeout:", "1"},
+                              {"attempts:", "1"}})
+      if (evdns_base_set_option(b, key, value) != 0)
+        spdlog::warn("dns: libevent refused the option {}{}", key, value);
+    bases_.push_back(b);
+    addresses_.push_back(formatNameserver(ss));
+  }
+  evdns_base_free(conf, 0);
+  if (listed > static_cast<int>(kMaxNameservers))
+    spdlog::warn("dns: {} lists {} nameservers; the first {} are used", resolvConf, listed,
+                 kMaxNameservers);
+  if (r != 0 || bases_.empty())
     spdlog::warn("dns: no usable nameserver in {} (code {}); lookups will fail", resolvConf, r);
   else
-    spdlog::info("dns: {} nameserver(s) from {}", nameservers(), resolvConf);
-  // C tor's settings for an exit (dns.c), over resolv.conf's. libevent's own defaults let 64
-  // queries be in flight and queue the rest: one client's names that no nameserver answers would
-  // then hold every other client's lookups for as long as they take (seen in bench_resources'
-  // RESOLVE flood). 8192 in flight, as C tor; a lookup gives up after 1 s and 2 attempts (C tor's
-  // defaults of exit_dns_timeout and exit_dns_num_attempts); one nameserver is never marked down
-  // for timeouts (nothing to fall back to), several after 10 in a row.
-  const char* maxTimeouts = nameservers() == 1 ? "1000000" : "10";
-  for (auto [key, value] : {std::pair<const char*, const char*>{"max-timeouts:", maxTimeouts},
-                            {"max-inflight:", "8192"},
-                            {"timeout:", "1"},
-                            {"attempts:", "2"}})
-    if (evdns_base_set_option(dns_, key, value) != 0)
-      spdlog::warn("dns: libevent refused the option {}{}", key, value);
+    spdlog::info("dns: {} nameserver(s) from {}", bases_.size(), resolvConf);
 }
 
 Resolver::~Resolver() {
   *alive_ = nullptr;
   // Requests in flight are freed without their callbacks; their Query objects are ours to free.
-  if (dns_) evdns_base_free(dns_, 0);
+  for (evdns_base* b : bases_)
+    evdns_base_free(b, 0);
   for (Query* q : queries_)
     delete q;
   if (deliverEv_) event_free(deliverEv_);
@@ -76,10 +124,6 @@ Resolver::Query* Resolver::newQuery(Handle h) {
 void Resolver::dropQuery(Query* q) {
   queries_.erase(q);
   delete q;
-}
-
-size_t Resolver::nameservers() const {
-  return dns_ ? static_cast<size_t>(evdns_base_count_nameservers(dns_)) : 0;
 }
 
 Resolver::Handle Resolver::start(Callback cb) {
@@ -102,7 +146,7 @@ bool Resolver::answeredWithoutQuery(Handle h, std::string key) {
     deliverLater(h);
     return true;
   }
-  if (!dns_) {
+  if (bases_.empty()) {
     p.answer.error = DnsError::kTransient;
     p.cacheKey.clear();
     deliverLater(h);
@@ -111,20 +155,69 @@ bool Resolver::answeredWithoutQuery(Handle h, std::string key) {
   return follow(h);
 }
 
-template <class Send>
-void Resolver::query(Handle h, Send send) {
+evdns_request* Resolver::transmit(Query* q, const char* name) {
+  evdns_base* b = bases_[q->nameserver];
+  switch (q->kind) {
+    case Kind::kA:
+      return evdns_base_resolve_ipv4(b, name, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+    case Kind::kAaaa:
+      return evdns_base_resolve_ipv6(b, name, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+    case Kind::kPtr:
+      break;
+  }
+  if (q->family == 4) {
+    in_addr in{};
+    std::memcpy(&in, q->address.data(), 4);
+    return evdns_base_resolve_reverse(b, &in, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+  }
+  in6_addr in6{};
+  std::memcpy(&in6, q->address.data(), 16);
+  return evdns_base_resolve_reverse_ipv6(b, &in6, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
+}
+
+void Resolver::query(Handle h, Kind kind, const char* name, const exitpolicy::IpAddress* address) {
   Query* q = newQuery(h);
-  ++stats_.queries;
+  q->kind = kind;
+  if (address) {
+    q->family = address->family;
+    q->address = address->b;
+  }
+  q->nameserver = rotation_.first(nowMicros() / 1000);
+  q->sentUs = nowMicros();
+  size_t nameserver = q->nameserver;
   ++pending_[h].outstanding;
   inLookup_ = true;
-  evdns_request* req = send(q);
+  evdns_request* req = transmit(q, name);
   inLookup_ = false;
   if (!req) {  // not sent, and no callback will come
     dropQuery(q);
     Pending& p = pending_[h];
     --p.outstanding;
     p.anyTransient = true;
+    return;
   }
+  ++stats_.queries;
+  rotation_.sent(nameserver);
+}
+
+bool Resolver::retried(Query* q, int result) {
+  if (result != DNS_ERR_TIMEOUT) {
+    if (result != DNS_ERR_SHUTDOWN && result != DNS_ERR_CANCEL) rotation_.answered(q->nameserver);
+    return false;
+  }
+  rotation_.timedOut(q->nameserver, nowMicros() / 1000);
+  if (q->attempt + 1 >= kDnsAttempts) return false;
+  auto it = pending_.find(q->handle);
+  if (it == pending_.end()) return false;  // cancelled: nobody waits for another attempt
+  // The name is the cache key's, before its "/4", "/46" or "/ptr" (a copy: retries only).
+  const std::string& key = it->second.cacheKey;
+  std::string name = key.substr(0, key.rfind('/'));
+  ++q->attempt;
+  q->nameserver = rotation_.retry(q->nameserver);
+  size_t nameserver = q->nameserver;
+  if (!transmit(q, name.c_str())) return false;  // ends as the timeout it was
+  rotation_.sent(nameserver);
+  return true;
 }
 
 void Resolver::sent(Handle h) {
@@ -141,14 +234,8 @@ Resolver::Handle Resolver::lookup(std::string_view name, bool wantIpv6, Callback
   Handle h = start(std::move(cb));
   if (answeredWithoutQuery(h, std::string(name) + (wantIpv6 ? "/46" : "/4"))) return h;
   std::string n(name);
-  query(h, [&](Query* q) {
-    return evdns_base_resolve_ipv4(dns_, n.c_str(), DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
-  });
-  if (wantIpv6)
-    query(h, [&](Query* q) {
-      return evdns_base_resolve_ipv6(dns_, n.c_str(), DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer,
-                                     q);
-    });
+  query(h, Kind::kA, n.c_str(), nullptr);
+  if (wantIpv6) query(h, Kind::kAaaa, n.c_str(), nullptr);
   sent(h);
   return h;
 }
@@ -167,17 +254,7 @@ bool Resolver::follow(Handle h) {
 Resolver::Handle Resolver::lookupReverse(const exitpolicy::IpAddress& address, Callback cb) {
   Handle h = start(std::move(cb));
   if (answeredWithoutQuery(h, address.toString() + "/ptr")) return h;
-  query(h, [&](Query* q) {
-    if (address.family == 4) {
-      in_addr in{};
-      std::memcpy(&in, address.b.data(), 4);
-      return evdns_base_resolve_reverse(dns_, &in, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer, q);
-    }
-    in6_addr in6{};
-    std::memcpy(&in6, address.b.data(), 16);
-    return evdns_base_resolve_reverse_ipv6(dns_, &in6, DNS_QUERY_NO_SEARCH, &Resolver::onDnsAnswer,
-                                           q);
-  });
+  query(h, Kind::kPtr, nullptr, &address);
   sent(h);
   return h;
 }
@@ -201,6 +278,8 @@ void Resolver::onDnsAnswer(int result, char type, int count, int ttl, void* addr
   Resolver* self = *q->resolver;
   Handle h = q->handle;
   if (!self) return;  // cannot happen: evdns_base_free(_, 0) calls nothing back
+  if (self->retried(q, result)) return;
+  self->latency_.observe(nowMicros() - q->sentUs);
   self->dropQuery(q);
   self->noteResult(result);  // cancelled lookups too, as C tor counts every evdns callback
   auto it = self->pending_.find(h);

@@ -4,6 +4,10 @@
 // and AAAA, reverse PTR); it answers from the cache or from the nameservers of the configured
 // resolv.conf (ServerDNSResolvConfFile; "nameserver IP:PORT" lines are understood). Answers always
 // arrive on a later loop turn, never inside lookup(), and never after cancel().
+//
+// One evdns_base per nameserver, each making one attempt per request: the resolver retries a
+// timed-out attempt at the next nameserver itself (streamd/dns/nameservers.h says why: it is how
+// each nameserver's timeouts are counted correctly).
 #pragma once
 
 #include <event2/dns.h>
@@ -20,6 +24,7 @@
 
 #include "common/exitpolicy/exit_policy.h"
 #include "streamd/dns/dns_cache.h"
+#include "streamd/dns/nameservers.h"
 
 namespace onionsplit::streamd {
 
@@ -29,7 +34,8 @@ class Resolver {
   using Handle = uint64_t;
 
   struct Stats {
-    uint64_t queries = 0;       // lookups sent to nameservers (A, AAAA and PTR count one each)
+    uint64_t queries = 0;       // queries sent to nameservers (A, AAAA and PTR count one each;
+                                // a retry is the same query)
     uint64_t cacheHits = 0;     // lookups answered from the cache
     uint64_t failures = 0;      // lookups that ended in an error
     uint64_t coalesced = 0;     // lookups that waited for the same name's query in flight
@@ -54,7 +60,12 @@ class Resolver {
   void cancel(Handle h);
 
   const Stats& stats() const { return stats_; }
-  size_t nameservers() const;
+  size_t nameservers() const { return bases_.size(); }
+  // "IP:PORT" or "[IPv6]:PORT" of nameserver i, as NameserverRotation numbers them.
+  const std::string& nameserverAddress(size_t i) const { return addresses_[i]; }
+  const NameserverRotation& rotation() const { return rotation_; }
+  // From a query's first attempt to its last answer (or its last timeout): one per query.
+  const LatencyHistogram& latency() const { return latency_; }
   size_t cacheSize() const { return cache_.size(); }
 
  private:
@@ -68,18 +79,23 @@ class Resolver {
     bool anyTransient = false;
     std::vector<Handle> followers;  // lookups of the same name that wait for this one's answer
   };
-  struct Query;  // one evdns request in flight
+  struct Query;  // one query in flight (its attempts, one evdns request at a time)
+  enum class Kind : uint8_t { kA, kAaaa, kPtr };
+  void addNameservers(const std::string& resolvConf);
   Query* newQuery(Handle h);
   void dropQuery(Query* q);
+  // Sends q's current attempt to its nameserver; `name` for kA and kAaaa.
+  evdns_request* transmit(Query* q, const char* name);
+  // After a timed-out attempt: true if q was sent again to the next nameserver.
+  bool retried(Query* q, int result);
 
   Handle start(Callback cb);
   // Files the lookup under `key`; true if it is answered without a query of its own (from the
   // cache, without nameservers, or by following the same name's query in flight).
   bool answeredWithoutQuery(Handle h, std::string key);
-  // Sends one query of `h` with `send(q)`; a query evdns refuses counts as a transient failure.
-  // Callbacks evdns makes inside `send` are held until sent() (inLookup_).
-  template <class Send>
-  void query(Handle h, Send send);
+  // Sends one query of `h`; a query evdns refuses counts as a transient failure. Callbacks evdns
+  // makes inside it are held until sent() (inLookup_).
+  void query(Handle h, Kind kind, const char* name, const exitpolicy::IpAddress* address);
   // After the queries: answered at once if none is outstanding, else h is the name's query in
   // flight for others to follow.
   void sent(Handle h);
@@ -91,7 +107,10 @@ class Resolver {
   void deliver(Handle h);
 
   event_base* base_;
-  evdns_base* dns_ = nullptr;
+  std::vector<evdns_base*> bases_;  // one per nameserver
+  std::vector<std::string> addresses_;
+  NameserverRotation rotation_{0};
+  LatencyHistogram latency_;
   event* deliverEv_ = nullptr;
   DnsCache cache_;
   Stats stats_;

@@ -13,7 +13,9 @@ a DNS server (which onionsplit's streamd uses through ServerDNSResolvConfFile). 
   5. circuitd restarted under load (SIGTERM): the launcher brings it back and new streams work;
   6. circuits negotiated congestion control (ntor v3 with the CC extension), and Counter Galois
      Onion (onionsplit advertises Relay=2-6: circuitd's circuits_cgo_total counts the client's);
-  7. the MetricsPort counted the exit streams (and, at 1., the download's bytes);
+  7. the MetricsPort counted the exit streams (and, at 1., the download's bytes), and streamd's
+     DNS health families show the test's nameserver with no timeout and a latency histogram
+     that counted every DNS query;
   8. the circuit-creation DoS defence (DoSCircuitCreation* set low in the torrc): a client at
      127.0.0.2 (no relay's address) under the burst gets all its circuits, one over it gets
      DESTROY RESOURCELIMIT for the rest, channeld counts the refusals and marks the address, the
@@ -78,6 +80,28 @@ def congestion_gauges(port):
     return {(s, a): int(v) for s, a, v in re.findall(
         r'^tor_relay_congestion_control\{daemon="circuitd",state="(\w+)",action="(\w+)"\} (\d+)$',
         metrics_page(port), re.M)}
+
+
+def dns_health(check, page, dns_port):
+    """streamd's DNS health families on the MetricsPort after the lookups of steps 2 and 3: the
+    test's nameserver (the only one) answered every attempt, and the latency histogram counted
+    every query tor_relay_exit_dns_query_total counts."""
+    def value(pattern):
+        m = re.search(r"^" + pattern + r" (\S+)$", page, re.M)
+        return float(m.group(1)) if m else None
+    label = f'{{daemon="streamd",resolver="127.0.0.1:{dns_port}"}}'
+    attempts = value(re.escape("onionsplit_streamd_dns_resolver_attempts_total" + label))
+    timeouts = value(re.escape("onionsplit_streamd_dns_resolver_timeouts_total" + label))
+    queries = value(re.escape('tor_relay_exit_dns_query_total{daemon="streamd"}'))
+    count = value(re.escape('onionsplit_streamd_dns_query_duration_seconds_count'
+                            '{daemon="streamd"}'))
+    inf = value(re.escape('onionsplit_streamd_dns_query_duration_seconds_bucket{daemon="streamd",'
+                          'le="+Inf"}'))
+    histogram = "# TYPE onionsplit_streamd_dns_query_duration_seconds histogram" in page
+    check(None not in (attempts, timeouts, queries, count, inf) and attempts >= queries > 0 and
+          timeouts == 0 and count == queries == inf and histogram,
+          f"MetricsPort: DNS health for 127.0.0.1:{dns_port}: {attempts} attempts, {timeouts} "
+          f"timeouts; {queries} queries, latency histogram count {count} (+Inf {inf})")
 
 
 def dos_total(port, kind):
@@ -297,6 +321,7 @@ def main():
                           metrics_page(metrics_port), re.M)
             check(m is not None and int(m.group(1)) > 0,
                   f"MetricsPort: tor_relay_streams_total{{type=\"BEGIN\"}} = {m and m.group(1)}")
+            dns_health(check, metrics_page(metrics_port), dns.port)
 
             # 8. A circuit-creation flood from an address no relay uses.
             circuit_flood(check, bin_dir, relay, metrics_port, socks, http.port, small_sha)

@@ -158,6 +158,20 @@ TEST(LauncherMetrics, EveryDaemonsFamiliesAndRestartsAfterKill9) {
   EXPECT_NE(page.find("onionsplit_confluxd_conflux_sets_open{daemon=\"confluxd\"}"),
             std::string::npos);
   EXPECT_NE(page.find("onionsplit_launcher_uptime_seconds "), std::string::npos);
+  // streamd's DNS health: a series per nameserver (resolv.conf's, or libevent's 127.0.0.1:53 if it
+  // has none) and the query latency histogram, empty before the first query.
+  EXPECT_NE(
+      page.find("onionsplit_streamd_dns_resolver_timeouts_total{daemon=\"streamd\",resolver=\""),
+      std::string::npos);
+  EXPECT_NE(page.find("# TYPE onionsplit_streamd_dns_query_duration_seconds histogram\n"),
+            std::string::npos);
+  EXPECT_TRUE(hasLine(
+      page,
+      "onionsplit_streamd_dns_query_duration_seconds_bucket{daemon=\"streamd\",le=\"+Inf\"} 0"));
+  EXPECT_TRUE(hasLine(
+      page, "onionsplit_streamd_dns_query_duration_seconds_sum{daemon=\"streamd\"} 0.000000"));
+  EXPECT_TRUE(
+      hasLine(page, "onionsplit_streamd_dns_query_duration_seconds_count{daemon=\"streamd\"} 0"));
 
   uint32_t old = before["streamd"].pid;
   ASSERT_GT(old, 0u);  // never kill(0, ...): that is our whole process group

@@ -207,6 +207,54 @@ TEST(MetricsFormat, EndReasonsBecomeOneFamilyWithAReasonLabel) {
       has(page, "onionsplit_streamd_ends_sent_total{daemon=\"streamd\",reason=\"done\"} 5"));
 }
 
+// streamd's DNS health: a label in the counter's name (the nameserver) and a histogram sent as
+// its parts become one labelled family and one Prometheus histogram (le ascending, +Inf last, then
+// _sum in seconds and _count).
+TEST(MetricsFormat, LabelledCountersAndHistogramsFromTheirParts) {
+  auto page =
+      formatMetrics({daemon("streamd", {{"dns_resolver_timeouts_total{resolver=127.0.0.1:53}", 4},
+                                        {"dns_resolver_timeouts_total{resolver=[::1]:5353}", 0},
+                                        {"dns_resolver_down{resolver=127.0.0.1:53}", 1},
+                                        {"dns_query_duration_seconds_bucket{le=0.005}", 1},
+                                        {"dns_query_duration_seconds_bucket{le=1}", 2},
+                                        {"dns_query_duration_seconds_bucket{le=+Inf}", 3},
+                                        {"dns_query_duration_seconds_sum_micros", 2'004'500},
+                                        {"dns_query_duration_seconds_count", 3},
+                                        {"other_count", 7},
+                                        {"x{daemon=evil}", 1}})},
+                    facts());
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_streamd_dns_resolver_timeouts_total counter"));
+  EXPECT_TRUE(has(page,
+                  "onionsplit_streamd_dns_resolver_timeouts_total{daemon=\"streamd\","
+                  "resolver=\"127.0.0.1:53\"} 4"));
+  EXPECT_TRUE(has(page,
+                  "onionsplit_streamd_dns_resolver_timeouts_total{daemon=\"streamd\","
+                  "resolver=\"[::1]:5353\"} 0"));
+  EXPECT_TRUE(has(page, "# TYPE onionsplit_streamd_dns_resolver_down gauge"));
+  std::vector<std::string> histogram;
+  bool in = false;
+  for (const auto& l : lines(page)) {
+    if (l.rfind("# HELP ", 0) == 0)
+      in = l.rfind("# HELP onionsplit_streamd_dns_query_duration", 0) == 0;
+    if (in) histogram.push_back(l);
+  }
+  ASSERT_EQ(histogram.size(), 7u) << page;
+  EXPECT_EQ(histogram[1], "# TYPE onionsplit_streamd_dns_query_duration_seconds histogram");
+  EXPECT_EQ(histogram[2],
+            "onionsplit_streamd_dns_query_duration_seconds_bucket{daemon=\"streamd\",le=\"0.005\"} "
+            "1");
+  EXPECT_EQ(histogram[4],
+            "onionsplit_streamd_dns_query_duration_seconds_bucket{daemon=\"streamd\",le=\"+Inf\"} "
+            "3");
+  EXPECT_EQ(histogram[5],
+            "onionsplit_streamd_dns_query_duration_seconds_sum{daemon=\"streamd\"} 2.004500");
+  EXPECT_EQ(histogram[6],
+            "onionsplit_streamd_dns_query_duration_seconds_count{daemon=\"streamd\"} 3");
+  // _count of no histogram is an ordinary gauge; a second `daemon` label is not taken.
+  EXPECT_TRUE(has(page, "onionsplit_streamd_other_count{daemon=\"streamd\"} 7"));
+  EXPECT_EQ(page.find("daemon=\"evil\""), std::string::npos);
+}
+
 // Prometheus rejects a page where a family's HELP or TYPE repeats or its samples are not together.
 TEST(MetricsFormat, HelpAndTypeOncePerFamilyAndSamplesTogether) {
   auto page = formatMetrics(
