@@ -144,15 +144,16 @@ int run(daemon::Runtime& rt) {
   shared.dos = dos::resolve(cfg.dos, {});
   dos::ConsensusParams consensusDos;
   uint64_t paramUpdates = 0;
+  Resolver resolver(rt.loop().base(), cfg.serverDnsResolvConfFile);
   ApplyNetParams applyNetParams = [&](const StreamNetParams& p) {
     if (p.xonXoff.xoffExitCells != shared.xonXoff.xoffExitCells)
       spdlog::info("consensus: cc_xoff_exit {} for new streams", p.xonXoff.xoffExitCells);
     shared.xonXoff = p.xonXoff;
     consensusDos = p.dos;
     shared.dos = dos::resolve(cfg.dos, consensusDos);
+    resolver.setAttempts(p.dnsTimeoutSeconds, p.dnsAttempts);
     ++paramUpdates;
   };
-  Resolver resolver(rt.loop().base(), cfg.serverDnsResolvConfFile);
   StreamdContext ctx(rt.loop().base(), resolver, shared);
   // Ended streams flush what the client sent (C tor: connection_mark_and_flush), at most 4096
   // sockets at once, each for at most 30 s.

@@ -46,7 +46,7 @@ Expected<CircuitParams, std::string> circuitParamsFromWire(
 
 bool isStreamdNetParam(std::string_view name) {
   return name.starts_with("cc_xoff_") || name.starts_with("cc_xon_") ||
-         name.starts_with("DoSStreamCreation");
+         name.starts_with("DoSStreamCreation") || name.starts_with("exit_dns_");
 }
 
 bool isConfluxdNetParam(std::string_view name) {

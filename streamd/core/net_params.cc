@@ -1,6 +1,8 @@
 // streamd/core/net_params.cc: see net_params.h.
 #include "streamd/core/net_params.h"
 
+#include <algorithm>
+
 namespace onionsplit::streamd {
 
 StreamNetParams streamNetParamsFrom(const dirdoc::NetParams& p) {
@@ -12,6 +14,8 @@ StreamNetParams streamNetParamsFrom(const dirdoc::NetParams& p) {
   out.xonXoff.xonRateCells = u(ParamId::kCcXonRate);
   out.xonXoff.xonChangePct = u(ParamId::kCcXonChangePct);
   out.xonXoff.xonEwmaCnt = u(ParamId::kCcXonEwmaCnt);
+  out.dnsTimeoutSeconds = std::max<uint32_t>(1, u(ParamId::kExitDnsTimeout) / 1000);
+  out.dnsAttempts = std::max<uint32_t>(1, u(ParamId::kExitDnsNumAttempts));
   for (ParamId id : {ParamId::kDosStreamEnabled, ParamId::kDosStreamRate, ParamId::kDosStreamBurst,
                      ParamId::kDosStreamDefenseType})
     if (p.fromConsensus(id)) out.dos.emplace(std::string(dirdoc::paramSpec(id).name), p.get(id));

@@ -23,6 +23,10 @@ struct StreamNetParams {
   // The DoSStreamCreation* entries the consensus has, clamped; dos::resolve() puts the torrc's
   // values over them (the torrc wins, as in C tor's dos.c).
   dos::ConsensusParams dos;
+  // exit_dns_timeout and exit_dns_num_attempts as C tor hands them to libevent (dns.c): the
+  // timeout of one attempt in whole seconds (at least 1), and the sends of a query (at least 1).
+  uint32_t dnsTimeoutSeconds = 1;
+  uint32_t dnsAttempts = 2;
 };
 
 StreamNetParams streamNetParamsFrom(const dirdoc::NetParams& p);

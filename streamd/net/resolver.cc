@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <event2/util.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include <chrono>
 #include <cstring>
@@ -66,8 +67,8 @@ Resolver::Resolver(event_base* base, const std::string& resolvConf) : base_(base
 // defaults let 64 queries be in flight and queue the rest: one client's names that no nameserver
 // answers would then hold every other client's lookups for as long as they take (seen in
 // bench_resources' RESOLVE flood). 8192 in flight, as C tor; 1 s per attempt (C tor's default
-// exit_dns_timeout); one attempt per base, as the resolver makes C tor's 2 (exit_dns_num_attempts)
-// itself. evdns still marks a base's nameserver down after a timeout and probes it, but a base
+// exit_dns_timeout, until the consensus says otherwise: setAttempts); one attempt per base, as the
+// resolver makes the attempts (exit_dns_num_attempts, 2 by default) itself. evdns still marks a base's nameserver down after a timeout and probes it, but a base
 // whose only nameserver is down sends every request to it all the same.
 void Resolver::addNameservers(const std::string& resolvConf) {
   evdns_base* conf = evdns_base_new(base_, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -103,6 +104,22 @@ void Resolver::addNameservers(const std::string& resolvConf) {
     spdlog::warn("dns: no usable nameserver in {} (code {}); lookups will fail", resolvConf, r);
   else
     spdlog::info("dns: {} nameserver(s) from {}", bases_.size(), resolvConf);
+}
+
+void Resolver::setAttempts(uint32_t timeoutSeconds, uint32_t attempts) {
+  timeoutSeconds = std::clamp<uint32_t>(timeoutSeconds, 1, 120);  // exit_dns_timeout's range
+  attempts = std::clamp<uint32_t>(attempts, 1, 255);
+  if (timeoutSeconds == timeoutSeconds_ && attempts == attempts_) return;
+  std::string value = std::to_string(timeoutSeconds);
+  for (evdns_base* b : bases_)
+    if (evdns_base_set_option(b, "timeout:", value.c_str()) != 0)
+      spdlog::warn("dns: libevent refused the option timeout:{}", value);
+  timeoutSeconds_ = timeoutSeconds;
+  attempts_ = attempts;
+  spdlog::info(
+      "consensus: DNS queries wait {} s an attempt, {} attempt(s) (exit_dns_timeout, "
+      "exit_dns_num_attempts)",
+      timeoutSeconds, attempts);
 }
 
 Resolver::~Resolver() {
@@ -206,7 +223,7 @@ bool Resolver::retried(Query* q, int result) {
     return false;
   }
   rotation_.timedOut(q->nameserver, nowMicros() / 1000);
-  if (q->attempt + 1 >= kDnsAttempts) return false;
+  if (static_cast<uint32_t>(q->attempt) + 1 >= attempts_) return false;
   auto it = pending_.find(q->handle);
   if (it == pending_.end()) return false;  // cancelled: nobody waits for another attempt
   // The name is the cache key's, before its "/4", "/46" or "/ptr" (a copy: retries only).

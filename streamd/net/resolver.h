@@ -59,6 +59,12 @@ class Resolver {
   Handle lookupReverse(const exitpolicy::IpAddress& address, Callback cb);
   void cancel(Handle h);
 
+  // The consensus' exit_dns_timeout and exit_dns_num_attempts (streamd/core/net_params.h): each
+  // attempt's timeout in seconds and the sends of a query, for queries sent from now on.
+  void setAttempts(uint32_t timeoutSeconds, uint32_t attempts);
+  uint32_t attemptTimeoutSeconds() const { return timeoutSeconds_; }
+  uint32_t attempts() const { return attempts_; }
+
   const Stats& stats() const { return stats_; }
   size_t nameservers() const { return bases_.size(); }
   // "IP:PORT" or "[IPv6]:PORT" of nameserver i, as NameserverRotation numbers them.
@@ -107,7 +113,9 @@ class Resolver {
   void deliver(Handle h);
 
   event_base* base_;
-  std::vector<evdns_base*> bases_;  // one per nameserver
+  uint32_t timeoutSeconds_ = 1;       // C tor's default exit_dns_timeout (1000 ms)
+  uint32_t attempts_ = kDnsAttempts;  // C tor's default exit_dns_num_attempts
+  std::vector<evdns_base*> bases_;    // one per nameserver
   std::vector<std::string> addresses_;
   NameserverRotation rotation_{0};
   LatencyHistogram latency_;

@@ -54,15 +54,16 @@ TEST(NetParams, CircwindowIsClampedToCtorsRange) {
 
 // What circuitd forwards: each peer only the names it reads.
 TEST(NetParams, StreamdGetsFlowControlAndStreamDosConfluxdTheCfxOnes) {
-  std::vector<dirdoc::NetParam> all = {{"cc_sendme_inc", 33},        {"cc_xoff_exit", 40},
-                                       {"cc_xon_rate", 9},           {"cc_xoff_client", 7},
-                                       {"DoSStreamCreationRate", 5}, {"DoSCircuitCreationRate", 5},
-                                       {"cfx_max_legs_set", 4},      {"circwindow", 200}};
+  std::vector<dirdoc::NetParam> all = {
+      {"cc_sendme_inc", 33},   {"cc_xoff_exit", 40},         {"cc_xon_rate", 9},
+      {"cc_xoff_client", 7},   {"DoSStreamCreationRate", 5}, {"DoSCircuitCreationRate", 5},
+      {"cfx_max_legs_set", 4}, {"circwindow", 200},          {"exit_dns_timeout", 2000}};
   auto streamd = dirdoc::selectNetParams(all, isStreamdNetParam);
   std::vector<dirdoc::NetParam> wantStreamd = {{"cc_xoff_exit", 40},
                                                {"cc_xon_rate", 9},
                                                {"cc_xoff_client", 7},
-                                               {"DoSStreamCreationRate", 5}};
+                                               {"DoSStreamCreationRate", 5},
+                                               {"exit_dns_timeout", 2000}};
   EXPECT_EQ(streamd, wantStreamd);
   auto confluxd = dirdoc::selectNetParams(all, isConfluxdNetParam);
   std::vector<dirdoc::NetParam> wantConfluxd = {{"cfx_max_legs_set", 4}};

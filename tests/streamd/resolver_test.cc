@@ -118,6 +118,25 @@ TEST_F(ResolverTest, WithOnlyASilentNameserverBothAttemptsGoToItAndTheLookupFail
   expectHistogramCounts(2);
 }
 
+// The consensus' exit_dns_num_attempts (streamd/core/net_params.h) applies to the queries sent
+// after it: three sends of each query, then one.
+TEST_F(ResolverTest, TheConsensusSetsTheAttemptsOfLaterQueries) {
+  start({&silent});
+  resolver->setAttempts(1, 3);
+  EXPECT_EQ(resolver->attempts(), 3u);
+  auto answers = lookupAll({"a.test"});
+  EXPECT_EQ(answers[0].error, DnsError::kTransient);
+  EXPECT_EQ(resolver->rotation().counts(0).attempts, 3u);
+  resolver->setAttempts(1, 1);
+  answers = lookupAll({"b.test"});
+  EXPECT_EQ(answers[0].error, DnsError::kTransient);
+  EXPECT_EQ(resolver->rotation().counts(0).attempts, 4u);
+  EXPECT_EQ(resolver->rotation().counts(0).timeouts, 4u);
+  resolver->setAttempts(0, 0);  // out of range: at least 1 s and one send
+  EXPECT_EQ(resolver->attemptTimeoutSeconds(), 1u);
+  EXPECT_EQ(resolver->attempts(), 1u);
+}
+
 TEST_F(ResolverTest, WithAnsweringNameserversNothingTimesOutAndTheyTakeTurns) {
   DnsServer other(base);
   start({&good, &other});

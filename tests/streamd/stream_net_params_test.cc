@@ -26,6 +26,25 @@ TEST(StreamNetParams, WithoutTheParametersCtorsDefaults) {
   EXPECT_EQ(p->xonXoff.cellPayloadBytes, d.cellPayloadBytes);
   EXPECT_TRUE(p->dos.empty());
   EXPECT_EQ(dos::resolve({}, p->dos), dos::resolve({}, {}));
+  EXPECT_EQ(p->dnsTimeoutSeconds, 1u);  // exit_dns_timeout 1000 ms
+  EXPECT_EQ(p->dnsAttempts, 2u);        // exit_dns_num_attempts 2
+}
+
+// dns.c: exit_dns_timeout in ms (1..120000) goes to libevent in whole seconds, at least 1;
+// exit_dns_num_attempts (0..255) as libevent's attempts:, where 0 still sends a query once.
+TEST(StreamNetParams, DnsTimeoutAndAttemptsAsCtorHandsThemToLibevent) {
+  auto p = streamNetParamsFromWire(Wire{{"exit_dns_timeout", 4500}, {"exit_dns_num_attempts", 5}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->dnsTimeoutSeconds, 4u);
+  EXPECT_EQ(p->dnsAttempts, 5u);
+  p = streamNetParamsFromWire(Wire{{"exit_dns_timeout", 300}, {"exit_dns_num_attempts", 0}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->dnsTimeoutSeconds, 1u);
+  EXPECT_EQ(p->dnsAttempts, 1u);
+  p = streamNetParamsFromWire(Wire{{"exit_dns_timeout", 999999}, {"exit_dns_num_attempts", 1000}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->dnsTimeoutSeconds, 120u);
+  EXPECT_EQ(p->dnsAttempts, 255u);
 }
 
 TEST(StreamNetParams, FlowControlValuesAreTakenAndClampedToCtorsRanges) {
