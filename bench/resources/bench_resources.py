@@ -21,8 +21,12 @@ onionsplit, downloads a file once without a flood (the baseline), then once duri
   resolve    the same with 80 at once a circuit, past the 64: streamd refuses the rest with END
              RESOURCELIMIT, and the C tor client then treats the exit as rejecting everything (so
              this flood runs last: the client has no exit afterwards).
-Not run yet, for want of a tool: a reorder-queue flood on a conflux set (a client that leaves a
-sequence number out). streamd's daemon-wide cap (16384 lookups) is out of one C tor client's reach.
+  reorder    the project's conflux client (--abuse reorder), 12 at once, wave after wave: each links a
+             set, fetches a small file, then sends on one leg a SWITCH that skips 1000 sequence
+             numbers and 3 MiB of DATA behind it, which the exit's confluxd can only hold in the
+             set's reorder queue (cap 2 MiB a set; 12 sets are past confluxd's share of the
+             budget); each must cost its abuser that leg.
+streamd's daemon-wide cap (16384 lookups) is out of one C tor client's reach.
 
 While each flood runs, the RSS of the four daemons is sampled every 0.2 s. RESULT lines per flood:
   resources_<flood>_rss_growth: the peak of the daemons' summed RSS above their idle RSS, against
@@ -39,6 +43,7 @@ directory; --only runs one flood after the baseline)
 import argparse
 import asyncio
 import collections
+import concurrent.futures
 import os
 import random
 import string
@@ -136,6 +141,34 @@ def flood_sendmes(bin_dir, net, relay, firsts, http_port, size, sha, stop):
                                      ["--abuse", "refusals"])
 
 
+REORDER_SETS = 12
+SMALL_BYTES = 65536  # the reorder abusers' file: the abuse starts once it arrived
+
+
+def flood_reorder(bin_dir, net, relay, firsts, http_port, small_sha, stop, outcomes):
+    exit_arg = test_conflux_client.relay_arg(net, relay.fingerprint, relay.port)
+    cmd = [os.path.join(bin_dir, "conflux_client_tool")]
+    for f in firsts:
+        cmd += ["--first", f]
+    cmd += ["--exit", exit_arg, "--target", f"127.0.0.1:{http_port}", "--path", "/small.bin",
+            "--bytes", str(SMALL_BYTES), "--sha256", small_sha, "--deadline", "60",
+            "--abuse", "reorder"]
+
+    def one(_):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            return "timed_out"
+        return "leg_closed" if "abuse_closed" in p.stdout else "not_closed"
+
+    for _ in range(20):  # bounded waves
+        if stop.is_set():
+            return
+        with concurrent.futures.ThreadPoolExecutor(REORDER_SETS) as ex:
+            for outcome in ex.map(one, range(REORDER_SETS)):
+                outcomes[outcome] += 1
+
+
 async def _socks_resolve(socks_port, name, username):
     """One RESOLVE (SOCKS5 command 0xF0, Tor's extension) through the client; its outcome."""
     r, w = await asyncio.open_connection("127.0.0.1", socks_port)
@@ -214,7 +247,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bin_dir")
     ap.add_argument("--mib", type=int, default=32)
-    ap.add_argument("--only", choices=("circuits", "senders", "sendmes", "resolve60", "resolve"),
+    ap.add_argument("--only", choices=("circuits", "senders", "sendmes", "reorder", "resolve60",
+                                         "resolve"),
                     help="run this one flood (after the baseline)")
     args = ap.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
@@ -223,6 +257,7 @@ def main():
     os.makedirs(files)
     size = args.mib << 20
     sha = targets.make_file(os.path.join(files, "big.bin"), size)
+    small_sha = targets.make_file(os.path.join(files, "small.bin"), SMALL_BYTES)
     relay = None
     worst = None
     try:
@@ -258,6 +293,8 @@ def main():
                 "senders": lambda stop: flood_senders(net, stop),
                 "sendmes": lambda stop: flood_sendmes(bin_dir, net, relay, firsts, http.port,
                                                       size, sha, stop),
+                "reorder": lambda stop: flood_reorder(bin_dir, net, relay, firsts, http.port,
+                                                      small_sha, stop, outcomes),
                 "resolve60": lambda stop: flood_resolve(net, relay, 60, stop, outcomes),
                 # last: a C tor client that got END RESOURCELIMIT treats the exit as rejecting all
                 "resolve": lambda stop: flood_resolve(net, relay, 80, stop, outcomes),
@@ -291,6 +328,10 @@ def main():
                 bench_exit.result(f"resources_{name}_rss_growth", growth, "MiB", BUDGET_MB)
                 bench_exit.result(f"resources_{name}_honest_throughput", mibs, "MiB/s", base)
                 worst = growth if worst is None else max(worst, growth)
+                if name == "reorder":
+                    print(f"  reorder: {dict(outcomes)}, confluxd's largest reorder queue "
+                          f"{relay.counters().get('confluxd.conflux_reorder_bytes_max', 0)} bytes",
+                          flush=True)
                 if name.startswith("resolve"):
                     refused = relay.counters().get("streamd.dns_lookups_refused_total", 0)
                     print(f"  {name}: {dict(outcomes)}, DNS queries so far {len(dns.queries)}",

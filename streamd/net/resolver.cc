@@ -68,8 +68,9 @@ Resolver::Resolver(event_base* base, const std::string& resolvConf) : base_(base
 // answers would then hold every other client's lookups for as long as they take (seen in
 // bench_resources' RESOLVE flood). 8192 in flight, as C tor; 1 s per attempt (C tor's default
 // exit_dns_timeout, until the consensus says otherwise: setAttempts); one attempt per base, as the
-// resolver makes the attempts (exit_dns_num_attempts, 2 by default) itself. evdns still marks a base's nameserver down after a timeout and probes it, but a base
-// whose only nameserver is down sends every request to it all the same.
+// resolver makes the attempts (exit_dns_num_attempts, 2 by default) itself. evdns still marks a
+// base's nameserver down after a timeout and probes it, but a base whose only nameserver is down
+// sends every request to it all the same.
 void Resolver::addNameservers(const std::string& resolvConf) {
   evdns_base* conf = evdns_base_new(base_, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
   if (!conf) {
