@@ -13,6 +13,7 @@ PKGS=(
   systemd-container debootstrap lintian man-db
   tor tor-geoipdb python3 python3-stem curl procps iproute2
   nyx tmux
+  prometheus
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -27,5 +28,10 @@ fi
 # Debian's tor package starts a system tor on install; the tests run their own, so stop it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet tor 2>/dev/null; then
   systemctl stop tor || true
+fi
+# prometheus is here for its promtool (the MetricsPort's page is checked with it); its server,
+# which the package starts, is not needed.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl disable --now prometheus || true
 fi
 echo "install-deps: all dependencies present"

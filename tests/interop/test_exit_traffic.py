@@ -33,6 +33,7 @@ Usage: test_exit_traffic.py BIN_DIR      (KEEP=1 keeps the temporary directory; 
 import concurrent.futures
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,7 +41,8 @@ import threading
 import time
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import exit_guidance  # noqa: E402
 import targets  # noqa: E402
 import tornet  # noqa: E402
@@ -102,6 +104,30 @@ def dns_health(check, page, dns_port):
           timeouts == 0 and count == queries == inf and histogram,
           f"MetricsPort: DNS health for 127.0.0.1:{dns_port}: {attempts} attempts, {timeouts} "
           f"timeouts; {queries} queries, latency histogram count {count} (+Inf {inf})")
+
+
+def promtool_problems(page):
+    """What `promtool check metrics` (Debian's prometheus package) finds in an exposition page:
+    its lines, or None without promtool."""
+    if not shutil.which("promtool"):
+        return None
+    p = subprocess.run(["promtool", "check", "metrics"], input=page, capture_output=True,
+                       text=True, timeout=60)
+    return {ln.strip() for ln in (p.stdout + p.stderr).splitlines() if ln.strip()}
+
+
+def promtool_as_ctor(check, page):
+    """The MetricsPort's page has no promtool finding that C tor 0.4.9's own page (a scrape of
+    Debian's tor kept in tests/data/metrics) does not also have."""
+    ours = promtool_problems(page)
+    with open(os.path.join(HERE, "..", "data", "metrics", "ctor-relay-0.4.9.prom")) as f:
+        theirs = promtool_problems(f.read())
+    if ours is None:
+        check(False, "promtool (Debian's prometheus package) is installed")
+        return
+    extra = sorted(ours - theirs)
+    check(not extra, f"MetricsPort: promtool check metrics finds nothing C tor's page does not "
+          f"also have ({len(ours)} findings, all C tor's: {extra[:5] or sorted(ours)[:3]})")
 
 
 def dos_total(port, kind):
@@ -322,6 +348,7 @@ def main():
             check(m is not None and int(m.group(1)) > 0,
                   f"MetricsPort: tor_relay_streams_total{{type=\"BEGIN\"}} = {m and m.group(1)}")
             dns_health(check, metrics_page(metrics_port), dns.port)
+            promtool_as_ctor(check, metrics_page(metrics_port))
 
             # 8. A circuit-creation flood from an address no relay uses.
             circuit_flood(check, bin_dir, relay, metrics_port, socks, http.port, small_sha)

@@ -608,6 +608,23 @@ struct Controller {
   }
 };
 
+// The owning controller's connection closed: the launcher logs C tor's line and exits 0, every
+// daemon stopped with 0.
+void expectOwnerClosedStopsTheRelay(Launcher& l) {
+  int status = exitStatus(l);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(logShows(l,
+                       "[notice] launcher: Owning controller connection has closed -- exiting "
+                       "now."))
+      << l.log();
+  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
+    EXPECT_NE(l.log().find(std::string(name) + " stopped (exited with status 0)"),
+              std::string::npos)
+        << name << "\n"
+        << l.log();
+  }
+}
+
 // TAKEOWNERSHIP as C tor: DROPOWNERSHIP undoes it (closing that connection leaves the relay
 // running); a connection that took ownership stops the relay when it closes, as SIGTERM does.
 TEST(LauncherProcesses, OwningControllerConnectionClosingStopsTheRelay) {
@@ -630,18 +647,7 @@ TEST(LauncherProcesses, OwningControllerConnectionClosingStopsTheRelay) {
     EXPECT_EQ(c.ask("TAKEOWNERSHIP"), "250 OK\r\n");
     EXPECT_EQ(waitpid(l.pid, nullptr, WNOHANG), 0) << "the relay stopped before the close";
   }
-  int status = exitStatus(l);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_TRUE(logShows(l,
-                       "[notice] launcher: Owning controller connection has closed -- exiting "
-                       "now."))
-      << l.log();
-  for (const char* name : {"channeld", "circuitd", "streamd", "confluxd"}) {
-    EXPECT_NE(l.log().find(std::string(name) + " stopped (exited with status 0)"),
-              std::string::npos)
-        << name << "\n"
-        << l.log();
-  }
+  expectOwnerClosedStopsTheRelay(l);
   l.stop();
 }
 
@@ -665,12 +671,7 @@ TEST(LauncherProcesses, OwningControllerFdIsAnAuthenticatedOwner) {
     EXPECT_EQ(c.next(), "250 OK\r\n");
     EXPECT_EQ(waitpid(l.pid, nullptr, WNOHANG), 0) << "the relay stopped before the close";
   }
-  int status = exitStatus(l);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_TRUE(logShows(l,
-                       "[notice] launcher: Owning controller connection has closed -- exiting "
-                       "now."))
-      << l.log();
+  expectOwnerClosedStopsTheRelay(l);
   l.stop();
 
   int file = open("/dev/null", O_RDONLY);  // inherited: not a socket
@@ -679,7 +680,7 @@ TEST(LauncherProcesses, OwningControllerFdIsAnAuthenticatedOwner) {
                {"--__OwningControllerFD", std::to_string(file)});
   close(file);
   ASSERT_GT(bad.pid, 0);
-  status = exitStatus(bad);
+  int status = exitStatus(bad);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
   EXPECT_TRUE(logShows(bad, "Could not add local controller connection with given FD: " +
                                 std::to_string(file) + " is not a socket"))
