@@ -250,7 +250,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("circuits_cgo_total", c.createdCgo);
     addCcGauges(reactor.ccGauges(), out);
     out.emplace_back("circuits_create_refused_total", c.refusedCreates);
-    out.emplace_back("circuits_destroyed_by_us_total", c.destroyedByUs);
+    out.emplace_back("circuits_destroyed_locally_total", c.destroyedByUs);
     out.emplace_back("circuits_destroyed_by_client_total", c.destroyedByClient);
     out.emplace_back("cells_from_client_total", c.cellsFromClient);
     out.emplace_back("cells_to_client_total", c.cellsToClient);

@@ -225,7 +225,7 @@ def hostile_clients(check, net, relay, bin_dir, firsts, http_port, size, sha):
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     print("     during the abuse: " + ", ".join(
         f"{k} +{delta[k]}" for k in sorted(delta) if delta[k] and any(
-            w in k for w in ("truncates", "refused", "destroyed_by_us", "local_slots", "crossed",
+            w in k for w in ("truncates", "refused", "destroyed_locally", "local_slots", "crossed",
                              "linked_ack"))))
     check(delta.get("confluxd.conflux_linked_ack_timeouts_total", 0) >= 1,
           "confluxd counted the LINKED_ACK deadline: "

@@ -623,7 +623,7 @@ class Steps:
                    f"confluxd: the single-path download on C1 (killed at {before} bytes "
                    f"received, {sent} sent by streamd) {dl.describe()}, sha256 "
                    f"{'matches' if sha == big_sha else 'DIFFERS'}")
-        key = "circuitd.circuits_destroyed_by_us_total"
+        key = "circuitd.circuits_destroyed_locally_total"
         destroyed = c_end.get(key, 0) - c_kill.get(key, 0)
         self.check(destroyed >= len(legs),
                    f"confluxd: circuitd sent DESTROY for {destroyed} circuits (every conflux leg "
