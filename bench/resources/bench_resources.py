@@ -5,27 +5,28 @@ floods (issue 18), in one private network of Debian `tor` on 127.0.0.1.
 onionsplit runs as the exit with a small budget (MaxMemInQueues 64 MB, C tor's floor for relays,
 so the daemons' shares are 25.6, 19.2, 12.8 and 6.4 MB) and the circuit-creation defence on
 (DoSCircuitCreationEnabled 1, one connection enough to be marked). A C tor client, pinned to
-onionsplit, downloads a file once without a flood (the baseline), then once during each flood:
+onionsplit, downloads a file once without a flood (the baseline), then once during each flood. The
+floods that go through Tor as a client go through a second C tor client, so the honest client's own
+circuits and queues are not shared with the flood:
   circuits   the project's create_flood_tool from 127.0.0.2 to 127.0.0.9 (no relay's address), 500
              CREATE_FAST at once per connection, again and again;
-  senders    64 streams through the C tor client (each on its own circuit) to a server that accepts
+  senders    64 streams through the second C tor client (each on its own circuit) to a server that accepts
              and never reads, each sending 4 MiB: streamd holds what the server does not take, up
              to the stream's XOFF (the client honours it);
   sendmes    the project's conflux client (tests/client/conflux_client_tool.cc --abuse refusals)
              withholding its SENDMEs so the exit's windows fill, then opening 600 streams past
              confluxd's cap on the set;
-  resolve60  RESOLVEs through the C tor client (SOCKS5 command 0xF0, Tor's extension) of distinct
+  resolve60  RESOLVEs through the second C tor client (SOCKS5 command 0xF0, Tor's extension) of distinct
              names under a zone the test DNS server never answers, 60 at once on each of 16
              circuits (one SOCKS username each), in waves of new circuits: streamd's lookups stay in
              flight until its resolver gives up, just under its 64 a circuit;
-  resolve    the same with 80 at once a circuit, past the 64: streamd refuses the rest with END
-             RESOURCELIMIT, and the C tor client then treats the exit as rejecting everything (so
-             this flood runs last: the client has no exit afterwards).
-  reorder    the project's conflux client (--abuse reorder), 12 at once, wave after wave: each links a
-             set, fetches a small file, then sends on one leg a SWITCH that skips 1000 sequence
-             numbers and 3 MiB of DATA behind it, which the exit's confluxd can only hold in the
-             set's reorder queue (cap 2 MiB a set; 12 sets are past confluxd's share of the
-             budget); each must cost its abuser that leg.
+  resolve    the same with 80 at once a circuit, past the 64: streamd answers the rest as a failed
+             lookup (a RESOLVED transient error), as C tor answers one (this flood runs last).
+  reorder    (run before resolve60) the project's conflux client (--abuse reorder), 12 at once, wave
+             after wave: each links a set, fetches a small file, then sends on one leg a SWITCH
+             that skips 1000 sequence numbers and 3 MiB of DATA behind it, which the exit's
+             confluxd can only hold in the set's reorder queue (cap 2 MiB a set; 12 sets are past
+             confluxd's share of the budget); each must cost its abuser its set.
 streamd's daemon-wide cap (16384 lookups) is out of one C tor client's reach.
 
 While each flood runs, the RSS of the four daemons is sampled every 0.2 s. RESULT lines per flood:
@@ -102,14 +103,14 @@ def flood_circuits(bin_dir, relay, stop):
         i += 1
 
 
-def flood_senders(net, stop):
+def flood_senders(socks_port, stop):
     holder = bench_exit.Holder()
     chunk = b"x" * 65536
     conns = []
     try:
         for i in range(64):
             try:
-                s = targets.socks_connect(net.client.socks_port, "127.0.0.1", holder.port,
+                s = targets.socks_connect(socks_port, "127.0.0.1", holder.port,
                                           timeout=30, username=f"sender{i}")
                 s.settimeout(0.5)
                 conns.append(s)
@@ -223,7 +224,7 @@ def flood_resolve(net, relay, per_circuit, stop, outcomes):
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        asyncio.run(_resolve_waves(net.client.socks_port, per_circuit, stop, outcomes))
+        asyncio.run(_resolve_waves(net.extra_clients[0].socks_port, per_circuit, stop, outcomes))
     finally:
         stop.wait()  # sample until the honest download ends
         sampler.join(timeout=35)
@@ -263,7 +264,7 @@ def main():
     try:
         with targets.HttpServer(files) as http, targets.DnsServer({}, silent=[FLOOD_ZONE]) as dns, \
                 tornet.TorNet(os.path.join(root, "net"), authorities=3, middles=2, exits=0,
-                              conflux=True) as net:
+                              conflux=True, extra_clients=1) as net:
             resolv = os.path.join(root, "resolv.conf")
             with open(resolv, "w") as f:
                 f.write(f"nameserver 127.0.0.1:{dns.port}\n")
@@ -275,6 +276,8 @@ def main():
             net.start()
             relay.start()
             net.wait_bootstrapped(timeout=120)
+            flooder = net.extra_clients[0]
+            net.wait_bootstrapped(timeout=120, node=flooder)
             net.wait_for_relay_in_consensus(relay.fingerprint, flags=("Exit", "Running", "Valid"),
                                             timeout=150)
             middles = [n for n in net.nodes if n.role == "middle"]
@@ -290,7 +293,7 @@ def main():
                   flush=True)
             floods = {
                 "circuits": lambda stop: flood_circuits(bin_dir, relay, stop),
-                "senders": lambda stop: flood_senders(net, stop),
+                "senders": lambda stop: flood_senders(flooder.socks_port, stop),
                 "sendmes": lambda stop: flood_sendmes(bin_dir, net, relay, firsts, http.port,
                                                       size, sha, stop),
                 "reorder": lambda stop: flood_reorder(bin_dir, net, relay, firsts, http.port,

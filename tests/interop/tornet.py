@@ -102,7 +102,7 @@ class TorNet:
     """A private network. Use as a context manager so that every process is stopped."""
 
     def __init__(self, root, authorities=3, middles=2, exits=0, client=True, conflux=True,
-                 consensus_params=""):
+                 consensus_params="", extra_clients=0):
         self.root = os.path.abspath(root)
         os.makedirs(self.root, exist_ok=True)
         self.nodes = [Node(self, f"auth{i}", "authority") for i in range(authorities)]
@@ -111,6 +111,9 @@ class TorNet:
         self.client = Node(self, "client", "client") if client else None
         if self.client:
             self.nodes.append(self.client)
+        # More C tor clients, configured as the first (a load apart from the one measured).
+        self.extra_clients = [Node(self, f"client{i + 1}", "client") for i in range(extra_clients)]
+        self.nodes += self.extra_clients
         self.conflux = conflux
         self.exit_nodes = []  # fingerprints the client is pinned to (ExitNodes)
         # The authorities' ConsensusParams beyond the ones every test network has; change it with
@@ -245,9 +248,10 @@ class TorNet:
 
     # ---- observing ----------------------------------------------------------------------------
 
-    def control(self, *commands, timeout=10):
-        """Sends control-port commands to the client; returns the replies as text."""
-        with socket.create_connection(("127.0.0.1", self.client.control_port), timeout=timeout) as s:
+    def control(self, *commands, timeout=10, node=None):
+        """Sends control-port commands to the client (or `node`); returns the replies as text."""
+        port = (node or self.client).control_port
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
             f = s.makefile("rwb")
             out = []
             for cmd in ("AUTHENTICATE",) + commands:
@@ -355,8 +359,8 @@ class TorNet:
                 sets.setdefault(cid, []).append((circ, hops))
         return sets
 
-    def getinfo(self, key):
-        reply = self.control(f"GETINFO {key}")[0]
+    def getinfo(self, key, node=None):
+        reply = self.control(f"GETINFO {key}", node=node)[0]
         if not reply.startswith("250"):
             raise RuntimeError(reply)
         lines = reply.split("\n")
@@ -364,13 +368,13 @@ class TorNet:
             return lines[0].split("=", 1)[1]
         return "\n".join(l for l in lines[1:] if l not in (".", "250 OK"))
 
-    def wait_bootstrapped(self, timeout=120):
+    def wait_bootstrapped(self, timeout=120, node=None):
         deadline = time.time() + timeout
         last = ""
         while time.time() < deadline:
             self._check_alive()
             try:
-                last = self.getinfo("status/bootstrap-phase")
+                last = self.getinfo("status/bootstrap-phase", node=node)
                 if "PROGRESS=100" in last:
                     return
             except (OSError, RuntimeError):
