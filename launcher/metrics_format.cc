@@ -68,6 +68,12 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "", ""},
     {"circuitd", "drop_cells_received_total", "tor_relay_drop_cell_total", Type::kCounter,
      "DROP messages received from clients", "", "", "", ""},
+    // C tor counts each BUG() it reaches; onionsplit's equivalent is a pipe finding its own side
+    // returning credit it never received (logged as our bug, counted instead of aborting).
+    {"circuitd", "ipc_credit_over_returns_total", "tor_bug_reached_count", Type::kCounter,
+     "Times a daemon found its own bug (credit returned beyond what arrived)", "", "", "", ""},
+    {"streamd", "ipc_credit_over_returns_total", "tor_bug_reached_count", Type::kCounter,
+     "Times a daemon found its own bug (credit returned beyond what arrived)", "", "", "", ""},
     // C tor counts the buffers its cell OOM handler frees (streams' included) as subsys="cell";
     // each daemon's handler is one series (daemon label), their sum is C tor's.
     {"streamd", "oom_bytes_total", "tor_relay_load_oom_bytes_total", Type::kCounter, kHelpOom,
