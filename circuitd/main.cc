@@ -264,6 +264,10 @@ int run(daemon::Runtime& rt) {
                      reactor.knownRelays() ? reactor.knownRelays()->size() : 0);
     out.emplace_back("circuits_protocol_violations_total", c.protocolViolations);
     out.emplace_back("drop_cells_received_total", c.dropCells);
+    out.emplace_back("est_intro_cells_refused_total", c.onionServiceCells[0]);
+    out.emplace_back("est_rend_cells_refused_total", c.onionServiceCells[1]);
+    out.emplace_back("intro1_cells_refused_total", c.onionServiceCells[2]);
+    out.emplace_back("rend1_cells_refused_total", c.onionServiceCells[3]);
     out.emplace_back("extends_requested_total", c.extendsRequested);
     out.emplace_back("extends_failed_total", c.extendsFailed);
     out.emplace_back("extended_total", c.extended);

@@ -68,6 +68,21 @@ constexpr CtorEquivalent kCtorEquivalents[] = {
      "", ""},
     {"circuitd", "drop_cells_received_total", "tor_relay_drop_cell_total", Type::kCounter,
      "DROP messages received from clients", "", "", "", ""},
+    // C tor's onion-service families count the cells it handles as an introduction or rendezvous
+    // point, by outcome. onionsplit is neither: each such cell is dropped, under C tor's outcome
+    // for a circuit that cannot serve it (for INTRODUCE1: no such service here).
+    {"circuitd", "est_intro_cells_refused_total", "tor_relay_est_intro_total", Type::kCounter,
+     "ESTABLISH_INTRO cells received (dropped: onionsplit is no introduction point)", "action",
+     "unsuitable_circuit", "", ""},
+    {"circuitd", "est_rend_cells_refused_total", "tor_relay_est_rend_total", Type::kCounter,
+     "ESTABLISH_RENDEZVOUS cells received (dropped: onionsplit is no rendezvous point)", "action",
+     "unsuitable_circuit", "", ""},
+    {"circuitd", "intro1_cells_refused_total", "tor_relay_intro1_total", Type::kCounter,
+     "INTRODUCE1 cells received (dropped: onionsplit is no introduction point)", "action",
+     "unknown_service", "", ""},
+    {"circuitd", "rend1_cells_refused_total", "tor_relay_rend1_total", Type::kCounter,
+     "RENDEZVOUS1 cells received (dropped: onionsplit is no rendezvous point)", "action",
+     "unsuitable_circuit", "", ""},
     // C tor counts each BUG() it reaches; onionsplit's equivalent is a pipe finding its own side
     // returning credit it never received (logged as our bug, counted instead of aborting).
     {"circuitd", "ipc_credit_over_returns_total", "tor_bug_reached_count", Type::kCounter,

@@ -155,8 +155,12 @@ Circuit::Step Circuit::dropHandler(FwdMsg& m, CircuitIo& io) {
       return Step::kNext;
     case RelayCmd::kDrop:
       io.droppedCell();
-      break;
+      return Step::kDone;
   }
+  // rend-spec's ESTABLISH_INTRO (32), ESTABLISH_RENDEZVOUS (33), INTRODUCE1 (34), RENDEZVOUS1 (36):
+  // onionsplit serves no onion service role; they are dropped as unknown, and counted.
+  const uint8_t c = m.header.command;
+  if (c == 32 || c == 33 || c == 34 || c == 36) io.unservedOnionServiceCell(c);
   return Step::kDone;
 }
 

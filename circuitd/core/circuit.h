@@ -82,6 +82,9 @@ class CircuitIo {
   virtual void destroyNextHop(uint8_t reason) = 0;
   // A DROP message from the client arrived and was dropped (counted: tor_relay_drop_cell_total).
   virtual void droppedCell() = 0;
+  // An onion-service message (ESTABLISH_INTRO, ESTABLISH_RENDEZVOUS, INTRODUCE1, RENDEZVOUS1) was
+  // dropped: this relay is no introduction or rendezvous point (counted for the MetricsPort).
+  virtual void unservedOnionServiceCell(uint8_t /*command*/) {}
 };
 
 class Circuit {

@@ -55,7 +55,9 @@ struct CircuitCounters {
   uint64_t singleHopRefused = 0;
   uint64_t unknownRelayRefused = 0;  // BEGINs from a relay the consensus does not list
   uint64_t dropCells = 0;            // DROP messages from clients
-  uint64_t protocolViolations = 0;   // circuits we destroyed with reason PROTOCOL (C tor's meaning)
+  // Dropped onion-service messages: ESTABLISH_INTRO, ESTABLISH_RENDEZVOUS, INTRODUCE1, RENDEZVOUS1.
+  std::array<uint64_t, 4> onionServiceCells{};
+  uint64_t protocolViolations = 0;  // circuits we destroyed with reason PROTOCOL (C tor's meaning)
   uint64_t extendsRequested = 0, extendsFailed = 0, extended = 0, cellsForwarded = 0,
            cellsRelayedBack = 0, truncates = 0, destroyedByNextHop = 0;
   uint64_t legsLinking = 0, legsRefused = 0, legsClosedByConfluxd = 0, legMessagesOut = 0,

@@ -23,6 +23,9 @@ class Reactor::Io final : public CircuitIo {
   void extend(ExtendTarget target) override;
   void destroyNextHop(uint8_t reason) override;
   void droppedCell() override { ++r_.counters_.dropCells; }
+  void unservedOnionServiceCell(uint8_t command) override {
+    ++r_.counters_.onionServiceCells[command == 32 ? 0 : command == 33 ? 1 : command == 34 ? 2 : 3];
+  }
 
  private:
   Delivery toConfluxd(cell::StreamId streamId, uint8_t command, Bytes body);

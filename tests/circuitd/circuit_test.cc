@@ -52,6 +52,8 @@ struct RecordingIo final : CircuitIo {
   std::vector<Msg> delivered;
   size_t drops = 0;  // DROP messages the circuit reported
   void droppedCell() override { ++drops; }
+  std::vector<uint8_t> onionServiceCells;  // dropped ESTABLISH_INTRO and the like, by command
+  void unservedOnionServiceCell(uint8_t command) override { onionServiceCells.push_back(command); }
   bool canSendCell() override { return cellCredit; }
   void sendCell(Bytes p) override {
     std::array<uint8_t, 509> c{};
@@ -575,6 +577,18 @@ TEST_F(Fixture, StreamMessagesOnStreamZeroAndDropAreDropped) {
   EXPECT_TRUE(io.delivered.empty());
   EXPECT_EQ(io.drops, 1u) << "the DROP is reported for tor_relay_drop_cell_total";
   EXPECT_EQ(ledger.back(kClientFlow), 3u);
+}
+
+// rend-spec's messages to an introduction or rendezvous point are dropped (onionsplit is neither)
+// and reported for the MetricsPort; the circuit lives on. Other unknown commands are only dropped.
+TEST_F(Fixture, OnionServiceMessagesAreDroppedAndReported) {
+  buildNtor3(true);
+  uint8_t b[20] = {};
+  for (uint8_t cmd : {32, 33, 34, 36, 35, 99})
+    EXPECT_TRUE(send(static_cast<RelayCmd>(cmd), 0, Bytes(b, sizeof b))) << int(cmd);
+  EXPECT_EQ(io.onionServiceCells, (std::vector<uint8_t>{32, 33, 34, 36}));
+  EXPECT_TRUE(io.delivered.empty());
+  EXPECT_EQ(io.drops, 0u);
 }
 
 TEST_F(Fixture, TheShellsDeliveryVerdictsRefuseTheStreamOrCloseTheCircuit) {
