@@ -93,6 +93,22 @@ AESNI_TARGET void ecb(const uint8_t (*rk)[16], uint8_t* data, size_t blocks) {
   for (auto& r : k)
     r = _mm_setzero_si128();
 }
+// block = AES(block ^ mask) ^ mask in registers (LRW, CGO's ET), one load and one store each.
+template <bool kDecrypt>
+AESNI_TARGET void maskedBlock(const uint8_t (*rk)[16], const uint8_t* mask16, uint8_t* block) {
+  const __m128i m = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mask16));
+  auto* p = reinterpret_cast<__m128i*>(block);
+  __m128i b = _mm_xor_si128(_mm_xor_si128(_mm_loadu_si128(p), m),
+                            _mm_load_si128(reinterpret_cast<const __m128i*>(rk[0])));
+  for (int r = 1; r < 10; ++r) {
+    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[r]));
+    b = kDecrypt ? _mm_aesdec_si128(b, k) : _mm_aesenc_si128(b, k);
+  }
+  const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[10]));
+  b = kDecrypt ? _mm_aesdeclast_si128(b, k) : _mm_aesenclast_si128(b, k);
+  _mm_storeu_si128(p, _mm_xor_si128(b, m));
+}
+
 // One counter block: `base` with (first + i) ORed into its last byte.
 AESNI_TARGET __m128i counter(__m128i base, size_t i) {
   return _mm_or_si128(base, _mm_slli_si128(_mm_cvtsi32_si128(static_cast<int>(i)), 15));
@@ -140,8 +156,11 @@ AESNI_TARGET void ctrXor(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t f
 
 // Four counter blocks per register, up to 64 blocks in one pass of 16 registers' worth of rounds
 // (CGO asks for at most 37: the T0 stream or the 80 bytes of the next keys).
-VAES_TARGET void ctrXorVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t first,
-                            uint8_t* data, size_t len) {
+// kXor: data ^= keystream; else data = keystream (written, never read: the next keys are loaded
+// from these stores right after).
+template <bool kXor>
+VAES_TARGET void ctrVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t first, uint8_t* data,
+                         size_t len) {
   __m512i k[11];
   for (int i = 0; i < 11; ++i)
     k[i] = _mm512_maskz_broadcast_i32x4(0xffff,
@@ -171,8 +190,11 @@ VAES_TARGET void ctrXorVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_
       __m512i ks = _mm512_aesenclast_epi128(b[j], k[10]);
       size_t off = (g + j) * 64, left = len - off;
       __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
-      __m512i d = _mm512_maskz_loadu_epi8(m, data + off);
-      _mm512_mask_storeu_epi8(data + off, m, _mm512_xor_si512(d, ks));
+      if (kXor) ks = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, data + off), ks);
+      if (left >= 64)
+        _mm512_storeu_si512(data + off, ks);
+      else
+        _mm512_mask_storeu_epi8(data + off, m, ks);
     }
   }
 }
@@ -287,12 +309,43 @@ bool Aes128::apply(uint8_t* data, size_t blocks) const {
   return EVP_CipherUpdate(evp_.get(), data, &out, data, n) == 1 && out == n;
 }
 
+bool Aes128::applyMasked(const uint8_t* mask16, uint8_t* block16) const {
+  if (!keyed_) return false;
+#ifdef ONIONSPLIT_AESNI
+  if (impl_ != Impl::kEvp) {
+    if (dir_ == Dir::kDecrypt)
+      maskedBlock<true>(rk_, mask16, block16);
+    else
+      maskedBlock<false>(rk_, mask16, block16);
+    return true;
+  }
+#endif
+  for (size_t i = 0; i < 16; ++i)
+    block16[i] ^= mask16[i];
+  if (!apply(block16, 1)) return false;
+  for (size_t i = 0; i < 16; ++i)
+    block16[i] ^= mask16[i];
+  return true;
+}
+
+bool Aes128::counterStream(const uint8_t* iv16, uint8_t first, uint8_t* out, size_t len) const {
+#ifdef ONIONSPLIT_AESNI
+  size_t blocks = (len + 15) / 16;
+  if (impl_ == Impl::kVaes && keyed_ && dir_ == Dir::kEncrypt && first + blocks <= 64) {
+    ctrVaes<false>(rk_, iv16, first, out, len);
+    return true;
+  }
+#endif
+  std::memset(out, 0, len);
+  return xorCounterStream(iv16, first, out, len);
+}
+
 bool Aes128::xorCounterStream(const uint8_t* iv16, uint8_t first, uint8_t* data, size_t len) const {
   size_t blocks = (len + 15) / 16;
   if (!keyed_ || dir_ != Dir::kEncrypt || blocks > 64 || first + blocks > 64) return false;
 #ifdef ONIONSPLIT_AESNI
   if (impl_ == Impl::kVaes) {
-    ctrXorVaes(rk_, iv16, first, data, len);
+    ctrVaes<true>(rk_, iv16, first, data, len);
     return true;
   }
   if (impl_ == Impl::kAesni) {

@@ -98,7 +98,8 @@ U128 dotPortable(U128 a, U128 b) {
   return reduce(lo, hi);
 }
 
-// Absorbs n whole blocks into s; with `aggregate`, 8 at a time against H^8..H^1.
+// Absorbs n whole blocks into s; with `aggregate`, 8 at a time against H^8..H^1 (pow[i] is
+// H^(8-i)).
 U128 absorbPortable(const uint64_t (*pow)[2], bool aggregate, U128 s, const uint8_t* p, size_t n) {
   if (aggregate) {
     for (; n >= 8; n -= 8, p += 128) {
@@ -106,12 +107,12 @@ U128 absorbPortable(const uint64_t (*pow)[2], bool aggregate, U128 s, const uint
       for (size_t i = 0; i < 8; ++i) {
         U128 x = load128(p + 16 * i);
         if (i == 0) x.lo ^= s.lo, x.hi ^= s.hi;
-        mulAccPortable(x, U128{pow[7 - i][0], pow[7 - i][1]}, lo, hi);
+        mulAccPortable(x, U128{pow[i][0], pow[i][1]}, lo, hi);
       }
       s = reduce(lo, hi);
     }
   }
-  U128 h{pow[0][0], pow[0][1]};
+  U128 h{pow[7][0], pow[7][1]};
   for (; n > 0; --n, p += 16) {
     U128 x = load128(p);
     s = dotPortable(U128{s.lo ^ x.lo, s.hi ^ x.hi}, h);
@@ -175,6 +176,22 @@ CGO_CLMUL __m128i dotM(__m128i a, __m128i b) {
   return finish(acc);
 }
 
+// One 16-byte store, so that the next 16-byte load of it is forwarded from the store.
+CGO_CLMUL CgoBlock blockOf(__m128i v) {
+  CgoBlock out;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out.data()), v);
+  return out;
+}
+
+// POLYVAL of one block with byte 15 of the result ANDed with `lastByteMask`, in registers.
+CGO_CLMUL CgoBlock hashBlockClmul(const uint64_t (*pow)[2], const uint8_t* block,
+                                  uint8_t lastByteMask) {
+  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
+  const __m128i m = _mm_insert_epi16(_mm_set1_epi8(-1),
+                                     static_cast<int>(0xff | (unsigned{lastByteMask} << 8)), 7);
+  return blockOf(_mm_and_si128(dotM(loadBlock(block), h), m));
+}
+
 CGO_CLMUL U128 absorbClmul(const uint64_t (*pow)[2], bool aggregate, U128 s0, const uint8_t* p,
                            size_t n) {
   __m128i s = toM128(s0);
@@ -187,39 +204,45 @@ CGO_CLMUL U128 absorbClmul(const uint64_t (*pow)[2], bool aggregate, U128 s0, co
     }
     for (; n >= 8; n -= 8, p += 128) {
       Acc acc{zero, zero, zero};
-      mulAccClmul(_mm_xor_si128(s, loadBlock(p)), hp[7], hk[7], acc);
+      mulAccClmul(_mm_xor_si128(s, loadBlock(p)), hp[0], hk[0], acc);
       for (size_t i = 1; i < 8; ++i)
-        mulAccClmul(loadBlock(p + 16 * i), hp[7 - i], hk[7 - i], acc);
+        mulAccClmul(loadBlock(p + 16 * i), hp[i], hk[i], acc);
       s = finish(acc);
     }
   }
-  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
   for (; n > 0; --n, p += 16)
     s = dotM(_mm_xor_si128(s, loadBlock(p)), h);
   return fromM128(s);
 }
 
-// pow[1..7] from pow[0], in registers (H^2; H^3 and H^4 from it; H^5..H^8 from H^4).
-CGO_CLMUL void powersClmul(uint64_t (*pow)[2]) {
-  __m128i p[8];
-  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+// p[i] = H^(i+1) from p[0] = H, in registers (H^2; H^3 and H^4 from it; H^5..H^8 from H^4).
+CGO_CLMUL void powersOf(__m128i (&p)[8]) {
   p[1] = dotM(p[0], p[0]);
   p[2] = dotM(p[1], p[0]);
   p[3] = dotM(p[1], p[1]);
   for (size_t i = 4; i < 8; ++i)
     p[i] = dotM(p[3], p[i - 4]);
+}
+
+// pow[0..6] (H^8..H^2) from pow[7] (H).
+CGO_CLMUL void powersClmul(uint64_t (*pow)[2]) {
+  __m128i p[8];
+  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
+  powersOf(p);
   for (size_t i = 1; i < 8; ++i)
-    _mm_store_si128(reinterpret_cast<__m128i*>(pow[i]), p[i]);
+    _mm_store_si128(reinterpret_cast<__m128i*>(pow[7 - i]), p[i]);
 }
 
 // ---- VPCLMULQDQ (AVX-512): the 8-block rounds as two 4-lane products ----
 // GCC 12's AVX-512 headers pass _mm512_undefined_*() as the unused merge operand of unmasked
-// intrinsics, which -O3 reports as maybe-uninitialized inside the headers; nothing here reads it.
+// intrinsics, which -O3 reports as (maybe-)uninitialized inside the headers; nothing here reads it.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
-#define CGO_VCLMUL __attribute__((target("vpclmulqdq,avx512f,avx2,pclmul,sse2")))
+#define CGO_VCLMUL __attribute__((target("vpclmulqdq,avx512f,avx512bw,avx2,pclmul,sse2")))
 
 CGO_VCLMUL __m128i xorLanes(__m512i v) {
   __m256i a = _mm256_xor_si256(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
@@ -230,33 +253,93 @@ CGO_VCLMUL __m512i halvesXored4(__m512i b) {
   return _mm512_xor_si512(b, _mm512_shuffle_epi32(b, _MM_PERM_BADC));
 }
 
+// The unreduced sum of eight blocks (x0: blocks 0-3, x1: 4-7) times H^8..H^1 (h0: H^8..H^5,
+// h1: H^4..H^1; k0, k1 their halves XORed).
+struct Powers4 {
+  __m512i h0, h1, k0, k1;
+};
+
+CGO_VCLMUL Powers4 loadPowers4(const uint64_t (*pow)[2]) {
+  __m512i h0 = _mm512_load_si512(pow[0]), h1 = _mm512_load_si512(pow[4]);
+  return {h0, h1, halvesXored4(h0), halvesXored4(h1)};
+}
+
+CGO_VCLMUL Acc sum8(__m512i x0, __m512i x1, const Powers4& h) {
+  __m512i lo = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, h.h0, 0x00),
+                                _mm512_clmulepi64_epi128(x1, h.h1, 0x00));
+  __m512i hi = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, h.h0, 0x11),
+                                _mm512_clmulepi64_epi128(x1, h.h1, 0x11));
+  __m512i mid = _mm512_xor_si512(_mm512_clmulepi64_epi128(halvesXored4(x0), h.k0, 0x00),
+                                 _mm512_clmulepi64_epi128(halvesXored4(x1), h.k1, 0x00));
+  return Acc{xorLanes(lo), xorLanes(mid), xorLanes(hi)};
+}
+
+// s <- (s * H^8 + acc) reduced: only s's own product waits for the previous round, the eight
+// blocks' products (acc) do not.
+CGO_VCLMUL __m128i fold8(__m128i s, Acc acc, __m128i h8, __m128i k8) {
+  mulAccClmul(s, h8, k8, acc);
+  return finish(acc);
+}
+
 CGO_VCLMUL U128 absorbVclmul(const uint64_t (*pow)[2], U128 s0, const uint8_t* p, size_t n) {
   __m128i s = toM128(s0);
   if (n >= 8) {
-    alignas(64) uint64_t rev[8][2];  // H^8 .. H^1: lane i of a round is block i
-    for (size_t i = 0; i < 8; ++i)
-      rev[i][0] = pow[7 - i][0], rev[i][1] = pow[7 - i][1];
-    const __m512i ha = _mm512_load_si512(rev[0]), hb = _mm512_load_si512(rev[4]);
-    const __m512i ka = halvesXored4(ha), kb = halvesXored4(hb);
-    for (; n >= 8; n -= 8, p += 128) {
-      __m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 64);
-      x0 = _mm512_xor_si512(x0, _mm512_inserti32x4(_mm512_setzero_si512(), s, 0));
-      __m512i lo = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, ha, 0x00),
-                                    _mm512_clmulepi64_epi128(x1, hb, 0x00));
-      __m512i hi = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, ha, 0x11),
-                                    _mm512_clmulepi64_epi128(x1, hb, 0x11));
-      __m512i mid = _mm512_xor_si512(_mm512_clmulepi64_epi128(halvesXored4(x0), ka, 0x00),
-                                     _mm512_clmulepi64_epi128(halvesXored4(x1), kb, 0x00));
-      s = finish(Acc{xorLanes(lo), xorLanes(mid), xorLanes(hi)});
-    }
-    OPENSSL_cleanse(rev, sizeof(rev));
+    const Powers4 h = loadPowers4(pow);
+    const __m128i h8 = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+    const __m128i k8 = halvesXored(h8);
+    for (; n >= 8; n -= 8, p += 128)
+      s = fold8(s, sum8(_mm512_loadu_si512(p), _mm512_loadu_si512(p + 64), h), h8, k8);
   }
-  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
   for (; n > 0; --n, p += 16)
     s = dotM(_mm_xor_si128(s, loadBlock(p)), h);
   return fromM128(s);
 }
+
+// POLYVAL of ET's tweak H | AD | X_R (32 blocks, the last two bytes zero) read in place: T's
+// block i >= 1 starts at xr - 17 + 16 i, so register g (blocks 4g..4g+3) is the 64 bytes at
+// xr - 17 + 64 g, with the bytes outside T (before X_R, after its 493 bytes) masked off and
+// never read.
+CGO_VCLMUL __m128i etTweakVclmul(const uint64_t (*pow)[2], const uint8_t* h16, uint8_t ad,
+                                 const uint8_t* xr) {
+  const Powers4 h = loadPowers4(pow);
+  const uint8_t* base = xr - 17;
+  __m512i x[8];
+  x[0] = _mm512_maskz_loadu_epi8(~((__mmask64{1} << 17) - 1), base);
+  x[0] = _mm512_mask_set1_epi8(x[0], __mmask64{1} << 16, static_cast<char>(ad));
+  x[0] = _mm512_inserti32x4(x[0], loadBlock(h16), 0);
+  for (int g = 1; g < 7; ++g)
+    x[g] = _mm512_loadu_si512(base + 64 * g);
+  x[7] = _mm512_maskz_loadu_epi8((__mmask64{1} << 62) - 1, base + 64 * 7);
+  const __m128i h8 = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  const __m128i k8 = halvesXored(h8);
+  __m128i s = finish(sum8(x[0], x[1], h));
+  for (int r = 1; r < 4; ++r)
+    s = fold8(s, sum8(x[2 * r], x[2 * r + 1], h), h8, k8);
+  return s;
+}
+
+// As powersClmul, each half of the table written with one 64-byte store (the next cell's
+// 64-byte loads of it are then forwarded from the store).
+CGO_VCLMUL void powersVclmul(uint64_t (*pow)[2]) {
+  __m128i p[8];
+  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
+  powersOf(p);
+  for (int half = 0; half < 2; ++half) {
+    __m512i v = _mm512_castsi128_si512(p[7 - 4 * half]);
+    for (int lane = 1; lane < 4; ++lane)
+      v = _mm512_inserti32x4(v, p[7 - 4 * half - lane], lane);
+    _mm512_store_si512(pow[4 * half], v);
+  }
+}
 #endif
+
+CgoBlock toBlock(U128 s) {
+  CgoBlock out;
+  storeLe64(out.data(), s.lo);
+  storeLe64(out.data() + 8, s.hi);
+  return out;
+}
 
 constexpr uint8_t kPrfIvMask = 0xC0;  // the PRF clears the IV's low 6 bits (byte 15 is last)
 
@@ -275,7 +358,8 @@ bool Polyval::clmulAvailable() {
 bool Polyval::vclmulAvailable() {
 #ifdef ONIONSPLIT_CGO_X86
   return clmulAvailable() && __builtin_cpu_supports("vpclmulqdq") &&
-         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2");
+         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx2");
 #else
   return false;
 #endif
@@ -299,12 +383,18 @@ bool Polyval::setKey(Bytes key, bool aggregate) {
   if (key.size() != kCgoBlockLen) return false;
   U128 h = load128(key.data());
   aggregate_ = aggregate;
-  pow_[0][0] = h.lo;
-  pow_[0][1] = h.hi;
+  pow_[kPowers - 1][0] = h.lo;
+  pow_[kPowers - 1][1] = h.hi;
+#ifdef ONIONSPLIT_CGO_X86
+  std::memcpy(pow_[kPowers - 1], key.data(), kCgoBlockLen);  // little-endian: one 16-byte store
+#endif
   if (!aggregate) return true;
 #ifdef ONIONSPLIT_CGO_X86
   if (impl_ != Impl::kPortable) {
-    powersClmul(pow_);
+    if (impl_ == Impl::kVclmul)
+      powersVclmul(pow_);
+    else
+      powersClmul(pow_);
     return true;
   }
 #endif
@@ -317,7 +407,7 @@ bool Polyval::setKey(Bytes key, bool aggregate) {
   for (size_t i = 4; i < kPowers; ++i)
     p[i] = dotPortable(p[3], p[i - 4]);
   for (size_t i = 1; i < kPowers; ++i)
-    pow_[i][0] = p[i].lo, pow_[i][1] = p[i].hi;
+    pow_[kPowers - 1 - i][0] = p[i].lo, pow_[kPowers - 1 - i][1] = p[i].hi;
   OPENSSL_cleanse(p, sizeof(p));
   return true;
 }
@@ -342,14 +432,29 @@ CgoBlock Polyval::hash(Bytes x) const {
     s = absorbPortable(pow_, aggregate_, s, x.data(), full);
     if (rest) s = absorbPortable(pow_, false, s, last, 1);
   }
-  CgoBlock out;
-  storeLe64(out.data(), s.lo);
-  storeLe64(out.data() + 8, s.hi);
+  return toBlock(s);
+}
+
+CgoBlock Polyval::hashBlock(const uint8_t* block, uint8_t lastByteMask) const {
+#ifdef ONIONSPLIT_CGO_X86
+  if (impl_ != Impl::kPortable) return hashBlockClmul(pow_, block, lastByteMask);
+#endif
+  CgoBlock out = hash(Bytes(block, kCgoBlockLen));
+  out[kCgoBlockLen - 1] &= lastByteMask;
   return out;
 }
 
-CgoBlock Polyval::hashBlock(const uint8_t* block) const {
-  return hash(Bytes(block, kCgoBlockLen));
+CgoBlock Polyval::hashEtTweak(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const {
+#ifdef ONIONSPLIT_CGO_X86
+  if (impl_ == Impl::kVclmul && aggregate_) return blockOf(etTweakVclmul(pow_, h.data(), ad, xr));
+#endif
+  // T = H | AD | X_R is 510 bytes; POLYVAL pads it with two zero bytes to 32 blocks.
+  uint8_t t[32 * kCgoBlockLen];
+  std::memcpy(t, h.data(), kCgoBlockLen);
+  t[kCgoBlockLen] = ad;
+  std::memcpy(t + kCgoBlockLen + 1, xr, kCgoRightLen);
+  t[sizeof(t) - 2] = t[sizeof(t) - 1] = 0;
+  return hash(Bytes(t, sizeof(t)));
 }
 
 // ---- ET ----
@@ -366,24 +471,14 @@ bool CgoEt::rekey(const uint8_t* key32) {
 }
 
 CgoBlock CgoEt::mask(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const {
-  // T = H | AD | X_R is 510 bytes; POLYVAL pads it with two zero bytes to 32 blocks.
-  uint8_t t[32 * kCgoBlockLen];
-  std::memcpy(t, h.data(), kCgoBlockLen);
-  t[kCgoBlockLen] = ad;
-  std::memcpy(t + kCgoBlockLen + 1, xr, kCgoRightLen);
-  t[sizeof(t) - 2] = t[sizeof(t) - 1] = 0;
-  return ku_.hash(Bytes(t, sizeof(t)));
+  return ku_.hashEtTweak(h, ad, xr);
 }
 
 bool CgoEt::apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* block) {
   CgoBlock m = mask(h, ad, xr);
-  for (size_t i = 0; i < kCgoBlockLen; ++i)
-    block[i] ^= m[i];
-  if (!aes_.apply(block, 1)) return false;
-  for (size_t i = 0; i < kCgoBlockLen; ++i)
-    block[i] ^= m[i];
+  bool ok = aes_.applyMasked(m.data(), block);
   OPENSSL_cleanse(m.data(), m.size());
-  return true;
+  return ok;
 }
 
 // ---- PRF ----
@@ -400,17 +495,14 @@ bool CgoPrf::rekey(const uint8_t* key32) {
 }
 
 bool CgoPrf::xorT0(const uint8_t* tweak16, uint8_t* data) {
-  CgoBlock iv = b_.hashBlock(tweak16);
-  iv[15] &= kPrfIvMask;
+  CgoBlock iv = b_.hashBlock(tweak16, kPrfIvMask);
   return aes_.xorCounterStream(iv.data(), 0, data, kCgoRightLen);
 }
 
 bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
   if (out.size() > kCgoPrfT1MaxLen) return false;
-  CgoBlock iv = b_.hashBlock(tweak16);
-  iv[15] &= kPrfIvMask;
-  std::memset(out.data(), 0, out.size());
-  return aes_.xorCounterStream(iv.data(), kCgoPrfT1Offset, out.data(), out.size());  // next keys
+  CgoBlock iv = b_.hashBlock(tweak16, kPrfIvMask);
+  return aes_.counterStream(iv.data(), kCgoPrfT1Offset, out.data(), out.size());  // next keys
 }
 
 // ---- UIV+ ----

@@ -61,8 +61,8 @@ using CgoTag = std::array<uint8_t, kCgoTagLen>;
 // so that 8 blocks are hashed with one reduction.
 class Polyval {
  public:
-  // kClmul: PCLMULQDQ, one block per product; kVclmul: VPCLMULQDQ on AVX-512, four blocks per
-  // product (x86-64 only, both chosen at run time).
+  // kClmul: PCLMULQDQ, one block per product; kVclmul: VPCLMULQDQ on AVX-512 (F, BW), four blocks
+  // per product (x86-64 only, both chosen at run time).
   enum class Impl : uint8_t { kPortable, kClmul, kVclmul };
   static bool clmulAvailable();
   static bool vclmulAvailable();
@@ -80,14 +80,18 @@ class Polyval {
   bool setKey(Bytes key, bool aggregate = true);
   // POLYVAL(H, X) with X zero-padded to whole blocks.
   CgoBlock hash(Bytes x) const;
-  // POLYVAL of exactly one block (the PRF's use).
-  CgoBlock hashBlock(const uint8_t* block) const;
+  // POLYVAL of exactly one block, byte 15 of it ANDed with `lastByteMask` (the PRF's IV).
+  CgoBlock hashBlock(const uint8_t* block, uint8_t lastByteMask = 0xff) const;
+  // POLYVAL of ET's tweak H | AD | X_R (`xr`: 493 bytes) without copying it together.
+  CgoBlock hashEtTweak(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const;
 
  private:
   static constexpr size_t kPowers = 8;
   Impl impl_;
   bool aggregate_ = false;
-  alignas(16) uint64_t pow_[kPowers][2] = {};  // pow_[i] = H^(i+1), each x^-128-scaled
+  // pow_[i] = H^(8-i), each x^-128-scaled: block i of an 8-block round is multiplied by pow_[i],
+  // and each half is one 64-byte load.
+  alignas(64) uint64_t pow_[kPowers][2] = {};
 };
 
 // Relays encrypt with UIV+ (so with ET); clients decrypt.
