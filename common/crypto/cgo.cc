@@ -499,6 +499,14 @@ bool CgoPrf::xorT0(const uint8_t* tweak16, uint8_t* data) {
   return aes_.xorCounterStream(iv.data(), 0, data, kCgoRightLen);
 }
 
+static_assert(kCgoPrfT1Offset * kCgoBlockLen == (kCgoRightLen + 15) / 16 * 16,
+              "PRF(S, T, 1) starts where the blocks of PRF(S, T, 0)'s 493 bytes end");
+
+bool CgoPrf::xorT0AndGenT1(const uint8_t* tweak16, uint8_t* data, uint8_t* next80) {
+  CgoBlock iv = b_.hashBlock(tweak16, kPrfIvMask);
+  return aes_.xorCounterStreamThenKeystream(iv.data(), data, kCgoRightLen, next80, kCgoSeedLen);
+}
+
 bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
   if (out.size() > kCgoPrfT1MaxLen) return false;
   CgoBlock iv = b_.hashBlock(tweak16, kPrfIvMask);
@@ -522,10 +530,25 @@ CgoUiv::~CgoUiv() {
 }
 
 bool CgoUiv::encrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
+  return encryptTag(h, ad, cell) && finishEncrypt(cell, nullptr);
+}
+
+bool CgoUiv::encryptTag(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
+  if (role_ != CgoRole::kRelay) return false;
+  return j_.apply(h, ad, cell.data() + kCgoTagLen, cell.data());
+}
+
+bool CgoUiv::finishEncrypt(RelayPayload cell, CgoBlock* nonce) {
   if (role_ != CgoRole::kRelay) return false;
   uint8_t* xl = cell.data();
   uint8_t* xr = cell.data() + kCgoTagLen;
-  return j_.apply(h, ad, xr, xl) && s_.xorT0(xl, xr);
+  if (!nonce) return s_.xorT0(xl, xr);
+  uint8_t fresh[kCgoSeedLen];
+  if (!s_.xorT0AndGenT1(xl, xr, fresh)) {
+    OPENSSL_cleanse(fresh, sizeof(fresh));
+    return false;
+  }
+  return install(fresh, *nonce);
 }
 
 bool CgoUiv::decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
@@ -537,16 +560,23 @@ bool CgoUiv::decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
 
 bool CgoUiv::update(CgoBlock& nonce) {
   uint8_t fresh[kCgoSeedLen];
+  if (!s_.genT1(nonce.data(), MutBytes(fresh, sizeof(fresh)))) {
+    OPENSSL_cleanse(fresh, sizeof(fresh));
+    return false;
+  }
+  return install(fresh, nonce);
+}
+
+bool CgoUiv::install(uint8_t* fresh, CgoBlock& nonce) {
   // J = KB | KU, S = K | B: both block cipher keys at once, then the two POLYVAL keys.
   const uint8_t* s = fresh + kCgoEtKeyLen;
-  bool ok = s_.genT1(nonce.data(), MutBytes(fresh, sizeof(fresh))) &&
-            Aes128::setKeys(j_.aes_, fresh, j_.dir(), s_.aes_, s, Aes128::Dir::kEncrypt) &&
+  bool ok = Aes128::setKeys(j_.aes_, fresh, j_.dir(), s_.aes_, s, Aes128::Dir::kEncrypt) &&
             j_.ku_.setKey(Bytes(fresh + 16, 16), true) && s_.b_.setKey(Bytes(s + 16, 16), false);
   if (ok) {
     std::memcpy(key_.data(), fresh, kCgoUivKeyLen);
     std::memcpy(nonce.data(), fresh + kCgoUivKeyLen, kCgoBlockLen);
   }
-  OPENSSL_cleanse(fresh, sizeof(fresh));
+  OPENSSL_cleanse(fresh, kCgoSeedLen);
   return ok;
 }
 
@@ -573,10 +603,12 @@ std::optional<CgoDirection> CgoDirection::create(Bytes seed, CgoRole role, const
 
 CgoDirection::Received CgoDirection::relayForward(uint8_t ad, RelayPayload cell, CgoTag* tag) {
   CgoBlock arrived = tagOf(cell);
-  if (!uiv_.encrypt(tprime_, ad, cell)) return Received::kError;
+  if (!uiv_.encryptTag(tprime_, ad, cell)) return Received::kError;
   tprime_ = tagOf(cell);
-  if (!constantTimeEqual(Bytes(tprime_), Bytes(nonce_))) return Received::kNotRecognized;
-  if (!uiv_.update(nonce_)) return Received::kError;
+  // Recognized: UPDATE's N is the tag X_R's stream is keyed on, so both come from one pass.
+  bool recognized = constantTimeEqual(Bytes(tprime_), Bytes(nonce_));
+  if (!uiv_.finishEncrypt(cell, recognized ? &nonce_ : nullptr)) return Received::kError;
+  if (!recognized) return Received::kNotRecognized;
   if (tag) *tag = arrived;
   return Received::kRecognized;
 }
@@ -590,10 +622,10 @@ bool CgoDirection::relayBackward(uint8_t ad, RelayPayload cell) {
 bool CgoDirection::relayOriginate(uint8_t ad, RelayPayload cell, CgoTag* tag) {
   if (uiv_.role() != CgoRole::kRelay) return false;
   std::memcpy(cell.data(), nonce_.data(), kCgoTagLen);
-  if (!uiv_.encrypt(tprime_, ad, cell)) return false;
+  if (!uiv_.encryptTag(tprime_, ad, cell)) return false;
   tprime_ = tagOf(cell);
-  nonce_ = tprime_;
-  if (!uiv_.update(nonce_)) return false;
+  nonce_ = tprime_;  // UPDATE's N, and X_R's PRF tweak: one pass of the stream for both
+  if (!uiv_.finishEncrypt(cell, &nonce_)) return false;
   if (tag) *tag = tprime_;
   return true;
 }

@@ -127,6 +127,8 @@ class CgoPrf {
   bool xorT0(const uint8_t* tweak16, uint8_t* data);
   // out = the first out.size() bytes of PRF(S, tweak, 1); false if more than kCgoPrfT1MaxLen.
   bool genT1(const uint8_t* tweak16, MutBytes out);
+  // xorT0, and next = the first 80 bytes of PRF(S, tweak, 1): one IV, one pass of the stream.
+  bool xorT0AndGenT1(const uint8_t* tweak16, uint8_t* data, uint8_t* next80);
 
  private:
   friend class CgoUiv;
@@ -148,11 +150,18 @@ class CgoUiv {
   bool decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell);
   // UPDATE_UIV: (J, S, N) <- PRF(S, N, 1), 80 bytes.
   bool update(CgoBlock& nonce);
+  // ENC_UIV in two steps (kRelay only): ET on X_L, after which the tag is final; then X_R ^=
+  // PRF(S, X_L, 0). With `nonce` (which the caller has set to the new X_L), finishEncrypt also
+  // runs UPDATE_UIV: its PRF input is the same, so both streams come from one pass.
+  bool encryptTag(const CgoBlock& h, uint8_t ad, RelayPayload cell);
+  bool finishEncrypt(RelayPayload cell, CgoBlock* nonce);
   const std::array<uint8_t, kCgoUivKeyLen>& key() const { return key_; }
   CgoRole role() const { return role_; }
 
  private:
   CgoUiv(CgoEt j, CgoPrf s, CgoRole role) : j_(std::move(j)), s_(std::move(s)), role_(role) {}
+  // (J, S, N) <- the 80 bytes of `fresh`, then wipes them.
+  bool install(uint8_t* fresh, CgoBlock& nonce);
   CgoEt j_;
   CgoPrf s_;
   CgoRole role_;

@@ -112,6 +112,21 @@ TEST(Aes128, KeystreamAndMaskedBlockMatchTheirDefinitions) {
       ASSERT_TRUE(a.counterStream(iv.data(), 31, got.data(), len));
       EXPECT_EQ(got, want) << "impl " << int(a.impl()) << " len " << len;
     }
+    // One pass: the first stream XORed onto data, the blocks after it written out.
+    for (size_t len : {1, 16, 17, 493, 512}) {
+      for (size_t outLen : {1, 16, 80}) {
+        std::vector<uint8_t> data(len, 0x5a), out(outLen, 0xa5);
+        auto wantData = data;
+        std::vector<uint8_t> wantOut(outLen, 0);
+        size_t nd = (len + 15) / 16;
+        ASSERT_TRUE(a.xorCounterStream(iv.data(), 0, wantData.data(), len));
+        ASSERT_TRUE(a.xorCounterStream(iv.data(), uint8_t(nd), wantOut.data(), outLen));
+        ASSERT_TRUE(
+            a.xorCounterStreamThenKeystream(iv.data(), data.data(), len, out.data(), outLen));
+        EXPECT_EQ(data, wantData) << "impl " << int(a.impl()) << " len " << len;
+        EXPECT_EQ(out, wantOut) << "impl " << int(a.impl()) << " len " << len << " out " << outLen;
+      }
+    }
     for (auto dir : {Aes128::Dir::kEncrypt, Aes128::Dir::kDecrypt}) {
       ASSERT_TRUE(a.setKey(key.data(), dir));
       auto want = block, got = block;
