@@ -274,10 +274,14 @@ CGO_VCLMUL Acc sum8(__m512i x0, __m512i x1, const Powers4& h) {
   return Acc{xorLanes(lo), xorLanes(mid), xorLanes(hi)};
 }
 
-// s <- (s * H^8 + acc) reduced: only s's own product waits for the previous round, the eight
-// blocks' products (acc) do not.
-CGO_VCLMUL __m128i fold8(__m128i s, Acc acc, __m128i h8, __m128i k8) {
-  mulAccClmul(s, h8, k8, acc);
+CGO_VCLMUL Acc accXor(const Acc& a, const Acc& b) {
+  return Acc{_mm_xor_si128(a.lo, b.lo), _mm_xor_si128(a.mid, b.mid), _mm_xor_si128(a.hi, b.hi)};
+}
+
+// s <- (s * P + acc) reduced, P = H^8 or H^16 for rounds of 8 or 16 blocks: only s's own product
+// waits for the previous round, the blocks' products (acc) do not.
+CGO_VCLMUL __m128i fold(__m128i s, Acc acc, __m128i p, __m128i pk) {
+  mulAccClmul(s, p, pk, acc);
   return finish(acc);
 }
 
@@ -288,7 +292,7 @@ CGO_VCLMUL U128 absorbVclmul(const uint64_t (*pow)[2], U128 s0, const uint8_t* p
     const __m128i h8 = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
     const __m128i k8 = halvesXored(h8);
     for (; n >= 8; n -= 8, p += 128)
-      s = fold8(s, sum8(_mm512_loadu_si512(p), _mm512_loadu_si512(p + 64), h), h8, k8);
+      s = fold(s, sum8(_mm512_loadu_si512(p), _mm512_loadu_si512(p + 64), h), h8, k8);
   }
   const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
   for (; n > 0; --n, p += 16)
@@ -302,7 +306,7 @@ CGO_VCLMUL U128 absorbVclmul(const uint64_t (*pow)[2], U128 s0, const uint8_t* p
 // never read.
 CGO_VCLMUL __m128i etTweakVclmul(const uint64_t (*pow)[2], const uint8_t* h16, uint8_t ad,
                                  const uint8_t* xr) {
-  const Powers4 h = loadPowers4(pow);
+  const Powers4 h = loadPowers4(pow), l = loadPowers4(pow + 8);  // H^16..H^9, H^8..H^1
   const uint8_t* base = xr - 17;
   __m512i x[8];
   x[0] = _mm512_maskz_loadu_epi8(~((__mmask64{1} << 17) - 1), base);
@@ -311,25 +315,26 @@ CGO_VCLMUL __m128i etTweakVclmul(const uint64_t (*pow)[2], const uint8_t* h16, u
   for (int g = 1; g < 7; ++g)
     x[g] = _mm512_loadu_si512(base + 64 * g);
   x[7] = _mm512_maskz_loadu_epi8((__mmask64{1} << 62) - 1, base + 64 * 7);
-  const __m128i h8 = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
-  const __m128i k8 = halvesXored(h8);
-  __m128i s = finish(sum8(x[0], x[1], h));
-  for (int r = 1; r < 4; ++r)
-    s = fold8(s, sum8(x[2 * r], x[2 * r + 1], h), h8, k8);
-  return s;
+  // Two rounds of 16 blocks (H^16..H^1): one product of the running sum on the chain, not three.
+  const __m128i p16 = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  __m128i s = finish(accXor(sum8(x[0], x[1], h), sum8(x[2], x[3], l)));
+  return fold(s, accXor(sum8(x[4], x[5], h), sum8(x[6], x[7], l)), p16, halvesXored(p16));
 }
 
-// As powersClmul, each half of the table written with one 64-byte store (the next cell's
-// 64-byte loads of it are then forwarded from the store).
+// H^16..H^2 from H (pow[15]), each quarter of the table written with one 64-byte store (the next
+// cell's 64-byte loads of it are then forwarded from the store).
 CGO_VCLMUL void powersVclmul(uint64_t (*pow)[2]) {
-  __m128i p[8];
-  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
-  powersOf(p);
-  for (int half = 0; half < 2; ++half) {
-    __m512i v = _mm512_castsi128_si512(p[7 - 4 * half]);
+  __m128i p[16];
+  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[15]));
+  __m128i(&low)[8] = *reinterpret_cast<__m128i(*)[8]>(p);
+  powersOf(low);
+  for (size_t i = 8; i < 16; ++i)  // H^9..H^16 = H^8 times H^1..H^8
+    p[i] = dotM(p[7], p[i - 8]);
+  for (int quarter = 0; quarter < 4; ++quarter) {  // pow[j] = H^(16-j) = p[15-j]
+    __m512i v = _mm512_castsi128_si512(p[15 - 4 * quarter]);
     for (int lane = 1; lane < 4; ++lane)
-      v = _mm512_inserti32x4(v, p[7 - 4 * half - lane], lane);
-    _mm512_store_si512(pow[4 * half], v);
+      v = _mm512_inserti32x4(v, p[15 - 4 * quarter - lane], lane);
+    _mm512_store_si512(pow[4 * quarter], v);
   }
 }
 #endif
@@ -394,19 +399,19 @@ bool Polyval::setKey(Bytes key, bool aggregate) {
     if (impl_ == Impl::kVclmul)
       powersVclmul(pow_);
     else
-      powersClmul(pow_);
+      powersClmul(round());
     return true;
   }
 #endif
   // H^2 from H, H^3 and H^4 from H^2, H^5..H^8 from H^4: three dependent steps instead of seven.
-  U128 p[kPowers];
+  U128 p[kRound];
   p[0] = h;
   p[1] = dotPortable(h, h);
   p[2] = dotPortable(p[1], h);
   p[3] = dotPortable(p[1], p[1]);
-  for (size_t i = 4; i < kPowers; ++i)
+  for (size_t i = 4; i < kRound; ++i)
     p[i] = dotPortable(p[3], p[i - 4]);
-  for (size_t i = 1; i < kPowers; ++i)
+  for (size_t i = 1; i < kRound; ++i)
     pow_[kPowers - 1 - i][0] = p[i].lo, pow_[kPowers - 1 - i][1] = p[i].hi;
   OPENSSL_cleanse(p, sizeof(p));
   return true;
@@ -423,21 +428,21 @@ CgoBlock Polyval::hash(Bytes x) const {
   if (rest) std::memcpy(last, x.data() + full * kCgoBlockLen, rest);
 #ifdef ONIONSPLIT_CGO_X86
   if (impl_ != Impl::kPortable) {
-    s = impl_ == Impl::kVclmul && aggregate_ ? absorbVclmul(pow_, s, x.data(), full)
-                                             : absorbClmul(pow_, aggregate_, s, x.data(), full);
-    if (rest) s = absorbClmul(pow_, false, s, last, 1);
+    s = impl_ == Impl::kVclmul && aggregate_ ? absorbVclmul(round(), s, x.data(), full)
+                                             : absorbClmul(round(), aggregate_, s, x.data(), full);
+    if (rest) s = absorbClmul(round(), false, s, last, 1);
   } else
 #endif
   {
-    s = absorbPortable(pow_, aggregate_, s, x.data(), full);
-    if (rest) s = absorbPortable(pow_, false, s, last, 1);
+    s = absorbPortable(round(), aggregate_, s, x.data(), full);
+    if (rest) s = absorbPortable(round(), false, s, last, 1);
   }
   return toBlock(s);
 }
 
 CgoBlock Polyval::hashBlock(const uint8_t* block, uint8_t lastByteMask) const {
 #ifdef ONIONSPLIT_CGO_X86
-  if (impl_ != Impl::kPortable) return hashBlockClmul(pow_, block, lastByteMask);
+  if (impl_ != Impl::kPortable) return hashBlockClmul(round(), block, lastByteMask);
 #endif
   CgoBlock out = hash(Bytes(block, kCgoBlockLen));
   out[kCgoBlockLen - 1] &= lastByteMask;

@@ -12,7 +12,8 @@
 //             else portable
 //   CgoEt     ET, an LRW2 tweakable block cipher: UH(KU,T) ^ AES(KB, M ^ UH(KU,T))
 //   CgoPrf    PRF((K,B), T, t): AES-CTR keystream from IV = UH(B,T) with its low 6 bits cleared,
-//             starting 31 blocks in for t = 1 (counter blocks encrypted with AES-ECB in one call)
+//             starting 31 blocks in for t = 1; when a relay originates or recognizes a cell, T
+//             is the same for its X_R (t = 0) and for UPDATE (t = 1): one pass gives both
 //   CgoUiv    UIV+ over a 509-byte cell (X_L = 16-byte tag, X_R = 493 bytes), tweak H = T' | AD,
 //             and UPDATE, which replaces (J, S, N) by 80 bytes of PRF output at t = 1
 //   CgoDirection  one direction of one hop: (K = J|S, N, T'), with the six layer operations
@@ -24,8 +25,8 @@
 // command (RELAY or RELAY_EARLY): it is authenticated, so a relay that rewrites one into the other
 // breaks the cell.
 //
-// Every operation is in place on the caller's cell and allocates nothing: the two OpenSSL
-// contexts of a direction are made once and re-keyed in place after each originated or
+// Every operation is in place on the caller's cell and allocates nothing: the two AES key
+// schedules and two POLYVAL keys of a direction are re-keyed in place after each originated or
 // recognized cell.
 #pragma once
 
@@ -58,7 +59,7 @@ using CgoBlock = std::array<uint8_t, kCgoBlockLen>;
 using CgoTag = std::array<uint8_t, kCgoTagLen>;
 
 // POLYVAL keyed with H. The key's first 8 powers are precomputed (in POLYVAL's Montgomery form)
-// so that 8 blocks are hashed with one reduction.
+// so that 8 blocks are hashed with one reduction; with VPCLMULQDQ 16, for ET's 32-block tweak.
 class Polyval {
  public:
   // kClmul: PCLMULQDQ, one block per product; kVclmul: VPCLMULQDQ on AVX-512 (F, BW), four blocks
@@ -86,11 +87,16 @@ class Polyval {
   CgoBlock hashEtTweak(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const;
 
  private:
-  static constexpr size_t kPowers = 8;
+  static constexpr size_t kPowers = 16;  // kVclmul's ET tweak: 16 blocks per round
+  static constexpr size_t kRound = 8;    // every other use: 8 blocks per round
+  // pow_[8..15] = H^8..H^1, the table of the 8-block rounds.
+  const uint64_t (*round() const)[2] { return pow_ + (kPowers - kRound); }
+  uint64_t (*round())[2] { return pow_ + (kPowers - kRound); }
   Impl impl_;
   bool aggregate_ = false;
-  // pow_[i] = H^(8-i), each x^-128-scaled: block i of an 8-block round is multiplied by pow_[i],
-  // and each half is one 64-byte load.
+  // pow_[i] = H^(16-i), each x^-128-scaled: block i of a round is multiplied by pow_[i] (16
+  // blocks) or round()[i] (8), and each quarter is one 64-byte load. Without VPCLMULQDQ only
+  // H^8..H^1 are computed.
   alignas(64) uint64_t pow_[kPowers][2] = {};
 };
 
