@@ -274,7 +274,10 @@ VAES_TARGET void ctrSplitVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint
         size_t left = len - off;
         __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
         __m512i d = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, data + off), ks);
-        _mm512_mask_storeu_epi8(data + off, m, d);
+        if (left >= 64)
+          _mm512_storeu_si512(data + off, d);
+        else
+          _mm512_mask_storeu_epi8(data + off, m, d);
       }
       for (size_t lane = 0; lane < 4; ++lane)
         storeOutBlock(ks, lane, (g + j) * 4 + lane, nd, out, outLen);
@@ -291,11 +294,15 @@ VAES_TARGET void ctrSplitVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint
 bool Aes128::vaesAvailable() {
 #ifdef ONIONSPLIT_AESNI
   // Clang 14 cannot ask __builtin_cpu_supports for VAES: CPUID leaf 7, ECX bit 9. AVX-512 F and
-  // BW through the builtin, which also checks that the OS saves the AVX-512 state.
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 9)) != 0;
-  return vaes && aesniAvailable() && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw");
+  // BW through the builtin, which also checks that the OS saves the AVX-512 state. Asked once: in
+  // a virtual machine CPUID traps to the hypervisor, and every CGO circuit makes four Aes128s.
+  static const bool available = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 9)) != 0;
+    return vaes && aesniAvailable() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw");
+  }();
+  return available;
 #else
   return false;
 #endif
