@@ -331,9 +331,11 @@ CGO_VCLMUL void powersVclmul(uint64_t (*pow)[2]) {
   for (size_t i = 8; i < 16; ++i)  // H^9..H^16 = H^8 times H^1..H^8
     p[i] = dotM(p[7], p[i - 8]);
   for (int quarter = 0; quarter < 4; ++quarter) {  // pow[j] = H^(16-j) = p[15-j]
-    __m512i v = _mm512_castsi128_si512(p[15 - 4 * quarter]);
-    for (int lane = 1; lane < 4; ++lane)
-      v = _mm512_inserti32x4(v, p[15 - 4 * quarter - lane], lane);
+    const __m128i* q = p + 12 - 4 * quarter;       // lanes 0..3 take q[3], q[2], q[1], q[0]
+    __m512i v = _mm512_castsi128_si512(q[3]);
+    v = _mm512_inserti32x4(v, q[2], 1);  // the lane must be a constant (clang)
+    v = _mm512_inserti32x4(v, q[1], 2);
+    v = _mm512_inserti32x4(v, q[0], 3);
     _mm512_store_si512(pow[4 * quarter], v);
   }
 }
