@@ -779,7 +779,7 @@ int run(daemon::Runtime& rt) {
   CircuitEntries circuitEntries(circuitdLink.shards());
   std::unique_ptr<ConsensusCache> cache;  // opened here, before the sandbox
   if (!cfg.dirAuthorities.empty()) cache = std::make_unique<ConsensusCache>(cfg.dataDirectory);
-  RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), kProtoLine);
+  RelayStatus status(keys.rsaIdentity.publicKey().fingerprint(), protoLine(cfg));
   rt.control().fingerprint = toHex(Bytes(keys.rsaIdentity.publicKey().fingerprint()), true);
   serveControlViews(rt.control(), channels, outbound, publisher);
   bool refused = false;  // the consensus requires a protocol we lack

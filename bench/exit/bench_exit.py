@@ -19,8 +19,15 @@ at a time (SETCONF ExitNodes + NEWNYM) and the same measurements run through eac
     onionsplit's gain from the second core, with C tor's gain as the baseline.
 The CPU per 50 MiB is also printed per daemon, so a regression shows where it is.
 Every RESULT line compares onionsplit (value) with C tor (baseline) measured here, now.
+  - relay crypto (--crypto-compare, instead of the above): onionsplit's CPU per 50 MiB as an exit
+    with Counter Galois Onion against the same with tor1, in one network: a second onionsplit exit
+    runs with TestingOfferCgo 0 (it advertises Relay=2-4, so the C tor client builds tor1 circuits
+    to it). The downloads alternate between the two, --rounds times each; RESULT
+    exit_cpu_cgo_vs_tor1 compares the medians. circuitd's counters prove each run's crypto: on the
+    CGO exit cgo_cells_to_client_total grows with cells_to_client_total, on the tor1 exit not at all.
 
 Usage: bench_exit.py BIN_DIR [--mib 50] [--circuits 60] [--core-scaling] [--extra "NumCPUs 2"]
+       bench_exit.py BIN_DIR --crypto-compare [--mib 50] [--rounds 3]
 """
 import argparse
 import concurrent.futures
@@ -278,6 +285,44 @@ def scaling(net, fp, pids, http_port, tag):
     return one, two
 
 
+def crypto_run(net, relay, http_port, tag):
+    """One download through `relay`: (CPU seconds of all its daemons per 50 MiB, cells it sent to
+    the client, of those on CGO circuits)."""
+    pin(net, relay.fingerprint)
+    socks = net.client.socks_port
+    targets.http_get_until(socks, "127.0.0.1", http_port, "/small.bin", timeout=30,
+                           username=f"warm{tag}")
+    before = relay.counters()
+    pids = children(relay.proc.pid)
+    c0 = cpu_seconds(pids)
+    n = targets.http_get(socks, "127.0.0.1", http_port, "/big.bin", timeout=600,
+                         username=f"big{tag}")[2]
+    cpu = (cpu_seconds(pids) - c0) * (50 << 20) / n
+    after = relay.counters()
+    grew = lambda k: after.get(f"circuitd.{k}", 0) - before.get(f"circuitd.{k}", 0)  # noqa: E731
+    return cpu, grew("cells_to_client_total"), grew("cgo_cells_to_client_total")
+
+
+def crypto_compare(net, cgo_relay, tor1_relay, http_port, rounds):
+    """Alternates downloads through the CGO and the tor1 exit; prints the RESULT line. 0 when
+    every run used the crypto it was meant to, else 1."""
+    runs = {"cgo": [], "tor1": []}
+    ok = True
+    for r in range(rounds):
+        for name, relay in (("cgo", cgo_relay), ("tor1", tor1_relay)):
+            cpu, cells, cgo_cells = crypto_run(net, relay, http_port, f"{name}{r}")
+            print(f"  round {r} {name}: cpu {cpu:.2f} s per 50 MiB, {cells} cells to the client, "
+                  f"{cgo_cells} of them CGO", flush=True)
+            runs[name].append(cpu)
+            meant = cgo_cells * 100 >= cells * 95 if name == "cgo" else cgo_cells * 100 <= cells
+            if not meant or cells == 0:
+                print(f"  round {r} {name}: not the crypto it was meant to use", flush=True)
+                ok = False
+    med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    result("exit_cpu_cgo_vs_tor1", med(runs["cgo"]), "s", med(runs["tor1"]))
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bin_dir")
@@ -287,10 +332,13 @@ def main():
                     help="only the core scaling measurement")
     ap.add_argument("--extra", action="append", default=[],
                     help="a torrc line for onionsplit (e.g. \"NumCPUs 2\")")
+    ap.add_argument("--crypto-compare", action="store_true",
+                    help="only onionsplit's exit CPU with CGO against tor1")
+    ap.add_argument("--rounds", type=int, default=3, help="downloads per crypto (--crypto-compare)")
     args = ap.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
     root = tempfile.mkdtemp(prefix="onionsplit-bench-exit-")
-    relay = None
+    relay = tor1_relay = None
     try:
         files = os.path.join(root, "files")
         os.makedirs(files)
@@ -302,12 +350,22 @@ def main():
                               conflux=False) as net:
             net.setup()
             relay = tornet.Onionsplit(net, root, bin_dir, extra=args.extra)
+            if args.crypto_compare:
+                tor1_relay = tornet.Onionsplit(net, os.path.join(root, "tor1"), bin_dir,
+                                               nickname="splittor1",
+                                               extra=args.extra + ["TestingOfferCgo 0"])
             net.start()
             relay.start()
+            if tor1_relay:
+                tor1_relay.start()
             net.wait_bootstrapped(timeout=120)
             ctor = next(n for n in net.nodes if n.role == "exit")
-            for fp in (relay.fingerprint, ctor.fingerprint):
+            fps = [relay.fingerprint, ctor.fingerprint] + ([tor1_relay.fingerprint] if tor1_relay
+                                                           else [])
+            for fp in fps:
                 net.wait_for_relay_in_consensus(fp, flags=("Exit", "Running", "Valid"), timeout=150)
+            if args.crypto_compare:
+                return crypto_compare(net, relay, tor1_relay, http.port, args.rounds)
             if args.core_scaling:
                 s1, s2 = scaling(net, relay.fingerprint, children(relay.proc.pid), http.port, "s")
                 c1, c2 = scaling(net, ctor.fingerprint, [ctor.proc.pid], http.port, "c")
@@ -323,8 +381,9 @@ def main():
             result("exit_cpu_per_50mib", split[0], "s", base[0])
             return 0
     finally:
-        if relay:
-            relay.stop()
+        for r in (relay, tor1_relay):
+            if r:
+                r.stop()
         if os.environ.get("KEEP") is None:
             subprocess.run(["rm", "-rf", root])
 

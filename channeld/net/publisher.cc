@@ -74,7 +74,7 @@ std::string DescriptorPublisher::build(std::time_t now, std::string& error) cons
   in.signingCert = Bytes(keys_.signingCert);
   in.masterKey = keys_.masterPublic;
   in.platform = std::string("onionsplit ") + kOnionsplitVersion + " on Linux";
-  in.proto = kProtoLine;
+  in.proto = protoLine(cfg_);
   in.published = now;
   in.rsaFingerprint = keys_.rsaIdentity.publicKey().fingerprint();
   in.uptimeSeconds = static_cast<uint64_t>(now > startedAt_ ? now - startedAt_ : 0);

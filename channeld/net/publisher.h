@@ -32,6 +32,12 @@ namespace onionsplit::channeld {
 // v1 relay cell format, proposal 359). A C tor 0.4.9 client asks for CGO exactly when a relay
 // lists FlowCtrl=2, Relay=5 and Relay=6 (versions.c supports_cgo) and congestion control is on.
 inline constexpr const char* kProtoLine = "Conflux=1 FlowCtrl=1-2 Link=4-5 LinkAuth=3 Relay=2-6";
+// The same without Relay=5-6 (TestingOfferCgo 0): C tor clients then use tor1 here.
+inline constexpr const char* kProtoLineTor1 =
+    "Conflux=1 FlowCtrl=1-2 Link=4-5 LinkAuth=3 Relay=2-4";
+inline const char* protoLine(const config::Config& cfg) {
+  return cfg.testingOfferCgo ? kProtoLine : kProtoLineTor1;
+}
 
 class DescriptorPublisher {
  public:

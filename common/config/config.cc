@@ -733,6 +733,8 @@ void checkWhole(BuildResult& out, ConfigErrors& errors, const std::string& file)
   if (c.ipcDirectory.empty()) c.ipcDirectory = c.dataDirectory + "/ipc";
   if (c.dirAuthorities.empty() && c.testingTorNetwork)
     errors.push_back(ConfigError{0, "TestingTorNetwork needs DirAuthority lines", file});
+  if (!c.testingOfferCgo && !c.testingTorNetwork)
+    errors.push_back(ConfigError{0, "TestingOfferCgo 0 needs TestingTorNetwork 1", file});
   if (c.bandwidthBurstBytes < c.bandwidthRateBytes)  // before RelayBandwidth* raises them
     errors.push_back(ConfigError{0, "BandwidthBurst must be at least BandwidthRate", file});
   if (c.logs.empty()) c.logs.push_back(LogTarget{});

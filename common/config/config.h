@@ -108,6 +108,10 @@ struct Config {
   std::string pidFile;       // PidFile: the launcher writes its pid there, removes it at exit
   bool runAsDaemon = false;  // RunAsDaemon: the launcher goes to the background
   bool testingTorNetwork = false;
+  // TestingOfferCgo 0 (only with TestingTorNetwork 1): the descriptor advertises Relay=2-4 instead
+  // of Relay=2-6, so C tor clients build tor1 circuits through this relay (bench/exit compares
+  // the two cryptos). A client that asks for CGO without the advertisement still gets it.
+  bool testingOfferCgo = true;
   // ExtendAllowPrivateAddresses: channeld may open channels to private addresses for EXTEND2 (as in
   // C tor, TestingTorNetwork allows it too).
   bool extendAllowPrivateAddresses = false;

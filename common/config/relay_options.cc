@@ -192,6 +192,7 @@ std::optional<Status> readRelayOption(Config& c, std::string_view key, std::stri
   if (is("RelayBandwidthBurst"))
     return readBandwidth(c.relayBandwidthBurstBytes, "RelayBandwidthBurst", v);
   if (is("RunAsDaemon")) return readBool(c.runAsDaemon, "RunAsDaemon", v);
+  if (is("TestingOfferCgo")) return readBool(c.testingOfferCgo, "TestingOfferCgo", v);
   if (is("MaxMemInQueues")) {
     auto b = parseMemUnit(v);
     if (!b) return Status(fail("MaxMemInQueues: cannot read \"" + std::string(v) + "\""));

@@ -93,9 +93,33 @@ AESNI_TARGET void ecb(const uint8_t (*rk)[16], uint8_t* data, size_t blocks) {
   for (auto& r : k)
     r = _mm_setzero_si128();
 }
+// block = AES(block ^ mask) ^ mask in registers (LRW, CGO's ET), one load and one store each.
+template <bool kDecrypt>
+AESNI_TARGET void maskedBlock(const uint8_t (*rk)[16], const uint8_t* mask16, uint8_t* block) {
+  const __m128i m = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mask16));
+  auto* p = reinterpret_cast<__m128i*>(block);
+  __m128i b = _mm_xor_si128(_mm_xor_si128(_mm_loadu_si128(p), m),
+                            _mm_load_si128(reinterpret_cast<const __m128i*>(rk[0])));
+  for (int r = 1; r < 10; ++r) {
+    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[r]));
+    b = kDecrypt ? _mm_aesdec_si128(b, k) : _mm_aesenc_si128(b, k);
+  }
+  const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[10]));
+  b = kDecrypt ? _mm_aesdeclast_si128(b, k) : _mm_aesenclast_si128(b, k);
+  _mm_storeu_si128(p, _mm_xor_si128(b, m));
+}
+
 // One counter block: `base` with (first + i) ORed into its last byte.
 AESNI_TARGET __m128i counter(__m128i base, size_t i) {
   return _mm_or_si128(base, _mm_slli_si128(_mm_cvtsi32_si128(static_cast<int>(i)), 15));
+}
+
+// data = keystream for one partial block (the tail).
+AESNI_TARGET void storeTail(__m128i ks, uint8_t* data, size_t len) {
+  alignas(16) uint8_t buf[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(buf), ks);
+  std::memcpy(data, buf, len);
+  _mm_store_si128(reinterpret_cast<__m128i*>(buf), _mm_setzero_si128());
 }
 
 // data ^= keystream for one partial block (the tail).
@@ -136,12 +160,22 @@ AESNI_TARGET void ctrXor(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t f
   }
 }
 
+// GCC 12's AVX-512 headers pass _mm512_undefined_*() as the unused merge operand of unmasked
+// intrinsics (lane extracts), which -O3 reports as (maybe-)uninitialized inside the headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #define VAES_TARGET __attribute__((target("vaes,avx512f,avx512bw,aes,sse2")))
 
 // Four counter blocks per register, up to 64 blocks in one pass of 16 registers' worth of rounds
 // (CGO asks for at most 37: the T0 stream or the 80 bytes of the next keys).
-VAES_TARGET void ctrXorVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t first,
-                            uint8_t* data, size_t len) {
+// kXor: data ^= keystream; else data = keystream (written, never read: the next keys are loaded
+// from these stores right after).
+template <bool kXor>
+VAES_TARGET void ctrVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t first, uint8_t* data,
+                         size_t len) {
   __m512i k[11];
   for (int i = 0; i < 11; ++i)
     k[i] = _mm512_maskz_broadcast_i32x4(0xffff,
@@ -171,11 +205,88 @@ VAES_TARGET void ctrXorVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_
       __m512i ks = _mm512_aesenclast_epi128(b[j], k[10]);
       size_t off = (g + j) * 64, left = len - off;
       __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
-      __m512i d = _mm512_maskz_loadu_epi8(m, data + off);
-      _mm512_mask_storeu_epi8(data + off, m, _mm512_xor_si512(d, ks));
+      if (kXor) ks = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, data + off), ks);
+      if (left >= 64)
+        _mm512_storeu_si512(data + off, ks);
+      else
+        _mm512_mask_storeu_epi8(data + off, m, ks);
     }
   }
 }
+
+// Lane i (0-3) of v.
+VAES_TARGET __m128i laneOf(__m512i v, size_t i) {
+  switch (i) {
+    case 0:
+      return _mm512_castsi512_si128(v);
+    case 1:
+      return _mm512_extracti32x4_epi32(v, 1);
+    case 2:
+      return _mm512_extracti32x4_epi32(v, 2);
+    default:
+      return _mm512_extracti32x4_epi32(v, 3);
+  }
+}
+
+// Writes keystream block `blk` (lane `lane` of `ks`) to out when it is one of out's blocks: out
+// holds blocks nd.. of the stream, outLen bytes.
+VAES_TARGET void storeOutBlock(__m512i ks, size_t lane, size_t blk, size_t nd, uint8_t* out,
+                               size_t outLen) {
+  if (blk < nd || (blk - nd) * 16 >= outLen) return;
+  size_t o = (blk - nd) * 16, left = outLen - o;
+  __m128i k = laneOf(ks, lane);
+  if (left >= 16)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + o), k);
+  else
+    storeTail(k, out + o, left);
+}
+
+// One pass of the stream from counter 0: data[0, len) ^= its first nd = ceil(len / 16) blocks,
+// out[0, outLen) = the blocks after them (CGO: a cell's PRF stream at t = 0 and the next keys at
+// t = 1 share the IV, and t = 1 starts at block 31 = ceil(493 / 16)).
+VAES_TARGET void ctrSplitVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t* data,
+                              size_t len, uint8_t* out, size_t outLen) {
+  __m512i k[11];
+  for (int i = 0; i < 11; ++i)
+    k[i] = _mm512_maskz_broadcast_i32x4(0xffff,
+                                        _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i])));
+  __m512i base =
+      _mm512_maskz_broadcast_i32x4(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(iv16)));
+  __m512i ctr =
+      _mm512_set_epi64(int64_t{3} << 56, 0, int64_t{2} << 56, 0, int64_t{1} << 56, 0, 0, 0);
+  const __m512i step = _mm512_set_epi64(int64_t{4} << 56, 0, int64_t{4} << 56, 0, int64_t{4} << 56,
+                                        0, int64_t{4} << 56, 0);
+  const size_t nd = (len + 15) / 16, groups = (nd + (outLen + 15) / 16 + 3) / 4;
+  for (size_t g = 0; g < groups; g += 4) {
+    size_t n = groups - g < 4 ? groups - g : 4;
+    __m512i b[4];
+    for (size_t j = 0; j < 4; ++j) {
+      b[j] = _mm512_xor_si512(_mm512_or_si512(base, ctr), k[0]);
+      ctr = _mm512_add_epi64(ctr, step);
+    }
+    for (int r = 1; r < 10; ++r)
+      for (size_t j = 0; j < 4; ++j)
+        b[j] = _mm512_aesenc_epi128(b[j], k[r]);
+    for (size_t j = 0; j < n; ++j) {
+      __m512i ks = _mm512_aesenclast_epi128(b[j], k[10]);
+      size_t off = (g + j) * 64;
+      if (off < len) {
+        size_t left = len - off;
+        __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+        __m512i d = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, data + off), ks);
+        if (left >= 64)
+          _mm512_storeu_si512(data + off, d);
+        else
+          _mm512_mask_storeu_epi8(data + off, m, d);
+      }
+      for (size_t lane = 0; lane < 4; ++lane)
+        storeOutBlock(ks, lane, (g + j) * 4 + lane, nd, out, outLen);
+    }
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 }  // namespace
@@ -183,11 +294,15 @@ VAES_TARGET void ctrXorVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_
 bool Aes128::vaesAvailable() {
 #ifdef ONIONSPLIT_AESNI
   // Clang 14 cannot ask __builtin_cpu_supports for VAES: CPUID leaf 7, ECX bit 9. AVX-512 F and
-  // BW through the builtin, which also checks that the OS saves the AVX-512 state.
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 9)) != 0;
-  return vaes && aesniAvailable() && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw");
+  // BW through the builtin, which also checks that the OS saves the AVX-512 state. Asked once: in
+  // a virtual machine CPUID traps to the hypervisor, and every CGO circuit makes four Aes128s.
+  static const bool available = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 9)) != 0;
+    return vaes && aesniAvailable() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw");
+  }();
+  return available;
 #else
   return false;
 #endif
@@ -287,12 +402,56 @@ bool Aes128::apply(uint8_t* data, size_t blocks) const {
   return EVP_CipherUpdate(evp_.get(), data, &out, data, n) == 1 && out == n;
 }
 
+bool Aes128::applyMasked(const uint8_t* mask16, uint8_t* block16) const {
+  if (!keyed_) return false;
+#ifdef ONIONSPLIT_AESNI
+  if (impl_ != Impl::kEvp) {
+    if (dir_ == Dir::kDecrypt)
+      maskedBlock<true>(rk_, mask16, block16);
+    else
+      maskedBlock<false>(rk_, mask16, block16);
+    return true;
+  }
+#endif
+  for (size_t i = 0; i < 16; ++i)
+    block16[i] ^= mask16[i];
+  if (!apply(block16, 1)) return false;
+  for (size_t i = 0; i < 16; ++i)
+    block16[i] ^= mask16[i];
+  return true;
+}
+
+bool Aes128::counterStream(const uint8_t* iv16, uint8_t first, uint8_t* out, size_t len) const {
+#ifdef ONIONSPLIT_AESNI
+  size_t blocks = (len + 15) / 16;
+  if (impl_ == Impl::kVaes && keyed_ && dir_ == Dir::kEncrypt && first + blocks <= 64) {
+    ctrVaes<false>(rk_, iv16, first, out, len);
+    return true;
+  }
+#endif
+  std::memset(out, 0, len);
+  return xorCounterStream(iv16, first, out, len);
+}
+
+bool Aes128::xorCounterStreamThenKeystream(const uint8_t* iv16, uint8_t* data, size_t len,
+                                           uint8_t* out, size_t outLen) const {
+  size_t nd = (len + 15) / 16;
+#ifdef ONIONSPLIT_AESNI
+  if (impl_ == Impl::kVaes && keyed_ && dir_ == Dir::kEncrypt && nd + (outLen + 15) / 16 <= 64) {
+    ctrSplitVaes(rk_, iv16, data, len, out, outLen);
+    return true;
+  }
+#endif
+  return nd <= 64 && xorCounterStream(iv16, 0, data, len) &&
+         counterStream(iv16, static_cast<uint8_t>(nd), out, outLen);
+}
+
 bool Aes128::xorCounterStream(const uint8_t* iv16, uint8_t first, uint8_t* data, size_t len) const {
   size_t blocks = (len + 15) / 16;
   if (!keyed_ || dir_ != Dir::kEncrypt || blocks > 64 || first + blocks > 64) return false;
 #ifdef ONIONSPLIT_AESNI
   if (impl_ == Impl::kVaes) {
-    ctrXorVaes(rk_, iv16, first, data, len);
+    ctrVaes<true>(rk_, iv16, first, data, len);
     return true;
   }
   if (impl_ == Impl::kAesni) {

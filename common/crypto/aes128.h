@@ -49,6 +49,15 @@ class Aes128 {
   // ECB in place over `blocks` 16-byte blocks, in the direction it was keyed for; false if it was
   // never keyed or OpenSSL fails.
   bool apply(uint8_t* data, size_t blocks) const;
+  // block16 = E(block16 ^ mask16) ^ mask16 in the direction it was keyed for (CGO's ET), in
+  // registers with AES-NI. False if it was never keyed or OpenSSL fails.
+  bool applyMasked(const uint8_t* mask16, uint8_t* block16) const;
+  // As xorCounterStream, but out[0, len) = the keystream itself (CGO's next keys).
+  bool counterStream(const uint8_t* iv16, uint8_t first, uint8_t* out, size_t len) const;
+  // One stream from counter 0: data[0, len) ^= its first ceil(len / 16) blocks, out[0, outLen) =
+  // the blocks after them (CGO's PRF at t = 0 and t = 1 on one IV). At most 64 blocks in all.
+  bool xorCounterStreamThenKeystream(const uint8_t* iv16, uint8_t* data, size_t len, uint8_t* out,
+                                     size_t outLen) const;
   // CGO's PRF keystream (encrypt keys only): data[0, len) ^= the encryption of the counter blocks
   // `iv` with its last byte ORed with first, first + 1, ... (the caller keeps those bits clear
   // and first + blocks <= 64, so there is no carry). At most 64 blocks; false if unkeyed, keyed to

@@ -98,7 +98,8 @@ U128 dotPortable(U128 a, U128 b) {
   return reduce(lo, hi);
 }
 
-// Absorbs n whole blocks into s; with `aggregate`, 8 at a time against H^8..H^1.
+// Absorbs n whole blocks into s; with `aggregate`, 8 at a time against H^8..H^1 (pow[i] is
+// H^(8-i)).
 U128 absorbPortable(const uint64_t (*pow)[2], bool aggregate, U128 s, const uint8_t* p, size_t n) {
   if (aggregate) {
     for (; n >= 8; n -= 8, p += 128) {
@@ -106,12 +107,12 @@ U128 absorbPortable(const uint64_t (*pow)[2], bool aggregate, U128 s, const uint
       for (size_t i = 0; i < 8; ++i) {
         U128 x = load128(p + 16 * i);
         if (i == 0) x.lo ^= s.lo, x.hi ^= s.hi;
-        mulAccPortable(x, U128{pow[7 - i][0], pow[7 - i][1]}, lo, hi);
+        mulAccPortable(x, U128{pow[i][0], pow[i][1]}, lo, hi);
       }
       s = reduce(lo, hi);
     }
   }
-  U128 h{pow[0][0], pow[0][1]};
+  U128 h{pow[7][0], pow[7][1]};
   for (; n > 0; --n, p += 16) {
     U128 x = load128(p);
     s = dotPortable(U128{s.lo ^ x.lo, s.hi ^ x.hi}, h);
@@ -175,6 +176,22 @@ CGO_CLMUL __m128i dotM(__m128i a, __m128i b) {
   return finish(acc);
 }
 
+// One 16-byte store, so that the next 16-byte load of it is forwarded from the store.
+CGO_CLMUL CgoBlock blockOf(__m128i v) {
+  CgoBlock out;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out.data()), v);
+  return out;
+}
+
+// POLYVAL of one block with byte 15 of the result ANDed with `lastByteMask`, in registers.
+CGO_CLMUL CgoBlock hashBlockClmul(const uint64_t (*pow)[2], const uint8_t* block,
+                                  uint8_t lastByteMask) {
+  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
+  const __m128i m = _mm_insert_epi16(_mm_set1_epi8(-1),
+                                     static_cast<int>(0xff | (unsigned{lastByteMask} << 8)), 7);
+  return blockOf(_mm_and_si128(dotM(loadBlock(block), h), m));
+}
+
 CGO_CLMUL U128 absorbClmul(const uint64_t (*pow)[2], bool aggregate, U128 s0, const uint8_t* p,
                            size_t n) {
   __m128i s = toM128(s0);
@@ -187,39 +204,45 @@ CGO_CLMUL U128 absorbClmul(const uint64_t (*pow)[2], bool aggregate, U128 s0, co
     }
     for (; n >= 8; n -= 8, p += 128) {
       Acc acc{zero, zero, zero};
-      mulAccClmul(_mm_xor_si128(s, loadBlock(p)), hp[7], hk[7], acc);
+      mulAccClmul(_mm_xor_si128(s, loadBlock(p)), hp[0], hk[0], acc);
       for (size_t i = 1; i < 8; ++i)
-        mulAccClmul(loadBlock(p + 16 * i), hp[7 - i], hk[7 - i], acc);
+        mulAccClmul(loadBlock(p + 16 * i), hp[i], hk[i], acc);
       s = finish(acc);
     }
   }
-  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
   for (; n > 0; --n, p += 16)
     s = dotM(_mm_xor_si128(s, loadBlock(p)), h);
   return fromM128(s);
 }
 
-// pow[1..7] from pow[0], in registers (H^2; H^3 and H^4 from it; H^5..H^8 from H^4).
-CGO_CLMUL void powersClmul(uint64_t (*pow)[2]) {
-  __m128i p[8];
-  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+// p[i] = H^(i+1) from p[0] = H, in registers (H^2; H^3 and H^4 from it; H^5..H^8 from H^4).
+CGO_CLMUL void powersOf(__m128i (&p)[8]) {
   p[1] = dotM(p[0], p[0]);
   p[2] = dotM(p[1], p[0]);
   p[3] = dotM(p[1], p[1]);
   for (size_t i = 4; i < 8; ++i)
     p[i] = dotM(p[3], p[i - 4]);
+}
+
+// pow[0..6] (H^8..H^2) from pow[7] (H).
+CGO_CLMUL void powersClmul(uint64_t (*pow)[2]) {
+  __m128i p[8];
+  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
+  powersOf(p);
   for (size_t i = 1; i < 8; ++i)
-    _mm_store_si128(reinterpret_cast<__m128i*>(pow[i]), p[i]);
+    _mm_store_si128(reinterpret_cast<__m128i*>(pow[7 - i]), p[i]);
 }
 
 // ---- VPCLMULQDQ (AVX-512): the 8-block rounds as two 4-lane products ----
 // GCC 12's AVX-512 headers pass _mm512_undefined_*() as the unused merge operand of unmasked
-// intrinsics, which -O3 reports as maybe-uninitialized inside the headers; nothing here reads it.
+// intrinsics, which -O3 reports as (maybe-)uninitialized inside the headers; nothing here reads it.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
-#define CGO_VCLMUL __attribute__((target("vpclmulqdq,avx512f,avx2,pclmul,sse2")))
+#define CGO_VCLMUL __attribute__((target("vpclmulqdq,avx512f,avx512bw,avx2,pclmul,sse2")))
 
 CGO_VCLMUL __m128i xorLanes(__m512i v) {
   __m256i a = _mm256_xor_si256(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
@@ -230,33 +253,100 @@ CGO_VCLMUL __m512i halvesXored4(__m512i b) {
   return _mm512_xor_si512(b, _mm512_shuffle_epi32(b, _MM_PERM_BADC));
 }
 
+// The unreduced sum of eight blocks (x0: blocks 0-3, x1: 4-7) times H^8..H^1 (h0: H^8..H^5,
+// h1: H^4..H^1; k0, k1 their halves XORed).
+struct Powers4 {
+  __m512i h0, h1, k0, k1;
+};
+
+CGO_VCLMUL Powers4 loadPowers4(const uint64_t (*pow)[2]) {
+  __m512i h0 = _mm512_load_si512(pow[0]), h1 = _mm512_load_si512(pow[4]);
+  return {h0, h1, halvesXored4(h0), halvesXored4(h1)};
+}
+
+CGO_VCLMUL Acc sum8(__m512i x0, __m512i x1, const Powers4& h) {
+  __m512i lo = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, h.h0, 0x00),
+                                _mm512_clmulepi64_epi128(x1, h.h1, 0x00));
+  __m512i hi = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, h.h0, 0x11),
+                                _mm512_clmulepi64_epi128(x1, h.h1, 0x11));
+  __m512i mid = _mm512_xor_si512(_mm512_clmulepi64_epi128(halvesXored4(x0), h.k0, 0x00),
+                                 _mm512_clmulepi64_epi128(halvesXored4(x1), h.k1, 0x00));
+  return Acc{xorLanes(lo), xorLanes(mid), xorLanes(hi)};
+}
+
+CGO_VCLMUL Acc accXor(const Acc& a, const Acc& b) {
+  return Acc{_mm_xor_si128(a.lo, b.lo), _mm_xor_si128(a.mid, b.mid), _mm_xor_si128(a.hi, b.hi)};
+}
+
+// s <- (s * P + acc) reduced, P = H^8 or H^16 for rounds of 8 or 16 blocks: only s's own product
+// waits for the previous round, the blocks' products (acc) do not.
+CGO_VCLMUL __m128i fold(__m128i s, Acc acc, __m128i p, __m128i pk) {
+  mulAccClmul(s, p, pk, acc);
+  return finish(acc);
+}
+
 CGO_VCLMUL U128 absorbVclmul(const uint64_t (*pow)[2], U128 s0, const uint8_t* p, size_t n) {
   __m128i s = toM128(s0);
   if (n >= 8) {
-    alignas(64) uint64_t rev[8][2];  // H^8 .. H^1: lane i of a round is block i
-    for (size_t i = 0; i < 8; ++i)
-      rev[i][0] = pow[7 - i][0], rev[i][1] = pow[7 - i][1];
-    const __m512i ha = _mm512_load_si512(rev[0]), hb = _mm512_load_si512(rev[4]);
-    const __m512i ka = halvesXored4(ha), kb = halvesXored4(hb);
-    for (; n >= 8; n -= 8, p += 128) {
-      __m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 64);
-      x0 = _mm512_xor_si512(x0, _mm512_inserti32x4(_mm512_setzero_si512(), s, 0));
-      __m512i lo = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, ha, 0x00),
-                                    _mm512_clmulepi64_epi128(x1, hb, 0x00));
-      __m512i hi = _mm512_xor_si512(_mm512_clmulepi64_epi128(x0, ha, 0x11),
-                                    _mm512_clmulepi64_epi128(x1, hb, 0x11));
-      __m512i mid = _mm512_xor_si512(_mm512_clmulepi64_epi128(halvesXored4(x0), ka, 0x00),
-                                     _mm512_clmulepi64_epi128(halvesXored4(x1), kb, 0x00));
-      s = finish(Acc{xorLanes(lo), xorLanes(mid), xorLanes(hi)});
-    }
-    OPENSSL_cleanse(rev, sizeof(rev));
+    const Powers4 h = loadPowers4(pow);
+    const __m128i h8 = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+    const __m128i k8 = halvesXored(h8);
+    for (; n >= 8; n -= 8, p += 128)
+      s = fold(s, sum8(_mm512_loadu_si512(p), _mm512_loadu_si512(p + 64), h), h8, k8);
   }
-  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  const __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[7]));
   for (; n > 0; --n, p += 16)
     s = dotM(_mm_xor_si128(s, loadBlock(p)), h);
   return fromM128(s);
 }
+
+// POLYVAL of ET's tweak H | AD | X_R (32 blocks, the last two bytes zero) read in place: T's
+// block i >= 1 starts at xr - 17 + 16 i, so register g (blocks 4g..4g+3) is the 64 bytes at
+// xr - 17 + 64 g, with the bytes outside T (before X_R, after its 493 bytes) masked off and
+// never read.
+CGO_VCLMUL __m128i etTweakVclmul(const uint64_t (*pow)[2], const uint8_t* h16, uint8_t ad,
+                                 const uint8_t* xr) {
+  const Powers4 h = loadPowers4(pow), l = loadPowers4(pow + 8);  // H^16..H^9, H^8..H^1
+  const uint8_t* base = xr - 17;
+  __m512i x[8];
+  x[0] = _mm512_maskz_loadu_epi8(~((__mmask64{1} << 17) - 1), base);
+  x[0] = _mm512_mask_set1_epi8(x[0], __mmask64{1} << 16, static_cast<char>(ad));
+  x[0] = _mm512_inserti32x4(x[0], loadBlock(h16), 0);
+  for (int g = 1; g < 7; ++g)
+    x[g] = _mm512_loadu_si512(base + 64 * g);
+  x[7] = _mm512_maskz_loadu_epi8((__mmask64{1} << 62) - 1, base + 64 * 7);
+  // Two rounds of 16 blocks (H^16..H^1): one product of the running sum on the chain, not three.
+  const __m128i p16 = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[0]));
+  __m128i s = finish(accXor(sum8(x[0], x[1], h), sum8(x[2], x[3], l)));
+  return fold(s, accXor(sum8(x[4], x[5], h), sum8(x[6], x[7], l)), p16, halvesXored(p16));
+}
+
+// H^16..H^2 from H (pow[15]), each quarter of the table written with one 64-byte store (the next
+// cell's 64-byte loads of it are then forwarded from the store).
+CGO_VCLMUL void powersVclmul(uint64_t (*pow)[2]) {
+  __m128i p[16];
+  p[0] = _mm_load_si128(reinterpret_cast<const __m128i*>(pow[15]));
+  __m128i(&low)[8] = *reinterpret_cast<__m128i(*)[8]>(p);
+  powersOf(low);
+  for (size_t i = 8; i < 16; ++i)  // H^9..H^16 = H^8 times H^1..H^8
+    p[i] = dotM(p[7], p[i - 8]);
+  for (int quarter = 0; quarter < 4; ++quarter) {  // pow[j] = H^(16-j) = p[15-j]
+    const __m128i* q = p + 12 - 4 * quarter;       // lanes 0..3 take q[3], q[2], q[1], q[0]
+    __m512i v = _mm512_castsi128_si512(q[3]);
+    v = _mm512_inserti32x4(v, q[2], 1);  // the lane must be a constant (clang)
+    v = _mm512_inserti32x4(v, q[1], 2);
+    v = _mm512_inserti32x4(v, q[0], 3);
+    _mm512_store_si512(pow[4 * quarter], v);
+  }
+}
 #endif
+
+CgoBlock toBlock(U128 s) {
+  CgoBlock out;
+  storeLe64(out.data(), s.lo);
+  storeLe64(out.data() + 8, s.hi);
+  return out;
+}
 
 constexpr uint8_t kPrfIvMask = 0xC0;  // the PRF clears the IV's low 6 bits (byte 15 is last)
 
@@ -275,7 +365,8 @@ bool Polyval::clmulAvailable() {
 bool Polyval::vclmulAvailable() {
 #ifdef ONIONSPLIT_CGO_X86
   return clmulAvailable() && __builtin_cpu_supports("vpclmulqdq") &&
-         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2");
+         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx2");
 #else
   return false;
 #endif
@@ -299,25 +390,31 @@ bool Polyval::setKey(Bytes key, bool aggregate) {
   if (key.size() != kCgoBlockLen) return false;
   U128 h = load128(key.data());
   aggregate_ = aggregate;
-  pow_[0][0] = h.lo;
-  pow_[0][1] = h.hi;
+  pow_[kPowers - 1][0] = h.lo;
+  pow_[kPowers - 1][1] = h.hi;
+#ifdef ONIONSPLIT_CGO_X86
+  std::memcpy(pow_[kPowers - 1], key.data(), kCgoBlockLen);  // little-endian: one 16-byte store
+#endif
   if (!aggregate) return true;
 #ifdef ONIONSPLIT_CGO_X86
   if (impl_ != Impl::kPortable) {
-    powersClmul(pow_);
+    if (impl_ == Impl::kVclmul)
+      powersVclmul(pow_);
+    else
+      powersClmul(round());
     return true;
   }
 #endif
   // H^2 from H, H^3 and H^4 from H^2, H^5..H^8 from H^4: three dependent steps instead of seven.
-  U128 p[kPowers];
+  U128 p[kRound];
   p[0] = h;
   p[1] = dotPortable(h, h);
   p[2] = dotPortable(p[1], h);
   p[3] = dotPortable(p[1], p[1]);
-  for (size_t i = 4; i < kPowers; ++i)
+  for (size_t i = 4; i < kRound; ++i)
     p[i] = dotPortable(p[3], p[i - 4]);
-  for (size_t i = 1; i < kPowers; ++i)
-    pow_[i][0] = p[i].lo, pow_[i][1] = p[i].hi;
+  for (size_t i = 1; i < kRound; ++i)
+    pow_[kPowers - 1 - i][0] = p[i].lo, pow_[kPowers - 1 - i][1] = p[i].hi;
   OPENSSL_cleanse(p, sizeof(p));
   return true;
 }
@@ -333,23 +430,38 @@ CgoBlock Polyval::hash(Bytes x) const {
   if (rest) std::memcpy(last, x.data() + full * kCgoBlockLen, rest);
 #ifdef ONIONSPLIT_CGO_X86
   if (impl_ != Impl::kPortable) {
-    s = impl_ == Impl::kVclmul && aggregate_ ? absorbVclmul(pow_, s, x.data(), full)
-                                             : absorbClmul(pow_, aggregate_, s, x.data(), full);
-    if (rest) s = absorbClmul(pow_, false, s, last, 1);
+    s = impl_ == Impl::kVclmul && aggregate_ ? absorbVclmul(round(), s, x.data(), full)
+                                             : absorbClmul(round(), aggregate_, s, x.data(), full);
+    if (rest) s = absorbClmul(round(), false, s, last, 1);
   } else
 #endif
   {
-    s = absorbPortable(pow_, aggregate_, s, x.data(), full);
-    if (rest) s = absorbPortable(pow_, false, s, last, 1);
+    s = absorbPortable(round(), aggregate_, s, x.data(), full);
+    if (rest) s = absorbPortable(round(), false, s, last, 1);
   }
-  CgoBlock out;
-  storeLe64(out.data(), s.lo);
-  storeLe64(out.data() + 8, s.hi);
+  return toBlock(s);
+}
+
+CgoBlock Polyval::hashBlock(const uint8_t* block, uint8_t lastByteMask) const {
+#ifdef ONIONSPLIT_CGO_X86
+  if (impl_ != Impl::kPortable) return hashBlockClmul(round(), block, lastByteMask);
+#endif
+  CgoBlock out = hash(Bytes(block, kCgoBlockLen));
+  out[kCgoBlockLen - 1] &= lastByteMask;
   return out;
 }
 
-CgoBlock Polyval::hashBlock(const uint8_t* block) const {
-  return hash(Bytes(block, kCgoBlockLen));
+CgoBlock Polyval::hashEtTweak(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const {
+#ifdef ONIONSPLIT_CGO_X86
+  if (impl_ == Impl::kVclmul && aggregate_) return blockOf(etTweakVclmul(pow_, h.data(), ad, xr));
+#endif
+  // T = H | AD | X_R is 510 bytes; POLYVAL pads it with two zero bytes to 32 blocks.
+  uint8_t t[32 * kCgoBlockLen];
+  std::memcpy(t, h.data(), kCgoBlockLen);
+  t[kCgoBlockLen] = ad;
+  std::memcpy(t + kCgoBlockLen + 1, xr, kCgoRightLen);
+  t[sizeof(t) - 2] = t[sizeof(t) - 1] = 0;
+  return hash(Bytes(t, sizeof(t)));
 }
 
 // ---- ET ----
@@ -366,24 +478,14 @@ bool CgoEt::rekey(const uint8_t* key32) {
 }
 
 CgoBlock CgoEt::mask(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const {
-  // T = H | AD | X_R is 510 bytes; POLYVAL pads it with two zero bytes to 32 blocks.
-  uint8_t t[32 * kCgoBlockLen];
-  std::memcpy(t, h.data(), kCgoBlockLen);
-  t[kCgoBlockLen] = ad;
-  std::memcpy(t + kCgoBlockLen + 1, xr, kCgoRightLen);
-  t[sizeof(t) - 2] = t[sizeof(t) - 1] = 0;
-  return ku_.hash(Bytes(t, sizeof(t)));
+  return ku_.hashEtTweak(h, ad, xr);
 }
 
 bool CgoEt::apply(const CgoBlock& h, uint8_t ad, const uint8_t* xr, uint8_t* block) {
   CgoBlock m = mask(h, ad, xr);
-  for (size_t i = 0; i < kCgoBlockLen; ++i)
-    block[i] ^= m[i];
-  if (!aes_.apply(block, 1)) return false;
-  for (size_t i = 0; i < kCgoBlockLen; ++i)
-    block[i] ^= m[i];
+  bool ok = aes_.applyMasked(m.data(), block);
   OPENSSL_cleanse(m.data(), m.size());
-  return true;
+  return ok;
 }
 
 // ---- PRF ----
@@ -400,17 +502,22 @@ bool CgoPrf::rekey(const uint8_t* key32) {
 }
 
 bool CgoPrf::xorT0(const uint8_t* tweak16, uint8_t* data) {
-  CgoBlock iv = b_.hashBlock(tweak16);
-  iv[15] &= kPrfIvMask;
+  CgoBlock iv = b_.hashBlock(tweak16, kPrfIvMask);
   return aes_.xorCounterStream(iv.data(), 0, data, kCgoRightLen);
+}
+
+static_assert(kCgoPrfT1Offset * kCgoBlockLen == (kCgoRightLen + 15) / 16 * 16,
+              "PRF(S, T, 1) starts where the blocks of PRF(S, T, 0)'s 493 bytes end");
+
+bool CgoPrf::xorT0AndGenT1(const uint8_t* tweak16, uint8_t* data, uint8_t* next80) {
+  CgoBlock iv = b_.hashBlock(tweak16, kPrfIvMask);
+  return aes_.xorCounterStreamThenKeystream(iv.data(), data, kCgoRightLen, next80, kCgoSeedLen);
 }
 
 bool CgoPrf::genT1(const uint8_t* tweak16, MutBytes out) {
   if (out.size() > kCgoPrfT1MaxLen) return false;
-  CgoBlock iv = b_.hashBlock(tweak16);
-  iv[15] &= kPrfIvMask;
-  std::memset(out.data(), 0, out.size());
-  return aes_.xorCounterStream(iv.data(), kCgoPrfT1Offset, out.data(), out.size());  // next keys
+  CgoBlock iv = b_.hashBlock(tweak16, kPrfIvMask);
+  return aes_.counterStream(iv.data(), kCgoPrfT1Offset, out.data(), out.size());  // next keys
 }
 
 // ---- UIV+ ----
@@ -430,10 +537,25 @@ CgoUiv::~CgoUiv() {
 }
 
 bool CgoUiv::encrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
+  return encryptTag(h, ad, cell) && finishEncrypt(cell, nullptr);
+}
+
+bool CgoUiv::encryptTag(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
+  if (role_ != CgoRole::kRelay) return false;
+  return j_.apply(h, ad, cell.data() + kCgoTagLen, cell.data());
+}
+
+bool CgoUiv::finishEncrypt(RelayPayload cell, CgoBlock* nonce) {
   if (role_ != CgoRole::kRelay) return false;
   uint8_t* xl = cell.data();
   uint8_t* xr = cell.data() + kCgoTagLen;
-  return j_.apply(h, ad, xr, xl) && s_.xorT0(xl, xr);
+  if (!nonce) return s_.xorT0(xl, xr);
+  uint8_t fresh[kCgoSeedLen];
+  if (!s_.xorT0AndGenT1(xl, xr, fresh)) {
+    OPENSSL_cleanse(fresh, sizeof(fresh));
+    return false;
+  }
+  return install(fresh, *nonce);
 }
 
 bool CgoUiv::decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
@@ -445,16 +567,23 @@ bool CgoUiv::decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell) {
 
 bool CgoUiv::update(CgoBlock& nonce) {
   uint8_t fresh[kCgoSeedLen];
+  if (!s_.genT1(nonce.data(), MutBytes(fresh, sizeof(fresh)))) {
+    OPENSSL_cleanse(fresh, sizeof(fresh));
+    return false;
+  }
+  return install(fresh, nonce);
+}
+
+bool CgoUiv::install(uint8_t* fresh, CgoBlock& nonce) {
   // J = KB | KU, S = K | B: both block cipher keys at once, then the two POLYVAL keys.
   const uint8_t* s = fresh + kCgoEtKeyLen;
-  bool ok = s_.genT1(nonce.data(), MutBytes(fresh, sizeof(fresh))) &&
-            Aes128::setKeys(j_.aes_, fresh, j_.dir(), s_.aes_, s, Aes128::Dir::kEncrypt) &&
+  bool ok = Aes128::setKeys(j_.aes_, fresh, j_.dir(), s_.aes_, s, Aes128::Dir::kEncrypt) &&
             j_.ku_.setKey(Bytes(fresh + 16, 16), true) && s_.b_.setKey(Bytes(s + 16, 16), false);
   if (ok) {
     std::memcpy(key_.data(), fresh, kCgoUivKeyLen);
     std::memcpy(nonce.data(), fresh + kCgoUivKeyLen, kCgoBlockLen);
   }
-  OPENSSL_cleanse(fresh, sizeof(fresh));
+  OPENSSL_cleanse(fresh, kCgoSeedLen);
   return ok;
 }
 
@@ -481,10 +610,12 @@ std::optional<CgoDirection> CgoDirection::create(Bytes seed, CgoRole role, const
 
 CgoDirection::Received CgoDirection::relayForward(uint8_t ad, RelayPayload cell, CgoTag* tag) {
   CgoBlock arrived = tagOf(cell);
-  if (!uiv_.encrypt(tprime_, ad, cell)) return Received::kError;
+  if (!uiv_.encryptTag(tprime_, ad, cell)) return Received::kError;
   tprime_ = tagOf(cell);
-  if (!constantTimeEqual(Bytes(tprime_), Bytes(nonce_))) return Received::kNotRecognized;
-  if (!uiv_.update(nonce_)) return Received::kError;
+  // Recognized: UPDATE's N is the tag X_R's stream is keyed on, so both come from one pass.
+  bool recognized = constantTimeEqual(Bytes(tprime_), Bytes(nonce_));
+  if (!uiv_.finishEncrypt(cell, recognized ? &nonce_ : nullptr)) return Received::kError;
+  if (!recognized) return Received::kNotRecognized;
   if (tag) *tag = arrived;
   return Received::kRecognized;
 }
@@ -498,10 +629,10 @@ bool CgoDirection::relayBackward(uint8_t ad, RelayPayload cell) {
 bool CgoDirection::relayOriginate(uint8_t ad, RelayPayload cell, CgoTag* tag) {
   if (uiv_.role() != CgoRole::kRelay) return false;
   std::memcpy(cell.data(), nonce_.data(), kCgoTagLen);
-  if (!uiv_.encrypt(tprime_, ad, cell)) return false;
+  if (!uiv_.encryptTag(tprime_, ad, cell)) return false;
   tprime_ = tagOf(cell);
-  nonce_ = tprime_;
-  if (!uiv_.update(nonce_)) return false;
+  nonce_ = tprime_;  // UPDATE's N, and X_R's PRF tweak: one pass of the stream for both
+  if (!uiv_.finishEncrypt(cell, &nonce_)) return false;
   if (tag) *tag = tprime_;
   return true;
 }

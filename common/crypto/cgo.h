@@ -12,7 +12,8 @@
 //             else portable
 //   CgoEt     ET, an LRW2 tweakable block cipher: UH(KU,T) ^ AES(KB, M ^ UH(KU,T))
 //   CgoPrf    PRF((K,B), T, t): AES-CTR keystream from IV = UH(B,T) with its low 6 bits cleared,
-//             starting 31 blocks in for t = 1 (counter blocks encrypted with AES-ECB in one call)
+//             starting 31 blocks in for t = 1; when a relay originates or recognizes a cell, T
+//             is the same for its X_R (t = 0) and for UPDATE (t = 1): one pass gives both
 //   CgoUiv    UIV+ over a 509-byte cell (X_L = 16-byte tag, X_R = 493 bytes), tweak H = T' | AD,
 //             and UPDATE, which replaces (J, S, N) by 80 bytes of PRF output at t = 1
 //   CgoDirection  one direction of one hop: (K = J|S, N, T'), with the six layer operations
@@ -24,8 +25,8 @@
 // command (RELAY or RELAY_EARLY): it is authenticated, so a relay that rewrites one into the other
 // breaks the cell.
 //
-// Every operation is in place on the caller's cell and allocates nothing: the two OpenSSL
-// contexts of a direction are made once and re-keyed in place after each originated or
+// Every operation is in place on the caller's cell and allocates nothing: the two AES key
+// schedules and two POLYVAL keys of a direction are re-keyed in place after each originated or
 // recognized cell.
 #pragma once
 
@@ -58,11 +59,11 @@ using CgoBlock = std::array<uint8_t, kCgoBlockLen>;
 using CgoTag = std::array<uint8_t, kCgoTagLen>;
 
 // POLYVAL keyed with H. The key's first 8 powers are precomputed (in POLYVAL's Montgomery form)
-// so that 8 blocks are hashed with one reduction.
+// so that 8 blocks are hashed with one reduction; with VPCLMULQDQ 16, for ET's 32-block tweak.
 class Polyval {
  public:
-  // kClmul: PCLMULQDQ, one block per product; kVclmul: VPCLMULQDQ on AVX-512, four blocks per
-  // product (x86-64 only, both chosen at run time).
+  // kClmul: PCLMULQDQ, one block per product; kVclmul: VPCLMULQDQ on AVX-512 (F, BW), four blocks
+  // per product (x86-64 only, both chosen at run time).
   enum class Impl : uint8_t { kPortable, kClmul, kVclmul };
   static bool clmulAvailable();
   static bool vclmulAvailable();
@@ -80,14 +81,23 @@ class Polyval {
   bool setKey(Bytes key, bool aggregate = true);
   // POLYVAL(H, X) with X zero-padded to whole blocks.
   CgoBlock hash(Bytes x) const;
-  // POLYVAL of exactly one block (the PRF's use).
-  CgoBlock hashBlock(const uint8_t* block) const;
+  // POLYVAL of exactly one block, byte 15 of it ANDed with `lastByteMask` (the PRF's IV).
+  CgoBlock hashBlock(const uint8_t* block, uint8_t lastByteMask = 0xff) const;
+  // POLYVAL of ET's tweak H | AD | X_R (`xr`: 493 bytes) without copying it together.
+  CgoBlock hashEtTweak(const CgoBlock& h, uint8_t ad, const uint8_t* xr) const;
 
  private:
-  static constexpr size_t kPowers = 8;
+  static constexpr size_t kPowers = 16;  // kVclmul's ET tweak: 16 blocks per round
+  static constexpr size_t kRound = 8;    // every other use: 8 blocks per round
+  // pow_[8..15] = H^8..H^1, the table of the 8-block rounds.
+  const uint64_t (*round() const)[2] { return pow_ + (kPowers - kRound); }
+  uint64_t (*round())[2] { return pow_ + (kPowers - kRound); }
   Impl impl_;
   bool aggregate_ = false;
-  alignas(16) uint64_t pow_[kPowers][2] = {};  // pow_[i] = H^(i+1), each x^-128-scaled
+  // pow_[i] = H^(16-i), each x^-128-scaled: block i of a round is multiplied by pow_[i] (16
+  // blocks) or round()[i] (8), and each quarter is one 64-byte load. Without VPCLMULQDQ only
+  // H^8..H^1 are computed.
+  alignas(64) uint64_t pow_[kPowers][2] = {};
 };
 
 // Relays encrypt with UIV+ (so with ET); clients decrypt.
@@ -123,6 +133,8 @@ class CgoPrf {
   bool xorT0(const uint8_t* tweak16, uint8_t* data);
   // out = the first out.size() bytes of PRF(S, tweak, 1); false if more than kCgoPrfT1MaxLen.
   bool genT1(const uint8_t* tweak16, MutBytes out);
+  // xorT0, and next = the first 80 bytes of PRF(S, tweak, 1): one IV, one pass of the stream.
+  bool xorT0AndGenT1(const uint8_t* tweak16, uint8_t* data, uint8_t* next80);
 
  private:
   friend class CgoUiv;
@@ -144,11 +156,18 @@ class CgoUiv {
   bool decrypt(const CgoBlock& h, uint8_t ad, RelayPayload cell);
   // UPDATE_UIV: (J, S, N) <- PRF(S, N, 1), 80 bytes.
   bool update(CgoBlock& nonce);
+  // ENC_UIV in two steps (kRelay only): ET on X_L, after which the tag is final; then X_R ^=
+  // PRF(S, X_L, 0). With `nonce` (which the caller has set to the new X_L), finishEncrypt also
+  // runs UPDATE_UIV: its PRF input is the same, so both streams come from one pass.
+  bool encryptTag(const CgoBlock& h, uint8_t ad, RelayPayload cell);
+  bool finishEncrypt(RelayPayload cell, CgoBlock* nonce);
   const std::array<uint8_t, kCgoUivKeyLen>& key() const { return key_; }
   CgoRole role() const { return role_; }
 
  private:
   CgoUiv(CgoEt j, CgoPrf s, CgoRole role) : j_(std::move(j)), s_(std::move(s)), role_(role) {}
+  // (J, S, N) <- the 80 bytes of `fresh`, then wipes them.
+  bool install(uint8_t* fresh, CgoBlock& nonce);
   CgoEt j_;
   CgoPrf s_;
   CgoRole role_;

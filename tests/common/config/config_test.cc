@@ -45,6 +45,21 @@ TEST(Config, ExtendAllowPrivateAddresses) {
   EXPECT_FALSE(parseConfig("DataDirectory /tmp/os\nExtendAllowPrivateAddresses maybe\n"));
 }
 
+// TestingOfferCgo 0 drops Relay=5-6 from the descriptor (bench/exit's tor1 run); a test network
+// only.
+TEST(Config, TestingOfferCgoOnlyInATestNetwork) {
+  const std::string net =
+      "TestingTorNetwork 1\nDataDirectory /tmp/os\n"
+      "DirAuthority a orport=5000 127.0.0.1:7000 AAAABBBBCCCCDDDDEEEEFFFF0000111122223333\n";
+  auto on = parseConfig(net);
+  ASSERT_TRUE(on) << describe(on.error());
+  EXPECT_TRUE(on->config.testingOfferCgo);
+  auto off = parseConfig(net + "TestingOfferCgo 0\n");
+  ASSERT_TRUE(off) << describe(off.error());
+  EXPECT_FALSE(off->config.testingOfferCgo);
+  EXPECT_FALSE(parseConfig("DataDirectory /tmp/os\nTestingOfferCgo 0\n"));
+}
+
 TEST(Config, TheOptionsTheTestNetworkUses) {
   auto r = parseConfig(
       "TestingTorNetwork 1\n"

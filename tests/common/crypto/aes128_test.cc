@@ -94,6 +94,53 @@ TEST(Aes128, CounterStreamMatchesTheEvpReferenceInEveryImplementation) {
   EXPECT_FALSE(dec.xorCounterStream(iv.data(), 0, one, 16)) << "a decryption key";
 }
 
+// The keystream written out (CGO's next keys) is the stream XORed onto zeros, and the masked
+// block (ET's LRW step) is mask ^ E(block ^ mask), in every implementation and both directions.
+TEST(Aes128, KeystreamAndMaskedBlockMatchTheirDefinitions) {
+  std::array<uint8_t, 16> key{}, iv{}, mask{}, block{};
+  RAND_bytes(key.data(), key.size());
+  RAND_bytes(iv.data(), iv.size());
+  RAND_bytes(mask.data(), mask.size());
+  RAND_bytes(block.data(), block.size());
+  iv[15] &= 0xc0;
+  for (auto impl : {Aes128::Impl::kEvp, Aes128::Impl::kAesni, Aes128::Impl::kVaes}) {
+    Aes128 a(impl);
+    ASSERT_TRUE(a.setKey(key.data(), Aes128::Dir::kEncrypt));
+    for (size_t len : {1, 16, 80, 493, 512}) {
+      std::vector<uint8_t> want(len, 0), got(len, 0xa5);
+      ASSERT_TRUE(a.xorCounterStream(iv.data(), 31, want.data(), len));
+      ASSERT_TRUE(a.counterStream(iv.data(), 31, got.data(), len));
+      EXPECT_EQ(got, want) << "impl " << int(a.impl()) << " len " << len;
+    }
+    // One pass: the first stream XORed onto data, the blocks after it written out.
+    for (size_t len : {1, 16, 17, 493, 512}) {
+      for (size_t outLen : {1, 16, 80}) {
+        std::vector<uint8_t> data(len, 0x5a), out(outLen, 0xa5);
+        auto wantData = data;
+        std::vector<uint8_t> wantOut(outLen, 0);
+        size_t nd = (len + 15) / 16;
+        ASSERT_TRUE(a.xorCounterStream(iv.data(), 0, wantData.data(), len));
+        ASSERT_TRUE(a.xorCounterStream(iv.data(), uint8_t(nd), wantOut.data(), outLen));
+        ASSERT_TRUE(
+            a.xorCounterStreamThenKeystream(iv.data(), data.data(), len, out.data(), outLen));
+        EXPECT_EQ(data, wantData) << "impl " << int(a.impl()) << " len " << len;
+        EXPECT_EQ(out, wantOut) << "impl " << int(a.impl()) << " len " << len << " out " << outLen;
+      }
+    }
+    for (auto dir : {Aes128::Dir::kEncrypt, Aes128::Dir::kDecrypt}) {
+      ASSERT_TRUE(a.setKey(key.data(), dir));
+      auto want = block, got = block;
+      for (size_t i = 0; i < 16; ++i)
+        want[i] ^= mask[i];
+      ASSERT_TRUE(a.apply(want.data(), 1));
+      for (size_t i = 0; i < 16; ++i)
+        want[i] ^= mask[i];
+      ASSERT_TRUE(a.applyMasked(mask.data(), got.data()));
+      EXPECT_EQ(got, want) << "impl " << int(a.impl()) << " dir " << int(dir);
+    }
+  }
+}
+
 // CGO's key update keys ET (to encrypt at a relay, to decrypt at a client) and the PRF together.
 TEST(Aes128, TwoKeyedTogetherEqualTwoKeyedAlone) {
   for (auto impl : {Aes128::Impl::kEvp, Aes128::Impl::kAesni, Aes128::Impl::kVaes}) {
