@@ -158,6 +158,11 @@ void addCcGauges(const flowctl::CcGauges& g, std::vector<std::pair<std::string, 
   out.emplace_back("cc_on_circ_close_ss_cwnd", round(g.closeSsCwnd));
 }
 
+// Reactor::Counters::onionServiceCells, in its order.
+constexpr const char* kOnionServiceCounters[] = {
+    "est_intro_cells_refused_total", "est_rend_cells_refused_total", "intro1_cells_refused_total",
+    "rend1_cells_refused_total"};
+
 int run(daemon::Runtime& rt) {
   int fd = rt.takeListenFd();
   if (fd < 0) return 1;
@@ -264,10 +269,8 @@ int run(daemon::Runtime& rt) {
                      reactor.knownRelays() ? reactor.knownRelays()->size() : 0);
     out.emplace_back("circuits_protocol_violations_total", c.protocolViolations);
     out.emplace_back("drop_cells_received_total", c.dropCells);
-    out.emplace_back("est_intro_cells_refused_total", c.onionServiceCells[0]);
-    out.emplace_back("est_rend_cells_refused_total", c.onionServiceCells[1]);
-    out.emplace_back("intro1_cells_refused_total", c.onionServiceCells[2]);
-    out.emplace_back("rend1_cells_refused_total", c.onionServiceCells[3]);
+    for (size_t i = 0; i < c.onionServiceCells.size(); ++i)
+      out.emplace_back(kOnionServiceCounters[i], c.onionServiceCells[i]);
     out.emplace_back("extends_requested_total", c.extendsRequested);
     out.emplace_back("extends_failed_total", c.extendsFailed);
     out.emplace_back("extended_total", c.extended);

@@ -107,10 +107,19 @@ void applyExitOptions(StreamShared& shared, const config::Config& cfg) {
   shared.limits.allowNonRfc953Hostnames = cfg.serverDnsAllowNonRfc953Hostnames;
 }
 
-// The DNS health counters, with a label in the name as `name{key=value}` (the MetricsPort makes it
-// a label, launcher/metrics_format.h): per nameserver the attempts and timeouts, and the query
-// latency histogram (cumulative buckets, the sum in microseconds).
-void addDnsHealth(const Resolver& resolver, std::vector<std::pair<std::string, uint64_t>>& out) {
+// The resolver's counters (C tor's tor_relay_exit_dns_* among them), and its DNS health ones with a
+// label in the name as `name{key=value}` (the MetricsPort makes it a label,
+// launcher/metrics_format.h): per nameserver the attempts and timeouts, and the query latency
+// histogram (cumulative buckets, the sum in microseconds).
+void addDnsCounters(const Resolver& resolver, std::vector<std::pair<std::string, uint64_t>>& out) {
+  out.emplace_back("dns_queries_total", resolver.stats().queries);
+  out.emplace_back("dns_cache_hits_total", resolver.stats().cacheHits);
+  out.emplace_back("dns_queries_coalesced_total", resolver.stats().coalesced);
+  out.emplace_back("dns_failures_total", resolver.stats().failures);
+  for (const auto& [result, n] : resolver.stats().answersByResult)
+    out.emplace_back("dns_answers_" + std::string(result) + "_total", n);
+  out.emplace_back("dns_invalid_names_total", resolver.stats().invalidNames);
+  out.emplace_back("dns_cache_entries", resolver.cacheSize());
   for (size_t i = 0; i < resolver.nameservers(); ++i) {
     const auto& c = resolver.rotation().counts(i);
     std::string label = "{resolver=" + resolver.nameserverAddress(i) + "}";
@@ -269,15 +278,7 @@ int run(daemon::Runtime& rt) {
     out.emplace_back("sockets_flushed_after_end_total", linger.counters().flushed);
     out.emplace_back("sockets_flush_failed_total", linger.counters().failed);
     out.emplace_back("sockets_flush_refused_total", linger.counters().refused);
-    out.emplace_back("dns_queries_total", resolver.stats().queries);
-    out.emplace_back("dns_cache_hits_total", resolver.stats().cacheHits);
-    out.emplace_back("dns_queries_coalesced_total", resolver.stats().coalesced);
-    out.emplace_back("dns_failures_total", resolver.stats().failures);
-    for (const auto& [result, n] : resolver.stats().answersByResult)
-      out.emplace_back("dns_answers_" + std::string(result) + "_total", n);
-    out.emplace_back("dns_invalid_names_total", resolver.stats().invalidNames);
-    out.emplace_back("dns_cache_entries", resolver.cacheSize());
-    addDnsHealth(resolver, out);
+    addDnsCounters(resolver, out);
   };
   return rt.run();
 }
