@@ -48,6 +48,7 @@
 #pragma once
 
 #include <capnp/capability.h>
+#include <capnp/generated-header-support.h>
 #include <capnp/list.h>
 #include <capnp/message.h>
 #include <capnp/orphan.h>
@@ -68,6 +69,7 @@
 
 #include "common/flowctl/credit.h"
 #include "common/flowctl/credit_token.h"
+#include "common/ipc/batch_arena.h"
 #include "common/ipc/frame_stream.h"
 
 namespace onionsplit::ipc {
@@ -98,6 +100,7 @@ struct NoState {};
 
 struct PipeStats {
   uint64_t batchesSent = 0, eventsSent = 0, batchesReceived = 0, eventsReceived = 0;
+  uint64_t frameBytesSent = 0, frameBytesReceived = 0;  // data frames' messages on the wire
   uint64_t crossedClose = 0;  // events dropped because they crossed a close
   uint64_t overReturns = 0;   // credit returned beyond what arrived (our bug)
 
@@ -107,6 +110,8 @@ struct PipeStats {
     eventsSent += o.eventsSent;
     batchesReceived += o.batchesReceived;
     eventsReceived += o.eventsReceived;
+    frameBytesSent += o.frameBytesSent;
+    frameBytesReceived += o.frameBytesReceived;
     crossedClose += o.crossedClose;
     overReturns += o.overReturns;
     return *this;
@@ -165,6 +170,7 @@ class BatchPipe final : private flowctl::CreditLedger {
   BatchPipe(flowctl::CreditWindows w, Handler& h, uint32_t maxBatch = 256)
       : windows_(w), handler_(h), maxBatch_(maxBatch), tx_(w), rx_(w), tasks_(errors_) {
     errors_.pipe = this;
+    arena_.maxBodyWords = uint64_t{maxBatch_} * (Traits::kMaxEventBytes / 8) + 4096;
   }
   ~BatchPipe() {
     *alive_ = nullptr;
@@ -255,7 +261,7 @@ class BatchPipe final : private flowctl::CreditLedger {
     if (!batching()) startBatch();
     return list_.get()[count_++];
   }
-  void commit(FlowId f, typename Event::Builder e) { tx_.onSent(f, sizeOf(e.asReader())); }
+  void commit(FlowId f, typename Event::Builder e) { tx_.onSent(f, sizeOf(e)); }
 
   // Sends what is batched now (also called at the end of each loop turn).
   void flush() {
@@ -288,13 +294,12 @@ class BatchPipe final : private flowctl::CreditLedger {
     stats_.eventsSent += count_;
     count_ = 0;
     if (builder_) {
-      auto segments = builder_->getSegmentsForOutput();
-      bool inScratch = reinterpret_cast<const uint64_t*>(segments[0].begin()) == scratch_.data();
-      size_t used = segments[0].size();
       // A connection that is gone (or failed) ends the session through its owner.
-      if (plane_) plane_->send(segments);  // else built before a transport was bound: dropped
-      builder_.reset();
-      if (inScratch) std::memset(scratch_.data(), 0, used * sizeof(uint64_t));
+      auto segments = builder_->getSegmentsForOutput();
+      for (auto seg : segments)
+        stats_.frameBytesSent += seg.size() * sizeof(capnp::word);
+      if (plane_) plane_->send(segments);  // else unbound yet: dropped
+      builder_.reset();                    // zeroes the arena for the next batch
       return;
     }
     auto req = kj::mv(*request_);
@@ -336,7 +341,9 @@ class BatchPipe final : private flowctl::CreditLedger {
     }
   };
 
-  static uint32_t sizeOf(typename Event::Reader e) {
+  // The same on both sides: the sender computes it on its builder, the receiver on its reader.
+  template <class E>
+  static uint32_t sizeOf(E e) {
     size_t n = Traits::payloadBytes(e);
     return n > Traits::kMaxEventBytes - kEventOverhead ? Traits::kMaxEventBytes + 1
                                                        : static_cast<uint32_t>(n + kEventOverhead);
@@ -346,9 +353,7 @@ class BatchPipe final : private flowctl::CreditLedger {
   // Batches are built as data frames unless the pipe pushes to an RPC sink.
   bool framed() const { return plane_ || !peer_; }
 
-  // A first segment for a typical batch (about 50 relay messages), under malloc's mmap threshold:
-  // a segment sized for a full batch (160 KiB) was mmapped, zeroed and page-faulted in for every
-  // batch, most of which are small. Larger batches grow into further segments.
+  // The first segment of an RPC call's batch (tests and fuzzers; the daemons send frames).
   static constexpr uint64_t kFirstSegmentWords = 4096;
 
   void startBatch() {
@@ -366,18 +371,19 @@ class BatchPipe final : private flowctl::CreditLedger {
         0});
     return request_->getBatch();
   }
-  // The batch of a data frame: its own message, built in a reused, zeroed first segment (no
-  // allocation unless the batch outgrows it).
+  // The batch of a data frame: its own message, built in the pipe's reused arena (no allocation
+  // unless the batch outgrows it; batch_arena.h), the full event list alone in the head.
   typename Traits::Batch::Builder startFrame() {
-    if (scratch_.empty()) scratch_.resize(kFirstSegmentWords);
-    builder_.emplace(
-        kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch_.data()), scratch_.size()));
+    size_t head = 1 + capnp::sizeInWords<typename Traits::Batch>() + 1 +
+                  size_t{maxBatch_} * capnp::sizeInWords<Event>();
+    builder_.emplace(arena_, head);
     return builder_->template initRoot<typename Traits::Batch>();
   }
 
   // A data frame from the peer: parsed in place, with the same limits as RPC messages.
   void receiveMessage(kj::ArrayPtr<const capnp::word> message) {
     if (failed_) return;
+    stats_.frameBytesReceived += message.size() * sizeof(capnp::word);
     KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] {
                    capnp::ReaderOptions opts;
                    opts.traversalLimitInWords = kTraversalLimitWords;
@@ -544,8 +550,8 @@ class BatchPipe final : private flowctl::CreditLedger {
   std::optional<typename Sink::Client> peer_;
   std::optional<capnp::Request<typename Sink::PushParams, typename Sink::PushResults>> request_;
   std::shared_ptr<DataPlane> plane_;
-  std::vector<uint64_t> scratch_;  // words (capnp::word cannot live in a vector)
-  std::optional<capnp::MallocMessageBuilder> builder_;
+  BatchArena arena_;
+  std::optional<BatchMessageBuilder> builder_;
   capnp::Orphan<capnp::List<Event>> list_;
   uint32_t count_ = 0;
   bool flushScheduled_ = false;
