@@ -13,7 +13,8 @@
 // Baselines: the same messages (498-byte bodies in 512-byte records), in batches of the same size,
 // written and read with plain write()/read() on socketpairs through the same process shapes.
 // Every figure comes from this run; the last line is the one-hop RESULT.
-// Flags: --benchmark_min_time=S scales the run (CI's smoke run passes a tiny value).
+// Flags: --benchmark_min_time=S scales the run (CI's smoke run passes a tiny value); --hop runs
+// the one hop alone (for a profile of the pipe).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -121,20 +122,31 @@ struct End final : Pipe::Handler {
   std::function<void()> credit;
 };
 
-// Producer: opens kFlows flows and sends `total` DATA messages round-robin as credit allows.
-void produce(int fd, uint64_t total, uint32_t batch = kBatch) {
+// Producer: opens kFlows flows and sends `total` DATA messages round-robin as credit allows;
+// with `perTurn`, at most that many per loop turn (a batch ends with the turn, as in the daemons,
+// where batches are smaller than the pipe's maxBatch).
+void produce(int fd, uint64_t total, uint32_t batch = kBatch, uint32_t perTurn = 0) {
   ipc::EventLoop loop;
   End end(loop, fd, false, batch);
   uint64_t sent = 0;
-  auto pump = [&] {
+  bool again = false;
+  std::function<void()> pump = [&] {
+    uint64_t turnStart = sent;
     for (bool progress = true; progress && sent < total;) {
       progress = false;
       for (FlowId f = 1; f <= kFlows && sent < total; ++f)
-        if (end.pipe.canSend(f)) {
+        if ((!perTurn || sent - turnStart < perTurn) && end.pipe.canSend(f)) {
           end.send(f, kData);
           ++sent;
           progress = true;
         }
+    }
+    if (perTurn && sent - turnStart == perTurn && sent < total && !again) {
+      again = true;  // the turn's share is out: the rest on the next turn
+      kj::evalLater([&] {
+        again = false;
+        pump();
+      }).detach([](kj::Exception&&) {});
     }
   };
   for (FlowId f = 1; f <= kFlows; ++f) {
@@ -182,6 +194,7 @@ struct Rate {
   double perSecond = 0;
   double allocsPerMessage = 0;
   double eventsPerBatch = 0;  // as received by the consumer, credit-only batches included
+  double bytesPerBatch = 0;   // the messages of those batches on the wire
   double cpuNsPerKiB = 0;     // both processes' CPU over the whole run, per KiB of 512-byte records
   double sysNsPerKiB = 0;     // the part of it in the kernel
 };
@@ -206,6 +219,8 @@ Rate consume(int fd, uint64_t total, uint32_t batch = kBatch) {
       const auto& st = end.pipe.stats();
       r.eventsPerBatch = static_cast<double>(st.eventsReceived) /
                          static_cast<double>(st.batchesReceived ? st.batchesReceived : 1);
+      r.bytesPerBatch = static_cast<double>(st.frameBytesReceived) /
+                        static_cast<double>(st.batchesReceived ? st.batchesReceived : 1);
       loop.stop();
     }
   };
@@ -318,7 +333,7 @@ Cpu selfCpu() {
   return cpuSeconds(ru);
 }
 
-Rate oneHop(uint64_t total, bool raw, uint32_t batch = kBatch) {
+Rate oneHop(uint64_t total, bool raw, uint32_t batch = kBatch, uint32_t perTurn = 0) {
   int s[2];
   pairOf(s);
   Cpu cpu0 = selfCpu();
@@ -327,7 +342,7 @@ Rate oneHop(uint64_t total, bool raw, uint32_t batch = kBatch) {
     if (raw) {
       rawProduce(s[0], total);
     } else {
-      produce(nonblocking(s[0]), total, batch);
+      produce(nonblocking(s[0]), total, batch, perTurn);
     }
   });
   close(s[0]);
@@ -343,6 +358,17 @@ Rate oneHop(uint64_t total, bool raw, uint32_t batch = kBatch) {
   r.cpuNsPerKiB = cpu.total() * 1e9 / kib;
   r.sysNsPerKiB = cpu.sys * 1e9 / kib;
   return r;
+}
+
+// The daemons' shape: pipes with their maxBatch (256), 14 messages per loop turn.
+Rate daemonHop(uint64_t total) {
+  return oneHop(total, false, 256, 14);
+}
+void printDaemonHop(const Rate& r) {
+  std::printf(
+      "ipc: CPU per KiB, one hop as the daemons batch (maxBatch 256, 14 per turn): %.0f ns (%.0f "
+      "in the kernel), %.1f events and %.0f bytes per received batch\n",
+      r.cpuNsPerKiB, r.sysNsPerKiB, r.eventsPerBatch, r.bytesPerBatch);
 }
 
 Rate chain(uint64_t total, bool raw) {
@@ -660,11 +686,25 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strncmp(argv[i], "--benchmark_min_time=", 21) == 0) minTime = std::atof(argv[i] + 21);
   bool smoke = minTime < 0.1;
+  // --hop: only the one hop (the pipe and the raw socket), for profiling the pipe itself.
+  bool hopOnly = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--hop") == 0) hopOnly = true;
   uint64_t total = smoke ? 20000 : 1000000;
   int pings = smoke ? 200 : 5000;
   signal(SIGPIPE, SIG_IGN);
 
   Rate rawHop = oneHop(total, true), hop = oneHop(total, false), hop14 = oneHop(total, false, 14);
+  if (hopOnly) {
+    std::printf(
+        "ipc: CPU per KiB, one hop: BatchPipe over data frames %.0f ns (%.0f in the kernel), raw "
+        "socketpair %.0f ns (%.0f); in batches of 14: %.0f ns (%.0f)\n",
+        hop.cpuNsPerKiB, hop.sysNsPerKiB, rawHop.cpuNsPerKiB, rawHop.sysNsPerKiB, hop14.cpuNsPerKiB,
+        hop14.sysNsPerKiB);
+    printDaemonHop(daemonHop(total));
+    result("ipc_one_hop_rate", hop.perSecond, "msgs/s", rawHop.perSecond);
+    return 0;
+  }
   Rate rawChain = chain(total, true), ch = chain(total, false);
   double rawLat = latency(pings, true), lat = latency(pings, false);
   std::printf("ipc: batch %u, %llu messages of %u bytes, %llu flows\n", kBatch,
@@ -680,6 +720,7 @@ int main(int argc, char** argv) {
       "ipc: median one-way latency at idle %.1f us, raw socketpair %.1f us, added %.1f us\n", lat,
       rawLat, lat - rawLat);
   transportReport(total, rawHop, hop, hop14);
+  printDaemonHop(daemonHop(total));
   result("ipc_chain3_rate", ch.perSecond, "msgs/s", rawChain.perSecond);
   result("ipc_hop_latency_median", lat, "us", rawLat);
   result("ipc_one_hop_rate", hop.perSecond, "msgs/s", rawHop.perSecond);

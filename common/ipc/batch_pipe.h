@@ -11,8 +11,9 @@
 // Sending: the producer asks canSend(flow); if yes it appends an event with add(), fills it, and
 // commits it to its flow with commit(). An event's size for the connection window is its payload
 // (Traits::payloadBytes) plus a fixed overhead, computed the same way on both sides. Events go out
-// in batches: a batch is flushed when it holds maxBatch events, or at the end of the current loop
-// turn, so everything produced in one turn shares one call.
+// in batches: a batch is flushed at the end of the current loop turn, so everything produced in
+// one turn shares one frame, or sooner when it fills its event list (sized to recent batches, at
+// most maxBatch events; startBatch() says why).
 //
 // Receiving runs the checks in named stages (STYLE.md): (1) is the batch within bounds, (2) are the
 // grants within the windows, (3) may this peer send this event at all (Handler::admit: the
@@ -68,6 +69,7 @@
 
 #include "common/flowctl/credit.h"
 #include "common/flowctl/credit_token.h"
+#include "common/ipc/batch_arena.h"
 #include "common/ipc/frame_stream.h"
 
 namespace onionsplit::ipc {
@@ -98,6 +100,7 @@ struct NoState {};
 
 struct PipeStats {
   uint64_t batchesSent = 0, eventsSent = 0, batchesReceived = 0, eventsReceived = 0;
+  uint64_t frameBytesSent = 0, frameBytesReceived = 0;  // data frames' messages on the wire
   uint64_t crossedClose = 0;  // events dropped because they crossed a close
   uint64_t overReturns = 0;   // credit returned beyond what arrived (our bug)
 
@@ -107,6 +110,8 @@ struct PipeStats {
     eventsSent += o.eventsSent;
     batchesReceived += o.batchesReceived;
     eventsReceived += o.eventsReceived;
+    frameBytesSent += o.frameBytesSent;
+    frameBytesReceived += o.frameBytesReceived;
     crossedClose += o.crossedClose;
     overReturns += o.overReturns;
     return *this;
@@ -165,6 +170,8 @@ class BatchPipe final : private flowctl::CreditLedger {
   BatchPipe(flowctl::CreditWindows w, Handler& h, uint32_t maxBatch = 256)
       : windows_(w), handler_(h), maxBatch_(maxBatch), tx_(w), rx_(w), tasks_(errors_) {
     errors_.pipe = this;
+    arena_.maxWords = uint64_t{maxBatch_} * (Traits::kMaxEventBytes / 8) + 4096;
+    capacity_ = std::min(maxBatch_, kMinCapacity);
   }
   ~BatchPipe() {
     *alive_ = nullptr;
@@ -251,11 +258,15 @@ class BatchPipe final : private flowctl::CreditLedger {
   // Appends an event to the current batch; the caller fills it, then commits it if it belongs to a
   // flow (after canSend), or does nothing more for a control event. Closing events go by close().
   typename Event::Builder add() {
-    if (count_ == maxBatch_) flush();
+    if (count_ > 0 && count_ == listCapacity_) flushFull();
     if (!batching()) startBatch();
+    if (listCapacity_ == 0) {
+      list_ = orphanage_.newOrphan<capnp::List<Event>>(capacity_);
+      listCapacity_ = capacity_;
+    }
     return list_.get()[count_++];
   }
-  void commit(FlowId f, typename Event::Builder e) { tx_.onSent(f, sizeOf(e.asReader())); }
+  void commit(FlowId f, typename Event::Builder e) { tx_.onSent(f, sizeOf(e)); }
 
   // Sends what is batched now (also called at the end of each loop turn).
   void flush() {
@@ -265,15 +276,20 @@ class BatchPipe final : private flowctl::CreditLedger {
         list_ = capnp::Orphan<capnp::List<Event>>();
         builder_.reset();
         request_.reset();
-        count_ = 0;
+        count_ = listCapacity_ = 0;
       }
       return;
     }
     if (!batching() && !rx_.owesAnything()) return;
     if (!batching()) startBatch();
-    list_.truncate(count_);
     auto batch = builder_ ? builder_->getRoot<typename Traits::Batch>() : request_->initBatch();
-    batch.adoptEvents(kj::mv(list_));
+    if (listCapacity_ > 0) {  // a batch of credit alone has no list
+      // Few events in a large list: the next batches start smaller.
+      if (count_ * 4 <= listCapacity_ && listCapacity_ == capacity_)
+        capacity_ = std::max(std::min(maxBatch_, kMinCapacity), capacity_ / 2);
+      list_.truncate(count_);
+      batch.adoptEvents(kj::mv(list_));
+    }
     std::vector<flowctl::FlowGrant>& grants = grantScratch_;
     grants.clear();
     uint32_t conn = rx_.takeGrants(grants, true);
@@ -286,15 +302,14 @@ class BatchPipe final : private flowctl::CreditLedger {
     }
     stats_.batchesSent++;
     stats_.eventsSent += count_;
-    count_ = 0;
+    count_ = listCapacity_ = 0;
     if (builder_) {
-      auto segments = builder_->getSegmentsForOutput();
-      bool inScratch = reinterpret_cast<const uint64_t*>(segments[0].begin()) == scratch_.data();
-      size_t used = segments[0].size();
       // A connection that is gone (or failed) ends the session through its owner.
-      if (plane_) plane_->send(segments);  // else built before a transport was bound: dropped
-      builder_.reset();
-      if (inScratch) std::memset(scratch_.data(), 0, used * sizeof(uint64_t));
+      auto segments = builder_->getSegmentsForOutput();
+      for (auto seg : segments)
+        stats_.frameBytesSent += seg.size() * sizeof(capnp::word);
+      if (plane_) plane_->send(segments);  // else unbound yet: dropped
+      builder_.reset();                    // zeroes the arena for the next batch
       return;
     }
     auto req = kj::mv(*request_);
@@ -336,7 +351,9 @@ class BatchPipe final : private flowctl::CreditLedger {
     }
   };
 
-  static uint32_t sizeOf(typename Event::Reader e) {
+  // The same on both sides: the sender computes it on its builder, the receiver on its reader.
+  template <class E>
+  static uint32_t sizeOf(E e) {
     size_t n = Traits::payloadBytes(e);
     return n > Traits::kMaxEventBytes - kEventOverhead ? Traits::kMaxEventBytes + 1
                                                        : static_cast<uint32_t>(n + kEventOverhead);
@@ -346,17 +363,24 @@ class BatchPipe final : private flowctl::CreditLedger {
   // Batches are built as data frames unless the pipe pushes to an RPC sink.
   bool framed() const { return plane_ || !peer_; }
 
-  // A first segment for a typical batch (about 50 relay messages), under malloc's mmap threshold:
-  // a segment sized for a full batch (160 KiB) was mmapped, zeroed and page-faulted in for every
-  // batch, most of which are small. Larger batches grow into further segments.
+  // The first segment of an RPC call's batch (tests and fuzzers; the daemons send frames).
   static constexpr uint64_t kFirstSegmentWords = 4096;
 
+  // The event list is allocated with the first event, for capacity_ events: a list allocated for
+  // maxBatch events and truncated to a few left the unused slots in the message (zeroed one by one
+  // and sent: a batch of 14 with maxBatch 256 was 13.6 KiB instead of 7.6 KiB). capacity_ follows
+  // the batches: it doubles (up to maxBatch) when a batch fills its list, which is then sent at
+  // once, and halves when a batch used a quarter of it or less.
+  static constexpr uint32_t kMinCapacity = 16;
   void startBatch() {
-    capnp::Orphanage orphanage =
+    orphanage_ =
         capnp::Orphanage::getForMessageContaining(framed() ? startFrame() : startRequest());
-    list_ = orphanage.newOrphan<capnp::List<Event>>(maxBatch_);
-    count_ = 0;
+    count_ = listCapacity_ = 0;
     scheduleFlush();
+  }
+  void flushFull() {
+    if (listCapacity_ == capacity_) capacity_ = std::min(maxBatch_, capacity_ * 2);
+    flush();
   }
   // The batch of an RPC call.
   typename Traits::Batch::Builder startRequest() {
@@ -366,18 +390,17 @@ class BatchPipe final : private flowctl::CreditLedger {
         0});
     return request_->getBatch();
   }
-  // The batch of a data frame: its own message, built in a reused, zeroed first segment (no
-  // allocation unless the batch outgrows it).
+  // The batch of a data frame: its own message, built in the pipe's reused segment (no
+  // allocation unless the batch outgrows it; batch_arena.h).
   typename Traits::Batch::Builder startFrame() {
-    if (scratch_.empty()) scratch_.resize(kFirstSegmentWords);
-    builder_.emplace(
-        kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch_.data()), scratch_.size()));
+    builder_.emplace(arena_);
     return builder_->template initRoot<typename Traits::Batch>();
   }
 
   // A data frame from the peer: parsed in place, with the same limits as RPC messages.
   void receiveMessage(kj::ArrayPtr<const capnp::word> message) {
     if (failed_) return;
+    stats_.frameBytesReceived += message.size() * sizeof(capnp::word);
     KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] {
                    capnp::ReaderOptions opts;
                    opts.traversalLimitInWords = kTraversalLimitWords;
@@ -544,10 +567,11 @@ class BatchPipe final : private flowctl::CreditLedger {
   std::optional<typename Sink::Client> peer_;
   std::optional<capnp::Request<typename Sink::PushParams, typename Sink::PushResults>> request_;
   std::shared_ptr<DataPlane> plane_;
-  std::vector<uint64_t> scratch_;  // words (capnp::word cannot live in a vector)
-  std::optional<capnp::MallocMessageBuilder> builder_;
+  BatchArena arena_;
+  std::optional<BatchMessageBuilder> builder_;
+  capnp::Orphanage orphanage_;
   capnp::Orphan<capnp::List<Event>> list_;
-  uint32_t count_ = 0;
+  uint32_t count_ = 0, listCapacity_ = 0, capacity_ = 0;
   bool flushScheduled_ = false;
   bool failed_ = false;
   std::vector<flowctl::FlowGrant> grantScratch_;

@@ -46,7 +46,8 @@ struct ChannelCircuitTraits {
   static bool closesFlow(Event::Reader e) {
     return e.isCell() && e.getCell().getCommand() == kDestroy;
   }
-  static size_t payloadBytes(Event::Reader e) {
+  template <class E>  // a Reader or a Builder
+  static size_t payloadBytes(E e) {
     if (e.isCell()) return e.getCell().getPayload().size();
     if (e.isOpened())
       return e.getOpened().getPeerRsaId().size() + e.getOpened().getPeerEd25519Id().size();
@@ -89,7 +90,8 @@ struct StreamTraits {
   static constexpr uint32_t kMaxEventBytes = 640;
   static std::optional<FlowId> flowOf(Event::Reader e) { return e.getFlow(); }
   static bool closesFlow(Event::Reader e) { return e.isClosed(); }
-  static size_t payloadBytes(Event::Reader e) {
+  template <class E>  // a Reader or a Builder
+  static size_t payloadBytes(E e) {
     return e.isRelay() ? e.getRelay().getBody().size() : 0;
   }
   // BEGIN, RESOLVE and BEGIN_DIR start a circuit's stream side, or open one more stream on it.
@@ -122,7 +124,8 @@ struct LegTraits {
     return e.getLeg();
   }
   static bool closesFlow(Event::Reader e) { return e.isClosed(); }
-  static size_t payloadBytes(Event::Reader e) {
+  template <class E>  // a Reader or a Builder
+  static size_t payloadBytes(E e) {
     if (e.isRelay()) return e.getRelay().getBody().size();
     if (e.isLink()) return e.getLink().getBody().size();
     if (e.isLinked()) return e.getLinked().getBody().size();

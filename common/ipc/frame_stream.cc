@@ -17,6 +17,10 @@ namespace {
 
 constexpr size_t kHeaderBytes = 8;
 constexpr size_t kReadChunk = 64 * 1024;
+// The connection credit window (boundaries.h): a sender that sends its whole window at once finds
+// room in the socket instead of copying the rest into out_. The kernel caps it at
+// net.core.wmem_max (208 KiB by default, where this changes nothing).
+constexpr size_t kSendBufferBytes = 1u << 20;
 
 constexpr size_t padded(size_t n) {
   return (n + 7) & ~size_t{7};
@@ -56,6 +60,8 @@ FramedSocket::FramedSocket(event_base* base, int fd) : fd_(fd) {
   closedEv_ = event_new(base, fd, EV_CLOSED, &FramedSocket::onClosed, this);
   out_ = evbuffer_new();
   in_.resize(kReadChunk / sizeof(uint64_t));
+  int sndbuf = static_cast<int>(kSendBufferBytes);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);  // best effort
   plane_->socket_ = this;
   if (readEv_) event_add(readEv_, nullptr);
 }
