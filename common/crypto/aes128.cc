@@ -169,6 +169,31 @@ AESNI_TARGET void ctrXor(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t f
 #endif
 #define VAES_TARGET __attribute__((target("vaes,avx512f,avx512bw,aes,sse2")))
 
+// The 11 round keys, each in all four 128-bit lanes.
+VAES_TARGET inline void broadcastRoundKeys(const uint8_t (*rk)[16], __m512i k[11]) {
+  for (int i = 0; i < 11; ++i)
+    k[i] = _mm512_maskz_broadcast_i32x4(0xffff,
+                                        _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i])));
+}
+
+VAES_TARGET inline __m512i broadcastBlock(const uint8_t* block16) {
+  return _mm512_maskz_broadcast_i32x4(0xffff,
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(block16)));
+}
+
+// Sixteen counter blocks (base | ctr, four per register) through all rounds but the last, the
+// counters advanced past them; the caller finishes each with aesenclast (it needs b one at a time).
+VAES_TARGET inline void encryptSixteenBlocks(__m512i base, __m512i& ctr, __m512i step,
+                                             const __m512i k[11], __m512i b[4]) {
+  for (size_t j = 0; j < 4; ++j) {
+    b[j] = _mm512_xor_si512(_mm512_or_si512(base, ctr), k[0]);
+    ctr = _mm512_add_epi64(ctr, step);
+  }
+  for (int r = 1; r < 10; ++r)
+    for (size_t j = 0; j < 4; ++j)
+      b[j] = _mm512_aesenc_epi128(b[j], k[r]);
+}
+
 // Four counter blocks per register, up to 64 blocks in one pass of 16 registers' worth of rounds
 // (CGO asks for at most 37: the T0 stream or the 80 bytes of the next keys).
 // kXor: data ^= keystream; else data = keystream (written, never read: the next keys are loaded
@@ -177,11 +202,8 @@ template <bool kXor>
 VAES_TARGET void ctrVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t first, uint8_t* data,
                          size_t len) {
   __m512i k[11];
-  for (int i = 0; i < 11; ++i)
-    k[i] = _mm512_maskz_broadcast_i32x4(0xffff,
-                                        _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i])));
-  __m512i base =
-      _mm512_maskz_broadcast_i32x4(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(iv16)));
+  broadcastRoundKeys(rk, k);
+  const __m512i base = broadcastBlock(iv16);
   // Lane j of a register holds block 4g + j: its counter byte sits at byte 15 of the lane.
   const __m512i lane =
       _mm512_set_epi64(int64_t{3} << 56, 0, int64_t{2} << 56, 0, int64_t{1} << 56, 0, 0, 0);
@@ -194,13 +216,7 @@ VAES_TARGET void ctrVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t f
   for (size_t g = 0; g < groups; g += 4) {
     size_t n = groups - g < 4 ? groups - g : 4;
     __m512i b[4];
-    for (size_t j = 0; j < 4; ++j) {
-      b[j] = _mm512_xor_si512(_mm512_or_si512(base, ctr), k[0]);
-      ctr = _mm512_add_epi64(ctr, step);
-    }
-    for (int r = 1; r < 10; ++r)
-      for (size_t j = 0; j < 4; ++j)
-        b[j] = _mm512_aesenc_epi128(b[j], k[r]);
+    encryptSixteenBlocks(base, ctr, step, k, b);
     for (size_t j = 0; j < n; ++j) {
       __m512i ks = _mm512_aesenclast_epi128(b[j], k[10]);
       size_t off = (g + j) * 64, left = len - off;
@@ -247,11 +263,8 @@ VAES_TARGET void storeOutBlock(__m512i ks, size_t lane, size_t blk, size_t nd, u
 VAES_TARGET void ctrSplitVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint8_t* data,
                               size_t len, uint8_t* out, size_t outLen) {
   __m512i k[11];
-  for (int i = 0; i < 11; ++i)
-    k[i] = _mm512_maskz_broadcast_i32x4(0xffff,
-                                        _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i])));
-  __m512i base =
-      _mm512_maskz_broadcast_i32x4(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(iv16)));
+  broadcastRoundKeys(rk, k);
+  const __m512i base = broadcastBlock(iv16);
   __m512i ctr =
       _mm512_set_epi64(int64_t{3} << 56, 0, int64_t{2} << 56, 0, int64_t{1} << 56, 0, 0, 0);
   const __m512i step = _mm512_set_epi64(int64_t{4} << 56, 0, int64_t{4} << 56, 0, int64_t{4} << 56,
@@ -260,13 +273,7 @@ VAES_TARGET void ctrSplitVaes(const uint8_t (*rk)[16], const uint8_t* iv16, uint
   for (size_t g = 0; g < groups; g += 4) {
     size_t n = groups - g < 4 ? groups - g : 4;
     __m512i b[4];
-    for (size_t j = 0; j < 4; ++j) {
-      b[j] = _mm512_xor_si512(_mm512_or_si512(base, ctr), k[0]);
-      ctr = _mm512_add_epi64(ctr, step);
-    }
-    for (int r = 1; r < 10; ++r)
-      for (size_t j = 0; j < 4; ++j)
-        b[j] = _mm512_aesenc_epi128(b[j], k[r]);
+    encryptSixteenBlocks(base, ctr, step, k, b);
     for (size_t j = 0; j < n; ++j) {
       __m512i ks = _mm512_aesenclast_epi128(b[j], k[10]);
       size_t off = (g + j) * 64;
