@@ -124,11 +124,7 @@ class Relay:
             return ""
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return tornet.read_text(self.log)
 
     def wait_log(self, pattern, since, timeout):
         """True once the log, past offset `since`, matches `pattern` (False after `timeout` s or

@@ -408,6 +408,15 @@ class TorNet:
                 raise RuntimeError(f"{n.name} exited with {n.proc.returncode}; its log ends:\n{tail}")
 
 
+def read_text(path):
+    """A file's text ("" if it cannot be read, e.g. not written yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def parse_counters(out):
     """{"daemon.counter": value} from the text of `onionsplit status --counters`: a `daemon:` line,
     then one indented `name value` line per counter."""
@@ -484,11 +493,7 @@ class Onionsplit:
         return int(m.group(1)) if m else None
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.log)
 
 
 class InteropRun:
