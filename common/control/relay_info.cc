@@ -234,7 +234,7 @@ const std::string& configDefaults() {
 std::string configText(const std::vector<config::TorrcEntry>& entries) {
   std::string out;
   for (const auto& e : entries)
-    out += e.key + " " + e.value + "\n";
+    if (!e.key.starts_with("__")) out += e.key + " " + e.value + "\n";
   return out;
 }
 

@@ -14,6 +14,8 @@
 namespace onionsplit::control {
 
 // "Key Value\n" for each entry, in order (C tor's config-text: the options set, not defaults).
+// Options whose name starts with "__" (__OwningControllerProcess, __OwningControllerFD) are left
+// out, as C tor leaves its hidden control options out of every dump.
 std::string configText(const std::vector<config::TorrcEntry>& entries);
 
 // GETINFO config/names: "Name Type\n" for each option onionsplit reads, with C tor's type names

@@ -67,6 +67,9 @@ TEST(ControlEvents, WithChangesReplacesAnOptionsValues) {
   EXPECT_EQ(out[0].value, "accept *:443");
   EXPECT_EQ(out[1].value, "reject *:*");
   EXPECT_EQ(configText(out), "ExitPolicy accept *:443\nExitPolicy reject *:*\n");
+  out.push_back(config::TorrcEntry{"__OwningControllerFD", "5", 0, ""});
+  EXPECT_EQ(configText(out), "ExitPolicy accept *:443\nExitPolicy reject *:*\n")
+      << "hidden control options are never dumped";
 }
 
 // Two entries of an ns consensus (their identities are the base64 of 20 bytes 0x00.. and 0x11..).
